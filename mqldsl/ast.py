@@ -1,0 +1,562 @@
+"""The typed AST of a policy: frozen, keyword-only dataclasses.
+
+Every node carries a :class:`~mqldsl.source.Span`; spans are excluded from
+equality, so two policies that mean the same thing compare equal whatever
+their layout. No Lark object ever appears here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Literal as TypingLiteral
+from typing import TypeAlias, TypeVar
+
+from .source import Span
+
+NO_SPAN = Span("<none>", 0, 0, 0, 0)
+ItemT = TypeVar("ItemT")
+
+UNIT_SECONDS: dict[str, int] = {"minute": 60, "hour": 3600, "day": 86400, "week": 604800}
+
+
+def _span() -> Span:
+    span: Span = field(default=NO_SPAN, compare=False, repr=False)
+    return span
+
+
+Number: TypeAlias = int | float
+
+
+# ---------------------------------------------------------------- types
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SimpleType:
+    name: str  # int, number, bool, text, date (validated by the parser)
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class EnumType:
+    members: tuple[str, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SetType:
+    element: TypeExpr
+    span: Span = _span()
+
+
+TypeExpr: TypeAlias = SimpleType | EnumType | SetType
+
+
+# ---------------------------------------------------------------- expressions
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Duration:
+    amount: Number
+    unit: str  # minute, hour, day, week
+    span: Span = _span()
+
+    @property
+    def seconds(self) -> float:
+        return float(self.amount) * UNIT_SECONDS[self.unit]
+
+    def text(self) -> str:
+        amount = _number_text(self.amount)
+        return f"{amount} {self.unit}" if self.amount == 1 else f"{amount} {self.unit}s"
+
+
+def _number_text(value: Number) -> str:
+    return str(value) if isinstance(value, int) else repr(value)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class NumberLit:
+    value: Number
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StringLit:
+    value: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BoolLit:
+    value: bool
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DateLit:
+    value: dt.date
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class InstantLit:
+    value: dt.datetime  # always timezone-aware, UTC
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ListLit:
+    items: tuple[Expr, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Name:
+    """A bare name: a lead or event field, a param, a score, an enum member,
+    or an event (meaning "at least one such event, ever"). The checker decides."""
+
+    name: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AccountRef:
+    field: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Unary:
+    op: TypingLiteral["-"]
+    operand: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Arith:
+    op: TypingLiteral["+", "-", "*", "/"]
+    left: Expr
+    right: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Compare:
+    op: TypingLiteral["==", "!=", "<", "<=", ">", ">="]
+    left: Expr
+    right: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Between:
+    operand: Expr
+    low: Expr
+    high: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Membership:
+    operand: Expr
+    collection: Expr
+    negated: bool
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TextTest:
+    op: TypingLiteral["contains", "starts with", "ends with"]
+    operand: Expr
+    value: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Presence:
+    operand: Expr
+    missing: bool  # True: `is missing`; False: `is present`
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Not:
+    operand: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class And:
+    operands: tuple[Expr, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Or:
+    operands: tuple[Expr, ...]
+    span: Span = _span()
+
+
+Window: TypeAlias = Duration | TypingLiteral["ever"] | None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Pattern:
+    """``EVENT [where COND] [within D | ever]``; ``event`` is None for the word
+    ``event`` (any event). ``window`` None means the qualifier was omitted,
+    which means the same as ``ever``."""
+
+    event: str | None
+    where: Expr | None
+    window: Window
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class NoEvents:
+    pattern: Pattern
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Count:
+    pattern: Pattern
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DaysSince:
+    event: str | None
+    where: Expr | None
+    span: Span = _span()
+
+
+Expr: TypeAlias = (
+    NumberLit
+    | StringLit
+    | BoolLit
+    | DateLit
+    | InstantLit
+    | ListLit
+    | Name
+    | AccountRef
+    | Unary
+    | Arith
+    | Compare
+    | Between
+    | Membership
+    | TextTest
+    | Presence
+    | Not
+    | And
+    | Or
+    | Pattern
+    | NoEvents
+    | Count
+    | DaysSince
+)
+
+# Values written in params and examples: literals, enum members (Name),
+# lists of them, and negative numbers (NumberLit with a negative value).
+Value: TypeAlias = NumberLit | StringLit | BoolLit | DateLit | InstantLit | Name | ListLit
+
+
+# ---------------------------------------------------------------- header items
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PolicyTitle:
+    title: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Version:
+    number: Number
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Owner:
+    owner: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Effective:
+    date: dt.date
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class About:
+    text: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Include:
+    path: str
+    span: Span = _span()
+
+
+# ---------------------------------------------------------------- declarations
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FieldDecl:
+    name: str
+    type: TypeExpr
+    description: str | None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LeadBlock:
+    fields: tuple[FieldDecl, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AccountBlock:
+    fields: tuple[FieldDecl, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class EventDecl:
+    name: str
+    description: str | None
+    fields: tuple[FieldDecl, ...] | None  # None: no braces at all
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Param:
+    name: str
+    value: Value
+    description: str | None
+    span: Span = _span()
+
+
+# ---------------------------------------------------------------- scores
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RangeOption:
+    low: Number
+    high: Number
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DecayOption:
+    percent: Number
+    every: Duration
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class WhenRule:
+    points: Number
+    condition: Expr
+    label: str | None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PerRule:
+    points: Number
+    pattern: Pattern
+    max: Number | None
+    label: str | None
+    span: Span = _span()
+
+
+Rule: TypeAlias = WhenRule | PerRule
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Score:
+    """A score with a rule list (``rules`` set) or a derived score (``formula`` set)."""
+
+    name: str
+    description: str | None
+    range: RangeOption | None
+    decay: DecayOption | None
+    rules: tuple[Rule, ...] | None
+    formula: Expr | None
+    span: Span = _span()
+
+
+# ---------------------------------------------------------------- lifecycle
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Stage:
+    name: str
+    description: str | None
+    condition: Expr | None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Stages:
+    locked: bool
+    stages: tuple[Stage, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Disqualify:
+    reason: str
+    condition: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Recycle:
+    from_stage: str
+    to_stage: str
+    condition: Expr
+    description: str | None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Route:
+    stage: str
+    queue: str
+    condition: Expr | None
+    sla: Duration | None
+    span: Span = _span()
+
+
+# ---------------------------------------------------------------- examples
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Entry:
+    name: str
+    value: Value
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RelativeTime:
+    """``-3 days`` (sign -1) or ``+1 hour`` (sign +1), relative to the example's instant."""
+
+    sign: int
+    duration: Duration
+    span: Span = _span()
+
+
+TimeRef: TypeAlias = RelativeTime | DateLit | InstantLit
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ExampleLead:
+    entries: tuple[Entry, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ExampleEvent:
+    event: str
+    entries: tuple[Entry, ...] | None
+    times: tuple[TimeRef, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ExpectStage:
+    stage: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ExpectDisqualified:
+    reason: str | None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ExpectScore:
+    score: str
+    op: TypingLiteral["==", "!=", "<", "<=", ">", ">="]
+    value: Number
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ExpectRoute:
+    queue: str
+    span: Span = _span()
+
+
+ExampleItem: TypeAlias = (
+    ExampleLead | ExampleEvent | ExpectStage | ExpectDisqualified | ExpectScore | ExpectRoute
+)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Example:
+    name: str
+    at: DateLit | InstantLit | None
+    items: tuple[ExampleItem, ...]
+    span: Span = _span()
+
+
+# ---------------------------------------------------------------- the policy
+
+Item: TypeAlias = (
+    PolicyTitle
+    | Version
+    | Owner
+    | Effective
+    | About
+    | Include
+    | LeadBlock
+    | AccountBlock
+    | EventDecl
+    | Param
+    | Score
+    | Stages
+    | Disqualify
+    | Recycle
+    | Route
+    | Example
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Comment:
+    """A ``# ...`` comment: kept for the formatter, never part of the meaning."""
+
+    line: int
+    column: int
+    text: str  # including the leading '#'
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Policy:
+    """A parsed policy: its items in source order. Comments are kept for the
+    formatter and excluded from equality."""
+
+    items: tuple[Item, ...]
+    comments: tuple[Comment, ...] = field(default=(), compare=False, repr=False)
+    span: Span = _span()
+
+    def of_type(self, kind: type[ItemT]) -> list[ItemT]:
+        return [item for item in self.items if isinstance(item, kind)]
+
+    def first(self, kind: type[ItemT]) -> ItemT | None:
+        for item in self.items:
+            if isinstance(item, kind):
+                return item
+        return None
+
+    @property
+    def title(self) -> str:
+        header = self.first(PolicyTitle)
+        return header.title if header else ""

@@ -1,0 +1,117 @@
+"""Diagnostics: coded, positioned problems, rendered for people or as JSON.
+
+Every problem with user input (a policy, a journey line, a scenario) becomes a
+:class:`Diagnostic`. Nothing in the package prints a traceback for bad input.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from .source import Source, Span, render_snippet
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    code: str
+    severity: Severity
+    message: str
+    span: Span
+    hint: str | None = None
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+    def sort_key(self) -> tuple[str, int, int, int, str]:
+        return (
+            self.span.file,
+            self.span.line,
+            self.span.column,
+            0 if self.is_error else 1,
+            self.code,
+        )
+
+    def render(self, source: Source | None = None) -> str:
+        head = (
+            f"{self.span.file}:{self.span.line}:{self.span.column}: "
+            f"{self.severity.value}[{self.code}]: {self.message}"
+        )
+        return "\n".join([head, *render_snippet(source, self.span, self.hint)])
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "file": self.span.file,
+            "line": self.span.line,
+            "column": self.span.column,
+            "end_line": self.span.end_line,
+            "end_column": self.span.end_column,
+            "end": {"line": self.span.end_line, "column": self.span.end_column},
+            "code": self.code,
+            "severity": self.severity.value,
+            "message": self.message,
+            "hint": self.hint,
+        }
+
+
+def error(code: str, message: str, span: Span, hint: str | None = None) -> Diagnostic:
+    return Diagnostic(code, Severity.ERROR, message, span, hint)
+
+
+def warning(code: str, message: str, span: Span, hint: str | None = None) -> Diagnostic:
+    return Diagnostic(code, Severity.WARNING, message, span, hint)
+
+
+class DiagnosticsError(Exception):
+    """Raised by library entry points when input has errors; carries them all."""
+
+    def __init__(self, diagnostics: Sequence[Diagnostic], source: Source | None = None) -> None:
+        self.diagnostics = list(diagnostics)
+        self.source = source
+        super().__init__("\n".join(d.render(source) for d in self.diagnostics))
+
+
+def sort_diagnostics(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    return sorted(diagnostics, key=Diagnostic.sort_key)
+
+
+def summary(diagnostics: Sequence[Diagnostic]) -> str:
+    errors = sum(1 for d in diagnostics if d.is_error)
+    warnings = len(diagnostics) - errors
+
+    def plural(n: int, word: str) -> str:
+        return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+    return f"{plural(errors, 'error')}, {plural(warnings, 'warning')}"
+
+
+def to_json(diagnostics: Sequence[Diagnostic]) -> str:
+    return json.dumps([d.to_json() for d in diagnostics], indent=2, ensure_ascii=False)
+
+
+# Every code the package can emit, with a one-line title. docs/errors.md
+# documents each; a test keeps the two in step.
+CODES: dict[str, str] = {
+    "E100": "file cannot be read",
+    "E101": "syntax error",
+    "E102": "unexpected character",
+    "E103": "unterminated string",
+    "E104": "unknown escape in a string",
+    "E105": "unsupported duration unit",
+    "E106": "reserved word used as a name",
+    "E107": "invalid date or instant",
+    "E108": "points need an explicit sign",
+    "E109": "unclosed bracket at end of file",
+    "E110": "empty policy file",
+    "E111": "missing or misplaced policy header",
+    "E112": "include is not supported yet",
+    "E113": "unknown type",
+}

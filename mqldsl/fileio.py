@@ -1,0 +1,42 @@
+"""Small file helpers shared by the commands."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+
+def write_atomic(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder
+    and a rename, so that readers never see half a file. Keeps the mode of an
+    existing file."""
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    mode: int | None = target.stat().st_mode & 0o7777 if target.exists() else None
+    handle, temp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+            stream.write(text)
+        if mode is not None:
+            os.chmod(temp, mode)
+        os.replace(temp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+
+
+def expand_policy_paths(paths: Iterable[str]) -> list[str]:
+    """Files as given, and every ``.mql`` file under a directory (sorted).
+    Paths that do not exist are kept, so that reading them reports E100."""
+    result: list[str] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            result.extend(str(p) for p in sorted(path.rglob("*.mql")) if p.is_file())
+        else:
+            result.append(raw)
+    return result

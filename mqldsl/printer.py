@@ -1,0 +1,578 @@
+"""The canonical printer behind ``mqldsl fmt``.
+
+It prints a policy from its AST in the order of SPEC §3, with two-space
+indentation, one rule per line, normalised spacing and long conditions broken
+before `or` / `and`. Comments are attached to the statement they belong to
+(the one they precede, or the one they end a line of) and travel with it.
+Printing is idempotent, and parsing the output gives an equal AST.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from . import ast
+from .source import Source, Span
+
+WIDTH = 100
+INDENT = "  "
+
+_ORDER: dict[type, int] = {
+    ast.PolicyTitle: 0,
+    ast.Version: 1,
+    ast.Owner: 2,
+    ast.Effective: 3,
+    ast.About: 4,
+    ast.Include: 5,
+    ast.LeadBlock: 6,
+    ast.AccountBlock: 7,
+    ast.EventDecl: 8,
+    ast.Param: 9,
+    ast.Score: 10,
+    ast.Stages: 11,
+    ast.Disqualify: 12,
+    ast.Recycle: 13,
+    ast.Route: 14,
+    ast.Example: 15,
+}
+_HEADER = {0, 1, 2, 3, 4, 5}
+
+
+def format_policy(policy: ast.Policy, source: Source | None = None) -> str:
+    """The canonical text of ``policy``. ``source`` (the text it was parsed
+    from) lets the printer tell a comment on its own line from one that ends
+    a line of code; without it every comment is treated as standing alone."""
+    return _Printer(policy, source).run()
+
+
+# ---------------------------------------------------------------- literals
+
+
+def number(value: ast.Number) -> str:
+    if isinstance(value, bool):  # pragma: no cover - bool is not a Number here
+        return str(int(value))
+    if isinstance(value, int):
+        return str(value)
+    text = repr(value)
+    if "e" in text or "E" in text:
+        text = format(Decimal(text), "f")
+    if "." not in text:
+        text += ".0"
+    return text
+
+
+def points(value: ast.Number) -> str:
+    return number(value) if value < 0 else "+" + number(value)
+
+
+def string(value: str) -> str:
+    escaped = (
+        value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
+    )
+    return f'"{escaped}"'
+
+
+def long_string(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"""\n{escaped}\n"""'
+
+
+def instant(value: dt.datetime) -> str:
+    utc = value.astimezone(dt.UTC)
+    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
+    if utc.microsecond:
+        text += f".{utc.microsecond:06d}"
+    return text + "Z"
+
+
+def duration(value: ast.Duration) -> str:
+    return value.text()
+
+
+def type_expr(value: ast.TypeExpr) -> str:
+    if isinstance(value, ast.SimpleType):
+        return value.name
+    if isinstance(value, ast.EnumType):
+        return "enum(" + ", ".join(value.members) + ")"
+    return "set of " + type_expr(value.element)
+
+
+def literal(value: ast.Expr) -> str:
+    """A value as written in params and examples."""
+    return expr(value)
+
+
+# ---------------------------------------------------------------- expressions
+
+_OR, _AND, _NOT, _CMP, _ADD, _MUL, _UNARY, _ATOM = range(1, 9)
+
+
+def _precedence(node: ast.Expr) -> int:
+    if isinstance(node, ast.Or):
+        return _OR
+    if isinstance(node, ast.And):
+        return _AND
+    if isinstance(node, ast.Not):
+        return _NOT
+    if isinstance(node, ast.Compare | ast.Between | ast.Membership | ast.TextTest | ast.Presence):
+        return _CMP
+    if isinstance(node, ast.Arith):
+        return _ADD if node.op in "+-" else _MUL
+    if isinstance(node, ast.Unary):
+        return _UNARY
+    if isinstance(node, ast.NumberLit) and node.value < 0:
+        return _UNARY
+    return _ATOM
+
+
+def _open_ended(node: ast.Expr) -> bool:
+    """A pattern whose `where` condition runs to the end: anything printed
+    after it would be read as part of the condition."""
+    if isinstance(node, ast.Pattern):
+        return node.where is not None and node.window is None
+    if isinstance(node, ast.NoEvents):
+        return _open_ended(node.pattern)
+    if isinstance(node, ast.DaysSince):
+        return node.where is not None
+    return False
+
+
+def expr(node: ast.Expr, minimum: int = 0) -> str:
+    text = _expr(node)
+    if _precedence(node) < minimum or (minimum > 0 and _open_ended(node)):
+        return f"({text})"
+    return text
+
+
+def _pattern(node: ast.Pattern) -> str:
+    text = node.event if node.event is not None else "event"
+    if node.where is not None:
+        text += " where " + expr(node.where)
+    if node.window == "ever":
+        text += " ever"
+    elif isinstance(node.window, ast.Duration):
+        text += " within " + duration(node.window)
+    return text
+
+
+def _expr(node: ast.Expr) -> str:
+    if isinstance(node, ast.Or):
+        return " or ".join(expr(o, _AND) for o in node.operands)
+    if isinstance(node, ast.And):
+        return " and ".join(expr(o, _NOT) for o in node.operands)
+    if isinstance(node, ast.Not):
+        return "not " + expr(node.operand, _NOT)
+    if isinstance(node, ast.Compare):
+        return f"{expr(node.left, _ADD)} {node.op} {expr(node.right, _ADD)}"
+    if isinstance(node, ast.Between):
+        return (
+            f"{expr(node.operand, _ADD)} between {expr(node.low, _ADD)} and {expr(node.high, _ADD)}"
+        )
+    if isinstance(node, ast.Membership):
+        op = "not in" if node.negated else "in"
+        return f"{expr(node.operand, _ADD)} {op} {expr(node.collection, _ADD)}"
+    if isinstance(node, ast.TextTest):
+        return f"{expr(node.operand, _ADD)} {node.op} {expr(node.value, _ADD)}"
+    if isinstance(node, ast.Presence):
+        return f"{expr(node.operand, _ADD)} is {'missing' if node.missing else 'present'}"
+    if isinstance(node, ast.Arith):
+        if node.op in "+-":
+            return f"{expr(node.left, _ADD)} {node.op} {expr(node.right, _MUL)}"
+        return f"{expr(node.left, _MUL)} {node.op} {expr(node.right, _UNARY)}"
+    if isinstance(node, ast.Unary):
+        return "-" + expr(node.operand, _UNARY)
+    if isinstance(node, ast.NumberLit):
+        return number(node.value)
+    if isinstance(node, ast.StringLit):
+        return string(node.value)
+    if isinstance(node, ast.BoolLit):
+        return "true" if node.value else "false"
+    if isinstance(node, ast.DateLit):
+        return node.value.isoformat()
+    if isinstance(node, ast.InstantLit):
+        return instant(node.value)
+    if isinstance(node, ast.ListLit):
+        return "[" + ", ".join(expr(i) for i in node.items) + "]"
+    if isinstance(node, ast.Name):
+        return node.name
+    if isinstance(node, ast.AccountRef):
+        return "account." + node.field
+    if isinstance(node, ast.Pattern):
+        return _pattern(node)
+    if isinstance(node, ast.NoEvents):
+        return "no " + _pattern(node.pattern)
+    if isinstance(node, ast.Count):
+        return "count(" + _pattern(node.pattern) + ")"
+    if isinstance(node, ast.DaysSince):
+        text = "days since " + (node.event if node.event is not None else "event")
+        if node.where is not None:
+            text += " where " + expr(node.where)
+        return text
+    raise TypeError(f"cannot print {type(node).__name__}")  # pragma: no cover
+
+
+def _broken(node: ast.Expr, first: int, indent: str) -> list[str]:
+    """A condition split over lines before its top-level `or`s (and, where a
+    part is still too long, before its `and`s). ``first`` is the width taken
+    on the first line by what precedes the condition."""
+    if isinstance(node, ast.Or):
+        parts = [expr(o, _AND) for o in node.operands]
+        joiner = "or"
+        operands: Sequence[ast.Expr] = node.operands
+    elif isinstance(node, ast.And):
+        parts = [expr(o, _NOT) for o in node.operands]
+        joiner = "and"
+        operands = node.operands
+    else:
+        return [expr(node)]
+    lines: list[str] = []
+    for index, (part, operand) in enumerate(zip(parts, operands, strict=True)):
+        prefix = "" if index == 0 else f"{indent}{joiner} "
+        start = first if index == 0 else len(prefix)
+        if joiner == "or" and isinstance(operand, ast.And) and start + len(part) > WIDTH:
+            sub = _broken(operand, start, indent + INDENT)
+            lines.append(prefix + sub[0])
+            lines.extend(sub[1:])
+        else:
+            lines.append(prefix + part)
+    return lines
+
+
+# ---------------------------------------------------------------- comments
+
+
+@dataclass
+class _Attached:
+    leading: dict[int, list[ast.Comment]] = field(default_factory=dict)
+    trailing: dict[int, list[ast.Comment]] = field(default_factory=dict)
+    closing: dict[int, list[ast.Comment]] = field(default_factory=dict)
+    end_of_file: list[ast.Comment] = field(default_factory=list)
+
+
+def _children(node: object) -> Sequence[object]:
+    if isinstance(node, ast.LeadBlock | ast.AccountBlock):
+        return node.fields
+    if isinstance(node, ast.EventDecl):
+        return node.fields or ()
+    if isinstance(node, ast.Score):
+        return node.rules or ()
+    if isinstance(node, ast.Stages):
+        return node.stages
+    if isinstance(node, ast.Example):
+        return node.items
+    return ()
+
+
+def _has_block(node: object) -> bool:
+    return (
+        isinstance(node, ast.LeadBlock | ast.AccountBlock | ast.Stages | ast.Example)
+        or (isinstance(node, ast.Score) and node.rules is not None)
+        or (isinstance(node, ast.EventDecl) and node.fields is not None)
+    )
+
+
+def _span_of(node: object) -> Span:
+    span = getattr(node, "span", None)
+    assert isinstance(span, Span)
+    return span
+
+
+def _attach(policy: ast.Policy, source: Source | None) -> _Attached:
+    attached = _Attached()
+
+    def alone(comment: ast.Comment) -> bool:
+        if source is None:
+            return True
+        return source.line_text(comment.line)[: comment.column - 1].strip() == ""
+
+    def place(comment: ast.Comment, container: object | None, siblings: Sequence[object]) -> None:
+        line = comment.line
+        for node in siblings:
+            span = _span_of(node)
+            if span.line <= line <= span.end_line:
+                inner = _children(node)
+                if _has_block(node) and span.line < line < span.end_line and alone(comment):
+                    place(comment, node, inner)
+                    return
+                if inner and span.line < line < span.end_line:
+                    place(comment, node, inner)
+                    return
+                if _has_block(node) and line == span.line and not alone(comment):
+                    attached.closing.setdefault(-id(node), []).append(comment)
+                    return
+                if alone(comment) and line == span.line:
+                    attached.leading.setdefault(id(node), []).append(comment)
+                    return
+                attached.trailing.setdefault(id(node), []).append(comment)
+                return
+            if span.line > line:
+                attached.leading.setdefault(id(node), []).append(comment)
+                return
+        if container is None:
+            attached.end_of_file.append(comment)
+        else:
+            attached.closing.setdefault(id(container), []).append(comment)
+
+    for comment in policy.comments:
+        place(comment, None, policy.items)
+    return attached
+
+
+# ---------------------------------------------------------------- statements
+
+
+class _Printer:
+    def __init__(self, policy: ast.Policy, source: Source | None) -> None:
+        self.policy = policy
+        self.comments = _attach(policy, source)
+        self.lines: list[str] = []
+
+    def run(self) -> str:
+        items = sorted(self.policy.items, key=lambda item: _ORDER[type(item)])
+        previous: int | None = None
+        for item in items:
+            rank = _ORDER[type(item)]
+            if previous is not None and self._blank_between(previous, rank, item):
+                self.lines.append("")
+            self._item(item)
+            previous = rank
+        if self.comments.end_of_file:
+            if self.lines:
+                self.lines.append("")
+            self.lines.extend(c.text for c in self.comments.end_of_file)
+        return "\n".join(self.lines) + "\n"
+
+    def _blank_between(self, previous: int, rank: int, item: ast.Item) -> bool:
+        if previous in _HEADER and rank in _HEADER:
+            return False
+        if previous != rank:
+            return True
+        return (_has_block(item) and not isinstance(item, ast.EventDecl)) or isinstance(
+            item, ast.Score
+        )
+
+    # -- emitting
+
+    def _leading(self, node: object, indent: str) -> None:
+        for comment in self.comments.leading.get(id(node), []):
+            self.lines.append(indent + comment.text)
+
+    def _emit(self, node: object, indent: str, lines: list[str]) -> None:
+        """Emit a statement's lines with its comments."""
+        self._leading(node, indent)
+        trailing = self.comments.trailing.get(id(node), [])
+        lines = [indent + line for line in lines]
+        if trailing:
+            lines[-1] += "  " + " ".join(c.text for c in trailing)
+        self.lines.extend(lines)
+
+    def _open(self, node: object, indent: str, head: str) -> None:
+        self._leading(node, indent)
+        line = indent + head + " {"
+        opening = self.comments.closing.get(-id(node), [])
+        if opening:
+            line += "  " + " ".join(c.text for c in opening)
+        self.lines.append(line)
+
+    def _close(self, node: object, indent: str) -> None:
+        for comment in self.comments.closing.get(id(node), []):
+            self.lines.append(indent + INDENT + comment.text)
+        trailing = self.comments.trailing.get(id(node), [])
+        line = indent + "}"
+        if trailing:
+            line += "  " + " ".join(c.text for c in trailing)
+        self.lines.append(line)
+
+    def _inline_ok(self, node: object) -> bool:
+        """A braced statement may stay on one line only if no comment sits inside it."""
+        if self.comments.closing.get(id(node)) or self.comments.closing.get(-id(node)):
+            return False
+        return not any(
+            self.comments.leading.get(id(c)) or self.comments.trailing.get(id(c))
+            for c in _children(node)
+        )
+
+    def _condition(self, head: str, node: ast.Expr, tail: str, indent: str) -> list[str]:
+        """``head + condition + tail``, broken before `or`/`and` when too long."""
+        single = head + expr(node) + tail
+        if len(indent) + len(single) <= WIDTH or not isinstance(node, ast.Or | ast.And):
+            return [single]
+        lines = _broken(node, len(indent) + len(head), INDENT)
+        lines[0] = head + lines[0]
+        lines[-1] += tail
+        return lines
+
+    # -- items
+
+    def _item(self, item: ast.Item) -> None:
+        if isinstance(item, ast.PolicyTitle):
+            self._emit(item, "", [f"policy {string(item.title)}"])
+        elif isinstance(item, ast.Version):
+            self._emit(item, "", [f"version {number(item.number)}"])
+        elif isinstance(item, ast.Owner):
+            self._emit(item, "", [f"owner {string(item.owner)}"])
+        elif isinstance(item, ast.Effective):
+            self._emit(item, "", [f"effective {item.date.isoformat()}"])
+        elif isinstance(item, ast.About):
+            text = long_string(item.text) if "\n" in item.text else string(item.text)
+            self._emit(item, "", f"about {text}".split("\n"))
+        elif isinstance(item, ast.Include):
+            self._emit(item, "", [f"include {string(item.path)}"])
+        elif isinstance(item, ast.LeadBlock | ast.AccountBlock):
+            keyword = "lead" if isinstance(item, ast.LeadBlock) else "account"
+            self._fields_block(item, keyword, item.fields, inline=False)
+        elif isinstance(item, ast.EventDecl):
+            head = f"event {item.name}" + (
+                f" {string(item.description)}" if item.description is not None else ""
+            )
+            if item.fields is None:
+                self._emit(item, "", [head])
+            else:
+                self._fields_block(item, head, item.fields, inline=True)
+        elif isinstance(item, ast.Param):
+            line = f"param {item.name} = {literal(item.value)}"
+            if item.description is not None:
+                line += f" {string(item.description)}"
+            self._emit(item, "", [line])
+        elif isinstance(item, ast.Score):
+            self._score(item)
+        elif isinstance(item, ast.Stages):
+            self._stages(item)
+        elif isinstance(item, ast.Disqualify):
+            self._emit(
+                item,
+                "",
+                self._condition(f"disqualify {string(item.reason)} when ", item.condition, "", ""),
+            )
+        elif isinstance(item, ast.Recycle):
+            tail = f" {string(item.description)}" if item.description is not None else ""
+            head = f"recycle {item.from_stage} to {item.to_stage} when "
+            self._emit(item, "", self._condition(head, item.condition, tail, ""))
+        elif isinstance(item, ast.Route):
+            head = f"route {item.stage} to {item.queue}"
+            tail = f", sla {duration(item.sla)}" if item.sla is not None else ""
+            if item.condition is None:
+                self._emit(item, "", [head + tail])
+            else:
+                self._emit(item, "", self._condition(head + " when ", item.condition, tail, ""))
+        elif isinstance(item, ast.Example):
+            self._example(item)
+
+    def _fields_block(
+        self, node: object, head: str, fields: Sequence[ast.FieldDecl], inline: bool
+    ) -> None:
+        rendered = [self._field(f) for f in fields]
+        if not fields:
+            self._emit(node, "", [head + " {}"])
+            return
+        one_line = f"{head} {{ " + ", ".join(rendered) + " }"
+        if inline and len(one_line) <= WIDTH and self._inline_ok(node):
+            self._emit(node, "", [one_line])
+            return
+        self._open(node, "", head)
+        for f, text in zip(fields, rendered, strict=True):
+            self._emit(f, INDENT, [text])
+        self._close(node, "")
+
+    def _field(self, f: ast.FieldDecl) -> str:
+        text = f"{f.name}: {type_expr(f.type)}"
+        if f.description is not None:
+            text += f" {string(f.description)}"
+        return text
+
+    def _score(self, score: ast.Score) -> None:
+        head = f"score {score.name}"
+        if score.description is not None:
+            head += f" {string(score.description)}"
+        if score.formula is not None:
+            self._emit(score, "", self._condition(head + " = ", score.formula, "", ""))
+            return
+        if score.range is not None:
+            head += f" range {number(score.range.low)} to {number(score.range.high)}"
+        if score.decay is not None:
+            head += f" decay {number(score.decay.percent)}% every {duration(score.decay.every)}"
+        rules = score.rules or ()
+        if not rules and self._inline_ok(score):
+            self._emit(score, "", [head + " {}"])
+            return
+        self._open(score, "", head)
+        for rule in rules:
+            self._emit(rule, INDENT, self._rule(rule))
+        self._close(score, "")
+
+    def _rule(self, rule: ast.Rule) -> list[str]:
+        label = f" {string(rule.label)}" if rule.label is not None else ""
+        if isinstance(rule, ast.WhenRule):
+            return self._condition(f"{points(rule.points)} when ", rule.condition, label, INDENT)
+        text = f"{points(rule.points)} per {_pattern(rule.pattern)}"
+        if rule.max is not None:
+            text += f", max {number(rule.max)}"
+        return [text + label]
+
+    def _stages(self, stages: ast.Stages) -> None:
+        self._open(stages, "", "stages locked" if stages.locked else "stages")
+        for stage in stages.stages:
+            head = stage.name
+            if stage.description is not None:
+                head += f" {string(stage.description)}"
+            if stage.condition is None:
+                self._emit(stage, INDENT, [head])
+            else:
+                self._emit(
+                    stage, INDENT, self._condition(head + " when ", stage.condition, "", INDENT)
+                )
+        self._close(stages, "")
+
+    def _record(self, entries: Sequence[ast.Entry]) -> str:
+        if not entries:
+            return "{}"
+        return "{ " + ", ".join(f"{e.name}: {literal(e.value)}" for e in entries) + " }"
+
+    def _example(self, example: ast.Example) -> None:
+        head = f"example {string(example.name)}"
+        if example.at is not None:
+            head += " at " + expr(example.at)
+        if not example.items and self._inline_ok(example):
+            self._emit(example, "", [head + " {}"])
+            return
+        self._open(example, "", head)
+        for item in example.items:
+            self._example_item(item)
+        self._close(example, "")
+
+    def _example_item(self, item: ast.ExampleItem) -> None:
+        if isinstance(item, ast.ExampleLead):
+            line = "lead " + self._record(item.entries)
+            if len(INDENT + line) > WIDTH and item.entries:
+                lines = ["lead {"]
+                lines += [f"{INDENT}{e.name}: {literal(e.value)}" for e in item.entries]
+                lines.append("}")
+                self._emit(item, INDENT, lines)
+            else:
+                self._emit(item, INDENT, [line])
+        elif isinstance(item, ast.ExampleEvent):
+            text = item.event
+            if item.entries is not None:
+                text += " " + self._record(item.entries)
+            text += " at " + ", ".join(_time(t) for t in item.times)
+            self._emit(item, INDENT, [text])
+        elif isinstance(item, ast.ExpectStage):
+            self._emit(item, INDENT, [f"expect stage {item.stage}"])
+        elif isinstance(item, ast.ExpectDisqualified):
+            reason = f" {string(item.reason)}" if item.reason is not None else ""
+            self._emit(item, INDENT, [f"expect disqualified{reason}"])
+        elif isinstance(item, ast.ExpectScore):
+            self._emit(item, INDENT, [f"expect {item.score} {item.op} {number(item.value)}"])
+        elif isinstance(item, ast.ExpectRoute):
+            self._emit(item, INDENT, [f"expect route {item.queue}"])
+
+
+def _time(value: ast.TimeRef) -> str:
+    if isinstance(value, ast.RelativeTime):
+        return ("-" if value.sign < 0 else "+") + duration(value.duration)
+    if isinstance(value, ast.DateLit):
+        return value.value.isoformat()
+    return instant(value.value)

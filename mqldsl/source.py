@@ -1,0 +1,92 @@
+"""Source text, spans and the snippet renderer used by diagnostics."""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A region of a source file. Lines and columns are 1-based; ``end_column``
+    is exclusive (the column just after the last character)."""
+
+    file: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    @staticmethod
+    def point(file: str, line: int, column: int) -> Span:
+        return Span(file, line, column, line, column + 1)
+
+
+@dataclass(frozen=True)
+class Source:
+    """A named text. ``name`` is what diagnostics print (usually the path)."""
+
+    name: str
+    text: str
+    _line_starts: list[int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        starts = [0]
+        text = self.text
+        pos = text.find("\n")
+        while pos != -1:
+            starts.append(pos + 1)
+            pos = text.find("\n", pos + 1)
+        object.__setattr__(self, "_line_starts", starts)
+
+    @property
+    def line_count(self) -> int:
+        return len(self._line_starts)
+
+    def line_text(self, line: int) -> str:
+        """The text of a 1-based line, without its line ending."""
+        if line < 1 or line > len(self._line_starts):
+            return ""
+        start = self._line_starts[line - 1]
+        end = self.text.find("\n", start)
+        if end == -1:
+            end = len(self.text)
+        return self.text[start:end].rstrip("\r")
+
+    def position(self, offset: int) -> tuple[int, int]:
+        """(line, column), both 1-based, of a character offset."""
+        index = bisect.bisect_right(self._line_starts, offset) - 1
+        return index + 1, offset - self._line_starts[index] + 1
+
+    def offset(self, line: int, column: int) -> int:
+        return self._line_starts[line - 1] + column - 1
+
+    def span(self, start: int, end: int) -> Span:
+        line, column = self.position(start)
+        end_line, end_column = self.position(max(end, start + 1))
+        return Span(self.name, line, column, end_line, end_column)
+
+
+def render_snippet(source: Source | None, span: Span, hint: str | None) -> list[str]:
+    """The source line of ``span`` with a caret line under it (SPEC §11)::
+
+    14 |   +20 when compnay_size between 200 and 5000
+       |            ^^^^^^^^^^^^ did you mean 'company_size'?
+    """
+    if source is None or not source.text or span.line > source.line_count:
+        return [f"      = hint: {hint}"] if hint else []
+    text = source.line_text(span.line)
+    start = max(span.column - 1, 0)
+    if span.end_line == span.line:
+        end = max(span.end_column - 1, start + 1)
+    else:
+        end = max(len(text), start + 1)
+    # Keep tabs in the prefix so that the caret lines up with the text above.
+    prefix = "".join("\t" if ch == "\t" else " " for ch in text[:start])
+    if start > len(text):
+        prefix += " " * (start - len(text))
+    carets = "^" * max(1, min(end, max(len(text), start + 1)) - start)
+    gutter = f"{span.line:>5} | "
+    blank = " " * 5 + " | "
+    caret_line = blank + prefix + carets + (f" {hint}" if hint else "")
+    return [gutter + text if text else gutter.rstrip(), caret_line]
