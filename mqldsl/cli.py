@@ -162,10 +162,11 @@ def fmt(paths: tuple[str, ...], check_only: bool, show_diff: bool) -> None:
 def _verify(result: object, formatted: str) -> None:
     """The formatter must keep the meaning: refuse to write otherwise."""
     from .parser import ParseResult, parse_text
+    from .printer import canonical_items
 
-    assert isinstance(result, ParseResult)
+    assert isinstance(result, ParseResult) and result.policy is not None
     again = parse_text(formatted, result.source.name)
-    if again.policy != result.policy:
+    if again.policy != canonical_items(result.policy):
         raise click.ClickException(
             f"{result.source.name}: the formatter would change the meaning of this policy; "
             "nothing was written. Please report this as a bug."

@@ -11,6 +11,8 @@ from __future__ import annotations
 import copy
 import difflib
 import functools
+import hashlib
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -49,6 +51,7 @@ _CONTINUE_AFTER = frozenset(
 )
 
 
+@functools.cache
 def grammar_text() -> str:
     """The grammar, from the installed package, or from the source tree when
     running from a checkout (an editable install)."""
@@ -99,6 +102,24 @@ class _PostLexer:
         self.previous = None
 
 
+def _cache_file() -> str | bool:
+    """Lark caches the analysed grammar (keyed by the grammar's hash) so that
+    a command starts fast. The cache goes to the user's cache folder; when
+    that is not writable, Lark's default temporary-folder cache is used."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = os.path.join(base, "mqldsl")
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError:
+        return True
+    if not os.access(folder, os.W_OK):
+        return True
+    digest = hashlib.sha256(grammar_text().encode("utf-8")).hexdigest()[:16]
+    import lark as lark_module
+
+    return os.path.join(folder, f"grammar-{digest}-lark{lark_module.__version__}.cache")
+
+
 @dataclass
 class _Parser:
     lark: Lark
@@ -116,6 +137,7 @@ def _parser() -> _Parser:
         postlex=postlex,
         propagate_positions=True,
         maybe_placeholders=True,
+        cache=_cache_file(),
     )
     displays = dict(_NAMED_TERMINALS)
     for terminal in lark.terminals:
@@ -462,6 +484,13 @@ class _Recovery:
                 f"the statement is incomplete: something must follow `{previous}`",
                 self._span_of(previous) if previous is not None else span,
                 f"complete it, or remove the trailing `{previous}`",
+            )
+        if prev_kind in ("WHEN", "WHERE") and token.type in ("_NL", "RBRACE", "$END", "COMMA"):
+            return error(
+                "E101",
+                f"expected a condition after `{previous}`",
+                span,
+                "e.g. `fit >= 30` or `demo_request within 60 days`",
             )
         if token.type == "EQUAL" and "COMPARE" in expected:
             return error("E101", "`=` assigns; to compare, write `==`", span, "write `==`")

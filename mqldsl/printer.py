@@ -48,6 +48,13 @@ def format_policy(policy: ast.Policy, source: Source | None = None) -> str:
     return _Printer(policy, source).run()
 
 
+def canonical_items(policy: ast.Policy) -> ast.Policy:
+    """The same policy with its items in the formatter's order (stable): what
+    parsing the formatted text gives back."""
+    items = tuple(sorted(policy.items, key=lambda item: _ORDER[type(item)]))
+    return ast.Policy(items=items, comments=policy.comments, span=policy.span)
+
+
 # ---------------------------------------------------------------- literals
 
 
@@ -331,7 +338,7 @@ class _Printer:
         self.lines: list[str] = []
 
     def run(self) -> str:
-        items = sorted(self.policy.items, key=lambda item: _ORDER[type(item)])
+        items = canonical_items(self.policy).items
         previous: int | None = None
         for item in items:
             rank = _ORDER[type(item)]

@@ -1,0 +1,131 @@
+"""The canonical printer (`mqldsl fmt`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mqldsl import ast
+from mqldsl.parser import parse_file, parse_text
+from mqldsl.printer import canonical_items, format_policy
+
+from .conftest import POLICIES
+from .helpers import HEADER
+
+GOLDEN = Path(__file__).parent / "golden" / "fmt"
+
+
+def fmt(text: str) -> str:
+    result = parse_text(text, "t.mql")
+    assert result.policy is not None, [d.render(result.source) for d in result.diagnostics]
+    return format_policy(result.policy, result.source)
+
+
+def test_golden_messy_policy_becomes_canonical(update_golden: bool) -> None:
+    source = GOLDEN / "messy.mql"
+    expected = GOLDEN / "messy.expected"
+    actual = fmt(source.read_text(encoding="utf-8"))
+    if update_golden:
+        expected.write_text(actual, encoding="utf-8")
+    assert actual == expected.read_text(encoding="utf-8")
+
+
+def test_messy_policy_keeps_every_comment_and_its_meaning() -> None:
+    text = (GOLDEN / "messy.mql").read_text(encoding="utf-8")
+    before = parse_text(text).policy
+    after_text = fmt(text)
+    after = parse_text(after_text).policy
+    assert before is not None and after is not None
+    assert [c.text for c in after.comments] == sorted(
+        [c.text for c in before.comments], key=[c.text for c in after.comments].index
+    )
+    assert sorted(c.text for c in after.comments) == sorted(c.text for c in before.comments)
+    assert after == canonical_items(before)
+
+
+@pytest.mark.parametrize("path", POLICIES, ids=[p.name for p in POLICIES])
+def test_shipped_policies_are_canonical(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert fmt(text) == text
+
+
+@pytest.mark.parametrize("path", [*POLICIES, GOLDEN / "messy.mql"], ids=lambda p: p.name)
+def test_fmt_is_idempotent(path: Path) -> None:
+    result = parse_file(path)
+    assert result.policy is not None
+    once = format_policy(result.policy, result.source)
+    assert fmt(once) == once
+
+
+def test_items_are_printed_in_spec_order_with_blank_lines_between_kinds() -> None:
+    text = HEADER + 'route mql to q\nevent b\nevent a\nparam p = 1\nowner "o"\n'
+    assert (
+        fmt(text) == 'policy "t"\nowner "o"\n\nevent b\nevent a\n\nparam p = 1\n\nroute mql to q\n'
+    )
+
+
+def test_spacing_is_normalised() -> None:
+    text = HEADER + 'disqualify   "x"   when  a==1   and b  in [ c ,d ]\n'
+    assert fmt(text) == HEADER + '\ndisqualify "x" when a == 1 and b in [c, d]\n'
+
+
+def test_long_condition_is_broken_before_or_then_and() -> None:
+    long_a = " and ".join(f"field_{i} >= {i * 1000}" for i in range(6))
+    long_b = " and ".join(f"other_{i} == {i}" for i in range(3))
+    text = HEADER + f"stages {{\n  visitor\n  mql when {long_a} or {long_b}\n}}\n"
+    out = fmt(text)
+    lines = out.splitlines()
+    assert lines[4].startswith("  mql when field_0 >= 0")
+    assert all(len(line) <= 100 for line in lines), out
+    assert any(line.strip().startswith("or other_0") for line in lines)
+    assert any(line.strip().startswith("and field_") for line in lines)
+    assert parse_text(out).policy == parse_text(text).policy
+
+
+def test_parentheses_are_kept_only_where_precedence_needs_them() -> None:
+    text = HEADER + 'disqualify "x" when (a or b) and (c) and not (d == 1) and ((e + 1) * 2 > 3)\n'
+    assert 'disqualify "x" when (a or b) and c and not d == 1 and (e + 1) * 2 > 3' in fmt(text)
+
+
+def test_open_where_pattern_is_parenthesised_when_something_follows() -> None:
+    pattern = ast.Pattern(
+        event="page_view",
+        where=ast.Compare(op="==", left=ast.Name(name="path"), right=ast.StringLit(value="/p")),
+        window=None,
+    )
+    node = ast.And(operands=(pattern, ast.Name(name="b")))
+    policy = ast.Policy(
+        items=(ast.PolicyTitle(title="t"), ast.Disqualify(reason="r", condition=node))
+    )
+    out = format_policy(policy)
+    assert 'when (page_view where path == "/p") and b' in out
+    assert parse_text(out).policy == policy
+
+
+def test_event_fields_stay_on_one_line_when_short() -> None:
+    assert "event page_view { path: text, section: enum(a, b) }" in fmt(
+        HEADER + "event page_view {\n  path: text\n  section: enum(a, b)\n}\n"
+    )
+
+
+def test_block_comment_positions() -> None:
+    text = HEADER + (
+        "score fit {  # opening\n"
+        "  # before rule\n"
+        "  +5 when a > 1  # after rule\n"
+        "  # closing\n"
+        "}  # after block\n"
+    )
+    assert fmt(text) == HEADER + (
+        "\nscore fit {  # opening\n"
+        "  # before rule\n"
+        "  +5 when a > 1  # after rule\n"
+        "  # closing\n"
+        "}  # after block\n"
+    )
+
+
+def test_about_with_lines_uses_triple_quotes() -> None:
+    out = fmt(HEADER + 'about "one\\ntwo"\n')
+    assert out == HEADER + 'about """\none\ntwo\n"""\n'
