@@ -58,17 +58,17 @@ def check(paths: tuple[str, ...], output_format: str, strict: bool) -> None:
     checked). Prints every problem found, then a summary; exits 1 when there
     is an error (with --strict, also on a warning).
     """
-    from .diagnostics import sort_diagnostics, summary, to_json
+    from .checker import check_file
+    from .diagnostics import summary, to_json
     from .fileio import expand_policy_paths
-    from .parser import parse_file
 
     files = expand_policy_paths(paths)
     if not files:
         raise click.UsageError("no .mql files found in " + ", ".join(paths))
     everything: list[Diagnostic] = []
     for file in files:
-        result = parse_file(file)
-        diagnostics = sort_diagnostics(result.diagnostics)
+        result = check_file(file)
+        diagnostics = result.diagnostics
         everything.extend(diagnostics)
         if output_format == "text":
             _print_diagnostics(diagnostics, result.source)

@@ -55,7 +55,9 @@ def test_wheel_ships_the_grammar_and_works_outside_the_source_tree(tmp_path: Pat
         archive.extractall(site)
     shutil.rmtree(clone)  # nothing may be read from a source tree
     policy = tmp_path / "p.mql"
-    policy.write_text('policy "x"\n\nstages {\n  visitor\n  mql when a or\n    b\n}\n')
+    policy.write_text(
+        'policy "x"\n\nevent a\nevent b\n\nstages {\n  visitor\n  mql when a ever or\n    b ever\n}\n'
+    )
     env = {**os.environ, "PYTHONPATH": str(site), "XDG_CACHE_HOME": str(tmp_path / "cache")}
     probe = f"import mqldsl, mqldsl.parser as p; print(mqldsl.__file__); print(p.parse_file({str(policy)!r}).ok)"
     out = subprocess.run(

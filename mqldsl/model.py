@@ -1,0 +1,122 @@
+"""The checked model of a policy: what every back end reads.
+
+The checker builds it once; the evaluator, the simulator and the document
+renderer never resolve names again. Expression facts (types, what a name
+refers to) are kept in side tables keyed by the node's identity, so the model
+holds on to the policy's AST.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+from . import ast
+from .source import Source
+from .types import Type
+
+RefKind = Literal["field", "account_field", "event_field", "param", "score", "event", "member"]
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """What a bare name in an expression refers to."""
+
+    kind: RefKind
+    name: str
+    event: str | None = None  # for event_field: the event whose field it is
+
+
+@dataclass(frozen=True, slots=True)
+class FieldInfo:
+    name: str
+    type: Type
+    description: str | None
+    node: ast.FieldDecl
+
+
+@dataclass(frozen=True, slots=True)
+class EventInfo:
+    name: str
+    description: str | None
+    fields: dict[str, FieldInfo]
+    node: ast.EventDecl
+
+
+@dataclass(frozen=True, slots=True)
+class ParamInfo:
+    name: str
+    type: Type
+    value: object  # int, float, str, bool, date, tuple (list), or a member name (str)
+    description: str | None
+    node: ast.Param
+
+
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    low: float
+    high: float
+
+    def text(self) -> str:
+        def show(v: float) -> str:
+            if math.isinf(v):
+                return "unbounded"
+            return str(int(v)) if float(v).is_integer() else f"{v:g}"
+
+        return f"{show(self.low)} to {show(self.high)}"
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreInfo:
+    name: str
+    node: ast.Score
+    depends_on: tuple[str, ...]
+    bounds: Bounds
+
+
+@dataclass
+class CheckedPolicy:
+    policy: ast.Policy
+    source: Source
+    title: str
+    version: ast.Number | None
+    owner: str | None
+    effective: dt.date | None
+    about: str | None
+    fields: dict[str, FieldInfo]
+    account_fields: dict[str, FieldInfo]
+    events: dict[str, EventInfo]
+    params: dict[str, ParamInfo]
+    scores: dict[str, ScoreInfo]
+    score_order: tuple[str, ...]
+    stages: ast.Stages
+    disqualifiers: tuple[ast.Disqualify, ...]
+    recycles: tuple[ast.Recycle, ...]
+    routes: tuple[ast.Route, ...]
+    examples: tuple[ast.Example, ...]
+    windows: tuple[float, ...]  # seconds of every `within` duration, sorted
+    types: dict[int, Type] = field(default_factory=dict, repr=False)
+    refs: dict[int, Ref] = field(default_factory=dict, repr=False)
+
+    @property
+    def locked(self) -> bool:
+        return self.stages.locked
+
+    @property
+    def stage_names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.stages.stages)
+
+    @property
+    def queues(self) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for route in self.routes:
+            seen.setdefault(route.queue, None)
+        return tuple(seen)
+
+    def type_of(self, node: ast.Expr) -> Type:
+        return self.types[id(node)]
+
+    def ref(self, node: ast.Name) -> Ref:
+        return self.refs[id(node)]
