@@ -58,9 +58,7 @@ def _mul(a: float, b: float) -> float:
     return a * b
 
 
-def interval(
-    model: CheckedPolicy, node: ast.Expr, known: dict[str, Bounds]
-) -> tuple[float, float]:
+def interval(model: CheckedPolicy, node: ast.Expr, known: dict[str, Bounds]) -> tuple[float, float]:
     if isinstance(node, ast.NumberLit):
         return float(node.value), float(node.value)
     if isinstance(node, ast.Name):
@@ -306,9 +304,9 @@ def _unused(model: CheckedPolicy) -> Iterator[Diagnostic]:
         used.add((ref.kind, ref.name))
     for condition in _conditions(model):
         for node in walk(condition):
-            if isinstance(node, ast.Pattern) and node.event is not None:
-                used.add(("event", node.event))
-            elif isinstance(node, ast.DaysSince) and node.event is not None:
+            if (isinstance(node, ast.Pattern) and node.event is not None) or (
+                isinstance(node, ast.DaysSince) and node.event is not None
+            ):
                 used.add(("event", node.event))
     for name, param in model.params.items():
         if ("param", name) not in used:

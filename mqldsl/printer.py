@@ -307,11 +307,7 @@ def _attach(policy: ast.Policy, source: Source | None) -> _Attached:
                 if inner and span.line < line < span.end_line:
                     place(comment, node, inner)
                     return
-                if (
-                    _has_block(node)
-                    and line == span.line < span.end_line
-                    and not alone(comment)
-                ):
+                if _has_block(node) and line == span.line < span.end_line and not alone(comment):
                     attached.closing.setdefault(-id(node), []).append(comment)
                     return
                 if alone(comment) and line == span.line:

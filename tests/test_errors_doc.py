@@ -1,0 +1,66 @@
+"""docs/errors.md documents every code: each snippet yields exactly its code
+and the output shown, and every code the package can emit is documented."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from mqldsl.checker import check_text
+from mqldsl.diagnostics import CODES
+
+from .conftest import ROOT
+
+DOC = ROOT / "docs" / "errors.md"
+SECTION = re.compile(r"^## ([EW]\d{3}) — .*?(?=^## |\Z)", re.M | re.S)
+SNIPPET = re.compile(r"```mql\n(.*?)```", re.S)
+OUTPUT = re.compile(r"```text\n(.*?)```", re.S)
+NO_SNIPPET = {"E100", "E204"}  # a file that cannot be read; a command-line value
+
+
+def sections() -> dict[str, str]:
+    return {m.group(1): m.group(0) for m in SECTION.finditer(DOC.read_text(encoding="utf-8"))}
+
+
+def render(snippet: str) -> tuple[list[str], str]:
+    result = check_text(snippet, "example.mql")
+    output = "".join(d.render(result.source) + "\n" for d in result.diagnostics)
+    return [d.code for d in result.diagnostics], output
+
+
+def test_every_code_is_documented_in_order() -> None:
+    documented = list(sections())
+    assert documented == list(CODES)
+
+
+def test_every_code_the_package_emits_is_in_the_registry() -> None:
+    emitted: set[str] = set()
+    for path in (ROOT / "mqldsl").rglob("*.py"):
+        if path.name == "diagnostics.py":  # the registry itself
+            continue
+        emitted.update(re.findall(r'"([EW]\d{3})"', path.read_text(encoding="utf-8")))
+    assert emitted <= set(CODES), emitted - set(CODES)
+    assert set(CODES) - emitted == set(), "documented codes that nothing emits"
+
+
+@pytest.mark.parametrize("code", [c for c in CODES if c not in NO_SNIPPET])
+def test_documented_snippet_yields_exactly_its_code(code: str, update_golden: bool) -> None:
+    section = sections()[code]
+    snippet = SNIPPET.search(section)
+    assert snippet, f"{code} has no ```mql snippet"
+    codes, output = render(snippet.group(1))
+    if code.startswith("E"):
+        assert {c for c in codes if c.startswith("E")} == {code}, output
+    else:
+        assert set(codes) == {code}, output
+    shown = OUTPUT.search(section)
+    assert shown, f"{code} has no ```text output block"
+    if update_golden:
+        text = DOC.read_text(encoding="utf-8")
+        start = text.index(section)
+        block_start = start + shown.start(1)
+        block_end = start + shown.end(1)
+        DOC.write_text(text[:block_start] + output + text[block_end:], encoding="utf-8")
+    else:
+        assert shown.group(1) == output
