@@ -52,7 +52,9 @@ def big_policy(rules: int) -> str:
             k = s * per_score + r
             kind = k % 5
             if kind == 0:
-                lines.append(f"  +{k % 17 + 1} when company_size between {k % 300} and {k % 300 + 500}")
+                lines.append(
+                    f"  +{k % 17 + 1} when company_size between {k % 300} and {k % 300 + 500}"
+                )
             elif kind == 1:
                 lines.append(f"  +{k % 13 + 1} when role in [role_{k % 30}, role_{(k + 7) % 30}]")
             elif kind == 2:
@@ -61,9 +63,13 @@ def big_policy(rules: int) -> str:
                     f"within {k % 30 + 1} days, max {k % 40 + 10}"
                 )
             elif kind == 3:
-                lines.append(f"  -{k % 9 + 1} when no content_download where kind == guide within {k % 60 + 1} days")
+                lines.append(
+                    f"  -{k % 9 + 1} when no content_download where kind == guide within {k % 60 + 1} days"
+                )
             else:
-                lines.append(f'  +{k % 11 + 1} when stack contains "t{k % 40}" and revenue > {k % 100}')
+                lines.append(
+                    f'  +{k % 11 + 1} when stack contains "t{k % 40}" and revenue > {k % 100}'
+                )
         lines.append("}")
         lines.append("")
     total = " + ".join(f"s{s}" for s in range(20))
@@ -117,7 +123,10 @@ def main() -> None:
             ("mqldsl check <5,000-rule policy> (whole process)", whole_process(big, 5)),
         ]
         parse, check = in_process(acme.read_text(), 20)
-        rows += [("acme.mql: parse only (in process)", parse), ("acme.mql: parse + check (in process)", check)]
+        rows += [
+            ("acme.mql: parse only (in process)", parse),
+            ("acme.mql: parse + check (in process)", check),
+        ]
         parse, check = in_process(big.read_text(), 3)
         rows += [
             ("5,000 rules: parse only (in process)", parse),
