@@ -122,6 +122,15 @@ class ExpressionChecker:
         elif name in self.params:
             self.refs[id(node)] = Ref("param", name)
             kind = self.params[name].type
+        elif name in self.score_nodes and scope.in_where:
+            self.err(
+                "E209",
+                f"`{name}` is a score; a `where` condition speaks of one event and the "
+                "lead's fields",
+                node.span,
+                "compare the score outside the pattern, joined with `and`",
+            )
+            kind = T.ERROR
         elif name in self.score_nodes:
             self.refs[id(node)] = Ref("score", name)
             if scope.score is not None:

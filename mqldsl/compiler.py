@@ -1,0 +1,476 @@
+"""Compile a checked policy into a Python evaluator.
+
+The compiler writes Python source for one function per policy (like Jinja2's
+code generator: a small line writer, then one ``compile()``), so that a lead
+is evaluated without walking the AST. Per lead, the generated code:
+
+- reads every profile field once into a local;
+- filters the lead's events once per distinct pattern (type + `where`) into
+  a sorted list of match times, so that a window test at instant t is two
+  binary searches;
+- defines closures that compute the scores, the holding stage, the
+  disqualifiers, recycling and routes at an instant;
+- hands them to :func:`mqldsl.evaluator.drive`, which walks the timeline.
+
+Names and strings from the policy never become Python identifiers: locals
+are numbered, and every string is embedded with ``repr``; other constants
+(dates, lists) go through a constants table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import ast
+from .model import CheckedPolicy
+
+_COMPARE_OPS = {"==", "!=", "<", "<=", ">", ">="}
+
+
+class _Writer:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.level = 0
+
+    def line(self, text: str) -> None:
+        self.lines.append("    " * self.level + text)
+
+    def indent(self) -> None:
+        self.level += 1
+
+    def outdent(self) -> None:
+        self.level -= 1
+
+    def source(self) -> str:
+        return "\n".join(self.lines) + "\n"
+
+
+@dataclass
+class _Pattern:
+    index: int
+    event: str | None
+    where: ast.Expr | None
+
+
+@dataclass
+class CompiledPolicy:
+    """The compiled evaluator of one policy with one set of params."""
+
+    model: CheckedPolicy
+    params: dict[str, Any]
+    source: str
+    evaluate: Any  # (lead, as_of, explain) -> EvalResult
+    constants: list[Any] = field(default_factory=list)
+
+
+class _Compiler:
+    def __init__(self, model: CheckedPolicy, params: Mapping[str, Any]) -> None:
+        self.model = model
+        self.params = params
+        self.constants: list[Any] = []
+        self.temps = 0
+        self.patterns: dict[tuple[str | None, str], _Pattern] = {}
+        self.field_index = {name: i for i, name in enumerate(model.fields)}
+        self.account_index = {name: i for i, name in enumerate(model.account_fields)}
+        self.score_index = {name: i for i, name in enumerate(model.score_order)}
+        self.w = _Writer()
+
+    # ------------------------------------------------------------ helpers
+
+    def const(self, value: Any) -> str:
+        if isinstance(value, bool) or value is None:
+            return repr(value)
+        if isinstance(value, int | float | str):
+            return repr(value)
+        self.constants.append(value)
+        return f"C[{len(self.constants) - 1}]"
+
+    def temp(self) -> str:
+        self.temps += 1
+        return f"_t{self.temps}"
+
+    def pattern(self, event: str | None, where: ast.Expr | None) -> str:
+        """The local holding the sorted match times of (event, where)."""
+        from .printer import expr
+
+        key = (event, expr(where) if where is not None else "")
+        if key not in self.patterns:
+            self.patterns[key] = _Pattern(len(self.patterns), event, where)
+        return f"m{self.patterns[key].index}"
+
+    # ------------------------------------------------------------ expressions
+
+    def value(self, node: ast.Expr, in_event: bool = False) -> tuple[str, bool]:
+        """Python code for a value, and whether it may be None (missing)."""
+        if isinstance(node, ast.NumberLit | ast.StringLit | ast.BoolLit):
+            return self.const(node.value), False
+        if isinstance(node, ast.DateLit):
+            return self.const(node.value), False
+        if isinstance(node, ast.ListLit):
+            if all(self._is_literal(i) for i in node.items):
+                return self.const(frozenset(self._literal(i) for i in node.items)), False
+            items = [self.value(i, in_event)[0] for i in node.items]
+            return "(" + "".join(code + ", " for code in items) + ")", False
+        if isinstance(node, ast.Name):
+            ref = self.model.ref(node)
+            if ref.kind == "field":
+                return f"f{self.field_index[ref.name]}", True
+            if ref.kind == "event_field":
+                return f"ef.get({ref.name!r})", True
+            if ref.kind == "param":
+                value = self.params[ref.name]
+                if isinstance(value, tuple | list):
+                    return self.const(frozenset(value)), False
+                return self.const(value), False
+            if ref.kind == "score":
+                return f"v{self.score_index[ref.name]}", True
+            if ref.kind == "event":
+                return self.cond(node), False
+            return self.const(ref.name), False
+        if isinstance(node, ast.AccountRef):
+            return f"a{self.account_index[node.field]}", True
+        if isinstance(node, ast.Unary):
+            code, nullable = self.value(node.operand, in_event)
+            if not nullable:
+                return f"(-{code})", False
+            tmp = self.temp()
+            return f"(None if ({tmp} := {code}) is None else -{tmp})", True
+        if isinstance(node, ast.Arith):
+            left, ln = self.value(node.left, in_event)
+            right, rn = self.value(node.right, in_event)
+            if node.op == "/":
+                return f"_div({left}, {right})", True
+            if not ln and not rn:
+                return f"({left} {node.op} {right})", False
+            a, b = self.temp(), self.temp()
+            return (
+                f"(None if ({a} := {left}) is None or ({b} := {right}) is None "
+                f"else {a} {node.op} {b})",
+                True,
+            )
+        if isinstance(node, ast.Count):
+            times = self.pattern(node.pattern.event, node.pattern.where)
+            return f"_cnt({times}, t, {self.low(node.pattern.window)})", False
+        if isinstance(node, ast.DaysSince):
+            times = self.pattern(node.event, node.where)
+            return f"_since({times}, t, s)", True
+        return self.cond(node, in_event), False
+
+    def _is_literal(self, node: ast.Expr) -> bool:
+        if isinstance(node, ast.Name):
+            return self.model.ref(node).kind == "member"
+        return isinstance(node, ast.NumberLit | ast.StringLit | ast.BoolLit | ast.DateLit)
+
+    def _literal(self, node: ast.Expr) -> Any:
+        if isinstance(node, ast.Name):
+            return node.name
+        assert isinstance(node, ast.NumberLit | ast.StringLit | ast.BoolLit | ast.DateLit)
+        return node.value
+
+    def low(self, window: ast.Window) -> str:
+        """The exclusive lower time bound of a window at instant t."""
+        if isinstance(window, ast.Duration):
+            return f"_lo(t, {window.seconds!r}, s)"
+        return "s"
+
+    def cond(self, node: ast.Expr, in_event: bool = False) -> str:
+        if isinstance(node, ast.And):
+            return "(" + " and ".join(self.cond(o, in_event) for o in node.operands) + ")"
+        if isinstance(node, ast.Or):
+            return "(" + " or ".join(self.cond(o, in_event) for o in node.operands) + ")"
+        if isinstance(node, ast.Not):
+            return f"(not {self.cond(node.operand, in_event)})"
+        if isinstance(node, ast.BoolLit):
+            return repr(node.value)
+        if isinstance(node, ast.Name):
+            ref = self.model.ref(node)
+            if ref.kind == "event":
+                return f"(_cnt({self.pattern(ref.name, None)}, t, s) > 0)"
+            code, _ = self.value(node, in_event)
+            return f"({code} is True)"
+        if isinstance(node, ast.AccountRef):
+            code, _ = self.value(node, in_event)
+            return f"({code} is True)"
+        if isinstance(node, ast.Compare):
+            return self._binary(node.left, node.right, lambda a, b: f"{a} {node.op} {b}", in_event)
+        if isinstance(node, ast.Between):
+            x, xn = self.value(node.operand, in_event)
+            lo, lon = self.value(node.low, in_event)
+            hi, hin = self.value(node.high, in_event)
+            parts, names = [], []
+            for code, nullable in ((x, xn), (lo, lon), (hi, hin)):
+                if nullable:
+                    tmp = self.temp()
+                    parts.append(f"({tmp} := {code}) is not None")
+                    names.append(tmp)
+                else:
+                    names.append(code)
+            parts.append(f"{names[1]} <= {names[0]} <= {names[2]}")
+            return "(" + " and ".join(parts) + ")"
+        if isinstance(node, ast.Membership):
+            op = "not in" if node.negated else "in"
+            return self._binary(
+                node.operand, node.collection, lambda a, b: f"{a} {op} {b}", in_event
+            )
+        if isinstance(node, ast.TextTest):
+            if node.op == "contains":
+                return self._binary(node.value, node.operand, lambda a, b: f"{a} in {b}", in_event)
+            method = "startswith" if node.op == "starts with" else "endswith"
+            return self._binary(
+                node.operand, node.value, lambda a, b: f"{a}.{method}({b})", in_event
+            )
+        if isinstance(node, ast.Presence):
+            code, _ = self.value(node.operand, in_event)
+            return f"({code} is None)" if node.missing else f"({code} is not None)"
+        if isinstance(node, ast.Pattern):
+            times = self.pattern(node.event, node.where)
+            return f"(_cnt({times}, t, {self.low(node.window)}) > 0)"
+        if isinstance(node, ast.NoEvents):
+            times = self.pattern(node.pattern.event, node.pattern.where)
+            return f"(_cnt({times}, t, {self.low(node.pattern.window)}) == 0)"
+        code, _ = self.value(node, in_event)
+        return f"({code} is True)"
+
+    def _binary(self, left: ast.Expr, right: ast.Expr, build: Any, in_event: bool) -> str:
+        a, an = self.value(left, in_event)
+        b, bn = self.value(right, in_event)
+        parts = []
+        if an:
+            tmp = self.temp()
+            parts.append(f"({tmp} := {a}) is not None")
+            a = tmp
+        if bn:
+            tmp = self.temp()
+            parts.append(f"({tmp} := {b}) is not None")
+            b = tmp
+        parts.append(build(a, b))
+        return "(" + " and ".join(parts) + ")"
+
+    # ------------------------------------------------------------ the function
+
+    def compile(self) -> str:
+        w = self.w
+        body = _Writer()
+        self.w = body
+        body.level = 1
+        self._scores_function(explain=False)
+        self._scores_function(explain=True)
+        self._instant_function()
+        self._recycle_function()
+        self._route_function()
+        self.w = w
+        w.line("def evaluate(lead, as_of, explain):")
+        w.indent()
+        w.line("prof = lead.profile")
+        for name, index in self.field_index.items():
+            w.line(f"f{index} = prof.get({name!r})")
+        if self.account_index:
+            w.line("acc = lead.account_profile")
+            for name, index in self.account_index.items():
+                w.line(f"a{index} = acc.get({name!r})")
+        w.line("events = lead.events")
+        # Filter the events once per pattern.
+        for pattern in sorted(self.patterns.values(), key=lambda p: p.index):
+            m = f"m{pattern.index}"
+            if pattern.where is None:
+                if pattern.event is None:
+                    w.line(f"{m} = [e.at for e in events]")
+                else:
+                    w.line(f"{m} = [e.at for e in events if e.type == {pattern.event!r}]")
+                continue
+            w.line(f"{m} = []")
+            w.line("for e in events:")
+            w.indent()
+            test = "True" if pattern.event is None else f"e.type == {pattern.event!r}"
+            w.line(f"if {test}:")
+            w.indent()
+            w.line("ef = e.fields")
+            w.line(f"if {self.cond(pattern.where, in_event=True)}:")
+            w.indent()
+            w.line(f"{m}.append(e.at)")
+            w.outdent()
+            w.outdent()
+            w.outdent()
+        w.lines.extend(body.lines)
+        w.line(
+            "return _drive(META, lead, as_of, explain, "
+            "scores, scores_explain, instant, recycle, route)"
+        )
+        w.outdent()
+        return w.source()
+
+    def _score_locals(self) -> None:
+        for name in self.model.score_order:
+            self.w.line(f"v{self.score_index[name]} = None")
+
+    def _scores_function(self, explain: bool) -> None:
+        w = self.w
+        model = self.model
+        w.line(f"def {'scores_explain' if explain else 'scores'}(t, s):")
+        w.indent()
+        if explain:
+            w.line("parts = []")
+        for name in model.score_order:
+            score = model.scores[name].node
+            v = f"v{self.score_index[name]}"
+            if score.formula is not None:
+                code, _ = self.value(score.formula)
+                w.line(f"{v} = _round({code})")
+                if explain:
+                    w.line("parts.append(())")
+                continue
+            w.line("x = 0.0")
+            if explain:
+                w.line("rp = []")
+            decay = score.decay
+            for rule in score.rules or ():
+                pts = repr(float(rule.points))
+                if isinstance(rule, ast.PerRule):
+                    times = self.pattern(rule.pattern.event, rule.pattern.where)
+                    low = self.low(rule.pattern.window)
+                    limit = repr(float(rule.max)) if rule.max is not None else "None"
+                    if decay is None:
+                        w.line(f"c = _cap({pts} * _cnt({times}, t, {low}), {limit})")
+                    else:
+                        w.line(
+                            f"c = _cap(_dsum({times}, t, {low}, {pts}, "
+                            f"{float(decay.percent)!r}, {decay.every.seconds!r}), {limit})"
+                        )
+                else:
+                    pattern = _positive_pattern(model, rule.condition)
+                    if decay is not None and pattern is not None:
+                        times = self.pattern(pattern.event, pattern.where)
+                        w.line(f"lt = _latest({times}, t, {self.low(pattern.window)})")
+                        w.line(
+                            f"c = 0.0 if lt is None else {pts} * "
+                            f"_decay({float(decay.percent)!r}, {decay.every.seconds!r}, t - lt)"
+                        )
+                    else:
+                        w.line(f"c = {pts} if {self.cond(rule.condition)} else 0.0")
+                w.line("x += c")
+                if explain:
+                    w.line("rp.append(c)")
+            if score.range is not None:
+                w.line(f"x = _clamp(x, {float(score.range.low)!r}, {float(score.range.high)!r})")
+            w.line(f"{v} = _round(x)")
+            if explain:
+                w.line("parts.append(tuple(rp))")
+        values = ", ".join(f"v{self.score_index[n]}" for n in model.score_order)
+        if explain:
+            w.line(f"return ({values}{',' if len(model.score_order) == 1 else ''}), parts")
+        else:
+            w.line(f"return ({values}{',' if len(model.score_order) == 1 else ''})")
+        w.outdent()
+
+    def _unpack_scores(self, call: str) -> None:
+        order = self.model.score_order
+        if not order:
+            return
+        names = ", ".join(f"v{self.score_index[n]}" for n in order)
+        self.w.line(f"{names}{',' if len(order) == 1 else ''} = {call}")
+
+    def _instant_function(self) -> None:
+        """(reasons, holding) at instant t for journey start s."""
+        w = self.w
+        model = self.model
+        w.line("def instant(t, s):")
+        w.indent()
+        if model.disqualifiers:
+            self._unpack_scores("scores(t, NEG)")
+            w.line("reasons = []")
+            for d in model.disqualifiers:
+                w.line(f"if {self.cond(d.condition)}:")
+                w.indent()
+                w.line(f"reasons.append({d.reason!r})")
+                w.outdent()
+            w.line("if reasons:")
+            w.indent()
+            w.line("return reasons, 0")
+            w.outdent()
+            w.line("if s != NEG:")
+            w.indent()
+            self._unpack_scores("scores(t, s)")
+            w.outdent()
+        else:
+            w.line("reasons = []")
+            self._unpack_scores("scores(t, s)")
+        w.line("h = 0")
+        for index, stage in enumerate(model.stages.stages):
+            if index > 0 and stage.condition is not None:
+                w.line(f"if {self.cond(stage.condition)}:")
+                w.indent()
+                w.line(f"h = {index}")
+                w.outdent()
+        w.line("return reasons, h")
+        w.outdent()
+
+    def _recycle_function(self) -> None:
+        w = self.w
+        model = self.model
+        names = model.stage_names
+        w.line("def recycle(stage, t, s):")
+        w.indent()
+        if not model.recycles:
+            w.line("return -1, -1")
+            w.outdent()
+            return
+        self._unpack_scores("scores(t, s)")
+        for number, recycle in enumerate(model.recycles):
+            w.line(
+                f"if stage == {names.index(recycle.from_stage)} and {self.cond(recycle.condition)}:"
+            )
+            w.indent()
+            w.line(f"return {names.index(recycle.to_stage)}, {number}")
+            w.outdent()
+        w.line("return -1, -1")
+        w.outdent()
+
+    def _route_function(self) -> None:
+        w = self.w
+        model = self.model
+        names = model.stage_names
+        w.line("def route(stage, t, s):")
+        w.indent()
+        if not model.routes:
+            w.line("return -1")
+            w.outdent()
+            return
+        self._unpack_scores("scores(t, s)")
+        for number, route in enumerate(model.routes):
+            test = f"stage == {names.index(route.stage)}"
+            if route.condition is not None:
+                test += f" and {self.cond(route.condition)}"
+            w.line(f"if {test}:")
+            w.indent()
+            w.line(f"return {number}")
+            w.outdent()
+        w.line("return -1")
+        w.outdent()
+
+
+def _positive_pattern(model: CheckedPolicy, condition: ast.Expr) -> ast.Pattern | None:
+    if isinstance(condition, ast.Pattern):
+        return condition
+    if isinstance(condition, ast.Name) and model.ref(condition).kind == "event":
+        return ast.Pattern(event=condition.name, where=None, window=None)
+    return None
+
+
+def compile_policy(model: CheckedPolicy, params: Mapping[str, Any] | None = None) -> CompiledPolicy:
+    """Compile ``model`` with its params (overridden by ``params``)."""
+    from . import evaluator
+
+    values = {name: info.value for name, info in model.params.items()}
+    values.update(params or {})
+    compiler = _Compiler(model, values)
+    source = compiler.compile()
+    namespace: dict[str, Any] = dict(evaluator.HELPERS)
+    namespace["C"] = compiler.constants
+    namespace["META"] = evaluator.PolicyMeta.of(model)
+    namespace["dt"] = dt
+    code = compile(source, f"<mqldsl policy {model.source.name}>", "exec")
+    exec(code, namespace)
+    return CompiledPolicy(model, values, source, namespace["evaluate"], compiler.constants)

@@ -1,0 +1,123 @@
+"""Running the examples written inside a policy (SPEC §10, `mqldsl test`)."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from . import ast
+from .check_examples import example_instant
+from .evaluator import EvalResult, Evaluator
+from .model import CheckedPolicy
+from .runtime import Event, Lead, date_seconds, format_instant, to_seconds
+
+_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+@dataclass(frozen=True)
+class Failure:
+    expectation: ast.ExampleItem
+    expected: str
+    actual: str
+
+
+@dataclass(frozen=True)
+class ExampleResult:
+    example: ast.Example
+    lead: Lead
+    as_of: float
+    result: EvalResult
+    failures: tuple[Failure, ...]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+def value_of(node: ast.Value) -> Any:
+    """The runtime value of a value written in an example."""
+    if isinstance(node, ast.Name):
+        return node.name
+    if isinstance(node, ast.ListLit):
+        return frozenset(value_of(item) for item in node.items)  # type: ignore[arg-type]
+    if isinstance(node, ast.InstantLit):
+        return to_seconds(node.value)
+    return node.value
+
+
+def example_lead(model: CheckedPolicy, example: ast.Example, as_of: float) -> Lead:
+    profile: dict[str, Any] = {}
+    events: list[Event] = []
+    for item in example.items:
+        if isinstance(item, ast.ExampleLead):
+            profile = {e.name: value_of(e.value) for e in item.entries}
+        elif isinstance(item, ast.ExampleEvent):
+            fields = {e.name: value_of(e.value) for e in item.entries or ()}
+            for time in item.times:
+                if isinstance(time, ast.RelativeTime):
+                    at = as_of + time.sign * time.duration.seconds
+                elif isinstance(time, ast.DateLit):
+                    at = date_seconds(time.value)
+                else:
+                    at = to_seconds(time.value)
+                events.append(Event(at=at, type=item.event, fields=fields, index=len(events)))
+    events.sort(key=lambda e: e.at)
+    return Lead(id=example.name, profile=profile, events=tuple(events))
+
+
+def run_example(evaluator: Evaluator, example: ast.Example) -> ExampleResult:
+    model = evaluator.model
+    instant = example_instant(example, model.effective)
+    assert instant is not None, "the checker requires an instant for every example"
+    as_of = to_seconds(instant)
+    lead = example_lead(model, example, as_of)
+    result = evaluator.run(lead, as_of, explain=True)
+    decision = result.decision
+    failures: list[Failure] = []
+    for item in example.items:
+        if isinstance(item, ast.ExpectStage):
+            if decision.stage != item.stage:
+                failures.append(Failure(item, f"stage {item.stage}", f"stage {decision.stage}"))
+        elif isinstance(item, ast.ExpectDisqualified):
+            reasons = decision.disqualified
+            ok = bool(reasons) if item.reason is None else item.reason in reasons
+            if not ok:
+                expected = "disqualified" + (f' "{item.reason}"' if item.reason else "")
+                actual = (
+                    "disqualified " + ", ".join(f'"{r}"' for r in reasons)
+                    if reasons
+                    else f"not disqualified (stage {decision.stage})"
+                )
+                failures.append(Failure(item, expected, actual))
+        elif isinstance(item, ast.ExpectScore):
+            value = decision.scores.get(item.score)
+            if value is None or not _OPS[item.op](value, item.value):
+                from .printer import number
+
+                failures.append(
+                    Failure(
+                        item,
+                        f"{item.score} {item.op} {number(item.value)}",
+                        f"{item.score} is {'missing' if value is None else value}",
+                    )
+                )
+        elif isinstance(item, ast.ExpectRoute):
+            queue = decision.route.queue if decision.route else None
+            if queue != item.queue:
+                failures.append(
+                    Failure(item, f"route {item.queue}", f"route {queue}" if queue else "no route")
+                )
+    return ExampleResult(example, lead, as_of, result, tuple(failures))
+
+
+def describe_instant(value: float) -> str:
+    return format_instant(value)

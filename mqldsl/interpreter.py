@@ -1,0 +1,315 @@
+"""The reference interpreter: a plain tree-walking evaluator of a checked
+policy, written for clarity, not speed. It is the oracle the compiled
+evaluator is tested against, and it computes everything from scratch at every
+instant of a lead's timeline.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from . import ast
+from .model import CheckedPolicy
+from .runtime import (
+    DAY,
+    Decision,
+    Event,
+    Lead,
+    RouteDecision,
+    TimelineStep,
+    cap,
+    clamp,
+    decay_factor,
+    instants,
+    round_score,
+)
+
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+@dataclass(frozen=True)
+class _Ctx:
+    lead: Lead
+    t: float
+    start: float  # events at or before this instant do not count (recycling)
+    scores: Mapping[str, Any]
+    event: Event | None = None
+
+
+class Interpreter:
+    def __init__(self, model: CheckedPolicy, params: Mapping[str, Any] | None = None) -> None:
+        self.model = model
+        self.params = {name: info.value for name, info in model.params.items()}
+        self.params.update(params or {})
+
+    # ------------------------------------------------------------ expressions
+
+    def eval(self, node: ast.Expr, ctx: _Ctx) -> Any:
+        if isinstance(node, ast.NumberLit | ast.StringLit | ast.BoolLit | ast.DateLit):
+            return node.value
+        if isinstance(node, ast.ListLit):
+            return [self.eval(item, ctx) for item in node.items]
+        if isinstance(node, ast.Name):
+            ref = self.model.ref(node)
+            if ref.kind == "field":
+                return ctx.lead.profile.get(ref.name)
+            if ref.kind == "event_field":
+                assert ctx.event is not None
+                return ctx.event.fields.get(ref.name)
+            if ref.kind == "param":
+                value = self.params[ref.name]
+                return list(value) if isinstance(value, tuple) else value
+            if ref.kind == "score":
+                return ctx.scores[ref.name]
+            if ref.kind == "event":
+                return bool(self.matches(ast.Pattern(event=ref.name, where=None, window=None), ctx))
+            return ref.name  # an enum member
+        if isinstance(node, ast.AccountRef):
+            return ctx.lead.account_profile.get(node.field)
+        if isinstance(node, ast.Unary):
+            value = self.eval(node.operand, ctx)
+            return None if value is None else -value
+        if isinstance(node, ast.Arith):
+            left, right = self.eval(node.left, ctx), self.eval(node.right, ctx)
+            if left is None or right is None:
+                return None
+            if node.op == "+":
+                return left + right
+            if node.op == "-":
+                return left - right
+            if node.op == "*":
+                return left * right
+            return None if right == 0 else left / right
+        if isinstance(node, ast.Compare):
+            left, right = self.eval(node.left, ctx), self.eval(node.right, ctx)
+            if left is None or right is None:
+                return False
+            return _COMPARE[node.op](left, right)
+        if isinstance(node, ast.Between):
+            value = self.eval(node.operand, ctx)
+            low, high = self.eval(node.low, ctx), self.eval(node.high, ctx)
+            if value is None or low is None or high is None:
+                return False
+            return bool(low <= value <= high)
+        if isinstance(node, ast.Membership):
+            value, collection = self.eval(node.operand, ctx), self.eval(node.collection, ctx)
+            if value is None or collection is None:
+                return False
+            found = value in collection
+            return not found if node.negated else found
+        if isinstance(node, ast.TextTest):
+            value, part = self.eval(node.operand, ctx), self.eval(node.value, ctx)
+            if value is None or part is None:
+                return False
+            if node.op == "contains":
+                return part in value
+            if node.op == "starts with":
+                return bool(value.startswith(part))
+            return bool(value.endswith(part))
+        if isinstance(node, ast.Presence):
+            value = self.eval(node.operand, ctx)
+            return (value is None) if node.missing else (value is not None)
+        if isinstance(node, ast.Not):
+            return not self.eval(node.operand, ctx)
+        if isinstance(node, ast.And):
+            return all(self.eval(o, ctx) for o in node.operands)
+        if isinstance(node, ast.Or):
+            return any(self.eval(o, ctx) for o in node.operands)
+        if isinstance(node, ast.Pattern):
+            return bool(self.matches(node, ctx))
+        if isinstance(node, ast.NoEvents):
+            return not self.matches(node.pattern, ctx)
+        if isinstance(node, ast.Count):
+            return len(self.matches(node.pattern, ctx))
+        if isinstance(node, ast.DaysSince):
+            since = self.matches(ast.Pattern(event=node.event, where=node.where, window=None), ctx)
+            if not since:
+                return None
+            return (ctx.t - max(e.at for e in since)) / DAY
+        raise TypeError(type(node).__name__)  # pragma: no cover
+
+    def matches(self, pattern: ast.Pattern, ctx: _Ctx) -> list[Event]:
+        """The lead's events that match the pattern at ctx.t."""
+        found = []
+        for event in ctx.lead.events:
+            if not ctx.start < event.at <= ctx.t:
+                continue
+            if pattern.event is not None and event.type != pattern.event:
+                continue
+            if (
+                isinstance(pattern.window, ast.Duration)
+                and event.at <= ctx.t - pattern.window.seconds
+            ):
+                continue
+            if pattern.where is not None and not self.eval(
+                pattern.where, replace(ctx, event=event)
+            ):
+                continue
+            found.append(event)
+        return found
+
+    # ------------------------------------------------------------ scores
+
+    def rule_points(self, score: ast.Score, rule: ast.Rule, ctx: _Ctx) -> float:
+        decay = score.decay
+        if isinstance(rule, ast.PerRule):
+            found = self.matches(rule.pattern, ctx)
+            if decay is None:
+                total = float(rule.points) * len(found)
+            else:
+                total = 0.0
+                for event in found:
+                    age = ctx.t - event.at
+                    total += float(rule.points) * decay_factor(
+                        float(decay.percent), decay.every.seconds, age
+                    )
+            return cap(total, float(rule.max) if rule.max is not None else None)
+        if not self.eval(rule.condition, ctx):
+            return 0.0
+        points = float(rule.points)
+        pattern = _positive_pattern(self.model, rule.condition)
+        if decay is not None and pattern is not None:
+            latest = max(e.at for e in self.matches(pattern, ctx))
+            points *= decay_factor(float(decay.percent), decay.every.seconds, ctx.t - latest)
+        return points
+
+    def scores(self, lead: Lead, t: float, start: float) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name in self.model.score_order:
+            score = self.model.scores[name].node
+            ctx = _Ctx(lead, t, start, values)
+            if score.formula is not None:
+                values[name] = round_score(_number(self.eval(score.formula, ctx)))
+                continue
+            total = 0.0
+            for rule in score.rules or ():
+                total += self.rule_points(score, rule, ctx)
+            if score.range is not None:
+                total = clamp(total, float(score.range.low), float(score.range.high))
+            values[name] = round_score(total)
+        return values
+
+    # ------------------------------------------------------------ one instant
+
+    def disqualified(self, lead: Lead, t: float) -> list[str]:
+        ctx = _Ctx(lead, t, -math.inf, self.scores(lead, t, -math.inf))
+        return [d.reason for d in self.model.disqualifiers if self.eval(d.condition, ctx)]
+
+    def holding_stage(self, lead: Lead, t: float, start: float) -> int:
+        ctx = _Ctx(lead, t, start, self.scores(lead, t, start))
+        holding = 0
+        for index, stage in enumerate(self.model.stages.stages):
+            if index > 0 and stage.condition is not None and self.eval(stage.condition, ctx):
+                holding = index
+        return holding
+
+    # ------------------------------------------------------------ the timeline
+
+    def run(self, lead: Lead, as_of: float) -> tuple[Decision, list[TimelineStep]]:
+        model = self.model
+        names = model.stage_names
+        decay_periods = [
+            s.node.decay.every.seconds for s in model.scores.values() if s.node.decay is not None
+        ]
+        reached = 0
+        start = -math.inf
+        label: str | None = None
+        entered: dict[str, float] = {}
+        starts: dict[str, float] = {}
+        steps: list[TimelineStep] = []
+        for t in instants([e.at for e in lead.events], model.windows, decay_periods, as_of):
+            reasons = self.disqualified(lead, t)
+            why = ""
+            if reasons:
+                new = "disqualified"
+                why = "disqualified: " + "; ".join(reasons)
+            elif model.locked:
+                for recycle in model.recycles:
+                    if recycle.from_stage != names[reached]:
+                        continue
+                    ctx = _Ctx(lead, t, start, self.scores(lead, t, start))
+                    if self.eval(recycle.condition, ctx):
+                        reached = names.index(recycle.to_stage)
+                        start = t
+                        why = f"recycled from {recycle.from_stage} (line {recycle.span.line})"
+                        break
+                reached = max(reached, self.holding_stage(lead, t, start))
+                new = names[reached]
+            else:
+                new = names[self.holding_stage(lead, t, start)]
+            if new != label:
+                if not why:
+                    why = "start" if label is None else _movement(names, label, new)
+                entered[new] = t
+                starts[new] = start
+                steps.append(TimelineStep(t, new, why))
+                label = new
+        assert label is not None
+        final = self.scores(lead, as_of, start)
+        disqualified = tuple(self.disqualified(lead, as_of))
+        route = None
+        if label != "disqualified":
+            route = self.route(lead, label, entered[label], starts[label])
+        decision = Decision(
+            id=lead.id,
+            as_of=as_of,
+            stage=label,
+            scores=final,
+            disqualified=disqualified,
+            route=route,
+            entered=entered,
+        )
+        return decision, steps
+
+    def decide(self, lead: Lead, as_of: float) -> Decision:
+        return self.run(lead, as_of)[0]
+
+    def route(self, lead: Lead, stage: str, at: float, start: float) -> RouteDecision | None:
+        ctx = _Ctx(lead, at, start, self.scores(lead, at, start))
+        for route in self.model.routes:
+            if route.stage != stage:
+                continue
+            if route.condition is None or self.eval(route.condition, ctx):
+                sla = route.sla
+                return RouteDecision(
+                    queue=route.queue,
+                    sla=sla.text() if sla is not None else None,
+                    due=at + sla.seconds if sla is not None else None,
+                    entered=at,
+                )
+        return None
+
+
+def _movement(names: tuple[str, ...], old: str, new: str) -> str:
+    if old == "disqualified":
+        return "no disqualifier holds any more"
+    if names.index(new) > names.index(old):
+        return "condition now holds"
+    return f"{old}'s condition no longer holds"
+
+
+def _number(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    return float(value)
+
+
+def _positive_pattern(model: CheckedPolicy, condition: ast.Expr) -> ast.Pattern | None:
+    """The pattern of a `when` rule whose whole condition is an event pattern
+    (its most recent match sets the decay age); None otherwise."""
+    if isinstance(condition, ast.Pattern):
+        return condition
+    if isinstance(condition, ast.Name) and model.ref(condition).kind == "event":
+        return ast.Pattern(event=condition.name, where=None, window=None)
+    return None

@@ -1,0 +1,173 @@
+"""Runtime data and the helpers shared by both evaluators (the compiled one
+and the reference interpreter): leads, events, decisions, time and rounding.
+
+Times are float seconds since the Unix epoch, UTC. A missing value is None.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+UTC = dt.UTC
+DAY = 86400.0
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    at: float
+    type: str
+    fields: Mapping[str, Any]
+    index: int = 0  # position in the lead's input, for explanations
+
+
+@dataclass(frozen=True, slots=True)
+class Lead:
+    id: str
+    profile: Mapping[str, Any]
+    events: tuple[Event, ...]  # sorted by time (stable)
+    account: str | None = None
+    account_profile: Mapping[str, Any] = field(default_factory=dict)
+    truth: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RouteDecision:
+    queue: str
+    sla: str | None
+    due: float | None
+    entered: float
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    id: str
+    as_of: float
+    stage: str
+    scores: Mapping[str, float | int | None]
+    disqualified: tuple[str, ...]
+    route: RouteDecision | None
+    entered: Mapping[str, float]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "as_of": format_instant(self.as_of),
+            "stage": self.stage,
+            "scores": dict(self.scores),
+            "disqualified": list(self.disqualified),
+            "route": None
+            if self.route is None
+            else {
+                "queue": self.route.queue,
+                "sla": self.route.sla,
+                "due": format_instant(self.route.due) if self.route.due is not None else None,
+            },
+            "entered": {stage: format_instant(at) for stage, at in self.entered.items()},
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineStep:
+    at: float
+    stage: str
+    reason: str  # "advanced", "fell back", "disqualified: R", "recycled by RULE", "start"
+
+
+# ---------------------------------------------------------------- time
+
+
+def to_seconds(value: dt.datetime) -> float:
+    return (value - _EPOCH).total_seconds()
+
+
+def date_seconds(value: dt.date) -> float:
+    return to_seconds(dt.datetime.combine(value, dt.time(), tzinfo=UTC))
+
+
+def from_seconds(value: float) -> dt.datetime:
+    return _EPOCH + dt.timedelta(seconds=value)
+
+
+def format_instant(value: float) -> str:
+    moment = from_seconds(value)
+    if moment.microsecond:
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0") + "Z"
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_instant(text: str) -> float:
+    """An ISO instant with `Z` or an offset; ValueError otherwise."""
+    if not isinstance(text, str):
+        raise ValueError("expected an instant such as 2026-11-01T09:30:00Z")
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"`{text}` is not an instant such as 2026-11-01T09:30:00Z") from None
+    if moment.tzinfo is None:
+        raise ValueError(f"`{text}` has no time zone: add `Z` or an offset such as +02:00")
+    return to_seconds(moment)
+
+
+# ---------------------------------------------------------------- numbers
+
+
+def round_score(value: float | None) -> float | int | None:
+    """Two decimals, half away from zero; whole numbers as int (SPEC §4)."""
+    if value is None:
+        return None
+    if math.isnan(value) or math.isinf(value):
+        return None
+    if value == int(value):
+        return int(value)
+    rounded = float(Decimal(repr(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+    return int(rounded) if rounded == int(rounded) else rounded
+
+
+def clamp(value: float, low: float, high: float) -> float:
+    return low if value < low else high if value > high else value
+
+
+def decay_factor(percent: float, every: float, age: float) -> float:
+    steps = math.floor(age / every) if age > 0 else 0
+    return (1.0 - percent / 100.0) ** steps
+
+
+def cap(total: float, limit: float | None) -> float:
+    if limit is None:
+        return total
+    if total > limit:
+        return float(limit)
+    if total < -limit:
+        return -float(limit)
+    return total
+
+
+def instants(
+    event_times: Sequence[float],
+    windows: Sequence[float],
+    decay_periods: Sequence[float],
+    as_of: float,
+) -> list[float]:
+    """The instants at which a lead's result can change (SPEC §7): every
+    event time, every event time plus every window duration, every decay step
+    boundary, and the as-of instant — those not after the as-of instant."""
+    points: set[float] = {as_of}
+    for at in event_times:
+        if at > as_of:
+            continue
+        points.add(at)
+        for window in windows:
+            if at + window <= as_of:
+                points.add(at + window)
+        for period in decay_periods:
+            k = 1
+            while at + k * period <= as_of:
+                points.add(at + k * period)
+                k += 1
+    return sorted(points)
