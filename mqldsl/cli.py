@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import click
 
@@ -18,6 +18,8 @@ from . import __version__
 
 if TYPE_CHECKING:
     from .diagnostics import Diagnostic
+    from .model import CheckedPolicy
+    from .runtime import Lead
     from .source import Source
 
 MAX_PER_FILE = 50
@@ -157,6 +159,367 @@ def fmt(paths: tuple[str, ...], check_only: bool, show_diff: bool) -> None:
         )
     if failed or ((check_only or show_diff) and changed):
         sys.exit(1)
+
+
+# ---------------------------------------------------------------- shared options
+
+
+class _Instant(click.ParamType):  # type: ignore[type-arg]
+    """An instant (`2026-11-01T09:30:00Z`) or a date (midnight UTC)."""
+
+    name = "instant"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        if isinstance(value, float):
+            return value
+        from .runtime import date_seconds, parse_instant
+
+        text = str(value)
+        try:
+            if "T" not in text:
+                import datetime as dt
+
+                return date_seconds(dt.date.fromisoformat(text))
+            return parse_instant(text)
+        except ValueError as exc:
+            self.fail(f"{text!r} is not an instant such as 2026-11-01T09:30:00Z or a date: {exc}")
+
+
+INSTANT = _Instant()
+
+
+def _now() -> float:
+    import datetime as dt
+
+    from .runtime import to_seconds
+
+    return to_seconds(dt.datetime.now(dt.UTC).replace(microsecond=0))
+
+
+def _load_policy(path: str) -> CheckedPolicy:
+    """Check a policy; print its diagnostics and exit 1 if it has errors."""
+    from .checker import check_file
+
+    result = check_file(path)
+    errors = [d for d in result.diagnostics if d.is_error]
+    if result.model is None or errors:
+        for diagnostic in result.diagnostics[:MAX_PER_FILE]:
+            click.echo(diagnostic.render(result.source), err=True)
+        click.echo(f"{path}: the policy has errors; no lead was read", err=True)
+        sys.exit(1)
+    return result.model
+
+
+def _params(model: CheckedPolicy, assignments: Sequence[str]) -> dict[str, object]:
+    from .checker import ParamOverrideError, parse_param_override
+
+    values: dict[str, object] = {}
+    for assignment in assignments:
+        try:
+            name, value = parse_param_override(model, assignment)
+        except ParamOverrideError as exc:
+            raise click.BadParameter(
+                f"error[{exc.code}]: {exc.message}" + (f"; {exc.hint}" if exc.hint else ""),
+                param_hint="--set",
+            ) from None
+        values[name] = value
+    return values
+
+
+def _find_lead(model: CheckedPolicy, journeys: str, events: str | None, lead_id: str) -> Lead:
+    from .journeys import ReadReport
+    from .scoring import read_leads
+
+    report = ReadReport()
+    for lead in read_leads(model, journeys, events, report):
+        if lead.id == lead_id:
+            return lead
+    for file, line, reason in report.rejected:
+        click.echo(f"{file}:{line}: {reason}", err=True)
+    raise click.ClickException(f"no lead with id `{lead_id}` in {journeys}")
+
+
+_journey_file = click.argument("journeys", type=click.Path(exists=True, dir_okay=False))
+_policy_file = click.argument("policy", type=click.Path(exists=True, dir_okay=False))
+_events_option = click.option(
+    "--events",
+    type=click.Path(exists=True, dir_okay=False),
+    help="With a leads CSV: the events table (lead_id, type, at, fields...).",
+)
+
+
+@cli.command()
+@_policy_file
+@_journey_file
+@click.option("--as-of", type=INSTANT, help="Evaluate as of this instant (default: now).")
+@click.option(
+    "--set", "assignments", multiple=True, metavar="PARAM=VALUE", help="Override a param."
+)
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE.jsonl or FILE.csv."
+)
+@click.option("--explain", is_flag=True, help="Add each decision's explanation (JSON Lines only).")
+@click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True, help="Processes.")
+@click.option("--max-errors", type=click.IntRange(1), help="Stop after this many rejected records.")
+@_events_option
+def score(
+    policy: str,
+    journeys: str,
+    as_of: float | None,
+    assignments: tuple[str, ...],
+    output: str | None,
+    explain: bool,
+    jobs: int,
+    max_errors: int | None,
+    events: str | None,
+) -> None:
+    """Decide every lead in JOURNEYS (JSON Lines, or a leads CSV with --events).
+
+    Writes one decision per lead, in input order: JSON Lines to standard
+    output or -o FILE.jsonl, a flat table for -o FILE.csv. The summary goes to
+    standard error; exits 1 when a record was rejected.
+    """
+    from .journeys import ReadReport
+    from .scoring import ScoreOptions, summary_lines
+
+    model = _load_policy(policy)
+    options = ScoreOptions(
+        as_of=as_of if as_of is not None else _now(),
+        params=_params(model, assignments),
+        explain=explain,
+        jobs=jobs,
+        max_errors=max_errors,
+    )
+    to_csv = output is not None and output.lower().endswith(".csv")
+    if to_csv and explain:
+        raise click.UsageError(
+            "--explain needs JSON Lines output (-o FILE.jsonl or standard output)"
+        )
+    if jobs > 1 and (to_csv or journeys.lower().endswith(".csv")):
+        raise click.UsageError("--jobs works with JSON Lines input and output")
+    report = ReadReport()
+    evaluated = _write_output(
+        output,
+        lambda sink: _score_into(sink, model, policy, journeys, events, options, report, to_csv),
+    )
+    for line in summary_lines(evaluated, report):
+        click.echo(line, err=True)
+    sys.exit(1 if report.rejected_count else 0)
+
+
+def _score_into(
+    sink: Any,
+    model: CheckedPolicy,
+    policy: str,
+    journeys: str,
+    events: str | None,
+    options: Any,
+    report: Any,
+    to_csv: bool,
+) -> int:
+    import io
+
+    from .scoring import CsvWriter, score_parallel, score_sequential
+
+    if options.jobs > 1:
+        return score_parallel(policy, journeys, options, sink, report)
+    if to_csv:
+        text = io.TextIOWrapper(sink, encoding="utf-8", newline="", write_through=True)
+        writer = CsvWriter(text, model)
+        count = score_sequential(model, journeys, events, options, writer.write, report)
+        text.flush()
+        text.detach()
+        return count
+
+    from .scoring import decision_line
+
+    def write(item: Any) -> None:
+        sink.write(item if isinstance(item, bytes) else decision_line(item))
+
+    return score_sequential(model, journeys, events, options, write, report)
+
+
+def _write_output(output: str | None, produce: Callable[[BinaryIO], int]) -> int:
+    """Run ``produce(binary sink)`` into standard output or atomically into a file."""
+    from pathlib import Path
+
+    from .fileio import atomic_output
+
+    if output is None:
+        stream = sys.stdout.buffer
+        count = produce(stream)
+        stream.flush()
+        return count
+    folder = Path(output).parent
+    if str(folder) and not folder.is_dir():
+        raise click.BadParameter(f"the folder {str(folder)!r} does not exist", param_hint="-o")
+    with atomic_output(output) as sink:
+        return produce(sink)
+
+
+@cli.command()
+@_policy_file
+@_journey_file
+@click.option("--lead", "lead_id", required=True, help="The id of the lead to explain.")
+@click.option("--as-of", type=INSTANT, help="Evaluate as of this instant (default: now).")
+@click.option(
+    "--set", "assignments", multiple=True, metavar="PARAM=VALUE", help="Override a param."
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+)
+@_events_option
+def explain(
+    policy: str,
+    journeys: str,
+    lead_id: str,
+    as_of: float | None,
+    assignments: tuple[str, ...],
+    output_format: str,
+    events: str | None,
+) -> None:
+    """Why a lead is where it is: every score's rules with the points given and
+    the events behind them, the stage conditions, disqualifiers, route and SLA."""
+    import json
+
+    from .evaluator import Evaluator
+    from .explain import explanation, render_text
+
+    model = _load_policy(policy)
+    params = _params(model, assignments)
+    lead = _find_lead(model, journeys, events, lead_id)
+    moment = as_of if as_of is not None else _now()
+    result = Evaluator(model, params).run(lead, moment, explain=True)
+    data = explanation(model, lead, result)
+    if output_format == "json":
+        click.echo(
+            json.dumps(
+                {**result.decision.to_json(), "explanation": data}, indent=2, ensure_ascii=False
+            )
+        )
+    else:
+        click.echo(render_text(model, lead, data, moment), nl=False)
+
+
+@cli.command()
+@_policy_file
+@_journey_file
+@click.option("--lead", "lead_id", required=True, help="The id of the lead.")
+@click.option("--as-of", type=INSTANT, help="Up to this instant (default: now).")
+@click.option(
+    "--set", "assignments", multiple=True, metavar="PARAM=VALUE", help="Override a param."
+)
+@_events_option
+def timeline(
+    policy: str,
+    journeys: str,
+    lead_id: str,
+    as_of: float | None,
+    assignments: tuple[str, ...],
+    events: str | None,
+) -> None:
+    """The lead's stage history: when it entered each stage and why, with
+    recycles and disqualification periods."""
+    from .evaluator import Evaluator
+    from .explain import render_timeline
+
+    model = _load_policy(policy)
+    lead = _find_lead(model, journeys, events, lead_id)
+    moment = as_of if as_of is not None else _now()
+    result = Evaluator(model, _params(model, assignments)).run(lead, moment)
+    click.echo(render_timeline(lead, result.steps, moment), nl=False)
+
+
+@cli.command(name="test")
+@click.argument("paths", nargs=-1, required=True)
+@click.option(
+    "--coverage",
+    is_flag=True,
+    help="List rules, stages, disqualifiers and routes no example exercised.",
+)
+def test_command(paths: tuple[str, ...], coverage: bool) -> None:
+    """Run the examples inside policies and report `N passed, M failed`."""
+    from .checker import check_file
+    from .evaluator import Evaluator
+    from .examples import run_example
+    from .explain import explanation, render_text
+    from .fileio import expand_policy_paths
+
+    files = expand_policy_paths(paths)
+    if not files:
+        raise click.UsageError("no .mql files found in " + ", ".join(paths))
+    passed = failed = 0
+    broken = False
+    for file in files:
+        result = check_file(file)
+        if result.model is None:
+            _print_diagnostics([d for d in result.diagnostics if d.is_error], result.source)
+            broken = True
+            continue
+        model = result.model
+        evaluator = Evaluator(model)
+        outcomes = [run_example(evaluator, example) for example in model.examples]
+        click.echo(f"{file}: {len(outcomes)} example{'s' if len(outcomes) != 1 else ''}")
+        for outcome in outcomes:
+            if outcome.passed:
+                passed += 1
+                click.echo(f"  PASS  {outcome.example.name}")
+                continue
+            failed += 1
+            click.echo(f"  FAIL  {outcome.example.name}  ({file}:{outcome.example.span.line})")
+            for failure in outcome.failures:
+                at = failure.expectation.span.line
+                click.echo(
+                    f"        expected {failure.expected}, got {failure.actual}  (line {at})"
+                )
+            data = explanation(model, outcome.lead, outcome.result)
+            for line in render_text(model, outcome.lead, data, outcome.as_of).splitlines():
+                click.echo(f"        | {line}" if line else "        |")
+        if coverage:
+            for line in _coverage(model, outcomes):
+                click.echo(f"  not covered: {line}")
+    click.echo(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed or broken else 0)
+
+
+def _coverage(model: CheckedPolicy, outcomes: Sequence[Any]) -> list[str]:
+    from .explain import rule_text
+
+    used_rules: set[tuple[str, int]] = set()
+    stages: set[str] = set()
+    reasons: set[str] = set()
+    queues: set[tuple[str, str]] = set()
+    for outcome in outcomes:
+        decision = outcome.result.decision
+        stages.update(step.stage for step in outcome.result.steps)
+        reasons.update(decision.disqualified)
+        if decision.route is not None:
+            queues.add((decision.stage, decision.route.queue))
+        for name, parts in (outcome.result.contributions or {}).items():
+            for index, given in enumerate(parts):
+                if given:
+                    used_rules.add((name, index))
+    lines = []
+    for name, info in model.scores.items():
+        for index, rule in enumerate(info.node.rules or ()):
+            if (name, index) not in used_rules:
+                lines.append(f"rule of {name} (line {rule.span.line}): {rule_text(rule)}")
+    for stage in model.stages.stages:
+        if stage.name not in stages:
+            lines.append(f"stage {stage.name} (line {stage.span.line})")
+    for d in model.disqualifiers:
+        if d.reason not in reasons:
+            lines.append(f'disqualifier "{d.reason}" (line {d.span.line})')
+    for route in model.routes:
+        if (route.stage, route.queue) not in queues:
+            lines.append(f"route {route.stage} to {route.queue} (line {route.span.line})")
+    return lines
 
 
 def _verify(result: object, formatted: str) -> None:

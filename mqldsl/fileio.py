@@ -5,21 +5,24 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 
-def write_atomic(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder
-    and a rename, so that readers never see half a file. Keeps the mode of an
+@contextlib.contextmanager
+def atomic_output(path: str | Path) -> Iterator[BinaryIO]:
+    """A binary stream whose content replaces ``path`` only when the block
+    ends without an exception (temporary file in the same folder, then a
+    rename), so that readers never see half a file. Keeps the mode of an
     existing file."""
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
     mode: int | None = target.stat().st_mode & 0o7777 if target.exists() else None
     handle, temp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
+        with os.fdopen(handle, "wb") as stream:
+            yield stream
         if mode is not None:
             os.chmod(temp, mode)
         os.replace(temp, target)
@@ -27,6 +30,12 @@ def write_atomic(path: str | Path, text: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
         raise
+
+
+def write_atomic(path: str | Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    with atomic_output(path) as stream:
+        stream.write(text.encode("utf-8"))
 
 
 def expand_policy_paths(paths: Iterable[str]) -> list[str]:
