@@ -373,30 +373,33 @@ class _Compiler:
         self.w.line(f"{names}{',' if len(order) == 1 else ''} = {call}")
 
     def _instant_function(self) -> None:
-        """(reasons, holding) at instant t for journey start s."""
+        """(reasons, holding) at instant t for journey start s. Disqualifiers
+        always see the whole history (their own `s` is minus infinity); the
+        scores of the whole history are reused when the journey is whole."""
         w = self.w
         model = self.model
-        w.line("def instant(t, s):")
+        w.line("def disqualifiers(t):")
         w.indent()
+        w.line("s = NEG")
+        w.line("sc = scores(t, s)")
+        w.line("reasons = []")
         if model.disqualifiers:
-            self._unpack_scores("scores(t, NEG)")
-            w.line("reasons = []")
+            self._unpack_scores("sc")
             for d in model.disqualifiers:
                 w.line(f"if {self.cond(d.condition)}:")
                 w.indent()
                 w.line(f"reasons.append({d.reason!r})")
                 w.outdent()
-            w.line("if reasons:")
-            w.indent()
-            w.line("return reasons, 0")
-            w.outdent()
-            w.line("if s != NEG:")
-            w.indent()
-            self._unpack_scores("scores(t, s)")
-            w.outdent()
-        else:
-            w.line("reasons = []")
-            self._unpack_scores("scores(t, s)")
+        w.line("return reasons, sc")
+        w.outdent()
+        w.line("def instant(t, s):")
+        w.indent()
+        w.line("reasons, sc = disqualifiers(t)")
+        w.line("if reasons:")
+        w.indent()
+        w.line("return reasons, 0")
+        w.outdent()
+        self._unpack_scores("sc if s == NEG else scores(t, s)")
         w.line("h = 0")
         for index, stage in enumerate(model.stages.stages):
             if index > 0 and stage.condition is not None:

@@ -16,7 +16,7 @@ from .policy_gen import AS_OF, leads, policies
 
 
 @settings(
-    max_examples=250,
+    max_examples=400,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
