@@ -256,7 +256,8 @@ class Interpreter:
                 steps.append(TimelineStep(t, new, why))
                 label = new
         assert label is not None
-        final = self.scores(lead, as_of, start)
+        computed = self.scores(lead, as_of, start)
+        final = {name: computed[name] for name in model.scores}  # declaration order
         disqualified = tuple(self.disqualified(lead, as_of))
         route = None
         if label != "disqualified":
@@ -268,7 +269,7 @@ class Interpreter:
             scores=final,
             disqualified=disqualified,
             route=route,
-            entered=entered,
+            entered=dict(sorted(entered.items(), key=lambda item: item[1])),
         )
         return decision, steps
 

@@ -48,6 +48,11 @@ class ReadReport:
     unknown_event_fields: Counter[str] = field(default_factory=Counter)
     events_after_as_of: int = 0
     keep: int = 200  # how many rejected lines to keep with their reasons
+    limit: int | None = None  # stop reading after this many rejected records
+
+    @property
+    def full(self) -> bool:
+        return self.limit is not None and self.rejected_count >= self.limit
 
     def reject(self, file: str, line: int, reason: str) -> None:
         self.rejected_count += 1
@@ -243,6 +248,8 @@ class JourneyReader:
         name = str(path)
         with open(path, "rb") as stream:
             for number, line in enumerate(stream, start=1):
+                if self.report.full:
+                    return
                 if not line.strip():
                     continue
                 self.report.read += 1
@@ -282,6 +289,8 @@ class JourneyReader:
             if "id" not in (reader.fieldnames or ()):
                 raise RecordError(f"{name}: the leads table needs an `id` column")
             for row in reader:
+                if self.report.full:
+                    return
                 line = reader.line_num
                 self.report.read += 1
                 if None in row:

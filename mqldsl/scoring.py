@@ -188,12 +188,11 @@ def score_sequential(
     report: ReadReport,
 ) -> int:
     evaluator = Evaluator(model, options.params)
+    report.limit = options.max_errors
     evaluated = 0
     for lead in read_leads(model, journeys, events, report):
         write(_evaluate_one(evaluator, lead, options))
         evaluated += 1
-        if options.max_errors is not None and report.rejected_count >= options.max_errors:
-            break
     return evaluated
 
 

@@ -1,0 +1,244 @@
+"""`score`, `explain`, `timeline` and `test` from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from mqldsl.cli import cli
+
+from .conftest import ROOT
+
+ACME = str(ROOT / "policies" / "acme.mql")
+AS_OF = "2026-11-01T00:00:00Z"
+GOOD = [
+    {
+        "id": "L-1",
+        "profile": {
+            "email_kind": "corporate",
+            "role": "secops",
+            "company_size": 800,
+            "channel": "inbound",
+            "tech_stack": ["aws", "okta"],
+        },
+        "events": [{"type": "demo_request", "at": "2026-10-31T23:00:00Z"}],
+    },
+    {
+        "id": "L-2",
+        "profile": {"role": "student"},
+        "events": [
+            {"type": "unsubscribe", "at": "2026-10-30T10:00:00Z"},
+            {"type": "page_view", "at": "2026-10-29T10:00:00+02:00", "path": "/pricing"},
+            {"type": "chat_opened", "at": "2026-10-29T10:00:00Z"},
+        ],
+    },
+]
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def journeys(tmp_path: Path, records: list[object], extra_lines: list[str] = ()) -> str:  # type: ignore[assignment]
+    path = tmp_path / "journeys.jsonl"
+    lines = [json.dumps(r) for r in records] + list(extra_lines)
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def test_score_writes_one_decision_per_lead_in_input_order(tmp_path: Path) -> None:
+    code, out, err = run("score", ACME, journeys(tmp_path, GOOD), "--as-of", AS_OF)
+    assert code == 0, err
+    first, second = (json.loads(line) for line in out.splitlines())
+    assert first == {
+        "id": "L-1",
+        "as_of": AS_OF,
+        "stage": "mql",
+        "scores": {"fit": 40, "intent": 30},
+        "disqualified": [],
+        "route": {"queue": "sdr_inbound", "sla": "5 minutes", "due": "2026-10-31T23:05:00Z"},
+        "entered": {"mql": "2026-10-31T23:00:00Z"},
+    }
+    assert second["stage"] == "disqualified"
+    assert second["disqualified"] == ["Unsubscribed"]
+    assert second["entered"] == {
+        "visitor": "2026-10-29T08:00:00Z",
+        "disqualified": "2026-10-30T10:00:00Z",
+    }
+    assert "2 leads evaluated, 0 rejected" in err
+    assert "ignored unknown event type `chat_opened`: 1 time" in err
+
+
+def test_score_is_deterministic_and_jobs_keep_the_order(tmp_path: Path) -> None:
+    records = []
+    for i in range(300):
+        record = json.loads(json.dumps(GOOD[i % 2]))
+        record["id"] = f"L-{i:04d}"
+        records.append(record)
+    path = journeys(tmp_path, records)
+    one = tmp_path / "one.jsonl"
+    two = tmp_path / "two.jsonl"
+    assert run("score", ACME, path, "--as-of", AS_OF, "-o", str(one))[0] == 0
+    assert run("score", ACME, path, "--as-of", AS_OF, "-o", str(two), "--jobs", "2")[0] == 0
+    assert one.read_bytes() == two.read_bytes()
+    assert len(one.read_bytes().splitlines()) == 300
+
+
+def test_bad_journey_lines_are_reported_with_their_line_numbers(tmp_path: Path) -> None:
+    bad = [
+        "{not json",
+        json.dumps({"profile": {}}),
+        json.dumps({"id": "L-1"}),
+        json.dumps({"id": "X", "profile": {"company_size": "big"}}),
+        json.dumps({"id": "Y", "profile": {"role": "ceo"}}),
+        json.dumps({"id": "Z", "events": [{"type": "demo_request", "at": "2026-10-01T10:00:00"}]}),
+        "[1, 2]",
+    ]
+    code, out, err = run("score", ACME, journeys(tmp_path, GOOD, bad), "--as-of", AS_OF)
+    assert code == 1
+    assert len(out.splitlines()) == 2
+    assert ":3: invalid JSON" in err
+    assert ':4: missing "id"' in err
+    assert ":5: duplicate id `L-1`" in err
+    assert ":6: profile field `company_size`: expected a whole number" in err
+    assert ':7: profile field `role`: "ceo" is not one of' in err
+    assert ':8: event 1 (demo_request): "at": `2026-10-01T10:00:00` has no time zone' in err
+    assert ":9: a journey line must be a JSON object" in err
+    assert "2 leads evaluated, 7 rejected" in err
+
+
+def test_max_errors_stops_early(tmp_path: Path) -> None:
+    code, _, err = run(
+        "score",
+        ACME,
+        journeys(tmp_path, [], ["x", "y", "z"]),
+        "--as-of",
+        AS_OF,
+        "--max-errors",
+        "2",
+    )
+    assert code == 1
+    assert "0 leads evaluated, 2 rejected" in err
+
+
+def test_score_csv_output(tmp_path: Path) -> None:
+    out = tmp_path / "decisions.csv"
+    code, _, _ = run("score", ACME, journeys(tmp_path, GOOD), "--as-of", AS_OF, "-o", str(out))
+    assert code == 0
+    assert out.read_text().splitlines() == [
+        "id,as_of,stage,fit,intent,disqualified,queue",
+        "L-1,2026-11-01T00:00:00Z,mql,40,30,,sdr_inbound",
+        "L-2,2026-11-01T00:00:00Z,disqualified,0,7,Unsubscribed,",
+    ]
+
+
+def test_score_reads_csv_leads_and_events(tmp_path: Path) -> None:
+    leads = tmp_path / "leads.csv"
+    leads.write_text(
+        "id,email_kind,role,company_size,channel,tech_stack\nL-1,corporate,secops,800,inbound,aws;okta\nL-2,,student,,,\n"
+    )
+    events = tmp_path / "events.csv"
+    events.write_text(
+        "lead_id,type,at,path\nL-1,demo_request,2026-10-31T23:00:00Z,\nL-2,unsubscribe,2026-10-30T10:00:00Z,\n"
+        "L-2,page_view,2026-10-29T08:00:00Z,/pricing\nL-9,page_view,2026-10-29T08:00:00Z,/x\n"
+    )
+    code, out, err = run("score", ACME, str(leads), "--events", str(events), "--as-of", AS_OF)
+    assert code == 1  # the event of an unknown lead is reported
+    assert [json.loads(line)["stage"] for line in out.splitlines()] == ["mql", "disqualified"]
+    assert "events.csv:5: no lead with id `L-9`" in err
+
+
+def test_set_overrides_a_param_with_type_checking(tmp_path: Path) -> None:
+    path = journeys(tmp_path, GOOD)
+    code, _, _ = run("score", ACME, path, "--as-of", AS_OF, "--set", "mql_fit_min=50")
+    assert code == 0
+    code, _, err = run("score", ACME, path, "--as-of", AS_OF, "--set", "mql_fit_min=high")
+    assert code == 2
+    assert "E307" in err
+    code, _, err = run("score", ACME, path, "--as-of", AS_OF, "--set", "mql_fit_mni=3")
+    assert code == 2
+    assert "did you mean `mql_fit_min`" in err
+
+
+def test_bad_as_of_is_a_usage_error(tmp_path: Path) -> None:
+    code, _, err = run("score", ACME, journeys(tmp_path, GOOD), "--as-of", "yesterday")
+    assert code == 2
+    assert "instant" in err
+
+
+def test_a_policy_with_errors_is_refused_before_reading_leads(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.mql"
+    broken.write_text('policy "b"\nstages {\n  visitor\n  mql when nothing_here\n}\n')
+    code, out, err = run("score", str(broken), journeys(tmp_path, GOOD), "--as-of", AS_OF)
+    assert code == 1
+    assert out == ""
+    assert "error[E201]: unknown name `nothing_here`" in err
+    assert "no lead was read" in err
+
+
+def test_explain_speaks_to_a_sales_rep(tmp_path: Path) -> None:
+    code, out, _ = run("explain", ACME, journeys(tmp_path, GOOD), "--lead", "L-1", "--as-of", AS_OF)
+    assert code == 0
+    assert out.splitlines()[0] == "Lead L-1, as of 2026-11-01T00:00:00Z: mql (Marketing qualified)"
+    assert "Hand to sdr_inbound: first touch due by 2026-10-31T23:05:00Z" in out
+    assert "+20  Core company size  (line 40)" in out
+    assert "2026-10-31T23:00:00Z demo_request" in out
+
+
+def test_explain_json_and_unknown_lead(tmp_path: Path) -> None:
+    path = journeys(tmp_path, GOOD)
+    code, out, _ = run("explain", ACME, path, "--lead", "L-2", "--as-of", AS_OF, "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    pricing = data["explanation"]["scores"]["intent"]["rules"][0]
+    assert pricing["points"] == 5
+    assert pricing["events"] == [
+        {"at": "2026-10-29T08:00:00Z", "type": "page_view", "path": "/pricing"}
+    ]
+    assert data["explanation"]["disqualifiers"][1]["holds"] is True
+    code, _, err = run("explain", ACME, path, "--lead", "nope", "--as-of", AS_OF)
+    assert code == 1
+    assert "no lead with id `nope`" in err
+
+
+def test_timeline_lists_every_stage_change(tmp_path: Path) -> None:
+    code, out, _ = run(
+        "timeline", ACME, journeys(tmp_path, GOOD), "--lead", "L-2", "--as-of", AS_OF
+    )
+    assert code == 0
+    assert out.splitlines()[1:] == [
+        "  2026-10-29T08:00:00Z  visitor       start",
+        "  2026-10-30T10:00:00Z  disqualified  disqualified: Unsubscribed",
+    ]
+
+
+def test_test_command_passes_on_shipped_policies() -> None:
+    code, out, _ = run("test", str(ROOT / "policies"))
+    assert code == 0
+    assert out.splitlines()[-1] == "19 passed, 0 failed"
+
+
+def test_test_command_reports_a_failing_example_with_its_explanation(tmp_path: Path) -> None:
+    text = Path(ACME).read_text().replace("expect intent == 10", "expect intent == 15")
+    path = tmp_path / "acme.mql"
+    path.write_text(text)
+    code, out, _ = run("test", str(path))
+    assert code == 1
+    assert "FAIL  A case-study download makes a lead, not an MQL" in out
+    assert "expected intent == 15, got intent is 10" in out
+    assert "|       +10  per content_download where kind in [case_study, comparison_guide]" in out
+    assert out.splitlines()[-1] == "5 passed, 1 failed"
+
+
+@pytest.mark.parametrize("flag", ["--coverage"])
+def test_test_coverage_lists_what_no_example_exercised(flag: str) -> None:
+    code, out, _ = run("test", flag, ACME)
+    assert code == 0
+    assert "not covered: route mql to sdr_outbound" in out
+    assert 'not covered: disqualifier "Unsubscribed"' in out
+    assert "rule of fit (line 48): -30 when email_kind == personal" in out
