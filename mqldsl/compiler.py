@@ -77,6 +77,8 @@ class _Compiler:
         self.account_index = {name: i for i, name in enumerate(model.account_fields)}
         self.score_index = {name: i for i, name in enumerate(model.score_order)}
         self.w = _Writer()
+        self.lows: dict[float, str] = {}
+        self.heads: set[str] = set()
 
     # ------------------------------------------------------------ helpers
 
@@ -153,7 +155,7 @@ class _Compiler:
             )
         if isinstance(node, ast.Count):
             times = self.pattern(node.pattern.event, node.pattern.where)
-            return f"_cnt({times}, t, {self.low(node.pattern.window)})", False
+            return self.count(times, node.pattern.window), False
         if isinstance(node, ast.DaysSince):
             times = self.pattern(node.event, node.where)
             return f"_since({times}, t, s)", True
@@ -171,10 +173,41 @@ class _Compiler:
         return node.value
 
     def low(self, window: ast.Window) -> str:
-        """The exclusive lower time bound of a window at instant t."""
+        """The exclusive lower time bound of a window at instant t: a local
+        computed once at the top of the enclosing function."""
         if isinstance(window, ast.Duration):
-            return f"_lo(t, {window.seconds!r}, s)"
+            seconds = window.seconds
+            if seconds not in self.lows:
+                self.lows[seconds] = f"w{len(self.lows)}"
+            return self.lows[seconds]
         return "s"
+
+    def count(self, times: str, window: ast.Window) -> str:
+        """Code for the number of match times in (low, t]."""
+        self.heads.add(times)
+        return f"(h{times} - br({times}, {self.low(window)}))"
+
+    def _prelude(self, body: list[str], indent: str) -> list[str]:
+        lines = [f"{indent}{name} = t - {seconds!r}" for seconds, name in self.lows.items()]
+        lines += [f"{indent}if {name} < s: {name} = s" for name in self.lows.values()]
+        lines += [f"{indent}h{times} = br({times}, t)" for times in sorted(self.heads)]
+        return lines + body
+
+    def function(self, header: str, build: Any) -> None:
+        """Write a function whose body ``build()`` writes; its window bounds
+        and search heads are computed once at its top."""
+        w = self.w
+        w.line(header)
+        w.indent()
+        saved = (self.lows, self.heads)
+        self.lows, self.heads = {}, set()
+        start = len(w.lines)
+        build()
+        body = w.lines[start:]
+        del w.lines[start:]
+        w.lines.extend(self._prelude(body, "    " * w.level))
+        self.lows, self.heads = saved
+        w.outdent()
 
     def cond(self, node: ast.Expr, in_event: bool = False) -> str:
         if isinstance(node, ast.And):
@@ -188,7 +221,7 @@ class _Compiler:
         if isinstance(node, ast.Name):
             ref = self.model.ref(node)
             if ref.kind == "event":
-                return f"(_cnt({self.pattern(ref.name, None)}, t, s) > 0)"
+                return f"({self.count(self.pattern(ref.name, None), None)} > 0)"
             code, _ = self.value(node, in_event)
             return f"({code} is True)"
         if isinstance(node, ast.AccountRef):
@@ -227,10 +260,10 @@ class _Compiler:
             return f"({code} is None)" if node.missing else f"({code} is not None)"
         if isinstance(node, ast.Pattern):
             times = self.pattern(node.event, node.where)
-            return f"(_cnt({times}, t, {self.low(node.window)}) > 0)"
+            return f"({self.count(times, node.window)} > 0)"
         if isinstance(node, ast.NoEvents):
             times = self.pattern(node.pattern.event, node.pattern.where)
-            return f"(_cnt({times}, t, {self.low(node.pattern.window)}) == 0)"
+            return f"({self.count(times, node.pattern.window)} == 0)"
         code, _ = self.value(node, in_event)
         return f"({code} is True)"
 
@@ -251,16 +284,60 @@ class _Compiler:
 
     # ------------------------------------------------------------ the function
 
+    def static(self, node: ast.Expr) -> bool:
+        """Whether an expression is the same at every instant (profile, params
+        and static scores only), so that it can be computed once per lead."""
+        from .lints import walk
+
+        for part in walk(node):
+            if isinstance(part, ast.Pattern | ast.NoEvents | ast.Count | ast.DaysSince):
+                return False
+            if isinstance(part, ast.Name):
+                ref = self.model.refs.get(id(part))
+                if ref is not None and ref.kind == "event":
+                    return False
+                if ref is not None and ref.kind == "score" and ref.name not in self.static_scores:
+                    return False
+        return True
+
     def compile(self) -> str:
+        model = self.model
+        self.static_scores: set[str] = set()
+        for name in model.score_order:
+            node = model.scores[name].node
+            if node.formula is not None:
+                is_static = self.static(node.formula)
+            else:
+                is_static = all(
+                    isinstance(r, ast.WhenRule) and self.static(r.condition)
+                    for r in node.rules or ()
+                )
+            if is_static:
+                self.static_scores.add(name)
+        self.rule_constants: dict[int, str] = {}
         w = self.w
+        lead_level = _Writer()
+        lead_level.level = 1
         body = _Writer()
-        self.w = body
         body.level = 1
+        # Everything that depends on the instant, as closures.
+        self.w = body
         self._scores_function(explain=False)
         self._scores_function(explain=True)
         self._instant_function()
         self._recycle_function()
         self._route_function()
+        # What is the same at every instant, once per lead.
+        self.w = lead_level
+        for name in model.score_order:
+            if name in self.static_scores:
+                self._score_body(name, explain=False)
+        for key, constant in self.rule_constants.items():
+            rule = self._rules_by_id[key]
+            assert isinstance(rule, ast.WhenRule)
+            lead_level.line(
+                f"{constant} = {float(rule.points)!r} if {self.cond(rule.condition)} else 0.0"
+            )
         self.w = w
         w.line("def evaluate(lead, as_of, explain):")
         w.indent()
@@ -294,6 +371,7 @@ class _Compiler:
             w.outdent()
             w.outdent()
             w.outdent()
+        w.lines.extend(lead_level.lines)
         w.lines.extend(body.lines)
         w.line(
             "return _drive(META, lead, as_of, explain, "
@@ -302,68 +380,83 @@ class _Compiler:
         w.outdent()
         return w.source()
 
-    def _score_locals(self) -> None:
-        for name in self.model.score_order:
-            self.w.line(f"v{self.score_index[name]} = None")
+    @property
+    def _rules_by_id(self) -> dict[int, ast.Rule]:
+        return {
+            id(rule): rule for info in self.model.scores.values() for rule in info.node.rules or ()
+        }
+
+    def _score_body(self, name: str, explain: bool) -> None:
+        """Compute score ``name`` into its local ``v<i>``."""
+        w = self.w
+        score = self.model.scores[name].node
+        v = f"v{self.score_index[name]}"
+        if score.formula is not None:
+            code, _ = self.value(score.formula)
+            w.line(f"{v} = _round({code})")
+            if explain:
+                w.line("parts.append(())")
+            return
+        w.line("x = 0.0")
+        if explain:
+            w.line("rp = []")
+        decay = score.decay
+        hoist = not explain and name not in self.static_scores
+        for rule in score.rules or ():
+            pts = repr(float(rule.points))
+            if isinstance(rule, ast.PerRule):
+                times = self.pattern(rule.pattern.event, rule.pattern.where)
+                limit = repr(float(rule.max)) if rule.max is not None else "None"
+                if decay is None:
+                    w.line(f"c = _cap({pts} * {self.count(times, rule.pattern.window)}, {limit})")
+                else:
+                    w.line(
+                        f"c = _cap(_dsum({times}, t, {self.low(rule.pattern.window)}, {pts}, "
+                        f"{float(decay.percent)!r}, {decay.every.seconds!r}), {limit})"
+                    )
+            else:
+                pattern = _positive_pattern(self.model, rule.condition)
+                if decay is not None and pattern is not None:
+                    times = self.pattern(pattern.event, pattern.where)
+                    w.line(f"lt = _latest({times}, t, {self.low(pattern.window)})")
+                    w.line(
+                        f"c = 0.0 if lt is None else {pts} * "
+                        f"_decay({float(decay.percent)!r}, {decay.every.seconds!r}, t - lt)"
+                    )
+                elif hoist and self.static(rule.condition):
+                    constant = self.rule_constants.setdefault(
+                        id(rule), f"k{len(self.rule_constants)}"
+                    )
+                    w.line(f"c = {constant}")
+                else:
+                    w.line(f"c = {pts} if {self.cond(rule.condition)} else 0.0")
+            w.line("x += c")
+            if explain:
+                w.line("rp.append(c)")
+        if score.range is not None:
+            w.line(f"x = _clamp(x, {float(score.range.low)!r}, {float(score.range.high)!r})")
+        w.line(f"{v} = _round(x)")
+        if explain:
+            w.line("parts.append(tuple(rp))")
 
     def _scores_function(self, explain: bool) -> None:
-        w = self.w
         model = self.model
-        w.line(f"def {'scores_explain' if explain else 'scores'}(t, s):")
-        w.indent()
-        if explain:
-            w.line("parts = []")
-        for name in model.score_order:
-            score = model.scores[name].node
-            v = f"v{self.score_index[name]}"
-            if score.formula is not None:
-                code, _ = self.value(score.formula)
-                w.line(f"{v} = _round({code})")
-                if explain:
-                    w.line("parts.append(())")
-                continue
-            w.line("x = 0.0")
+        order = model.score_order
+        values = ", ".join(f"v{self.score_index[n]}" for n in order)
+        tail = "," if len(order) == 1 else ""
+
+        def build() -> None:
             if explain:
-                w.line("rp = []")
-            decay = score.decay
-            for rule in score.rules or ():
-                pts = repr(float(rule.points))
-                if isinstance(rule, ast.PerRule):
-                    times = self.pattern(rule.pattern.event, rule.pattern.where)
-                    low = self.low(rule.pattern.window)
-                    limit = repr(float(rule.max)) if rule.max is not None else "None"
-                    if decay is None:
-                        w.line(f"c = _cap({pts} * _cnt({times}, t, {low}), {limit})")
-                    else:
-                        w.line(
-                            f"c = _cap(_dsum({times}, t, {low}, {pts}, "
-                            f"{float(decay.percent)!r}, {decay.every.seconds!r}), {limit})"
-                        )
-                else:
-                    pattern = _positive_pattern(model, rule.condition)
-                    if decay is not None and pattern is not None:
-                        times = self.pattern(pattern.event, pattern.where)
-                        w.line(f"lt = _latest({times}, t, {self.low(pattern.window)})")
-                        w.line(
-                            f"c = 0.0 if lt is None else {pts} * "
-                            f"_decay({float(decay.percent)!r}, {decay.every.seconds!r}, t - lt)"
-                        )
-                    else:
-                        w.line(f"c = {pts} if {self.cond(rule.condition)} else 0.0")
-                w.line("x += c")
-                if explain:
-                    w.line("rp.append(c)")
-            if score.range is not None:
-                w.line(f"x = _clamp(x, {float(score.range.low)!r}, {float(score.range.high)!r})")
-            w.line(f"{v} = _round(x)")
+                self.w.line("parts = []")
+            for name in order:
+                if explain or name not in self.static_scores:
+                    self._score_body(name, explain)
             if explain:
-                w.line("parts.append(tuple(rp))")
-        values = ", ".join(f"v{self.score_index[n]}" for n in model.score_order)
-        if explain:
-            w.line(f"return ({values}{',' if len(model.score_order) == 1 else ''}), parts")
-        else:
-            w.line(f"return ({values}{',' if len(model.score_order) == 1 else ''})")
-        w.outdent()
+                self.w.line(f"return ({values}{tail}), parts")
+            else:
+                self.w.line(f"return ({values}{tail})")
+
+        self.function(f"def {'scores_explain' if explain else 'scores'}(t, s):", build)
 
     def _unpack_scores(self, call: str) -> None:
         order = self.model.score_order
@@ -376,82 +469,83 @@ class _Compiler:
         """(reasons, holding) at instant t for journey start s. Disqualifiers
         always see the whole history (their own `s` is minus infinity); the
         scores of the whole history are reused when the journey is whole."""
-        w = self.w
         model = self.model
-        w.line("def disqualifiers(t):")
-        w.indent()
-        w.line("s = NEG")
-        w.line("sc = scores(t, s)")
-        w.line("reasons = []")
-        if model.disqualifiers:
-            self._unpack_scores("sc")
-            for d in model.disqualifiers:
-                w.line(f"if {self.cond(d.condition)}:")
-                w.indent()
-                w.line(f"reasons.append({d.reason!r})")
-                w.outdent()
-        w.line("return reasons, sc")
-        w.outdent()
-        w.line("def instant(t, s):")
-        w.indent()
-        w.line("reasons, sc = disqualifiers(t)")
-        w.line("if reasons:")
-        w.indent()
-        w.line("return reasons, 0")
-        w.outdent()
-        self._unpack_scores("sc if s == NEG else scores(t, s)")
-        w.line("h = 0")
-        for index, stage in enumerate(model.stages.stages):
-            if index > 0 and stage.condition is not None:
-                w.line(f"if {self.cond(stage.condition)}:")
-                w.indent()
-                w.line(f"h = {index}")
-                w.outdent()
-        w.line("return reasons, h")
-        w.outdent()
+        w = self.w
+
+        def disqualifiers() -> None:
+            w.line("sc = scores(t, s)")
+            w.line("reasons = []")
+            if model.disqualifiers:
+                self._unpack_scores("sc")
+                for d in model.disqualifiers:
+                    w.line(f"if {self.cond(d.condition)}:")
+                    w.indent()
+                    w.line(f"reasons.append({d.reason!r})")
+                    w.outdent()
+            w.line("return reasons, sc")
+
+        def instant() -> None:
+            w.line("reasons, sc = disqualifiers(t, NEG)")
+            w.line("if reasons:")
+            w.indent()
+            w.line("return reasons, 0")
+            w.outdent()
+            self._unpack_scores("sc if s == NEG else scores(t, s)")
+            w.line("h = 0")
+            for index, stage in enumerate(model.stages.stages):
+                if index > 0 and stage.condition is not None:
+                    w.line(f"if {self.cond(stage.condition)}:")
+                    w.indent()
+                    w.line(f"h = {index}")
+                    w.outdent()
+            w.line("return reasons, h")
+
+        self.function("def disqualifiers(t, s):", disqualifiers)
+        self.function("def instant(t, s):", instant)
 
     def _recycle_function(self) -> None:
-        w = self.w
         model = self.model
         names = model.stage_names
-        w.line("def recycle(stage, t, s):")
-        w.indent()
-        if not model.recycles:
+        w = self.w
+
+        def build() -> None:
+            if not model.recycles:
+                w.line("return -1, -1")
+                return
+            self._unpack_scores("scores(t, s)")
+            for number, recycle in enumerate(model.recycles):
+                test = (
+                    f"stage == {names.index(recycle.from_stage)} and {self.cond(recycle.condition)}"
+                )
+                w.line(f"if {test}:")
+                w.indent()
+                w.line(f"return {names.index(recycle.to_stage)}, {number}")
+                w.outdent()
             w.line("return -1, -1")
-            w.outdent()
-            return
-        self._unpack_scores("scores(t, s)")
-        for number, recycle in enumerate(model.recycles):
-            w.line(
-                f"if stage == {names.index(recycle.from_stage)} and {self.cond(recycle.condition)}:"
-            )
-            w.indent()
-            w.line(f"return {names.index(recycle.to_stage)}, {number}")
-            w.outdent()
-        w.line("return -1, -1")
-        w.outdent()
+
+        self.function("def recycle(stage, t, s):", build)
 
     def _route_function(self) -> None:
-        w = self.w
         model = self.model
         names = model.stage_names
-        w.line("def route(stage, t, s):")
-        w.indent()
-        if not model.routes:
+        w = self.w
+
+        def build() -> None:
+            if not model.routes:
+                w.line("return -1")
+                return
+            self._unpack_scores("scores(t, s)")
+            for number, route in enumerate(model.routes):
+                test = f"stage == {names.index(route.stage)}"
+                if route.condition is not None:
+                    test += f" and {self.cond(route.condition)}"
+                w.line(f"if {test}:")
+                w.indent()
+                w.line(f"return {number}")
+                w.outdent()
             w.line("return -1")
-            w.outdent()
-            return
-        self._unpack_scores("scores(t, s)")
-        for number, route in enumerate(model.routes):
-            test = f"stage == {names.index(route.stage)}"
-            if route.condition is not None:
-                test += f" and {self.cond(route.condition)}"
-            w.line(f"if {test}:")
-            w.indent()
-            w.line(f"return {number}")
-            w.outdent()
-        w.line("return -1")
-        w.outdent()
+
+        self.function("def route(stage, t, s):", build)
 
 
 def _positive_pattern(model: CheckedPolicy, condition: ast.Expr) -> ast.Pattern | None:

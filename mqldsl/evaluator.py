@@ -77,6 +77,7 @@ def _round(value: Any) -> float | int | None:
 
 
 HELPERS: dict[str, Any] = {
+    "br": bisect_right,
     "_lo": _lo,
     "_cnt": _cnt,
     "_latest": _latest,
