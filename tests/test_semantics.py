@@ -238,3 +238,23 @@ def test_route_is_the_first_matching_route_at_the_entry_instant(engine: Engine) 
         "sla": "1 day",
         "due": "2026-10-30T00:00:00Z",
     }
+
+
+def test_hostile_names_and_strings_cannot_inject_code(engine: Engine) -> None:
+    hostile = "x'); import os; os._exit(3)  # \\\" \\n"
+    body = f'disqualify "{hostile}" when email == "{hostile}"\nroute visitor to q, sla 1 day\n'
+    decision = engine(
+        policy(body), lead({"email": hostile.replace('\\"', '"').replace("\\n", "\n")}), T
+    )
+    assert decision.stage == "disqualified"
+    assert decision.disqualified == (hostile.replace('\\"', '"').replace("\\n", "\n"),)
+
+
+def test_generated_source_is_deterministic() -> None:
+    from mqldsl.checker import check_file
+
+    from .conftest import ROOT
+
+    model = check_file(ROOT / "policies" / "saas_trial.mql").model
+    assert model is not None
+    assert Evaluator(model).source == Evaluator(model).source

@@ -1,0 +1,105 @@
+"""How fast `mqldsl score` is, against the hand-written baseline (issue:
+compiled evaluator). Run by hand:
+
+    python benchmarks/score_speed.py [--leads 100000]
+
+Generates Acme journeys (about 30 events a lead), then prints a table: the
+whole `mqldsl score` process against benchmarks/baseline_acme.py on the same
+file (and checks that both write the same decisions), evaluation-only
+microseconds per lead, flexible against locked stages, and --jobs 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+AS_OF = "2026-11-01T00:00:00Z"
+
+
+def timed(command: list[str], output: Path | None = None) -> float:
+    start = time.perf_counter()
+    with open(output, "wb") if output else open("/dev/null", "wb") as sink:
+        subprocess.run(command, cwd=ROOT, check=True, stdout=sink, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def evaluation_only(policy: Path, journeys: Path) -> tuple[float, int]:
+    from mqldsl.checker import check_file
+    from mqldsl.evaluator import Evaluator
+    from mqldsl.journeys import JourneyReader
+    from mqldsl.runtime import parse_instant
+
+    model = check_file(policy).model
+    assert model is not None
+    leads = list(JourneyReader(model).read_jsonl(journeys))
+    evaluator = Evaluator(model)
+    as_of = parse_instant(AS_OF)
+    start = time.perf_counter()
+    for lead in leads:
+        evaluator.decide(lead, as_of)
+    return time.perf_counter() - start, len(leads)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--leads", type=int, default=100_000)
+    args = parser.parse_args()
+    python = sys.executable
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        journeys = work / "acme.jsonl"
+        subprocess.run(
+            [
+                python,
+                "benchmarks/gen_acme_journeys.py",
+                "--leads",
+                str(args.leads),
+                "-o",
+                str(journeys),
+            ],
+            cwd=ROOT,
+            check=True,
+        )
+        events = sum(line.count('"type"') for line in journeys.open())
+        acme = ROOT / "policies" / "acme.mql"
+        locked = work / "acme_locked.mql"
+        locked.write_text(acme.read_text().replace("stages {", "stages locked {"))
+        score = [python, "-m", "mqldsl", "score", str(acme), str(journeys), "--as-of", AS_OF]
+        ours = timed(score, work / "ours.jsonl")
+        base = timed(
+            [python, "benchmarks/baseline_acme.py", str(journeys), "--as-of", AS_OF],
+            work / "base.jsonl",
+        )
+        same = (work / "ours.jsonl").read_bytes() == (work / "base.jsonl").read_bytes()
+        jobs = timed([*score, "--jobs", "2", "-o", str(work / "jobs.jsonl")])
+        locked_run = timed(
+            [python, "-m", "mqldsl", "score", str(locked), str(journeys), "--as-of", AS_OF]
+        )
+        flexible_eval, count = evaluation_only(acme, journeys)
+        locked_eval, _ = evaluation_only(locked, journeys)
+    rows = [
+        ("leads / events", f"{args.leads:,} / {events:,}"),
+        ("baseline (hand-written Python), whole process", f"{base:.1f} s"),
+        ("mqldsl score, whole process", f"{ours:.1f} s"),
+        ("ratio mqldsl / baseline", f"{ours / base:.2f}x"),
+        ("same decisions as the baseline", "yes" if same else "NO"),
+        ("mqldsl score --jobs 2, whole process", f"{jobs:.1f} s"),
+        ("mqldsl score, stages locked, whole process", f"{locked_run:.1f} s"),
+        ("evaluation only, flexible", f"{flexible_eval / count * 1e6:.0f} µs/lead"),
+        ("evaluation only, locked", f"{locked_eval / count * 1e6:.0f} µs/lead"),
+        ("locked / flexible", f"{locked_eval / flexible_eval:.2f}x"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"{name.ljust(width)}  {value}")
+
+
+if __name__ == "__main__":
+    main()
