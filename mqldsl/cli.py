@@ -522,6 +522,332 @@ def _coverage(model: CheckedPolicy, outcomes: Sequence[Any]) -> list[str]:
     return lines
 
 
+# ---------------------------------------------------------------- simulation
+
+
+def _scenario(path: str, model: CheckedPolicy) -> Any:
+    from .simulate.scenario import ScenarioError, load_scenario
+
+    try:
+        return load_scenario(path, model)
+    except ScenarioError as exc:
+        for problem in exc.problems:
+            click.echo(problem, err=True)
+        click.echo(f"{path}: the scenario has problems; nothing was simulated", err=True)
+        sys.exit(1)
+
+
+def _scenario_policy(path: str, policy: str | None) -> str:
+    """The policy a scenario names (`[scenario] policy = "..."`, relative to it)."""
+    import tomllib
+    from pathlib import Path
+
+    if policy is not None:
+        return policy
+    try:
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        click.echo(f"{path}:1: cannot read the scenario: {exc}", err=True)
+        sys.exit(1)
+    named = raw.get("scenario", {}).get("policy") if isinstance(raw.get("scenario"), dict) else None
+    if not isinstance(named, str):
+        raise click.UsageError(f"{path} names no policy (`[scenario] policy = ...`): give --policy")
+    import os
+
+    return os.path.relpath(Path(path).parent / named)
+
+
+def _mql_stage(model: CheckedPolicy, name: str, option: str) -> str:
+    if name not in model.stage_names:
+        raise click.BadParameter(
+            f"the policy has no stage `{name}` (stages: {', '.join(model.stage_names)})",
+            param_hint=option,
+        )
+    return name
+
+
+def _write_report(output: str | None, report: dict[str, Any], kind: str) -> None:
+    from .fileio import write_atomic
+    from .simulate import report as render
+
+    if output is None:
+        return
+    lower = output.lower()
+    if lower.endswith(".json"):
+        text = render.to_json(report)
+    elif lower.endswith(".md"):
+        text = (
+            render.simulate_markdown(report)
+            if kind == "simulate"
+            else render.whatif_markdown(report)
+        )
+    elif lower.endswith((".html", ".htm")):
+        text = render.simulate_html(report) if kind == "simulate" else render.whatif_html(report)
+    else:
+        raise click.BadParameter("the report must end in .json, .html or .md", param_hint="-o")
+    write_atomic(output, text)
+    click.echo(f"wrote {output}", err=True)
+
+
+@cli.command()
+@click.argument("scenario", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--policy",
+    type=click.Path(exists=True, dir_okay=False),
+    help="The policy whose schema the journeys follow (default: the one the scenario names).",
+)
+@click.option("--seed", type=int, help="Random seed (default: the scenario's).")
+@click.option("--leads", type=click.IntRange(1), help="Generate exactly this many leads.")
+@click.option("--days", type=click.IntRange(1), help="Generate this many days of arrivals.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="Write JSON Lines here (default: standard output).",
+)
+def generate(
+    scenario: str,
+    policy: str | None,
+    seed: int | None,
+    leads: int | None,
+    days: int | None,
+    output: str | None,
+) -> None:
+    """Synthetic journeys (SPEC §12, with `truth`) from a scenario.
+
+    The same scenario and seed give byte-identical output.
+    """
+    import orjson
+
+    from .simulate.generate import generate as make
+
+    if leads is not None and days is not None:
+        raise click.UsageError("give --leads or --days, not both")
+    model = _load_policy(_scenario_policy(scenario, policy))
+    spec = _scenario(scenario, model)
+
+    def produce(sink: BinaryIO) -> int:
+        count = 0
+        for journey in make(spec, seed=seed, leads=leads, days=days):
+            sink.write(orjson.dumps(journey) + b"\n")
+            count += 1
+        return count
+
+    count = _write_output(output, produce)
+    click.echo(f"{count} journeys generated", err=True)
+
+
+def _source_leads(
+    model: CheckedPolicy, scenario: Any, journeys: str | None, seed: int, leads: int | None
+) -> tuple[list[Lead], int, float]:
+    """Leads, rejected count and default as-of from a scenario or a journeys file."""
+    from .journeys import ReadReport
+    from .runtime import to_seconds
+    from .scoring import read_leads, summary_lines
+    from .simulate.whatif import scenario_leads
+
+    if scenario is not None:
+        return scenario_leads(model, scenario, seed, leads), 0, to_seconds(scenario.end)
+    assert journeys is not None
+    report = ReadReport()
+    found = list(read_leads(model, journeys, None, report))
+    if report.rejected_count:
+        for line in summary_lines(len(found), report)[:-1]:
+            click.echo(line, err=True)
+    latest = max((e.at for lead in found for e in lead.events), default=_now())
+    return found, report.rejected_count, latest
+
+
+_sim_source = [
+    click.option(
+        "--scenario",
+        "scenario_path",
+        type=click.Path(exists=True, dir_okay=False),
+        help="Generate journeys from this scenario.",
+    ),
+    click.option(
+        "--journeys",
+        type=click.Path(exists=True, dir_okay=False),
+        help="Use these journeys (JSON Lines).",
+    ),
+    click.option(
+        "--as-of",
+        type=INSTANT,
+        help="Default: the end of the scenario's period, or the latest event in the journeys.",
+    ),
+    click.option("--seed", type=int, help="Random seed (default: the scenario's)."),
+    click.option("--leads", type=click.IntRange(1), help="With --scenario: this many leads."),
+    click.option(
+        "--set", "assignments", multiple=True, metavar="PARAM=VALUE", help="Override a param."
+    ),
+    click.option(
+        "-o",
+        "--output",
+        type=click.Path(dir_okay=False),
+        help="Write the report: .json, .html or .md.",
+    ),
+    click.option(
+        "--mql-stage", default="mql", show_default=True, help="The stage that counts as MQL."
+    ),
+]
+
+
+def _with(options: list[Any]) -> Callable[[Any], Any]:
+    def wrap(function: Any) -> Any:
+        for option in reversed(options):
+            function = option(function)
+        return function
+
+    return wrap
+
+
+@cli.command()
+@_policy_file
+@_with(_sim_source)
+def simulate(
+    policy: str,
+    scenario_path: str | None,
+    journeys: str | None,
+    as_of: float | None,
+    seed: int | None,
+    leads: int | None,
+    assignments: tuple[str, ...],
+    output: str | None,
+    mql_stage: str,
+) -> None:
+    """Funnel metrics of POLICY over a scenario's journeys (with a sales
+    replay) or over real journeys, each metric with its definition."""
+    from .simulate.report import simulate_text
+    from .simulate.whatif import run_policy
+
+    if (scenario_path is None) == (journeys is None):
+        raise click.UsageError("give exactly one of --scenario and --journeys")
+    model = _load_policy(policy)
+    params = _params(model, assignments)
+    stage = _mql_stage(model, mql_stage, "--mql-stage")
+    scenario = _scenario(scenario_path, model) if scenario_path else None
+    run_seed = seed if seed is not None else (scenario.seed if scenario else 1)
+    found, rejected, default_as_of = _source_leads(model, scenario, journeys, run_seed, leads)
+    moment = as_of if as_of is not None else default_as_of
+    result = run_policy(model, params, found, moment, scenario, run_seed, stage, rejected)
+    click.echo(simulate_text(result.report), nl=False)
+    _write_report(output, result.report, "simulate")
+
+
+@cli.command()
+@click.argument("base", type=click.Path(exists=True, dir_okay=False))
+@click.argument("proposed", required=False, type=click.Path(exists=True, dir_okay=False))
+@_with(_sim_source)
+@click.option(
+    "--replications",
+    type=click.IntRange(1, 100),
+    default=5,
+    show_default=True,
+    help="Scenario replications (different seeds) for the 95% intervals.",
+)
+@click.option(
+    "--fail-if",
+    "fail_if",
+    metavar="EXPR",
+    help='Exit 1 when this holds, e.g. "mqls.delta_pct > 20 or proposed.mql_precision < 0.35".',
+)
+def whatif(
+    base: str,
+    proposed: str | None,
+    scenario_path: str | None,
+    journeys: str | None,
+    as_of: float | None,
+    seed: int | None,
+    leads: int | None,
+    assignments: tuple[str, ...],
+    output: str | None,
+    mql_stage: str,
+    replications: int,
+    fail_if: str | None,
+) -> None:
+    """What a rule change does before rollout: BASE and PROPOSED (or BASE with
+    --set params changed) over the same journeys, metric by metric, with the
+    change, a 95% interval, the leads that move between stages and why."""
+    from .explain import explanation, render_text
+    from .simulate.report import whatif_text
+    from .simulate.whatif import (
+        FailIfError,
+        bootstrap_delta,
+        check_fail_if,
+        run_policy,
+        whatif_report,
+    )
+
+    if (scenario_path is None) == (journeys is None):
+        raise click.UsageError("give exactly one of --scenario and --journeys")
+    if proposed is None and not assignments:
+        raise click.UsageError("give a PROPOSED policy, or --set PARAM=VALUE to change BASE")
+    base_model = _load_policy(base)
+    proposed_model = _load_policy(proposed) if proposed else base_model
+    base_params: dict[str, Any] = {}
+    proposed_params = _params(proposed_model, assignments)
+    stage = _mql_stage(base_model, mql_stage, "--mql-stage")
+    _mql_stage(proposed_model, mql_stage, "--mql-stage")
+    scenario = _scenario(scenario_path, base_model) if scenario_path else None
+    if scenario is not None and proposed:
+        _scenario(scenario_path or "", proposed_model)
+    run_seed = seed if seed is not None else (scenario.seed if scenario else 1)
+    samples = []
+    main: tuple[Any, Any] | None = None
+    main_leads: list[Lead] = []
+    moment = as_of
+    for index in range(replications if scenario is not None else 1):
+        found, rejected, default_as_of = _source_leads(
+            base_model, scenario, journeys, run_seed + index, leads
+        )
+        moment = as_of if as_of is not None else default_as_of
+        a = run_policy(
+            base_model, base_params, found, moment, scenario, run_seed + index, stage, rejected
+        )
+        b = run_policy(
+            proposed_model,
+            proposed_params,
+            found,
+            moment,
+            scenario,
+            run_seed + index,
+            stage,
+            rejected,
+        )
+        samples.append((a.report, b.report))
+        if index == 0:
+            main, main_leads = (a, b), found
+    assert main is not None and moment is not None
+    a, b = main
+    changed = {x.id for x, y in zip(a.records, b.records, strict=True) if x.stage != y.stage}
+    subset = [lead for lead in main_leads if lead.id in changed][:2000]
+    ids = {lead.id for lead in subset}
+    a.kept = run_policy(
+        base_model, base_params, subset, moment, None, run_seed, stage, explain_ids=ids
+    ).kept
+    b.kept = run_policy(
+        proposed_model, proposed_params, subset, moment, None, run_seed, stage, explain_ids=ids
+    ).kept
+    if scenario is None:
+        samples = bootstrap_delta(a, b, moment, 100, run_seed, simulated=False)
+
+    def explain(model: CheckedPolicy, lead: Lead, result: Any) -> str:
+        return render_text(model, lead, explanation(model, lead, result), moment)
+
+    report = whatif_report(base_model, proposed_model, a, b, samples, explain)
+    click.echo(whatif_text(report), nl=False)
+    _write_report(output, report, "whatif")
+    if fail_if:
+        try:
+            held = check_fail_if(fail_if, report)
+        except FailIfError as exc:
+            raise click.BadParameter(str(exc), param_hint="--fail-if") from None
+        if held:
+            for part in held:
+                click.echo(f"fail-if held: {part}", err=True)
+            sys.exit(1)
+
+
 def _verify(result: object, formatted: str) -> None:
     """The formatter must keep the meaning: refuse to write otherwise."""
     from .parser import ParseResult, parse_text

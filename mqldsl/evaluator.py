@@ -134,6 +134,9 @@ class EvalResult:
     # For explanations: per score (evaluation order), the points of each rule at as-of.
     contributions: Mapping[str, tuple[float, ...]] | None
     journey_start: float
+    # The first time the lead entered each stage, and the route chosen then
+    # (an index into the policy's routes, or -1): the simulator's handoffs.
+    first_entries: Mapping[str, tuple[float, int]]
 
 
 def _drive(
@@ -156,6 +159,7 @@ def _drive(
     starts: dict[str, float] = {}
     steps: list[TimelineStep] = []
     reasons: list[str] = []
+    first: dict[str, tuple[float, int]] = {}
     for t in points:
         reasons, holding = instant(t, start)
         why = ""
@@ -189,6 +193,8 @@ def _drive(
             starts[new] = start
             steps.append(TimelineStep(t, new, why))
             label = new
+            if new not in first and new != DISQUALIFIED:
+                first[new] = (t, route(names.index(new), t, start))
     assert label is not None
     contributions: dict[str, tuple[float, ...]] | None = None
     if explain:
@@ -214,7 +220,7 @@ def _drive(
         route=route_decision,
         entered=dict(sorted(entered.items(), key=lambda item: item[1])),
     )
-    return EvalResult(decision, tuple(steps), contributions, start)
+    return EvalResult(decision, tuple(steps), contributions, start, first)
 
 
 HELPERS["_drive"] = _drive

@@ -1,0 +1,239 @@
+"""Rendering simulation and what-if reports: a terminal summary, JSON
+(docs/reports.md), Markdown, and a self-contained HTML page."""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import Any
+
+from .run import DEFINITIONS, MAIN
+
+LABELS = {
+    "mqls": "MQLs",
+    "mql_precision": "MQL precision",
+    "buyer_recall": "buyer recall",
+    "sqls": "SQLs",
+    "mql_to_sql": "MQL to SQL",
+    "sla_met": "SLA met",
+    "median_hours_to_first_touch": "median hours to first touch",
+    "median_hours_to_mql": "median hours to MQL",
+    "buyers": "real buyers",
+    "sdr_utilisation": "SDR utilisation",
+    "queue_length": "queue at as-of",
+}
+
+
+def show(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return str(value)
+
+
+def simulate_text(report: dict[str, Any]) -> str:
+    m = report["metrics"]
+    lines = [
+        f"{report['policy']['title']} — {report['leads']} leads as of {report['as_of']}"
+        + (f" ({report['rejected']} rejected)" if report["rejected"] else ""),
+        "stages now: " + ", ".join(f"{k} {v}" for k, v in report["stages"].items()),
+    ]
+    if report["disqualified"]:
+        lines.append(
+            "disqualified by reason: "
+            + ", ".join(f"{k} {v}" for k, v in report["disqualified"].items())
+        )
+    for name in [*MAIN, "median_hours_to_mql", "sdr_utilisation", "queue_length"]:
+        lines.append(f"  {LABELS.get(name, name):<30} {show(m.get(name))}")
+    return "\n".join(lines) + "\n"
+
+
+def whatif_text(report: dict[str, Any]) -> str:
+    base, proposed = report["base"], report["proposed"]
+    lines = [
+        f"what-if: {base['policy']['title']} -> {proposed['policy']['title']}, "
+        f"{base['leads']} leads as of {base['as_of']}",
+        "",
+        f"  {'metric':<30} {'base':>10} {'proposed':>10} {'change':>10}  95% interval",
+    ]
+    for name in MAIN:
+        d = report["delta"][name]
+        change = show(d["diff"])
+        if d["diff"] is not None and d["diff"] > 0:
+            change = "+" + change
+        if d["diff_pct"] is not None:
+            change += f" ({d['diff_pct']:+.1f}%)"
+        interval = f"[{show(d['ci95'][0])}, {show(d['ci95'][1])}]" if d["ci95"] else ""
+        lines.append(
+            f"  {LABELS.get(name, name):<30} {show(d['base']):>10} {show(d['proposed']):>10} {change:>10}  {interval}"
+        )
+    lines.append("")
+    lines.append(f"leads whose stage changed: {report['changed_leads']}")
+    for t in report["transitions"][:8]:
+        lines.append(f"  {t['from']} -> {t['to']}: {t['leads']}")
+    if report["attribution"]:
+        lines.append("what changed it:")
+        for item in report["attribution"][:8]:
+            if "leads" in item:
+                lines.append(f"  {item['what']}: {item['leads']} leads")
+            else:
+                lines.append(f"  {item['what']}: {show(item['base'])} -> {show(item['proposed'])}")
+    return "\n".join(lines) + "\n"
+
+
+def to_json(report: dict[str, Any]) -> str:
+    return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+def simulate_markdown(report: dict[str, Any]) -> str:
+    m = report["metrics"]
+    lines = [
+        f"# Simulation: {report['policy']['title']}",
+        "",
+        f"{report['leads']} leads as of {report['as_of']}.",
+        "",
+    ]
+    lines += _md_table(
+        ["metric", "value", "definition"],
+        [
+            [LABELS.get(n, n), show(m.get(n)), DEFINITIONS[n]]
+            for n in DEFINITIONS
+            if n != "mqls_per_week"
+        ],
+    )
+    lines += ["", "## Leads by stage", ""]
+    lines += _md_table(["stage", "leads"], [[k, str(v)] for k, v in report["stages"].items()])
+    lines += ["", "## MQLs per week", ""]
+    lines += _md_table(["week", "MQLs"], [[w["week"], str(w["mqls"])] for w in m["mqls_per_week"]])
+    return "\n".join(lines) + "\n"
+
+
+def whatif_markdown(report: dict[str, Any]) -> str:
+    lines = [f"# What-if: {report['base']['policy']['title']}", ""]
+    rows = []
+    for name in MAIN:
+        d = report["delta"][name]
+        interval = f"{show(d['ci95'][0])} to {show(d['ci95'][1])}" if d["ci95"] else ""
+        rows.append(
+            [
+                LABELS.get(name, name),
+                show(d["base"]),
+                show(d["proposed"]),
+                show(d["diff"]),
+                interval,
+            ]
+        )
+    lines += _md_table(["metric", "base", "proposed", "change", "95% interval"], rows)
+    lines += ["", "## Transitions", ""]
+    lines += _md_table(
+        ["from", "to", "leads"],
+        [[t["from"], t["to"], str(t["leads"])] for t in report["transitions"]],
+    )
+    lines += ["", "## Attribution", ""]
+    for item in report["attribution"]:
+        lines.append(
+            f"- {item['what']}: "
+            + (
+                f"{item['leads']} leads"
+                if "leads" in item
+                else f"{show(item['base'])} → {show(item['proposed'])}"
+            )
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _html_page(title: str, body: str) -> str:
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title><style>"
+        "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;color:#222}"
+        "table{border-collapse:collapse;margin:1rem 0}td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}"
+        "th{background:#f3f3f3}.bar{fill:#3b6ea5}.bar2{fill:#d98c2b}"
+        "</style></head><body>\n" + body + "\n</body></html>\n"
+    )
+
+
+def _bars(series: list[tuple[str, float]], second: list[tuple[str, float]] | None = None) -> str:
+    """An inline SVG bar chart (no network)."""
+    if not series:
+        return ""
+    top = max([v for _, v in series] + [v for _, v in second or []] + [1])
+    width, height, gap = 24, 120, 8
+    parts = []
+    for i, (label, value) in enumerate(series):
+        x = i * (2 * width + gap if second else width + gap)
+        h = height * value / top
+        parts.append(
+            f'<rect class="bar" x="{x}" y="{height - h:.1f}" width="{width}" height="{h:.1f}"><title>{html.escape(label)}: {value}</title></rect>'
+        )
+        if second is not None and i < len(second):
+            h2 = height * second[i][1] / top
+            parts.append(
+                f'<rect class="bar2" x="{x + width}" y="{height - h2:.1f}" width="{width}" height="{h2:.1f}"><title>{html.escape(label)}: {second[i][1]}</title></rect>'
+            )
+    total = len(series) * (2 * width + gap if second else width + gap)
+    return f'<svg role="img" width="{total}" height="{height}" viewBox="0 0 {total} {height}">{"".join(parts)}</svg>'
+
+
+def simulate_html(report: dict[str, Any]) -> str:
+    m = report["metrics"]
+    rows = "".join(
+        f"<tr><td>{html.escape(LABELS.get(n, n))}</td><td>{html.escape(show(m.get(n)))}</td><td>{html.escape(DEFINITIONS[n])}</td></tr>"
+        for n in DEFINITIONS
+        if n != "mqls_per_week"
+    )
+    weeks = [(w["week"], float(w["mqls"])) for w in m["mqls_per_week"]]
+    body = (
+        f"<h1>Simulation: {html.escape(report['policy']['title'])}</h1>"
+        f"<p>{report['leads']} leads as of {html.escape(report['as_of'])}.</p>"
+        f"<table><tr><th>metric</th><th>value</th><th>definition</th></tr>{rows}</table>"
+        f"<h2>MQLs per week</h2>{_bars(weeks)}"
+        "<h2>Funnel</h2>" + _bars([(k, float(v)) for k, v in report["stages"].items()])
+    )
+    return _html_page("Simulation", body)
+
+
+def whatif_html(report: dict[str, Any]) -> str:
+    rows = ""
+    for name in MAIN:
+        d = report["delta"][name]
+        interval = f"{show(d['ci95'][0])} to {show(d['ci95'][1])}" if d["ci95"] else ""
+        rows += (
+            "<tr>"
+            + "".join(
+                f"<td>{html.escape(x)}</td>"
+                for x in [
+                    LABELS.get(name, name),
+                    show(d["base"]),
+                    show(d["proposed"]),
+                    show(d["diff"]),
+                    interval,
+                ]
+            )
+            + "</tr>"
+        )
+    base_weeks = {w["week"]: w["mqls"] for w in report["base"]["metrics"]["mqls_per_week"]}
+    new_weeks = {w["week"]: w["mqls"] for w in report["proposed"]["metrics"]["mqls_per_week"]}
+    weeks = sorted(set(base_weeks) | set(new_weeks))
+    transitions = "".join(
+        f"<tr><td>{html.escape(t['from'])}</td><td>{html.escape(t['to'])}</td><td>{t['leads']}</td></tr>"
+        for t in report["transitions"]
+    )
+    body = (
+        f"<h1>What-if: {html.escape(report['base']['policy']['title'])}</h1>"
+        f"<table><tr><th>metric</th><th>base</th><th>proposed</th><th>change</th><th>95% interval</th></tr>{rows}</table>"
+        "<h2>MQLs per week (base, proposed)</h2>"
+        + _bars(
+            [(w, float(base_weeks.get(w, 0))) for w in weeks],
+            [(w, float(new_weeks.get(w, 0))) for w in weeks],
+        )
+        + f"<h2>Transitions</h2><table><tr><th>from</th><th>to</th><th>leads</th></tr>{transitions}</table>"
+    )
+    return _html_page("What-if", body)

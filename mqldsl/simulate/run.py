@@ -1,0 +1,332 @@
+"""Run a policy over journeys, replay sales on its handoffs, and measure the
+funnel (SPEC §14). Each metric is defined in :data:`DEFINITIONS`; a metric
+with no data is None (null in JSON), never a made-up number."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import statistics
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ..evaluator import DISQUALIFIED, Evaluator
+from ..model import CheckedPolicy
+from ..runtime import DAY, Lead, format_instant, parse_instant, to_seconds
+from .scenario import Sales
+
+HOUR = 3600.0
+
+DEFINITIONS: dict[str, str] = {
+    "mqls": "leads that reached the MQL stage (or a later one) at any instant up to the as-of instant",
+    "mqls_per_week": "MQLs by the ISO week of their handoff (the first instant they reached the MQL stage or later)",
+    "buyers": "leads whose ground truth says they are real buyers",
+    "mql_precision": "share of MQLs that are real buyers",
+    "buyer_recall": "share of real buyers who became MQL before their buying window closed",
+    "median_hours_to_mql": "median hours from a lead's first recorded event to its MQL handoff",
+    "sqls": "MQL handoffs that became sales qualified in the sales replay (or in the truth, for real data)",
+    "mql_to_sql": "SQLs divided by MQLs",
+    "sla_met": "share of handoffs with an SLA whose first touch came within the SLA (handoffs still waiting at the as-of instant count once their deadline has passed)",
+    "median_hours_to_first_touch": "median hours from handoff to the first sales touch, over touched handoffs",
+    "sdr_utilisation": "first touches made divided by the touches the queues could make in the period",
+    "queue_length": "handoffs still waiting for a first touch at the as-of instant",
+}
+MAIN = [
+    "mqls",
+    "mql_precision",
+    "buyer_recall",
+    "sqls",
+    "mql_to_sql",
+    "sla_met",
+    "median_hours_to_first_touch",
+]
+
+
+@dataclass(frozen=True)
+class LeadRecord:
+    id: str
+    stage: str
+    disqualified: tuple[str, ...]
+    handoff: float | None  # first instant at the MQL stage or later
+    queue: str | None
+    sla: float | None
+    buyer: bool | None
+    window_closes: float | None
+    first_event: float | None
+    truth_sql: bool | None  # from real data: the lead became an SQL
+    touch: float | None = None
+    sql: bool = False
+    segment: str | None = None
+
+
+def evaluate_all(
+    model: CheckedPolicy,
+    params: dict[str, Any],
+    leads: Iterable[Lead],
+    as_of: float,
+    mql_stage: str,
+    explain_ids: set[str] | None = None,
+) -> tuple[list[LeadRecord], dict[str, Any]]:
+    """Records per lead; the evaluation results of the leads in ``explain_ids``."""
+    evaluator = Evaluator(model, params)
+    names = model.stage_names
+    mql_index = names.index(mql_stage)
+    routes = model.routes
+    records: list[LeadRecord] = []
+    kept: dict[str, Any] = {}
+    for lead in leads:
+        result = evaluator.run(
+            lead, as_of, explain=explain_ids is not None and lead.id in explain_ids
+        )
+        if explain_ids is not None and lead.id in explain_ids:
+            kept[lead.id] = (lead, result)
+        decision = result.decision
+        handoff = None
+        queue = None
+        sla = None
+        for stage, (at, route_index) in sorted(
+            result.first_entries.items(), key=lambda kv: kv[1][0]
+        ):
+            if names.index(stage) >= mql_index:
+                handoff = at
+                if route_index >= 0:
+                    route = routes[route_index]
+                    queue = route.queue
+                    sla = route.sla.seconds if route.sla is not None else None
+                break
+        truth = lead.truth or {}
+        buyer = truth.get("buyer")
+        closes = truth.get("window_closes")
+        sql_truth = truth.get("sql_at")
+        records.append(
+            LeadRecord(
+                id=lead.id,
+                stage=decision.stage,
+                disqualified=decision.disqualified,
+                handoff=handoff,
+                queue=queue,
+                sla=sla,
+                buyer=bool(buyer) if isinstance(buyer, bool) else None,
+                window_closes=_instant(closes),
+                first_event=lead.events[0].at if lead.events else None,
+                truth_sql=(sql_truth is not None) if "sql_at" in truth else None,
+                segment=str(truth["persona"]) if "persona" in truth else None,
+            )
+        )
+    return records, kept
+
+
+def _instant(value: Any) -> float | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_instant(value)
+    except ValueError:
+        return None
+
+
+# ---------------------------------------------------------------- sales
+
+
+def replay_sales(
+    records: list[LeadRecord], sales: Sales, start: float, as_of: float, seed: int
+) -> tuple[list[LeadRecord], dict[str, float]]:
+    """First touches from each queue's capacity in working hours (first come,
+    first served), and SQL outcomes that fall as the first touch is delayed."""
+    by_queue: dict[str, list[int]] = {}
+    for index, record in enumerate(records):
+        if record.handoff is not None and record.queue is not None:
+            by_queue.setdefault(record.queue, []).append(index)
+    updated = list(records)
+    slots_total = 0
+    touches = 0
+    for queue, indices in sorted(by_queue.items()):
+        capacity = sales.queue_capacity.get(queue, sales.capacity_per_day)
+        slots = _slots(capacity, sales, start, as_of)
+        slots_total += len(slots)
+        indices.sort(key=lambda i: (records[i].handoff, records[i].id))
+        position = 0
+        for index in indices:
+            record = records[index]
+            assert record.handoff is not None
+            while position < len(slots) and slots[position] < record.handoff:
+                position += 1
+            if position >= len(slots):
+                continue
+            touch = slots[position]
+            position += 1
+            touches += 1
+            updated[index] = replace(record, touch=touch, sql=_sql(record, touch, sales, seed))
+    return updated, {"slots": float(slots_total), "touches": float(touches)}
+
+
+def _slots(capacity: float, sales: Sales, start: float, as_of: float) -> list[float]:
+    if capacity <= 0:
+        return []
+    first_day = dt.datetime.fromtimestamp(start, dt.UTC).date()
+    last_day = dt.datetime.fromtimestamp(as_of, dt.UTC).date()
+    per_day = round(capacity)
+    opening, closing = sales.working_hours
+    spacing = (closing - opening) * HOUR / max(per_day, 1)
+    slots: list[float] = []
+    day = first_day
+    while day <= last_day:
+        if day.weekday() in sales.working_days:
+            base = to_seconds(dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)) + opening * HOUR
+            slots.extend(t for t in (base + k * spacing for k in range(per_day)) if t <= as_of)
+        day += dt.timedelta(days=1)
+    return slots
+
+
+def _sql(record: LeadRecord, touch: float, sales: Sales, seed: int) -> bool:
+    assert record.handoff is not None
+    draw = random.Random(f"{seed}/{record.id}").random()
+    if record.buyer:
+        if record.window_closes is not None and touch > record.window_closes:
+            return False
+        delay = (touch - record.handoff) / HOUR
+        return bool(draw < sales.sql_rate * 0.5 ** (delay / sales.half_life_hours))
+    return draw < sales.non_buyer_sql_rate
+
+
+# ---------------------------------------------------------------- metrics
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _median(values: Sequence[float]) -> float | None:
+    return round(statistics.median(values), 2) if values else None
+
+
+def metrics(
+    records: Sequence[LeadRecord],
+    as_of: float,
+    capacity: dict[str, float] | None,
+    simulated_sales: bool,
+) -> dict[str, Any]:
+    mqls = [r for r in records if r.handoff is not None]
+    with_truth = [r for r in records if r.buyer is not None]
+    buyers = [r for r in with_truth if r.buyer]
+    mql_buyers = [r for r in mqls if r.buyer]
+    recalled = [
+        r
+        for r in buyers
+        if r.handoff is not None and (r.window_closes is None or r.handoff <= r.window_closes)
+    ]
+    weeks: Counter[str] = Counter()
+    for r in mqls:
+        assert r.handoff is not None
+        year, week, _ = dt.datetime.fromtimestamp(r.handoff, dt.UTC).isocalendar()
+        weeks[f"{year}-W{week:02d}"] += 1
+    if simulated_sales:
+        sqls = sum(1 for r in mqls if r.sql)
+    else:
+        known = [r for r in mqls if r.truth_sql is not None]
+        sqls = sum(1 for r in known if r.truth_sql) if known else None  # type: ignore[assignment]
+    with_sla = [r for r in mqls if r.sla is not None and r.queue is not None]
+    judged = [
+        r
+        for r in with_sla
+        if r.touch is not None
+        or (r.handoff is not None and r.sla is not None and r.handoff + r.sla <= as_of)
+    ]
+    met = [
+        r
+        for r in judged
+        if r.touch is not None
+        and r.handoff is not None
+        and r.sla is not None
+        and r.touch <= r.handoff + r.sla
+    ]
+    touched = [r for r in mqls if r.touch is not None]
+    waiting = [r for r in mqls if r.queue is not None and r.touch is None]
+    result: dict[str, Any] = {
+        "mqls": len(mqls),
+        "mqls_per_week": [{"week": week, "mqls": count} for week, count in sorted(weeks.items())],
+        "buyers": len(buyers) if with_truth else None,
+        "mql_precision": _share(len(mql_buyers), len([r for r in mqls if r.buyer is not None]))
+        if with_truth
+        else None,
+        "buyer_recall": _share(len(recalled), len(buyers)) if with_truth else None,
+        "median_hours_to_mql": _median(
+            [
+                (r.handoff - r.first_event) / HOUR
+                for r in mqls
+                if r.handoff is not None and r.first_event is not None
+            ]
+        ),
+        "sqls": sqls,
+        "mql_to_sql": _share(sqls, len(mqls)) if sqls is not None else None,
+        "sla_met": _share(len(met), len(judged)) if simulated_sales else None,
+        "median_hours_to_first_touch": _median(
+            [
+                (r.touch - r.handoff) / HOUR
+                for r in touched
+                if r.touch is not None and r.handoff is not None
+            ]
+        )
+        if simulated_sales
+        else None,
+        "sdr_utilisation": (
+            round(capacity["touches"] / capacity["slots"], 4)
+            if capacity and capacity["slots"]
+            else None
+        )
+        if simulated_sales
+        else None,
+        "queue_length": len(waiting) if simulated_sales else None,
+    }
+    return result
+
+
+def report(
+    model: CheckedPolicy,
+    records: Sequence[LeadRecord],
+    as_of: float,
+    rejected: int,
+    capacity: dict[str, float] | None,
+    simulated_sales: bool,
+    params: dict[str, Any],
+) -> dict[str, Any]:
+    """The simulate report of docs/reports.md."""
+    stages: dict[str, int] = {name: 0 for name in model.stage_names}
+    stages[DISQUALIFIED] = 0
+    reasons: Counter[str] = Counter()
+    for record in records:
+        stages[record.stage] = stages.get(record.stage, 0) + 1
+        reasons.update(record.disqualified if record.stage == DISQUALIFIED else ())
+    return {
+        "policy": {
+            "title": model.title,
+            "version": model.version,
+            "file": model.source.name,
+            "params": {name: _plain(value) for name, value in sorted(params.items())},
+        },
+        "as_of": format_instant(as_of),
+        "leads": len(records),
+        "rejected": rejected,
+        "stages": stages,
+        "disqualified": {d.reason: reasons.get(d.reason, 0) for d in model.disqualifiers},
+        "metrics": metrics(records, as_of, capacity, simulated_sales),
+        "definitions": DEFINITIONS,
+    }
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def period_start(records: Sequence[LeadRecord], fallback: float) -> float:
+    starts = [r.first_event for r in records if r.first_event is not None]
+    return min(starts) if starts else fallback
+
+
+__all__ = ["DAY", "DEFINITIONS", "LeadRecord", "evaluate_all", "metrics", "replay_sales", "report"]
