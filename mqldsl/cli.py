@@ -848,6 +848,125 @@ def whatif(
             sys.exit(1)
 
 
+def _sweep_values(model: CheckedPolicy, spec: str) -> tuple[str, list[Any]]:
+    import re
+
+    match = re.fullmatch(
+        r"\s*([a-z_][a-z0-9_]*)\s*=\s*(-?[0-9.]+)\s*\.\.\s*(-?[0-9.]+)\s*(?::\s*([0-9.]+))?\s*",
+        spec,
+    )
+    if not match:
+        raise click.BadParameter(f"`{spec}` is not NAME=LO..HI[:STEP]", param_hint="--param")
+    name, low, high, step = match.groups()
+    info = model.params.get(name)
+    if info is None:
+        raise click.BadParameter(f"error[E204]: unknown param `{name}`", param_hint="--param")
+    if not info.type.is_numeric:
+        raise click.BadParameter(f"param `{name}` is not a number", param_hint="--param")
+    whole = info.type.kind == "int"
+    lo, hi = float(low), float(high)
+    delta = float(step) if step else (1.0 if whole else (hi - lo) / 10 or 1.0)
+    if delta <= 0 or hi < lo:
+        raise click.BadParameter(
+            f"`{spec}`: need LO <= HI and a positive STEP", param_hint="--param"
+        )
+    if whole and not (lo.is_integer() and hi.is_integer() and delta.is_integer()):
+        raise click.BadParameter(f"param `{name}` holds whole numbers", param_hint="--param")
+    values: list[Any] = []
+    k = 0
+    while lo + k * delta <= hi + 1e-9:
+        value = lo + k * delta
+        values.append(round(value) if whole else round(value, 6))
+        k += 1
+    if len(values) > 200:
+        raise click.BadParameter(
+            f"`{spec}` gives {len(values)} values; at most 200", param_hint="--param"
+        )
+    return name, values
+
+
+@cli.command()
+@_policy_file
+@click.option(
+    "--param",
+    "specs",
+    multiple=True,
+    required=True,
+    metavar="NAME=LO..HI[:STEP]",
+    help="A param and the values to try.",
+)
+@_with(_sim_source)
+def sweep(
+    policy: str,
+    specs: tuple[str, ...],
+    scenario_path: str | None,
+    journeys: str | None,
+    as_of: float | None,
+    seed: int | None,
+    leads: int | None,
+    assignments: tuple[str, ...],
+    output: str | None,
+    mql_stage: str,
+) -> None:
+    """The main metrics for each value of one or more params (every
+    combination): the threshold-tuning view."""
+    import itertools
+
+    from .simulate.report import LABELS, show, sweep_html, sweep_markdown
+    from .simulate.run import MAIN
+    from .simulate.whatif import run_policy
+
+    if (scenario_path is None) == (journeys is None):
+        raise click.UsageError("give exactly one of --scenario and --journeys")
+    model = _load_policy(policy)
+    base = _params(model, assignments)
+    stage = _mql_stage(model, mql_stage, "--mql-stage")
+    axes = [_sweep_values(model, spec) for spec in specs]
+    scenario = _scenario(scenario_path, model) if scenario_path else None
+    run_seed = seed if seed is not None else (scenario.seed if scenario else 1)
+    found, rejected, default_as_of = _source_leads(model, scenario, journeys, run_seed, leads)
+    moment = as_of if as_of is not None else default_as_of
+    rows = []
+    for combination in itertools.product(*(values for _, values in axes)):
+        params = dict(base)
+        params.update({name: value for (name, _), value in zip(axes, combination, strict=True)})
+        result = run_policy(model, params, found, moment, scenario, run_seed, stage, rejected)
+        rows.append(
+            {
+                "params": {name: params[name] for name, _ in axes},
+                "metrics": result.report["metrics"],
+            }
+        )
+    report = {
+        "policy": {"title": model.title, "file": model.source.name},
+        "as_of": result.report["as_of"],
+        "leads": len(found),
+        "params": [name for name, _ in axes],
+        "rows": rows,
+    }
+    header = [*(name for name, _ in axes), *(LABELS[m] for m in MAIN)]
+    widths = [max(len(h), 8) for h in header]
+    click.echo("  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True)))
+    for row in rows:
+        cells = [show(v) for v in row["params"].values()] + [show(row["metrics"][m]) for m in MAIN]
+        click.echo("  ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True)))
+    if output is not None:
+        from .fileio import write_atomic
+        from .simulate.report import to_json
+
+        lower = output.lower()
+        if lower.endswith(".json"):
+            text = to_json(report)
+        elif lower.endswith(".md"):
+            text = sweep_markdown(report)
+        elif lower.endswith((".html", ".htm")):
+            text = sweep_html(report)
+        else:
+            raise click.BadParameter("the report must end in .json, .html or .md", param_hint="-o")
+        write_atomic(output, text)
+        click.echo(f"wrote {output}", err=True)
+
+
 def _verify(result: object, formatted: str) -> None:
     """The formatter must keep the meaning: refuse to write otherwise."""
     from .parser import ParseResult, parse_text

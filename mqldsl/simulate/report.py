@@ -237,3 +237,34 @@ def whatif_html(report: dict[str, Any]) -> str:
         + f"<h2>Transitions</h2><table><tr><th>from</th><th>to</th><th>leads</th></tr>{transitions}</table>"
     )
     return _html_page("What-if", body)
+
+
+def sweep_markdown(report: dict[str, Any]) -> str:
+    header = [*report["params"], *(LABELS[m] for m in MAIN)]
+    rows = [
+        [show(v) for v in r["params"].values()] + [show(r["metrics"][m]) for m in MAIN]
+        for r in report["rows"]
+    ]
+    lines = [
+        f"# Sweep: {report['policy']['title']}",
+        "",
+        f"{report['leads']} leads as of {report['as_of']}.",
+        "",
+    ]
+    return "\n".join(lines + _md_table(header, rows)) + "\n"
+
+
+def sweep_html(report: dict[str, Any]) -> str:
+    header = [*report["params"], *(LABELS[m] for m in MAIN)]
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body_rows = ""
+    for r in report["rows"]:
+        cells = [show(v) for v in r["params"].values()] + [show(r["metrics"][m]) for m in MAIN]
+        body_rows += "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>"
+    label = lambda r: ", ".join(f"{k}={v}" for k, v in r["params"].items())  # noqa: E731
+    chart = _bars([(label(r), float(r["metrics"]["mqls"] or 0)) for r in report["rows"]])
+    body = (
+        f"<h1>Sweep: {html.escape(report['policy']['title'])}</h1>"
+        f"<table><tr>{head}</tr>{body_rows}</table><h2>MQLs per value</h2>{chart}"
+    )
+    return _html_page("Sweep", body)
