@@ -18,13 +18,17 @@ def atomic_output(path: str | Path) -> Iterator[BinaryIO]:
     existing file."""
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
-    mode: int | None = target.stat().st_mode & 0o7777 if target.exists() else None
+    if target.exists():
+        mode = target.stat().st_mode & 0o7777
+    else:  # what open() would give a new file
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
     handle, temp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as stream:
             yield stream
-        if mode is not None:
-            os.chmod(temp, mode)
+        os.chmod(temp, mode)
         os.replace(temp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

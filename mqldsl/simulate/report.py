@@ -160,47 +160,53 @@ def _html_page(title: str, body: str) -> str:
     )
 
 
-def _bars(series: list[tuple[str, float]], second: list[tuple[str, float]] | None = None) -> str:
-    """An inline SVG bar chart (no network)."""
-    if not series:
-        return ""
-    top = max([v for _, v in series] + [v for _, v in second or []] + [1])
-    width, height, gap = 24, 120, 8
+def _score_charts(report: dict[str, Any]) -> str:
+    from .charts import binned
+
     parts = []
-    for i, (label, value) in enumerate(series):
-        x = i * (2 * width + gap if second else width + gap)
-        h = height * value / top
-        parts.append(
-            f'<rect class="bar" x="{x}" y="{height - h:.1f}" width="{width}" height="{h:.1f}"><title>{html.escape(label)}: {value}</title></rect>'
+    for name, data in report.get("score_distributions", {}).items():
+        chart = binned(
+            data["edges"],
+            [("buyers", data["buyers"]), ("other leads", data["others"])],
+            [(label, value) for label, value in data["thresholds"]],
+            f"{name}: buyers and other leads (thresholds dashed)",
         )
-        if second is not None and i < len(second):
-            h2 = height * second[i][1] / top
-            parts.append(
-                f'<rect class="bar2" x="{x + width}" y="{height - h2:.1f}" width="{width}" height="{h2:.1f}"><title>{html.escape(label)}: {second[i][1]}</title></rect>'
-            )
-    total = len(series) * (2 * width + gap if second else width + gap)
-    return f'<svg role="img" width="{total}" height="{height}" viewBox="0 0 {total} {height}">{"".join(parts)}</svg>'
+        parts.append(f"<h3>{html.escape(name)}</h3>{chart}")
+    return "".join(parts)
 
 
 def simulate_html(report: dict[str, Any]) -> str:
+    from .charts import grouped_bars
+
     m = report["metrics"]
     rows = "".join(
         f"<tr><td>{html.escape(LABELS.get(n, n))}</td><td>{html.escape(show(m.get(n)))}</td><td>{html.escape(DEFINITIONS[n])}</td></tr>"
         for n in DEFINITIONS
         if n != "mqls_per_week"
     )
-    weeks = [(w["week"], float(w["mqls"])) for w in m["mqls_per_week"]]
+    weeks = [w["week"] for w in m["mqls_per_week"]]
     body = (
         f"<h1>Simulation: {html.escape(report['policy']['title'])}</h1>"
         f"<p>{report['leads']} leads as of {html.escape(report['as_of'])}.</p>"
         f"<table><tr><th>metric</th><th>value</th><th>definition</th></tr>{rows}</table>"
-        f"<h2>MQLs per week</h2>{_bars(weeks)}"
-        "<h2>Funnel</h2>" + _bars([(k, float(v)) for k, v in report["stages"].items()])
+        "<h2>MQLs per week</h2>"
+        + grouped_bars(weeks, [("MQLs", [w["mqls"] for w in m["mqls_per_week"]])], "MQLs per week")
+        + "<h2>Funnel</h2>"
+        + grouped_bars(
+            list(report["stages"]),
+            [("leads", list(report["stages"].values()))],
+            "Leads by stage now",
+            horizontal=True,
+        )
+        + "<h2>Score distributions</h2>"
+        + _score_charts(report)
     )
     return _html_page("Simulation", body)
 
 
 def whatif_html(report: dict[str, Any]) -> str:
+    from .charts import grouped_bars
+
     rows = ""
     for name in MAIN:
         d = report["delta"][name]
@@ -222,19 +228,47 @@ def whatif_html(report: dict[str, Any]) -> str:
     base_weeks = {w["week"]: w["mqls"] for w in report["base"]["metrics"]["mqls_per_week"]}
     new_weeks = {w["week"]: w["mqls"] for w in report["proposed"]["metrics"]["mqls_per_week"]}
     weeks = sorted(set(base_weeks) | set(new_weeks))
+    stages = list(report["base"]["stages"])
     transitions = "".join(
         f"<tr><td>{html.escape(t['from'])}</td><td>{html.escape(t['to'])}</td><td>{t['leads']}</td></tr>"
         for t in report["transitions"]
     )
+    moves = [f"{t['from']} → {t['to']}" for t in report["transitions"]]
     body = (
         f"<h1>What-if: {html.escape(report['base']['policy']['title'])}</h1>"
         f"<table><tr><th>metric</th><th>base</th><th>proposed</th><th>change</th><th>95% interval</th></tr>{rows}</table>"
-        "<h2>MQLs per week (base, proposed)</h2>"
-        + _bars(
-            [(w, float(base_weeks.get(w, 0))) for w in weeks],
-            [(w, float(new_weeks.get(w, 0))) for w in weeks],
+        "<h2>MQLs per week</h2>"
+        + grouped_bars(
+            weeks,
+            [
+                ("base", [base_weeks.get(w, 0) for w in weeks]),
+                ("proposed", [new_weeks.get(w, 0) for w in weeks]),
+            ],
+            "MQLs per week",
+        )
+        + "<h2>Funnel</h2>"
+        + grouped_bars(
+            stages,
+            [
+                ("base", [report["base"]["stages"][s] for s in stages]),
+                ("proposed", [report["proposed"]["stages"].get(s, 0) for s in stages]),
+            ],
+            "Leads by stage now",
+            horizontal=True,
         )
         + f"<h2>Transitions</h2><table><tr><th>from</th><th>to</th><th>leads</th></tr>{transitions}</table>"
+        + (
+            grouped_bars(
+                moves,
+                [("leads", [t["leads"] for t in report["transitions"]])],
+                "Leads whose stage changed",
+                horizontal=True,
+            )
+            if moves
+            else ""
+        )
+        + "<h2>Score distributions (proposed)</h2>"
+        + _score_charts(report["proposed"])
     )
     return _html_page("What-if", body)
 
@@ -261,8 +295,12 @@ def sweep_html(report: dict[str, Any]) -> str:
     for r in report["rows"]:
         cells = [show(v) for v in r["params"].values()] + [show(r["metrics"][m]) for m in MAIN]
         body_rows += "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>"
-    label = lambda r: ", ".join(f"{k}={v}" for k, v in r["params"].items())  # noqa: E731
-    chart = _bars([(label(r), float(r["metrics"]["mqls"] or 0)) for r in report["rows"]])
+    from .charts import grouped_bars
+
+    labels = [", ".join(f"{k}={v}" for k, v in r["params"].items()) for r in report["rows"]]
+    chart = grouped_bars(
+        labels, [("MQLs", [r["metrics"]["mqls"] or 0 for r in report["rows"]])], "MQLs per value"
+    )
     body = (
         f"<h1>Sweep: {html.escape(report['policy']['title'])}</h1>"
         f"<table><tr>{head}</tr>{body_rows}</table><h2>MQLs per value</h2>{chart}"

@@ -59,6 +59,7 @@ class LeadRecord:
     touch: float | None = None
     sql: bool = False
     segment: str | None = None
+    scores: tuple[Any, ...] = ()
 
 
 def evaluate_all(
@@ -113,6 +114,7 @@ def evaluate_all(
                 first_event=lead.events[0].at if lead.events else None,
                 truth_sql=(sql_truth is not None) if "sql_at" in truth else None,
                 segment=str(truth["persona"]) if "persona" in truth else None,
+                scores=tuple(decision.scores.values()),
             )
         )
     return records, kept
@@ -313,7 +315,74 @@ def report(
         "disqualified": {d.reason: reasons.get(d.reason, 0) for d in model.disqualifiers},
         "metrics": metrics(records, as_of, capacity, simulated_sales),
         "definitions": DEFINITIONS,
+        "score_distributions": distributions(model, records, params),
     }
+
+
+def thresholds(model: CheckedPolicy, params: dict[str, Any]) -> dict[str, list[tuple[str, float]]]:
+    """Constants that stage conditions compare scores with (for the charts)."""
+    from .. import ast
+    from ..lints import _constant, walk
+
+    def constant(node: ast.Expr) -> float | None:
+        if (
+            isinstance(node, ast.Name)
+            and node.name in params
+            and model.refs.get(id(node)) is not None
+        ):
+            value = params[node.name]
+            return (
+                float(value)
+                if isinstance(value, int | float) and not isinstance(value, bool)
+                else None
+            )
+        return _constant(model, node)
+
+    found: dict[str, list[tuple[str, float]]] = {}
+    for stage in model.stages.stages:
+        if stage.condition is None:
+            continue
+        for node in walk(stage.condition):
+            if isinstance(node, ast.Compare) and isinstance(node.left, ast.Name):
+                ref = model.refs.get(id(node.left))
+                value = constant(node.right)
+                if ref is not None and ref.kind == "score" and value is not None:
+                    entry = (f"{stage.name}: {node.op} {value:g}", value)
+                    if entry not in found.setdefault(ref.name, []):
+                        found[ref.name].append(entry)
+    return found
+
+
+def distributions(
+    model: CheckedPolicy, records: Sequence[LeadRecord], params: dict[str, Any]
+) -> dict[str, Any]:
+    """Per score: a 20-bin histogram for buyers and for the other leads."""
+    marks = thresholds(model, params)
+    result: dict[str, Any] = {}
+    for index, name in enumerate(model.scores):
+        values = [
+            (r.scores[index], r.buyer)
+            for r in records
+            if index < len(r.scores) and r.scores[index] is not None
+        ]
+        if not values:
+            continue
+        low = min(v for v, _ in values)
+        high = max(v for v, _ in values)
+        width = (high - low) / 20 if high > low else 1.0
+        edges = [round(low + k * width, 4) for k in range(21)]
+        buyers = [0] * 20
+        others = [0] * 20
+        for value, buyer in values:
+            slot = min(int((value - low) / width), 19)
+            (buyers if buyer else others)[slot] += 1
+        result[name] = {
+            "edges": edges,
+            "buyers": buyers,
+            "others": others,
+            "thresholds": marks.get(name, []),
+        }
+    return result
 
 
 def _plain(value: Any) -> Any:

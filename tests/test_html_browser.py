@@ -1,0 +1,83 @@
+"""HTML reports open in a real browser (Debian's headless Chromium): they
+render with no console errors and show their charts. `.ci/run` installs
+Chromium when it is missing; locally the test skips without it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from mqldsl.cli import cli
+
+from .conftest import ROOT
+
+ARTIFACTS = ROOT / "tests" / "artifacts"
+
+
+def chromium() -> str:
+    for name in ("chromium", "chromium-browser"):
+        found = shutil.which(name)
+        if found:
+            return found
+    if os.environ.get("CI"):
+        pytest.fail("Chromium is missing in CI: .ci/run should have installed it")
+    pytest.skip("Chromium is not installed (apt-get install chromium)")
+
+
+def open_in_browser(page: Path, screenshot: Path) -> tuple[str, str]:
+    browser = chromium()
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={page.parent / 'profile'}",
+        "--enable-logging=stderr",
+        "--v=0",
+    ]
+    dom = subprocess.run(
+        [browser, *flags, "--dump-dom", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    shot = subprocess.run(
+        [browser, *flags, "--window-size=1200,2400", f"--screenshot={screenshot}", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return dom.stdout, dom.stderr + shot.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["simulate", "whatif"])
+def test_report_renders_in_chromium_with_charts(tmp_path: Path, command: str) -> None:
+    page = tmp_path / f"{command}.html"
+    policy = str(ROOT / "policies" / "acme.mql")
+    scenario = str(ROOT / "simulations" / "acme.toml")
+    args = [command, policy, "--scenario", scenario, "--leads", "400", "-o", str(page)]
+    if command == "whatif":
+        args[2:2] = ["--set", "mql_intent_min=30"]
+        args += ["--replications", "2"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    ARTIFACTS.mkdir(exist_ok=True)
+    screenshot = ARTIFACTS / f"{command}.png"
+    dom, log = open_in_browser(page, screenshot)
+    console = [line for line in log.splitlines() if "CONSOLE" in line or "Uncaught" in line]
+    assert console == []
+    assert dom.count("<svg") >= 3  # MQLs per week, funnel, score distributions
+    assert "MQL precision" in dom
+    assert screenshot.stat().st_size > 20_000
