@@ -689,7 +689,34 @@ _sim_source = [
     click.option(
         "--mql-stage", default="mql", show_default=True, help="The stage that counts as MQL."
     ),
+    click.option(
+        "--sql-stage", default=None, help="The stage that counts as SQL (default: `sql` if any)."
+    ),
 ]
+
+
+def _sql_stage(model: CheckedPolicy, name: str | None) -> str | None:
+    if name is None:
+        return "sql" if "sql" in model.stage_names else None
+    return _mql_stage(model, name, "--sql-stage")
+
+
+class _Progress:
+    """A progress bar on standard error, only when it is a terminal."""
+
+    def __init__(self, total: int, label: str) -> None:
+        self.bar: Any = None
+        if sys.stderr.isatty() and total >= 2000:
+            self.bar = click.progressbar(length=total, label=label, file=sys.stderr)
+            self.bar.__enter__()
+
+    def __call__(self, done: int) -> None:
+        if self.bar is not None:
+            self.bar.update(done)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
 
 
 def _with(options: list[Any]) -> Callable[[Any], Any]:
@@ -714,6 +741,7 @@ def simulate(
     assignments: tuple[str, ...],
     output: str | None,
     mql_stage: str,
+    sql_stage: str | None,
 ) -> None:
     """Funnel metrics of POLICY over a scenario's journeys (with a sales
     replay) or over real journeys, each metric with its definition."""
@@ -729,7 +757,20 @@ def simulate(
     run_seed = seed if seed is not None else (scenario.seed if scenario else 1)
     found, rejected, default_as_of = _source_leads(model, scenario, journeys, run_seed, leads)
     moment = as_of if as_of is not None else default_as_of
-    result = run_policy(model, params, found, moment, scenario, run_seed, stage, rejected)
+    progress = _Progress(len(found), "evaluating")
+    result = run_policy(
+        model,
+        params,
+        found,
+        moment,
+        scenario,
+        run_seed,
+        stage,
+        rejected,
+        sql_stage=_sql_stage(model, sql_stage),
+        progress=progress,
+    )
+    progress.close()
     click.echo(simulate_text(result.report), nl=False)
     _write_report(output, result.report, "simulate")
 
@@ -762,6 +803,7 @@ def whatif(
     assignments: tuple[str, ...],
     output: str | None,
     mql_stage: str,
+    sql_stage: str | None,
     replications: int,
     fail_if: str | None,
 ) -> None:
@@ -801,8 +843,19 @@ def whatif(
             base_model, scenario, journeys, run_seed + index, leads
         )
         moment = as_of if as_of is not None else default_as_of
+        progress = _Progress(2 * len(found), f"replication {index + 1}")
+        sqls = _sql_stage(base_model, sql_stage)
         a = run_policy(
-            base_model, base_params, found, moment, scenario, run_seed + index, stage, rejected
+            base_model,
+            base_params,
+            found,
+            moment,
+            scenario,
+            run_seed + index,
+            stage,
+            rejected,
+            sql_stage=sqls,
+            progress=progress,
         )
         b = run_policy(
             proposed_model,
@@ -813,7 +866,10 @@ def whatif(
             run_seed + index,
             stage,
             rejected,
+            sql_stage=sqls,
+            progress=progress,
         )
+        progress.close()
         samples.append((a.report, b.report))
         if index == 0:
             main, main_leads = (a, b), found
@@ -907,6 +963,7 @@ def sweep(
     assignments: tuple[str, ...],
     output: str | None,
     mql_stage: str,
+    sql_stage: str | None,
 ) -> None:
     """The main metrics for each value of one or more params (every
     combination): the threshold-tuning view."""
@@ -930,7 +987,17 @@ def sweep(
     for combination in itertools.product(*(values for _, values in axes)):
         params = dict(base)
         params.update({name: value for (name, _), value in zip(axes, combination, strict=True)})
-        result = run_policy(model, params, found, moment, scenario, run_seed, stage, rejected)
+        result = run_policy(
+            model,
+            params,
+            found,
+            moment,
+            scenario,
+            run_seed,
+            stage,
+            rejected,
+            sql_stage=_sql_stage(model, sql_stage),
+        )
         rows.append(
             {
                 "params": {name: params[name] for name, _ in axes},

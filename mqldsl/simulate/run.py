@@ -8,7 +8,7 @@ import datetime as dt
 import random
 import statistics
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -26,7 +26,7 @@ DEFINITIONS: dict[str, str] = {
     "mql_precision": "share of MQLs that are real buyers",
     "buyer_recall": "share of real buyers who became MQL before their buying window closed",
     "median_hours_to_mql": "median hours from a lead's first recorded event to its MQL handoff",
-    "sqls": "MQL handoffs that became sales qualified in the sales replay (or in the truth, for real data)",
+    "sqls": "MQL handoffs that became sales qualified: in the sales replay for scenarios; for real journeys, from `truth.sql_at`, else the leads that reached the SQL stage",
     "mql_to_sql": "SQLs divided by MQLs",
     "sla_met": "share of handoffs with an SLA whose first touch came within the SLA (handoffs still waiting at the as-of instant count once their deadline has passed)",
     "median_hours_to_first_touch": "median hours from handoff to the first sales touch, over touched handoffs",
@@ -60,6 +60,7 @@ class LeadRecord:
     sql: bool = False
     segment: str | None = None
     scores: tuple[Any, ...] = ()
+    reached_sql: bool = False
 
 
 def evaluate_all(
@@ -69,15 +70,21 @@ def evaluate_all(
     as_of: float,
     mql_stage: str,
     explain_ids: set[str] | None = None,
+    sql_stage: str | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> tuple[list[LeadRecord], dict[str, Any]]:
-    """Records per lead; the evaluation results of the leads in ``explain_ids``."""
+    """Records per lead; the evaluation results of the leads in ``explain_ids``.
+    ``progress`` is called with the number of leads done, now and then."""
     evaluator = Evaluator(model, params)
     names = model.stage_names
     mql_index = names.index(mql_stage)
+    sql_index = names.index(sql_stage) if sql_stage in names else None
     routes = model.routes
     records: list[LeadRecord] = []
     kept: dict[str, Any] = {}
-    for lead in leads:
+    for done, lead in enumerate(leads, start=1):
+        if progress is not None and done % 500 == 0:
+            progress(500)
         result = evaluator.run(
             lead, as_of, explain=explain_ids is not None and lead.id in explain_ids
         )
@@ -115,6 +122,8 @@ def evaluate_all(
                 truth_sql=(sql_truth is not None) if "sql_at" in truth else None,
                 segment=str(truth["persona"]) if "persona" in truth else None,
                 scores=tuple(decision.scores.values()),
+                reached_sql=sql_index is not None
+                and any(names.index(stage) >= sql_index for stage in result.first_entries),
             )
         )
     return records, kept
@@ -228,7 +237,10 @@ def metrics(
         sqls = sum(1 for r in mqls if r.sql)
     else:
         known = [r for r in mqls if r.truth_sql is not None]
-        sqls = sum(1 for r in known if r.truth_sql) if known else None  # type: ignore[assignment]
+        if known:
+            sqls = sum(1 for r in known if r.truth_sql)
+        else:  # the policy's own SQL stage (e.g. a sales_accepted event)
+            sqls = sum(1 for r in mqls if r.reached_sql)
     with_sla = [r for r in mqls if r.sla is not None and r.queue is not None]
     judged = [
         r

@@ -83,8 +83,12 @@ def run_policy(
     mql_stage: str,
     rejected: int = 0,
     explain_ids: set[str] | None = None,
+    sql_stage: str | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> Run:
-    records, kept = evaluate_all(model, params, leads, as_of, mql_stage, explain_ids)
+    records, kept = evaluate_all(
+        model, params, leads, as_of, mql_stage, explain_ids, sql_stage, progress
+    )
     capacity = None
     if scenario is not None:
         start = to_seconds(dt.datetime.combine(scenario.start, dt.time(), tzinfo=dt.UTC))
