@@ -1034,6 +1034,86 @@ def sweep(
         click.echo(f"wrote {output}", err=True)
 
 
+@cli.command()
+@_policy_file
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="FILE.md or FILE.html (default: Markdown on standard output).",
+)
+@click.option(
+    "--previous",
+    type=click.Path(exists=True, dir_okay=False),
+    help="The previous version, for the change log.",
+)
+@click.option(
+    "--simulation",
+    type=click.Path(exists=True, dir_okay=False),
+    help="A simulate or whatif JSON report to summarise.",
+)
+@click.option("--date", help="A date to print in the footer (the output has none otherwise).")
+def docs(
+    policy: str, output: str | None, previous: str | None, simulation: str | None, date: str | None
+) -> None:
+    """The shared MQL/SQL definitions document, generated from the policy:
+    stages, scores, parameters, disqualifiers, routing and SLAs, and the
+    accepted and rejected example leads."""
+    import json
+
+    from .fileio import write_atomic
+    from .render.diff import diff as semantic_diff
+    from .render.document import render
+
+    model = _load_policy(policy)
+    changes = semantic_diff(_load_policy(previous), model) if previous else None
+    report = None
+    if simulation:
+        try:
+            from pathlib import Path
+
+            report = json.loads(Path(simulation).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise click.BadParameter(
+                f"cannot read {simulation}: {exc}", param_hint="--simulation"
+            ) from None
+    kind = "html" if output and output.lower().endswith((".html", ".htm")) else "md"
+    if output and kind == "md" and not output.lower().endswith(".md"):
+        raise click.BadParameter("the document must end in .md or .html", param_hint="-o")
+    text = render(model, kind, changes=changes, simulation=report, date=date)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        write_atomic(output, text)
+        click.echo(f"wrote {output}", err=True)
+
+
+@cli.command(name="diff")
+@click.argument("old", type=click.Path(exists=True, dir_okay=False))
+@click.argument("new", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+)
+def diff_command(old: str, new: str, output_format: str) -> None:
+    """What changed between two versions of a policy, in words, rule by rule."""
+    import json
+
+    from .render.diff import diff as semantic_diff
+
+    changes = semantic_diff(_load_policy(old), _load_policy(new))
+    if output_format == "json":
+        click.echo(json.dumps([c.to_json() for c in changes], indent=2, ensure_ascii=False))
+    elif not changes:
+        click.echo("no change in meaning")
+    else:
+        for change in changes:
+            click.echo(change.text())
+
+
 def _verify(result: object, formatted: str) -> None:
     """The formatter must keep the meaning: refuse to write otherwise."""
     from .parser import ParseResult, parse_text

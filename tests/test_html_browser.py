@@ -81,3 +81,16 @@ def test_report_renders_in_chromium_with_charts(tmp_path: Path, command: str) ->
     assert dom.count("<svg") >= 3  # MQLs per week, funnel, score distributions
     assert "MQL precision" in dom
     assert screenshot.stat().st_size > 20_000
+
+
+@pytest.mark.slow
+def test_definitions_document_renders_in_chromium(tmp_path: Path) -> None:
+    page = tmp_path / "acme.html"
+    result = CliRunner().invoke(cli, ["docs", str(ROOT / "policies" / "acme.mql"), "-o", str(page)])
+    assert result.exit_code == 0, result.output
+    ARTIFACTS.mkdir(exist_ok=True)
+    screenshot = ARTIFACTS / "definitions.png"
+    dom, log = open_in_browser(page, screenshot)
+    assert [line for line in log.splitlines() if "CONSOLE" in line or "Uncaught" in line] == []
+    assert "<svg" in dom and "Accepted and rejected leads" in dom
+    assert screenshot.stat().st_size > 20_000

@@ -1,0 +1,1 @@
+"""Rendering policies for people: English, and the definitions document."""

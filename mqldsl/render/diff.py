@@ -1,0 +1,339 @@
+"""`mqldsl diff`: what changed between two versions of a policy, in words,
+rule by rule. Rules are matched across versions by label, then as the same
+rule moved elsewhere, then by shape (the same kind of rule on the same
+events or fields), then by position; a moved rule is never reported as
+removed and added."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .. import ast
+from ..model import CheckedPolicy
+from ..printer import expr, number
+from .english import English, duration
+
+
+@dataclass(frozen=True)
+class Change:
+    kind: str  # added, removed, changed, moved
+    what: str
+    old: str | None = None
+    new: str | None = None
+
+    def text(self) -> str:
+        if self.kind == "added":
+            return f"added {self.what}" + (f": {self.new}" if self.new else "")
+        if self.kind == "removed":
+            return f"removed {self.what}" + (f": {self.old}" if self.old else "")
+        if self.kind == "moved":
+            return f"moved {self.what}" + (f" ({self.old} → {self.new})" if self.old else "")
+        return f"{self.what}: {self.old} → {self.new}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "what": self.what, "old": self.old, "new": self.new}
+
+
+def _rule_shape(rule: ast.Rule) -> tuple[str, str]:
+    from ..lints import walk
+
+    node: ast.Expr = rule.pattern if isinstance(rule, ast.PerRule) else rule.condition
+    names = sorted(
+        {p.name for p in walk(node) if isinstance(p, ast.Name)}
+        | {p.event or "event" for p in walk(node) if isinstance(p, ast.Pattern)}
+    )
+    return (type(rule).__name__, ",".join(names))
+
+
+def _rule_key(rule: ast.Rule) -> str:
+    from ..explain import rule_text
+
+    return rule_text(rule) + (f" {rule.label!r}" if rule.label else "")
+
+
+def _match_rules(
+    old: tuple[ast.Rule, ...], new: tuple[ast.Rule, ...]
+) -> tuple[list[tuple[int, int]], list[int], list[int]]:
+    pairs: list[tuple[int, int]] = []
+    left = list(range(len(old)))
+    right = list(range(len(new)))
+
+    def take(test: Any) -> None:
+        for i in list(left):
+            for j in list(right):
+                if test(old[i], new[j]):
+                    pairs.append((i, j))
+                    left.remove(i)
+                    right.remove(j)
+                    break
+
+    take(lambda a, b: a.label is not None and a.label == b.label)
+    take(lambda a, b: _rule_key(a) == _rule_key(b))
+    take(lambda a, b: _rule_shape(a) == _rule_shape(b))
+    # by position among what is left, when the kind of rule is the same
+    for i, j in list(zip(list(left), list(right), strict=False)):
+        if type(old[i]) is type(new[j]):
+            pairs.append((i, j))
+            left.remove(i)
+            right.remove(j)
+    return sorted(pairs), left, right
+
+
+def _rule_changes(
+    score: str,
+    a: ast.Rule,
+    b: ast.Rule,
+    old_index: int,
+    new_index: int,
+    say: English,
+    said: English,
+) -> list[Change]:
+    name = f'score {score}: rule "{b.label or said.rule(b)}"'
+    changes = []
+    if a.points != b.points:
+        changes.append(Change("changed", f"{name} points", _points(a.points), _points(b.points)))
+    if (
+        isinstance(a, ast.WhenRule)
+        and isinstance(b, ast.WhenRule)
+        and expr(a.condition) != expr(b.condition)
+    ):
+        changes.append(
+            Change(
+                "changed",
+                f"{name} condition",
+                say.condition(a.condition),
+                said.condition(b.condition),
+            )
+        )
+    if isinstance(a, ast.PerRule) and isinstance(b, ast.PerRule):
+        if expr(a.pattern) != expr(b.pattern):
+            changes.append(
+                Change(
+                    "changed",
+                    f"{name} events",
+                    say.pattern_noun(a.pattern),
+                    said.pattern_noun(b.pattern),
+                )
+            )
+        if a.max != b.max:
+            changes.append(Change("changed", f"{name} cap", _cap(a.max), _cap(b.max)))
+    if a.label != b.label:
+        changes.append(Change("changed", f"{name} label", repr(a.label), repr(b.label)))
+    if old_index != new_index and not changes and _rule_key(a) == _rule_key(b):
+        changes.append(
+            Change("moved", name, f"position {old_index + 1}", f"position {new_index + 1}")
+        )
+    return changes
+
+
+def _points(value: float | int) -> str:
+    return ("+" if value > 0 else "") + number(value)
+
+
+def _cap(value: float | int | None) -> str:
+    return "no cap" if value is None else f"at most {number(value)}"
+
+
+def _show_range(value: ast.RangeOption | None) -> str:
+    return "none" if value is None else f"{number(value.low)} to {number(value.high)}"
+
+
+def _show_decay(value: ast.DecayOption | None) -> str:
+    return "none" if value is None else f"{number(value.percent)}% every {duration(value.every)}"
+
+
+def _header(old: CheckedPolicy, new: CheckedPolicy) -> list[Change]:
+    changes = []
+    for label, before, after in (
+        ("title", old.title, new.title),
+        ("version", old.version, new.version),
+        ("owner", old.owner, new.owner),
+        ("effective date", old.effective, new.effective),
+        ("about text", old.about, new.about),
+    ):
+        if before != after:
+            changes.append(Change("changed", label, str(before), str(after)))
+    return changes
+
+
+def _schema(old: CheckedPolicy, new: CheckedPolicy) -> list[Change]:
+    changes = []
+    for kind, before, after in (
+        ("lead field", old.fields, new.fields),
+        ("account field", old.account_fields, new.account_fields),
+    ):
+        for name, info in before.items():
+            if name not in after:
+                changes.append(Change("removed", f"{kind} {name}", str(info.type)))
+            elif info.type != after[name].type:
+                changes.append(
+                    Change("changed", f"{kind} {name} type", str(info.type), str(after[name].type))
+                )
+        for name, info in after.items():
+            if name not in before:
+                changes.append(Change("added", f"{kind} {name}", None, str(info.type)))
+    changes += [Change("removed", f"event {n}") for n in old.events if n not in new.events]
+    changes += [Change("added", f"event {n}") for n in new.events if n not in old.events]
+    for name, param in old.params.items():
+        if name not in new.params:
+            changes.append(Change("removed", f"param {name}", str(param.value)))
+        elif param.value != new.params[name].value:
+            changes.append(
+                Change("changed", f"param {name}", str(param.value), str(new.params[name].value))
+            )
+    for name, param in new.params.items():
+        if name not in old.params:
+            changes.append(Change("added", f"param {name}", None, str(param.value)))
+    return changes
+
+
+def _scores(old: CheckedPolicy, new: CheckedPolicy, say: English, said: English) -> list[Change]:
+    changes = []
+    for name, info in old.scores.items():
+        if name not in new.scores:
+            changes.append(Change("removed", f"score {name}"))
+            continue
+        before: ast.Score = info.node
+        after: ast.Score = new.scores[name].node
+        if _show_range(before.range) != _show_range(after.range):
+            changes.append(
+                Change(
+                    "changed",
+                    f"score {name} range",
+                    _show_range(before.range),
+                    _show_range(after.range),
+                )
+            )
+        if _show_decay(before.decay) != _show_decay(after.decay):
+            changes.append(
+                Change(
+                    "changed",
+                    f"score {name} decay",
+                    _show_decay(before.decay),
+                    _show_decay(after.decay),
+                )
+            )
+        if before.formula is not None or after.formula is not None:
+            old_text = say.value(before.formula) if before.formula is not None else "rules"
+            new_text = said.value(after.formula) if after.formula is not None else "rules"
+            if old_text != new_text:
+                changes.append(Change("changed", f"score {name} formula", old_text, new_text))
+            continue
+        old_rules, new_rules = before.rules or (), after.rules or ()
+        pairs, removed, added = _match_rules(old_rules, new_rules)
+        for i, j in pairs:
+            changes.extend(_rule_changes(name, old_rules[i], new_rules[j], i, j, say, said))
+        for i in removed:
+            changes.append(Change("removed", f"score {name} rule", say.rule(old_rules[i])))
+        for j in added:
+            changes.append(Change("added", f"score {name} rule", None, said.rule(new_rules[j])))
+    changes += [Change("added", f"score {n}") for n in new.scores if n not in old.scores]
+    return changes
+
+
+def _stages(old: CheckedPolicy, new: CheckedPolicy, say: English, said: English) -> list[Change]:
+    changes = []
+    if old.locked != new.locked:
+        mode = {True: "locked", False: "flexible"}
+        changes.append(Change("changed", "stage mode", mode[old.locked], mode[new.locked]))
+    after = {s.name: s for s in new.stages.stages}
+    before = {s.name: s for s in old.stages.stages}
+
+    def criteria(english: English, stage: ast.Stage) -> str:
+        return english.condition(stage.condition) if stage.condition is not None else "entry"
+
+    for stage in old.stages.stages:
+        if stage.name not in after:
+            changes.append(Change("removed", f"stage {stage.name}"))
+            continue
+        other = after[stage.name]
+        if criteria(say, stage) != criteria(said, other):
+            changes.append(
+                Change(
+                    "changed",
+                    f"stage {stage.name} condition",
+                    criteria(say, stage),
+                    criteria(said, other),
+                )
+            )
+        if stage.description != other.description:
+            changes.append(
+                Change(
+                    "changed",
+                    f"stage {stage.name} description",
+                    str(stage.description),
+                    str(other.description),
+                )
+            )
+    for stage in new.stages.stages:
+        if stage.name not in before:
+            changes.append(Change("added", f"stage {stage.name}", None, criteria(said, stage)))
+    kept_old = [s for s in old.stage_names if s in after]
+    kept_new = [s for s in new.stage_names if s in before]
+    if kept_old != kept_new:
+        changes.append(
+            Change("changed", "stage order", ", ".join(old.stage_names), ", ".join(new.stage_names))
+        )
+    return changes
+
+
+def _keyed(
+    kind: str,
+    before: dict[Any, str],
+    after: dict[Any, str],
+    label: Any,
+) -> list[Change]:
+    changes = []
+    for key, text in before.items():
+        if key not in after:
+            changes.append(Change("removed", f"{kind} {label(key)}", text))
+        elif text != after[key]:
+            changes.append(Change("changed", f"{kind} {label(key)}", text, after[key]))
+    for key, text in after.items():
+        if key not in before:
+            changes.append(Change("added", f"{kind} {label(key)}", None, text))
+    return changes
+
+
+def _route_text(english: English, route: ast.Route) -> str:
+    text = "always" if route.condition is None else f"when {english.condition(route.condition)}"
+    return text + (f", first touch within {duration(route.sla)}" if route.sla else "")
+
+
+def diff(old: CheckedPolicy, new: CheckedPolicy) -> list[Change]:
+    """Every change in meaning from ``old`` to ``new`` (empty when there is none)."""
+    from ..printer import canonical_items
+
+    if canonical_items(old.policy) == canonical_items(new.policy):
+        return []
+    say, said = English(old), English(new)
+    changes = _header(old, new) + _schema(old, new) + _scores(old, new, say, said)
+    changes += _stages(old, new, say, said)
+    changes += _keyed(
+        "disqualifier",
+        {d.reason: say.condition(d.condition) for d in old.disqualifiers},
+        {d.reason: said.condition(d.condition) for d in new.disqualifiers},
+        lambda key: f'"{key}"',
+    )
+    changes += _keyed(
+        "recycle",
+        {(r.from_stage, r.to_stage): say.condition(r.condition) for r in old.recycles},
+        {(r.from_stage, r.to_stage): said.condition(r.condition) for r in new.recycles},
+        lambda key: f"{key[0]} to {key[1]}",
+    )
+    changes += _keyed(
+        "route",
+        {(r.stage, r.queue): _route_text(say, r) for r in old.routes},
+        {(r.stage, r.queue): _route_text(said, r) for r in new.routes},
+        lambda key: f"{key[0]} to {key[1]}",
+    )
+    examples_old = {e.name: e for e in old.examples}
+    examples_new = {e.name: e for e in new.examples}
+    for name, example in examples_old.items():
+        if name not in examples_new:
+            changes.append(Change("removed", f'example "{name}"'))
+        elif example != examples_new[name]:
+            changes.append(Change("changed", f'example "{name}"', "previous version", "edited"))
+    changes += [Change("added", f'example "{n}"') for n in examples_new if n not in examples_old]
+    return changes

@@ -1,0 +1,229 @@
+"""English rendering, the definitions document (`docs`) and `diff`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from mqldsl.checker import check_text
+from mqldsl.cli import cli
+from mqldsl.render.english import English
+
+from .conftest import ROOT
+
+GOLDEN = Path(__file__).parent / "golden" / "docs"
+ACME = ROOT / "policies" / "acme.mql"
+
+SCHEMA = """policy "english"
+lead {
+  company_size: int
+  role: enum(security_engineer, secops, student)
+  email: text
+  tech_stack: set of text
+}
+event page_view { path: text }
+event demo_request
+param mql_fit_min = 30
+score fit {
+  +1 when company_size > 1
+}
+"""
+
+
+def english(condition: str) -> str:
+    result = check_text(SCHEMA + f"stages {{\n  v\n  m when {condition}\n}}\n")
+    assert result.model is not None, [d.render(result.source) for d in result.diagnostics]
+    stage = result.model.stages.stages[1]
+    assert stage.condition is not None
+    return English(result.model).condition(stage.condition)
+
+
+@pytest.mark.parametrize(
+    ("condition", "text"),
+    [
+        ("company_size between 200 and 5000", "company size is between 200 and 5,000"),
+        ("demo_request within 60 days", "at least one demo request in the last 60 days"),
+        ("demo_request within 1 day", "at least one demo request in the last day"),
+        ("demo_request", "at least one demo request at any time"),
+        ("fit >= mql_fit_min", "fit is at least 30 (param `mql_fit_min`)"),
+        ("fit < 10.5", "fit is below 10.5"),
+        ("role in [security_engineer, secops]", "role is security engineer or secops"),
+        ("role not in [student]", "role is not student"),
+        ('tech_stack contains "aws"', 'tech stack includes "aws"'),
+        ('email ends with ".edu"', 'email ends with ".edu"'),
+        ("company_size is missing", "company size is unknown"),
+        ("no event within 30 days", "no activity in the last 30 days"),
+        (
+            'count(page_view where path starts with "/pricing" within 7 days) >= 3',
+            'the number of page views where path starts with "/pricing" in the last 7 days is at least 3',
+        ),
+        ("days since demo_request < 3", "the days since the last demo request is below 3"),
+        ("not (company_size > 10)", "not (company size is above 10)"),
+        (
+            "fit > 1 and (company_size > 5 or role == secops)",
+            "fit is above 1 and (company size is above 5 or role is secops)",
+        ),
+        (
+            "fit > 1 and company_size > 5 or role == secops",
+            "(fit is above 1 and company size is above 5) or role is secops",
+        ),
+        ("0.5 * fit + 2 > 3", "0.5 × fit + 2 is above 3"),
+    ],
+)
+def test_conditions_in_english(condition: str, text: str) -> None:
+    assert english(condition) == text
+
+
+def test_rules_in_english() -> None:
+    model = check_text(
+        SCHEMA.replace(
+            "+1 when company_size > 1",
+            '+5 per page_view where path starts with "/pricing" within 14 days, max 20\n  -30 when role == student',
+        )
+        + "stages {\n  v\n}\n"
+    ).model
+    assert model is not None
+    rules = model.scores["fit"].node.rules or ()
+    say = English(model)
+    assert (
+        say.rule(rules[0])
+        == '+5 for each page view where path starts with "/pricing" in the last 14 days, at most 20'
+    )
+    assert say.rule(rules[1]) == "−30 when role is student"
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.mark.parametrize("kind", ["md", "html"])
+def test_definitions_document_golden(tmp_path: Path, kind: str, update_golden: bool) -> None:
+    out = tmp_path / f"acme.{kind}"
+    code, _, err = run(
+        "docs", str(ACME.relative_to(ROOT)) if Path.cwd() == ROOT else str(ACME), "-o", str(out)
+    )
+    assert code == 0, err
+    text = out.read_text().replace(str(ACME), "policies/acme.mql")
+    golden = GOLDEN / f"acme.{kind}"
+    if update_golden:
+        golden.write_text(text)
+    assert text == golden.read_text()
+
+
+def test_document_names_every_part_of_the_policy() -> None:
+    code, text, _ = run("docs", str(ACME))
+    assert code == 0
+    model = check_text(ACME.read_text()).model
+    assert model is not None
+    for name in [
+        *model.stage_names,
+        *model.scores,
+        *model.params,
+        *(d.reason for d in model.disqualifiers),
+        *model.queues,
+        *(e.name for e in model.examples),
+    ]:
+        assert name in text, name
+    assert "```mermaid" in text and "Generated from" in text and "sha256" in text
+
+
+def test_document_is_deterministic_and_dated_only_on_request() -> None:
+    first = run("docs", str(ACME))[1]
+    assert first == run("docs", str(ACME))[1]
+    assert " on 2026-12-01." in run("docs", str(ACME), "--date", "2026-12-01")[1]
+    assert " on " not in first.splitlines()[-1]
+
+
+def test_hostile_strings_render_as_text_in_html(tmp_path: Path) -> None:
+    hostile = tmp_path / "hostile.mql"
+    hostile.write_text(
+        'policy "<script>alert(1)</script>"\nowner "\\"><img src=x onerror=alert(2)>"\n'
+        'event e "<b>bold</b>"\nstages {\n  v "<iframe>"\n  m "x" when e ever\n}\n'
+        'disqualify "<script>x</script>" when e within 1 day\n'
+    )
+    page = tmp_path / "hostile.html"
+    code, _, err = run("docs", str(hostile), "-o", str(page))
+    assert code == 0, err
+    text = page.read_text()
+    assert "<script>" not in text and "<img" not in text and "<iframe>" not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert "&lt;img src=x onerror=alert(2)&gt;" in text
+
+
+def test_document_with_previous_version_has_a_change_log(tmp_path: Path) -> None:
+    old = tmp_path / "old.mql"
+    old.write_text(
+        ACME.read_text().replace("param mql_intent_min = 40", "param mql_intent_min = 50")
+    )
+    code, text, _ = run("docs", str(ACME), "--previous", str(old))
+    assert code == 0
+    assert "## Change log" in text and "- param mql_intent_min: 50 → 40" in text
+
+
+# ---------------------------------------------------------------- diff
+
+
+def diff(tmp_path: Path, old: str, new: str, *args: str) -> tuple[int, str]:
+    a, b = tmp_path / "old.mql", tmp_path / "new.mql"
+    a.write_text(old)
+    b.write_text(new)
+    code, out, _ = run("diff", str(a), str(b), *args)
+    return code, out
+
+
+def test_diff_formatting_and_comment_changes_mean_nothing(tmp_path: Path) -> None:
+    text = ACME.read_text()
+    messy = "# a new comment\n" + text.replace(
+        "param mql_fit_min = 30", "param   mql_fit_min=30   # same"
+    )
+    assert diff(tmp_path, text, messy) == (0, "no change in meaning\n")
+
+
+def test_diff_lists_exactly_the_changes_in_words(tmp_path: Path) -> None:
+    text = ACME.read_text()
+    new = (
+        text.replace(
+            '+20 when company_size between 200 and 5000 "Core company size"',
+            '+25 when company_size between 200 and 5000 "Core company size"',
+        )
+        .replace(
+            "+5 per feature_used within 14 days, max 20",
+            "+5 per feature_used within 7 days, max 20",
+        )
+        .replace(
+            "route mql to sdr_inbound when channel == inbound, sla 5 minutes",
+            "route mql to sdr_inbound when channel == inbound, sla 15 minutes",
+        )
+        .replace('disqualify "Unsubscribed" when unsubscribe ever\n', "")
+    )
+    code, out = diff(tmp_path, text, new)
+    assert code == 0
+    assert out.splitlines() == [
+        'score fit: rule "Core company size" points: +20 → +25',
+        'score intent: rule "+5 for each feature used in the last 7 days, at most 20" events: feature used in the last 14 days → feature used in the last 7 days',
+        'removed disqualifier "Unsubscribed": at least one unsubscribe at any time',
+        "route mql to sdr_inbound: when channel is inbound, first touch within 5 minutes → when channel is inbound, first touch within 15 minutes",
+    ]
+
+
+def test_diff_never_reports_a_moved_rule_as_removed_and_added(tmp_path: Path) -> None:
+    text = ACME.read_text()
+    lines = text.splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if "+15 when role in" in line)
+    moved = lines[:start] + lines[start + 1 : start + 3] + [lines[start]] + lines[start + 3 :]
+    code, out = diff(tmp_path, text, "".join(moved))
+    assert code == 0
+    assert "removed" not in out and "added" not in out
+    assert out.startswith('moved score fit: rule "+15 when role is security engineer or secops"')
+
+
+def test_diff_json(tmp_path: Path) -> None:
+    text = ACME.read_text()
+    code, out = diff(tmp_path, text, text.replace("version 4", "version 5"), "--format", "json")
+    assert code == 0
+    assert json.loads(out) == [{"kind": "changed", "what": "version", "old": "4", "new": "5"}]
