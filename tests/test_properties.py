@@ -133,3 +133,23 @@ def test_fmt_is_idempotent_on_generated_policies(policy: ast.Policy) -> None:
     assert parsed.policy is not None
     twice = format_policy(parsed.policy, parsed.source)
     assert twice == once
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(policies())
+def test_checker_never_raises_on_any_parseable_policy(policy: ast.Policy) -> None:
+    from mqldsl.checker import check_text
+
+    result = check_text(format_policy(policy), "generated.mql")
+    for diagnostic in result.diagnostics:
+        diagnostic.render(result.source)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated_policy())
+def test_checker_never_raises_on_mutated_policies(text: str) -> None:
+    from mqldsl.checker import check_text
+
+    result = check_text(text, "fuzz.mql")
+    for diagnostic in result.diagnostics:
+        diagnostic.render(result.source)
