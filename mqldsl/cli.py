@@ -692,6 +692,13 @@ _sim_source = [
     click.option(
         "--sql-stage", default=None, help="The stage that counts as SQL (default: `sql` if any)."
     ),
+    click.option(
+        "--jobs",
+        type=click.IntRange(1, 64),
+        default=1,
+        show_default=True,
+        help="Processes for evaluating leads.",
+    ),
 ]
 
 
@@ -742,6 +749,7 @@ def simulate(
     output: str | None,
     mql_stage: str,
     sql_stage: str | None,
+    jobs: int,
 ) -> None:
     """Funnel metrics of POLICY over a scenario's journeys (with a sales
     replay) or over real journeys, each metric with its definition."""
@@ -769,6 +777,7 @@ def simulate(
         rejected,
         sql_stage=_sql_stage(model, sql_stage),
         progress=progress,
+        jobs=jobs,
     )
     progress.close()
     click.echo(simulate_text(result.report), nl=False)
@@ -804,6 +813,7 @@ def whatif(
     output: str | None,
     mql_stage: str,
     sql_stage: str | None,
+    jobs: int,
     replications: int,
     fail_if: str | None,
 ) -> None:
@@ -856,6 +866,7 @@ def whatif(
             rejected,
             sql_stage=sqls,
             progress=progress,
+            jobs=jobs,
         )
         b = run_policy(
             proposed_model,
@@ -868,6 +879,7 @@ def whatif(
             rejected,
             sql_stage=sqls,
             progress=progress,
+            jobs=jobs,
         )
         progress.close()
         samples.append((a.report, b.report))
@@ -964,6 +976,7 @@ def sweep(
     output: str | None,
     mql_stage: str,
     sql_stage: str | None,
+    jobs: int,
 ) -> None:
     """The main metrics for each value of one or more params (every
     combination): the threshold-tuning view."""
@@ -997,6 +1010,7 @@ def sweep(
             stage,
             rejected,
             sql_stage=_sql_stage(model, sql_stage),
+            jobs=jobs,
         )
         rows.append(
             {

@@ -365,3 +365,10 @@ def test_sweep_shows_the_threshold_trade_off(journeys: Path, tmp_path: Path) -> 
     assert mqls == sorted(mqls, reverse=True)
     code, _, _ = run("sweep", ACME, "--param", "mql_intent_min=a..b", "--journeys", str(journeys))
     assert code == 2
+
+
+def test_jobs_give_the_same_report(tmp_path: Path) -> None:
+    one, two = tmp_path / "one.json", tmp_path / "two.json"
+    run("simulate", ACME, "--scenario", SCENARIO, "--leads", "2500", "-o", str(one))
+    run("simulate", ACME, "--scenario", SCENARIO, "--leads", "2500", "--jobs", "2", "-o", str(two))
+    assert one.read_bytes() == two.read_bytes()

@@ -18,7 +18,15 @@ from ..journeys import JourneyReader, ReadReport, RecordError
 from ..model import CheckedPolicy
 from ..runtime import Lead, to_seconds
 from .generate import generate
-from .run import MAIN, LeadRecord, evaluate_all, metrics, replay_sales, report
+from .run import (
+    MAIN,
+    LeadRecord,
+    evaluate_all,
+    evaluate_parallel,
+    metrics,
+    replay_sales,
+    report,
+)
 from .scenario import Scenario
 
 # Two-sided 95% Student t critical values by degrees of freedom.
@@ -85,10 +93,15 @@ def run_policy(
     explain_ids: set[str] | None = None,
     sql_stage: str | None = None,
     progress: Callable[[int], None] | None = None,
+    jobs: int = 1,
 ) -> Run:
-    records, kept = evaluate_all(
-        model, params, leads, as_of, mql_stage, explain_ids, sql_stage, progress
-    )
+    if jobs > 1 and explain_ids is None:
+        records = evaluate_parallel(model, params, leads, as_of, mql_stage, sql_stage, jobs)
+        kept: dict[str, Any] = {}
+    else:
+        records, kept = evaluate_all(
+            model, params, leads, as_of, mql_stage, explain_ids, sql_stage, progress
+        )
     capacity = None
     if scenario is not None:
         start = to_seconds(dt.datetime.combine(scenario.start, dt.time(), tzinfo=dt.UTC))
