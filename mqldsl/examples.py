@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from . import ast
 from .check_examples import example_instant
 from .evaluator import EvalResult, Evaluator
+from .interpreter import _COMPARE
 from .model import CheckedPolicy
 from .runtime import Event, Lead, date_seconds, format_instant, to_seconds
-
-_OPS: dict[str, Callable[[Any, Any], bool]] = {
-    "==": operator.eq,
-    "!=": operator.ne,
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-}
 
 
 @dataclass(frozen=True)
@@ -100,7 +90,7 @@ def run_example(evaluator: Evaluator, example: ast.Example) -> ExampleResult:
                 failures.append(Failure(item, expected, actual))
         elif isinstance(item, ast.ExpectScore):
             value = decision.scores.get(item.score)
-            if value is None or not _OPS[item.op](value, item.value):
+            if value is None or not _COMPARE[item.op](value, item.value):
                 from .printer import number
 
                 failures.append(

@@ -16,7 +16,7 @@ from ..evaluator import Evaluator
 from ..examples import run_example
 from ..model import CheckedPolicy
 from ..printer import number
-from .english import English, duration, words
+from .english import OPERATORS, English, duration, words
 from .english import number as english_number
 
 
@@ -252,15 +252,7 @@ def _expect_text(item: ast.ExampleItem) -> str:
     if isinstance(item, ast.ExpectDisqualified):
         return "disqualified" + (f' ("{item.reason}")' if item.reason else "")
     if isinstance(item, ast.ExpectScore):
-        ops = {
-            "==": "is",
-            "!=": "is not",
-            "<": "is below",
-            "<=": "is at most",
-            ">": "is above",
-            ">=": "is at least",
-        }
-        return f"{item.score} {ops[item.op]} {number(item.value)}"
+        return f"{item.score} {OPERATORS[item.op]} {number(item.value)}"
     assert isinstance(item, ast.ExpectRoute)
     return f"routed to {item.queue}"
 

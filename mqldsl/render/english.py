@@ -10,7 +10,7 @@ import datetime as dt
 from .. import ast
 from ..model import CheckedPolicy
 
-_OPS = {
+OPERATORS = {
     "==": "is",
     "!=": "is not",
     "<": "is below",
@@ -145,7 +145,7 @@ class English:
                 return self.condition(ast.NoEvents(pattern=inner))
             return f"not ({self.condition(inner)})"
         if isinstance(node, ast.Compare):
-            op = _OPS[node.op]
+            op = OPERATORS[node.op]
             return f"{self.value(node.left)} {op} {self.value(node.right)}"
         if isinstance(node, ast.Between):
             return (
