@@ -83,7 +83,10 @@ def string(value: str) -> str:
 
 
 def long_string(value: str) -> str:
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    """A triple-quoted string; quotes are escaped only where they would end it."""
+    escaped = value.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    body = escaped.rstrip('"')
+    escaped = body + '\\"' * (len(escaped) - len(body))
     return f'"""\n{escaped}\n"""'
 
 

@@ -220,7 +220,7 @@ def test_timeline_lists_every_stage_change(tmp_path: Path) -> None:
 def test_test_command_passes_on_shipped_policies() -> None:
     code, out, _ = run("test", str(ROOT / "policies"))
     assert code == 0
-    assert out.splitlines()[-1] == "19 passed, 0 failed"
+    assert out.splitlines()[-1] == "22 passed, 0 failed"
 
 
 def test_test_command_reports_a_failing_example_with_its_explanation(tmp_path: Path) -> None:

@@ -46,6 +46,20 @@ def simulate_text(report: dict[str, Any]) -> str:
         )
     for name in [*MAIN, "median_hours_to_mql", "sdr_utilisation", "queue_length"]:
         lines.append(f"  {LABELS.get(name, name):<30} {show(m.get(name))}")
+    return "\n".join(lines) + "\n" + backtest_text(report)
+
+
+def backtest_text(report: dict[str, Any]) -> str:
+    data = report.get("backtest")
+    if not data:
+        return ""
+    lines = [
+        f"backtest on {data['leads_with_truth']} leads with known outcomes: base rate {show(data['base_rate'])}, "
+        f"MQL precision {show(data['mql_precision'])}, lift {show(data['lift'])}x",
+    ]
+    for name, score in data["scores"].items():
+        cells = " ".join(show(d["conversion"]) for d in score["deciles"])
+        lines.append(f"  {name}: conversion by decile (highest first) {cells}")
     return "\n".join(lines) + "\n"
 
 

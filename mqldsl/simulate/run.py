@@ -60,7 +60,7 @@ class LeadRecord:
     sql: bool = False
     segment: str | None = None
     scores: tuple[Any, ...] = ()
-    reached_sql: bool = False
+    reached_sql: bool | None = None  # None: the policy has no SQL stage
 
 
 def evaluate_all(
@@ -122,8 +122,9 @@ def evaluate_all(
                 truth_sql=(sql_truth is not None) if "sql_at" in truth else None,
                 segment=str(truth["persona"]) if "persona" in truth else None,
                 scores=tuple(decision.scores.values()),
-                reached_sql=sql_index is not None
-                and any(names.index(stage) >= sql_index for stage in result.first_entries),
+                reached_sql=None
+                if sql_index is None
+                else any(names.index(stage) >= sql_index for stage in result.first_entries),
             )
         )
     return records, kept
@@ -279,8 +280,11 @@ def metrics(
         known = [r for r in mqls if r.truth_sql is not None]
         if known:
             sqls = sum(1 for r in known if r.truth_sql)
-        else:  # the policy's own SQL stage (e.g. a sales_accepted event)
+        elif records and records[0].reached_sql is not None:
+            # the policy's own SQL stage (e.g. a sales_accepted event)
             sqls = sum(1 for r in mqls if r.reached_sql)
+        else:
+            sqls = None
     with_sla = [r for r in mqls if r.sla is not None and r.queue is not None]
     judged = [
         r
@@ -337,6 +341,70 @@ def metrics(
     return result
 
 
+def backtest(model: CheckedPolicy, records: Sequence[LeadRecord]) -> dict[str, Any] | None:
+    """Validation against real outcomes, when the journeys carry `truth.buyer`:
+    lift over the base rate, conversion by score decile and by stage, and the
+    gain curve of each score (share of leads flagged, share of buyers caught)."""
+    known = [r for r in records if r.buyer is not None]
+    if not known:
+        return None
+    buyers = sum(1 for r in known if r.buyer)
+    base_rate = buyers / len(known)
+    mqls = [r for r in known if r.handoff is not None]
+    precision = sum(1 for r in mqls if r.buyer) / len(mqls) if mqls else None
+    by_stage: dict[str, dict[str, Any]] = {}
+    for record in known:
+        entry = by_stage.setdefault(record.stage, {"leads": 0, "buyers": 0})
+        entry["leads"] += 1
+        entry["buyers"] += int(bool(record.buyer))
+    for entry in by_stage.values():
+        entry["conversion"] = round(entry["buyers"] / entry["leads"], 4)
+    scores: dict[str, Any] = {}
+    for index, name in enumerate(model.scores):
+        valued = [
+            (r.scores[index], bool(r.buyer))
+            for r in known
+            if index < len(r.scores) and r.scores[index] is not None
+        ]
+        if not valued:
+            continue
+        # Highest scores first; ties keep input order so the result is deterministic.
+        ranked = sorted(range(len(valued)), key=lambda i: -valued[i][0])
+        deciles = []
+        gains = []
+        total_buyers = sum(1 for _, b in valued if b)
+        caught = 0
+        size = len(ranked)
+        for decile in range(10):
+            part = ranked[decile * size // 10 : (decile + 1) * size // 10]
+            hits = sum(1 for i in part if valued[i][1])
+            caught += hits
+            deciles.append(
+                {
+                    "decile": decile + 1,
+                    "leads": len(part),
+                    "lowest": valued[part[-1]][0] if part else None,
+                    "conversion": round(hits / len(part), 4) if part else None,
+                }
+            )
+            gains.append(
+                {
+                    "flagged": round((decile + 1) / 10, 2),
+                    "buyers_caught": round(caught / total_buyers, 4) if total_buyers else None,
+                }
+            )
+        scores[name] = {"deciles": deciles, "gain": gains}
+    return {
+        "leads_with_truth": len(known),
+        "buyers": buyers,
+        "base_rate": round(base_rate, 4),
+        "mql_precision": round(precision, 4) if precision is not None else None,
+        "lift": round(precision / base_rate, 4) if precision is not None and base_rate else None,
+        "by_stage": dict(sorted(by_stage.items())),
+        "scores": scores,
+    }
+
+
 def report(
     model: CheckedPolicy,
     records: Sequence[LeadRecord],
@@ -368,6 +436,7 @@ def report(
         "metrics": metrics(records, as_of, capacity, simulated_sales),
         "definitions": DEFINITIONS,
         "score_distributions": distributions(model, records, params),
+        "backtest": None if simulated_sales else backtest(model, records),
     }
 
 

@@ -1,0 +1,200 @@
+"""`mqldsl import` (CSV exports with a mapping) and the backtest metrics of
+`simulate --journeys` on real outcomes."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from mqldsl.cli import cli
+
+from .conftest import ROOT
+
+DATA = ROOT.parent / "shared" / "data"
+XED_POLICY = str(ROOT / "policies" / "xeducation.mql")
+XED_MAPPING = str(ROOT / "policies" / "xeducation.toml")
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+HEADER = "Prospect ID,Lead Origin,Lead Source,Do Not Email,What is your current occupation,TotalVisits,Total Time Spent on Website,Page Views Per Visit,Last Activity,Converted\n"
+
+
+def test_import_maps_values_and_reports_bad_rows(tmp_path: Path) -> None:
+    leads = tmp_path / "leads.csv"
+    leads.write_text(
+        HEADER
+        + "a1,Lead Add Form,Google,No,Working Professional,5,1200,3.5,SMS Sent,1\n"
+        + "a2,API,Weird Source,Yes,Select,,0,0,Email Opened,0\n"
+        + "a3,Carrier Pigeon,Google,No,Student,2,10,1,Email Opened,0\n"
+        + "a4,API,Google,No,Student,many,10,1,Email Opened,0\n"
+        + "a5,API,Google,No\n"
+        + "a1,API,Google,No,Student,1,10,1,Email Opened,0\n"
+    )
+    out = tmp_path / "journeys.jsonl"
+    code, _, err = run(
+        "import", str(leads), "--policy", XED_POLICY, "--mapping", XED_MAPPING, "-o", str(out)
+    )
+    assert code == 1
+    journeys = [json.loads(line) for line in out.read_text().splitlines()]
+    assert journeys[0] == {
+        "id": "a1",
+        "profile": {
+            "origin": "lead_add_form",
+            "source": "google",
+            "do_not_email": False,
+            "occupation": "working_professional",
+            "total_visits": 5,
+            "time_on_site": 1200,
+            "pages_per_visit": 3.5,
+            "last_activity": "sms_sent",
+        },
+        "events": [],
+        "truth": {"buyer": True},
+    }
+    assert journeys[1]["profile"]["source"] == "other"  # the `other` fallback
+    assert "occupation" not in journeys[1]["profile"]  # "Select" means missing
+    assert "total_visits" not in journeys[1]["profile"]
+    assert ":4: column `Lead Origin`: `Carrier Pigeon` has no mapping" in err
+    assert ":5: column `TotalVisits` → total_visits: expected a number" in err
+    assert ":6: fewer values than columns" in err
+    assert ":7: duplicate id `a1`" in err
+    assert "2 rows imported, 4 rejected" in err
+
+
+def test_mapping_errors_name_the_key(tmp_path: Path) -> None:
+    mapping = tmp_path / "bad.toml"
+    mapping.write_text('[source]\nid = "Prospect ID"\n[profile.ocupation]\ncolumn = "x"\n')
+    leads = tmp_path / "leads.csv"
+    leads.write_text(HEADER)
+    code, _, err = run(
+        "import",
+        str(leads),
+        "--policy",
+        XED_POLICY,
+        "--mapping",
+        str(mapping),
+        "-o",
+        str(tmp_path / "o.jsonl"),
+    )
+    assert code == 1
+    assert (
+        "profile.ocupation: the policy has no lead field `ocupation`; did you mean `occupation`?"
+        in err
+    )
+
+
+def _independent_backtest(
+    journeys: Path, decisions: list[dict[str, object]]
+) -> tuple[float, float, float]:
+    truth = {
+        j["id"]: j["truth"]["buyer"] for j in map(json.loads, journeys.read_text().splitlines())
+    }
+    mqls = [d for d in decisions if "mql" in d["entered"]]  # type: ignore[operator]
+    precision = sum(truth[d["id"]] for d in mqls) / len(mqls)  # type: ignore[index]
+    base = sum(truth.values()) / len(truth)
+    recall = sum(truth[d["id"]] for d in mqls) / sum(truth.values())  # type: ignore[index]
+    return round(precision, 4), round(recall, 4), round(precision / base, 4)
+
+
+def test_backtest_metrics_equal_an_independent_computation(tmp_path: Path) -> None:
+    leads = tmp_path / "leads.csv"
+    rows = []
+    for i in range(200):
+        occupation = ["Working Professional", "Unemployed", "Student"][i % 3]
+        time_on_site = (i * 37) % 2000
+        converted = int((occupation == "Working Professional" and time_on_site > 300) or i % 7 == 0)
+        rows.append(
+            f"L{i},Landing Page Submission,Google,No,{occupation},{i % 9},{time_on_site},2,Email Opened,{converted}\n"
+        )
+    leads.write_text(HEADER + "".join(rows))
+    journeys = tmp_path / "journeys.jsonl"
+    assert (
+        run(
+            "import",
+            str(leads),
+            "--policy",
+            XED_POLICY,
+            "--mapping",
+            XED_MAPPING,
+            "-o",
+            str(journeys),
+        )[0]
+        == 0
+    )
+    report_file = tmp_path / "report.json"
+    code, out, _ = run(
+        "simulate",
+        XED_POLICY,
+        "--journeys",
+        str(journeys),
+        "--as-of",
+        "2026-12-01",
+        "-o",
+        str(report_file),
+    )
+    assert code == 0
+    report = json.loads(report_file.read_text())
+    _, text, _ = run("score", XED_POLICY, str(journeys), "--as-of", "2026-12-01")
+    precision, recall, lift = _independent_backtest(
+        journeys, [json.loads(line) for line in text.splitlines()]
+    )
+    assert report["metrics"]["mql_precision"] == precision
+    assert report["metrics"]["buyer_recall"] == recall
+    assert report["backtest"]["lift"] == lift
+    deciles = report["backtest"]["scores"]["fit"]["deciles"]
+    assert sum(d["leads"] for d in deciles) == 200
+    gain = report["backtest"]["scores"]["engagement"]["gain"]
+    assert gain[-1] == {"flagged": 1.0, "buyers_caught": 1.0}
+    assert [g["buyers_caught"] for g in gain] == sorted(g["buyers_caught"] for g in gain)
+    assert report["metrics"]["sqls"] is None  # no sales outcome in this export
+    assert "lift" in out
+
+
+@pytest.mark.skipif(
+    not (DATA / "xeducation" / "xeducation_Leads.csv").exists(),
+    reason="../shared/data/xeducation is not present",
+)
+def test_backtest_on_the_real_x_education_export(tmp_path: Path) -> None:
+    source = DATA / "xeducation" / "xeducation_Leads.csv"
+    journeys = tmp_path / "xeducation.jsonl"
+    code, _, err = run(
+        "import", str(source), "--policy", XED_POLICY, "--mapping", XED_MAPPING, "-o", str(journeys)
+    )
+    assert code == 0, err
+    with open(source, newline="", encoding="utf-8-sig") as stream:
+        rows = list(csv.DictReader(stream))
+    assert f"{len(rows)} rows imported, 0 rejected" in err
+    report_file = tmp_path / "report.json"
+    run(
+        "simulate",
+        XED_POLICY,
+        "--journeys",
+        str(journeys),
+        "--as-of",
+        "2026-12-01",
+        "-o",
+        str(report_file),
+    )
+    report = json.loads(report_file.read_text())
+    _, text, _ = run("score", XED_POLICY, str(journeys), "--as-of", "2026-12-01")
+    precision, recall, lift = _independent_backtest(
+        journeys, [json.loads(line) for line in text.splitlines()]
+    )
+    assert report["backtest"]["base_rate"] == round(
+        sum(r["Converted"] == "1" for r in rows) / len(rows), 4
+    )
+    assert (
+        report["metrics"]["mql_precision"],
+        report["metrics"]["buyer_recall"],
+        report["backtest"]["lift"],
+    ) == (precision, recall, lift)
+    assert report["backtest"]["lift"] > 1.5  # the policy picks real buyers far better than chance
