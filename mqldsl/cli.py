@@ -263,6 +263,14 @@ _events_option = click.option(
 @click.option("--explain", is_flag=True, help="Add each decision's explanation (JSON Lines only).")
 @click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True, help="Processes.")
 @click.option("--max-errors", type=click.IntRange(1), help="Stop after this many rejected records.")
+@click.option(
+    "--crm",
+    type=click.Choice(["hubspot", "salesforce"]),
+    help="Write what this CRM imports (with -o FILE.csv).",
+)
+@click.option(
+    "--crm-map", "crm_map", multiple=True, metavar="STAGE=VALUE", help="The CRM value of a stage."
+)
 @_events_option
 def score(
     policy: str,
@@ -273,6 +281,8 @@ def score(
     explain: bool,
     jobs: int,
     max_errors: int | None,
+    crm: str | None,
+    crm_map: tuple[str, ...],
     events: str | None,
 ) -> None:
     """Decide every lead in JOURNEYS (JSON Lines, or a leads CSV with --events).
@@ -293,6 +303,22 @@ def score(
         max_errors=max_errors,
     )
     to_csv = output is not None and output.lower().endswith(".csv")
+    crm_stages = None
+    if crm is not None or crm_map:
+        from .crm import CrmMappingError, stage_mapping
+
+        if crm is None or not to_csv:
+            raise click.UsageError("--crm needs -o FILE.csv (and --crm-map needs --crm)")
+        overrides = {}
+        for item in crm_map:
+            stage, sep, value = item.partition("=")
+            if not sep:
+                raise click.BadParameter(f"`{item}` is not STAGE=VALUE", param_hint="--crm-map")
+            overrides[stage.strip()] = value.strip()
+        try:
+            crm_stages = stage_mapping(model, crm, overrides)
+        except CrmMappingError as exc:
+            raise click.BadParameter(str(exc), param_hint="--crm-map") from None
     if to_csv and explain:
         raise click.UsageError(
             "--explain needs JSON Lines output (-o FILE.jsonl or standard output)"
@@ -302,7 +328,9 @@ def score(
     report = ReadReport()
     evaluated = _write_output(
         output,
-        lambda sink: _score_into(sink, model, policy, journeys, events, options, report, to_csv),
+        lambda sink: _score_into(
+            sink, model, policy, journeys, events, options, report, to_csv, crm, crm_stages
+        ),
     )
     for line in summary_lines(evaluated, report):
         click.echo(line, err=True)
@@ -318,6 +346,8 @@ def _score_into(
     options: Any,
     report: Any,
     to_csv: bool,
+    crm: str | None = None,
+    crm_stages: dict[str, str] | None = None,
 ) -> int:
     import io
 
@@ -327,7 +357,12 @@ def _score_into(
         return score_parallel(policy, journeys, options, sink, report)
     if to_csv:
         text = io.TextIOWrapper(sink, encoding="utf-8", newline="", write_through=True)
-        writer = CsvWriter(text, model)
+        if crm is not None and crm_stages is not None:
+            from .crm import CrmWriter
+
+            writer: Any = CrmWriter(text, model, crm, crm_stages)
+        else:
+            writer = CsvWriter(text, model)
         count = score_sequential(model, journeys, events, options, writer.write, report)
         text.flush()
         text.detach()

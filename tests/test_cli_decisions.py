@@ -220,7 +220,15 @@ def test_timeline_lists_every_stage_change(tmp_path: Path) -> None:
 def test_test_command_passes_on_shipped_policies() -> None:
     code, out, _ = run("test", str(ROOT / "policies"))
     assert code == 0
-    assert out.splitlines()[-1] == "22 passed, 0 failed"
+    from mqldsl.checker import check_file
+
+    total = 0
+    for path in sorted((ROOT / "policies").glob("*.mql")):
+        model = check_file(path).model
+        assert model is not None
+        total += len(model.examples)
+    assert total >= 19
+    assert out.splitlines()[-1] == f"{total} passed, 0 failed"
 
 
 def test_test_command_reports_a_failing_example_with_its_explanation(tmp_path: Path) -> None:
@@ -242,3 +250,70 @@ def test_test_coverage_lists_what_no_example_exercised(flag: str) -> None:
     assert "not covered: route mql to sdr_outbound" in out
     assert 'not covered: disqualifier "Unsubscribed"' in out
     assert "rule of fit (line 48): -30 when email_kind == personal" in out
+
+
+def test_crm_conventions_hubspot_and_salesforce(tmp_path: Path) -> None:
+    path = journeys(tmp_path, GOOD)
+    out = tmp_path / "hubspot.csv"
+    code, _, err = run("score", ACME, path, "--as-of", AS_OF, "--crm", "hubspot", "-o", str(out))
+    assert code == 2
+    assert (
+        "no hubspot value for the stage visitor" in err
+    )  # unknown mappings are errors, not guesses
+    code, _, err = run(
+        "score",
+        ACME,
+        path,
+        "--as-of",
+        AS_OF,
+        "--crm",
+        "hubspot",
+        "--crm-map",
+        "visitor=other",
+        "-o",
+        str(out),
+    )
+    assert code == 0, err
+    assert out.read_text().splitlines() == [
+        "Record ID,Lifecycle Stage,Lead Status,mqldsl_fit,mqldsl_intent,mqldsl_stage,mqldsl_queue",
+        "L-1,marketingqualifiedlead,NEW,40,30,mql,sdr_inbound",
+        "L-2,other,UNQUALIFIED,0,7,disqualified,",
+    ]
+    sf = tmp_path / "salesforce.csv"
+    code, _, err = run(
+        "score",
+        ACME,
+        path,
+        "--as-of",
+        AS_OF,
+        "--crm",
+        "salesforce",
+        "--crm-map",
+        "visitor=Open - Not Contacted",
+        "--crm-map",
+        "subscriber=Open - Not Contacted",
+        "-o",
+        str(sf),
+    )
+    assert code == 0, err
+    assert sf.read_text().splitlines()[1:] == [
+        "L-1,Open - Not Contacted,40,30,mql,sdr_inbound",
+        "L-2,Closed - Not Converted,0,7,disqualified,",
+    ]
+    code, _, err = run(
+        "score",
+        ACME,
+        path,
+        "--as-of",
+        AS_OF,
+        "--crm",
+        "hubspot",
+        "--crm-map",
+        "visitor=prospect",
+        "-o",
+        str(out),
+    )
+    assert code == 2
+    assert "`prospect` is not a hubspot value" in err
+    code, _, err = run("score", ACME, path, "--as-of", AS_OF, "--crm", "hubspot")
+    assert code == 2

@@ -1,0 +1,112 @@
+"""CRM conventions for `mqldsl score --crm hubspot|salesforce -o FILE.csv`:
+the values those tools import. The stage-to-CRM mapping is declared: a
+default for the usual stage names, overridden with `--crm-map STAGE=VALUE`;
+a stage with no mapping is an error, never a guess."""
+
+from __future__ import annotations
+
+import csv
+from typing import IO
+
+from .model import CheckedPolicy
+from .runtime import Decision
+
+# HubSpot's internal values of the Lifecycle Stage property, and of Lead Status.
+HUBSPOT_LIFECYCLE = (
+    "subscriber",
+    "lead",
+    "marketingqualifiedlead",
+    "salesqualifiedlead",
+    "opportunity",
+    "customer",
+    "evangelist",
+    "other",
+)
+HUBSPOT_DEFAULT = {
+    "subscriber": "subscriber",
+    "lead": "lead",
+    "mql": "marketingqualifiedlead",
+    "sql": "salesqualifiedlead",
+    "opportunity": "opportunity",
+    "customer": "customer",
+    "evangelist": "evangelist",
+    "other": "other",
+    "disqualified": "other",
+}
+HUBSPOT_LEAD_STATUS = {"mql": "NEW", "sql": "OPEN_DEAL", "disqualified": "UNQUALIFIED"}
+
+# Salesforce's default Lead Status picklist.
+SALESFORCE_STATUS = (
+    "Open - Not Contacted",
+    "Working - Contacted",
+    "Closed - Converted",
+    "Closed - Not Converted",
+)
+SALESFORCE_DEFAULT = {
+    "lead": "Open - Not Contacted",
+    "mql": "Open - Not Contacted",
+    "sql": "Closed - Converted",
+    "disqualified": "Closed - Not Converted",
+}
+
+CRMS = {
+    "hubspot": (HUBSPOT_DEFAULT, HUBSPOT_LIFECYCLE),
+    "salesforce": (SALESFORCE_DEFAULT, SALESFORCE_STATUS),
+}
+
+
+class CrmMappingError(ValueError):
+    pass
+
+
+def stage_mapping(model: CheckedPolicy, crm: str, overrides: dict[str, str]) -> dict[str, str]:
+    defaults, allowed = CRMS[crm]
+    stages = [*model.stage_names, "disqualified"]
+    for stage, value in overrides.items():
+        if stage not in stages:
+            raise CrmMappingError(
+                f"`{stage}` is not a stage of the policy (stages: {', '.join(stages)})"
+            )
+        if value not in allowed:
+            raise CrmMappingError(
+                f"`{value}` is not a {crm} value; the values are: {', '.join(allowed)}"
+            )
+    mapping = {stage: overrides.get(stage, defaults.get(stage, "")) for stage in stages}
+    unmapped = [stage for stage, value in mapping.items() if not value]
+    if unmapped:
+        plural = len(unmapped) > 1
+        raise CrmMappingError(
+            f"no {crm} value for the stage{'s' if plural else ''} {', '.join(unmapped)}: "
+            f"map {'them' if plural else 'it'} with --crm-map, "
+            f"e.g. --crm-map {unmapped[0]}={allowed[0]}"
+        )
+    return mapping
+
+
+class CrmWriter:
+    """One row per decision in the columns the CRM imports."""
+
+    def __init__(
+        self, stream: IO[str], model: CheckedPolicy, crm: str, mapping: dict[str, str]
+    ) -> None:
+        self.crm = crm
+        self.mapping = mapping
+        self.scores = list(model.scores)
+        self.writer = csv.writer(stream, lineterminator="\n")
+        if crm == "hubspot":
+            header = ["Record ID", "Lifecycle Stage", "Lead Status"]
+        else:
+            header = ["Lead ID", "Lead Status"]
+        self.writer.writerow(
+            [*header, *(f"mqldsl_{s}" for s in self.scores), "mqldsl_stage", "mqldsl_queue"]
+        )
+
+    def write(self, decision: Decision) -> None:
+        value = self.mapping[decision.stage]
+        if self.crm == "hubspot":
+            row = [decision.id, value, HUBSPOT_LEAD_STATUS.get(decision.stage, "")]
+        else:
+            row = [decision.id, value]
+        scores = [("" if decision.scores[s] is None else decision.scores[s]) for s in self.scores]
+        queue = decision.route.queue if decision.route else ""
+        self.writer.writerow([*row, *scores, decision.stage, queue])
