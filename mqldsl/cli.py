@@ -773,6 +773,9 @@ def _with(options: list[Any]) -> Callable[[Any], Any]:
 @cli.command()
 @_policy_file
 @_with(_sim_source)
+@click.option(
+    "--segment", "segment_field", help="A lead field: the backtest shows conversion by its values."
+)
 def simulate(
     policy: str,
     scenario_path: str | None,
@@ -785,6 +788,7 @@ def simulate(
     mql_stage: str,
     sql_stage: str | None,
     jobs: int,
+    segment_field: str | None,
 ) -> None:
     """Funnel metrics of POLICY over a scenario's journeys (with a sales
     replay) or over real journeys, each metric with its definition."""
@@ -800,6 +804,10 @@ def simulate(
     run_seed = seed if seed is not None else (scenario.seed if scenario else 1)
     found, rejected, default_as_of = _source_leads(model, scenario, journeys, run_seed, leads)
     moment = as_of if as_of is not None else default_as_of
+    if segment_field is not None and segment_field not in model.fields:
+        raise click.BadParameter(
+            f"the policy has no lead field `{segment_field}`", param_hint="--segment"
+        )
     progress = _Progress(len(found), "evaluating")
     result = run_policy(
         model,
@@ -813,6 +821,7 @@ def simulate(
         sql_stage=_sql_stage(model, sql_stage),
         progress=progress,
         jobs=jobs,
+        segment_field=segment_field,
     )
     progress.close()
     click.echo(simulate_text(result.report), nl=False)

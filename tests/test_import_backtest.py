@@ -270,3 +270,48 @@ def test_backtest_on_the_real_olist_funnel(tmp_path: Path) -> None:
     assert report["metrics"]["mqls"] == len(mqls)
     assert report["metrics"]["sqls"] == len(mqls & won)  # from truth.sql_at on real data
     assert report["backtest"]["lift"] > 1.0
+
+
+@pytest.mark.skipif(not (DATA / "olist").exists(), reason="../shared/data/olist is not present")
+def test_conversion_by_segment_equals_an_independent_count(tmp_path: Path) -> None:
+    olist = DATA / "olist"
+    journeys = tmp_path / "olist.jsonl"
+    run(
+        "import",
+        str(olist / "olist_marketing_qualified_leads_dataset.csv"),
+        "--policy",
+        OLIST_POLICY,
+        "--mapping",
+        OLIST_MAPPING,
+        "--table",
+        f"deals={olist / 'olist_closed_deals_dataset.csv'}",
+        "-o",
+        str(journeys),
+    )
+    report_file = tmp_path / "report.json"
+    code, _, _ = run(
+        "simulate",
+        OLIST_POLICY,
+        "--journeys",
+        str(journeys),
+        "--segment",
+        "origin",
+        "-o",
+        str(report_file),
+    )
+    assert code == 0
+    segments = json.loads(report_file.read_text())["backtest"]["by_segment"]
+    with open(olist / "olist_marketing_qualified_leads_dataset.csv", newline="") as stream:
+        mqls = list(csv.DictReader(stream))
+    with open(olist / "olist_closed_deals_dataset.csv", newline="") as stream:
+        won = {row["mql_id"] for row in csv.DictReader(stream)}
+    for origin in ("organic_search", "social", "email"):
+        rows = [r for r in mqls if r["origin"] == origin]
+        assert segments[origin]["leads"] == len(rows)
+        assert segments[origin]["conversion"] == round(
+            sum(r["mql_id"] in won for r in rows) / len(rows), 4
+        )
+    code, _, err = run(
+        "simulate", OLIST_POLICY, "--journeys", str(journeys), "--segment", "channel"
+    )
+    assert code == 2 and "no lead field `channel`" in err

@@ -57,6 +57,10 @@ def backtest_text(report: dict[str, Any]) -> str:
         f"backtest on {data['leads_with_truth']} leads with known outcomes: base rate {show(data['base_rate'])}, "
         f"MQL precision {show(data['mql_precision'])}, lift {show(data['lift'])}x",
     ]
+    for segment, entry in data.get("by_segment", {}).items():
+        lines.append(
+            f"  {segment}: {entry['leads']} leads, conversion {show(entry['conversion'])}, {entry['mqls']} MQLs"
+        )
     for name, score in data["scores"].items():
         cells = " ".join(show(d["conversion"]) for d in score["deciles"])
         lines.append(f"  {name}: conversion by decile (highest first) {cells}")

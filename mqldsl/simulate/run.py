@@ -72,6 +72,7 @@ def evaluate_all(
     explain_ids: set[str] | None = None,
     sql_stage: str | None = None,
     progress: Callable[[int], None] | None = None,
+    segment_field: str | None = None,
 ) -> tuple[list[LeadRecord], dict[str, Any]]:
     """Records per lead; the evaluation results of the leads in ``explain_ids``.
     ``progress`` is called with the number of leads done, now and then."""
@@ -120,7 +121,7 @@ def evaluate_all(
                 window_closes=_instant(closes),
                 first_event=lead.events[0].at if lead.events else None,
                 truth_sql=(sql_truth is not None) if "sql_at" in truth else None,
-                segment=str(truth["persona"]) if "persona" in truth else None,
+                segment=_segment(lead, truth, segment_field),
                 scores=tuple(decision.scores.values()),
                 reached_sql=None
                 if sql_index is None
@@ -128,6 +129,15 @@ def evaluate_all(
             )
         )
     return records, kept
+
+
+def _segment(lead: Lead, truth: Any, field: str | None) -> str | None:
+    if field is not None:
+        value = lead.profile.get(field)
+        if isinstance(value, frozenset):
+            return ", ".join(sorted(value)) or "(none)"
+        return "(missing)" if value is None else str(value)
+    return str(truth["persona"]) if "persona" in truth else None
 
 
 def _instant(value: Any) -> float | None:
@@ -357,7 +367,15 @@ def backtest(model: CheckedPolicy, records: Sequence[LeadRecord]) -> dict[str, A
         entry = by_stage.setdefault(record.stage, {"leads": 0, "buyers": 0})
         entry["leads"] += 1
         entry["buyers"] += int(bool(record.buyer))
-    for entry in by_stage.values():
+    by_segment: dict[str, dict[str, Any]] = {}
+    for record in known:
+        if record.segment is None:
+            continue
+        entry = by_segment.setdefault(record.segment, {"leads": 0, "buyers": 0, "mqls": 0})
+        entry["leads"] += 1
+        entry["buyers"] += int(bool(record.buyer))
+        entry["mqls"] += int(record.handoff is not None)
+    for entry in [*by_stage.values(), *by_segment.values()]:
         entry["conversion"] = round(entry["buyers"] / entry["leads"], 4)
     scores: dict[str, Any] = {}
     for index, name in enumerate(model.scores):
@@ -401,6 +419,7 @@ def backtest(model: CheckedPolicy, records: Sequence[LeadRecord]) -> dict[str, A
         "mql_precision": round(precision, 4) if precision is not None else None,
         "lift": round(precision / base_rate, 4) if precision is not None and base_rate else None,
         "by_stage": dict(sorted(by_stage.items())),
+        "by_segment": dict(sorted(by_segment.items())),
         "scores": scores,
     }
 

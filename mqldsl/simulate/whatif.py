@@ -94,13 +94,14 @@ def run_policy(
     sql_stage: str | None = None,
     progress: Callable[[int], None] | None = None,
     jobs: int = 1,
+    segment_field: str | None = None,
 ) -> Run:
-    if jobs > 1 and explain_ids is None:
+    if jobs > 1 and explain_ids is None and segment_field is None:
         records = evaluate_parallel(model, params, leads, as_of, mql_stage, sql_stage, jobs)
         kept: dict[str, Any] = {}
     else:
         records, kept = evaluate_all(
-            model, params, leads, as_of, mql_stage, explain_ids, sql_stage, progress
+            model, params, leads, as_of, mql_stage, explain_ids, sql_stage, progress, segment_field
         )
     capacity = None
     if scenario is not None:
