@@ -315,3 +315,58 @@ def test_conversion_by_segment_equals_an_independent_count(tmp_path: Path) -> No
         "simulate", OLIST_POLICY, "--journeys", str(journeys), "--segment", "channel"
     )
     assert code == 2 and "no lead field `channel`" in err
+
+
+# The Olist funnel's shape (from ../shared/data/olist: 842 won of 8,000; days from first
+# contact to won at the 25th, 50th, 75th and 90th percentiles). Tolerances: the win rate
+# within 1.5 points, each quantile within 40% (the median within 25%).
+OLIST_WIN_RATE = 842 / 8000
+OLIST_DAYS = {0.25: 5, 0.5: 14, 0.75: 55, 0.9: 162}
+
+
+def _quantiles(days: list[float]) -> dict[float, float]:
+    days = sorted(days)
+    return {q: days[int(len(days) * q)] for q in OLIST_DAYS}
+
+
+def test_the_olist_scenario_matches_the_real_funnel(tmp_path: Path) -> None:
+    import datetime as dt
+
+    out = tmp_path / "olist.jsonl"
+    code, _, err = run(
+        "generate", str(ROOT / "simulations" / "olist.toml"), "--seed", "3", "-o", str(out)
+    )
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    buyers = [r for r in rows if r["truth"]["buyer"]]
+    assert abs(len(buyers) / len(rows) - OLIST_WIN_RATE) < 0.015
+    days = [
+        (
+            dt.datetime.fromisoformat(r["truth"]["window_closes"])
+            - dt.datetime.fromisoformat(r["events"][0]["at"])
+        ).total_seconds()
+        / 86400
+        for r in buyers
+    ]
+    for q, value in _quantiles(days).items():
+        tolerance = 0.25 if q == 0.5 else 0.4
+        assert abs(value - OLIST_DAYS[q]) <= tolerance * OLIST_DAYS[q] + 1, (q, value)
+
+
+@pytest.mark.skipif(not (DATA / "olist").exists(), reason="../shared/data/olist is not present")
+def test_the_stated_olist_shape_is_the_real_one() -> None:
+    import datetime as dt
+
+    with open(DATA / "olist" / "olist_marketing_qualified_leads_dataset.csv", newline="") as stream:
+        first = {r["mql_id"]: r["first_contact_date"] for r in csv.DictReader(stream)}
+    with open(DATA / "olist" / "olist_closed_deals_dataset.csv", newline="") as stream:
+        won = {r["mql_id"]: r["won_date"] for r in csv.DictReader(stream)}
+    assert len(won) / len(first) == OLIST_WIN_RATE
+    days = [
+        (
+            dt.datetime.strptime(won[k], "%Y-%m-%d %H:%M:%S")
+            - dt.datetime.strptime(first[k], "%Y-%m-%d")
+        ).days
+        for k in won
+    ]
+    assert _quantiles([float(d) for d in days]) == {q: float(v) for q, v in OLIST_DAYS.items()}

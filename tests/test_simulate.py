@@ -37,7 +37,7 @@ def journeys(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_shipped_scenarios_fit_their_policies() -> None:
-    for name in ("acme", "saas_trial", "enterprise"):
+    for name in ("acme", "saas_trial", "enterprise", "olist"):
         model = check_file(ROOT / "policies" / f"{name}.mql").model
         assert model is not None
         scenario = load_scenario(ROOT / "simulations" / f"{name}.toml", model)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..runtime import DAY, format_instant, to_seconds
-from .scenario import Categorical, Distribution, Persona, Scenario, SetField
+from .scenario import Categorical, Distribution, Numeric, Persona, Scenario, SetField
 
 
 def _sample(rng: random.Random, distribution: Distribution) -> Any:
@@ -95,8 +95,11 @@ def generate(
                 else arrival
             )
             periods.append(("unaware", arrival, t))
-            for state, mean_days in scenario.states:
-                length = rng.expovariate(1.0 / mean_days) * DAY if mean_days > 0 else 0.0
+            for state, days in scenario.states:
+                if isinstance(days, Numeric):
+                    length = max(float(_sample(rng, days)), 0.0) * DAY
+                else:
+                    length = rng.expovariate(1.0 / days) * DAY if days > 0 else 0.0
                 periods.append((state, t, t + length))
                 t += length
             window_closes = t
@@ -104,6 +107,12 @@ def generate(
         else:
             periods.append(("dormant", arrival, math.inf))
         events: list[tuple[float, str, dict[str, Any]]] = []
+        for event in persona.on_arrival:
+            fields = {
+                name: _sample(rng, distribution)
+                for name, distribution in scenario.event_fields.get(event, {}).items()
+            }
+            events.append((arrival, event, fields))
         for state, begin, finish in periods:
             rates = persona.rates.get(state, {})
             for event, rate in rates.items():

@@ -59,6 +59,7 @@ class Persona:
     profile: dict[str, Distribution]
     missing: dict[str, float]
     rates: dict[str, dict[str, float]]  # state -> event type -> events per day
+    on_arrival: tuple[str, ...] = ()  # events every lead of the persona has when it arrives
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,8 @@ class Scenario:
     seed: int
     per_day: float
     weekday_shape: tuple[float, ...]
-    states: tuple[tuple[str, float], ...]  # buyer states in order, mean days
+    # buyer states in order: a mean in days (exponential) or a distribution of days
+    states: tuple[tuple[str, float | Numeric], ...]
     unaware_days: float
     personas: tuple[Persona, ...]
     event_fields: dict[str, dict[str, Distribution]]
@@ -334,6 +336,11 @@ def _build(
     states = []
     unaware = 14.0
     for state, mean in states_raw.items():
+        if isinstance(mean, dict) and state != "unaware":
+            spread = _numeric(mean, ["states", state], problems, whole=False)
+            if spread is not None:
+                states.append((state, spread))
+            continue
         value = _number(mean, ["states", state], problems, 0.0, what="a mean duration in days")
         if state == "unaware":
             unaware = value
@@ -378,7 +385,7 @@ def _build(
             continue
         _unknown(
             table,
-            {"weight", "buyer_rate", "profile", "missing", "events", "description"},
+            {"weight", "buyer_rate", "profile", "missing", "events", "description", "on_arrival"},
             keys,
             problems,
         )
@@ -431,7 +438,29 @@ def _build(
                 rates[state][event] = _number(
                     rate, [*keys, "events", state, event], problems, 0.0, what="events per day"
                 )
-        personas.append(Persona(persona_name, weight, buyer_rate, profile, missing, rates))
+        arrival_events = table.get("on_arrival", [])
+        if not isinstance(arrival_events, list):
+            problems.add([*keys, "on_arrival"], "expected a list of event types")
+            arrival_events = []
+        for event in arrival_events:
+            if event_types is not None and event not in event_types:
+                close = difflib.get_close_matches(str(event), event_types, n=1)
+                problems.add(
+                    [*keys, "on_arrival"],
+                    f"unknown event type `{event}`"
+                    + (f"; did you mean `{close[0]}`?" if close else ""),
+                )
+        personas.append(
+            Persona(
+                persona_name,
+                weight,
+                buyer_rate,
+                profile,
+                missing,
+                rates,
+                tuple(str(e) for e in arrival_events),
+            )
+        )
     if personas and sum(p.weight for p in personas) <= 0:
         problems.add(["personas"], "the persona weights sum to zero")
     if not personas:
