@@ -271,6 +271,11 @@ _events_option = click.option(
 @click.option(
     "--crm-map", "crm_map", multiple=True, metavar="STAGE=VALUE", help="The CRM value of a stage."
 )
+@click.option(
+    "--crm-mapping",
+    type=click.Path(exists=True, dir_okay=False),
+    help="A TOML file whose [stages] table maps stages to CRM values.",
+)
 @_events_option
 def score(
     policy: str,
@@ -283,6 +288,7 @@ def score(
     max_errors: int | None,
     crm: str | None,
     crm_map: tuple[str, ...],
+    crm_mapping: str | None,
     events: str | None,
 ) -> None:
     """Decide every lead in JOURNEYS (JSON Lines, or a leads CSV with --events).
@@ -304,12 +310,19 @@ def score(
     )
     to_csv = output is not None and output.lower().endswith(".csv")
     crm_stages = None
-    if crm is not None or crm_map:
-        from .crm import CrmMappingError, stage_mapping
+    if crm is not None or crm_map or crm_mapping:
+        from .crm import CrmMappingError, read_mapping_file, stage_mapping
 
         if crm is None or not to_csv:
-            raise click.UsageError("--crm needs -o FILE.csv (and --crm-map needs --crm)")
-        overrides = {}
+            raise click.UsageError(
+                "--crm needs -o FILE.csv (and --crm-map/--crm-mapping need --crm)"
+            )
+        overrides: dict[str, str] = {}
+        if crm_mapping:
+            try:
+                overrides.update(read_mapping_file(crm_mapping))
+            except CrmMappingError as exc:
+                raise click.BadParameter(str(exc), param_hint="--crm-mapping") from None
         for item in crm_map:
             stage, sep, value = item.partition("=")
             if not sep:

@@ -59,6 +59,21 @@ class CrmMappingError(ValueError):
     pass
 
 
+def read_mapping_file(path: str) -> dict[str, str]:
+    """The `[stages]` table of a TOML file: STAGE = "CRM value"."""
+    import tomllib
+    from pathlib import Path
+
+    try:
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise CrmMappingError(f"{path}: {exc}") from None
+    stages = raw.get("stages")
+    if not isinstance(stages, dict) or not all(isinstance(v, str) for v in stages.values()):
+        raise CrmMappingError(f'{path}: expected a [stages] table of STAGE = "value"')
+    return {str(k): v for k, v in stages.items()}
+
+
 def stage_mapping(model: CheckedPolicy, crm: str, overrides: dict[str, str]) -> dict[str, str]:
     defaults, allowed = CRMS[crm]
     stages = [*model.stage_names, "disqualified"]

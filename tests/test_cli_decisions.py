@@ -317,3 +317,24 @@ def test_crm_conventions_hubspot_and_salesforce(tmp_path: Path) -> None:
     assert "`prospect` is not a hubspot value" in err
     code, _, err = run("score", ACME, path, "--as-of", AS_OF, "--crm", "hubspot")
     assert code == 2
+
+
+def test_crm_mapping_file(tmp_path: Path) -> None:
+    mapping = tmp_path / "hubspot.toml"
+    mapping.write_text('[stages]\nvisitor = "other"\nsubscriber = "subscriber"\n')
+    out = tmp_path / "hubspot.csv"
+    code, _, err = run(
+        "score",
+        ACME,
+        journeys(tmp_path, GOOD),
+        "--as-of",
+        AS_OF,
+        "--crm",
+        "hubspot",
+        "--crm-mapping",
+        str(mapping),
+        "-o",
+        str(out),
+    )
+    assert code == 0, err
+    assert out.read_text().splitlines()[1].startswith("L-1,marketingqualifiedlead,NEW")
