@@ -28,8 +28,10 @@ MAX_PER_FILE = 50
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="mqldsl")
 def cli() -> None:
-    """Lead-qualification policies as code: check, format, score and simulate
-    MQL/SQL rules written in the mqldsl policy language."""
+    """Lead-qualification policies as code: check, format and test MQL/SQL
+    rules written in the mqldsl policy language; score and explain leads;
+    simulate a rule change before rollout; import CRM exports; and publish
+    the shared definitions document."""
 
 
 def _print_diagnostics(

@@ -10,7 +10,7 @@ from .check_examples import example_instant
 from .evaluator import EvalResult, Evaluator
 from .interpreter import _COMPARE
 from .model import CheckedPolicy
-from .runtime import Event, Lead, date_seconds, format_instant, to_seconds
+from .runtime import Event, Lead, date_seconds, to_seconds
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,3 @@ def run_example(evaluator: Evaluator, example: ast.Example) -> ExampleResult:
                     Failure(item, f"route {item.queue}", f"route {queue}" if queue else "no route")
                 )
     return ExampleResult(example, lead, as_of, result, tuple(failures))
-
-
-def describe_instant(value: float) -> str:
-    return format_instant(value)

@@ -58,9 +58,6 @@ class Source:
         index = bisect.bisect_right(self._line_starts, offset) - 1
         return index + 1, offset - self._line_starts[index] + 1
 
-    def offset(self, line: int, column: int) -> int:
-        return self._line_starts[line - 1] + column - 1
-
     def span(self, start: int, end: int) -> Span:
         line, column = self.position(start)
         end_line, end_column = self.position(max(end, start + 1))

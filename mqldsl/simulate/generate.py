@@ -95,11 +95,11 @@ def generate(
                 else arrival
             )
             periods.append(("unaware", arrival, t))
-            for state, days in scenario.states:
-                if isinstance(days, Numeric):
-                    length = max(float(_sample(rng, days)), 0.0) * DAY
+            for state, spread in scenario.states:
+                if isinstance(spread, Numeric):
+                    length = max(float(_sample(rng, spread)), 0.0) * DAY
                 else:
-                    length = rng.expovariate(1.0 / days) * DAY if days > 0 else 0.0
+                    length = rng.expovariate(1.0 / spread) * DAY if spread > 0 else 0.0
                 periods.append((state, t, t + length))
                 t += length
             window_closes = t

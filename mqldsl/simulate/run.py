@@ -533,9 +533,4 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def period_start(records: Sequence[LeadRecord], fallback: float) -> float:
-    starts = [r.first_event for r in records if r.first_event is not None]
-    return min(starts) if starts else fallback
-
-
 __all__ = ["DAY", "DEFINITIONS", "LeadRecord", "evaluate_all", "metrics", "replay_sales", "report"]

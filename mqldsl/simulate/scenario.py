@@ -333,7 +333,7 @@ def _build(
         shape = [1.0] * 7
     shape = [_number(v, ["arrivals", "weekday_shape"], problems, 0.0) for v in shape]
     states_raw = _table(raw, "states", [], problems)
-    states = []
+    states: list[tuple[str, float | Numeric]] = []
     unaware = 14.0
     for state, mean in states_raw.items():
         if isinstance(mean, dict) and state != "unaware":
