@@ -10,6 +10,7 @@ import math
 from typing import Any
 
 import jinja2
+import markupsafe
 
 from .. import ast
 from ..evaluator import Evaluator
@@ -30,7 +31,16 @@ def _environment(autoescape: bool) -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["md"] = _markdown_cell
+    env.filters["code"] = _html_code
     return env
+
+
+def _html_code(value: Any) -> markupsafe.Markup:
+    """Escaped text with `name` shown as code (HTML only)."""
+    import re
+
+    escaped = html.escape(str(value))
+    return markupsafe.Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped))
 
 
 def _markdown_cell(value: Any) -> str:
