@@ -166,9 +166,17 @@ def _record(
 class JourneyReader:
     """Validates journeys against a checked policy's schema."""
 
-    def __init__(self, model: CheckedPolicy, report: ReadReport | None = None) -> None:
+    def __init__(
+        self,
+        model: CheckedPolicy,
+        report: ReadReport | None = None,
+        check_duplicates: bool = True,
+    ) -> None:
+        """``check_duplicates=False`` leaves duplicate ids to the caller (the
+        parallel scorer checks them across chunks)."""
         self.model = model
         self.report = report or ReadReport()
+        self.check_duplicates = check_duplicates
         self._seen: set[str] = set()
 
     def lead(self, raw: Any, *, where: str = "") -> Lead:
@@ -210,7 +218,8 @@ class JourneyReader:
         truth = raw.get("truth")
         if truth is not None and not isinstance(truth, dict):
             raise RecordError('"truth" must be an object')
-        self._seen.add(lead_id)
+        if self.check_duplicates:
+            self._seen.add(lead_id)
         return Lead(
             id=lead_id,
             profile=profile,

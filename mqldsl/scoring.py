@@ -85,7 +85,7 @@ def _work(chunk: list[tuple[int, bytes]]) -> list[tuple[int, str | None, bytes |
     model: CheckedPolicy = _WORKER["model"]
     evaluator: Evaluator = _WORKER["evaluator"]
     options: ScoreOptions = _WORKER["options"]
-    reader = JourneyReader(model)
+    reader = JourneyReader(model, check_duplicates=False)  # the parent checks across chunks
     out: list[tuple[int, str | None, bytes | str]] = []
     for number, line in chunk:
         try:
@@ -98,7 +98,6 @@ def _work(chunk: list[tuple[int, bytes]]) -> list[tuple[int, str | None, bytes |
         except RecordError as exc:
             out.append((number, None, str(exc)))
             continue
-        reader._seen.discard(lead.id)  # duplicates are detected across chunks by the parent
         result = _evaluate_one(evaluator, lead, options)
         out.append(
             (number, lead.id, result if isinstance(result, bytes) else decision_line(result))
