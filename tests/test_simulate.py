@@ -282,7 +282,9 @@ def test_whatif_with_two_policies_attributes_rules(journeys: Path, tmp_path: Pat
     proposed.write_text(
         Path(ACME)
         .read_text()
-        .replace("+30 when demo_request within 60 days", "+45 when demo_request within 60 days")
+        .replace(
+            "+2 per page_view within 30 days, max 10", "+10 per page_view within 30 days, max 40"
+        )
     )
     report_file = tmp_path / "w.json"
     code, _, _ = run(
@@ -299,6 +301,12 @@ def test_whatif_with_two_policies_attributes_rules(journeys: Path, tmp_path: Pat
     assert code == 0
     report = json.loads(report_file.read_text())
     assert report["changed_leads"] == sum(t["leads"] for t in report["transitions"])
+    assert report["changed_leads"] > 0
+    rules = {item["what"]: item["leads"] for item in report["attribution"] if "leads" in item}
+    # the changed rule is one rule across both versions, named as in the proposed policy
+    assert rules == {
+        "rule intent: +10 per page_view within 30 days, max 40": report["changed_leads"]
+    }
 
 
 def test_fail_if_gates_a_change(journeys: Path) -> None:

@@ -155,14 +155,38 @@ def transitions(base: Sequence[LeadRecord], proposed: Sequence[LeadRecord]) -> l
     ]
 
 
-def _rule_points(model: CheckedPolicy, result: Any) -> dict[str, float]:
+def _rule_keys(
+    base: CheckedPolicy, proposed: CheckedPolicy
+) -> tuple[dict[tuple[str, int], str], dict[tuple[str, int], str]]:
+    """A name for every rule of both policies; a rule matched across the
+    versions (as `diff` matches them: by label, identity, shape, position)
+    has the same name in both, as written in the proposed policy."""
     from ..explain import rule_text
+    from ..render.diff import _match_rules
 
+    old_keys: dict[tuple[str, int], str] = {}
+    new_keys: dict[tuple[str, int], str] = {}
+    for name in sorted(set(base.scores) | set(proposed.scores)):
+        old_rules = base.scores[name].node.rules or () if name in base.scores else ()
+        new_rules = proposed.scores[name].node.rules or () if name in proposed.scores else ()
+        pairs, removed, added = _match_rules(tuple(old_rules), tuple(new_rules))
+        for i, j in pairs:
+            key = f"{name}: {new_rules[j].label or rule_text(new_rules[j])}"
+            old_keys[(name, i)] = new_keys[(name, j)] = key
+        for i in removed:
+            old_keys[(name, i)] = (
+                f"{name}: {old_rules[i].label or rule_text(old_rules[i])} (removed)"
+            )
+        for j in added:
+            new_keys[(name, j)] = f"{name}: {new_rules[j].label or rule_text(new_rules[j])} (added)"
+    return old_keys, new_keys
+
+
+def _rule_points(keys: dict[tuple[str, int], str], result: Any) -> dict[str, float]:
     points: dict[str, float] = {}
     for name, parts in (result.contributions or {}).items():
-        rules = model.scores[name].node.rules or ()
-        for rule, given in zip(rules, parts, strict=False):
-            key = f"{name}: {rule.label or rule_text(rule)}"
+        for index, given in enumerate(parts):
+            key = keys[(name, index)]
             points[key] = points.get(key, 0.0) + given
     return points
 
@@ -179,11 +203,12 @@ def attribution(
     from ..printer import expr
 
     counts: Counter[str] = Counter()
+    old_keys, new_keys = _rule_keys(base_model, proposed_model)
     for lead_id in changed:
         if lead_id not in base.kept or lead_id not in proposed.kept:
             continue
-        a = _rule_points(base_model, base.kept[lead_id][1])
-        b = _rule_points(proposed_model, proposed.kept[lead_id][1])
+        a = _rule_points(old_keys, base.kept[lead_id][1])
+        b = _rule_points(new_keys, proposed.kept[lead_id][1])
         for key in sorted(set(a) | set(b)):
             if abs(a.get(key, 0.0) - b.get(key, 0.0)) > 1e-9:
                 counts[f"rule {key}"] += 1
