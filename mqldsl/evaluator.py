@@ -31,18 +31,6 @@ DISQUALIFIED = "disqualified"
 # ---------------------------------------------------------------- helpers for generated code
 
 
-def _lo(t: float, window: float, start: float) -> float:
-    low = t - window
-    return low if low > start else start
-
-
-def _cnt(times: Sequence[float], t: float, low: float) -> int:
-    """Number of times in (low, t]."""
-    if not times:
-        return 0
-    return bisect_right(times, t) - bisect_right(times, low)
-
-
 def _latest(times: Sequence[float], t: float, low: float) -> float | None:
     index = bisect_right(times, t)
     if index and times[index - 1] > low:
@@ -78,8 +66,6 @@ def _round(value: Any) -> float | int | None:
 
 HELPERS: dict[str, Any] = {
     "br": bisect_right,
-    "_lo": _lo,
-    "_cnt": _cnt,
     "_latest": _latest,
     "_since": _since,
     "_dsum": _dsum,

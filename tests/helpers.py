@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+from click.testing import CliRunner
+
 from mqldsl import ast
+from mqldsl.cli import cli
 from mqldsl.parser import parse_text
 
 HEADER = 'policy "t"\n'
@@ -33,3 +36,11 @@ def condition(text: str) -> ast.Expr:
 def codes(text: str) -> list[tuple[str, int, int]]:
     result = parse_text(text, "t.mql")
     return [(d.code, d.span.line, d.span.column) for d in result.diagnostics]
+
+
+def run(*args: str, input: str | None = None) -> tuple[int, str, str]:
+    """Run the `mqldsl` command; (exit code, stdout, stderr). A Python
+    exception other than SystemExit fails the test: bad input never raises."""
+    result = CliRunner().invoke(cli, list(args), input=input)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.stdout, result.stderr

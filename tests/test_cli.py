@@ -5,20 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from click.testing import CliRunner
-
-from mqldsl.cli import cli
-
 from .conftest import ROOT
+from .helpers import run
 
 GOOD = 'policy "Good"\n\nevent demo_request\n\nstages {\n  visitor\n  mql when demo_request within 60 days\n}\n'
 BROKEN = 'policy "Broken"\n\nscore fit {\n  20 when company_size > 10\n  +5 whn x\n}\n'
-
-
-def run(*args: str, input: str | None = None) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args), input=input)
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 def write(tmp_path: Path, name: str, text: str | bytes) -> Path:

@@ -6,11 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-
-from mqldsl.cli import cli
 
 from .conftest import ROOT
+from .helpers import run
 
 ACME = str(ROOT / "policies" / "acme.mql")
 AS_OF = "2026-11-01T00:00:00Z"
@@ -36,12 +34,6 @@ GOOD = [
         ],
     },
 ]
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args))
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 def journeys(tmp_path: Path, records: list[object], extra_lines: list[str] = ()) -> str:  # type: ignore[assignment]

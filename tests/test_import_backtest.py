@@ -8,21 +8,13 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-
-from mqldsl.cli import cli
 
 from .conftest import ROOT
+from .helpers import run
 
 DATA = ROOT.parent / "shared" / "data"
 XED_POLICY = str(ROOT / "policies" / "xeducation.mql")
 XED_MAPPING = str(ROOT / "policies" / "xeducation.toml")
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args))
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 HEADER = "Prospect ID,Lead Origin,Lead Source,Do Not Email,What is your current occupation,TotalVisits,Total Time Spent on Website,Page Views Per Visit,Last Activity,Converted\n"

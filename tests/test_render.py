@@ -6,13 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from mqldsl.checker import check_text
-from mqldsl.cli import cli
 from mqldsl.render.english import English
 
 from .conftest import ROOT
+from .helpers import run
 
 GOLDEN = Path(__file__).parent / "golden" / "docs"
 ACME = ROOT / "policies" / "acme.mql"
@@ -93,12 +92,6 @@ def test_rules_in_english() -> None:
         == '+5 for each page view where path starts with "/pricing" in the last 14 days, at most 20'
     )
     assert say.rule(rules[1]) == "−30 when role is student"
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args))
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.mark.parametrize("kind", ["md", "html"])

@@ -7,22 +7,15 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from mqldsl.checker import check_file
-from mqldsl.cli import cli
 from mqldsl.simulate.scenario import ScenarioError, load_scenario
 
 from .conftest import ROOT
+from .helpers import run
 
 ACME = str(ROOT / "policies" / "acme.mql")
 SCENARIO = str(ROOT / "simulations" / "acme.toml")
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args))
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..journeys import JourneyReader, ReadReport, RecordError
+from ..journeys import JourneyReader, RecordError
 from ..model import CheckedPolicy
 from ..runtime import Lead, to_seconds
 from .generate import generate
@@ -422,7 +422,6 @@ def check_fail_if(expression: str, report: dict[str, Any]) -> list[str]:
 
 __all__ = [
     "FailIfError",
-    "ReadReport",
     "Run",
     "bootstrap_delta",
     "check_fail_if",
