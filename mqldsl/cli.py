@@ -254,7 +254,7 @@ _events_option = click.option(
 
 @cli.command()
 @_policy_file
-@_journey_file
+@click.argument("journeys", required=False, type=click.Path(exists=True, dir_okay=False))
 @click.option("--as-of", type=INSTANT, help="Evaluate as of this instant (default: now).")
 @click.option(
     "--set", "assignments", multiple=True, metavar="PARAM=VALUE", help="Override a param."
@@ -279,9 +279,23 @@ _events_option = click.option(
     help="A TOML file whose [stages] table maps stages to CRM values.",
 )
 @_events_option
+@click.option(
+    "--engine",
+    type=click.Choice(["python", "duckdb"]),
+    default="python",
+    show_default=True,
+    help="Evaluate in Python, or as SQL in an embedded DuckDB (same output).",
+)
+@click.option(
+    "--leads",
+    "leads_table",
+    type=click.Path(exists=True, dir_okay=False),
+    help="With --engine duckdb: a leads table (Parquet) instead of JOURNEYS; "
+    "--events gives its events table.",
+)
 def score(
     policy: str,
-    journeys: str,
+    journeys: str | None,
     as_of: float | None,
     assignments: tuple[str, ...],
     output: str | None,
@@ -292,12 +306,18 @@ def score(
     crm_map: tuple[str, ...],
     crm_mapping: str | None,
     events: str | None,
+    engine: str,
+    leads_table: str | None,
 ) -> None:
     """Decide every lead in JOURNEYS (JSON Lines, or a leads CSV with --events).
 
     Writes one decision per lead, in input order: JSON Lines to standard
     output or -o FILE.jsonl, a flat table for -o FILE.csv. The summary goes to
     standard error; exits 1 when a record was rejected.
+
+    `--engine duckdb` compiles the policy to SQL (see `mqldsl sql`) and runs it
+    in an embedded DuckDB; it also reads Parquet tables exported from a
+    warehouse: `--leads LEADS.parquet --events EVENTS.parquet`.
     """
     from .journeys import ReadReport
     from .scoring import ScoreOptions, summary_lines
@@ -338,9 +358,39 @@ def score(
         raise click.UsageError(
             "--explain needs JSON Lines output (-o FILE.jsonl or standard output)"
         )
+    if (journeys is None) == (leads_table is None):
+        raise click.UsageError("give JOURNEYS or --leads LEADS (a table), not both")
+    if leads_table is not None and engine != "duckdb":
+        raise click.UsageError("--leads reads warehouse tables: use it with --engine duckdb")
+    report = ReadReport()
+    if engine == "duckdb":
+        if explain or jobs > 1:
+            raise click.UsageError(
+                "--explain and --jobs belong to the Python engine; "
+                "--engine duckdb uses every core by itself"
+            )
+        sql_model = _sql_model(model, policy)
+        evaluated = _write_output(
+            output,
+            lambda sink: _score_duckdb(
+                sink,
+                sql_model,
+                journeys,
+                leads_table,
+                events,
+                options,
+                report,
+                to_csv,
+                crm,
+                crm_stages,
+            ),
+        )
+        for line in summary_lines(evaluated, report):
+            click.echo(line, err=True)
+        sys.exit(1 if report.rejected_count else 0)
+    assert journeys is not None
     if jobs > 1 and (to_csv or journeys.lower().endswith(".csv")):
         raise click.UsageError("--jobs works with JSON Lines input and output")
-    report = ReadReport()
     evaluated = _write_output(
         output,
         lambda sink: _score_into(
@@ -350,6 +400,77 @@ def score(
     for line in summary_lines(evaluated, report):
         click.echo(line, err=True)
     sys.exit(1 if report.rejected_count else 0)
+
+
+def _sql_model(model: CheckedPolicy, policy: str) -> CheckedPolicy:
+    """The model, if the SQL back end can evaluate it faithfully; else its
+    E6xx diagnostics and exit 1."""
+    from .sql.compiler import sql_diagnostics
+
+    problems = sql_diagnostics(model)
+    if problems:
+        for diagnostic in problems:
+            click.echo(diagnostic.render(model.source), err=True)
+        click.echo(f"{policy}: the SQL back end cannot evaluate this policy", err=True)
+        sys.exit(1)
+    return model
+
+
+def _csv_writer(text: Any, model: CheckedPolicy, crm: str | None, crm_stages: Any) -> Any:
+    if crm is not None and crm_stages is not None:
+        from .crm import CrmWriter
+
+        return CrmWriter(text, model, crm, crm_stages)
+    from .scoring import CsvWriter
+
+    return CsvWriter(text, model)
+
+
+def _score_duckdb(
+    sink: Any,
+    model: CheckedPolicy,
+    journeys: str | None,
+    leads_table: str | None,
+    events: str | None,
+    options: Any,
+    report: Any,
+    to_csv: bool,
+    crm: str | None,
+    crm_stages: dict[str, str] | None,
+) -> int:
+    import io
+
+    import duckdb
+
+    from .scoring import decision_line, read_leads
+    from .sql.engine import DuckDBEngine, EngineError
+
+    report.limit = options.max_errors
+    with DuckDBEngine(model) as engine:
+        try:
+            if leads_table is not None:
+                engine.load_tables(leads_table, events, report)
+            else:
+                assert journeys is not None
+                engine.load_leads(read_leads(model, journeys, events, report))
+        except (EngineError, duckdb.Error) as exc:
+            click.echo(f"error: {str(exc).splitlines()[0]}", err=True)
+            sys.exit(1)
+        decisions = (item.decision for item in engine.decide(options.as_of, options.params))
+        count = 0
+        if to_csv:
+            text = io.TextIOWrapper(sink, encoding="utf-8", newline="", write_through=True)
+            writer = _csv_writer(text, model, crm, crm_stages)
+            for decision in decisions:
+                writer.write(decision)
+                count += 1
+            text.flush()
+            text.detach()
+            return count
+        for decision in decisions:
+            sink.write(decision_line(decision))
+            count += 1
+        return count
 
 
 def _score_into(
@@ -366,18 +487,13 @@ def _score_into(
 ) -> int:
     import io
 
-    from .scoring import CsvWriter, score_parallel, score_sequential
+    from .scoring import score_parallel, score_sequential
 
     if options.jobs > 1:
         return score_parallel(policy, journeys, options, sink, report)
     if to_csv:
         text = io.TextIOWrapper(sink, encoding="utf-8", newline="", write_through=True)
-        if crm is not None and crm_stages is not None:
-            from .crm import CrmWriter
-
-            writer: Any = CrmWriter(text, model, crm, crm_stages)
-        else:
-            writer = CsvWriter(text, model)
+        writer = _csv_writer(text, model, crm, crm_stages)
         count = score_sequential(model, journeys, events, options, writer.write, report)
         text.flush()
         text.detach()
@@ -407,6 +523,83 @@ def _write_output(output: str | None, produce: Callable[[BinaryIO], int]) -> int
         raise click.BadParameter(f"the folder {str(folder)!r} does not exist", param_hint="-o")
     with atomic_output(output) as sink:
         return produce(sink)
+
+
+@cli.command("sql")
+@_policy_file
+@click.option(
+    "--dialect",
+    type=click.Choice(["duckdb", "spark", "snowflake", "bigquery", "postgres"]),
+    default="duckdb",
+    show_default=True,
+    help="The SQL dialect to write (through sqlglot).",
+)
+@click.option("--as-of", type=INSTANT, help="Decide as of this instant (default: now).")
+@click.option(
+    "--set", "assignments", multiple=True, metavar="PARAM=VALUE", help="Override a param."
+)
+@click.option(
+    "--leads-table", default="leads", show_default=True, help="The leads table (may be db.table)."
+)
+@click.option(
+    "--events-table",
+    default="events",
+    show_default=True,
+    help="The events table (may be db.table).",
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the query to FILE.")
+def sql_command(
+    policy: str,
+    dialect: str,
+    as_of: float | None,
+    assignments: tuple[str, ...],
+    leads_table: str,
+    events_table: str,
+    output: str | None,
+) -> None:
+    """Print the SQL query that decides every lead of POLICY in a warehouse.
+
+    The query reads `leads(id, <lead fields>)` and `events(lead_id, type, at,
+    <event fields>)` and returns one row per lead: id, as_of, stage, one
+    `score_<name>` column per score, disqualified (the reasons, in declared
+    order), queue, sla, due and one `entered_<stage>` column per stage. It
+    gives the same decisions as `mqldsl score` (see docs/sql.md).
+    """
+    import sqlglot
+
+    from .diagnostics import DiagnosticsError
+    from .sql.compiler import compile_sql
+
+    model = _sql_model(_load_policy(policy), policy)
+    when = as_of if as_of is not None else _now()
+    try:
+        tables = [sqlglot.exp.to_table(name) for name in (leads_table, events_table)]
+    except sqlglot.errors.ParseError:
+        raise click.BadParameter(
+            "a table name is NAME or SCHEMA.NAME", param_hint="--leads-table/--events-table"
+        ) from None
+    try:
+        compiled = compile_sql(
+            model,
+            when,
+            _params(model, assignments),
+            leads_table=tables[0].sql(dialect=dialect),
+            events_table=tables[1].sql(dialect=dialect),
+        )
+        text = compiled.sql(dialect) + ";\n"
+    except DiagnosticsError as exc:  # pragma: no cover - sql_diagnostics ran first
+        _print_diagnostics(exc.diagnostics, model.source)
+        sys.exit(1)
+    except sqlglot.errors.UnsupportedError as exc:
+        click.echo(f"error: sqlglot cannot write this query for {dialect}: {exc}", err=True)
+        sys.exit(1)
+    data = text.encode("utf-8")
+
+    def produce(sink: BinaryIO) -> int:
+        sink.write(data)
+        return 1
+
+    _write_output(output, produce)
 
 
 @cli.command()

@@ -166,4 +166,8 @@ CODES: dict[str, str] = {
     "W506": "stage no example covers",
     "W507": "shadowed route",
     "W508": "silent dependency on a missing field",
+    # E6xx what the SQL back end cannot evaluate faithfully (`mqldsl sql`, `--engine duckdb`)
+    "E601": "recycling in SQL",
+    "E602": "account fields in SQL",
+    "E603": "column name clash in SQL",
 }

@@ -9,6 +9,7 @@ import pytest
 
 from mqldsl.checker import check_text
 from mqldsl.diagnostics import CODES
+from mqldsl.sql.compiler import sql_diagnostics
 
 from .conftest import ROOT
 
@@ -24,9 +25,14 @@ def sections() -> dict[str, str]:
 
 
 def render(snippet: str) -> tuple[list[str], str]:
+    """What `mqldsl check` reports; for a policy without errors that the SQL
+    back end refuses, what `mqldsl sql` reports (E6xx)."""
     result = check_text(snippet, "example.mql")
-    output = "".join(d.render(result.source) + "\n" for d in result.diagnostics)
-    return [d.code for d in result.diagnostics], output
+    diagnostics = list(result.diagnostics)
+    if result.model is not None and not any(d.is_error for d in diagnostics):
+        diagnostics = sql_diagnostics(result.model) or diagnostics
+    output = "".join(d.render(result.source) + "\n" for d in diagnostics)
+    return [d.code for d in diagnostics], output
 
 
 def test_every_code_is_documented_in_order() -> None:

@@ -1,0 +1,383 @@
+"""The SQL back end gives exactly the Python engine's decisions: on random
+checked policies (hypothesis), on the shipped policies with generated
+journeys, on hostile names and strings, from JSON Lines and from Parquet
+tables, through the `score --engine duckdb` and `sql` commands."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import orjson
+import pytest
+import sqlglot
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mqldsl.checker import check_file, check_text
+from mqldsl.evaluator import Evaluator
+from mqldsl.journeys import JourneyReader, ReadReport
+from mqldsl.model import CheckedPolicy
+from mqldsl.runtime import Lead, parse_instant, to_seconds
+from mqldsl.scoring import decision_line
+from mqldsl.simulate.generate import generate
+from mqldsl.simulate.scenario import load_scenario
+from mqldsl.sql.compiler import DIALECTS, compile_sql, sql_diagnostics
+from mqldsl.sql.engine import DuckDBEngine
+
+from .conftest import ROOT
+from .helpers import run
+from .policy_gen import AS_OF, leads, policies
+
+
+def checked(text: str) -> CheckedPolicy:
+    result = check_text(text, "t.mql")
+    errors = [d.render(result.source) for d in result.diagnostics if d.is_error]
+    assert result.model is not None and not errors, "\n".join(errors)
+    return result.model
+
+
+def both(
+    model: CheckedPolicy, journeys: list[Lead], as_of: float
+) -> tuple[list[bytes], list[bytes]]:
+    """Decision lines from the Python engine and from DuckDB."""
+    evaluator = Evaluator(model)
+    python = [decision_line(evaluator.decide(lead, as_of)) for lead in journeys]
+    with DuckDBEngine(model, threads=2) as engine:
+        engine.load_leads(iter(journeys))
+        sql = [decision_line(item.decision) for item in engine.decide(as_of)]
+    return python, sql
+
+
+def assert_same(python: list[bytes], sql: list[bytes], text: str = "") -> None:
+    assert len(python) == len(sql)
+    for a, b in zip(python, sql, strict=True):
+        assert a == b, f"{text}\npython: {a.decode()}\nduckdb: {b.decode()}"
+
+
+# ---------------------------------------------------------------- differential
+
+
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(policies(recycling=False), st.lists(leads(), min_size=1, max_size=5))
+def test_duckdb_equals_python_on_random_policies(text: str, journeys: list[Lead]) -> None:
+    model = checked(text)
+    numbered = [dataclasses.replace(lead, id=f"L{i}") for i, lead in enumerate(journeys)]
+    python, sql = both(model, numbered, AS_OF)
+    assert_same(python, sql, text)
+
+
+# ---------------------------------------------------------------- shipped policies
+
+
+def generated(
+    scenario: str, model: CheckedPolicy, count: int, seed: int = 7
+) -> tuple[list[Lead], float]:
+    loaded = load_scenario(str(ROOT / "simulations" / f"{scenario}.toml"), model)
+    reader = JourneyReader(model, ReadReport())
+    journeys = [reader.lead(item) for item in generate(loaded, seed=seed, leads=count)]
+    return journeys, to_seconds(loaded.end)
+
+
+@pytest.mark.parametrize(
+    ("policy", "scenario"),
+    [("acme", "acme"), ("enterprise", "enterprise"), ("olist", "olist")],
+)
+def test_shipped_policies_decide_the_same_on_both_engines(policy: str, scenario: str) -> None:
+    model = check_file(str(ROOT / "policies" / f"{policy}.mql")).model
+    assert model is not None
+    journeys, end = generated(scenario, model, 600)
+    for as_of in (end, end - 10 * 86400):
+        python, sql = both(model, journeys, as_of)
+        assert_same(python, sql)
+    stages = {orjson.loads(line)["stage"] for line in python}
+    assert len(stages) >= 3  # the journeys exercise the funnel, not one stage
+
+
+def test_locked_stages_without_recycling_decide_the_same() -> None:
+    text = (ROOT / "policies" / "saas_trial.mql").read_text(encoding="utf-8")
+    locked = "\n".join(line for line in text.splitlines() if not line.startswith("recycle"))
+    model = checked(locked)
+    assert model.locked
+    journeys, end = generated("saas_trial", model, 500)
+    python, sql = both(model, journeys, end)
+    assert_same(python, sql)
+
+
+def test_recycling_is_refused_with_a_coded_diagnostic() -> None:
+    model = check_file(str(ROOT / "policies" / "saas_trial.mql")).model
+    assert model is not None
+    problems = sql_diagnostics(model)
+    assert problems and {d.code for d in problems} == {"E601"}
+    code, out, err = run("sql", str(ROOT / "policies" / "saas_trial.mql"))
+    assert code == 1 and out == ""
+    assert "error[E601]" in err and "Python engine" in err
+    code, _, err = run(
+        "score",
+        str(ROOT / "policies" / "saas_trial.mql"),
+        str(ROOT / "policies" / "acme.mql"),
+        "--engine",
+        "duckdb",
+    )
+    assert code == 1 and "error[E601]" in err
+
+
+# ---------------------------------------------------------------- hostile names and strings
+
+HOSTILE = """policy "it's -- a \\"test\\"; DROP TABLE leads"
+
+lead {
+  select: enum(from, having, order)
+  group: text
+  tags: set of text
+}
+
+event order { path: text, limit: int }
+event drop_table
+
+score table "the ' score" {
+  +10 when group == "O'Brien; --"
+  +7 when group starts with "ünï\\\\cødé"
+  +5 per order where path starts with "'; DROP TABLE events; --" within 7 days, max 15
+  +3 when tags contains "a\\"b"
+  -4 when select == from
+}
+
+stages {
+  visitor
+  engaged when order ever
+  qualified when table >= 10
+}
+
+disqualify "Robert'); DROP TABLE leads;--" when drop_table ever
+disqualify "naïve \\"quoted\\" reason" when group ends with "--"
+
+route qualified to sdr_1, sla 1 hour
+"""
+
+
+def hostile_journeys() -> list[Lead]:
+    model = checked(HOSTILE)
+    reader = JourneyReader(model, ReadReport())
+    at = "2026-10-30T12:00:00Z"
+    raw = [
+        {
+            "id": "a'1",
+            "profile": {"group": "O'Brien; --", "select": "from"},
+            "events": [{"type": "order", "at": at, "path": "'; DROP TABLE events; --x"}],
+        },
+        {
+            "id": "b--2",
+            "profile": {"group": "ünï\\cødé ok", "tags": ['a"b']},
+            "events": [{"type": "order", "at": at, "path": "'; DROP TABLE events; --"}] * 4,
+        },
+        {"id": "c;3", "profile": {"group": "x--"}, "events": [{"type": "drop_table", "at": at}]},
+        {"id": 'd"4', "profile": {"select": "order"}, "events": []},
+    ]
+    return [reader.lead(item) for item in raw]
+
+
+def test_hostile_names_and_strings_survive_into_correct_sql() -> None:
+    model = checked(HOSTILE)
+    journeys = hostile_journeys()
+    as_of = parse_instant("2026-11-01T00:00:00Z")
+    python, sql = both(model, journeys, as_of)
+    assert_same(python, sql)
+    decisions = [orjson.loads(line) for line in python]
+    assert decisions[0]["scores"]["table"] == 11  # the quoted strings matched
+    assert decisions[1]["scores"]["table"] == 25
+    assert decisions[2]["disqualified"] == [
+        "Robert'); DROP TABLE leads;--",
+        'naïve "quoted" reason',
+    ]
+    for dialect in DIALECTS:
+        text = compile_sql(model, as_of).sql(dialect)
+        # Every statement separator and comment marker is inside a literal:
+        # the query parses back as exactly one statement.
+        assert len(sqlglot.parse(text, read=dialect)) == 1, dialect
+
+
+# ---------------------------------------------------------------- the commands
+
+
+@pytest.fixture(scope="module")
+def acme_journeys(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("acme") / "journeys.jsonl"
+    code, _, err = run(
+        "generate", str(ROOT / "simulations" / "acme.toml"), "--leads", "400", "-o", str(path)
+    )
+    assert code == 0, err
+    return path
+
+
+ACME = str(ROOT / "policies" / "acme.mql")
+
+
+@pytest.mark.parametrize("suffix", ["jsonl", "csv"])
+def test_score_engine_duckdb_is_byte_identical(
+    acme_journeys: Path, tmp_path: Path, suffix: str
+) -> None:
+    outputs = []
+    for engine in ("python", "duckdb"):
+        out = tmp_path / f"{engine}.{suffix}"
+        code, _, err = run(
+            "score",
+            ACME,
+            str(acme_journeys),
+            "--as-of",
+            "2026-11-01",
+            "--engine",
+            engine,
+            "-o",
+            str(out),
+        )
+        assert code == 0, err
+        assert "400 leads evaluated, 0 rejected" in err
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1]
+    assert len(outputs[0].splitlines()) >= 400
+
+
+def _parquet(journeys: Path, folder: Path) -> tuple[Path, Path]:
+    """The journeys as a warehouse would export them: two Parquet tables."""
+    model = check_file(ACME).model
+    assert model is not None
+    leads, events = folder / "leads.parquet", folder / "events.parquet"
+    with DuckDBEngine(model) as engine:
+        engine.load_leads(JourneyReader(model, ReadReport()).read_jsonl(journeys))
+        engine.con.execute(
+            'COPY (SELECT * EXCLUDE ("mqldsl ord") FROM leads ORDER BY "mqldsl ord") '
+            f"TO '{leads}' (FORMAT parquet)"
+        )
+        engine.con.execute(f"COPY events TO '{events}' (FORMAT parquet)")
+    return leads, events
+
+
+def test_score_reads_parquet_tables(acme_journeys: Path, tmp_path: Path) -> None:
+    leads, events = _parquet(acme_journeys, tmp_path)
+    code, expected, _ = run("score", ACME, str(acme_journeys), "--as-of", "2026-11-01")
+    code, out, err = run(
+        "score",
+        ACME,
+        "--leads",
+        str(leads),
+        "--events",
+        str(events),
+        "--as-of",
+        "2026-11-01",
+        "--engine",
+        "duckdb",
+    )
+    assert code == 0, err
+    assert out == expected
+
+
+def test_bad_parquet_rows_are_rejected_and_reported(tmp_path: Path) -> None:
+    leads, events = tmp_path / "leads.parquet", tmp_path / "events.parquet"
+    con = duckdb.connect()
+    con.execute(
+        "COPY (SELECT * FROM (VALUES ('L1', 'secops', 800), ('L2', 'wizard', 10), "
+        "('L1', 'secops', 5), (NULL, 'secops', 5)) t(id, role, company_size)) "
+        f"TO '{leads}' (FORMAT parquet)"
+    )
+    con.execute(
+        "COPY (SELECT * FROM (VALUES ('L1', 'demo_request', TIMESTAMP '2026-10-30 10:00:00'), "
+        "('L1', 'tweet', TIMESTAMP '2026-10-30 10:00:00'), "
+        "('L9', 'demo_request', TIMESTAMP '2026-10-30 10:00:00')) t(lead_id, type, \"at\")) "
+        f"TO '{events}' (FORMAT parquet)"
+    )
+    code, out, err = run(
+        "score",
+        ACME,
+        "--leads",
+        str(leads),
+        "--events",
+        str(events),
+        "--as-of",
+        "2026-11-01",
+        "--engine",
+        "duckdb",
+    )
+    assert code == 1
+    assert [orjson.loads(line)["id"] for line in out.splitlines()] == ["L1"]
+    assert f"{leads}:2: profile field `role`: wizard is not one of" in err
+    assert f"{leads}:3: duplicate id `L1`" in err
+    assert f"{leads}:4: empty id" in err
+    assert f"{events}:3: no lead with id `L9`" in err
+    assert "ignored unknown event type `tweet`: 1 time" in err
+    assert "1 leads evaluated, 4 rejected" in err
+
+
+def test_score_engine_usage_errors(acme_journeys: Path) -> None:
+    code, _, err = run("score", ACME, "--engine", "duckdb")
+    assert code == 2 and "JOURNEYS or --leads" in err
+    code, _, err = run("score", ACME, str(acme_journeys), "--engine", "duckdb", "--explain")
+    assert code == 2 and "Python engine" in err
+    code, _, err = run("score", ACME, "--leads", str(acme_journeys))
+    assert code == 2 and "--engine duckdb" in err
+    code, _, err = run("score", ACME, "--leads", str(acme_journeys), "--engine", "duckdb")
+    assert code == 1 and "must be Parquet" in err
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_sql_command_prints_a_query_for_each_dialect(dialect: str) -> None:
+    code, out, err = run(
+        "sql",
+        ACME,
+        "--dialect",
+        dialect,
+        "--as-of",
+        "2026-11-01T00:00:00Z",
+        "--set",
+        "mql_intent_min=30",
+        "--leads-table",
+        "crm.leads",
+    )
+    assert code == 0, err
+    statements = sqlglot.parse(out, read=dialect)
+    assert len([s for s in statements if s is not None]) == 1
+    assert "score_fit" in out and "entered_mql" in out
+    assert ">= 30" in out  # the --set value is in the query
+    assert "crm" in out
+
+
+def test_sql_command_bad_values() -> None:
+    code, _, err = run("sql", ACME, "--dialect", "oracle")
+    assert code == 2
+    code, _, err = run("sql", ACME, "--set", "mql_intent_min=high")
+    assert code == 2 and "--set" in err
+
+
+def test_the_duckdb_query_runs_as_printed(acme_journeys: Path, tmp_path: Path) -> None:
+    """What `mqldsl sql` prints is what a data team runs: load the two tables
+    into a fresh DuckDB, run the printed query, get the Python decisions."""
+    leads, events = _parquet(acme_journeys, tmp_path)
+    code, query, _ = run("sql", ACME, "--as-of", "2026-11-01")
+    assert code == 0
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE leads AS SELECT * FROM '{leads}'")
+    con.execute(f"CREATE TABLE events AS SELECT * FROM '{events}'")
+    rows = con.execute(query).fetchall()
+    names = [d[0] for d in con.description]
+    model = check_file(ACME).model
+    assert model is not None
+    evaluator = Evaluator(model)
+    as_of = dt.datetime(2026, 11, 1, tzinfo=dt.UTC).timestamp()
+    expected = {
+        lead.id: evaluator.decide(lead, as_of)
+        for lead in JourneyReader(model, ReadReport()).read_jsonl(acme_journeys)
+    }
+    assert len(rows) == len(expected)
+    for row in rows:
+        got = dict(zip(names, row, strict=True))
+        decision = expected[got["id"]]
+        assert got["stage"] == decision.stage
+        assert got["score_fit"] == decision.scores["fit"]
+        assert got["score_intent"] == decision.scores["intent"]
+        assert got["queue"] == (decision.route.queue if decision.route else None)
