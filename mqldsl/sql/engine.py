@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -309,49 +309,61 @@ class DuckDBEngine:
         """Every loaded lead's decision, in input order."""
         compiled = self.compile(as_of, params, first_entries)
         cursor = self.con.execute(compiled.sql("duckdb", pretty=False))
-        columns = [d[0] for d in cursor.description]
-        position = {name: i for i, name in enumerate(columns)}
-        scores = [(name, position[col]) for name, col in compiled.score_columns.items()]
-        entered = [(stage, position[col]) for stage, col in compiled.entered_columns.items()]
-        firsts = [
-            (stage, position[at], position[route])
-            for stage, (at, route) in compiled.first_columns.items()
-        ]
-        i_id, i_stage = position["id"], position["stage"]
-        i_dq, i_queue = position["disqualified"], position["queue"]
-        i_sla, i_due = position["sla"], position["due"]
+        read = RowReader(compiled, [d[0] for d in cursor.description])
         while True:
             rows = cursor.fetchmany(BATCH)
             if not rows:
                 return
             for row in rows:
-                stage = row[i_stage]
-                times = [(name, _seconds(row[i])) for name, i in entered if row[i] is not None]
-                times.sort(key=lambda item: item[1])
-                route = None
-                if stage != DISQUALIFIED and row[i_queue] is not None:
-                    due = row[i_due]
-                    route = RouteDecision(
-                        queue=row[i_queue],
-                        sla=row[i_sla],
-                        due=_seconds(due) if due is not None else None,
-                        entered=dict(times)[stage],
-                    )
-                decision = Decision(
-                    id=row[i_id],
-                    as_of=as_of,
-                    stage=stage,
-                    scores={name: round_score(row[i]) for name, i in scores},
-                    disqualified=tuple(row[i_dq] or ()),
-                    route=route,
-                    entered=dict(times),
-                )
-                first = {
-                    stage_name: (_seconds(row[a]), int(row[r]))
-                    for stage_name, a, r in firsts
-                    if row[a] is not None
-                }
-                yield SqlDecision(decision, first)
+                yield read(row)
+
+
+class RowReader:
+    """Turns a result row of the compiled query (from any engine) into the
+    decision the Python engine makes."""
+
+    def __init__(self, compiled: SqlPolicy, columns: Sequence[str]) -> None:
+        position = {name: i for i, name in enumerate(columns)}
+        self.as_of = compiled.as_of
+        self.scores = [(name, position[col]) for name, col in compiled.score_columns.items()]
+        self.entered = [(stage, position[col]) for stage, col in compiled.entered_columns.items()]
+        self.firsts = [
+            (stage, position[at], position[route])
+            for stage, (at, route) in compiled.first_columns.items()
+        ]
+        self.i_id, self.i_stage = position["id"], position["stage"]
+        self.i_dq, self.i_queue = position["disqualified"], position["queue"]
+        self.i_sla, self.i_due = position["sla"], position["due"]
+
+    def __call__(self, row: Sequence[Any]) -> SqlDecision:
+        stage = row[self.i_stage]
+        times = [(name, _seconds(row[i])) for name, i in self.entered if row[i] is not None]
+        times.sort(key=lambda item: item[1])
+        entered = dict(times)
+        route = None
+        if stage != DISQUALIFIED and row[self.i_queue] is not None:
+            due = row[self.i_due]
+            route = RouteDecision(
+                queue=row[self.i_queue],
+                sla=row[self.i_sla],
+                due=_seconds(due) if due is not None else None,
+                entered=entered[stage],
+            )
+        decision = Decision(
+            id=row[self.i_id],
+            as_of=self.as_of,
+            stage=stage,
+            scores={name: round_score(row[i]) for name, i in self.scores},
+            disqualified=tuple(row[self.i_dq] or ()),
+            route=route,
+            entered=entered,
+        )
+        first = {
+            name: (_seconds(row[a]), int(row[r]))
+            for name, a, r in self.firsts
+            if row[a] is not None
+        }
+        return SqlDecision(decision, first)
 
 
 def _seconds(value: dt.datetime) -> float:
