@@ -942,6 +942,13 @@ _sim_source = [
         show_default=True,
         help="Processes for evaluating leads.",
     ),
+    click.option(
+        "--engine",
+        type=click.Choice(["python", "duckdb"]),
+        default="python",
+        show_default=True,
+        help="Decide the leads in Python, or as SQL in an embedded DuckDB (same metrics).",
+    ),
 ]
 
 
@@ -996,6 +1003,7 @@ def simulate(
     mql_stage: str,
     sql_stage: str | None,
     jobs: int,
+    engine: str,
     segment_field: str | None,
 ) -> None:
     """Funnel metrics of POLICY over a scenario's journeys (with a sales
@@ -1006,6 +1014,8 @@ def simulate(
     if (scenario_path is None) == (journeys is None):
         raise click.UsageError("give exactly one of --scenario and --journeys")
     model = _load_policy(policy)
+    if engine == "duckdb":
+        _sql_model(model, policy)
     params = _params(model, assignments)
     stage = _mql_stage(model, mql_stage, "--mql-stage")
     scenario = _scenario(scenario_path, model) if scenario_path else None
@@ -1030,6 +1040,7 @@ def simulate(
         progress=progress,
         jobs=jobs,
         segment_field=segment_field,
+        engine=engine,
     )
     progress.close()
     click.echo(simulate_text(result.report), nl=False)
@@ -1066,6 +1077,7 @@ def whatif(
     mql_stage: str,
     sql_stage: str | None,
     jobs: int,
+    engine: str,
     replications: int,
     fail_if: str | None,
 ) -> None:
@@ -1088,6 +1100,9 @@ def whatif(
         raise click.UsageError("give a PROPOSED policy, or --set PARAM=VALUE to change BASE")
     base_model = _load_policy(base)
     proposed_model = _load_policy(proposed) if proposed else base_model
+    if engine == "duckdb":
+        _sql_model(base_model, base)
+        _sql_model(proposed_model, proposed or base)
     base_params: dict[str, Any] = {}
     proposed_params = _params(proposed_model, assignments)
     stage = _mql_stage(base_model, mql_stage, "--mql-stage")
@@ -1119,6 +1134,7 @@ def whatif(
             sql_stage=sqls,
             progress=progress,
             jobs=jobs,
+            engine=engine,
         )
         b = run_policy(
             proposed_model,
@@ -1132,6 +1148,7 @@ def whatif(
             sql_stage=sqls,
             progress=progress,
             jobs=jobs,
+            engine=engine,
         )
         progress.close()
         samples.append((a.report, b.report))
@@ -1229,6 +1246,7 @@ def sweep(
     mql_stage: str,
     sql_stage: str | None,
     jobs: int,
+    engine: str,
 ) -> None:
     """The main metrics for each value of one or more params (every
     combination): the threshold-tuning view."""
@@ -1241,6 +1259,8 @@ def sweep(
     if (scenario_path is None) == (journeys is None):
         raise click.UsageError("give exactly one of --scenario and --journeys")
     model = _load_policy(policy)
+    if engine == "duckdb":
+        _sql_model(model, policy)
     base = _params(model, assignments)
     stage = _mql_stage(model, mql_stage, "--mql-stage")
     axes = [_sweep_values(model, spec) for spec in specs]
@@ -1263,6 +1283,7 @@ def sweep(
             rejected,
             sql_stage=_sql_stage(model, sql_stage),
             jobs=jobs,
+            engine=engine,
         )
         rows.append(
             {

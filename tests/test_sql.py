@@ -381,3 +381,61 @@ def test_the_duckdb_query_runs_as_printed(acme_journeys: Path, tmp_path: Path) -
         assert got["score_fit"] == decision.scores["fit"]
         assert got["score_intent"] == decision.scores["intent"]
         assert got["queue"] == (decision.route.queue if decision.route else None)
+
+
+def test_whatif_and_simulate_give_the_same_reports_on_duckdb(
+    acme_journeys: Path, tmp_path: Path
+) -> None:
+    """Stage counts, transitions, handoffs and every metric come out the same
+    when the leads are decided in SQL."""
+    reports = {}
+    for engine in ("python", "duckdb"):
+        out = tmp_path / f"whatif-{engine}.json"
+        code, _, err = run(
+            "whatif",
+            ACME,
+            "--set",
+            "mql_intent_min=30",
+            "--journeys",
+            str(acme_journeys),
+            "--engine",
+            engine,
+            "-o",
+            str(out),
+        )
+        assert code == 0, err
+        reports[engine] = out.read_bytes()
+    assert reports["python"] == reports["duckdb"]
+    transitions = orjson.loads(reports["duckdb"])["transitions"]
+    assert {"from": "lead", "to": "mql"}.items() <= transitions[0].items()
+    simulated = {}
+    for engine in ("python", "duckdb"):
+        out = tmp_path / f"simulate-{engine}.json"
+        code, _, err = run(
+            "simulate",
+            ACME,
+            "--scenario",
+            str(ROOT / "simulations" / "acme.toml"),
+            "--leads",
+            "300",
+            "--engine",
+            engine,
+            "-o",
+            str(out),
+        )
+        assert code == 0, err
+        simulated[engine] = orjson.loads(out.read_bytes())
+    assert simulated["python"] == simulated["duckdb"]
+    assert simulated["duckdb"]["metrics"]["mqls"] > 0
+
+
+def test_simulate_refuses_recycling_on_duckdb() -> None:
+    code, _, err = run(
+        "simulate",
+        str(ROOT / "policies" / "saas_trial.mql"),
+        "--scenario",
+        str(ROOT / "simulations" / "saas_trial.toml"),
+        "--engine",
+        "duckdb",
+    )
+    assert code == 1 and "error[E601]" in err

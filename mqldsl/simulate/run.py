@@ -8,13 +8,13 @@ import datetime as dt
 import random
 import statistics
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from ..evaluator import DISQUALIFIED, Evaluator
 from ..model import CheckedPolicy
-from ..runtime import DAY, Lead, format_instant, parse_instant, to_seconds
+from ..runtime import DAY, Decision, Lead, format_instant, parse_instant, to_seconds
 from .scenario import Sales
 
 HOUR = 3600.0
@@ -80,7 +80,6 @@ def evaluate_all(
     names = model.stage_names
     mql_index = names.index(mql_stage)
     sql_index = names.index(sql_stage) if sql_stage in names else None
-    routes = model.routes
     records: list[LeadRecord] = []
     kept: dict[str, Any] = {}
     for done, lead in enumerate(leads, start=1):
@@ -91,44 +90,91 @@ def evaluate_all(
         )
         if explain_ids is not None and lead.id in explain_ids:
             kept[lead.id] = (lead, result)
-        decision = result.decision
-        handoff = None
-        queue = None
-        sla = None
-        for stage, (at, route_index) in sorted(
-            result.first_entries.items(), key=lambda kv: kv[1][0]
-        ):
-            if names.index(stage) >= mql_index:
-                handoff = at
-                if route_index >= 0:
-                    route = routes[route_index]
-                    queue = route.queue
-                    sla = route.sla.seconds if route.sla is not None else None
-                break
-        truth = lead.truth or {}
-        buyer = truth.get("buyer")
-        closes = truth.get("window_closes")
-        sql_truth = truth.get("sql_at")
         records.append(
-            LeadRecord(
-                id=lead.id,
-                stage=decision.stage,
-                disqualified=decision.disqualified,
-                handoff=handoff,
-                queue=queue,
-                sla=sla,
-                buyer=bool(buyer) if isinstance(buyer, bool) else None,
-                window_closes=_instant(closes),
-                first_event=lead.events[0].at if lead.events else None,
-                truth_sql=(sql_truth is not None) if "sql_at" in truth else None,
-                segment=_segment(lead, truth, segment_field),
-                scores=tuple(decision.scores.values()),
-                reached_sql=None
-                if sql_index is None
-                else any(names.index(stage) >= sql_index for stage in result.first_entries),
+            lead_record(
+                model,
+                lead,
+                result.decision,
+                result.first_entries,
+                mql_index,
+                sql_index,
+                segment_field,
             )
         )
     return records, kept
+
+
+def lead_record(
+    model: CheckedPolicy,
+    lead: Lead,
+    decision: Decision,
+    first_entries: Mapping[str, tuple[float, int]],
+    mql_index: int,
+    sql_index: int | None,
+    segment_field: str | None = None,
+) -> LeadRecord:
+    """What the metrics need of one lead's evaluation (by either engine)."""
+    names = model.stage_names
+    routes = model.routes
+    handoff = None
+    queue = None
+    sla = None
+    for stage, (at, route_index) in sorted(first_entries.items(), key=lambda kv: kv[1][0]):
+        if names.index(stage) >= mql_index:
+            handoff = at
+            if route_index >= 0:
+                route = routes[route_index]
+                queue = route.queue
+                sla = route.sla.seconds if route.sla is not None else None
+            break
+    truth = lead.truth or {}
+    buyer = truth.get("buyer")
+    closes = truth.get("window_closes")
+    sql_truth = truth.get("sql_at")
+    return LeadRecord(
+        id=lead.id,
+        stage=decision.stage,
+        disqualified=decision.disqualified,
+        handoff=handoff,
+        queue=queue,
+        sla=sla,
+        buyer=bool(buyer) if isinstance(buyer, bool) else None,
+        window_closes=_instant(closes),
+        first_event=lead.events[0].at if lead.events else None,
+        truth_sql=(sql_truth is not None) if "sql_at" in truth else None,
+        segment=_segment(lead, truth, segment_field),
+        scores=tuple(decision.scores.values()),
+        reached_sql=None
+        if sql_index is None
+        else any(names.index(stage) >= sql_index for stage in first_entries),
+    )
+
+
+def evaluate_sql(
+    model: CheckedPolicy,
+    params: dict[str, Any],
+    leads: Sequence[Lead],
+    as_of: float,
+    mql_stage: str,
+    sql_stage: str | None = None,
+    segment_field: str | None = None,
+) -> list[LeadRecord]:
+    """evaluate_all on the SQL back end: the leads are loaded into an embedded
+    DuckDB and decided by the compiled query (`--engine duckdb`)."""
+    from ..sql.engine import DuckDBEngine
+
+    names = model.stage_names
+    mql_index = names.index(mql_stage)
+    sql_index = names.index(sql_stage) if sql_stage in names else None
+    with DuckDBEngine(model) as engine:
+        engine.load_leads(iter(leads))
+        decided = engine.decide(as_of, params, first_entries=True)
+        return [
+            lead_record(
+                model, lead, item.decision, item.first_entries, mql_index, sql_index, segment_field
+            )
+            for lead, item in zip(leads, decided, strict=True)
+        ]
 
 
 def _segment(lead: Lead, truth: Any, field: str | None) -> str | None:
@@ -533,4 +579,13 @@ def _plain(value: Any) -> Any:
     return value
 
 
-__all__ = ["DAY", "DEFINITIONS", "LeadRecord", "evaluate_all", "metrics", "replay_sales", "report"]
+__all__ = [
+    "DAY",
+    "DEFINITIONS",
+    "LeadRecord",
+    "evaluate_all",
+    "evaluate_sql",
+    "metrics",
+    "replay_sales",
+    "report",
+]

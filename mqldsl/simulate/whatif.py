@@ -23,6 +23,7 @@ from .run import (
     LeadRecord,
     evaluate_all,
     evaluate_parallel,
+    evaluate_sql,
     metrics,
     replay_sales,
     report,
@@ -95,10 +96,18 @@ def run_policy(
     progress: Callable[[int], None] | None = None,
     jobs: int = 1,
     segment_field: str | None = None,
+    engine: str = "python",
 ) -> Run:
-    if jobs > 1 and explain_ids is None and segment_field is None:
-        records = evaluate_parallel(model, params, leads, as_of, mql_stage, sql_stage, jobs)
+    """``engine="duckdb"`` decides the leads with the SQL back end; the
+    explained sample leads (``explain_ids``) always come from Python."""
+    if engine == "duckdb" and explain_ids is None:
+        records = evaluate_sql(model, params, leads, as_of, mql_stage, sql_stage, segment_field)
         kept: dict[str, Any] = {}
+        if progress is not None:
+            progress(len(leads))
+    elif jobs > 1 and explain_ids is None and segment_field is None:
+        records = evaluate_parallel(model, params, leads, as_of, mql_stage, sql_stage, jobs)
+        kept = {}
     else:
         records, kept = evaluate_all(
             model, params, leads, as_of, mql_stage, explain_ids, sql_stage, progress, segment_field
