@@ -120,6 +120,8 @@ def generate(folder: Path, leads: int, journeys: bool) -> tuple[int, int]:
 def run_query(folder: Path, query: str, out: Path) -> float:
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
+    con.execute(f"SET temp_directory = '{folder / 'spill'}'")
+    con.execute("SET preserve_insertion_order = false")
     con.execute(f"CREATE VIEW leads AS SELECT * FROM read_parquet('{folder / 'leads.parquet'}')")
     con.execute(f"CREATE VIEW events AS SELECT * FROM read_parquet('{folder / 'events.parquet'}')")
     start = time.perf_counter()
@@ -153,6 +155,9 @@ def main() -> None:
     parser.add_argument("--leads", type=int, default=1_000_000)
     parser.add_argument("--skip-python", action="store_true", help="Do not run the Python engine.")
     parser.add_argument("--keep", type=Path, help="Keep the data and results in this folder.")
+    parser.add_argument(
+        "--reuse", action="store_true", help="With --keep: reuse the data generated there before."
+    )
     args = parser.parse_args()
 
     from mqldsl.checker import check_file
@@ -163,8 +168,23 @@ def main() -> None:
     folder = args.keep or Path(holder.name)  # type: ignore[union-attr]
     folder.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    leads, events = generate(folder, args.leads, journeys=not args.skip_python)
-    print(f"generated {leads:,} leads and {events:,} events in {time.perf_counter() - start:.1f} s")
+    if args.reuse and (folder / "events.parquet").exists():
+        counted = (
+            duckdb.connect()
+            .execute(
+                f"SELECT (SELECT count(*) FROM '{folder / 'leads.parquet'}'), "
+                f"(SELECT count(*) FROM '{folder / 'events.parquet'}')"
+            )
+            .fetchone()
+        )
+        assert counted is not None
+        leads, events = counted
+        print(f"reusing {leads:,} leads and {events:,} events in {folder}")
+    else:
+        leads, events = generate(folder, args.leads, journeys=not args.skip_python)
+        print(
+            f"generated {leads:,} leads and {events:,} events in {time.perf_counter() - start:.1f} s"
+        )
 
     model = check_file(str(ROOT / "policies" / "acme.mql")).model
     assert model is not None

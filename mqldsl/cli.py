@@ -290,7 +290,7 @@ _events_option = click.option(
     "--leads",
     "leads_table",
     type=click.Path(exists=True, dir_okay=False),
-    help="With --engine duckdb: a leads table (Parquet) instead of JOURNEYS; "
+    help="With --engine duckdb: a leads table (Parquet or CSV) instead of JOURNEYS; "
     "--events gives its events table.",
 )
 def score(
@@ -448,8 +448,10 @@ def _score_duckdb(
     report.limit = options.max_errors
     with DuckDBEngine(model) as engine:
         try:
-            if leads_table is not None:
+            if leads_table is not None and not leads_table.lower().endswith(".csv"):
                 engine.load_tables(leads_table, events, report)
+            elif leads_table is not None:
+                engine.load_leads(read_leads(model, leads_table, events, report))
             else:
                 assert journeys is not None
                 engine.load_leads(read_leads(model, journeys, events, report))

@@ -306,7 +306,7 @@ def test_bad_parquet_rows_are_rejected_and_reported(tmp_path: Path) -> None:
     )
     assert code == 1
     assert [orjson.loads(line)["id"] for line in out.splitlines()] == ["L1"]
-    assert f"{leads}:2: profile field `role`: wizard is not one of" in err
+    assert f'{leads}:2: profile field `role`: "wizard" is not one of' in err
     assert f"{leads}:3: duplicate id `L1`" in err
     assert f"{leads}:4: empty id" in err
     assert f"{events}:3: no lead with id `L9`" in err
@@ -322,7 +322,7 @@ def test_score_engine_usage_errors(acme_journeys: Path) -> None:
     code, _, err = run("score", ACME, "--leads", str(acme_journeys))
     assert code == 2 and "--engine duckdb" in err
     code, _, err = run("score", ACME, "--leads", str(acme_journeys), "--engine", "duckdb")
-    assert code == 1 and "must be Parquet" in err
+    assert code == 1 and "must be Parquet (.parquet) or CSV" in err
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
@@ -439,3 +439,39 @@ def test_simulate_refuses_recycling_on_duckdb() -> None:
         "duckdb",
     )
     assert code == 1 and "error[E601]" in err
+
+
+def test_csv_tables_through_leads_are_read_like_the_python_engine(tmp_path: Path) -> None:
+    leads = tmp_path / "leads.csv"
+    events = tmp_path / "events.csv"
+    leads.write_text(
+        "id,email_kind,role,company_size,channel,tech_stack\n"
+        "C1,corporate,secops,900,inbound,aws;okta\n"
+        "C2,corporate,wizard,10,inbound,\n"
+        "C3,personal,student,,outbound,\n",
+        encoding="utf-8",
+    )
+    events.write_text(
+        "lead_id,type,at,path\n"
+        "C1,demo_request,2026-10-31T23:00:00Z,\n"
+        "C1,page_view,2026-10-28T09:00:00Z,/pricing\n"
+        "C3,newsletter_signup,2026-10-01T09:00:00Z,\n",
+        encoding="utf-8",
+    )
+    python = run("score", ACME, str(leads), "--events", str(events), "--as-of", "2026-11-01")
+    duck = run(
+        "score",
+        ACME,
+        "--leads",
+        str(leads),
+        "--events",
+        str(events),
+        "--as-of",
+        "2026-11-01",
+        "--engine",
+        "duckdb",
+    )
+    assert python == duck
+    code, out, err = duck
+    assert code == 1 and '"wizard" is not one of' in err
+    assert [orjson.loads(line)["stage"] for line in out.splitlines()] == ["mql", "subscriber"]

@@ -289,6 +289,9 @@ class _SqlCompiler:
         self.counters: dict[tuple[int, int | None], _Counter] = {}
         self.latest: dict[int, str] = {}
         self.decayed: list[tuple[str, int, int | None, float, float, int]] = []
+        # Whether a value changes between the instants at which counters
+        # change (`days since` grows with time): then every instant counts.
+        self.continuous = False
         self.field_index = {name: i for i, name in enumerate(model.fields)}
         self.score_index = {name: i for i, name in enumerate(model.score_order)}
         self.event_field_kind: dict[str, str] = {}
@@ -377,6 +380,7 @@ class _SqlCompiler:
         if isinstance(node, ast.Count):
             return self.counter(node.pattern), False
         if isinstance(node, ast.DaysSince):
+            self.continuous = True
             latest = self.latest_of(node.event, node.where)
             micros = _micros_between(latest, _col("t"))
             return exp.Div(this=_double(micros), expression=_num(float(_DAY_US))), True
@@ -692,13 +696,20 @@ def compile_sql(
         def leaving(n: _Counter, window: int = window) -> int:
             return -1 if n.window_us == window else 0
 
+        # The instant an event leaves a window changes nothing unless a
+        # counter of that window counted the event (or a `days since` reads
+        # the time): only those instants are kept.
+        within: list[exp.Expr] = [exp.LTE(this=leave.copy(), expression=as_of_sql.copy())]
+        if not c.continuous:
+            counted = sorted({n.pattern for n in counters if n.window_us == window})
+            if not counted:
+                continue
+            within.append(_paren(exp.or_(*(flag(index) for index in counted))))
         parts.append(
             stream(
                 leaving,
                 lambda p: no_time.copy(),
-                exp.select()
-                .from_(exp.to_table("ev"))
-                .where(exp.LTE(this=leave.copy(), expression=as_of_sql.copy())),
+                exp.select().from_(exp.to_table("ev")).where(exp.and_(*within)),
                 leave,
             )
         )

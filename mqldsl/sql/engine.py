@@ -104,6 +104,9 @@ class DuckDBEngine:
         self.con.execute("SET TimeZone = 'UTC'")
         self._tmp = tempfile.TemporaryDirectory(prefix="mqldsl-duckdb-")
         self.con.execute(f"SET temp_directory = {_literal(self._tmp.name)}")
+        # Results are ordered by the query itself: DuckDB need not keep
+        # insertion order, which lets large queries spill more freely.
+        self.con.execute("SET preserve_insertion_order = false")
         self.leads = 0
 
     def close(self) -> None:
@@ -374,7 +377,7 @@ def _reader(path: str) -> str:
     suffix = Path(path).suffix.lower()
     if suffix == ".parquet":
         return f"read_parquet({_literal(path)})"
-    raise EngineError(f"{path}: --leads/--events tables must be Parquet files (.parquet)")
+    raise EngineError(f"{path}: --leads/--events tables must be Parquet (.parquet) or CSV (.csv)")
 
 
 def _validated(column: str, kind: Type, what: str) -> tuple[str, tuple[str, str]]:
@@ -405,7 +408,7 @@ def _validated(column: str, kind: Type, what: str) -> tuple[str, tuple[str, str]
         value = f"nullif(CAST({column} AS VARCHAR), '')"
         return value, (
             f"{value} IS NOT NULL AND {value} NOT IN ({members})",
-            f"{_literal(what + ': ')} || {value} || "
+            f"{_literal(what + ': ' + chr(34))} || {value} || {_literal(chr(34))} || "
             + _literal(" is not one of " + ", ".join(kind.members)),
         )
     if k == "set":
