@@ -196,6 +196,7 @@ class DuckDBEngine:
         raw_leads = _reader(leads)
         self.con.execute(f"CREATE OR REPLACE TEMP VIEW raw_leads AS SELECT * FROM {raw_leads}")
         have = {row[0] for row in self.con.execute("DESCRIBE raw_leads").fetchall()}
+        have.discard("file_row_number")
         if "id" not in have:
             raise EngineError(f"{leads}: the leads table needs an `id` column")
         checks: list[str] = ["CASE WHEN id IS NULL OR CAST(id AS VARCHAR) = '' THEN 'empty id'"]
@@ -216,7 +217,7 @@ class DuckDBEngine:
             "CREATE OR REPLACE TEMP TABLE checked_leads AS SELECT rn, CAST(id AS VARCHAR) AS id, "
             f"{problem_sql} AS problem"
             + "".join(f", {v}" for v in values)
-            + " FROM (SELECT row_number() OVER () AS rn, * FROM raw_leads)"
+            + " FROM (SELECT file_row_number + 1 AS rn, * FROM raw_leads)"
         )
         for name in sorted(have - set(self.model.fields) - {"id", "account"}):
             report.unknown_fields[name] = self.con.execute(
@@ -228,6 +229,7 @@ class DuckDBEngine:
                 f"CREATE OR REPLACE TEMP VIEW raw_events AS SELECT * FROM {raw_events}"
             )
             have_events = {row[0] for row in self.con.execute("DESCRIBE raw_events").fetchall()}
+            have_events.discard("file_row_number")
             missing = {"lead_id", "type", "at"} - have_events
             if missing:
                 raise EngineError(
@@ -256,7 +258,7 @@ class DuckDBEngine:
                 'try_cast("at" AS TIMESTAMP) AS "at", '
                 f"{event_problem} AS problem"
                 + "".join(f", {v}" for v in event_values)
-                + " FROM (SELECT row_number() OVER () AS rn, * FROM raw_events) "
+                + " FROM (SELECT file_row_number + 1 AS rn, * FROM raw_events) "
                 f"WHERE type IN ({declared})"
             )
             for kind, times in self.con.execute(
@@ -376,7 +378,8 @@ def _seconds(value: dt.datetime) -> float:
 def _reader(path: str) -> str:
     suffix = Path(path).suffix.lower()
     if suffix == ".parquet":
-        return f"read_parquet({_literal(path)})"
+        # The file's own row numbers: they report rejected rows and keep the input order.
+        return f"read_parquet({_literal(path)}, file_row_number = true)"
     raise EngineError(f"{path}: --leads/--events tables must be Parquet (.parquet) or CSV (.csv)")
 
 
