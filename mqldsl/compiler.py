@@ -415,7 +415,7 @@ class _Compiler:
                         f"{float(decay.percent)!r}, {decay.every.seconds!r}), {limit})"
                     )
             else:
-                pattern = _positive_pattern(self.model, rule.condition)
+                pattern = self.model.decay_pattern(rule.condition)
                 if decay is not None and pattern is not None:
                     times = self.pattern(pattern.event, pattern.where)
                     w.line(f"lt = _latest({times}, t, {self.low(pattern.window)})")
@@ -546,14 +546,6 @@ class _Compiler:
             w.line("return -1")
 
         self.function("def route(stage, t, s):", build)
-
-
-def _positive_pattern(model: CheckedPolicy, condition: ast.Expr) -> ast.Pattern | None:
-    if isinstance(condition, ast.Pattern):
-        return condition
-    if isinstance(condition, ast.Name) and model.ref(condition).kind == "event":
-        return ast.Pattern(event=condition.name, where=None, window=None)
-    return None
 
 
 def compile_policy(model: CheckedPolicy, params: Mapping[str, Any] | None = None) -> CompiledPolicy:

@@ -178,7 +178,7 @@ class Interpreter:
         if not self.eval(rule.condition, ctx):
             return 0.0
         points = float(rule.points)
-        pattern = _positive_pattern(self.model, rule.condition)
+        pattern = self.model.decay_pattern(rule.condition)
         if decay is not None and pattern is not None:
             latest = max(e.at for e in self.matches(pattern, ctx))
             points *= decay_factor(float(decay.percent), decay.every.seconds, ctx.t - latest)
@@ -304,13 +304,3 @@ def _number(value: Any) -> float | None:
     if value is None or isinstance(value, bool):
         return None
     return float(value)
-
-
-def _positive_pattern(model: CheckedPolicy, condition: ast.Expr) -> ast.Pattern | None:
-    """The pattern of a `when` rule whose whole condition is an event pattern
-    (its most recent match sets the decay age); None otherwise."""
-    if isinstance(condition, ast.Pattern):
-        return condition
-    if isinstance(condition, ast.Name) and model.ref(condition).kind == "event":
-        return ast.Pattern(event=condition.name, where=None, window=None)
-    return None

@@ -120,3 +120,13 @@ class CheckedPolicy:
 
     def ref(self, node: ast.Name) -> Ref:
         return self.refs[id(node)]
+
+    def decay_pattern(self, condition: ast.Expr) -> ast.Pattern | None:
+        """The pattern of a `when` rule whose whole condition is one positive
+        event pattern: its most recent match sets the rule's decay age (SPEC
+        §4). None for any other condition (the rule does not decay)."""
+        if isinstance(condition, ast.Pattern):
+            return condition
+        if isinstance(condition, ast.Name) and self.ref(condition).kind == "event":
+            return ast.Pattern(event=condition.name, where=None, window=None)
+        return None

@@ -504,7 +504,7 @@ class _SqlCompiler:
                     limit = float(rule.max)
                     part = _least(_greatest(part, _num(-limit)), _num(limit))
             else:
-                pattern = _positive_pattern(self.model, rule.condition)
+                pattern = self.model.decay_pattern(rule.condition)
                 if decay is not None and pattern is not None:
                     latest = self.latest_of(pattern.event, pattern.where)
                     factor = self.decay_factor(decay, latest, _col("t"))
@@ -546,15 +546,676 @@ class _SqlCompiler:
         return _col(name)
 
 
-def _positive_pattern(model: CheckedPolicy, condition: ast.Expr) -> ast.Pattern | None:
-    if isinstance(condition, ast.Pattern):
-        return condition
-    if isinstance(condition, ast.Name) and model.ref(condition).kind == "event":
-        return ast.Pattern(event=condition.name, where=None, window=None)
-    return None
-
-
 # ---------------------------------------------------------------- assembling the query
+
+
+class _Query:
+    """Assembles the query from the compiled expressions, one CTE after
+    another (the module docstring says what each step keeps)."""
+
+    def __init__(
+        self, c: _SqlCompiler, as_of: float, order_column: str | None, first_entries: bool
+    ) -> None:
+        model = c.model
+        self.c = c
+        self.model = model
+        self.as_of_sql = _timestamp(as_of)
+        self.names = model.stage_names
+        self.order_column = order_column
+        self.first_entries = first_entries
+        self.ctes: list[tuple[str, exp.Query]] = []
+        # Everything evaluated per instant, compiled first: it registers the
+        # patterns, counters and running maxima that the stream must carry.
+        self.raw_scores = {name: c.score(name) for name in model.score_order}
+        self.disqualifiers = [c.cond(d.condition) for d in model.disqualifiers]
+        self.stage_conditions = [
+            (index, c.cond(stage.condition))
+            for index, stage in enumerate(model.stages.stages)
+            if index > 0 and stage.condition is not None
+        ]
+        self.routes = [
+            (self.names.index(route.stage), c.cond(route.condition) if route.condition else None)
+            for route in model.routes
+        ]
+        self.counters = list(c.counters.values())
+        self.latest = sorted(c.latest.items(), key=lambda item: item[1])
+        # Counters are packed _PACK to a BIGINT column, _BITS bits each: one
+        # running sum then carries several counts (a count is never negative and
+        # stays below 2**_BITS), which makes the stream's aggregates several
+        # times cheaper; `inst` unpacks them with a shift and a mask.
+        self.packs = [self.counters[i : i + _PACK] for i in range(0, len(self.counters), _PACK)]
+        self.zero = exp.Literal.number(0)
+        self.no_time = exp.cast(exp.null(), exp.DataType.Type.TIMESTAMP)
+        self.previous = "inst"  # the CTE that holds the latest score
+        self.stage_ids: list[tuple[int, str]] = [(-1, DISQUALIFIED), *enumerate(self.names)]
+        self.score_columns = {name: f"score_{name}" for name in model.scores}
+        self.entered_columns = {stage: f"entered_{stage}" for _, stage in self.stage_ids}
+        self.first_columns: dict[str, tuple[str, str]] = {}
+
+    def build(self, leads_table: str, events_table: str) -> exp.Select:
+        self._leads_cte(leads_table)
+        self._events_cte(events_table)
+        self._stream_ctes()
+        self._decayed_cte()
+        self._instant_cte()
+        self._score_ctes()
+        self._stage_ctes()
+        self._decided_cte()
+        return self._result()
+
+    def _leads_cte(self, leads_table: str) -> None:
+        # lf: the leads, with numbered field columns.
+        lead_columns: list[exp.Expr] = [
+            exp.alias_(exp.cast(_user_col("id", "l"), exp.DataType.Type.VARCHAR), "lid")
+        ]
+        if self.order_column is not None:
+            lead_columns.append(exp.alias_(_user_col(self.order_column, "l"), "ord"))
+        for name, index in self.c.field_index.items():
+            column: exp.Expr = _user_col(name, "l")
+            if self.model.fields[name].type.kind in ("int", "number"):
+                column = _double(column)
+            lead_columns.append(exp.alias_(column, f"f{index}"))
+        self.ctes.append(
+            (
+                "lf",
+                exp.select(*lead_columns).from_(exp.to_table(leads_table).as_("l")),
+            )
+        )
+
+    def _events_cte(self, events_table: str) -> None:
+        # ev: the lead's declared events up to the as-of instant, one flag per pattern.
+        patterns = sorted(self.c.patterns.values())
+        flags = []
+        for index, event, where in patterns:
+            tests: list[exp.Expr] = []
+            if event is not None:
+                tests.append(
+                    exp.EQ(this=_user_col("type", "e"), expression=exp.Literal.string(event))
+                )
+            if where is not None:
+                tests.append(_paren(self.c.cond(where, in_event=True)))
+            matches = exp.and_(*tests) if tests else exp.true()
+            flags.append(exp.alias_(matches, f"p{index}"))
+        declared = [exp.Literal.string(name) for name in self.model.events]
+        event_at = exp.cast(_user_col("at", "e"), exp.DataType.Type.TIMESTAMP)
+        event_filter = exp.and_(
+            exp.LTE(this=event_at.copy(), expression=self.as_of_sql.copy()),
+            exp.In(this=_user_col("type", "e"), expressions=declared) if declared else exp.false(),
+        )
+        self.ctes.append(
+            (
+                "ev",
+                exp.select(exp.alias_(_col("lid", "lf"), "lid"), exp.alias_(event_at, "t"), *flags)
+                .from_(exp.to_table(events_table).as_("e"))
+                .join(
+                    exp.to_table("lf"),
+                    on=exp.EQ(
+                        this=exp.cast(_user_col("lead_id", "e"), exp.DataType.Type.VARCHAR),
+                        expression=_col("lid", "lf"),
+                    ),
+                )
+                .where(event_filter),
+            )
+        )
+
+    def _stream_ctes(self) -> None:
+        # deltas: the stream of instants with each counter's change and each match time.
+
+        def stream(sign: Any, latest_value: Any, source: exp.Select, t: exp.Expr) -> exp.Select:
+            columns: list[exp.Expr] = [exp.alias_(_col("lid", "ev"), "lid"), exp.alias_(t, "t")]
+            for number, pack in enumerate(self.packs):
+                terms = [
+                    _case(
+                        [(flag(n.pattern), _num(sign(n) * (1 << (_BITS * slot))))], self.zero.copy()
+                    )
+                    for slot, n in enumerate(pack)
+                    if sign(n)
+                ]
+                total: exp.Expr = terms[0] if terms else self.zero.copy()
+                for term in terms[1:]:
+                    total = exp.Add(this=total, expression=term)
+                columns.append(
+                    exp.alias_(exp.cast(total, exp.DataType.Type.BIGINT), f"dpk{number}")
+                )
+            columns += [exp.alias_(latest_value(p), name) for p, name in self.latest]
+            return source.select(*columns)
+
+        def flag(index: int) -> exp.Column:
+            return _col(f"p{index}", "ev")
+
+        parts: list[exp.Select] = [
+            stream(
+                lambda n: 1,
+                lambda p: _case([(flag(p), _col("t", "ev"))]),
+                exp.select().from_(exp.to_table("ev")),
+                _col("t", "ev"),
+            )
+        ]
+        windows = sorted({round(w * _US) for w in self.model.windows})
+        for window in windows:
+            leave = exp.Add(this=_col("t", "ev"), expression=_interval(window))
+
+            def leaving(n: _Counter, window: int = window) -> int:
+                return -1 if n.window_us == window else 0
+
+            # The instant an event leaves a window changes nothing unless a
+            # counter of that window counted the event (or a `days since` reads
+            # the time): only those instants are kept.
+            within: list[exp.Expr] = [exp.LTE(this=leave.copy(), expression=self.as_of_sql.copy())]
+            if not self.c.continuous:
+                counted = sorted({n.pattern for n in self.counters if n.window_us == window})
+                if not counted:
+                    continue
+                within.append(_paren(exp.or_(*(flag(index) for index in counted))))
+            parts.append(
+                stream(
+                    leaving,
+                    lambda p: self.no_time.copy(),
+                    exp.select().from_(exp.to_table("ev")).where(exp.and_(*within)),
+                    leave,
+                )
+            )
+        periods = sorted(
+            {
+                round(info.node.decay.every.seconds * _US)
+                for info in self.model.scores.values()
+                if info.node.decay is not None
+            }
+        )
+        for period in periods:
+            count = exp.Floor(
+                this=exp.Div(
+                    this=_double(_micros_between(_col("t", "ev"), self.as_of_sql.copy())),
+                    expression=_num(float(period)),
+                )
+            )
+            series = exp.GenerateSeries(
+                start=exp.Literal.number(1),
+                end=exp.cast(_greatest(count, exp.Literal.number(1)), exp.DataType.Type.BIGINT),
+            )
+            unnest = exp.Unnest(
+                expressions=[series],
+                alias=exp.TableAlias(this=exp.to_identifier("g"), columns=[exp.to_identifier("k")]),
+            )
+            step = exp.Add(
+                this=_col("t", "ev"),
+                expression=exp.Mul(this=_col("k", "g"), expression=_interval(period)),
+            )
+            parts.append(
+                stream(
+                    lambda n: 0,
+                    lambda p: self.no_time.copy(),
+                    exp.select()
+                    .from_(exp.to_table("ev"))
+                    .join(unnest, join_type="CROSS")
+                    .where(exp.LTE(this=step.copy(), expression=self.as_of_sql.copy())),
+                    step,
+                )
+            )
+        as_of_rows = exp.select(
+            exp.alias_(_col("lid"), "lid"),
+            exp.alias_(self.as_of_sql.copy(), "t"),
+            *[
+                exp.alias_(exp.cast(self.zero.copy(), exp.DataType.Type.BIGINT), f"dpk{i}")
+                for i in range(len(self.packs))
+            ],
+            *[exp.alias_(self.no_time.copy(), name) for _, name in self.latest],
+        ).from_(exp.to_table("lf"))
+        union: exp.Query = parts[0]
+        for part in [*parts[1:], as_of_rows]:
+            union = exp.union(union, part, distinct=False)
+        self.ctes.append(("deltas", union))
+
+        grouped = (
+            exp.select(
+                _col("lid"),
+                _col("t"),
+                *[
+                    exp.alias_(exp.Sum(this=_col(f"dpk{i}")), f"dpk{i}")
+                    for i in range(len(self.packs))
+                ],
+                *[exp.alias_(exp.Max(this=_col(name)), name) for _, name in self.latest],
+            )
+            .from_(exp.to_table("deltas"))
+            .group_by(_col("lid"), _col("t"))
+        )
+        self.ctes.append(("grouped", grouped))
+        running = exp.select(
+            _col("lid"),
+            _col("t"),
+            *[
+                exp.alias_(
+                    exp.cast(_window(exp.Sum(this=_col(f"dpk{i}"))), exp.DataType.Type.BIGINT),
+                    f"pk{i}",
+                )
+                for i in range(len(self.packs))
+            ],
+            *[exp.alias_(_window(exp.Max(this=_col(name))), name) for _, name in self.latest],
+        ).from_(exp.to_table("grouped"))
+        self.ctes.append(("running", running))
+
+    def _decayed_cte(self) -> None:
+        # decayed `per` rules: the decayed occurrences summed at every instant.
+        if self.c.decayed:
+            sums = []
+            for name, matched, reach, points, factor, every in self.c.decayed:
+                inside: list[exp.Expr] = [_col(f"p{matched}", "ev")]
+                if reach is not None:
+                    inside.append(
+                        exp.GT(
+                            this=_col("t", "ev"),
+                            expression=exp.Sub(this=_col("t", "r"), expression=_interval(reach)),
+                        )
+                    )
+                steps = exp.Floor(
+                    this=exp.Div(
+                        this=_double(_micros_between(_col("t", "ev"), _col("t", "r"))),
+                        expression=_num(float(every)),
+                    )
+                )
+                value = exp.Mul(
+                    this=_num(points), expression=exp.Pow(this=_num(factor), expression=steps)
+                )
+                sums.append(
+                    exp.alias_(
+                        exp.Sum(this=_case([(exp.and_(*inside), value)], self.zero.copy())),
+                        name,
+                    )
+                )
+            self.ctes.append(
+                (
+                    "decayed",
+                    exp.select(_col("lid", "r"), _col("t", "r"), *sums)
+                    .from_(exp.to_table("running").as_("r"))
+                    .join(
+                        exp.to_table("ev"),
+                        on=exp.and_(
+                            exp.EQ(this=_col("lid", "ev"), expression=_col("lid", "r")),
+                            exp.LTE(this=_col("t", "ev"), expression=_col("t", "r")),
+                        ),
+                    )
+                    .group_by(_col("lid", "r"), _col("t", "r")),
+                )
+            )
+
+    def _instant_cte(self) -> None:
+        # inst: one row per lead and instant, with the lead's fields.
+        inst_columns: list[exp.Expr] = [_col("lid", "r"), _col("t", "r")]
+        if self.order_column is not None:
+            inst_columns.append(_col("ord", "lf"))
+        for number, pack in enumerate(self.packs):
+            for slot, n in enumerate(pack):
+                packed: exp.Expr = _col(f"pk{number}", "r")
+                if slot:
+                    packed = exp.paren(
+                        exp.BitwiseRightShift(this=packed, expression=_num(_BITS * slot))
+                    )
+                mask = exp.BitwiseAnd(this=packed, expression=_num((1 << _BITS) - 1))
+                inst_columns.append(exp.alias_(mask, n.name))
+        inst_columns += [_col(name, "r") for _, name in self.latest]
+        inst_columns += [_col(f"f{i}", "lf") for i in self.c.field_index.values()]
+        inst = (
+            exp.select(*inst_columns)
+            .from_(exp.to_table("running").as_("r"))
+            .join(
+                exp.to_table("lf"), on=exp.EQ(this=_col("lid", "lf"), expression=_col("lid", "r"))
+            )
+        )
+        if self.c.decayed:
+            inst = inst.select(
+                *[
+                    exp.alias_(
+                        exp.Coalesce(this=_col(name, "dk"), expressions=[self.zero.copy()]), name
+                    )
+                    for name, *_ in self.c.decayed
+                ]
+            ).join(
+                exp.to_table("decayed").as_("dk"),
+                join_type="LEFT",
+                on=exp.and_(
+                    exp.EQ(this=_col("lid", "dk"), expression=_col("lid", "r")),
+                    exp.EQ(this=_col("t", "dk"), expression=_col("t", "r")),
+                ),
+            )
+        self.ctes.append(("inst", inst))
+
+    def _score_ctes(self) -> None:
+        # One step per score: the raw value, then the rounded one.
+        self.previous = "inst"
+        for name in self.model.score_order:
+            index = self.c.score_index[name]
+            raw = f"raw_s{index}"
+            self.ctes.append(
+                (
+                    raw,
+                    exp.select(
+                        exp.Star(), exp.alias_(self.raw_scores[name], "r" + str(index))
+                    ).from_(self.previous),
+                )
+            )
+            rounded = f"score_s{index}"
+            self.ctes.append(
+                (
+                    rounded,
+                    exp.select(
+                        exp.Star(), exp.alias_(_round_score(_col(f"r{index}")), f"s{index}")
+                    ).from_(raw),
+                )
+            )
+            self.previous = rounded
+
+    def _stage_ctes(self) -> None:
+        # judged: the self.disqualifiers and the holding stage at each instant.
+        holding = _case(
+            [(cond, exp.Literal.number(index)) for index, cond in reversed(self.stage_conditions)],
+            exp.Literal.number(0),
+        )
+        any_dq = (
+            exp.or_(*(_col(f"q{i}") for i in range(len(self.disqualifiers))))
+            if self.disqualifiers
+            else None
+        )
+        self.ctes.append(
+            (
+                "judged",
+                exp.select(
+                    exp.Star(),
+                    *[exp.alias_(cond, f"q{i}") for i, cond in enumerate(self.disqualifiers)],
+                    exp.alias_(holding, "h"),
+                ).from_(self.previous),
+            )
+        )
+        if self.model.locked:
+            reached: exp.Expr = exp.Coalesce(
+                this=_window(
+                    exp.Max(
+                        this=_case([(exp.Not(this=_paren(any_dq)), _col("h"))])
+                        if any_dq is not None
+                        else _col("h")
+                    )
+                ),
+                expressions=[exp.Literal.number(0)],
+            )
+        else:
+            reached = _col("h")
+        label = (
+            _case([(_paren(any_dq), exp.Literal.number(-1))], reached)
+            if any_dq is not None
+            else reached
+        )
+        self.ctes.append(
+            ("staged", exp.select(exp.Star(), exp.alias_(label, "lab")).from_("judged"))
+        )
+
+        # routed: the route at each instant, and the label before it.
+        route_case = (
+            _case(
+                [
+                    (
+                        exp.and_(
+                            exp.EQ(this=_col("lab"), expression=exp.Literal.number(stage)),
+                            *([_paren(cond)] if cond is not None else []),
+                        ),
+                        exp.Literal.number(number),
+                    )
+                    for number, (stage, cond) in enumerate(self.routes)
+                ],
+                exp.Literal.number(-1),
+            )
+            if self.routes
+            else exp.Literal.number(-1)
+        )
+        self.ctes.append(
+            (
+                "routed",
+                exp.select(
+                    exp.Star(),
+                    exp.alias_(route_case, "rt"),
+                    exp.alias_(_window(exp.Lag(this=_col("lab")), running=False), "prv"),
+                ).from_("staged"),
+            )
+        )
+        starts = exp.or_(
+            exp.Is(this=_col("prv"), expression=exp.null()),
+            exp.NEQ(this=_col("prv"), expression=_col("lab")),
+        )
+        marked_columns: list[exp.Expr] = [
+            exp.Star(),
+            exp.alias_(_paren(starts.copy()), "st"),
+            exp.alias_(
+                _window(
+                    exp.Max(this=_case([(_paren(starts.copy()), _col("t"))])),
+                    running=False,
+                    order=False,
+                ),
+                "last_start",
+            ),
+        ]
+        if self.first_entries:
+            for index in range(len(self.names)):
+                marked_columns.append(
+                    exp.alias_(
+                        _window(
+                            exp.Min(
+                                this=_case(
+                                    [
+                                        (
+                                            exp.and_(
+                                                _paren(starts.copy()),
+                                                exp.EQ(
+                                                    this=_col("lab"),
+                                                    expression=exp.Literal.number(index),
+                                                ),
+                                            ),
+                                            _col("t"),
+                                        )
+                                    ]
+                                )
+                            ),
+                            running=False,
+                            order=False,
+                        ),
+                        f"fs{index}",
+                    )
+                )
+        self.ctes.append(("marked", exp.select(*marked_columns).from_("routed")))
+
+    def _decided_cte(self) -> None:
+        # decided: one row per lead.
+        at_as_of = exp.EQ(this=_col("t"), expression=self.as_of_sql.copy())
+
+        def at_end(value: exp.Expr) -> exp.Expr:
+            return exp.Max(this=_case([(at_as_of.copy(), value)]))
+
+        decided_columns: list[exp.Expr] = [_col("lid")]
+        if self.order_column is not None:
+            decided_columns.append(exp.alias_(exp.Max(this=_col("ord")), "ord"))
+        decided_columns.append(exp.alias_(at_end(_col("lab")), "lab"))
+        decided_columns += [
+            exp.alias_(at_end(_col(f"s{self.c.score_index[n]}")), f"s{self.c.score_index[n]}")
+            for n in self.model.score_order
+        ]
+        decided_columns += [
+            exp.alias_(
+                at_end(_case([(_col(f"q{i}"), exp.Literal.number(1))], exp.Literal.number(0))),
+                f"q{i}",
+            )
+            for i in range(len(self.disqualifiers))
+        ]
+        decided_columns.append(
+            exp.alias_(
+                exp.Max(
+                    this=_case(
+                        [(exp.EQ(this=_col("t"), expression=_col("last_start")), _col("rt"))]
+                    )
+                ),
+                "rt",
+            )
+        )
+        decided_columns.append(exp.alias_(exp.Max(this=_col("last_start")), "last_start"))
+        for index, _stage in self.stage_ids:
+            decided_columns.append(
+                exp.alias_(
+                    exp.Max(
+                        this=_case(
+                            [
+                                (
+                                    exp.and_(
+                                        _col("st"),
+                                        exp.EQ(this=_col("lab"), expression=_num(index)),
+                                    ),
+                                    _col("t"),
+                                )
+                            ]
+                        )
+                    ),
+                    f"e{index + 1}",
+                )
+            )
+        if self.first_entries:
+            for index, _stage in enumerate(self.names):
+                decided_columns.append(exp.alias_(exp.Max(this=_col(f"fs{index}")), f"fs{index}"))
+                decided_columns.append(
+                    exp.alias_(
+                        exp.Max(
+                            this=_case(
+                                [
+                                    (
+                                        exp.EQ(this=_col("t"), expression=_col(f"fs{index}")),
+                                        _col("rt"),
+                                    )
+                                ]
+                            )
+                        ),
+                        f"fr{index}",
+                    )
+                )
+        self.ctes.append(
+            ("decided", exp.select(*decided_columns).from_("marked").group_by(_col("lid")))
+        )
+
+    def _result(self) -> exp.Select:
+        # The result.
+        stage_name = _case(
+            [
+                (exp.EQ(this=_col("lab"), expression=_num(index)), exp.Literal.string(stage))
+                for index, stage in self.stage_ids
+            ]
+        )
+        reasons = exp.Array(
+            expressions=[
+                _case(
+                    [
+                        (
+                            exp.EQ(this=_col(f"q{i}"), expression=exp.Literal.number(1)),
+                            exp.Literal.string(d.reason),
+                        )
+                    ]
+                )
+                for i, d in enumerate(self.model.disqualifiers)
+            ]
+        )
+        if self.model.disqualifiers:
+            x = exp.to_identifier("x")
+            disqualified: exp.Expr = exp.ArrayFilter(
+                this=reasons,
+                expression=exp.Lambda(
+                    this=exp.Not(this=exp.Is(this=exp.column(x), expression=exp.null())),
+                    expressions=[x],
+                ),
+            )
+        else:
+            disqualified = exp.cast(exp.Array(expressions=[]), exp.DataType.build("ARRAY<VARCHAR>"))
+
+        def by_route(values: Sequence[exp.Expr | None]) -> exp.Expr:
+            whens = [
+                (exp.EQ(this=_col("rt"), expression=exp.Literal.number(i)), value)
+                for i, value in enumerate(values)
+                if value is not None
+            ]
+            if not whens:
+                return exp.cast(exp.null(), exp.DataType.Type.VARCHAR)
+            return _case(whens)
+
+        live = exp.GTE(this=_col("lab"), expression=exp.Literal.number(0))
+        output: list[exp.Expr] = [
+            exp.alias_(_col("lid"), "id"),
+            exp.alias_(self.as_of_sql.copy(), "as_of"),
+            exp.alias_(stage_name, "stage"),
+        ]
+        output += [
+            exp.alias_(_col(f"s{self.c.score_index[name]}"), column, quoted=True)
+            for name, column in self.score_columns.items()
+        ]
+        output.append(exp.alias_(disqualified, "disqualified"))
+        output.append(
+            exp.alias_(
+                _case(
+                    [
+                        (
+                            live.copy(),
+                            by_route([exp.Literal.string(r.queue) for r in self.model.routes]),
+                        )
+                    ]
+                ),
+                "queue",
+            )
+        )
+        output.append(
+            exp.alias_(
+                _case(
+                    [
+                        (
+                            live.copy(),
+                            by_route(
+                                [
+                                    exp.Literal.string(r.sla.text()) if r.sla is not None else None
+                                    for r in self.model.routes
+                                ]
+                            ),
+                        )
+                    ]
+                ),
+                "sla",
+            )
+        )
+        output.append(
+            exp.alias_(
+                _case(
+                    [
+                        (
+                            live.copy(),
+                            by_route(
+                                [
+                                    exp.Add(
+                                        this=_col("last_start"),
+                                        expression=_interval(round(r.sla.seconds * _US)),
+                                    )
+                                    if r.sla is not None
+                                    else None
+                                    for r in self.model.routes
+                                ]
+                            ),
+                        )
+                    ]
+                ),
+                "due",
+            )
+        )
+        output += [
+            exp.alias_(_col(f"e{index + 1}"), self.entered_columns[stage], quoted=True)
+            for index, stage in self.stage_ids
+        ]
+        if self.first_entries:
+            for index, stage in enumerate(self.names):
+                self.first_columns[stage] = (f"first_{stage}", f"first_route_{stage}")
+                output.append(exp.alias_(_col(f"fs{index}"), f"first_{stage}", quoted=True))
+                output.append(exp.alias_(_col(f"fr{index}"), f"first_route_{stage}", quoted=True))
+        query = exp.select(*output).from_("decided")
+        query = query.order_by(_col("ord") if self.order_column is not None else _col("lid"))
+        for name, cte in self.ctes:
+            query = query.with_(name, as_=cte)
+        return query
 
 
 def compile_sql(
@@ -580,613 +1241,14 @@ def compile_sql(
         raise DiagnosticsError(problems, model.source)
     values = {name: info.value for name, info in model.params.items()}
     values.update(params or {})
-    c = _SqlCompiler(model, values, as_of)
-    as_of_sql = _timestamp(as_of)
-    names = model.stage_names
-
-    # Everything evaluated per instant, compiled first: it registers the
-    # patterns, counters and running maxima that the stream must carry.
-    raw_scores = {name: c.score(name) for name in model.score_order}
-    disqualifiers = [c.cond(d.condition) for d in model.disqualifiers]
-    stage_conditions = [
-        (index, c.cond(stage.condition))
-        for index, stage in enumerate(model.stages.stages)
-        if index > 0 and stage.condition is not None
-    ]
-    routes = [
-        (names.index(route.stage), c.cond(route.condition) if route.condition else None)
-        for route in model.routes
-    ]
-
-    ctes: list[tuple[str, exp.Query]] = []
-
-    # lf: the leads, with numbered field columns.
-    lead_columns: list[exp.Expr] = [
-        exp.alias_(exp.cast(_user_col("id", "l"), exp.DataType.Type.VARCHAR), "lid")
-    ]
-    if order_column is not None:
-        lead_columns.append(exp.alias_(_user_col(order_column, "l"), "ord"))
-    for name, index in c.field_index.items():
-        column: exp.Expr = _user_col(name, "l")
-        if model.fields[name].type.kind in ("int", "number"):
-            column = _double(column)
-        lead_columns.append(exp.alias_(column, f"f{index}"))
-    ctes.append(
-        (
-            "lf",
-            exp.select(*lead_columns).from_(exp.to_table(leads_table).as_("l")),
-        )
-    )
-
-    # ev: the lead's declared events up to the as-of instant, one flag per pattern.
-    patterns = sorted(c.patterns.values())
-    flags = []
-    for index, event, where in patterns:
-        tests: list[exp.Expr] = []
-        if event is not None:
-            tests.append(exp.EQ(this=_user_col("type", "e"), expression=exp.Literal.string(event)))
-        if where is not None:
-            tests.append(_paren(c.cond(where, in_event=True)))
-        matches = exp.and_(*tests) if tests else exp.true()
-        flags.append(exp.alias_(matches, f"p{index}"))
-    declared = [exp.Literal.string(name) for name in model.events]
-    event_at = exp.cast(_user_col("at", "e"), exp.DataType.Type.TIMESTAMP)
-    event_filter = exp.and_(
-        exp.LTE(this=event_at.copy(), expression=as_of_sql.copy()),
-        exp.In(this=_user_col("type", "e"), expressions=declared) if declared else exp.false(),
-    )
-    ctes.append(
-        (
-            "ev",
-            exp.select(exp.alias_(_col("lid", "lf"), "lid"), exp.alias_(event_at, "t"), *flags)
-            .from_(exp.to_table(events_table).as_("e"))
-            .join(
-                exp.to_table("lf"),
-                on=exp.EQ(
-                    this=exp.cast(_user_col("lead_id", "e"), exp.DataType.Type.VARCHAR),
-                    expression=_col("lid", "lf"),
-                ),
-            )
-            .where(event_filter),
-        )
-    )
-
-    # deltas: the stream of instants with each counter's change and each match time.
-    counters = list(c.counters.values())
-    latest = sorted(c.latest.items(), key=lambda item: item[1])
-
-    # Counters are packed _PACK to a BIGINT column, _BITS bits each: one
-    # running sum then carries several counts (a count is never negative and
-    # stays below 2**_BITS), which makes the stream's aggregates several
-    # times cheaper; `inst` unpacks them with a shift and a mask.
-    packs = [counters[i : i + _PACK] for i in range(0, len(counters), _PACK)]
-
-    def stream(sign: Any, latest_value: Any, source: exp.Select, t: exp.Expr) -> exp.Select:
-        columns: list[exp.Expr] = [exp.alias_(_col("lid", "ev"), "lid"), exp.alias_(t, "t")]
-        for number, pack in enumerate(packs):
-            terms = [
-                _case([(flag(n.pattern), _num(sign(n) * (1 << (_BITS * slot))))], zero.copy())
-                for slot, n in enumerate(pack)
-                if sign(n)
-            ]
-            total: exp.Expr = terms[0] if terms else zero.copy()
-            for term in terms[1:]:
-                total = exp.Add(this=total, expression=term)
-            columns.append(exp.alias_(exp.cast(total, exp.DataType.Type.BIGINT), f"dpk{number}"))
-        columns += [exp.alias_(latest_value(p), name) for p, name in latest]
-        return source.select(*columns)
-
-    def flag(index: int) -> exp.Column:
-        return _col(f"p{index}", "ev")
-
-    zero = exp.Literal.number(0)
-    no_time = exp.cast(exp.null(), exp.DataType.Type.TIMESTAMP)
-    parts: list[exp.Select] = [
-        stream(
-            lambda n: 1,
-            lambda p: _case([(flag(p), _col("t", "ev"))]),
-            exp.select().from_(exp.to_table("ev")),
-            _col("t", "ev"),
-        )
-    ]
-    windows = sorted({round(w * _US) for w in model.windows})
-    for window in windows:
-        leave = exp.Add(this=_col("t", "ev"), expression=_interval(window))
-
-        def leaving(n: _Counter, window: int = window) -> int:
-            return -1 if n.window_us == window else 0
-
-        # The instant an event leaves a window changes nothing unless a
-        # counter of that window counted the event (or a `days since` reads
-        # the time): only those instants are kept.
-        within: list[exp.Expr] = [exp.LTE(this=leave.copy(), expression=as_of_sql.copy())]
-        if not c.continuous:
-            counted = sorted({n.pattern for n in counters if n.window_us == window})
-            if not counted:
-                continue
-            within.append(_paren(exp.or_(*(flag(index) for index in counted))))
-        parts.append(
-            stream(
-                leaving,
-                lambda p: no_time.copy(),
-                exp.select().from_(exp.to_table("ev")).where(exp.and_(*within)),
-                leave,
-            )
-        )
-    periods = sorted(
-        {
-            round(info.node.decay.every.seconds * _US)
-            for info in model.scores.values()
-            if info.node.decay is not None
-        }
-    )
-    for period in periods:
-        count = exp.Floor(
-            this=exp.Div(
-                this=_double(_micros_between(_col("t", "ev"), as_of_sql.copy())),
-                expression=_num(float(period)),
-            )
-        )
-        series = exp.GenerateSeries(
-            start=exp.Literal.number(1),
-            end=exp.cast(_greatest(count, exp.Literal.number(1)), exp.DataType.Type.BIGINT),
-        )
-        unnest = exp.Unnest(
-            expressions=[series],
-            alias=exp.TableAlias(this=exp.to_identifier("g"), columns=[exp.to_identifier("k")]),
-        )
-        step = exp.Add(
-            this=_col("t", "ev"),
-            expression=exp.Mul(this=_col("k", "g"), expression=_interval(period)),
-        )
-        parts.append(
-            stream(
-                lambda n: 0,
-                lambda p: no_time.copy(),
-                exp.select()
-                .from_(exp.to_table("ev"))
-                .join(unnest, join_type="CROSS")
-                .where(exp.LTE(this=step.copy(), expression=as_of_sql.copy())),
-                step,
-            )
-        )
-    as_of_rows = exp.select(
-        exp.alias_(_col("lid"), "lid"),
-        exp.alias_(as_of_sql.copy(), "t"),
-        *[
-            exp.alias_(exp.cast(zero.copy(), exp.DataType.Type.BIGINT), f"dpk{i}")
-            for i in range(len(packs))
-        ],
-        *[exp.alias_(no_time.copy(), name) for _, name in latest],
-    ).from_(exp.to_table("lf"))
-    union: exp.Query = parts[0]
-    for part in [*parts[1:], as_of_rows]:
-        union = exp.union(union, part, distinct=False)
-    ctes.append(("deltas", union))
-
-    grouped = (
-        exp.select(
-            _col("lid"),
-            _col("t"),
-            *[exp.alias_(exp.Sum(this=_col(f"dpk{i}")), f"dpk{i}") for i in range(len(packs))],
-            *[exp.alias_(exp.Max(this=_col(name)), name) for _, name in latest],
-        )
-        .from_(exp.to_table("deltas"))
-        .group_by(_col("lid"), _col("t"))
-    )
-    ctes.append(("grouped", grouped))
-    running = exp.select(
-        _col("lid"),
-        _col("t"),
-        *[
-            exp.alias_(
-                exp.cast(_window(exp.Sum(this=_col(f"dpk{i}"))), exp.DataType.Type.BIGINT), f"pk{i}"
-            )
-            for i in range(len(packs))
-        ],
-        *[exp.alias_(_window(exp.Max(this=_col(name))), name) for _, name in latest],
-    ).from_(exp.to_table("grouped"))
-    ctes.append(("running", running))
-
-    # decayed `per` rules: the decayed occurrences summed at every instant.
-    if c.decayed:
-        sums = []
-        for name, matched, reach, points, factor, every in c.decayed:
-            inside: list[exp.Expr] = [_col(f"p{matched}", "ev")]
-            if reach is not None:
-                inside.append(
-                    exp.GT(
-                        this=_col("t", "ev"),
-                        expression=exp.Sub(this=_col("t", "r"), expression=_interval(reach)),
-                    )
-                )
-            steps = exp.Floor(
-                this=exp.Div(
-                    this=_double(_micros_between(_col("t", "ev"), _col("t", "r"))),
-                    expression=_num(float(every)),
-                )
-            )
-            value = exp.Mul(
-                this=_num(points), expression=exp.Pow(this=_num(factor), expression=steps)
-            )
-            sums.append(
-                exp.alias_(
-                    exp.Sum(this=_case([(exp.and_(*inside), value)], zero.copy())),
-                    name,
-                )
-            )
-        ctes.append(
-            (
-                "decayed",
-                exp.select(_col("lid", "r"), _col("t", "r"), *sums)
-                .from_(exp.to_table("running").as_("r"))
-                .join(
-                    exp.to_table("ev"),
-                    on=exp.and_(
-                        exp.EQ(this=_col("lid", "ev"), expression=_col("lid", "r")),
-                        exp.LTE(this=_col("t", "ev"), expression=_col("t", "r")),
-                    ),
-                )
-                .group_by(_col("lid", "r"), _col("t", "r")),
-            )
-        )
-
-    # inst: one row per lead and instant, with the lead's fields.
-    inst_columns: list[exp.Expr] = [_col("lid", "r"), _col("t", "r")]
-    if order_column is not None:
-        inst_columns.append(_col("ord", "lf"))
-    for number, pack in enumerate(packs):
-        for slot, n in enumerate(pack):
-            packed: exp.Expr = _col(f"pk{number}", "r")
-            if slot:
-                packed = exp.paren(
-                    exp.BitwiseRightShift(this=packed, expression=_num(_BITS * slot))
-                )
-            mask = exp.BitwiseAnd(this=packed, expression=_num((1 << _BITS) - 1))
-            inst_columns.append(exp.alias_(mask, n.name))
-    inst_columns += [_col(name, "r") for _, name in latest]
-    inst_columns += [_col(f"f{i}", "lf") for i in c.field_index.values()]
-    inst = (
-        exp.select(*inst_columns)
-        .from_(exp.to_table("running").as_("r"))
-        .join(exp.to_table("lf"), on=exp.EQ(this=_col("lid", "lf"), expression=_col("lid", "r")))
-    )
-    if c.decayed:
-        inst = inst.select(
-            *[
-                exp.alias_(exp.Coalesce(this=_col(name, "dk"), expressions=[zero.copy()]), name)
-                for name, *_ in c.decayed
-            ]
-        ).join(
-            exp.to_table("decayed").as_("dk"),
-            join_type="LEFT",
-            on=exp.and_(
-                exp.EQ(this=_col("lid", "dk"), expression=_col("lid", "r")),
-                exp.EQ(this=_col("t", "dk"), expression=_col("t", "r")),
-            ),
-        )
-    ctes.append(("inst", inst))
-
-    # One step per score: the raw value, then the rounded one.
-    previous = "inst"
-    for name in model.score_order:
-        index = c.score_index[name]
-        raw = f"raw_s{index}"
-        ctes.append(
-            (
-                raw,
-                exp.select(exp.Star(), exp.alias_(raw_scores[name], "r" + str(index))).from_(
-                    previous
-                ),
-            )
-        )
-        rounded = f"score_s{index}"
-        ctes.append(
-            (
-                rounded,
-                exp.select(
-                    exp.Star(), exp.alias_(_round_score(_col(f"r{index}")), f"s{index}")
-                ).from_(raw),
-            )
-        )
-        previous = rounded
-
-    # judged: the disqualifiers and the holding stage at each instant.
-    holding = _case(
-        [(cond, exp.Literal.number(index)) for index, cond in reversed(stage_conditions)],
-        exp.Literal.number(0),
-    )
-    any_dq = exp.or_(*(_col(f"q{i}") for i in range(len(disqualifiers)))) if disqualifiers else None
-    ctes.append(
-        (
-            "judged",
-            exp.select(
-                exp.Star(),
-                *[exp.alias_(cond, f"q{i}") for i, cond in enumerate(disqualifiers)],
-                exp.alias_(holding, "h"),
-            ).from_(previous),
-        )
-    )
-    if model.locked:
-        reached: exp.Expr = exp.Coalesce(
-            this=_window(
-                exp.Max(
-                    this=_case([(exp.Not(this=_paren(any_dq)), _col("h"))])
-                    if any_dq is not None
-                    else _col("h")
-                )
-            ),
-            expressions=[exp.Literal.number(0)],
-        )
-    else:
-        reached = _col("h")
-    label = (
-        _case([(_paren(any_dq), exp.Literal.number(-1))], reached)
-        if any_dq is not None
-        else reached
-    )
-    ctes.append(("staged", exp.select(exp.Star(), exp.alias_(label, "lab")).from_("judged")))
-
-    # routed: the route at each instant, and the label before it.
-    route_case = (
-        _case(
-            [
-                (
-                    exp.and_(
-                        exp.EQ(this=_col("lab"), expression=exp.Literal.number(stage)),
-                        *([_paren(cond)] if cond is not None else []),
-                    ),
-                    exp.Literal.number(number),
-                )
-                for number, (stage, cond) in enumerate(routes)
-            ],
-            exp.Literal.number(-1),
-        )
-        if routes
-        else exp.Literal.number(-1)
-    )
-    ctes.append(
-        (
-            "routed",
-            exp.select(
-                exp.Star(),
-                exp.alias_(route_case, "rt"),
-                exp.alias_(_window(exp.Lag(this=_col("lab")), running=False), "prv"),
-            ).from_("staged"),
-        )
-    )
-    starts = exp.or_(
-        exp.Is(this=_col("prv"), expression=exp.null()),
-        exp.NEQ(this=_col("prv"), expression=_col("lab")),
-    )
-    marked_columns: list[exp.Expr] = [
-        exp.Star(),
-        exp.alias_(_paren(starts.copy()), "st"),
-        exp.alias_(
-            _window(
-                exp.Max(this=_case([(_paren(starts.copy()), _col("t"))])),
-                running=False,
-                order=False,
-            ),
-            "last_start",
-        ),
-    ]
-    stage_ids = [(-1, DISQUALIFIED), *enumerate(names)]
-    if first_entries:
-        for index in range(len(names)):
-            marked_columns.append(
-                exp.alias_(
-                    _window(
-                        exp.Min(
-                            this=_case(
-                                [
-                                    (
-                                        exp.and_(
-                                            _paren(starts.copy()),
-                                            exp.EQ(
-                                                this=_col("lab"),
-                                                expression=exp.Literal.number(index),
-                                            ),
-                                        ),
-                                        _col("t"),
-                                    )
-                                ]
-                            )
-                        ),
-                        running=False,
-                        order=False,
-                    ),
-                    f"fs{index}",
-                )
-            )
-    ctes.append(("marked", exp.select(*marked_columns).from_("routed")))
-
-    # decided: one row per lead.
-    at_as_of = exp.EQ(this=_col("t"), expression=as_of_sql.copy())
-
-    def at_end(value: exp.Expr) -> exp.Expr:
-        return exp.Max(this=_case([(at_as_of.copy(), value)]))
-
-    decided_columns: list[exp.Expr] = [_col("lid")]
-    if order_column is not None:
-        decided_columns.append(exp.alias_(exp.Max(this=_col("ord")), "ord"))
-    decided_columns.append(exp.alias_(at_end(_col("lab")), "lab"))
-    decided_columns += [
-        exp.alias_(at_end(_col(f"s{c.score_index[n]}")), f"s{c.score_index[n]}")
-        for n in model.score_order
-    ]
-    decided_columns += [
-        exp.alias_(
-            at_end(_case([(_col(f"q{i}"), exp.Literal.number(1))], exp.Literal.number(0))),
-            f"q{i}",
-        )
-        for i in range(len(disqualifiers))
-    ]
-    decided_columns.append(
-        exp.alias_(
-            exp.Max(
-                this=_case([(exp.EQ(this=_col("t"), expression=_col("last_start")), _col("rt"))])
-            ),
-            "rt",
-        )
-    )
-    decided_columns.append(exp.alias_(exp.Max(this=_col("last_start")), "last_start"))
-    for index, _stage in stage_ids:
-        decided_columns.append(
-            exp.alias_(
-                exp.Max(
-                    this=_case(
-                        [
-                            (
-                                exp.and_(
-                                    _col("st"),
-                                    exp.EQ(this=_col("lab"), expression=_num(index)),
-                                ),
-                                _col("t"),
-                            )
-                        ]
-                    )
-                ),
-                f"e{index + 1}",
-            )
-        )
-    if first_entries:
-        for index, _stage in enumerate(names):
-            decided_columns.append(exp.alias_(exp.Max(this=_col(f"fs{index}")), f"fs{index}"))
-            decided_columns.append(
-                exp.alias_(
-                    exp.Max(
-                        this=_case(
-                            [(exp.EQ(this=_col("t"), expression=_col(f"fs{index}")), _col("rt"))]
-                        )
-                    ),
-                    f"fr{index}",
-                )
-            )
-    ctes.append(("decided", exp.select(*decided_columns).from_("marked").group_by(_col("lid"))))
-
-    # The result.
-    score_columns = {name: f"score_{name}" for name in model.scores}
-    entered_columns = {stage: f"entered_{stage}" for _, stage in stage_ids}
-    stage_name = _case(
-        [
-            (exp.EQ(this=_col("lab"), expression=_num(index)), exp.Literal.string(stage))
-            for index, stage in stage_ids
-        ]
-    )
-    reasons = exp.Array(
-        expressions=[
-            _case(
-                [
-                    (
-                        exp.EQ(this=_col(f"q{i}"), expression=exp.Literal.number(1)),
-                        exp.Literal.string(d.reason),
-                    )
-                ]
-            )
-            for i, d in enumerate(model.disqualifiers)
-        ]
-    )
-    if model.disqualifiers:
-        x = exp.to_identifier("x")
-        disqualified: exp.Expr = exp.ArrayFilter(
-            this=reasons,
-            expression=exp.Lambda(
-                this=exp.Not(this=exp.Is(this=exp.column(x), expression=exp.null())),
-                expressions=[x],
-            ),
-        )
-    else:
-        disqualified = exp.cast(exp.Array(expressions=[]), exp.DataType.build("ARRAY<VARCHAR>"))
-
-    def by_route(values: Sequence[exp.Expr | None]) -> exp.Expr:
-        whens = [
-            (exp.EQ(this=_col("rt"), expression=exp.Literal.number(i)), value)
-            for i, value in enumerate(values)
-            if value is not None
-        ]
-        if not whens:
-            return exp.cast(exp.null(), exp.DataType.Type.VARCHAR)
-        return _case(whens)
-
-    live = exp.GTE(this=_col("lab"), expression=exp.Literal.number(0))
-    output: list[exp.Expr] = [
-        exp.alias_(_col("lid"), "id"),
-        exp.alias_(as_of_sql.copy(), "as_of"),
-        exp.alias_(stage_name, "stage"),
-    ]
-    output += [
-        exp.alias_(_col(f"s{c.score_index[name]}"), column, quoted=True)
-        for name, column in score_columns.items()
-    ]
-    output.append(exp.alias_(disqualified, "disqualified"))
-    output.append(
-        exp.alias_(
-            _case([(live.copy(), by_route([exp.Literal.string(r.queue) for r in model.routes]))]),
-            "queue",
-        )
-    )
-    output.append(
-        exp.alias_(
-            _case(
-                [
-                    (
-                        live.copy(),
-                        by_route(
-                            [
-                                exp.Literal.string(r.sla.text()) if r.sla is not None else None
-                                for r in model.routes
-                            ]
-                        ),
-                    )
-                ]
-            ),
-            "sla",
-        )
-    )
-    output.append(
-        exp.alias_(
-            _case(
-                [
-                    (
-                        live.copy(),
-                        by_route(
-                            [
-                                exp.Add(
-                                    this=_col("last_start"),
-                                    expression=_interval(round(r.sla.seconds * _US)),
-                                )
-                                if r.sla is not None
-                                else None
-                                for r in model.routes
-                            ]
-                        ),
-                    )
-                ]
-            ),
-            "due",
-        )
-    )
-    output += [
-        exp.alias_(_col(f"e{index + 1}"), entered_columns[stage], quoted=True)
-        for index, stage in stage_ids
-    ]
-    first_columns: dict[str, tuple[str, str]] = {}
-    if first_entries:
-        for index, stage in enumerate(names):
-            first_columns[stage] = (f"first_{stage}", f"first_route_{stage}")
-            output.append(exp.alias_(_col(f"fs{index}"), f"first_{stage}", quoted=True))
-            output.append(exp.alias_(_col(f"fr{index}"), f"first_route_{stage}", quoted=True))
-    query = exp.select(*output).from_("decided")
-    query = query.order_by(_col("ord") if order_column is not None else _col("lid"))
-    for name, cte in ctes:
-        query = query.with_(name, as_=cte)
+    builder = _Query(_SqlCompiler(model, values, as_of), as_of, order_column, first_entries)
+    query = builder.build(leads_table, events_table)
     return SqlPolicy(
         model=model,
         as_of=as_of,
         params=values,
         query=query,
-        score_columns=score_columns,
-        entered_columns=entered_columns,
-        first_columns=first_columns,
+        score_columns=builder.score_columns,
+        entered_columns=builder.entered_columns,
+        first_columns=builder.first_columns,
     )

@@ -200,14 +200,7 @@ class DuckDBEngine:
         if "id" not in have:
             raise EngineError(f"{leads}: the leads table needs an `id` column")
         checks: list[str] = ["CASE WHEN id IS NULL OR CAST(id AS VARCHAR) = '' THEN 'empty id'"]
-        values = []
-        for name, info in self.model.fields.items():
-            if name not in have:
-                values.append(f"CAST(NULL AS {_sql_type(info.type)}) AS {_quote(name)}")
-                continue
-            value, problem = _validated(_quote(name), info.type, f"profile field `{name}`")
-            values.append(f"{value} AS {_quote(name)}")
-            checks.append(f"WHEN {problem[0]} THEN {problem[1]}")
+        values = _typed_columns(self.model.fields, have, "profile field", checks)
         checks.append(
             "WHEN row_number() OVER (PARTITION BY CAST(id AS VARCHAR) ORDER BY rn) > 1 "
             "THEN 'duplicate id `' || CAST(id AS VARCHAR) || '`'"
@@ -237,20 +230,13 @@ class DuckDBEngine:
                     f"(missing: {', '.join(sorted(missing))})"
                 )
             columns = _event_columns(self.model)
-            event_values = []
             event_checks = [
                 'CASE WHEN try_cast("at" AS TIMESTAMP) IS NULL THEN '
                 "'event ' || CAST(rn AS VARCHAR) || ' (' || coalesce(type, '?') || '): "
                 '"at" is not an instant\''
             ]
             declared = ", ".join(_literal(n) for n in self.model.events) or "NULL"
-            for name, info in columns.items():
-                if name not in have_events:
-                    event_values.append(f"CAST(NULL AS {_sql_type(info.type)}) AS {_quote(name)}")
-                    continue
-                value, problem = _validated(_quote(name), info.type, f"event field `{name}`")
-                event_values.append(f"{value} AS {_quote(name)}")
-                event_checks.append(f"WHEN {problem[0]} THEN {problem[1]}")
+            event_values = _typed_columns(columns, have_events, "event field", event_checks)
             event_problem = " ".join(event_checks) + " END"
             self.con.execute(
                 "CREATE OR REPLACE TEMP TABLE checked_events AS SELECT rn, "
@@ -381,6 +367,23 @@ def _reader(path: str) -> str:
         # The file's own row numbers: they report rejected rows and keep the input order.
         return f"read_parquet({_literal(path)}, file_row_number = true)"
     raise EngineError(f"{path}: --leads/--events tables must be Parquet (.parquet) or CSV (.csv)")
+
+
+def _typed_columns(
+    fields: Mapping[str, FieldInfo], have: set[str], what: str, checks: list[str]
+) -> list[str]:
+    """The typed select expression of each declared field (NULL when the
+    table lacks its column); adds a `WHEN bad THEN message` per field to
+    ``checks``."""
+    values = []
+    for name, info in fields.items():
+        if name not in have:
+            values.append(f"CAST(NULL AS {_sql_type(info.type)}) AS {_quote(name)}")
+            continue
+        value, (bad, message) = _validated(_quote(name), info.type, f"{what} `{name}`")
+        values.append(f"{value} AS {_quote(name)}")
+        checks.append(f"WHEN {bad} THEN {message}")
+    return values
 
 
 def _validated(column: str, kind: Type, what: str) -> tuple[str, tuple[str, str]]:
