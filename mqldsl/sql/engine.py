@@ -107,7 +107,6 @@ class DuckDBEngine:
         # Results are ordered by the query itself: DuckDB need not keep
         # insertion order, which lets large queries spill more freely.
         self.con.execute("SET preserve_insertion_order = false")
-        self.leads = 0
 
     def close(self) -> None:
         self.con.close()
@@ -163,7 +162,6 @@ class DuckDBEngine:
         self._insert_json("events", event_path, self._event_json_columns(), events=True)
         lead_path.unlink()
         event_path.unlink()
-        self.leads = count
         return count
 
     def _lead_json_columns(self) -> dict[str, str]:
@@ -281,9 +279,7 @@ class DuckDBEngine:
                 + "".join(", e." + n for n in event_names)
                 + " FROM checked_events e JOIN leads l ON l.id = e.lead_id"
             )
-        loaded = int(self.con.execute("SELECT count(*) FROM leads").fetchone()[0])  # type: ignore[index]
-        self.leads = loaded
-        return loaded
+        return int(self.con.execute("SELECT count(*) FROM leads").fetchone()[0])  # type: ignore[index]
 
     # ------------------------------------------------------------ deciding
 
