@@ -455,10 +455,11 @@ def _score_duckdb(
             else:
                 assert journeys is not None
                 engine.load_leads(read_leads(model, journeys, events, report))
+            decided = engine.decide(options.as_of, options.params)
         except (EngineError, duckdb.Error) as exc:
             click.echo(f"error: {str(exc).splitlines()[0]}", err=True)
             sys.exit(1)
-        decisions = (item.decision for item in engine.decide(options.as_of, options.params))
+        decisions = (item.decision for item in decided)
         count = 0
         if to_csv:
             text = io.TextIOWrapper(sink, encoding="utf-8", newline="", write_through=True)
@@ -1495,6 +1496,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         click.echo("interrupted", err=True)
         sys.exit(130)
     except Exception as exc:  # pragma: no cover - a bug, not bad input
+        engine = sys.modules.get("mqldsl.sql.engine")
+        if engine is not None and isinstance(exc, engine.EngineError):
+            click.echo(f"error: {exc}", err=True)  # journeys the SQL engine cannot take
+            sys.exit(1)
         if os.environ.get("MQLDSL_DEBUG"):
             raise
         click.echo(

@@ -476,3 +476,18 @@ def test_csv_tables_through_leads_are_read_like_the_python_engine(tmp_path: Path
     code, out, err = duck
     assert code == 1 and '"wizard" is not one of' in err
     assert [orjson.loads(line)["stage"] for line in out.splitlines()] == ["mql", "subscriber"]
+
+
+def test_a_lead_with_more_events_than_the_counters_hold_is_refused(
+    acme_journeys: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The packed counters count up to MAX_COUNT events a lead; beyond that
+    the engine refuses rather than answer differently."""
+    import mqldsl.sql.engine as engine
+
+    monkeypatch.setattr(engine, "MAX_COUNT", 3)
+    code, out, err = run(
+        "score", ACME, str(acme_journeys), "--as-of", "2026-11-01", "--engine", "duckdb"
+    )
+    assert code == 1 and out == ""
+    assert "the SQL back end counts at most 3 per lead" in err

@@ -62,6 +62,7 @@ _US = 1_000_000
 _DAY_US = 86_400 * _US
 _RESERVED_EVENT_COLUMNS = ("lead_id", "type", "at")
 _PACK, _BITS = 3, 21  # counters per BIGINT column, bits per counter
+MAX_COUNT = (1 << _BITS) - 1  # the most events one packed counter can count
 
 # ---------------------------------------------------------------- what SQL cannot do
 

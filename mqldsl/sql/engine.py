@@ -35,7 +35,7 @@ from ..journeys import ReadReport
 from ..model import CheckedPolicy, FieldInfo
 from ..runtime import UTC, Decision, Lead, RouteDecision, round_score, to_seconds
 from ..types import Type
-from .compiler import DISQUALIFIED, SqlPolicy, compile_sql
+from .compiler import DISQUALIFIED, MAX_COUNT, SqlPolicy, compile_sql
 
 ORDER = "mqldsl ord"  # the input-order column: a name no policy can give a field
 BATCH = 10_000
@@ -293,10 +293,22 @@ class DuckDBEngine:
     def decide(
         self, as_of: float, params: Mapping[str, Any] | None = None, first_entries: bool = False
     ) -> Iterator[SqlDecision]:
-        """Every loaded lead's decision, in input order."""
+        """Every loaded lead's decision, in input order. EngineError when a
+        lead has more events than the query's packed counters can count."""
         compiled = self.compile(as_of, params, first_entries)
+        most = self.con.execute(
+            "SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM events GROUP BY lead_id)"
+        ).fetchone()
+        if most is not None and most[0] > MAX_COUNT:
+            raise EngineError(
+                f"a lead has {most[0]:,} events; the SQL back end counts at most {MAX_COUNT:,} "
+                "per lead: score these journeys with the Python engine"
+            )
         cursor = self.con.execute(compiled.sql("duckdb", pretty=False))
-        read = RowReader(compiled, [d[0] for d in cursor.description])
+        return self._rows(cursor, RowReader(compiled, [d[0] for d in cursor.description]))
+
+    @staticmethod
+    def _rows(cursor: Any, read: RowReader) -> Iterator[SqlDecision]:
         while True:
             rows = cursor.fetchmany(BATCH)
             if not rows:
