@@ -369,12 +369,12 @@ def score(
                 "--explain and --jobs belong to the Python engine; "
                 "--engine duckdb uses every core by itself"
             )
-        sql_model = _sql_model(model, policy)
+        _require_sql(model, policy)
         evaluated = _write_output(
             output,
             lambda sink: _score_duckdb(
                 sink,
-                sql_model,
+                model,
                 journeys,
                 leads_table,
                 events,
@@ -402,9 +402,9 @@ def score(
     sys.exit(1 if report.rejected_count else 0)
 
 
-def _sql_model(model: CheckedPolicy, policy: str) -> CheckedPolicy:
-    """The model, if the SQL back end can evaluate it faithfully; else its
-    E6xx diagnostics and exit 1."""
+def _require_sql(model: CheckedPolicy, policy: str) -> None:
+    """Exit 1 with the E6xx diagnostics unless the SQL back end can evaluate
+    the policy faithfully."""
     from .sql.compiler import sql_diagnostics
 
     problems = sql_diagnostics(model)
@@ -413,7 +413,6 @@ def _sql_model(model: CheckedPolicy, policy: str) -> CheckedPolicy:
             click.echo(diagnostic.render(model.source), err=True)
         click.echo(f"{policy}: the SQL back end cannot evaluate this policy", err=True)
         sys.exit(1)
-    return model
 
 
 def _csv_writer(text: Any, model: CheckedPolicy, crm: str | None, crm_stages: Any) -> Any:
@@ -573,7 +572,8 @@ def sql_command(
     from .diagnostics import DiagnosticsError
     from .sql.compiler import compile_sql
 
-    model = _sql_model(_load_policy(policy), policy)
+    model = _load_policy(policy)
+    _require_sql(model, policy)
     when = as_of if as_of is not None else _now()
     try:
         tables = [sqlglot.exp.to_table(name) for name in (leads_table, events_table)]
@@ -1018,7 +1018,7 @@ def simulate(
         raise click.UsageError("give exactly one of --scenario and --journeys")
     model = _load_policy(policy)
     if engine == "duckdb":
-        _sql_model(model, policy)
+        _require_sql(model, policy)
     params = _params(model, assignments)
     stage = _mql_stage(model, mql_stage, "--mql-stage")
     scenario = _scenario(scenario_path, model) if scenario_path else None
@@ -1104,8 +1104,8 @@ def whatif(
     base_model = _load_policy(base)
     proposed_model = _load_policy(proposed) if proposed else base_model
     if engine == "duckdb":
-        _sql_model(base_model, base)
-        _sql_model(proposed_model, proposed or base)
+        _require_sql(base_model, base)
+        _require_sql(proposed_model, proposed or base)
     base_params: dict[str, Any] = {}
     proposed_params = _params(proposed_model, assignments)
     stage = _mql_stage(base_model, mql_stage, "--mql-stage")
@@ -1263,7 +1263,7 @@ def sweep(
         raise click.UsageError("give exactly one of --scenario and --journeys")
     model = _load_policy(policy)
     if engine == "duckdb":
-        _sql_model(model, policy)
+        _require_sql(model, policy)
     base = _params(model, assignments)
     stage = _mql_stage(model, mql_stage, "--mql-stage")
     axes = [_sweep_values(model, spec) for spec in specs]

@@ -22,7 +22,7 @@ from mqldsl.evaluator import Evaluator
 from mqldsl.model import CheckedPolicy
 from mqldsl.runtime import Lead, from_seconds, parse_instant
 from mqldsl.scoring import decision_line
-from mqldsl.sql.engine import RowReader, _event_columns
+from mqldsl.sql.engine import RowReader, event_columns
 
 from .conftest import ROOT
 from .helpers import run
@@ -93,7 +93,7 @@ def _tables(spark: Any, model: CheckedPolicy, journeys: list[Lead]) -> None:
             return float(v)
         return v
 
-    events = _event_columns(model)
+    events = event_columns(model)
     lead_schema = T.StructType(
         [T.StructField("id", T.StringType())]
         + [T.StructField(n, spark_type(i.type)) for n, i in model.fields.items()]

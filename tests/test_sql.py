@@ -336,7 +336,7 @@ def test_sql_command_prints_a_query_for_each_dialect(dialect: str) -> None:
         "--as-of",
         "2026-11-01T00:00:00Z",
         "--set",
-        "mql_intent_min=30",
+        "mql_intent_min=37",
         "--leads-table",
         "crm.leads",
     )
@@ -344,8 +344,9 @@ def test_sql_command_prints_a_query_for_each_dialect(dialect: str) -> None:
     statements = sqlglot.parse(out, read=dialect)
     assert len([s for s in statements if s is not None]) == 1
     assert "score_fit" in out and "entered_mql" in out
-    assert ">= 30" in out  # the --set value is in the query
-    assert "crm" in out
+    # The --set value replaces the declared one (40); 37 is no other threshold.
+    assert ">= 37" in out and ">= 40" not in out
+    assert "FROM crm.leads AS l" in out
 
 
 def test_sql_command_bad_values() -> None:

@@ -115,7 +115,7 @@ def sql_diagnostics(model: CheckedPolicy) -> list[Diagnostic]:
                     )
                 )
                 continue
-            kind = _column_kind(info.type.kind, info.type.element)
+            kind = _column_kind(info.type.kind)
             earlier = seen.setdefault(name, (kind, event.name))
             if earlier[0] != kind:
                 found.append(
@@ -130,7 +130,7 @@ def sql_diagnostics(model: CheckedPolicy) -> list[Diagnostic]:
     return found
 
 
-def _column_kind(kind: str, element: Any) -> str:
+def _column_kind(kind: str) -> str:
     if kind in ("int", "number"):
         return "a number"
     if kind in ("text", "enum"):
@@ -282,10 +282,9 @@ class _Counter:
 
 
 class _SqlCompiler:
-    def __init__(self, model: CheckedPolicy, params: Mapping[str, Any], as_of: float) -> None:
+    def __init__(self, model: CheckedPolicy, params: Mapping[str, Any]) -> None:
         self.model = model
         self.params = params
-        self.as_of = as_of
         self.patterns: dict[tuple[str | None, str], tuple[int, str | None, ast.Expr | None]] = {}
         self.counters: dict[tuple[int, int | None], _Counter] = {}
         self.latest: dict[int, str] = {}
@@ -1242,7 +1241,7 @@ def compile_sql(
         raise DiagnosticsError(problems, model.source)
     values = {name: info.value for name, info in model.params.items()}
     values.update(params or {})
-    builder = _Query(_SqlCompiler(model, values, as_of), as_of, order_column, first_entries)
+    builder = _Query(_SqlCompiler(model, values), as_of, order_column, first_entries)
     query = builder.build(leads_table, events_table)
     return SqlPolicy(
         model=model,

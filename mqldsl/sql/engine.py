@@ -68,7 +68,8 @@ def _literal(text: str) -> str:
     return exp.Literal.string(text).sql("duckdb")
 
 
-def _event_columns(model: CheckedPolicy) -> dict[str, FieldInfo]:
+def event_columns(model: CheckedPolicy) -> dict[str, FieldInfo]:
+    """The events table's field columns: one per event field name."""
     columns: dict[str, FieldInfo] = {}
     for event in model.events.values():
         for name, info in event.fields.items():
@@ -131,7 +132,7 @@ class DuckDBEngine:
         )
         event_fields = ", ".join(
             f"{_quote(name)} {_sql_type(info.type)}"
-            for name, info in _event_columns(self.model).items()
+            for name, info in event_columns(self.model).items()
         )
         self.con.execute(
             'CREATE OR REPLACE TABLE events (lead_id VARCHAR, type VARCHAR, "at" TIMESTAMP'
@@ -171,7 +172,7 @@ class DuckDBEngine:
 
     def _event_json_columns(self) -> dict[str, str]:
         columns = {"lead_id": "VARCHAR", "type": "VARCHAR", "at": "BIGINT"}
-        columns.update({name: _sql_type(i.type) for name, i in _event_columns(self.model).items()})
+        columns.update({name: _sql_type(i.type) for name, i in event_columns(self.model).items()})
         return columns
 
     def _insert_json(
@@ -227,7 +228,7 @@ class DuckDBEngine:
                     f"{events}: the events table needs the columns lead_id, type and at "
                     f"(missing: {', '.join(sorted(missing))})"
                 )
-            columns = _event_columns(self.model)
+            columns = event_columns(self.model)
             event_checks = [
                 'CASE WHEN try_cast("at" AS TIMESTAMP) IS NULL THEN '
                 "'event ' || CAST(rn AS VARCHAR) || ' (' || coalesce(type, '?') || '): "
@@ -273,7 +274,7 @@ class DuckDBEngine:
             "FROM checked_leads WHERE problem IS NULL"
         )
         if events is not None:
-            event_names = [_quote(n) for n in _event_columns(self.model)]
+            event_names = [_quote(n) for n in event_columns(self.model)]
             self.con.execute(
                 'INSERT INTO events SELECT e.lead_id, e.type, e."at"'
                 + "".join(", e." + n for n in event_names)
