@@ -26,7 +26,7 @@ from .model import (
     Ref,
     ScoreInfo,
 )
-from .parser import ParseResult, parse_file, parse_source
+from .parser import ParseResult, parse_file, parse_source, paused_gc
 from .source import Source, Span
 
 _ONE_ONLY: dict[type, str] = {
@@ -79,11 +79,12 @@ def check_policy(
     """Check a parsed policy. The model is None when there is an error."""
     from .lints import lint, suppress
 
-    checker = _Checker(policy, source)
-    model = checker.run()
-    diagnostics = checker.diagnostics
-    if model is not None:
-        diagnostics = diagnostics + lint(model)
+    with paused_gc():
+        checker = _Checker(policy, source)
+        model = checker.run()
+        diagnostics = checker.diagnostics
+        if model is not None:
+            diagnostics = diagnostics + lint(model)
     diagnostics = suppress(diagnostics, policy.comments)
     if any(d.is_error for d in diagnostics):
         return None, diagnostics

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from . import ast
 from .diagnostics import Diagnostic, warning
@@ -119,37 +120,41 @@ def _conditions(model: CheckedPolicy) -> Iterator[ast.Expr]:
             yield route.condition
 
 
+def _children(node: Any) -> Sequence[ast.Expr | None]:
+    return ()
+
+
+_CHILDREN: dict[type, Callable[[Any], Sequence[ast.Expr | None]]] = {
+    ast.And: lambda n: n.operands,
+    ast.Or: lambda n: n.operands,
+    ast.Not: lambda n: (n.operand,),
+    ast.Unary: lambda n: (n.operand,),
+    ast.Compare: lambda n: (n.left, n.right),
+    ast.Arith: lambda n: (n.left, n.right),
+    ast.Between: lambda n: (n.operand, n.low, n.high),
+    ast.Membership: lambda n: (n.operand, n.collection),
+    ast.TextTest: lambda n: (n.operand, n.value),
+    ast.Presence: lambda n: (n.operand,),
+    ast.ListLit: lambda n: n.items,
+    ast.Pattern: lambda n: (n.where,),
+    ast.NoEvents: lambda n: (n.pattern,),
+    ast.Count: lambda n: (n.pattern,),
+    ast.DaysSince: lambda n: (n.where,),
+}
+
+
 def walk(node: ast.Expr) -> Iterator[ast.Expr]:
-    """Every expression node under ``node``, itself included."""
-    yield node
-    children: Sequence[ast.Expr | None]
-    if isinstance(node, ast.And | ast.Or):
-        children = node.operands
-    elif isinstance(node, ast.Not | ast.Unary):
-        children = (node.operand,)
-    elif isinstance(node, ast.Compare | ast.Arith):
-        children = (node.left, node.right)
-    elif isinstance(node, ast.Between):
-        children = (node.operand, node.low, node.high)
-    elif isinstance(node, ast.Membership):
-        children = (node.operand, node.collection)
-    elif isinstance(node, ast.TextTest):
-        children = (node.operand, node.value)
-    elif isinstance(node, ast.Presence):
-        children = (node.operand,)
-    elif isinstance(node, ast.ListLit):
-        children = node.items
-    elif isinstance(node, ast.Pattern):
-        children = (node.where,)
-    elif isinstance(node, ast.NoEvents | ast.Count):
-        children = (node.pattern,)
-    elif isinstance(node, ast.DaysSince):
-        children = (node.where,)
-    else:
-        children = ()
-    for child in children:
-        if child is not None:
-            yield from walk(child)
+    """Every expression node under ``node``, itself included, parents before
+    children and children in source order (no recursion, so any depth)."""
+    stack: list[ast.Expr] = [node]
+    children_of = _CHILDREN.get
+    while stack:
+        node = stack.pop()
+        yield node
+        children = children_of(type(node), _children)(node)
+        for child in reversed(children):
+            if child is not None:
+                stack.append(child)
 
 
 def _constant(model: CheckedPolicy, node: ast.Expr) -> float | None:

@@ -64,6 +64,10 @@ class Source:
         return Span(self.name, line, column, end_line, end_column)
 
 
+_EXCERPT_WIDTH = 120
+_EXCERPT_CONTEXT = 40
+
+
 def render_snippet(source: Source | None, span: Span, hint: str | None) -> list[str]:
     """The source line of ``span`` with a caret line under it (SPEC §11)::
 
@@ -78,6 +82,14 @@ def render_snippet(source: Source | None, span: Span, hint: str | None) -> list[
         end = max(span.end_column - 1, start + 1)
     else:
         end = max(len(text), start + 1)
+    if len(text) > _EXCERPT_WIDTH:
+        # A very long line (generated policies) is shown around the span.
+        low = max(0, min(start - _EXCERPT_CONTEXT, len(text) - _EXCERPT_WIDTH))
+        high = low + _EXCERPT_WIDTH
+        lead = "..." if low > 0 else ""
+        text = lead + text[low:high] + ("..." if high < len(text) else "")
+        start += len(lead) - low
+        end = min(end + len(lead) - low, len(lead) + _EXCERPT_WIDTH)
     # Keep tabs in the prefix so that the caret lines up with the text above.
     prefix = "".join("\t" if ch == "\t" else " " for ch in text[:start])
     if start > len(text):

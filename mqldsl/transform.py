@@ -10,9 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from lark import Token, Transformer, v_args
+from lark.grammar import Rule, Terminal
 
 from . import ast
 from .diagnostics import Diagnostic, error
@@ -47,6 +49,10 @@ RESERVED = frozenset(
         "event",
     ]
 )
+# Conditions deeper than this are refused (E101); real policies nest a handful
+# of levels, and every later stage (checker, compilers, printer) recurses.
+MAX_NESTING = 64
+_N = TypeVar("_N")
 SIMPLE_TYPES = ("int", "number", "bool", "text", "date")
 UNITS = {"minute", "hour", "day", "week"}
 
@@ -58,23 +64,56 @@ def _number(text: str) -> ast.Number:
     return float(text) if "." in text else int(text)
 
 
-@v_args(inline=True, meta=True)
+@v_args(inline=True)
 class AstBuilder(Transformer[Token, list[ast.Item]]):
-    """Builds AST nodes from Lark's tree; problems that the grammar cannot
-    express (reserved names, bad dates, months) become diagnostics here."""
+    """Builds AST nodes while Lark parses (an embedded transformer, so no
+    parse tree is built first); problems that the grammar cannot express
+    (reserved names, bad dates, months) become diagnostics here.
 
-    def __init__(self, source: Source) -> None:
+    One builder serves one parser; :meth:`begin` prepares it for a file. A
+    method's own node spans ``self.here``, which :class:`SpanTracker` sets to
+    the extent of the rule being reduced just before the method is called."""
+
+    def __init__(self) -> None:
         super().__init__(visit_tokens=False)
+        self.begin(Source("<policy>", ""))
+
+    def begin(self, source: Source) -> None:
         self.source = source
         self.file = source.name
         self.diagnostics: list[Diagnostic] = []
+        self.here = Span.point(self.file, 1, 1)
+        self.depths: dict[int, int] = {}
+
+    def finish(self) -> None:
+        """Forget the nesting depths of the last file. They are keyed by
+        node id, which is safe because the span tracker keeps every node of a
+        file alive until its parse ends."""
+        self.depths = {}
 
     # -- helpers
 
-    def _span(self, meta: Any) -> Span:
-        if getattr(meta, "empty", True):
-            return Span.point(self.file, 1, 1)
-        return Span(self.file, meta.line, meta.column, meta.end_line, meta.end_column)
+    def _nest(self, node: _N, *children: object) -> _N:
+        """Record how deeply ``node`` nests expressions; every later stage
+        walks conditions recursively, so a condition nested beyond
+        MAX_NESTING levels is refused here, once, where it crosses the limit."""
+        depths = self.depths
+        depth = 1
+        for child in children:
+            below = depths.get(id(child))
+            if below is not None and below >= depth:
+                depth = below + 1
+        depths[id(node)] = depth
+        if depth == MAX_NESTING + 1:
+            self.diagnostics.append(
+                error(
+                    "E101",
+                    f"this condition is nested too deeply (more than {MAX_NESTING} levels)",
+                    self.here,
+                    "split it: give parts of it their own score, or simplify it",
+                )
+            )
+        return node
 
     def _tok_span(self, token: Token) -> Span:
         return Span(
@@ -129,29 +168,29 @@ class AstBuilder(Transformer[Token, list[ast.Item]]):
 
     # -- header
 
-    def start(self, meta: Any, *items: Any) -> list[ast.Item]:
+    def start(self, *items: Any) -> list[ast.Item]:
         return [item for item in items if item is not None]
 
-    def string(self, meta: Any, token: Token) -> ast.StringLit:
+    def string(self, token: Token) -> ast.StringLit:
         return ast.StringLit(value=self._string(token), span=self._tok_span(token))
 
-    def policy_title(self, meta: Any, title: ast.StringLit) -> ast.PolicyTitle:
-        return ast.PolicyTitle(title=title.value, span=self._span(meta))
+    def policy_title(self, title: ast.StringLit) -> ast.PolicyTitle:
+        return ast.PolicyTitle(title=title.value, span=self.here)
 
-    def version(self, meta: Any, number: Token) -> ast.Version:
-        return ast.Version(number=_number(number), span=self._span(meta))
+    def version(self, number: Token) -> ast.Version:
+        return ast.Version(number=_number(number), span=self.here)
 
-    def owner(self, meta: Any, owner: ast.StringLit) -> ast.Owner:
-        return ast.Owner(owner=owner.value, span=self._span(meta))
+    def owner(self, owner: ast.StringLit) -> ast.Owner:
+        return ast.Owner(owner=owner.value, span=self.here)
 
-    def effective(self, meta: Any, token: Token) -> ast.Effective:
-        return ast.Effective(date=self._date(token), span=self._span(meta))
+    def effective(self, token: Token) -> ast.Effective:
+        return ast.Effective(date=self._date(token), span=self.here)
 
-    def about(self, meta: Any, text: ast.StringLit) -> ast.About:
-        return ast.About(text=text.value, span=self._span(meta))
+    def about(self, text: ast.StringLit) -> ast.About:
+        return ast.About(text=text.value, span=self.here)
 
-    def include(self, meta: Any, path: ast.StringLit) -> ast.Include:
-        span = self._span(meta)
+    def include(self, path: ast.StringLit) -> ast.Include:
+        span = self.here
         self.diagnostics.append(
             error(
                 "E112",
@@ -164,18 +203,17 @@ class AstBuilder(Transformer[Token, list[ast.Item]]):
 
     # -- declarations
 
-    def field_block(self, meta: Any, *fields: ast.FieldDecl | None) -> tuple[ast.FieldDecl, ...]:
+    def field_block(self, *fields: ast.FieldDecl | None) -> tuple[ast.FieldDecl, ...]:
         return tuple(f for f in fields if f is not None)
 
-    def lead_block(self, meta: Any, fields: tuple[ast.FieldDecl, ...]) -> ast.LeadBlock:
-        return ast.LeadBlock(fields=fields, span=self._span(meta))
+    def lead_block(self, fields: tuple[ast.FieldDecl, ...]) -> ast.LeadBlock:
+        return ast.LeadBlock(fields=fields, span=self.here)
 
-    def account_block(self, meta: Any, fields: tuple[ast.FieldDecl, ...]) -> ast.AccountBlock:
-        return ast.AccountBlock(fields=fields, span=self._span(meta))
+    def account_block(self, fields: tuple[ast.FieldDecl, ...]) -> ast.AccountBlock:
+        return ast.AccountBlock(fields=fields, span=self.here)
 
     def event_decl(
         self,
-        meta: Any,
         name: Token,
         description: ast.StringLit | None,
         fields: tuple[ast.FieldDecl, ...] | None,
@@ -184,20 +222,20 @@ class AstBuilder(Transformer[Token, list[ast.Item]]):
             name=self._ident(name),
             description=description.value if description else None,
             fields=fields,
-            span=self._span(meta),
+            span=self.here,
         )
 
     def field(
-        self, meta: Any, name: Token, type_: ast.TypeExpr, description: ast.StringLit | None
+        self, name: Token, type_: ast.TypeExpr, description: ast.StringLit | None
     ) -> ast.FieldDecl:
         return ast.FieldDecl(
             name=self._ident(name),
             type=type_,
             description=description.value if description else None,
-            span=self._span(meta),
+            span=self.here,
         )
 
-    def simple_type(self, meta: Any, name: Token) -> ast.SimpleType:
+    def simple_type(self, name: Token) -> ast.SimpleType:
         text = str(name)
         if text not in SIMPLE_TYPES:
             close = difflib.get_close_matches(text, [*SIMPLE_TYPES, "enum", "set"], n=1)
@@ -221,31 +259,29 @@ class AstBuilder(Transformer[Token, list[ast.Item]]):
                     "and set of enum(...)",
                 )
             )
-        return ast.SimpleType(name=text, span=self._span(meta))
+        return ast.SimpleType(name=text, span=self.here)
 
-    def enum_type(self, meta: Any, *members: Token | None) -> ast.EnumType:
+    def enum_type(self, *members: Token | None) -> ast.EnumType:
         return ast.EnumType(
-            members=tuple(self._ident(m) for m in members if m is not None), span=self._span(meta)
+            members=tuple(self._ident(m) for m in members if m is not None), span=self.here
         )
 
-    def set_type(self, meta: Any, element: ast.TypeExpr) -> ast.SetType:
-        return ast.SetType(element=element, span=self._span(meta))
+    def set_type(self, element: ast.TypeExpr) -> ast.SetType:
+        return ast.SetType(element=element, span=self.here)
 
     def param_decl(
-        self, meta: Any, name: Token, value: ast.Value, description: ast.StringLit | None
+        self, name: Token, value: ast.Value, description: ast.StringLit | None
     ) -> ast.Param:
         return ast.Param(
             name=self._ident(name),
             value=value,
             description=description.value if description else None,
-            span=self._span(meta),
+            span=self.here,
         )
 
     # -- scores
 
-    def score_rules(
-        self, meta: Any, name: Token, description: ast.StringLit | None, *rest: Any
-    ) -> ast.Score:
+    def score_rules(self, name: Token, description: ast.StringLit | None, *rest: Any) -> ast.Score:
         range_: ast.RangeOption | None = None
         decay: ast.DecayOption | None = None
         rules: list[ast.Rule] = []
@@ -263,11 +299,11 @@ class AstBuilder(Transformer[Token, list[ast.Item]]):
             decay=decay,
             rules=tuple(rules),
             formula=None,
-            span=self._span(meta),
+            span=self.here,
         )
 
     def score_formula(
-        self, meta: Any, name: Token, description: ast.StringLit | None, formula: ast.Expr
+        self, name: Token, description: ast.StringLit | None, formula: ast.Expr
     ) -> ast.Score:
         return ast.Score(
             name=self._ident(name),
@@ -276,28 +312,27 @@ class AstBuilder(Transformer[Token, list[ast.Item]]):
             decay=None,
             rules=None,
             formula=formula,
-            span=self._span(meta),
+            span=self.here,
         )
 
-    def range_option(self, meta: Any, low: ast.NumberLit, high: ast.NumberLit) -> ast.RangeOption:
-        return ast.RangeOption(low=low.value, high=high.value, span=self._span(meta))
+    def range_option(self, low: ast.NumberLit, high: ast.NumberLit) -> ast.RangeOption:
+        return ast.RangeOption(low=low.value, high=high.value, span=self.here)
 
-    def decay_option(self, meta: Any, percent: Token, every: ast.Duration) -> ast.DecayOption:
-        return ast.DecayOption(percent=_number(percent), every=every, span=self._span(meta))
+    def decay_option(self, percent: Token, every: ast.Duration) -> ast.DecayOption:
+        return ast.DecayOption(percent=_number(percent), every=every, span=self.here)
 
     def when_rule(
-        self, meta: Any, points: Token, condition: ast.Expr, label: ast.StringLit | None
+        self, points: Token, condition: ast.Expr, label: ast.StringLit | None
     ) -> ast.WhenRule:
         return ast.WhenRule(
             points=_number(str(points).lstrip("+")),
             condition=condition,
             label=label.value if label else None,
-            span=self._span(meta),
+            span=self.here,
         )
 
     def per_rule(
         self,
-        meta: Any,
         points: Token,
         pattern: ast.Pattern,
         cap: Token | None,
@@ -308,36 +343,33 @@ class AstBuilder(Transformer[Token, list[ast.Item]]):
             pattern=pattern,
             max=_number(cap) if cap is not None else None,
             label=label.value if label else None,
-            span=self._span(meta),
+            span=self.here,
         )
 
     # -- lifecycle
 
-    def stages_block(
-        self, meta: Any, locked: Token | None, *stages: ast.Stage | None
-    ) -> ast.Stages:
+    def stages_block(self, locked: Token | None, *stages: ast.Stage | None) -> ast.Stages:
         return ast.Stages(
             locked=locked is not None,
             stages=tuple(s for s in stages if s is not None),
-            span=self._span(meta),
+            span=self.here,
         )
 
     def stage(
-        self, meta: Any, name: Token, description: ast.StringLit | None, condition: ast.Expr | None
+        self, name: Token, description: ast.StringLit | None, condition: ast.Expr | None
     ) -> ast.Stage:
         return ast.Stage(
             name=self._ident(name),
             description=description.value if description else None,
             condition=condition,
-            span=self._span(meta),
+            span=self.here,
         )
 
-    def disqualify(self, meta: Any, reason: ast.StringLit, condition: ast.Expr) -> ast.Disqualify:
-        return ast.Disqualify(reason=reason.value, condition=condition, span=self._span(meta))
+    def disqualify(self, reason: ast.StringLit, condition: ast.Expr) -> ast.Disqualify:
+        return ast.Disqualify(reason=reason.value, condition=condition, span=self.here)
 
     def recycle(
         self,
-        meta: Any,
         from_stage: Token,
         to_stage: Token,
         condition: ast.Expr,
@@ -348,12 +380,11 @@ class AstBuilder(Transformer[Token, list[ast.Item]]):
             to_stage=self._ident(to_stage),
             condition=condition,
             description=description.value if description else None,
-            span=self._span(meta),
+            span=self.here,
         )
 
     def route(
         self,
-        meta: Any,
         stage: Token,
         queue: Token,
         condition: ast.Expr | None,
@@ -364,14 +395,13 @@ class AstBuilder(Transformer[Token, list[ast.Item]]):
             queue=self._ident(queue),
             condition=condition,
             sla=sla,
-            span=self._span(meta),
+            span=self.here,
         )
 
     # -- examples
 
     def example(
         self,
-        meta: Any,
         name: ast.StringLit,
         at: ast.DateLit | ast.InstantLit | None,
         *items: ast.ExampleItem | None,
@@ -380,57 +410,50 @@ class AstBuilder(Transformer[Token, list[ast.Item]]):
             name=name.value,
             at=at,
             items=tuple(i for i in items if i is not None),
-            span=self._span(meta),
+            span=self.here,
         )
 
-    def record(self, meta: Any, *entries: ast.Entry | None) -> tuple[ast.Entry, ...]:
+    def record(self, *entries: ast.Entry | None) -> tuple[ast.Entry, ...]:
         return tuple(e for e in entries if e is not None)
 
-    def entry(self, meta: Any, name: Token, value: ast.Value) -> ast.Entry:
-        return ast.Entry(name=self._ident(name), value=value, span=self._span(meta))
+    def entry(self, name: Token, value: ast.Value) -> ast.Entry:
+        return ast.Entry(name=self._ident(name), value=value, span=self.here)
 
-    def example_lead(self, meta: Any, entries: tuple[ast.Entry, ...]) -> ast.ExampleLead:
-        return ast.ExampleLead(entries=entries, span=self._span(meta))
+    def example_lead(self, entries: tuple[ast.Entry, ...]) -> ast.ExampleLead:
+        return ast.ExampleLead(entries=entries, span=self.here)
 
     def example_event(
         self,
-        meta: Any,
         name: Token,
         entries: tuple[ast.Entry, ...] | None,
         *times: ast.TimeRef,
     ) -> ast.ExampleEvent:
         return ast.ExampleEvent(
-            event=self._ident(name), entries=entries, times=tuple(times), span=self._span(meta)
+            event=self._ident(name), entries=entries, times=tuple(times), span=self.here
         )
 
-    def ago(self, meta: Any, duration: ast.Duration) -> ast.RelativeTime:
-        return ast.RelativeTime(sign=-1, duration=duration, span=self._span(meta))
+    def ago(self, duration: ast.Duration) -> ast.RelativeTime:
+        return ast.RelativeTime(sign=-1, duration=duration, span=self.here)
 
-    def later(self, meta: Any, duration: ast.Duration) -> ast.RelativeTime:
-        return ast.RelativeTime(sign=1, duration=duration, span=self._span(meta))
+    def later(self, duration: ast.Duration) -> ast.RelativeTime:
+        return ast.RelativeTime(sign=1, duration=duration, span=self.here)
 
-    def expect_stage(self, meta: Any, stage: Token) -> ast.ExpectStage:
-        return ast.ExpectStage(stage=self._ident(stage), span=self._span(meta))
+    def expect_stage(self, stage: Token) -> ast.ExpectStage:
+        return ast.ExpectStage(stage=self._ident(stage), span=self.here)
 
-    def expect_disqualified(
-        self, meta: Any, reason: ast.StringLit | None
-    ) -> ast.ExpectDisqualified:
-        return ast.ExpectDisqualified(
-            reason=reason.value if reason else None, span=self._span(meta)
-        )
+    def expect_disqualified(self, reason: ast.StringLit | None) -> ast.ExpectDisqualified:
+        return ast.ExpectDisqualified(reason=reason.value if reason else None, span=self.here)
 
-    def expect_score(
-        self, meta: Any, score: Token, op: Token, value: ast.NumberLit
-    ) -> ast.ExpectScore:
+    def expect_score(self, score: Token, op: Token, value: ast.NumberLit) -> ast.ExpectScore:
         return ast.ExpectScore(
             score=self._ident(score),
             op=str(op),  # type: ignore[arg-type]
             value=value.value,
-            span=self._span(meta),
+            span=self.here,
         )
 
-    def expect_route(self, meta: Any, queue: Token) -> ast.ExpectRoute:
-        return ast.ExpectRoute(queue=self._ident(queue), span=self._span(meta))
+    def expect_route(self, queue: Token) -> ast.ExpectRoute:
+        return ast.ExpectRoute(queue=self._ident(queue), span=self.here)
 
     # -- values and literals
 
@@ -448,10 +471,10 @@ class AstBuilder(Transformer[Token, list[ast.Item]]):
             )
             return dt.date(1970, 1, 1)
 
-    def date(self, meta: Any, token: Token) -> ast.DateLit:
+    def date(self, token: Token) -> ast.DateLit:
         return ast.DateLit(value=self._date(token), span=self._tok_span(token))
 
-    def instant(self, meta: Any, token: Token) -> ast.InstantLit:
+    def instant(self, token: Token) -> ast.InstantLit:
         text = str(token)
         span = self._tok_span(token)
         value = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -480,30 +503,31 @@ class AstBuilder(Transformer[Token, list[ast.Item]]):
                 value = parsed.astimezone(dt.UTC)
         return ast.InstantLit(value=value, span=span)
 
-    def number(self, meta: Any, token: Token) -> ast.NumberLit:
-        return ast.NumberLit(value=_number(token), span=self._span(meta))
+    def number(self, token: Token) -> ast.NumberLit:
+        return ast.NumberLit(value=_number(token), span=self.here)
 
-    def negative(self, meta: Any, token: Token) -> ast.NumberLit:
-        return ast.NumberLit(value=-_number(token), span=self._span(meta))
+    def negative(self, token: Token) -> ast.NumberLit:
+        return ast.NumberLit(value=-_number(token), span=self.here)
 
-    def true(self, meta: Any) -> ast.BoolLit:
-        return ast.BoolLit(value=True, span=self._span(meta))
+    def true(self) -> ast.BoolLit:
+        return ast.BoolLit(value=True, span=self.here)
 
-    def false(self, meta: Any) -> ast.BoolLit:
-        return ast.BoolLit(value=False, span=self._span(meta))
+    def false(self) -> ast.BoolLit:
+        return ast.BoolLit(value=False, span=self.here)
 
-    def member(self, meta: Any, token: Token) -> ast.Name:
+    def member(self, token: Token) -> ast.Name:
         return ast.Name(name=self._ident(token), span=self._tok_span(token))
 
-    def value_list(self, meta: Any, *items: ast.Value | None) -> ast.ListLit:
-        return ast.ListLit(items=tuple(i for i in items if i is not None), span=self._span(meta))
+    def value_list(self, *items: ast.Value | None) -> ast.ListLit:
+        kept = tuple(i for i in items if i is not None)
+        return self._nest(ast.ListLit(items=kept, span=self.here), *kept)
 
     list_ = value_list
 
-    def duration(self, meta: Any, amount: Token, unit: Token) -> ast.Duration:
+    def duration(self, amount: Token, unit: Token) -> ast.Duration:
         text = str(unit)
         base = text[:-1] if text.endswith("s") else text
-        span = self._span(meta)
+        span = self.here
         if base not in UNITS:
             days = {"month": 30, "year": 365}[base]
             self.diagnostics.append(
@@ -519,74 +543,78 @@ class AstBuilder(Transformer[Token, list[ast.Item]]):
 
     # -- expressions
 
-    def name(self, meta: Any, token: Token) -> ast.Name:
+    def name(self, token: Token) -> ast.Name:
         return ast.Name(name=self._ident(token), span=self._tok_span(token))
 
-    def account_ref(self, meta: Any, token: Token) -> ast.AccountRef:
-        return ast.AccountRef(field=self._ident(token), span=self._span(meta))
+    def account_ref(self, token: Token) -> ast.AccountRef:
+        return ast.AccountRef(field=self._ident(token), span=self.here)
 
-    def or_(self, meta: Any, *operands: ast.Expr) -> ast.Or:
-        return ast.Or(operands=operands, span=self._span(meta))
+    def or_(self, *operands: ast.Expr) -> ast.Or:
+        return self._nest(ast.Or(operands=operands, span=self.here), *operands)
 
-    def and_(self, meta: Any, *operands: ast.Expr) -> ast.And:
-        return ast.And(operands=operands, span=self._span(meta))
+    def and_(self, *operands: ast.Expr) -> ast.And:
+        return self._nest(ast.And(operands=operands, span=self.here), *operands)
 
-    def not_(self, meta: Any, operand: ast.Expr) -> ast.Not:
-        return ast.Not(operand=operand, span=self._span(meta))
+    def not_(self, operand: ast.Expr) -> ast.Not:
+        return self._nest(ast.Not(operand=operand, span=self.here), operand)
 
-    def compare(self, meta: Any, left: ast.Expr, op: Token, right: ast.Expr) -> ast.Compare:
-        return ast.Compare(op=str(op), left=left, right=right, span=self._span(meta))  # type: ignore[arg-type]
+    def compare(self, left: ast.Expr, op: Token, right: ast.Expr) -> ast.Compare:
+        node = ast.Compare(op=str(op), left=left, right=right, span=self.here)  # type: ignore[arg-type]
+        return self._nest(node, left, right)
 
-    def between(self, meta: Any, operand: ast.Expr, low: ast.Expr, high: ast.Expr) -> ast.Between:
-        return ast.Between(operand=operand, low=low, high=high, span=self._span(meta))
+    def between(self, operand: ast.Expr, low: ast.Expr, high: ast.Expr) -> ast.Between:
+        node = ast.Between(operand=operand, low=low, high=high, span=self.here)
+        return self._nest(node, operand, low, high)
 
-    def in_(self, meta: Any, operand: ast.Expr, collection: ast.Expr) -> ast.Membership:
-        return ast.Membership(
-            operand=operand, collection=collection, negated=False, span=self._span(meta)
-        )
+    def in_(self, operand: ast.Expr, collection: ast.Expr) -> ast.Membership:
+        node = ast.Membership(operand=operand, collection=collection, negated=False, span=self.here)
+        return self._nest(node, operand, collection)
 
-    def not_in(self, meta: Any, operand: ast.Expr, collection: ast.Expr) -> ast.Membership:
-        return ast.Membership(
-            operand=operand, collection=collection, negated=True, span=self._span(meta)
-        )
+    def not_in(self, operand: ast.Expr, collection: ast.Expr) -> ast.Membership:
+        node = ast.Membership(operand=operand, collection=collection, negated=True, span=self.here)
+        return self._nest(node, operand, collection)
 
-    def contains(self, meta: Any, operand: ast.Expr, value: ast.Expr) -> ast.TextTest:
-        return ast.TextTest(op="contains", operand=operand, value=value, span=self._span(meta))
+    def contains(self, operand: ast.Expr, value: ast.Expr) -> ast.TextTest:
+        node = ast.TextTest(op="contains", operand=operand, value=value, span=self.here)
+        return self._nest(node, operand, value)
 
-    def starts_with(self, meta: Any, operand: ast.Expr, value: ast.Expr) -> ast.TextTest:
-        return ast.TextTest(op="starts with", operand=operand, value=value, span=self._span(meta))
+    def starts_with(self, operand: ast.Expr, value: ast.Expr) -> ast.TextTest:
+        node = ast.TextTest(op="starts with", operand=operand, value=value, span=self.here)
+        return self._nest(node, operand, value)
 
-    def ends_with(self, meta: Any, operand: ast.Expr, value: ast.Expr) -> ast.TextTest:
-        return ast.TextTest(op="ends with", operand=operand, value=value, span=self._span(meta))
+    def ends_with(self, operand: ast.Expr, value: ast.Expr) -> ast.TextTest:
+        node = ast.TextTest(op="ends with", operand=operand, value=value, span=self.here)
+        return self._nest(node, operand, value)
 
-    def is_missing(self, meta: Any, operand: ast.Expr) -> ast.Presence:
-        return ast.Presence(operand=operand, missing=True, span=self._span(meta))
+    def is_missing(self, operand: ast.Expr) -> ast.Presence:
+        return self._nest(ast.Presence(operand=operand, missing=True, span=self.here), operand)
 
-    def is_present(self, meta: Any, operand: ast.Expr) -> ast.Presence:
-        return ast.Presence(operand=operand, missing=False, span=self._span(meta))
+    def is_present(self, operand: ast.Expr) -> ast.Presence:
+        return self._nest(ast.Presence(operand=operand, missing=False, span=self.here), operand)
 
-    def _arith(self, op: str, meta: Any, left: ast.Expr, right: ast.Expr) -> ast.Arith:
-        return ast.Arith(op=op, left=left, right=right, span=self._span(meta))  # type: ignore[arg-type]
+    def _arith(self, op: str, left: ast.Expr, right: ast.Expr) -> ast.Arith:
+        node = ast.Arith(op=op, left=left, right=right, span=self.here)  # type: ignore[arg-type]
+        return self._nest(node, left, right)
 
-    def add(self, meta: Any, left: ast.Expr, right: ast.Expr) -> ast.Arith:
-        return self._arith("+", meta, left, right)
+    def add(self, left: ast.Expr, right: ast.Expr) -> ast.Arith:
+        return self._arith("+", left, right)
 
-    def sub(self, meta: Any, left: ast.Expr, right: ast.Expr) -> ast.Arith:
-        return self._arith("-", meta, left, right)
+    def sub(self, left: ast.Expr, right: ast.Expr) -> ast.Arith:
+        return self._arith("-", left, right)
 
-    def mul(self, meta: Any, left: ast.Expr, right: ast.Expr) -> ast.Arith:
-        return self._arith("*", meta, left, right)
+    def mul(self, left: ast.Expr, right: ast.Expr) -> ast.Arith:
+        return self._arith("*", left, right)
 
-    def div(self, meta: Any, left: ast.Expr, right: ast.Expr) -> ast.Arith:
-        return self._arith("/", meta, left, right)
+    def div(self, left: ast.Expr, right: ast.Expr) -> ast.Arith:
+        return self._arith("/", left, right)
 
-    def neg(self, meta: Any, operand: ast.Expr) -> ast.Unary:
-        return ast.Unary(op="-", operand=operand, span=self._span(meta))
+    def neg(self, operand: ast.Expr) -> ast.Unary:
+        return self._nest(ast.Unary(op="-", operand=operand, span=self.here), operand)
 
     def _event_name(self, token: Token) -> str | None:
         return None if token.type == "ANY_EVENT" else self._ident(token)
 
-    def pattern(self, meta: Any, event: Token, *rest: Any) -> ast.Pattern:
+    def pattern(self, event: Token, *rest: Any) -> ast.Pattern:
         where: ast.Expr | None = None
         window: ast.Window = None
         for item in rest:
@@ -598,15 +626,111 @@ class AstBuilder(Transformer[Token, list[ast.Item]]):
                 window = "ever"
             else:
                 where = item
-        return ast.Pattern(
-            event=self._event_name(event), where=where, window=window, span=self._span(meta)
+        node = ast.Pattern(
+            event=self._event_name(event), where=where, window=window, span=self.here
         )
+        return self._nest(node, where)
 
-    def no(self, meta: Any, pattern: ast.Pattern) -> ast.NoEvents:
-        return ast.NoEvents(pattern=pattern, span=self._span(meta))
+    def no(self, pattern: ast.Pattern) -> ast.NoEvents:
+        return self._nest(ast.NoEvents(pattern=pattern, span=self.here), pattern)
 
-    def count(self, meta: Any, pattern: ast.Pattern) -> ast.Count:
-        return ast.Count(pattern=pattern, span=self._span(meta))
+    def count(self, pattern: ast.Pattern) -> ast.Count:
+        return self._nest(ast.Count(pattern=pattern, span=self.here), pattern)
 
-    def days_since(self, meta: Any, event: Token, where: ast.Expr | None) -> ast.DaysSince:
-        return ast.DaysSince(event=self._event_name(event), where=where, span=self._span(meta))
+    def days_since(self, event: Token, where: ast.Expr | None) -> ast.DaysSince:
+        node = ast.DaysSince(event=self._event_name(event), where=where, span=self.here)
+        return self._nest(node, where)
+
+
+# ---------------------------------------------------------------- spans
+
+Bounds = tuple[int, int, int, int]
+Callback = Callable[[list[Any]], Any]
+
+
+class SpanTracker:
+    """Gives every node the span of the text it was parsed from.
+
+    Lark's ``propagate_positions`` annotates parse trees, and with the builder
+    embedded in the parser there is no tree. So the tracker wraps the parser's
+    reduction callbacks instead: a wrapped callback sees the rule's raw
+    children (keywords and punctuation included), takes the rule's extent from
+    its first and last child, hands it to the builder as ``here``, and
+    remembers the extent of the value it returns. Like Lark's containers, a
+    node passed up through ``( ... )`` keeps its own span but counts with the
+    parentheses when a parent measures itself."""
+
+    def __init__(self, builder: AstBuilder) -> None:
+        self.builder = builder
+        self.extents: dict[int, tuple[object, Bounds]] = {}
+        # After a syntax error, recovery may hand a rule a value from a
+        # statement that was cut short; the rule then yields None and the
+        # statement is dropped (its syntax error is reported).
+        self.lenient = False
+
+    def reset(self) -> None:
+        self.extents.clear()
+        self.lenient = False
+
+    def install(self, callbacks: dict[Any, Callback]) -> None:
+        for rule, inner in list(callbacks.items()):
+            if not isinstance(rule, Rule):
+                continue
+            if _passes_through(rule):
+                continue
+            callbacks[rule] = self._wrap(inner)
+
+    def _wrap(self, inner: Callback) -> Callback:
+        extents = self.extents
+        builder = self.builder
+
+        def callback(children: list[Any]) -> Any:
+            first: Bounds | None = None
+            last: Bounds | None = None
+            for child in children:
+                first = _bounds(child, extents)
+                if first is not None:
+                    break
+            if first is None:
+                bounds = None
+                builder.here = Span.point(builder.file, 1, 1)
+            else:
+                for child in reversed(children):
+                    last = _bounds(child, extents)
+                    if last is not None:
+                        break
+                assert last is not None
+                bounds = (first[0], first[1], last[2], last[3])
+                builder.here = Span(builder.file, *bounds)
+            try:
+                result = inner(children)
+            except Exception:
+                if not self.lenient:
+                    raise
+                return None
+            if bounds is not None and result is not None and not isinstance(result, Token):
+                extents[id(result)] = (result, bounds)
+            return result
+
+        return callback
+
+
+def _passes_through(rule: Rule) -> bool:
+    """A `?rule` with a single kept symbol hands its child up unchanged."""
+    if not rule.options.expand1 or rule.alias or len(rule.expansion) != 1:
+        return False
+    symbol = rule.expansion[0]
+    if isinstance(symbol, Terminal):
+        return not symbol.filter_out
+    return not symbol.name.startswith("_")
+
+
+def _bounds(child: Any, extents: dict[int, tuple[object, Bounds]]) -> Bounds | None:
+    if child is None:
+        return None
+    if isinstance(child, Token):
+        return (child.line, child.column, child.end_line, child.end_column)  # type: ignore[return-value]
+    entry = extents.get(id(child))
+    if entry is not None and entry[0] is child:
+        return entry[1]
+    return None

@@ -37,6 +37,19 @@ def test_check_reports_every_broken_statement_and_exits_1(tmp_path: Path) -> Non
     assert "Traceback" not in out + err
 
 
+def test_check_refuses_a_condition_nested_thousands_deep(tmp_path: Path) -> None:
+    deep = "not " * 20000 + "size > 1"
+    chain = "size" + " + 1" * 20000 + " > 3"
+    text = f'policy "Deep"\nlead {{ size: int }}\ndisqualify "a" when {deep}\n'
+    text += f'disqualify "b" when {chain}\n'
+    code, out, _ = run("check", str(write(tmp_path, "deep.mql", text)))
+    assert code == 1
+    assert out.count("error[E101]: this condition is nested too deeply") == 2
+    # The excerpt of a very long line is cut around the error, not printed whole.
+    assert max(len(line) for line in out.splitlines()) < 300
+    assert "    3 | ...not not" in out
+
+
 def test_check_json_format(tmp_path: Path) -> None:
     path = write(tmp_path, "broken.mql", BROKEN)
     code, out, _ = run("check", "--format", "json", str(path))

@@ -8,6 +8,7 @@ import pytest
 
 from mqldsl import ast
 from mqldsl.parser import parse_text
+from mqldsl.source import Span
 
 from .helpers import HEADER, codes, condition, item, parse_ok
 
@@ -559,6 +560,65 @@ def test_every_node_has_a_span_with_line_and_column() -> None:
     assert route.condition is not None
     assert (route.condition.span.line, route.condition.span.column) == (2, 21)
     assert route.condition.span.end_column == 39
+
+
+def _slice(text: str, span: Span) -> str:
+    lines = text.split("\n")
+    if span.line == span.end_line:
+        return lines[span.line - 1][span.column - 1 : span.end_column - 1]
+    first = lines[span.line - 1][span.column - 1 :]
+    middle = lines[span.line : span.end_line - 1]
+    last = lines[span.end_line - 1][: span.end_column - 1]
+    return "\n".join([first, *middle, last])
+
+
+def test_spans_cover_keywords_brackets_and_operators() -> None:
+    text = (
+        HEADER
+        + "score fit range 0 to 90 {\n"
+        + "  +5 when not (size > 3) and -size < 2\n"
+        + '  +2 per page_view where path starts with "/p" within 30 days, max 10\n'
+        + "  -1 when account.tier is missing\n"
+        + "}\n"
+    )
+    policy = parse_ok(text)
+    score = policy.items[1]
+    assert isinstance(score, ast.Score) and score.rules is not None and score.range is not None
+    assert _slice(text, score.span) == text[text.index("score") : text.rindex("}") + 1]
+    assert _slice(text, score.range.span) == "range 0 to 90"
+    when, per, missing = score.rules
+    assert isinstance(when, ast.WhenRule) and isinstance(when.condition, ast.And)
+    assert _slice(text, when.span) == "+5 when not (size > 3) and -size < 2"
+    negated, compare = when.condition.operands
+    # A parenthesised operand keeps its own span; its parent spans the parentheses.
+    assert _slice(text, negated.span) == "not (size > 3)"
+    assert isinstance(negated, ast.Not)
+    assert _slice(text, negated.operand.span) == "size > 3"
+    assert isinstance(compare, ast.Compare)
+    assert _slice(text, compare.left.span) == "-size"
+    assert isinstance(per, ast.PerRule)
+    assert _slice(text, per.span) == per_text(text)
+    assert _slice(text, per.pattern.span) == 'page_view where path starts with "/p" within 30 days'
+    assert isinstance(missing, ast.WhenRule)
+    assert _slice(text, missing.condition.span) == "account.tier is missing"
+
+
+def per_text(text: str) -> str:
+    start = text.index("+2 per")
+    return text[start : text.index("max 10") + len("max 10")]
+
+
+def test_conditions_nest_up_to_64_levels() -> None:
+    deep = "not " * 63 + "size > 1"
+    parse_ok(HEADER + f'disqualify "r" when {deep}\n')
+    too_deep = "not " * 64 + "size > 1"
+    result = parse_text(HEADER + f'disqualify "r" when {too_deep}\n', "t.mql")
+    assert [(d.code, d.span.line, d.span.column) for d in result.diagnostics] == [("E101", 2, 21)]
+    assert "nested too deeply (more than 64 levels)" in result.diagnostics[0].message
+    chain = "size" + " + 1" * 70 + " > 3"
+    assert [d.code for d in parse_text(HEADER + f'disqualify "r" when {chain}\n').diagnostics] == [
+        "E101"
+    ]
 
 
 def test_spans_do_not_affect_equality() -> None:
