@@ -192,79 +192,76 @@ def _holds_possible(op: str, low: float, high: float, c: float) -> bool:
     }[op]
 
 
-def _unreachable(model: CheckedPolicy) -> Iterator[Diagnostic]:
+def _unreachable(model: CheckedPolicy, nodes: Sequence[ast.Expr]) -> Iterator[Diagnostic]:
     from .printer import expr as show
 
-    for condition in _conditions(model):
-        for node in walk(condition):
-            if isinstance(node, ast.Compare):
-                for score_side, const_side, op in (
-                    (node.left, node.right, node.op),
-                    (node.right, node.left, _FLIP[node.op]),
-                ):
-                    if not isinstance(score_side, ast.Name):
-                        continue
-                    ref = model.refs.get(id(score_side))
-                    if ref is None or ref.kind != "score":
-                        continue
-                    c = _constant(model, const_side)
-                    if c is None:
-                        continue
-                    bounds = model.scores[ref.name].bounds
-                    if not _holds_possible(op, bounds.low, bounds.high, c):
-                        if op in (">=", ">", "=="):
-                            limit = f"{ref.name} is at most {_show(bounds.high)}"
-                        else:
-                            limit = f"{ref.name} is at least {_show(bounds.low)}"
-                        yield warning(
-                            "W501",
-                            f"`{show(node)}` can never hold: {limit}",
-                            node.span,
-                            f"lower the threshold, or give `{ref.name}` rules that can reach it",
-                        )
-            elif isinstance(node, ast.Between) and isinstance(node.operand, ast.Name):
-                ref = model.refs.get(id(node.operand))
-                low, high = _constant(model, node.low), _constant(model, node.high)
-                if ref is not None and ref.kind == "score" and low is not None and high is not None:
-                    bounds = model.scores[ref.name].bounds
-                    if high < bounds.low or low > bounds.high:
-                        yield warning(
-                            "W501",
-                            f"`{show(node)}` can never hold: {ref.name} ranges over "
-                            f"{bounds.text()}",
-                            node.span,
-                        )
-
-
-def _never_fires(model: CheckedPolicy) -> Iterator[Diagnostic]:
-    from .printer import expr as show
-
-    for condition in _conditions(model):
-        for node in walk(condition):
-            if isinstance(node, ast.Between):
-                low, high = _constant(model, node.low), _constant(model, node.high)
-                if low is not None and high is not None and low > high:
-                    yield warning(
-                        "W502",
-                        f"`{show(node)}` can never hold: {_show(low)} is above {_show(high)}",
-                        node.span,
-                        f"write `between {_show(high)} and {_show(low)}`",
-                    )
-            elif (
-                isinstance(node, ast.Membership)
-                and isinstance(node.collection, ast.ListLit)
-                and not node.collection.items
+    for node in nodes:
+        if isinstance(node, ast.Compare):
+            for score_side, const_side, op in (
+                (node.left, node.right, node.op),
+                (node.right, node.left, _FLIP[node.op]),
             ):
-                verb = "is always false" if not node.negated else "never excludes anything"
-                yield warning("W502", f"`{show(node)}` {verb}: the list is empty", node.span)
-            elif isinstance(node, ast.And):
-                contradiction = _contradiction(model, node)
-                if contradiction is not None:
+                if not isinstance(score_side, ast.Name):
+                    continue
+                ref = model.refs.get(id(score_side))
+                if ref is None or ref.kind != "score":
+                    continue
+                c = _constant(model, const_side)
+                if c is None:
+                    continue
+                bounds = model.scores[ref.name].bounds
+                if not _holds_possible(op, bounds.low, bounds.high, c):
+                    if op in (">=", ">", "=="):
+                        limit = f"{ref.name} is at most {_show(bounds.high)}"
+                    else:
+                        limit = f"{ref.name} is at least {_show(bounds.low)}"
                     yield warning(
-                        "W502",
-                        f"this condition can never hold: {contradiction}",
+                        "W501",
+                        f"`{show(node)}` can never hold: {limit}",
+                        node.span,
+                        f"lower the threshold, or give `{ref.name}` rules that can reach it",
+                    )
+        elif isinstance(node, ast.Between) and isinstance(node.operand, ast.Name):
+            ref = model.refs.get(id(node.operand))
+            low, high = _constant(model, node.low), _constant(model, node.high)
+            if ref is not None and ref.kind == "score" and low is not None and high is not None:
+                bounds = model.scores[ref.name].bounds
+                if high < bounds.low or low > bounds.high:
+                    yield warning(
+                        "W501",
+                        f"`{show(node)}` can never hold: {ref.name} ranges over {bounds.text()}",
                         node.span,
                     )
+
+
+def _never_fires(model: CheckedPolicy, nodes: Sequence[ast.Expr]) -> Iterator[Diagnostic]:
+    from .printer import expr as show
+
+    for node in nodes:
+        if isinstance(node, ast.Between):
+            low, high = _constant(model, node.low), _constant(model, node.high)
+            if low is not None and high is not None and low > high:
+                yield warning(
+                    "W502",
+                    f"`{show(node)}` can never hold: {_show(low)} is above {_show(high)}",
+                    node.span,
+                    f"write `between {_show(high)} and {_show(low)}`",
+                )
+        elif (
+            isinstance(node, ast.Membership)
+            and isinstance(node.collection, ast.ListLit)
+            and not node.collection.items
+        ):
+            verb = "is always false" if not node.negated else "never excludes anything"
+            yield warning("W502", f"`{show(node)}` {verb}: the list is empty", node.span)
+        elif isinstance(node, ast.And):
+            contradiction = _contradiction(model, node)
+            if contradiction is not None:
+                yield warning(
+                    "W502",
+                    f"this condition can never hold: {contradiction}",
+                    node.span,
+                )
 
 
 def _contradiction(model: CheckedPolicy, node: ast.And) -> str | None:
@@ -303,16 +300,15 @@ def _contradiction(model: CheckedPolicy, node: ast.And) -> str | None:
     return None
 
 
-def _unused(model: CheckedPolicy) -> Iterator[Diagnostic]:
+def _unused(model: CheckedPolicy, nodes: Sequence[ast.Expr]) -> Iterator[Diagnostic]:
     used: set[tuple[str, str]] = set()
     for ref in model.refs.values():
         used.add((ref.kind, ref.name))
-    for condition in _conditions(model):
-        for node in walk(condition):
-            if (isinstance(node, ast.Pattern) and node.event is not None) or (
-                isinstance(node, ast.DaysSince) and node.event is not None
-            ):
-                used.add(("event", node.event))
+    for node in nodes:
+        if (isinstance(node, ast.Pattern) and node.event is not None) or (
+            isinstance(node, ast.DaysSince) and node.event is not None
+        ):
+            used.add(("event", node.event))
     for name, param in model.params.items():
         if ("param", name) not in used:
             yield warning(
@@ -346,7 +342,7 @@ def _unused(model: CheckedPolicy) -> Iterator[Diagnostic]:
             )
 
 
-def _uncovered_stages(model: CheckedPolicy) -> Iterator[Diagnostic]:
+def _uncovered_stages(model: CheckedPolicy, _nodes: Sequence[ast.Expr]) -> Iterator[Diagnostic]:
     expected = {
         item.stage
         for example in model.examples
@@ -363,7 +359,7 @@ def _uncovered_stages(model: CheckedPolicy) -> Iterator[Diagnostic]:
             )
 
 
-def _shadowed_routes(model: CheckedPolicy) -> Iterator[Diagnostic]:
+def _shadowed_routes(model: CheckedPolicy, _nodes: Sequence[ast.Expr]) -> Iterator[Diagnostic]:
     catch_all: dict[str, ast.Route] = {}
     for route in model.routes:
         if route.stage in catch_all:
@@ -379,14 +375,13 @@ def _shadowed_routes(model: CheckedPolicy) -> Iterator[Diagnostic]:
             catch_all[route.stage] = route
 
 
-def _missing_fields(model: CheckedPolicy) -> Iterator[Diagnostic]:
+def _missing_fields(model: CheckedPolicy, nodes: Sequence[ast.Expr]) -> Iterator[Diagnostic]:
     from .printer import expr as show
 
     guarded: set[str] = set()
-    for condition in _conditions(model):
-        for node in walk(condition):
-            if isinstance(node, ast.Presence) and isinstance(node.operand, ast.Name):
-                guarded.add(node.operand.name)
+    for node in nodes:
+        if isinstance(node, ast.Presence) and isinstance(node.operand, ast.Name):
+            guarded.add(node.operand.name)
 
     def field_of(node: ast.Expr) -> str | None:
         if isinstance(node, ast.Name):
@@ -396,34 +391,35 @@ def _missing_fields(model: CheckedPolicy) -> Iterator[Diagnostic]:
         return None
 
     reported: set[int] = set()
-    for condition in _conditions(model):
-        for node in walk(condition):
-            name: str | None = None
-            result = "false"
-            if isinstance(node, ast.Compare) and node.op == "!=":
-                name = field_of(node.left) or field_of(node.right)
-            elif isinstance(node, ast.Membership) and node.negated:
-                name = field_of(node.operand)
-            elif isinstance(node, ast.Not):
-                inner = node.operand
-                if isinstance(inner, ast.Compare | ast.Membership | ast.Between | ast.TextTest):
-                    operand = inner.left if isinstance(inner, ast.Compare) else inner.operand
-                    name = field_of(operand)
-                    result = "true"
-            if name is None or id(node) in reported:
-                continue
-            reported.add(id(node))
-            yield warning(
-                "W508",
-                f"when a lead has no `{name}`, `{show(node)}` is {result}",
-                node.span,
-                f"say what a missing value means: `{name} is missing or ...` or "
-                f"`{name} is present and ...`",
-            )
+    for node in nodes:
+        name: str | None = None
+        result = "false"
+        if isinstance(node, ast.Compare) and node.op == "!=":
+            name = field_of(node.left) or field_of(node.right)
+        elif isinstance(node, ast.Membership) and node.negated:
+            name = field_of(node.operand)
+        elif isinstance(node, ast.Not):
+            inner = node.operand
+            if isinstance(inner, ast.Compare | ast.Membership | ast.Between | ast.TextTest):
+                operand = inner.left if isinstance(inner, ast.Compare) else inner.operand
+                name = field_of(operand)
+                result = "true"
+        if name is None or id(node) in reported:
+            continue
+        reported.add(id(node))
+        yield warning(
+            "W508",
+            f"when a lead has no `{name}`, `{show(node)}` is {result}",
+            node.span,
+            f"say what a missing value means: `{name} is missing or ...` or "
+            f"`{name} is present and ...`",
+        )
 
 
 def lint(model: CheckedPolicy) -> list[Diagnostic]:
     found: list[Diagnostic] = []
+    # Every expression node of every condition, walked once for all lints.
+    nodes = [node for condition in _conditions(model) for node in walk(condition)]
     for check in (
         _unreachable,
         _never_fires,
@@ -432,7 +428,7 @@ def lint(model: CheckedPolicy) -> list[Diagnostic]:
         _shadowed_routes,
         _missing_fields,
     ):
-        found.extend(check(model))
+        found.extend(check(model, nodes))
     return found
 
 

@@ -644,7 +644,7 @@ class AstBuilder(Transformer[Token, list[ast.Item]]):
 
 # ---------------------------------------------------------------- spans
 
-Bounds = tuple[int, int, int, int]
+Extent = tuple[object, int, int, int, int]
 Callback = Callable[[list[Any]], Any]
 
 
@@ -662,7 +662,7 @@ class SpanTracker:
 
     def __init__(self, builder: AstBuilder) -> None:
         self.builder = builder
-        self.extents: dict[int, tuple[object, Bounds]] = {}
+        self.extents: dict[int, Extent] = {}
         # After a syntax error, recovery may hand a rule a value from a
         # statement that was cut short; the rule then yields None and the
         # statement is dropped (its syntax error is reported).
@@ -685,31 +685,40 @@ class SpanTracker:
         builder = self.builder
 
         def callback(children: list[Any]) -> Any:
-            first: Bounds | None = None
-            last: Bounds | None = None
+            # Inlined for speed: this runs once per reduction.
+            line = column = end_line = end_column = 0
             for child in children:
-                first = _bounds(child, extents)
-                if first is not None:
+                if child is None:
+                    continue
+                if type(child) is Token:
+                    line, column = child.line, child.column  # type: ignore[assignment]
                     break
-            if first is None:
-                bounds = None
-                builder.here = Span.point(builder.file, 1, 1)
-            else:
+                entry = extents.get(id(child))
+                if entry is not None and entry[0] is child:
+                    line, column = entry[1], entry[2]
+                    break
+            if line:
                 for child in reversed(children):
-                    last = _bounds(child, extents)
-                    if last is not None:
+                    if child is None:
+                        continue
+                    if type(child) is Token:
+                        end_line, end_column = child.end_line, child.end_column  # type: ignore[assignment]
                         break
-                assert last is not None
-                bounds = (first[0], first[1], last[2], last[3])
-                builder.here = Span(builder.file, *bounds)
+                    entry = extents.get(id(child))
+                    if entry is not None and entry[0] is child:
+                        end_line, end_column = entry[3], entry[4]
+                        break
+                builder.here = Span(builder.file, line, column, end_line, end_column)
+            else:
+                builder.here = Span.point(builder.file, 1, 1)
             try:
                 result = inner(children)
             except Exception:
                 if not self.lenient:
                     raise
                 return None
-            if bounds is not None and result is not None and not isinstance(result, Token):
-                extents[id(result)] = (result, bounds)
+            if line and result is not None and type(result) is not Token:
+                extents[id(result)] = (result, line, column, end_line, end_column)
             return result
 
         return callback
@@ -723,14 +732,3 @@ def _passes_through(rule: Rule) -> bool:
     if isinstance(symbol, Terminal):
         return not symbol.filter_out
     return not symbol.name.startswith("_")
-
-
-def _bounds(child: Any, extents: dict[int, tuple[object, Bounds]]) -> Bounds | None:
-    if child is None:
-        return None
-    if isinstance(child, Token):
-        return (child.line, child.column, child.end_line, child.end_column)  # type: ignore[return-value]
-    entry = extents.get(id(child))
-    if entry is not None and entry[0] is child:
-        return entry[1]
-    return None
