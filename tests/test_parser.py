@@ -630,3 +630,24 @@ def test_spans_do_not_affect_equality() -> None:
 def test_reserved_words_cannot_be_names() -> None:
     assert codes(HEADER + "param within = 3\n") == [("E106", 2, 7)]
     assert codes(HEADER + "lead { max: int }\n") == [("E106", 2, 8)]
+
+
+def test_span_tracker_drops_a_statement_only_after_a_syntax_error() -> None:
+    from lark import Token
+
+    from mqldsl.source import Source
+    from mqldsl.transform import AstBuilder, SpanTracker
+
+    def broken(children: list[object]) -> object:
+        raise ValueError("a value cut short by error recovery")
+
+    builder = AstBuilder()
+    builder.begin(Source("t.mql", "x"))
+    tracker = SpanTracker(builder)
+    callback = tracker._wrap(broken)
+    token = Token("NAME", "x", 0, 1, 1, 1, 2, 1)
+    with pytest.raises(ValueError):
+        callback([token])  # without a syntax error, a failing rule is a bug: it surfaces
+    tracker.lenient = True
+    assert callback([token]) is None
+    assert builder.here == Span("t.mql", 1, 1, 1, 2)
