@@ -68,6 +68,11 @@ def _checked(parsed: ParseResult) -> CheckResult:
     if parsed.policy is None:
         return CheckResult(parsed.source, None, None, sort_diagnostics(parsed.diagnostics))
     model, diagnostics = check_policy(parsed.policy, parsed.source)
+    if any(d.is_error for d in parsed.diagnostics):
+        # Checked for more errors only (parser.CHECK_AFTER): no model, and no
+        # warnings until the policy is free of errors.
+        model = None
+        diagnostics = [d for d in diagnostics if d.is_error]
     return CheckResult(
         parsed.source, parsed.policy, model, sort_diagnostics([*parsed.diagnostics, *diagnostics])
     )

@@ -34,6 +34,12 @@ from .transform import RESERVED, AstBuilder, SpanTracker
 
 MAX_SYNTAX_ERRORS = 50
 
+# Errors that leave a complete AST (with a stand-in for the bad part: the
+# escaped character itself, `days` for `months`, the reserved word as the
+# name). After only these, the policy is still handed to the checker, so that
+# one run reports its other problems too; the result is never a model.
+CHECK_AFTER = frozenset(["E104", "E105", "E106"])
+
 # Tokens after which a newline does not end the statement (SPEC §2).
 _CONTINUE_AFTER = frozenset(
     [
@@ -331,7 +337,8 @@ def parse_source(source: Source) -> ParseResult:
                 'add `policy "Your company lead qualification"` as the first line',
             )
         )
-    if any(d.is_error for d in diagnostics):
+    errors = {d.code for d in diagnostics if d.is_error}
+    if errors and not errors <= CHECK_AFTER:
         return ParseResult(source, None, diagnostics)
     return ParseResult(source, policy, diagnostics)
 

@@ -103,6 +103,18 @@ def test_name_errors(extra: str, expected: list[tuple[str, int, int]]) -> None:
     assert diagnostics(extra) == expected
 
 
+def test_a_month_or_a_bad_escape_does_not_hide_the_other_problems() -> None:
+    extra = (
+        'disqualify "x" when page_view within 2 months\n'
+        'disqualify "y" when compnay_size > 3\n'
+        'disqualify "z" when email == "a\\qb"\n'
+    )
+    assert diagnostics(extra) == [("E105", 1, 40), ("E201", 2, 21), ("E104", 3, 32)]
+    assert check_text(BASE + extra, "t.mql").model is None
+    # A syntax error still stops before the checker: the AST may be incomplete.
+    assert errors_of(extra + "score broken {\n  5 when x\n}\n") == ["E105", "E104", "E108"]
+
+
 def test_unknown_names_suggest_the_closest_declared_name() -> None:
     assert "did you mean `company_size`?" in message(
         'disqualify "x" when compnay_size > 3\n', "E201"
