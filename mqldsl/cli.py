@@ -8,6 +8,7 @@ line itself is wrong.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -191,6 +192,54 @@ class _Instant(click.ParamType):  # type: ignore[type-arg]
 
 INSTANT = _Instant()
 
+_SIZE_UNITS = {"kb": "KB", "mb": "MB", "gb": "GB", "tb": "TB"}
+_SIZE_UNITS |= {"kib": "KiB", "mib": "MiB", "gib": "GiB", "tib": "TiB"}
+
+
+class _MemorySize(click.ParamType):  # type: ignore[type-arg]
+    """A memory size for DuckDB: a number and a unit, e.g. 512MB or 4GB."""
+
+    name = "size"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> str:
+        text = str(value).strip()
+        match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([A-Za-z]+)", text)
+        if match is None or match.group(2).lower() not in _SIZE_UNITS or float(match.group(1)) <= 0:
+            self.fail(
+                f"{text!r} is not a memory size: write a positive number and a unit "
+                "(KB, MB, GB, TB, or KiB, MiB, GiB, TiB), e.g. 4GB",
+                param,
+                ctx,
+            )
+        return match.group(1) + _SIZE_UNITS[match.group(2).lower()]
+
+
+_memory_limit_option = click.option(
+    "--memory-limit",
+    type=_MemorySize(),
+    help="With --engine duckdb: the memory DuckDB may use before it spills to a "
+    "temporary folder, e.g. 4GB (default: DuckDB's, 80% of RAM).",
+)
+
+
+def _engine_problem(exc: Exception) -> str:
+    """One line for a DuckDB failure; running out of memory says what to do."""
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    duckdb = sys.modules.get("duckdb")
+    if duckdb is not None and isinstance(exc, duckdb.OutOfMemoryException):
+        return (
+            f"DuckDB ran out of memory ({first}); raise --memory-limit, or leave it out "
+            "to let DuckDB use up to 80% of the machine's memory"
+        )
+    return first
+
+
+def _check_memory_limit(memory_limit: str | None, engine: str) -> None:
+    if memory_limit is not None and engine != "duckdb":
+        raise click.UsageError("--memory-limit sets DuckDB's memory: use it with --engine duckdb")
+
 
 def _now() -> float:
     import datetime as dt
@@ -293,6 +342,7 @@ _events_option = click.option(
     help="With --engine duckdb: a leads table (Parquet or CSV) instead of JOURNEYS; "
     "--events gives its events table.",
 )
+@_memory_limit_option
 def score(
     policy: str,
     journeys: str | None,
@@ -308,6 +358,7 @@ def score(
     events: str | None,
     engine: str,
     leads_table: str | None,
+    memory_limit: str | None,
 ) -> None:
     """Decide every lead in JOURNEYS (JSON Lines, or a leads CSV with --events).
 
@@ -362,6 +413,7 @@ def score(
         raise click.UsageError("give JOURNEYS or --leads LEADS (a table), not both")
     if leads_table is not None and engine != "duckdb":
         raise click.UsageError("--leads reads warehouse tables: use it with --engine duckdb")
+    _check_memory_limit(memory_limit, engine)
     report = ReadReport()
     if engine == "duckdb":
         if explain or jobs > 1:
@@ -383,6 +435,7 @@ def score(
                 to_csv,
                 crm,
                 crm_stages,
+                memory_limit,
             ),
         )
         for line in summary_lines(evaluated, report):
@@ -436,6 +489,7 @@ def _score_duckdb(
     to_csv: bool,
     crm: str | None,
     crm_stages: dict[str, str] | None,
+    memory_limit: str | None,
 ) -> int:
     import io
 
@@ -445,7 +499,7 @@ def _score_duckdb(
     from .sql.engine import DuckDBEngine, EngineError
 
     report.limit = options.max_errors
-    with DuckDBEngine(model) as engine:
+    with DuckDBEngine(model, memory_limit=memory_limit) as engine:
         try:
             if leads_table is not None and not leads_table.lower().endswith(".csv"):
                 engine.load_tables(leads_table, events, report)
@@ -456,7 +510,7 @@ def _score_duckdb(
                 engine.load_leads(read_leads(model, journeys, events, report))
             decided = engine.decide(options.as_of, options.params)
         except (EngineError, duckdb.Error) as exc:
-            click.echo(f"error: {str(exc).splitlines()[0]}", err=True)
+            click.echo(f"error: {_engine_problem(exc)}", err=True)
             sys.exit(1)
         decisions = (item.decision for item in decided)
         count = 0
@@ -952,6 +1006,7 @@ _sim_source = [
         show_default=True,
         help="Decide the leads in Python, or as SQL in an embedded DuckDB (same metrics).",
     ),
+    _memory_limit_option,
 ]
 
 
@@ -1007,6 +1062,7 @@ def simulate(
     sql_stage: str | None,
     jobs: int,
     engine: str,
+    memory_limit: str | None,
     segment_field: str | None,
 ) -> None:
     """Funnel metrics of POLICY over a scenario's journeys (with a sales
@@ -1017,6 +1073,7 @@ def simulate(
     if (scenario_path is None) == (journeys is None):
         raise click.UsageError("give exactly one of --scenario and --journeys")
     model = _load_policy(policy)
+    _check_memory_limit(memory_limit, engine)
     if engine == "duckdb":
         _require_sql(model, policy)
     params = _params(model, assignments)
@@ -1044,6 +1101,7 @@ def simulate(
         jobs=jobs,
         segment_field=segment_field,
         engine=engine,
+        memory_limit=memory_limit,
     )
     progress.close()
     click.echo(simulate_text(result.report), nl=False)
@@ -1081,6 +1139,7 @@ def whatif(
     sql_stage: str | None,
     jobs: int,
     engine: str,
+    memory_limit: str | None,
     replications: int,
     fail_if: str | None,
 ) -> None:
@@ -1103,6 +1162,7 @@ def whatif(
         raise click.UsageError("give a PROPOSED policy, or --set PARAM=VALUE to change BASE")
     base_model = _load_policy(base)
     proposed_model = _load_policy(proposed) if proposed else base_model
+    _check_memory_limit(memory_limit, engine)
     if engine == "duckdb":
         _require_sql(base_model, base)
         _require_sql(proposed_model, proposed or base)
@@ -1138,6 +1198,7 @@ def whatif(
             progress=progress,
             jobs=jobs,
             engine=engine,
+            memory_limit=memory_limit,
         )
         b = run_policy(
             proposed_model,
@@ -1152,6 +1213,7 @@ def whatif(
             progress=progress,
             jobs=jobs,
             engine=engine,
+            memory_limit=memory_limit,
         )
         progress.close()
         samples.append((a.report, b.report))
@@ -1250,6 +1312,7 @@ def sweep(
     sql_stage: str | None,
     jobs: int,
     engine: str,
+    memory_limit: str | None,
 ) -> None:
     """The main metrics for each value of one or more params (every
     combination): the threshold-tuning view."""
@@ -1262,6 +1325,7 @@ def sweep(
     if (scenario_path is None) == (journeys is None):
         raise click.UsageError("give exactly one of --scenario and --journeys")
     model = _load_policy(policy)
+    _check_memory_limit(memory_limit, engine)
     if engine == "duckdb":
         _require_sql(model, policy)
     base = _params(model, assignments)
@@ -1287,6 +1351,7 @@ def sweep(
             sql_stage=_sql_stage(model, sql_stage),
             jobs=jobs,
             engine=engine,
+            memory_limit=memory_limit,
         )
         rows.append(
             {
@@ -1499,6 +1564,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         engine = sys.modules.get("mqldsl.sql.engine")
         if engine is not None and isinstance(exc, engine.EngineError):
             click.echo(f"error: {exc}", err=True)  # journeys the SQL engine cannot take
+            sys.exit(1)
+        duckdb = sys.modules.get("duckdb")
+        if duckdb is not None and isinstance(exc, duckdb.OutOfMemoryException):
+            click.echo(f"error: {_engine_problem(exc)}", err=True)  # a resource, not a bug
             sys.exit(1)
         if os.environ.get("MQLDSL_DEBUG"):
             raise

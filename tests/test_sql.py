@@ -326,6 +326,79 @@ def test_score_engine_usage_errors(acme_journeys: Path) -> None:
     assert code == 1 and "must be Parquet (.parquet) or CSV" in err
 
 
+def test_memory_limit_caps_duckdb_and_keeps_the_output(acme_journeys: Path, tmp_path: Path) -> None:
+    model = check_file(ACME).model
+    assert model is not None
+    limit = "SELECT current_setting('memory_limit')"
+    with DuckDBEngine(model, memory_limit="300MB") as engine:
+        capped = engine.con.execute(limit).fetchone()
+    with DuckDBEngine(model) as engine:
+        default = engine.con.execute(limit).fetchone()
+    assert capped == ("286.1 MiB",) and capped != default
+    outputs = []
+    for extra in ([], ["--engine", "duckdb", "--memory-limit", "300 mb"]):
+        out = tmp_path / f"score{len(extra)}.jsonl"
+        code, _, err = run(
+            "score", ACME, str(acme_journeys), "--as-of", "2026-11-01", "-o", str(out), *extra
+        )
+        assert code == 0, err
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1]
+    code, _, err = run(
+        "whatif",
+        ACME,
+        "--set",
+        "mql_intent_min=30",
+        "--journeys",
+        str(acme_journeys),
+        "--engine",
+        "duckdb",
+        "--memory-limit",
+        "1GiB",
+    )
+    assert code == 0, err
+
+
+def test_running_out_of_memory_is_reported_not_a_crash(
+    acme_journeys: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mqldsl.cli import main
+
+    scenario = str(ROOT / "simulations" / "acme.toml")
+    tiny = ["--engine", "duckdb", "--memory-limit", "1MB"]
+    for args in (
+        ["score", ACME, str(acme_journeys), *tiny],
+        ["simulate", ACME, "--scenario", scenario, "--leads", "300", *tiny],
+    ):
+        with pytest.raises(SystemExit) as stop:
+            main(args)
+        assert stop.value.code == 1
+        err = capsys.readouterr().err
+        assert "error: DuckDB ran out of memory" in err and "raise --memory-limit" in err
+        assert "internal error" not in err
+
+
+def test_memory_limit_usage_errors(acme_journeys: Path) -> None:
+    journeys = str(acme_journeys)
+    code, _, err = run("score", ACME, journeys, "--engine", "duckdb", "--memory-limit", "lots")
+    assert code == 2 and "'lots' is not a memory size" in err
+    code, _, err = run("score", ACME, journeys, "--engine", "duckdb", "--memory-limit", "0GB")
+    assert code == 2 and "positive number and a unit" in err
+    code, _, err = run("score", ACME, journeys, "--memory-limit", "4GB")
+    assert code == 2 and "use it with --engine duckdb" in err
+    code, _, err = run(
+        "whatif",
+        ACME,
+        "--set",
+        "mql_intent_min=30",
+        "--journeys",
+        journeys,
+        "--memory-limit",
+        "4GB",
+    )
+    assert code == 2 and "use it with --engine duckdb" in err
+
+
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_sql_command_prints_a_query_for_each_dialect(dialect: str) -> None:
     code, out, err = run(

@@ -158,6 +158,7 @@ def evaluate_sql(
     mql_stage: str,
     sql_stage: str | None = None,
     segment_field: str | None = None,
+    memory_limit: str | None = None,
 ) -> list[LeadRecord]:
     """evaluate_all on the SQL back end: the leads are loaded into an embedded
     DuckDB and decided by the compiled query (`--engine duckdb`)."""
@@ -166,7 +167,7 @@ def evaluate_sql(
     names = model.stage_names
     mql_index = names.index(mql_stage)
     sql_index = names.index(sql_stage) if sql_stage in names else None
-    with DuckDBEngine(model) as engine:
+    with DuckDBEngine(model, memory_limit=memory_limit) as engine:
         engine.load_leads(iter(leads))
         decided = engine.decide(as_of, params, first_entries=True)
         return [

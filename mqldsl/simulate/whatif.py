@@ -97,11 +97,14 @@ def run_policy(
     jobs: int = 1,
     segment_field: str | None = None,
     engine: str = "python",
+    memory_limit: str | None = None,
 ) -> Run:
     """``engine="duckdb"`` decides the leads with the SQL back end; the
     explained sample leads (``explain_ids``) always come from Python."""
     if engine == "duckdb" and explain_ids is None:
-        records = evaluate_sql(model, params, leads, as_of, mql_stage, sql_stage, segment_field)
+        records = evaluate_sql(
+            model, params, leads, as_of, mql_stage, sql_stage, segment_field, memory_limit
+        )
         kept: dict[str, Any] = {}
         if progress is not None:
             progress(len(leads))

@@ -97,12 +97,30 @@ class SqlDecision:
 class DuckDBEngine:
     """An embedded DuckDB database holding one set of journeys."""
 
-    def __init__(self, model: CheckedPolicy, *, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        model: CheckedPolicy,
+        *,
+        threads: int | None = None,
+        memory_limit: str | None = None,
+    ) -> None:
+        """``memory_limit`` (e.g. "4GB") caps DuckDB's memory; beyond it,
+        DuckDB spills to a temporary folder. Default: DuckDB's own (80% of
+        RAM)."""
         import duckdb
 
         self.model = model
         self.con = duckdb.connect(config={"threads": threads or os.cpu_count() or 1})
         self.con.execute("SET TimeZone = 'UTC'")
+        if memory_limit is not None:
+            try:
+                self.con.execute(f"SET memory_limit = {_literal(memory_limit)}")
+            except duckdb.Error as exc:
+                self.con.close()
+                raise EngineError(
+                    f"DuckDB does not take the memory limit {memory_limit!r}: {exc}"
+                ) from None
+
         self._tmp = tempfile.TemporaryDirectory(prefix="mqldsl-duckdb-")
         self.con.execute(f"SET temp_directory = {_literal(self._tmp.name)}")
         # Results are ordered by the query itself: DuckDB need not keep
