@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 from pathlib import Path
 
 import duckdb
@@ -25,7 +26,7 @@ from mqldsl.scoring import decision_line
 from mqldsl.simulate.generate import generate
 from mqldsl.simulate.scenario import load_scenario
 from mqldsl.sql.compiler import DIALECTS, compile_sql, sql_diagnostics
-from mqldsl.sql.engine import DuckDBEngine
+from mqldsl.sql.engine import DuckDBEngine, _memory_bytes
 
 from .conftest import ROOT
 from .helpers import run
@@ -40,12 +41,13 @@ def checked(text: str) -> CheckedPolicy:
 
 
 def both(
-    model: CheckedPolicy, journeys: list[Lead], as_of: float
+    model: CheckedPolicy, journeys: list[Lead], as_of: float, chunk_rows: int | None = None
 ) -> tuple[list[bytes], list[bytes]]:
-    """Decision lines from the Python engine and from DuckDB."""
+    """Decision lines from the Python engine and from DuckDB (deciding the
+    leads in chunks of ``chunk_rows`` leads and events, when given)."""
     evaluator = Evaluator(model)
     python = [decision_line(evaluator.decide(lead, as_of)) for lead in journeys]
-    with DuckDBEngine(model, threads=2) as engine:
+    with DuckDBEngine(model, threads=2, chunk_rows=chunk_rows) as engine:
         engine.load_leads(iter(journeys))
         sql = [decision_line(item.decision) for item in engine.decide(as_of)]
     return python, sql
@@ -65,11 +67,17 @@ def assert_same(python: list[bytes], sql: list[bytes], text: str = "") -> None:
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-@given(policies(recycling=False), st.lists(leads(), min_size=1, max_size=5))
-def test_duckdb_equals_python_on_random_policies(text: str, journeys: list[Lead]) -> None:
+@given(
+    policies(recycling=False),
+    st.lists(leads(), min_size=1, max_size=5),
+    st.sampled_from([None, 1, 4]),
+)
+def test_duckdb_equals_python_on_random_policies(
+    text: str, journeys: list[Lead], chunk_rows: int | None
+) -> None:
     model = checked(text)
     numbered = [dataclasses.replace(lead, id=f"L{i}") for i, lead in enumerate(journeys)]
-    python, sql = both(model, numbered, AS_OF)
+    python, sql = both(model, numbered, AS_OF, chunk_rows)
     assert_same(python, sql, text)
 
 
@@ -96,6 +104,8 @@ def test_shipped_policies_decide_the_same_on_both_engines(policy: str, scenario:
     for as_of in (end, end - 10 * 86400):
         python, sql = both(model, journeys, as_of)
         assert_same(python, sql)
+    # In chunks of about 1,000 leads and events: the same decisions, in order.
+    assert_same(*both(model, journeys, end, chunk_rows=1_000))
     stages = {orjson.loads(line)["stage"] for line in python}
     assert len(stages) >= 3  # the journeys exercise the funnel, not one stage
 
@@ -376,6 +386,34 @@ def test_running_out_of_memory_is_reported_not_a_crash(
         err = capsys.readouterr().err
         assert "error: DuckDB ran out of memory" in err and "raise --memory-limit" in err
         assert "internal error" not in err
+
+
+def test_leads_are_decided_in_chunks_in_input_order(acme_journeys: Path) -> None:
+    model = check_file(ACME).model
+    assert model is not None
+    journeys = list(JourneyReader(model, ReadReport()).read_jsonl(acme_journeys))
+    results = []
+    for chunk_rows in (None, 500):
+        with DuckDBEngine(model, chunk_rows=chunk_rows) as engine:
+            engine.load_leads(iter(journeys))
+            chunks = engine._chunks()
+            decided = list(engine.decide(AS_OF, first_entries=True))
+        results.append([(item.decision.id, item.first_entries) for item in decided])
+        results.append([decision_line(item.decision) for item in decided])
+    assert len(chunks) > 10
+    # The chunks cover the input order without gaps or overlaps.
+    assert chunks[0][0] == 0 and chunks[-1][1] == len(journeys) - 1
+    assert all(a[1] + 1 == b[0] for a, b in itertools.pairwise(chunks))
+    assert results[0] == results[2] and results[1] == results[3]
+    assert [lead_id for lead_id, _ in results[2]] == [lead.id for lead in journeys]
+
+
+def test_memory_sizes_as_duckdb_writes_them() -> None:
+    assert _memory_bytes("286.1 MiB") == int(286.1 * 2**20)
+    assert _memory_bytes("12.5 GiB") == int(12.5 * 2**30)
+    assert _memory_bytes("976.5 KiB") == int(976.5 * 1024)
+    assert _memory_bytes("4.0 GB") == 4 * 10**9
+    assert _memory_bytes("unlimited") is None
 
 
 def test_memory_limit_usage_errors(acme_journeys: Path) -> None:

@@ -39,6 +39,26 @@ from .compiler import DISQUALIFIED, MAX_COUNT, SqlPolicy, compile_sql
 
 ORDER = "mqldsl ord"  # the input-order column: a name no policy can give a field
 BATCH = 10_000
+# The leads are decided in chunks of about this many bytes of memory limit per
+# row (a lead or an event): the query's window steps hold a chunk in memory and
+# cannot spill, so chunking keeps its peak well under DuckDB's limit. Measured
+# on the Acme benchmark: about 500 bytes per row at the peak.
+BYTES_PER_ROW = 2048
+MIN_CHUNK_ROWS = 50_000
+_CHUNK_LEADS = "mqldsl_chunk_leads"
+_CHUNK_EVENTS = "mqldsl_chunk_events"
+_MEMORY_UNITS = {
+    "bytes": 1,
+    "b": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
+}
 
 
 class EngineError(Exception):
@@ -103,13 +123,16 @@ class DuckDBEngine:
         *,
         threads: int | None = None,
         memory_limit: str | None = None,
+        chunk_rows: int | None = None,
     ) -> None:
         """``memory_limit`` (e.g. "4GB") caps DuckDB's memory; beyond it,
         DuckDB spills to a temporary folder. Default: DuckDB's own (80% of
-        RAM)."""
+        RAM). The leads are decided in chunks of about ``chunk_rows`` leads
+        and events (default: from the memory limit, BYTES_PER_ROW)."""
         import duckdb
 
         self.model = model
+        self.chunk_rows = chunk_rows
         self.con = duckdb.connect(config={"threads": threads or os.cpu_count() or 1})
         self.con.execute("SET TimeZone = 'UTC'")
         if memory_limit is not None:
@@ -323,8 +346,74 @@ class DuckDBEngine:
                 f"a lead has {most[0]:,} events; the SQL back end counts at most {MAX_COUNT:,} "
                 "per lead: score these journeys with the Python engine"
             )
-        cursor = self.con.execute(compiled.sql("duckdb", pretty=False))
-        return self._rows(cursor, RowReader(compiled, [d[0] for d in cursor.description]))
+        chunks = self._chunks()
+        if len(chunks) <= 1:
+            cursor = self.con.execute(compiled.sql("duckdb", pretty=False))
+            return self._rows(cursor, RowReader(compiled, [d[0] for d in cursor.description]))
+        return self._chunked(as_of, params, first_entries, chunks)
+
+    def _chunked(
+        self,
+        as_of: float,
+        params: Mapping[str, Any] | None,
+        first_entries: bool,
+        chunks: list[tuple[int, int]],
+    ) -> Iterator[SqlDecision]:
+        """The same query over consecutive ranges of leads (in input order),
+        so that each run holds one chunk in memory."""
+        part = compile_sql(
+            self.model,
+            as_of,
+            params,
+            leads_table=_CHUNK_LEADS,
+            events_table=_CHUNK_EVENTS,
+            order_column=ORDER,
+            first_entries=first_entries,
+        )
+        query = part.sql("duckdb", pretty=False)
+        order = _quote(ORDER)
+        for low, high in chunks:
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP VIEW {_CHUNK_LEADS} AS "
+                f"SELECT * FROM leads WHERE {order} BETWEEN {low} AND {high}"
+            )
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP VIEW {_CHUNK_EVENTS} AS SELECT * FROM events "
+                f"WHERE lead_id IN (SELECT id FROM {_CHUNK_LEADS})"
+            )
+            cursor = self.con.execute(query)
+            yield from self._rows(cursor, RowReader(part, [d[0] for d in cursor.description]))
+
+    def _chunks(self) -> list[tuple[int, int]]:
+        """Ranges of the input order holding about ``chunk_rows`` leads and
+        events each (a lead with more events than that is a chunk of its own)."""
+        budget = self.chunk_rows or self._default_chunk_rows()
+        if budget is None:
+            return [(0, -1)]
+        order = _quote(ORDER)
+        rows = self.con.execute(
+            f"""
+            WITH sizes AS (
+                SELECT l.{order} AS ord, 1 + coalesce(e.n, 0) AS size
+                FROM leads AS l
+                LEFT JOIN (SELECT lead_id, count(*) AS n FROM events GROUP BY lead_id) AS e
+                    ON e.lead_id = l.id
+            ), running AS (
+                SELECT ord, sum(size) OVER (ORDER BY ord ROWS UNBOUNDED PRECEDING) AS upto
+                FROM sizes
+            )
+            SELECT min(ord), max(ord) FROM running
+            GROUP BY (upto - 1) // {int(budget)} ORDER BY 1
+            """
+        ).fetchall()
+        return [(int(low), int(high)) for low, high in rows]
+
+    def _default_chunk_rows(self) -> int | None:
+        row = self.con.execute("SELECT current_setting('memory_limit')").fetchone()
+        limit = _memory_bytes(str(row[0])) if row else None
+        if limit is None:
+            return None
+        return max(MIN_CHUNK_ROWS, limit // BYTES_PER_ROW)
 
     @staticmethod
     def _rows(cursor: Any, read: RowReader) -> Iterator[SqlDecision]:
@@ -334,6 +423,17 @@ class DuckDBEngine:
                 return
             for row in rows:
                 yield read(row)
+
+
+def _memory_bytes(text: str) -> int | None:
+    """DuckDB's rendering of a memory size ("12.5 GiB") in bytes."""
+    parts = text.split()
+    if len(parts) != 2 or parts[1].lower() not in _MEMORY_UNITS:
+        return None
+    try:
+        return int(float(parts[0]) * _MEMORY_UNITS[parts[1].lower()])
+    except ValueError:
+        return None
 
 
 class RowReader:
