@@ -219,8 +219,8 @@ class _MemorySize(click.ParamType):  # type: ignore[type-arg]
 _memory_limit_option = click.option(
     "--memory-limit",
     type=_MemorySize(),
-    help="With --engine duckdb: the memory DuckDB may use before it spills to a "
-    "temporary folder, e.g. 4GB (default: DuckDB's, 80% of RAM).",
+    help="With --engine duckdb: the memory DuckDB may use, e.g. 4GB (default: DuckDB's, "
+    "80% of RAM); the leads are decided in chunks sized to fit it.",
 )
 
 

@@ -1,8 +1,12 @@
-"""Lark parse tree -> typed AST (:mod:`mqldsl.ast`).
+"""Lark's reductions -> typed AST (:mod:`mqldsl.ast`).
 
-One explicit Transformer builds every node with its span. Problems the
-grammar cannot express (reserved words used as names, months, invalid dates,
-unknown escapes and types) become diagnostics here rather than exceptions.
+One explicit transformer builds every node with its span, embedded in Lark's
+LALR parser: each rule's node is made as the parser reduces it, so no parse
+tree is built and walked (the large-policy benchmark depends on this). The
+spans come from :class:`SpanTracker`. Problems the grammar cannot express
+(reserved words used as names, months, invalid dates, unknown escapes and
+types, conditions nested too deeply) become diagnostics here rather than
+exceptions.
 """
 
 from __future__ import annotations
