@@ -64,6 +64,9 @@ class Source:
         return Span(self.name, line, column, end_line, end_column)
 
 
+# Lines longer than _EXCERPT_LONG characters are shown as a window of
+# _EXCERPT_WIDTH characters that starts _EXCERPT_CONTEXT before the span.
+_EXCERPT_LONG = 160
 _EXCERPT_WIDTH = 120
 _EXCERPT_CONTEXT = 40
 
@@ -82,7 +85,7 @@ def render_snippet(source: Source | None, span: Span, hint: str | None) -> list[
         end = max(span.end_column - 1, start + 1)
     else:
         end = max(len(text), start + 1)
-    if len(text) > _EXCERPT_WIDTH:
+    if len(text) > _EXCERPT_LONG:
         # A very long line (generated policies) is shown around the span.
         low = max(0, min(start - _EXCERPT_CONTEXT, len(text) - _EXCERPT_WIDTH))
         high = low + _EXCERPT_WIDTH

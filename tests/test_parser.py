@@ -651,3 +651,21 @@ def test_span_tracker_drops_a_statement_only_after_a_syntax_error() -> None:
     tracker.lenient = True
     assert callback([token]) is None
     assert builder.here == Span("t.mql", 1, 1, 1, 2)
+
+
+def test_a_very_long_line_is_excerpted_around_the_span() -> None:
+    from mqldsl.source import Source, render_snippet
+
+    line = "  +5 when " + " and ".join(f"a{i} > {i}" for i in range(60))
+    column = line.index("a30 > 30") + 1
+    span = Span("t.mql", 1, column, 1, column + len("a30 > 30"))
+    code, carets = render_snippet(Source("t.mql", line + "\n"), span, "a hint")
+    shown = code.removeprefix("    1 | ")
+    assert shown.startswith("...") and shown.endswith("...") and len(shown) == 126
+    start = carets.index("^")
+    assert code[start : start + len("a30 > 30")] == "a30 > 30"
+    assert carets.endswith("^^^^^^^^ a hint")
+    # A line of ordinary length is shown whole.
+    short = "  +5 when a > 1 and b > 2"
+    code, _ = render_snippet(Source("t.mql", short + "\n"), Span("t.mql", 1, 11, 1, 16), None)
+    assert code == "    1 | " + short
