@@ -516,7 +516,10 @@ class _Recovery:
             )
         if token.type == "EQUAL" and "COMPARE" in expected:
             return error("E101", "`=` assigns; to compare, write `==`", span, "write `==`")
-        if token.type == "NAME" and "NAME" not in expected:
+        # A misspelt keyword: a word that fits nowhere here (lexed as a name,
+        # or as another keyword, as `stage` for `stages`) close to one that does.
+        is_word = re.fullmatch(r"[a-z_][a-z0-9_]*", str(token)) is not None
+        if is_word and token.type not in expected and "NAME" not in expected:
             close = difflib.get_close_matches(
                 str(token),
                 [self.parser.displays[n].strip("`") for n in expected if n in self.parser.displays],
@@ -542,6 +545,22 @@ class _Recovery:
                 what += f" after {self._describe(previous)}"
         options = self._expected(expected)
         hint = "expected " + _join(options) if 0 < len(options) <= 6 else None
+        still_open = self.parser.postlex.open[-1] if self.parser.postlex.open else None
+        if (
+            still_open is not None
+            and still_open.type in ("LPAR", "LSQB")
+            and still_open.line is not None
+            and token.line is not None
+            and still_open.line < token.line
+            and not _continues(self.source.line_text(still_open.line))
+        ):
+            # Inside brackets a statement runs on across lines, so a missing
+            # `)` shows up lines later: say where the bracket was opened.
+            hint = (
+                f"`{still_open}` opened on line {still_open.line} is still open, so this line "
+                f"was read as part of it; close it with `{_CLOSER[still_open.type]}`"
+                + (f", or {hint}" if hint else "")
+            )
         return error("E101", what, span, hint)
 
     # -- recovery
@@ -610,6 +629,17 @@ class _Recovery:
             if target == "_NL" and (at_block_start or at_top_level):
                 return depth, True
         return None
+
+
+_CONTINUATION = re.compile(r"(?:[,(\[{+\-*/<>=]|\b(?:and|or|not|in|between|contains|with))\s*$")
+
+
+def _continues(line: str) -> bool:
+    """Whether a line visibly goes on to the next (it ends with a comma, an
+    opening bracket, an operator or a keyword that needs more), judged on its
+    text without a trailing comment."""
+    code = re.sub(r'#[^"]*$', "", line).rstrip()
+    return bool(_CONTINUATION.search(code))
 
 
 def _without_callbacks(conf: Any) -> Any:

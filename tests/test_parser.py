@@ -669,3 +669,28 @@ def test_a_very_long_line_is_excerpted_around_the_span() -> None:
     short = "  +5 when a > 1 and b > 2"
     code, _ = render_snippet(Source("t.mql", short + "\n"), Span("t.mql", 1, 11, 1, 16), None)
     assert code == "    1 | " + short
+
+
+def _first(text: str) -> tuple[str, int, int, str | None]:
+    d = parse_text(text, "t.mql").diagnostics[0]
+    return (d.code, d.span.line, d.span.column, d.hint)
+
+
+def test_a_misspelt_keyword_that_is_another_keyword_gets_a_suggestion() -> None:
+    assert _first(HEADER + "stage {\n  visitor\n}\n") == ("E101", 2, 1, "did you mean `stages`?")
+
+
+def test_an_unclosed_parenthesis_is_named_where_the_next_line_breaks() -> None:
+    text = (
+        HEADER + "score fit {\n  +5 when size > 3 and (role == a\n  +3 when demo within 3 days\n}\n"
+    )
+    code, line, column, hint = _first(text)
+    assert (code, line, column) == ("E101", 4, 6)
+    assert hint is not None and hint.startswith(
+        "`(` opened on line 3 is still open, so this line was read as part of it; close it with `)`"
+    )
+    # A list deliberately continued on the next line (it ends with a comma) is
+    # not blamed for an error further on.
+    listed = HEADER + 'disqualify "r" when role in [a,\n  b c]\n'
+    assert _first(listed)[:3] == ("E101", 3, 5)
+    assert "still open" not in (_first(listed)[3] or "")
