@@ -7,6 +7,7 @@ line itself is wrong.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -1336,29 +1337,37 @@ def sweep(
     found, rejected, default_as_of = _source_leads(model, scenario, journeys, run_seed, leads)
     moment = as_of if as_of is not None else default_as_of
     rows = []
-    for combination in itertools.product(*(values for _, values in axes)):
-        params = dict(base)
-        params.update({name: value for (name, _), value in zip(axes, combination, strict=True)})
-        result = run_policy(
-            model,
-            params,
-            found,
-            moment,
-            scenario,
-            run_seed,
-            stage,
-            rejected,
-            sql_stage=_sql_stage(model, sql_stage),
-            jobs=jobs,
-            engine=engine,
-            memory_limit=memory_limit,
-        )
-        rows.append(
-            {
-                "params": {name: params[name] for name, _ in axes},
-                "metrics": result.report["metrics"],
-            }
-        )
+    with contextlib.ExitStack() as stack:
+        loaded = None
+        if engine == "duckdb":
+            # One DuckDB holds the leads for every combination.
+            from .sql.engine import DuckDBEngine
+
+            loaded = stack.enter_context(DuckDBEngine(model, memory_limit=memory_limit))
+            loaded.load_leads(iter(found))
+        for combination in itertools.product(*(values for _, values in axes)):
+            params = dict(base)
+            params.update({name: value for (name, _), value in zip(axes, combination, strict=True)})
+            result = run_policy(
+                model,
+                params,
+                found,
+                moment,
+                scenario,
+                run_seed,
+                stage,
+                rejected,
+                sql_stage=_sql_stage(model, sql_stage),
+                jobs=jobs,
+                engine=engine,
+                loaded=loaded,
+            )
+            rows.append(
+                {
+                    "params": {name: params[name] for name, _ in axes},
+                    "metrics": result.report["metrics"],
+                }
+            )
     report = {
         "policy": {"title": model.title, "file": model.source.name},
         "as_of": result.report["as_of"],

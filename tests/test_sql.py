@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import itertools
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -540,6 +541,41 @@ def test_whatif_and_simulate_give_the_same_reports_on_duckdb(
         simulated[engine] = orjson.loads(out.read_bytes())
     assert simulated["python"] == simulated["duckdb"]
     assert simulated["duckdb"]["metrics"]["mqls"] > 0
+
+
+def test_sweep_on_duckdb_loads_the_leads_once_and_matches_python(
+    acme_journeys: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loads = []
+    original = DuckDBEngine.load_leads
+
+    def counted(self: DuckDBEngine, leads: Iterator[Lead]) -> int:
+        loads.append(1)
+        return original(self, leads)
+
+    monkeypatch.setattr(DuckDBEngine, "load_leads", counted)
+    reports = {}
+    for engine in ("python", "duckdb"):
+        out = tmp_path / f"sweep-{engine}.json"
+        code, _, err = run(
+            "sweep",
+            ACME,
+            "--param",
+            "mql_intent_min=20..60:10",
+            "--param",
+            "mql_fit_min=20..40:10",
+            "--journeys",
+            str(acme_journeys),
+            "--engine",
+            engine,
+            "-o",
+            str(out),
+        )
+        assert code == 0, err
+        reports[engine] = out.read_bytes()
+    assert reports["python"] == reports["duckdb"]
+    assert len(orjson.loads(reports["duckdb"])["rows"]) == 15
+    assert loads == [1]
 
 
 def test_simulate_refuses_recycling_on_duckdb() -> None:

@@ -4,18 +4,22 @@ with no data is None (null in JSON), never a made-up number."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import random
 import statistics
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..evaluator import DISQUALIFIED, Evaluator
 from ..model import CheckedPolicy
 from ..runtime import DAY, Decision, Lead, format_instant, parse_instant, to_seconds
 from .scenario import Sales
+
+if TYPE_CHECKING:
+    from ..sql.engine import DuckDBEngine
 
 HOUR = 3600.0
 
@@ -159,16 +163,22 @@ def evaluate_sql(
     sql_stage: str | None = None,
     segment_field: str | None = None,
     memory_limit: str | None = None,
+    loaded: DuckDBEngine | None = None,
 ) -> list[LeadRecord]:
     """evaluate_all on the SQL back end: the leads are loaded into an embedded
-    DuckDB and decided by the compiled query (`--engine duckdb`)."""
+    DuckDB and decided by the compiled query (`--engine duckdb`). ``loaded``
+    is an engine that already holds exactly ``leads`` (a sweep loads them once
+    for all its runs)."""
     from ..sql.engine import DuckDBEngine
 
     names = model.stage_names
     mql_index = names.index(mql_stage)
     sql_index = names.index(sql_stage) if sql_stage in names else None
-    with DuckDBEngine(model, memory_limit=memory_limit) as engine:
-        engine.load_leads(iter(leads))
+    with contextlib.ExitStack() as stack:
+        engine = loaded
+        if engine is None:
+            engine = stack.enter_context(DuckDBEngine(model, memory_limit=memory_limit))
+            engine.load_leads(iter(leads))
         decided = engine.decide(as_of, params, first_entries=True)
         return [
             lead_record(

@@ -12,7 +12,7 @@ import statistics
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..journeys import JourneyReader, RecordError
 from ..model import CheckedPolicy
@@ -28,6 +28,9 @@ from .run import (
     replay_sales,
     report,
 )
+
+if TYPE_CHECKING:
+    from ..sql.engine import DuckDBEngine
 from .scenario import Scenario
 
 # Two-sided 95% Student t critical values by degrees of freedom.
@@ -98,12 +101,13 @@ def run_policy(
     segment_field: str | None = None,
     engine: str = "python",
     memory_limit: str | None = None,
+    loaded: DuckDBEngine | None = None,
 ) -> Run:
     """``engine="duckdb"`` decides the leads with the SQL back end; the
     explained sample leads (``explain_ids``) always come from Python."""
     if engine == "duckdb" and explain_ids is None:
         records = evaluate_sql(
-            model, params, leads, as_of, mql_stage, sql_stage, segment_field, memory_limit
+            model, params, leads, as_of, mql_stage, sql_stage, segment_field, memory_limit, loaded
         )
         kept: dict[str, Any] = {}
         if progress is not None:
