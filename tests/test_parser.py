@@ -694,3 +694,15 @@ def test_an_unclosed_parenthesis_is_named_where_the_next_line_breaks() -> None:
     listed = HEADER + 'disqualify "r" when role in [a,\n  b c]\n'
     assert _first(listed)[:3] == ("E101", 3, 5)
     assert "still open" not in (_first(listed)[3] or "")
+
+
+@pytest.mark.parametrize(
+    "literal", ["3", "2.5", '"x"', "true", "false", "2026-01-01", "2026-01-01T09:00:00Z", "[1, 2]"]
+)
+def test_literals_read_the_same_inside_and_outside_where(literal: str) -> None:
+    outside = condition(f"x == {literal}")
+    inside = condition(f"pv where x == {literal}")
+    assert isinstance(outside, ast.Compare)
+    assert isinstance(inside, ast.Pattern) and isinstance(inside.where, ast.Compare)
+    assert inside.where.right == outside.right
+    assert type(outside.right).__name__ != "Name"
