@@ -435,7 +435,7 @@ class _Recovery:
                     'close the string with `"` on the same line, or use """...""" '
                     "for text that spans lines",
                 )
-            if char.isalpha() and char.isupper():
+            if char.isascii() and char.isupper():
                 word = re.match(r"[A-Za-z_][A-Za-z0-9_]*", self.source.text[position:])
                 found = word.group() if word else char
                 return error(
@@ -445,6 +445,14 @@ class _Recovery:
                     f"write `{found.lower()}`",
                 )
             shown = repr(char)[1:-1] if char.isprintable() else f"U+{ord(char):04X}"
+            if char.isalpha() or (char.isdigit() and not char.isascii()):
+                # A letter outside a-z, most often inside a name (`tëst`).
+                return error(
+                    "E102",
+                    f"unexpected character `{shown}`: names use only a-z, 0-9 and _",
+                    span,
+                    "spell the name in ASCII (e.g. `e` for `é`), or put text in double quotes",
+                )
             return error(
                 "E102",
                 f"unexpected character `{shown}`",

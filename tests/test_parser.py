@@ -706,3 +706,14 @@ def test_literals_read_the_same_inside_and_outside_where(literal: str) -> None:
     assert isinstance(inside, ast.Pattern) and isinstance(inside.where, ast.Compare)
     assert inside.where.right == outside.right
     assert type(outside.right).__name__ != "Name"
+
+
+def test_a_letter_outside_ascii_in_a_name_says_what_names_may_contain() -> None:
+    for name, column in (("tëst", 9), ("Énergie", 8)):
+        result = parse_text(HEADER + f"lead {{ {name}: int }}\n", "t.mql")
+        d = result.diagnostics[0]
+        assert (d.code, d.span.line, d.span.column) == ("E102", 2, column)
+        assert d.message.endswith("names use only a-z, 0-9 and _")
+    # An ASCII capital still gets the lower-case advice.
+    d = parse_text(HEADER + "lead { Size: int }\n", "t.mql").diagnostics[0]
+    assert (d.code, d.hint) == ("E102", "write `size`")
