@@ -327,10 +327,23 @@ class DuckDBEngine:
     # ------------------------------------------------------------ deciding
 
     def compile(
-        self, as_of: float, params: Mapping[str, Any] | None = None, first_entries: bool = False
+        self,
+        as_of: float,
+        params: Mapping[str, Any] | None = None,
+        first_entries: bool = False,
+        chunked: bool = False,
     ) -> SqlPolicy:
+        """The query over the loaded tables, or (``chunked``) over the views
+        of one chunk that :meth:`_chunked` sets up."""
+        leads, events = (_CHUNK_LEADS, _CHUNK_EVENTS) if chunked else ("leads", "events")
         return compile_sql(
-            self.model, as_of, params, order_column=ORDER, first_entries=first_entries
+            self.model,
+            as_of,
+            params,
+            leads_table=leads,
+            events_table=events,
+            order_column=ORDER,
+            first_entries=first_entries,
         )
 
     def decide(
@@ -338,7 +351,6 @@ class DuckDBEngine:
     ) -> Iterator[SqlDecision]:
         """Every loaded lead's decision, in input order. EngineError when a
         lead has more events than the query's packed counters can count."""
-        compiled = self.compile(as_of, params, first_entries)
         most = self.con.execute(
             "SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM events GROUP BY lead_id)"
         ).fetchone()
@@ -349,28 +361,14 @@ class DuckDBEngine:
             )
         chunks = self._chunks()
         if len(chunks) <= 1:
+            compiled = self.compile(as_of, params, first_entries)
             cursor = self.con.execute(compiled.sql("duckdb", pretty=False))
             return self._rows(cursor, RowReader(compiled, [d[0] for d in cursor.description]))
-        return self._chunked(as_of, params, first_entries, chunks)
+        return self._chunked(self.compile(as_of, params, first_entries, chunked=True), chunks)
 
-    def _chunked(
-        self,
-        as_of: float,
-        params: Mapping[str, Any] | None,
-        first_entries: bool,
-        chunks: list[tuple[int, int]],
-    ) -> Iterator[SqlDecision]:
+    def _chunked(self, part: SqlPolicy, chunks: list[tuple[int, int]]) -> Iterator[SqlDecision]:
         """The same query over consecutive ranges of leads (in input order),
         so that each run holds one chunk in memory."""
-        part = compile_sql(
-            self.model,
-            as_of,
-            params,
-            leads_table=_CHUNK_LEADS,
-            events_table=_CHUNK_EVENTS,
-            order_column=ORDER,
-            first_entries=first_entries,
-        )
         query = part.sql("duckdb", pretty=False)
         order = _quote(ORDER)
         for low, high in chunks:
