@@ -20,8 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mqldsl.checker import check_text  # noqa: E402
-from mqldsl.parser import parse_text  # noqa: E402
+from mqldsl.check.checker import check_text  # noqa: E402
+from mqldsl.language.parser import parse_text  # noqa: E402
 
 
 def big_policy(rules: int) -> str:

@@ -31,10 +31,10 @@ def timed(command: list[str], output: Path | None = None) -> float:
 
 
 def evaluation_only(policy: Path, journeys: Path) -> tuple[float, int]:
-    from mqldsl.checker import check_file
-    from mqldsl.evaluator import Evaluator
-    from mqldsl.journeys import JourneyReader
-    from mqldsl.runtime import parse_instant
+    from mqldsl.check.checker import check_file
+    from mqldsl.engine.evaluator import Evaluator
+    from mqldsl.engine.runtime import parse_instant
+    from mqldsl.io.journeys import JourneyReader
 
     model = check_file(policy).model
     assert model is not None

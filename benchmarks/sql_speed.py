@@ -160,8 +160,8 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    from mqldsl.checker import check_file
-    from mqldsl.runtime import parse_instant
+    from mqldsl.check.checker import check_file
+    from mqldsl.engine.runtime import parse_instant
     from mqldsl.sql.compiler import compile_sql
 
     holder = None if args.keep else tempfile.TemporaryDirectory(prefix="mqldsl-sql-bench-")

@@ -1,3 +1,3 @@
-from .cli import main
+from mqldsl.cli import main
 
 main()

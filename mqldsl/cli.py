@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import click
 
-from . import __version__
+from mqldsl import __version__
 
 if TYPE_CHECKING:
-    from .diagnostics import Diagnostic
-    from .model import CheckedPolicy
-    from .runtime import Lead
-    from .source import Source
+    from mqldsl.check.model import CheckedPolicy
+    from mqldsl.engine.runtime import Lead
+    from mqldsl.language.diagnostics import Diagnostic
+    from mqldsl.language.source import Source
 
 MAX_PER_FILE = 50
 
@@ -64,9 +64,9 @@ def check(paths: tuple[str, ...], output_format: str, strict: bool) -> None:
     checked). Prints every problem found, then a summary; exits 1 when there
     is an error (with --strict, also on a warning).
     """
-    from .checker import check_file
-    from .diagnostics import summary, to_json
-    from .fileio import expand_policy_paths
+    from mqldsl.check.checker import check_file
+    from mqldsl.io.files import expand_policy_paths
+    from mqldsl.language.diagnostics import summary, to_json
 
     files = expand_policy_paths(paths)
     if not files:
@@ -107,10 +107,10 @@ def fmt(paths: tuple[str, ...], check_only: bool, show_diff: bool) -> None:
     """
     import difflib
 
-    from .diagnostics import sort_diagnostics
-    from .fileio import expand_policy_paths, write_atomic
-    from .parser import parse_bytes, parse_file
-    from .printer import format_policy
+    from mqldsl.io.files import expand_policy_paths, write_atomic
+    from mqldsl.language.diagnostics import sort_diagnostics
+    from mqldsl.language.parser import parse_bytes, parse_file
+    from mqldsl.language.printer import format_policy
 
     files = expand_policy_paths(paths)
     if not files:
@@ -178,7 +178,7 @@ class _Instant(click.ParamType):  # type: ignore[type-arg]
     ) -> float:
         if isinstance(value, float):
             return value
-        from .runtime import date_seconds, parse_instant
+        from mqldsl.engine.runtime import date_seconds, parse_instant
 
         text = str(value)
         try:
@@ -245,14 +245,14 @@ def _check_memory_limit(memory_limit: str | None, engine: str) -> None:
 def _now() -> float:
     import datetime as dt
 
-    from .runtime import to_seconds
+    from mqldsl.engine.runtime import to_seconds
 
     return to_seconds(dt.datetime.now(dt.UTC).replace(microsecond=0))
 
 
 def _load_policy(path: str) -> CheckedPolicy:
     """Check a policy; print its diagnostics and exit 1 if it has errors."""
-    from .checker import check_file
+    from mqldsl.check.checker import check_file
 
     result = check_file(path)
     errors = [d for d in result.diagnostics if d.is_error]
@@ -265,7 +265,7 @@ def _load_policy(path: str) -> CheckedPolicy:
 
 
 def _params(model: CheckedPolicy, assignments: Sequence[str]) -> dict[str, object]:
-    from .checker import ParamOverrideError, parse_param_override
+    from mqldsl.check.checker import ParamOverrideError, parse_param_override
 
     values: dict[str, object] = {}
     for assignment in assignments:
@@ -281,8 +281,8 @@ def _params(model: CheckedPolicy, assignments: Sequence[str]) -> dict[str, objec
 
 
 def _find_lead(model: CheckedPolicy, journeys: str, events: str | None, lead_id: str) -> Lead:
-    from .journeys import ReadReport
-    from .scoring import read_leads
+    from mqldsl.io.journeys import ReadReport
+    from mqldsl.io.scoring import read_leads
 
     report = ReadReport()
     for lead in read_leads(model, journeys, events, report):
@@ -371,8 +371,8 @@ def score(
     in an embedded DuckDB; it also reads Parquet tables exported from a
     warehouse: `--leads LEADS.parquet --events EVENTS.parquet`.
     """
-    from .journeys import ReadReport
-    from .scoring import ScoreOptions, summary_lines
+    from mqldsl.io.journeys import ReadReport
+    from mqldsl.io.scoring import ScoreOptions, summary_lines
 
     model = _load_policy(policy)
     options = ScoreOptions(
@@ -385,7 +385,7 @@ def score(
     to_csv = output is not None and output.lower().endswith(".csv")
     crm_stages = None
     if crm is not None or crm_map or crm_mapping:
-        from .crm import CrmMappingError, read_mapping_file, stage_mapping
+        from mqldsl.io.crm import CrmMappingError, read_mapping_file, stage_mapping
 
         if crm is None or not to_csv:
             raise click.UsageError(
@@ -459,7 +459,7 @@ def score(
 def _require_sql(model: CheckedPolicy, policy: str) -> None:
     """Exit 1 with the E6xx diagnostics unless the SQL back end can evaluate
     the policy faithfully."""
-    from .sql.compiler import sql_diagnostics
+    from mqldsl.sql.compiler import sql_diagnostics
 
     problems = sql_diagnostics(model)
     if problems:
@@ -471,10 +471,10 @@ def _require_sql(model: CheckedPolicy, policy: str) -> None:
 
 def _csv_writer(text: Any, model: CheckedPolicy, crm: str | None, crm_stages: Any) -> Any:
     if crm is not None and crm_stages is not None:
-        from .crm import CrmWriter
+        from mqldsl.io.crm import CrmWriter
 
         return CrmWriter(text, model, crm, crm_stages)
-    from .scoring import CsvWriter
+    from mqldsl.io.scoring import CsvWriter
 
     return CsvWriter(text, model)
 
@@ -496,8 +496,8 @@ def _score_duckdb(
 
     import duckdb
 
-    from .scoring import decision_line, read_leads
-    from .sql.engine import DuckDBEngine, EngineError
+    from mqldsl.io.scoring import decision_line, read_leads
+    from mqldsl.sql.engine import DuckDBEngine, EngineError
 
     report.limit = options.max_errors
     with DuckDBEngine(model, memory_limit=memory_limit) as engine:
@@ -544,7 +544,7 @@ def _score_into(
 ) -> int:
     import io
 
-    from .scoring import score_parallel, score_sequential
+    from mqldsl.io.scoring import score_parallel, score_sequential
 
     if options.jobs > 1:
         return score_parallel(policy, journeys, options, sink, report)
@@ -556,7 +556,7 @@ def _score_into(
         text.detach()
         return count
 
-    from .scoring import decision_line
+    from mqldsl.io.scoring import decision_line
 
     def write(item: Any) -> None:
         sink.write(item if isinstance(item, bytes) else decision_line(item))
@@ -568,7 +568,7 @@ def _write_output(output: str | None, produce: Callable[[BinaryIO], int]) -> int
     """Run ``produce(binary sink)`` into standard output or atomically into a file."""
     from pathlib import Path
 
-    from .fileio import atomic_output
+    from mqldsl.io.files import atomic_output
 
     if output is None:
         stream = sys.stdout.buffer
@@ -624,8 +624,8 @@ def sql_command(
     """
     import sqlglot
 
-    from .diagnostics import DiagnosticsError
-    from .sql.compiler import compile_sql
+    from mqldsl.language.diagnostics import DiagnosticsError
+    from mqldsl.sql.compiler import compile_sql
 
     model = _load_policy(policy)
     _require_sql(model, policy)
@@ -689,8 +689,8 @@ def explain(
     the events behind them, the stage conditions, disqualifiers, route and SLA."""
     import json
 
-    from .evaluator import Evaluator
-    from .explain import explanation, render_text
+    from mqldsl.engine.evaluator import Evaluator
+    from mqldsl.engine.explain import explanation, render_text
 
     model = _load_policy(policy)
     params = _params(model, assignments)
@@ -727,8 +727,8 @@ def timeline(
 ) -> None:
     """The lead's stage history: when it entered each stage and why, with
     recycles and disqualification periods."""
-    from .evaluator import Evaluator
-    from .explain import render_timeline
+    from mqldsl.engine.evaluator import Evaluator
+    from mqldsl.engine.explain import render_timeline
 
     model = _load_policy(policy)
     lead = _find_lead(model, journeys, events, lead_id)
@@ -746,11 +746,11 @@ def timeline(
 )
 def test_command(paths: tuple[str, ...], coverage: bool) -> None:
     """Run the examples inside policies and report `N passed, M failed`."""
-    from .checker import check_file
-    from .evaluator import Evaluator
-    from .examples import run_example
-    from .explain import explanation, render_text
-    from .fileio import expand_policy_paths
+    from mqldsl.check.checker import check_file
+    from mqldsl.engine.evaluator import Evaluator
+    from mqldsl.engine.examples import run_example
+    from mqldsl.engine.explain import explanation, render_text
+    from mqldsl.io.files import expand_policy_paths
 
     files = expand_policy_paths(paths)
     if not files:
@@ -790,7 +790,7 @@ def test_command(paths: tuple[str, ...], coverage: bool) -> None:
 
 
 def _coverage(model: CheckedPolicy, outcomes: Sequence[Any]) -> list[str]:
-    from .explain import rule_text
+    from mqldsl.engine.explain import rule_text
 
     used_rules: set[tuple[str, int]] = set()
     stages: set[str] = set()
@@ -827,7 +827,7 @@ def _coverage(model: CheckedPolicy, outcomes: Sequence[Any]) -> list[str]:
 
 
 def _scenario(path: str, model: CheckedPolicy) -> Any:
-    from .simulate.scenario import ScenarioError, load_scenario
+    from mqldsl.simulate.scenario import ScenarioError, load_scenario
 
     try:
         return load_scenario(path, model)
@@ -868,8 +868,8 @@ def _mql_stage(model: CheckedPolicy, name: str, option: str) -> str:
 
 
 def _write_report(output: str | None, report: dict[str, Any], kind: str) -> None:
-    from .fileio import write_atomic
-    from .simulate import report as render
+    from mqldsl.io.files import write_atomic
+    from mqldsl.render import reports as render
 
     if output is None:
         return
@@ -920,7 +920,7 @@ def generate(
     """
     import orjson
 
-    from .simulate.generate import generate as make
+    from mqldsl.simulate.generate import generate as make
 
     if leads is not None and days is not None:
         raise click.UsageError("give --leads or --days, not both")
@@ -942,10 +942,10 @@ def _source_leads(
     model: CheckedPolicy, scenario: Any, journeys: str | None, seed: int, leads: int | None
 ) -> tuple[list[Lead], int, float]:
     """Leads, rejected count and default as-of from a scenario or a journeys file."""
-    from .journeys import ReadReport
-    from .runtime import to_seconds
-    from .scoring import read_leads, summary_lines
-    from .simulate.whatif import scenario_leads
+    from mqldsl.engine.runtime import to_seconds
+    from mqldsl.io.journeys import ReadReport
+    from mqldsl.io.scoring import read_leads, summary_lines
+    from mqldsl.simulate.whatif import scenario_leads
 
     if scenario is not None:
         return scenario_leads(model, scenario, seed, leads), 0, to_seconds(scenario.end)
@@ -1068,8 +1068,8 @@ def simulate(
 ) -> None:
     """Funnel metrics of POLICY over a scenario's journeys (with a sales
     replay) or over real journeys, each metric with its definition."""
-    from .simulate.report import simulate_text
-    from .simulate.whatif import run_policy
+    from mqldsl.render.reports import simulate_text
+    from mqldsl.simulate.whatif import run_policy
 
     if (scenario_path is None) == (journeys is None):
         raise click.UsageError("give exactly one of --scenario and --journeys")
@@ -1147,9 +1147,9 @@ def whatif(
     """What a rule change does before rollout: BASE and PROPOSED (or BASE with
     --set params changed) over the same journeys, metric by metric, with the
     change, a 95% interval, the leads that move between stages and why."""
-    from .explain import explanation, render_text
-    from .simulate.report import whatif_text
-    from .simulate.whatif import (
+    from mqldsl.engine.explain import explanation, render_text
+    from mqldsl.render.reports import whatif_text
+    from mqldsl.simulate.whatif import (
         FailIfError,
         bootstrap_delta,
         check_fail_if,
@@ -1319,9 +1319,9 @@ def sweep(
     combination): the threshold-tuning view."""
     import itertools
 
-    from .simulate.report import LABELS, show, sweep_html, sweep_markdown
-    from .simulate.run import MAIN
-    from .simulate.whatif import run_policy
+    from mqldsl.render.reports import LABELS, show, sweep_html, sweep_markdown
+    from mqldsl.simulate.run import MAIN
+    from mqldsl.simulate.whatif import run_policy
 
     if (scenario_path is None) == (journeys is None):
         raise click.UsageError("give exactly one of --scenario and --journeys")
@@ -1341,7 +1341,7 @@ def sweep(
         loaded = None
         if engine == "duckdb":
             # One DuckDB holds the leads for every combination.
-            from .sql.engine import DuckDBEngine
+            from mqldsl.sql.engine import DuckDBEngine
 
             loaded = stack.enter_context(DuckDBEngine(model, memory_limit=memory_limit))
             loaded.load_leads(iter(found))
@@ -1382,8 +1382,8 @@ def sweep(
         cells = [show(v) for v in row["params"].values()] + [show(row["metrics"][m]) for m in MAIN]
         click.echo("  ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True)))
     if output is not None:
-        from .fileio import write_atomic
-        from .simulate.report import to_json
+        from mqldsl.io.files import write_atomic
+        from mqldsl.render.reports import to_json
 
         lower = output.lower()
         if lower.endswith(".json"):
@@ -1425,9 +1425,9 @@ def docs(
     accepted and rejected example leads."""
     import json
 
-    from .fileio import write_atomic
-    from .render.diff import diff as semantic_diff
-    from .render.document import render
+    from mqldsl.io.files import write_atomic
+    from mqldsl.render.diff import diff as semantic_diff
+    from mqldsl.render.document import render
 
     model = _load_policy(policy)
     changes = semantic_diff(_load_policy(previous), model) if previous else None
@@ -1466,7 +1466,7 @@ def diff_command(old: str, new: str, output_format: str) -> None:
     """What changed between two versions of a policy, in words, rule by rule."""
     import json
 
-    from .render.diff import diff as semantic_diff
+    from mqldsl.render.diff import diff as semantic_diff
 
     changes = semantic_diff(_load_policy(old), _load_policy(new))
     if output_format == "json":
@@ -1513,7 +1513,7 @@ def import_command(
     says. Every row is imported or reported with its line number."""
     import orjson
 
-    from .importer import ImportReport, MappingError, import_rows, load_mapping
+    from mqldsl.io.importer import ImportReport, MappingError, import_rows, load_mapping
 
     model = _load_policy(policy)
     files = {}
@@ -1548,8 +1548,8 @@ def import_command(
 
 def _verify(result: object, formatted: str) -> None:
     """The formatter must keep the meaning: refuse to write otherwise."""
-    from .parser import ParseResult, parse_text
-    from .printer import canonical_items
+    from mqldsl.language.parser import ParseResult, parse_text
+    from mqldsl.language.printer import canonical_items
 
     assert isinstance(result, ParseResult) and result.policy is not None
     again = parse_text(formatted, result.source.name)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from mqldsl import ast
 from mqldsl.cli import cli
-from mqldsl.parser import parse_text
+from mqldsl.language import ast
+from mqldsl.language.parser import parse_text
 
 HEADER = 'policy "t"\n'
 

@@ -9,7 +9,7 @@ import datetime as dt
 
 from hypothesis import strategies as st
 
-from mqldsl.runtime import DAY, Event, Lead, to_seconds
+from mqldsl.engine.runtime import DAY, Event, Lead, to_seconds
 
 SCHEMA = """lead {
   n: int

@@ -11,7 +11,7 @@ import datetime as dt
 
 from hypothesis import strategies as st
 
-from mqldsl import ast
+from mqldsl.language import ast
 
 NAMES = [
     "fit",

@@ -212,7 +212,7 @@ def test_timeline_lists_every_stage_change(tmp_path: Path) -> None:
 def test_test_command_passes_on_shipped_policies() -> None:
     code, out, _ = run("test", str(ROOT / "policies"))
     assert code == 0
-    from mqldsl.checker import check_file
+    from mqldsl.check.checker import check_file
 
     total = 0
     for path in sorted((ROOT / "policies").glob("*.mql")):

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from mqldsl.checker import check_text
-from mqldsl.diagnostics import CODES
+from mqldsl.check.checker import check_text
+from mqldsl.language.diagnostics import CODES
 from mqldsl.sql.compiler import sql_diagnostics
 
 from .conftest import ROOT

@@ -7,10 +7,10 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mqldsl.checker import check_text
-from mqldsl.evaluator import Evaluator
-from mqldsl.interpreter import Interpreter
-from mqldsl.runtime import Lead
+from mqldsl.check.checker import check_text
+from mqldsl.engine.evaluator import Evaluator
+from mqldsl.engine.interpreter import Interpreter
+from mqldsl.engine.runtime import Lead
 
 from .policy_gen import AS_OF, leads, policies
 

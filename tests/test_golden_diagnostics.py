@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from mqldsl.diagnostics import sort_diagnostics
-from mqldsl.parser import CHECK_AFTER, parse_bytes
+from mqldsl.language.diagnostics import sort_diagnostics
+from mqldsl.language.parser import CHECK_AFTER, parse_bytes
 
 GOLDEN = Path(__file__).parent / "golden" / "syntax"
 CASES = sorted(GOLDEN.glob("*.mql"))

@@ -59,7 +59,7 @@ def test_wheel_ships_the_grammar_and_works_outside_the_source_tree(tmp_path: Pat
         'policy "x"\n\nevent a\nevent b\n\nstages {\n  visitor\n  mql when a ever or\n    b ever\n}\n'
     )
     env = {**os.environ, "PYTHONPATH": str(site), "XDG_CACHE_HOME": str(tmp_path / "cache")}
-    probe = f"import mqldsl, mqldsl.parser as p; print(mqldsl.__file__); print(p.parse_file({str(policy)!r}).ok)"
+    probe = f"import mqldsl, mqldsl.language.parser as p; print(mqldsl.__file__); print(p.parse_file({str(policy)!r}).ok)"
     out = subprocess.run(
         [sys.executable, "-c", probe],
         cwd=tmp_path,

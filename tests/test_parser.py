@@ -6,9 +6,9 @@ import datetime as dt
 
 import pytest
 
-from mqldsl import ast
-from mqldsl.parser import parse_text
-from mqldsl.source import Span
+from mqldsl.language import ast
+from mqldsl.language.parser import parse_text
+from mqldsl.language.source import Span
 
 from .helpers import HEADER, codes, condition, item, parse_ok
 
@@ -635,8 +635,8 @@ def test_reserved_words_cannot_be_names() -> None:
 def test_span_tracker_drops_a_statement_only_after_a_syntax_error() -> None:
     from lark import Token
 
-    from mqldsl.source import Source
-    from mqldsl.transform import AstBuilder, SpanTracker
+    from mqldsl.language.builder import AstBuilder, SpanTracker
+    from mqldsl.language.source import Source
 
     def broken(children: list[object]) -> object:
         raise ValueError("a value cut short by error recovery")
@@ -654,7 +654,7 @@ def test_span_tracker_drops_a_statement_only_after_a_syntax_error() -> None:
 
 
 def test_a_very_long_line_is_excerpted_around_the_span() -> None:
-    from mqldsl.source import Source, render_snippet
+    from mqldsl.language.source import Source, render_snippet
 
     line = "  +5 when " + " and ".join(f"a{i} > {i}" for i in range(60))
     column = line.index("a30 > 30") + 1

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from mqldsl import ast
-from mqldsl.parser import parse_file, parse_text
-from mqldsl.printer import canonical_items, format_policy
+from mqldsl.language import ast
+from mqldsl.language.parser import parse_file, parse_text
+from mqldsl.language.printer import canonical_items, format_policy
 
 from .conftest import POLICIES
 from .helpers import HEADER

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mqldsl.checker import check_text
+from mqldsl.check.checker import check_text
 from mqldsl.render.english import English
 
 from .conftest import ROOT

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from mqldsl.checker import check_text
-from mqldsl.evaluator import Evaluator
-from mqldsl.interpreter import Interpreter
-from mqldsl.runtime import DAY, Decision, Event, Lead, format_instant, to_seconds
+from mqldsl.check.checker import check_text
+from mqldsl.engine.evaluator import Evaluator
+from mqldsl.engine.interpreter import Interpreter
+from mqldsl.engine.runtime import DAY, Decision, Event, Lead, format_instant, to_seconds
 
 T = to_seconds(dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
 HOUR = 3600.0
@@ -251,7 +251,7 @@ def test_hostile_names_and_strings_cannot_inject_code(engine: Engine) -> None:
 
 
 def test_generated_source_is_deterministic() -> None:
-    from mqldsl.checker import check_file
+    from mqldsl.check.checker import check_file
 
     from .conftest import ROOT
 

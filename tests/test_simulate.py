@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mqldsl.checker import check_file
+from mqldsl.check.checker import check_file
 from mqldsl.simulate.scenario import ScenarioError, load_scenario
 
 from .conftest import ROOT

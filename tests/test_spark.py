@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
-from mqldsl.checker import check_file
-from mqldsl.evaluator import Evaluator
-from mqldsl.model import CheckedPolicy
-from mqldsl.runtime import Lead, from_seconds, parse_instant
-from mqldsl.scoring import decision_line
+from mqldsl.check.checker import check_file
+from mqldsl.check.model import CheckedPolicy
+from mqldsl.engine.evaluator import Evaluator
+from mqldsl.engine.runtime import Lead, from_seconds, parse_instant
+from mqldsl.io.scoring import decision_line
 from mqldsl.sql.engine import RowReader, event_columns
 
 from .conftest import ROOT

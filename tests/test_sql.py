@@ -18,12 +18,12 @@ import sqlglot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mqldsl.checker import check_file, check_text
-from mqldsl.evaluator import Evaluator
-from mqldsl.journeys import JourneyReader, ReadReport
-from mqldsl.model import CheckedPolicy
-from mqldsl.runtime import Lead, parse_instant, to_seconds
-from mqldsl.scoring import decision_line
+from mqldsl.check.checker import check_file, check_text
+from mqldsl.check.model import CheckedPolicy
+from mqldsl.engine.evaluator import Evaluator
+from mqldsl.engine.runtime import Lead, parse_instant, to_seconds
+from mqldsl.io.journeys import JourneyReader, ReadReport
+from mqldsl.io.scoring import decision_line
 from mqldsl.simulate.generate import generate
 from mqldsl.simulate.scenario import load_scenario
 from mqldsl.sql.compiler import DIALECTS, compile_sql, sql_diagnostics

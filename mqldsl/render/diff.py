@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .. import ast
-from ..model import CheckedPolicy
-from ..printer import expr, number
-from .english import English, duration
+from mqldsl.check.model import CheckedPolicy
+from mqldsl.language import ast
+from mqldsl.language.printer import expr, number
+from mqldsl.render.english import English, duration
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class Change:
 
 
 def _rule_shape(rule: ast.Rule) -> tuple[str, str]:
-    from ..lints import walk
+    from mqldsl.check.lints import walk
 
     node: ast.Expr = rule.pattern if isinstance(rule, ast.PerRule) else rule.condition
     names = sorted(
@@ -47,7 +47,7 @@ def _rule_shape(rule: ast.Rule) -> tuple[str, str]:
 
 
 def _rule_key(rule: ast.Rule) -> str:
-    from ..explain import rule_text
+    from mqldsl.engine.explain import rule_text
 
     return rule_text(rule) + (f" {rule.label!r}" if rule.label else "")
 
@@ -303,7 +303,7 @@ def _route_text(english: English, route: ast.Route) -> str:
 
 def diff(old: CheckedPolicy, new: CheckedPolicy) -> list[Change]:
     """Every change in meaning from ``old`` to ``new`` (empty when there is none)."""
-    from ..printer import canonical_items
+    from mqldsl.language.printer import canonical_items
 
     if canonical_items(old.policy) == canonical_items(new.policy):
         return []

@@ -12,13 +12,13 @@ from typing import Any
 import jinja2
 import markupsafe
 
-from .. import ast
-from ..evaluator import Evaluator
-from ..examples import run_example
-from ..model import CheckedPolicy
-from ..printer import number
-from .english import OPERATORS, English, duration, words
-from .english import number as english_number
+from mqldsl.check.model import CheckedPolicy
+from mqldsl.engine.evaluator import Evaluator
+from mqldsl.engine.examples import run_example
+from mqldsl.language import ast
+from mqldsl.language.printer import number
+from mqldsl.render.english import OPERATORS, English, duration, words
+from mqldsl.render.english import number as english_number
 
 
 def _environment(autoescape: bool) -> jinja2.Environment:
@@ -221,8 +221,8 @@ def context(
 
 
 def _simulation(report: dict[str, Any]) -> dict[str, Any]:
-    from ..simulate.report import LABELS, show
-    from ..simulate.run import MAIN
+    from mqldsl.render.reports import LABELS, show
+    from mqldsl.simulate.run import MAIN
 
     metrics = report.get("metrics") or report.get("proposed", {}).get("metrics", {})
     return {

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from .. import ast
-from ..model import CheckedPolicy
+from mqldsl.check.model import CheckedPolicy
+from mqldsl.language import ast
 
 OPERATORS = {
     "==": "is",

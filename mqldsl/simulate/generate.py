@@ -10,8 +10,8 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
-from ..runtime import DAY, format_instant, to_seconds
-from .scenario import Categorical, Distribution, Numeric, Persona, Scenario, SetField
+from mqldsl.engine.runtime import DAY, format_instant, to_seconds
+from mqldsl.simulate.scenario import Categorical, Distribution, Numeric, Persona, Scenario, SetField
 
 
 def _sample(rng: random.Random, distribution: Distribution) -> Any:

@@ -13,13 +13,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from ..evaluator import DISQUALIFIED, Evaluator
-from ..model import CheckedPolicy
-from ..runtime import DAY, Decision, Lead, format_instant, parse_instant, to_seconds
-from .scenario import Sales
+from mqldsl.check.model import CheckedPolicy
+from mqldsl.engine.evaluator import DISQUALIFIED, Evaluator
+from mqldsl.engine.runtime import DAY, Decision, Lead, format_instant, parse_instant, to_seconds
+from mqldsl.simulate.scenario import Sales
 
 if TYPE_CHECKING:
-    from ..sql.engine import DuckDBEngine
+    from mqldsl.sql.engine import DuckDBEngine
 
 HOUR = 3600.0
 
@@ -169,7 +169,7 @@ def evaluate_sql(
     DuckDB and decided by the compiled query (`--engine duckdb`). ``loaded``
     is an engine that already holds exactly ``leads`` (a sweep loads them once
     for all its runs)."""
-    from ..sql.engine import DuckDBEngine
+    from mqldsl.sql.engine import DuckDBEngine
 
     names = model.stage_names
     mql_index = names.index(mql_stage)
@@ -518,8 +518,8 @@ def report(
 
 def thresholds(model: CheckedPolicy, params: dict[str, Any]) -> dict[str, list[tuple[str, float]]]:
     """Constants that stage conditions compare scores with (for the charts)."""
-    from .. import ast
-    from ..lints import _constant, walk
+    from mqldsl.check.lints import _constant, walk
+    from mqldsl.language import ast
 
     def constant(node: ast.Expr) -> float | None:
         if (

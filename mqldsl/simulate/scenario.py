@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..model import CheckedPolicy
+from mqldsl.check.model import CheckedPolicy
 
 WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 DISTRIBUTIONS = {"lognormal", "normal", "uniform", "constant"}

@@ -14,11 +14,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..journeys import JourneyReader, RecordError
-from ..model import CheckedPolicy
-from ..runtime import Lead, to_seconds
-from .generate import generate
-from .run import (
+from mqldsl.check.model import CheckedPolicy
+from mqldsl.engine.runtime import Lead, to_seconds
+from mqldsl.io.journeys import JourneyReader, RecordError
+from mqldsl.simulate.generate import generate
+from mqldsl.simulate.run import (
     MAIN,
     LeadRecord,
     evaluate_all,
@@ -30,8 +30,8 @@ from .run import (
 )
 
 if TYPE_CHECKING:
-    from ..sql.engine import DuckDBEngine
-from .scenario import Scenario
+    from mqldsl.sql.engine import DuckDBEngine
+from mqldsl.simulate.scenario import Scenario
 
 # Two-sided 95% Student t critical values by degrees of freedom.
 _T95 = {
@@ -177,8 +177,8 @@ def _rule_keys(
     """A name for every rule of both policies; a rule matched across the
     versions (as `diff` matches them: by label, identity, shape, position)
     has the same name in both, as written in the proposed policy."""
-    from ..explain import rule_text
-    from ..render.diff import _match_rules
+    from mqldsl.engine.explain import rule_text
+    from mqldsl.render.diff import _match_rules
 
     old_keys: dict[tuple[str, int], str] = {}
     new_keys: dict[tuple[str, int], str] = {}
@@ -216,7 +216,7 @@ def attribution(
 ) -> list[dict[str, Any]]:
     """For the leads whose outcome changed: which rules gave different points,
     and which stage conditions differ between the policies."""
-    from ..printer import expr
+    from mqldsl.language.printer import expr
 
     counts: Counter[str] = Counter()
     old_keys, new_keys = _rule_keys(base_model, proposed_model)

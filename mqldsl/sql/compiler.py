@@ -50,11 +50,11 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
-from .. import ast
-from ..diagnostics import Diagnostic, DiagnosticsError, error
-from ..lints import walk
-from ..model import CheckedPolicy
-from ..runtime import from_seconds
+from mqldsl.check.lints import walk
+from mqldsl.check.model import CheckedPolicy
+from mqldsl.engine.runtime import from_seconds
+from mqldsl.language import ast
+from mqldsl.language.diagnostics import Diagnostic, DiagnosticsError, error
 
 DIALECTS = ("duckdb", "spark", "snowflake", "bigquery", "postgres")
 DISQUALIFIED = "disqualified"
@@ -302,7 +302,7 @@ class _SqlCompiler:
     # ------------------------------------------------------------ registries
 
     def pattern(self, event: str | None, where: ast.Expr | None) -> int:
-        from ..printer import expr
+        from mqldsl.language.printer import expr
 
         key = (event, expr(where) if where is not None else "")
         if key not in self.patterns:

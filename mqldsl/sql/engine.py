@@ -14,7 +14,7 @@ Journeys reach DuckDB in one of two ways:
   counted; events of unknown leads are reported.
 
 Then the compiled query (:mod:`mqldsl.sql.compiler`) runs, and its rows come
-back in input order, in batches, as the same :class:`~mqldsl.runtime.Decision`
+back in input order, in batches, as the same :class:`~mqldsl.engine.runtime.Decision`
 objects that the Python engine makes.
 """
 
@@ -31,11 +31,11 @@ from typing import Any
 import orjson
 from sqlglot import exp
 
-from ..journeys import ReadReport
-from ..model import CheckedPolicy, FieldInfo
-from ..runtime import UTC, Decision, Lead, RouteDecision, round_score, to_seconds
-from ..types import Type
-from .compiler import DISQUALIFIED, MAX_COUNT, SqlPolicy, compile_sql
+from mqldsl.check.model import CheckedPolicy, FieldInfo
+from mqldsl.check.types import Type
+from mqldsl.engine.runtime import UTC, Decision, Lead, RouteDecision, round_score, to_seconds
+from mqldsl.io.journeys import ReadReport
+from mqldsl.sql.compiler import DISQUALIFIED, MAX_COUNT, SqlPolicy, compile_sql
 
 ORDER = "mqldsl ord"  # the input-order column: a name no policy can give a field
 BATCH = 10_000

@@ -14,12 +14,12 @@ from typing import IO, Any
 
 import orjson
 
-from .checker import check_file
-from .evaluator import Evaluator
-from .explain import explanation
-from .journeys import JourneyReader, ReadReport, RecordError
-from .model import CheckedPolicy
-from .runtime import Decision, Lead
+from mqldsl.check.checker import check_file
+from mqldsl.check.model import CheckedPolicy
+from mqldsl.engine.evaluator import Evaluator
+from mqldsl.engine.explain import explanation
+from mqldsl.engine.runtime import Decision, Lead
+from mqldsl.io.journeys import JourneyReader, ReadReport, RecordError
 
 CHUNK = 2000
 

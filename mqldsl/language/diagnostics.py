@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from .source import Source, Span, render_snippet
+from mqldsl.language.source import Source, Span, render_snippet
 
 
 class Severity(StrEnum):

@@ -10,8 +10,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .model import CheckedPolicy
-from .runtime import (
+from mqldsl.check.model import CheckedPolicy
+from mqldsl.engine.runtime import (
     DAY,
     Decision,
     Lead,
@@ -216,7 +216,7 @@ class Evaluator:
     """A checked policy compiled for fast evaluation."""
 
     def __init__(self, model: CheckedPolicy, params: Mapping[str, Any] | None = None) -> None:
-        from .compiler import compile_policy
+        from mqldsl.engine.codegen import compile_policy
 
         self.model = model
         self.compiled = compile_policy(model, params)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from . import ast
-from .check_examples import example_instant
-from .evaluator import EvalResult, Evaluator
-from .interpreter import _COMPARE
-from .model import CheckedPolicy
-from .runtime import Event, Lead, date_seconds, to_seconds
+from mqldsl.check.examples import example_instant
+from mqldsl.check.model import CheckedPolicy
+from mqldsl.engine.evaluator import EvalResult, Evaluator
+from mqldsl.engine.interpreter import _COMPARE
+from mqldsl.engine.runtime import Event, Lead, date_seconds, to_seconds
+from mqldsl.language import ast
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ def run_example(evaluator: Evaluator, example: ast.Example) -> ExampleResult:
         elif isinstance(item, ast.ExpectScore):
             value = decision.scores.get(item.score)
             if value is None or not _COMPARE[item.op](value, item.value):
-                from .printer import number
+                from mqldsl.language.printer import number
 
                 failures.append(
                     Failure(

@@ -7,7 +7,7 @@ import html
 import json
 from typing import Any
 
-from .run import DEFINITIONS, MAIN
+from mqldsl.simulate.run import DEFINITIONS, MAIN
 
 LABELS = {
     "mqls": "MQLs",
@@ -179,7 +179,7 @@ def _html_page(title: str, body: str) -> str:
 
 
 def _score_charts(report: dict[str, Any]) -> str:
-    from .charts import binned
+    from mqldsl.render.charts import binned
 
     parts = []
     for name, data in report.get("score_distributions", {}).items():
@@ -194,7 +194,7 @@ def _score_charts(report: dict[str, Any]) -> str:
 
 
 def simulate_html(report: dict[str, Any]) -> str:
-    from .charts import grouped_bars
+    from mqldsl.render.charts import grouped_bars
 
     m = report["metrics"]
     rows = "".join(
@@ -223,7 +223,7 @@ def simulate_html(report: dict[str, Any]) -> str:
 
 
 def whatif_html(report: dict[str, Any]) -> str:
-    from .charts import grouped_bars
+    from mqldsl.render.charts import grouped_bars
 
     rows = ""
     for name in MAIN:
@@ -313,7 +313,7 @@ def sweep_html(report: dict[str, Any]) -> str:
     for r in report["rows"]:
         cells = [show(v) for v in r["params"].values()] + [show(r["metrics"][m]) for m in MAIN]
         body_rows += "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>"
-    from .charts import grouped_bars
+    from mqldsl.render.charts import grouped_bars
 
     labels = [", ".join(f"{k}={v}" for k, v in r["params"].items()) for r in report["rows"]]
     chart = grouped_bars(

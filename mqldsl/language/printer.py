@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from . import ast
-from .source import Source, Span
+from mqldsl.language import ast
+from mqldsl.language.source import Source, Span
 
 WIDTH = 100
 INDENT = "  "

@@ -7,17 +7,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from . import ast
-from .evaluator import EvalResult
-from .interpreter import Interpreter, _Ctx
-from .model import CheckedPolicy
-from .printer import expr, points
-from .runtime import Event, Lead, TimelineStep, format_instant
+from mqldsl.check.model import CheckedPolicy
+from mqldsl.engine.evaluator import EvalResult
+from mqldsl.engine.interpreter import Interpreter, _Ctx
+from mqldsl.engine.runtime import Event, Lead, TimelineStep, format_instant
+from mqldsl.language import ast
+from mqldsl.language.printer import expr, points
 
 
 def _events_of(node: ast.Expr | ast.Pattern, model: CheckedPolicy) -> list[ast.Pattern]:
     """The positive event patterns inside a condition."""
-    from .lints import walk
+    from mqldsl.check.lints import walk
 
     found: list[ast.Pattern] = []
     if isinstance(node, ast.Pattern):
@@ -60,7 +60,7 @@ def rule_condition(rule: ast.Rule) -> str:
         return f"when {expr(rule.condition)}"
     text = f"per {expr(rule.pattern)}"
     if rule.max is not None:
-        from .printer import number
+        from mqldsl.language.printer import number
 
         text += f", max {number(rule.max)}"
     return text

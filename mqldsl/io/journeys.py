@@ -27,9 +27,9 @@ from typing import Any
 
 import orjson
 
-from .model import CheckedPolicy, FieldInfo
-from .runtime import Event, Lead, parse_instant
-from .types import Type
+from mqldsl.check.model import CheckedPolicy, FieldInfo
+from mqldsl.check.types import Type
+from mqldsl.engine.runtime import Event, Lead, parse_instant
 
 
 class RecordError(ValueError):

@@ -13,9 +13,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
-from . import ast
-from .source import Source
-from .types import Type
+from mqldsl.check.types import Type
+from mqldsl.language import ast
+from mqldsl.language.source import Source
 
 RefKind = Literal["field", "account_field", "event_field", "param", "score", "event", "member"]
 

@@ -1,6 +1,6 @@
 """The typed AST of a policy: frozen, keyword-only dataclasses.
 
-Every node carries a :class:`~mqldsl.source.Span`; spans are excluded from
+Every node carries a :class:`~mqldsl.language.source.Span`; spans are excluded from
 equality, so two policies that mean the same thing compare equal whatever
 their layout. No Lark object ever appears here.
 """
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal as TypingLiteral
 from typing import TypeAlias, TypeVar
 
-from .source import Span
+from mqldsl.language.source import Span
 
 NO_SPAN = Span("<none>", 0, 0, 0, 0)
 ItemT = TypeVar("ItemT")

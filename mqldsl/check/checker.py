@@ -1,6 +1,6 @@
 """The checker: resolves every name, types every expression and checks the
 structure of a policy (SPEC §3-§11). It reports every problem it can find
-(E2xx names, E3xx types, E4xx structure) and, through :mod:`mqldsl.lints`,
+(E2xx names, E3xx types, E4xx structure) and, through :mod:`mqldsl.check.lints`,
 the W5xx warnings; on success it returns the :class:`CheckedPolicy` that all
 back ends read.
 """
@@ -12,12 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import ast
-from . import types as T
-from .check_examples import ExampleChecker
-from .check_exprs import _TOP, _a, _Scope, did_you_mean
-from .diagnostics import Diagnostic, sort_diagnostics
-from .model import (
+from mqldsl.check import types as T
+from mqldsl.check.examples import ExampleChecker
+from mqldsl.check.expressions import _TOP, _a, _Scope, did_you_mean
+from mqldsl.check.model import (
     Bounds,
     CheckedPolicy,
     EventInfo,
@@ -26,8 +24,10 @@ from .model import (
     Ref,
     ScoreInfo,
 )
-from .parser import ParseResult, parse_file, parse_source, paused_gc
-from .source import Source, Span
+from mqldsl.language import ast
+from mqldsl.language.diagnostics import Diagnostic, sort_diagnostics
+from mqldsl.language.parser import ParseResult, parse_file, parse_source, paused_gc
+from mqldsl.language.source import Source, Span
 
 _ONE_ONLY: dict[type, str] = {
     ast.PolicyTitle: "policy",
@@ -82,7 +82,7 @@ def check_policy(
     policy: ast.Policy, source: Source
 ) -> tuple[CheckedPolicy | None, list[Diagnostic]]:
     """Check a parsed policy. The model is None when there is an error."""
-    from .lints import lint, suppress
+    from mqldsl.check.lints import lint, suppress
 
     with paused_gc():
         checker = _Checker(policy, source)
@@ -137,7 +137,7 @@ class _Checker(ExampleChecker):
         self._check_examples(examples, disqualifiers, routes)
         if any(d.is_error for d in self.diagnostics) or stages is None or order is None:
             return None
-        from .lints import score_bounds
+        from mqldsl.check.lints import score_bounds
 
         header = self.policy
         version = header.first(ast.Version)
@@ -524,13 +524,13 @@ def _param_value(node: ast.Value) -> tuple[T.Type, object]:
 
 
 def _num(value: ast.Number) -> str:
-    from .printer import number
+    from mqldsl.language.printer import number
 
     return number(value)
 
 
 def _type_text(node: ast.TypeExpr) -> str:
-    from .printer import type_expr
+    from mqldsl.language.printer import type_expr
 
     return type_expr(node)
 

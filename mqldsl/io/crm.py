@@ -8,8 +8,8 @@ from __future__ import annotations
 import csv
 from typing import IO
 
-from .model import CheckedPolicy
-from .runtime import Decision
+from mqldsl.check.model import CheckedPolicy
+from mqldsl.engine.runtime import Decision
 
 # HubSpot's internal values of the Lifecycle Stage property, and of Lead Status.
 HUBSPOT_LIFECYCLE = (

@@ -11,11 +11,11 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from . import ast
-from . import types as T
-from .diagnostics import Diagnostic, error
-from .model import EventInfo, FieldInfo, ParamInfo, Ref
-from .source import Source, Span
+from mqldsl.check import types as T
+from mqldsl.check.model import EventInfo, FieldInfo, ParamInfo, Ref
+from mqldsl.language import ast
+from mqldsl.language.diagnostics import Diagnostic, error
+from mqldsl.language.source import Source, Span
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:

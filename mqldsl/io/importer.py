@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .journeys import RecordError, convert
-from .model import CheckedPolicy
-from .runtime import format_instant, to_seconds
+from mqldsl.check.model import CheckedPolicy
+from mqldsl.engine.runtime import format_instant, to_seconds
+from mqldsl.io.journeys import RecordError, convert
 
 
 class MappingError(ValueError):

@@ -1,4 +1,4 @@
-"""Parse policy text into the typed AST (:mod:`mqldsl.ast`).
+"""Parse policy text into the typed AST (:mod:`mqldsl.language.ast`).
 
 This is the only module that imports Lark. The grammar lives in
 ``grammar/mqldsl.lark``; the LALR parser is built once per process. Syntax
@@ -27,10 +27,10 @@ from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 from lark.parsers.lalr_parser_state import ParserState
 
-from . import ast
-from .diagnostics import Diagnostic, error
-from .source import Source, Span
-from .transform import RESERVED, AstBuilder, SpanTracker
+from mqldsl.language import ast
+from mqldsl.language.builder import RESERVED, AstBuilder, SpanTracker
+from mqldsl.language.diagnostics import Diagnostic, error
+from mqldsl.language.source import Source, Span
 
 MAX_SYNTAX_ERRORS = 50
 
@@ -67,7 +67,7 @@ def grammar_text() -> str:
     packaged = resources.files("mqldsl").joinpath("grammar/mqldsl.lark")
     if packaged.is_file():
         return packaged.read_text(encoding="utf-8")
-    return (Path(__file__).resolve().parent.parent / "grammar" / "mqldsl.lark").read_text(
+    return (Path(__file__).resolve().parents[2] / "grammar" / "mqldsl.lark").read_text(
         encoding="utf-8"
     )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import ast
+from mqldsl.language import ast
 
 
 @dataclass(frozen=True, slots=True)

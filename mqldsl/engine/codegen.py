@@ -10,7 +10,7 @@ is evaluated without walking the AST. Per lead, the generated code:
   binary searches;
 - defines closures that compute the scores, the holding stage, the
   disqualifiers, recycling and routes at an instant;
-- hands them to :func:`mqldsl.evaluator.drive`, which walks the timeline.
+- hands them to :func:`mqldsl.engine.evaluator.drive`, which walks the timeline.
 
 Names and strings from the policy never become Python identifiers: locals
 are numbered, and every string is embedded with ``repr``; other constants
@@ -24,8 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import ast
-from .model import CheckedPolicy
+from mqldsl.check.model import CheckedPolicy
+from mqldsl.language import ast
 
 _COMPARE_OPS = {"==", "!=", "<", "<=", ">", ">="}
 
@@ -96,7 +96,7 @@ class _Compiler:
 
     def pattern(self, event: str | None, where: ast.Expr | None) -> str:
         """The local holding the sorted match times of (event, where)."""
-        from .printer import expr
+        from mqldsl.language.printer import expr
 
         key = (event, expr(where) if where is not None else "")
         if key not in self.patterns:
@@ -287,7 +287,7 @@ class _Compiler:
     def static(self, node: ast.Expr) -> bool:
         """Whether an expression is the same at every instant (profile, params
         and static scores only), so that it can be computed once per lead."""
-        from .lints import walk
+        from mqldsl.check.lints import walk
 
         for part in walk(node):
             if isinstance(part, ast.Pattern | ast.NoEvents | ast.Count | ast.DaysSince):
@@ -550,7 +550,7 @@ class _Compiler:
 
 def compile_policy(model: CheckedPolicy, params: Mapping[str, Any] | None = None) -> CompiledPolicy:
     """Compile ``model`` with its params (overridden by ``params``)."""
-    from . import evaluator
+    from mqldsl.engine import evaluator
 
     values = {name: info.value for name, info in model.params.items()}
     values.update(params or {})

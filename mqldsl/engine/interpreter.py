@@ -12,9 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from . import ast
-from .model import CheckedPolicy
-from .runtime import (
+from mqldsl.check.model import CheckedPolicy
+from mqldsl.engine.runtime import (
     DAY,
     Decision,
     Event,
@@ -27,6 +26,7 @@ from .runtime import (
     instants,
     round_score,
 )
+from mqldsl.language import ast
 
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq,

@@ -21,9 +21,9 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from . import ast
-from .diagnostics import Diagnostic, warning
-from .model import Bounds, CheckedPolicy
+from mqldsl.check.model import Bounds, CheckedPolicy
+from mqldsl.language import ast
+from mqldsl.language.diagnostics import Diagnostic, warning
 
 INF = math.inf
 
@@ -193,7 +193,7 @@ def _holds_possible(op: str, low: float, high: float, c: float) -> bool:
 
 
 def _unreachable(model: CheckedPolicy, nodes: Sequence[ast.Expr]) -> Iterator[Diagnostic]:
-    from .printer import expr as show
+    from mqldsl.language.printer import expr as show
 
     for node in nodes:
         if isinstance(node, ast.Compare):
@@ -235,7 +235,7 @@ def _unreachable(model: CheckedPolicy, nodes: Sequence[ast.Expr]) -> Iterator[Di
 
 
 def _never_fires(model: CheckedPolicy, nodes: Sequence[ast.Expr]) -> Iterator[Diagnostic]:
-    from .printer import expr as show
+    from mqldsl.language.printer import expr as show
 
     for node in nodes:
         if isinstance(node, ast.Between):
@@ -266,7 +266,7 @@ def _never_fires(model: CheckedPolicy, nodes: Sequence[ast.Expr]) -> Iterator[Di
 
 def _contradiction(model: CheckedPolicy, node: ast.And) -> str | None:
     """Two operands of one `and` that cannot hold together."""
-    from .printer import expr as show
+    from mqldsl.language.printer import expr as show
 
     equal: dict[str, tuple[object, ast.Expr]] = {}
     ranges: dict[str, tuple[float, float, list[ast.Expr]]] = {}
@@ -376,7 +376,7 @@ def _shadowed_routes(model: CheckedPolicy, _nodes: Sequence[ast.Expr]) -> Iterat
 
 
 def _missing_fields(model: CheckedPolicy, nodes: Sequence[ast.Expr]) -> Iterator[Diagnostic]:
-    from .printer import expr as show
+    from mqldsl.language.printer import expr as show
 
     guarded: set[str] = set()
     for node in nodes:

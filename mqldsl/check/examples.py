@@ -7,10 +7,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from . import ast
-from . import types as T
-from .check_exprs import ExpressionChecker, did_you_mean
-from .model import FieldInfo
+from mqldsl.check import types as T
+from mqldsl.check.expressions import ExpressionChecker, did_you_mean
+from mqldsl.check.model import FieldInfo
+from mqldsl.language import ast
 
 
 class ExampleChecker(ExpressionChecker):

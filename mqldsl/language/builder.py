@@ -1,4 +1,4 @@
-"""Lark's reductions -> typed AST (:mod:`mqldsl.ast`).
+"""Lark's reductions -> typed AST (:mod:`mqldsl.language.ast`).
 
 One explicit transformer builds every node with its span, embedded in Lark's
 LALR parser: each rule's node is made as the parser reduces it, so no parse
@@ -20,9 +20,9 @@ from typing import Any, TypeVar
 from lark import Token, Transformer, v_args
 from lark.grammar import Rule, Terminal
 
-from . import ast
-from .diagnostics import Diagnostic, error
-from .source import Source, Span
+from mqldsl.language import ast
+from mqldsl.language.diagnostics import Diagnostic, error
+from mqldsl.language.source import Source, Span
 
 RESERVED = frozenset(
     [
