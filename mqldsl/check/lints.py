@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
 
 from mqldsl.check.model import Bounds, CheckedPolicy
 from mqldsl.language import ast
@@ -118,43 +117,6 @@ def _conditions(model: CheckedPolicy) -> Iterator[ast.Expr]:
     for route in model.routes:
         if route.condition is not None:
             yield route.condition
-
-
-def _children(node: Any) -> Sequence[ast.Expr | None]:
-    return ()
-
-
-_CHILDREN: dict[type, Callable[[Any], Sequence[ast.Expr | None]]] = {
-    ast.And: lambda n: n.operands,
-    ast.Or: lambda n: n.operands,
-    ast.Not: lambda n: (n.operand,),
-    ast.Unary: lambda n: (n.operand,),
-    ast.Compare: lambda n: (n.left, n.right),
-    ast.Arith: lambda n: (n.left, n.right),
-    ast.Between: lambda n: (n.operand, n.low, n.high),
-    ast.Membership: lambda n: (n.operand, n.collection),
-    ast.TextTest: lambda n: (n.operand, n.value),
-    ast.Presence: lambda n: (n.operand,),
-    ast.ListLit: lambda n: n.items,
-    ast.Pattern: lambda n: (n.where,),
-    ast.NoEvents: lambda n: (n.pattern,),
-    ast.Count: lambda n: (n.pattern,),
-    ast.DaysSince: lambda n: (n.where,),
-}
-
-
-def walk(node: ast.Expr) -> Iterator[ast.Expr]:
-    """Every expression node under ``node``, itself included, parents before
-    children and children in source order (no recursion, so any depth)."""
-    stack: list[ast.Expr] = [node]
-    children_of = _CHILDREN.get
-    while stack:
-        node = stack.pop()
-        yield node
-        children = children_of(type(node), _children)(node)
-        for child in reversed(children):
-            if child is not None:
-                stack.append(child)
 
 
 def _constant(model: CheckedPolicy, node: ast.Expr) -> float | None:
@@ -419,7 +381,7 @@ def _missing_fields(model: CheckedPolicy, nodes: Sequence[ast.Expr]) -> Iterator
 def lint(model: CheckedPolicy) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     # Every expression node of every condition, walked once for all lints.
-    nodes = [node for condition in _conditions(model) for node in walk(condition)]
+    nodes = [node for condition in _conditions(model) for node in ast.walk(condition)]
     for check in (
         _unreachable,
         _never_fires,

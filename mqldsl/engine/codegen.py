@@ -287,7 +287,7 @@ class _Compiler:
     def static(self, node: ast.Expr) -> bool:
         """Whether an expression is the same at every instant (profile, params
         and static scores only), so that it can be computed once per lead."""
-        from mqldsl.check.lints import walk
+        from mqldsl.language.ast import walk
 
         for part in walk(node):
             if isinstance(part, ast.Pattern | ast.NoEvents | ast.Count | ast.DaysSince):

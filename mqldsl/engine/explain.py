@@ -17,7 +17,7 @@ from mqldsl.language.printer import expr, points
 
 def _events_of(node: ast.Expr | ast.Pattern, model: CheckedPolicy) -> list[ast.Pattern]:
     """The positive event patterns inside a condition."""
-    from mqldsl.check.lints import walk
+    from mqldsl.language.ast import walk
 
     found: list[ast.Pattern] = []
     if isinstance(node, ast.Pattern):

@@ -8,9 +8,10 @@ their layout. No Lark object ever appears here.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any, ClassVar, Generic, TypeAlias, TypeVar
 from typing import Literal as TypingLiteral
-from typing import TypeAlias, TypeVar
 
 from mqldsl.language.source import Span
 
@@ -255,6 +256,83 @@ Expr: TypeAlias = (
     | Count
     | DaysSince
 )
+
+# ---------------------------------------------------------------- traversal
+
+_CHILDREN: dict[type, Callable[[Any], Sequence[Expr | None]]] = {
+    And: lambda n: n.operands,
+    Or: lambda n: n.operands,
+    Not: lambda n: (n.operand,),
+    Unary: lambda n: (n.operand,),
+    Compare: lambda n: (n.left, n.right),
+    Arith: lambda n: (n.left, n.right),
+    Between: lambda n: (n.operand, n.low, n.high),
+    Membership: lambda n: (n.operand, n.collection),
+    TextTest: lambda n: (n.operand, n.value),
+    Presence: lambda n: (n.operand,),
+    ListLit: lambda n: n.items,
+    Pattern: lambda n: (n.where,),
+    NoEvents: lambda n: (n.pattern,),
+    Count: lambda n: (n.pattern,),
+    DaysSince: lambda n: (n.where,),
+}
+
+
+def children(node: Expr) -> tuple[Expr, ...]:
+    """The direct sub-expressions of ``node`` in source order (leaves have none;
+    an absent ``where`` is skipped)."""
+    get = _CHILDREN.get(type(node))
+    if get is None:
+        return ()
+    return tuple(child for child in get(node) if child is not None)
+
+
+def walk(node: Expr) -> Iterator[Expr]:
+    """Every expression node under ``node``, itself included, parents before
+    children and children in source order (no recursion, so any depth)."""
+    stack: list[Expr] = [node]
+    children_of = _CHILDREN.get
+    while stack:
+        node = stack.pop()
+        yield node
+        get = children_of(type(node))
+        if get is None:
+            continue
+        for child in reversed(get(node)):
+            if child is not None:
+                stack.append(child)
+
+
+R = TypeVar("R")
+
+
+class Visitor(Generic[R]):
+    """Dispatch on the expression kind: ``visit(node)`` calls
+    ``visit_<ClassName>(node)`` (``visit_And``, ``visit_Pattern``, ...). A kind
+    without a method goes to :meth:`generic_visit`, which raises, so a new node
+    kind is noticed by every visitor that does not handle it. The method for
+    each class is looked up once per visitor class."""
+
+    _dispatch: ClassVar[dict[type, str]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._dispatch = {}
+
+    def visit(self, node: Expr) -> R:
+        kind = type(node)
+        name = self._dispatch.get(kind)
+        if name is None:
+            name = f"visit_{kind.__name__}"
+            if not hasattr(self, name):
+                name = "generic_visit"
+            self._dispatch[kind] = name
+        method: Callable[[Expr], R] = getattr(self, name)
+        return method(node)
+
+    def generic_visit(self, node: Expr) -> R:
+        raise NotImplementedError(f"{type(self).__name__} does not handle {type(node).__name__}")
+
 
 # Values written in params and examples: literals, enum members (Name),
 # lists of them, and negative numbers (NumberLit with a negative value).

@@ -36,7 +36,7 @@ class Change:
 
 
 def _rule_shape(rule: ast.Rule) -> tuple[str, str]:
-    from mqldsl.check.lints import walk
+    from mqldsl.language.ast import walk
 
     node: ast.Expr = rule.pattern if isinstance(rule, ast.PerRule) else rule.condition
     names = sorted(

@@ -518,8 +518,9 @@ def report(
 
 def thresholds(model: CheckedPolicy, params: dict[str, Any]) -> dict[str, list[tuple[str, float]]]:
     """Constants that stage conditions compare scores with (for the charts)."""
-    from mqldsl.check.lints import _constant, walk
+    from mqldsl.check.lints import _constant
     from mqldsl.language import ast
+    from mqldsl.language.ast import walk
 
     def constant(node: ast.Expr) -> float | None:
         if (

@@ -50,10 +50,10 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
-from mqldsl.check.lints import walk
 from mqldsl.check.model import CheckedPolicy
 from mqldsl.engine.runtime import from_seconds
 from mqldsl.language import ast
+from mqldsl.language.ast import walk
 from mqldsl.language.diagnostics import Diagnostic, DiagnosticsError, error
 
 DIALECTS = ("duckdb", "spark", "snowflake", "bigquery", "postgres")
