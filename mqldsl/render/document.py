@@ -9,44 +9,16 @@ import html
 import math
 from typing import Any
 
-import jinja2
-import markupsafe
-
 from mqldsl.check.model import CheckedPolicy
 from mqldsl.engine.evaluator import Evaluator
 from mqldsl.engine.examples import run_example
 from mqldsl.language import ast
 from mqldsl.language.printer import number
+from mqldsl.render import templating
 from mqldsl.render.english import OPERATORS, English, duration, words
 from mqldsl.render.english import number as english_number
-
-
-def _environment(autoescape: bool) -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("mqldsl", "render/templates"),
-        undefined=jinja2.StrictUndefined,
-        autoescape=autoescape,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["md"] = _markdown_cell
-    env.filters["code"] = _html_code
-    return env
-
-
-def _html_code(value: Any) -> markupsafe.Markup:
-    """Escaped text with `name` shown as code (HTML only)."""
-    import re
-
-    escaped = html.escape(str(value))
-    return markupsafe.Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped))
-
-
-def _markdown_cell(value: Any) -> str:
-    """Text safe inside a Markdown table cell."""
-    text = str(value)
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
+from mqldsl.render.reports import LABELS, show
+from mqldsl.simulate.run import MAIN
 
 
 def _mermaid_label(text: str) -> str:
@@ -221,9 +193,6 @@ def context(
 
 
 def _simulation(report: dict[str, Any]) -> dict[str, Any]:
-    from mqldsl.render.reports import LABELS, show
-    from mqldsl.simulate.run import MAIN
-
     metrics = report.get("metrics") or report.get("proposed", {}).get("metrics", {})
     return {
         "leads": report.get("leads", report.get("proposed", {}).get("leads", "")),
@@ -309,5 +278,5 @@ def _svg_diagram(model: CheckedPolicy) -> str:
 def render(model: CheckedPolicy, kind: str, **options: Any) -> str:
     data = context(model, **options)
     if kind == "html":
-        return _environment(True).get_template("definitions.html.j2").render(**data)
-    return _environment(False).get_template("definitions.md.j2").render(**data)
+        return templating.render("definitions.html.j2", **data)
+    return templating.render("definitions.md.j2", **data)
