@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from mqldsl.check.checker import check_text
+from mqldsl.render import reports
 from mqldsl.render.english import English
+from mqldsl.simulate.run import DEFINITIONS, MAIN
 
 from .conftest import ROOT
 from .helpers import run
@@ -220,3 +222,122 @@ def test_diff_json(tmp_path: Path) -> None:
     code, out = diff(tmp_path, text, text.replace("version 4", "version 5"), "--format", "json")
     assert code == 0
     assert json.loads(out) == [{"kind": "changed", "what": "version", "old": "4", "new": "5"}]
+
+
+HOSTILE = "<script>alert('x')</script> & \"co\""
+
+
+def _simulation(title: str = HOSTILE) -> dict[str, object]:
+    metrics: dict[str, object] = {name: 0.5 for name in DEFINITIONS}
+    metrics["mqls"] = 7
+    metrics["median_hours_to_mql"] = None
+    metrics["mqls_per_week"] = [{"week": "2026-W40", "mqls": 3}, {"week": "2026-W41", "mqls": 4}]
+    return {
+        "policy": {"title": title, "file": "p.mql"},
+        "as_of": "2026-12-01T00:00:00Z",
+        "leads": 12,
+        "rejected": 0,
+        "stages": {"lead": 5, "mql": 7},
+        "disqualified": {},
+        "metrics": metrics,
+    }
+
+
+def _whatif() -> dict[str, object]:
+    delta = {
+        name: {"base": 1, "proposed": 2, "diff": 1, "diff_pct": 100.0, "ci95": [0.5, 1.5]}
+        for name in MAIN
+    }
+    return {
+        "base": _simulation(),
+        "proposed": _simulation("proposed"),
+        "delta": delta,
+        "transitions": [{"from": "lead", "to": "mql", "leads": 2}],
+        "changed_leads": 2,
+        "attribution": [
+            {"what": "param mql_min", "base": 40, "proposed": 30},
+            {"what": "rule <b>", "leads": 2},
+        ],
+    }
+
+
+def _sweep() -> dict[str, object]:
+    metrics = {name: 0.25 for name in MAIN} | {"mqls": 9}
+    return {
+        "policy": {"title": HOSTILE, "file": "p.mql"},
+        "as_of": "2026-12-01T00:00:00Z",
+        "leads": 12,
+        "params": ["mql_min"],
+        "rows": [{"params": {"mql_min": 30}, "metrics": metrics}],
+    }
+
+
+def _assert_page(page: str, heading: str) -> None:
+    assert page.startswith('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">')
+    assert page.endswith("\n</body></html>\n")
+    assert "<script>" not in page
+    escaped = "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; &quot;co&quot;"
+    assert f"<h1>{heading}: {escaped}</h1>" in page
+
+
+def test_simulate_report_pages_from_the_json_dict() -> None:
+    report = _simulation()
+    page = reports.simulate_html(report)
+    _assert_page(page, "Simulation")
+    assert "<p>12 leads as of 2026-12-01T00:00:00Z.</p>" in page
+    assert (
+        "<tr><th>metric</th><th>value</th><th>definition</th></tr><tr><td>MQLs</td><td>7</td>"
+        in page
+    )
+    assert "<td>median hours to MQL</td><td>n/a</td>" in page
+    assert "lead&#x27;s first recorded event" in page  # DEFINITIONS text, escaped
+    assert "<h2>MQLs per week</h2><svg" in page and "<h2>Funnel</h2><svg" in page
+    assert page.count("<svg") == 2  # no score distributions in this report
+    text = reports.simulate_markdown(report)
+    assert text.startswith(f"# Simulation: {HOSTILE}\n\n12 leads as of 2026-12-01T00:00:00Z.\n\n")
+    assert "| metric | value | definition |\n|---|---|---|\n| MQLs | 7 | " in text
+    assert (
+        "\n\n## Leads by stage\n\n| stage | leads |\n|---|---|\n| lead | 5 |\n| mql | 7 |\n" in text
+    )
+    assert text.endswith("| week | MQLs |\n|---|---|\n| 2026-W40 | 3 |\n| 2026-W41 | 4 |\n")
+
+
+def test_whatif_report_pages_from_the_json_dict() -> None:
+    report = _whatif()
+    page = reports.whatif_html(report)
+    _assert_page(page, "What-if")
+    header = "<th>metric</th><th>base</th><th>proposed</th><th>change</th><th>95% interval</th>"
+    assert (
+        f"<table><tr>{header}</tr><tr><td>MQLs</td><td>1</td><td>2</td><td>1</td><td>0.5 to 1.5</td></tr>"
+        in page
+    )
+    assert (
+        "<h2>Transitions</h2><table><tr><th>from</th><th>to</th><th>leads</th></tr><tr><td>lead</td><td>mql</td><td>2</td></tr></table><svg"
+        in page
+    )
+    assert page.endswith("<h2>Score distributions (proposed)</h2>\n</body></html>\n")
+    text = reports.whatif_markdown(report)
+    assert text.startswith(
+        f"# What-if: {HOSTILE}\n\n| metric | base | proposed | change | 95% interval |\n"
+    )
+    assert (
+        "\n\n## Transitions\n\n| from | to | leads |\n|---|---|---|\n| lead | mql | 2 |\n" in text
+    )
+    assert text.endswith("\n\n## Attribution\n\n- param mql_min: 40 → 30\n- rule <b>: 2 leads\n")
+    report["attribution"] = []
+    assert reports.whatif_markdown(report).endswith("\n\n## Attribution\n\n")
+
+
+def test_sweep_report_pages_from_the_json_dict() -> None:
+    report = _sweep()
+    page = reports.sweep_html(report)
+    _assert_page(page, "Sweep")
+    assert "<table><tr><th>mql_min</th><th>MQLs</th>" in page
+    assert "<tr><td>30</td><td>9</td><td>0.25</td>" in page
+    assert "</table><h2>MQLs per value</h2><svg" in page
+    text = reports.sweep_markdown(report)
+    assert text.startswith(
+        f"# Sweep: {HOSTILE}\n\n12 leads as of 2026-12-01T00:00:00Z.\n\n| mql_min | MQLs |"
+    )
+    rest = " | ".join(["0.25"] * (len(MAIN) - 1))
+    assert text.endswith(f"|\n| 30 | 9 | {rest} |\n")

@@ -1,5 +1,9 @@
-"""Rendering simulation and what-if reports: a terminal summary, JSON
-(docs/reports.md), Markdown, and a self-contained HTML page."""
+"""Rendering the simulate, whatif and sweep reports: a terminal summary,
+JSON (docs/reports.md), Markdown, and a self-contained HTML page with inline
+SVG charts. Every renderer takes the report as its JSON dict (what the .json
+file holds), so a saved report renders the same as a fresh one. The Markdown
+and HTML markup lives in the Jinja2 templates under templates/reports/; this
+module picks the rows, cells and charts they show."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from mqldsl.render import templating
 from mqldsl.render.charts import binned, grouped_bars
 from mqldsl.simulate.run import DEFINITIONS, MAIN
 
+#: How each metric is named in tables and summaries.
 LABELS = {
     "mqls": "MQLs",
     "mql_precision": "MQL precision",
@@ -26,6 +31,7 @@ LABELS = {
 
 
 def show(value: Any) -> str:
+    """A metric value for people: n/a for no data, four significant digits."""
     if value is None:
         return "n/a"
     if isinstance(value, float):
@@ -34,6 +40,7 @@ def show(value: Any) -> str:
 
 
 def simulate_text(report: dict[str, Any]) -> str:
+    """The terminal summary of a simulation (and its backtest, if any)."""
     m = report["metrics"]
     lines = [
         f"{report['policy']['title']} — {report['leads']} leads as of {report['as_of']}"
@@ -51,6 +58,7 @@ def simulate_text(report: dict[str, Any]) -> str:
 
 
 def backtest_text(report: dict[str, Any]) -> str:
+    """The backtest lines of a simulation, or "" when it had no known outcomes."""
     data = report.get("backtest")
     if not data:
         return ""
@@ -69,6 +77,8 @@ def backtest_text(report: dict[str, Any]) -> str:
 
 
 def whatif_text(report: dict[str, Any]) -> str:
+    """The terminal summary of a what-if: the main metrics, base against
+    proposed, then the leads whose stage changed and what changed it."""
     base, proposed = report["base"], report["proposed"]
     lines = [
         f"what-if: {base['policy']['title']} -> {proposed['policy']['title']}, "
@@ -102,6 +112,7 @@ def whatif_text(report: dict[str, Any]) -> str:
 
 
 def to_json(report: dict[str, Any]) -> str:
+    """Any report as the JSON text of its .json file."""
     return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -160,6 +171,7 @@ def _score_charts(report: dict[str, Any]) -> list[dict[str, str]]:
 
 
 def simulate_markdown(report: dict[str, Any]) -> str:
+    """A simulation as Markdown: metrics, leads by stage, MQLs per week."""
     return templating.render(
         "reports/simulate.md.j2",
         title=report["policy"]["title"],
@@ -172,6 +184,7 @@ def simulate_markdown(report: dict[str, Any]) -> str:
 
 
 def whatif_markdown(report: dict[str, Any]) -> str:
+    """A what-if as Markdown: metrics, transitions and what changed them."""
     attribution = [
         f"{item['what']}: "
         + (
@@ -191,6 +204,7 @@ def whatif_markdown(report: dict[str, Any]) -> str:
 
 
 def simulate_html(report: dict[str, Any]) -> str:
+    """A simulation as an HTML page: metrics, weekly MQLs, funnel, score charts."""
     weeks = report["metrics"]["mqls_per_week"]
     return templating.render(
         "reports/simulate.html.j2",
@@ -212,6 +226,7 @@ def simulate_html(report: dict[str, Any]) -> str:
 
 
 def whatif_html(report: dict[str, Any]) -> str:
+    """A what-if as an HTML page, base and proposed side by side."""
     base, proposed = report["base"], report["proposed"]
     base_weeks = {w["week"]: w["mqls"] for w in base["metrics"]["mqls_per_week"]}
     new_weeks = {w["week"]: w["mqls"] for w in proposed["metrics"]["mqls_per_week"]}
@@ -251,6 +266,7 @@ def whatif_html(report: dict[str, Any]) -> str:
 
 
 def sweep_markdown(report: dict[str, Any]) -> str:
+    """A sweep as Markdown: a row of main metrics per combination of values."""
     header, rows = _sweep_table(report)
     return templating.render(
         "reports/sweep.md.j2",
@@ -263,6 +279,7 @@ def sweep_markdown(report: dict[str, Any]) -> str:
 
 
 def sweep_html(report: dict[str, Any]) -> str:
+    """A sweep as an HTML page: the table and the MQLs per combination."""
     header, rows = _sweep_table(report)
     labels = [", ".join(f"{k}={v}" for k, v in r["params"].items()) for r in report["rows"]]
     chart = grouped_bars(
