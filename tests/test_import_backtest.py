@@ -12,7 +12,8 @@ import pytest
 from mqldsl.io.errors import UsageProblem
 from mqldsl.io.policy import load_policy
 from mqldsl.render.outputs import report_text
-from mqldsl.simulate.simulation import SimulationOptions, Source, simulate
+from mqldsl.simulate.simulation import SimulationOptions, simulate
+from mqldsl.simulate.sources import Source
 
 from .conftest import ROOT
 from .helpers import run

@@ -15,9 +15,9 @@ from mqldsl.io.errors import UsageProblem
 from mqldsl.io.policy import load_policy, param_values
 from mqldsl.io.scoring import ScoreOptions
 from mqldsl.render.outputs import report_document, report_text, write_report
-from mqldsl.simulate.generate import generate_journeys
-from mqldsl.simulate.scenario import ScenarioError, ScenarioProblem, load_scenario
-from mqldsl.simulate.simulation import SimulationOptions, Source, simulate
+from mqldsl.simulate.scenario import ScenarioError, load_scenario
+from mqldsl.simulate.simulation import SimulationOptions, simulate
+from mqldsl.simulate.sources import ScenarioProblem, Source, generate_journeys
 from mqldsl.simulate.sweep import parse_sweep_param, sweep
 from mqldsl.simulate.whatif import whatif
 from mqldsl.sql.scoring import ScoreRequest, score

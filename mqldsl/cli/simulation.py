@@ -22,7 +22,8 @@ from mqldsl.cli.common import (
 if TYPE_CHECKING:
     from mqldsl.check.model import CheckedPolicy
     from mqldsl.render.outputs import Report
-    from mqldsl.simulate.simulation import SimulationOptions, Source
+    from mqldsl.simulate.simulation import SimulationOptions
+    from mqldsl.simulate.sources import Source
 
 
 @cli.command()
@@ -53,7 +54,7 @@ def generate(
 
     The same scenario and seed give byte-identical output.
     """
-    from mqldsl.simulate.generate import generate_journeys
+    from mqldsl.simulate.sources import generate_journeys
 
     with reported():
         count = generate_journeys(
@@ -135,7 +136,7 @@ class _Progress:
 def _source(
     scenario: str | None, journeys: str | None, seed: int | None, leads: int | None, as_of: Any
 ) -> Source:
-    from mqldsl.simulate.simulation import Source
+    from mqldsl.simulate.sources import Source
 
     with reported():
         return Source(scenario=scenario, journeys=journeys, seed=seed, leads=leads, as_of=as_of)

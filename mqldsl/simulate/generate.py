@@ -8,25 +8,10 @@ import datetime as dt
 import math
 import random
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any, BinaryIO
-
-import orjson
+from typing import Any
 
 from mqldsl.engine.runtime import DAY, format_instant, to_seconds
-from mqldsl.io.errors import UsageProblem
-from mqldsl.io.files import write_output
-from mqldsl.io.policy import load_policy
-from mqldsl.simulate.scenario import (
-    Categorical,
-    Distribution,
-    Numeric,
-    Persona,
-    Scenario,
-    SetField,
-    open_scenario,
-    scenario_policy,
-)
+from mqldsl.simulate.scenario import Categorical, Distribution, Numeric, Persona, Scenario, SetField
 
 
 def _sample(rng: random.Random, distribution: Distribution) -> Any:
@@ -150,34 +135,3 @@ def generate(
             ],
             "truth": truth,
         }
-
-
-def generate_journeys(
-    scenario: str | Path,
-    output: str | Path | None,
-    *,
-    policy: str | None = None,
-    seed: int | None = None,
-    leads: int | None = None,
-    days: int | None = None,
-) -> int:
-    """Write the journeys of a scenario as JSON Lines to ``output``
-    (atomically; None: standard output); how many. The scenario is checked
-    against ``policy`` (default: the one it names). Raises
-    :class:`~mqldsl.io.policy.PolicyError`,
-    :class:`~mqldsl.simulate.scenario.ScenarioProblem`,
-    :class:`~mqldsl.io.errors.InputProblem` and
-    :class:`~mqldsl.io.errors.UsageProblem`."""
-    if leads is not None and days is not None:
-        raise UsageProblem("give --leads or --days, not both")
-    model = load_policy(scenario_policy(scenario, policy))
-    spec = open_scenario(scenario, model)
-
-    def produce(sink: BinaryIO) -> int:
-        count = 0
-        for journey in generate(spec, seed=seed, leads=leads, days=days):
-            sink.write(orjson.dumps(journey) + b"\n")
-            count += 1
-        return count
-
-    return write_output(output, produce)

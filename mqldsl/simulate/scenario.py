@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import math
-import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -15,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from mqldsl.check.model import CheckedPolicy
-from mqldsl.io.errors import InputProblem, UsageProblem
 
 WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 DISTRIBUTIONS = {"lognormal", "normal", "uniform", "constant"}
@@ -153,39 +151,6 @@ def load_scenario(path: str | Path, model: CheckedPolicy | None = None) -> Scena
     if problems.items or scenario is None:
         raise ScenarioError(problems.items)
     return scenario
-
-
-class ScenarioProblem(InputProblem):
-    """A scenario with problems, for a command: each problem, then a line
-    saying nothing was simulated."""
-
-
-def open_scenario(path: str | Path, model: CheckedPolicy) -> Scenario:
-    """:func:`load_scenario`, with :class:`ScenarioProblem` for its problems."""
-    try:
-        return load_scenario(path, model)
-    except ScenarioError as exc:
-        raise ScenarioProblem(
-            [*exc.problems, f"{path}: the scenario has problems; nothing was simulated"]
-        ) from None
-
-
-def scenario_policy(path: str | Path, policy: str | None = None) -> str:
-    """The policy for a scenario: ``policy`` if given, else the one the
-    scenario names (`[scenario] policy = "..."`, relative to the scenario
-    file). :class:`InputProblem` if the file cannot be read as TOML,
-    :class:`UsageProblem` if it names no policy."""
-    if policy is not None:
-        return policy
-    try:
-        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise InputProblem([f"{path}:1: cannot read the scenario: {exc}"]) from None
-    table = raw.get("scenario")
-    named = table.get("policy") if isinstance(table, dict) else None
-    if not isinstance(named, str):
-        raise UsageProblem(f"{path} names no policy (`[scenario] policy = ...`): give --policy")
-    return os.path.relpath(Path(path).parent / named)
 
 
 def _unknown(

@@ -1,25 +1,19 @@
 """`simulate` as a library call, and what `simulate`, `whatif` and `sweep`
-share: where the leads come from (:class:`Source`: a scenario or a journeys
-file, with the default as-of instant), the options of a run
-(:class:`SimulationOptions`), and their validation against a policy."""
+share: the options of a run (:class:`SimulationOptions`) and their
+validation against a policy. Where the leads come from is
+:mod:`mqldsl.simulate.sources`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any, Protocol
 
 from mqldsl.check.model import CheckedPolicy
-from mqldsl.engine.runtime import Lead, to_seconds
 from mqldsl.io.errors import UsageProblem
-from mqldsl.io.journeys import JourneyReader, ReadReport, RecordError
-from mqldsl.io.policy import now
-from mqldsl.io.scoring import read_leads, summary_lines
-from mqldsl.simulate.generate import generate
 from mqldsl.simulate.results import SimulationReport
 from mqldsl.simulate.run import RunSpec, run_policy
-from mqldsl.simulate.scenario import Scenario, ScenarioProblem, open_scenario
+from mqldsl.simulate.sources import Source, load_leads, open_scenario
 from mqldsl.sql.scoring import check_memory_limit, require_sql
 
 
@@ -33,25 +27,6 @@ class Progress(Protocol):
 
 ProgressFactory = Callable[[int, str], Progress]
 """Makes a :class:`Progress` for a run of this many lead evaluations, with a label."""
-
-
-@dataclass(frozen=True)
-class Source:
-    """Where the leads of a simulation come from: ``scenario``, a scenario
-    file (``leads`` journeys generated with ``seed``, default the
-    scenario's; sales replayed on the handoffs) or ``journeys``, a JSON Lines
-    file of real journeys. Exactly one of the two. ``as_of`` defaults to the
-    end of the scenario's period, or the latest event in the journeys."""
-
-    scenario: str | Path | None = None
-    journeys: str | Path | None = None
-    seed: int | None = None
-    leads: int | None = None
-    as_of: float | None = None
-
-    def __post_init__(self) -> None:
-        if (self.scenario is None) == (self.journeys is None):
-            raise UsageProblem("give exactly one of --scenario and --journeys")
 
 
 @dataclass(frozen=True)
@@ -71,17 +46,6 @@ class SimulationOptions:
     memory_limit: str | None = None
     segment_field: str | None = None
     progress: ProgressFactory | None = None
-
-
-@dataclass
-class LoadedLeads:
-    """The leads of a source, how many records were rejected, the default
-    as-of instant, and the lines that report rejected records."""
-
-    leads: list[Lead]
-    rejected: int
-    default_as_of: float
-    notes: list[str] = field(default_factory=list)
 
 
 def check_engine(model: CheckedPolicy, engine: str, memory_limit: str | None = None) -> None:
@@ -107,42 +71,6 @@ def sql_stage(model: CheckedPolicy, name: str | None) -> str | None:
     if name is None:
         return "sql" if "sql" in model.stage_names else None
     return mql_stage(model, name, "--sql-stage")
-
-
-def scenario_leads(
-    model: CheckedPolicy, scenario: Scenario, seed: int, leads: int | None
-) -> list[Lead]:
-    """The leads a scenario generates with ``seed`` (``leads`` of them, or
-    the scenario's period's worth)."""
-    reader = JourneyReader(model)
-    result = []
-    for raw in generate(scenario, seed=seed, leads=leads):
-        try:
-            result.append(reader.lead(raw))
-        except RecordError as exc:  # pragma: no cover - the scenario fits the policy
-            raise RuntimeError(f"generated journey {raw.get('id')}: {exc}") from exc
-    return result
-
-
-def load_leads(
-    model: CheckedPolicy,
-    scenario: Scenario | None,
-    journeys: str | Path | None,
-    seed: int,
-    leads: int | None = None,
-) -> LoadedLeads:
-    """The leads of a scenario (generated with ``seed``; the default as-of
-    is the end of its period) or of a journeys file (the default as-of is
-    its latest event, or now)."""
-    if scenario is not None:
-        generated = scenario_leads(model, scenario, seed, leads)
-        return LoadedLeads(generated, 0, to_seconds(scenario.end))
-    assert journeys is not None
-    report = ReadReport()
-    found = list(read_leads(model, str(journeys), None, report))
-    notes = summary_lines(len(found), report)[:-1] if report.rejected_count else []
-    latest = max((e.at for lead in found for e in lead.events), default=now())
-    return LoadedLeads(found, report.rejected_count, latest, notes)
 
 
 def simulate(
@@ -189,17 +117,12 @@ def simulate(
 
 
 __all__ = [
-    "LoadedLeads",
     "Progress",
     "ProgressFactory",
-    "ScenarioProblem",
     "SimulationOptions",
     "Source",
     "check_engine",
-    "load_leads",
     "mql_stage",
-    "open_scenario",
-    "scenario_leads",
     "simulate",
     "sql_stage",
 ]

@@ -14,15 +14,13 @@ from mqldsl.check.model import CheckedPolicy
 from mqldsl.io.errors import UsageProblem
 from mqldsl.simulate.results import SweepReport, SweepRow
 from mqldsl.simulate.run import RunSpec, run_policy
-from mqldsl.simulate.scenario import open_scenario
 from mqldsl.simulate.simulation import (
     SimulationOptions,
-    Source,
     check_engine,
-    load_leads,
     mql_stage,
     sql_stage,
 )
+from mqldsl.simulate.sources import Source, load_leads, open_scenario
 
 MAX_VALUES = 200  # values of one param
 

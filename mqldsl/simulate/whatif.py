@@ -15,15 +15,13 @@ from mqldsl.simulate.compare import Samples, bootstrap_delta, whatif_report
 from mqldsl.simulate.failif import FailIfError, check_fail_if
 from mqldsl.simulate.results import WhatIfReport
 from mqldsl.simulate.run import Run, RunSpec, run_policy
-from mqldsl.simulate.scenario import open_scenario
 from mqldsl.simulate.simulation import (
     SimulationOptions,
-    Source,
     check_engine,
-    load_leads,
     mql_stage,
     sql_stage,
 )
+from mqldsl.simulate.sources import Source, load_leads, open_scenario
 
 EXPLAINED_LEADS = 2000  # changed leads re-run with explanations, for attribution
 BOOTSTRAP_DRAWS = 100  # resamplings of real journeys for the intervals
