@@ -9,7 +9,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -21,7 +21,7 @@ from mqldsl.io.journeys import JourneyReader, ReadReport, RecordError
 from mqldsl.io.policy import load_policy, now
 from mqldsl.io.scoring import read_leads, summary_lines
 from mqldsl.simulate.generate import generate
-from mqldsl.simulate.scenario import Scenario, ScenarioError, load_scenario
+from mqldsl.simulate.scenario import Scenario, ScenarioError, load_scenario, scenario_from_toml
 
 
 @dataclass(frozen=True)
@@ -59,14 +59,38 @@ class ScenarioProblem(InputProblem):
     saying nothing was simulated."""
 
 
-def open_scenario(path: str | Path, model: CheckedPolicy) -> Scenario:
-    """:func:`load_scenario`, with :class:`ScenarioProblem` for its problems."""
+def open_scenario(
+    path: str | Path, model: CheckedPolicy, read: tuple[str, dict[str, Any]] | None = None
+) -> Scenario:
+    """:func:`~mqldsl.simulate.scenario.load_scenario`, with
+    :class:`ScenarioProblem` for its problems; ``read`` is the file's text
+    and TOML when they were read already."""
     try:
+        if read is not None:
+            return scenario_from_toml(str(path), read[0], read[1], model)
         return load_scenario(path, model)
     except ScenarioError as exc:
         raise ScenarioProblem(
             [*exc.problems, f"{path}: the scenario has problems; nothing was simulated"]
         ) from None
+
+
+def _scenario_file(path: str | Path) -> tuple[str, dict[str, Any]]:
+    """The text of a scenario file and its TOML; :class:`InputProblem` if
+    either cannot be read."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        return text, tomllib.loads(text)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise InputProblem([f"{path}:1: cannot read the scenario: {exc}"]) from None
+
+
+def _named_policy(path: str | Path, raw: dict[str, Any]) -> str:
+    table = raw.get("scenario")
+    named = table.get("policy") if isinstance(table, dict) else None
+    if not isinstance(named, str):
+        raise UsageProblem(f"{path} names no policy (`[scenario] policy = ...`): give --policy")
+    return os.path.relpath(Path(path).parent / named)
 
 
 def scenario_policy(path: str | Path, policy: str | None = None) -> str:
@@ -76,15 +100,7 @@ def scenario_policy(path: str | Path, policy: str | None = None) -> str:
     :class:`UsageProblem` if it names no policy."""
     if policy is not None:
         return policy
-    try:
-        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise InputProblem([f"{path}:1: cannot read the scenario: {exc}"]) from None
-    table = raw.get("scenario")
-    named = table.get("policy") if isinstance(table, dict) else None
-    if not isinstance(named, str):
-        raise UsageProblem(f"{path} names no policy (`[scenario] policy = ...`): give --policy")
-    return os.path.relpath(Path(path).parent / named)
+    return _named_policy(path, _scenario_file(path)[1])
 
 
 def scenario_leads(
@@ -141,8 +157,11 @@ def generate_journeys(
     :class:`~mqldsl.io.errors.UsageProblem`."""
     if leads is not None and days is not None:
         raise UsageProblem("give --leads or --days, not both")
-    model = load_policy(scenario_policy(scenario, policy))
-    spec = open_scenario(scenario, model)
+    if policy is None:  # the scenario names its policy: read the file once
+        read = _scenario_file(scenario)
+        spec = open_scenario(scenario, load_policy(_named_policy(scenario, read[1])), read)
+    else:
+        spec = open_scenario(scenario, load_policy(policy))
 
     def produce(sink: BinaryIO) -> int:
         count = 0
