@@ -81,6 +81,36 @@ def test_score_is_deterministic_and_jobs_keep_the_order(tmp_path: Path) -> None:
     assert len(one.read_bytes().splitlines()) == 300
 
 
+def _square(offset: int, item: int) -> int:
+    return offset + item * item
+
+
+def test_the_process_pool_keeps_the_input_order() -> None:
+    from mqldsl.engine.parallel import ordered_map
+
+    assert list(ordered_map(_square, range(50), 2, int, (1,))) == [1 + i * i for i in range(50)]
+
+
+def test_score_library_call_decides_in_order_with_the_rejections(tmp_path: Path) -> None:
+    from mqldsl.engine.runtime import parse_instant
+    from mqldsl.io.errors import UsageProblem
+    from mqldsl.io.policy import load_policy
+    from mqldsl.io.scoring import ScoreOptions
+    from mqldsl.sql.scoring import ScoreRequest, score
+
+    model = load_policy(ACME)
+    path = journeys(tmp_path, GOOD, ["{nope"])
+    for jobs in (1, 2):
+        out = tmp_path / f"out{jobs}.jsonl"
+        options = ScoreOptions(as_of=parse_instant(AS_OF), params={}, jobs=jobs)
+        outcome = score(model, ScoreRequest(options, journeys=path, output=str(out)))
+        assert outcome.evaluated == 2 and outcome.failed
+        assert outcome.summary_lines()[-1] == "2 leads evaluated, 1 rejected"
+        assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == ["L-1", "L-2"]
+    with pytest.raises(UsageProblem, match="--jobs works with JSON Lines"):
+        score(model, ScoreRequest(options, journeys=path, output=str(tmp_path / "x.csv")))
+
+
 def test_bad_journey_lines_are_reported_with_their_line_numbers(tmp_path: Path) -> None:
     bad = [
         "{not json",

@@ -9,8 +9,16 @@ from pathlib import Path
 
 import pytest
 
+from mqldsl.io.errors import UsageProblem
+from mqldsl.io.policy import load_policy
+from mqldsl.render.outputs import report_text
+from mqldsl.simulate.simulation import SimulationOptions, simulate
+from mqldsl.simulate.sources import Source
+
 from .conftest import ROOT
 from .helpers import run
+
+AS_OF = 1_796_083_200.0  # 2026-12-01T00:00:00Z
 
 DATA = ROOT.parent / "shared" / "data"
 XED_POLICY = str(ROOT / "policies" / "xeducation.mql")
@@ -122,19 +130,8 @@ def test_backtest_metrics_equal_an_independent_computation(tmp_path: Path) -> No
         )[0]
         == 0
     )
-    report_file = tmp_path / "report.json"
-    code, out, _ = run(
-        "simulate",
-        XED_POLICY,
-        "--journeys",
-        str(journeys),
-        "--as-of",
-        "2026-12-01",
-        "-o",
-        str(report_file),
-    )
-    assert code == 0
-    report = json.loads(report_file.read_text())
+    result = simulate(load_policy(XED_POLICY), Source(journeys=journeys, as_of=AS_OF))
+    report = result.to_json()
     _, text, _ = run("score", XED_POLICY, str(journeys), "--as-of", "2026-12-01")
     precision, recall, lift = _independent_backtest(
         journeys, [json.loads(line) for line in text.splitlines()]
@@ -148,7 +145,7 @@ def test_backtest_metrics_equal_an_independent_computation(tmp_path: Path) -> No
     assert gain[-1] == {"flagged": 1.0, "buyers_caught": 1.0}
     assert [g["buyers_caught"] for g in gain] == sorted(g["buyers_caught"] for g in gain)
     assert report["metrics"]["sqls"] is None  # no sales outcome in this export
-    assert "lift" in out
+    assert "lift" in report_text(result)
 
 
 @pytest.mark.skipif(
@@ -165,18 +162,7 @@ def test_backtest_on_the_real_x_education_export(tmp_path: Path) -> None:
     with open(source, newline="", encoding="utf-8-sig") as stream:
         rows = list(csv.DictReader(stream))
     assert f"{len(rows)} rows imported, 0 rejected" in err
-    report_file = tmp_path / "report.json"
-    run(
-        "simulate",
-        XED_POLICY,
-        "--journeys",
-        str(journeys),
-        "--as-of",
-        "2026-12-01",
-        "-o",
-        str(report_file),
-    )
-    report = json.loads(report_file.read_text())
+    report = simulate(load_policy(XED_POLICY), Source(journeys=journeys, as_of=AS_OF)).to_json()
     _, text, _ = run("score", XED_POLICY, str(journeys), "--as-of", "2026-12-01")
     precision, recall, lift = _independent_backtest(
         journeys, [json.loads(line) for line in text.splitlines()]
@@ -247,9 +233,7 @@ def test_backtest_on_the_real_olist_funnel(tmp_path: Path) -> None:
     )
     assert code == 0, err
     assert "8000 rows imported, 0 rejected" in err
-    report_file = tmp_path / "report.json"
-    run("simulate", OLIST_POLICY, "--journeys", str(journeys), "-o", str(report_file))
-    report = json.loads(report_file.read_text())
+    report = simulate(load_policy(OLIST_POLICY), Source(journeys=journeys)).to_json()
     assert report["backtest"]["buyers"] == 842
     assert report["backtest"]["base_rate"] == round(842 / 8000, 4)
     _, text, _ = run("score", OLIST_POLICY, str(journeys), "--as-of", report["as_of"])
@@ -280,19 +264,10 @@ def test_conversion_by_segment_equals_an_independent_count(tmp_path: Path) -> No
         "-o",
         str(journeys),
     )
-    report_file = tmp_path / "report.json"
-    code, _, _ = run(
-        "simulate",
-        OLIST_POLICY,
-        "--journeys",
-        str(journeys),
-        "--segment",
-        "origin",
-        "-o",
-        str(report_file),
-    )
-    assert code == 0
-    segments = json.loads(report_file.read_text())["backtest"]["by_segment"]
+    model = load_policy(OLIST_POLICY)
+    report = simulate(model, Source(journeys=journeys), SimulationOptions(segment_field="origin"))
+    assert report.backtest is not None
+    segments = report.backtest["by_segment"]
     with open(olist / "olist_marketing_qualified_leads_dataset.csv", newline="") as stream:
         mqls = list(csv.DictReader(stream))
     with open(olist / "olist_closed_deals_dataset.csv", newline="") as stream:
@@ -307,6 +282,8 @@ def test_conversion_by_segment_equals_an_independent_count(tmp_path: Path) -> No
         "simulate", OLIST_POLICY, "--journeys", str(journeys), "--segment", "channel"
     )
     assert code == 2 and "no lead field `channel`" in err
+    with pytest.raises(UsageProblem, match="no lead field `channel`"):
+        simulate(model, Source(journeys=journeys), SimulationOptions(segment_field="channel"))
 
 
 # The Olist funnel's shape (from ../shared/data/olist: 842 won of 8,000; days from first

@@ -1,4 +1,5 @@
-"""Scenarios, `generate`, `simulate`, `whatif` and `sweep`."""
+"""Scenarios, `generate`, `simulate`, `whatif` and `sweep`: the library
+functions, and the command line's options, messages and exit codes."""
 
 from __future__ import annotations
 
@@ -9,7 +10,17 @@ from pathlib import Path
 import pytest
 
 from mqldsl.check.checker import check_file
+from mqldsl.check.model import CheckedPolicy
+from mqldsl.io.errors import UsageProblem
+from mqldsl.io.policy import load_policy, param_values
+from mqldsl.io.scoring import ScoreOptions
+from mqldsl.render.outputs import report_document, report_text, write_report
 from mqldsl.simulate.scenario import ScenarioError, load_scenario
+from mqldsl.simulate.simulation import SimulationOptions, simulate
+from mqldsl.simulate.sources import ScenarioProblem, Source, generate_journeys
+from mqldsl.simulate.sweep import parse_sweep_param, sweep
+from mqldsl.simulate.whatif import whatif
+from mqldsl.sql.scoring import ScoreRequest, score
 
 from .conftest import ROOT
 from .helpers import run
@@ -18,12 +29,28 @@ ACME = str(ROOT / "policies" / "acme.mql")
 SCENARIO = str(ROOT / "simulations" / "acme.toml")
 
 
+AS_OF = 1_796_083_200.0  # 2026-12-01T00:00:00Z
+
+
 @pytest.fixture(scope="module")
 def journeys(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("sim") / "acme.jsonl"
-    code, _, err = run("generate", SCENARIO, "--leads", "600", "--seed", "3", "-o", str(path))
-    assert code == 0, err
+    assert generate_journeys(SCENARIO, path, leads=600, seed=3) == 600
     return path
+
+
+@pytest.fixture(scope="module")
+def acme() -> CheckedPolicy:
+    return load_policy(ACME)
+
+
+def decisions(model: CheckedPolicy, journeys: Path, tmp: Path, *sets: str) -> list[dict]:
+    """What `score` decides for every lead, as an independent count."""
+    out = tmp / f"decisions{len(sets)}.jsonl"
+    options = ScoreOptions(as_of=AS_OF, params=param_values(model, sets))
+    outcome = score(model, ScoreRequest(options, journeys=str(journeys), output=str(out)))
+    assert not outcome.failed
+    return [json.loads(line) for line in out.read_text().splitlines()]
 
 
 # ---------------------------------------------------------------- scenarios
@@ -88,6 +115,9 @@ def test_bad_scenarios_name_the_file_line_and_key(
     assert expected in problems
     line = int(problems.split(f"{path}:")[1].split(":")[0])
     assert line > 1
+    with pytest.raises(ScenarioProblem) as problem:
+        simulate(model, Source(scenario=path))
+    assert expected in "\n".join(problem.value.lines)
     code, _, err = run("simulate", ACME, "--scenario", str(path))
     assert code == 1
     assert expected in err
@@ -107,9 +137,9 @@ def test_invalid_toml_is_reported_with_its_position(tmp_path: Path) -> None:
 
 def test_generate_is_byte_identical_for_a_seed(tmp_path: Path) -> None:
     a, b, c = (tmp_path / n for n in ("a.jsonl", "b.jsonl", "c.jsonl"))
-    run("generate", SCENARIO, "--leads", "200", "--seed", "5", "-o", str(a))
-    run("generate", SCENARIO, "--leads", "200", "--seed", "5", "-o", str(b))
-    run("generate", SCENARIO, "--leads", "200", "--seed", "6", "-o", str(c))
+    generate_journeys(SCENARIO, a, leads=200, seed=5)
+    generate_journeys(SCENARIO, b, leads=200, seed=5)
+    generate_journeys(SCENARIO, c, leads=200, seed=6)
     assert a.read_bytes() == b.read_bytes()
     assert a.read_bytes() != c.read_bytes()
     lines = [json.loads(line) for line in a.read_text().splitlines()]
@@ -119,15 +149,25 @@ def test_generate_is_byte_identical_for_a_seed(tmp_path: Path) -> None:
     assert all("window_closes" in line["truth"] for line in lines if line["truth"]["buyer"])
 
 
-def test_generated_truth_behaves_like_a_real_funnel(journeys: Path) -> None:
-    code, out, _ = run("score", ACME, str(journeys), "--as-of", "2026-12-01")
-    assert code == 0
-    decisions = {d["id"]: d for d in map(json.loads, out.splitlines())}
+def test_generate_command(tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    code, _, err = run("generate", SCENARIO, "--leads", "20", "--seed", "5", "-o", str(path))
+    assert code == 0 and err == "20 journeys generated\n"
+    generate_journeys(SCENARIO, tmp_path / "b.jsonl", leads=20, seed=5)
+    assert path.read_bytes() == (tmp_path / "b.jsonl").read_bytes()
+    code, _, err = run("generate", SCENARIO, "--leads", "20", "--days", "3")
+    assert code == 2 and "give --leads or --days, not both" in err
+
+
+def test_generated_truth_behaves_like_a_real_funnel(
+    acme: CheckedPolicy, journeys: Path, tmp_path: Path
+) -> None:
+    by_id = {d["id"]: d for d in decisions(acme, journeys, tmp_path)}
     truth = {
         j["id"]: j["truth"]["buyer"] for j in map(json.loads, journeys.read_text().splitlines())
     }
-    buyers = [decisions[i] for i, b in truth.items() if b]
-    others = [decisions[i] for i, b in truth.items() if not b]
+    buyers = [by_id[i] for i, b in truth.items() if b]
+    others = [by_id[i] for i, b in truth.items() if not b]
     mean = lambda ds: sum(d["scores"]["intent"] for d in ds) / len(ds)  # noqa: E731
     qualified = lambda d: bool({"mql", "sql"} & set(d["entered"]))  # noqa: E731
     assert mean(buyers) > mean(others) + 5  # buyers show more intent
@@ -139,54 +179,57 @@ def test_generated_truth_behaves_like_a_real_funnel(journeys: Path) -> None:
 
 
 def test_simulate_stage_counts_and_mqls_equal_an_independent_count(
-    journeys: Path, tmp_path: Path
+    acme: CheckedPolicy, journeys: Path, tmp_path: Path
 ) -> None:
-    report_file = tmp_path / "report.json"
-    code, out, _ = run(
-        "simulate",
-        ACME,
-        "--journeys",
-        str(journeys),
-        "--as-of",
-        "2026-12-01",
-        "-o",
-        str(report_file),
-    )
-    assert code == 0
-    report = json.loads(report_file.read_text())
-    _, decisions_text, _ = run("score", ACME, str(journeys), "--as-of", "2026-12-01")
-    decisions = [json.loads(line) for line in decisions_text.splitlines()]
-    stages = Counter(d["stage"] for d in decisions)
+    result = simulate(acme, Source(journeys=journeys, as_of=AS_OF))
+    report = result.to_json()
+    decided = decisions(acme, journeys, tmp_path)
+    stages = Counter(d["stage"] for d in decided)
     assert {k: v for k, v in report["stages"].items() if v} == dict(stages)
     assert report["metrics"]["mqls"] == sum(
-        1 for d in decisions if {"mql", "sql"} & set(d["entered"])
+        1 for d in decided if {"mql", "sql"} & set(d["entered"])
     )
     truth = {
         j["id"]: j["truth"]["buyer"] for j in map(json.loads, journeys.read_text().splitlines())
     }
-    mqls = [d for d in decisions if {"mql", "sql"} & set(d["entered"])]
+    mqls = [d for d in decided if {"mql", "sql"} & set(d["entered"])]
     assert report["metrics"]["mql_precision"] == round(
         sum(truth[d["id"]] for d in mqls) / len(mqls), 4
     )
     assert report["metrics"]["sla_met"] is None  # no sales replay on real journeys
     assert set(report["definitions"]) >= {"mqls", "mql_precision", "buyer_recall", "sla_met"}
-    assert "MQLs" in out
+    assert "MQLs" in report_text(result)
 
 
-def test_simulate_reruns_are_byte_identical(tmp_path: Path) -> None:
+def test_simulate_command_prints_the_summary_and_writes_the_same_report(
+    acme: CheckedPolicy, journeys: Path, tmp_path: Path
+) -> None:
+    report_file = tmp_path / "report.json"
+    args = ["simulate", ACME, "--journeys", str(journeys), "--as-of", "2026-12-01"]
+    code, out, err = run(*args, "-o", str(report_file))
+    assert code == 0 and err == f"wrote {report_file}\n"
+    result = simulate(acme, Source(journeys=journeys, as_of=AS_OF))
+    assert out == report_text(result)
+    assert report_file.read_text() == report_document(result, report_file)
+    code, _, err = run(*args, "-o", str(tmp_path / "report.txt"))
+    assert code == 2 and "the report must end in .json, .html or .md" in err
+    code, _, err = run("simulate", ACME)
+    assert code == 2 and "give exactly one of --scenario and --journeys" in err
+    code, _, err = run(*args, "--mql-stage", "nope")
+    assert code == 2 and "the policy has no stage `nope`" in err
+
+
+def test_simulate_reruns_are_byte_identical(acme: CheckedPolicy, tmp_path: Path) -> None:
     first, second = tmp_path / "a.json", tmp_path / "b.json"
     for target in (first, second):
-        code, _, _ = run(
-            "simulate", ACME, "--scenario", SCENARIO, "--leads", "400", "-o", str(target)
-        )
-        assert code == 0
+        write_report(simulate(acme, Source(scenario=SCENARIO, leads=400)), target)
     assert first.read_bytes() == second.read_bytes()
     report = json.loads(first.read_text())
     assert report["as_of"] == "2026-12-01T00:00:00Z"  # the end of the scenario's period
     assert report["metrics"]["sla_met"] is not None
 
 
-def test_slower_first_touch_loses_sqls(tmp_path: Path) -> None:
+def test_slower_first_touch_loses_sqls(acme: CheckedPolicy, tmp_path: Path) -> None:
     text = (
         Path(SCENARIO).read_text().replace('policy = "../policies/acme.mql"', f'policy = "{ACME}"')
     )
@@ -204,9 +247,7 @@ def test_slower_first_touch_loses_sqls(tmp_path: Path) -> None:
     )
     results = {}
     for name, path in (("slow", slow), ("fast", fast)):
-        report = tmp_path / f"{name}.json"
-        run("simulate", ACME, "--scenario", str(path), "--leads", "1500", "-o", str(report))
-        results[name] = json.loads(report.read_text())["metrics"]
+        results[name] = simulate(acme, Source(scenario=path, leads=1500)).metrics
     assert (
         results["fast"]["median_hours_to_first_touch"]
         < results["slow"]["median_hours_to_first_touch"]
@@ -214,46 +255,33 @@ def test_slower_first_touch_loses_sqls(tmp_path: Path) -> None:
     assert results["fast"]["sqls"] > results["slow"]["sqls"]
 
 
-def test_html_and_markdown_reports_are_self_contained(tmp_path: Path) -> None:
+def test_html_and_markdown_reports_are_self_contained(acme: CheckedPolicy, tmp_path: Path) -> None:
+    result = simulate(acme, Source(scenario=SCENARIO, leads=300))
     page = tmp_path / "report.html"
-    run("simulate", ACME, "--scenario", SCENARIO, "--leads", "300", "-o", str(page))
+    write_report(result, page)
     text = page.read_text()
     assert text.startswith("<!DOCTYPE html>") and "<svg" in text
     # nothing is fetched: no scripts, stylesheets or images from elsewhere
     assert "<script" not in text and "<link" not in text and 'src="http' not in text
     markdown = tmp_path / "report.md"
-    run("simulate", ACME, "--scenario", SCENARIO, "--leads", "300", "-o", str(markdown))
+    write_report(result, markdown)
     assert "| MQL precision |" in markdown.read_text()
 
 
 # ---------------------------------------------------------------- whatif
 
 
-def test_whatif_transitions_equal_an_independent_count(journeys: Path, tmp_path: Path) -> None:
-    report_file = tmp_path / "whatif.json"
-    code, out, _ = run(
-        "whatif",
-        ACME,
-        "--set",
-        "mql_intent_min=25",
-        "--journeys",
-        str(journeys),
-        "--as-of",
-        "2026-12-01",
-        "-o",
-        str(report_file),
-    )
-    assert code == 0
-    report = json.loads(report_file.read_text())
-    _, base_text, _ = run("score", ACME, str(journeys), "--as-of", "2026-12-01")
-    _, new_text, _ = run(
-        "score", ACME, str(journeys), "--as-of", "2026-12-01", "--set", "mql_intent_min=25"
-    )
+def test_whatif_transitions_equal_an_independent_count(
+    acme: CheckedPolicy, journeys: Path, tmp_path: Path
+) -> None:
+    options = SimulationOptions(params=param_values(acme, ["mql_intent_min=25"]))
+    result = whatif(acme, None, Source(journeys=journeys, as_of=AS_OF), options)
+    report = result.to_json()
     pairs = Counter(
         (a["stage"], b["stage"])
         for a, b in zip(
-            map(json.loads, base_text.splitlines()),
-            map(json.loads, new_text.splitlines()),
+            decisions(acme, journeys, tmp_path),
+            decisions(acme, journeys, tmp_path, "mql_intent_min=25"),
             strict=True,
         )
         if a["stage"] != b["stage"]
@@ -267,10 +295,29 @@ def test_whatif_transitions_equal_an_independent_count(journeys: Path, tmp_path:
     assert {"what": "param mql_intent_min", "base": 40, "proposed": 25} in report["attribution"]
     if pairs:
         assert report["samples"] and "Lead " in report["samples"][0]["base"]["explanation"]
-    assert "what-if" in out
+    assert "what-if" in report_text(result)
 
 
-def test_whatif_with_two_policies_attributes_rules(journeys: Path, tmp_path: Path) -> None:
+def test_whatif_command_prints_the_summary_and_writes_the_same_report(
+    acme: CheckedPolicy, journeys: Path, tmp_path: Path
+) -> None:
+    report_file = tmp_path / "whatif.json"
+    args = ["whatif", ACME, "--journeys", str(journeys), "--as-of", "2026-12-01"]
+    code, out, err = run(*args, "--set", "mql_intent_min=25", "-o", str(report_file))
+    assert code == 0 and err == f"wrote {report_file}\n"
+    options = SimulationOptions(params={"mql_intent_min": 25})
+    result = whatif(acme, None, Source(journeys=journeys, as_of=AS_OF), options)
+    assert out == report_text(result)
+    assert report_file.read_text() == report_document(result, report_file)
+    code, _, err = run(*args)
+    assert code == 2 and "give a PROPOSED policy, or --set PARAM=VALUE to change BASE" in err
+    code, _, err = run(*args, "--set", "nope=1")
+    assert code == 2 and "--set" in err and "nope" in err
+
+
+def test_whatif_with_two_policies_attributes_rules(
+    acme: CheckedPolicy, journeys: Path, tmp_path: Path
+) -> None:
     proposed = tmp_path / "proposed.mql"
     proposed.write_text(
         Path(ACME)
@@ -279,20 +326,8 @@ def test_whatif_with_two_policies_attributes_rules(journeys: Path, tmp_path: Pat
             "+2 per page_view within 30 days, max 10", "+10 per page_view within 30 days, max 40"
         )
     )
-    report_file = tmp_path / "w.json"
-    code, _, _ = run(
-        "whatif",
-        ACME,
-        str(proposed),
-        "--journeys",
-        str(journeys),
-        "--as-of",
-        "2026-12-01",
-        "-o",
-        str(report_file),
-    )
-    assert code == 0
-    report = json.loads(report_file.read_text())
+    result = whatif(acme, load_policy(proposed), Source(journeys=journeys, as_of=AS_OF))
+    report = result.to_json()
     assert report["changed_leads"] == sum(t["leads"] for t in report["transitions"])
     assert report["changed_leads"] > 0
     rules = {item["what"]: item["leads"] for item in report["attribution"] if "leads" in item}
@@ -302,7 +337,7 @@ def test_whatif_with_two_policies_attributes_rules(journeys: Path, tmp_path: Pat
     }
 
 
-def test_fail_if_gates_a_change(journeys: Path) -> None:
+def test_fail_if_gates_a_change(acme: CheckedPolicy, journeys: Path) -> None:
     args = [
         "whatif",
         ACME,
@@ -321,33 +356,37 @@ def test_fail_if_gates_a_change(journeys: Path) -> None:
     code, _, err = run(*args, "--fail-if", "mqls.delta_pc > 5")
     assert code == 2
     assert "did you mean `mqls.delta_pct`" in err
+    options = SimulationOptions(params={"mql_intent_min": 10})
+    result = whatif(acme, None, Source(journeys=journeys, as_of=AS_OF), options)
+    assert result.fail_if("mqls.delta_pct > 5")
+    assert result.fail_if("mqls.delta_pct > 100000") == []
 
 
-def test_whatif_over_a_scenario_uses_replications(tmp_path: Path) -> None:
-    report_file = tmp_path / "w.json"
-    code, _, _ = run(
-        "whatif",
-        ACME,
-        "--set",
-        "mql_fit_min=20",
-        "--scenario",
-        SCENARIO,
-        "--leads",
-        "300",
-        "--replications",
-        "3",
-        "-o",
-        str(report_file),
-    )
-    assert code == 0
-    report = json.loads(report_file.read_text())
-    interval = report["delta"]["mqls"]["ci95"]
+def test_whatif_over_a_scenario_uses_replications(acme: CheckedPolicy) -> None:
+    options = SimulationOptions(params=param_values(acme, ["mql_fit_min=20"]))
+    result = whatif(acme, None, Source(scenario=SCENARIO, leads=300), options, replications=3)
+    interval = result.delta["mqls"].ci95
     assert interval is not None and interval[0] <= interval[1]
 
 
-def test_sweep_shows_the_threshold_trade_off(journeys: Path, tmp_path: Path) -> None:
+def test_sweep_shows_the_threshold_trade_off(acme: CheckedPolicy, journeys: Path) -> None:
+    result = sweep(acme, ["mql_intent_min=20..60:20"], Source(journeys=journeys, as_of=AS_OF))
+    rows = result.to_json()["rows"]
+    assert [r["params"]["mql_intent_min"] for r in rows] == [20, 40, 60]
+    mqls = [r["metrics"]["mqls"] for r in rows]
+    assert mqls == sorted(mqls, reverse=True)
+    with pytest.raises(UsageProblem) as problem:
+        parse_sweep_param(acme, "mql_intent_min=a..b")
+    assert problem.value.option == "--param"
+    code, _, _ = run("sweep", ACME, "--param", "mql_intent_min=a..b", "--journeys", str(journeys))
+    assert code == 2
+
+
+def test_sweep_command_prints_a_table_and_writes_the_same_report(
+    acme: CheckedPolicy, journeys: Path, tmp_path: Path
+) -> None:
     report_file = tmp_path / "sweep.json"
-    code, _, _ = run(
+    code, out, err = run(
         "sweep",
         ACME,
         "--param",
@@ -359,17 +398,15 @@ def test_sweep_shows_the_threshold_trade_off(journeys: Path, tmp_path: Path) -> 
         "-o",
         str(report_file),
     )
-    assert code == 0
-    rows = json.loads(report_file.read_text())["rows"]
-    assert [r["params"]["mql_intent_min"] for r in rows] == [20, 40, 60]
-    mqls = [r["metrics"]["mqls"] for r in rows]
-    assert mqls == sorted(mqls, reverse=True)
-    code, _, _ = run("sweep", ACME, "--param", "mql_intent_min=a..b", "--journeys", str(journeys))
-    assert code == 2
+    assert code == 0 and err == f"wrote {report_file}\n"
+    result = sweep(acme, ["mql_intent_min=20..60:20"], Source(journeys=journeys, as_of=AS_OF))
+    assert out == report_text(result)
+    assert out.splitlines()[0].split()[0] == "mql_intent_min" and len(out.splitlines()) == 4
+    assert report_file.read_text() == report_document(result, report_file)
 
 
-def test_jobs_give_the_same_report(tmp_path: Path) -> None:
-    one, two = tmp_path / "one.json", tmp_path / "two.json"
-    run("simulate", ACME, "--scenario", SCENARIO, "--leads", "2500", "-o", str(one))
-    run("simulate", ACME, "--scenario", SCENARIO, "--leads", "2500", "--jobs", "2", "-o", str(two))
-    assert one.read_bytes() == two.read_bytes()
+def test_jobs_give_the_same_report(acme: CheckedPolicy) -> None:
+    source = Source(scenario=SCENARIO, leads=2500)
+    one = simulate(acme, source)
+    two = simulate(acme, source, SimulationOptions(jobs=2))
+    assert one.to_json() == two.to_json()

@@ -6,10 +6,12 @@ a stage with no mapping is an error, never a guess."""
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from typing import IO
 
 from mqldsl.check.model import CheckedPolicy
 from mqldsl.engine.runtime import Decision
+from mqldsl.io.errors import UsageProblem
 
 # HubSpot's internal values of the Lifecycle Stage property, and of Lead Status.
 HUBSPOT_LIFECYCLE = (
@@ -72,6 +74,38 @@ def read_mapping_file(path: str) -> dict[str, str]:
     if not isinstance(stages, dict) or not all(isinstance(v, str) for v in stages.values()):
         raise CrmMappingError(f'{path}: expected a [stages] table of STAGE = "value"')
     return {str(k): v for k, v in stages.items()}
+
+
+def crm_stages(
+    model: CheckedPolicy,
+    crm: str | None,
+    crm_map: Sequence[str] = (),
+    crm_mapping: str | None = None,
+    to_csv: bool = True,
+) -> dict[str, str] | None:
+    """The CRM value of every stage for ``crm`` (None when no CRM output is
+    asked for): its defaults, then the ``[stages]`` table of the TOML file
+    ``crm_mapping``, then ``STAGE=VALUE`` items. :class:`UsageProblem` names
+    the option at fault."""
+    if crm is None and not crm_map and not crm_mapping:
+        return None
+    if crm is None or not to_csv:
+        raise UsageProblem("--crm needs -o FILE.csv (and --crm-map/--crm-mapping need --crm)")
+    overrides: dict[str, str] = {}
+    if crm_mapping:
+        try:
+            overrides.update(read_mapping_file(crm_mapping))
+        except CrmMappingError as exc:
+            raise UsageProblem(str(exc), "--crm-mapping") from None
+    for item in crm_map:
+        stage, sep, value = item.partition("=")
+        if not sep:
+            raise UsageProblem(f"`{item}` is not STAGE=VALUE", "--crm-map")
+        overrides[stage.strip()] = value.strip()
+    try:
+        return stage_mapping(model, crm, overrides)
+    except CrmMappingError as exc:
+        raise UsageProblem(str(exc), "--crm-map") from None
 
 
 def stage_mapping(model: CheckedPolicy, crm: str, overrides: dict[str, str]) -> dict[str, str]:

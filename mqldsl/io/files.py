@@ -1,13 +1,20 @@
-"""Small file helpers shared by the commands."""
+"""Small file helpers shared by the commands: atomic writes, output to a
+file or standard output, and the policy files a list of paths names."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, TypeVar
+
+from mqldsl.io.errors import UsageProblem
+
+Produced = TypeVar("Produced")
 
 
 @contextlib.contextmanager
@@ -42,6 +49,22 @@ def write_atomic(path: str | Path, text: str) -> None:
         stream.write(text.encode("utf-8"))
 
 
+def write_output(output: str | Path | None, produce: Callable[[BinaryIO], Produced]) -> Produced:
+    """Run ``produce(binary sink)`` into standard output (``output`` None) or
+    atomically into the file ``output``; :class:`UsageProblem` (option ``-o``)
+    when the file's folder does not exist."""
+    if output is None:
+        stream = sys.stdout.buffer
+        result = produce(stream)
+        stream.flush()
+        return result
+    folder = Path(output).parent
+    if str(folder) and not folder.is_dir():
+        raise UsageProblem(f"the folder {str(folder)!r} does not exist", "-o")
+    with atomic_output(output) as sink:
+        return produce(sink)
+
+
 def expand_policy_paths(paths: Iterable[str]) -> list[str]:
     """Files as given, and every ``.mql`` file under a directory (sorted).
     Paths that do not exist are kept, so that reading them reports E100."""
@@ -53,3 +76,12 @@ def expand_policy_paths(paths: Iterable[str]) -> list[str]:
         else:
             result.append(raw)
     return result
+
+
+def read_json_report(path: str | Path, option: str = "--simulation") -> dict[str, Any]:
+    """A simulate or whatif JSON report; :class:`UsageProblem` if it cannot be read."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageProblem(f"cannot read {path}: {exc}", option) from None
+    return data  # type: ignore[no-any-return]

@@ -8,20 +8,26 @@ import csv
 import datetime as dt
 import difflib
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
+
+import orjson
 
 from mqldsl.check.model import CheckedPolicy
 from mqldsl.engine.runtime import format_instant, to_seconds
+from mqldsl.io.errors import InputProblem, UsageProblem
+from mqldsl.io.files import write_output
 from mqldsl.io.journeys import RecordError, convert
 
 
-class MappingError(ValueError):
+class MappingError(InputProblem):
+    """A mapping file with problems, or a table it needs that was not given."""
+
     def __init__(self, problems: list[str]) -> None:
+        super().__init__(problems)
         self.problems = problems
-        super().__init__("\n".join(problems))
 
 
 @dataclass(frozen=True)
@@ -165,6 +171,9 @@ def load_mapping(path: str | Path, model: CheckedPolicy) -> Mapping:
 
 @dataclass
 class ImportReport:
+    """How many rows were read and imported, and the rejected ones (file,
+    line, reason)."""
+
     read: int = 0
     imported: int = 0
     rejected: list[tuple[str, int, str]] = field(default_factory=list)
@@ -331,3 +340,42 @@ def _journey(
     if truth:
         journey["truth"] = truth
     return journey
+
+
+def table_files(tables: Sequence[str]) -> dict[str, str]:
+    """``NAME=FILE`` items as a mapping; :class:`UsageProblem` (option
+    ``--table``) for an item of another shape."""
+    files = {}
+    for item in tables:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise UsageProblem(f"`{item}` is not NAME=FILE", "--table")
+        files[name] = path
+    return files
+
+
+def import_journeys(
+    model: CheckedPolicy,
+    mapping: str | Path,
+    leads: str,
+    tables: Sequence[str],
+    output: str | Path | None,
+) -> ImportReport:
+    """Turn the CSV export ``leads`` (joined with the ``NAME=FILE`` tables)
+    into journeys as the mapping file says, written as JSON Lines to
+    ``output`` (atomically; None: standard output). Every row is imported or
+    rejected with its line number in the returned report.
+    :class:`MappingError` for a mapping with problems."""
+    files = table_files(tables)
+    report = ImportReport()
+    spec = load_mapping(mapping, model)
+
+    def produce(sink: BinaryIO) -> int:
+        count = 0
+        for journey in import_rows(model, spec, leads, files, report):
+            sink.write(orjson.dumps(journey) + b"\n")
+            count += 1
+        return count
+
+    write_output(output, produce)
+    return report

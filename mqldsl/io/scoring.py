@@ -1,13 +1,15 @@
-"""Scoring a journey file: read, validate, evaluate and write decisions,
-optionally across several processes (`mqldsl score --jobs N`), keeping the
-input order and flat memory."""
+"""Scoring a journey file with the Python engine: read, validate, evaluate
+and write decisions (JSON Lines or a CSV table), optionally across several
+processes (`mqldsl score --jobs N`), keeping the input order and flat
+memory. The DuckDB engine is in :mod:`mqldsl.sql.scoring`."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import itertools
-import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -17,8 +19,10 @@ import orjson
 from mqldsl.check.checker import check_file
 from mqldsl.check.model import CheckedPolicy
 from mqldsl.engine.evaluator import Evaluator
-from mqldsl.engine.explain import explanation
+from mqldsl.engine.explain import explanation, render_timeline
+from mqldsl.engine.parallel import ordered_map
 from mqldsl.engine.runtime import Decision, Lead
+from mqldsl.io.crm import CrmWriter
 from mqldsl.io.journeys import JourneyReader, ReadReport, RecordError
 
 CHUNK = 2000
@@ -26,6 +30,10 @@ CHUNK = 2000
 
 @dataclass
 class ScoreOptions:
+    """How to decide the leads: as of when, with which params, with each
+    decision's explanation or not, in how many processes, and after how many
+    rejected records to stop."""
+
     as_of: float
     params: dict[str, Any]
     explain: bool = False
@@ -57,6 +65,33 @@ class CsvWriter:
         self.writer.writerow(row)
 
 
+@dataclass(frozen=True)
+class TableFormat:
+    """CSV output: the flat table of SPEC §12 or, with ``crm``, the columns
+    that CRM imports, ``stages`` giving its value of each stage."""
+
+    crm: str | None = None
+    stages: dict[str, str] | None = None
+
+    def writer(self, stream: IO[str], model: CheckedPolicy) -> CsvWriter | CrmWriter:
+        if self.crm is not None and self.stages is not None:
+            return CrmWriter(stream, model, self.crm, self.stages)
+        return CsvWriter(stream, model)
+
+
+def write_table(
+    sink: IO[bytes], model: CheckedPolicy, table: TableFormat, fill: Callable[[Any], int]
+) -> int:
+    """``fill(write)`` with ``write`` taking one decision into the CSV table
+    on the binary ``sink``; what ``fill`` returns (the count written)."""
+    text = io.TextIOWrapper(sink, encoding="utf-8", newline="", write_through=True)
+    writer = table.writer(text, model)
+    count = fill(writer.write)
+    text.flush()
+    text.detach()  # the sink stays open for its owner
+    return count
+
+
 def _evaluate_one(evaluator: Evaluator, lead: Lead, options: ScoreOptions) -> Decision | bytes:
     if options.explain:
         result = evaluator.run(lead, options.as_of, explain=True)
@@ -69,23 +104,25 @@ def _evaluate_one(evaluator: Evaluator, lead: Lead, options: ScoreOptions) -> De
 # ---------------------------------------------------------------- parallel
 
 
-_WORKER: dict[str, Any] = {}
+@dataclass(frozen=True)
+class _Worker:
+    model: CheckedPolicy
+    evaluator: Evaluator
+    options: ScoreOptions
 
 
-def _init_worker(policy: str, params: dict[str, Any], options: ScoreOptions) -> None:
+def _worker(policy: str, params: dict[str, Any], options: ScoreOptions) -> _Worker:
+    # Checked again in each worker: a spawned worker gets the path, not the model.
     result = check_file(policy)
     assert result.model is not None
-    _WORKER["model"] = result.model
-    _WORKER["evaluator"] = Evaluator(result.model, params)
-    _WORKER["options"] = options
+    return _Worker(result.model, Evaluator(result.model, params), options)
 
 
-def _work(chunk: list[tuple[int, bytes]]) -> list[tuple[int, str | None, bytes | str]]:
+def _work(
+    worker: _Worker, chunk: list[tuple[int, bytes]]
+) -> list[tuple[int, str | None, bytes | str]]:
     """Per line: (line number, id or None, the output line or the rejection reason)."""
-    model: CheckedPolicy = _WORKER["model"]
-    evaluator: Evaluator = _WORKER["evaluator"]
-    options: ScoreOptions = _WORKER["options"]
-    reader = JourneyReader(model, check_duplicates=False)  # the parent checks across chunks
+    reader = JourneyReader(worker.model, check_duplicates=False)  # the parent checks across chunks
     out: list[tuple[int, str | None, bytes | str]] = []
     for number, line in chunk:
         try:
@@ -98,7 +135,7 @@ def _work(chunk: list[tuple[int, bytes]]) -> list[tuple[int, str | None, bytes |
         except RecordError as exc:
             out.append((number, None, str(exc)))
             continue
-        result = _evaluate_one(evaluator, lead, options)
+        result = _evaluate_one(worker.evaluator, lead, worker.options)
         out.append(
             (number, lead.id, result if isinstance(result, bytes) else decision_line(result))
         )
@@ -132,16 +169,17 @@ def _chunks(path: str) -> Iterator[list[tuple[int, bytes]]]:
 def score_parallel(
     policy: str, journeys: str, options: ScoreOptions, sink: IO[bytes], report: ReadReport
 ) -> int:
-    import multiprocessing
-
+    """Decide the JSON Lines file ``journeys`` across ``options.jobs``
+    processes, writing JSON Lines to ``sink`` in input order; the number of
+    leads decided. ``policy`` is the policy's path (each worker checks it)."""
     seen: set[str] = set()
     evaluated = 0
-    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-    with context.Pool(
-        options.jobs, initializer=_init_worker, initargs=(policy, options.params, options)
-    ) as pool:
-        for results in pool.imap(_work, _chunks(journeys), chunksize=1):
-            for number, lead_id, payload in results:
+    results = ordered_map(
+        _work, _chunks(journeys), options.jobs, _worker, (policy, options.params, options)
+    )
+    with contextlib.closing(results):
+        for part in results:
+            for number, lead_id, payload in part:
                 if number == -1:
                     assert isinstance(payload, str)
                     types, fields, event_fields = orjson.loads(payload)
@@ -161,8 +199,7 @@ def score_parallel(
                     sink.write(payload)
                     evaluated += 1
                 if options.max_errors is not None and report.rejected_count >= options.max_errors:
-                    pool.terminate()
-                    return evaluated
+                    return evaluated  # closing the results stops the workers
     return evaluated
 
 
@@ -172,6 +209,8 @@ def score_parallel(
 def read_leads(
     model: CheckedPolicy, journeys: str, events: str | None, report: ReadReport
 ) -> Iterator[Lead]:
+    """The valid leads of a JSON Lines file, or of a leads CSV (with the
+    events CSV ``events``); ``report`` collects the rejected records."""
     reader = JourneyReader(model, report)
     if Path(journeys).suffix.lower() == ".csv":
         return reader.read_csv(journeys, events)
@@ -183,9 +222,11 @@ def score_sequential(
     journeys: str,
     events: str | None,
     options: ScoreOptions,
-    write: Any,
+    write: Callable[[Any], None],
     report: ReadReport,
 ) -> int:
+    """Decide the leads one after the other, passing each decision (or, with
+    ``options.explain``, its JSON line) to ``write``; the count decided."""
     evaluator = Evaluator(model, options.params)
     report.limit = options.max_errors
     evaluated = 0
@@ -193,6 +234,73 @@ def score_sequential(
         write(_evaluate_one(evaluator, lead, options))
         evaluated += 1
     return evaluated
+
+
+def score_journeys(
+    model: CheckedPolicy,
+    journeys: str,
+    sink: IO[bytes],
+    options: ScoreOptions,
+    report: ReadReport,
+    *,
+    events: str | None = None,
+    table: TableFormat | None = None,
+) -> int:
+    """Decide every lead of ``journeys`` (JSON Lines, or a leads CSV with
+    ``events``) with the Python engine and write the decisions to ``sink`` in
+    input order: JSON Lines, or the CSV ``table``. Runs in ``options.jobs``
+    processes when that is above 1 (JSON Lines in and out only). Returns
+    the number of leads decided; ``report`` collects the rejected records."""
+    if options.jobs > 1:
+        return score_parallel(model.source.name, journeys, options, sink, report)
+    if table is not None:
+        return write_table(
+            sink,
+            model,
+            table,
+            lambda write: score_sequential(model, journeys, events, options, write, report),
+        )
+
+    def write(item: Decision | bytes) -> None:
+        sink.write(item if isinstance(item, bytes) else decision_line(item))
+
+    return score_sequential(model, journeys, events, options, write, report)
+
+
+def find_lead(model: CheckedPolicy, journeys: str, events: str | None, lead_id: str) -> Lead:
+    """The lead ``lead_id`` of a journeys file; :class:`LeadNotFound` if it has none."""
+    report = ReadReport()
+    for lead in read_leads(model, journeys, events, report):
+        if lead.id == lead_id:
+            return lead
+    raise LeadNotFound(
+        f"no lead with id `{lead_id}` in {journeys}",
+        [f"{file}:{line}: {reason}" for file, line, reason in report.rejected],
+    )
+
+
+class LeadNotFound(LookupError):
+    """No lead with that id; ``rejected`` lists the records that could not be
+    read (one of them may have been it)."""
+
+    def __init__(self, message: str, rejected: list[str]) -> None:
+        super().__init__(message)
+        self.message = message
+        self.rejected = rejected
+
+
+def explain_lead(
+    model: CheckedPolicy, params: dict[str, Any], lead: Lead, as_of: float
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A lead's decision (as JSON) and its explanation (`mqldsl explain`)."""
+    result = Evaluator(model, params).run(lead, as_of, explain=True)
+    return result.decision.to_json(), explanation(model, lead, result)
+
+
+def lead_timeline(model: CheckedPolicy, params: dict[str, Any], lead: Lead, as_of: float) -> str:
+    """A lead's stage history up to ``as_of`` as text (`mqldsl timeline`)."""
+    result = Evaluator(model, params).run(lead, as_of)
+    return render_timeline(lead, result.steps, as_of)
 
 
 def summary_lines(evaluated: int, report: ReadReport, shown: int = 20) -> list[str]:

@@ -1,70 +1,27 @@
-"""Run a policy over journeys, replay sales on its handoffs, and measure the
-funnel (SPEC §14). Each metric is defined in :data:`DEFINITIONS`; a metric
-with no data is None (null in JSON), never a made-up number."""
+"""Run a policy over leads: decide every lead (in Python, across processes,
+or in DuckDB), replay sales on the handoffs of a scenario, and measure the
+funnel (:mod:`mqldsl.simulate.metrics`)."""
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import random
-import statistics
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mqldsl.check.model import CheckedPolicy
-from mqldsl.engine.evaluator import DISQUALIFIED, Evaluator
-from mqldsl.engine.runtime import DAY, Decision, Lead, format_instant, parse_instant, to_seconds
-from mqldsl.simulate.scenario import Sales
+from mqldsl.engine.evaluator import Evaluator
+from mqldsl.engine.parallel import can_fork, ordered_map
+from mqldsl.engine.runtime import Lead, to_seconds
+from mqldsl.simulate.metrics import DEFINITIONS, MAIN, report
+from mqldsl.simulate.records import LeadRecord, lead_record
+from mqldsl.simulate.results import SimulationReport
+from mqldsl.simulate.sales import replay_sales
+from mqldsl.simulate.scenario import Scenario
 
 if TYPE_CHECKING:
     from mqldsl.sql.engine import DuckDBEngine
-
-HOUR = 3600.0
-
-DEFINITIONS: dict[str, str] = {
-    "mqls": "leads that reached the MQL stage (or a later one) at any instant up to the as-of instant",
-    "mqls_per_week": "MQLs by the ISO week of their handoff (the first instant they reached the MQL stage or later)",
-    "buyers": "leads whose ground truth says they are real buyers",
-    "mql_precision": "share of MQLs that are real buyers",
-    "buyer_recall": "share of real buyers who became MQL before their buying window closed",
-    "median_hours_to_mql": "median hours from a lead's first recorded event to its MQL handoff",
-    "sqls": "MQL handoffs that became sales qualified: in the sales replay for scenarios; for real journeys, from `truth.sql_at`, else the leads that reached the SQL stage",
-    "mql_to_sql": "SQLs divided by MQLs",
-    "sla_met": "share of handoffs with an SLA whose first touch came within the SLA (handoffs still waiting at the as-of instant count once their deadline has passed)",
-    "median_hours_to_first_touch": "median hours from handoff to the first sales touch, over touched handoffs",
-    "sdr_utilisation": "first touches made divided by the touches the queues could make in the period",
-    "queue_length": "handoffs still waiting for a first touch at the as-of instant",
-}
-MAIN = [
-    "mqls",
-    "mql_precision",
-    "buyer_recall",
-    "sqls",
-    "mql_to_sql",
-    "sla_met",
-    "median_hours_to_first_touch",
-]
-
-
-@dataclass(frozen=True)
-class LeadRecord:
-    id: str
-    stage: str
-    disqualified: tuple[str, ...]
-    handoff: float | None  # first instant at the MQL stage or later
-    queue: str | None
-    sla: float | None
-    buyer: bool | None
-    window_closes: float | None
-    first_event: float | None
-    truth_sql: bool | None  # from real data: the lead became an SQL
-    touch: float | None = None
-    sql: bool = False
-    segment: str | None = None
-    scores: tuple[Any, ...] = ()
-    reached_sql: bool | None = None  # None: the policy has no SQL stage
 
 
 def evaluate_all(
@@ -108,52 +65,6 @@ def evaluate_all(
     return records, kept
 
 
-def lead_record(
-    model: CheckedPolicy,
-    lead: Lead,
-    decision: Decision,
-    first_entries: Mapping[str, tuple[float, int]],
-    mql_index: int,
-    sql_index: int | None,
-    segment_field: str | None = None,
-) -> LeadRecord:
-    """What the metrics need of one lead's evaluation (by either engine)."""
-    names = model.stage_names
-    routes = model.routes
-    handoff = None
-    queue = None
-    sla = None
-    for stage, (at, route_index) in sorted(first_entries.items(), key=lambda kv: kv[1][0]):
-        if names.index(stage) >= mql_index:
-            handoff = at
-            if route_index >= 0:
-                route = routes[route_index]
-                queue = route.queue
-                sla = route.sla.seconds if route.sla is not None else None
-            break
-    truth = lead.truth or {}
-    buyer = truth.get("buyer")
-    closes = truth.get("window_closes")
-    sql_truth = truth.get("sql_at")
-    return LeadRecord(
-        id=lead.id,
-        stage=decision.stage,
-        disqualified=decision.disqualified,
-        handoff=handoff,
-        queue=queue,
-        sla=sla,
-        buyer=bool(buyer) if isinstance(buyer, bool) else None,
-        window_closes=_instant(closes),
-        first_event=lead.events[0].at if lead.events else None,
-        truth_sql=(sql_truth is not None) if "sql_at" in truth else None,
-        segment=_segment(lead, truth, segment_field),
-        scores=tuple(decision.scores.values()),
-        reached_sql=None
-        if sql_index is None
-        else any(names.index(stage) >= sql_index for stage in first_entries),
-    )
-
-
 def evaluate_sql(
     model: CheckedPolicy,
     params: dict[str, Any],
@@ -188,31 +99,29 @@ def evaluate_sql(
         ]
 
 
-def _segment(lead: Lead, truth: Any, field: str | None) -> str | None:
-    if field is not None:
-        value = lead.profile.get(field)
-        if isinstance(value, frozenset):
-            return ", ".join(sorted(value)) or "(none)"
-        return "(missing)" if value is None else str(value)
-    return str(truth["persona"]) if "persona" in truth else None
+@dataclass(frozen=True)
+class _Job:
+    model: CheckedPolicy
+    params: dict[str, Any]
+    leads: Sequence[Lead]
+    as_of: float
+    mql_stage: str
+    sql_stage: str | None
 
 
-def _instant(value: Any) -> float | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return parse_instant(value)
-    except ValueError:
-        return None
+def _job(job: _Job) -> _Job:
+    return job  # forked workers inherit the job: the leads are not copied in
 
 
-_JOB: dict[str, Any] = {}
-
-
-def _evaluate_chunk(bounds: tuple[int, int]) -> list[LeadRecord]:
-    model, params, leads, as_of, mql_stage, sql_stage = _JOB["job"]
+def _evaluate_chunk(job: _Job, bounds: tuple[int, int]) -> list[LeadRecord]:
     records, _ = evaluate_all(
-        model, params, leads[bounds[0] : bounds[1]], as_of, mql_stage, None, sql_stage
+        job.model,
+        job.params,
+        job.leads[bounds[0] : bounds[1]],
+        job.as_of,
+        job.mql_stage,
+        None,
+        job.sql_stage,
     )
     return records
 
@@ -227,377 +136,120 @@ def evaluate_parallel(
     jobs: int,
 ) -> list[LeadRecord]:
     """evaluate_all across ``jobs`` processes (forked, so the leads are not
-    copied in); the records come back in input order."""
-    import multiprocessing
-    import os
-
+    copied in; sequential where processes cannot fork, and for fewer than
+    2,000 leads); the records come back in input order."""
     count = len(leads)
-    if jobs <= 1 or count < 2000 or os.name != "posix":
+    if jobs <= 1 or count < 2000 or not can_fork():
         return evaluate_all(model, params, leads, as_of, mql_stage, None, sql_stage)[0]
-    _JOB["job"] = (model, params, leads, as_of, mql_stage, sql_stage)
+    job = _Job(model, params, leads, as_of, mql_stage, sql_stage)
     size = max(500, -(-count // (jobs * 4)))
-    try:
-        with multiprocessing.get_context("fork").Pool(jobs) as pool:
-            parts = pool.map(
-                _evaluate_chunk, [(i, min(i + size, count)) for i in range(0, count, size)]
-            )
-    finally:
-        _JOB.clear()
+    bounds = [(i, min(i + size, count)) for i in range(0, count, size)]
+    parts = ordered_map(_evaluate_chunk, bounds, jobs, _job, (job,))
     return [record for part in parts for record in part]
 
 
-# ---------------------------------------------------------------- sales
+# ---------------------------------------------------------------- one run
 
 
-def replay_sales(
-    records: list[LeadRecord], sales: Sales, start: float, as_of: float, seed: int
-) -> tuple[list[LeadRecord], dict[str, float]]:
-    """First touches from each queue's capacity in working hours (first come,
-    first served), and SQL outcomes that fall as the first touch is delayed."""
-    by_queue: dict[str, list[int]] = {}
-    for index, record in enumerate(records):
-        if record.handoff is not None and record.queue is not None:
-            by_queue.setdefault(record.queue, []).append(index)
-    updated = list(records)
-    slots_total = 0
-    touches = 0
-    for queue, indices in sorted(by_queue.items()):
-        capacity = sales.queue_capacity.get(queue, sales.capacity_per_day)
-        slots = _slots(capacity, sales, start, as_of)
-        slots_total += len(slots)
-        indices.sort(key=lambda i: (records[i].handoff, records[i].id))
-        position = 0
-        for index in indices:
-            record = records[index]
-            assert record.handoff is not None
-            while position < len(slots) and slots[position] < record.handoff:
-                position += 1
-            if position >= len(slots):
-                continue
-            touch = slots[position]
-            position += 1
-            touches += 1
-            updated[index] = replace(record, touch=touch, sql=_sql(record, touch, sales, seed))
-    return updated, {"slots": float(slots_total), "touches": float(touches)}
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything one run of one policy needs besides the leads: the params
+    it runs with (overrides; the policy's values fill the rest), the as-of
+    instant, the MQL and SQL stages, the scenario whose sales to replay
+    (None for real journeys) with its seed, how many records were rejected
+    on reading, the segment field of the backtest, and how to decide the
+    leads (``engine`` "python" or "duckdb"; ``jobs`` processes;
+    ``memory_limit`` for DuckDB)."""
+
+    params: Mapping[str, Any]
+    as_of: float
+    mql_stage: str = "mql"
+    sql_stage: str | None = None
+    scenario: Scenario | None = None
+    seed: int = 1
+    rejected: int = 0
+    segment_field: str | None = None
+    engine: str = "python"
+    jobs: int = 1
+    memory_limit: str | None = None
 
 
-def _slots(capacity: float, sales: Sales, start: float, as_of: float) -> list[float]:
-    if capacity <= 0:
-        return []
-    first_day = dt.datetime.fromtimestamp(start, dt.UTC).date()
-    last_day = dt.datetime.fromtimestamp(as_of, dt.UTC).date()
-    per_day = round(capacity)
-    opening, closing = sales.working_hours
-    spacing = (closing - opening) * HOUR / max(per_day, 1)
-    slots: list[float] = []
-    day = first_day
-    while day <= last_day:
-        if day.weekday() in sales.working_days:
-            base = to_seconds(dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)) + opening * HOUR
-            slots.extend(t for t in (base + k * spacing for k in range(per_day)) if t <= as_of)
-        day += dt.timedelta(days=1)
-    return slots
+@dataclass
+class Run:
+    """One policy over one set of journeys: the report, a record per lead
+    (in input order) and the evaluation results of the explained leads
+    (lead id to (lead, result))."""
+
+    report: SimulationReport
+    records: list[LeadRecord]
+    kept: dict[str, Any] = field(default_factory=dict)
 
 
-def _sql(record: LeadRecord, touch: float, sales: Sales, seed: int) -> bool:
-    assert record.handoff is not None
-    draw = random.Random(f"{seed}/{record.id}").random()
-    if record.buyer:
-        if record.window_closes is not None and touch > record.window_closes:
-            return False
-        delay = (touch - record.handoff) / HOUR
-        return bool(draw < sales.sql_rate * 0.5 ** (delay / sales.half_life_hours))
-    return draw < sales.non_buyer_sql_rate
-
-
-# ---------------------------------------------------------------- metrics
-
-
-def _share(part: int, whole: int) -> float | None:
-    return round(part / whole, 4) if whole else None
-
-
-def _median(values: Sequence[float]) -> float | None:
-    return round(statistics.median(values), 2) if values else None
-
-
-def metrics(
-    records: Sequence[LeadRecord],
-    as_of: float,
-    capacity: dict[str, float] | None,
-    simulated_sales: bool,
-) -> dict[str, Any]:
-    mqls = [r for r in records if r.handoff is not None]
-    with_truth = [r for r in records if r.buyer is not None]
-    buyers = [r for r in with_truth if r.buyer]
-    mql_buyers = [r for r in mqls if r.buyer]
-    recalled = [
-        r
-        for r in buyers
-        if r.handoff is not None and (r.window_closes is None or r.handoff <= r.window_closes)
-    ]
-    weeks: Counter[str] = Counter()
-    for r in mqls:
-        assert r.handoff is not None
-        year, week, _ = dt.datetime.fromtimestamp(r.handoff, dt.UTC).isocalendar()
-        weeks[f"{year}-W{week:02d}"] += 1
-    if simulated_sales:
-        sqls = sum(1 for r in mqls if r.sql)
-    else:
-        known = [r for r in mqls if r.truth_sql is not None]
-        if known:
-            sqls = sum(1 for r in known if r.truth_sql)
-        elif records and records[0].reached_sql is not None:
-            # the policy's own SQL stage (e.g. a sales_accepted event)
-            sqls = sum(1 for r in mqls if r.reached_sql)
-        else:
-            sqls = None
-    with_sla = [r for r in mqls if r.sla is not None and r.queue is not None]
-    judged = [
-        r
-        for r in with_sla
-        if r.touch is not None
-        or (r.handoff is not None and r.sla is not None and r.handoff + r.sla <= as_of)
-    ]
-    met = [
-        r
-        for r in judged
-        if r.touch is not None
-        and r.handoff is not None
-        and r.sla is not None
-        and r.touch <= r.handoff + r.sla
-    ]
-    touched = [r for r in mqls if r.touch is not None]
-    waiting = [r for r in mqls if r.queue is not None and r.touch is None]
-    result: dict[str, Any] = {
-        "mqls": len(mqls),
-        "mqls_per_week": [{"week": week, "mqls": count} for week, count in sorted(weeks.items())],
-        "buyers": len(buyers) if with_truth else None,
-        "mql_precision": _share(len(mql_buyers), len([r for r in mqls if r.buyer is not None]))
-        if with_truth
-        else None,
-        "buyer_recall": _share(len(recalled), len(buyers)) if with_truth else None,
-        "median_hours_to_mql": _median(
-            [
-                (r.handoff - r.first_event) / HOUR
-                for r in mqls
-                if r.handoff is not None and r.first_event is not None
-            ]
-        ),
-        "sqls": sqls,
-        "mql_to_sql": _share(sqls, len(mqls)) if sqls is not None else None,
-        "sla_met": _share(len(met), len(judged)) if simulated_sales else None,
-        "median_hours_to_first_touch": _median(
-            [
-                (r.touch - r.handoff) / HOUR
-                for r in touched
-                if r.touch is not None and r.handoff is not None
-            ]
-        )
-        if simulated_sales
-        else None,
-        "sdr_utilisation": (
-            round(capacity["touches"] / capacity["slots"], 4)
-            if capacity and capacity["slots"]
-            else None
-        )
-        if simulated_sales
-        else None,
-        "queue_length": len(waiting) if simulated_sales else None,
-    }
-    return result
-
-
-def backtest(model: CheckedPolicy, records: Sequence[LeadRecord]) -> dict[str, Any] | None:
-    """Validation against real outcomes, when the journeys carry `truth.buyer`:
-    lift over the base rate, conversion by score decile and by stage, and the
-    gain curve of each score (share of leads flagged, share of buyers caught)."""
-    known = [r for r in records if r.buyer is not None]
-    if not known:
-        return None
-    buyers = sum(1 for r in known if r.buyer)
-    base_rate = buyers / len(known)
-    mqls = [r for r in known if r.handoff is not None]
-    precision = sum(1 for r in mqls if r.buyer) / len(mqls) if mqls else None
-    by_stage: dict[str, dict[str, Any]] = {}
-    for record in known:
-        entry = by_stage.setdefault(record.stage, {"leads": 0, "buyers": 0})
-        entry["leads"] += 1
-        entry["buyers"] += int(bool(record.buyer))
-    by_segment: dict[str, dict[str, Any]] = {}
-    for record in known:
-        if record.segment is None:
-            continue
-        entry = by_segment.setdefault(record.segment, {"leads": 0, "buyers": 0, "mqls": 0})
-        entry["leads"] += 1
-        entry["buyers"] += int(bool(record.buyer))
-        entry["mqls"] += int(record.handoff is not None)
-    for entry in [*by_stage.values(), *by_segment.values()]:
-        entry["conversion"] = round(entry["buyers"] / entry["leads"], 4)
-    scores: dict[str, Any] = {}
-    for index, name in enumerate(model.scores):
-        valued = [
-            (r.scores[index], bool(r.buyer))
-            for r in known
-            if index < len(r.scores) and r.scores[index] is not None
-        ]
-        if not valued:
-            continue
-        # Highest scores first; ties keep input order so the result is deterministic.
-        ranked = sorted(range(len(valued)), key=lambda i: -valued[i][0])
-        deciles = []
-        gains = []
-        total_buyers = sum(1 for _, b in valued if b)
-        caught = 0
-        size = len(ranked)
-        for decile in range(10):
-            part = ranked[decile * size // 10 : (decile + 1) * size // 10]
-            hits = sum(1 for i in part if valued[i][1])
-            caught += hits
-            deciles.append(
-                {
-                    "decile": decile + 1,
-                    "leads": len(part),
-                    "lowest": valued[part[-1]][0] if part else None,
-                    "conversion": round(hits / len(part), 4) if part else None,
-                }
-            )
-            gains.append(
-                {
-                    "flagged": round((decile + 1) / 10, 2),
-                    "buyers_caught": round(caught / total_buyers, 4) if total_buyers else None,
-                }
-            )
-        scores[name] = {"deciles": deciles, "gain": gains}
-    return {
-        "leads_with_truth": len(known),
-        "buyers": buyers,
-        "base_rate": round(base_rate, 4),
-        "mql_precision": round(precision, 4) if precision is not None else None,
-        "lift": round(precision / base_rate, 4) if precision is not None and base_rate else None,
-        "by_stage": dict(sorted(by_stage.items())),
-        "by_segment": dict(sorted(by_segment.items())),
-        "scores": scores,
-    }
-
-
-def report(
+def run_policy(
     model: CheckedPolicy,
-    records: Sequence[LeadRecord],
-    as_of: float,
-    rejected: int,
-    capacity: dict[str, float] | None,
-    simulated_sales: bool,
-    params: dict[str, Any],
-) -> dict[str, Any]:
-    """The simulate report of docs/reports.md."""
-    stages: dict[str, int] = {name: 0 for name in model.stage_names}
-    stages[DISQUALIFIED] = 0
-    reasons: Counter[str] = Counter()
-    for record in records:
-        stages[record.stage] = stages.get(record.stage, 0) + 1
-        reasons.update(record.disqualified if record.stage == DISQUALIFIED else ())
-    return {
-        "policy": {
-            "title": model.title,
-            "version": model.version,
-            "file": model.source.name,
-            "params": {name: _plain(value) for name, value in sorted(params.items())},
-        },
-        "as_of": format_instant(as_of),
-        "leads": len(records),
-        "rejected": rejected,
-        "stages": stages,
-        "disqualified": {d.reason: reasons.get(d.reason, 0) for d in model.disqualifiers},
-        "metrics": metrics(records, as_of, capacity, simulated_sales),
-        "definitions": DEFINITIONS,
-        "score_distributions": distributions(model, records, params),
-        "backtest": None if simulated_sales else backtest(model, records),
-    }
+    leads: Sequence[Lead],
+    spec: RunSpec,
+    *,
+    explain_ids: set[str] | None = None,
+    progress: Callable[[int], None] | None = None,
+    loaded: DuckDBEngine | None = None,
+) -> Run:
+    """Decide ``leads`` as ``spec`` says and measure the funnel.
 
-
-def thresholds(model: CheckedPolicy, params: dict[str, Any]) -> dict[str, list[tuple[str, float]]]:
-    """Constants that stage conditions compare scores with (for the charts)."""
-    from mqldsl.check.lints import _constant
-    from mqldsl.language import ast
-    from mqldsl.language.ast import walk
-
-    def constant(node: ast.Expr) -> float | None:
-        if (
-            isinstance(node, ast.Name)
-            and node.name in params
-            and model.refs.get(id(node)) is not None
-        ):
-            value = params[node.name]
-            return (
-                float(value)
-                if isinstance(value, int | float) and not isinstance(value, bool)
-                else None
-            )
-        return _constant(model, node)
-
-    found: dict[str, list[tuple[str, float]]] = {}
-    for stage in model.stages.stages:
-        if stage.condition is None:
-            continue
-        for node in walk(stage.condition):
-            if isinstance(node, ast.Compare) and isinstance(node.left, ast.Name):
-                ref = model.refs.get(id(node.left))
-                value = constant(node.right)
-                if ref is not None and ref.kind == "score" and value is not None:
-                    entry = (f"{stage.name}: {node.op} {value:g}", value)
-                    if entry not in found.setdefault(ref.name, []):
-                        found[ref.name].append(entry)
-    return found
-
-
-def distributions(
-    model: CheckedPolicy, records: Sequence[LeadRecord], params: dict[str, Any]
-) -> dict[str, Any]:
-    """Per score: a 20-bin histogram for buyers and for the other leads."""
-    marks = thresholds(model, params)
-    result: dict[str, Any] = {}
-    for index, name in enumerate(model.scores):
-        values = [
-            (r.scores[index], r.buyer)
-            for r in records
-            if index < len(r.scores) and r.scores[index] is not None
-        ]
-        if not values:
-            continue
-        low = min(v for v, _ in values)
-        high = max(v for v, _ in values)
-        width = (high - low) / 20 if high > low else 1.0
-        edges = [round(low + k * width, 4) for k in range(21)]
-        buyers = [0] * 20
-        others = [0] * 20
-        for value, buyer in values:
-            slot = min(int((value - low) / width), 19)
-            (buyers if buyer else others)[slot] += 1
-        result[name] = {
-            "edges": edges,
-            "buyers": buyers,
-            "others": others,
-            "thresholds": marks.get(name, []),
-        }
-    return result
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return list(value)
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
+    The leads in ``explain_ids`` are evaluated with explanations (always in
+    Python), kept in :attr:`Run.kept`. ``progress`` is called with the
+    number of leads done, now and then. ``loaded`` is a DuckDB engine that
+    already holds exactly ``leads`` (a sweep loads them once for all runs).
+    """
+    params = dict(spec.params)
+    as_of, mql_stage, sql_stage = spec.as_of, spec.mql_stage, spec.sql_stage
+    kept: dict[str, Any] = {}
+    if spec.engine == "duckdb" and explain_ids is None:
+        records = evaluate_sql(
+            model,
+            params,
+            leads,
+            as_of,
+            mql_stage,
+            sql_stage,
+            spec.segment_field,
+            spec.memory_limit,
+            loaded,
+        )
+        if progress is not None:
+            progress(len(leads))
+    elif spec.jobs > 1 and explain_ids is None and spec.segment_field is None:
+        records = evaluate_parallel(model, params, leads, as_of, mql_stage, sql_stage, spec.jobs)
+    else:
+        records, kept = evaluate_all(
+            model,
+            params,
+            leads,
+            as_of,
+            mql_stage,
+            explain_ids,
+            sql_stage,
+            progress,
+            spec.segment_field,
+        )
+    capacity = None
+    scenario = spec.scenario
+    if scenario is not None:
+        start = to_seconds(dt.datetime.combine(scenario.start, dt.time(), tzinfo=dt.UTC))
+        records, capacity = replay_sales(records, scenario.sales, start, as_of, spec.seed)
+    values = {name: info.value for name, info in model.params.items()} | params
+    data = report(model, records, as_of, spec.rejected, capacity, scenario is not None, values)
+    return Run(data, records, kept)
 
 
 __all__ = [
-    "DAY",
     "DEFINITIONS",
+    "MAIN",
     "LeadRecord",
+    "Run",
+    "RunSpec",
     "evaluate_all",
+    "evaluate_parallel",
     "evaluate_sql",
-    "metrics",
-    "replay_sales",
-    "report",
+    "run_policy",
 ]

@@ -134,6 +134,8 @@ _TOP = {"scenario", "arrivals", "sales", "states", "personas", "event_fields"}
 
 
 def load_scenario(path: str | Path, model: CheckedPolicy | None = None) -> Scenario:
+    """The scenario file at ``path``, validated (against ``model`` if given);
+    :class:`ScenarioError` with every problem found."""
     name = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -146,6 +148,14 @@ def load_scenario(path: str | Path, model: CheckedPolicy | None = None) -> Scena
         match = re.search(r"line (\d+), column (\d+)", message)
         where = f"{match.group(1)}:{match.group(2)}" if match else "1"
         raise ScenarioError([f"{name}:{where}: invalid TOML: {message}"]) from None
+    return scenario_from_toml(name, text, raw, model)
+
+
+def scenario_from_toml(
+    name: str, text: str, raw: dict[str, Any], model: CheckedPolicy | None = None
+) -> Scenario:
+    """:func:`load_scenario` for a file already read: its ``text`` (for the
+    line numbers of problems) and the TOML parsed from it."""
     problems = _Problems(name, text)
     scenario = _build(raw, problems, name, model)
     if problems.items or scenario is None:

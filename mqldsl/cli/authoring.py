@@ -1,0 +1,252 @@
+"""Commands for writing policies: check, fmt, test, docs, diff."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from mqldsl.cli.common import cli, load_policy, policy_file, print_diagnostics, reported
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="How to print the diagnostics.",
+)
+@click.option("--strict", is_flag=True, help="Fail on warnings too.")
+def check(paths: tuple[str, ...], output_format: str, strict: bool) -> None:
+    """Parse, type-check and lint policies.
+
+    PATHS are .mql files or folders (every .mql file under a folder is
+    checked). Prints every problem found, then a summary; exits 1 when there
+    is an error (with --strict, also on a warning).
+    """
+    from mqldsl.check.checker import check_file
+    from mqldsl.io.files import expand_policy_paths
+    from mqldsl.language.diagnostics import Diagnostic, summary, to_json
+
+    files = expand_policy_paths(paths)
+    if not files:
+        raise click.UsageError("no .mql files found in " + ", ".join(paths))
+    everything: list[Diagnostic] = []
+    for file in files:
+        result = check_file(file)
+        diagnostics = result.diagnostics
+        everything.extend(diagnostics)
+        if output_format == "text":
+            print_diagnostics(diagnostics, result.source)
+    if output_format == "json":
+        click.echo(to_json(everything))
+    else:
+        noun = "file" if len(files) == 1 else "files"
+        click.echo(f"checked {len(files)} {noun}: {summary(everything)}", err=True)
+    failed = any(d.is_error for d in everything) or (strict and bool(everything))
+    sys.exit(1 if failed else 0)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option(
+    "--check", "check_only", is_flag=True, help="Change nothing; exit 1 if a file would change."
+)
+@click.option(
+    "--diff",
+    "show_diff",
+    is_flag=True,
+    help="Print what would change as a unified diff; change nothing.",
+)
+def fmt(paths: tuple[str, ...], check_only: bool, show_diff: bool) -> None:
+    """Rewrite policies in canonical form.
+
+    PATHS are .mql files or folders; `-` reads a policy from standard input
+    and writes the formatted text to standard output. Comments are kept.
+    A file with syntax errors is reported and left untouched.
+    """
+    import difflib
+
+    from mqldsl.io.files import expand_policy_paths, write_atomic
+    from mqldsl.io.formatting import MeaningChanged, formatted
+    from mqldsl.language.diagnostics import sort_diagnostics
+    from mqldsl.language.parser import parse_bytes, parse_file
+
+    files = expand_policy_paths(paths)
+    if not files:
+        raise click.UsageError("no .mql files found in " + ", ".join(paths))
+    failed = False
+    changed: list[str] = []
+    unchanged = 0
+    for file in files:
+        if file == "-":
+            result = parse_bytes(sys.stdin.buffer.read(), "<stdin>")
+        else:
+            result = parse_file(file)
+        if result.policy is None or any(d.is_error for d in result.diagnostics):
+            print_diagnostics(sort_diagnostics(result.diagnostics), result.source)
+            failed = True
+            continue
+        original = result.source.text
+        try:
+            text = formatted(result)
+        except MeaningChanged as exc:
+            raise click.ClickException(str(exc)) from None
+        if file == "-":
+            click.echo(text, nl=False)
+            continue
+        if text == original:
+            unchanged += 1
+            continue
+        changed.append(file)
+        if show_diff:
+            click.echo(
+                "".join(
+                    difflib.unified_diff(
+                        original.splitlines(keepends=True),
+                        text.splitlines(keepends=True),
+                        fromfile=file,
+                        tofile=file + " (formatted)",
+                    )
+                ),
+                nl=False,
+            )
+        elif check_only:
+            click.echo(f"would reformat {file}")
+        else:
+            write_atomic(file, text)
+            click.echo(f"reformatted {file}", err=True)
+    verb = "would be reformatted" if (check_only or show_diff) else "reformatted"
+    if any(f != "-" for f in files):
+        click.echo(
+            f"{len(changed)} {'file' if len(changed) == 1 else 'files'} {verb}, "
+            f"{unchanged} unchanged",
+            err=True,
+        )
+    if failed or ((check_only or show_diff) and changed):
+        sys.exit(1)
+
+
+@cli.command(name="test")
+@click.argument("paths", nargs=-1, required=True)
+@click.option(
+    "--coverage",
+    is_flag=True,
+    help="List rules, stages, disqualifiers and routes no example exercised.",
+)
+def test_command(paths: tuple[str, ...], coverage: bool) -> None:
+    """Run the examples inside policies and report `N passed, M failed`."""
+    from mqldsl.check.checker import check_file
+    from mqldsl.engine.coverage import uncovered
+    from mqldsl.engine.evaluator import Evaluator
+    from mqldsl.engine.examples import run_example
+    from mqldsl.engine.explain import explanation, render_text
+    from mqldsl.io.files import expand_policy_paths
+
+    files = expand_policy_paths(paths)
+    if not files:
+        raise click.UsageError("no .mql files found in " + ", ".join(paths))
+    passed = failed = 0
+    broken = False
+    for file in files:
+        result = check_file(file)
+        if result.model is None:
+            print_diagnostics([d for d in result.diagnostics if d.is_error], result.source)
+            broken = True
+            continue
+        model = result.model
+        evaluator = Evaluator(model)
+        outcomes = [run_example(evaluator, example) for example in model.examples]
+        click.echo(f"{file}: {len(outcomes)} example{'s' if len(outcomes) != 1 else ''}")
+        for outcome in outcomes:
+            if outcome.passed:
+                passed += 1
+                click.echo(f"  PASS  {outcome.example.name}")
+                continue
+            failed += 1
+            click.echo(f"  FAIL  {outcome.example.name}  ({file}:{outcome.example.span.line})")
+            for failure in outcome.failures:
+                at = failure.expectation.span.line
+                click.echo(
+                    f"        expected {failure.expected}, got {failure.actual}  (line {at})"
+                )
+            data = explanation(model, outcome.lead, outcome.result)
+            for line in render_text(model, outcome.lead, data, outcome.as_of).splitlines():
+                click.echo(f"        | {line}" if line else "        |")
+        if coverage:
+            for line in uncovered(model, outcomes):
+                click.echo(f"  not covered: {line}")
+    click.echo(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed or broken else 0)
+
+
+@cli.command()
+@policy_file
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="FILE.md or FILE.html (default: Markdown on standard output).",
+)
+@click.option(
+    "--previous",
+    type=click.Path(exists=True, dir_okay=False),
+    help="The previous version, for the change log.",
+)
+@click.option(
+    "--simulation",
+    type=click.Path(exists=True, dir_okay=False),
+    help="A simulate or whatif JSON report to summarise.",
+)
+@click.option("--date", help="A date to print in the footer (the output has none otherwise).")
+def docs(
+    policy: str, output: str | None, previous: str | None, simulation: str | None, date: str | None
+) -> None:
+    """The shared MQL/SQL definitions document, generated from the policy:
+    stages, scores, parameters, disqualifiers, routing and SLAs, and the
+    accepted and rejected example leads."""
+    from mqldsl.io.files import read_json_report, write_atomic
+    from mqldsl.render.diff import diff as semantic_diff
+    from mqldsl.render.document import render
+    from mqldsl.render.outputs import document_kind
+
+    model = load_policy(policy)
+    changes = semantic_diff(load_policy(previous), model) if previous else None
+    with reported():
+        report = read_json_report(simulation) if simulation else None
+        kind = document_kind(output)
+    text = render(model, kind, changes=changes, simulation=report, date=date)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        write_atomic(output, text)
+        click.echo(f"wrote {output}", err=True)
+
+
+@cli.command(name="diff")
+@click.argument("old", type=click.Path(exists=True, dir_okay=False))
+@click.argument("new", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+)
+def diff_command(old: str, new: str, output_format: str) -> None:
+    """What changed between two versions of a policy, in words, rule by rule."""
+    import json
+
+    from mqldsl.render.diff import diff as semantic_diff
+
+    changes = semantic_diff(load_policy(old), load_policy(new))
+    if output_format == "json":
+        click.echo(json.dumps([c.to_json() for c in changes], indent=2, ensure_ascii=False))
+    elif not changes:
+        click.echo("no change in meaning")
+    else:
+        for change in changes:
+            click.echo(change.text())

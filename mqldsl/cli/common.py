@@ -1,0 +1,192 @@
+"""What the commands share: the `mqldsl` group, the option types (instants,
+memory sizes), options that several commands take, and the mapping of
+library problems to what the user sees and the exit code (SPEC §13)."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from mqldsl import __version__
+
+if TYPE_CHECKING:
+    from mqldsl.check.model import CheckedPolicy
+    from mqldsl.language.diagnostics import Diagnostic
+    from mqldsl.language.source import Source
+
+MAX_PER_FILE = 50
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mqldsl")
+def cli() -> None:
+    """Lead-qualification policies as code: check, format and test MQL/SQL
+    rules written in the mqldsl policy language; score and explain leads;
+    simulate a rule change before rollout; import CRM exports; and publish
+    the shared definitions document."""
+
+
+@contextlib.contextmanager
+def reported() -> Iterator[None]:
+    """Turn the library's problems into the command's answer: a
+    :class:`~mqldsl.io.errors.UsageProblem` is a usage error (exit 2), an
+    :class:`~mqldsl.io.errors.InputProblem` prints its lines to standard
+    error and exits 1."""
+    from mqldsl.io.errors import InputProblem, UsageProblem
+
+    try:
+        yield
+    except UsageProblem as exc:
+        if exc.option is not None:
+            raise click.BadParameter(exc.message, param_hint=exc.option) from None
+        raise click.UsageError(exc.message) from None
+    except InputProblem as exc:
+        for line in exc.lines:
+            click.echo(line, err=True)
+        sys.exit(1)
+
+
+def print_diagnostics(
+    diagnostics: Sequence[Diagnostic], source: Source | None, limit: int = MAX_PER_FILE
+) -> None:
+    for diagnostic in diagnostics[:limit]:
+        click.echo(diagnostic.render(source))
+    if len(diagnostics) > limit:
+        file = diagnostics[0].span.file
+        click.echo(f"{file}: ... and {len(diagnostics) - limit} more")
+
+
+def load_policy(path: str) -> CheckedPolicy:
+    """Check a policy; print its diagnostics and exit 1 if it has errors."""
+    from mqldsl.io.policy import load_policy as load
+
+    with reported():
+        return load(path)
+
+
+def params(model: CheckedPolicy, assignments: Sequence[str]) -> dict[str, object]:
+    """The `--set` overrides; a usage error for a bad one."""
+    from mqldsl.io.policy import param_values
+
+    with reported():
+        return param_values(model, assignments)
+
+
+def as_of_or_now(as_of: float | None) -> float:
+    from mqldsl.io.policy import now
+
+    return as_of if as_of is not None else now()
+
+
+def echo_lines(lines: Sequence[str]) -> None:
+    """Lines to standard error."""
+    for line in lines:
+        click.echo(line, err=True)
+
+
+# ---------------------------------------------------------------- option types
+
+
+class _Instant(click.ParamType):  # type: ignore[type-arg]
+    """An instant (`2026-11-01T09:30:00Z`) or a date (midnight UTC)."""
+
+    name = "instant"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        if isinstance(value, float):
+            return value
+        from mqldsl.engine.runtime import date_seconds, parse_instant
+
+        text = str(value)
+        try:
+            if "T" not in text:
+                import datetime as dt
+
+                return date_seconds(dt.date.fromisoformat(text))
+            return parse_instant(text)
+        except ValueError as exc:
+            self.fail(f"{text!r} is not an instant such as 2026-11-01T09:30:00Z or a date: {exc}")
+
+
+INSTANT = _Instant()
+
+_SIZE_UNITS = {"kb": "KB", "mb": "MB", "gb": "GB", "tb": "TB"}
+_SIZE_UNITS |= {"kib": "KiB", "mib": "MiB", "gib": "GiB", "tib": "TiB"}
+
+
+class _MemorySize(click.ParamType):  # type: ignore[type-arg]
+    """A memory size for DuckDB: a number and a unit, e.g. 512MB or 4GB."""
+
+    name = "size"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> str:
+        text = str(value).strip()
+        match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([A-Za-z]+)", text)
+        if match is None or match.group(2).lower() not in _SIZE_UNITS or float(match.group(1)) <= 0:
+            self.fail(
+                f"{text!r} is not a memory size: write a positive number and a unit "
+                "(KB, MB, GB, TB, or KiB, MiB, GiB, TiB), e.g. 4GB",
+                param,
+                ctx,
+            )
+        return match.group(1) + _SIZE_UNITS[match.group(2).lower()]
+
+
+# ---------------------------------------------------------------- shared options
+
+
+memory_limit_option = click.option(
+    "--memory-limit",
+    type=_MemorySize(),
+    help="With --engine duckdb: the memory DuckDB may use, e.g. 4GB (default: DuckDB's, "
+    "80% of RAM); the leads are decided in chunks sized to fit it.",
+)
+journey_file = click.argument("journeys", type=click.Path(exists=True, dir_okay=False))
+policy_file = click.argument("policy", type=click.Path(exists=True, dir_okay=False))
+events_option = click.option(
+    "--events",
+    type=click.Path(exists=True, dir_okay=False),
+    help="With a leads CSV: the events table (lead_id, type, at, fields...).",
+)
+set_option = click.option(
+    "--set", "assignments", multiple=True, metavar="PARAM=VALUE", help="Override a param."
+)
+
+
+def with_options(options: list[Any]) -> Callable[[Any], Any]:
+    """Apply a list of click options, in order, as one decorator."""
+
+    def wrap(function: Any) -> Any:
+        for option in reversed(options):
+            function = option(function)
+        return function
+
+    return wrap
+
+
+__all__ = [
+    "INSTANT",
+    "MAX_PER_FILE",
+    "as_of_or_now",
+    "cli",
+    "echo_lines",
+    "events_option",
+    "journey_file",
+    "load_policy",
+    "memory_limit_option",
+    "params",
+    "policy_file",
+    "print_diagnostics",
+    "reported",
+    "set_option",
+    "with_options",
+]

@@ -1,0 +1,296 @@
+"""Commands that decide leads: score, sql, explain, timeline, import."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+from mqldsl.cli.common import (
+    INSTANT,
+    as_of_or_now,
+    cli,
+    echo_lines,
+    events_option,
+    journey_file,
+    load_policy,
+    memory_limit_option,
+    params,
+    policy_file,
+    reported,
+    set_option,
+)
+
+if TYPE_CHECKING:
+    from mqldsl.check.model import CheckedPolicy
+    from mqldsl.engine.runtime import Lead
+
+
+@cli.command()
+@policy_file
+@click.argument("journeys", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.option("--as-of", type=INSTANT, help="Evaluate as of this instant (default: now).")
+@set_option
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE.jsonl or FILE.csv."
+)
+@click.option("--explain", is_flag=True, help="Add each decision's explanation (JSON Lines only).")
+@click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True, help="Processes.")
+@click.option("--max-errors", type=click.IntRange(1), help="Stop after this many rejected records.")
+@click.option(
+    "--crm",
+    type=click.Choice(["hubspot", "salesforce"]),
+    help="Write what this CRM imports (with -o FILE.csv).",
+)
+@click.option(
+    "--crm-map", "crm_map", multiple=True, metavar="STAGE=VALUE", help="The CRM value of a stage."
+)
+@click.option(
+    "--crm-mapping",
+    type=click.Path(exists=True, dir_okay=False),
+    help="A TOML file whose [stages] table maps stages to CRM values.",
+)
+@events_option
+@click.option(
+    "--engine",
+    type=click.Choice(["python", "duckdb"]),
+    default="python",
+    show_default=True,
+    help="Evaluate in Python, or as SQL in an embedded DuckDB (same output).",
+)
+@click.option(
+    "--leads",
+    "leads_table",
+    type=click.Path(exists=True, dir_okay=False),
+    help="With --engine duckdb: a leads table (Parquet or CSV) instead of JOURNEYS; "
+    "--events gives its events table.",
+)
+@memory_limit_option
+def score(
+    policy: str,
+    journeys: str | None,
+    as_of: float | None,
+    assignments: tuple[str, ...],
+    output: str | None,
+    explain: bool,
+    jobs: int,
+    max_errors: int | None,
+    crm: str | None,
+    crm_map: tuple[str, ...],
+    crm_mapping: str | None,
+    events: str | None,
+    engine: str,
+    leads_table: str | None,
+    memory_limit: str | None,
+) -> None:
+    """Decide every lead in JOURNEYS (JSON Lines, or a leads CSV with --events).
+
+    Writes one decision per lead, in input order: JSON Lines to standard
+    output or -o FILE.jsonl, a flat table for -o FILE.csv. The summary goes to
+    standard error; exits 1 when a record was rejected.
+
+    `--engine duckdb` compiles the policy to SQL (see `mqldsl sql`) and runs it
+    in an embedded DuckDB; it also reads Parquet tables exported from a
+    warehouse: `--leads LEADS.parquet --events EVENTS.parquet`.
+    """
+    from mqldsl.io.scoring import ScoreOptions
+    from mqldsl.sql.scoring import ScoreRequest
+    from mqldsl.sql.scoring import score as score_leads
+
+    model = load_policy(policy)
+    options = ScoreOptions(
+        as_of=as_of_or_now(as_of),
+        params=params(model, assignments),
+        explain=explain,
+        jobs=jobs,
+        max_errors=max_errors,
+    )
+    request = ScoreRequest(
+        options=options,
+        journeys=journeys,
+        leads_table=leads_table,
+        events=events,
+        output=output,
+        engine=engine,
+        memory_limit=memory_limit,
+        crm=crm,
+        crm_map=crm_map,
+        crm_mapping=crm_mapping,
+    )
+    with reported():
+        outcome = score_leads(model, request)
+    echo_lines(outcome.summary_lines())
+    sys.exit(1 if outcome.failed else 0)
+
+
+@cli.command("sql")
+@policy_file
+@click.option(
+    "--dialect",
+    type=click.Choice(["duckdb", "spark", "snowflake", "bigquery", "postgres"]),
+    default="duckdb",
+    show_default=True,
+    help="The SQL dialect to write (through sqlglot).",
+)
+@click.option("--as-of", type=INSTANT, help="Decide as of this instant (default: now).")
+@set_option
+@click.option(
+    "--leads-table", default="leads", show_default=True, help="The leads table (may be db.table)."
+)
+@click.option(
+    "--events-table",
+    default="events",
+    show_default=True,
+    help="The events table (may be db.table).",
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the query to FILE.")
+def sql_command(
+    policy: str,
+    dialect: str,
+    as_of: float | None,
+    assignments: tuple[str, ...],
+    leads_table: str,
+    events_table: str,
+    output: str | None,
+) -> None:
+    """Print the SQL query that decides every lead of POLICY in a warehouse.
+
+    The query reads `leads(id, <lead fields>)` and `events(lead_id, type, at,
+    <event fields>)` and returns one row per lead: id, as_of, stage, one
+    `score_<name>` column per score, disqualified (the reasons, in declared
+    order), queue, sla, due and one `entered_<stage>` column per stage. It
+    gives the same decisions as `mqldsl score` (see docs/sql.md).
+    """
+    from mqldsl.io.files import write_output
+    from mqldsl.sql.scoring import policy_sql, require_sql
+
+    model = load_policy(policy)
+    with reported():
+        require_sql(model)  # before the params, as the command always has
+    when = as_of_or_now(as_of)
+    values = params(model, assignments)
+    with reported():
+        data = policy_sql(model, when, values, dialect, leads_table, events_table).encode()
+        write_output(output, lambda sink: sink.write(data))
+
+
+@cli.command()
+@policy_file
+@journey_file
+@click.option("--lead", "lead_id", required=True, help="The id of the lead to explain.")
+@click.option("--as-of", type=INSTANT, help="Evaluate as of this instant (default: now).")
+@set_option
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+)
+@events_option
+def explain(
+    policy: str,
+    journeys: str,
+    lead_id: str,
+    as_of: float | None,
+    assignments: tuple[str, ...],
+    output_format: str,
+    events: str | None,
+) -> None:
+    """Why a lead is where it is: every score's rules with the points given and
+    the events behind them, the stage conditions, disqualifiers, route and SLA."""
+    import json
+
+    from mqldsl.engine.explain import render_text
+    from mqldsl.io.scoring import explain_lead
+
+    model = load_policy(policy)
+    values = params(model, assignments)
+    lead = _find_lead(model, journeys, events, lead_id)
+    moment = as_of_or_now(as_of)
+    decision, data = explain_lead(model, values, lead, moment)
+    if output_format == "json":
+        click.echo(json.dumps({**decision, "explanation": data}, indent=2, ensure_ascii=False))
+    else:
+        click.echo(render_text(model, lead, data, moment), nl=False)
+
+
+@cli.command()
+@policy_file
+@journey_file
+@click.option("--lead", "lead_id", required=True, help="The id of the lead.")
+@click.option("--as-of", type=INSTANT, help="Up to this instant (default: now).")
+@set_option
+@events_option
+def timeline(
+    policy: str,
+    journeys: str,
+    lead_id: str,
+    as_of: float | None,
+    assignments: tuple[str, ...],
+    events: str | None,
+) -> None:
+    """The lead's stage history: when it entered each stage and why, with
+    recycles and disqualification periods."""
+    from mqldsl.io.scoring import lead_timeline
+
+    model = load_policy(policy)
+    lead = _find_lead(model, journeys, events, lead_id)
+    moment = as_of_or_now(as_of)
+    click.echo(lead_timeline(model, params(model, assignments), lead, moment), nl=False)
+
+
+def _find_lead(model: CheckedPolicy, journeys: str, events: str | None, lead_id: str) -> Lead:
+    from mqldsl.io.scoring import LeadNotFound, find_lead
+
+    try:
+        return find_lead(model, journeys, events, lead_id)
+    except LeadNotFound as exc:
+        echo_lines(exc.rejected)
+        raise click.ClickException(exc.message) from None
+
+
+@cli.command(name="import")
+@click.argument("leads", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--policy",
+    type=click.Path(exists=True, dir_okay=False),
+    required=True,
+    help="The policy whose schema the journeys follow.",
+)
+@click.option(
+    "--mapping",
+    type=click.Path(exists=True, dir_okay=False),
+    required=True,
+    help="The mapping file (docs/import.md).",
+)
+@click.option(
+    "--table",
+    "tables",
+    multiple=True,
+    metavar="NAME=FILE",
+    help="A table the mapping joins to the leads.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="The journeys file to write (JSON Lines).",
+)
+def import_command(
+    leads: str, policy: str, mapping: str, tables: tuple[str, ...], output: str
+) -> None:
+    """Turn a CRM-style CSV export into journeys (SPEC §12), as the mapping
+    says. Every row is imported or reported with its line number."""
+    from mqldsl.io.importer import import_journeys
+
+    model = load_policy(policy)
+    with reported():
+        report = import_journeys(model, mapping, leads, tables, output)
+    echo_lines([f"{file}:{line}: {reason}" for file, line, reason in report.rejected[:50]])
+    if len(report.rejected) > 50:
+        click.echo(f"... and {len(report.rejected) - 50} more rejected rows", err=True)
+    click.echo(f"{report.imported} rows imported, {len(report.rejected)} rejected", err=True)
+    sys.exit(1 if report.rejected else 0)
