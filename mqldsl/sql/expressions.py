@@ -6,12 +6,14 @@ Compiling an expression registers what the timeline must carry for it: each
 event pattern (event type and `where` filter) gets a flag ``p<i>`` on the
 events, each pattern and window a counter ``n<i>``, each `days since` or
 decayed `when` a running maximum of match times ``x<i>``, each decayed `per`
-rule a decayed sum ``k<i>``. Lead fields are ``f<i>`` and scores ``s<i>``, in
-declared order.
+rule a decayed sum ``k<i>``. Lead fields are ``f<i>`` (in declared order)
+and scores ``s<i>`` (in dependency order).
 
 Every condition compiles to a boolean that is never NULL (SPEC §5): a
 comparison, membership or text test with a NULL operand is
-``COALESCE(..., FALSE)``. Arithmetic keeps NULL; division by zero is NULL.
+``COALESCE(..., FALSE)``, so ``not`` inverts it as SPEC §5 says instead of
+SQL's three-valued logic. Arithmetic keeps NULL; division by zero is NULL.
+Numeric fields are DOUBLE.
 """
 
 from __future__ import annotations

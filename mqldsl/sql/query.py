@@ -4,9 +4,9 @@ the decision at every instant, then one row per lead.
 How the steps keep the Python engine's semantics (SPEC §4–8):
 
 - **Scores** (``raw_s<i>``, ``score_s<i>``, one pair per score in dependency
-  order): the raw value at every instant, then clamped to its range and
-  rounded half away from zero to two decimals on the shortest decimal form of
-  the double, as the Python engine does.
+  order): the value at every instant, clamped to its range, then rounded
+  half away from zero to two decimals on the shortest decimal form of the
+  double, as the Python engine does.
 - **Stages** (``judged``, ``staged``): flexible stages are computed at every
   instant on their own; locked stages (without recycling) are a running
   maximum of the holding stage over the instants at which no disqualifier
@@ -86,7 +86,6 @@ class QueryBuilder:
 
     def _score_ctes(self) -> None:
         # One step per score: the raw value, then the rounded one.
-        self.previous = "inst"
         for name in self.model.score_order:
             index = self.c.score_index[name]
             raw = f"raw_s{index}"

@@ -75,6 +75,7 @@ def event_columns(model: CheckedPolicy) -> dict[str, FieldInfo]:
 
 
 def _plain(value: Any) -> Any:
+    """A profile or event value as JSON: a set as a sorted list, a date in ISO form."""
     if isinstance(value, frozenset):
         return sorted(value)
     if isinstance(value, dt.date):
@@ -112,7 +113,8 @@ class InputTables:
         )
 
     def load_leads(self, leads: Iterator[Lead]) -> int:
-        """Load validated leads (in order) through DuckDB's JSON reader."""
+        """Load validated leads (in order) through DuckDB's JSON reader; the
+        number of leads loaded."""
         self.create()
         lead_path = Path(self.folder) / "leads.jsonl"
         event_path = Path(self.folder) / "events.jsonl"
