@@ -43,6 +43,7 @@ class EngineError(Exception):
 
 
 def _sql_type(kind: Type) -> str:
+    """The DuckDB column type of a field of type ``kind``."""
     k = kind.kind
     if k in ("int", "number"):
         return "DOUBLE"
@@ -163,8 +164,34 @@ class InputTables:
         )
 
     def load_tables(self, leads: str, events: str | None, report: ReadReport) -> int:
-        """Load Parquet tables exported from a warehouse, validating them in SQL."""
+        """Load Parquet tables exported from a warehouse, validating them in
+        SQL (rejected rows go to ``report``); the number of leads loaded."""
         self.create()
+        self._check_leads(leads, report)
+        if events is not None:
+            self._check_events(events, report)
+        for rn, problem in self.con.execute(
+            "SELECT rn, problem FROM checked_leads WHERE problem IS NOT NULL ORDER BY rn"
+        ).fetchall():
+            report.reject(leads, int(rn), str(problem))
+        report.read += self.con.execute("SELECT count(*) FROM checked_leads").fetchone()[0]  # type: ignore[index]
+        names = [quote(n) for n in self.model.fields]
+        self.con.execute(
+            f"INSERT INTO leads SELECT id, rn{''.join(', ' + n for n in names)} "
+            "FROM checked_leads WHERE problem IS NULL"
+        )
+        if events is not None:
+            event_names = [quote(n) for n in event_columns(self.model)]
+            self.con.execute(
+                'INSERT INTO events SELECT e.lead_id, e.type, e."at"'
+                + "".join(", e." + n for n in event_names)
+                + " FROM checked_events e JOIN leads l ON l.id = e.lead_id"
+            )
+        return int(self.con.execute("SELECT count(*) FROM leads").fetchone()[0])  # type: ignore[index]
+
+    def _check_leads(self, leads: str, report: ReadReport) -> None:
+        """``checked_leads``: the leads table typed, with the problem of each
+        row (NULL: none); its unknown columns are counted in ``report``."""
         raw_leads = _reader(leads)
         self.con.execute(f"CREATE OR REPLACE TEMP VIEW raw_leads AS SELECT * FROM {raw_leads}")
         have = {row[0] for row in self.con.execute("DESCRIBE raw_leads").fetchall()}
@@ -188,75 +215,61 @@ class InputTables:
             report.unknown_fields[name] = self.con.execute(
                 "SELECT count(*) FROM raw_leads"
             ).fetchone()[0]  # type: ignore[index]
-        if events is not None:
-            raw_events = _reader(events)
-            self.con.execute(
-                f"CREATE OR REPLACE TEMP VIEW raw_events AS SELECT * FROM {raw_events}"
+
+    def _check_events(self, events: str, report: ReadReport) -> None:
+        """``checked_events``: the events of declared types, typed, with the
+        problem of each row; a lead with a broken event takes its problem.
+        Events of undeclared types are counted and events of unknown leads
+        rejected in ``report``."""
+        raw_events = _reader(events)
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW raw_events AS SELECT * FROM {raw_events}")
+        have_events = {row[0] for row in self.con.execute("DESCRIBE raw_events").fetchall()}
+        have_events.discard("file_row_number")
+        missing = {"lead_id", "type", "at"} - have_events
+        if missing:
+            raise EngineError(
+                f"{events}: the events table needs the columns lead_id, type and at "
+                f"(missing: {', '.join(sorted(missing))})"
             )
-            have_events = {row[0] for row in self.con.execute("DESCRIBE raw_events").fetchall()}
-            have_events.discard("file_row_number")
-            missing = {"lead_id", "type", "at"} - have_events
-            if missing:
-                raise EngineError(
-                    f"{events}: the events table needs the columns lead_id, type and at "
-                    f"(missing: {', '.join(sorted(missing))})"
-                )
-            columns = event_columns(self.model)
-            event_checks = [
-                'CASE WHEN try_cast("at" AS TIMESTAMP) IS NULL THEN '
-                "'event ' || CAST(rn AS VARCHAR) || ' (' || coalesce(type, '?') || '): "
-                '"at" is not an instant\''
-            ]
-            declared = ", ".join(literal(n) for n in self.model.events) or "NULL"
-            event_values = _typed_columns(columns, have_events, "event field", event_checks)
-            event_problem = " ".join(event_checks) + " END"
-            self.con.execute(
-                "CREATE OR REPLACE TEMP TABLE checked_events AS SELECT rn, "
-                "CAST(lead_id AS VARCHAR) AS lead_id, type, "
-                'try_cast("at" AS TIMESTAMP) AS "at", '
-                f"{event_problem} AS problem"
-                + "".join(f", {v}" for v in event_values)
-                + " FROM (SELECT file_row_number + 1 AS rn, * FROM raw_events) "
-                f"WHERE type IN ({declared})"
-            )
-            for kind, times in self.con.execute(
-                f"SELECT type, count(*) FROM raw_events WHERE type NOT IN ({declared}) "
-                "OR type IS NULL GROUP BY type ORDER BY type"
-            ).fetchall():
-                report.unknown_event_types[str(kind)] += int(times)
-            # A lead with a broken event is rejected, as the Python reader does.
-            self.con.execute(
-                "UPDATE checked_leads SET problem = b.problem FROM ("
-                "SELECT lead_id, min_by(problem, rn) AS problem FROM checked_events "
-                "WHERE problem IS NOT NULL GROUP BY lead_id) AS b "
-                "WHERE checked_leads.id = b.lead_id AND checked_leads.problem IS NULL"
-            )
-            for rn, lead_id in self.con.execute(
-                "SELECT rn, lead_id FROM checked_events e WHERE NOT EXISTS "
-                "(SELECT 1 FROM checked_leads l WHERE l.id = e.lead_id) ORDER BY rn"
-            ).fetchall():
-                report.reject(events, int(rn), f"no lead with id `{lead_id}`")
-        for rn, problem in self.con.execute(
-            "SELECT rn, problem FROM checked_leads WHERE problem IS NOT NULL ORDER BY rn"
-        ).fetchall():
-            report.reject(leads, int(rn), str(problem))
-        report.read += self.con.execute("SELECT count(*) FROM checked_leads").fetchone()[0]  # type: ignore[index]
-        names = [quote(n) for n in self.model.fields]
+        columns = event_columns(self.model)
+        event_checks = [
+            'CASE WHEN try_cast("at" AS TIMESTAMP) IS NULL THEN '
+            "'event ' || CAST(rn AS VARCHAR) || ' (' || coalesce(type, '?') || '): "
+            '"at" is not an instant\''
+        ]
+        declared = ", ".join(literal(n) for n in self.model.events) or "NULL"
+        event_values = _typed_columns(columns, have_events, "event field", event_checks)
+        event_problem = " ".join(event_checks) + " END"
         self.con.execute(
-            f"INSERT INTO leads SELECT id, rn{''.join(', ' + n for n in names)} "
-            "FROM checked_leads WHERE problem IS NULL"
+            "CREATE OR REPLACE TEMP TABLE checked_events AS SELECT rn, "
+            "CAST(lead_id AS VARCHAR) AS lead_id, type, "
+            'try_cast("at" AS TIMESTAMP) AS "at", '
+            f"{event_problem} AS problem"
+            + "".join(f", {v}" for v in event_values)
+            + " FROM (SELECT file_row_number + 1 AS rn, * FROM raw_events) "
+            f"WHERE type IN ({declared})"
         )
-        if events is not None:
-            event_names = [quote(n) for n in event_columns(self.model)]
-            self.con.execute(
-                'INSERT INTO events SELECT e.lead_id, e.type, e."at"'
-                + "".join(", e." + n for n in event_names)
-                + " FROM checked_events e JOIN leads l ON l.id = e.lead_id"
-            )
-        return int(self.con.execute("SELECT count(*) FROM leads").fetchone()[0])  # type: ignore[index]
+        for kind, times in self.con.execute(
+            f"SELECT type, count(*) FROM raw_events WHERE type NOT IN ({declared}) "
+            "OR type IS NULL GROUP BY type ORDER BY type"
+        ).fetchall():
+            report.unknown_event_types[str(kind)] += int(times)
+        # A lead with a broken event is rejected, as the Python reader does.
+        self.con.execute(
+            "UPDATE checked_leads SET problem = b.problem FROM ("
+            "SELECT lead_id, min_by(problem, rn) AS problem FROM checked_events "
+            "WHERE problem IS NOT NULL GROUP BY lead_id) AS b "
+            "WHERE checked_leads.id = b.lead_id AND checked_leads.problem IS NULL"
+        )
+        for rn, lead_id in self.con.execute(
+            "SELECT rn, lead_id FROM checked_events e WHERE NOT EXISTS "
+            "(SELECT 1 FROM checked_leads l WHERE l.id = e.lead_id) ORDER BY rn"
+        ).fetchall():
+            report.reject(events, int(rn), f"no lead with id `{lead_id}`")
 
 
 def _reader(path: str) -> str:
+    """The DuckDB table function that reads an input table."""
     suffix = Path(path).suffix.lower()
     if suffix == ".parquet":
         # The file's own row numbers: they report rejected rows and keep the input order.
