@@ -10,7 +10,10 @@ is evaluated without walking the AST. Per lead, the generated code:
   binary searches;
 - defines closures that compute the scores, the holding stage, the
   disqualifiers, recycling and routes at an instant;
-- hands them to :func:`mqldsl.engine.evaluator.drive`, which walks the timeline.
+- hands them to :func:`mqldsl.engine.helpers.drive`, which walks the timeline.
+
+The generated module runs in a namespace from :func:`mqldsl.engine.helpers.namespace`:
+its helpers, constants table and policy metadata are all it can see.
 
 Names and strings from the policy never become Python identifiers: locals
 are numbered, and every string is embedded with ``repr``; other constants
@@ -19,12 +22,12 @@ are numbered, and every string is embedded with ``repr``; other constants
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from mqldsl.check.model import CheckedPolicy
+from mqldsl.engine.helpers import PolicyMeta, namespace
 from mqldsl.language import ast
 
 _COMPARE_OPS = {"==", "!=", "<", "<=", ">", ">="}
@@ -550,16 +553,11 @@ class _Compiler:
 
 def compile_policy(model: CheckedPolicy, params: Mapping[str, Any] | None = None) -> CompiledPolicy:
     """Compile ``model`` with its params (overridden by ``params``)."""
-    from mqldsl.engine import evaluator
-
     values = {name: info.value for name, info in model.params.items()}
     values.update(params or {})
     compiler = _Compiler(model, values)
     source = compiler.compile()
-    namespace: dict[str, Any] = dict(evaluator.HELPERS)
-    namespace["C"] = compiler.constants
-    namespace["META"] = evaluator.PolicyMeta.of(model)
-    namespace["dt"] = dt
+    env = namespace(PolicyMeta.of(model), compiler.constants)
     code = compile(source, f"<mqldsl policy {model.source.name}>", "exec")
-    exec(code, namespace)
-    return CompiledPolicy(model, values, source, namespace["evaluate"], compiler.constants)
+    exec(code, env)
+    return CompiledPolicy(model, values, source, env["evaluate"], compiler.constants)
