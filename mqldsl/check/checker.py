@@ -14,7 +14,7 @@ from pathlib import Path
 
 from mqldsl.check import types as T
 from mqldsl.check.examples import ExampleChecker
-from mqldsl.check.expressions import _TOP, _a, _Scope, did_you_mean
+from mqldsl.check.expressions import TOP, Scope, did_you_mean
 from mqldsl.check.model import (
     Bounds,
     CheckedPolicy,
@@ -127,7 +127,7 @@ class _Checker(ExampleChecker):
         order = self._score_order()
         disqualifiers = tuple(self.policy.of_type(ast.Disqualify))
         for d in disqualifiers:
-            self._condition(d.condition, _TOP)
+            self._condition(d.condition, TOP)
         recycles = tuple(self.policy.of_type(ast.Recycle))
         routes = tuple(self.policy.of_type(ast.Route))
         if stages is not None:
@@ -369,7 +369,7 @@ class _Checker(ExampleChecker):
                     "only the first (entry) stage has no `when`",
                 )
             if stage.condition is not None:
-                self._condition(stage.condition, _TOP)
+                self._condition(stage.condition, TOP)
         return block
 
     # ------------------------------------------------------------ scores
@@ -377,7 +377,7 @@ class _Checker(ExampleChecker):
     def _check_scores(self) -> None:
         for name, score in self.score_nodes.items():
             self.deps[name] = set()
-            scope = _Scope(score=name)
+            scope = Scope(score=name)
             if score.range is not None and not score.range.low < score.range.high:
                 self.err(
                     "E309",
@@ -400,7 +400,7 @@ class _Checker(ExampleChecker):
                 if not kind.is_numeric and kind.kind != "error":
                     self.err(
                         "E313",
-                        f"the formula of score `{name}` is {_a(kind)}, not a number",
+                        f"the formula of score `{name}` is {T.noun(kind)}, not a number",
                         score.formula.span,
                     )
             for rule in score.rules or ():
@@ -481,7 +481,7 @@ class _Checker(ExampleChecker):
                     recycle.span,
                     f"stages are in funnel order: {', '.join(order)}",
                 )
-            self._condition(recycle.condition, _TOP)
+            self._condition(recycle.condition, TOP)
 
     def _check_routes(self, routes: Sequence[ast.Route]) -> None:
         for route in routes:
@@ -493,7 +493,7 @@ class _Checker(ExampleChecker):
                     did_you_mean(route.stage, self.stage_names),
                 )
             if route.condition is not None:
-                self._condition(route.condition, _TOP)
+                self._condition(route.condition, TOP)
             if route.sla is not None:
                 self._duration(route.sla)
 
@@ -582,7 +582,7 @@ def parse_param_override(model: CheckedPolicy, assignment: str) -> tuple[str, ob
         pass
     raise ParamOverrideError(
         "E307",
-        f"`{text}` is not a valid value for param `{name}`, which holds {_a(info.type)}",
+        f"`{text}` is not a valid value for param `{name}`, which holds {T.noun(info.type)}",
         f"e.g. --set {name}={_example_value(info)}",
     )
 

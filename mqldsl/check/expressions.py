@@ -24,13 +24,15 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
 
 
 @dataclass(frozen=True)
-class _Scope:
+class Scope:
+    """Where an expression sits, which decides what its names may mean."""
+
     event: str | None = None  # inside `where` of this event
     in_where: bool = False
     score: str | None = None  # inside the rules of this score
 
 
-_TOP = _Scope()
+TOP = Scope()
 
 
 class ExpressionChecker:
@@ -61,19 +63,21 @@ class ExpressionChecker:
         if duration.amount <= 0:
             self.err("E314", "a duration must be positive", duration.span, "e.g. `30 days`")
 
-    def _condition(self, node: ast.Expr, scope: _Scope) -> None:
+    def _condition(self, node: ast.Expr, scope: Scope) -> None:
         kind = self._expr(node, scope)
         if kind.kind not in ("bool", "error"):
             self._not_a_condition(node, kind)
 
     def _not_a_condition(self, node: ast.Expr, kind: T.Type) -> None:
         hint = "compare it, e.g. `fit >= 30`" if kind.is_numeric else None
-        self.err("E306", f"this is {_a(kind)}, not a condition (true or false)", node.span, hint)
+        self.err(
+            "E306", f"this is {T.noun(kind)}, not a condition (true or false)", node.span, hint
+        )
 
     def _value(
         self,
         node: ast.Expr,
-        scope: _Scope,
+        scope: Scope,
         expected: T.Type | None = None,
         allow_member: bool = False,
     ) -> T.Type:
@@ -96,7 +100,7 @@ class ExpressionChecker:
             and self.types.get(id(node), T.ERROR).kind == "member"
         )
 
-    def _unknown_name(self, node: ast.Name, scope: _Scope, expected: T.Type | None) -> T.Type:
+    def _unknown_name(self, node: ast.Name, scope: Scope, expected: T.Type | None) -> T.Type:
         candidates = self._all_names()
         if scope.event is not None and scope.event in self.events:
             candidates += list(self.events[scope.event].fields)
@@ -107,7 +111,7 @@ class ExpressionChecker:
         self.types[id(node)] = T.ERROR
         return T.ERROR
 
-    def _name(self, node: ast.Name, scope: _Scope, expected: T.Type | None = None) -> T.Type:
+    def _name(self, node: ast.Name, scope: Scope, expected: T.Type | None = None) -> T.Type:
         name = node.name
         kind: T.Type
         if expected is not None and expected.kind == "enum" and name in expected.members:
@@ -188,7 +192,7 @@ class ExpressionChecker:
     def _operand(
         self,
         node: ast.Expr,
-        scope: _Scope,
+        scope: Scope,
         expected: T.Type | None = None,
         allow_member: bool = False,
     ) -> T.Type:
@@ -196,12 +200,12 @@ class ExpressionChecker:
         self._no_event_operand(node)
         return kind
 
-    def _expr(self, node: ast.Expr, scope: _Scope) -> T.Type:
+    def _expr(self, node: ast.Expr, scope: Scope) -> T.Type:
         kind = self._infer(node, scope)
         self.types[id(node)] = kind
         return kind
 
-    def _infer(self, node: ast.Expr, scope: _Scope) -> T.Type:
+    def _infer(self, node: ast.Expr, scope: Scope) -> T.Type:
         if isinstance(node, ast.NumberLit):
             return T.INT if isinstance(node.value, int) else T.NUMBER
         if isinstance(node, ast.StringLit):
@@ -267,13 +271,15 @@ class ExpressionChecker:
             right = self._operand(node.right, scope)
             for side, kind in ((node.left, left), (node.right, right)):
                 if not kind.is_numeric and kind.kind != "error":
-                    self.err("E305", f"`{node.op}` needs numbers; this is {_a(kind)}", side.span)
+                    self.err(
+                        "E305", f"`{node.op}` needs numbers; this is {T.noun(kind)}", side.span
+                    )
                     return T.ERROR
             return T.NUMBER if node.op == "/" else T.numeric_join(left, right)
         if isinstance(node, ast.Unary):
             kind = self._operand(node.operand, scope)
             if not kind.is_numeric and kind.kind != "error":
-                self.err("E305", f"`-` needs a number; this is {_a(kind)}", node.operand.span)
+                self.err("E305", f"`-` needs a number; this is {T.noun(kind)}", node.operand.span)
                 return T.ERROR
             return kind
         if isinstance(node, ast.Pattern):
@@ -313,7 +319,7 @@ class ExpressionChecker:
         self.refs[id(node)] = Ref("account_field", node.field)
         return info.type
 
-    def _pattern(self, node: ast.Pattern, scope: _Scope) -> None:
+    def _pattern(self, node: ast.Pattern, scope: Scope) -> None:
         self._event_pattern(node.event, node.where, node.span, scope)
         if isinstance(node.window, ast.Duration):
             self._duration(node.window)
@@ -329,7 +335,7 @@ class ExpressionChecker:
         return Span(span.file, span.line, index + 1, span.line, index + 1 + len(name))
 
     def _event_pattern(
-        self, event: str | None, where: ast.Expr | None, span: Span, scope: _Scope
+        self, event: str | None, where: ast.Expr | None, span: Span, scope: Scope
     ) -> None:
         if scope.in_where:
             self.err(
@@ -355,9 +361,9 @@ class ExpressionChecker:
                 )
             return
         if where is not None:
-            self._condition(where, _Scope(event=event, in_where=True, score=scope.score))
+            self._condition(where, Scope(event=event, in_where=True, score=scope.score))
 
-    def _compare(self, node: ast.Compare, scope: _Scope) -> T.Type:
+    def _compare(self, node: ast.Compare, scope: Scope) -> T.Type:
         left = self._operand(node.left, scope, allow_member=True)
         # A bare name on one side is resolved against the other side's enum.
         right = self._operand(
@@ -383,7 +389,7 @@ class ExpressionChecker:
             if not (T.ordered(left) and T.ordered(right) and T.comparable(left, right)):
                 self.err(
                     "E301",
-                    f"cannot order {_a(left)} and {_a(right)} with `{node.op}`",
+                    f"cannot order {T.noun(left)} and {T.noun(right)} with `{node.op}`",
                     node.span,
                     "`<`, `<=`, `>`, `>=` compare numbers or dates",
                 )
@@ -391,7 +397,7 @@ class ExpressionChecker:
             hint = None
             if {left.kind, right.kind} == {"enum", "text"}:
                 hint = "enum members are written without quotes"
-            self.err("E301", f"cannot compare {_a(left)} with {_a(right)}", node.span, hint)
+            self.err("E301", f"cannot compare {T.noun(left)} with {T.noun(right)}", node.span, hint)
         return T.BOOL
 
     def _param_member(self, node: ast.Expr, enum: T.Type) -> None:
@@ -422,7 +428,7 @@ class ExpressionChecker:
         self.types[id(node)] = T.ERROR
         return T.ERROR
 
-    def _between(self, node: ast.Between, scope: _Scope) -> T.Type:
+    def _between(self, node: ast.Between, scope: Scope) -> T.Type:
         kinds = [self._operand(part, scope) for part in (node.operand, node.low, node.high)]
         if any(k.kind == "error" for k in kinds):
             return T.BOOL
@@ -431,12 +437,12 @@ class ExpressionChecker:
         ):
             self.err(
                 "E302",
-                f"`between` needs numbers or dates; here: {', '.join(_a(k) for k in kinds)}",
+                f"`between` needs numbers or dates; here: {', '.join(T.noun(k) for k in kinds)}",
                 node.span,
             )
         return T.BOOL
 
-    def _membership(self, node: ast.Membership, scope: _Scope) -> T.Type:
+    def _membership(self, node: ast.Membership, scope: Scope) -> T.Type:
         operand = self._operand(node.operand, scope)
         collection = node.collection
         if operand.kind == "error":
@@ -444,7 +450,7 @@ class ExpressionChecker:
         if operand.kind in ("set", "list"):
             self.err(
                 "E303",
-                f"`in` tests one value; this is {_a(operand)}",
+                f"`in` tests one value; this is {T.noun(operand)}",
                 node.operand.span,
                 "to test whether a set holds a value, write `SET contains VALUE`",
             )
@@ -456,7 +462,9 @@ class ExpressionChecker:
                 if enum is not None:
                     self._param_member(item, enum)
                 if kind.kind != "error" and not T.comparable(operand, kind):
-                    self.err("E303", f"{_a(operand)} is never equal to {_a(kind)}", item.span)
+                    self.err(
+                        "E303", f"{T.noun(operand)} is never equal to {T.noun(kind)}", item.span
+                    )
             self.types[id(collection)] = T.Type("list", element=operand)
             return T.BOOL
         kind = self._operand(collection, scope)
@@ -465,7 +473,7 @@ class ExpressionChecker:
         if kind.kind not in ("set", "list"):
             self.err(
                 "E303",
-                f"`in` needs a list such as `[a, b]` or a set; this is {_a(kind)}",
+                f"`in` needs a list such as `[a, b]` or a set; this is {T.noun(kind)}",
                 collection.span,
             )
             return T.BOOL
@@ -473,7 +481,7 @@ class ExpressionChecker:
         if element.kind == "member" and operand.kind == "enum":
             self._members_in(collection, operand)
         elif element.kind != "member" and not T.comparable(operand, element):
-            self.err("E303", f"{_a(operand)} is never in {_a(kind)}", node.span)
+            self.err("E303", f"{T.noun(operand)} is never in {T.noun(kind)}", node.span)
         return T.BOOL
 
     def _members_in(self, collection: ast.Expr, enum: T.Type) -> None:
@@ -489,7 +497,7 @@ class ExpressionChecker:
                             did_you_mean(member, enum.members),
                         )
 
-    def _text_test(self, node: ast.TextTest, scope: _Scope) -> T.Type:
+    def _text_test(self, node: ast.TextTest, scope: Scope) -> T.Type:
         operand = self._operand(node.operand, scope)
         if operand.kind == "error":
             self._expr(node.value, scope)
@@ -499,27 +507,21 @@ class ExpressionChecker:
             value = self._operand(node.value, scope, element)
             if value.kind not in ("error", "member") and not T.comparable(element, value):
                 hint = "enum members are written without quotes" if element.kind == "enum" else None
-                self.err("E304", f"{_a(operand)} never contains {_a(value)}", node.value.span, hint)
+                self.err(
+                    "E304",
+                    f"{T.noun(operand)} never contains {T.noun(value)}",
+                    node.value.span,
+                    hint,
+                )
             return T.BOOL
         value = self._operand(node.value, scope)
         if operand.kind != "text":
             what = "a set or a text" if node.op == "contains" else "a text"
-            self.err("E304", f"`{node.op}` needs {what}; this is {_a(operand)}", node.operand.span)
+            self.err(
+                "E304", f"`{node.op}` needs {what}; this is {T.noun(operand)}", node.operand.span
+            )
         elif value.kind not in ("text", "error"):
             self.err(
-                "E304", f"`{node.op}` needs a text value; this is {_a(value)}", node.value.span
+                "E304", f"`{node.op}` needs a text value; this is {T.noun(value)}", node.value.span
             )
         return T.BOOL
-
-
-def _a(kind: T.Type) -> str:
-    text = str(kind)
-    if kind.kind == "member":
-        return text
-    if kind.kind in ("int", "instant", "enum", "error"):
-        return ("an " if text[0] in "aeiou" else "a ") + text
-    if kind.kind in ("set", "list"):
-        return "a " + text
-    return {"number": "a number", "bool": "true/false", "text": "text", "date": "a date"}.get(
-        kind.kind, text
-    )

@@ -20,7 +20,7 @@ import math
 import re
 from collections.abc import Iterator, Sequence
 
-from mqldsl.check.model import Bounds, CheckedPolicy
+from mqldsl.check.model import Bounds, CheckedPolicy, numeric_constant
 from mqldsl.language import ast
 from mqldsl.language.diagnostics import Diagnostic, warning
 
@@ -119,20 +119,6 @@ def _conditions(model: CheckedPolicy) -> Iterator[ast.Expr]:
             yield route.condition
 
 
-def _constant(model: CheckedPolicy, node: ast.Expr) -> float | None:
-    if isinstance(node, ast.NumberLit):
-        return float(node.value)
-    if isinstance(node, ast.Unary) and isinstance(node.operand, ast.NumberLit):
-        return -float(node.operand.value)
-    if isinstance(node, ast.Name):
-        ref = model.refs.get(id(node))
-        if ref is not None and ref.kind == "param":
-            value = model.params[ref.name].value
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                return float(value)
-    return None
-
-
 def _show(value: float) -> str:
     return str(int(value)) if value.is_integer() else f"{value:g}"
 
@@ -168,7 +154,7 @@ def _unreachable(model: CheckedPolicy, nodes: Sequence[ast.Expr]) -> Iterator[Di
                 ref = model.refs.get(id(score_side))
                 if ref is None or ref.kind != "score":
                     continue
-                c = _constant(model, const_side)
+                c = numeric_constant(model, const_side)
                 if c is None:
                     continue
                 bounds = model.scores[ref.name].bounds
@@ -185,7 +171,7 @@ def _unreachable(model: CheckedPolicy, nodes: Sequence[ast.Expr]) -> Iterator[Di
                     )
         elif isinstance(node, ast.Between) and isinstance(node.operand, ast.Name):
             ref = model.refs.get(id(node.operand))
-            low, high = _constant(model, node.low), _constant(model, node.high)
+            low, high = numeric_constant(model, node.low), numeric_constant(model, node.high)
             if ref is not None and ref.kind == "score" and low is not None and high is not None:
                 bounds = model.scores[ref.name].bounds
                 if high < bounds.low or low > bounds.high:
@@ -201,7 +187,7 @@ def _never_fires(model: CheckedPolicy, nodes: Sequence[ast.Expr]) -> Iterator[Di
 
     for node in nodes:
         if isinstance(node, ast.Between):
-            low, high = _constant(model, node.low), _constant(model, node.high)
+            low, high = numeric_constant(model, node.low), numeric_constant(model, node.high)
             if low is not None and high is not None and low > high:
                 yield warning(
                     "W502",
@@ -245,7 +231,7 @@ def _contradiction(model: CheckedPolicy, node: ast.And) -> str | None:
             if key in equal and equal[key][0] != value:
                 return f"`{show(equal[key][1])}` and `{show(operand)}`"
             equal.setdefault(key, (value, operand))
-        c = _constant(model, right)
+        c = numeric_constant(model, right)
         if c is None or operand.op == "!=":
             continue
         low, high, seen = ranges.get(key, (-INF, INF, []))

@@ -30,8 +30,6 @@ from mqldsl.check.model import CheckedPolicy
 from mqldsl.engine.helpers import PolicyMeta, namespace
 from mqldsl.language import ast
 
-_COMPARE_OPS = {"==", "!=", "<", "<=", ">", ">="}
-
 
 class _Writer:
     def __init__(self) -> None:

@@ -9,10 +9,14 @@ from typing import Any
 
 from mqldsl.check.model import CheckedPolicy
 from mqldsl.engine.evaluator import EvalResult
-from mqldsl.engine.interpreter import Interpreter, _Ctx
+from mqldsl.engine.interpreter import Context, Interpreter
 from mqldsl.engine.runtime import Event, Lead, TimelineStep, format_instant
 from mqldsl.language import ast
-from mqldsl.language.printer import expr, points
+from mqldsl.language.printer import expr, rule_condition, rule_text
+
+# rule_text and rule_condition live in the printer; named here too because the
+# CLI imports them from this module.
+__all__ = ["explanation", "render_text", "render_timeline", "rule_condition", "rule_text"]
 
 
 def _events_of(node: ast.Expr | ast.Pattern, model: CheckedPolicy) -> list[ast.Pattern]:
@@ -50,28 +54,12 @@ def _plain(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in values.items()}
 
 
-def rule_text(rule: ast.Rule) -> str:
-    return f"{points(rule.points)} {rule_condition(rule)}"
-
-
-def rule_condition(rule: ast.Rule) -> str:
-    """The rule without its points: `when ...` or `per ..., max N`."""
-    if isinstance(rule, ast.WhenRule):
-        return f"when {expr(rule.condition)}"
-    text = f"per {expr(rule.pattern)}"
-    if rule.max is not None:
-        from mqldsl.language.printer import number
-
-        text += f", max {number(rule.max)}"
-    return text
-
-
 def explanation(model: CheckedPolicy, lead: Lead, result: EvalResult) -> dict[str, Any]:
     """The explanation of a decision as JSON-ready data."""
     decision = result.decision
     contributions = result.contributions or {}
     interpreter = Interpreter(model)
-    ctx = _Ctx(lead, decision.as_of, result.journey_start, dict(decision.scores))
+    ctx = Context(lead, decision.as_of, result.journey_start, dict(decision.scores))
     scores: dict[str, Any] = {}
     for name, info in model.scores.items():
         node = info.node

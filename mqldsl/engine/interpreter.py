@@ -7,13 +7,13 @@ instant of a lead's timeline.
 from __future__ import annotations
 
 import math
-import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from mqldsl.check.model import CheckedPolicy
 from mqldsl.engine.runtime import (
+    COMPARE,
     DAY,
     Decision,
     Event,
@@ -28,18 +28,12 @@ from mqldsl.engine.runtime import (
 )
 from mqldsl.language import ast
 
-_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
-    "==": operator.eq,
-    "!=": operator.ne,
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-}
-
 
 @dataclass(frozen=True)
-class _Ctx:
+class Context:
+    """Where an expression is evaluated: a lead at instant ``t``, the scores
+    already computed there, and (inside `where`) the event being tested."""
+
     lead: Lead
     t: float
     start: float  # events at or before this instant do not count (recycling)
@@ -55,7 +49,7 @@ class Interpreter:
 
     # ------------------------------------------------------------ expressions
 
-    def eval(self, node: ast.Expr, ctx: _Ctx) -> Any:
+    def eval(self, node: ast.Expr, ctx: Context) -> Any:
         if isinstance(node, ast.NumberLit | ast.StringLit | ast.BoolLit | ast.DateLit):
             return node.value
         if isinstance(node, ast.ListLit):
@@ -95,7 +89,7 @@ class Interpreter:
             left, right = self.eval(node.left, ctx), self.eval(node.right, ctx)
             if left is None or right is None:
                 return False
-            return _COMPARE[node.op](left, right)
+            return COMPARE[node.op](left, right)
         if isinstance(node, ast.Between):
             value = self.eval(node.operand, ctx)
             low, high = self.eval(node.low, ctx), self.eval(node.high, ctx)
@@ -139,7 +133,7 @@ class Interpreter:
             return (ctx.t - max(e.at for e in since)) / DAY
         raise TypeError(type(node).__name__)  # pragma: no cover
 
-    def matches(self, pattern: ast.Pattern, ctx: _Ctx) -> list[Event]:
+    def matches(self, pattern: ast.Pattern, ctx: Context) -> list[Event]:
         """The lead's events that match the pattern at ctx.t."""
         found = []
         for event in ctx.lead.events:
@@ -161,7 +155,7 @@ class Interpreter:
 
     # ------------------------------------------------------------ scores
 
-    def rule_points(self, score: ast.Score, rule: ast.Rule, ctx: _Ctx) -> float:
+    def rule_points(self, score: ast.Score, rule: ast.Rule, ctx: Context) -> float:
         decay = score.decay
         if isinstance(rule, ast.PerRule):
             found = self.matches(rule.pattern, ctx)
@@ -188,7 +182,7 @@ class Interpreter:
         values: dict[str, Any] = {}
         for name in self.model.score_order:
             score = self.model.scores[name].node
-            ctx = _Ctx(lead, t, start, values)
+            ctx = Context(lead, t, start, values)
             if score.formula is not None:
                 values[name] = round_score(_number(self.eval(score.formula, ctx)))
                 continue
@@ -203,11 +197,11 @@ class Interpreter:
     # ------------------------------------------------------------ one instant
 
     def disqualified(self, lead: Lead, t: float) -> list[str]:
-        ctx = _Ctx(lead, t, -math.inf, self.scores(lead, t, -math.inf))
+        ctx = Context(lead, t, -math.inf, self.scores(lead, t, -math.inf))
         return [d.reason for d in self.model.disqualifiers if self.eval(d.condition, ctx)]
 
     def holding_stage(self, lead: Lead, t: float, start: float) -> int:
-        ctx = _Ctx(lead, t, start, self.scores(lead, t, start))
+        ctx = Context(lead, t, start, self.scores(lead, t, start))
         holding = 0
         for index, stage in enumerate(self.model.stages.stages):
             if index > 0 and stage.condition is not None and self.eval(stage.condition, ctx):
@@ -238,7 +232,7 @@ class Interpreter:
                 for recycle in model.recycles:
                     if recycle.from_stage != names[reached]:
                         continue
-                    ctx = _Ctx(lead, t, start, self.scores(lead, t, start))
+                    ctx = Context(lead, t, start, self.scores(lead, t, start))
                     if self.eval(recycle.condition, ctx):
                         reached = names.index(recycle.to_stage)
                         start = t
@@ -277,7 +271,7 @@ class Interpreter:
         return self.run(lead, as_of)[0]
 
     def route(self, lead: Lead, stage: str, at: float, start: float) -> RouteDecision | None:
-        ctx = _Ctx(lead, at, start, self.scores(lead, at, start))
+        ctx = Context(lead, at, start, self.scores(lead, at, start))
         for route in self.model.routes:
             if route.stage != stage:
                 continue

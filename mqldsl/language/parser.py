@@ -152,19 +152,29 @@ def _parser() -> _Parser:
         maybe_placeholders=True,
         cache=_cache_file(),
     )
-    # The builder runs inside the parser (no parse tree); the span tracker
-    # wraps the parser's reduction callbacks, which Lark shares by reference.
-    callbacks = lark._callbacks
-    if lark.parser.parser.parser.callbacks is not callbacks:  # pragma: no cover - a Lark change
-        raise RuntimeError("this version of Lark does not share its parser callbacks")
     spans = SpanTracker(builder)
-    spans.install(callbacks)
+    spans.install(_reduction_callbacks(lark))
     displays = dict(_NAMED_TERMINALS)
     for terminal in lark.terminals:
         pattern = terminal.pattern
         if type(pattern).__name__ == "PatternStr":
             displays.setdefault(terminal.name, f"`{pattern.value}`")
     return _Parser(lark, postlex, builder, spans, displays, threading.Lock())
+
+
+def _reduction_callbacks(lark: Lark) -> dict[Any, Any]:
+    """The LALR parser's reduction callbacks (rule -> builder method), which
+    the span tracker wraps so that every AST node gets its span while the
+    builder runs inside the parser (no parse tree).
+
+    Lark has no public way to reach them: this is the one place that reads its
+    private ``_callbacks``, and it fails loudly if Lark stops sharing that
+    table with the running parser."""
+    callbacks: dict[Any, Any] = lark._callbacks
+    shared: bool = lark.parser.parser.parser.callbacks is callbacks
+    if not shared:  # pragma: no cover - a Lark change
+        raise RuntimeError("this version of Lark does not share its parser callbacks")
+    return callbacks
 
 
 _NAMED_TERMINALS = {

@@ -251,6 +251,24 @@ def _broken(node: ast.Expr, first: int, indent: str) -> list[str]:
     return lines
 
 
+# ---------------------------------------------------------------- rules
+
+
+def rule_text(rule: ast.Rule) -> str:
+    """A score rule on one line, as written: `+20 when ...`, `+5 per ..., max 15`."""
+    return f"{points(rule.points)} {rule_condition(rule)}"
+
+
+def rule_condition(rule: ast.Rule) -> str:
+    """The rule without its points: `when ...` or `per ..., max N`."""
+    if isinstance(rule, ast.WhenRule):
+        return f"when {expr(rule.condition)}"
+    text = f"per {expr(rule.pattern)}"
+    if rule.max is not None:
+        text += f", max {number(rule.max)}"
+    return text
+
+
 # ---------------------------------------------------------------- comments
 
 

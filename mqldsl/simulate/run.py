@@ -518,7 +518,7 @@ def report(
 
 def thresholds(model: CheckedPolicy, params: dict[str, Any]) -> dict[str, list[tuple[str, float]]]:
     """Constants that stage conditions compare scores with (for the charts)."""
-    from mqldsl.check.lints import _constant
+    from mqldsl.check.model import numeric_constant as _constant
     from mqldsl.language import ast
     from mqldsl.language.ast import walk
 

@@ -177,8 +177,8 @@ def _rule_keys(
     """A name for every rule of both policies; a rule matched across the
     versions (as `diff` matches them: by label, identity, shape, position)
     has the same name in both, as written in the proposed policy."""
+    from mqldsl.check.compare import match_rules as _match_rules
     from mqldsl.engine.explain import rule_text
-    from mqldsl.render.diff import _match_rules
 
     old_keys: dict[tuple[str, int], str] = {}
     new_keys: dict[tuple[str, int], str] = {}
