@@ -14,7 +14,7 @@ from pathlib import Path
 
 from mqldsl.check import types as T
 from mqldsl.check.examples import ExampleChecker
-from mqldsl.check.expressions import TOP, Scope, did_you_mean
+from mqldsl.check.expressions import TOP, Scope
 from mqldsl.check.model import (
     Bounds,
     CheckedPolicy,
@@ -28,6 +28,7 @@ from mqldsl.language import ast
 from mqldsl.language.diagnostics import Diagnostic, sort_diagnostics
 from mqldsl.language.parser import ParseResult, parse_file, parse_source, paused_gc
 from mqldsl.language.source import Source, Span
+from mqldsl.language.suggestions import did_you_mean
 
 _ONE_ONLY: dict[type, str] = {
     ast.PolicyTitle: "policy",

@@ -7,8 +7,6 @@ enum member, checked against the enum expected at its position.
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from mqldsl.check import types as T
@@ -16,11 +14,7 @@ from mqldsl.check.model import EventInfo, FieldInfo, ParamInfo, Ref
 from mqldsl.language import ast
 from mqldsl.language.diagnostics import Diagnostic, error
 from mqldsl.language.source import Source, Span
-
-
-def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
-    close = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
-    return f"did you mean `{close[0]}`?" if close else None
+from mqldsl.language.suggestions import did_you_mean
 
 
 @dataclass(frozen=True)

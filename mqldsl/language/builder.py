@@ -12,7 +12,6 @@ exceptions.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import re
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -23,6 +22,7 @@ from lark.grammar import Rule, Terminal
 from mqldsl.language import ast
 from mqldsl.language.diagnostics import Diagnostic, error
 from mqldsl.language.source import Source, Span
+from mqldsl.language.suggestions import closest
 
 RESERVED = frozenset(
     [
@@ -242,7 +242,6 @@ class AstBuilder(Transformer[Token, list[ast.Item]]):
     def simple_type(self, name: Token) -> ast.SimpleType:
         text = str(name)
         if text not in SIMPLE_TYPES:
-            close = difflib.get_close_matches(text, [*SIMPLE_TYPES, "enum", "set"], n=1)
             aliases = {
                 "string": "text",
                 "str": "text",
@@ -252,7 +251,7 @@ class AstBuilder(Transformer[Token, list[ast.Item]]):
                 "decimal": "number",
                 "datetime": "date",
             }
-            suggestion = aliases.get(text) or (close[0] if close else None)
+            suggestion = aliases.get(text) or closest(text, [*SIMPLE_TYPES, "enum", "set"])
             self.diagnostics.append(
                 error(
                     "E113",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import difflib
 import functools
 import gc
 import hashlib
@@ -31,6 +30,7 @@ from mqldsl.language import ast
 from mqldsl.language.builder import RESERVED, AstBuilder, SpanTracker
 from mqldsl.language.diagnostics import Diagnostic, error
 from mqldsl.language.source import Source, Span
+from mqldsl.language.suggestions import did_you_mean
 
 MAX_SYNTAX_ERRORS = 50
 
@@ -538,14 +538,14 @@ class _Recovery:
         # or as another keyword, as `stage` for `stages`) close to one that does.
         is_word = re.fullmatch(r"[a-z_][a-z0-9_]*", str(token)) is not None
         if is_word and token.type not in expected and "NAME" not in expected:
-            close = difflib.get_close_matches(
+            # Stricter than for names: a keyword that is not meant is worse advice.
+            hint = did_you_mean(
                 str(token),
                 [self.parser.displays[n].strip("`") for n in expected if n in self.parser.displays],
-                n=1,
                 cutoff=0.75,
             )
-            if close:
-                return error("E101", f"unexpected {found}", span, f"did you mean `{close[0]}`?")
+            if hint is not None:
+                return error("E101", f"unexpected {found}", span, hint)
         if token.type != "NAME" and "NAME" in expected and str(token) in RESERVED:
             return error(
                 "E106",
