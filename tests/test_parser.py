@@ -717,3 +717,16 @@ def test_a_letter_outside_ascii_in_a_name_says_what_names_may_contain() -> None:
     # An ASCII capital still gets the lower-case advice.
     d = parse_text(HEADER + "lead { Size: int }\n", "t.mql").diagnostics[0]
     assert (d.code, d.hint) == ("E102", "write `size`")
+
+
+@pytest.mark.parametrize(
+    "ending", ["in", "not in", "between", "contains", "starts with", "ends with", "==", "and"]
+)
+def test_recovery_skips_a_statement_continued_after_an_operator_word(ending: str) -> None:
+    # The newline after `in` (or any operator that needs more) does not end the
+    # statement, so recovery from an error earlier on the line resumes after the
+    # continuation line, not inside it: one error, not a spurious second one.
+    text = (
+        HEADER + f"score fit {{\n  +5 when size > 3 3 role {ending}\n    [a, b]\n  +1 when x\n}}\n"
+    )
+    assert codes(text) == [("E101", 3, 20)]

@@ -28,6 +28,7 @@ from lark.parsers.lalr_parser_state import ParserState
 
 from mqldsl.language import ast
 from mqldsl.language.builder import RESERVED, AstBuilder, SpanTracker
+from mqldsl.language.continuation import CONTINUE_AFTER, line_continues, next_line_continues
 from mqldsl.language.diagnostics import Diagnostic, error
 from mqldsl.language.source import Source, Span
 from mqldsl.language.suggestions import did_you_mean
@@ -39,25 +40,6 @@ MAX_SYNTAX_ERRORS = 50
 # name). After only these, the policy is still handed to the checker, so that
 # one run reports its other problems too; the result is never a model.
 CHECK_AFTER = frozenset(["E104", "E105", "E106"])
-
-# Tokens after which a newline does not end the statement (SPEC §2).
-_CONTINUE_AFTER = frozenset(
-    [
-        "LBRACE",
-        "AND",
-        "OR",
-        "COMMA",
-        "PLUS",
-        "MINUS",
-        "STAR",
-        "SLASH",
-        "COMPARE",
-        "IN",
-        "CONTAINS",
-        "WITH",
-        "BETWEEN",
-    ]
-)
 
 
 @functools.cache
@@ -74,8 +56,10 @@ def grammar_text() -> str:
 
 class _PostLexer:
     """Implements the continuation rules of SPEC §2 on the token stream: a
-    newline inside (...) or [...], or after `{`, a binary operator, `and`, `or`
-    or `,` is dropped. It also remembers open brackets for error messages."""
+    newline inside (...) or [...], or after a token of
+    :data:`~mqldsl.language.continuation.CONTINUE_AFTER` (`{`, an operator,
+    `and`, `or`, `,`, ...) is dropped. It also remembers open brackets for
+    error messages."""
 
     always_accept = ("_NL",)
 
@@ -93,7 +77,7 @@ class _PostLexer:
         for token in stream:
             kind = token.type
             if kind == "_NL":
-                if self.previous in _CONTINUE_AFTER or (
+                if self.previous in CONTINUE_AFTER or (
                     self.open and self.open[-1].type != "LBRACE"
                 ):
                     continue
@@ -515,7 +499,7 @@ class _Recovery:
                 span,
             )
         if (
-            prev_kind in _CONTINUE_AFTER
+            prev_kind in CONTINUE_AFTER
             and prev_kind not in ("LBRACE", "COMMA")
             and token.type in ("_NL", "RBRACE", "$END")
         ):
@@ -570,7 +554,7 @@ class _Recovery:
             and still_open.line is not None
             and token.line is not None
             and still_open.line < token.line
-            and not _continues(self.source.line_text(still_open.line))
+            and not line_continues(_code(self.source.line_text(still_open.line)))
         ):
             # Inside brackets a statement runs on across lines, so a missing
             # `)` shows up lines later: say where the bracket was opened.
@@ -649,15 +633,9 @@ class _Recovery:
         return None
 
 
-_CONTINUATION = re.compile(r"(?:[,(\[{+\-*/<>=]|\b(?:and|or|not|in|between|contains|with))\s*$")
-
-
-def _continues(line: str) -> bool:
-    """Whether a line visibly goes on to the next (it ends with a comma, an
-    opening bracket, an operator or a keyword that needs more), judged on its
-    text without a trailing comment."""
-    code = re.sub(r'#[^"]*$', "", line).rstrip()
-    return bool(_CONTINUATION.search(code))
+def _code(line: str) -> str:
+    """A line without its trailing comment (a `#` after the last quote)."""
+    return re.sub(r'#[^"]*$', "", line)
 
 
 def _without_callbacks(conf: Any) -> Any:
@@ -678,10 +656,6 @@ def _join(options: list[str]) -> str:
     if len(options) == 1:
         return options[0]
     return ", ".join(options[:-1]) + " or " + options[-1]
-
-
-_CONTINUES_LINE = re.compile(r"(?:[,+\-*/=<>{(\[]|\band|\bor)\s*$")
-_STARTS_WITH_CONT = re.compile(r"[\t \f]*(?:and|or)(?![a-z0-9_])")
 
 
 def _end_of_statement(text: str, start: int) -> tuple[int, str]:
@@ -715,7 +689,7 @@ def _end_of_statement(text: str, start: int) -> tuple[int, str]:
         elif ch == "\n" and depth == 0:
             line_start = text.rfind("\n", 0, i) + 1
             code = text[line_start:i].split("#", 1)[0]
-            if not _CONTINUES_LINE.search(code) and not _STARTS_WITH_CONT.match(text, i + 1):
+            if not line_continues(code) and not next_line_continues(text, i + 1):
                 return i, "_NL"
         i += 1
     return n, "$END"

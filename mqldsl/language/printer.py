@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from mqldsl.language import ast
+from mqldsl.language.continuation import CONTINUE_BEFORE
 from mqldsl.language.source import Source, Span
 
 WIDTH = 100
@@ -238,6 +239,9 @@ def _broken(node: ast.Expr, first: int, indent: str) -> list[str]:
         operands = node.operands
     else:
         return [expr(node)]
+    # Each later part starts its own line with the joiner, which is what lets
+    # the statement go on (continuation.CONTINUE_BEFORE).
+    assert joiner in CONTINUE_BEFORE
     lines: list[str] = []
     for index, (part, operand) in enumerate(zip(parts, operands, strict=True)):
         prefix = "" if index == 0 else f"{indent}{joiner} "
