@@ -169,60 +169,86 @@ def _pattern(node: ast.Pattern) -> str:
     return text
 
 
-def _expr(node: ast.Expr) -> str:
-    if isinstance(node, ast.Or):
+class _ExprPrinter(ast.Visitor[str]):
+    """An expression as written, each operand parenthesised only where its
+    precedence requires (see :func:`expr`)."""
+
+    def visit_Or(self, node: ast.Or) -> str:
         return " or ".join(expr(o, _AND) for o in node.operands)
-    if isinstance(node, ast.And):
+
+    def visit_And(self, node: ast.And) -> str:
         return " and ".join(expr(o, _NOT) for o in node.operands)
-    if isinstance(node, ast.Not):
+
+    def visit_Not(self, node: ast.Not) -> str:
         return "not " + expr(node.operand, _NOT)
-    if isinstance(node, ast.Compare):
+
+    def visit_Compare(self, node: ast.Compare) -> str:
         return f"{expr(node.left, _ADD)} {node.op} {expr(node.right, _ADD)}"
-    if isinstance(node, ast.Between):
+
+    def visit_Between(self, node: ast.Between) -> str:
         return (
             f"{expr(node.operand, _ADD)} between {expr(node.low, _ADD)} and {expr(node.high, _ADD)}"
         )
-    if isinstance(node, ast.Membership):
+
+    def visit_Membership(self, node: ast.Membership) -> str:
         op = "not in" if node.negated else "in"
         return f"{expr(node.operand, _ADD)} {op} {expr(node.collection, _ADD)}"
-    if isinstance(node, ast.TextTest):
+
+    def visit_TextTest(self, node: ast.TextTest) -> str:
         return f"{expr(node.operand, _ADD)} {node.op} {expr(node.value, _ADD)}"
-    if isinstance(node, ast.Presence):
+
+    def visit_Presence(self, node: ast.Presence) -> str:
         return f"{expr(node.operand, _ADD)} is {'missing' if node.missing else 'present'}"
-    if isinstance(node, ast.Arith):
+
+    def visit_Arith(self, node: ast.Arith) -> str:
         if node.op in "+-":
             return f"{expr(node.left, _ADD)} {node.op} {expr(node.right, _MUL)}"
         return f"{expr(node.left, _MUL)} {node.op} {expr(node.right, _UNARY)}"
-    if isinstance(node, ast.Unary):
+
+    def visit_Unary(self, node: ast.Unary) -> str:
         return "-" + expr(node.operand, _UNARY)
-    if isinstance(node, ast.NumberLit):
+
+    def visit_NumberLit(self, node: ast.NumberLit) -> str:
         return number(node.value)
-    if isinstance(node, ast.StringLit):
+
+    def visit_StringLit(self, node: ast.StringLit) -> str:
         return string(node.value)
-    if isinstance(node, ast.BoolLit):
+
+    def visit_BoolLit(self, node: ast.BoolLit) -> str:
         return "true" if node.value else "false"
-    if isinstance(node, ast.DateLit):
+
+    def visit_DateLit(self, node: ast.DateLit) -> str:
         return node.value.isoformat()
-    if isinstance(node, ast.InstantLit):
+
+    def visit_InstantLit(self, node: ast.InstantLit) -> str:
         return instant(node.value)
-    if isinstance(node, ast.ListLit):
+
+    def visit_ListLit(self, node: ast.ListLit) -> str:
         return "[" + ", ".join(expr(i) for i in node.items) + "]"
-    if isinstance(node, ast.Name):
+
+    def visit_Name(self, node: ast.Name) -> str:
         return node.name
-    if isinstance(node, ast.AccountRef):
+
+    def visit_AccountRef(self, node: ast.AccountRef) -> str:
         return "account." + node.field
-    if isinstance(node, ast.Pattern):
+
+    def visit_Pattern(self, node: ast.Pattern) -> str:
         return _pattern(node)
-    if isinstance(node, ast.NoEvents):
+
+    def visit_NoEvents(self, node: ast.NoEvents) -> str:
         return "no " + _pattern(node.pattern)
-    if isinstance(node, ast.Count):
+
+    def visit_Count(self, node: ast.Count) -> str:
         return "count(" + _pattern(node.pattern) + ")"
-    if isinstance(node, ast.DaysSince):
+
+    def visit_DaysSince(self, node: ast.DaysSince) -> str:
         text = "days since " + (node.event if node.event is not None else "event")
         if node.where is not None:
             text += " where " + expr(node.where)
         return text
-    raise TypeError(f"cannot print {type(node).__name__}")  # pragma: no cover
+
+
+_expr = _ExprPrinter().visit
 
 
 def _broken(node: ast.Expr, first: int, indent: str) -> list[str]:
