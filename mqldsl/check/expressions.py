@@ -29,8 +29,9 @@ class Scope:
 TOP = Scope()
 
 
-class ExpressionChecker:
-    """Types expressions; records each node's type and each name's referent."""
+class ExpressionChecker(ast.ContextVisitor[Scope, T.Type]):
+    """Types expressions (one ``visit_<Kind>`` method each, in the scope
+    where they sit); records each node's type and each name's referent."""
 
     policy: ast.Policy
     source: Source
@@ -195,102 +196,109 @@ class ExpressionChecker:
         return kind
 
     def _expr(self, node: ast.Expr, scope: Scope) -> T.Type:
-        kind = self._infer(node, scope)
+        kind = self.visit(node, scope)
         self.types[id(node)] = kind
         return kind
 
-    def _infer(self, node: ast.Expr, scope: Scope) -> T.Type:
-        if isinstance(node, ast.NumberLit):
-            return T.INT if isinstance(node.value, int) else T.NUMBER
-        if isinstance(node, ast.StringLit):
-            return T.TEXT
-        if isinstance(node, ast.BoolLit):
-            return T.BOOL
-        if isinstance(node, ast.DateLit):
-            return T.DATE
-        if isinstance(node, ast.InstantLit):
-            return T.INSTANT
-        if isinstance(node, ast.ListLit):
-            # A list outside `in`: its names can only be enum members.
-            elements = [self._operand(i, scope, allow_member=True) for i in node.items]
-            return T.Type("list", element=elements[0] if elements else T.ERROR)
-        if isinstance(node, ast.Name):
-            kind = self._name(node, scope)
-            if kind.kind == "member":
-                return self._unknown_name(node, scope, None)
-            return kind
-        if isinstance(node, ast.AccountRef):
-            return self._account(node)
-        if isinstance(node, ast.Not):
-            self._condition(node.operand, scope)
-            return T.BOOL
-        if isinstance(node, ast.And | ast.Or):
-            for operand in node.operands:
-                self._condition(operand, scope)
-            return T.BOOL
-        if isinstance(node, ast.Compare):
-            return self._compare(node, scope)
-        if isinstance(node, ast.Between):
-            return self._between(node, scope)
-        if isinstance(node, ast.Membership):
-            return self._membership(node, scope)
-        if isinstance(node, ast.TextTest):
-            return self._text_test(node, scope)
-        if isinstance(node, ast.Presence):
-            operand = node.operand
-            if isinstance(operand, ast.Name):
-                kind = self._name(operand, scope)
-                ref = self.refs.get(id(operand))
-                if ref is None or ref.kind not in ("field", "event_field"):
-                    self.err(
-                        "E315",
-                        f"`is {'missing' if node.missing else 'present'}` tests a field of the "
-                        "lead, an account or an event",
-                        operand.span,
-                        f"`{operand.name}` is not a field",
-                    )
-            elif isinstance(operand, ast.AccountRef):
-                self._account(operand)
-            else:
-                self._expr(operand, scope)
+    # ------------------------------------------------------------ one method per kind
+
+    def visit_NumberLit(self, node: ast.NumberLit, scope: Scope) -> T.Type:
+        return T.INT if isinstance(node.value, int) else T.NUMBER
+
+    def visit_StringLit(self, node: ast.StringLit, scope: Scope) -> T.Type:
+        return T.TEXT
+
+    def visit_BoolLit(self, node: ast.BoolLit, scope: Scope) -> T.Type:
+        return T.BOOL
+
+    def visit_DateLit(self, node: ast.DateLit, scope: Scope) -> T.Type:
+        return T.DATE
+
+    def visit_InstantLit(self, node: ast.InstantLit, scope: Scope) -> T.Type:
+        return T.INSTANT
+
+    def visit_ListLit(self, node: ast.ListLit, scope: Scope) -> T.Type:
+        # A list outside `in`: its names can only be enum members.
+        elements = [self._operand(i, scope, allow_member=True) for i in node.items]
+        return T.Type("list", element=elements[0] if elements else T.ERROR)
+
+    def visit_Name(self, node: ast.Name, scope: Scope) -> T.Type:
+        kind = self._name(node, scope)
+        if kind.kind == "member":
+            return self._unknown_name(node, scope, None)
+        return kind
+
+    def visit_AccountRef(self, node: ast.AccountRef, scope: Scope) -> T.Type:
+        return self._account(node)
+
+    def visit_Not(self, node: ast.Not, scope: Scope) -> T.Type:
+        self._condition(node.operand, scope)
+        return T.BOOL
+
+    def visit_And(self, node: ast.And | ast.Or, scope: Scope) -> T.Type:
+        for operand in node.operands:
+            self._condition(operand, scope)
+        return T.BOOL
+
+    visit_Or = visit_And
+
+    def visit_Presence(self, node: ast.Presence, scope: Scope) -> T.Type:
+        operand = node.operand
+        if isinstance(operand, ast.Name):
+            self._name(operand, scope)
+            ref = self.refs.get(id(operand))
+            if ref is None or ref.kind not in ("field", "event_field"):
                 self.err(
                     "E315",
-                    f"`is {'missing' if node.missing else 'present'}` tests a field, "
-                    "not an expression",
+                    f"`is {'missing' if node.missing else 'present'}` tests a field of the "
+                    "lead, an account or an event",
                     operand.span,
+                    f"`{operand.name}` is not a field",
                 )
-            return T.BOOL
-        if isinstance(node, ast.Arith):
-            left = self._operand(node.left, scope)
-            right = self._operand(node.right, scope)
-            for side, kind in ((node.left, left), (node.right, right)):
-                if not kind.is_numeric and kind.kind != "error":
-                    self.err(
-                        "E305", f"`{node.op}` needs numbers; this is {T.noun(kind)}", side.span
-                    )
-                    return T.ERROR
-            return T.NUMBER if node.op == "/" else T.numeric_join(left, right)
-        if isinstance(node, ast.Unary):
-            kind = self._operand(node.operand, scope)
+        elif isinstance(operand, ast.AccountRef):
+            self._account(operand)
+        else:
+            self._expr(operand, scope)
+            self.err(
+                "E315",
+                f"`is {'missing' if node.missing else 'present'}` tests a field, not an expression",
+                operand.span,
+            )
+        return T.BOOL
+
+    def visit_Arith(self, node: ast.Arith, scope: Scope) -> T.Type:
+        left = self._operand(node.left, scope)
+        right = self._operand(node.right, scope)
+        for side, kind in ((node.left, left), (node.right, right)):
             if not kind.is_numeric and kind.kind != "error":
-                self.err("E305", f"`-` needs a number; this is {T.noun(kind)}", node.operand.span)
+                self.err("E305", f"`{node.op}` needs numbers; this is {T.noun(kind)}", side.span)
                 return T.ERROR
-            return kind
-        if isinstance(node, ast.Pattern):
-            self._pattern(node, scope)
-            return T.BOOL
-        if isinstance(node, ast.NoEvents):
-            self._pattern(node.pattern, scope)
-            self.types[id(node.pattern)] = T.BOOL
-            return T.BOOL
-        if isinstance(node, ast.Count):
-            self._pattern(node.pattern, scope)
-            self.types[id(node.pattern)] = T.BOOL
-            return T.INT
-        if isinstance(node, ast.DaysSince):
-            self._event_pattern(node.event, node.where, node.span, scope)
-            return T.NUMBER
-        raise TypeError(f"unknown node {type(node).__name__}")  # pragma: no cover
+        return T.NUMBER if node.op == "/" else T.numeric_join(left, right)
+
+    def visit_Unary(self, node: ast.Unary, scope: Scope) -> T.Type:
+        kind = self._operand(node.operand, scope)
+        if not kind.is_numeric and kind.kind != "error":
+            self.err("E305", f"`-` needs a number; this is {T.noun(kind)}", node.operand.span)
+            return T.ERROR
+        return kind
+
+    def visit_Pattern(self, node: ast.Pattern, scope: Scope) -> T.Type:
+        self._pattern(node, scope)
+        return T.BOOL
+
+    def visit_NoEvents(self, node: ast.NoEvents, scope: Scope) -> T.Type:
+        self._pattern(node.pattern, scope)
+        self.types[id(node.pattern)] = T.BOOL
+        return T.BOOL
+
+    def visit_Count(self, node: ast.Count, scope: Scope) -> T.Type:
+        self._pattern(node.pattern, scope)
+        self.types[id(node.pattern)] = T.BOOL
+        return T.INT
+
+    def visit_DaysSince(self, node: ast.DaysSince, scope: Scope) -> T.Type:
+        self._event_pattern(node.event, node.where, node.span, scope)
+        return T.NUMBER
 
     def _account(self, node: ast.AccountRef) -> T.Type:
         if not self.has_account:
@@ -357,7 +365,7 @@ class ExpressionChecker:
         if where is not None:
             self._condition(where, Scope(event=event, in_where=True, score=scope.score))
 
-    def _compare(self, node: ast.Compare, scope: Scope) -> T.Type:
+    def visit_Compare(self, node: ast.Compare, scope: Scope) -> T.Type:
         left = self._operand(node.left, scope, allow_member=True)
         # A bare name on one side is resolved against the other side's enum.
         right = self._operand(
@@ -422,7 +430,7 @@ class ExpressionChecker:
         self.types[id(node)] = T.ERROR
         return T.ERROR
 
-    def _between(self, node: ast.Between, scope: Scope) -> T.Type:
+    def visit_Between(self, node: ast.Between, scope: Scope) -> T.Type:
         kinds = [self._operand(part, scope) for part in (node.operand, node.low, node.high)]
         if any(k.kind == "error" for k in kinds):
             return T.BOOL
@@ -436,7 +444,7 @@ class ExpressionChecker:
             )
         return T.BOOL
 
-    def _membership(self, node: ast.Membership, scope: Scope) -> T.Type:
+    def visit_Membership(self, node: ast.Membership, scope: Scope) -> T.Type:
         operand = self._operand(node.operand, scope)
         collection = node.collection
         if operand.kind == "error":
@@ -491,7 +499,7 @@ class ExpressionChecker:
                             did_you_mean(member, enum.members),
                         )
 
-    def _text_test(self, node: ast.TextTest, scope: Scope) -> T.Type:
+    def visit_TextTest(self, node: ast.TextTest, scope: Scope) -> T.Type:
         operand = self._operand(node.operand, scope)
         if operand.kind == "error":
             self._expr(node.value, scope)
