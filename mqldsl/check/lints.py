@@ -59,26 +59,41 @@ def _mul(a: float, b: float) -> float:
 
 
 def interval(model: CheckedPolicy, node: ast.Expr, known: dict[str, Bounds]) -> tuple[float, float]:
-    if isinstance(node, ast.NumberLit):
+    """The range a numeric expression can take, given the bounds ``known`` of
+    the scores computed before it (unbounded where nothing is known)."""
+    return _Interval(model, known).visit(node)
+
+
+class _Interval(ast.Visitor[tuple[float, float]]):
+    def __init__(self, model: CheckedPolicy, known: dict[str, Bounds]) -> None:
+        self.model = model
+        self.known = known
+
+    def visit_NumberLit(self, node: ast.NumberLit) -> tuple[float, float]:
         return float(node.value), float(node.value)
-    if isinstance(node, ast.Name):
-        ref = model.refs.get(id(node))
-        if ref is not None and ref.kind == "score" and ref.name in known:
-            bounds = known[ref.name]
+
+    def visit_Name(self, node: ast.Name) -> tuple[float, float]:
+        ref = self.model.refs.get(id(node))
+        if ref is not None and ref.kind == "score" and ref.name in self.known:
+            bounds = self.known[ref.name]
             return bounds.low, bounds.high
-        if ref is not None and ref.kind == "param":
-            value = model.params[ref.name].value
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                return float(value), float(value)
+        constant = numeric_constant(self.model, node)
+        if constant is not None:
+            return constant, constant
         return -INF, INF
-    if isinstance(node, ast.Count | ast.DaysSince):
+
+    def visit_Count(self, node: ast.Count | ast.DaysSince) -> tuple[float, float]:
         return 0.0, INF
-    if isinstance(node, ast.Unary):
-        low, high = interval(model, node.operand, known)
+
+    visit_DaysSince = visit_Count
+
+    def visit_Unary(self, node: ast.Unary) -> tuple[float, float]:
+        low, high = self.visit(node.operand)
         return -high, -low
-    if isinstance(node, ast.Arith):
-        a = interval(model, node.left, known)
-        b = interval(model, node.right, known)
+
+    def visit_Arith(self, node: ast.Arith) -> tuple[float, float]:
+        a = self.visit(node.left)
+        b = self.visit(node.right)
         if node.op == "+":
             return a[0] + b[0], a[1] + b[1]
         if node.op == "-":
@@ -92,7 +107,9 @@ def interval(model: CheckedPolicy, node: ast.Expr, known: dict[str, Bounds]) -> 
                 return -INF, INF
             return min(quotients), max(quotients)
         return -INF, INF
-    return -INF, INF
+
+    def generic_visit(self, node: ast.Expr) -> tuple[float, float]:
+        return -INF, INF
 
 
 # ---------------------------------------------------------------- walking

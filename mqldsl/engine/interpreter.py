@@ -41,7 +41,10 @@ class Context:
     event: Event | None = None
 
 
-class Interpreter:
+class Interpreter(ast.ContextVisitor[Context, Any]):
+    """Evaluates a checked policy on one lead; each expression kind has its
+    ``visit_<Kind>(node, ctx)`` method."""
+
     def __init__(self, model: CheckedPolicy, params: Mapping[str, Any] | None = None) -> None:
         self.model = model
         self.params = {name: info.value for name, info in model.params.items()}
@@ -50,88 +53,111 @@ class Interpreter:
     # ------------------------------------------------------------ expressions
 
     def eval(self, node: ast.Expr, ctx: Context) -> Any:
-        if isinstance(node, ast.NumberLit | ast.StringLit | ast.BoolLit | ast.DateLit):
-            return node.value
-        if isinstance(node, ast.ListLit):
-            return [self.eval(item, ctx) for item in node.items]
-        if isinstance(node, ast.Name):
-            ref = self.model.ref(node)
-            if ref.kind == "field":
-                return ctx.lead.profile.get(ref.name)
-            if ref.kind == "event_field":
-                assert ctx.event is not None
-                return ctx.event.fields.get(ref.name)
-            if ref.kind == "param":
-                value = self.params[ref.name]
-                return list(value) if isinstance(value, tuple) else value
-            if ref.kind == "score":
-                return ctx.scores[ref.name]
-            if ref.kind == "event":
-                return bool(self.matches(ast.Pattern(event=ref.name, where=None, window=None), ctx))
-            return ref.name  # an enum member
-        if isinstance(node, ast.AccountRef):
-            return ctx.lead.account_profile.get(node.field)
-        if isinstance(node, ast.Unary):
-            value = self.eval(node.operand, ctx)
-            return None if value is None else -value
-        if isinstance(node, ast.Arith):
-            left, right = self.eval(node.left, ctx), self.eval(node.right, ctx)
-            if left is None or right is None:
-                return None
-            if node.op == "+":
-                return left + right
-            if node.op == "-":
-                return left - right
-            if node.op == "*":
-                return left * right
-            return None if right == 0 else left / right
-        if isinstance(node, ast.Compare):
-            left, right = self.eval(node.left, ctx), self.eval(node.right, ctx)
-            if left is None or right is None:
-                return False
-            return COMPARE[node.op](left, right)
-        if isinstance(node, ast.Between):
-            value = self.eval(node.operand, ctx)
-            low, high = self.eval(node.low, ctx), self.eval(node.high, ctx)
-            if value is None or low is None or high is None:
-                return False
-            return bool(low <= value <= high)
-        if isinstance(node, ast.Membership):
-            value, collection = self.eval(node.operand, ctx), self.eval(node.collection, ctx)
-            if value is None or collection is None:
-                return False
-            found = value in collection
-            return not found if node.negated else found
-        if isinstance(node, ast.TextTest):
-            value, part = self.eval(node.operand, ctx), self.eval(node.value, ctx)
-            if value is None or part is None:
-                return False
-            if node.op == "contains":
-                return part in value
-            if node.op == "starts with":
-                return bool(value.startswith(part))
-            return bool(value.endswith(part))
-        if isinstance(node, ast.Presence):
-            value = self.eval(node.operand, ctx)
-            return (value is None) if node.missing else (value is not None)
-        if isinstance(node, ast.Not):
-            return not self.eval(node.operand, ctx)
-        if isinstance(node, ast.And):
-            return all(self.eval(o, ctx) for o in node.operands)
-        if isinstance(node, ast.Or):
-            return any(self.eval(o, ctx) for o in node.operands)
-        if isinstance(node, ast.Pattern):
-            return bool(self.matches(node, ctx))
-        if isinstance(node, ast.NoEvents):
-            return not self.matches(node.pattern, ctx)
-        if isinstance(node, ast.Count):
-            return len(self.matches(node.pattern, ctx))
-        if isinstance(node, ast.DaysSince):
-            since = self.matches(ast.Pattern(event=node.event, where=node.where, window=None), ctx)
-            if not since:
-                return None
-            return (ctx.t - max(e.at for e in since)) / DAY
-        raise TypeError(type(node).__name__)  # pragma: no cover
+        """The value of ``node`` in ``ctx``: None for missing; a condition is a bool."""
+        return self.visit(node, ctx)
+
+    def _literal(
+        self, node: ast.NumberLit | ast.StringLit | ast.BoolLit | ast.DateLit, ctx: Context
+    ) -> Any:
+        return node.value
+
+    visit_NumberLit = visit_StringLit = visit_BoolLit = visit_DateLit = _literal
+
+    def visit_ListLit(self, node: ast.ListLit, ctx: Context) -> Any:
+        return [self.eval(item, ctx) for item in node.items]
+
+    def visit_Name(self, node: ast.Name, ctx: Context) -> Any:
+        ref = self.model.ref(node)
+        if ref.kind == "field":
+            return ctx.lead.profile.get(ref.name)
+        if ref.kind == "event_field":
+            assert ctx.event is not None
+            return ctx.event.fields.get(ref.name)
+        if ref.kind == "param":
+            value = self.params[ref.name]
+            return list(value) if isinstance(value, tuple) else value
+        if ref.kind == "score":
+            return ctx.scores[ref.name]
+        if ref.kind == "event":
+            return bool(self.matches(ast.Pattern(event=ref.name, where=None, window=None), ctx))
+        return ref.name  # an enum member
+
+    def visit_AccountRef(self, node: ast.AccountRef, ctx: Context) -> Any:
+        return ctx.lead.account_profile.get(node.field)
+
+    def visit_Unary(self, node: ast.Unary, ctx: Context) -> Any:
+        value = self.eval(node.operand, ctx)
+        return None if value is None else -value
+
+    def visit_Arith(self, node: ast.Arith, ctx: Context) -> Any:
+        left, right = self.eval(node.left, ctx), self.eval(node.right, ctx)
+        if left is None or right is None:
+            return None
+        if node.op == "+":
+            return left + right
+        if node.op == "-":
+            return left - right
+        if node.op == "*":
+            return left * right
+        return None if right == 0 else left / right
+
+    def visit_Compare(self, node: ast.Compare, ctx: Context) -> Any:
+        left, right = self.eval(node.left, ctx), self.eval(node.right, ctx)
+        if left is None or right is None:
+            return False
+        return COMPARE[node.op](left, right)
+
+    def visit_Between(self, node: ast.Between, ctx: Context) -> Any:
+        value = self.eval(node.operand, ctx)
+        low, high = self.eval(node.low, ctx), self.eval(node.high, ctx)
+        if value is None or low is None or high is None:
+            return False
+        return bool(low <= value <= high)
+
+    def visit_Membership(self, node: ast.Membership, ctx: Context) -> Any:
+        value, collection = self.eval(node.operand, ctx), self.eval(node.collection, ctx)
+        if value is None or collection is None:
+            return False
+        found = value in collection
+        return not found if node.negated else found
+
+    def visit_TextTest(self, node: ast.TextTest, ctx: Context) -> Any:
+        value, part = self.eval(node.operand, ctx), self.eval(node.value, ctx)
+        if value is None or part is None:
+            return False
+        if node.op == "contains":
+            return part in value
+        if node.op == "starts with":
+            return bool(value.startswith(part))
+        return bool(value.endswith(part))
+
+    def visit_Presence(self, node: ast.Presence, ctx: Context) -> Any:
+        value = self.eval(node.operand, ctx)
+        return (value is None) if node.missing else (value is not None)
+
+    def visit_Not(self, node: ast.Not, ctx: Context) -> Any:
+        return not self.eval(node.operand, ctx)
+
+    def visit_And(self, node: ast.And, ctx: Context) -> Any:
+        return all(self.eval(o, ctx) for o in node.operands)
+
+    def visit_Or(self, node: ast.Or, ctx: Context) -> Any:
+        return any(self.eval(o, ctx) for o in node.operands)
+
+    def visit_Pattern(self, node: ast.Pattern, ctx: Context) -> Any:
+        return bool(self.matches(node, ctx))
+
+    def visit_NoEvents(self, node: ast.NoEvents, ctx: Context) -> Any:
+        return not self.matches(node.pattern, ctx)
+
+    def visit_Count(self, node: ast.Count, ctx: Context) -> Any:
+        return len(self.matches(node.pattern, ctx))
+
+    def visit_DaysSince(self, node: ast.DaysSince, ctx: Context) -> Any:
+        since = self.matches(ast.Pattern(event=node.event, where=node.where, window=None), ctx)
+        if not since:
+            return None
+        return (ctx.t - max(e.at for e in since)) / DAY
 
     def matches(self, pattern: ast.Pattern, ctx: Context) -> list[Event]:
         """The lead's events that match the pattern at ctx.t."""
