@@ -635,8 +635,9 @@ def test_reserved_words_cannot_be_names() -> None:
 def test_span_tracker_drops_a_statement_only_after_a_syntax_error() -> None:
     from lark import Token
 
-    from mqldsl.language.builder import AstBuilder, SpanTracker
+    from mqldsl.language.builder import AstBuilder
     from mqldsl.language.source import Source
+    from mqldsl.language.spans import SpanTracker
 
     def broken(children: list[object]) -> object:
         raise ValueError("a value cut short by error recovery")

@@ -27,10 +27,12 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 from lark.parsers.lalr_parser_state import ParserState
 
 from mqldsl.language import ast
-from mqldsl.language.builder import RESERVED, AstBuilder, SpanTracker
+from mqldsl.language.builder import AstBuilder
 from mqldsl.language.continuation import CONTINUE_AFTER, line_continues, next_line_continues
 from mqldsl.language.diagnostics import Diagnostic, error
+from mqldsl.language.expression_builder import RESERVED
 from mqldsl.language.source import Source, Span
+from mqldsl.language.spans import SpanTracker
 from mqldsl.language.suggestions import did_you_mean
 
 MAX_SYNTAX_ERRORS = 50
