@@ -7,7 +7,6 @@ back ends read.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,11 +23,25 @@ from mqldsl.check.model import (
     Ref,
     ScoreInfo,
 )
+from mqldsl.check.params import ParamOverrideError, param_value, parse_param_override
 from mqldsl.language import ast
 from mqldsl.language.diagnostics import Diagnostic, sort_diagnostics
 from mqldsl.language.parser import ParseResult, parse_file, parse_source, paused_gc
+from mqldsl.language.printer import number, type_expr
 from mqldsl.language.source import Source, Span
 from mqldsl.language.suggestions import did_you_mean
+
+# parse_param_override and ParamOverrideError live in check/params.py; they
+# are named here too because the CLI imports them from this module.
+__all__ = [
+    "CheckResult",
+    "ParamOverrideError",
+    "check_file",
+    "check_policy",
+    "check_source",
+    "check_text",
+    "parse_param_override",
+]
 
 _ONE_ONLY: dict[type, str] = {
     ast.PolicyTitle: "policy",
@@ -228,7 +241,7 @@ class _Checker(ExampleChecker):
             ):
                 self.err(
                     "E301",
-                    f"`set of {_type_text(element)}` is not supported",
+                    f"`set of {type_expr(element)}` is not supported",
                     node.span,
                     "sets hold text or enum members: write `set of text` or `set of enum(...)`",
                 )
@@ -273,7 +286,7 @@ class _Checker(ExampleChecker):
                     decl.span,
                 )
                 continue
-            kind, value = _param_value(decl.value)
+            kind, value = param_value(decl.value)
             if kind.kind == "error":
                 self.err(
                     "E307",
@@ -382,8 +395,8 @@ class _Checker(ExampleChecker):
             if score.range is not None and not score.range.low < score.range.high:
                 self.err(
                     "E309",
-                    f"the range of `{name}` is empty: {_num(score.range.low)} is not below "
-                    f"{_num(score.range.high)}",
+                    f"the range of `{name}` is empty: {number(score.range.low)} is not below "
+                    f"{number(score.range.high)}",
                     score.range.span,
                     "write `range LOW to HIGH` with LOW < HIGH",
                 )
@@ -392,7 +405,7 @@ class _Checker(ExampleChecker):
                     self.err(
                         "E310",
                         "decay must be between 0% and 100% (exclusive), "
-                        f"not {_num(score.decay.percent)}%",
+                        f"not {number(score.decay.percent)}%",
                         score.decay.span,
                     )
                 self._duration(score.decay.every)
@@ -497,109 +510,3 @@ class _Checker(ExampleChecker):
                 self._condition(route.condition, TOP)
             if route.sla is not None:
                 self._duration(route.sla)
-
-
-# ---------------------------------------------------------------- values
-
-
-def _param_value(node: ast.Value) -> tuple[T.Type, object]:
-    if isinstance(node, ast.NumberLit):
-        return (T.INT if isinstance(node.value, int) else T.NUMBER), node.value
-    if isinstance(node, ast.StringLit):
-        return T.TEXT, node.value
-    if isinstance(node, ast.BoolLit):
-        return T.BOOL, node.value
-    if isinstance(node, ast.DateLit):
-        return T.DATE, node.value
-    if isinstance(node, ast.Name):
-        return T.member(node.name), node.name
-    if isinstance(node, ast.ListLit):
-        kinds = [_param_value(i) for i in node.items]  # type: ignore[arg-type]
-        if any(k.kind in ("error", "list") for k, _ in kinds):
-            return T.ERROR, None
-        element = kinds[0][0] if kinds else T.ERROR
-        if element.kind == "member":
-            element = T.Type("member", member=None)
-        return T.Type("list", element=element), tuple(v for _, v in kinds)
-    return T.ERROR, None
-
-
-def _num(value: ast.Number) -> str:
-    from mqldsl.language.printer import number
-
-    return number(value)
-
-
-def _type_text(node: ast.TypeExpr) -> str:
-    from mqldsl.language.printer import type_expr
-
-    return type_expr(node)
-
-
-def parse_param_override(model: CheckedPolicy, assignment: str) -> tuple[str, object]:
-    """``NAME=VALUE`` from the command line (`--set`), typed like the param's
-    declared value. Raises :class:`ParamOverrideError` with a coded message."""
-    name, sep, text = assignment.partition("=")
-    name, text = name.strip(), text.strip()
-    if not sep or not name:
-        raise ParamOverrideError("E307", f"`{assignment}` is not NAME=VALUE", None)
-    info = model.params.get(name)
-    if info is None:
-        raise ParamOverrideError(
-            "E204",
-            f"unknown param `{name}`",
-            did_you_mean(name, model.params)
-            or (
-                "the params are " + ", ".join(model.params)
-                if model.params
-                else "the policy has no params"
-            ),
-        )
-    kind = info.type.kind
-    try:
-        if kind == "int":
-            return name, int(text)
-        if kind == "number":
-            number = float(text)
-            if number != number or number in (float("inf"), float("-inf")):
-                raise ValueError(text)
-            return name, int(number) if number.is_integer() and "." not in text else number
-        if kind == "bool":
-            if text not in ("true", "false"):
-                raise ValueError(text)
-            return name, text == "true"
-        if kind == "date":
-            return name, dt.date.fromisoformat(text)
-        if kind == "text":
-            return name, text
-        if kind == "member":
-            if not text.isidentifier():
-                raise ValueError(text)
-            return name, text
-        if kind == "list":
-            items = tuple(i.strip() for i in text.strip("[]").split(",") if i.strip())
-            return name, items
-    except ValueError:
-        pass
-    raise ParamOverrideError(
-        "E307",
-        f"`{text}` is not a valid value for param `{name}`, which holds {T.noun(info.type)}",
-        f"e.g. --set {name}={_example_value(info)}",
-    )
-
-
-class ParamOverrideError(ValueError):
-    def __init__(self, code: str, message: str, hint: str | None) -> None:
-        self.code = code
-        self.message = message
-        self.hint = hint
-        super().__init__(f"{message}" + (f"; {hint}" if hint else ""))
-
-
-def _example_value(info: ParamInfo) -> str:
-    value = info.value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, tuple):
-        return ",".join(str(v) for v in value)
-    return str(value)
