@@ -26,8 +26,8 @@ from mqldsl.check.model import (
 from mqldsl.check.params import ParamOverrideError, param_value, parse_param_override
 from mqldsl.language import ast
 from mqldsl.language.diagnostics import Diagnostic, sort_diagnostics
+from mqldsl.language.notation import number, type_expr
 from mqldsl.language.parser import ParseResult, parse_file, parse_source, paused_gc
-from mqldsl.language.printer import number, type_expr
 from mqldsl.language.source import Source, Span
 from mqldsl.language.suggestions import did_you_mean
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from mqldsl.language import ast
 from mqldsl.language.ast import walk
-from mqldsl.language.printer import rule_text
+from mqldsl.language.notation import rule_text
 
 
 def rule_shape(rule: ast.Rule) -> tuple[str, str]:

@@ -23,6 +23,7 @@ from collections.abc import Iterator, Sequence
 from mqldsl.check.model import Bounds, CheckedPolicy, numeric_constant
 from mqldsl.language import ast
 from mqldsl.language.diagnostics import Diagnostic, warning
+from mqldsl.language.notation import expr as show
 
 INF = math.inf
 
@@ -158,8 +159,6 @@ def _holds_possible(op: str, low: float, high: float, c: float) -> bool:
 
 
 def _unreachable(model: CheckedPolicy, nodes: Sequence[ast.Expr]) -> Iterator[Diagnostic]:
-    from mqldsl.language.printer import expr as show
-
     for node in nodes:
         if isinstance(node, ast.Compare):
             for score_side, const_side, op in (
@@ -200,8 +199,6 @@ def _unreachable(model: CheckedPolicy, nodes: Sequence[ast.Expr]) -> Iterator[Di
 
 
 def _never_fires(model: CheckedPolicy, nodes: Sequence[ast.Expr]) -> Iterator[Diagnostic]:
-    from mqldsl.language.printer import expr as show
-
     for node in nodes:
         if isinstance(node, ast.Between):
             low, high = numeric_constant(model, node.low), numeric_constant(model, node.high)
@@ -231,8 +228,6 @@ def _never_fires(model: CheckedPolicy, nodes: Sequence[ast.Expr]) -> Iterator[Di
 
 def _contradiction(model: CheckedPolicy, node: ast.And) -> str | None:
     """Two operands of one `and` that cannot hold together."""
-    from mqldsl.language.printer import expr as show
-
     equal: dict[str, tuple[object, ast.Expr]] = {}
     ranges: dict[str, tuple[float, float, list[ast.Expr]]] = {}
     for operand in node.operands:
@@ -341,8 +336,6 @@ def _shadowed_routes(model: CheckedPolicy, _nodes: Sequence[ast.Expr]) -> Iterat
 
 
 def _missing_fields(model: CheckedPolicy, nodes: Sequence[ast.Expr]) -> Iterator[Diagnostic]:
-    from mqldsl.language.printer import expr as show
-
     guarded: set[str] = set()
     for node in nodes:
         if isinstance(node, ast.Presence) and isinstance(node.operand, ast.Name):

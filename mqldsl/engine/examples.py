@@ -90,7 +90,7 @@ def run_example(evaluator: Evaluator, example: ast.Example) -> ExampleResult:
         elif isinstance(item, ast.ExpectScore):
             value = decision.scores.get(item.score)
             if value is None or not COMPARE[item.op](value, item.value):
-                from mqldsl.language.printer import number
+                from mqldsl.language.notation import number
 
                 failures.append(
                     Failure(

@@ -12,10 +12,10 @@ from mqldsl.engine.evaluator import EvalResult
 from mqldsl.engine.interpreter import Context, Interpreter
 from mqldsl.engine.runtime import Event, Lead, TimelineStep, format_instant
 from mqldsl.language import ast
-from mqldsl.language.printer import expr, rule_condition, rule_text
+from mqldsl.language.notation import expr, rule_condition, rule_text
 
-# rule_text and rule_condition live in the printer; named here too because the
-# CLI imports them from this module.
+# rule_text and rule_condition live in mqldsl.language.notation; named here too
+# because the CLI imports them from this module.
 __all__ = ["explanation", "render_text", "render_timeline", "rule_condition", "rule_text"]
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from mqldsl.check.model import CheckedPolicy
 from mqldsl.language import ast
-from mqldsl.language.printer import expr
+from mqldsl.language.notation import expr
 
 
 @dataclass

@@ -11,7 +11,7 @@ from typing import Any
 from mqldsl.check.compare import match_rules, rule_key
 from mqldsl.check.model import CheckedPolicy
 from mqldsl.language import ast
-from mqldsl.language.printer import expr, number
+from mqldsl.language.notation import expr, number
 from mqldsl.render.english import English, duration
 
 
