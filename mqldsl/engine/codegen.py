@@ -12,6 +12,9 @@ is evaluated without walking the AST. Per lead, the generated code:
   disqualifiers, recycling and routes at an instant;
 - hands them to :func:`mqldsl.engine.helpers.drive`, which walks the timeline.
 
+The code of each expression comes from :mod:`mqldsl.engine.expression_code`;
+this module lays out the functions around it.
+
 The generated module runs in a namespace from :func:`mqldsl.engine.helpers.namespace`:
 its helpers, constants table and policy metadata are all it can see.
 

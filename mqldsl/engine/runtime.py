@@ -1,5 +1,6 @@
 """Runtime data and the helpers shared by both evaluators (the compiled one
-and the reference interpreter): leads, events, decisions, time and rounding.
+and the reference interpreter): leads, events, decisions, time, rounding,
+and the comparison operators.
 
 Times are float seconds since the Unix epoch, UTC. A missing value is None.
 """

@@ -3,6 +3,10 @@
 Every node carries a :class:`~mqldsl.language.source.Span`; spans are excluded from
 equality, so two policies that mean the same thing compare equal whatever
 their layout. No Lark object ever appears here.
+
+The one traversal of expressions is here too: :func:`children` and
+:func:`walk`, and the :class:`Visitor` and :class:`ContextVisitor` bases that
+dispatch on the expression kind.
 """
 
 from __future__ import annotations

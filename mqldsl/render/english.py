@@ -1,5 +1,5 @@
-"""Rules and conditions in plain English, for the definitions document,
-`diff` and explanations: "company size is between 200 and 5,000", "at least
+"""Rules and conditions in plain English, for the definitions document
+(`mqldsl docs`) and `mqldsl diff`: "company size is between 200 and 5,000", "at least
 one demo request in the last 60 days", "fit is at least 30 (param
 `mql_fit_min`)". Precedence and negation read unambiguously."""
 
