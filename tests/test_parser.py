@@ -731,3 +731,17 @@ def test_recovery_skips_a_statement_continued_after_an_operator_word(ending: str
         HEADER + f"score fit {{\n  +5 when size > 3 3 role {ending}\n    [a, b]\n  +1 when x\n}}\n"
     )
     assert codes(text) == [("E101", 3, 20)]
+
+
+def test_the_grammar_continues_before_the_words_of_the_continuation_table() -> None:
+    # The grammar's _NL and _CONT terminals cannot import the table; they
+    # must name the same words.
+    from mqldsl.language.continuation import CONTINUE_BEFORE
+    from mqldsl.language.parser import grammar_text
+
+    words = "(?:" + "|".join(CONTINUE_BEFORE) + ")(?![a-z0-9_])"
+    terminals = [
+        line for line in grammar_text().splitlines() if line.startswith(("_NL:", "_CONT:"))
+    ]
+    assert len(terminals) == 2
+    assert all(words in line for line in terminals)
