@@ -14,6 +14,7 @@ from pathlib import Path
 from mqldsl.check import types as T
 from mqldsl.check.examples import ExampleChecker
 from mqldsl.check.expressions import TOP, Scope
+from mqldsl.check.lints import lint, score_bounds, suppress
 from mqldsl.check.model import (
     Bounds,
     CheckedPolicy,
@@ -96,8 +97,6 @@ def check_policy(
     policy: ast.Policy, source: Source
 ) -> tuple[CheckedPolicy | None, list[Diagnostic]]:
     """Check a parsed policy. The model is None when there is an error."""
-    from mqldsl.check.lints import lint, suppress
-
     with paused_gc():
         checker = _Checker(policy, source)
         model = checker.run()
@@ -151,8 +150,6 @@ class _Checker(ExampleChecker):
         self._check_examples(examples, disqualifiers, routes)
         if any(d.is_error for d in self.diagnostics) or stages is None or order is None:
             return None
-        from mqldsl.check.lints import score_bounds
-
         header = self.policy
         version = header.first(ast.Version)
         owner = header.first(ast.Owner)

@@ -10,6 +10,7 @@ from mqldsl.check.model import CheckedPolicy
 from mqldsl.engine.evaluator import EvalResult, Evaluator
 from mqldsl.engine.runtime import COMPARE, Event, Lead, date_seconds, to_seconds
 from mqldsl.language import ast
+from mqldsl.language.notation import number
 
 
 @dataclass(frozen=True)
@@ -90,8 +91,6 @@ def run_example(evaluator: Evaluator, example: ast.Example) -> ExampleResult:
         elif isinstance(item, ast.ExpectScore):
             value = decision.scores.get(item.score)
             if value is None or not COMPARE[item.op](value, item.value):
-                from mqldsl.language.notation import number
-
                 failures.append(
                     Failure(
                         item,

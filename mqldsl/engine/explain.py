@@ -4,6 +4,7 @@ history (`mqldsl timeline`)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,6 +13,7 @@ from mqldsl.engine.evaluator import EvalResult
 from mqldsl.engine.interpreter import Context, Interpreter
 from mqldsl.engine.runtime import Event, Lead, TimelineStep, format_instant
 from mqldsl.language import ast
+from mqldsl.language.ast import walk
 from mqldsl.language.notation import expr, rule_condition, rule_text
 
 # rule_text and rule_condition live in mqldsl.language.notation; named here too
@@ -21,8 +23,6 @@ __all__ = ["explanation", "render_text", "render_timeline", "rule_condition", "r
 
 def _events_of(node: ast.Expr | ast.Pattern, model: CheckedPolicy) -> list[ast.Pattern]:
     """The positive event patterns inside a condition."""
-    from mqldsl.language.ast import walk
-
     found: list[ast.Pattern] = []
     if isinstance(node, ast.Pattern):
         return [node]
@@ -49,8 +49,6 @@ def _event_json(event: Event) -> dict[str, Any]:
 
 
 def _plain(values: dict[str, Any]) -> dict[str, Any]:
-    import datetime as dt
-
     return {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in values.items()}
 
 

@@ -12,6 +12,7 @@ from mqldsl.check.compare import match_rules, rule_key
 from mqldsl.check.model import CheckedPolicy
 from mqldsl.language import ast
 from mqldsl.language.notation import expr, number
+from mqldsl.language.printer import canonical_items
 from mqldsl.render.english import English, duration
 
 
@@ -258,8 +259,6 @@ def _route_text(english: English, route: ast.Route) -> str:
 
 def diff(old: CheckedPolicy, new: CheckedPolicy) -> list[Change]:
     """Every change in meaning from ``old`` to ``new`` (empty when there is none)."""
-    from mqldsl.language.printer import canonical_items
-
     if canonical_items(old.policy) == canonical_items(new.policy):
         return []
     say, said = English(old), English(new)
