@@ -745,3 +745,13 @@ def test_the_grammar_continues_before_the_words_of_the_continuation_table() -> N
     ]
     assert len(terminals) == 2
     assert all(words in line for line in terminals)
+
+
+def test_one_suggestion_helper_whatever_the_order_of_the_candidates() -> None:
+    from mqldsl.language.suggestions import closest, did_you_mean
+
+    names = ["company_size", "company_sizes", "country"]
+    assert closest("company_sise", names) == closest("company_sise", reversed(names))
+    assert did_you_mean("cuntry", names) == "did you mean `country`?"
+    assert did_you_mean("zzz", names) is None
+    assert closest("stagse", ["stages"], cutoff=0.75) == "stages"
