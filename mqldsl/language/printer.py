@@ -4,7 +4,9 @@ It prints a policy from its AST in the order of SPEC §3, with two-space
 indentation, one rule per line, normalised spacing and long conditions broken
 before `or` / `and`. Comments are attached to the statement they belong to
 (the one they precede, or the one they end a line of) and travel with it.
-Printing is idempotent, and parsing the output gives an equal AST.
+Printing is idempotent, and parsing the output gives an equal AST. How each
+piece (a literal, an expression, a rule) is written is in
+:mod:`mqldsl.language.notation`; this module lays the pieces out.
 """
 
 from __future__ import annotations
