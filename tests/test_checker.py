@@ -397,7 +397,7 @@ def test_model_records_windows_types_and_references() -> None:
 
 
 def test_param_overrides_are_typed_like_the_declared_value() -> None:
-    from mqldsl.check.checker import ParamOverrideError, parse_param_override
+    from mqldsl.check.params import ParamOverrideError, parse_param_override
 
     model = check_text(
         BASE + 'param label = "x"\nparam ratio = 0.5\nparam on = true\nparam start = 2026-01-01\n'

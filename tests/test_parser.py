@@ -635,8 +635,9 @@ def test_reserved_words_cannot_be_names() -> None:
 def test_span_tracker_drops_a_statement_only_after_a_syntax_error() -> None:
     from lark import Token
 
-    from mqldsl.language.builder import AstBuilder, SpanTracker
+    from mqldsl.language.builder import AstBuilder
     from mqldsl.language.source import Source
+    from mqldsl.language.spans import SpanTracker
 
     def broken(children: list[object]) -> object:
         raise ValueError("a value cut short by error recovery")
@@ -717,3 +718,40 @@ def test_a_letter_outside_ascii_in_a_name_says_what_names_may_contain() -> None:
     # An ASCII capital still gets the lower-case advice.
     d = parse_text(HEADER + "lead { Size: int }\n", "t.mql").diagnostics[0]
     assert (d.code, d.hint) == ("E102", "write `size`")
+
+
+@pytest.mark.parametrize(
+    "ending", ["in", "not in", "between", "contains", "starts with", "ends with", "==", "and"]
+)
+def test_recovery_skips_a_statement_continued_after_an_operator_word(ending: str) -> None:
+    # The newline after `in` (or any operator that needs more) does not end the
+    # statement, so recovery from an error earlier on the line resumes after the
+    # continuation line, not inside it: one error, not a spurious second one.
+    text = (
+        HEADER + f"score fit {{\n  +5 when size > 3 3 role {ending}\n    [a, b]\n  +1 when x\n}}\n"
+    )
+    assert codes(text) == [("E101", 3, 20)]
+
+
+def test_the_grammar_continues_before_the_words_of_the_continuation_table() -> None:
+    # The grammar's _NL and _CONT terminals cannot import the table; they
+    # must name the same words.
+    from mqldsl.language.continuation import CONTINUE_BEFORE
+    from mqldsl.language.parser import grammar_text
+
+    words = "(?:" + "|".join(CONTINUE_BEFORE) + ")(?![a-z0-9_])"
+    terminals = [
+        line for line in grammar_text().splitlines() if line.startswith(("_NL:", "_CONT:"))
+    ]
+    assert len(terminals) == 2
+    assert all(words in line for line in terminals)
+
+
+def test_one_suggestion_helper_whatever_the_order_of_the_candidates() -> None:
+    from mqldsl.language.suggestions import closest, did_you_mean
+
+    names = ["company_size", "company_sizes", "country"]
+    assert closest("company_sise", names) == closest("company_sise", reversed(names))
+    assert did_you_mean("cuntry", names) == "did you mean `country`?"
+    assert did_you_mean("zzz", names) is None
+    assert closest("stagse", ["stages"], cutoff=0.75) == "stages"

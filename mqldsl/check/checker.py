@@ -7,14 +7,14 @@ back ends read.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from mqldsl.check import types as T
 from mqldsl.check.examples import ExampleChecker
-from mqldsl.check.expressions import _TOP, _a, _Scope, did_you_mean
+from mqldsl.check.expressions import TOP, Scope
+from mqldsl.check.lints import lint, score_bounds, suppress
 from mqldsl.check.model import (
     Bounds,
     CheckedPolicy,
@@ -24,10 +24,15 @@ from mqldsl.check.model import (
     Ref,
     ScoreInfo,
 )
+from mqldsl.check.params import param_value
 from mqldsl.language import ast
 from mqldsl.language.diagnostics import Diagnostic, sort_diagnostics
+from mqldsl.language.notation import number, type_expr
 from mqldsl.language.parser import ParseResult, parse_file, parse_source, paused_gc
 from mqldsl.language.source import Source, Span
+from mqldsl.language.suggestions import did_you_mean
+
+__all__ = ["CheckResult", "check_file", "check_policy", "check_source", "check_text"]
 
 _ONE_ONLY: dict[type, str] = {
     ast.PolicyTitle: "policy",
@@ -82,8 +87,6 @@ def check_policy(
     policy: ast.Policy, source: Source
 ) -> tuple[CheckedPolicy | None, list[Diagnostic]]:
     """Check a parsed policy. The model is None when there is an error."""
-    from mqldsl.check.lints import lint, suppress
-
     with paused_gc():
         checker = _Checker(policy, source)
         model = checker.run()
@@ -127,7 +130,7 @@ class _Checker(ExampleChecker):
         order = self._score_order()
         disqualifiers = tuple(self.policy.of_type(ast.Disqualify))
         for d in disqualifiers:
-            self._condition(d.condition, _TOP)
+            self._condition(d.condition, TOP)
         recycles = tuple(self.policy.of_type(ast.Recycle))
         routes = tuple(self.policy.of_type(ast.Route))
         if stages is not None:
@@ -137,8 +140,6 @@ class _Checker(ExampleChecker):
         self._check_examples(examples, disqualifiers, routes)
         if any(d.is_error for d in self.diagnostics) or stages is None or order is None:
             return None
-        from mqldsl.check.lints import score_bounds
-
         header = self.policy
         version = header.first(ast.Version)
         owner = header.first(ast.Owner)
@@ -227,7 +228,7 @@ class _Checker(ExampleChecker):
             ):
                 self.err(
                     "E301",
-                    f"`set of {_type_text(element)}` is not supported",
+                    f"`set of {type_expr(element)}` is not supported",
                     node.span,
                     "sets hold text or enum members: write `set of text` or `set of enum(...)`",
                 )
@@ -272,7 +273,7 @@ class _Checker(ExampleChecker):
                     decl.span,
                 )
                 continue
-            kind, value = _param_value(decl.value)
+            kind, value = param_value(decl.value)
             if kind.kind == "error":
                 self.err(
                     "E307",
@@ -369,7 +370,7 @@ class _Checker(ExampleChecker):
                     "only the first (entry) stage has no `when`",
                 )
             if stage.condition is not None:
-                self._condition(stage.condition, _TOP)
+                self._condition(stage.condition, TOP)
         return block
 
     # ------------------------------------------------------------ scores
@@ -377,12 +378,12 @@ class _Checker(ExampleChecker):
     def _check_scores(self) -> None:
         for name, score in self.score_nodes.items():
             self.deps[name] = set()
-            scope = _Scope(score=name)
+            scope = Scope(score=name)
             if score.range is not None and not score.range.low < score.range.high:
                 self.err(
                     "E309",
-                    f"the range of `{name}` is empty: {_num(score.range.low)} is not below "
-                    f"{_num(score.range.high)}",
+                    f"the range of `{name}` is empty: {number(score.range.low)} is not below "
+                    f"{number(score.range.high)}",
                     score.range.span,
                     "write `range LOW to HIGH` with LOW < HIGH",
                 )
@@ -391,7 +392,7 @@ class _Checker(ExampleChecker):
                     self.err(
                         "E310",
                         "decay must be between 0% and 100% (exclusive), "
-                        f"not {_num(score.decay.percent)}%",
+                        f"not {number(score.decay.percent)}%",
                         score.decay.span,
                     )
                 self._duration(score.decay.every)
@@ -400,7 +401,7 @@ class _Checker(ExampleChecker):
                 if not kind.is_numeric and kind.kind != "error":
                     self.err(
                         "E313",
-                        f"the formula of score `{name}` is {_a(kind)}, not a number",
+                        f"the formula of score `{name}` is {T.noun(kind)}, not a number",
                         score.formula.span,
                     )
             for rule in score.rules or ():
@@ -481,7 +482,7 @@ class _Checker(ExampleChecker):
                     recycle.span,
                     f"stages are in funnel order: {', '.join(order)}",
                 )
-            self._condition(recycle.condition, _TOP)
+            self._condition(recycle.condition, TOP)
 
     def _check_routes(self, routes: Sequence[ast.Route]) -> None:
         for route in routes:
@@ -493,112 +494,6 @@ class _Checker(ExampleChecker):
                     did_you_mean(route.stage, self.stage_names),
                 )
             if route.condition is not None:
-                self._condition(route.condition, _TOP)
+                self._condition(route.condition, TOP)
             if route.sla is not None:
                 self._duration(route.sla)
-
-
-# ---------------------------------------------------------------- values
-
-
-def _param_value(node: ast.Value) -> tuple[T.Type, object]:
-    if isinstance(node, ast.NumberLit):
-        return (T.INT if isinstance(node.value, int) else T.NUMBER), node.value
-    if isinstance(node, ast.StringLit):
-        return T.TEXT, node.value
-    if isinstance(node, ast.BoolLit):
-        return T.BOOL, node.value
-    if isinstance(node, ast.DateLit):
-        return T.DATE, node.value
-    if isinstance(node, ast.Name):
-        return T.member(node.name), node.name
-    if isinstance(node, ast.ListLit):
-        kinds = [_param_value(i) for i in node.items]  # type: ignore[arg-type]
-        if any(k.kind in ("error", "list") for k, _ in kinds):
-            return T.ERROR, None
-        element = kinds[0][0] if kinds else T.ERROR
-        if element.kind == "member":
-            element = T.Type("member", member=None)
-        return T.Type("list", element=element), tuple(v for _, v in kinds)
-    return T.ERROR, None
-
-
-def _num(value: ast.Number) -> str:
-    from mqldsl.language.printer import number
-
-    return number(value)
-
-
-def _type_text(node: ast.TypeExpr) -> str:
-    from mqldsl.language.printer import type_expr
-
-    return type_expr(node)
-
-
-def parse_param_override(model: CheckedPolicy, assignment: str) -> tuple[str, object]:
-    """``NAME=VALUE`` from the command line (`--set`), typed like the param's
-    declared value. Raises :class:`ParamOverrideError` with a coded message."""
-    name, sep, text = assignment.partition("=")
-    name, text = name.strip(), text.strip()
-    if not sep or not name:
-        raise ParamOverrideError("E307", f"`{assignment}` is not NAME=VALUE", None)
-    info = model.params.get(name)
-    if info is None:
-        raise ParamOverrideError(
-            "E204",
-            f"unknown param `{name}`",
-            did_you_mean(name, model.params)
-            or (
-                "the params are " + ", ".join(model.params)
-                if model.params
-                else "the policy has no params"
-            ),
-        )
-    kind = info.type.kind
-    try:
-        if kind == "int":
-            return name, int(text)
-        if kind == "number":
-            number = float(text)
-            if number != number or number in (float("inf"), float("-inf")):
-                raise ValueError(text)
-            return name, int(number) if number.is_integer() and "." not in text else number
-        if kind == "bool":
-            if text not in ("true", "false"):
-                raise ValueError(text)
-            return name, text == "true"
-        if kind == "date":
-            return name, dt.date.fromisoformat(text)
-        if kind == "text":
-            return name, text
-        if kind == "member":
-            if not text.isidentifier():
-                raise ValueError(text)
-            return name, text
-        if kind == "list":
-            items = tuple(i.strip() for i in text.strip("[]").split(",") if i.strip())
-            return name, items
-    except ValueError:
-        pass
-    raise ParamOverrideError(
-        "E307",
-        f"`{text}` is not a valid value for param `{name}`, which holds {_a(info.type)}",
-        f"e.g. --set {name}={_example_value(info)}",
-    )
-
-
-class ParamOverrideError(ValueError):
-    def __init__(self, code: str, message: str, hint: str | None) -> None:
-        self.code = code
-        self.message = message
-        self.hint = hint
-        super().__init__(f"{message}" + (f"; {hint}" if hint else ""))
-
-
-def _example_value(info: ParamInfo) -> str:
-    value = info.value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, tuple):
-        return ",".join(str(v) for v in value)
-    return str(value)

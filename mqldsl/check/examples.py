@@ -8,9 +8,10 @@ import datetime as dt
 from collections.abc import Sequence
 
 from mqldsl.check import types as T
-from mqldsl.check.expressions import ExpressionChecker, did_you_mean
+from mqldsl.check.expressions import ExpressionChecker
 from mqldsl.check.model import FieldInfo
 from mqldsl.language import ast
+from mqldsl.language.suggestions import did_you_mean
 
 
 class ExampleChecker(ExpressionChecker):

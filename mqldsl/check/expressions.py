@@ -7,8 +7,6 @@ enum member, checked against the enum expected at its position.
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from mqldsl.check import types as T
@@ -16,25 +14,24 @@ from mqldsl.check.model import EventInfo, FieldInfo, ParamInfo, Ref
 from mqldsl.language import ast
 from mqldsl.language.diagnostics import Diagnostic, error
 from mqldsl.language.source import Source, Span
-
-
-def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
-    close = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
-    return f"did you mean `{close[0]}`?" if close else None
+from mqldsl.language.suggestions import did_you_mean
 
 
 @dataclass(frozen=True)
-class _Scope:
+class Scope:
+    """Where an expression sits, which decides what its names may mean."""
+
     event: str | None = None  # inside `where` of this event
     in_where: bool = False
     score: str | None = None  # inside the rules of this score
 
 
-_TOP = _Scope()
+TOP = Scope()
 
 
-class ExpressionChecker:
-    """Types expressions; records each node's type and each name's referent."""
+class ExpressionChecker(ast.ContextVisitor[Scope, T.Type]):
+    """Types expressions (one ``visit_<Kind>`` method each, in the scope
+    where they sit); records each node's type and each name's referent."""
 
     policy: ast.Policy
     source: Source
@@ -61,19 +58,21 @@ class ExpressionChecker:
         if duration.amount <= 0:
             self.err("E314", "a duration must be positive", duration.span, "e.g. `30 days`")
 
-    def _condition(self, node: ast.Expr, scope: _Scope) -> None:
+    def _condition(self, node: ast.Expr, scope: Scope) -> None:
         kind = self._expr(node, scope)
         if kind.kind not in ("bool", "error"):
             self._not_a_condition(node, kind)
 
     def _not_a_condition(self, node: ast.Expr, kind: T.Type) -> None:
         hint = "compare it, e.g. `fit >= 30`" if kind.is_numeric else None
-        self.err("E306", f"this is {_a(kind)}, not a condition (true or false)", node.span, hint)
+        self.err(
+            "E306", f"this is {T.noun(kind)}, not a condition (true or false)", node.span, hint
+        )
 
     def _value(
         self,
         node: ast.Expr,
-        scope: _Scope,
+        scope: Scope,
         expected: T.Type | None = None,
         allow_member: bool = False,
     ) -> T.Type:
@@ -96,7 +95,7 @@ class ExpressionChecker:
             and self.types.get(id(node), T.ERROR).kind == "member"
         )
 
-    def _unknown_name(self, node: ast.Name, scope: _Scope, expected: T.Type | None) -> T.Type:
+    def _unknown_name(self, node: ast.Name, scope: Scope, expected: T.Type | None) -> T.Type:
         candidates = self._all_names()
         if scope.event is not None and scope.event in self.events:
             candidates += list(self.events[scope.event].fields)
@@ -107,7 +106,7 @@ class ExpressionChecker:
         self.types[id(node)] = T.ERROR
         return T.ERROR
 
-    def _name(self, node: ast.Name, scope: _Scope, expected: T.Type | None = None) -> T.Type:
+    def _name(self, node: ast.Name, scope: Scope, expected: T.Type | None = None) -> T.Type:
         name = node.name
         kind: T.Type
         if expected is not None and expected.kind == "enum" and name in expected.members:
@@ -188,7 +187,7 @@ class ExpressionChecker:
     def _operand(
         self,
         node: ast.Expr,
-        scope: _Scope,
+        scope: Scope,
         expected: T.Type | None = None,
         allow_member: bool = False,
     ) -> T.Type:
@@ -196,101 +195,110 @@ class ExpressionChecker:
         self._no_event_operand(node)
         return kind
 
-    def _expr(self, node: ast.Expr, scope: _Scope) -> T.Type:
-        kind = self._infer(node, scope)
+    def _expr(self, node: ast.Expr, scope: Scope) -> T.Type:
+        kind = self.visit(node, scope)
         self.types[id(node)] = kind
         return kind
 
-    def _infer(self, node: ast.Expr, scope: _Scope) -> T.Type:
-        if isinstance(node, ast.NumberLit):
-            return T.INT if isinstance(node.value, int) else T.NUMBER
-        if isinstance(node, ast.StringLit):
-            return T.TEXT
-        if isinstance(node, ast.BoolLit):
-            return T.BOOL
-        if isinstance(node, ast.DateLit):
-            return T.DATE
-        if isinstance(node, ast.InstantLit):
-            return T.INSTANT
-        if isinstance(node, ast.ListLit):
-            # A list outside `in`: its names can only be enum members.
-            elements = [self._operand(i, scope, allow_member=True) for i in node.items]
-            return T.Type("list", element=elements[0] if elements else T.ERROR)
-        if isinstance(node, ast.Name):
-            kind = self._name(node, scope)
-            if kind.kind == "member":
-                return self._unknown_name(node, scope, None)
-            return kind
-        if isinstance(node, ast.AccountRef):
-            return self._account(node)
-        if isinstance(node, ast.Not):
-            self._condition(node.operand, scope)
-            return T.BOOL
-        if isinstance(node, ast.And | ast.Or):
-            for operand in node.operands:
-                self._condition(operand, scope)
-            return T.BOOL
-        if isinstance(node, ast.Compare):
-            return self._compare(node, scope)
-        if isinstance(node, ast.Between):
-            return self._between(node, scope)
-        if isinstance(node, ast.Membership):
-            return self._membership(node, scope)
-        if isinstance(node, ast.TextTest):
-            return self._text_test(node, scope)
-        if isinstance(node, ast.Presence):
-            operand = node.operand
-            if isinstance(operand, ast.Name):
-                kind = self._name(operand, scope)
-                ref = self.refs.get(id(operand))
-                if ref is None or ref.kind not in ("field", "event_field"):
-                    self.err(
-                        "E315",
-                        f"`is {'missing' if node.missing else 'present'}` tests a field of the "
-                        "lead, an account or an event",
-                        operand.span,
-                        f"`{operand.name}` is not a field",
-                    )
-            elif isinstance(operand, ast.AccountRef):
-                self._account(operand)
-            else:
-                self._expr(operand, scope)
+    # ------------------------------------------------------------ one method per kind
+
+    def visit_NumberLit(self, node: ast.NumberLit, scope: Scope) -> T.Type:
+        return T.INT if isinstance(node.value, int) else T.NUMBER
+
+    def visit_StringLit(self, node: ast.StringLit, scope: Scope) -> T.Type:
+        return T.TEXT
+
+    def visit_BoolLit(self, node: ast.BoolLit, scope: Scope) -> T.Type:
+        return T.BOOL
+
+    def visit_DateLit(self, node: ast.DateLit, scope: Scope) -> T.Type:
+        return T.DATE
+
+    def visit_InstantLit(self, node: ast.InstantLit, scope: Scope) -> T.Type:
+        return T.INSTANT
+
+    def visit_ListLit(self, node: ast.ListLit, scope: Scope) -> T.Type:
+        # A list outside `in`: its names can only be enum members.
+        elements = [self._operand(i, scope, allow_member=True) for i in node.items]
+        return T.Type("list", element=elements[0] if elements else T.ERROR)
+
+    def visit_Name(self, node: ast.Name, scope: Scope) -> T.Type:
+        kind = self._name(node, scope)
+        if kind.kind == "member":
+            return self._unknown_name(node, scope, None)
+        return kind
+
+    def visit_AccountRef(self, node: ast.AccountRef, scope: Scope) -> T.Type:
+        return self._account(node)
+
+    def visit_Not(self, node: ast.Not, scope: Scope) -> T.Type:
+        self._condition(node.operand, scope)
+        return T.BOOL
+
+    def visit_And(self, node: ast.And | ast.Or, scope: Scope) -> T.Type:
+        for operand in node.operands:
+            self._condition(operand, scope)
+        return T.BOOL
+
+    visit_Or = visit_And
+
+    def visit_Presence(self, node: ast.Presence, scope: Scope) -> T.Type:
+        operand = node.operand
+        if isinstance(operand, ast.Name):
+            self._name(operand, scope)
+            ref = self.refs.get(id(operand))
+            if ref is None or ref.kind not in ("field", "event_field"):
                 self.err(
                     "E315",
-                    f"`is {'missing' if node.missing else 'present'}` tests a field, "
-                    "not an expression",
+                    f"`is {'missing' if node.missing else 'present'}` tests a field of the "
+                    "lead, an account or an event",
                     operand.span,
+                    f"`{operand.name}` is not a field",
                 )
-            return T.BOOL
-        if isinstance(node, ast.Arith):
-            left = self._operand(node.left, scope)
-            right = self._operand(node.right, scope)
-            for side, kind in ((node.left, left), (node.right, right)):
-                if not kind.is_numeric and kind.kind != "error":
-                    self.err("E305", f"`{node.op}` needs numbers; this is {_a(kind)}", side.span)
-                    return T.ERROR
-            return T.NUMBER if node.op == "/" else T.numeric_join(left, right)
-        if isinstance(node, ast.Unary):
-            kind = self._operand(node.operand, scope)
+        elif isinstance(operand, ast.AccountRef):
+            self._account(operand)
+        else:
+            self._expr(operand, scope)
+            self.err(
+                "E315",
+                f"`is {'missing' if node.missing else 'present'}` tests a field, not an expression",
+                operand.span,
+            )
+        return T.BOOL
+
+    def visit_Arith(self, node: ast.Arith, scope: Scope) -> T.Type:
+        left = self._operand(node.left, scope)
+        right = self._operand(node.right, scope)
+        for side, kind in ((node.left, left), (node.right, right)):
             if not kind.is_numeric and kind.kind != "error":
-                self.err("E305", f"`-` needs a number; this is {_a(kind)}", node.operand.span)
+                self.err("E305", f"`{node.op}` needs numbers; this is {T.noun(kind)}", side.span)
                 return T.ERROR
-            return kind
-        if isinstance(node, ast.Pattern):
-            self._pattern(node, scope)
-            return T.BOOL
-        if isinstance(node, ast.NoEvents):
-            self._pattern(node.pattern, scope)
-            self.types[id(node.pattern)] = T.BOOL
-            return T.BOOL
-        if isinstance(node, ast.Count):
-            self._pattern(node.pattern, scope)
-            self.types[id(node.pattern)] = T.BOOL
-            return T.INT
-        if isinstance(node, ast.DaysSince):
-            self._event_pattern(node.event, node.where, node.span, scope)
-            return T.NUMBER
-        raise TypeError(f"unknown node {type(node).__name__}")  # pragma: no cover
+        return T.NUMBER if node.op == "/" else T.numeric_join(left, right)
+
+    def visit_Unary(self, node: ast.Unary, scope: Scope) -> T.Type:
+        kind = self._operand(node.operand, scope)
+        if not kind.is_numeric and kind.kind != "error":
+            self.err("E305", f"`-` needs a number; this is {T.noun(kind)}", node.operand.span)
+            return T.ERROR
+        return kind
+
+    def visit_Pattern(self, node: ast.Pattern, scope: Scope) -> T.Type:
+        self._pattern(node, scope)
+        return T.BOOL
+
+    def visit_NoEvents(self, node: ast.NoEvents, scope: Scope) -> T.Type:
+        self._pattern(node.pattern, scope)
+        self.types[id(node.pattern)] = T.BOOL
+        return T.BOOL
+
+    def visit_Count(self, node: ast.Count, scope: Scope) -> T.Type:
+        self._pattern(node.pattern, scope)
+        self.types[id(node.pattern)] = T.BOOL
+        return T.INT
+
+    def visit_DaysSince(self, node: ast.DaysSince, scope: Scope) -> T.Type:
+        self._event_pattern(node.event, node.where, node.span, scope)
+        return T.NUMBER
 
     def _account(self, node: ast.AccountRef) -> T.Type:
         if not self.has_account:
@@ -313,7 +321,7 @@ class ExpressionChecker:
         self.refs[id(node)] = Ref("account_field", node.field)
         return info.type
 
-    def _pattern(self, node: ast.Pattern, scope: _Scope) -> None:
+    def _pattern(self, node: ast.Pattern, scope: Scope) -> None:
         self._event_pattern(node.event, node.where, node.span, scope)
         if isinstance(node.window, ast.Duration):
             self._duration(node.window)
@@ -329,7 +337,7 @@ class ExpressionChecker:
         return Span(span.file, span.line, index + 1, span.line, index + 1 + len(name))
 
     def _event_pattern(
-        self, event: str | None, where: ast.Expr | None, span: Span, scope: _Scope
+        self, event: str | None, where: ast.Expr | None, span: Span, scope: Scope
     ) -> None:
         if scope.in_where:
             self.err(
@@ -355,9 +363,9 @@ class ExpressionChecker:
                 )
             return
         if where is not None:
-            self._condition(where, _Scope(event=event, in_where=True, score=scope.score))
+            self._condition(where, Scope(event=event, in_where=True, score=scope.score))
 
-    def _compare(self, node: ast.Compare, scope: _Scope) -> T.Type:
+    def visit_Compare(self, node: ast.Compare, scope: Scope) -> T.Type:
         left = self._operand(node.left, scope, allow_member=True)
         # A bare name on one side is resolved against the other side's enum.
         right = self._operand(
@@ -383,7 +391,7 @@ class ExpressionChecker:
             if not (T.ordered(left) and T.ordered(right) and T.comparable(left, right)):
                 self.err(
                     "E301",
-                    f"cannot order {_a(left)} and {_a(right)} with `{node.op}`",
+                    f"cannot order {T.noun(left)} and {T.noun(right)} with `{node.op}`",
                     node.span,
                     "`<`, `<=`, `>`, `>=` compare numbers or dates",
                 )
@@ -391,7 +399,7 @@ class ExpressionChecker:
             hint = None
             if {left.kind, right.kind} == {"enum", "text"}:
                 hint = "enum members are written without quotes"
-            self.err("E301", f"cannot compare {_a(left)} with {_a(right)}", node.span, hint)
+            self.err("E301", f"cannot compare {T.noun(left)} with {T.noun(right)}", node.span, hint)
         return T.BOOL
 
     def _param_member(self, node: ast.Expr, enum: T.Type) -> None:
@@ -422,7 +430,7 @@ class ExpressionChecker:
         self.types[id(node)] = T.ERROR
         return T.ERROR
 
-    def _between(self, node: ast.Between, scope: _Scope) -> T.Type:
+    def visit_Between(self, node: ast.Between, scope: Scope) -> T.Type:
         kinds = [self._operand(part, scope) for part in (node.operand, node.low, node.high)]
         if any(k.kind == "error" for k in kinds):
             return T.BOOL
@@ -431,12 +439,12 @@ class ExpressionChecker:
         ):
             self.err(
                 "E302",
-                f"`between` needs numbers or dates; here: {', '.join(_a(k) for k in kinds)}",
+                f"`between` needs numbers or dates; here: {', '.join(T.noun(k) for k in kinds)}",
                 node.span,
             )
         return T.BOOL
 
-    def _membership(self, node: ast.Membership, scope: _Scope) -> T.Type:
+    def visit_Membership(self, node: ast.Membership, scope: Scope) -> T.Type:
         operand = self._operand(node.operand, scope)
         collection = node.collection
         if operand.kind == "error":
@@ -444,7 +452,7 @@ class ExpressionChecker:
         if operand.kind in ("set", "list"):
             self.err(
                 "E303",
-                f"`in` tests one value; this is {_a(operand)}",
+                f"`in` tests one value; this is {T.noun(operand)}",
                 node.operand.span,
                 "to test whether a set holds a value, write `SET contains VALUE`",
             )
@@ -456,7 +464,9 @@ class ExpressionChecker:
                 if enum is not None:
                     self._param_member(item, enum)
                 if kind.kind != "error" and not T.comparable(operand, kind):
-                    self.err("E303", f"{_a(operand)} is never equal to {_a(kind)}", item.span)
+                    self.err(
+                        "E303", f"{T.noun(operand)} is never equal to {T.noun(kind)}", item.span
+                    )
             self.types[id(collection)] = T.Type("list", element=operand)
             return T.BOOL
         kind = self._operand(collection, scope)
@@ -465,7 +475,7 @@ class ExpressionChecker:
         if kind.kind not in ("set", "list"):
             self.err(
                 "E303",
-                f"`in` needs a list such as `[a, b]` or a set; this is {_a(kind)}",
+                f"`in` needs a list such as `[a, b]` or a set; this is {T.noun(kind)}",
                 collection.span,
             )
             return T.BOOL
@@ -473,7 +483,7 @@ class ExpressionChecker:
         if element.kind == "member" and operand.kind == "enum":
             self._members_in(collection, operand)
         elif element.kind != "member" and not T.comparable(operand, element):
-            self.err("E303", f"{_a(operand)} is never in {_a(kind)}", node.span)
+            self.err("E303", f"{T.noun(operand)} is never in {T.noun(kind)}", node.span)
         return T.BOOL
 
     def _members_in(self, collection: ast.Expr, enum: T.Type) -> None:
@@ -489,7 +499,7 @@ class ExpressionChecker:
                             did_you_mean(member, enum.members),
                         )
 
-    def _text_test(self, node: ast.TextTest, scope: _Scope) -> T.Type:
+    def visit_TextTest(self, node: ast.TextTest, scope: Scope) -> T.Type:
         operand = self._operand(node.operand, scope)
         if operand.kind == "error":
             self._expr(node.value, scope)
@@ -499,27 +509,21 @@ class ExpressionChecker:
             value = self._operand(node.value, scope, element)
             if value.kind not in ("error", "member") and not T.comparable(element, value):
                 hint = "enum members are written without quotes" if element.kind == "enum" else None
-                self.err("E304", f"{_a(operand)} never contains {_a(value)}", node.value.span, hint)
+                self.err(
+                    "E304",
+                    f"{T.noun(operand)} never contains {T.noun(value)}",
+                    node.value.span,
+                    hint,
+                )
             return T.BOOL
         value = self._operand(node.value, scope)
         if operand.kind != "text":
             what = "a set or a text" if node.op == "contains" else "a text"
-            self.err("E304", f"`{node.op}` needs {what}; this is {_a(operand)}", node.operand.span)
+            self.err(
+                "E304", f"`{node.op}` needs {what}; this is {T.noun(operand)}", node.operand.span
+            )
         elif value.kind not in ("text", "error"):
             self.err(
-                "E304", f"`{node.op}` needs a text value; this is {_a(value)}", node.value.span
+                "E304", f"`{node.op}` needs a text value; this is {T.noun(value)}", node.value.span
             )
         return T.BOOL
-
-
-def _a(kind: T.Type) -> str:
-    text = str(kind)
-    if kind.kind == "member":
-        return text
-    if kind.kind in ("int", "instant", "enum", "error"):
-        return ("an " if text[0] in "aeiou" else "a ") + text
-    if kind.kind in ("set", "list"):
-        return "a " + text
-    return {"number": "a number", "bool": "true/false", "text": "text", "date": "a date"}.get(
-        kind.kind, text
-    )

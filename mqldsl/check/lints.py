@@ -20,9 +20,10 @@ import math
 import re
 from collections.abc import Iterator, Sequence
 
-from mqldsl.check.model import Bounds, CheckedPolicy
+from mqldsl.check.model import Bounds, CheckedPolicy, numeric_constant
 from mqldsl.language import ast
 from mqldsl.language.diagnostics import Diagnostic, warning
+from mqldsl.language.notation import expr as show
 
 INF = math.inf
 
@@ -59,26 +60,41 @@ def _mul(a: float, b: float) -> float:
 
 
 def interval(model: CheckedPolicy, node: ast.Expr, known: dict[str, Bounds]) -> tuple[float, float]:
-    if isinstance(node, ast.NumberLit):
+    """The range a numeric expression can take, given the bounds ``known`` of
+    the scores computed before it (unbounded where nothing is known)."""
+    return _Interval(model, known).visit(node)
+
+
+class _Interval(ast.Visitor[tuple[float, float]]):
+    def __init__(self, model: CheckedPolicy, known: dict[str, Bounds]) -> None:
+        self.model = model
+        self.known = known
+
+    def visit_NumberLit(self, node: ast.NumberLit) -> tuple[float, float]:
         return float(node.value), float(node.value)
-    if isinstance(node, ast.Name):
-        ref = model.refs.get(id(node))
-        if ref is not None and ref.kind == "score" and ref.name in known:
-            bounds = known[ref.name]
+
+    def visit_Name(self, node: ast.Name) -> tuple[float, float]:
+        ref = self.model.refs.get(id(node))
+        if ref is not None and ref.kind == "score" and ref.name in self.known:
+            bounds = self.known[ref.name]
             return bounds.low, bounds.high
-        if ref is not None and ref.kind == "param":
-            value = model.params[ref.name].value
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                return float(value), float(value)
+        constant = numeric_constant(self.model, node)
+        if constant is not None:
+            return constant, constant
         return -INF, INF
-    if isinstance(node, ast.Count | ast.DaysSince):
+
+    def visit_Count(self, node: ast.Count | ast.DaysSince) -> tuple[float, float]:
         return 0.0, INF
-    if isinstance(node, ast.Unary):
-        low, high = interval(model, node.operand, known)
+
+    visit_DaysSince = visit_Count
+
+    def visit_Unary(self, node: ast.Unary) -> tuple[float, float]:
+        low, high = self.visit(node.operand)
         return -high, -low
-    if isinstance(node, ast.Arith):
-        a = interval(model, node.left, known)
-        b = interval(model, node.right, known)
+
+    def visit_Arith(self, node: ast.Arith) -> tuple[float, float]:
+        a = self.visit(node.left)
+        b = self.visit(node.right)
         if node.op == "+":
             return a[0] + b[0], a[1] + b[1]
         if node.op == "-":
@@ -92,7 +108,9 @@ def interval(model: CheckedPolicy, node: ast.Expr, known: dict[str, Bounds]) -> 
                 return -INF, INF
             return min(quotients), max(quotients)
         return -INF, INF
-    return -INF, INF
+
+    def generic_visit(self, node: ast.Expr) -> tuple[float, float]:
+        return -INF, INF
 
 
 # ---------------------------------------------------------------- walking
@@ -119,20 +137,6 @@ def _conditions(model: CheckedPolicy) -> Iterator[ast.Expr]:
             yield route.condition
 
 
-def _constant(model: CheckedPolicy, node: ast.Expr) -> float | None:
-    if isinstance(node, ast.NumberLit):
-        return float(node.value)
-    if isinstance(node, ast.Unary) and isinstance(node.operand, ast.NumberLit):
-        return -float(node.operand.value)
-    if isinstance(node, ast.Name):
-        ref = model.refs.get(id(node))
-        if ref is not None and ref.kind == "param":
-            value = model.params[ref.name].value
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                return float(value)
-    return None
-
-
 def _show(value: float) -> str:
     return str(int(value)) if value.is_integer() else f"{value:g}"
 
@@ -155,8 +159,6 @@ def _holds_possible(op: str, low: float, high: float, c: float) -> bool:
 
 
 def _unreachable(model: CheckedPolicy, nodes: Sequence[ast.Expr]) -> Iterator[Diagnostic]:
-    from mqldsl.language.printer import expr as show
-
     for node in nodes:
         if isinstance(node, ast.Compare):
             for score_side, const_side, op in (
@@ -168,7 +170,7 @@ def _unreachable(model: CheckedPolicy, nodes: Sequence[ast.Expr]) -> Iterator[Di
                 ref = model.refs.get(id(score_side))
                 if ref is None or ref.kind != "score":
                     continue
-                c = _constant(model, const_side)
+                c = numeric_constant(model, const_side)
                 if c is None:
                     continue
                 bounds = model.scores[ref.name].bounds
@@ -185,7 +187,7 @@ def _unreachable(model: CheckedPolicy, nodes: Sequence[ast.Expr]) -> Iterator[Di
                     )
         elif isinstance(node, ast.Between) and isinstance(node.operand, ast.Name):
             ref = model.refs.get(id(node.operand))
-            low, high = _constant(model, node.low), _constant(model, node.high)
+            low, high = numeric_constant(model, node.low), numeric_constant(model, node.high)
             if ref is not None and ref.kind == "score" and low is not None and high is not None:
                 bounds = model.scores[ref.name].bounds
                 if high < bounds.low or low > bounds.high:
@@ -197,11 +199,9 @@ def _unreachable(model: CheckedPolicy, nodes: Sequence[ast.Expr]) -> Iterator[Di
 
 
 def _never_fires(model: CheckedPolicy, nodes: Sequence[ast.Expr]) -> Iterator[Diagnostic]:
-    from mqldsl.language.printer import expr as show
-
     for node in nodes:
         if isinstance(node, ast.Between):
-            low, high = _constant(model, node.low), _constant(model, node.high)
+            low, high = numeric_constant(model, node.low), numeric_constant(model, node.high)
             if low is not None and high is not None and low > high:
                 yield warning(
                     "W502",
@@ -228,8 +228,6 @@ def _never_fires(model: CheckedPolicy, nodes: Sequence[ast.Expr]) -> Iterator[Di
 
 def _contradiction(model: CheckedPolicy, node: ast.And) -> str | None:
     """Two operands of one `and` that cannot hold together."""
-    from mqldsl.language.printer import expr as show
-
     equal: dict[str, tuple[object, ast.Expr]] = {}
     ranges: dict[str, tuple[float, float, list[ast.Expr]]] = {}
     for operand in node.operands:
@@ -245,7 +243,7 @@ def _contradiction(model: CheckedPolicy, node: ast.And) -> str | None:
             if key in equal and equal[key][0] != value:
                 return f"`{show(equal[key][1])}` and `{show(operand)}`"
             equal.setdefault(key, (value, operand))
-        c = _constant(model, right)
+        c = numeric_constant(model, right)
         if c is None or operand.op == "!=":
             continue
         low, high, seen = ranges.get(key, (-INF, INF, []))
@@ -338,8 +336,6 @@ def _shadowed_routes(model: CheckedPolicy, _nodes: Sequence[ast.Expr]) -> Iterat
 
 
 def _missing_fields(model: CheckedPolicy, nodes: Sequence[ast.Expr]) -> Iterator[Diagnostic]:
-    from mqldsl.language.printer import expr as show
-
     guarded: set[str] = set()
     for node in nodes:
         if isinstance(node, ast.Presence) and isinstance(node.operand, ast.Name):

@@ -130,3 +130,19 @@ class CheckedPolicy:
         if isinstance(condition, ast.Name) and self.ref(condition).kind == "event":
             return ast.Pattern(event=condition.name, where=None, window=None)
         return None
+
+
+def numeric_constant(model: CheckedPolicy, node: ast.Expr) -> float | None:
+    """The number ``node`` stands for when it is a constant: a number, a
+    negated number, or a numeric param (at its declared value); else None."""
+    if isinstance(node, ast.NumberLit):
+        return float(node.value)
+    if isinstance(node, ast.Unary) and isinstance(node.operand, ast.NumberLit):
+        return -float(node.operand.value)
+    if isinstance(node, ast.Name):
+        ref = model.refs.get(id(node))
+        if ref is not None and ref.kind == "param":
+            value = model.params[ref.name].value
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                return float(value)
+    return None

@@ -74,3 +74,17 @@ def comparable(a: Type, b: Type) -> bool:
 
 def ordered(a: Type) -> bool:
     return a.is_numeric or a.kind in ("date", "instant", "error")
+
+
+def noun(kind: Type) -> str:
+    """The type as the noun of a message: `an int`, `a number`, `true/false`."""
+    text = str(kind)
+    if kind.kind == "member":
+        return text
+    if kind.kind in ("int", "instant", "enum", "error"):
+        return ("an " if text[0] in "aeiou" else "a ") + text
+    if kind.kind in ("set", "list"):
+        return "a " + text
+    return {"number": "a number", "bool": "true/false", "text": "text", "date": "a date"}.get(
+        kind.kind, text
+    )

@@ -10,7 +10,13 @@ is evaluated without walking the AST. Per lead, the generated code:
   binary searches;
 - defines closures that compute the scores, the holding stage, the
   disqualifiers, recycling and routes at an instant;
-- hands them to :func:`mqldsl.engine.evaluator.drive`, which walks the timeline.
+- hands them to :func:`mqldsl.engine.helpers.drive`, which walks the timeline.
+
+The code of each expression comes from :mod:`mqldsl.engine.expression_code`;
+this module lays out the functions around it.
+
+The generated module runs in a namespace from :func:`mqldsl.engine.helpers.namespace`:
+its helpers, constants table and policy metadata are all it can see.
 
 Names and strings from the policy never become Python identifiers: locals
 are numbered, and every string is embedded with ``repr``; other constants
@@ -19,15 +25,15 @@ are numbered, and every string is embedded with ``repr``; other constants
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from mqldsl.check.model import CheckedPolicy
+from mqldsl.engine.expression_code import ExpressionCode
+from mqldsl.engine.helpers import PolicyMeta, namespace
 from mqldsl.language import ast
-
-_COMPARE_OPS = {"==", "!=", "<", "<=", ">", ">="}
+from mqldsl.language.ast import walk
 
 
 class _Writer:
@@ -49,13 +55,6 @@ class _Writer:
 
 
 @dataclass
-class _Pattern:
-    index: int
-    event: str | None
-    where: ast.Expr | None
-
-
-@dataclass
 class CompiledPolicy:
     """The compiled evaluator of one policy with one set of params."""
 
@@ -66,134 +65,14 @@ class CompiledPolicy:
     constants: list[Any] = field(default_factory=list)
 
 
-class _Compiler:
+class _Compiler(ExpressionCode):
+    """Writes the ``evaluate`` function of one policy (see the module docstring)."""
+
     def __init__(self, model: CheckedPolicy, params: Mapping[str, Any]) -> None:
-        self.model = model
-        self.params = params
-        self.constants: list[Any] = []
-        self.temps = 0
-        self.patterns: dict[tuple[str | None, str], _Pattern] = {}
-        self.field_index = {name: i for i, name in enumerate(model.fields)}
-        self.account_index = {name: i for i, name in enumerate(model.account_fields)}
-        self.score_index = {name: i for i, name in enumerate(model.score_order)}
+        super().__init__(model, params)
         self.w = _Writer()
-        self.lows: dict[float, str] = {}
-        self.heads: set[str] = set()
 
-    # ------------------------------------------------------------ helpers
-
-    def const(self, value: Any) -> str:
-        if isinstance(value, bool) or value is None:
-            return repr(value)
-        if isinstance(value, int | float | str):
-            return repr(value)
-        self.constants.append(value)
-        return f"C[{len(self.constants) - 1}]"
-
-    def temp(self) -> str:
-        self.temps += 1
-        return f"_t{self.temps}"
-
-    def pattern(self, event: str | None, where: ast.Expr | None) -> str:
-        """The local holding the sorted match times of (event, where)."""
-        from mqldsl.language.printer import expr
-
-        key = (event, expr(where) if where is not None else "")
-        if key not in self.patterns:
-            self.patterns[key] = _Pattern(len(self.patterns), event, where)
-        return f"m{self.patterns[key].index}"
-
-    # ------------------------------------------------------------ expressions
-
-    def value(self, node: ast.Expr, in_event: bool = False) -> tuple[str, bool]:
-        """Python code for a value, and whether it may be None (missing)."""
-        if isinstance(node, ast.NumberLit | ast.StringLit | ast.BoolLit):
-            return self.const(node.value), False
-        if isinstance(node, ast.DateLit):
-            return self.const(node.value), False
-        if isinstance(node, ast.ListLit):
-            if all(self._is_literal(i) for i in node.items):
-                return self.const(frozenset(self._literal(i) for i in node.items)), False
-            items = [self.value(i, in_event)[0] for i in node.items]
-            return "(" + "".join(code + ", " for code in items) + ")", False
-        if isinstance(node, ast.Name):
-            ref = self.model.ref(node)
-            if ref.kind == "field":
-                return f"f{self.field_index[ref.name]}", True
-            if ref.kind == "event_field":
-                return f"ef.get({ref.name!r})", True
-            if ref.kind == "param":
-                value = self.params[ref.name]
-                if isinstance(value, tuple | list):
-                    return self.const(frozenset(value)), False
-                return self.const(value), False
-            if ref.kind == "score":
-                return f"v{self.score_index[ref.name]}", True
-            if ref.kind == "event":
-                return self.cond(node), False
-            return self.const(ref.name), False
-        if isinstance(node, ast.AccountRef):
-            return f"a{self.account_index[node.field]}", True
-        if isinstance(node, ast.Unary):
-            code, nullable = self.value(node.operand, in_event)
-            if not nullable:
-                return f"(-{code})", False
-            tmp = self.temp()
-            return f"(None if ({tmp} := {code}) is None else -{tmp})", True
-        if isinstance(node, ast.Arith):
-            left, ln = self.value(node.left, in_event)
-            right, rn = self.value(node.right, in_event)
-            if node.op == "/":
-                return f"_div({left}, {right})", True
-            if not ln and not rn:
-                return f"({left} {node.op} {right})", False
-            a, b = self.temp(), self.temp()
-            return (
-                f"(None if ({a} := {left}) is None or ({b} := {right}) is None "
-                f"else {a} {node.op} {b})",
-                True,
-            )
-        if isinstance(node, ast.Count):
-            times = self.pattern(node.pattern.event, node.pattern.where)
-            return self.count(times, node.pattern.window), False
-        if isinstance(node, ast.DaysSince):
-            times = self.pattern(node.event, node.where)
-            return f"_since({times}, t, s)", True
-        return self.cond(node, in_event), False
-
-    def _is_literal(self, node: ast.Expr) -> bool:
-        if isinstance(node, ast.Name):
-            return self.model.ref(node).kind == "member"
-        return isinstance(node, ast.NumberLit | ast.StringLit | ast.BoolLit | ast.DateLit)
-
-    def _literal(self, node: ast.Expr) -> Any:
-        if isinstance(node, ast.Name):
-            return node.name
-        assert isinstance(node, ast.NumberLit | ast.StringLit | ast.BoolLit | ast.DateLit)
-        return node.value
-
-    def low(self, window: ast.Window) -> str:
-        """The exclusive lower time bound of a window at instant t: a local
-        computed once at the top of the enclosing function."""
-        if isinstance(window, ast.Duration):
-            seconds = window.seconds
-            if seconds not in self.lows:
-                self.lows[seconds] = f"w{len(self.lows)}"
-            return self.lows[seconds]
-        return "s"
-
-    def count(self, times: str, window: ast.Window) -> str:
-        """Code for the number of match times in (low, t]."""
-        self.heads.add(times)
-        return f"(h{times} - br({times}, {self.low(window)}))"
-
-    def _prelude(self, body: list[str], indent: str) -> list[str]:
-        lines = [f"{indent}{name} = t - {seconds!r}" for seconds, name in self.lows.items()]
-        lines += [f"{indent}if {name} < s: {name} = s" for name in self.lows.values()]
-        lines += [f"{indent}h{times} = br({times}, t)" for times in sorted(self.heads)]
-        return lines + body
-
-    def function(self, header: str, build: Any) -> None:
+    def function(self, header: str, build: Callable[[], None]) -> None:
         """Write a function whose body ``build()`` writes; its window bounds
         and search heads are computed once at its top."""
         w = self.w
@@ -205,90 +84,15 @@ class _Compiler:
         build()
         body = w.lines[start:]
         del w.lines[start:]
-        w.lines.extend(self._prelude(body, "    " * w.level))
+        w.lines.extend(self.prelude("    " * w.level) + body)
         self.lows, self.heads = saved
         w.outdent()
-
-    def cond(self, node: ast.Expr, in_event: bool = False) -> str:
-        if isinstance(node, ast.And):
-            return "(" + " and ".join(self.cond(o, in_event) for o in node.operands) + ")"
-        if isinstance(node, ast.Or):
-            return "(" + " or ".join(self.cond(o, in_event) for o in node.operands) + ")"
-        if isinstance(node, ast.Not):
-            return f"(not {self.cond(node.operand, in_event)})"
-        if isinstance(node, ast.BoolLit):
-            return repr(node.value)
-        if isinstance(node, ast.Name):
-            ref = self.model.ref(node)
-            if ref.kind == "event":
-                return f"({self.count(self.pattern(ref.name, None), None)} > 0)"
-            code, _ = self.value(node, in_event)
-            return f"({code} is True)"
-        if isinstance(node, ast.AccountRef):
-            code, _ = self.value(node, in_event)
-            return f"({code} is True)"
-        if isinstance(node, ast.Compare):
-            return self._binary(node.left, node.right, lambda a, b: f"{a} {node.op} {b}", in_event)
-        if isinstance(node, ast.Between):
-            x, xn = self.value(node.operand, in_event)
-            lo, lon = self.value(node.low, in_event)
-            hi, hin = self.value(node.high, in_event)
-            parts, names = [], []
-            for code, nullable in ((x, xn), (lo, lon), (hi, hin)):
-                if nullable:
-                    tmp = self.temp()
-                    parts.append(f"({tmp} := {code}) is not None")
-                    names.append(tmp)
-                else:
-                    names.append(code)
-            parts.append(f"{names[1]} <= {names[0]} <= {names[2]}")
-            return "(" + " and ".join(parts) + ")"
-        if isinstance(node, ast.Membership):
-            op = "not in" if node.negated else "in"
-            return self._binary(
-                node.operand, node.collection, lambda a, b: f"{a} {op} {b}", in_event
-            )
-        if isinstance(node, ast.TextTest):
-            if node.op == "contains":
-                return self._binary(node.value, node.operand, lambda a, b: f"{a} in {b}", in_event)
-            method = "startswith" if node.op == "starts with" else "endswith"
-            return self._binary(
-                node.operand, node.value, lambda a, b: f"{a}.{method}({b})", in_event
-            )
-        if isinstance(node, ast.Presence):
-            code, _ = self.value(node.operand, in_event)
-            return f"({code} is None)" if node.missing else f"({code} is not None)"
-        if isinstance(node, ast.Pattern):
-            times = self.pattern(node.event, node.where)
-            return f"({self.count(times, node.window)} > 0)"
-        if isinstance(node, ast.NoEvents):
-            times = self.pattern(node.pattern.event, node.pattern.where)
-            return f"({self.count(times, node.pattern.window)} == 0)"
-        code, _ = self.value(node, in_event)
-        return f"({code} is True)"
-
-    def _binary(self, left: ast.Expr, right: ast.Expr, build: Any, in_event: bool) -> str:
-        a, an = self.value(left, in_event)
-        b, bn = self.value(right, in_event)
-        parts = []
-        if an:
-            tmp = self.temp()
-            parts.append(f"({tmp} := {a}) is not None")
-            a = tmp
-        if bn:
-            tmp = self.temp()
-            parts.append(f"({tmp} := {b}) is not None")
-            b = tmp
-        parts.append(build(a, b))
-        return "(" + " and ".join(parts) + ")"
 
     # ------------------------------------------------------------ the function
 
     def static(self, node: ast.Expr) -> bool:
         """Whether an expression is the same at every instant (profile, params
         and static scores only), so that it can be computed once per lead."""
-        from mqldsl.language.ast import walk
-
         for part in walk(node):
             if isinstance(part, ast.Pattern | ast.NoEvents | ast.Count | ast.DaysSince):
                 return False
@@ -365,7 +169,7 @@ class _Compiler:
             w.line(f"if {test}:")
             w.indent()
             w.line("ef = e.fields")
-            w.line(f"if {self.cond(pattern.where, in_event=True)}:")
+            w.line(f"if {self.cond(pattern.where)}:")
             w.indent()
             w.line(f"{m}.append(e.at)")
             w.outdent()
@@ -550,16 +354,11 @@ class _Compiler:
 
 def compile_policy(model: CheckedPolicy, params: Mapping[str, Any] | None = None) -> CompiledPolicy:
     """Compile ``model`` with its params (overridden by ``params``)."""
-    from mqldsl.engine import evaluator
-
     values = {name: info.value for name, info in model.params.items()}
     values.update(params or {})
     compiler = _Compiler(model, values)
     source = compiler.compile()
-    namespace: dict[str, Any] = dict(evaluator.HELPERS)
-    namespace["C"] = compiler.constants
-    namespace["META"] = evaluator.PolicyMeta.of(model)
-    namespace["dt"] = dt
+    env = namespace(PolicyMeta.of(model), compiler.constants)
     code = compile(source, f"<mqldsl policy {model.source.name}>", "exec")
-    exec(code, namespace)
-    return CompiledPolicy(model, values, source, namespace["evaluate"], compiler.constants)
+    exec(code, env)
+    return CompiledPolicy(model, values, source, env["evaluate"], compiler.constants)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from mqldsl.check.model import CheckedPolicy
 from mqldsl.engine.examples import ExampleResult
-from mqldsl.engine.explain import rule_text
+from mqldsl.language.notation import rule_text
 
 
 def uncovered(model: CheckedPolicy, outcomes: Sequence[ExampleResult]) -> list[str]:

@@ -1,235 +1,36 @@
-"""The compiled evaluator's runtime: the helpers that generated code calls,
-and the timeline driver (SPEC §7) that turns per-instant results into a
-decision, with `entered`, route and SLA."""
+"""The compiled evaluator: a checked policy compiled once (by
+:mod:`mqldsl.engine.codegen`) and then run on many leads.
+
+:class:`EvalResult` and :data:`DISQUALIFIED` live in
+:mod:`mqldsl.engine.helpers` (the generated code's run-time environment) and
+are re-exported here, the evaluator's front door.
+"""
 
 from __future__ import annotations
 
-import math
-from bisect import bisect_right
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 from mqldsl.check.model import CheckedPolicy
-from mqldsl.engine.runtime import (
-    DAY,
-    Decision,
-    Lead,
-    RouteDecision,
-    TimelineStep,
-    cap,
-    clamp,
-    decay_factor,
-    instants,
-    round_score,
-)
+from mqldsl.engine.codegen import compile_policy
+from mqldsl.engine.helpers import DISQUALIFIED, EvalResult
+from mqldsl.engine.runtime import Decision, Lead
 
-NEG = -math.inf
-DISQUALIFIED = "disqualified"
-
-
-# ---------------------------------------------------------------- helpers for generated code
-
-
-def _latest(times: Sequence[float], t: float, low: float) -> float | None:
-    index = bisect_right(times, t)
-    if index and times[index - 1] > low:
-        return times[index - 1]
-    return None
-
-
-def _since(times: Sequence[float], t: float, start: float) -> float | None:
-    latest = _latest(times, t, start)
-    return None if latest is None else (t - latest) / DAY
-
-
-def _dsum(
-    times: Sequence[float], t: float, low: float, points: float, percent: float, every: float
-) -> float:
-    total = 0.0
-    for index in range(bisect_right(times, low), bisect_right(times, t)):
-        total += points * decay_factor(percent, every, t - times[index])
-    return total
-
-
-def _div(a: Any, b: Any) -> Any:
-    if a is None or b is None or b == 0:
-        return None
-    return a / b
-
-
-def _round(value: Any) -> float | int | None:
-    if value is None or isinstance(value, bool):
-        return None
-    return round_score(float(value))
-
-
-HELPERS: dict[str, Any] = {
-    "br": bisect_right,
-    "_latest": _latest,
-    "_since": _since,
-    "_dsum": _dsum,
-    "_div": _div,
-    "_round": _round,
-    "_cap": cap,
-    "_clamp": clamp,
-    "_decay": decay_factor,
-    "NEG": NEG,
-}
-
-
-# ---------------------------------------------------------------- the driver
-
-
-@dataclass(frozen=True)
-class PolicyMeta:
-    stages: tuple[str, ...]
-    locked: bool
-    windows: tuple[float, ...]
-    decay_periods: tuple[float, ...]
-    scores: tuple[str, ...]  # evaluation order
-    routes: tuple[tuple[str, str | None, float | None], ...]  # queue, sla text, sla seconds
-    recycles: tuple[tuple[str, str, int], ...]  # from, to, line
-
-    @staticmethod
-    def of(model: CheckedPolicy) -> PolicyMeta:
-        return PolicyMeta(
-            stages=model.stage_names,
-            locked=model.locked,
-            windows=model.windows,
-            decay_periods=tuple(
-                sorted({s.node.decay.every.seconds for s in model.scores.values() if s.node.decay})
-            ),
-            scores=model.score_order,
-            routes=tuple(
-                (
-                    r.queue,
-                    r.sla.text() if r.sla is not None else None,
-                    r.sla.seconds if r.sla is not None else None,
-                )
-                for r in model.routes
-            ),
-            recycles=tuple((r.from_stage, r.to_stage, r.span.line) for r in model.recycles),
-        )
-
-
-@dataclass(frozen=True)
-class EvalResult:
-    decision: Decision
-    steps: tuple[TimelineStep, ...]
-    # For explanations: per score (evaluation order), the points of each rule at as-of.
-    contributions: Mapping[str, tuple[float, ...]] | None
-    journey_start: float
-    # The first time the lead entered each stage, and the route chosen then
-    # (an index into the policy's routes, or -1): the simulator's handoffs.
-    first_entries: Mapping[str, tuple[float, int]]
-
-
-def _drive(
-    meta: PolicyMeta,
-    lead: Lead,
-    as_of: float,
-    explain: bool,
-    scores: Callable[[float, float], tuple[Any, ...]],
-    scores_explain: Callable[[float, float], tuple[tuple[Any, ...], list[tuple[float, ...]]]],
-    instant: Callable[[float, float], tuple[list[str], int]],
-    recycle: Callable[[int, float, float], tuple[int, int]],
-    route: Callable[[int, float, float], int],
-) -> EvalResult:
-    names = meta.stages
-    points = instants([e.at for e in lead.events], meta.windows, meta.decay_periods, as_of)
-    reached = 0
-    start = NEG
-    label: str | None = None
-    entered: dict[str, float] = {}
-    starts: dict[str, float] = {}
-    steps: list[TimelineStep] = []
-    reasons: list[str] = []
-    first: dict[str, tuple[float, int]] = {}
-    for t in points:
-        reasons, holding = instant(t, start)
-        why = ""
-        if reasons:
-            new = DISQUALIFIED
-            why = "disqualified: " + "; ".join(reasons)
-        elif meta.locked:
-            target, rule = recycle(reached, t, start)
-            if target >= 0:
-                origin, _, line = meta.recycles[rule]
-                reached = target
-                start = t
-                why = f"recycled from {origin} (line {line})"
-                _, holding = instant(t, start)
-            if holding > reached:
-                reached = holding
-            new = names[reached]
-        else:
-            new = names[holding]
-        if new != label:
-            if not why:
-                if label is None:
-                    why = "start"
-                elif label == DISQUALIFIED:
-                    why = "no disqualifier holds any more"
-                elif names.index(new) > names.index(label):
-                    why = "condition now holds"
-                else:
-                    why = f"{label}'s condition no longer holds"
-            entered[new] = t
-            starts[new] = start
-            steps.append(TimelineStep(t, new, why))
-            label = new
-            if new not in first and new != DISQUALIFIED:
-                first[new] = (t, route(names.index(new), t, start))
-    assert label is not None
-    contributions: dict[str, tuple[float, ...]] | None = None
-    if explain:
-        values, parts = scores_explain(as_of, start)
-        contributions = dict(zip(meta.scores, parts, strict=True))
-    else:
-        values = scores(as_of, start)
-    route_decision = None
-    if label != DISQUALIFIED:
-        at = entered[label]
-        index = route(names.index(label), at, starts[label])
-        if index >= 0:
-            queue, sla, seconds = meta.routes[index]
-            route_decision = RouteDecision(
-                queue=queue, sla=sla, due=at + seconds if seconds is not None else None, entered=at
-            )
-    decision = Decision(
-        id=lead.id,
-        as_of=as_of,
-        stage=label,
-        scores=dict(zip(meta.scores, values, strict=True)),
-        disqualified=tuple(reasons),
-        route=route_decision,
-        entered=dict(sorted(entered.items(), key=lambda item: item[1])),
-    )
-    return EvalResult(decision, tuple(steps), contributions, start, first)
-
-
-HELPERS["_drive"] = _drive
+__all__ = ["DISQUALIFIED", "EvalResult", "Evaluator"]
 
 
 class Evaluator:
     """A checked policy compiled for fast evaluation."""
 
     def __init__(self, model: CheckedPolicy, params: Mapping[str, Any] | None = None) -> None:
-        from mqldsl.engine.codegen import compile_policy
-
         self.model = model
         self.compiled = compile_policy(model, params)
         self._evaluate = self.compiled.evaluate
-        self._declared = tuple(model.scores)
 
     def run(self, lead: Lead, as_of: float, explain: bool = False) -> EvalResult:
+        """Evaluate ``lead`` at ``as_of``; its decision reports scores in
+        declaration order, ``contributions`` (with ``explain``) in evaluation order."""
         result: EvalResult = self._evaluate(lead, as_of, explain)
-        # Scores are reported in declaration order.
-        scores = result.decision.scores
-        ordered = {name: scores[name] for name in self._declared}
-        decision = result.decision
-        object.__setattr__(decision, "scores", ordered)
         return result
 
     def decide(self, lead: Lead, as_of: float) -> Decision:

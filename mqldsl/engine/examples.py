@@ -8,9 +8,9 @@ from typing import Any
 from mqldsl.check.examples import example_instant
 from mqldsl.check.model import CheckedPolicy
 from mqldsl.engine.evaluator import EvalResult, Evaluator
-from mqldsl.engine.interpreter import _COMPARE
-from mqldsl.engine.runtime import Event, Lead, date_seconds, to_seconds
+from mqldsl.engine.runtime import COMPARE, Event, Lead, date_seconds, to_seconds
 from mqldsl.language import ast
+from mqldsl.language.notation import number
 
 
 @dataclass(frozen=True)
@@ -90,9 +90,7 @@ def run_example(evaluator: Evaluator, example: ast.Example) -> ExampleResult:
                 failures.append(Failure(item, expected, actual))
         elif isinstance(item, ast.ExpectScore):
             value = decision.scores.get(item.score)
-            if value is None or not _COMPARE[item.op](value, item.value):
-                from mqldsl.language.printer import number
-
+            if value is None or not COMPARE[item.op](value, item.value):
                 failures.append(
                     Failure(
                         item,

@@ -4,21 +4,23 @@ history (`mqldsl timeline`)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
 from mqldsl.check.model import CheckedPolicy
 from mqldsl.engine.evaluator import EvalResult
-from mqldsl.engine.interpreter import Interpreter, _Ctx
+from mqldsl.engine.interpreter import Context, Interpreter
 from mqldsl.engine.runtime import Event, Lead, TimelineStep, format_instant
 from mqldsl.language import ast
-from mqldsl.language.printer import expr, points
+from mqldsl.language.ast import walk
+from mqldsl.language.notation import expr, rule_condition, rule_text
+
+__all__ = ["explanation", "render_text", "render_timeline"]
 
 
 def _events_of(node: ast.Expr | ast.Pattern, model: CheckedPolicy) -> list[ast.Pattern]:
     """The positive event patterns inside a condition."""
-    from mqldsl.language.ast import walk
-
     found: list[ast.Pattern] = []
     if isinstance(node, ast.Pattern):
         return [node]
@@ -45,25 +47,7 @@ def _event_json(event: Event) -> dict[str, Any]:
 
 
 def _plain(values: dict[str, Any]) -> dict[str, Any]:
-    import datetime as dt
-
     return {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in values.items()}
-
-
-def rule_text(rule: ast.Rule) -> str:
-    return f"{points(rule.points)} {rule_condition(rule)}"
-
-
-def rule_condition(rule: ast.Rule) -> str:
-    """The rule without its points: `when ...` or `per ..., max N`."""
-    if isinstance(rule, ast.WhenRule):
-        return f"when {expr(rule.condition)}"
-    text = f"per {expr(rule.pattern)}"
-    if rule.max is not None:
-        from mqldsl.language.printer import number
-
-        text += f", max {number(rule.max)}"
-    return text
 
 
 def explanation(model: CheckedPolicy, lead: Lead, result: EvalResult) -> dict[str, Any]:
@@ -71,7 +55,7 @@ def explanation(model: CheckedPolicy, lead: Lead, result: EvalResult) -> dict[st
     decision = result.decision
     contributions = result.contributions or {}
     interpreter = Interpreter(model)
-    ctx = _Ctx(lead, decision.as_of, result.journey_start, dict(decision.scores))
+    ctx = Context(lead, decision.as_of, result.journey_start, dict(decision.scores))
     scores: dict[str, Any] = {}
     for name, info in model.scores.items():
         node = info.node

@@ -7,13 +7,13 @@ instant of a lead's timeline.
 from __future__ import annotations
 
 import math
-import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from mqldsl.check.model import CheckedPolicy
 from mqldsl.engine.runtime import (
+    COMPARE,
     DAY,
     Decision,
     Event,
@@ -28,18 +28,12 @@ from mqldsl.engine.runtime import (
 )
 from mqldsl.language import ast
 
-_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
-    "==": operator.eq,
-    "!=": operator.ne,
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-}
-
 
 @dataclass(frozen=True)
-class _Ctx:
+class Context:
+    """Where an expression is evaluated: a lead at instant ``t``, the scores
+    already computed there, and (inside `where`) the event being tested."""
+
     lead: Lead
     t: float
     start: float  # events at or before this instant do not count (recycling)
@@ -47,7 +41,10 @@ class _Ctx:
     event: Event | None = None
 
 
-class Interpreter:
+class Interpreter(ast.ContextVisitor[Context, Any]):
+    """Evaluates a checked policy on one lead; each expression kind has its
+    ``visit_<Kind>(node, ctx)`` method."""
+
     def __init__(self, model: CheckedPolicy, params: Mapping[str, Any] | None = None) -> None:
         self.model = model
         self.params = {name: info.value for name, info in model.params.items()}
@@ -55,91 +52,114 @@ class Interpreter:
 
     # ------------------------------------------------------------ expressions
 
-    def eval(self, node: ast.Expr, ctx: _Ctx) -> Any:
-        if isinstance(node, ast.NumberLit | ast.StringLit | ast.BoolLit | ast.DateLit):
-            return node.value
-        if isinstance(node, ast.ListLit):
-            return [self.eval(item, ctx) for item in node.items]
-        if isinstance(node, ast.Name):
-            ref = self.model.ref(node)
-            if ref.kind == "field":
-                return ctx.lead.profile.get(ref.name)
-            if ref.kind == "event_field":
-                assert ctx.event is not None
-                return ctx.event.fields.get(ref.name)
-            if ref.kind == "param":
-                value = self.params[ref.name]
-                return list(value) if isinstance(value, tuple) else value
-            if ref.kind == "score":
-                return ctx.scores[ref.name]
-            if ref.kind == "event":
-                return bool(self.matches(ast.Pattern(event=ref.name, where=None, window=None), ctx))
-            return ref.name  # an enum member
-        if isinstance(node, ast.AccountRef):
-            return ctx.lead.account_profile.get(node.field)
-        if isinstance(node, ast.Unary):
-            value = self.eval(node.operand, ctx)
-            return None if value is None else -value
-        if isinstance(node, ast.Arith):
-            left, right = self.eval(node.left, ctx), self.eval(node.right, ctx)
-            if left is None or right is None:
-                return None
-            if node.op == "+":
-                return left + right
-            if node.op == "-":
-                return left - right
-            if node.op == "*":
-                return left * right
-            return None if right == 0 else left / right
-        if isinstance(node, ast.Compare):
-            left, right = self.eval(node.left, ctx), self.eval(node.right, ctx)
-            if left is None or right is None:
-                return False
-            return _COMPARE[node.op](left, right)
-        if isinstance(node, ast.Between):
-            value = self.eval(node.operand, ctx)
-            low, high = self.eval(node.low, ctx), self.eval(node.high, ctx)
-            if value is None or low is None or high is None:
-                return False
-            return bool(low <= value <= high)
-        if isinstance(node, ast.Membership):
-            value, collection = self.eval(node.operand, ctx), self.eval(node.collection, ctx)
-            if value is None or collection is None:
-                return False
-            found = value in collection
-            return not found if node.negated else found
-        if isinstance(node, ast.TextTest):
-            value, part = self.eval(node.operand, ctx), self.eval(node.value, ctx)
-            if value is None or part is None:
-                return False
-            if node.op == "contains":
-                return part in value
-            if node.op == "starts with":
-                return bool(value.startswith(part))
-            return bool(value.endswith(part))
-        if isinstance(node, ast.Presence):
-            value = self.eval(node.operand, ctx)
-            return (value is None) if node.missing else (value is not None)
-        if isinstance(node, ast.Not):
-            return not self.eval(node.operand, ctx)
-        if isinstance(node, ast.And):
-            return all(self.eval(o, ctx) for o in node.operands)
-        if isinstance(node, ast.Or):
-            return any(self.eval(o, ctx) for o in node.operands)
-        if isinstance(node, ast.Pattern):
-            return bool(self.matches(node, ctx))
-        if isinstance(node, ast.NoEvents):
-            return not self.matches(node.pattern, ctx)
-        if isinstance(node, ast.Count):
-            return len(self.matches(node.pattern, ctx))
-        if isinstance(node, ast.DaysSince):
-            since = self.matches(ast.Pattern(event=node.event, where=node.where, window=None), ctx)
-            if not since:
-                return None
-            return (ctx.t - max(e.at for e in since)) / DAY
-        raise TypeError(type(node).__name__)  # pragma: no cover
+    def eval(self, node: ast.Expr, ctx: Context) -> Any:
+        """The value of ``node`` in ``ctx``: None for missing; a condition is a bool."""
+        return self.visit(node, ctx)
 
-    def matches(self, pattern: ast.Pattern, ctx: _Ctx) -> list[Event]:
+    def _literal(
+        self, node: ast.NumberLit | ast.StringLit | ast.BoolLit | ast.DateLit, ctx: Context
+    ) -> Any:
+        return node.value
+
+    visit_NumberLit = visit_StringLit = visit_BoolLit = visit_DateLit = _literal
+
+    def visit_ListLit(self, node: ast.ListLit, ctx: Context) -> Any:
+        return [self.eval(item, ctx) for item in node.items]
+
+    def visit_Name(self, node: ast.Name, ctx: Context) -> Any:
+        ref = self.model.ref(node)
+        if ref.kind == "field":
+            return ctx.lead.profile.get(ref.name)
+        if ref.kind == "event_field":
+            assert ctx.event is not None
+            return ctx.event.fields.get(ref.name)
+        if ref.kind == "param":
+            value = self.params[ref.name]
+            return list(value) if isinstance(value, tuple) else value
+        if ref.kind == "score":
+            return ctx.scores[ref.name]
+        if ref.kind == "event":
+            return bool(self.matches(ast.Pattern(event=ref.name, where=None, window=None), ctx))
+        return ref.name  # an enum member
+
+    def visit_AccountRef(self, node: ast.AccountRef, ctx: Context) -> Any:
+        return ctx.lead.account_profile.get(node.field)
+
+    def visit_Unary(self, node: ast.Unary, ctx: Context) -> Any:
+        value = self.eval(node.operand, ctx)
+        return None if value is None else -value
+
+    def visit_Arith(self, node: ast.Arith, ctx: Context) -> Any:
+        left, right = self.eval(node.left, ctx), self.eval(node.right, ctx)
+        if left is None or right is None:
+            return None
+        if node.op == "+":
+            return left + right
+        if node.op == "-":
+            return left - right
+        if node.op == "*":
+            return left * right
+        return None if right == 0 else left / right
+
+    def visit_Compare(self, node: ast.Compare, ctx: Context) -> Any:
+        left, right = self.eval(node.left, ctx), self.eval(node.right, ctx)
+        if left is None or right is None:
+            return False
+        return COMPARE[node.op](left, right)
+
+    def visit_Between(self, node: ast.Between, ctx: Context) -> Any:
+        value = self.eval(node.operand, ctx)
+        low, high = self.eval(node.low, ctx), self.eval(node.high, ctx)
+        if value is None or low is None or high is None:
+            return False
+        return bool(low <= value <= high)
+
+    def visit_Membership(self, node: ast.Membership, ctx: Context) -> Any:
+        value, collection = self.eval(node.operand, ctx), self.eval(node.collection, ctx)
+        if value is None or collection is None:
+            return False
+        found = value in collection
+        return not found if node.negated else found
+
+    def visit_TextTest(self, node: ast.TextTest, ctx: Context) -> Any:
+        value, part = self.eval(node.operand, ctx), self.eval(node.value, ctx)
+        if value is None or part is None:
+            return False
+        if node.op == "contains":
+            return part in value
+        if node.op == "starts with":
+            return bool(value.startswith(part))
+        return bool(value.endswith(part))
+
+    def visit_Presence(self, node: ast.Presence, ctx: Context) -> Any:
+        value = self.eval(node.operand, ctx)
+        return (value is None) if node.missing else (value is not None)
+
+    def visit_Not(self, node: ast.Not, ctx: Context) -> Any:
+        return not self.eval(node.operand, ctx)
+
+    def visit_And(self, node: ast.And, ctx: Context) -> Any:
+        return all(self.eval(o, ctx) for o in node.operands)
+
+    def visit_Or(self, node: ast.Or, ctx: Context) -> Any:
+        return any(self.eval(o, ctx) for o in node.operands)
+
+    def visit_Pattern(self, node: ast.Pattern, ctx: Context) -> Any:
+        return bool(self.matches(node, ctx))
+
+    def visit_NoEvents(self, node: ast.NoEvents, ctx: Context) -> Any:
+        return not self.matches(node.pattern, ctx)
+
+    def visit_Count(self, node: ast.Count, ctx: Context) -> Any:
+        return len(self.matches(node.pattern, ctx))
+
+    def visit_DaysSince(self, node: ast.DaysSince, ctx: Context) -> Any:
+        since = self.matches(ast.Pattern(event=node.event, where=node.where, window=None), ctx)
+        if not since:
+            return None
+        return (ctx.t - max(e.at for e in since)) / DAY
+
+    def matches(self, pattern: ast.Pattern, ctx: Context) -> list[Event]:
         """The lead's events that match the pattern at ctx.t."""
         found = []
         for event in ctx.lead.events:
@@ -161,7 +181,7 @@ class Interpreter:
 
     # ------------------------------------------------------------ scores
 
-    def rule_points(self, score: ast.Score, rule: ast.Rule, ctx: _Ctx) -> float:
+    def rule_points(self, score: ast.Score, rule: ast.Rule, ctx: Context) -> float:
         decay = score.decay
         if isinstance(rule, ast.PerRule):
             found = self.matches(rule.pattern, ctx)
@@ -188,7 +208,7 @@ class Interpreter:
         values: dict[str, Any] = {}
         for name in self.model.score_order:
             score = self.model.scores[name].node
-            ctx = _Ctx(lead, t, start, values)
+            ctx = Context(lead, t, start, values)
             if score.formula is not None:
                 values[name] = round_score(_number(self.eval(score.formula, ctx)))
                 continue
@@ -203,11 +223,11 @@ class Interpreter:
     # ------------------------------------------------------------ one instant
 
     def disqualified(self, lead: Lead, t: float) -> list[str]:
-        ctx = _Ctx(lead, t, -math.inf, self.scores(lead, t, -math.inf))
+        ctx = Context(lead, t, -math.inf, self.scores(lead, t, -math.inf))
         return [d.reason for d in self.model.disqualifiers if self.eval(d.condition, ctx)]
 
     def holding_stage(self, lead: Lead, t: float, start: float) -> int:
-        ctx = _Ctx(lead, t, start, self.scores(lead, t, start))
+        ctx = Context(lead, t, start, self.scores(lead, t, start))
         holding = 0
         for index, stage in enumerate(self.model.stages.stages):
             if index > 0 and stage.condition is not None and self.eval(stage.condition, ctx):
@@ -238,7 +258,7 @@ class Interpreter:
                 for recycle in model.recycles:
                     if recycle.from_stage != names[reached]:
                         continue
-                    ctx = _Ctx(lead, t, start, self.scores(lead, t, start))
+                    ctx = Context(lead, t, start, self.scores(lead, t, start))
                     if self.eval(recycle.condition, ctx):
                         reached = names.index(recycle.to_stage)
                         start = t
@@ -277,7 +297,7 @@ class Interpreter:
         return self.run(lead, as_of)[0]
 
     def route(self, lead: Lead, stage: str, at: float, start: float) -> RouteDecision | None:
-        ctx = _Ctx(lead, at, start, self.scores(lead, at, start))
+        ctx = Context(lead, at, start, self.scores(lead, at, start))
         for route in self.model.routes:
             if route.stage != stage:
                 continue

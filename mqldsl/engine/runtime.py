@@ -1,5 +1,6 @@
 """Runtime data and the helpers shared by both evaluators (the compiled one
-and the reference interpreter): leads, events, decisions, time and rounding.
+and the reference interpreter): leads, events, decisions, time, rounding,
+and the comparison operators.
 
 Times are float seconds since the Unix epoch, UTC. A missing value is None.
 """
@@ -8,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping, Sequence
+import operator
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -16,6 +18,16 @@ from typing import Any
 UTC = dt.UTC
 DAY = 86400.0
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
+
+# The comparison operators of the language (SPEC §5), on present values.
+COMPARE: Mapping[str, Callable[[Any, Any], bool]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,10 @@
 Every node carries a :class:`~mqldsl.language.source.Span`; spans are excluded from
 equality, so two policies that mean the same thing compare equal whatever
 their layout. No Lark object ever appears here.
+
+The one traversal of expressions is here too: :func:`children` and
+:func:`walk`, and the :class:`Visitor` and :class:`ContextVisitor` bases that
+dispatch on the expression kind.
 """
 
 from __future__ import annotations
@@ -304,6 +308,20 @@ def walk(node: Expr) -> Iterator[Expr]:
 
 
 R = TypeVar("R")
+C = TypeVar("C")
+
+
+def _method_for(visitor: Any, kind: type) -> str:
+    """The name of ``visitor``'s method for ``kind``, found once per visitor
+    class: ``visit_<ClassName>`` or, failing that, ``generic_visit``."""
+    dispatch: dict[type, str] = type(visitor)._dispatch
+    name = dispatch.get(kind)
+    if name is None:
+        name = f"visit_{kind.__name__}"
+        if not hasattr(visitor, name):
+            name = "generic_visit"
+        dispatch[kind] = name
+    return name
 
 
 class Visitor(Generic[R]):
@@ -321,16 +339,35 @@ class Visitor(Generic[R]):
 
     def visit(self, node: Expr) -> R:
         kind = type(node)
-        name = self._dispatch.get(kind)
-        if name is None:
-            name = f"visit_{kind.__name__}"
-            if not hasattr(self, name):
-                name = "generic_visit"
-            self._dispatch[kind] = name
-        method: Callable[[Expr], R] = getattr(self, name)
+        method: Callable[[Expr], R] = getattr(
+            self, self._dispatch.get(kind) or _method_for(self, kind)
+        )
         return method(node)
 
     def generic_visit(self, node: Expr) -> R:
+        raise NotImplementedError(f"{type(self).__name__} does not handle {type(node).__name__}")
+
+
+class ContextVisitor(Generic[C, R]):
+    """A :class:`Visitor` whose methods also take a context, passed down the
+    walk and changed where the meaning of names changes (the checker's scope,
+    the interpreter's lead, instant and event): ``visit(node, context)`` calls
+    ``visit_<ClassName>(node, context)``."""
+
+    _dispatch: ClassVar[dict[type, str]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._dispatch = {}
+
+    def visit(self, node: Expr, context: C) -> R:
+        kind = type(node)
+        method: Callable[[Expr, C], R] = getattr(
+            self, self._dispatch.get(kind) or _method_for(self, kind)
+        )
+        return method(node, context)
+
+    def generic_visit(self, node: Expr, context: C) -> R:
         raise NotImplementedError(f"{type(self).__name__} does not handle {type(node).__name__}")
 
 

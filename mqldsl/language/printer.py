@@ -4,21 +4,35 @@ It prints a policy from its AST in the order of SPEC §3, with two-space
 indentation, one rule per line, normalised spacing and long conditions broken
 before `or` / `and`. Comments are attached to the statement they belong to
 (the one they precede, or the one they end a line of) and travel with it.
-Printing is idempotent, and parsing the output gives an equal AST.
+Printing is idempotent, and parsing the output gives an equal AST. How each
+piece (a literal, an expression, a rule) is written is in
+:mod:`mqldsl.language.notation`; this module lays the pieces out.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from mqldsl.language import ast
+from mqldsl.language.notation import (
+    INDENT,
+    WIDTH,
+    broken,
+    duration,
+    expr,
+    instant,
+    literal,
+    long_string,
+    number,
+    pattern_text,
+    points,
+    string,
+    type_expr,
+)
 from mqldsl.language.source import Source, Span
 
-WIDTH = 100
-INDENT = "  "
+__all__ = ["canonical_items", "format_policy"]
 
 _ORDER: dict[type, int] = {
     ast.PolicyTitle: 0,
@@ -53,202 +67,6 @@ def canonical_items(policy: ast.Policy) -> ast.Policy:
     parsing the formatted text gives back."""
     items = tuple(sorted(policy.items, key=lambda item: _ORDER[type(item)]))
     return ast.Policy(items=items, comments=policy.comments, span=policy.span)
-
-
-# ---------------------------------------------------------------- literals
-
-
-def number(value: ast.Number) -> str:
-    if isinstance(value, bool):  # pragma: no cover - bool is not a Number here
-        return str(int(value))
-    if isinstance(value, int):
-        return str(value)
-    text = repr(value)
-    if "e" in text or "E" in text:
-        text = format(Decimal(text), "f")
-    if "." not in text:
-        text += ".0"
-    return text
-
-
-def points(value: ast.Number) -> str:
-    return number(value) if value < 0 else "+" + number(value)
-
-
-def string(value: str) -> str:
-    escaped = (
-        value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
-    )
-    return f'"{escaped}"'
-
-
-def long_string(value: str) -> str:
-    """A triple-quoted string; quotes are escaped only where they would end it."""
-    escaped = value.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
-    body = escaped.rstrip('"')
-    escaped = body + '\\"' * (len(escaped) - len(body))
-    return f'"""\n{escaped}\n"""'
-
-
-def instant(value: dt.datetime) -> str:
-    utc = value.astimezone(dt.UTC)
-    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
-    if utc.microsecond:
-        text += f".{utc.microsecond:06d}"
-    return text + "Z"
-
-
-def duration(value: ast.Duration) -> str:
-    return value.text()
-
-
-def type_expr(value: ast.TypeExpr) -> str:
-    if isinstance(value, ast.SimpleType):
-        return value.name
-    if isinstance(value, ast.EnumType):
-        return "enum(" + ", ".join(value.members) + ")"
-    return "set of " + type_expr(value.element)
-
-
-def literal(value: ast.Expr) -> str:
-    """A value as written in params and examples."""
-    return expr(value)
-
-
-# ---------------------------------------------------------------- expressions
-
-_OR, _AND, _NOT, _CMP, _ADD, _MUL, _UNARY, _ATOM = range(1, 9)
-
-
-def _precedence(node: ast.Expr) -> int:
-    if isinstance(node, ast.Or):
-        return _OR
-    if isinstance(node, ast.And):
-        return _AND
-    if isinstance(node, ast.Not):
-        return _NOT
-    if isinstance(node, ast.Compare | ast.Between | ast.Membership | ast.TextTest | ast.Presence):
-        return _CMP
-    if isinstance(node, ast.Arith):
-        return _ADD if node.op in "+-" else _MUL
-    if isinstance(node, ast.Unary):
-        return _UNARY
-    if isinstance(node, ast.NumberLit) and node.value < 0:
-        return _UNARY
-    return _ATOM
-
-
-def _open_ended(node: ast.Expr) -> bool:
-    """A pattern whose `where` condition runs to the end: anything printed
-    after it would be read as part of the condition."""
-    if isinstance(node, ast.Pattern):
-        return node.where is not None and node.window is None
-    if isinstance(node, ast.NoEvents):
-        return _open_ended(node.pattern)
-    if isinstance(node, ast.DaysSince):
-        return node.where is not None
-    return False
-
-
-def expr(node: ast.Expr, minimum: int = 0) -> str:
-    text = _expr(node)
-    if _precedence(node) < minimum or (minimum > 0 and _open_ended(node)):
-        return f"({text})"
-    return text
-
-
-def _pattern(node: ast.Pattern) -> str:
-    text = node.event if node.event is not None else "event"
-    if node.where is not None:
-        text += " where " + expr(node.where)
-    if node.window == "ever":
-        text += " ever"
-    elif isinstance(node.window, ast.Duration):
-        text += " within " + duration(node.window)
-    return text
-
-
-def _expr(node: ast.Expr) -> str:
-    if isinstance(node, ast.Or):
-        return " or ".join(expr(o, _AND) for o in node.operands)
-    if isinstance(node, ast.And):
-        return " and ".join(expr(o, _NOT) for o in node.operands)
-    if isinstance(node, ast.Not):
-        return "not " + expr(node.operand, _NOT)
-    if isinstance(node, ast.Compare):
-        return f"{expr(node.left, _ADD)} {node.op} {expr(node.right, _ADD)}"
-    if isinstance(node, ast.Between):
-        return (
-            f"{expr(node.operand, _ADD)} between {expr(node.low, _ADD)} and {expr(node.high, _ADD)}"
-        )
-    if isinstance(node, ast.Membership):
-        op = "not in" if node.negated else "in"
-        return f"{expr(node.operand, _ADD)} {op} {expr(node.collection, _ADD)}"
-    if isinstance(node, ast.TextTest):
-        return f"{expr(node.operand, _ADD)} {node.op} {expr(node.value, _ADD)}"
-    if isinstance(node, ast.Presence):
-        return f"{expr(node.operand, _ADD)} is {'missing' if node.missing else 'present'}"
-    if isinstance(node, ast.Arith):
-        if node.op in "+-":
-            return f"{expr(node.left, _ADD)} {node.op} {expr(node.right, _MUL)}"
-        return f"{expr(node.left, _MUL)} {node.op} {expr(node.right, _UNARY)}"
-    if isinstance(node, ast.Unary):
-        return "-" + expr(node.operand, _UNARY)
-    if isinstance(node, ast.NumberLit):
-        return number(node.value)
-    if isinstance(node, ast.StringLit):
-        return string(node.value)
-    if isinstance(node, ast.BoolLit):
-        return "true" if node.value else "false"
-    if isinstance(node, ast.DateLit):
-        return node.value.isoformat()
-    if isinstance(node, ast.InstantLit):
-        return instant(node.value)
-    if isinstance(node, ast.ListLit):
-        return "[" + ", ".join(expr(i) for i in node.items) + "]"
-    if isinstance(node, ast.Name):
-        return node.name
-    if isinstance(node, ast.AccountRef):
-        return "account." + node.field
-    if isinstance(node, ast.Pattern):
-        return _pattern(node)
-    if isinstance(node, ast.NoEvents):
-        return "no " + _pattern(node.pattern)
-    if isinstance(node, ast.Count):
-        return "count(" + _pattern(node.pattern) + ")"
-    if isinstance(node, ast.DaysSince):
-        text = "days since " + (node.event if node.event is not None else "event")
-        if node.where is not None:
-            text += " where " + expr(node.where)
-        return text
-    raise TypeError(f"cannot print {type(node).__name__}")  # pragma: no cover
-
-
-def _broken(node: ast.Expr, first: int, indent: str) -> list[str]:
-    """A condition split over lines before its top-level `or`s (and, where a
-    part is still too long, before its `and`s). ``first`` is the width taken
-    on the first line by what precedes the condition."""
-    if isinstance(node, ast.Or):
-        parts = [expr(o, _AND) for o in node.operands]
-        joiner = "or"
-        operands: Sequence[ast.Expr] = node.operands
-    elif isinstance(node, ast.And):
-        parts = [expr(o, _NOT) for o in node.operands]
-        joiner = "and"
-        operands = node.operands
-    else:
-        return [expr(node)]
-    lines: list[str] = []
-    for index, (part, operand) in enumerate(zip(parts, operands, strict=True)):
-        prefix = "" if index == 0 else f"{indent}{joiner} "
-        start = first if index == 0 else len(prefix)
-        if joiner == "or" and isinstance(operand, ast.And) and start + len(part) > WIDTH:
-            sub = _broken(operand, start, indent + INDENT)
-            lines.append(prefix + sub[0])
-            lines.extend(sub[1:])
-        else:
-            lines.append(prefix + part)
-    return lines
 
 
 # ---------------------------------------------------------------- comments
@@ -410,7 +228,7 @@ class _Printer:
         single = head + expr(node) + tail
         if len(indent) + len(single) <= WIDTH or not isinstance(node, ast.Or | ast.And):
             return [single]
-        lines = _broken(node, len(indent) + len(head), INDENT)
+        lines = broken(node, len(indent) + len(head), INDENT)
         lines[0] = head + lines[0]
         lines[-1] += tail
         return lines
@@ -517,7 +335,7 @@ class _Printer:
         label = f" {string(rule.label)}" if rule.label is not None else ""
         if isinstance(rule, ast.WhenRule):
             return self._condition(f"{points(rule.points)} when ", rule.condition, label, INDENT)
-        text = f"{points(rule.points)} per {_pattern(rule.pattern)}"
+        text = f"{points(rule.points)} per {pattern_text(rule.pattern)}"
         if rule.max is not None:
             text += f", max {number(rule.max)}"
         return [text + label]

@@ -1,7 +1,6 @@
 """`mqldsl diff`: what changed between two versions of a policy, in words,
-rule by rule. Rules are matched across versions by label, then as the same
-rule moved elsewhere, then by shape (the same kind of rule on the same
-events or fields), then by position; a moved rule is never reported as
+rule by rule. Rules are matched across versions by
+:func:`mqldsl.check.compare.match_rules`; a moved rule is never reported as
 removed and added."""
 
 from __future__ import annotations
@@ -9,9 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from mqldsl.check.compare import match_rules, rule_key
 from mqldsl.check.model import CheckedPolicy
 from mqldsl.language import ast
-from mqldsl.language.printer import expr, number
+from mqldsl.language.notation import expr, number
+from mqldsl.language.printer import canonical_items
 from mqldsl.render.english import English, duration
 
 
@@ -33,51 +34,6 @@ class Change:
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "what": self.what, "old": self.old, "new": self.new}
-
-
-def _rule_shape(rule: ast.Rule) -> tuple[str, str]:
-    from mqldsl.language.ast import walk
-
-    node: ast.Expr = rule.pattern if isinstance(rule, ast.PerRule) else rule.condition
-    names = sorted(
-        {p.name for p in walk(node) if isinstance(p, ast.Name)}
-        | {p.event or "event" for p in walk(node) if isinstance(p, ast.Pattern)}
-    )
-    return (type(rule).__name__, ",".join(names))
-
-
-def _rule_key(rule: ast.Rule) -> str:
-    from mqldsl.engine.explain import rule_text
-
-    return rule_text(rule) + (f" {rule.label!r}" if rule.label else "")
-
-
-def _match_rules(
-    old: tuple[ast.Rule, ...], new: tuple[ast.Rule, ...]
-) -> tuple[list[tuple[int, int]], list[int], list[int]]:
-    pairs: list[tuple[int, int]] = []
-    left = list(range(len(old)))
-    right = list(range(len(new)))
-
-    def take(test: Any) -> None:
-        for i in list(left):
-            for j in list(right):
-                if test(old[i], new[j]):
-                    pairs.append((i, j))
-                    left.remove(i)
-                    right.remove(j)
-                    break
-
-    take(lambda a, b: a.label is not None and a.label == b.label)
-    take(lambda a, b: _rule_key(a) == _rule_key(b))
-    take(lambda a, b: _rule_shape(a) == _rule_shape(b))
-    # by position among what is left, when the kind of rule is the same
-    for i, j in list(zip(list(left), list(right), strict=False)):
-        if type(old[i]) is type(new[j]):
-            pairs.append((i, j))
-            left.remove(i)
-            right.remove(j)
-    return sorted(pairs), left, right
 
 
 def _rule_changes(
@@ -120,7 +76,7 @@ def _rule_changes(
             changes.append(Change("changed", f"{name} cap", _cap(a.max), _cap(b.max)))
     if a.label != b.label:
         changes.append(Change("changed", f"{name} label", repr(a.label), repr(b.label)))
-    if old_index != new_index and not changes and _rule_key(a) == _rule_key(b):
+    if old_index != new_index and not changes and rule_key(a) == rule_key(b):
         changes.append(
             Change("moved", name, f"position {old_index + 1}", f"position {new_index + 1}")
         )
@@ -221,7 +177,7 @@ def _scores(old: CheckedPolicy, new: CheckedPolicy, say: English, said: English)
                 changes.append(Change("changed", f"score {name} formula", old_text, new_text))
             continue
         old_rules, new_rules = before.rules or (), after.rules or ()
-        pairs, removed, added = _match_rules(old_rules, new_rules)
+        pairs, removed, added = match_rules(old_rules, new_rules)
         for i, j in pairs:
             changes.extend(_rule_changes(name, old_rules[i], new_rules[j], i, j, say, said))
         for i in removed:
@@ -303,8 +259,6 @@ def _route_text(english: English, route: ast.Route) -> str:
 
 def diff(old: CheckedPolicy, new: CheckedPolicy) -> list[Change]:
     """Every change in meaning from ``old`` to ``new`` (empty when there is none)."""
-    from mqldsl.language.printer import canonical_items
-
     if canonical_items(old.policy) == canonical_items(new.policy):
         return []
     say, said = English(old), English(new)

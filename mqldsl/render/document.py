@@ -13,7 +13,7 @@ from mqldsl.check.model import CheckedPolicy
 from mqldsl.engine.evaluator import Evaluator
 from mqldsl.engine.examples import run_example
 from mqldsl.language import ast
-from mqldsl.language.printer import number
+from mqldsl.language.notation import number
 from mqldsl.render import templating
 from mqldsl.render.english import OPERATORS, English, duration, words
 from mqldsl.render.english import number as english_number

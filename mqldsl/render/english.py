@@ -1,5 +1,5 @@
-"""Rules and conditions in plain English, for the definitions document,
-`diff` and explanations: "company size is between 200 and 5,000", "at least
+"""Rules and conditions in plain English, for the definitions document
+(`mqldsl docs`) and `mqldsl diff`: "company size is between 200 and 5,000", "at least
 one demo request in the last 60 days", "fit is at least 30 (param
 `mql_fit_min`)". Precedence and negation read unambiguously."""
 
@@ -47,60 +47,19 @@ def window(value: ast.Window) -> str:
 
 
 class English:
+    """Plain English for the rules and conditions of one checked policy."""
+
     def __init__(self, model: CheckedPolicy) -> None:
         self.model = model
-
-    # ------------------------------------------------------------ values
+        self._value = _Value(self)
+        self._condition = _Condition(self)
 
     def value(self, node: ast.Expr) -> str:
-        if isinstance(node, ast.NumberLit):
-            return number(node.value)
-        if isinstance(node, ast.StringLit):
-            return f'"{node.value}"'
-        if isinstance(node, ast.BoolLit):
-            return "yes" if node.value else "no"
-        if isinstance(node, ast.DateLit):
-            return node.value.isoformat()
-        if isinstance(node, ast.InstantLit):
-            return node.value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-        if isinstance(node, ast.ListLit):
-            return _either([self.value(i) for i in node.items])
-        if isinstance(node, ast.Name):
-            ref = self.model.refs.get(id(node))
-            kind = ref.kind if ref is not None else "member"
-            if kind == "param":
-                info = self.model.params[node.name]
-                value = info.value
-                shown = (
-                    _either([words(str(v)) for v in value])
-                    if isinstance(value, tuple)
-                    else number(value)
-                    if isinstance(value, int | float) and not isinstance(value, bool)
-                    else words(str(value))
-                )
-                return f"{shown} (param `{node.name}`)"
-            if kind == "event":
-                return f"at least one {words(node.name)} at any time"
-            return words(node.name)
-        if isinstance(node, ast.AccountRef):
-            return f"the account's {words(node.field)}"
-        if isinstance(node, ast.Unary):
-            return f"minus {self.value(node.operand)}"
-        if isinstance(node, ast.Arith):
-            symbol = {"+": "+", "-": "−", "*": "×", "/": "÷"}[node.op]
-            left = self.value(node.left)
-            right = self.value(node.right)
-            if isinstance(node.left, ast.Arith) and node.left.op in "+-" and node.op in "*/":
-                left = f"({left})"
-            if isinstance(node.right, ast.Arith) and (node.op in "*/" or node.op == "-"):
-                right = f"({right})"
-            return f"{left} {symbol} {right}"
-        if isinstance(node, ast.Count):
-            return f"the number of {self.pattern_noun(node.pattern, plural=True)}"
-        if isinstance(node, ast.DaysSince):
-            noun = self.pattern_noun(ast.Pattern(event=node.event, where=node.where, window="ever"))
-            return f"the days since the last {noun}"
-        return self.condition(node)
+        return self._value.visit(node)
+
+    def condition(self, node: ast.Expr, nested: bool = False) -> str:
+        """A condition; ``nested``: an `or` is bracketed (it is an operand)."""
+        return self._condition.visit(node, nested)
 
     # ------------------------------------------------------------ patterns
 
@@ -123,69 +82,6 @@ class English:
             text += f" where {self.condition(pattern.where)}"
         return f"{text} {window(pattern.window)}"
 
-    # ------------------------------------------------------------ conditions
-
-    def condition(self, node: ast.Expr, nested: bool = False) -> str:
-        if isinstance(node, ast.Or):
-            # An `and` inside an `or` is bracketed so that the grouping reads one way only.
-            text = " or ".join(
-                f"({self.condition(o)})" if isinstance(o, ast.And) else self.condition(o, True)
-                for o in node.operands
-            )
-            return f"({text})" if nested else text
-        if isinstance(node, ast.And):
-            parts = [
-                f"({self.condition(o)})" if isinstance(o, ast.Or) else self.condition(o, True)
-                for o in node.operands
-            ]
-            return " and ".join(parts)
-        if isinstance(node, ast.Not):
-            inner = node.operand
-            if isinstance(inner, ast.Pattern):
-                return self.condition(ast.NoEvents(pattern=inner))
-            return f"not ({self.condition(inner)})"
-        if isinstance(node, ast.Compare):
-            op = OPERATORS[node.op]
-            return f"{self.value(node.left)} {op} {self.value(node.right)}"
-        if isinstance(node, ast.Between):
-            return (
-                f"{self.value(node.operand)} is between {self.value(node.low)} "
-                f"and {self.value(node.high)}"
-            )
-        if isinstance(node, ast.Membership):
-            verb = "is not" if node.negated else "is"
-            collection = node.collection
-            if isinstance(collection, ast.ListLit):
-                options = [self.value(i) for i in collection.items]
-                joined = _neither(options) if node.negated else _either(options)
-                return f"{self.value(node.operand)} {verb} {joined}"
-            return f"{self.value(node.operand)} {verb} one of {self.value(collection)}"
-        if isinstance(node, ast.TextTest):
-            operand = self.value(node.operand)
-            kind = self.model.types.get(id(node.operand))
-            if node.op == "contains" and kind is not None and kind.kind == "set":
-                return f"{operand} includes {self.value(node.value)}"
-            return f"{operand} {node.op} {self.value(node.value)}"
-        if isinstance(node, ast.Presence):
-            return f"{self.value(node.operand)} is {'unknown' if node.missing else 'known'}"
-        if isinstance(node, ast.Pattern):
-            return self.pattern(node)
-        if isinstance(node, ast.NoEvents):
-            p = node.pattern
-            noun = "activity" if p.event is None else words(p.event)
-            text = f"no {noun}"
-            if p.where is not None:
-                text += f" where {self.condition(p.where)}"
-            return f"{text} {window(p.window)}"
-        if isinstance(node, ast.Name):
-            ref = self.model.refs.get(id(node))
-            if ref is not None and ref.kind == "event":
-                return f"at least one {words(node.name)} at any time"
-            return f"{words(node.name)} is yes"
-        if isinstance(node, ast.BoolLit):
-            return "always" if node.value else "never"
-        return self.value(node)
-
     # ------------------------------------------------------------ rules
 
     def rule(self, rule: ast.Rule) -> str:
@@ -200,6 +96,157 @@ class English:
         if rule.max is not None:
             text += f", at most {number(rule.max)}"
         return text
+
+
+class _Value(ast.Visitor[str]):
+    """A value in words: "company size", "30 (param `mql_fit_min`)"."""
+
+    def __init__(self, english: English) -> None:
+        self.say = english
+        self.model = english.model
+
+    def visit_NumberLit(self, node: ast.NumberLit) -> str:
+        return number(node.value)
+
+    def visit_StringLit(self, node: ast.StringLit) -> str:
+        return f'"{node.value}"'
+
+    def visit_BoolLit(self, node: ast.BoolLit) -> str:
+        return "yes" if node.value else "no"
+
+    def visit_DateLit(self, node: ast.DateLit) -> str:
+        return node.value.isoformat()
+
+    def visit_InstantLit(self, node: ast.InstantLit) -> str:
+        return node.value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+    def visit_ListLit(self, node: ast.ListLit) -> str:
+        return _either([self.visit(i) for i in node.items])
+
+    def visit_Name(self, node: ast.Name) -> str:
+        ref = self.model.refs.get(id(node))
+        kind = ref.kind if ref is not None else "member"
+        if kind == "param":
+            info = self.model.params[node.name]
+            value = info.value
+            shown = (
+                _either([words(str(v)) for v in value])
+                if isinstance(value, tuple)
+                else number(value)
+                if isinstance(value, int | float) and not isinstance(value, bool)
+                else words(str(value))
+            )
+            return f"{shown} (param `{node.name}`)"
+        if kind == "event":
+            return f"at least one {words(node.name)} at any time"
+        return words(node.name)
+
+    def visit_AccountRef(self, node: ast.AccountRef) -> str:
+        return f"the account's {words(node.field)}"
+
+    def visit_Unary(self, node: ast.Unary) -> str:
+        return f"minus {self.visit(node.operand)}"
+
+    def visit_Arith(self, node: ast.Arith) -> str:
+        symbol = {"+": "+", "-": "−", "*": "×", "/": "÷"}[node.op]
+        left = self.visit(node.left)
+        right = self.visit(node.right)
+        if isinstance(node.left, ast.Arith) and node.left.op in "+-" and node.op in "*/":
+            left = f"({left})"
+        if isinstance(node.right, ast.Arith) and (node.op in "*/" or node.op == "-"):
+            right = f"({right})"
+        return f"{left} {symbol} {right}"
+
+    def visit_Count(self, node: ast.Count) -> str:
+        return f"the number of {self.say.pattern_noun(node.pattern, plural=True)}"
+
+    def visit_DaysSince(self, node: ast.DaysSince) -> str:
+        noun = self.say.pattern_noun(ast.Pattern(event=node.event, where=node.where, window="ever"))
+        return f"the days since the last {noun}"
+
+    def generic_visit(self, node: ast.Expr) -> str:
+        return self.say.condition(node)
+
+
+class _Condition(ast.ContextVisitor[bool, str]):
+    """A condition in words; the context says whether it is nested in an `and`."""
+
+    def __init__(self, english: English) -> None:
+        self.say = english
+        self.model = english.model
+
+    def visit_Or(self, node: ast.Or, nested: bool) -> str:
+        # An `and` inside an `or` is bracketed so that the grouping reads one way only.
+        text = " or ".join(
+            f"({self.visit(o, False)})" if isinstance(o, ast.And) else self.visit(o, True)
+            for o in node.operands
+        )
+        return f"({text})" if nested else text
+
+    def visit_And(self, node: ast.And, nested: bool) -> str:
+        parts = [
+            f"({self.visit(o, False)})" if isinstance(o, ast.Or) else self.visit(o, True)
+            for o in node.operands
+        ]
+        return " and ".join(parts)
+
+    def visit_Not(self, node: ast.Not, nested: bool) -> str:
+        inner = node.operand
+        if isinstance(inner, ast.Pattern):
+            return self.visit(ast.NoEvents(pattern=inner), False)
+        return f"not ({self.visit(inner, False)})"
+
+    def visit_Compare(self, node: ast.Compare, nested: bool) -> str:
+        value = self.say.value
+        return f"{value(node.left)} {OPERATORS[node.op]} {value(node.right)}"
+
+    def visit_Between(self, node: ast.Between, nested: bool) -> str:
+        value = self.say.value
+        return f"{value(node.operand)} is between {value(node.low)} and {value(node.high)}"
+
+    def visit_Membership(self, node: ast.Membership, nested: bool) -> str:
+        value = self.say.value
+        verb = "is not" if node.negated else "is"
+        collection = node.collection
+        if isinstance(collection, ast.ListLit):
+            options = [value(i) for i in collection.items]
+            joined = _neither(options) if node.negated else _either(options)
+            return f"{value(node.operand)} {verb} {joined}"
+        return f"{value(node.operand)} {verb} one of {value(collection)}"
+
+    def visit_TextTest(self, node: ast.TextTest, nested: bool) -> str:
+        value = self.say.value
+        operand = value(node.operand)
+        kind = self.model.types.get(id(node.operand))
+        if node.op == "contains" and kind is not None and kind.kind == "set":
+            return f"{operand} includes {value(node.value)}"
+        return f"{operand} {node.op} {value(node.value)}"
+
+    def visit_Presence(self, node: ast.Presence, nested: bool) -> str:
+        return f"{self.say.value(node.operand)} is {'unknown' if node.missing else 'known'}"
+
+    def visit_Pattern(self, node: ast.Pattern, nested: bool) -> str:
+        return self.say.pattern(node)
+
+    def visit_NoEvents(self, node: ast.NoEvents, nested: bool) -> str:
+        p = node.pattern
+        noun = "activity" if p.event is None else words(p.event)
+        text = f"no {noun}"
+        if p.where is not None:
+            text += f" where {self.visit(p.where, False)}"
+        return f"{text} {window(p.window)}"
+
+    def visit_Name(self, node: ast.Name, nested: bool) -> str:
+        ref = self.model.refs.get(id(node))
+        if ref is not None and ref.kind == "event":
+            return f"at least one {words(node.name)} at any time"
+        return f"{words(node.name)} is yes"
+
+    def visit_BoolLit(self, node: ast.BoolLit, nested: bool) -> str:
+        return "always" if node.value else "never"
+
+    def generic_visit(self, node: ast.Expr, nested: bool) -> str:
+        return self.say.value(node)
 
 
 def _either(options: list[str]) -> str:

@@ -103,15 +103,15 @@ def _rule_keys(
     """A name for every rule of both policies; a rule matched across the
     versions (as `diff` matches them: by label, identity, shape, position)
     has the same name in both, as written in the proposed policy."""
-    from mqldsl.engine.explain import rule_text
-    from mqldsl.render.diff import _match_rules
+    from mqldsl.check.compare import match_rules
+    from mqldsl.language.notation import rule_text
 
     old_keys: dict[tuple[str, int], str] = {}
     new_keys: dict[tuple[str, int], str] = {}
     for name in sorted(set(base.scores) | set(proposed.scores)):
         old_rules = base.scores[name].node.rules or () if name in base.scores else ()
         new_rules = proposed.scores[name].node.rules or () if name in proposed.scores else ()
-        pairs, removed, added = _match_rules(tuple(old_rules), tuple(new_rules))
+        pairs, removed, added = match_rules(tuple(old_rules), tuple(new_rules))
         for i, j in pairs:
             key = f"{name}: {new_rules[j].label or rule_text(new_rules[j])}"
             old_keys[(name, i)] = new_keys[(name, j)] = key
@@ -142,7 +142,7 @@ def attribution(
 ) -> list[Attribution]:
     """For the leads whose outcome changed: which rules gave different points,
     and which stage conditions differ between the policies."""
-    from mqldsl.language.printer import expr
+    from mqldsl.language.notation import expr
 
     counts: Counter[str] = Counter()
     old_keys, new_keys = _rule_keys(base_model, proposed_model)

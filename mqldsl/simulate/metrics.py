@@ -251,7 +251,7 @@ def report(
 
 def thresholds(model: CheckedPolicy, params: dict[str, Any]) -> dict[str, list[tuple[str, float]]]:
     """Constants that stage conditions compare scores with (for the charts)."""
-    from mqldsl.check.lints import _constant
+    from mqldsl.check.model import numeric_constant
     from mqldsl.language import ast
     from mqldsl.language.ast import walk
 
@@ -267,7 +267,7 @@ def thresholds(model: CheckedPolicy, params: dict[str, Any]) -> dict[str, list[t
                 if isinstance(value, int | float) and not isinstance(value, bool)
                 else None
             )
-        return _constant(model, node)
+        return numeric_constant(model, node)
 
     found: dict[str, list[tuple[str, float]]] = {}
     for stage in model.stages.stages:

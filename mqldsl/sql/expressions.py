@@ -28,7 +28,7 @@ from sqlglot import exp
 from mqldsl.check.model import CheckedPolicy
 from mqldsl.language import ast
 from mqldsl.language.diagnostics import DiagnosticsError
-from mqldsl.language.printer import expr as expr_text
+from mqldsl.language.notation import expr as expr_text
 from mqldsl.sql.builders import (
     DAY_US,
     US,

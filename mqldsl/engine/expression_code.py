@@ -1,0 +1,266 @@
+"""Python code for the expressions of a checked policy, for the code
+generator (:mod:`mqldsl.engine.codegen`).
+
+A value compiles to code and whether it may be None (missing); a condition
+compiles to code that is always a bool (SPEC §5: a comparison with a missing
+value is false). The code reads locals that the generated function sets up:
+``f<i>`` (lead fields), ``a<i>`` (account fields), ``ef`` (the fields of the
+event inside a `where`), ``v<i>`` (scores), ``m<i>`` (the sorted match times
+of each distinct event pattern), ``t`` (the instant) and ``s`` (the journey
+start); window bounds ``w<i>`` and search heads ``hm<i>`` are computed once at
+the top of each generated function (:meth:`ExpressionCode.prelude`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from mqldsl.check.model import CheckedPolicy
+from mqldsl.language import ast
+from mqldsl.language.notation import expr
+
+
+@dataclass
+class EventPattern:
+    """One distinct (event, where) pattern: its match times are the local ``m<index>``."""
+
+    index: int
+    event: str | None
+    where: ast.Expr | None
+
+
+class ExpressionCode:
+    """The state shared by the code of all expressions of one policy: the
+    constants table, numbered temporaries, the distinct event patterns, and
+    the window bounds and search heads of the function being written."""
+
+    def __init__(self, model: CheckedPolicy, params: Mapping[str, Any]) -> None:
+        self.model = model
+        self.params = params
+        self.constants: list[Any] = []
+        self.temps = 0
+        self.patterns: dict[tuple[str | None, str], EventPattern] = {}
+        self.field_index = {name: i for i, name in enumerate(model.fields)}
+        self.account_index = {name: i for i, name in enumerate(model.account_fields)}
+        self.score_index = {name: i for i, name in enumerate(model.score_order)}
+        self.lows: dict[float, str] = {}
+        self.heads: set[str] = set()
+        self.value: Callable[[ast.Expr], tuple[str, bool]] = _Value(self).visit
+        self.cond: Callable[[ast.Expr], str] = _Condition(self).visit
+
+    # ------------------------------------------------------------ helpers
+
+    def const(self, value: Any) -> str:
+        if isinstance(value, bool) or value is None:
+            return repr(value)
+        if isinstance(value, int | float | str):
+            return repr(value)
+        self.constants.append(value)
+        return f"C[{len(self.constants) - 1}]"
+
+    def temp(self) -> str:
+        self.temps += 1
+        return f"_t{self.temps}"
+
+    def pattern(self, event: str | None, where: ast.Expr | None) -> str:
+        """The local holding the sorted match times of (event, where)."""
+        key = (event, expr(where) if where is not None else "")
+        if key not in self.patterns:
+            self.patterns[key] = EventPattern(len(self.patterns), event, where)
+        return f"m{self.patterns[key].index}"
+
+    def is_literal(self, node: ast.Expr) -> bool:
+        if isinstance(node, ast.Name):
+            return self.model.ref(node).kind == "member"
+        return isinstance(node, ast.NumberLit | ast.StringLit | ast.BoolLit | ast.DateLit)
+
+    def literal(self, node: ast.Expr) -> Any:
+        if isinstance(node, ast.Name):
+            return node.name
+        assert isinstance(node, ast.NumberLit | ast.StringLit | ast.BoolLit | ast.DateLit)
+        return node.value
+
+    def low(self, window: ast.Window) -> str:
+        """The exclusive lower time bound of a window at instant t: a local
+        computed once at the top of the enclosing function."""
+        if isinstance(window, ast.Duration):
+            seconds = window.seconds
+            if seconds not in self.lows:
+                self.lows[seconds] = f"w{len(self.lows)}"
+            return self.lows[seconds]
+        return "s"
+
+    def count(self, times: str, window: ast.Window) -> str:
+        """Code for the number of match times in (low, t]."""
+        self.heads.add(times)
+        return f"(h{times} - br({times}, {self.low(window)}))"
+
+    def prelude(self, indent: str) -> list[str]:
+        """The lines that compute the window bounds and search heads used so far."""
+        lines = [f"{indent}{name} = t - {seconds!r}" for seconds, name in self.lows.items()]
+        lines += [f"{indent}if {name} < s: {name} = s" for name in self.lows.values()]
+        lines += [f"{indent}h{times} = br({times}, t)" for times in sorted(self.heads)]
+        return lines
+
+    def binary(self, left: ast.Expr, right: ast.Expr, build: Callable[[str, str], str]) -> str:
+        """A test of two values that is false when either is missing."""
+        a, an = self.value(left)
+        b, bn = self.value(right)
+        parts = []
+        if an:
+            tmp = self.temp()
+            parts.append(f"({tmp} := {a}) is not None")
+            a = tmp
+        if bn:
+            tmp = self.temp()
+            parts.append(f"({tmp} := {b}) is not None")
+            b = tmp
+        parts.append(build(a, b))
+        return "(" + " and ".join(parts) + ")"
+
+
+class _Value(ast.Visitor[tuple[str, bool]]):
+    """Code for a value, and whether it may be None (missing)."""
+
+    def __init__(self, code: ExpressionCode) -> None:
+        self.code = code
+
+    def _constant(
+        self, node: ast.NumberLit | ast.StringLit | ast.BoolLit | ast.DateLit
+    ) -> tuple[str, bool]:
+        return self.code.const(node.value), False
+
+    visit_NumberLit = visit_StringLit = visit_BoolLit = visit_DateLit = _constant
+
+    def visit_ListLit(self, node: ast.ListLit) -> tuple[str, bool]:
+        code = self.code
+        if all(code.is_literal(i) for i in node.items):
+            return code.const(frozenset(code.literal(i) for i in node.items)), False
+        items = [code.value(i)[0] for i in node.items]
+        return "(" + "".join(item + ", " for item in items) + ")", False
+
+    def visit_Name(self, node: ast.Name) -> tuple[str, bool]:
+        code = self.code
+        ref = code.model.ref(node)
+        if ref.kind == "field":
+            return f"f{code.field_index[ref.name]}", True
+        if ref.kind == "event_field":
+            return f"ef.get({ref.name!r})", True
+        if ref.kind == "param":
+            value = code.params[ref.name]
+            if isinstance(value, tuple | list):
+                return code.const(frozenset(value)), False
+            return code.const(value), False
+        if ref.kind == "score":
+            return f"v{code.score_index[ref.name]}", True
+        if ref.kind == "event":
+            return code.cond(node), False
+        return code.const(ref.name), False
+
+    def visit_AccountRef(self, node: ast.AccountRef) -> tuple[str, bool]:
+        return f"a{self.code.account_index[node.field]}", True
+
+    def visit_Unary(self, node: ast.Unary) -> tuple[str, bool]:
+        operand, nullable = self.code.value(node.operand)
+        if not nullable:
+            return f"(-{operand})", False
+        tmp = self.code.temp()
+        return f"(None if ({tmp} := {operand}) is None else -{tmp})", True
+
+    def visit_Arith(self, node: ast.Arith) -> tuple[str, bool]:
+        left, ln = self.code.value(node.left)
+        right, rn = self.code.value(node.right)
+        if node.op == "/":
+            return f"_div({left}, {right})", True
+        if not ln and not rn:
+            return f"({left} {node.op} {right})", False
+        a, b = self.code.temp(), self.code.temp()
+        return (
+            f"(None if ({a} := {left}) is None or ({b} := {right}) is None else {a} {node.op} {b})",
+            True,
+        )
+
+    def visit_Count(self, node: ast.Count) -> tuple[str, bool]:
+        times = self.code.pattern(node.pattern.event, node.pattern.where)
+        return self.code.count(times, node.pattern.window), False
+
+    def visit_DaysSince(self, node: ast.DaysSince) -> tuple[str, bool]:
+        times = self.code.pattern(node.event, node.where)
+        return f"_since({times}, t, s)", True
+
+    def generic_visit(self, node: ast.Expr) -> tuple[str, bool]:
+        # Every other kind is a condition: a bool, never missing.
+        return self.code.cond(node), False
+
+
+class _Condition(ast.Visitor[str]):
+    """Code for a condition: always True or False."""
+
+    def __init__(self, code: ExpressionCode) -> None:
+        self.code = code
+
+    def visit_And(self, node: ast.And) -> str:
+        return "(" + " and ".join(self.code.cond(o) for o in node.operands) + ")"
+
+    def visit_Or(self, node: ast.Or) -> str:
+        return "(" + " or ".join(self.code.cond(o) for o in node.operands) + ")"
+
+    def visit_Not(self, node: ast.Not) -> str:
+        return f"(not {self.code.cond(node.operand)})"
+
+    def visit_BoolLit(self, node: ast.BoolLit) -> str:
+        return repr(node.value)
+
+    def visit_Name(self, node: ast.Name) -> str:
+        code = self.code
+        ref = code.model.ref(node)
+        if ref.kind == "event":
+            return f"({code.count(code.pattern(ref.name, None), None)} > 0)"
+        return self.generic_visit(node)
+
+    def visit_Compare(self, node: ast.Compare) -> str:
+        return self.code.binary(node.left, node.right, lambda a, b: f"{a} {node.op} {b}")
+
+    def visit_Between(self, node: ast.Between) -> str:
+        code = self.code
+        values = [code.value(operand) for operand in (node.operand, node.low, node.high)]
+        parts, names = [], []
+        for text, nullable in values:
+            if nullable:
+                tmp = code.temp()
+                parts.append(f"({tmp} := {text}) is not None")
+                names.append(tmp)
+            else:
+                names.append(text)
+        parts.append(f"{names[1]} <= {names[0]} <= {names[2]}")
+        return "(" + " and ".join(parts) + ")"
+
+    def visit_Membership(self, node: ast.Membership) -> str:
+        op = "not in" if node.negated else "in"
+        return self.code.binary(node.operand, node.collection, lambda a, b: f"{a} {op} {b}")
+
+    def visit_TextTest(self, node: ast.TextTest) -> str:
+        if node.op == "contains":
+            return self.code.binary(node.value, node.operand, lambda a, b: f"{a} in {b}")
+        method = "startswith" if node.op == "starts with" else "endswith"
+        return self.code.binary(node.operand, node.value, lambda a, b: f"{a}.{method}({b})")
+
+    def visit_Presence(self, node: ast.Presence) -> str:
+        code, _ = self.code.value(node.operand)
+        return f"({code} is None)" if node.missing else f"({code} is not None)"
+
+    def visit_Pattern(self, node: ast.Pattern) -> str:
+        times = self.code.pattern(node.event, node.where)
+        return f"({self.code.count(times, node.window)} > 0)"
+
+    def visit_NoEvents(self, node: ast.NoEvents) -> str:
+        times = self.code.pattern(node.pattern.event, node.pattern.where)
+        return f"({self.code.count(times, node.pattern.window)} == 0)"
+
+    def generic_visit(self, node: ast.Expr) -> str:
+        # A value used as a condition (a bool field, param or score): only
+        # `true` holds; missing does not.
+        code, _ = self.code.value(node)
+        return f"({code} is True)"
