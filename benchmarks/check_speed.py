@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mqldsl.check.checker import check_text  # noqa: E402
+from mqldsl.analysis.checker import check_text  # noqa: E402
 from mqldsl.language.parser import parse_text  # noqa: E402
 
 

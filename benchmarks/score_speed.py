@@ -31,7 +31,7 @@ def timed(command: list[str], output: Path | None = None) -> float:
 
 
 def evaluation_only(policy: Path, journeys: Path) -> tuple[float, int]:
-    from mqldsl.check.checker import check_file
+    from mqldsl.analysis.checker import check_file
     from mqldsl.engine.evaluator import Evaluator
     from mqldsl.engine.runtime import parse_instant
     from mqldsl.io.journeys import JourneyReader

@@ -160,9 +160,9 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    from mqldsl.check.checker import check_file
+    from mqldsl.analysis.checker import check_file
     from mqldsl.engine.runtime import parse_instant
-    from mqldsl.sql.compiler import compile_sql
+    from mqldsl.warehouse.compiler import compile_sql
 
     holder = None if args.keep else tempfile.TemporaryDirectory(prefix="mqldsl-sql-bench-")
     folder = args.keep or Path(holder.name)  # type: ignore[union-attr]

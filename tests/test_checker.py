@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from mqldsl.check.checker import check_text
+from mqldsl.analysis.checker import check_text
 
 BASE = """policy "t"
 effective 2026-12-01
@@ -397,7 +397,7 @@ def test_model_records_windows_types_and_references() -> None:
 
 
 def test_param_overrides_are_typed_like_the_declared_value() -> None:
-    from mqldsl.check.params import ParamOverrideError, parse_param_override
+    from mqldsl.analysis.params import ParamOverrideError, parse_param_override
 
     model = check_text(
         BASE + 'param label = "x"\nparam ratio = 0.5\nparam on = true\nparam start = 2026-01-01\n'

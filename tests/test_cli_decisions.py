@@ -96,7 +96,7 @@ def test_score_library_call_decides_in_order_with_the_rejections(tmp_path: Path)
     from mqldsl.io.errors import UsageProblem
     from mqldsl.io.policy import load_policy
     from mqldsl.io.scoring import ScoreOptions
-    from mqldsl.sql.scoring import ScoreRequest, score
+    from mqldsl.warehouse.scoring import ScoreRequest, score
 
     model = load_policy(ACME)
     path = journeys(tmp_path, GOOD, ["{nope"])
@@ -242,7 +242,7 @@ def test_timeline_lists_every_stage_change(tmp_path: Path) -> None:
 def test_test_command_passes_on_shipped_policies() -> None:
     code, out, _ = run("test", str(ROOT / "policies"))
     assert code == 0
-    from mqldsl.check.checker import check_file
+    from mqldsl.analysis.checker import check_file
 
     total = 0
     for path in sorted((ROOT / "policies").glob("*.mql")):

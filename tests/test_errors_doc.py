@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from mqldsl.check.checker import check_text
+from mqldsl.analysis.checker import check_text
 from mqldsl.language.diagnostics import CODES
-from mqldsl.sql.compiler import sql_diagnostics
+from mqldsl.warehouse.compiler import sql_diagnostics
 
 from .conftest import ROOT
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mqldsl.check.checker import check_text
+from mqldsl.analysis.checker import check_text
 from mqldsl.engine.evaluator import Evaluator
 from mqldsl.engine.interpreter import Interpreter
 from mqldsl.engine.runtime import Lead

@@ -12,8 +12,8 @@ import pytest
 from mqldsl.io.errors import UsageProblem
 from mqldsl.io.policy import load_policy
 from mqldsl.render.outputs import report_text
-from mqldsl.simulate.simulation import SimulationOptions, simulate
-from mqldsl.simulate.sources import Source
+from mqldsl.simulation.simulate import SimulationOptions, simulate
+from mqldsl.simulation.sources import Source
 
 from .conftest import ROOT
 from .helpers import run

@@ -52,6 +52,8 @@ def test_wheel_ships_the_grammar_and_works_outside_the_source_tree(tmp_path: Pat
     site = tmp_path / "site"
     with zipfile.ZipFile(wheel) as archive:
         assert "mqldsl/grammar/mqldsl.lark" in archive.namelist()
+        # The report and document templates are package data too.
+        assert "mqldsl/render/templates/reports/page.html.j2" in archive.namelist()
         archive.extractall(site)
     shutil.rmtree(clone)  # nothing may be read from a source tree
     policy = tmp_path / "p.mql"

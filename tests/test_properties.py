@@ -138,7 +138,7 @@ def test_fmt_is_idempotent_on_generated_policies(policy: ast.Policy) -> None:
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(policies())
 def test_checker_never_raises_on_any_parseable_policy(policy: ast.Policy) -> None:
-    from mqldsl.check.checker import check_text
+    from mqldsl.analysis.checker import check_text
 
     result = check_text(format_policy(policy), "generated.mql")
     for diagnostic in result.diagnostics:
@@ -148,7 +148,7 @@ def test_checker_never_raises_on_any_parseable_policy(policy: ast.Policy) -> Non
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated_policy())
 def test_checker_never_raises_on_mutated_policies(text: str) -> None:
-    from mqldsl.check.checker import check_text
+    from mqldsl.analysis.checker import check_text
 
     result = check_text(text, "fuzz.mql")
     for diagnostic in result.diagnostics:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from mqldsl.check.checker import check_text
+from mqldsl.analysis.checker import check_text
 from mqldsl.render import reports
 from mqldsl.render.english import English
-from mqldsl.simulate.run import DEFINITIONS, MAIN
+from mqldsl.simulation.run import DEFINITIONS, MAIN
 
 from .conftest import ROOT
 from .helpers import run

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from mqldsl.check.checker import check_text
+from mqldsl.analysis.checker import check_text
 from mqldsl.engine.evaluator import Evaluator
 from mqldsl.engine.interpreter import Interpreter
 from mqldsl.engine.runtime import DAY, Decision, Event, Lead, format_instant, to_seconds
@@ -251,7 +251,7 @@ def test_hostile_names_and_strings_cannot_inject_code(engine: Engine) -> None:
 
 
 def test_generated_source_is_deterministic() -> None:
-    from mqldsl.check.checker import check_file
+    from mqldsl.analysis.checker import check_file
 
     from .conftest import ROOT
 

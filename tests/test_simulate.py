@@ -9,18 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from mqldsl.check.checker import check_file
-from mqldsl.check.model import CheckedPolicy
+from mqldsl.analysis.checker import check_file
+from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.io.errors import UsageProblem
 from mqldsl.io.policy import load_policy, param_values
 from mqldsl.io.scoring import ScoreOptions
 from mqldsl.render.outputs import report_document, report_text, write_report
-from mqldsl.simulate.scenario import ScenarioError, load_scenario
-from mqldsl.simulate.simulation import SimulationOptions, simulate
-from mqldsl.simulate.sources import ScenarioProblem, Source, generate_journeys
-from mqldsl.simulate.sweep import parse_sweep_param, sweep
-from mqldsl.simulate.whatif import whatif
-from mqldsl.sql.scoring import ScoreRequest, score
+from mqldsl.simulation.scenario import ScenarioError, load_scenario
+from mqldsl.simulation.simulate import SimulationOptions, simulate
+from mqldsl.simulation.sources import ScenarioProblem, Source, generate_journeys
+from mqldsl.simulation.sweep import parse_sweep_param, sweep
+from mqldsl.simulation.whatif import whatif
+from mqldsl.warehouse.scoring import ScoreRequest, score
 
 from .conftest import ROOT
 from .helpers import run

@@ -17,12 +17,12 @@ from typing import Any
 
 import pytest
 
-from mqldsl.check.checker import check_file
-from mqldsl.check.model import CheckedPolicy
+from mqldsl.analysis.checker import check_file
+from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.evaluator import Evaluator
 from mqldsl.engine.runtime import Lead, from_seconds, parse_instant
 from mqldsl.io.scoring import decision_line
-from mqldsl.sql.engine import RowReader, event_columns
+from mqldsl.warehouse.engine import RowReader, event_columns
 
 from .conftest import ROOT
 from .helpers import run
@@ -127,7 +127,7 @@ def _compare(
     spark: Any, model: CheckedPolicy, policy_file: str, journeys: list[Lead], as_of: float
 ) -> list[bytes]:
     """Run the printed Spark SQL; its decisions must equal the Python engine's."""
-    from mqldsl.sql.compiler import compile_sql
+    from mqldsl.warehouse.compiler import compile_sql
 
     _tables(spark, model, journeys)
     instant = from_seconds(as_of).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -18,16 +18,16 @@ import sqlglot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mqldsl.check.checker import check_file, check_text
-from mqldsl.check.model import CheckedPolicy
+from mqldsl.analysis.checker import check_file, check_text
+from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.evaluator import Evaluator
 from mqldsl.engine.runtime import Lead, parse_instant, to_seconds
 from mqldsl.io.journeys import JourneyReader, ReadReport
 from mqldsl.io.scoring import decision_line
-from mqldsl.simulate.generate import generate
-from mqldsl.simulate.scenario import load_scenario
-from mqldsl.sql.compiler import DIALECTS, compile_sql, sql_diagnostics
-from mqldsl.sql.engine import DuckDBEngine, _memory_bytes
+from mqldsl.simulation.generate import generate
+from mqldsl.simulation.scenario import load_scenario
+from mqldsl.warehouse.compiler import DIALECTS, compile_sql, sql_diagnostics
+from mqldsl.warehouse.engine import DuckDBEngine, _memory_bytes
 
 from .conftest import ROOT
 from .helpers import run
@@ -631,7 +631,7 @@ def test_a_lead_with_more_events_than_the_counters_hold_is_refused(
 ) -> None:
     """The packed counters count up to MAX_COUNT events a lead; beyond that
     the engine refuses rather than answer differently."""
-    import mqldsl.sql.engine as engine
+    import mqldsl.warehouse.engine as engine
 
     monkeypatch.setattr(engine, "MAX_COUNT", 3)
     code, out, err = run(

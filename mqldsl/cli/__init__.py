@@ -33,13 +33,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         click.echo("interrupted", err=True)
         sys.exit(130)
     except Exception as exc:  # pragma: no cover - a bug, not bad input
-        engine = sys.modules.get("mqldsl.sql.engine")
+        engine = sys.modules.get("mqldsl.warehouse.engine")
         if engine is not None and isinstance(exc, engine.EngineError):
             click.echo(f"error: {exc}", err=True)  # journeys the SQL engine cannot take
             sys.exit(1)
         duckdb = sys.modules.get("duckdb")
         if duckdb is not None and isinstance(exc, duckdb.OutOfMemoryException):
-            from mqldsl.sql.scoring import engine_problem
+            from mqldsl.warehouse.scoring import engine_problem
 
             click.echo(f"error: {engine_problem(exc)}", err=True)  # a resource, not a bug
             sys.exit(1)

@@ -27,7 +27,7 @@ def check(paths: tuple[str, ...], output_format: str, strict: bool) -> None:
     checked). Prints every problem found, then a summary; exits 1 when there
     is an error (with --strict, also on a warning).
     """
-    from mqldsl.check.checker import check_file
+    from mqldsl.analysis.checker import check_file
     from mqldsl.io.files import expand_policy_paths
     from mqldsl.language.diagnostics import Diagnostic, summary, to_json
 
@@ -139,7 +139,7 @@ def fmt(paths: tuple[str, ...], check_only: bool, show_diff: bool) -> None:
 )
 def test_command(paths: tuple[str, ...], coverage: bool) -> None:
     """Run the examples inside policies and report `N passed, M failed`."""
-    from mqldsl.check.checker import check_file
+    from mqldsl.analysis.checker import check_file
     from mqldsl.engine.coverage import uncovered
     from mqldsl.engine.evaluator import Evaluator
     from mqldsl.engine.examples import run_example

@@ -15,7 +15,7 @@ import click
 from mqldsl import __version__
 
 if TYPE_CHECKING:
-    from mqldsl.check.model import CheckedPolicy
+    from mqldsl.analysis.model import CheckedPolicy
     from mqldsl.language.diagnostics import Diagnostic
     from mqldsl.language.source import Source
 

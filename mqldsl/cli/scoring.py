@@ -23,7 +23,7 @@ from mqldsl.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from mqldsl.check.model import CheckedPolicy
+    from mqldsl.analysis.model import CheckedPolicy
     from mqldsl.engine.runtime import Lead
 
 
@@ -95,8 +95,8 @@ def score(
     warehouse: `--leads LEADS.parquet --events EVENTS.parquet`.
     """
     from mqldsl.io.scoring import ScoreOptions
-    from mqldsl.sql.scoring import ScoreRequest
-    from mqldsl.sql.scoring import score as score_leads
+    from mqldsl.warehouse.scoring import ScoreRequest
+    from mqldsl.warehouse.scoring import score as score_leads
 
     model = load_policy(policy)
     options = ScoreOptions(
@@ -163,7 +163,7 @@ def sql_command(
     gives the same decisions as `mqldsl score` (see docs/sql.md).
     """
     from mqldsl.io.files import write_output
-    from mqldsl.sql.scoring import policy_sql, require_sql
+    from mqldsl.warehouse.scoring import policy_sql, require_sql
 
     model = load_policy(policy)
     with reported():

@@ -20,10 +20,10 @@ from mqldsl.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from mqldsl.check.model import CheckedPolicy
+    from mqldsl.analysis.model import CheckedPolicy
     from mqldsl.render.outputs import Report
-    from mqldsl.simulate.simulation import SimulationOptions
-    from mqldsl.simulate.sources import Source
+    from mqldsl.simulation.simulate import SimulationOptions
+    from mqldsl.simulation.sources import Source
 
 
 @cli.command()
@@ -54,7 +54,7 @@ def generate(
 
     The same scenario and seed give byte-identical output.
     """
-    from mqldsl.simulate.sources import generate_journeys
+    from mqldsl.simulation.sources import generate_journeys
 
     with reported():
         count = generate_journeys(
@@ -136,7 +136,7 @@ class _Progress:
 def _source(
     scenario: str | None, journeys: str | None, seed: int | None, leads: int | None, as_of: Any
 ) -> Source:
-    from mqldsl.simulate.sources import Source
+    from mqldsl.simulation.sources import Source
 
     with reported():
         return Source(scenario=scenario, journeys=journeys, seed=seed, leads=leads, as_of=as_of)
@@ -154,7 +154,7 @@ def _options(
 ) -> SimulationOptions:
     """The run options, checked as the commands always have: the engine
     first, then the `--set` params against the last policy."""
-    from mqldsl.simulate.simulation import SimulationOptions, check_engine
+    from mqldsl.simulation.simulate import SimulationOptions, check_engine
 
     with reported():
         for model in models:
@@ -207,7 +207,7 @@ def simulate(
 ) -> None:
     """Funnel metrics of POLICY over a scenario's journeys (with a sales
     replay) or over real journeys, each metric with its definition."""
-    from mqldsl.simulate.simulation import simulate as run
+    from mqldsl.simulation.simulate import simulate as run
 
     source = _source(scenario_path, journeys, seed, leads, as_of)
     model = load_policy(policy)
@@ -257,8 +257,8 @@ def whatif(
     """What a rule change does before rollout: BASE and PROPOSED (or BASE with
     --set params changed) over the same journeys, metric by metric, with the
     change, a 95% interval, the leads that move between stages and why."""
-    from mqldsl.simulate.failif import FailIfError
-    from mqldsl.simulate.whatif import whatif as compare
+    from mqldsl.simulation.failif import FailIfError
+    from mqldsl.simulation.whatif import whatif as compare
 
     source = _source(scenario_path, journeys, seed, leads, as_of)
     if proposed is None and not assignments:
@@ -309,7 +309,7 @@ def sweep(
 ) -> None:
     """The main metrics for each value of one or more params (every
     combination): the threshold-tuning view."""
-    from mqldsl.simulate.sweep import sweep as run
+    from mqldsl.simulation.sweep import sweep as run
 
     source = _source(scenario_path, journeys, seed, leads, as_of)
     model = load_policy(policy)

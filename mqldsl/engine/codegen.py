@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mqldsl.check.model import CheckedPolicy
+from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.expression_code import ExpressionCode
 from mqldsl.engine.helpers import PolicyMeta, namespace
 from mqldsl.language import ast

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mqldsl.check.model import CheckedPolicy
+from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.examples import ExampleResult
 from mqldsl.language.notation import rule_text
 

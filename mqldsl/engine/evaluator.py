@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mqldsl.check.model import CheckedPolicy
+from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.codegen import compile_policy
 from mqldsl.engine.helpers import DISQUALIFIED, EvalResult
 from mqldsl.engine.runtime import Decision, Lead

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mqldsl.check.examples import example_instant
-from mqldsl.check.model import CheckedPolicy
+from mqldsl.analysis.examples import example_instant
+from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.evaluator import EvalResult, Evaluator
 from mqldsl.engine.runtime import COMPARE, Event, Lead, date_seconds, to_seconds
 from mqldsl.language import ast

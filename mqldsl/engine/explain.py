@@ -8,7 +8,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from mqldsl.check.model import CheckedPolicy
+from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.evaluator import EvalResult
 from mqldsl.engine.interpreter import Context, Interpreter
 from mqldsl.engine.runtime import Event, Lead, TimelineStep, format_instant

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from mqldsl.check.model import CheckedPolicy
+from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.runtime import (
     DAY,
     Decision,

@@ -9,7 +9,7 @@ import csv
 from collections.abc import Sequence
 from typing import IO
 
-from mqldsl.check.model import CheckedPolicy
+from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.runtime import Decision
 from mqldsl.io.errors import UsageProblem
 

@@ -15,7 +15,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from mqldsl.check.model import CheckedPolicy
+from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.runtime import format_instant, to_seconds
 from mqldsl.io.errors import InputProblem, UsageProblem
 from mqldsl.io.files import write_output

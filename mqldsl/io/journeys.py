@@ -27,8 +27,8 @@ from typing import Any
 
 import orjson
 
-from mqldsl.check.model import CheckedPolicy, FieldInfo
-from mqldsl.check.types import Type
+from mqldsl.analysis.model import CheckedPolicy, FieldInfo
+from mqldsl.analysis.types import Type
 from mqldsl.engine.runtime import Event, Lead, parse_instant
 
 

@@ -7,9 +7,9 @@ import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 
-from mqldsl.check.checker import check_file
-from mqldsl.check.model import CheckedPolicy
-from mqldsl.check.params import ParamOverrideError, parse_param_override
+from mqldsl.analysis.checker import check_file
+from mqldsl.analysis.model import CheckedPolicy
+from mqldsl.analysis.params import ParamOverrideError, parse_param_override
 from mqldsl.engine.runtime import to_seconds
 from mqldsl.io.errors import InputProblem, UsageProblem
 

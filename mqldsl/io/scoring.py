@@ -1,7 +1,7 @@
 """Scoring a journey file with the Python engine: read, validate, evaluate
 and write decisions (JSON Lines or a CSV table), optionally across several
 processes (`mqldsl score --jobs N`), keeping the input order and flat
-memory. The DuckDB engine is in :mod:`mqldsl.sql.scoring`."""
+memory. The DuckDB engine is in :mod:`mqldsl.warehouse.scoring`."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from typing import IO, Any
 
 import orjson
 
-from mqldsl.check.checker import check_file
-from mqldsl.check.model import CheckedPolicy
+from mqldsl.analysis.checker import check_file
+from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.evaluator import Evaluator
 from mqldsl.engine.explain import explanation, render_timeline
 from mqldsl.engine.parallel import ordered_map

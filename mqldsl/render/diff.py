@@ -1,6 +1,6 @@
 """`mqldsl diff`: what changed between two versions of a policy, in words,
 rule by rule. Rules are matched across versions by
-:func:`mqldsl.check.compare.match_rules`; a moved rule is never reported as
+:func:`mqldsl.analysis.matching.match_rules`; a moved rule is never reported as
 removed and added."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mqldsl.check.compare import match_rules, rule_key
-from mqldsl.check.model import CheckedPolicy
+from mqldsl.analysis.matching import match_rules, rule_key
+from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.language import ast
 from mqldsl.language.notation import expr, number
 from mqldsl.language.printer import canonical_items

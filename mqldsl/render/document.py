@@ -9,7 +9,7 @@ import html
 import math
 from typing import Any
 
-from mqldsl.check.model import CheckedPolicy
+from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.evaluator import Evaluator
 from mqldsl.engine.examples import run_example
 from mqldsl.language import ast
@@ -18,7 +18,7 @@ from mqldsl.render import templating
 from mqldsl.render.english import OPERATORS, English, duration, words
 from mqldsl.render.english import number as english_number
 from mqldsl.render.reports import LABELS, show
-from mqldsl.simulate.run import MAIN
+from mqldsl.simulation.run import MAIN
 
 
 def _mermaid_label(text: str) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from mqldsl.check.model import CheckedPolicy
+from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.language import ast
 
 OPERATORS = {

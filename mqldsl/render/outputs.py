@@ -8,8 +8,8 @@ from pathlib import Path
 from mqldsl.io.errors import UsageProblem
 from mqldsl.io.files import write_atomic
 from mqldsl.render import reports
-from mqldsl.simulate.metrics import MAIN
-from mqldsl.simulate.results import SimulationReport, SweepReport, WhatIfReport
+from mqldsl.simulation.metrics import MAIN
+from mqldsl.simulation.results import SimulationReport, SweepReport, WhatIfReport
 
 Report = SimulationReport | WhatIfReport | SweepReport
 

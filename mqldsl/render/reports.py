@@ -12,7 +12,7 @@ from typing import Any
 
 from mqldsl.render import templating
 from mqldsl.render.charts import binned, grouped_bars
-from mqldsl.simulate.run import DEFINITIONS, MAIN
+from mqldsl.simulation.run import DEFINITIONS, MAIN
 
 #: How each metric is named in tables and summaries.
 LABELS = {

@@ -1,0 +1,214 @@
+"""Checks of the examples inside a policy (SPEC §10): values against the
+declared schema, event times, and expectations that name real stages,
+scores, disqualify reasons and queues."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from mqldsl.analysis import types as T
+from mqldsl.analysis.expressions import ExpressionChecker
+from mqldsl.analysis.model import FieldInfo
+from mqldsl.language import ast
+from mqldsl.language.suggestions import did_you_mean
+
+
+class ExampleChecker(ExpressionChecker):
+    def _check_examples(
+        self,
+        examples: Sequence[ast.Example],
+        disqualifiers: Sequence[ast.Disqualify],
+        routes: Sequence[ast.Route],
+    ) -> None:
+        effective = self.policy.first(ast.Effective)
+        names: dict[str, ast.Example] = {}
+        reasons = [d.reason for d in disqualifiers]
+        queues = [r.queue for r in routes]
+        for example in examples:
+            if example.name in names:
+                self.err(
+                    "E208",
+                    f'example "{example.name}" is declared twice',
+                    example.span,
+                    f"the first is on line {names[example.name].span.line}; "
+                    "examples need distinct names",
+                )
+            names.setdefault(example.name, example)
+            at = example_instant(example, effective.date if effective else None)
+            if at is None:
+                self.err(
+                    "E407",
+                    f'example "{example.name}" needs `at INSTANT`: '
+                    "the policy has no `effective` date",
+                    example.span,
+                    'write `example "..." at 2026-12-01T00:00:00Z { ... }` or add `effective DATE`',
+                )
+            leads = [i for i in example.items if isinstance(i, ast.ExampleLead)]
+            for extra in leads[1:]:
+                self.err("E208", "an example has one `lead { ... }` record", extra.span)
+            for item in example.items:
+                if isinstance(item, ast.ExampleLead):
+                    self._record(item.entries, self.fields, "lead field")
+                elif isinstance(item, ast.ExampleEvent):
+                    self._example_event(item, at)
+                elif isinstance(item, ast.ExpectStage):
+                    if item.stage not in self.stage_names:
+                        self.err(
+                            "E206",
+                            f"unknown stage `{item.stage}`",
+                            item.span,
+                            did_you_mean(item.stage, self.stage_names)
+                            or (
+                                "a disqualified lead is tested with `expect disqualified`"
+                                if item.stage == "disqualified"
+                                else None
+                            ),
+                        )
+                elif isinstance(item, ast.ExpectDisqualified):
+                    if item.reason is not None and item.reason not in reasons:
+                        self.err(
+                            "E211",
+                            f'no disqualifier has the reason "{item.reason}"',
+                            item.span,
+                            did_you_mean(item.reason, reasons)
+                            or (
+                                "the reasons are " + ", ".join(f'"{r}"' for r in reasons)
+                                if reasons
+                                else None
+                            ),
+                        )
+                elif isinstance(item, ast.ExpectScore):
+                    if item.score not in self.score_nodes:
+                        self.err(
+                            "E205",
+                            f"unknown score `{item.score}`",
+                            item.span,
+                            did_you_mean(item.score, self.score_nodes),
+                        )
+                elif isinstance(item, ast.ExpectRoute) and item.queue not in queues:
+                    self.err(
+                        "E212",
+                        f"no route sends leads to the queue `{item.queue}`",
+                        item.span,
+                        did_you_mean(item.queue, queues),
+                    )
+
+    def _example_event(self, item: ast.ExampleEvent, at: dt.datetime | None) -> None:
+        info = self.events.get(item.event)
+        if info is None:
+            self.err(
+                "E202",
+                f"unknown event `{item.event}`",
+                item.span,
+                did_you_mean(item.event, self.events) or "declare it with `event NAME`",
+            )
+            return
+        if item.entries is not None:
+            self._record(
+                item.entries, info.fields, f"field of event `{item.event}`", event=item.event
+            )
+        for time in item.times:
+            if isinstance(time, ast.RelativeTime):
+                self._duration(time.duration)
+                if time.sign > 0:
+                    self.err(
+                        "E408",
+                        "this event would happen after the example's instant, "
+                        "so it would be ignored",
+                        time.span,
+                        f"write `-{time.duration.text()}` for an event before the instant",
+                    )
+            elif at is not None and _absolute(time) > at:
+                self.err(
+                    "E408",
+                    "this event is after the example's instant, so it would be ignored",
+                    time.span,
+                    "give the example a later `at`, or the event an earlier time",
+                )
+
+    def _record(
+        self,
+        entries: Sequence[ast.Entry],
+        table: dict[str, FieldInfo],
+        what: str,
+        event: str | None = None,
+    ) -> None:
+        seen: dict[str, ast.Entry] = {}
+        for entry in entries:
+            if entry.name in seen:
+                self.err("E208", f"`{entry.name}` is given twice", entry.span)
+                continue
+            seen[entry.name] = entry
+            info = table.get(entry.name)
+            if info is None:
+                code = "E203" if event else "E201"
+                self.err(
+                    code,
+                    f"unknown {what} `{entry.name}`",
+                    entry.span,
+                    did_you_mean(entry.name, table),
+                )
+                continue
+            problem = value_problem(entry.value, info.type)
+            if problem is not None:
+                message, hint = problem
+                code = "E207" if message.startswith("`") and "member" in message else "E308"
+                self.err(code, f"{entry.name}: {message}", entry.value.span, hint)
+
+
+def example_instant(example: ast.Example, effective: dt.date | None) -> dt.datetime | None:
+    """The instant an example is evaluated at (SPEC §10)."""
+    if example.at is None:
+        if effective is None:
+            return None
+        return dt.datetime.combine(effective, dt.time(), tzinfo=dt.UTC)
+    return _absolute(example.at)
+
+
+def _absolute(value: ast.DateLit | ast.InstantLit) -> dt.datetime:
+    if isinstance(value, ast.InstantLit):
+        return value.value
+    return dt.datetime.combine(value.value, dt.time(), tzinfo=dt.UTC)
+
+
+def value_problem(value: ast.Value, kind: T.Type) -> tuple[str, str | None] | None:
+    """Why a written value does not fit a declared type (None when it fits)."""
+    if kind.kind == "int":
+        if isinstance(value, ast.NumberLit) and isinstance(value.value, int):
+            return None
+        return "expected a whole number", None
+    if kind.kind == "number":
+        return None if isinstance(value, ast.NumberLit) else ("expected a number", None)
+    if kind.kind == "bool":
+        return None if isinstance(value, ast.BoolLit) else ("expected true or false", None)
+    if kind.kind == "text":
+        if isinstance(value, ast.StringLit):
+            return None
+        hint = f'write "{value.name}"' if isinstance(value, ast.Name) else None
+        return "expected text in double quotes", hint
+    if kind.kind == "date":
+        return (
+            None if isinstance(value, ast.DateLit) else ("expected a date such as 2026-12-01", None)
+        )
+    if kind.kind == "enum":
+        if isinstance(value, ast.Name):
+            if value.name in kind.members:
+                return None
+            return (
+                f"`{value.name}` is not a member of {kind}",
+                did_you_mean(value.name, kind.members)
+                or f"the members are {', '.join(kind.members)}",
+            )
+        hint = f"write {value.value} without quotes" if isinstance(value, ast.StringLit) else None
+        return f"expected a member of {kind}", hint
+    if kind.kind == "set":
+        if not isinstance(value, ast.ListLit):
+            return "expected a list such as [a, b]", None
+        element = kind.element or T.ERROR
+        for item in value.items:
+            problem = value_problem(item, element)  # type: ignore[arg-type]
+            if problem is not None:
+                return problem
+        return None
+    return None

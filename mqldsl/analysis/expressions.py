@@ -1,0 +1,529 @@
+"""Name resolution and typing of expressions (SPEC §5), for the checker.
+
+Inside `where`, names resolve to the event's own fields first, then to lead
+fields; a bare name that is no field, param, score or event can only be an
+enum member, checked against the enum expected at its position.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mqldsl.analysis import types as T
+from mqldsl.analysis.model import EventInfo, FieldInfo, ParamInfo, Ref
+from mqldsl.language import ast
+from mqldsl.language.diagnostics import Diagnostic, error
+from mqldsl.language.source import Source, Span
+from mqldsl.language.suggestions import did_you_mean
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where an expression sits, which decides what its names may mean."""
+
+    event: str | None = None  # inside `where` of this event
+    in_where: bool = False
+    score: str | None = None  # inside the rules of this score
+
+
+TOP = Scope()
+
+
+class ExpressionChecker(ast.ContextVisitor[Scope, T.Type]):
+    """Types expressions (one ``visit_<Kind>`` method each, in the scope
+    where they sit); records each node's type and each name's referent."""
+
+    policy: ast.Policy
+    source: Source
+    diagnostics: list[Diagnostic]
+    fields: dict[str, FieldInfo]
+    account_fields: dict[str, FieldInfo]
+    has_account: bool
+    events: dict[str, EventInfo]
+    params: dict[str, ParamInfo]
+    score_nodes: dict[str, ast.Score]
+    stage_names: dict[str, ast.Stage]
+    types: dict[int, T.Type]
+    refs: dict[int, Ref]
+    deps: dict[str, set[str]]
+    windows: set[float]
+
+    def err(self, code: str, message: str, span: Span, hint: str | None = None) -> None:
+        self.diagnostics.append(error(code, message, span, hint))
+
+    def _all_names(self) -> list[str]:
+        return [*self.fields, *self.params, *self.score_nodes, *self.events]
+
+    def _duration(self, duration: ast.Duration) -> None:
+        if duration.amount <= 0:
+            self.err("E314", "a duration must be positive", duration.span, "e.g. `30 days`")
+
+    def _condition(self, node: ast.Expr, scope: Scope) -> None:
+        kind = self._expr(node, scope)
+        if kind.kind not in ("bool", "error"):
+            self._not_a_condition(node, kind)
+
+    def _not_a_condition(self, node: ast.Expr, kind: T.Type) -> None:
+        hint = "compare it, e.g. `fit >= 30`" if kind.is_numeric else None
+        self.err(
+            "E306", f"this is {T.noun(kind)}, not a condition (true or false)", node.span, hint
+        )
+
+    def _value(
+        self,
+        node: ast.Expr,
+        scope: Scope,
+        expected: T.Type | None = None,
+        allow_member: bool = False,
+    ) -> T.Type:
+        """An operand: like _expr, but an unresolved bare name is checked
+        against ``expected`` (an enum), left for the caller (``allow_member``),
+        or reported as unknown."""
+        if isinstance(node, ast.Name):
+            kind = self._name(node, scope, expected)
+            if self._unresolved(node) and not allow_member:
+                return self._unknown_name(node, scope, expected)
+            return kind
+        return self._expr(node, scope)
+
+    def _unresolved(self, node: ast.Expr) -> bool:
+        ref = self.refs.get(id(node))
+        return (
+            isinstance(node, ast.Name)
+            and ref is not None
+            and ref.kind == "member"
+            and self.types.get(id(node), T.ERROR).kind == "member"
+        )
+
+    def _unknown_name(self, node: ast.Name, scope: Scope, expected: T.Type | None) -> T.Type:
+        candidates = self._all_names()
+        if scope.event is not None and scope.event in self.events:
+            candidates += list(self.events[scope.event].fields)
+        hint = did_you_mean(node.name, candidates)
+        if hint is None and expected is not None and expected.kind == "text":
+            hint = f'to compare with text, write it in quotes: "{node.name}"'
+        self.err("E201", f"unknown name `{node.name}`", node.span, hint)
+        self.types[id(node)] = T.ERROR
+        return T.ERROR
+
+    def _name(self, node: ast.Name, scope: Scope, expected: T.Type | None = None) -> T.Type:
+        name = node.name
+        kind: T.Type
+        if expected is not None and expected.kind == "enum" and name in expected.members:
+            self.refs[id(node)] = Ref("member", name)
+            kind = expected
+        elif scope.event is not None and name in self._event_fields(scope.event):
+            self.refs[id(node)] = Ref("event_field", name, scope.event)
+            kind = self._event_fields(scope.event)[name].type
+        elif name in self.fields:
+            self.refs[id(node)] = Ref("field", name)
+            kind = self.fields[name].type
+        elif name in self.params:
+            self.refs[id(node)] = Ref("param", name)
+            kind = self.params[name].type
+        elif name in self.score_nodes and scope.in_where:
+            self.err(
+                "E209",
+                f"`{name}` is a score; a `where` condition speaks of one event and the "
+                "lead's fields",
+                node.span,
+                "compare the score outside the pattern, joined with `and`",
+            )
+            kind = T.ERROR
+        elif name in self.score_nodes:
+            self.refs[id(node)] = Ref("score", name)
+            if scope.score is not None:
+                self.deps.setdefault(scope.score, set()).add(name)
+            kind = T.NUMBER
+        elif name in self.events:
+            if scope.in_where:
+                self.err(
+                    "E316",
+                    f"`{name}` is an event: a `where` condition speaks of one event and the lead",
+                    node.span,
+                    "test other events outside the pattern, joined with `and`",
+                )
+                kind = T.ERROR
+            else:
+                self.refs[id(node)] = Ref("event", name)
+                kind = T.BOOL
+        elif name in self.stage_names:
+            self.err(
+                "E209",
+                f"`{name}` is a stage; a condition cannot test a stage",
+                node.span,
+                "test the scores or events that the stage's own condition uses",
+            )
+            kind = T.ERROR
+        elif expected is not None and expected.kind == "enum":
+            self.err(
+                "E207",
+                f"`{name}` is not a member of {expected}",
+                node.span,
+                did_you_mean(name, expected.members)
+                or f"the members are {', '.join(expected.members)}",
+            )
+            kind = T.ERROR
+        else:
+            self.refs[id(node)] = Ref("member", name)
+            kind = T.member(name)
+        self.types[id(node)] = kind
+        return kind
+
+    def _event_fields(self, event: str) -> dict[str, FieldInfo]:
+        info = self.events.get(event)
+        return info.fields if info else {}
+
+    def _no_event_operand(self, node: ast.Expr) -> None:
+        if isinstance(node, ast.Name) and self.refs.get(id(node), Ref("field", "")).kind == "event":
+            self.err(
+                "E209",
+                f"`{node.name}` is an event, not a value",
+                node.span,
+                f"to test for it write `{node.name} ever` or `{node.name} within 30 days`; "
+                f"to count it, `count({node.name})`",
+            )
+
+    def _operand(
+        self,
+        node: ast.Expr,
+        scope: Scope,
+        expected: T.Type | None = None,
+        allow_member: bool = False,
+    ) -> T.Type:
+        kind = self._value(node, scope, expected, allow_member)
+        self._no_event_operand(node)
+        return kind
+
+    def _expr(self, node: ast.Expr, scope: Scope) -> T.Type:
+        kind = self.visit(node, scope)
+        self.types[id(node)] = kind
+        return kind
+
+    # ------------------------------------------------------------ one method per kind
+
+    def visit_NumberLit(self, node: ast.NumberLit, scope: Scope) -> T.Type:
+        return T.INT if isinstance(node.value, int) else T.NUMBER
+
+    def visit_StringLit(self, node: ast.StringLit, scope: Scope) -> T.Type:
+        return T.TEXT
+
+    def visit_BoolLit(self, node: ast.BoolLit, scope: Scope) -> T.Type:
+        return T.BOOL
+
+    def visit_DateLit(self, node: ast.DateLit, scope: Scope) -> T.Type:
+        return T.DATE
+
+    def visit_InstantLit(self, node: ast.InstantLit, scope: Scope) -> T.Type:
+        return T.INSTANT
+
+    def visit_ListLit(self, node: ast.ListLit, scope: Scope) -> T.Type:
+        # A list outside `in`: its names can only be enum members.
+        elements = [self._operand(i, scope, allow_member=True) for i in node.items]
+        return T.Type("list", element=elements[0] if elements else T.ERROR)
+
+    def visit_Name(self, node: ast.Name, scope: Scope) -> T.Type:
+        kind = self._name(node, scope)
+        if kind.kind == "member":
+            return self._unknown_name(node, scope, None)
+        return kind
+
+    def visit_AccountRef(self, node: ast.AccountRef, scope: Scope) -> T.Type:
+        return self._account(node)
+
+    def visit_Not(self, node: ast.Not, scope: Scope) -> T.Type:
+        self._condition(node.operand, scope)
+        return T.BOOL
+
+    def visit_And(self, node: ast.And | ast.Or, scope: Scope) -> T.Type:
+        for operand in node.operands:
+            self._condition(operand, scope)
+        return T.BOOL
+
+    visit_Or = visit_And
+
+    def visit_Presence(self, node: ast.Presence, scope: Scope) -> T.Type:
+        operand = node.operand
+        if isinstance(operand, ast.Name):
+            self._name(operand, scope)
+            ref = self.refs.get(id(operand))
+            if ref is None or ref.kind not in ("field", "event_field"):
+                self.err(
+                    "E315",
+                    f"`is {'missing' if node.missing else 'present'}` tests a field of the "
+                    "lead, an account or an event",
+                    operand.span,
+                    f"`{operand.name}` is not a field",
+                )
+        elif isinstance(operand, ast.AccountRef):
+            self._account(operand)
+        else:
+            self._expr(operand, scope)
+            self.err(
+                "E315",
+                f"`is {'missing' if node.missing else 'present'}` tests a field, not an expression",
+                operand.span,
+            )
+        return T.BOOL
+
+    def visit_Arith(self, node: ast.Arith, scope: Scope) -> T.Type:
+        left = self._operand(node.left, scope)
+        right = self._operand(node.right, scope)
+        for side, kind in ((node.left, left), (node.right, right)):
+            if not kind.is_numeric and kind.kind != "error":
+                self.err("E305", f"`{node.op}` needs numbers; this is {T.noun(kind)}", side.span)
+                return T.ERROR
+        return T.NUMBER if node.op == "/" else T.numeric_join(left, right)
+
+    def visit_Unary(self, node: ast.Unary, scope: Scope) -> T.Type:
+        kind = self._operand(node.operand, scope)
+        if not kind.is_numeric and kind.kind != "error":
+            self.err("E305", f"`-` needs a number; this is {T.noun(kind)}", node.operand.span)
+            return T.ERROR
+        return kind
+
+    def visit_Pattern(self, node: ast.Pattern, scope: Scope) -> T.Type:
+        self._pattern(node, scope)
+        return T.BOOL
+
+    def visit_NoEvents(self, node: ast.NoEvents, scope: Scope) -> T.Type:
+        self._pattern(node.pattern, scope)
+        self.types[id(node.pattern)] = T.BOOL
+        return T.BOOL
+
+    def visit_Count(self, node: ast.Count, scope: Scope) -> T.Type:
+        self._pattern(node.pattern, scope)
+        self.types[id(node.pattern)] = T.BOOL
+        return T.INT
+
+    def visit_DaysSince(self, node: ast.DaysSince, scope: Scope) -> T.Type:
+        self._event_pattern(node.event, node.where, node.span, scope)
+        return T.NUMBER
+
+    def _account(self, node: ast.AccountRef) -> T.Type:
+        if not self.has_account:
+            self.err(
+                "E214",
+                f"`account.{node.field}` needs an `account {{ ... }}` block",
+                node.span,
+                "declare the account fields first",
+            )
+            return T.ERROR
+        info = self.account_fields.get(node.field)
+        if info is None:
+            self.err(
+                "E214",
+                f"unknown account field `{node.field}`",
+                node.span,
+                did_you_mean(node.field, self.account_fields),
+            )
+            return T.ERROR
+        self.refs[id(node)] = Ref("account_field", node.field)
+        return info.type
+
+    def _pattern(self, node: ast.Pattern, scope: Scope) -> None:
+        self._event_pattern(node.event, node.where, node.span, scope)
+        if isinstance(node.window, ast.Duration):
+            self._duration(node.window)
+            self.windows.add(node.window.seconds)
+        self.types[id(node)] = T.BOOL
+
+    def _name_span(self, name: str, span: Span) -> Span:
+        """The span of ``name`` where it first appears in ``span``'s first line."""
+        line = self.source.line_text(span.line)
+        index = line.find(name, span.column - 1)
+        if index < 0:
+            return span
+        return Span(span.file, span.line, index + 1, span.line, index + 1 + len(name))
+
+    def _event_pattern(
+        self, event: str | None, where: ast.Expr | None, span: Span, scope: Scope
+    ) -> None:
+        if scope.in_where:
+            self.err(
+                "E316",
+                "a `where` condition speaks of one event and the lead: "
+                "it cannot hold an event pattern",
+                span,
+            )
+            return
+        if event is not None and event not in self.events:
+            span = self._name_span(event, span)
+            hint = did_you_mean(event, self.events)
+            if event in self.fields or event in self.params or event in self.score_nodes:
+                self.err(
+                    "E209",
+                    f"`{event}` is not an event",
+                    span,
+                    hint or "patterns match declared events",
+                )
+            else:
+                self.err(
+                    "E202", f"unknown event `{event}`", span, hint or "declare it with `event NAME`"
+                )
+            return
+        if where is not None:
+            self._condition(where, Scope(event=event, in_where=True, score=scope.score))
+
+    def visit_Compare(self, node: ast.Compare, scope: Scope) -> T.Type:
+        left = self._operand(node.left, scope, allow_member=True)
+        # A bare name on one side is resolved against the other side's enum.
+        right = self._operand(
+            node.right, scope, left if left.kind == "enum" else None, allow_member=True
+        )
+        if self._unresolved(node.left):
+            if right.kind == "enum":
+                left = self._member_against(node.left, right)
+            else:
+                return self._unknown_name(node.left, scope, right)  # type: ignore[arg-type]
+        if self._unresolved(node.right):
+            if left.kind == "error":
+                return T.ERROR
+            return self._unknown_name(node.right, scope, left)  # type: ignore[arg-type]
+        for side, other in ((node.left, right), (node.right, left)):
+            if other.kind == "enum":
+                self._param_member(side, other)
+        if left.kind == "error" or right.kind == "error":
+            return T.BOOL
+        if left.kind == "member" or right.kind == "member":
+            return T.BOOL  # a member-valued param compared with an enum: checked above
+        if node.op in ("<", "<=", ">", ">="):
+            if not (T.ordered(left) and T.ordered(right) and T.comparable(left, right)):
+                self.err(
+                    "E301",
+                    f"cannot order {T.noun(left)} and {T.noun(right)} with `{node.op}`",
+                    node.span,
+                    "`<`, `<=`, `>`, `>=` compare numbers or dates",
+                )
+        elif not T.comparable(left, right):
+            hint = None
+            if {left.kind, right.kind} == {"enum", "text"}:
+                hint = "enum members are written without quotes"
+            self.err("E301", f"cannot compare {T.noun(left)} with {T.noun(right)}", node.span, hint)
+        return T.BOOL
+
+    def _param_member(self, node: ast.Expr, enum: T.Type) -> None:
+        """A param holding an enum member, compared with an enum."""
+        if not isinstance(node, ast.Name) or node.name not in self.params:
+            return
+        info = self.params[node.name]
+        if info.type.kind == "member" and info.value not in enum.members:
+            self.err(
+                "E207",
+                f"param `{node.name}` is `{info.value}`, which is not a member of {enum}",
+                node.span,
+                did_you_mean(str(info.value), enum.members),
+            )
+
+    def _member_against(self, node: ast.Expr, enum: T.Type) -> T.Type:
+        assert isinstance(node, ast.Name)
+        if node.name in enum.members:
+            self.refs[id(node)] = Ref("member", node.name)
+            self.types[id(node)] = enum
+            return enum
+        self.err(
+            "E207",
+            f"`{node.name}` is not a member of {enum}",
+            node.span,
+            did_you_mean(node.name, enum.members) or f"the members are {', '.join(enum.members)}",
+        )
+        self.types[id(node)] = T.ERROR
+        return T.ERROR
+
+    def visit_Between(self, node: ast.Between, scope: Scope) -> T.Type:
+        kinds = [self._operand(part, scope) for part in (node.operand, node.low, node.high)]
+        if any(k.kind == "error" for k in kinds):
+            return T.BOOL
+        if not all(T.ordered(k) for k in kinds) or not (
+            T.comparable(kinds[0], kinds[1]) and T.comparable(kinds[0], kinds[2])
+        ):
+            self.err(
+                "E302",
+                f"`between` needs numbers or dates; here: {', '.join(T.noun(k) for k in kinds)}",
+                node.span,
+            )
+        return T.BOOL
+
+    def visit_Membership(self, node: ast.Membership, scope: Scope) -> T.Type:
+        operand = self._operand(node.operand, scope)
+        collection = node.collection
+        if operand.kind == "error":
+            return T.BOOL
+        if operand.kind in ("set", "list"):
+            self.err(
+                "E303",
+                f"`in` tests one value; this is {T.noun(operand)}",
+                node.operand.span,
+                "to test whether a set holds a value, write `SET contains VALUE`",
+            )
+            return T.BOOL
+        if isinstance(collection, ast.ListLit):
+            for item in collection.items:
+                enum = operand if operand.kind == "enum" else None
+                kind = self._operand(item, scope, enum)
+                if enum is not None:
+                    self._param_member(item, enum)
+                if kind.kind != "error" and not T.comparable(operand, kind):
+                    self.err(
+                        "E303", f"{T.noun(operand)} is never equal to {T.noun(kind)}", item.span
+                    )
+            self.types[id(collection)] = T.Type("list", element=operand)
+            return T.BOOL
+        kind = self._operand(collection, scope)
+        if kind.kind == "error":
+            return T.BOOL
+        if kind.kind not in ("set", "list"):
+            self.err(
+                "E303",
+                f"`in` needs a list such as `[a, b]` or a set; this is {T.noun(kind)}",
+                collection.span,
+            )
+            return T.BOOL
+        element = kind.element or T.ERROR
+        if element.kind == "member" and operand.kind == "enum":
+            self._members_in(collection, operand)
+        elif element.kind != "member" and not T.comparable(operand, element):
+            self.err("E303", f"{T.noun(operand)} is never in {T.noun(kind)}", node.span)
+        return T.BOOL
+
+    def _members_in(self, collection: ast.Expr, enum: T.Type) -> None:
+        if isinstance(collection, ast.Name) and collection.name in self.params:
+            value = self.params[collection.name].value
+            if isinstance(value, tuple):
+                for member in value:
+                    if isinstance(member, str) and member not in enum.members:
+                        self.err(
+                            "E207",
+                            f"`{member}` in param `{collection.name}` is not a member of {enum}",
+                            collection.span,
+                            did_you_mean(member, enum.members),
+                        )
+
+    def visit_TextTest(self, node: ast.TextTest, scope: Scope) -> T.Type:
+        operand = self._operand(node.operand, scope)
+        if operand.kind == "error":
+            self._expr(node.value, scope)
+            return T.BOOL
+        if node.op == "contains" and operand.kind == "set":
+            element = operand.element or T.ERROR
+            value = self._operand(node.value, scope, element)
+            if value.kind not in ("error", "member") and not T.comparable(element, value):
+                hint = "enum members are written without quotes" if element.kind == "enum" else None
+                self.err(
+                    "E304",
+                    f"{T.noun(operand)} never contains {T.noun(value)}",
+                    node.value.span,
+                    hint,
+                )
+            return T.BOOL
+        value = self._operand(node.value, scope)
+        if operand.kind != "text":
+            what = "a set or a text" if node.op == "contains" else "a text"
+            self.err(
+                "E304", f"`{node.op}` needs {what}; this is {T.noun(operand)}", node.operand.span
+            )
+        elif value.kind not in ("text", "error"):
+            self.err(
+                "E304", f"`{node.op}` needs a text value; this is {T.noun(value)}", node.value.span
+            )
+        return T.BOOL

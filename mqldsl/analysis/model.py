@@ -1,0 +1,148 @@
+"""The checked model of a policy: what every back end reads.
+
+The checker builds it once; the evaluator, the simulator and the document
+renderer never resolve names again. Expression facts (types, what a name
+refers to) are kept in side tables keyed by the node's identity, so the model
+holds on to the policy's AST.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+from mqldsl.analysis.types import Type
+from mqldsl.language import ast
+from mqldsl.language.source import Source
+
+RefKind = Literal["field", "account_field", "event_field", "param", "score", "event", "member"]
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """What a bare name in an expression refers to."""
+
+    kind: RefKind
+    name: str
+    event: str | None = None  # for event_field: the event whose field it is
+
+
+@dataclass(frozen=True, slots=True)
+class FieldInfo:
+    name: str
+    type: Type
+    description: str | None
+    node: ast.FieldDecl
+
+
+@dataclass(frozen=True, slots=True)
+class EventInfo:
+    name: str
+    description: str | None
+    fields: dict[str, FieldInfo]
+    node: ast.EventDecl
+
+
+@dataclass(frozen=True, slots=True)
+class ParamInfo:
+    name: str
+    type: Type
+    value: object  # int, float, str, bool, date, tuple (list), or a member name (str)
+    description: str | None
+    node: ast.Param
+
+
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    low: float
+    high: float
+
+    def text(self) -> str:
+        def show(v: float) -> str:
+            if math.isinf(v):
+                return "unbounded"
+            return str(int(v)) if float(v).is_integer() else f"{v:g}"
+
+        return f"{show(self.low)} to {show(self.high)}"
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreInfo:
+    name: str
+    node: ast.Score
+    depends_on: tuple[str, ...]
+    bounds: Bounds
+
+
+@dataclass
+class CheckedPolicy:
+    policy: ast.Policy
+    source: Source
+    title: str
+    version: ast.Number | None
+    owner: str | None
+    effective: dt.date | None
+    about: str | None
+    fields: dict[str, FieldInfo]
+    account_fields: dict[str, FieldInfo]
+    events: dict[str, EventInfo]
+    params: dict[str, ParamInfo]
+    scores: dict[str, ScoreInfo]
+    score_order: tuple[str, ...]
+    stages: ast.Stages
+    disqualifiers: tuple[ast.Disqualify, ...]
+    recycles: tuple[ast.Recycle, ...]
+    routes: tuple[ast.Route, ...]
+    examples: tuple[ast.Example, ...]
+    windows: tuple[float, ...]  # seconds of every `within` duration, sorted
+    types: dict[int, Type] = field(default_factory=dict, repr=False)
+    refs: dict[int, Ref] = field(default_factory=dict, repr=False)
+
+    @property
+    def locked(self) -> bool:
+        return self.stages.locked
+
+    @property
+    def stage_names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.stages.stages)
+
+    @property
+    def queues(self) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for route in self.routes:
+            seen.setdefault(route.queue, None)
+        return tuple(seen)
+
+    def type_of(self, node: ast.Expr) -> Type:
+        return self.types[id(node)]
+
+    def ref(self, node: ast.Name) -> Ref:
+        return self.refs[id(node)]
+
+    def decay_pattern(self, condition: ast.Expr) -> ast.Pattern | None:
+        """The pattern of a `when` rule whose whole condition is one positive
+        event pattern: its most recent match sets the rule's decay age (SPEC
+        §4). None for any other condition (the rule does not decay)."""
+        if isinstance(condition, ast.Pattern):
+            return condition
+        if isinstance(condition, ast.Name) and self.ref(condition).kind == "event":
+            return ast.Pattern(event=condition.name, where=None, window=None)
+        return None
+
+
+def numeric_constant(model: CheckedPolicy, node: ast.Expr) -> float | None:
+    """The number ``node`` stands for when it is a constant: a number, a
+    negated number, or a numeric param (at its declared value); else None."""
+    if isinstance(node, ast.NumberLit):
+        return float(node.value)
+    if isinstance(node, ast.Unary) and isinstance(node.operand, ast.NumberLit):
+        return -float(node.operand.value)
+    if isinstance(node, ast.Name):
+        ref = model.refs.get(id(node))
+        if ref is not None and ref.kind == "param":
+            value = model.params[ref.name].value
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                return float(value)
+    return None

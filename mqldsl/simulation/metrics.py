@@ -1,0 +1,335 @@
+"""The funnel metrics of a run (SPEC §14), each defined in
+:data:`DEFINITIONS`; a metric with no data is None (null in JSON), never a
+made-up number. Plus the backtest against real outcomes, the score
+distributions, and the simulate report that gathers them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from mqldsl.analysis.model import CheckedPolicy
+from mqldsl.engine.evaluator import DISQUALIFIED
+from mqldsl.engine.runtime import format_instant
+from mqldsl.simulation.records import LeadRecord
+from mqldsl.simulation.results import PolicySummary, SimulationReport
+from mqldsl.simulation.sales import HOUR
+
+DEFINITIONS: dict[str, str] = {
+    "mqls": "leads that reached the MQL stage (or a later one) at any instant up to the as-of instant",
+    "mqls_per_week": "MQLs by the ISO week of their handoff (the first instant they reached the MQL stage or later)",
+    "buyers": "leads whose ground truth says they are real buyers",
+    "mql_precision": "share of MQLs that are real buyers",
+    "buyer_recall": "share of real buyers who became MQL before their buying window closed",
+    "median_hours_to_mql": "median hours from a lead's first recorded event to its MQL handoff",
+    "sqls": "MQL handoffs that became sales qualified: in the sales replay for scenarios; for real journeys, from `truth.sql_at`, else the leads that reached the SQL stage",
+    "mql_to_sql": "SQLs divided by MQLs",
+    "sla_met": "share of handoffs with an SLA whose first touch came within the SLA (handoffs still waiting at the as-of instant count once their deadline has passed)",
+    "median_hours_to_first_touch": "median hours from handoff to the first sales touch, over touched handoffs",
+    "sdr_utilisation": "first touches made divided by the touches the queues could make in the period",
+    "queue_length": "handoffs still waiting for a first touch at the as-of instant",
+}
+MAIN = [
+    "mqls",
+    "mql_precision",
+    "buyer_recall",
+    "sqls",
+    "mql_to_sql",
+    "sla_met",
+    "median_hours_to_first_touch",
+]
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _median(values: Sequence[float]) -> float | None:
+    return round(statistics.median(values), 2) if values else None
+
+
+def metrics(
+    records: Sequence[LeadRecord],
+    as_of: float,
+    capacity: dict[str, float] | None,
+    simulated_sales: bool,
+) -> dict[str, Any]:
+    """Every metric of :data:`DEFINITIONS` over the records; those that need
+    the sales replay are None unless ``simulated_sales`` (``capacity``: the
+    replay's slot and touch counts)."""
+    mqls = [r for r in records if r.handoff is not None]
+    with_truth = [r for r in records if r.buyer is not None]
+    buyers = [r for r in with_truth if r.buyer]
+    mql_buyers = [r for r in mqls if r.buyer]
+    recalled = [
+        r
+        for r in buyers
+        if r.handoff is not None and (r.window_closes is None or r.handoff <= r.window_closes)
+    ]
+    weeks: Counter[str] = Counter()
+    for r in mqls:
+        assert r.handoff is not None
+        year, week, _ = dt.datetime.fromtimestamp(r.handoff, dt.UTC).isocalendar()
+        weeks[f"{year}-W{week:02d}"] += 1
+    if simulated_sales:
+        sqls = sum(1 for r in mqls if r.sql)
+    else:
+        known = [r for r in mqls if r.truth_sql is not None]
+        if known:
+            sqls = sum(1 for r in known if r.truth_sql)
+        elif records and records[0].reached_sql is not None:
+            # the policy's own SQL stage (e.g. a sales_accepted event)
+            sqls = sum(1 for r in mqls if r.reached_sql)
+        else:
+            sqls = None
+    with_sla = [r for r in mqls if r.sla is not None and r.queue is not None]
+    judged = [
+        r
+        for r in with_sla
+        if r.touch is not None
+        or (r.handoff is not None and r.sla is not None and r.handoff + r.sla <= as_of)
+    ]
+    met = [
+        r
+        for r in judged
+        if r.touch is not None
+        and r.handoff is not None
+        and r.sla is not None
+        and r.touch <= r.handoff + r.sla
+    ]
+    touched = [r for r in mqls if r.touch is not None]
+    waiting = [r for r in mqls if r.queue is not None and r.touch is None]
+    result: dict[str, Any] = {
+        "mqls": len(mqls),
+        "mqls_per_week": [{"week": week, "mqls": count} for week, count in sorted(weeks.items())],
+        "buyers": len(buyers) if with_truth else None,
+        "mql_precision": _share(len(mql_buyers), len([r for r in mqls if r.buyer is not None]))
+        if with_truth
+        else None,
+        "buyer_recall": _share(len(recalled), len(buyers)) if with_truth else None,
+        "median_hours_to_mql": _median(
+            [
+                (r.handoff - r.first_event) / HOUR
+                for r in mqls
+                if r.handoff is not None and r.first_event is not None
+            ]
+        ),
+        "sqls": sqls,
+        "mql_to_sql": _share(sqls, len(mqls)) if sqls is not None else None,
+        "sla_met": _share(len(met), len(judged)) if simulated_sales else None,
+        "median_hours_to_first_touch": _median(
+            [
+                (r.touch - r.handoff) / HOUR
+                for r in touched
+                if r.touch is not None and r.handoff is not None
+            ]
+        )
+        if simulated_sales
+        else None,
+        "sdr_utilisation": (
+            round(capacity["touches"] / capacity["slots"], 4)
+            if capacity and capacity["slots"]
+            else None
+        )
+        if simulated_sales
+        else None,
+        "queue_length": len(waiting) if simulated_sales else None,
+    }
+    return result
+
+
+def backtest(model: CheckedPolicy, records: Sequence[LeadRecord]) -> dict[str, Any] | None:
+    """Validation against real outcomes, when the journeys carry `truth.buyer`:
+    lift over the base rate, conversion by score decile and by stage, and the
+    gain curve of each score (share of leads flagged, share of buyers caught)."""
+    known = [r for r in records if r.buyer is not None]
+    if not known:
+        return None
+    buyers = sum(1 for r in known if r.buyer)
+    base_rate = buyers / len(known)
+    mqls = [r for r in known if r.handoff is not None]
+    precision = sum(1 for r in mqls if r.buyer) / len(mqls) if mqls else None
+    by_stage: dict[str, dict[str, Any]] = {}
+    for record in known:
+        entry = by_stage.setdefault(record.stage, {"leads": 0, "buyers": 0})
+        entry["leads"] += 1
+        entry["buyers"] += int(bool(record.buyer))
+    by_segment: dict[str, dict[str, Any]] = {}
+    for record in known:
+        if record.segment is None:
+            continue
+        entry = by_segment.setdefault(record.segment, {"leads": 0, "buyers": 0, "mqls": 0})
+        entry["leads"] += 1
+        entry["buyers"] += int(bool(record.buyer))
+        entry["mqls"] += int(record.handoff is not None)
+    for entry in [*by_stage.values(), *by_segment.values()]:
+        entry["conversion"] = round(entry["buyers"] / entry["leads"], 4)
+    scores: dict[str, Any] = {}
+    for index, name in enumerate(model.scores):
+        valued = [
+            (r.scores[index], bool(r.buyer))
+            for r in known
+            if index < len(r.scores) and r.scores[index] is not None
+        ]
+        if not valued:
+            continue
+        # Highest scores first; ties keep input order so the result is deterministic.
+        ranked = sorted(range(len(valued)), key=lambda i: -valued[i][0])
+        deciles = []
+        gains = []
+        total_buyers = sum(1 for _, b in valued if b)
+        caught = 0
+        size = len(ranked)
+        for decile in range(10):
+            part = ranked[decile * size // 10 : (decile + 1) * size // 10]
+            hits = sum(1 for i in part if valued[i][1])
+            caught += hits
+            deciles.append(
+                {
+                    "decile": decile + 1,
+                    "leads": len(part),
+                    "lowest": valued[part[-1]][0] if part else None,
+                    "conversion": round(hits / len(part), 4) if part else None,
+                }
+            )
+            gains.append(
+                {
+                    "flagged": round((decile + 1) / 10, 2),
+                    "buyers_caught": round(caught / total_buyers, 4) if total_buyers else None,
+                }
+            )
+        scores[name] = {"deciles": deciles, "gain": gains}
+    return {
+        "leads_with_truth": len(known),
+        "buyers": buyers,
+        "base_rate": round(base_rate, 4),
+        "mql_precision": round(precision, 4) if precision is not None else None,
+        "lift": round(precision / base_rate, 4) if precision is not None and base_rate else None,
+        "by_stage": dict(sorted(by_stage.items())),
+        "by_segment": dict(sorted(by_segment.items())),
+        "scores": scores,
+    }
+
+
+def report(
+    model: CheckedPolicy,
+    records: Sequence[LeadRecord],
+    as_of: float,
+    rejected: int,
+    capacity: dict[str, float] | None,
+    simulated_sales: bool,
+    params: dict[str, Any],
+) -> SimulationReport:
+    """The simulate report of docs/reports.md."""
+    stages: dict[str, int] = {name: 0 for name in model.stage_names}
+    stages[DISQUALIFIED] = 0
+    reasons: Counter[str] = Counter()
+    for record in records:
+        stages[record.stage] = stages.get(record.stage, 0) + 1
+        reasons.update(record.disqualified if record.stage == DISQUALIFIED else ())
+    return SimulationReport(
+        policy=PolicySummary(
+            title=model.title,
+            version=model.version,
+            file=model.source.name,
+            params={name: _plain(value) for name, value in sorted(params.items())},
+        ),
+        as_of=format_instant(as_of),
+        leads=len(records),
+        rejected=rejected,
+        stages=stages,
+        disqualified={d.reason: reasons.get(d.reason, 0) for d in model.disqualifiers},
+        metrics=metrics(records, as_of, capacity, simulated_sales),
+        definitions=DEFINITIONS,
+        score_distributions=distributions(model, records, params),
+        backtest=None if simulated_sales else backtest(model, records),
+    )
+
+
+def thresholds(model: CheckedPolicy, params: dict[str, Any]) -> dict[str, list[tuple[str, float]]]:
+    """Constants that stage conditions compare scores with (for the charts)."""
+    from mqldsl.analysis.model import numeric_constant
+    from mqldsl.language import ast
+    from mqldsl.language.ast import walk
+
+    def constant(node: ast.Expr) -> float | None:
+        if (
+            isinstance(node, ast.Name)
+            and node.name in params
+            and model.refs.get(id(node)) is not None
+        ):
+            value = params[node.name]
+            return (
+                float(value)
+                if isinstance(value, int | float) and not isinstance(value, bool)
+                else None
+            )
+        return numeric_constant(model, node)
+
+    found: dict[str, list[tuple[str, float]]] = {}
+    for stage in model.stages.stages:
+        if stage.condition is None:
+            continue
+        for node in walk(stage.condition):
+            if isinstance(node, ast.Compare) and isinstance(node.left, ast.Name):
+                ref = model.refs.get(id(node.left))
+                value = constant(node.right)
+                if ref is not None and ref.kind == "score" and value is not None:
+                    entry = (f"{stage.name}: {node.op} {value:g}", value)
+                    if entry not in found.setdefault(ref.name, []):
+                        found[ref.name].append(entry)
+    return found
+
+
+def distributions(
+    model: CheckedPolicy, records: Sequence[LeadRecord], params: dict[str, Any]
+) -> dict[str, Any]:
+    """Per score: a 20-bin histogram for buyers and for the other leads."""
+    marks = thresholds(model, params)
+    result: dict[str, Any] = {}
+    for index, name in enumerate(model.scores):
+        values = [
+            (r.scores[index], r.buyer)
+            for r in records
+            if index < len(r.scores) and r.scores[index] is not None
+        ]
+        if not values:
+            continue
+        low = min(v for v, _ in values)
+        high = max(v for v, _ in values)
+        width = (high - low) / 20 if high > low else 1.0
+        edges = [round(low + k * width, 4) for k in range(21)]
+        buyers = [0] * 20
+        others = [0] * 20
+        for value, buyer in values:
+            slot = min(int((value - low) / width), 19)
+            (buyers if buyer else others)[slot] += 1
+        result[name] = {
+            "edges": edges,
+            "buyers": buyers,
+            "others": others,
+            "thresholds": marks.get(name, []),
+        }
+    return result
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+__all__ = [
+    "DEFINITIONS",
+    "MAIN",
+    "backtest",
+    "distributions",
+    "metrics",
+    "report",
+    "thresholds",
+]

@@ -1,0 +1,97 @@
+"""What the metrics need of one lead's evaluation (by either engine): a
+:class:`LeadRecord` per lead."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from mqldsl.analysis.model import CheckedPolicy
+from mqldsl.engine.runtime import Decision, Lead, parse_instant
+
+
+@dataclass(frozen=True)
+class LeadRecord:
+    id: str
+    stage: str
+    disqualified: tuple[str, ...]
+    handoff: float | None  # first instant at the MQL stage or later
+    queue: str | None
+    sla: float | None
+    buyer: bool | None
+    window_closes: float | None
+    first_event: float | None
+    truth_sql: bool | None  # from real data: the lead became an SQL
+    touch: float | None = None
+    sql: bool = False
+    segment: str | None = None
+    scores: tuple[Any, ...] = ()
+    reached_sql: bool | None = None  # None: the policy has no SQL stage
+
+
+def lead_record(
+    model: CheckedPolicy,
+    lead: Lead,
+    decision: Decision,
+    first_entries: Mapping[str, tuple[float, int]],
+    mql_index: int,
+    sql_index: int | None,
+    segment_field: str | None = None,
+) -> LeadRecord:
+    """What the metrics need of one lead's evaluation (by either engine)."""
+    names = model.stage_names
+    routes = model.routes
+    handoff = None
+    queue = None
+    sla = None
+    for stage, (at, route_index) in sorted(first_entries.items(), key=lambda kv: kv[1][0]):
+        if names.index(stage) >= mql_index:
+            handoff = at
+            if route_index >= 0:
+                route = routes[route_index]
+                queue = route.queue
+                sla = route.sla.seconds if route.sla is not None else None
+            break
+    truth = lead.truth or {}
+    buyer = truth.get("buyer")
+    closes = truth.get("window_closes")
+    sql_truth = truth.get("sql_at")
+    return LeadRecord(
+        id=lead.id,
+        stage=decision.stage,
+        disqualified=decision.disqualified,
+        handoff=handoff,
+        queue=queue,
+        sla=sla,
+        buyer=bool(buyer) if isinstance(buyer, bool) else None,
+        window_closes=_instant(closes),
+        first_event=lead.events[0].at if lead.events else None,
+        truth_sql=(sql_truth is not None) if "sql_at" in truth else None,
+        segment=_segment(lead, truth, segment_field),
+        scores=tuple(decision.scores.values()),
+        reached_sql=None
+        if sql_index is None
+        else any(names.index(stage) >= sql_index for stage in first_entries),
+    )
+
+
+def _segment(lead: Lead, truth: Any, field: str | None) -> str | None:
+    if field is not None:
+        value = lead.profile.get(field)
+        if isinstance(value, frozenset):
+            return ", ".join(sorted(value)) or "(none)"
+        return "(missing)" if value is None else str(value)
+    return str(truth["persona"]) if "persona" in truth else None
+
+
+def _instant(value: Any) -> float | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_instant(value)
+    except ValueError:
+        return None
+
+
+__all__ = ["LeadRecord", "lead_record"]

@@ -1,0 +1,223 @@
+"""Typed results of `simulate`, `whatif` and `sweep` (docs/reports.md).
+
+Each report has one :meth:`to_json` giving the JSON document the report
+files hold and the renderers (:mod:`mqldsl.render.reports`) read; the keys
+come out in the documented order, so the files are byte-stable. The
+funnel metrics, score distributions and backtest stay plain JSON mappings
+(their keys are listed in :data:`mqldsl.simulation.metrics.DEFINITIONS`).
+A report's ``notes`` (the records rejected on reading the journeys) are
+for the person running it and stay out of the JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PolicySummary:
+    """The policy a report is about, with every param's value in the run."""
+
+    title: str
+    version: Any  # the version as written (a number node), or None
+    file: str
+    params: dict[str, Any]
+
+    def to_json(self) -> Json:
+        return {
+            "title": self.title,
+            "version": self.version,
+            "file": self.file,
+            "params": self.params,
+        }
+
+
+@dataclass(frozen=True)
+class SimulationReport:
+    """One policy over one set of journeys: stage counts, funnel metrics,
+    score distributions and, over real journeys with known outcomes, the
+    backtest."""
+
+    policy: PolicySummary
+    as_of: str
+    leads: int
+    rejected: int
+    stages: dict[str, int]
+    disqualified: dict[str, int]
+    metrics: Json
+    definitions: dict[str, str]
+    score_distributions: Json
+    backtest: Json | None
+    notes: tuple[str, ...] = field(default=(), compare=False)  # rejected records, not in JSON
+
+    def to_json(self) -> Json:
+        return {
+            "policy": self.policy.to_json(),
+            "as_of": self.as_of,
+            "leads": self.leads,
+            "rejected": self.rejected,
+            "stages": self.stages,
+            "disqualified": self.disqualified,
+            "metrics": self.metrics,
+            "definitions": self.definitions,
+            "score_distributions": self.score_distributions,
+            "backtest": self.backtest,
+        }
+
+
+@dataclass(frozen=True)
+class MetricDelta:
+    """One metric under both policies: the change, in points and percent of
+    the base, and its 95% interval (None when there are too few samples)."""
+
+    base: float | None
+    proposed: float | None
+    diff: float | None
+    diff_pct: float | None
+    ci95: list[float] | None
+
+    def to_json(self) -> Json:
+        return {
+            "base": self.base,
+            "proposed": self.proposed,
+            "diff": self.diff,
+            "diff_pct": self.diff_pct,
+            "ci95": self.ci95,
+        }
+
+
+@dataclass(frozen=True)
+class Transition:
+    """How many leads end in ``target`` under the proposed policy and in
+    ``origin`` under the base."""
+
+    origin: str
+    target: str
+    leads: int
+
+    def to_json(self) -> Json:
+        return {"from": self.origin, "to": self.target, "leads": self.leads}
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """A reason outcomes changed: a param or stage condition that differs
+    (``base``/``proposed`` values), or a rule that gave different points to
+    ``leads`` of the changed leads."""
+
+    what: str
+    base: Any = None
+    proposed: Any = None
+    leads: int | None = None
+
+    def to_json(self) -> Json:
+        if self.leads is not None:
+            return {"what": self.what, "leads": self.leads}
+        return {"what": self.what, "base": self.base, "proposed": self.proposed}
+
+
+@dataclass(frozen=True)
+class SampleOutcome:
+    """A sample lead's outcome under one policy, with its explanation."""
+
+    stage: str
+    scores: dict[str, Any]
+    explanation: str
+
+    def to_json(self) -> Json:
+        return {"stage": self.stage, "scores": self.scores, "explanation": self.explanation}
+
+
+@dataclass(frozen=True)
+class SampleLead:
+    """A lead whose stage changed, explained under both policies."""
+
+    id: str
+    base: SampleOutcome
+    proposed: SampleOutcome
+
+    def to_json(self) -> Json:
+        return {"id": self.id, "base": self.base.to_json(), "proposed": self.proposed.to_json()}
+
+
+@dataclass(frozen=True)
+class WhatIfReport:
+    """Two policies over the same journeys, metric by metric."""
+
+    base: SimulationReport
+    proposed: SimulationReport
+    delta: dict[str, MetricDelta]
+    transitions: list[Transition]
+    changed_leads: int
+    attribution: list[Attribution]
+    samples: list[SampleLead]
+    notes: tuple[str, ...] = field(default=(), compare=False)  # rejected records, not in JSON
+
+    def to_json(self) -> Json:
+        return {
+            "base": self.base.to_json(),
+            "proposed": self.proposed.to_json(),
+            "delta": {name: delta.to_json() for name, delta in self.delta.items()},
+            "transitions": [t.to_json() for t in self.transitions],
+            "changed_leads": self.changed_leads,
+            "attribution": [a.to_json() for a in self.attribution],
+            "samples": [s.to_json() for s in self.samples],
+        }
+
+    def fail_if(self, expression: str) -> list[str]:
+        """The parts of a `--fail-if` expression that hold (empty: the gate
+        passes); :class:`~mqldsl.simulation.failif.FailIfError` for an
+        expression that cannot be read."""
+        from mqldsl.simulation.failif import check_fail_if
+
+        return check_fail_if(expression, self.to_json())
+
+
+@dataclass(frozen=True)
+class SweepRow:
+    """The main metrics for one combination of the swept params."""
+
+    params: dict[str, Any]
+    metrics: Json
+
+    def to_json(self) -> Json:
+        return {"params": self.params, "metrics": self.metrics}
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    """The main metrics for every combination of the swept params."""
+
+    title: str
+    file: str
+    as_of: str
+    leads: int
+    params: list[str]
+    rows: list[SweepRow]
+    notes: tuple[str, ...] = field(default=(), compare=False)  # rejected records, not in JSON
+
+    def to_json(self) -> Json:
+        return {
+            "policy": {"title": self.title, "file": self.file},
+            "as_of": self.as_of,
+            "leads": self.leads,
+            "params": self.params,
+            "rows": [row.to_json() for row in self.rows],
+        }
+
+
+__all__ = [
+    "Attribution",
+    "MetricDelta",
+    "PolicySummary",
+    "SampleLead",
+    "SampleOutcome",
+    "SimulationReport",
+    "SweepReport",
+    "SweepRow",
+    "Transition",
+    "WhatIfReport",
+]

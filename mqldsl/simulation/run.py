@@ -1,0 +1,255 @@
+"""Run a policy over leads: decide every lead (in Python, across processes,
+or in DuckDB), replay sales on the handoffs of a scenario, and measure the
+funnel (:mod:`mqldsl.simulation.metrics`)."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from mqldsl.analysis.model import CheckedPolicy
+from mqldsl.engine.evaluator import Evaluator
+from mqldsl.engine.parallel import can_fork, ordered_map
+from mqldsl.engine.runtime import Lead, to_seconds
+from mqldsl.simulation.metrics import DEFINITIONS, MAIN, report
+from mqldsl.simulation.records import LeadRecord, lead_record
+from mqldsl.simulation.results import SimulationReport
+from mqldsl.simulation.sales import replay_sales
+from mqldsl.simulation.scenario import Scenario
+
+if TYPE_CHECKING:
+    from mqldsl.warehouse.engine import DuckDBEngine
+
+
+def evaluate_all(
+    model: CheckedPolicy,
+    params: dict[str, Any],
+    leads: Iterable[Lead],
+    as_of: float,
+    mql_stage: str,
+    explain_ids: set[str] | None = None,
+    sql_stage: str | None = None,
+    progress: Callable[[int], None] | None = None,
+    segment_field: str | None = None,
+) -> tuple[list[LeadRecord], dict[str, Any]]:
+    """Records per lead; the evaluation results of the leads in ``explain_ids``.
+    ``progress`` is called with the number of leads done, now and then."""
+    evaluator = Evaluator(model, params)
+    names = model.stage_names
+    mql_index = names.index(mql_stage)
+    sql_index = names.index(sql_stage) if sql_stage in names else None
+    records: list[LeadRecord] = []
+    kept: dict[str, Any] = {}
+    for done, lead in enumerate(leads, start=1):
+        if progress is not None and done % 500 == 0:
+            progress(500)
+        result = evaluator.run(
+            lead, as_of, explain=explain_ids is not None and lead.id in explain_ids
+        )
+        if explain_ids is not None and lead.id in explain_ids:
+            kept[lead.id] = (lead, result)
+        records.append(
+            lead_record(
+                model,
+                lead,
+                result.decision,
+                result.first_entries,
+                mql_index,
+                sql_index,
+                segment_field,
+            )
+        )
+    return records, kept
+
+
+def evaluate_sql(
+    model: CheckedPolicy,
+    params: dict[str, Any],
+    leads: Sequence[Lead],
+    as_of: float,
+    mql_stage: str,
+    sql_stage: str | None = None,
+    segment_field: str | None = None,
+    memory_limit: str | None = None,
+    loaded: DuckDBEngine | None = None,
+) -> list[LeadRecord]:
+    """evaluate_all on the SQL back end: the leads are loaded into an embedded
+    DuckDB and decided by the compiled query (`--engine duckdb`). ``loaded``
+    is an engine that already holds exactly ``leads`` (a sweep loads them once
+    for all its runs)."""
+    from mqldsl.warehouse.engine import DuckDBEngine
+
+    names = model.stage_names
+    mql_index = names.index(mql_stage)
+    sql_index = names.index(sql_stage) if sql_stage in names else None
+    with contextlib.ExitStack() as stack:
+        engine = loaded
+        if engine is None:
+            engine = stack.enter_context(DuckDBEngine(model, memory_limit=memory_limit))
+            engine.load_leads(iter(leads))
+        decided = engine.decide(as_of, params, first_entries=True)
+        return [
+            lead_record(
+                model, lead, item.decision, item.first_entries, mql_index, sql_index, segment_field
+            )
+            for lead, item in zip(leads, decided, strict=True)
+        ]
+
+
+@dataclass(frozen=True)
+class _Job:
+    model: CheckedPolicy
+    params: dict[str, Any]
+    leads: Sequence[Lead]
+    as_of: float
+    mql_stage: str
+    sql_stage: str | None
+
+
+def _job(job: _Job) -> _Job:
+    return job  # forked workers inherit the job: the leads are not copied in
+
+
+def _evaluate_chunk(job: _Job, bounds: tuple[int, int]) -> list[LeadRecord]:
+    records, _ = evaluate_all(
+        job.model,
+        job.params,
+        job.leads[bounds[0] : bounds[1]],
+        job.as_of,
+        job.mql_stage,
+        None,
+        job.sql_stage,
+    )
+    return records
+
+
+def evaluate_parallel(
+    model: CheckedPolicy,
+    params: dict[str, Any],
+    leads: Sequence[Lead],
+    as_of: float,
+    mql_stage: str,
+    sql_stage: str | None,
+    jobs: int,
+) -> list[LeadRecord]:
+    """evaluate_all across ``jobs`` processes (forked, so the leads are not
+    copied in; sequential where processes cannot fork, and for fewer than
+    2,000 leads); the records come back in input order."""
+    count = len(leads)
+    if jobs <= 1 or count < 2000 or not can_fork():
+        return evaluate_all(model, params, leads, as_of, mql_stage, None, sql_stage)[0]
+    job = _Job(model, params, leads, as_of, mql_stage, sql_stage)
+    size = max(500, -(-count // (jobs * 4)))
+    bounds = [(i, min(i + size, count)) for i in range(0, count, size)]
+    parts = ordered_map(_evaluate_chunk, bounds, jobs, _job, (job,))
+    return [record for part in parts for record in part]
+
+
+# ---------------------------------------------------------------- one run
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything one run of one policy needs besides the leads: the params
+    it runs with (overrides; the policy's values fill the rest), the as-of
+    instant, the MQL and SQL stages, the scenario whose sales to replay
+    (None for real journeys) with its seed, how many records were rejected
+    on reading, the segment field of the backtest, and how to decide the
+    leads (``engine`` "python" or "duckdb"; ``jobs`` processes;
+    ``memory_limit`` for DuckDB)."""
+
+    params: Mapping[str, Any]
+    as_of: float
+    mql_stage: str = "mql"
+    sql_stage: str | None = None
+    scenario: Scenario | None = None
+    seed: int = 1
+    rejected: int = 0
+    segment_field: str | None = None
+    engine: str = "python"
+    jobs: int = 1
+    memory_limit: str | None = None
+
+
+@dataclass
+class Run:
+    """One policy over one set of journeys: the report, a record per lead
+    (in input order) and the evaluation results of the explained leads
+    (lead id to (lead, result))."""
+
+    report: SimulationReport
+    records: list[LeadRecord]
+    kept: dict[str, Any] = field(default_factory=dict)
+
+
+def run_policy(
+    model: CheckedPolicy,
+    leads: Sequence[Lead],
+    spec: RunSpec,
+    *,
+    explain_ids: set[str] | None = None,
+    progress: Callable[[int], None] | None = None,
+    loaded: DuckDBEngine | None = None,
+) -> Run:
+    """Decide ``leads`` as ``spec`` says and measure the funnel.
+
+    The leads in ``explain_ids`` are evaluated with explanations (always in
+    Python), kept in :attr:`Run.kept`. ``progress`` is called with the
+    number of leads done, now and then. ``loaded`` is a DuckDB engine that
+    already holds exactly ``leads`` (a sweep loads them once for all runs).
+    """
+    params = dict(spec.params)
+    as_of, mql_stage, sql_stage = spec.as_of, spec.mql_stage, spec.sql_stage
+    kept: dict[str, Any] = {}
+    if spec.engine == "duckdb" and explain_ids is None:
+        records = evaluate_sql(
+            model,
+            params,
+            leads,
+            as_of,
+            mql_stage,
+            sql_stage,
+            spec.segment_field,
+            spec.memory_limit,
+            loaded,
+        )
+        if progress is not None:
+            progress(len(leads))
+    elif spec.jobs > 1 and explain_ids is None and spec.segment_field is None:
+        records = evaluate_parallel(model, params, leads, as_of, mql_stage, sql_stage, spec.jobs)
+    else:
+        records, kept = evaluate_all(
+            model,
+            params,
+            leads,
+            as_of,
+            mql_stage,
+            explain_ids,
+            sql_stage,
+            progress,
+            spec.segment_field,
+        )
+    capacity = None
+    scenario = spec.scenario
+    if scenario is not None:
+        start = to_seconds(dt.datetime.combine(scenario.start, dt.time(), tzinfo=dt.UTC))
+        records, capacity = replay_sales(records, scenario.sales, start, as_of, spec.seed)
+    values = {name: info.value for name, info in model.params.items()} | params
+    data = report(model, records, as_of, spec.rejected, capacity, scenario is not None, values)
+    return Run(data, records, kept)
+
+
+__all__ = [
+    "DEFINITIONS",
+    "MAIN",
+    "LeadRecord",
+    "Run",
+    "RunSpec",
+    "evaluate_all",
+    "evaluate_parallel",
+    "evaluate_sql",
+    "run_policy",
+]

@@ -1,0 +1,79 @@
+"""The sales replay of a scenario (SPEC §14): first touches from each
+queue's capacity in working hours, and SQL outcomes that fall as the first
+touch is delayed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from dataclasses import replace
+
+from mqldsl.engine.runtime import to_seconds
+from mqldsl.simulation.records import LeadRecord
+from mqldsl.simulation.scenario import Sales
+
+HOUR = 3600.0
+
+
+def replay_sales(
+    records: list[LeadRecord], sales: Sales, start: float, as_of: float, seed: int
+) -> tuple[list[LeadRecord], dict[str, float]]:
+    """First touches from each queue's capacity in working hours (first come,
+    first served), and SQL outcomes that fall as the first touch is delayed."""
+    by_queue: dict[str, list[int]] = {}
+    for index, record in enumerate(records):
+        if record.handoff is not None and record.queue is not None:
+            by_queue.setdefault(record.queue, []).append(index)
+    updated = list(records)
+    slots_total = 0
+    touches = 0
+    for queue, indices in sorted(by_queue.items()):
+        capacity = sales.queue_capacity.get(queue, sales.capacity_per_day)
+        slots = _slots(capacity, sales, start, as_of)
+        slots_total += len(slots)
+        indices.sort(key=lambda i: (records[i].handoff, records[i].id))
+        position = 0
+        for index in indices:
+            record = records[index]
+            assert record.handoff is not None
+            while position < len(slots) and slots[position] < record.handoff:
+                position += 1
+            if position >= len(slots):
+                continue
+            touch = slots[position]
+            position += 1
+            touches += 1
+            updated[index] = replace(record, touch=touch, sql=_sql(record, touch, sales, seed))
+    return updated, {"slots": float(slots_total), "touches": float(touches)}
+
+
+def _slots(capacity: float, sales: Sales, start: float, as_of: float) -> list[float]:
+    if capacity <= 0:
+        return []
+    first_day = dt.datetime.fromtimestamp(start, dt.UTC).date()
+    last_day = dt.datetime.fromtimestamp(as_of, dt.UTC).date()
+    per_day = round(capacity)
+    opening, closing = sales.working_hours
+    spacing = (closing - opening) * HOUR / max(per_day, 1)
+    slots: list[float] = []
+    day = first_day
+    while day <= last_day:
+        if day.weekday() in sales.working_days:
+            base = to_seconds(dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)) + opening * HOUR
+            slots.extend(t for t in (base + k * spacing for k in range(per_day)) if t <= as_of)
+        day += dt.timedelta(days=1)
+    return slots
+
+
+def _sql(record: LeadRecord, touch: float, sales: Sales, seed: int) -> bool:
+    assert record.handoff is not None
+    draw = random.Random(f"{seed}/{record.id}").random()
+    if record.buyer:
+        if record.window_closes is not None and touch > record.window_closes:
+            return False
+        delay = (touch - record.handoff) / HOUR
+        return bool(draw < sales.sql_rate * 0.5 ** (delay / sales.half_life_hours))
+    return draw < sales.non_buyer_sql_rate
+
+
+__all__ = ["HOUR", "replay_sales"]

@@ -1,0 +1,128 @@
+"""`simulate` as a library call, and what `simulate`, `whatif` and `sweep`
+share: the options of a run (:class:`SimulationOptions`) and their
+validation against a policy. Where the leads come from is
+:mod:`mqldsl.simulation.sources`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from mqldsl.analysis.model import CheckedPolicy
+from mqldsl.io.errors import UsageProblem
+from mqldsl.simulation.results import SimulationReport
+from mqldsl.simulation.run import RunSpec, run_policy
+from mqldsl.simulation.sources import Source, load_leads, open_scenario
+from mqldsl.warehouse.scoring import check_memory_limit, require_sql
+
+
+class Progress(Protocol):
+    """Told how many more leads are done; closed when the run ends."""
+
+    def __call__(self, done: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+ProgressFactory = Callable[[int, str], Progress]
+"""Makes a :class:`Progress` for a run of this many lead evaluations, with a label."""
+
+
+@dataclass(frozen=True)
+class SimulationOptions:
+    """How to run a policy: ``params`` it runs with (for `whatif`, the
+    changes to the proposed policy), the stages that count as MQL and SQL
+    (SQL default: `sql` if the policy has it), processes (``jobs``), the
+    engine ("python" or "duckdb", with DuckDB's ``memory_limit``), the lead
+    field that splits the backtest (``segment_field``, `simulate` only) and a
+    ``progress`` factory."""
+
+    params: Mapping[str, Any] = field(default_factory=dict)
+    mql_stage: str = "mql"
+    sql_stage: str | None = None
+    jobs: int = 1
+    engine: str = "python"
+    memory_limit: str | None = None
+    segment_field: str | None = None
+    progress: ProgressFactory | None = None
+
+
+def check_engine(model: CheckedPolicy, engine: str, memory_limit: str | None = None) -> None:
+    """:class:`UsageProblem` for a memory limit without DuckDB;
+    :class:`~mqldsl.warehouse.scoring.SqlUnsupported` when DuckDB is asked for and
+    cannot evaluate the policy."""
+    check_memory_limit(memory_limit, engine)
+    if engine == "duckdb":
+        require_sql(model)
+
+
+def mql_stage(model: CheckedPolicy, name: str, option: str = "--mql-stage") -> str:
+    """``name`` if the policy has that stage; :class:`UsageProblem` otherwise."""
+    if name not in model.stage_names:
+        raise UsageProblem(
+            f"the policy has no stage `{name}` (stages: {', '.join(model.stage_names)})", option
+        )
+    return name
+
+
+def sql_stage(model: CheckedPolicy, name: str | None) -> str | None:
+    """The SQL stage: ``name``, or `sql` if the policy has it."""
+    if name is None:
+        return "sql" if "sql" in model.stage_names else None
+    return mql_stage(model, name, "--sql-stage")
+
+
+def simulate(
+    model: CheckedPolicy, source: Source, options: SimulationOptions | None = None
+) -> SimulationReport:
+    """Funnel metrics of ``model`` over the source's leads (with a sales
+    replay for a scenario, a backtest for real journeys with outcomes).
+
+    Raises :class:`UsageProblem` for options that do not fit the policy,
+    :class:`ScenarioProblem` for a broken scenario and
+    :class:`~mqldsl.warehouse.scoring.SqlUnsupported` when DuckDB cannot evaluate
+    the policy. The report's ``notes`` list the records rejected on reading.
+    """
+    options = options or SimulationOptions()
+    check_engine(model, options.engine, options.memory_limit)
+    stage = mql_stage(model, options.mql_stage)
+    sqls = sql_stage(model, options.sql_stage)
+    segment = options.segment_field
+    if segment is not None and segment not in model.fields:
+        raise UsageProblem(f"the policy has no lead field `{segment}`", "--segment")
+    scenario = open_scenario(source.scenario, model) if source.scenario is not None else None
+    seed = source.seed if source.seed is not None else (scenario.seed if scenario else 1)
+    loaded = load_leads(model, scenario, source.journeys, seed, source.leads)
+    spec = RunSpec(
+        params=options.params,
+        as_of=source.as_of if source.as_of is not None else loaded.default_as_of,
+        mql_stage=stage,
+        sql_stage=sqls,
+        scenario=scenario,
+        seed=seed,
+        rejected=loaded.rejected,
+        segment_field=segment,
+        engine=options.engine,
+        jobs=options.jobs,
+        memory_limit=options.memory_limit,
+    )
+    progress = options.progress(len(loaded.leads), "evaluating") if options.progress else None
+    try:
+        run = run_policy(model, loaded.leads, spec, progress=progress)
+    finally:
+        if progress is not None:
+            progress.close()
+    return replace(run.report, notes=tuple(loaded.notes))
+
+
+__all__ = [
+    "Progress",
+    "ProgressFactory",
+    "SimulationOptions",
+    "Source",
+    "check_engine",
+    "mql_stage",
+    "simulate",
+    "sql_stage",
+]

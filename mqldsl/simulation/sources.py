@@ -1,0 +1,185 @@
+"""Where the leads of a simulation come from: a scenario (journeys
+generated with a seed, sales replayed on the handoffs) or a journeys file of
+real leads, with the default as-of instant of each; and `generate`, a
+scenario's journeys written as JSON Lines."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+
+from mqldsl.analysis.model import CheckedPolicy
+from mqldsl.engine.runtime import Lead, to_seconds
+from mqldsl.io.errors import InputProblem, UsageProblem
+from mqldsl.io.files import write_output
+from mqldsl.io.journeys import JourneyReader, ReadReport, RecordError
+from mqldsl.io.policy import load_policy, now
+from mqldsl.io.scoring import read_leads, summary_lines
+from mqldsl.simulation.generate import generate
+from mqldsl.simulation.scenario import Scenario, ScenarioError, load_scenario, scenario_from_toml
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where the leads of a simulation come from: ``scenario``, a scenario
+    file (``leads`` journeys generated with ``seed``, default the
+    scenario's; sales replayed on the handoffs) or ``journeys``, a JSON Lines
+    file of real journeys. Exactly one of the two. ``as_of`` defaults to the
+    end of the scenario's period, or the latest event in the journeys."""
+
+    scenario: str | Path | None = None
+    journeys: str | Path | None = None
+    seed: int | None = None
+    leads: int | None = None
+    as_of: float | None = None
+
+    def __post_init__(self) -> None:
+        if (self.scenario is None) == (self.journeys is None):
+            raise UsageProblem("give exactly one of --scenario and --journeys")
+
+
+@dataclass
+class LoadedLeads:
+    """The leads of a source, how many records were rejected, the default
+    as-of instant, and the lines that report rejected records."""
+
+    leads: list[Lead]
+    rejected: int
+    default_as_of: float
+    notes: list[str] = field(default_factory=list)
+
+
+class ScenarioProblem(InputProblem):
+    """A scenario with problems, for a command: each problem, then a line
+    saying nothing was simulated."""
+
+
+def open_scenario(
+    path: str | Path, model: CheckedPolicy, read: tuple[str, dict[str, Any]] | None = None
+) -> Scenario:
+    """:func:`~mqldsl.simulation.scenario.load_scenario`, with
+    :class:`ScenarioProblem` for its problems; ``read`` is the file's text
+    and TOML when they were read already."""
+    try:
+        if read is not None:
+            return scenario_from_toml(str(path), read[0], read[1], model)
+        return load_scenario(path, model)
+    except ScenarioError as exc:
+        raise ScenarioProblem(
+            [*exc.problems, f"{path}: the scenario has problems; nothing was simulated"]
+        ) from None
+
+
+def _scenario_file(path: str | Path) -> tuple[str, dict[str, Any]]:
+    """The text of a scenario file and its TOML; :class:`InputProblem` if
+    either cannot be read."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        return text, tomllib.loads(text)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise InputProblem([f"{path}:1: cannot read the scenario: {exc}"]) from None
+
+
+def _named_policy(path: str | Path, raw: dict[str, Any]) -> str:
+    table = raw.get("scenario")
+    named = table.get("policy") if isinstance(table, dict) else None
+    if not isinstance(named, str):
+        raise UsageProblem(f"{path} names no policy (`[scenario] policy = ...`): give --policy")
+    return os.path.relpath(Path(path).parent / named)
+
+
+def scenario_policy(path: str | Path, policy: str | None = None) -> str:
+    """The policy for a scenario: ``policy`` if given, else the one the
+    scenario names (`[scenario] policy = "..."`, relative to the scenario
+    file). :class:`InputProblem` if the file cannot be read as TOML,
+    :class:`UsageProblem` if it names no policy."""
+    if policy is not None:
+        return policy
+    return _named_policy(path, _scenario_file(path)[1])
+
+
+def scenario_leads(
+    model: CheckedPolicy, scenario: Scenario, seed: int, leads: int | None
+) -> list[Lead]:
+    """The leads a scenario generates with ``seed`` (``leads`` of them, or
+    the scenario's period's worth)."""
+    reader = JourneyReader(model)
+    result = []
+    for raw in generate(scenario, seed=seed, leads=leads):
+        try:
+            result.append(reader.lead(raw))
+        except RecordError as exc:  # pragma: no cover - the scenario fits the policy
+            raise RuntimeError(f"generated journey {raw.get('id')}: {exc}") from exc
+    return result
+
+
+def load_leads(
+    model: CheckedPolicy,
+    scenario: Scenario | None,
+    journeys: str | Path | None,
+    seed: int,
+    leads: int | None = None,
+) -> LoadedLeads:
+    """The leads of a scenario (generated with ``seed``; the default as-of
+    is the end of its period) or of a journeys file (the default as-of is
+    its latest event, or now)."""
+    if scenario is not None:
+        generated = scenario_leads(model, scenario, seed, leads)
+        return LoadedLeads(generated, 0, to_seconds(scenario.end))
+    assert journeys is not None
+    report = ReadReport()
+    found = list(read_leads(model, str(journeys), None, report))
+    notes = summary_lines(len(found), report)[:-1] if report.rejected_count else []
+    latest = max((e.at for lead in found for e in lead.events), default=now())
+    return LoadedLeads(found, report.rejected_count, latest, notes)
+
+
+def generate_journeys(
+    scenario: str | Path,
+    output: str | Path | None,
+    *,
+    policy: str | None = None,
+    seed: int | None = None,
+    leads: int | None = None,
+    days: int | None = None,
+) -> int:
+    """Write the journeys of a scenario as JSON Lines to ``output``
+    (atomically; None: standard output); how many. The scenario is checked
+    against ``policy`` (default: the one it names). Raises
+    :class:`~mqldsl.io.policy.PolicyError`,
+    :class:`~mqldsl.simulation.scenario.ScenarioProblem`,
+    :class:`~mqldsl.io.errors.InputProblem` and
+    :class:`~mqldsl.io.errors.UsageProblem`."""
+    if leads is not None and days is not None:
+        raise UsageProblem("give --leads or --days, not both")
+    if policy is None:  # the scenario names its policy: read the file once
+        read = _scenario_file(scenario)
+        spec = open_scenario(scenario, load_policy(_named_policy(scenario, read[1])), read)
+    else:
+        spec = open_scenario(scenario, load_policy(policy))
+
+    def produce(sink: BinaryIO) -> int:
+        count = 0
+        for journey in generate(spec, seed=seed, leads=leads, days=days):
+            sink.write(orjson.dumps(journey) + b"\n")
+            count += 1
+        return count
+
+    return write_output(output, produce)
+
+
+__all__ = [
+    "LoadedLeads",
+    "ScenarioProblem",
+    "Source",
+    "generate_journeys",
+    "load_leads",
+    "open_scenario",
+    "scenario_leads",
+    "scenario_policy",
+]

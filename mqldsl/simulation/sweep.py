@@ -1,0 +1,133 @@
+"""`sweep` as a library call: the main metrics for each value of one or more
+params (every combination), the threshold-tuning view."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mqldsl.analysis.model import CheckedPolicy
+from mqldsl.io.errors import UsageProblem
+from mqldsl.simulation.results import SweepReport, SweepRow
+from mqldsl.simulation.run import RunSpec, run_policy
+from mqldsl.simulation.simulate import (
+    SimulationOptions,
+    check_engine,
+    mql_stage,
+    sql_stage,
+)
+from mqldsl.simulation.sources import Source, load_leads, open_scenario
+
+MAX_VALUES = 200  # values of one param
+
+
+@dataclass(frozen=True)
+class SweepAxis:
+    """A param and the values to try."""
+
+    name: str
+    values: list[Any]
+
+
+_SPEC = re.compile(
+    r"\s*([a-z_][a-z0-9_]*)\s*=\s*(-?[0-9.]+)\s*\.\.\s*(-?[0-9.]+)\s*(?::\s*([0-9.]+))?\s*"
+)
+
+
+def parse_sweep_param(model: CheckedPolicy, spec: str) -> SweepAxis:
+    """``NAME=LO..HI[:STEP]`` as the values from LO to HI in STEPs (default:
+    1 for a whole-number param, a tenth of the range otherwise); at most
+    :data:`MAX_VALUES`. :class:`UsageProblem` (option ``--param``) otherwise."""
+    match = _SPEC.fullmatch(spec)
+    if not match:
+        raise UsageProblem(f"`{spec}` is not NAME=LO..HI[:STEP]", "--param")
+    name, low, high, step = match.groups()
+    info = model.params.get(name)
+    if info is None:
+        raise UsageProblem(f"error[E204]: unknown param `{name}`", "--param")
+    if not info.type.is_numeric:
+        raise UsageProblem(f"param `{name}` is not a number", "--param")
+    whole = info.type.kind == "int"
+    lo, hi = float(low), float(high)
+    delta = float(step) if step else (1.0 if whole else (hi - lo) / 10 or 1.0)
+    if delta <= 0 or hi < lo:
+        raise UsageProblem(f"`{spec}`: need LO <= HI and a positive STEP", "--param")
+    if whole and not (lo.is_integer() and hi.is_integer() and delta.is_integer()):
+        raise UsageProblem(f"param `{name}` holds whole numbers", "--param")
+    values: list[Any] = []
+    k = 0
+    while lo + k * delta <= hi + 1e-9:
+        value = lo + k * delta
+        values.append(round(value) if whole else round(value, 6))
+        k += 1
+    if len(values) > MAX_VALUES:
+        raise UsageProblem(f"`{spec}` gives {len(values)} values; at most {MAX_VALUES}", "--param")
+    return SweepAxis(name, values)
+
+
+def sweep(
+    model: CheckedPolicy,
+    params: Sequence[str | SweepAxis],
+    source: Source,
+    options: SimulationOptions | None = None,
+) -> SweepReport:
+    """Run ``model`` over the source's leads once per combination of the
+    swept params (``NAME=LO..HI[:STEP]`` specs or :class:`SweepAxis`), on top
+    of ``options.params``; a row of metrics per combination, in order.
+
+    Raises :class:`UsageProblem`,
+    :class:`~mqldsl.simulation.simulate.ScenarioProblem` and
+    :class:`~mqldsl.warehouse.scoring.SqlUnsupported`.
+    """
+    options = options or SimulationOptions()
+    check_engine(model, options.engine, options.memory_limit)
+    stage = mql_stage(model, options.mql_stage)
+    axes = [p if isinstance(p, SweepAxis) else parse_sweep_param(model, p) for p in params]
+    sqls = sql_stage(model, options.sql_stage)
+    scenario = open_scenario(source.scenario, model) if source.scenario is not None else None
+    seed = source.seed if source.seed is not None else (scenario.seed if scenario else 1)
+    loaded = load_leads(model, scenario, source.journeys, seed, source.leads)
+    moment = source.as_of if source.as_of is not None else loaded.default_as_of
+    rows = []
+    as_of = ""
+    with contextlib.ExitStack() as stack:
+        engine = None
+        if options.engine == "duckdb":
+            # One DuckDB holds the leads for every combination.
+            from mqldsl.warehouse.engine import DuckDBEngine
+
+            engine = stack.enter_context(DuckDBEngine(model, memory_limit=options.memory_limit))
+            engine.load_leads(iter(loaded.leads))
+        for combination in itertools.product(*(axis.values for axis in axes)):
+            values = dict(options.params)
+            values.update({axis.name: value for axis, value in zip(axes, combination, strict=True)})
+            spec = RunSpec(
+                params=values,
+                as_of=moment,
+                mql_stage=stage,
+                sql_stage=sqls,
+                scenario=scenario,
+                seed=seed,
+                rejected=loaded.rejected,
+                engine=options.engine,
+                jobs=options.jobs,
+            )
+            report = run_policy(model, loaded.leads, spec, loaded=engine).report
+            as_of = report.as_of
+            rows.append(SweepRow({axis.name: values[axis.name] for axis in axes}, report.metrics))
+    return SweepReport(
+        title=model.title,
+        file=model.source.name,
+        as_of=as_of,
+        leads=len(loaded.leads),
+        params=[axis.name for axis in axes],
+        rows=rows,
+        notes=tuple(loaded.notes),
+    )
+
+
+__all__ = ["MAX_VALUES", "SweepAxis", "parse_sweep_param", "sweep"]

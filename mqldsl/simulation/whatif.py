@@ -1,0 +1,127 @@
+"""`whatif` as a library call: two policies (or one with changed params)
+over the same journeys, metric by metric, with the change, a 95% interval,
+the leads that move between stages and why (:mod:`mqldsl.simulation.compare`)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from mqldsl.analysis.model import CheckedPolicy
+from mqldsl.engine.explain import explanation, render_text
+from mqldsl.engine.runtime import Lead
+from mqldsl.io.errors import UsageProblem
+from mqldsl.simulation.compare import Samples, bootstrap_delta, whatif_report
+from mqldsl.simulation.failif import FailIfError, check_fail_if
+from mqldsl.simulation.results import WhatIfReport
+from mqldsl.simulation.run import Run, RunSpec, run_policy
+from mqldsl.simulation.simulate import (
+    SimulationOptions,
+    check_engine,
+    mql_stage,
+    sql_stage,
+)
+from mqldsl.simulation.sources import Source, load_leads, open_scenario
+
+EXPLAINED_LEADS = 2000  # changed leads re-run with explanations, for attribution
+BOOTSTRAP_DRAWS = 100  # resamplings of real journeys for the intervals
+
+
+def whatif(
+    base: CheckedPolicy,
+    proposed: CheckedPolicy | None,
+    source: Source,
+    options: SimulationOptions | None = None,
+    *,
+    replications: int = 5,
+) -> WhatIfReport:
+    """Compare ``base`` with ``proposed`` (None: ``base`` again) run with
+    ``options.params``, over the same leads.
+
+    Over a scenario, the whole comparison is repeated ``replications`` times
+    with seeds ``seed``, ``seed + 1``, ... and the intervals come from the
+    replications; the report itself is that of the first. Over journeys, the
+    intervals come from a bootstrap of the leads. The first
+    :data:`EXPLAINED_LEADS` leads whose stage changed are re-run with
+    explanations, for the attribution and the sample leads.
+
+    Raises :class:`UsageProblem` (nothing to compare, options that do not fit
+    a policy), :class:`~mqldsl.simulation.simulate.ScenarioProblem` and
+    :class:`~mqldsl.warehouse.scoring.SqlUnsupported`.
+    """
+    options = options or SimulationOptions()
+    if proposed is None and not options.params:
+        raise UsageProblem("give a PROPOSED policy, or --set PARAM=VALUE to change BASE")
+    proposed_model = proposed if proposed is not None else base
+    check_engine(base, options.engine, options.memory_limit)
+    if options.engine == "duckdb":
+        check_engine(proposed_model, options.engine, options.memory_limit)
+    stage = mql_stage(base, options.mql_stage)
+    mql_stage(proposed_model, options.mql_stage)
+    sqls = sql_stage(base, options.sql_stage)
+    scenario = open_scenario(source.scenario, base) if source.scenario is not None else None
+    if scenario is not None and proposed is not None:
+        assert source.scenario is not None
+        open_scenario(source.scenario, proposed_model)
+    seed = source.seed if source.seed is not None else (scenario.seed if scenario else 1)
+    base_params: dict[str, Any] = {}
+    samples: Samples = []
+    first: tuple[Run, Run, list[Lead], float, list[str]] | None = None
+    for index in range(replications if scenario is not None else 1):
+        loaded = load_leads(base, scenario, source.journeys, seed + index, source.leads)
+        moment = source.as_of if source.as_of is not None else loaded.default_as_of
+
+        base_spec = RunSpec(
+            params=base_params,
+            as_of=moment,
+            mql_stage=stage,
+            sql_stage=sqls,
+            scenario=scenario,
+            seed=seed + index,
+            rejected=loaded.rejected,
+            engine=options.engine,
+            jobs=options.jobs,
+            memory_limit=options.memory_limit,
+        )
+
+        progress = (
+            options.progress(2 * len(loaded.leads), f"replication {index + 1}")
+            if options.progress
+            else None
+        )
+        try:
+            a = run_policy(base, loaded.leads, base_spec, progress=progress)
+            proposed_spec = replace(base_spec, params=options.params)
+            b = run_policy(proposed_model, loaded.leads, proposed_spec, progress=progress)
+        finally:
+            if progress is not None:
+                progress.close()
+        samples.append((a.report.metrics, b.report.metrics))
+        if first is None:
+            first = (a, b, loaded.leads, moment, loaded.notes)
+    assert first is not None
+    a, b, leads, moment, notes = first
+    changed = {x.id for x, y in zip(a.records, b.records, strict=True) if x.stage != y.stage}
+    subset = [lead for lead in leads if lead.id in changed][:EXPLAINED_LEADS]
+    ids = {lead.id for lead in subset}
+    explained = RunSpec(params=base_params, as_of=moment, mql_stage=stage, seed=seed)
+    a.kept = run_policy(base, subset, explained, explain_ids=ids).kept
+    explained = RunSpec(params=options.params, as_of=moment, mql_stage=stage, seed=seed)
+    b.kept = run_policy(proposed_model, subset, explained, explain_ids=ids).kept
+    if scenario is None:
+        samples = bootstrap_delta(a, b, moment, BOOTSTRAP_DRAWS, seed, simulated=False)
+
+    def explain(model: CheckedPolicy, lead: Lead, result: Any) -> str:
+        return render_text(model, lead, explanation(model, lead, result), moment)
+
+    report = whatif_report(base, proposed_model, a, b, samples, explain)
+    return replace(report, notes=tuple(notes))
+
+
+__all__ = [
+    "BOOTSTRAP_DRAWS",
+    "EXPLAINED_LEADS",
+    "FailIfError",
+    "check_fail_if",
+    "whatif",
+]

@@ -1,0 +1,112 @@
+"""Compile a checked policy into one SQL query, built as a sqlglot expression
+tree and generated for DuckDB, Spark, Snowflake, BigQuery or PostgreSQL.
+
+The query reads two tables::
+
+    leads(id, <one column per lead field>)
+    events(lead_id, type, at, <one column per event field>)
+
+and returns one row per lead: ``id``, ``as_of``, ``stage``, ``score_<name>``
+for every score, ``disqualified`` (the reasons that hold, in declared order),
+``queue``, ``sla``, ``due`` and ``entered_<stage>`` for every stage (and
+``entered_disqualified``).
+
+It keeps the Python engine's semantics (SPEC §4–8). The work is shared out:
+
+- :mod:`mqldsl.warehouse.support`: what SQL cannot evaluate faithfully (E601–E603);
+- :mod:`mqldsl.warehouse.expressions`: conditions, values and scores as sqlglot
+  expressions (missing values, numbers, counters);
+- :mod:`mqldsl.warehouse.timeline`: the instants of every lead, with the counters
+  and match times the expressions read;
+- :mod:`mqldsl.warehouse.query`: scores, stages, routes and entries at every
+  instant, then one row per lead.
+
+Names and strings from the policy reach SQL only as sqlglot identifiers
+(always quoted) and literals; internal columns have short generated names
+that never meet a policy name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+
+from mqldsl.analysis.model import CheckedPolicy
+from mqldsl.language.diagnostics import DiagnosticsError
+from mqldsl.warehouse.expressions import ExpressionCompiler
+from mqldsl.warehouse.query import DISQUALIFIED, QueryBuilder
+from mqldsl.warehouse.support import sql_diagnostics
+from mqldsl.warehouse.timeline import MAX_COUNT
+
+__all__ = [
+    "DIALECTS",
+    "DISQUALIFIED",
+    "MAX_COUNT",
+    "SqlPolicy",
+    "compile_sql",
+    "sql_diagnostics",
+]
+
+DIALECTS = ("duckdb", "spark", "snowflake", "bigquery", "postgres")
+
+
+@dataclass
+class SqlPolicy:
+    """The compiled query of one policy, one as-of instant and one set of params."""
+
+    model: CheckedPolicy
+    as_of: float
+    params: dict[str, Any]
+    query: exp.Query
+    score_columns: dict[str, str]  # score name -> output column
+    entered_columns: dict[str, str]  # stage (and "disqualified") -> output column
+    # stage -> (first entry column, its route's column), with first_entries
+    first_columns: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def sql(self, dialect: str = "duckdb", pretty: bool = True) -> str:
+        """The query as text in ``dialect``; raises where sqlglot cannot
+        write a construct in that dialect faithfully."""
+        return self.query.sql(dialect=dialect, pretty=pretty, unsupported_level=_RAISE)
+
+
+_RAISE = sqlglot.ErrorLevel.RAISE
+
+
+def compile_sql(
+    model: CheckedPolicy,
+    as_of: float,
+    params: Mapping[str, Any] | None = None,
+    *,
+    leads_table: str = "leads",
+    events_table: str = "events",
+    order_column: str | None = None,
+    first_entries: bool = False,
+) -> SqlPolicy:
+    """The query that decides every lead of ``leads_table`` as of ``as_of``.
+
+    ``order_column`` (a column of the leads table) orders the result; without
+    it the result is ordered by id. ``first_entries`` adds, for the
+    simulator, ``first_<stage>`` (the first instant the lead entered the
+    stage) and ``first_route_<stage>`` (the index of the route chosen then).
+    Raises DiagnosticsError (E6xx) for what SQL cannot evaluate faithfully.
+    """
+    problems = sql_diagnostics(model)
+    if problems:
+        raise DiagnosticsError(problems, model.source)
+    values = {name: info.value for name, info in model.params.items()}
+    values.update(params or {})
+    builder = QueryBuilder(ExpressionCompiler(model, values), as_of, order_column, first_entries)
+    query = builder.build(leads_table, events_table)
+    return SqlPolicy(
+        model=model,
+        as_of=as_of,
+        params=values,
+        query=query,
+        score_columns=builder.score_columns,
+        entered_columns=builder.entered_columns,
+        first_columns=builder.first_columns,
+    )

@@ -1,0 +1,73 @@
+"""The rows of the compiled query (run by DuckDB, Spark or a warehouse) read
+back as the decisions the Python engine makes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mqldsl.engine.runtime import UTC, Decision, RouteDecision, round_score, to_seconds
+from mqldsl.warehouse.compiler import DISQUALIFIED, SqlPolicy
+
+
+@dataclass
+class SqlDecision:
+    """A decision and, for the simulator, the first entry into each stage
+    with the index of the route chosen then (-1: none)."""
+
+    decision: Decision
+    first_entries: dict[str, tuple[float, int]]
+
+
+class RowReader:
+    """Turns a result row of the compiled query (from any engine) into the
+    decision the Python engine makes."""
+
+    def __init__(self, compiled: SqlPolicy, columns: Sequence[str]) -> None:
+        position = {name: i for i, name in enumerate(columns)}
+        self.as_of = compiled.as_of
+        self.scores = [(name, position[col]) for name, col in compiled.score_columns.items()]
+        self.entered = [(stage, position[col]) for stage, col in compiled.entered_columns.items()]
+        self.firsts = [
+            (stage, position[at], position[route])
+            for stage, (at, route) in compiled.first_columns.items()
+        ]
+        self.i_id, self.i_stage = position["id"], position["stage"]
+        self.i_dq, self.i_queue = position["disqualified"], position["queue"]
+        self.i_sla, self.i_due = position["sla"], position["due"]
+
+    def __call__(self, row: Sequence[Any]) -> SqlDecision:
+        stage = row[self.i_stage]
+        times = [(name, _seconds(row[i])) for name, i in self.entered if row[i] is not None]
+        times.sort(key=lambda item: item[1])
+        entered = dict(times)
+        route = None
+        if stage != DISQUALIFIED and row[self.i_queue] is not None:
+            due = row[self.i_due]
+            route = RouteDecision(
+                queue=row[self.i_queue],
+                sla=row[self.i_sla],
+                due=_seconds(due) if due is not None else None,
+                entered=entered[stage],
+            )
+        decision = Decision(
+            id=row[self.i_id],
+            as_of=self.as_of,
+            stage=stage,
+            scores={name: round_score(row[i]) for name, i in self.scores},
+            disqualified=tuple(row[self.i_dq] or ()),
+            route=route,
+            entered=entered,
+        )
+        first = {
+            name: (_seconds(row[a]), int(row[r]))
+            for name, a, r in self.firsts
+            if row[a] is not None
+        }
+        return SqlDecision(decision, first)
+
+
+def _seconds(value: dt.datetime) -> float:
+    return to_seconds(value.replace(tzinfo=UTC))

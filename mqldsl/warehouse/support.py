@@ -1,0 +1,104 @@
+"""What the SQL back end cannot evaluate faithfully, as coded diagnostics:
+recycling (E601), account fields (E602), and field names that clash with the
+tables' own columns or with each other in the one events table (E603)."""
+
+from __future__ import annotations
+
+from mqldsl.analysis.model import CheckedPolicy
+from mqldsl.language import ast
+from mqldsl.language.ast import walk
+from mqldsl.language.diagnostics import Diagnostic, error
+
+RESERVED_EVENT_COLUMNS = ("lead_id", "type", "at")  # the events table's own columns
+
+
+def sql_diagnostics(model: CheckedPolicy) -> list[Diagnostic]:
+    """Why this policy cannot be compiled to SQL faithfully (empty if it can)."""
+    found: list[Diagnostic] = []
+    for recycle in model.recycles:
+        found.append(
+            error(
+                "E601",
+                "the SQL back end does not replay recycling "
+                f"(`recycle {recycle.from_stage} to {recycle.to_stage}`)",
+                recycle.span,
+                "recycling restarts a lead's journey at an instant that depends on its own "
+                "history; score this policy with the Python engine (the default)",
+            )
+        )
+    for node in _all_expressions(model):
+        for part in walk(node):
+            if isinstance(part, ast.AccountRef):
+                found.append(
+                    error(
+                        "E602",
+                        f"`account.{part.field}` has no column in the SQL tables",
+                        part.span,
+                        "account fields are read from journeys by the Python engine only",
+                    )
+                )
+    for name, info in model.fields.items():
+        if name == "id":
+            found.append(
+                error(
+                    "E603",
+                    "a lead field named `id` clashes with the leads table's `id` column",
+                    info.node.span,
+                    "rename the field (for example `external_id`)",
+                )
+            )
+    seen: dict[str, tuple[str, str]] = {}
+    for event in model.events.values():
+        for name, info in event.fields.items():
+            if name in RESERVED_EVENT_COLUMNS:
+                found.append(
+                    error(
+                        "E603",
+                        f"event field `{name}` clashes with the events table's `{name}` column",
+                        info.node.span,
+                        "rename the field",
+                    )
+                )
+                continue
+            kind = _column_kind(info.type.kind)
+            earlier = seen.setdefault(name, (kind, event.name))
+            if earlier[0] != kind:
+                found.append(
+                    error(
+                        "E603",
+                        f"event field `{name}` is {kind} here but {earlier[0]} in "
+                        f"event `{earlier[1]}`: the events table has one `{name}` column",
+                        info.node.span,
+                        "give the two fields different names",
+                    )
+                )
+    return found
+
+
+def _column_kind(kind: str) -> str:
+    """The kind of column a field of type ``kind`` needs, in words: types
+    that share a column type are one kind."""
+    if kind in ("int", "number"):
+        return "a number"
+    if kind in ("text", "enum"):
+        return "a text"
+    if kind == "set":
+        return "a set"
+    return f"a {kind}"
+
+
+def _all_expressions(model: CheckedPolicy) -> list[ast.Expr]:
+    """Every expression of the policy: score formulas and rules, stage,
+    disqualifier, route and recycle conditions."""
+    nodes: list[ast.Expr] = []
+    for info in model.scores.values():
+        score = info.node
+        if score.formula is not None:
+            nodes.append(score.formula)
+        for rule in score.rules or ():
+            nodes.append(rule.condition if isinstance(rule, ast.WhenRule) else rule.pattern)
+    nodes += [s.condition for s in model.stages.stages if s.condition is not None]
+    nodes += [d.condition for d in model.disqualifiers]
+    nodes += [r.condition for r in model.routes if r.condition is not None]
+    nodes += [r.condition for r in model.recycles]
+    return nodes
