@@ -139,11 +139,7 @@ def fmt(paths: tuple[str, ...], check_only: bool, show_diff: bool) -> None:
 )
 def test_command(paths: tuple[str, ...], coverage: bool) -> None:
     """Run the examples inside policies and report `N passed, M failed`."""
-    from mqldsl.analysis.checker import check_file
-    from mqldsl.engine.coverage import uncovered
-    from mqldsl.engine.evaluator import Evaluator
-    from mqldsl.engine.examples import run_example
-    from mqldsl.engine.explain import explanation, render_text
+    from mqldsl.engine.testing import run_examples
     from mqldsl.io.files import expand_policy_paths
 
     files = expand_policy_paths(paths)
@@ -152,32 +148,29 @@ def test_command(paths: tuple[str, ...], coverage: bool) -> None:
     passed = failed = 0
     broken = False
     for file in files:
-        result = check_file(file)
-        if result.model is None:
-            print_diagnostics([d for d in result.diagnostics if d.is_error], result.source)
+        run = run_examples(file)
+        if run.check.model is None:
+            print_diagnostics([d for d in run.check.diagnostics if d.is_error], run.check.source)
             broken = True
             continue
-        model = result.model
-        evaluator = Evaluator(model)
-        outcomes = [run_example(evaluator, example) for example in model.examples]
+        outcomes = run.outcomes
         click.echo(f"{file}: {len(outcomes)} example{'s' if len(outcomes) != 1 else ''}")
         for outcome in outcomes:
             if outcome.passed:
-                passed += 1
                 click.echo(f"  PASS  {outcome.example.name}")
                 continue
-            failed += 1
             click.echo(f"  FAIL  {outcome.example.name}  ({file}:{outcome.example.span.line})")
             for failure in outcome.failures:
                 at = failure.expectation.span.line
                 click.echo(
                     f"        expected {failure.expected}, got {failure.actual}  (line {at})"
                 )
-            data = explanation(model, outcome.lead, outcome.result)
-            for line in render_text(model, outcome.lead, data, outcome.as_of).splitlines():
+            for line in run.explain(outcome).splitlines():
                 click.echo(f"        | {line}" if line else "        |")
+        passed += run.passed
+        failed += run.failed
         if coverage:
-            for line in uncovered(model, outcomes):
+            for line in run.uncovered():
                 click.echo(f"  not covered: {line}")
     click.echo(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed or broken else 0)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import difflib
 import tomllib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from mqldsl.engine.runtime import format_instant, to_seconds
 from mqldsl.io.errors import InputProblem, UsageProblem
 from mqldsl.io.files import write_output
 from mqldsl.io.journeys import RecordError, convert
+from mqldsl.language.suggestions import did_you_mean
 
 
 class MappingError(InputProblem):
@@ -71,10 +71,8 @@ def _rule(raw: Any, where: str, problems: list[str]) -> ColumnRule | None:
         return None
     for key in raw:
         if key not in _RULE_KEYS:
-            close = difflib.get_close_matches(key, sorted(_RULE_KEYS), n=1)
-            problems.append(
-                f"{where}.{key}: unknown key" + (f"; did you mean `{close[0]}`?" if close else "")
-            )
+            close = did_you_mean(key, sorted(_RULE_KEYS))
+            problems.append(f"{where}.{key}: unknown key" + (f"; {close}" if close else ""))
     values = raw.get("values")
     if values is not None and not isinstance(values, dict):
         problems.append(f"{where}.values: expected a table of CSV value = value")
@@ -109,10 +107,10 @@ def load_mapping(path: str | Path, model: CheckedPolicy) -> Mapping:
     profile: dict[str, ColumnRule] = {}
     for field_name, spec in raw.get("profile", {}).items():
         if field_name not in model.fields:
-            close = difflib.get_close_matches(field_name, list(model.fields), n=1)
+            close = did_you_mean(field_name, list(model.fields))
             problems.append(
                 f"{name}: profile.{field_name}: the policy has no lead field `{field_name}`"
-                + (f"; did you mean `{close[0]}`?" if close else "")
+                + (f"; {close}" if close else "")
             )
             continue
         rule = _rule(spec, f"{name}: profile.{field_name}", problems)

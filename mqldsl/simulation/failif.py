@@ -7,6 +7,8 @@ from __future__ import annotations
 import ast as pyast
 from typing import Any
 
+from mqldsl.language.suggestions import did_you_mean
+
 
 class FailIfError(ValueError):
     """An expression the gate cannot read; the message says why."""
@@ -103,14 +105,8 @@ def check_fail_if(expression: str, report: dict[str, Any]) -> list[str]:
         if isinstance(node, pyast.Name | pyast.Attribute):
             name = dotted(node)
             if name not in names:
-                import difflib
-
-                close = difflib.get_close_matches(name, list(names), n=1)
-                hint = (
-                    f"; did you mean `{close[0]}`?"
-                    if close
-                    else "; see docs/reports.md for the names"
-                )
+                close = did_you_mean(name, list(names))
+                hint = f"; {close}" if close else "; see docs/reports.md for the names"
                 raise FailIfError(f"--fail-if: unknown name `{name}`{hint}")
             return names[name]
         raise FailIfError(f"--fail-if: unexpected `{pyast.unparse(node)}`")

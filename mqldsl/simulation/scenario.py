@@ -5,7 +5,6 @@ every problem names the file, the line and the key path, and what to do."""
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import math
 import re
 import tomllib
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mqldsl.analysis.model import CheckedPolicy
+from mqldsl.language.suggestions import did_you_mean
 
 WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 DISTRIBUTIONS = {"lognormal", "normal", "uniform", "constant"}
@@ -168,12 +168,8 @@ def _unknown(
 ) -> None:
     for key in table:
         if key not in allowed:
-            close = difflib.get_close_matches(key, sorted(allowed), n=1)
-            hint = (
-                f"; did you mean `{close[0]}`?"
-                if close
-                else f"; the keys are {', '.join(sorted(allowed))}"
-            )
+            close = did_you_mean(key, sorted(allowed))
+            hint = f"; {close}" if close else f"; the keys are {', '.join(sorted(allowed))}"
             problems.add([*keys, key], f"unknown key{hint}")
 
 
@@ -218,12 +214,8 @@ def _weights(
     values, weights = [], []
     for member, weight in table.items():
         if allowed is not None and member not in allowed:
-            close = difflib.get_close_matches(member, allowed, n=1)
-            hint = (
-                f"; did you mean `{close[0]}`?"
-                if close
-                else f"; the members are {', '.join(allowed)}"
-            )
+            close = did_you_mean(member, allowed)
+            hint = f"; {close}" if close else f"; the members are {', '.join(allowed)}"
             problems.add([*keys, member], f"`{member}` is not a member of {what}{hint}")
             continue
         values.append(member)
@@ -288,11 +280,10 @@ def _distribution(
         members = []
         for member, p in value.items():
             if allowed is not None and member not in allowed:
-                close = difflib.get_close_matches(member, allowed, n=1)
+                close = did_you_mean(member, allowed)
                 problems.add(
                     [*keys, member],
-                    f"`{member}` is not a member"
-                    + (f"; did you mean `{close[0]}`?" if close else ""),
+                    f"`{member}` is not a member" + (f"; {close}" if close else ""),
                 )
                 continue
             members.append(
@@ -367,10 +358,8 @@ def _build(
     for event, table in _table(raw, "event_fields", [], problems, required=False).items():
         keys = ["event_fields", event]
         if event_types is not None and event not in event_types:
-            close = difflib.get_close_matches(event, event_types, n=1)
-            problems.add(
-                keys, "unknown event type" + (f"; did you mean `{close[0]}`?" if close else "")
-            )
+            close = did_you_mean(event, event_types)
+            problems.add(keys, "unknown event type" + (f"; {close}" if close else ""))
             continue
         if not isinstance(table, dict):
             problems.add(keys, "expected a table of field = distribution")
@@ -407,10 +396,10 @@ def _build(
         for field_name, spec in _table(table, "profile", keys, problems).items():
             info = model.fields.get(field_name) if model is not None else None
             if model is not None and info is None:
-                close = difflib.get_close_matches(field_name, list(model.fields), n=1)
+                close = did_you_mean(field_name, list(model.fields))
                 problems.add(
                     [*keys, "profile", field_name],
-                    "unknown lead field" + (f"; did you mean `{close[0]}`?" if close else ""),
+                    "unknown lead field" + (f"; {close}" if close else ""),
                 )
                 continue
             distribution = _distribution(
@@ -439,10 +428,10 @@ def _build(
             rates[state] = {}
             for event, rate in events.items():
                 if event_types is not None and event not in event_types:
-                    close = difflib.get_close_matches(event, event_types, n=1)
+                    close = did_you_mean(event, event_types)
                     problems.add(
                         [*keys, "events", state, event],
-                        "unknown event type" + (f"; did you mean `{close[0]}`?" if close else ""),
+                        "unknown event type" + (f"; {close}" if close else ""),
                     )
                     continue
                 rates[state][event] = _number(
@@ -454,11 +443,10 @@ def _build(
             arrival_events = []
         for event in arrival_events:
             if event_types is not None and event not in event_types:
-                close = difflib.get_close_matches(str(event), event_types, n=1)
+                close = did_you_mean(str(event), event_types)
                 problems.add(
                     [*keys, "on_arrival"],
-                    f"unknown event type `{event}`"
-                    + (f"; did you mean `{close[0]}`?" if close else ""),
+                    f"unknown event type `{event}`" + (f"; {close}" if close else ""),
                 )
         personas.append(
             Persona(
