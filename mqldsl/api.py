@@ -175,14 +175,7 @@ def simulate(
     ``report.to_json()`` is the JSON report file."""
     model = load(policy)
     source = _source(scenario, journeys, seed, leads, as_of)
-    options = SimulationOptions(
-        params=_params(model, params),
-        mql_stage=mql_stage,
-        sql_stage=sql_stage,
-        jobs=jobs,
-        engine=engine,
-        segment_field=segment,
-    )
+    options = _options(model, params, mql_stage, sql_stage, jobs, engine, segment)
     return run_simulation(model, source, options)
 
 
@@ -209,13 +202,7 @@ def compare(
     base_model = load(base)
     proposed_model = load(proposed) if proposed is not None else None
     source = _source(scenario, journeys, seed, leads, as_of)
-    options = SimulationOptions(
-        params=_params(proposed_model or base_model, params),
-        mql_stage=mql_stage,
-        sql_stage=sql_stage,
-        jobs=jobs,
-        engine=engine,
-    )
+    options = _options(proposed_model or base_model, params, mql_stage, sql_stage, jobs, engine)
     return run_whatif(base_model, proposed_model, source, options, replications=replications)
 
 
@@ -243,13 +230,7 @@ def sweep(
     else:
         specs = list(grid)
     source = _source(scenario, journeys, seed, leads, as_of)
-    options = SimulationOptions(
-        params=_params(model, params),
-        mql_stage=mql_stage,
-        sql_stage=sql_stage,
-        jobs=jobs,
-        engine=engine,
-    )
+    options = _options(model, params, mql_stage, sql_stage, jobs, engine)
     return run_sweep(model, specs, source, options)
 
 
@@ -340,6 +321,25 @@ def _params(model: CheckedPolicy, params: Params | None) -> dict[str, object]:
     if not params:
         return {}
     return param_values(model, [f"{name}={_text(value)}" for name, value in params.items()])
+
+
+def _options(
+    model: CheckedPolicy,
+    params: Params | None,
+    mql_stage: str,
+    sql_stage: str | None,
+    jobs: int,
+    engine: str,
+    segment: str | None = None,
+) -> SimulationOptions:
+    return SimulationOptions(
+        params=_params(model, params),
+        mql_stage=mql_stage,
+        sql_stage=sql_stage,
+        jobs=jobs,
+        engine=engine,
+        segment_field=segment,
+    )
 
 
 def _text(value: Any) -> str:

@@ -44,3 +44,10 @@ def test_import_mqldsl_loads_no_library_until_used() -> None:
     probe = "import sys, mqldsl; print(sorted(m for m in sys.modules if m.startswith(('mqldsl.', 'duckdb', 'sqlglot', 'jinja2'))))"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_lazy_exports_are_the_api() -> None:
+    import mqldsl
+    from mqldsl import api
+
+    assert set(mqldsl.__all__) - {"__version__"} == set(api.__all__)
