@@ -84,6 +84,36 @@ def test_report_renders_in_chromium_with_charts(tmp_path: Path, command: str) ->
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(
+    "params", [["mql_intent_min=20..50:10"], ["mql_intent_min=30..50:10", "mql_fit_min=20..40:10"]]
+)
+def test_sweep_page_renders_in_chromium_with_labelled_charts(
+    tmp_path: Path, params: list[str]
+) -> None:
+    page = tmp_path / "sweep.html"
+    policy = str(ROOT / "policies" / "acme.mql")
+    scenario = str(ROOT / "simulations" / "acme.toml")
+    args = ["sweep", policy, "--scenario", scenario, "--leads", "300", "-o", str(page)]
+    for param in params:
+        args += ["--param", param]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    ARTIFACTS.mkdir(exist_ok=True)
+    screenshot = ARTIFACTS / f"sweep-{len(params)}.png"
+    dom, log = open_in_browser(page, screenshot)
+    assert [line for line in log.splitlines() if "CONSOLE" in line or "Uncaught" in line] == []
+    assert dom.count("<svg") == 2
+    assert "(current)" in dom
+    if len(params) == 1:
+        assert dom.count(">mql_intent_min</text>") == 2  # both x axes are labelled
+        assert "current 40" in dom
+    else:
+        assert ">buyer recall</text>" in dom and ">MQL precision</text>" in dom
+        assert "mql_intent_min=30, mql_fit_min=20" in dom
+    assert screenshot.stat().st_size > 20_000
+
+
+@pytest.mark.slow
 def test_definitions_document_renders_in_chromium(tmp_path: Path) -> None:
     page = tmp_path / "acme.html"
     result = CliRunner().invoke(cli, ["docs", str(ROOT / "policies" / "acme.mql"), "-o", str(page)])

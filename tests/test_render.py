@@ -334,10 +334,57 @@ def test_sweep_report_pages_from_the_json_dict() -> None:
     _assert_page(page, "Sweep")
     assert "<table><tr><th>mql_min</th><th>MQLs</th>" in page
     assert "<tr><td>30</td><td>9</td><td>0.25</td>" in page
-    assert "</table><h2>MQLs per value</h2><svg" in page
+    # One numeric param: the quality and the volume against the value, axes labelled.
+    assert "</table><h2>Quality of the MQLs by mql_min</h2><svg" in page
+    assert "<h2>MQLs and SQLs by mql_min</h2><svg" in page
+    assert page.count(">mql_min</text>") == 2  # the x axis label of both charts
     text = reports.sweep_markdown(report)
     assert text.startswith(
         f"# Sweep: {HOSTILE}\n\n12 leads as of 2026-12-01T00:00:00Z.\n\n| mql_min | MQLs |"
     )
     rest = " | ".join(["0.25"] * (len(MAIN) - 1))
     assert text.endswith(f"|\n| 30 | 9 | {rest} |\n")
+
+
+def _two_param_sweep() -> dict[str, object]:
+    rows = []
+    for a in (30, 40):
+        for b in (10, 20):
+            metrics = {name: 0.5 for name in MAIN} | {"mqls": a + b, "buyer_recall": b / 100}
+            rows.append({"params": {"mql_min": a, "fit_min": b}, "metrics": metrics})
+    return {
+        "policy": {"title": HOSTILE, "file": "p.mql"},
+        "as_of": "2026-12-01T00:00:00Z",
+        "leads": 12,
+        "params": ["mql_min", "fit_min"],
+        "current": {"mql_min": 40, "fit_min": 10},
+        "rows": rows,
+    }
+
+
+def test_sweep_marks_the_current_values_in_every_format() -> None:
+    report = _two_param_sweep()
+    text = reports.sweep_markdown(report)
+    assert "The policy runs today with mql_min=40, fit_min=10 (the row marked current)." in text
+    # Rows are numbered as the trade-off chart labels its points; the current one is marked.
+    assert "\n| # | mql_min | fit_min | MQLs |" in text
+    assert "\n| #1 | 30 | 10 | 40 |" in text
+    assert "\n| #3 (current) | 40 | 10 | 50 |" in text
+    assert text.count("(current)") == 1  # only the row
+    page = reports.sweep_html(report)
+    assert "<tr><td>#3 (current)</td><td>40</td><td>10</td><td>50</td>" in page
+    assert "<h2>MQL precision against buyer recall, one point per row of the table</h2><svg" in page
+    assert "current values (#3)" in page  # the chart's legend
+    assert "<h2>MQLs per combination</h2><svg" in page
+    assert "mql_min=30, fit_min=20" in page  # bar labels name the combination
+
+
+def test_sweep_without_truth_says_why_there_is_no_tradeoff() -> None:
+    report = _two_param_sweep()
+    for row in report["rows"]:  # type: ignore[attr-defined]
+        row["metrics"]["mql_precision"] = row["metrics"]["buyer_recall"] = None
+    page = reports.sweep_html(report)
+    assert "no precision or recall to trade off" in page
+    one = _sweep()
+    one["rows"][0]["metrics"] |= {"mql_precision": None, "buyer_recall": None, "mql_to_sql": None}  # type: ignore[index]
+    assert "no precision or recall to trade off" in reports.sweep_html(one)

@@ -41,8 +41,10 @@ def grouped_bars(
     series: Sequence[tuple[str, Sequence[float]]],
     title: str,
     horizontal: bool = False,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
 ) -> str:
-    """Bars per category, one colour per series."""
+    """Bars per category, one colour per series; axis labels when given."""
     if not categories:
         return ""
     figure, axes = _figure(7.0, max(2.4, 0.3 * len(categories)) if horizontal else 2.8)
@@ -69,6 +71,10 @@ def grouped_bars(
             ha="right" if len(categories) > 6 else "center",
         )
     axes.set_title(title)
+    if xlabel:
+        axes.set_xlabel(xlabel)
+    if ylabel:
+        axes.set_ylabel(ylabel)
     if count > 1:
         axes.legend(frameon=False)
     return _svg(figure)
@@ -102,4 +108,77 @@ def binned(
         )
     axes.set_title(title)
     axes.legend(frameon=False)
+    return _svg(figure)
+
+
+def lines(
+    xs: Sequence[float],
+    series: Sequence[tuple[str, Sequence[float | None]]],
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    current: float | None = None,
+) -> str:
+    """A line with markers per series against a numeric x (missing values leave gaps), the
+    current x marked by a dashed line labelled "current"."""
+    if not xs or not series:
+        return ""
+    figure, axes = _figure()
+    for index, (name, values) in enumerate(series):
+        axes.plot(
+            xs,
+            [float("nan") if v is None else v for v in values],
+            marker="o",
+            markersize=4,
+            label=name,
+            color=PALETTE[index % len(PALETTE)],
+        )
+    if current is not None:
+        axes.axvline(current, color="#222", linestyle="--", linewidth=1)
+        axes.annotate(
+            f"current {current:g}",
+            (current, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(3, -10),
+            textcoords="offset points",
+            fontsize=8,
+        )
+    axes.set_title(title)
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    if len(series) > 1:
+        axes.legend(frameon=False)
+    return _svg(figure)
+
+
+def tradeoff(
+    points: Sequence[tuple[str, float, float]],
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    current: str | None = None,
+) -> str:
+    """One labelled point per candidate (label, x, y); the current one drawn apart."""
+    if not points:
+        return ""
+    figure, axes = _figure(7.0, 3.6)
+    others = [(label, x, y) for label, x, y in points if label != current]
+    chosen = [(label, x, y) for label, x, y in points if label == current]
+    if others:
+        axes.scatter([x for _, x, _ in others], [y for _, _, y in others], s=18, color=PALETTE[0])
+    if chosen:
+        axes.scatter(
+            [x for _, x, _ in chosen],
+            [y for _, _, y in chosen],
+            s=40,
+            color=PALETTE[1],
+            zorder=3,
+            label=f"current values ({current})",
+        )
+        axes.legend(frameon=False, fontsize=8)
+    for label, x, y in points:
+        axes.annotate(label, (x, y), xytext=(4, 3), textcoords="offset points", fontsize=7)
+    axes.set_title(title)
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
     return _svg(figure)

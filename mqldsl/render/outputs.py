@@ -8,7 +8,6 @@ from pathlib import Path
 from mqldsl.io.errors import UsageProblem
 from mqldsl.io.files import write_atomic
 from mqldsl.render import reports
-from mqldsl.simulation.metrics import MAIN
 from mqldsl.simulation.results import SimulationReport, SweepReport, WhatIfReport
 
 Report = SimulationReport | WhatIfReport | SweepReport
@@ -24,13 +23,12 @@ def report_text(report: Report) -> str:
 
 
 def sweep_text(report: SweepReport) -> str:
-    """One row per combination: the params, then the main metrics."""
-    header = [*report.params, *(reports.LABELS[m] for m in MAIN)]
-    widths = [max(len(h), 8) for h in header]
+    """One row per combination: the params (today's values marked "(current)"), then the
+    main metrics."""
+    header, rows = reports.sweep_table(report.to_json())
+    widths = [max(len(h), 8, *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
     lines = ["  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True))]
-    for row in report.rows:
-        cells = [reports.show(v) for v in row.params.values()]
-        cells += [reports.show(row.metrics[m]) for m in MAIN]
+    for cells in rows:
         lines.append("  ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True)))
     return "\n".join(lines) + "\n"
 

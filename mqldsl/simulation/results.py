@@ -197,6 +197,8 @@ class SweepReport:
     leads: int
     params: list[str]
     rows: list[SweepRow]
+    # The value of each swept param in the policy as it runs today (declared or --set).
+    current: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = field(default=(), compare=False)  # rejected records, not in JSON
 
     def to_json(self) -> Json:
@@ -205,6 +207,7 @@ class SweepReport:
             "as_of": self.as_of,
             "leads": self.leads,
             "params": self.params,
+            "current": self.current,
             "rows": [row.to_json() for row in self.rows],
         }
 

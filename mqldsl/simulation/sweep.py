@@ -119,6 +119,8 @@ def sweep(
             report = run_policy(model, loaded.leads, spec, loaded=engine).report
             as_of = report.as_of
             rows.append(SweepRow({axis.name: values[axis.name] for axis in axes}, report.metrics))
+    # The values the policy runs with today (declared, or set by --set): the sweep marks them.
+    running = {name: info.value for name, info in model.params.items()} | dict(options.params)
     return SweepReport(
         title=model.title,
         file=model.source.name,
@@ -126,6 +128,7 @@ def sweep(
         leads=len(loaded.leads),
         params=[axis.name for axis in axes],
         rows=rows,
+        current={axis.name: running[axis.name] for axis in axes},
         notes=tuple(loaded.notes),
     )
 
