@@ -85,28 +85,41 @@ def binned(
     series: Sequence[tuple[str, Sequence[float]]],
     thresholds: Sequence[tuple[str, float]],
     title: str,
+    xlabel: str = "score",
 ) -> str:
-    """Histogram bars from precomputed bins, with thresholds marked."""
+    """Histograms of several groups over the same bins, side by side within each bin, each
+    group as a share of itself (so a small group, the buyers, is as visible as a large one; the
+    legend gives each group's size), thresholds marked."""
     if len(edges) < 2:
         return ""
     figure, axes = _figure()
     width = edges[1] - edges[0]
+    count = max(len(series), 1)
+    slot = width * 0.9 / count
     for index, (name, counts) in enumerate(series):
+        total = sum(counts)
+        shares = [c / total if total else 0.0 for c in counts]
+        offset = -width * 0.45 + slot * (index + 0.5)
         axes.bar(
-            [edge + width / 2 for edge in edges[:-1]],
-            counts,
-            width=width * 0.95,
-            alpha=0.6,
-            label=name,
+            [edge + width / 2 + offset for edge in edges[:-1]],
+            shares,
+            width=slot,
+            label=f"{name} ({total:g})",
             color=PALETTE[index % len(PALETTE)],
         )
-    top = max((max(c) for _, c in series if c), default=1) or 1
     for label, value in thresholds:
         axes.axvline(value, color="#222", linestyle="--", linewidth=1)
         axes.annotate(
-            label, (value, top * 0.95), xytext=(3, 0), textcoords="offset points", fontsize=8
+            label,
+            (value, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(3, -10),
+            textcoords="offset points",
+            fontsize=8,
         )
     axes.set_title(title)
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel("share of the group")
     axes.legend(frameon=False)
     return _svg(figure)
 

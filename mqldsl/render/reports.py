@@ -244,7 +244,8 @@ def _score_charts(report: dict[str, Any]) -> list[dict[str, str]]:
                 data["edges"],
                 [("buyers", data["buyers"]), ("other leads", data["others"])],
                 [(label, value) for label, value in data["thresholds"]],
-                f"{name}: buyers and other leads (thresholds dashed)",
+                f"{name} at the as-of: buyers and other leads, each as a share of itself",
+                xlabel=f"{name} score",
             ),
         }
         for name, data in report.get("score_distributions", {}).items()
