@@ -60,6 +60,22 @@ class Persona:
     missing: dict[str, float]
     rates: dict[str, dict[str, float]]  # state -> event type -> events per day
     on_arrival: tuple[str, ...] = ()  # events every lead of the persona has when it arrives
+    # share of the non-buyers who still go through the buying states (and
+    # behave as their rates say) without buying: lost deals, trial tourists
+    non_buyers_evaluate: float = 0.0
+
+
+@dataclass(frozen=True)
+class Period:
+    """From ``start`` (until the next period, or the end of the scenario):
+    arrivals a day, and persona weights and buyer rates that replace the
+    personas' own (None / absent: the scenario's). What a period of the file
+    does not set carries over from the period before; here it is filled in."""
+
+    start: dt.date
+    per_day: float | None
+    weights: dict[str, float]
+    buyer_rates: dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -89,6 +105,16 @@ class Scenario:
     event_fields: dict[str, dict[str, Distribution]]
     sales: Sales
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
+    periods: tuple[Period, ...] = ()  # in time order; before the first: the defaults
+
+    def period_at(self, day: dt.date) -> Period | None:
+        """The period in force on ``day`` (None before the first one)."""
+        found = None
+        for period in self.periods:
+            if period.start > day:
+                break
+            found = period
+        return found
 
     @property
     def end(self) -> dt.datetime:
@@ -104,7 +130,13 @@ class _Problems:
         self.items: list[str] = []
 
     def line_of(self, keys: list[str]) -> int:
-        """Best effort: the line of the last key of a path."""
+        """Best effort: the line of the last key of a path (``name.N...``: in
+        the N-th table of the array `[[name]]`)."""
+        if len(keys) >= 2 and keys[1].isdigit():
+            headers = self.array_headers(keys[0])
+            if 1 <= int(keys[1]) <= len(headers):
+                at = headers[int(keys[1]) - 1]
+                return self.key_line(keys[-1], at) if len(keys) > 2 else at
         table_line = 0
         for depth in range(len(keys), 0, -1):
             header = re.compile(
@@ -129,8 +161,24 @@ class _Problems:
         path = ".".join(keys)
         self.items.append(f"{self.path}:{self.line_of(keys)}: {path}: {message}")
 
+    def key_line(self, key: str, table_line: int) -> int:
+        """The line of ``key`` in the table whose header is at ``table_line``."""
+        pattern = re.compile(r"^\s*\"?" + re.escape(key) + r"\"?\s*=|[{,]\s*\"?" + re.escape(key))
+        for number in range(table_line, len(self.lines) + 1):
+            line = self.lines[number - 1]
+            if number > table_line and line.lstrip().startswith("["):
+                break
+            if pattern.search(line):
+                return number
+        return table_line
 
-_TOP = {"scenario", "arrivals", "sales", "states", "personas", "event_fields"}
+    def array_headers(self, name: str) -> list[int]:
+        """The lines of the `[[name]]` headers, in order."""
+        header = re.compile(r"^\s*\[\[\s*" + re.escape(name) + r"\s*\]\]")
+        return [n for n, line in enumerate(self.lines, start=1) if header.match(line)]
+
+
+_TOP = {"scenario", "arrivals", "sales", "states", "personas", "event_fields", "periods"}
 
 
 def load_scenario(path: str | Path, model: CheckedPolicy | None = None) -> Scenario:
@@ -384,13 +432,30 @@ def _build(
             continue
         _unknown(
             table,
-            {"weight", "buyer_rate", "profile", "missing", "events", "description", "on_arrival"},
+            {
+                "weight",
+                "buyer_rate",
+                "non_buyers_evaluate",
+                "profile",
+                "missing",
+                "events",
+                "description",
+                "on_arrival",
+            },
             keys,
             problems,
         )
         weight = _number(table.get("weight"), [*keys, "weight"], problems, 0.0, what="a weight")
         buyer_rate = _number(
             table.get("buyer_rate", 0.0), [*keys, "buyer_rate"], problems, 0.0, 1.0, "a probability"
+        )
+        evaluate = _number(
+            table.get("non_buyers_evaluate", 0.0),
+            [*keys, "non_buyers_evaluate"],
+            problems,
+            0.0,
+            1.0,
+            "a probability",
         )
         profile: dict[str, Distribution] = {}
         for field_name, spec in _table(table, "profile", keys, problems).items():
@@ -457,6 +522,7 @@ def _build(
                 missing,
                 rates,
                 tuple(str(e) for e in arrival_events),
+                evaluate,
             )
         )
     if personas and sum(p.weight for p in personas) <= 0:
@@ -536,6 +602,9 @@ def _build(
             "a probability",
         ),
     )
+    periods = _periods(
+        raw.get("periods"), problems, start, days, {p.name: p.weight for p in personas}
+    )
     if problems.items:
         return None
     return Scenario(
@@ -552,4 +621,69 @@ def _build(
         event_fields=event_fields,
         sales=sales,
         raw=raw,
+        periods=periods,
     )
+
+
+_PERIOD_KEYS = {"from", "per_day", "weights", "buyer_rates", "description"}
+
+
+def _periods(
+    value: Any, problems: _Problems, start: dt.date, days: int, personas: dict[str, float]
+) -> tuple[Period, ...]:
+    """The `[[periods]]` array: each from a date (in time order, inside the
+    scenario's period) until the next."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
+        problems.add(
+            ["periods"], "expected an array of tables: [[periods]] with from = 2017-06-14, ..."
+        )
+        return ()
+    end = start + dt.timedelta(days=days)
+    periods: list[Period] = []
+    for number, table in enumerate(value, start=1):
+        keys = ["periods", str(number)]
+        _unknown(table, _PERIOD_KEYS, keys, problems)
+        begin = table.get("from")
+        if not isinstance(begin, dt.date) or isinstance(begin, dt.datetime):
+            problems.add([*keys, "from"], "expected the date the period starts, e.g. 2017-06-14")
+            continue
+        if not start <= begin < end:
+            problems.add(
+                [*keys, "from"],
+                f"{begin} is outside the scenario's period ({start} to {end}, exclusive)",
+            )
+        if periods and begin <= periods[-1].start:
+            problems.add(
+                [*keys, "from"],
+                f"{begin} is not after the previous period's start ({periods[-1].start}); "
+                "list the periods in time order",
+            )
+        per_day = table.get("per_day")
+        rate = None if per_day is None else _number(per_day, [*keys, "per_day"], problems, 0.0)
+        overrides: list[dict[str, float]] = []
+        for key, high, what in (
+            ("weights", None, "a weight"),
+            ("buyer_rates", 1.0, "a probability"),
+        ):
+            found: dict[str, float] = {}
+            for persona, number_value in _table(table, key, keys, problems, False).items():
+                if persona not in personas:
+                    close = did_you_mean(persona, list(personas))
+                    names = ", ".join(personas)
+                    hint = f"; {close}" if close else f"; the personas are {names}"
+                    problems.add([*keys, key, persona], f"unknown persona{hint}")
+                    continue
+                found[persona] = _number(
+                    number_value, [*keys, key, persona], problems, 0.0, high, what
+                )
+            overrides.append(found)
+        if periods:  # what a period does not set carries over from the one before
+            previous = periods[-1]
+            rate = previous.per_day if rate is None else rate
+            overrides = [previous.weights | overrides[0], previous.buyer_rates | overrides[1]]
+        if personas and sum(overrides[0].get(n, w) for n, w in personas.items()) <= 0:
+            problems.add([*keys, "weights"], "the persona weights sum to zero in this period")
+        periods.append(Period(begin, rate, overrides[0], overrides[1]))
+    return tuple(periods)
