@@ -31,7 +31,6 @@ from mqldsl.simulation.sources import Source, generate_journeys
 from .conftest import ROOT
 
 DATA = ROOT.parent / "shared" / "data"
-ACME = str(ROOT / "policies" / "acme.mql")
 ACME_SCENARIO = ROOT / "simulations" / "acme.toml"
 OLIST_SCENARIO = ROOT / "simulations" / "olist.toml"
 
@@ -65,13 +64,37 @@ def _slots(capacity: int, sales: dict[str, Any], start: dt.date, end: dt.date) -
     return slots
 
 
-def acme_funnel(seed: int, tmp: Path) -> dict[str, Any]:
-    """Precision and the expected MQL-to-SQL of policies/acme.mql on one
-    seeded Acme world, from the journeys and the policy's decisions alone."""
-    config = tomllib.loads(ACME_SCENARIO.read_text())
-    journeys = tmp / f"acme{seed}.jsonl"
-    generate_journeys(ACME_SCENARIO, journeys, seed=seed)
-    model = load_policy(ACME)
+def _acme_queue(profile: dict[str, Any]) -> str:
+    return "sdr_inbound" if profile.get("channel") == "inbound" else "sdr_outbound"
+
+
+def _enterprise_queue(profile: dict[str, Any]) -> str:
+    if profile.get("target_account") is True:
+        return "strategic_ae"
+    return {"na": "bdr_na", "emea": "bdr_emea", "apac": "bdr_apac"}.get(
+        profile.get("region", ""), "bdr_latam"
+    )
+
+
+def _saas_queue(profile: dict[str, Any]) -> str:
+    if profile.get("company_size", 0) >= 200:
+        return "sales_assist"
+    return "sdr_plg" if profile.get("country") in ("US", "CA") else "sdr_plg_intl"
+
+
+# The queue of an MQL as each policy's routes say (all on profile fields).
+QUEUES = {"acme": _acme_queue, "enterprise": _enterprise_queue, "saas_trial": _saas_queue}
+
+
+def funnel(name: str, seed: int, tmp: Path) -> dict[str, Any]:
+    """Precision and the expected MQL-to-SQL of policies/NAME.mql on one
+    seeded world of simulations/NAME.toml, from the journeys and the
+    policy's decisions alone."""
+    scenario = ROOT / "simulations" / f"{name}.toml"
+    config = tomllib.loads(scenario.read_text())
+    journeys = tmp / f"{name}{seed}.jsonl"
+    generate_journeys(scenario, journeys, seed=seed)
+    model = load_policy(str(ROOT / "policies" / f"{name}.mql"))
     start = config["scenario"]["start"]
     end = start + dt.timedelta(days=config["scenario"]["days"])
     as_of = dt.datetime(end.year, end.month, end.day, tzinfo=dt.UTC).timestamp()
@@ -85,20 +108,21 @@ def acme_funnel(seed: int, tmp: Path) -> dict[str, Any]:
         if entered:
             handoffs.append((min(entered), lead.id))
     buyers = [i for _, i in handoffs if leads[i]["truth"]["buyer"]]
-    # The sales replay, written out: each queue (inbound leads to sdr_inbound, the rest
-    # to sdr_outbound, as the policy's routes say) touches its handoffs first come, first
+    # The sales replay, written out: each queue touches its handoffs first come, first
     # served; a buyer touched before its window closes becomes an SQL with probability
     # sql_rate * 0.5^(delay / half-life), a non-buyer with non_buyer_sql_rate.
     sales = config["sales"]
     queues: dict[str, list[tuple[float, str]]] = {}
     for at, lead_id in handoffs:
-        inbound = leads[lead_id]["profile"].get("channel") == "inbound"
-        queues.setdefault("sdr_inbound" if inbound else "sdr_outbound", []).append((at, lead_id))
+        queue = QUEUES[name](leads[lead_id]["profile"])
+        queues.setdefault(queue, []).append((at, lead_id))
     chances = []
     delays = []
     for queue, waiting in queues.items():
         capacity = (
-            sales["queues"].get(queue, {}).get("capacity_per_day", sales["sdr_capacity_per_day"])
+            sales.get("queues", {})
+            .get(queue, {})
+            .get("capacity_per_day", sales["sdr_capacity_per_day"])
         )
         slots = [t for t in _slots(round(capacity), sales, start, end) if t <= as_of]
         position = 0
@@ -130,21 +154,27 @@ def acme_funnel(seed: int, tmp: Path) -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize("seed", [42, 1, 2])  # 42: the scenario's own seed
-def test_acme_precision_and_mql_to_sql_are_in_the_published_ranges(
-    seed: int, tmp_path: Path
+@pytest.mark.parametrize(
+    ("name", "seed"),
+    # each scenario's own seed first
+    [("acme", 42), ("acme", 1), ("acme", 2), ("enterprise", 11), ("saas_trial", 7)],
+)
+def test_precision_and_mql_to_sql_are_in_the_published_ranges(
+    name: str, seed: int, tmp_path: Path
 ) -> None:
-    funnel = acme_funnel(seed, tmp_path)
-    assert PRECISION_RANGE[0] <= funnel["precision"] <= PRECISION_RANGE[1], funnel
-    assert MQL_TO_SQL_RANGE[0] <= funnel["mql_to_sql"] <= MQL_TO_SQL_RANGE[1], funnel
+    found = funnel(name, seed, tmp_path)
+    assert PRECISION_RANGE[0] <= found["precision"] <= PRECISION_RANGE[1], found
+    assert MQL_TO_SQL_RANGE[0] <= found["mql_to_sql"] <= MQL_TO_SQL_RANGE[1], found
     # mqldsl's report over the same world says the same
-    report = simulate(load_policy(ACME), Source(scenario=ACME_SCENARIO, seed=seed)).metrics
-    assert report["mqls"] == funnel["mqls"]
-    assert report["mql_precision"] == round(funnel["precision"], 4)
+    model = load_policy(str(ROOT / "policies" / f"{name}.mql"))
+    scenario = ROOT / "simulations" / f"{name}.toml"
+    report = simulate(model, Source(scenario=scenario, seed=seed)).metrics
+    assert report["mqls"] == found["mqls"]
+    assert report["mql_precision"] == round(found["precision"], 4)
     # its SQLs are draws: within four standard deviations of the expected rate
-    assert abs(report["mql_to_sql"] - funnel["mql_to_sql"]) <= 4 * funnel["mql_to_sql_sd"] + 1e-3
+    assert abs(report["mql_to_sql"] - found["mql_to_sql"]) <= 4 * found["mql_to_sql_sd"] + 1e-3
     assert MQL_TO_SQL_RANGE[0] <= report["mql_to_sql"] <= MQL_TO_SQL_RANGE[1]
-    assert abs(report["median_hours_to_first_touch"] - funnel["median_delay"]) < 0.01
+    assert abs(report["median_hours_to_first_touch"] - found["median_delay"]) < 0.01
 
 
 def test_acme_non_buyers_engage_like_buyers(tmp_path: Path) -> None:
