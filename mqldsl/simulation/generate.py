@@ -11,14 +11,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from mqldsl.engine.runtime import DAY, format_instant, to_seconds
-from mqldsl.simulation.scenario import (
-    Categorical,
-    Distribution,
-    Numeric,
-    Persona,
-    Scenario,
-    SetField,
-)
+from mqldsl.simulation.scenario import Persona, Scenario
+from mqldsl.simulation.scenario_fields import Categorical, Distribution, Numeric, SetField
 
 
 def _sample(rng: random.Random, distribution: Distribution) -> Any:
