@@ -72,7 +72,7 @@ def test_shipped_scenarios_fit_their_policies() -> None:
             "arrivals.per_dya: unknown key; did you mean `per_day`?",
         ),
         (
-            ("role = { student = 1 }", "role = { studnet = 1 }"),
+            ("role = { student = 0.8,", "role = { studnet = 0.8,"),
             "personas.student.profile.role.studnet: `studnet` is not a member of the enum; did you mean `student`?",
         ),
         (
@@ -89,8 +89,8 @@ def test_shipped_scenarios_fit_their_policies() -> None:
         ),
         (
             (
-                "channel = { inbound = 1 }\n\n[personas.student.events",
-                "channel = { inbound = 0 }\n\n[personas.student.events",
+                "channel = { inbound = 1 }\ntech_stack = { aws = 0.3 }\n\n[personas.student.events",
+                "channel = { inbound = 0 }\ntech_stack = { aws = 0.3 }\n\n[personas.student.events",
             ),
             "personas.student.profile.channel: the weights sum to zero",
         ),
@@ -171,7 +171,8 @@ def test_generated_truth_behaves_like_a_real_funnel(
     mean = lambda ds: sum(d["scores"]["intent"] for d in ds) / len(ds)  # noqa: E731
     qualified = lambda d: bool({"mql", "sql"} & set(d["entered"]))  # noqa: E731
     assert mean(buyers) > mean(others) + 5  # buyers show more intent
-    assert sum(map(qualified, others)) / len(others) < 0.1  # most non-buyers never qualify
+    # most non-buyers never qualify, but some engage enough to (the world is not rigged)
+    assert 0.03 < sum(map(qualified, others)) / len(others) < 0.2
     assert sum(map(qualified, buyers)) / len(buyers) > 0.3
 
 
@@ -235,14 +236,14 @@ def test_slower_first_touch_loses_sqls(acme: CheckedPolicy, tmp_path: Path) -> N
     )
     slow = tmp_path / "slow.toml"
     slow.write_text(
-        text.replace("capacity_per_day = 8", "capacity_per_day = 1").replace(
-            "capacity_per_day = 4", "capacity_per_day = 1"
+        text.replace("capacity_per_day = 14", "capacity_per_day = 1").replace(
+            "capacity_per_day = 6", "capacity_per_day = 1"
         )
     )
     fast = tmp_path / "fast.toml"
     fast.write_text(
-        text.replace("capacity_per_day = 8", "capacity_per_day = 40").replace(
-            "capacity_per_day = 4", "capacity_per_day = 40"
+        text.replace("capacity_per_day = 14", "capacity_per_day = 40").replace(
+            "capacity_per_day = 6", "capacity_per_day = 40"
         )
     )
     results = {}

@@ -11,14 +11,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from mqldsl.engine.runtime import DAY, format_instant, to_seconds
-from mqldsl.simulation.scenario import (
-    Categorical,
-    Distribution,
-    Numeric,
-    Persona,
-    Scenario,
-    SetField,
-)
+from mqldsl.simulation.scenario import Persona, Scenario
+from mqldsl.simulation.scenario_fields import Categorical, Distribution, Numeric, SetField
 
 
 def _sample(rng: random.Random, distribution: Distribution) -> Any:
@@ -55,23 +49,37 @@ def _poisson_times(
         yield t
 
 
+def _rate(scenario: Scenario, day: dt.date) -> float:
+    """New leads expected on ``day``: the period's (or the scenario's) rate a
+    day times the weekday's multiplier."""
+    period = scenario.period_at(day)
+    per_day = period.per_day if period is not None and period.per_day is not None else None
+    base = scenario.per_day if per_day is None else per_day
+    return base * scenario.weekday_shape[day.weekday()]
+
+
 def _arrivals(rng: random.Random, scenario: Scenario, leads: int | None, days: int) -> list[float]:
     start = to_seconds(dt.datetime.combine(scenario.start, dt.time(), tzinfo=dt.UTC))
+    rates = [_rate(scenario, scenario.start + dt.timedelta(days=d)) for d in range(days)]
     if leads is not None:
-        weights = [
-            scenario.weekday_shape[(scenario.start + dt.timedelta(days=d)).weekday()]
-            for d in range(days)
-        ]
-        if sum(weights) <= 0:
-            weights = [1.0] * days
+        weights = rates if sum(rates) > 0 else [1.0] * days
         chosen = rng.choices(range(days), weights, k=leads)
         return sorted(start + day * DAY + rng.random() * DAY for day in chosen)
     times: list[float] = []
-    for day in range(days):
-        weekday = (scenario.start + dt.timedelta(days=day)).weekday()
-        rate = scenario.per_day * scenario.weekday_shape[weekday]
+    for day, rate in enumerate(rates):
         times.extend(_poisson_times(rng, rate, start + day * DAY, start + (day + 1) * DAY))
     return times
+
+
+def _mix(scenario: Scenario, day: dt.date) -> tuple[list[float], list[float]]:
+    """The persona weights and buyer rates in force on ``day``."""
+    period = scenario.period_at(day)
+    weights = period.weights if period is not None else {}
+    rates = period.buyer_rates if period is not None else {}
+    return (
+        [weights.get(p.name, p.weight) for p in scenario.personas],
+        [rates.get(p.name, p.buyer_rate) for p in scenario.personas],
+    )
 
 
 def generate(
@@ -83,10 +91,19 @@ def generate(
     start = to_seconds(dt.datetime.combine(scenario.start, dt.time(), tzinfo=dt.UTC))
     end = start + period * DAY
     personas = scenario.personas
-    weights = [p.weight for p in personas]
+    mixes: dict[dt.date, tuple[list[float], list[float]]] = {}
     for number, arrival in enumerate(_arrivals(rng, scenario, leads, period)):
-        persona: Persona = rng.choices(personas, weights)[0]
-        buyer = rng.random() < persona.buyer_rate
+        day = dt.datetime.fromtimestamp(arrival, dt.UTC).date()
+        if day not in mixes:
+            mixes[day] = _mix(scenario, day)
+        weights, buyer_rates = mixes[day]
+        index = rng.choices(range(len(personas)), weights)[0]
+        persona: Persona = personas[index]
+        buyer = rng.random() < buyer_rates[index]
+        # non-buyers who evaluate anyway go through the buying states, never buy
+        evaluates = buyer or (
+            persona.non_buyers_evaluate > 0 and rng.random() < persona.non_buyers_evaluate
+        )
         profile: dict[str, Any] = {}
         for name, distribution in persona.profile.items():
             if rng.random() < persona.missing.get(name, 0.0):
@@ -95,7 +112,7 @@ def generate(
         # The latent buying journey: (state, from, to).
         periods: list[tuple[str, float, float]] = []
         window_closes = None
-        if buyer:
+        if evaluates:
             t = (
                 arrival + rng.expovariate(1.0 / max(scenario.unaware_days, 1e-9)) * DAY
                 if scenario.unaware_days > 0
@@ -109,7 +126,7 @@ def generate(
                     length = rng.expovariate(1.0 / spread) * DAY if spread > 0 else 0.0
                 periods.append((state, t, t + length))
                 t += length
-            window_closes = t
+            window_closes = t if buyer else None
             periods.append(("dormant", t, math.inf))
         else:
             periods.append(("dormant", arrival, math.inf))
