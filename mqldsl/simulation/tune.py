@@ -9,6 +9,7 @@ import hashlib
 import itertools
 import math
 import re
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -466,7 +467,10 @@ def _optuna(
     def violation(trial: optuna.trial.FrozenTrial) -> list[float]:
         return [float(trial.user_attrs.get("violation", 1.0))]
 
-    sampler = optuna.samplers.TPESampler(seed=seed, constraints_func=violation)
+    with warnings.catch_warnings():
+        # Optuna 5 prefers Trial.set_constraint; constraints_func works from 3.x to 6.x
+        warnings.simplefilter("ignore", FutureWarning)
+        sampler = optuna.samplers.TPESampler(seed=seed, constraints_func=violation)
     study = optuna.create_study(direction="maximize", sampler=sampler)
     study.optimize(objective, n_trials=trials, n_jobs=1)
     return tried
