@@ -13,11 +13,14 @@ Why it equals a full run (``evaluate_all`` with the candidate's params):
   same scores and the same truth of every condition that does not mention a
   tuned param.
 
-So the whole evaluation of a lead is fixed by the truth, at each of its
-instants, of the conditions (stage, disqualifier and route) that mention a
-tuned param, and each of those by the truth of its parts below `and`, `or`
-and `not` that mention one (the other parts are fixed): the truths of those
-parts are the *key* of the lead for a candidate. The first time a lead
+The scores come from the compiled evaluator's own code
+(:mod:`mqldsl.engine.timelines`). So the whole evaluation of a lead is
+fixed by the truth, at each of its instants, of the conditions (stage,
+disqualifier and route) that mention a tuned param, and each of those by
+the truth of its parts below `and`, `or` and `not` that mention one (the
+other parts are fixed): the truths of those parts are the *key* of the lead
+for a candidate (a part's truth at an instant is that of its group, below,
+so the key lists each group a lead's instants show once). The first time a lead
 shows a key, it is evaluated in full with the compiled evaluator and the
 candidate's params (exactly as ``run_policy`` does); a later candidate with
 the same key reuses that record. A part that reads no event is a
@@ -38,6 +41,7 @@ from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.evaluator import Evaluator
 from mqldsl.engine.interpreter import Context, Interpreter
 from mqldsl.engine.runtime import Lead, instants
+from mqldsl.engine.timelines import score_timelines
 from mqldsl.language import ast
 from mqldsl.language.ast import walk
 from mqldsl.simulation.records import LeadRecord, lead_record
@@ -141,18 +145,23 @@ class DecisionCache:
         ]
         self.leaves = [_leaves(model, c) for c in self.conditions]
         self.interpreter = Interpreter(model, self.base)
+        timelines = score_timelines(model, self.base)
+        order = model.score_order
         windows, periods = model.windows, _decay_periods(model)
-        # Per lead, per instant, per condition: the group of contexts in which
-        # the condition has one value, and a context to evaluate it in.
-        self.groups: list[list[list[int]]] = []
+        # Per lead: the (condition part, group) pairs its instants show, in
+        # order of first appearance. A group holds the contexts in which the
+        # part has one value; a context of each group is kept to evaluate it.
+        self.groups: list[tuple[tuple[int, int], ...]] = []
         self.contexts: list[list[Context]] = [[] for _ in self.conditions]
         keys: list[dict[Any, int]] = [{} for _ in self.conditions]
         for index, lead in enumerate(leads):
             points = instants([e.at for e in lead.events], windows, periods, as_of)
-            lead_groups = []
+            scores_at = timelines(lead, as_of)
+            pairs: dict[tuple[int, int], None] = {}
             for t in points:
-                ctx = Context(lead, t, -math.inf, self.interpreter.scores(lead, t, -math.inf))
-                row = []
+                ctx = Context(
+                    lead, t, -math.inf, dict(zip(order, scores_at(t, -math.inf), strict=True))
+                )
                 for number, leaves in enumerate(self.leaves):
                     key: Any = (index, t)
                     if leaves is not None:
@@ -166,9 +175,8 @@ class DecisionCache:
                     if group is None:
                         group = keys[number][key] = len(self.contexts[number])
                         self.contexts[number].append(ctx)
-                    row.append(group)
-                lead_groups.append(row)
-            self.groups.append(lead_groups)
+                    pairs[(number, group)] = None
+            self.groups.append(tuple(pairs))
         self.memo: list[dict[tuple[bool, ...], LeadRecord]] = [{} for _ in leads]
         self.evaluators: dict[tuple[tuple[str, Any], ...], Evaluator] = {}
 
@@ -192,7 +200,7 @@ class DecisionCache:
         sql_index = names.index(self.sql_stage) if self.sql_stage in names else None
         records = []
         for index, lead in enumerate(self.leads):
-            key = tuple(truths[n][g] for row in self.groups[index] for n, g in enumerate(row))
+            key = tuple(truths[n][g] for n, g in self.groups[index])
             memo = self.memo[index]
             record = memo.get(key)
             if record is None:
