@@ -45,4 +45,73 @@ def score_timelines(
     return timeline
 
 
-__all__ = ["ScoresAt", "score_timelines"]
+def _cell(functions: list[Any], name: str) -> Any:
+    """The closure cell of ``name`` among the closures of ``functions`` (and
+    of the closures they hold), or None."""
+    seen: set[int] = set()
+    stack = list(functions)
+    while stack:
+        function = stack.pop()
+        if not isinstance(function, types.FunctionType) or id(function) in seen:
+            continue
+        seen.add(id(function))
+        for var, cell in zip(
+            function.__code__.co_freevars, function.__closure__ or (), strict=True
+        ):
+            if var == name:
+                return cell
+            stack.append(cell.cell_contents)
+    return None
+
+
+class MemoEvaluator:
+    """The compiled evaluator with ``params``, whose per-lead scores come
+    from a memo ``{(t, start): scores}`` that the caller keeps per lead (and
+    may fill beforehand from :func:`score_timelines`): valid only while no
+    score depends on what differs between the params the memo was filled
+    with and these. The same code as a full run, minus recomputing scores."""
+
+    def __init__(self, model: CheckedPolicy, params: Mapping[str, Any] | None = None) -> None:
+        evaluate = compile_policy(model, params).evaluate
+        namespace = dict(evaluate.__globals__)
+        drive = namespace["_drive"]
+        self._memo: dict[tuple[float, float], tuple[Any, ...]] = {}
+
+        def drive_with_memo(
+            meta: Any,
+            lead: Any,
+            as_of: Any,
+            explain: Any,
+            scores: ScoresAt,
+            scores_explain: Any,
+            instant: Any,
+            recycle: Any,
+            route: Any,
+        ) -> Any:
+            memo = self._memo
+
+            def remembered(t: float, start: float) -> tuple[Any, ...]:
+                found = memo.get((t, start))
+                if found is None:
+                    found = memo[(t, start)] = scores(t, start)
+                return found
+
+            cell = _cell([instant, recycle, route], "scores")
+            if cell is not None:
+                cell.cell_contents = remembered
+            return drive(
+                meta, lead, as_of, explain, remembered, scores_explain, instant, recycle, route
+            )
+
+        namespace["_drive"] = drive_with_memo
+        self._evaluate = types.FunctionType(evaluate.__code__, namespace, evaluate.__name__)
+
+    def run(
+        self, lead: Lead, as_of: float, memo: dict[tuple[float, float], tuple[Any, ...]]
+    ) -> Any:
+        """The :class:`~mqldsl.engine.helpers.EvalResult` of ``lead``."""
+        self._memo = memo
+        return self._evaluate(lead, as_of, False)
+
+
+__all__ = ["MemoEvaluator", "ScoresAt", "score_timelines"]

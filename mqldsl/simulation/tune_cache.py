@@ -21,9 +21,10 @@ the truth of its parts below `and`, `or` and `not` that mention one (the
 other parts are fixed): the truths of those parts are the *key* of the lead
 for a candidate (a part's truth at an instant is that of its group, below,
 so the key lists each group a lead's instants show once). The first time a lead
-shows a key, it is evaluated in full with the compiled evaluator and the
-candidate's params (exactly as ``run_policy`` does); a later candidate with
-the same key reuses that record. A part that reads no event is a
+shows a key, it is evaluated with the compiled evaluator and the
+candidate's params (the code ``run_policy`` runs, its scores taken from the
+lead's cached timeline: :class:`~mqldsl.engine.timelines.MemoEvaluator`);
+a later candidate with the same key reuses that record. A part that reads no event is a
 function of the values of the names it reads, so it is evaluated once per
 distinct set of those values, not once per lead.
 
@@ -38,10 +39,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mqldsl.analysis.model import CheckedPolicy
-from mqldsl.engine.evaluator import Evaluator
 from mqldsl.engine.interpreter import Context, Interpreter
 from mqldsl.engine.runtime import Lead, instants
-from mqldsl.engine.timelines import score_timelines
+from mqldsl.engine.timelines import MemoEvaluator, score_timelines
 from mqldsl.language import ast
 from mqldsl.language.ast import walk
 from mqldsl.simulation.records import LeadRecord, lead_record
@@ -152,16 +152,18 @@ class DecisionCache:
         # order of first appearance. A group holds the contexts in which the
         # part has one value; a context of each group is kept to evaluate it.
         self.groups: list[tuple[tuple[int, int], ...]] = []
+        self.known: list[dict[tuple[float, float], tuple[Any, ...]]] = []
         self.contexts: list[list[Context]] = [[] for _ in self.conditions]
         keys: list[dict[Any, int]] = [{} for _ in self.conditions]
         for index, lead in enumerate(leads):
             points = instants([e.at for e in lead.events], windows, periods, as_of)
             scores_at = timelines(lead, as_of)
             pairs: dict[tuple[int, int], None] = {}
+            known: dict[tuple[float, float], tuple[Any, ...]] = {}
+            self.known.append(known)
             for t in points:
-                ctx = Context(
-                    lead, t, -math.inf, dict(zip(order, scores_at(t, -math.inf), strict=True))
-                )
+                scored = known[(t, -math.inf)] = scores_at(t, -math.inf)
+                ctx = Context(lead, t, -math.inf, dict(zip(order, scored, strict=True)))
                 for number, leaves in enumerate(self.leaves):
                     key: Any = (index, t)
                     if leaves is not None:
@@ -178,7 +180,7 @@ class DecisionCache:
                     pairs[(number, group)] = None
             self.groups.append(tuple(pairs))
         self.memo: list[dict[tuple[bool, ...], LeadRecord]] = [{} for _ in leads]
-        self.evaluators: dict[tuple[tuple[str, Any], ...], Evaluator] = {}
+        self.evaluators: dict[tuple[tuple[str, Any], ...], MemoEvaluator] = {}
 
     def records(self, candidate: Mapping[str, Any]) -> list[LeadRecord]:
         """A record per lead (in input order) with ``candidate``'s values."""
@@ -204,7 +206,7 @@ class DecisionCache:
             memo = self.memo[index]
             record = memo.get(key)
             if record is None:
-                result = self._evaluator(params).run(lead, self.as_of)
+                result = self._evaluator(params).run(lead, self.as_of, self.known[index])
                 record = lead_record(
                     self.model, lead, result.decision, result.first_entries, mql_index, sql_index
                 )
@@ -212,11 +214,11 @@ class DecisionCache:
             records.append(record)
         return records
 
-    def _evaluator(self, params: dict[str, Any]) -> Evaluator:
+    def _evaluator(self, params: dict[str, Any]) -> MemoEvaluator:
         key = tuple(sorted((k, repr(v)) for k, v in params.items()))
         evaluator = self.evaluators.get(key)
         if evaluator is None:
-            evaluator = self.evaluators[key] = Evaluator(self.model, params)
+            evaluator = self.evaluators[key] = MemoEvaluator(self.model, params)
         return evaluator
 
 
