@@ -188,6 +188,7 @@ def test_no_feasible_candidate_exits_1_and_says_so(tmp_path: Path) -> None:
     assert code == 1
     assert "no candidate satisfies `mql_precision >= 1.5` on the fitting part (5 tried)" in err
     assert "no candidate satisfies the constraints" in out
+    assert "closest: mql_min = " in out and "which breaks: mql_precision >= 1.5" in out
     code, out, _ = run(
         "tune", XED_POLICY, "--param", "mql_min=40..80:10", "--journeys", str(journeys),
         "--maximize", "buyer_recall", "--subject-to", "mql_precision >= 1.5", "--format", "json",

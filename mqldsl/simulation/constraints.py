@@ -128,6 +128,30 @@ class Constraints:
         )
         return [pyast.unparse(node) for node in top if not _value(node, values)]
 
+    def shortfall(self, values: Mapping[str, Any]) -> float:
+        """How far the values are from satisfying the constraints: over the
+        parts that do not hold, the gap between the two sides of a
+        comparison, relative to the right side (1 for any other broken part,
+        or one with no data)."""
+        if self.tree is None:
+            return 0.0
+        top = (
+            self.tree.values
+            if isinstance(self.tree, pyast.BoolOp) and isinstance(self.tree.op, pyast.And)
+            else [self.tree]
+        )
+        total = 0.0
+        for node in top:
+            if _value(node, values):
+                continue
+            gap = 1.0
+            if isinstance(node, pyast.Compare) and len(node.ops) == 1:
+                left, right = _value(node.left, values), _value(node.comparators[0], values)
+                if isinstance(left, int | float) and isinstance(right, int | float):
+                    gap = abs(left - right) / (abs(right) or 1.0)
+            total += gap
+        return total
+
 
 def _names(node: pyast.expr) -> list[str]:
     return [part.id for part in pyast.walk(node) if isinstance(part, pyast.Name)]

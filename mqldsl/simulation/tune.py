@@ -379,11 +379,12 @@ def tune(
 def _closest(
     candidates: list[Values], evaluation: _Evaluation, constraints: Constraints
 ) -> Json | None:
-    """The candidate that breaks the fewest constraint parts (then the
+    """The candidate nearest to satisfying the constraints (the smallest
+    :meth:`~mqldsl.simulation.constraints.Constraints.shortfall`, then the
     first in search order): shown when none satisfies them all."""
     if not candidates:
         return None
-    ranked = min(candidates, key=lambda v: len(constraints.broken(evaluation.fit(v))))
+    ranked = min(candidates, key=lambda v: constraints.shortfall(evaluation.fit(v)))
     broken = constraints.broken(evaluation.fit(ranked))
     return {"values": ranked, "broken": broken, "fit": evaluation.fit(ranked)}
 
