@@ -273,6 +273,25 @@ def test_holdout_after_a_date_holds_out_the_leads_that_arrived_later(tmp_path: P
     assert report["leads"]["holdout"] == later
     assert report["leads"]["fit"] == len(leads) - later
     assert report["split"]["method"] == "date"
+    # The held-out figures, independently: an Olist lead is an MQL once its first contact
+    # happened with a channel score of at least priority_min (policies/olist.mql).
+    channel = {"organic_search": 30, "paid_search": 30, "direct_traffic": 30, "unknown": 30,
+               "referral": 10, "email": -10, "other": -10, "display": -10, "other_publicities": -10}  # fmt: skip
+    best = report["best"]["priority_min"]
+    held = [
+        lead for lead in leads
+        if lead["events"] and min(e["at"] for e in lead["events"]) > cut + "T00:00:00Z"
+    ]  # fmt: skip
+    mqls = [
+        lead for lead in held
+        if channel.get(lead["profile"].get("origin"), 5 if "origin" not in lead["profile"] else 0)
+        >= best
+    ]  # fmt: skip
+    buyers = [lead for lead in held if lead["truth"]["buyer"]]
+    figures = report["holdout"]
+    assert figures["mqls"] == len(mqls)
+    assert figures["mql_precision"] == round(sum(m["truth"]["buyer"] for m in mqls) / len(mqls), 4)
+    assert figures["buyer_recall"] == round(sum(m["truth"]["buyer"] for m in mqls) / len(buyers), 4)
 
 
 def test_a_large_grid_goes_to_a_seeded_optuna_search(tmp_path: Path) -> None:
