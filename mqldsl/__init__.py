@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors
         sql,
         summary,
         sweep,
+        tune,
     )
 
 __all__ = [
@@ -64,6 +65,7 @@ __all__ = [
     "sql",
     "summary",
     "sweep",
+    "tune",
 ]
 
 

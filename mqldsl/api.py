@@ -39,6 +39,7 @@ from mqldsl.simulation.simulate import simulate as run_simulation
 from mqldsl.simulation.sources import Source, generate_journeys
 from mqldsl.simulation.sweep import SweepAxis
 from mqldsl.simulation.sweep import sweep as run_sweep
+from mqldsl.simulation.tune import TuneReport
 from mqldsl.simulation.whatif import whatif as run_whatif
 from mqldsl.warehouse.scoring import policy_sql
 
@@ -234,6 +235,65 @@ def sweep(
     return run_sweep(model, specs, source, options)
 
 
+def tune(
+    policy: PolicyLike,
+    grid: Sequence[str] | Mapping[str, Sequence[Any]],
+    *,
+    maximize: str,
+    subject_to: str | None = None,
+    scenario: str | os.PathLike[str] | None = None,
+    journeys: str | os.PathLike[str] | None = None,
+    holdout: float | None = None,
+    holdout_after: Instant | None = None,
+    seed: int | None = None,
+    leads: int | None = None,
+    as_of: Instant | None = None,
+    params: Params | None = None,
+    trials: int = 200,
+    output: str | os.PathLike[str] | None = None,
+    mql_stage: str = "mql",
+    sql_stage: str | None = None,
+) -> TuneReport:
+    """Search params for the values that maximise a metric under constraints (``mqldsl
+    tune``, docs/tune.md): ``grid`` as for :func:`sweep`; ``maximize`` a metric name,
+    ``subject_to`` constraints like ``"mql_precision >= 0.85"``; fitted on the leads not held
+    out (``holdout``: a fraction, by a seeded hash of the lead id; ``holdout_after``: the leads
+    whose first event is after that instant). ``report.best`` is None when no candidate
+    satisfies the constraints. ``output``: write the policy with the best values and its
+    version increased (atomically); ``report.diff`` then lists the changes."""
+    from mqldsl.io.files import write_atomic
+    from mqldsl.simulation.tune import checked_text, tuned_policy_text
+    from mqldsl.simulation.tune import tune as run_tune
+
+    model = load(policy)
+    if isinstance(grid, Mapping):
+        specs: list[str | SweepAxis] = [_axis(model, name, values) for name, values in grid.items()]
+    else:
+        specs = list(grid)
+    source = _source(scenario, journeys, seed, leads, as_of)
+    options = SimulationOptions(
+        params=_params(model, params), mql_stage=mql_stage, sql_stage=sql_stage
+    )
+    report = run_tune(
+        model,
+        specs,
+        source,
+        maximize,
+        subject_to,
+        holdout=holdout,
+        holdout_after=instant(holdout_after) if holdout_after is not None else None,
+        trials=trials,
+        options=options,
+    )
+    if output is not None and report.best is not None:
+        text = tuned_policy_text(model, report.best)
+        proposed = checked_text(text, str(output))
+        write_atomic(Path(output), text)
+        report.output = str(output)
+        report.diff = [change.text() for change in semantic_diff(model, proposed)]
+    return report
+
+
 def docs(
     policy: PolicyLike,
     format: str = "markdown",
@@ -399,4 +459,5 @@ __all__ = [
     "sql",
     "summary",
     "sweep",
+    "tune",
 ]

@@ -7,8 +7,9 @@ line itself is wrong; 3 a bug in mqldsl; 130 interrupted.
 One module per command group: :mod:`~mqldsl.cli.authoring` (check, fmt,
 test, docs, diff), :mod:`~mqldsl.cli.scoring` (score, sql, explain,
 timeline, import) and :mod:`~mqldsl.cli.simulation` (generate, simulate,
-whatif, sweep); :mod:`~mqldsl.cli.common` holds the group, the shared
-options and the mapping of library problems to exit codes.
+whatif, sweep), :mod:`~mqldsl.cli.tuning` (tune);
+:mod:`~mqldsl.cli.common` holds the group, the shared options and the
+mapping of library problems to exit codes.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Sequence
 
 import click
 
-from mqldsl.cli import authoring, scoring, simulation  # noqa: F401 - they register the commands
+from mqldsl.cli import authoring, scoring, simulation, tuning  # noqa: F401 - they register commands
 from mqldsl.cli.common import cli
 
 

@@ -1,0 +1,194 @@
+"""The objective and the constraints of `tune`: metric names of the simulate
+report (:data:`~mqldsl.simulation.metrics.DEFINITIONS`) in an expression
+written like `--fail-if` (`mql_precision >= 0.85 and sdr_utilisation <= 0.9`),
+read with Python's parser and evaluated without `eval`."""
+
+from __future__ import annotations
+
+import ast as pyast
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from mqldsl.io.errors import UsageProblem
+from mqldsl.language.suggestions import did_you_mean
+from mqldsl.simulation.metrics import DEFINITIONS
+
+# Metrics a search can rank by or bound: the numbers of the report.
+METRICS = tuple(name for name in DEFINITIONS if name != "mqls_per_week")
+
+_COMPARE: dict[type, Any] = {
+    pyast.Gt: lambda a, b: a > b,
+    pyast.GtE: lambda a, b: a >= b,
+    pyast.Lt: lambda a, b: a < b,
+    pyast.LtE: lambda a, b: a <= b,
+    pyast.Eq: lambda a, b: a == b,
+    pyast.NotEq: lambda a, b: a != b,
+}
+
+
+def check_metric(name: str, option: str = "--maximize") -> str:
+    """``name`` if it is one of :data:`METRICS`; :class:`UsageProblem` otherwise."""
+    if name not in METRICS:
+        close = did_you_mean(name, list(METRICS))
+        hint = f"; {close}" if close else f"; one of {', '.join(METRICS)}"
+        raise UsageProblem(f"unknown metric `{name}`{hint}", option)
+    return name
+
+
+@dataclass(frozen=True)
+class Part:
+    """One part of the constraints between `and`s: its text, the metrics it
+    reads (in order) and whether a larger first metric is better (a `>`
+    or `>=` bound), None when that cannot be told."""
+
+    text: str
+    metrics: tuple[str, ...]
+    larger_is_better: bool | None
+
+
+class Constraints:
+    """A parsed ``--subject-to`` expression (empty: no constraint)."""
+
+    def __init__(self, expression: str | None, option: str = "--subject-to") -> None:
+        self.expression = expression or ""
+        self.option = option
+        self.parts: list[Part] = []
+        self.tree: pyast.expr | None = None
+        if not self.expression.strip():
+            return
+        try:
+            self.tree = pyast.parse(self.expression.strip(), mode="eval").body
+        except SyntaxError as exc:
+            raise UsageProblem(f"cannot read `{self.expression}`: {exc.msg}", option) from None
+        self._check(self.tree)
+        top = (
+            self.tree.values
+            if isinstance(self.tree, pyast.BoolOp) and isinstance(self.tree.op, pyast.And)
+            else [self.tree]
+        )
+        for node in top:
+            names = tuple(dict.fromkeys(_names(node)))
+            larger: bool | None = None
+            if isinstance(node, pyast.Compare) and len(node.ops) == 1:
+                if isinstance(node.ops[0], pyast.Gt | pyast.GtE):
+                    larger = isinstance(node.left, pyast.Name)
+                elif isinstance(node.ops[0], pyast.Lt | pyast.LtE):
+                    larger = not isinstance(node.left, pyast.Name)
+            self.parts.append(Part(pyast.unparse(node), names, larger))
+
+    @property
+    def metrics(self) -> list[str]:
+        """Every metric the constraints read, in order of appearance."""
+        return list(dict.fromkeys(name for part in self.parts for name in part.metrics))
+
+    def _check(self, node: pyast.expr) -> None:
+        allowed = (
+            pyast.BoolOp,
+            pyast.UnaryOp,
+            pyast.Compare,
+            pyast.BinOp,
+            pyast.Constant,
+            pyast.Name,
+            pyast.And,
+            pyast.Or,
+            pyast.Not,
+            pyast.USub,
+            pyast.Add,
+            pyast.Sub,
+            pyast.Mult,
+            pyast.Div,
+            pyast.Load,
+            *_COMPARE,
+        )
+        for part in pyast.walk(node):
+            if not isinstance(part, allowed):
+                shown = pyast.unparse(part) if isinstance(part, pyast.expr) else type(part).__name__
+                raise UsageProblem(f"unexpected `{shown}` in `{self.expression}`", self.option)
+            if isinstance(part, pyast.Constant) and (
+                isinstance(part.value, bool) or not isinstance(part.value, int | float)
+            ):
+                raise UsageProblem(f"`{part.value!r}` is not a number", self.option)
+            if isinstance(part, pyast.Name):
+                check_metric(part.id, self.option)
+
+    def holds(self, values: Mapping[str, Any]) -> bool:
+        """Whether the constraints hold; a metric with no data (None) breaks
+        the comparison it is in."""
+        return self.tree is None or bool(_value(self.tree, values))
+
+    def broken(self, values: Mapping[str, Any]) -> list[str]:
+        """The parts (between `and`s) that do not hold."""
+        if self.tree is None:
+            return []
+        top = (
+            self.tree.values
+            if isinstance(self.tree, pyast.BoolOp) and isinstance(self.tree.op, pyast.And)
+            else [self.tree]
+        )
+        return [pyast.unparse(node) for node in top if not _value(node, values)]
+
+    def shortfall(self, values: Mapping[str, Any]) -> float:
+        """How far the values are from satisfying the constraints: over the
+        parts that do not hold, the gap between the two sides of a
+        comparison, relative to the right side (1 for any other broken part,
+        or one with no data)."""
+        if self.tree is None:
+            return 0.0
+        top = (
+            self.tree.values
+            if isinstance(self.tree, pyast.BoolOp) and isinstance(self.tree.op, pyast.And)
+            else [self.tree]
+        )
+        total = 0.0
+        for node in top:
+            if _value(node, values):
+                continue
+            gap = 1.0
+            if isinstance(node, pyast.Compare) and len(node.ops) == 1:
+                left, right = _value(node.left, values), _value(node.comparators[0], values)
+                if isinstance(left, int | float) and isinstance(right, int | float):
+                    gap = abs(left - right) / (abs(right) or 1.0)
+            total += gap
+        return total
+
+
+def _names(node: pyast.expr) -> list[str]:
+    return [part.id for part in pyast.walk(node) if isinstance(part, pyast.Name)]
+
+
+def _value(node: pyast.expr, values: Mapping[str, Any]) -> Any:
+    if isinstance(node, pyast.BoolOp):
+        parts = [bool(_value(v, values)) for v in node.values]
+        return all(parts) if isinstance(node.op, pyast.And) else any(parts)
+    if isinstance(node, pyast.UnaryOp):
+        inner = _value(node.operand, values)
+        if isinstance(node.op, pyast.Not):
+            return not inner
+        return None if inner is None else -inner
+    if isinstance(node, pyast.Compare):
+        left = _value(node.left, values)
+        for op, right_node in zip(node.ops, node.comparators, strict=True):
+            right = _value(right_node, values)
+            if left is None or right is None or not _COMPARE[type(op)](left, right):
+                return False
+            left = right
+        return True
+    if isinstance(node, pyast.BinOp):
+        a, b = _value(node.left, values), _value(node.right, values)
+        if a is None or b is None:
+            return None
+        if isinstance(node.op, pyast.Add):
+            return a + b
+        if isinstance(node.op, pyast.Sub):
+            return a - b
+        if isinstance(node.op, pyast.Mult):
+            return a * b
+        return a / b if b else None
+    if isinstance(node, pyast.Constant):
+        return node.value
+    assert isinstance(node, pyast.Name)
+    return values.get(node.id)
+
+
+__all__ = ["METRICS", "Constraints", "Part", "check_metric"]

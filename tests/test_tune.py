@@ -1,0 +1,416 @@
+"""`mqldsl tune` (SPEC §14.2): the search, the holdout, the trade-off, `-o`,
+and the decision cache (equal to full runs). The figures are checked against
+computations written here from the journeys, not with mqldsl's metric code."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mqldsl import api
+from mqldsl.io.policy import load_policy
+from mqldsl.simulation.run import RunSpec, evaluate_all, run_policy
+from mqldsl.simulation.sources import load_leads, open_scenario
+from mqldsl.simulation.tune_cache import DecisionCache
+
+from .conftest import ROOT
+from .helpers import run
+
+DATA = ROOT.parent / "shared" / "data"
+XED_CSV = DATA / "xeducation" / "xeducation_Leads.csv"
+XED_POLICY = str(ROOT / "policies" / "xeducation.mql")
+XED_MAPPING = str(ROOT / "policies" / "xeducation.toml")
+AS_OF = "2026-12-01"
+
+needs_xed = pytest.mark.skipif(
+    not XED_CSV.exists(), reason="../shared/data/xeducation is not present"
+)
+
+
+@pytest.fixture(scope="module")
+def xed_journeys(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("xed") / "xeducation.jsonl"
+    code, _, err = run(
+        "import", str(XED_CSV), "--policy", XED_POLICY, "--mapping", XED_MAPPING, "-o", str(out)
+    )
+    assert code == 0, err
+    return out
+
+
+# ---------------------------------------------------------------- an independent X Education scorer
+
+
+def _clamp(value: float) -> float:
+    return max(0.0, min(100.0, value))
+
+
+def _xed_total(profile: dict[str, Any]) -> float:
+    """fit + engagement of policies/xeducation.mql, written out by hand."""
+    occupation = profile.get("occupation")
+    fit = 0.0
+    fit += 35 if occupation == "working_professional" else 0
+    fit += 15 if occupation in ("businessman", "housewife") else 0
+    fit -= 25 if occupation == "student" else 0
+    fit += 30 if profile.get("origin") == "lead_add_form" else 0
+    fit += 15 if profile.get("source") in ("reference", "welingak") else 0
+    fit -= 20 if profile.get("do_not_email") is True else 0
+    time_on_site = profile.get("time_on_site")
+    visits = profile.get("total_visits")
+    pages = profile.get("pages_per_visit")
+    activity = profile.get("last_activity")
+    engagement = 0.0
+    engagement += 35 if time_on_site is not None and time_on_site >= 1000 else 0
+    engagement += 15 if time_on_site is not None and 400 <= time_on_site <= 999 else 0
+    engagement += 10 if visits is not None and visits >= 5 else 0
+    engagement += 5 if pages is not None and pages >= 3 else 0
+    engagement += 30 if activity in ("sms_sent", "phone_conversation") else 0
+    engagement -= 20 if activity in ("email_bounced", "unreachable", "unsubscribed") else 0
+    return _clamp(fit) + _clamp(engagement)
+
+
+def _held_out(lead_id: str, seed: int, fraction: float) -> bool:
+    digest = hashlib.sha256(f"{seed}:{lead_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < fraction
+
+
+def _recall_precision(rows: list[tuple[float, bool]], threshold: int) -> tuple[float, float]:
+    mqls = [buyer for total, buyer in rows if total >= threshold]
+    buyers = sum(buyer for _, buyer in rows)
+    precision = round(sum(mqls) / len(mqls), 4) if mqls else -1.0
+    return round(sum(mqls) / buyers, 4), precision
+
+
+@needs_xed
+def test_tune_on_x_education_picks_what_an_independent_search_picks(xed_journeys: Path) -> None:
+    code, out, err = run(
+        "tune", XED_POLICY, "--param", "mql_min=0..100:5", "--journeys", str(xed_journeys),
+        "--as-of", AS_OF, "--maximize", "buyer_recall", "--subject-to", "mql_precision >= 0.85",
+        "--holdout", "0.3", "--seed", "7", "--format", "json",
+    )  # fmt: skip
+    assert code == 0, err
+    report = json.loads(out)
+    fit: list[tuple[float, bool]] = []
+    held: list[tuple[float, bool]] = []
+    with open(xed_journeys, encoding="utf-8") as stream:
+        for line in stream:
+            lead = json.loads(line)
+            row = (_xed_total(lead["profile"]), lead["truth"]["buyer"] is True)
+            (held if _held_out(lead["id"], 7, 0.3) else fit).append(row)
+    assert report["leads"] == {"fit": len(fit), "holdout": len(held)}
+    # Exhaustive independent search: the largest recall with precision >= 0.85;
+    # ties go to the value closest to the current 60, then the smallest.
+    feasible = []
+    for threshold in range(0, 101, 5):
+        recall, precision = _recall_precision(fit, threshold)
+        if precision >= 0.85:
+            feasible.append((-recall, abs(threshold - 60), threshold))
+    best = min(feasible)[2]
+    assert report["best"] == {"mql_min": best}
+    recall, precision = _recall_precision(fit, best)
+    assert (report["fit"]["buyer_recall"], report["fit"]["mql_precision"]) == (recall, precision)
+    recall, precision = _recall_precision(held, best)
+    assert (report["holdout"]["buyer_recall"], report["holdout"]["mql_precision"]) == (
+        recall,
+        precision,
+    )
+    assert report["holdout"]["mqls"] == sum(total >= best for total, _ in held)
+    for part, rows in (("fit", fit), ("holdout", held)):
+        recall, precision = _recall_precision(rows, 60)
+        current = report["current"][part]
+        assert (current["buyer_recall"], current["mql_precision"]) == (recall, precision)
+    assert report["current"]["values"] == {"mql_min": 60}
+    # the trade-off curve: every value, each with the objective and the constraint
+    curve = report["curve"]
+    assert [p["values"]["mql_min"] for p in curve] == list(range(0, 101, 5))
+    for point in curve:
+        recall, precision = _recall_precision(fit, point["values"]["mql_min"])
+        assert point["objective"] == recall
+        assert point["constraints"]["mql_precision"] == precision
+        assert point["feasible"] == (precision >= 0.85)
+
+
+@needs_xed
+def test_tune_writes_the_tuned_policy_and_shows_the_diff(
+    xed_journeys: Path, tmp_path: Path
+) -> None:
+    new = tmp_path / "tuned.mql"
+    code, out, err = run(
+        "tune", XED_POLICY, "--param", "mql_min=40..80:10", "--journeys", str(xed_journeys),
+        "--as-of", AS_OF, "--maximize", "buyer_recall", "--subject-to", "mql_precision >= 0.8",
+        "-o", str(new),
+    )  # fmt: skip
+    assert code == 0, err
+    assert "best: mql_min = 50" in out
+    assert "param mql_min: 60 → 50" in out and "version: 1 → 2" in out
+    assert f"wrote {new}" in out
+    checked = api.check(new)
+    assert checked.ok and not checked.diagnostics
+    assert checked.model is not None
+    assert checked.model.version == 2 and checked.model.params["mql_min"].value == 50
+    old = Path(XED_POLICY).read_text(encoding="utf-8")
+    text = new.read_text(encoding="utf-8")
+    assert text == old.replace("version 1\n", "version 2\n").replace(
+        "param mql_min = 60 ", "param mql_min = 50 "
+    )  # comments and everything else kept byte for byte
+
+
+# ---------------------------------------------------------------- small synthetic journeys
+
+
+def _journeys(path: Path, count: int = 60) -> Path:
+    rng = random.Random(5)
+    lines = []
+    for number in range(count):
+        profile = {
+            "occupation": rng.choice(["working_professional", "student", "unemployed"]),
+            "time_on_site": rng.randrange(0, 2000),
+            "total_visits": rng.randrange(0, 10),
+            "last_activity": rng.choice(["sms_sent", "email_opened"]),
+        }
+        lead = {"id": f"L{number:03d}", "profile": profile, "events": []}
+        lead["truth"] = {"buyer": rng.random() < 0.4}
+        lines.append(json.dumps(lead))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_no_feasible_candidate_exits_1_and_says_so(tmp_path: Path) -> None:
+    journeys = _journeys(tmp_path / "j.jsonl")
+    code, out, err = run(
+        "tune", XED_POLICY, "--param", "mql_min=40..80:10", "--journeys", str(journeys),
+        "--maximize", "buyer_recall", "--subject-to", "mql_precision >= 1.5",
+    )  # fmt: skip
+    assert code == 1
+    assert "no candidate satisfies `mql_precision >= 1.5` on the fitting part (5 tried)" in err
+    assert "no candidate satisfies the constraints" in out
+    assert "closest: mql_min = " in out and "which breaks: mql_precision >= 1.5" in out
+    code, out, _ = run(
+        "tune", XED_POLICY, "--param", "mql_min=40..80:10", "--journeys", str(journeys),
+        "--maximize", "buyer_recall", "--subject-to", "mql_precision >= 1.5", "--format", "json",
+        "-o", str(tmp_path / "never.mql"),
+    )  # fmt: skip
+    assert code == 1 and json.loads(out)["best"] is None
+    assert not (tmp_path / "never.mql").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--param", "nope=1..2"], "unknown param `nope`"),
+        (["--param", "mql_min=80..40"], "need LO <= HI"),
+        (["--param", "mql_min=1-2"], "is not NAME=LO..HI[:STEP]"),
+        (["--param", "mql_min=40..80", "--maximize", "buyer_recal"], "unknown metric `buyer_recal`"),
+        (["--param", "mql_min=40..80", "--subject-to", "mql_precision >="], "cannot read"),
+        (["--param", "mql_min=40..80", "--subject-to", "precision > 0.5"], "unknown metric"),
+        (["--param", "mql_min=40..80", "--subject-to", "mql_precision > 'a'"], "not a number"),
+        (["--param", "mql_min=40..80", "--holdout", "1.5"], "between 0 and 1"),
+        (["--param", "mql_min=40..80", "--holdout-after", "2018-01-01"], "no lead is held out"),
+        (["--param", "mql_min=40..80", "--holdout", "0.3", "--holdout-after", "2018-01-01"],
+         "not both"),
+    ],
+)  # fmt: skip
+def test_bad_options_exit_2_with_a_clear_message(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    journeys = _journeys(tmp_path / "j.jsonl")
+    if "--maximize" not in args:
+        args = [*args, "--maximize", "buyer_recall"]
+    code, _, err = run("tune", XED_POLICY, "--journeys", str(journeys), *args)
+    assert code == 2, err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_json_shape_and_determinism_whatever_the_line_order(tmp_path: Path) -> None:
+    journeys = _journeys(tmp_path / "j.jsonl", 200)
+    args = ["--param", "mql_min=30..90:10", "--maximize", "buyer_recall",
+            "--subject-to", "mql_precision >= 0.3", "--holdout", "0.25", "--format", "json"]  # fmt: skip
+    code, first, err = run("tune", XED_POLICY, "--journeys", str(journeys), *args)
+    assert code == 0, err
+    lines = journeys.read_text().splitlines()
+    random.Random(3).shuffle(lines)
+    shuffled = tmp_path / "shuffled.jsonl"
+    shuffled.write_text("\n".join(lines) + "\n")
+    _, again, _ = run("tune", XED_POLICY, "--journeys", str(shuffled), *args)
+    assert json.loads(first) == json.loads(again)
+    report = json.loads(first)
+    assert set(report) >= {"best", "fit", "holdout", "current", "curve", "split", "search"}
+    assert set(report["best"]) == {"mql_min"}
+    assert set(report["current"]) == {"values", "fit", "holdout"}
+    assert report["split"] == {"method": "hash", "fraction": 0.25, "seed": 1, "after": None}
+
+
+# ---------------------------------------------------------------- holdout by date, Optuna
+
+
+def test_holdout_after_a_date_holds_out_the_leads_that_arrived_later(tmp_path: Path) -> None:
+    policy = str(ROOT / "policies" / "olist.mql")
+    journeys = tmp_path / "olist.jsonl"
+    code, _, err = run(
+        "generate", str(ROOT / "simulations" / "olist.toml"), "--leads", "600", "-o", str(journeys)
+    )
+    assert code == 0, err
+    leads = [json.loads(line) for line in journeys.read_text().splitlines()]
+    firsts = sorted(min(e["at"] for e in lead["events"]) for lead in leads if lead["events"])
+    cut = firsts[len(firsts) * 2 // 3][:10]  # a date about two thirds in
+    later = sum(
+        1
+        for lead in leads
+        if lead["events"] and min(e["at"] for e in lead["events"]) > cut + "T00:00:00Z"
+    )
+    code, out, err = run(
+        "tune", policy, "--param", "priority_min=-10..40:5", "--journeys", str(journeys),
+        "--maximize", "buyer_recall", "--subject-to", "mql_precision >= 0.01",
+        "--holdout-after", cut, "--format", "json",
+    )  # fmt: skip
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["leads"]["holdout"] == later
+    assert report["leads"]["fit"] == len(leads) - later
+    assert report["split"]["method"] == "date"
+    # The held-out figures, independently: an Olist lead is an MQL once its first contact
+    # happened with a channel score of at least priority_min (policies/olist.mql).
+    channel = {"organic_search": 30, "paid_search": 30, "direct_traffic": 30, "unknown": 30,
+               "referral": 10, "email": -10, "other": -10, "display": -10, "other_publicities": -10}  # fmt: skip
+    best = report["best"]["priority_min"]
+    held = [
+        lead for lead in leads
+        if lead["events"] and min(e["at"] for e in lead["events"]) > cut + "T00:00:00Z"
+    ]  # fmt: skip
+    mqls = [
+        lead for lead in held
+        if channel.get(lead["profile"].get("origin"), 5 if "origin" not in lead["profile"] else 0)
+        >= best
+    ]  # fmt: skip
+    buyers = [lead for lead in held if lead["truth"]["buyer"]]
+    figures = report["holdout"]
+    assert figures["mqls"] == len(mqls)
+    assert figures["mql_precision"] == round(sum(m["truth"]["buyer"] for m in mqls) / len(mqls), 4)
+    assert figures["buyer_recall"] == round(sum(m["truth"]["buyer"] for m in mqls) / len(buyers), 4)
+
+
+def test_a_large_grid_goes_to_a_seeded_optuna_search(tmp_path: Path) -> None:
+    policy = str(ROOT / "policies" / "acme.mql")
+    args = [
+        "tune", policy, "--scenario", str(ROOT / "simulations" / "acme.toml"), "--leads", "150",
+        "--param", "mql_fit_min=0..60", "--param", "mql_intent_min=0..60",
+        "--maximize", "buyer_recall", "--subject-to", "mql_precision >= 0.5",
+        "--trials", "25", "--format", "json",
+    ]  # fmt: skip
+    code, first, err = run(*args)
+    assert code == 0, err
+    _, second, _ = run(*args)
+    assert first == second  # seeded: byte-identical
+    report = json.loads(first)
+    assert report["search"]["method"] == "optuna"
+    assert report["search"]["combinations"] == 61 * 61
+    assert 1 <= report["search"]["evaluated"] <= 25
+    assert report["fit"]["mql_precision"] >= 0.5
+    front = report["curve"]
+    assert report["curve_kind"] == "pareto" and front
+    points = [(p["objective"], p["constraints"]["mql_precision"]) for p in front]
+    for a in points:  # nothing on the front is beaten on both
+        assert not any(b[0] >= a[0] and b[1] >= a[1] and b != a for b in points)
+
+
+# ---------------------------------------------------------------- the cache equals full runs
+
+CUSTOM = """policy "cache check"
+version 1
+
+lead {
+  size: int
+  kind: enum(a, b, c)
+}
+
+event visit
+event demo
+event bounce
+
+param visits_min = 2
+param size_min = 50
+param demo_points = 30
+
+score heat {
+  +10 per visit within 14 days, max 40
+  +30 when demo within 30 days
+}
+
+stages {
+  known
+  warm when count(visit within 7 days) >= visits_min or heat >= 20
+  mql when heat >= demo_points and not (size < size_min) or kind == a and heat >= visits_min * 10
+}
+
+disqualify "Tiny" when size < size_min / 10
+disqualify "Bounced" when bounce ever and size < size_min
+
+route mql to big when size >= size_min * 4, sla 1 hour
+route mql to small, sla 1 day
+"""
+
+
+def _custom_leads(count: int) -> list[dict[str, Any]]:
+    rng = random.Random(11)
+    leads = []
+    for number in range(count):
+        events = []
+        for _ in range(rng.randrange(0, 8)):
+            day = rng.randrange(1, 60)
+            events.append({"type": rng.choice(["visit", "visit", "demo", "bounce"]),
+                           "at": f"2026-10-{1 + day % 28:02d}T{rng.randrange(24):02d}:00:00Z"})  # fmt: skip
+        events.sort(key=lambda e: e["at"])
+        profile = {"size": rng.choice([None, 3, 20, 60, 200, 900]), "kind": rng.choice("abc")}
+        leads.append({"id": f"c{number}", "profile": profile, "events": events,
+                      "truth": {"buyer": rng.random() < 0.3}})  # fmt: skip
+    return leads
+
+
+@pytest.mark.parametrize(
+    ("policy", "param", "values"),
+    [
+        ("custom", "visits_min", [0, 1, 2, 3, 5]),
+        ("custom", "size_min", [0, 20, 50, 61, 300]),
+        ("custom", "demo_points", [0, 25, 30, 45]),
+        ("acme", "mql_intent_min", [0, 20, 40, 65]),
+        ("enterprise", "mql_fit_min", [20, 50, 80]),
+        ("olist", "priority_min", [-10, 10, 20, 35]),
+        ("saas_trial", "team_min", [1, 3, 6]),  # feeds a score: full runs
+    ],
+)
+def test_cached_decisions_equal_full_runs(
+    tmp_path: Path, policy: str, param: str, values: list[int]
+) -> None:
+    if policy == "custom":
+        path = tmp_path / "custom.mql"
+        path.write_text(CUSTOM)
+        model = load_policy(path)
+        journeys = tmp_path / "custom.jsonl"
+        journeys.write_text("".join(json.dumps(lead) + "\n" for lead in _custom_leads(300)))
+        loaded = load_leads(model, None, journeys, 1)
+        scenario = None
+    else:
+        model = load_policy(ROOT / "policies" / f"{policy}.mql")
+        scenario = open_scenario(ROOT / "simulations" / f"{policy}.toml", model)
+        loaded = load_leads(model, scenario, None, 3, 300)
+    as_of = loaded.default_as_of
+    cache = DecisionCache(model, loaded.leads, {}, [param], as_of, "mql", None)
+    assert (cache.reason is None) == (policy != "saas_trial")
+    for value in values:
+        full = evaluate_all(model, {param: value}, loaded.leads, as_of, "mql")[0]
+        assert cache.records({param: value}) == full, value
+    if policy != "custom":
+        # the whole report, sales replay included, through the public tune
+        spec = RunSpec(params={param: values[-1]}, as_of=as_of,
+                       scenario=scenario, seed=3)  # fmt: skip
+        whole = run_policy(model, loaded.leads, spec).report.metrics
+        report = api.tune(
+            model, [f"{param}={values[-1]}..{values[-1]}"], maximize="mqls",
+            scenario=ROOT / "simulations" / f"{policy}.toml", leads=300, seed=3,
+        )  # fmt: skip
+        assert report.fit == {k: v for k, v in whole.items() if k != "mqls_per_week"}
