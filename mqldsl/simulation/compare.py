@@ -5,15 +5,14 @@ attributed to, and a few explained sample leads."""
 
 from __future__ import annotations
 
-import math
-import random
 import statistics
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from mqldsl.analysis.model import CheckedPolicy
-from mqldsl.simulation.metrics import MAIN, metrics
+from mqldsl.simulation.intervals import mean_intervals
+from mqldsl.simulation.metrics import MAIN
 from mqldsl.simulation.records import LeadRecord
 from mqldsl.simulation.results import (
     Attribution,
@@ -26,61 +25,48 @@ from mqldsl.simulation.results import (
 from mqldsl.simulation.run import Run
 
 Metrics = dict[str, Any]
-Samples = list[tuple[Metrics, Metrics]]  # (base, proposed) metrics per replication or draw
+Samples = list[tuple[Metrics, Metrics]]  # (base, proposed) metrics per replication
 
-# Two-sided 95% Student t critical values by degrees of freedom.
-_T95 = {
-    1: 12.706,
-    2: 4.303,
-    3: 3.182,
-    4: 2.776,
-    5: 2.571,
-    6: 2.447,
-    7: 2.365,
-    8: 2.306,
-    9: 2.262,
-    10: 2.228,
-    12: 2.179,
-    15: 2.131,
-    20: 2.086,
-    25: 2.060,
-    30: 2.042,
-}
 NUMERIC = [*MAIN, "buyers", "median_hours_to_mql", "sdr_utilisation", "queue_length"]
 
 
-def _t95(df: int) -> float:
-    if df <= 0:
-        return math.nan
-    usable = [k for k in _T95 if k <= df]
-    return _T95[max(usable)] if df <= 30 else 1.96
+def _pct(diff: float | None, base: float | None) -> float | None:
+    return round(100.0 * diff / base, 2) if diff is not None and base else None
 
 
-def _interval(diffs: Sequence[float]) -> list[float] | None:
-    if len(diffs) < 2:
-        return None
-    mean = statistics.fmean(diffs)
-    half = _t95(len(diffs) - 1) * statistics.stdev(diffs) / math.sqrt(len(diffs))
-    return [round(mean - half, 4), round(mean + half, 4)]
-
-
-def _delta(base: Metrics, proposed: Metrics, samples: Samples) -> dict[str, MetricDelta]:
+def journeys_delta(
+    base: Metrics, proposed: Metrics, intervals: dict[str, list[float] | None]
+) -> dict[str, MetricDelta]:
+    """Over journeys: each metric on the whole data under both policies, the
+    difference, and its paired bootstrap interval (``intervals``)."""
     delta: dict[str, MetricDelta] = {}
     for name in NUMERIC:
         b, p = base.get(name), proposed.get(name)
         diff = None if b is None or p is None else round(p - b, 4)
-        diffs = [
-            q[name] - a[name]
+        delta[name] = MetricDelta(b, p, diff, _pct(diff, b), intervals.get(name))
+    return delta
+
+
+def scenario_delta(samples: Samples) -> dict[str, MetricDelta]:
+    """Over a scenario's replications: each metric's mean under both
+    policies, the mean difference, the confidence interval of that mean
+    and the prediction interval of one replication (the replications where
+    the metric has data under both policies)."""
+    delta: dict[str, MetricDelta] = {}
+    for name in NUMERIC:
+        pairs = [
+            (a[name], q[name])
             for a, q in samples
             if a.get(name) is not None and q.get(name) is not None
         ]
-        delta[name] = MetricDelta(
-            base=b,
-            proposed=p,
-            diff=diff,
-            diff_pct=round(100.0 * diff / b, 2) if diff is not None and b else None,
-            ci95=_interval(diffs),
-        )
+        if not pairs:
+            delta[name] = MetricDelta(None, None, None, None, None)
+            continue
+        b = round(statistics.fmean(a for a, _ in pairs), 4)
+        p = round(statistics.fmean(q for _, q in pairs), 4)
+        spread = mean_intervals([q - a for a, q in pairs])
+        diff = round(spread.mean, 4)
+        delta[name] = MetricDelta(b, p, diff, _pct(diff, b), spread.ci95, spread.pi95)
     return delta
 
 
@@ -175,35 +161,20 @@ def attribution(
     return params + conditions + rules
 
 
-def bootstrap_delta(
-    base: Run, proposed: Run, as_of: float, draws: int, seed: int, simulated: bool
-) -> Samples:
-    """The metrics of both runs over ``draws`` resamplings of the leads (the
-    same picks for both), for intervals when there are no replications."""
-    rng = random.Random(seed)
-    n = len(base.records)
-    samples: Samples = []
-    for _ in range(draws if n else 0):
-        picks = [rng.randrange(n) for _ in range(n)]
-        a = [base.records[i] for i in picks]
-        b = [proposed.records[i] for i in picks]
-        samples.append((metrics(a, as_of, None, simulated), metrics(b, as_of, None, simulated)))
-    return samples
-
-
 def whatif_report(
     base_model: CheckedPolicy,
     proposed_model: CheckedPolicy,
     base: Run,
     proposed: Run,
-    samples: Samples,
+    delta: dict[str, MetricDelta],
     explain: Callable[[CheckedPolicy, Any, Any], str],
 ) -> WhatIfReport:
-    """The what-if report of two runs over the same leads; ``samples`` give
-    the intervals, ``explain(model, lead, result)`` the sample leads' text."""
-    changed = [
+    """The what-if report of two runs over the same leads with the metrics
+    compared in ``delta``; ``explain(model, lead, result)`` gives the sample
+    leads' text. The leads whose stage changed are taken in id order."""
+    changed = sorted(
         a.id for a, b in zip(base.records, proposed.records, strict=True) if a.stage != b.stage
-    ]
+    )
     sample_leads = []
     for lead_id in changed[:3]:
         if lead_id in base.kept and lead_id in proposed.kept:
@@ -227,7 +198,7 @@ def whatif_report(
     return WhatIfReport(
         base=base.report,
         proposed=proposed.report,
-        delta=_delta(base.report.metrics, proposed.report.metrics, samples),
+        delta=delta,
         transitions=transitions(base.records, proposed.records),
         changed_leads=len(changed),
         attribution=attribution(base_model, proposed_model, base, proposed, changed),
@@ -238,7 +209,8 @@ def whatif_report(
 __all__ = [
     "NUMERIC",
     "attribution",
-    "bootstrap_delta",
+    "journeys_delta",
+    "scenario_delta",
     "transitions",
     "whatif_report",
 ]

@@ -71,13 +71,20 @@ class SimulationReport:
 @dataclass(frozen=True)
 class MetricDelta:
     """One metric under both policies: the change, in points and percent of
-    the base, and its 95% interval (None when there are too few samples)."""
+    the base, and its 95% interval (None when there are too few samples).
+
+    Over journeys, ``base`` and ``proposed`` are the metric on the whole
+    data and ``ci95`` a paired bootstrap percentile interval of the change.
+    Over a scenario, they are means over the replications, ``ci95`` the
+    confidence interval of the mean change and ``pi95`` the prediction
+    interval: the change one more replication (one quarter) would show."""
 
     base: float | None
     proposed: float | None
     diff: float | None
     diff_pct: float | None
     ci95: list[float] | None
+    pi95: list[float] | None = None
 
     def to_json(self) -> Json:
         return {
@@ -86,6 +93,7 @@ class MetricDelta:
             "diff": self.diff,
             "diff_pct": self.diff_pct,
             "ci95": self.ci95,
+            "pi95": self.pi95,
         }
 
 

@@ -4,6 +4,7 @@ the leads that move between stages and why (:mod:`mqldsl.simulation.compare`).""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -11,9 +12,18 @@ from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.explain import explanation, render_text
 from mqldsl.engine.runtime import Lead
 from mqldsl.io.errors import UsageProblem
-from mqldsl.simulation.compare import Samples, bootstrap_delta, whatif_report
+from mqldsl.simulation.compare import (
+    NUMERIC,
+    Samples,
+    journeys_delta,
+    scenario_delta,
+    whatif_report,
+)
 from mqldsl.simulation.failif import FailIfError, check_fail_if
-from mqldsl.simulation.results import WhatIfReport
+from mqldsl.simulation.intervals import BOOTSTRAP_DRAWS, paired_bootstrap
+from mqldsl.simulation.metrics import metrics
+from mqldsl.simulation.records import LeadRecord
+from mqldsl.simulation.results import MetricDelta, WhatIfReport
 from mqldsl.simulation.run import Run, RunSpec, run_policy
 from mqldsl.simulation.simulate import (
     SimulationOptions,
@@ -24,7 +34,6 @@ from mqldsl.simulation.simulate import (
 from mqldsl.simulation.sources import Source, load_leads, open_scenario
 
 EXPLAINED_LEADS = 2000  # changed leads re-run with explanations, for attribution
-BOOTSTRAP_DRAWS = 100  # resamplings of real journeys for the intervals
 
 
 def whatif(
@@ -102,19 +111,32 @@ def whatif(
     assert first is not None
     a, b, leads, moment, notes = first
     changed = {x.id for x, y in zip(a.records, b.records, strict=True) if x.stage != y.stage}
-    subset = [lead for lead in leads if lead.id in changed][:EXPLAINED_LEADS]
+    subset = sorted((lead for lead in leads if lead.id in changed), key=lambda x: x.id)
+    subset = subset[:EXPLAINED_LEADS]
     ids = {lead.id for lead in subset}
     explained = RunSpec(params=base_params, as_of=moment, mql_stage=stage, seed=seed)
     a.kept = run_policy(base, subset, explained, explain_ids=ids).kept
     explained = RunSpec(params=options.params, as_of=moment, mql_stage=stage, seed=seed)
     b.kept = run_policy(proposed_model, subset, explained, explain_ids=ids).kept
+    delta: dict[str, MetricDelta]
     if scenario is None:
-        samples = bootstrap_delta(a, b, moment, BOOTSTRAP_DRAWS, seed, simulated=False)
+        accounts = bool(base.account_fields or proposed_model.account_fields)
+        keys = [lead.account or lead.id if accounts else lead.id for lead in leads]
+
+        def metrics_of(records: Sequence[LeadRecord]) -> dict[str, Any]:
+            return metrics(records, moment, None, False)
+
+        intervals = paired_bootstrap(
+            a.records, b.records, keys, NUMERIC, metrics_of, draws=BOOTSTRAP_DRAWS, seed=seed
+        )
+        delta = journeys_delta(a.report.metrics, b.report.metrics, intervals)
+    else:
+        delta = scenario_delta(samples)
 
     def explain(model: CheckedPolicy, lead: Lead, result: Any) -> str:
         return render_text(model, lead, explanation(model, lead, result), moment)
 
-    report = whatif_report(base, proposed_model, a, b, samples, explain)
+    report = whatif_report(base, proposed_model, a, b, delta, explain)
     return replace(report, notes=tuple(notes))
 
 
