@@ -5,6 +5,7 @@ difference, and order-free reports."""
 
 from __future__ import annotations
 
+import html
 import json
 import random
 import statistics
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from mqldsl.io.policy import load_policy
+from mqldsl.render.outputs import report_document, report_text
 from mqldsl.simulation.simulate import SimulationOptions, simulate
 from mqldsl.simulation.sources import Source, generate_journeys
 from mqldsl.simulation.whatif import whatif
@@ -162,13 +164,13 @@ def test_shuffled_journeys_give_the_same_whatif_json(tmp_path: Path) -> None:
     generate_journeys(SCENARIO, journeys, leads=500, seed=5)
     lines = journeys.read_text().splitlines()
     random.Random(1).shuffle(lines)
-    shuffled = tmp_path / "shuffled.jsonl"
-    shuffled.write_text("\n".join(lines) + "\n")
     acme = load_policy(ACME)
     options = SimulationOptions(params={"mql_intent_min": 25})
     texts = []
-    for path in (journeys, shuffled):
-        data = whatif(acme, None, Source(journeys=path, as_of=AS_OF), options).to_json()
+    for content in (None, "\n".join(lines) + "\n"):
+        if content is not None:  # the same file, its lines shuffled
+            journeys.write_text(content)
+        data = whatif(acme, None, Source(journeys=journeys, as_of=AS_OF), options).to_json()
         # The backtest's deciles are cut by the backtest's own code (the
         # order-free buckets of SPEC §14.1 are another part of issue #15);
         # every what-if figure must already be order-free.
@@ -241,3 +243,73 @@ def test_per_lead_parts_reproduce_every_metric(tmp_path: Path) -> None:
     found = paired_bootstrap(*runs, [x.id for x in leads], NUMERIC, metrics_of, draws=200)
     assert len(calls) == 2
     assert found["mqls"] is not None and found["median_hours_to_mql"] is not None
+
+
+def test_sla_change_is_attributed_and_every_format_gives_the_context(tmp_path: Path) -> None:
+    journeys = tmp_path / "acme.jsonl"
+    generate_journeys(SCENARIO, journeys, leads=300, seed=4)
+    proposed = tmp_path / "proposed.mql"
+    proposed.write_text(
+        Path(ACME)
+        .read_text()
+        .replace(
+            "route mql to sdr_inbound when channel == inbound, sla 5 minutes",
+            "route mql to sdr_inbound when channel == inbound, sla 2 hours",
+        )
+        .replace('policy "Acme Cloud Security lead qualification"', 'policy "Acme <b>next</b>"')
+    )
+    acme = load_policy(ACME)
+    report = whatif(
+        acme,
+        load_policy(proposed),
+        Source(journeys=journeys, as_of=AS_OF),
+        fail_if="moved_leads > 0",
+    )
+    data = report.to_json()
+    # independently: the leads `score` routes to sdr_inbound (their SLA changed)
+    code, out, _ = run("score", ACME, str(journeys), "--as-of", "2026-12-01")
+    inbound = sum(
+        1
+        for d in map(json.loads, out.splitlines())
+        if d["route"] is not None and d["route"]["queue"] == "sdr_inbound"
+    )
+    assert inbound > 0
+    routes = [a for a in data["attribution"] if a["what"] == "route mql to sdr_inbound"]
+    assert routes and routes[0]["leads"] >= inbound
+    assert routes[0]["base"].endswith("sla 5 minutes")
+    assert routes[0]["proposed"].endswith("sla 2 hours")
+    assert data["changes"][0]["what"] == "route mql to sdr_inbound"
+    assert data["data"]["journeys"] == str(journeys) and data["data"]["leads"] == 300
+    assert data["data"]["intervals"] == {"method": "bootstrap", "draws": 1000, "resampled": "leads"}
+    assert data["fail_if"]["verdict"] == "failed"
+    texts = {kind: report_document(report, tmp_path / f"r.{kind}") for kind in ("md", "html")}
+    texts["text"] = report_text(report)
+    assert "moved_leads &gt; 0" in texts["html"]
+    assert "<b>next</b>" not in texts["html"] and "&lt;b&gt;next&lt;/b&gt;" in texts["html"]
+    texts["html"] = html.unescape(texts["html"])
+    for kind, text in texts.items():
+        assert "route mql to sdr_inbound" in text, kind
+        assert "sla 2 hours" in text, kind
+        assert "version 4" in text and "300" in text and str(journeys) in text, kind
+        assert "moved_leads > 0" in text and "failed" in text, kind
+        assert "paired bootstrap" in text, kind
+    code, _, err = run(
+        "whatif", ACME, str(proposed), "--journeys", str(journeys), "--fail-if", "moved_leads > 0"
+    )
+    assert code == 1 and "fail-if held: moved_leads > 0" in err
+    code, _, err = run(
+        "whatif", ACME, str(proposed), "--journeys", str(journeys), "--fail-if", "mqls.dleta > 0"
+    )
+    assert code == 2 and "did you mean" in err
+
+
+def test_html_change_column_keeps_sign_and_percentage(tmp_path: Path) -> None:
+    journeys = tmp_path / "acme.jsonl"
+    generate_journeys(SCENARIO, journeys, leads=300, seed=4)
+    options = SimulationOptions(params={"mql_intent_min": 20})
+    report = whatif(load_policy(ACME), None, Source(journeys=journeys, as_of=AS_OF), options)
+    d = report.delta["mqls"]
+    assert d.diff is not None and d.diff > 0 and d.diff_pct is not None
+    html = report_document(report, tmp_path / "r.html")
+    assert f"+{d.diff} (+{d.diff_pct:.1f}%)" in html
+    assert "mql_intent_min=20" in html

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from mqldsl.analysis.model import CheckedPolicy
+from mqldsl.simulation.differences import attribute, differences
 from mqldsl.simulation.intervals import mean_intervals
 from mqldsl.simulation.metrics import MAIN
 from mqldsl.simulation.records import LeadRecord
@@ -20,6 +21,7 @@ from mqldsl.simulation.results import (
     SampleLead,
     SampleOutcome,
     Transition,
+    WhatIfData,
     WhatIfReport,
 )
 from mqldsl.simulation.run import Run
@@ -83,82 +85,10 @@ def transitions(base: Sequence[LeadRecord], proposed: Sequence[LeadRecord]) -> l
     ]
 
 
-def _rule_keys(
-    base: CheckedPolicy, proposed: CheckedPolicy
-) -> tuple[dict[tuple[str, int], str], dict[tuple[str, int], str]]:
-    """A name for every rule of both policies; a rule matched across the
-    versions (as `diff` matches them: by label, identity, shape, position)
-    has the same name in both, as written in the proposed policy."""
-    from mqldsl.analysis.matching import match_rules
-    from mqldsl.language.notation import rule_text
-
-    old_keys: dict[tuple[str, int], str] = {}
-    new_keys: dict[tuple[str, int], str] = {}
-    for name in sorted(set(base.scores) | set(proposed.scores)):
-        old_rules = base.scores[name].node.rules or () if name in base.scores else ()
-        new_rules = proposed.scores[name].node.rules or () if name in proposed.scores else ()
-        pairs, removed, added = match_rules(tuple(old_rules), tuple(new_rules))
-        for i, j in pairs:
-            key = f"{name}: {new_rules[j].label or rule_text(new_rules[j])}"
-            old_keys[(name, i)] = new_keys[(name, j)] = key
-        for i in removed:
-            old_keys[(name, i)] = (
-                f"{name}: {old_rules[i].label or rule_text(old_rules[i])} (removed)"
-            )
-        for j in added:
-            new_keys[(name, j)] = f"{name}: {new_rules[j].label or rule_text(new_rules[j])} (added)"
-    return old_keys, new_keys
-
-
-def _rule_points(keys: dict[tuple[str, int], str], result: Any) -> dict[str, float]:
-    points: dict[str, float] = {}
-    for name, parts in (result.contributions or {}).items():
-        for index, given in enumerate(parts):
-            key = keys[(name, index)]
-            points[key] = points.get(key, 0.0) + given
-    return points
-
-
-def attribution(
-    base_model: CheckedPolicy,
-    proposed_model: CheckedPolicy,
-    base: Run,
-    proposed: Run,
-    changed: list[str],
-) -> list[Attribution]:
-    """For the leads whose outcome changed: which rules gave different points,
-    and which stage conditions differ between the policies."""
-    from mqldsl.language.notation import expr
-
-    counts: Counter[str] = Counter()
-    old_keys, new_keys = _rule_keys(base_model, proposed_model)
-    for lead_id in changed:
-        if lead_id not in base.kept or lead_id not in proposed.kept:
-            continue
-        a = _rule_points(old_keys, base.kept[lead_id][1])
-        b = _rule_points(new_keys, proposed.kept[lead_id][1])
-        for key in sorted(set(a) | set(b)):
-            if abs(a.get(key, 0.0) - b.get(key, 0.0)) > 1e-9:
-                counts[f"rule {key}"] += 1
-    conditions: list[Attribution] = []
-    base_stages = {s.name: s for s in base_model.stages.stages}
-    for stage in proposed_model.stages.stages:
-        old = base_stages.get(stage.name)
-        old_text = expr(old.condition) if old is not None and old.condition is not None else None
-        new_text = expr(stage.condition) if stage.condition is not None else None
-        if old_text != new_text:
-            conditions.append(Attribution(f"stage {stage.name} condition", old_text, new_text))
-    params: list[Attribution] = []
-    old_params, new_params = base.report.policy.params, proposed.report.policy.params
-    for name in sorted(set(old_params) | set(new_params)):
-        old, new = old_params.get(name), new_params.get(name)
-        if old != new:
-            params.append(Attribution(f"param {name}", old, new))
-    rules = [
-        Attribution(key, leads=count)
-        for key, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    ]
-    return params + conditions + rules
+def outcome(record: LeadRecord) -> tuple[Any, ...]:
+    """What a what-if compares of a lead: its stage, its handoff (instant,
+    queue, SLA) and its disqualification reasons."""
+    return (record.stage, record.handoff, record.queue, record.sla, record.disqualified)
 
 
 def whatif_report(
@@ -168,6 +98,7 @@ def whatif_report(
     proposed: Run,
     delta: dict[str, MetricDelta],
     explain: Callable[[CheckedPolicy, Any, Any], str],
+    data: WhatIfData | None = None,
 ) -> WhatIfReport:
     """The what-if report of two runs over the same leads with the metrics
     compared in ``delta``; ``explain(model, lead, result)`` gives the sample
@@ -195,21 +126,36 @@ def whatif_report(
                     ),
                 )
             )
+    found = differences(
+        base_model, proposed_model, base.report.policy.params, proposed.report.policy.params
+    )
+    moved = sum(
+        1 for a, b in zip(base.records, proposed.records, strict=True) if outcome(a) != outcome(b)
+    )
     return WhatIfReport(
+        changes=[Attribution(d.what, d.base, d.proposed) for d in found],
+        data=data,
+        moved_leads=moved,
         base=base.report,
         proposed=proposed.report,
         delta=delta,
         transitions=transitions(base.records, proposed.records),
         changed_leads=len(changed),
-        attribution=attribution(base_model, proposed_model, base, proposed, changed),
+        attribution=attribute(
+            found,
+            [
+                (base.kept[i][1], proposed.kept[i][1])
+                for i in sorted(set(base.kept) & set(proposed.kept))
+            ],
+        ),
         samples=sample_leads,
     )
 
 
 __all__ = [
     "NUMERIC",
-    "attribution",
     "journeys_delta",
+    "outcome",
     "scenario_delta",
     "transitions",
     "whatif_report",
