@@ -170,11 +170,16 @@ def whatif(
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, tuple | frozenset):
-        return sorted(value) if isinstance(value, frozenset) else list(value)
+    """A `--set` value as JSON holds it."""
+    if isinstance(value, frozenset):
+        return sorted(value)
+    if isinstance(value, tuple):
+        return list(value)
     if isinstance(value, dt.date):
         return value.isoformat()
-    return value
+    if value is None or isinstance(value, bool | int | float | str | list):
+        return value
+    return str(value)
 
 
 __all__ = [
