@@ -186,6 +186,10 @@ def test_scenario_point_is_the_mean_of_the_replications() -> None:
     report = whatif(
         acme, None, Source(scenario=SCENARIO, leads=300, seed=11), options, replications=3
     )
+    # the only difference moved every lead that moved (in replication 1)
+    assert [(a.what, a.leads) for a in report.attribution] == [
+        ("param mql_intent_min", report.moved_leads)
+    ]
     # independently: each replication on its own, then mean and t-intervals here
     runs = [
         (

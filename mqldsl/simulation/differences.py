@@ -8,7 +8,7 @@ them; score ranges, decay and formulas; stage conditions; disqualifiers;
 recycling; routes and their SLAs). A difference moved a lead when the
 part of the policy it changed acts differently on that lead under the two
 policies: a rule gives other points, a stage is entered at another instant
-(or not at all), a disqualifier holds at other times, a recycle fires
+(or not at all) or left at another instant, a disqualifier holds at other times, a recycle fires
 differently, a handoff goes to another queue or SLA, a score has another
 value. A param moved a lead when a part that reads it did.
 """
@@ -56,8 +56,16 @@ def _params_read(model: CheckedPolicy, node: Any) -> set[str]:
 
 
 def _entry(result: Any, stage: str) -> Any:
+    """When the lead first entered ``stage``, and every step of its
+    timeline into or out of ``stage``."""
     first = result.first_entries.get(stage)
-    return (first[0] if first else None, result.decision.entered.get(stage))
+    moves = []
+    previous = None
+    for step in result.steps:
+        if stage in (step.stage, previous):
+            moves.append((step.at, step.stage))
+        previous = step.stage
+    return (first[0] if first else None, moves)
 
 
 def _stage_moved(stage: str) -> Moved:
