@@ -431,3 +431,49 @@ def test_a_policy_that_reads_accounts_resamples_accounts(tmp_path: Path) -> None
     got = report["delta"]["mqls"]["ci95"]
     assert got is not None
     assert abs((got[1] - got[0]) - (high - low)) <= 0.15 * (high - low), (got, low, high)
+
+
+def test_bootstrap_medians_are_the_medians_of_the_resampled_leads(tmp_path: Path) -> None:
+    """The same draws (the generator's picks of the leads in id order),
+    medians taken here with statistics.median over each resampled list."""
+    import numpy as np
+
+    from mqldsl.simulation.intervals import paired_bootstrap
+    from mqldsl.simulation.metrics import metrics
+    from mqldsl.simulation.run import RunSpec, run_policy
+    from mqldsl.simulation.sources import load_leads
+
+    acme = load_policy(ACME)
+    journeys = tmp_path / "acme.jsonl"
+    generate_journeys(SCENARIO, journeys, leads=300, seed=6)
+    leads = load_leads(acme, None, journeys, 1).leads
+    runs = [
+        run_policy(acme, leads, RunSpec(params=p, as_of=AS_OF)).records
+        for p in ({}, {"mql_intent_min": 20})
+    ]
+    found = paired_bootstrap(
+        *runs,
+        [f"lead {x.id}" for x in leads],
+        ["median_hours_to_mql"],
+        lambda r: metrics(r, AS_OF, None, False),
+        draws=100,
+        seed=7,
+    )
+    hours = [
+        {
+            r.id: (r.handoff - r.first_event) / 3600
+            for r in records
+            if r.handoff is not None and r.first_event is not None
+        }
+        for records in runs
+    ]
+    ids = sorted(x.id for x in leads)
+    picks = np.random.default_rng(7).integers(0, len(ids), size=(100, len(ids)))
+    diffs = []
+    for row in picks:
+        chosen = [ids[i] for i in row]
+        a = [hours[0][i] for i in chosen if i in hours[0]]
+        b = [hours[1][i] for i in chosen if i in hours[1]]
+        diffs.append(statistics.median(b) - statistics.median(a))
+    low, high = np.percentile(diffs, [2.5, 97.5])
+    assert found["median_hours_to_mql"] == [round(float(low), 4), round(float(high), 4)]
