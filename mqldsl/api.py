@@ -195,16 +195,20 @@ def compare(
     sql_stage: str | None = None,
     jobs: int = 1,
     engine: str = "python",
+    fail_if: str | None = None,
 ) -> WhatIfReport:
     """The what-if (``mqldsl whatif``): ``base`` against ``proposed`` (or against ``base``
     with ``params`` changed) over the same leads, metric by metric with the change and a
     95% interval, the leads that moved between stages, and what moved them.
-    ``report.fail_if("mqls.delta_pct > 20")`` is the ``--fail-if`` gate."""
+    ``report.fail_if("mqls.delta_pct > 20")`` is the ``--fail-if`` gate; ``fail_if``
+    puts its verdict in the report (``report.gate``)."""
     base_model = load(base)
     proposed_model = load(proposed) if proposed is not None else None
     source = _source(scenario, journeys, seed, leads, as_of)
     options = _options(proposed_model or base_model, params, mql_stage, sql_stage, jobs, engine)
-    return run_whatif(base_model, proposed_model, source, options, replications=replications)
+    return run_whatif(
+        base_model, proposed_model, source, options, replications=replications, fail_if=fail_if
+    )
 
 
 def sweep(

@@ -252,12 +252,34 @@ def _whatif() -> dict[str, object]:
         "base": _simulation(),
         "proposed": _simulation("proposed"),
         "delta": delta,
+        "changes": [
+            {"what": "param mql_min", "base": 40, "proposed": 30},
+            {"what": "rule <b>", "base": "+1 when a", "proposed": "+2 when a"},
+        ],
+        "data": {
+            "leads": 12,
+            "rejected": 0,
+            "as_of": "2026-12-01T00:00:00Z",
+            "scenario": None,
+            "journeys": "<j>.jsonl",
+            "seed": 1,
+            "replications": None,
+            "intervals": {"method": "bootstrap", "draws": 1000, "resampled": "leads"},
+            "set": {"mql_min": 30},
+            "examined": 3,
+        },
         "transitions": [{"from": "lead", "to": "mql", "leads": 2}],
         "changed_leads": 2,
+        "moved_leads": 3,
         "attribution": [
-            {"what": "param mql_min", "base": 40, "proposed": 30},
-            {"what": "rule <b>", "leads": 2},
+            {"what": "param mql_min", "base": 40, "proposed": 30, "leads": 3},
+            {"what": "rule <b>", "base": "+1 when a", "proposed": "+2 when a", "leads": 2},
         ],
+        "fail_if": {
+            "expression": "mqls.delta > 0",
+            "verdict": "failed",
+            "held": ["mqls.delta > 0"],
+        },
     }
 
 
@@ -308,24 +330,30 @@ def test_whatif_report_pages_from_the_json_dict() -> None:
     _assert_page(page, "What-if")
     header = "<th>metric</th><th>base</th><th>proposed</th><th>change</th><th>95% interval</th>"
     assert (
-        f"<table><tr>{header}</tr><tr><td>MQLs</td><td>1</td><td>2</td><td>1</td><td>0.5 to 1.5</td></tr>"
-        in page
+        f"<table><tr>{header}</tr><tr><td>MQLs</td><td>1</td><td>2</td><td>+1 (+100.0%)</td>"
+        "<td>[0.5 to 1.5]</td></tr>" in page
+    )
+    assert "<li>rule &lt;b&gt;: +1 when a → +2 when a</li>" in page
+    assert "journeys &lt;j&gt;.jsonl: 12 leads, as of 2026-12-01T00:00:00Z" in page
+    assert (
+        "<strong>--fail-if `mqls.delta &gt; 0`: failed (held: mqls.delta &gt; 0)</strong>" in page
     )
     assert (
-        "<h2>Transitions</h2><table><tr><th>from</th><th>to</th><th>leads</th></tr><tr><td>lead</td><td>mql</td><td>2</td></tr></table><svg"
-        in page
+        "<h2>Transitions</h2><p>Leads whose stage changed: 2</p><table><tr><th>from</th><th>to</th>"
+        "<th>leads</th></tr><tr><td>lead</td><td>mql</td><td>2</td></tr></table><svg" in page
     )
+    assert "<li>rule &lt;b&gt;: +1 when a → +2 when a — moved 2 leads</li>" in page
     assert page.endswith("<h2>Score distributions (proposed)</h2>\n</body></html>\n")
     text = reports.whatif_markdown(report)
-    assert text.startswith(
-        f"# What-if: {HOSTILE}\n\n| metric | base | proposed | change | 95% interval |\n"
+    assert text.startswith(f"# What-if: {HOSTILE}\n\n- base: {HOSTILE} (p.mql)\n")
+    assert "| metric | base | proposed | change | 95% interval |\n" in text
+    assert "| MQLs | 1 | 2 | +1 (+100.0%) | [0.5 to 1.5] |" in text
+    assert "\n\n## Transitions\n\nLeads whose stage changed: 2\n\n| from | to | leads |\n" in text
+    assert text.endswith(
+        "- param mql_min: 40 → 30 — moved 3 leads\n- rule <b>: +1 when a → +2 when a — moved 2 leads\n"
     )
-    assert (
-        "\n\n## Transitions\n\n| from | to | leads |\n|---|---|---|\n| lead | mql | 2 |\n" in text
-    )
-    assert text.endswith("\n\n## Attribution\n\n- param mql_min: 40 → 30\n- rule <b>: 2 leads\n")
     report["attribution"] = []
-    assert reports.whatif_markdown(report).endswith("\n\n## Attribution\n\n")
+    assert reports.whatif_markdown(report).endswith("disqualification changed: 3\n\n")
 
 
 def test_sweep_report_pages_from_the_json_dict() -> None:

@@ -299,7 +299,7 @@ def test_a_large_grid_goes_to_a_seeded_optuna_search(tmp_path: Path) -> None:
     args = [
         "tune", policy, "--scenario", str(ROOT / "simulations" / "acme.toml"), "--leads", "150",
         "--param", "mql_fit_min=0..60", "--param", "mql_intent_min=0..60",
-        "--maximize", "buyer_recall", "--subject-to", "mql_precision >= 0.5",
+        "--maximize", "buyer_recall", "--subject-to", "mql_precision >= 0.3",
         "--trials", "25", "--format", "json",
     ]  # fmt: skip
     code, first, err = run(*args)
@@ -310,7 +310,7 @@ def test_a_large_grid_goes_to_a_seeded_optuna_search(tmp_path: Path) -> None:
     assert report["search"]["method"] == "optuna"
     assert report["search"]["combinations"] == 61 * 61
     assert 1 <= report["search"]["evaluated"] <= 25
-    assert report["fit"]["mql_precision"] >= 0.5
+    assert report["fit"]["mql_precision"] >= 0.3
     front = report["curve"]
     assert report["curve_kind"] == "pareto" and front
     points = [(p["objective"], p["constraints"]["mql_precision"]) for p in front]

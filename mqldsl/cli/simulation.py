@@ -267,17 +267,22 @@ def whatif(
     proposed_model = load_policy(proposed) if proposed else None
     models = [base_model] if proposed_model is None else [base_model, proposed_model]
     options = _options(models, assignments, mql_stage, sql_stage, jobs, engine, memory_limit)
-    with reported():
-        report = compare(base_model, proposed_model, source, options, replications=replications)
+    try:
+        with reported():
+            report = compare(
+                base_model,
+                proposed_model,
+                source,
+                options,
+                replications=replications,
+                fail_if=fail_if,
+            )
+    except FailIfError as exc:
+        raise click.BadParameter(str(exc), param_hint="--fail-if") from None
     _show(report, output)
-    if fail_if:
-        try:
-            held = report.fail_if(fail_if)
-        except FailIfError as exc:
-            raise click.BadParameter(str(exc), param_hint="--fail-if") from None
-        if held:
-            echo_lines([f"fail-if held: {part}" for part in held])
-            sys.exit(1)
+    if report.gate is not None and report.gate.failed:
+        echo_lines([f"fail-if held: {part}" for part in report.gate.held])
+        sys.exit(1)
 
 
 @cli.command()

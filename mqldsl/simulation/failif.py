@@ -26,8 +26,35 @@ def _names(report: dict[str, Any]) -> dict[str, float | None]:
         interval = values["ci95"]
         names[f"{metric}.ci_low"] = interval[0] if interval else None
         names[f"{metric}.ci_high"] = interval[1] if interval else None
+        prediction = values.get("pi95")
+        names[f"{metric}.pi_low"] = prediction[0] if prediction else None
+        names[f"{metric}.pi_high"] = prediction[1] if prediction else None
     names["changed_leads"] = float(report["changed_leads"])
+    names["moved_leads"] = float(report.get("moved_leads", 0))
     return names
+
+
+#: The metrics a gate may name (those of every what-if report's delta).
+METRICS = (
+    "mqls",
+    "mql_precision",
+    "buyer_recall",
+    "sqls",
+    "mql_to_sql",
+    "sla_met",
+    "median_hours_to_first_touch",
+    "buyers",
+    "median_hours_to_mql",
+    "sdr_utilisation",
+    "queue_length",
+)
+
+
+def check_expression(expression: str) -> None:
+    """:class:`FailIfError` when ``expression`` cannot be read or names
+    something no report has; before anything runs."""
+    empty = {"base": None, "proposed": None, "diff": None, "diff_pct": None, "ci95": None}
+    check_fail_if(expression, {"delta": {m: dict(empty) for m in METRICS}, "changed_leads": 0})
 
 
 def fail_if_names(report: dict[str, Any]) -> list[str]:
@@ -124,4 +151,4 @@ def check_fail_if(expression: str, report: dict[str, Any]) -> list[str]:
     return held
 
 
-__all__ = ["FailIfError", "check_fail_if", "fail_if_names"]
+__all__ = ["METRICS", "FailIfError", "check_expression", "check_fail_if", "fail_if_names"]

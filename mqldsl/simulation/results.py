@@ -71,13 +71,20 @@ class SimulationReport:
 @dataclass(frozen=True)
 class MetricDelta:
     """One metric under both policies: the change, in points and percent of
-    the base, and its 95% interval (None when there are too few samples)."""
+    the base, and its 95% interval (None when there are too few samples).
+
+    Over journeys, ``base`` and ``proposed`` are the metric on the whole
+    data and ``ci95`` a paired bootstrap percentile interval of the change.
+    Over a scenario, they are means over the replications, ``ci95`` the
+    confidence interval of the mean change and ``pi95`` the prediction
+    interval: the change one more replication (one quarter) would show."""
 
     base: float | None
     proposed: float | None
     diff: float | None
     diff_pct: float | None
     ci95: list[float] | None
+    pi95: list[float] | None = None
 
     def to_json(self) -> Json:
         return {
@@ -86,6 +93,7 @@ class MetricDelta:
             "diff": self.diff,
             "diff_pct": self.diff_pct,
             "ci95": self.ci95,
+            "pi95": self.pi95,
         }
 
 
@@ -104,9 +112,10 @@ class Transition:
 
 @dataclass(frozen=True)
 class Attribution:
-    """A reason outcomes changed: a param or stage condition that differs
-    (``base``/``proposed`` values), or a rule that gave different points to
-    ``leads`` of the changed leads."""
+    """A difference between the two policies (a param, rule, score option,
+    stage condition, disqualifier, recycle or route) as written in each
+    (None: absent), and how many of the examined moved leads it moved
+    (None in the list of changes, which names every difference)."""
 
     what: str
     base: Any = None
@@ -114,9 +123,64 @@ class Attribution:
     leads: int | None = None
 
     def to_json(self) -> Json:
-        if self.leads is not None:
-            return {"what": self.what, "leads": self.leads}
-        return {"what": self.what, "base": self.base, "proposed": self.proposed}
+        data = {"what": self.what, "base": self.base, "proposed": self.proposed}
+        return data if self.leads is None else {**data, "leads": self.leads}
+
+
+@dataclass(frozen=True)
+class WhatIfData:
+    """What a what-if ran over: the leads and as-of instant, the scenario
+    (with its seed and replications) or the journeys file, the `--set`
+    values, and how the intervals were made (``method``: "replications"
+    or "bootstrap", with ``draws`` and what was resampled, "leads" or
+    "accounts")."""
+
+    leads: int
+    rejected: int
+    as_of: str
+    scenario: str | None
+    journeys: str | None
+    seed: int
+    replications: int | None
+    method: str
+    draws: int | None
+    resampled: str | None
+    set: dict[str, Any]
+    examined: int  # moved leads examined for the attribution
+
+    def to_json(self) -> Json:
+        return {
+            "leads": self.leads,
+            "rejected": self.rejected,
+            "as_of": self.as_of,
+            "scenario": self.scenario,
+            "journeys": self.journeys,
+            "seed": self.seed,
+            "replications": self.replications,
+            "intervals": {"method": self.method, "draws": self.draws, "resampled": self.resampled},
+            "set": self.set,
+            "examined": self.examined,
+        }
+
+
+@dataclass(frozen=True)
+class FailIfVerdict:
+    """The `--fail-if` gate: the expression, the parts of it that held and
+    the verdict ("failed" when any held, else "passed")."""
+
+    expression: str
+    held: list[str]
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.held)
+
+    def to_json(self) -> Json:
+        return {
+            "expression": self.expression,
+            "verdict": "failed" if self.held else "passed",
+            "held": self.held,
+        }
 
 
 @dataclass(frozen=True)
@@ -145,7 +209,9 @@ class SampleLead:
 
 @dataclass(frozen=True)
 class WhatIfReport:
-    """Two policies over the same journeys, metric by metric."""
+    """Two policies over the same journeys, metric by metric: what changed
+    between them, what they ran over, the metrics, the leads that moved and
+    why, and the `--fail-if` verdict when a gate was given."""
 
     base: SimulationReport
     proposed: SimulationReport
@@ -155,16 +221,24 @@ class WhatIfReport:
     attribution: list[Attribution]
     samples: list[SampleLead]
     notes: tuple[str, ...] = field(default=(), compare=False)  # rejected records, not in JSON
+    changes: list[Attribution] = field(default_factory=list)
+    data: WhatIfData | None = None
+    moved_leads: int = 0
+    gate: FailIfVerdict | None = None
 
     def to_json(self) -> Json:
         return {
+            "changes": [c.to_json() for c in self.changes],
+            "data": self.data.to_json() if self.data is not None else None,
             "base": self.base.to_json(),
             "proposed": self.proposed.to_json(),
             "delta": {name: delta.to_json() for name, delta in self.delta.items()},
             "transitions": [t.to_json() for t in self.transitions],
             "changed_leads": self.changed_leads,
+            "moved_leads": self.moved_leads,
             "attribution": [a.to_json() for a in self.attribution],
             "samples": [s.to_json() for s in self.samples],
+            "fail_if": self.gate.to_json() if self.gate is not None else None,
         }
 
     def fail_if(self, expression: str) -> list[str]:
@@ -214,6 +288,7 @@ class SweepReport:
 
 __all__ = [
     "Attribution",
+    "FailIfVerdict",
     "MetricDelta",
     "PolicySummary",
     "SampleLead",
@@ -222,5 +297,6 @@ __all__ = [
     "SweepReport",
     "SweepRow",
     "Transition",
+    "WhatIfData",
     "WhatIfReport",
 ]

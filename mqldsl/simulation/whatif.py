@@ -4,6 +4,8 @@ the leads that move between stages and why (:mod:`mqldsl.simulation.compare`).""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -11,9 +13,19 @@ from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.explain import explanation, render_text
 from mqldsl.engine.runtime import Lead
 from mqldsl.io.errors import UsageProblem
-from mqldsl.simulation.compare import Samples, bootstrap_delta, whatif_report
-from mqldsl.simulation.failif import FailIfError, check_fail_if
-from mqldsl.simulation.results import WhatIfReport
+from mqldsl.simulation.compare import (
+    NUMERIC,
+    Samples,
+    journeys_delta,
+    outcome,
+    scenario_delta,
+    whatif_report,
+)
+from mqldsl.simulation.failif import FailIfError, check_expression, check_fail_if
+from mqldsl.simulation.intervals import BOOTSTRAP_DRAWS, paired_bootstrap
+from mqldsl.simulation.metrics import metrics
+from mqldsl.simulation.records import LeadRecord
+from mqldsl.simulation.results import FailIfVerdict, MetricDelta, WhatIfData, WhatIfReport
 from mqldsl.simulation.run import Run, RunSpec, run_policy
 from mqldsl.simulation.simulate import (
     SimulationOptions,
@@ -24,7 +36,6 @@ from mqldsl.simulation.simulate import (
 from mqldsl.simulation.sources import Source, load_leads, open_scenario
 
 EXPLAINED_LEADS = 2000  # changed leads re-run with explanations, for attribution
-BOOTSTRAP_DRAWS = 100  # resamplings of real journeys for the intervals
 
 
 def whatif(
@@ -34,6 +45,7 @@ def whatif(
     options: SimulationOptions | None = None,
     *,
     replications: int = 5,
+    fail_if: str | None = None,
 ) -> WhatIfReport:
     """Compare ``base`` with ``proposed`` (None: ``base`` again) run with
     ``options.params``, over the same leads.
@@ -45,11 +57,17 @@ def whatif(
     :data:`EXPLAINED_LEADS` leads whose stage changed are re-run with
     explanations, for the attribution and the sample leads.
 
-    Raises :class:`UsageProblem` (nothing to compare, options that do not fit
+    ``fail_if`` is a `--fail-if` expression: it is read before anything
+    runs, and its verdict is part of the report (:attr:`WhatIfReport.gate`).
+
+    Raises :class:`FailIfError` (an expression that cannot be read),
+    :class:`UsageProblem` (nothing to compare, options that do not fit
     a policy), :class:`~mqldsl.simulation.simulate.ScenarioProblem` and
     :class:`~mqldsl.warehouse.scoring.SqlUnsupported`.
     """
     options = options or SimulationOptions()
+    if fail_if is not None:
+        check_expression(fail_if)
     if proposed is None and not options.params:
         raise UsageProblem("give a PROPOSED policy, or --set PARAM=VALUE to change BASE")
     proposed_model = proposed if proposed is not None else base
@@ -101,21 +119,67 @@ def whatif(
             first = (a, b, loaded.leads, moment, loaded.notes)
     assert first is not None
     a, b, leads, moment, notes = first
-    changed = {x.id for x, y in zip(a.records, b.records, strict=True) if x.stage != y.stage}
-    subset = [lead for lead in leads if lead.id in changed][:EXPLAINED_LEADS]
+    changed = {x.id for x, y in zip(a.records, b.records, strict=True) if outcome(x) != outcome(y)}
+    subset = sorted((lead for lead in leads if lead.id in changed), key=lambda x: x.id)
+    subset = subset[:EXPLAINED_LEADS]
     ids = {lead.id for lead in subset}
     explained = RunSpec(params=base_params, as_of=moment, mql_stage=stage, seed=seed)
     a.kept = run_policy(base, subset, explained, explain_ids=ids).kept
     explained = RunSpec(params=options.params, as_of=moment, mql_stage=stage, seed=seed)
     b.kept = run_policy(proposed_model, subset, explained, explain_ids=ids).kept
+    delta: dict[str, MetricDelta]
+    accounts = False
     if scenario is None:
-        samples = bootstrap_delta(a, b, moment, BOOTSTRAP_DRAWS, seed, simulated=False)
+        accounts = bool(base.account_fields or proposed_model.account_fields)
+        keys = [
+            f"account {lead.account}" if accounts and lead.account else f"lead {lead.id}"
+            for lead in leads
+        ]
+
+        def metrics_of(records: Sequence[LeadRecord]) -> dict[str, Any]:
+            return metrics(records, moment, None, False)
+
+        intervals = paired_bootstrap(
+            a.records, b.records, keys, NUMERIC, metrics_of, draws=BOOTSTRAP_DRAWS, seed=seed
+        )
+        delta = journeys_delta(a.report.metrics, b.report.metrics, intervals)
+    else:
+        delta = scenario_delta(samples)
 
     def explain(model: CheckedPolicy, lead: Lead, result: Any) -> str:
         return render_text(model, lead, explanation(model, lead, result), moment)
 
-    report = whatif_report(base, proposed_model, a, b, samples, explain)
+    data = WhatIfData(
+        leads=a.report.leads,
+        rejected=a.report.rejected,
+        as_of=a.report.as_of,
+        scenario=str(source.scenario) if source.scenario is not None else None,
+        journeys=str(source.journeys) if source.journeys is not None else None,
+        seed=seed,
+        replications=replications if scenario is not None else None,
+        method="replications" if scenario is not None else "bootstrap",
+        draws=None if scenario is not None else BOOTSTRAP_DRAWS,
+        resampled=None if scenario is not None else ("accounts" if accounts else "leads"),
+        set={name: _plain(value) for name, value in sorted(options.params.items())},
+        examined=len(subset),
+    )
+    report = whatif_report(base, proposed_model, a, b, delta, explain, data)
+    if fail_if is not None:
+        report = replace(report, gate=FailIfVerdict(fail_if, report.fail_if(fail_if)))
     return replace(report, notes=tuple(notes))
+
+
+def _plain(value: Any) -> Any:
+    """A `--set` value as JSON holds it."""
+    if isinstance(value, frozenset):
+        return sorted(value)
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if value is None or isinstance(value, bool | int | float | str | list):
+        return value
+    return str(value)
 
 
 __all__ = [

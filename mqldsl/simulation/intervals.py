@@ -1,0 +1,293 @@
+"""The 95% intervals of a what-if (SPEC §14.1, docs/reports.md).
+
+- Over a scenario: the point estimate of a difference is the mean over the
+  replications; :func:`mean_intervals` gives the Student-t confidence
+  interval of that mean and the prediction interval of one more replication
+  (the range a single quarter would show).
+- Over journeys: :func:`paired_bootstrap` resamples leads (or accounts) with
+  replacement, the same picks for both policies, and gives the 2.5th and
+  97.5th percentiles of the difference. Each lead's part in every metric is
+  computed once, so a draw is a few sums and weighted medians.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from mqldsl.simulation.records import LeadRecord
+from mqldsl.simulation.sales import HOUR
+
+Floats = npt.NDArray[np.float64]
+MetricsOf = Callable[[Sequence[LeadRecord]], dict[str, Any]]
+
+BOOTSTRAP_DRAWS = 1000  # seeded resamplings of real journeys
+_CHUNK = 100  # draws computed at once (memory: chunk x leads floats)
+
+
+# ---------------------------------------------------------------- Student t
+
+
+def _t_coverage(t: float, df: int) -> float:
+    """P(|T| < t) for Student's t with ``df`` degrees of freedom (exact
+    closed form for whole degrees of freedom)."""
+    theta = math.atan(t / math.sqrt(df))
+    c2 = math.cos(theta) ** 2
+    term = total = 1.0
+    if df % 2:
+        if df == 1:
+            return 2 * theta / math.pi
+        for k in range(1, (df - 3) // 2 + 1):
+            term *= (2 * k) / (2 * k + 1) * c2
+            total += term
+        return 2 / math.pi * (theta + math.sin(theta) * math.cos(theta) * total)
+    for k in range(1, (df - 2) // 2 + 1):
+        term *= (2 * k - 1) / (2 * k) * c2
+        total += term
+    return math.sin(theta) * total
+
+
+def t_quantile(df: int, coverage: float = 0.95) -> float:
+    """The t with P(|T| < t) = ``coverage`` (two-sided critical value)."""
+    if df < 1:
+        raise ValueError("degrees of freedom must be at least 1")
+    low, high = 0.0, 1e6
+    for _ in range(200):
+        middle = (low + high) / 2
+        if _t_coverage(middle, df) < coverage:
+            low = middle
+        else:
+            high = middle
+    return (low + high) / 2
+
+
+@dataclass(frozen=True)
+class MeanIntervals:
+    """The mean of per-replication differences, the 95% confidence interval
+    of that mean and the 95% prediction interval of one replication (both
+    None for fewer than two replications)."""
+
+    mean: float
+    ci95: list[float] | None
+    pi95: list[float] | None
+
+
+def mean_intervals(values: Sequence[float]) -> MeanIntervals:
+    """mean ± t·sd/√n (confidence) and mean ± t·sd·√(1 + 1/n) (prediction),
+    t the two-sided 95% Student critical value with n − 1 degrees of freedom."""
+    n = len(values)
+    mean = statistics.fmean(values) if values else math.nan
+    if n < 2:
+        return MeanIntervals(mean, None, None)
+    spread = t_quantile(n - 1) * statistics.stdev(values)
+    half_ci = spread / math.sqrt(n)
+    half_pi = spread * math.sqrt(1 + 1 / n)
+    return MeanIntervals(
+        mean,
+        [round(mean - half_ci, 4), round(mean + half_ci, 4)],
+        [round(mean - half_pi, 4), round(mean + half_pi, 4)],
+    )
+
+
+# ---------------------------------------------------------------- bootstrap
+
+
+@dataclass
+class _Parts:
+    """One run's per-lead parts of the metrics: counts (0/1 columns), ratios
+    (numerator and denominator count names) and medians (the values of the
+    leads that have one, with their lead positions)."""
+
+    counts: dict[str, Floats]
+    ratios: dict[str, tuple[str, str]]
+    medians: dict[str, tuple[Floats, npt.NDArray[np.intp]]]
+
+
+def _parts(records: Sequence[LeadRecord]) -> _Parts:
+    """The per-lead parts of the metrics real journeys have (those of
+    :func:`mqldsl.simulation.metrics.metrics` without a sales replay)."""
+
+    def column(test: Callable[[LeadRecord], bool]) -> Floats:
+        return np.fromiter((1.0 if test(r) else 0.0 for r in records), np.float64, len(records))
+
+    counts = {
+        "mqls": column(lambda r: r.handoff is not None),
+        "truth": column(lambda r: r.buyer is not None),
+        "buyers": column(lambda r: r.buyer is True),
+        "mql_buyers": column(lambda r: r.handoff is not None and r.buyer is True),
+        "mql_known": column(lambda r: r.handoff is not None and r.buyer is not None),
+        "recalled": column(
+            lambda r: (
+                r.buyer is True
+                and r.handoff is not None
+                and (r.window_closes is None or r.handoff <= r.window_closes)
+            )
+        ),
+    }
+    ratios = {"mql_precision": ("mql_buyers", "mql_known"), "buyer_recall": ("recalled", "buyers")}
+    if any(r.handoff is not None and r.truth_sql is not None for r in records):
+        counts["sqls"] = column(lambda r: r.handoff is not None and r.truth_sql is True)
+    elif records and records[0].reached_sql is not None:
+        counts["sqls"] = column(lambda r: r.handoff is not None and bool(r.reached_sql))
+    if "sqls" in counts:
+        ratios["mql_to_sql"] = ("sqls", "mqls")
+    timed = [
+        (i, (r.handoff - r.first_event) / HOUR)
+        for i, r in enumerate(records)
+        if r.handoff is not None and r.first_event is not None
+    ]
+    timed.sort(key=lambda item: (item[1], item[0]))
+    medians = {
+        "median_hours_to_mql": (
+            np.array([v for _, v in timed], dtype=np.float64),
+            np.array([i for i, _ in timed], dtype=np.intp),
+        )
+    }
+    return _Parts(counts, ratios, medians)
+
+
+def _values(parts: _Parts, weights: Floats) -> dict[str, Floats]:
+    """Every metric per draw, from the lead weights (draws x leads): how
+    many times each lead was picked."""
+    sums = {name: weights @ col for name, col in parts.counts.items()}
+    has_truth = sums["truth"] > 0
+    nan = np.full(weights.shape[0], np.nan)
+    out: dict[str, Floats] = {"mqls": sums["mqls"]}
+    out["buyers"] = np.where(has_truth, sums["buyers"], nan)
+    for name, (top, bottom) in parts.ratios.items():
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = np.where(sums[bottom] > 0, sums[top] / sums[bottom], nan)
+        out[name] = share if name == "mql_to_sql" else np.where(has_truth, share, nan)
+    if "sqls" in sums:
+        out["sqls"] = sums["sqls"]
+    for name, (values, leads) in parts.medians.items():
+        out[name] = _weighted_median(values, weights[:, leads])
+    return out
+
+
+def _weighted_median(values: Floats, weights: Floats) -> Floats:
+    """Per draw (row of ``weights``), the median of ``values`` (sorted) each
+    repeated as often as its weight says: statistics.median of the
+    resampled list (the mean of the two middle values for an even count)."""
+    if values.size == 0:
+        return np.full(weights.shape[0], np.nan)
+    cumulative = np.cumsum(weights, axis=1)
+    total = cumulative[:, -1]
+    low = np.floor((total - 1) / 2)
+    high = np.floor(total / 2)
+    at_low = np.minimum((cumulative <= low[:, None]).sum(axis=1), values.size - 1)
+    at_high = np.minimum((cumulative <= high[:, None]).sum(axis=1), values.size - 1)
+    result = (values[at_low] + values[at_high]) / 2
+    return np.where(total > 0, result, np.nan)
+
+
+def _rounded(name: str, value: float) -> float:
+    return round(value, 2) if name.startswith("median") else round(value, 4)
+
+
+def _agrees(parts: _Parts, records: Sequence[LeadRecord], metrics_of: MetricsOf) -> set[str]:
+    """The metrics whose per-lead parts give exactly what ``metrics_of``
+    gives on all the records (the others are resampled the slow way)."""
+    whole = _values(parts, np.ones((1, len(records))))
+    expected = metrics_of(records)
+    same = set()
+    for name, want in expected.items():
+        value = float(whole[name][0]) if name in whole else math.nan
+        if isinstance(want, list | dict):
+            continue
+        if (want is None and math.isnan(value)) or (
+            want is not None and not math.isnan(value) and _rounded(name, value) == want
+        ):
+            same.add(name)
+    return same
+
+
+def _percentiles(diffs: Floats) -> list[float] | None:
+    kept = diffs[~np.isnan(diffs)]
+    if kept.size < 2:
+        return None
+    low, high = np.percentile(kept, [2.5, 97.5])
+    return [round(float(low), 4), round(float(high), 4)]
+
+
+def paired_bootstrap(
+    base: Sequence[LeadRecord],
+    proposed: Sequence[LeadRecord],
+    keys: Sequence[str],
+    names: Sequence[str],
+    metrics_of: MetricsOf,
+    *,
+    draws: int = BOOTSTRAP_DRAWS,
+    seed: int = 1,
+) -> dict[str, list[float] | None]:
+    """Per metric in ``names``, the 95% paired bootstrap percentile interval
+    of proposed − base: ``draws`` seeded resamplings with replacement of the
+    units ``keys`` name (a key per record, the lead id or its account; the
+    units are taken in key order, so the input order does not matter), the
+    same picks for both runs. ``metrics_of`` (the metrics of a list of
+    records) is called on the whole data to check the per-lead parts, and
+    once per draw for any metric they do not reproduce."""
+    units = sorted(set(keys))
+    position = {key: i for i, key in enumerate(units)}
+    unit_of = np.array([position[key] for key in keys], dtype=np.intp)
+    parts = _parts(base), _parts(proposed)
+    fast = _agrees(parts[0], base, metrics_of) & _agrees(parts[1], proposed, metrics_of)
+    slow = [n for n in names if n not in fast]
+    rng = np.random.default_rng(seed)
+    diffs: dict[str, list[Floats]] = {name: [] for name in names}
+    done = 0
+    while units and done < draws:
+        size = min(_CHUNK, draws - done)
+        picks = rng.integers(0, len(units), size=(size, len(units)))
+        offsets = picks + np.arange(size)[:, None] * len(units)
+        per_unit = np.bincount(offsets.ravel(), minlength=size * len(units))
+        weights = per_unit.reshape(size, len(units)).astype(np.float64)[:, unit_of]
+        a, b = _values(parts[0], weights), _values(parts[1], weights)
+        for name in names:
+            if name in fast:
+                missing = np.full(size, np.nan)
+                diffs[name].append(b.get(name, missing) - a.get(name, missing))
+        if slow:
+            diffs_slow = _slow(base, proposed, weights, slow, metrics_of)
+            for name in slow:
+                diffs[name].append(diffs_slow[name])
+        done += size
+    return {
+        name: _percentiles(np.concatenate(parts_)) if parts_ else None
+        for name, parts_ in diffs.items()
+    }
+
+
+def _slow(
+    base: Sequence[LeadRecord],
+    proposed: Sequence[LeadRecord],
+    weights: Floats,
+    names: Sequence[str],
+    metrics_of: MetricsOf,
+) -> dict[str, Floats]:
+    """The differences per draw by calling ``metrics_of`` on the resampled
+    records (for metrics the per-lead parts do not cover)."""
+    out = {name: np.full(weights.shape[0], np.nan) for name in names}
+    for row in range(weights.shape[0]):
+        counts = weights[row].astype(np.intp)
+        a = metrics_of([r for r, c in zip(base, counts, strict=True) for _ in range(c)])
+        b = metrics_of([r for r, c in zip(proposed, counts, strict=True) for _ in range(c)])
+        for name in names:
+            if a.get(name) is not None and b.get(name) is not None:
+                out[name][row] = b[name] - a[name]
+    return out
+
+
+__all__ = [
+    "BOOTSTRAP_DRAWS",
+    "MeanIntervals",
+    "mean_intervals",
+    "paired_bootstrap",
+    "t_quantile",
+]
