@@ -177,8 +177,8 @@ class RunSpec:
 @dataclass
 class Run:
     """One policy over one set of journeys: the report, a record per lead
-    (in input order) and the evaluation results of the explained leads
-    (lead id to (lead, result))."""
+    that existed at the as-of instant (in input order) and the evaluation
+    results of the explained leads (lead id to (lead, result))."""
 
     report: SimulationReport
     records: list[LeadRecord]
@@ -232,13 +232,20 @@ def run_policy(
             progress,
             spec.segment_field,
         )
+    # No time travel (SPEC §14.1): a lead that did not exist yet at the as-of
+    # instant (created, or first seen, after it) is left out of every figure.
+    arrived = [r for r in records if r.known_from is None or r.known_from <= as_of]
+    later = len(records) - len(arrived)
+    records = arrived
     capacity = None
     scenario = spec.scenario
     if scenario is not None:
         start = to_seconds(dt.datetime.combine(scenario.start, dt.time(), tzinfo=dt.UTC))
         records, capacity = replay_sales(records, scenario.sales, start, as_of, spec.seed)
     values = {name: info.value for name, info in model.params.items()} | params
-    data = report(model, records, as_of, spec.rejected, capacity, scenario is not None, values)
+    data = report(
+        model, records, as_of, spec.rejected, capacity, scenario is not None, values, later
+    )
     return Run(data, records, kept)
 
 
