@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import random
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mqldsl.engine.evaluator import Evaluator
+from mqldsl.engine.runtime import Event, Lead
+from mqldsl.io.journeys import JourneyReader
 from mqldsl.io.policy import load_policy
 from mqldsl.render.outputs import report_document, report_text
 from mqldsl.simulation.simulate import simulate
-from mqldsl.simulation.sources import Source
+from mqldsl.simulation.sources import Source, generate_journeys
 
 from .conftest import ROOT
 from .helpers import run
@@ -382,3 +386,121 @@ def test_olist_weekly_series_equals_an_independent_count(
     assert "2018-W01 (partial)" in page
     markdown = report_document(result, tmp_path / "r.md")
     assert "| 2018-W01 (partial) |" in markdown
+
+
+# ---------------------------------------------------------------- the sales replay
+
+
+ACME = str(ROOT / "policies" / "acme.mql")
+ACME_SCENARIO = ROOT / "simulations" / "acme.toml"
+
+
+def _independent_replay(
+    leads: list[Lead], model: Any, scenario: dict[str, Any], seed: int, as_of: float
+) -> dict[str, float]:
+    """The sales replay as docs/reports.md describes it, written out here:
+    each queue touches its handoffs first come, first served, in evenly
+    spaced slots of its working hours; a touched buyer becomes an SQL with
+    chance sql_rate * 0.5 ** (hours of delay / half-life) (none after its
+    window closed), anyone else with chance non_buyer_sql_rate, drawn from
+    Random(f"{seed}/{id}"). Returns the accepted leads' touch instants."""
+    evaluator = Evaluator(model, {})
+    sales = scenario["sales"]
+    opening, closing = sales["working_hours"]
+    workdays = [
+        ["mon", "tue", "wed", "thu", "fri", "sat", "sun"].index(d) for d in sales["working_days"]
+    ]
+    handoffs: dict[str, list[tuple[float, Lead]]] = {}
+    for lead in leads:
+        steps = evaluator.run(lead, as_of).steps
+        handoff = next((s.at for s in steps if s.stage in ("mql", "sql")), None)
+        if handoff is None:
+            continue
+        queue = "sdr_inbound" if lead.profile.get("channel") == "inbound" else "sdr_outbound"
+        handoffs.setdefault(queue, []).append((handoff, lead))
+    start = dt.datetime.combine(scenario["scenario"]["start"], dt.time(), tzinfo=dt.UTC)
+    accepted: dict[str, float] = {}
+    for queue, waiting in handoffs.items():
+        per_day = round(sales["queues"][queue]["capacity_per_day"])
+        slots = []
+        day = start
+        while day.timestamp() <= as_of:
+            if day.weekday() in workdays:
+                for k in range(per_day):
+                    at = day.timestamp() + opening * 3600 + k * (closing - opening) * 3600 / per_day
+                    if at <= as_of:
+                        slots.append(at)
+            day += dt.timedelta(days=1)
+        position = 0
+        for handoff, lead in sorted(waiting, key=lambda item: (item[0], item[1].id)):
+            while position < len(slots) and slots[position] < handoff:
+                position += 1
+            if position == len(slots):
+                continue
+            touch = slots[position]
+            position += 1
+            draw = random.Random(f"{seed}/{lead.id}").random()
+            truth = lead.truth or {}
+            if truth["buyer"]:
+                closes = truth.get("window_closes")
+                if closes and touch > dt.datetime.fromisoformat(closes).timestamp():
+                    continue
+                chance = sales["sql_rate"] * 0.5 ** (
+                    (touch - handoff) / 3600 / sales["sql_half_life_hours"]
+                )
+            else:
+                chance = sales["non_buyer_sql_rate"]
+            if draw < chance:
+                accepted[lead.id] = touch
+    return accepted
+
+
+def test_the_replay_moves_accepted_leads_into_the_sql_stage(tmp_path: Path) -> None:
+    import tomllib
+
+    model = load_policy(ACME)
+    scenario = tomllib.loads(ACME_SCENARIO.read_text())
+    seed, count = 11, 900
+    journeys = tmp_path / "acme.jsonl"
+    generate_journeys(ACME_SCENARIO, journeys, seed=seed, leads=count)
+    leads = list(JourneyReader(model).read_jsonl(journeys))
+    result = simulate(model, Source(scenario=ACME_SCENARIO, seed=seed, leads=count))
+    report = result.to_json()
+    as_of = dt.datetime.fromisoformat(report["as_of"]).timestamp()
+    accepted = _independent_replay(leads, model, scenario, seed, as_of)
+    # the policy decides again, each accepted lead with a sales_accepted event at its touch
+    evaluator = Evaluator(model, {})
+    stages: Counter[str] = Counter()
+    for lead in leads:
+        if lead.id in accepted:
+            event = Event(at=accepted[lead.id], type="sales_accepted", fields={})
+            lead = replace(lead, events=tuple(sorted([*lead.events, event], key=lambda e: e.at)))
+        stages[evaluator.run(lead, as_of).decision.stage] += 1
+    assert len(accepted) > 10
+    assert report["sales"]["accepted"] == len(accepted)
+    assert report["stages"]["sql"] == stages["sql"] == len(accepted)
+    assert report["metrics"]["sqls"] == report["stages"]["sql"]
+    assert {k: v for k, v in report["stages"].items() if v} == dict(stages)
+    assert report["sales"]["acceptance_event"] == "sales_accepted"
+    assert "gets a `sales_accepted` event at its first touch" in report_text(result)
+
+
+def test_the_report_says_where_sqls_come_from_without_an_acceptance_event(tmp_path: Path) -> None:
+    text = (
+        Path(ACME)
+        .read_text()
+        .replace(
+            'sql "Sales qualified" when sales_accepted ever',
+            'sql "Sales qualified" when fit >= 60 and intent >= 80',
+        )
+    )
+    policy = tmp_path / "acme.mql"
+    policy.write_text(text)
+    scenario = tmp_path / "acme.toml"
+    scenario.write_text(ACME_SCENARIO.read_text().replace('"../policies/acme.mql"', f'"{policy}"'))
+    result = simulate(load_policy(str(policy)), Source(scenario=scenario, leads=600))
+    report = result.to_json()
+    assert report["sales"]["acceptance_event"] is None
+    assert report["metrics"]["sqls"] == report["sales"]["accepted"]
+    assert "names no event" in report["sales"]["note"]
+    assert "SQLs are the handoffs the replay accepted" in report_text(result)
