@@ -216,6 +216,11 @@ def test_olist_deciles_equal_an_independent_cut_on_score_values(olist_journeys: 
         for d in deciles:
             values = {v for v, _ in pairs if d["leads"] and d["lowest"] <= v <= d["highest"]}
             assert sum(1 for v, _ in pairs if v in values) == d["leads"]  # ties never split
+        if as_of is T:
+            page = report_document(simulate(load_policy(OLIST_POLICY), source), Path("r.md"))
+            for d in deciles:
+                if d["leads"]:
+                    assert f"| {d['decile']} | " in page and f" | {d['leads']} | " in page
         total = sum(b for _, b in pairs)
         gain = report["backtest"]["scores"]["channel"]["gain"]
         for point in gain:

@@ -132,7 +132,9 @@ def weekly_bars(
         f"{week} (partial)" if cut else week for week, cut in zip(weeks, partial, strict=True)
     ]
     step = max(1, -(-len(weeks) // 16))
-    shown = [i for i in range(len(weeks)) if i % step == 0 or partial[i]]
+    marked = {i for i, cut in enumerate(partial) if cut}  # always named, never crowded
+    spaced = {i for i in range(0, len(weeks), step) if all(abs(i - m) >= step for m in marked)}
+    shown = sorted(marked | spaced)
     axes.set_xticks(shown, [labels[i] for i in shown], rotation=45, ha="right")
     axes.set_xlabel("ISO week of the MQL handoff")
     axes.set_ylabel("MQLs")

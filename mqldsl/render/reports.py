@@ -230,7 +230,46 @@ def simulate_markdown(report: dict[str, Any]) -> str:
         weeks=[[_week_label(w), str(w["mqls"])] for w in report["metrics"]["mqls_per_week"]],
         notes=timing_lines(report),
         weekly_note=(report.get("timing") or {}).get("weekly_note"),
+        backtest=_backtest_tables(report),
     )
+
+
+def _backtest_tables(report: dict[str, Any]) -> dict[str, Any] | None:
+    """The backtest for Markdown and HTML: its summary line, and per score
+    the non-empty deciles (value-cut) with their score range."""
+    data = report.get("backtest")
+    if not data:
+        return None
+    scores = []
+    for name, score in data["scores"].items():
+        rows = [
+            [
+                str(d["decile"]),
+                show(d["highest"])
+                if d["highest"] == d["lowest"]
+                else f"{show(d['lowest'])} to {show(d['highest'])}",
+                str(d["leads"]),
+                str(d["buyers"]),
+                show(d["conversion"]),
+            ]
+            for d in score["deciles"]
+            if d["leads"]
+        ]
+        gain = [
+            [show(g["score_at_least"]), show(g["flagged"]), show(g["buyers_caught"])]
+            for g in score["gain"]
+        ]
+        scores.append({"name": name, "deciles": rows, "gain": gain})
+    return {
+        "summary": (
+            f"{data['leads_with_truth']} leads with known outcomes: base rate "
+            f"{show(data['base_rate'])}, MQL precision {show(data['mql_precision'])}, "
+            f"lift {show(data['lift'])}x"
+        ),
+        "scores": scores,
+        "note": "Deciles are cut on score values, highest first: leads tied on a score share "
+        "a decile, so a decile can be empty (empty ones are not shown).",
+    }
 
 
 def _week_label(week: dict[str, Any]) -> str:
@@ -283,6 +322,7 @@ def simulate_html(report: dict[str, Any]) -> str:
             horizontal=True,
         ),
         scores=_score_charts(report),
+        backtest=_backtest_tables(report),
     )
 
 
