@@ -213,6 +213,9 @@ def test_olist_deciles_equal_an_independent_cut_on_score_values(olist_journeys: 
         report = simulate(load_policy(OLIST_POLICY), source).to_json()
         deciles = report["backtest"]["scores"]["channel"]["deciles"]
         assert [(d["leads"], d["buyers"]) for d in deciles] == _deciles(pairs)
+        assert [d["conversion"] for d in deciles] == [
+            round(b / n, 4) if n else None for n, b in _deciles(pairs)
+        ]
         for d in deciles:
             values = {v for v, _ in pairs if d["leads"] and d["lowest"] <= v <= d["highest"]}
             assert sum(1 for v, _ in pairs if v in values) == d["leads"]  # ties never split
@@ -488,6 +491,43 @@ def test_the_replay_moves_accepted_leads_into_the_sql_stage(tmp_path: Path) -> N
     assert {k: v for k, v in report["stages"].items() if v} == dict(stages)
     assert report["sales"]["acceptance_event"] == "sales_accepted"
     assert "gets a `sales_accepted` event at its first touch" in report_text(result)
+
+
+def test_sqls_that_left_the_stage_are_counted_and_explained(tmp_path: Path) -> None:
+    import tomllib
+
+    text = (
+        Path(ACME)
+        .read_text()
+        .replace(
+            'sql "Sales qualified" when sales_accepted ever',
+            'sql "Sales qualified" when sales_accepted within 2 days',
+        )
+    )
+    policy = tmp_path / "acme.mql"
+    policy.write_text(text)
+    scenario = tmp_path / "acme.toml"
+    scenario.write_text(ACME_SCENARIO.read_text().replace('"../policies/acme.mql"', f'"{policy}"'))
+    model = load_policy(str(policy))
+    seed, count = 5, 700
+    journeys = tmp_path / "acme.jsonl"
+    generate_journeys(scenario, journeys, seed=seed, leads=count)
+    leads = list(JourneyReader(model).read_jsonl(journeys))
+    result = simulate(model, Source(scenario=scenario, seed=seed, leads=count))
+    report = result.to_json()
+    as_of = dt.datetime.fromisoformat(report["as_of"]).timestamp()
+    accepted = _independent_replay(leads, model, tomllib.loads(scenario.read_text()), seed, as_of)
+    evaluator = Evaluator(model, {})
+    still = 0
+    for lead in leads:
+        if lead.id in accepted:
+            event = Event(at=accepted[lead.id], type="sales_accepted", fields={})
+            lead = replace(lead, events=tuple(sorted([*lead.events, event], key=lambda e: e.at)))
+            still += evaluator.run(lead, as_of).decision.stage == "sql"
+    assert report["metrics"]["sqls"] == len(accepted)  # each entered the stage at its touch
+    assert report["stages"]["sql"] == still < len(accepted)
+    assert report["sales"]["left_sql_stage"] == len(accepted) - still
+    assert f"{len(accepted) - still} of them have left `sql`" in report_text(result)
 
 
 def test_the_report_says_where_sqls_come_from_without_an_acceptance_event(tmp_path: Path) -> None:
