@@ -84,13 +84,14 @@ def weekly_series(
     records: Sequence[LeadRecord], as_of: float
 ) -> tuple[list[dict[str, Any]], str | None]:
     """MQLs per ISO week of their handoff, every week from the first
-    handoff's to the as-of instant's (weeks without MQLs count 0; the as-of
-    instant's week is left out when it has just begun and holds none), each
-    flagged ``partial`` when the as-of instant falls before its end; and a
-    note on what the series leaves out, or why there is none. Only MQLs of
-    leads with events count: a lead without events has no real handoff
-    time. Data without real event times (:func:`has_event_times`) gets no
-    series."""
+    handoff's to the week of the data's latest instant (its latest event or
+    timed handoff, at most the as-of instant; weeks without MQLs count 0; a
+    week that this instant has just opened is left out when it holds none),
+    each flagged ``partial`` when the as-of instant falls before its end;
+    and a note on what the series leaves out, or why there is none. Only
+    MQLs of leads with events count: a lead without events has no real
+    handoff time. Data without real event times (:func:`has_event_times`)
+    gets no series."""
     mqls = [r for r in records if r.handoff is not None]
     if not has_event_times(records):
         if not mqls:
@@ -115,9 +116,22 @@ def weekly_series(
     )
     if not counts:
         return [], note
-    last = _week_start(as_of)
-    if last == as_of and not counts.get(last):
-        last -= WEEK  # the as-of instant opens a week: the series ends with the week before
+    end = max(
+        max(r.last_event for r in records if r.last_event is not None),
+        max(r.handoff for r in mqls if r.handoff is not None and r.first_event is not None),
+    )
+    last = _week_start(end)
+    if last == end and not counts.get(last):
+        last -= WEEK  # the data's last instant opens a week: the series ends the week before
+    after = round((_week_start(as_of) - last) / WEEK) - (as_of == _week_start(as_of))
+    if after > 0:
+        day = dt.datetime.fromtimestamp(end, dt.UTC).date().isoformat()
+        gap = (
+            f"the series ends with {_week_name(last)}, the week of the data's latest event "
+            f"({day}); the {after} week{'s' if after != 1 else ''} after it, up to the as-of "
+            "instant, have no events to count"
+        )
+        note = f"{note}; {gap}" if note else gap
     rows = []
     start = min(counts)
     while start <= last:
