@@ -195,3 +195,42 @@ def tradeoff(
     axes.set_xlabel(xlabel)
     axes.set_ylabel(ylabel)
     return _svg(figure)
+
+
+def weekly_bars(
+    weeks: Sequence[str],
+    series: Sequence[tuple[str, Sequence[float]]],
+    partial: Sequence[bool],
+    title: str,
+) -> str:
+    """MQLs per ISO week, one colour per series; a partial week (the as-of
+    instant ends it early) is hatched and labelled "(partial)". The axes are
+    labelled; with many weeks only every few are named."""
+    if not weeks:
+        return ""
+    figure, axes = _figure(7.5, 3.0)
+    count = len(series)
+    width = 0.8 / count
+    for index, (name, values) in enumerate(series):
+        positions = [i + (index - (count - 1) / 2) * width for i in range(len(weeks))]
+        bars = axes.bar(
+            positions, values, width=width, label=name, color=PALETTE[index % len(PALETTE)]
+        )
+        for bar, cut in zip(bars, partial, strict=True):
+            if cut:
+                bar.set_alpha(0.45)
+                bar.set_hatch("///")
+    labels = [
+        f"{week} (partial)" if cut else week for week, cut in zip(weeks, partial, strict=True)
+    ]
+    step = max(1, -(-len(weeks) // 16))
+    marked = {i for i, cut in enumerate(partial) if cut}  # always named, never crowded
+    spaced = {i for i in range(0, len(weeks), step) if all(abs(i - m) >= step for m in marked)}
+    shown = sorted(marked | spaced)
+    axes.set_xticks(shown, [labels[i] for i in shown], rotation=45, ha="right")
+    axes.set_xlabel("ISO week of the MQL handoff")
+    axes.set_ylabel("MQLs")
+    axes.set_title(title)
+    if count > 1:
+        axes.legend(frameon=False)
+    return _svg(figure)

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from mqldsl.render import templating
-from mqldsl.render.charts import binned, grouped_bars, lines, tradeoff
+from mqldsl.render.charts import binned, grouped_bars, lines, tradeoff, weekly_bars
 from mqldsl.simulation.run import DEFINITIONS, MAIN
 
 #: How each metric is named in tables and summaries.
@@ -52,9 +52,48 @@ def simulate_text(report: dict[str, Any]) -> str:
             "disqualified by reason: "
             + ", ".join(f"{k} {v}" for k, v in report["disqualified"].items())
         )
+    lines.extend(timing_lines(report))
     for name in [*MAIN, "median_hours_to_mql", "sdr_utilisation", "queue_length"]:
         lines.append(f"  {LABELS.get(name, name):<30} {show(m.get(name))}")
+    lines.append(weekly_line(report))
     return "\n".join(lines) + "\n" + backtest_text(report)
+
+
+def timing_lines(report: dict[str, Any]) -> list[str]:
+    """What the as-of instant left out, and how the SQLs were counted."""
+    timing = report.get("timing") or {}
+    lines = []
+    if timing.get("leads_after_as_of"):
+        lines.append(
+            f"left out: {timing['leads_after_as_of']} leads that did not exist yet at the as-of "
+            "instant (created or first seen later)"
+        )
+    if timing.get("outcomes_after_as_of"):
+        lines.append(
+            f"not counted: {timing['outcomes_after_as_of']} outcomes (SQL or won dates) after the "
+            "as-of instant; those leads are not SQLs or wins at it"
+        )
+    sales = report.get("sales")
+    if sales and sales.get("note"):
+        lines.append(f"SQLs: {sales['note']}")
+    return lines
+
+
+def weekly_line(report: dict[str, Any]) -> str:
+    """The weekly series in one line: its span and its partial week, or why
+    there is none."""
+    weeks = report["metrics"].get("mqls_per_week") or []
+    note = (report.get("timing") or {}).get("weekly_note")
+    if not weeks:
+        return f"  MQLs per week: {note or 'no MQLs'}"
+    partial = [w["week"] for w in weeks if w.get("partial")]
+    text = (
+        f"  MQLs per week: {len(weeks)} weeks, {weeks[0]['week']} to {weeks[-1]['week']}, "
+        f"peak {max(w['mqls'] for w in weeks)}"
+    )
+    if partial:
+        text += f"; {', '.join(partial)} is partial (the as-of instant ends it early)"
+    return text + (f"; {note}" if note else "")
 
 
 def backtest_text(report: dict[str, Any]) -> str:
@@ -66,13 +105,22 @@ def backtest_text(report: dict[str, Any]) -> str:
         f"backtest on {data['leads_with_truth']} leads with known outcomes: base rate {show(data['base_rate'])}, "
         f"MQL precision {show(data['mql_precision'])}, lift {show(data['lift'])}x",
     ]
+    if any(d["leads"] == 0 for score in data["scores"].values() for d in score["deciles"]):
+        lines.append(
+            "  (deciles are cut on score values: leads tied on a score share a decile, "
+            "so a decile can be empty)"
+        )
     for segment, entry in data.get("by_segment", {}).items():
         lines.append(
             f"  {segment}: {entry['leads']} leads, conversion {show(entry['conversion'])}, {entry['mqls']} MQLs"
         )
     for name, score in data["scores"].items():
-        cells = " ".join(show(d["conversion"]) for d in score["deciles"])
-        lines.append(f"  {name}: conversion by decile (highest first) {cells}")
+        cells = ", ".join(
+            f"{d['decile']}: {show(d['conversion'])} ({d['leads']})"
+            for d in score["deciles"]
+            if d["leads"]
+        )
+        lines.append(f"  {name}: conversion by decile, highest scores first (leads) {cells}")
     return "\n".join(lines) + "\n"
 
 
@@ -363,8 +411,53 @@ def simulate_markdown(report: dict[str, Any]) -> str:
         as_of=report["as_of"],
         metrics=_simulate_rows(report),
         stages=[[k, str(v)] for k, v in report["stages"].items()],
-        weeks=[[w["week"], str(w["mqls"])] for w in report["metrics"]["mqls_per_week"]],
+        weeks=[[_week_label(w), str(w["mqls"])] for w in report["metrics"]["mqls_per_week"]],
+        notes=timing_lines(report),
+        weekly_note=(report.get("timing") or {}).get("weekly_note"),
+        backtest=_backtest_tables(report),
     )
+
+
+def _backtest_tables(report: dict[str, Any]) -> dict[str, Any] | None:
+    """The backtest for Markdown and HTML: its summary line, and per score
+    the non-empty deciles (value-cut) with their score range."""
+    data = report.get("backtest")
+    if not data:
+        return None
+    scores = []
+    for name, score in data["scores"].items():
+        rows = [
+            [
+                str(d["decile"]),
+                show(d["highest"])
+                if d["highest"] == d["lowest"]
+                else f"{show(d['lowest'])} to {show(d['highest'])}",
+                str(d["leads"]),
+                str(d["buyers"]),
+                show(d["conversion"]),
+            ]
+            for d in score["deciles"]
+            if d["leads"]
+        ]
+        gain = [
+            [show(g["score_at_least"]), show(g["flagged"]), show(g["buyers_caught"])]
+            for g in score["gain"]
+        ]
+        scores.append({"name": name, "deciles": rows, "gain": gain})
+    return {
+        "summary": (
+            f"{data['leads_with_truth']} leads with known outcomes: base rate "
+            f"{show(data['base_rate'])}, MQL precision {show(data['mql_precision'])}, "
+            f"lift {show(data['lift'])}x"
+        ),
+        "scores": scores,
+        "note": "Deciles are cut on score values, highest first: leads tied on a score share "
+        "a decile, so a decile can be empty (empty ones are not shown).",
+    }
+
+
+def _week_label(week: dict[str, Any]) -> str:
+    return f"{week['week']} (partial)" if week.get("partial") else str(week["week"])
 
 
 def whatif_markdown(report: dict[str, Any]) -> str:
@@ -390,8 +483,15 @@ def simulate_html(report: dict[str, Any]) -> str:
         leads=report["leads"],
         as_of=report["as_of"],
         metrics=_simulate_rows(report),
-        weekly=grouped_bars(
-            [w["week"] for w in weeks], [("MQLs", [w["mqls"] for w in weeks])], "MQLs per week"
+        notes=timing_lines(report),
+        weekly_note=(report.get("timing") or {}).get("weekly_note"),
+        weekly=weekly_bars(
+            [w["week"] for w in weeks],
+            [("MQLs", [w["mqls"] for w in weeks])],
+            [bool(w.get("partial")) for w in weeks],
+            "MQLs per week (hatched: partial week)"
+            if any(w.get("partial") for w in weeks)
+            else "MQLs per week",
         ),
         funnel=grouped_bars(
             list(report["stages"]),
@@ -400,6 +500,7 @@ def simulate_html(report: dict[str, Any]) -> str:
             horizontal=True,
         ),
         scores=_score_charts(report),
+        backtest=_backtest_tables(report),
     )
 
 

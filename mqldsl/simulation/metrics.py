@@ -20,12 +20,12 @@ from mqldsl.simulation.sales import HOUR
 
 DEFINITIONS: dict[str, str] = {
     "mqls": "leads that reached the MQL stage (or a later one) at any instant up to the as-of instant",
-    "mqls_per_week": "MQLs by the ISO week of their handoff (the first instant they reached the MQL stage or later)",
-    "buyers": "leads whose ground truth says they are real buyers",
+    "mqls_per_week": "MQLs by the ISO week of their handoff (the first instant they reached the MQL stage or later), every week from the first handoff's to the as-of instant's; a week the as-of instant ends early is marked partial; empty when the data has no real event times",
+    "buyers": "leads whose ground truth says they are real buyers, as known at the as-of instant (a buyer whose SQL or won date is later is not yet one)",
     "mql_precision": "share of MQLs that are real buyers",
     "buyer_recall": "share of real buyers who became MQL before their buying window closed",
     "median_hours_to_mql": "median hours from a lead's first recorded event to its MQL handoff",
-    "sqls": "MQL handoffs that became sales qualified: in the sales replay for scenarios; for real journeys, from `truth.sql_at`, else the leads that reached the SQL stage",
+    "sqls": "MQL handoffs that became sales qualified by the as-of instant: for scenarios, those the sales replay accepted (moved into the policy's SQL stage when it has one); for real journeys, those with a `truth.sql_at` not after the as-of instant, else those that reached the SQL stage",
     "mql_to_sql": "SQLs divided by MQLs",
     "sla_met": "share of handoffs with an SLA whose first touch came within the SLA (handoffs still waiting at the as-of instant count once their deadline has passed)",
     "median_hours_to_first_touch": "median hours from handoff to the first sales touch, over touched handoffs",
@@ -51,6 +51,102 @@ def _median(values: Sequence[float]) -> float | None:
     return round(statistics.median(values), 2) if values else None
 
 
+WEEK = 7 * 24 * HOUR
+
+
+def has_event_times(records: Sequence[LeadRecord]) -> bool:
+    """Whether the data has real event times: the events of its leads (up to
+    the as-of instant) fall on at least two different instants. An export of
+    totals has none (X Education: no events at all), and an import that gives
+    every event the export's instant has one."""
+    seen: set[float] = set()
+    for r in records:
+        for at in (r.first_event, r.last_event):
+            if at is not None:
+                seen.add(at)
+                if len(seen) > 1:
+                    return True
+    return False
+
+
+def _week_start(at: float) -> float:
+    day = dt.datetime.fromtimestamp(at, dt.UTC).date()
+    monday = day - dt.timedelta(days=day.weekday())
+    return dt.datetime.combine(monday, dt.time(), tzinfo=dt.UTC).timestamp()
+
+
+def _week_name(start: float) -> str:
+    year, week, _ = dt.datetime.fromtimestamp(start, dt.UTC).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def weekly_series(
+    records: Sequence[LeadRecord], as_of: float
+) -> tuple[list[dict[str, Any]], str | None]:
+    """MQLs per ISO week of their handoff, every week from the first
+    handoff's to the week of the data's latest instant (its latest event or
+    timed handoff, at most the as-of instant; weeks without MQLs count 0; a
+    week that this instant has just opened is left out when it holds none),
+    each flagged ``partial`` when the as-of instant falls before its end;
+    and a note on what the series leaves out, or why there is none. Only
+    MQLs of leads with events count: a lead without events has no real
+    handoff time. Data without real event times (:func:`has_event_times`)
+    gets no series."""
+    mqls = [r for r in records if r.handoff is not None]
+    if not has_event_times(records):
+        if not mqls:
+            return [], None
+        return [], (
+            "not shown: the data has no real event times (its events fall on fewer "
+            "than two instants), so a handoff's week would be made up"
+        )
+    counts: Counter[float] = Counter()
+    untimed = 0
+    for r in mqls:
+        assert r.handoff is not None
+        if r.first_event is None:
+            untimed += 1
+        else:
+            counts[_week_start(r.handoff)] += 1
+    note = (
+        f"{untimed} MQL{'s' if untimed != 1 else ''} of leads without events "
+        "(no real handoff time) left out of the weekly series"
+        if untimed
+        else None
+    )
+    if not counts:
+        return [], note
+    end = max(
+        max(r.last_event for r in records if r.last_event is not None),
+        max(r.handoff for r in mqls if r.handoff is not None and r.first_event is not None),
+    )
+    last = _week_start(end)
+    if last == end and not counts.get(last):
+        last -= WEEK  # the data's last instant opens a week: the series ends the week before
+    after = round((_week_start(as_of) - last) / WEEK) - (as_of == _week_start(as_of))
+    if after > 0:
+        day = dt.datetime.fromtimestamp(end, dt.UTC).date().isoformat()
+        gap = (
+            f"the series ends with {_week_name(last)}, the week of the data's latest event "
+            f"({day}); the {after} week{'s' if after != 1 else ''} after it, up to the as-of "
+            "instant, have no events to count"
+        )
+        note = f"{note}; {gap}" if note else gap
+    rows = []
+    start = min(counts)
+    while start <= last:
+        # whole days: a week is 7 * 24 hours in UTC (no daylight saving)
+        rows.append(
+            {
+                "week": _week_name(start),
+                "mqls": counts.get(start, 0),
+                "partial": as_of < start + WEEK,
+            }
+        )
+        start += WEEK
+    return rows, note
+
+
 def metrics(
     records: Sequence[LeadRecord],
     as_of: float,
@@ -69,11 +165,6 @@ def metrics(
         for r in buyers
         if r.handoff is not None and (r.window_closes is None or r.handoff <= r.window_closes)
     ]
-    weeks: Counter[str] = Counter()
-    for r in mqls:
-        assert r.handoff is not None
-        year, week, _ = dt.datetime.fromtimestamp(r.handoff, dt.UTC).isocalendar()
-        weeks[f"{year}-W{week:02d}"] += 1
     if simulated_sales:
         sqls = sum(1 for r in mqls if r.sql)
     else:
@@ -104,7 +195,7 @@ def metrics(
     waiting = [r for r in mqls if r.queue is not None and r.touch is None]
     result: dict[str, Any] = {
         "mqls": len(mqls),
-        "mqls_per_week": [{"week": week, "mqls": count} for week, count in sorted(weeks.items())],
+        "mqls_per_week": weekly_series(records, as_of)[0],
         "buyers": len(buyers) if with_truth else None,
         "mql_precision": _share(len(mql_buyers), len([r for r in mqls if r.buyer is not None]))
         if with_truth
@@ -174,36 +265,11 @@ def backtest(model: CheckedPolicy, records: Sequence[LeadRecord]) -> dict[str, A
             for r in known
             if index < len(r.scores) and r.scores[index] is not None
         ]
-        if not valued:
-            continue
-        # Highest scores first; ties keep input order so the result is deterministic.
-        ranked = sorted(range(len(valued)), key=lambda i: -valued[i][0])
-        deciles = []
-        gains = []
-        total_buyers = sum(1 for _, b in valued if b)
-        caught = 0
-        size = len(ranked)
-        for decile in range(10):
-            part = ranked[decile * size // 10 : (decile + 1) * size // 10]
-            hits = sum(1 for i in part if valued[i][1])
-            caught += hits
-            deciles.append(
-                {
-                    "decile": decile + 1,
-                    "leads": len(part),
-                    "lowest": valued[part[-1]][0] if part else None,
-                    "conversion": round(hits / len(part), 4) if part else None,
-                }
-            )
-            gains.append(
-                {
-                    "flagged": round((decile + 1) / 10, 2),
-                    "buyers_caught": round(caught / total_buyers, 4) if total_buyers else None,
-                }
-            )
-        scores[name] = {"deciles": deciles, "gain": gains}
+        if valued:
+            scores[name] = deciles(valued)
     return {
         "leads_with_truth": len(known),
+        "outcomes_after_as_of": sum(1 for r in known if r.outcome_after),
         "buyers": buyers,
         "base_rate": round(base_rate, 4),
         "mql_precision": round(precision, 4) if precision is not None else None,
@@ -211,6 +277,68 @@ def backtest(model: CheckedPolicy, records: Sequence[LeadRecord]) -> dict[str, A
         "by_stage": dict(sorted(by_stage.items())),
         "by_segment": dict(sorted(by_segment.items())),
         "scores": scores,
+    }
+
+
+def deciles(valued: Sequence[tuple[Any, bool]]) -> dict[str, Any]:
+    """Conversion by score decile and the gain curve, from (score, buyer)
+    pairs. Buckets are cut on score values, never on positions, so no
+    figure depends on the order of the leads: a lead's decile is
+    ``10 * higher // n + 1`` where ``higher`` counts the leads scored strictly
+    higher, so leads tied on a score share a decile (and a decile can be
+    empty). The gain curve has a point after each non-empty decile: the
+    share of leads flagged (scored at least its lowest score) and the share
+    of buyers among them."""
+    size = len(valued)
+    by_value: dict[Any, list[int]] = {}
+    for value, buyer in valued:
+        entry = by_value.setdefault(value, [0, 0])
+        entry[0] += 1
+        entry[1] += int(buyer)
+    buckets: list[dict[str, Any]] = [
+        {"decile": d + 1, "leads": 0, "buyers": 0, "highest": None, "lowest": None}
+        for d in range(10)
+    ]
+    higher = 0
+    for value in sorted(by_value, reverse=True):
+        leads, hits = by_value[value]
+        bucket = buckets[10 * higher // size]
+        bucket["leads"] += leads
+        bucket["buyers"] += hits
+        if bucket["highest"] is None:
+            bucket["highest"] = value
+        bucket["lowest"] = value
+        higher += leads
+    total_buyers = sum(b["buyers"] for b in buckets)
+    gains = []
+    flagged = caught = 0
+    for bucket in buckets:
+        bucket["conversion"] = (
+            round(bucket["buyers"] / bucket["leads"], 4) if bucket["leads"] else None
+        )
+        if bucket["leads"]:
+            flagged += bucket["leads"]
+            caught += bucket["buyers"]
+            gains.append(
+                {
+                    "score_at_least": bucket["lowest"],
+                    "flagged": round(flagged / size, 4),
+                    "buyers_caught": round(caught / total_buyers, 4) if total_buyers else None,
+                }
+            )
+    return {"deciles": buckets, "gain": gains}
+
+
+def timing(records: Sequence[LeadRecord], as_of: float, leads_after_as_of: int) -> dict[str, Any]:
+    """What the as-of instant and the data's times allow (SPEC §14.1): leads
+    left out because they did not exist yet, outcomes dated later (not an
+    SQL or a win at the as-of instant), whether the data has real event
+    times, and what the weekly series leaves out or why there is none."""
+    return {
+        "leads_after_as_of": leads_after_as_of,
+        "outcomes_after_as_of": sum(1 for r in records if r.outcome_after),
+        "event_times": has_event_times(records),
+        "weekly_note": weekly_series(records, as_of)[1],
     }
 
 
@@ -222,8 +350,10 @@ def report(
     capacity: dict[str, float] | None,
     simulated_sales: bool,
     params: dict[str, Any],
+    leads_after_as_of: int = 0,
 ) -> SimulationReport:
-    """The simulate report of docs/reports.md."""
+    """The simulate report of docs/reports.md over the leads that existed at
+    ``as_of`` (``leads_after_as_of`` more were left out)."""
     stages: dict[str, int] = {name: 0 for name in model.stage_names}
     stages[DISQUALIFIED] = 0
     reasons: Counter[str] = Counter()
@@ -246,6 +376,7 @@ def report(
         definitions=DEFINITIONS,
         score_distributions=distributions(model, records, params),
         backtest=None if simulated_sales else backtest(model, records),
+        timing=timing(records, as_of, leads_after_as_of),
     )
 
 
@@ -328,8 +459,12 @@ __all__ = [
     "DEFINITIONS",
     "MAIN",
     "backtest",
+    "deciles",
     "distributions",
+    "has_event_times",
     "metrics",
     "report",
     "thresholds",
+    "timing",
+    "weekly_series",
 ]

@@ -1,5 +1,7 @@
 """What the metrics need of one lead's evaluation (by either engine): a
-:class:`LeadRecord` per lead."""
+:class:`LeadRecord` per lead, with its ground truth read as it stood at the
+as-of instant (SPEC §14.1, no time travel): an outcome dated after the as-of
+instant is not an SQL or a win at that instant."""
 
 from __future__ import annotations
 
@@ -28,6 +30,9 @@ class LeadRecord:
     segment: str | None = None
     scores: tuple[Any, ...] = ()
     reached_sql: bool | None = None  # None: the policy has no SQL stage
+    known_from: float | None = None  # truth.created_at, else the first event; None: no time
+    outcome_after: bool = False  # a truth outcome (sql_at, won_at) dated after the as-of
+    last_event: float | None = None
 
 
 def lead_record(
@@ -54,9 +59,20 @@ def lead_record(
                 sla = route.sla.seconds if route.sla is not None else None
             break
     truth = lead.truth or {}
-    buyer = truth.get("buyer")
+    as_of = decision.as_of
+    buyer = truth.get("buyer") if isinstance(truth.get("buyer"), bool) else None
     closes = truth.get("window_closes")
-    sql_truth = truth.get("sql_at")
+    sql_at = _instant(truth.get("sql_at"))
+    won_at = _instant(truth.get("won_at"))
+    # An outcome dated after the as-of instant had not happened yet: the lead
+    # was not an SQL then, and a buyer known only by a later SQL or win date
+    # was not (yet) a win.
+    later = any(t is not None and t > as_of for t in (sql_at, won_at))
+    truth_sql = None
+    if "sql_at" in truth:
+        truth_sql = truth["sql_at"] is not None and not (sql_at is not None and sql_at > as_of)
+    first_event = lead.events[0].at if lead.events else None
+    created = _instant(truth.get("created_at"))
     return LeadRecord(
         id=lead.id,
         stage=decision.stage,
@@ -64,15 +80,18 @@ def lead_record(
         handoff=handoff,
         queue=queue,
         sla=sla,
-        buyer=bool(buyer) if isinstance(buyer, bool) else None,
+        buyer=None if buyer is None else buyer and not later,
         window_closes=_instant(closes),
-        first_event=lead.events[0].at if lead.events else None,
-        truth_sql=(sql_truth is not None) if "sql_at" in truth else None,
+        first_event=first_event,
+        truth_sql=truth_sql,
         segment=_segment(lead, truth, segment_field),
         scores=tuple(decision.scores.values()),
         reached_sql=None
         if sql_index is None
         else any(names.index(stage) >= sql_index for stage in first_entries),
+        known_from=created if created is not None else first_event,
+        outcome_after=later,
+        last_event=max((e.at for e in lead.events if e.at <= as_of), default=None),
     )
 
 

@@ -39,7 +39,9 @@ class PolicySummary:
 class SimulationReport:
     """One policy over one set of journeys: stage counts, funnel metrics,
     score distributions and, over real journeys with known outcomes, the
-    backtest."""
+    backtest; what the as-of instant and the data's times allow
+    (``timing``) and, for a scenario, how the sales replay met the policy's
+    SQL stage (``sales``)."""
 
     policy: PolicySummary
     as_of: str
@@ -51,6 +53,10 @@ class SimulationReport:
     definitions: dict[str, str]
     score_distributions: Json
     backtest: Json | None
+    # leads left out as not yet arrived, outcomes dated after the as-of,
+    # whether the data has real event times (docs/reports.md)
+    timing: Json = field(default_factory=dict)
+    sales: Json | None = None  # the sales replay and the SQL stage (scenarios)
     notes: tuple[str, ...] = field(default=(), compare=False)  # rejected records, not in JSON
 
     def to_json(self) -> Json:
@@ -65,6 +71,8 @@ class SimulationReport:
             "definitions": self.definitions,
             "score_distributions": self.score_distributions,
             "backtest": self.backtest,
+            "timing": self.timing,
+            "sales": self.sales,
         }
 
 

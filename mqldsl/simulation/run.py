@@ -7,17 +7,17 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.evaluator import Evaluator
 from mqldsl.engine.parallel import can_fork, ordered_map
-from mqldsl.engine.runtime import Lead, to_seconds
+from mqldsl.engine.runtime import Event, Lead, to_seconds
 from mqldsl.simulation.metrics import DEFINITIONS, MAIN, report
 from mqldsl.simulation.records import LeadRecord, lead_record
 from mqldsl.simulation.results import SimulationReport
-from mqldsl.simulation.sales import replay_sales
+from mqldsl.simulation.sales import acceptance_event, replay_sales
 from mqldsl.simulation.scenario import Scenario
 
 if TYPE_CHECKING:
@@ -177,8 +177,8 @@ class RunSpec:
 @dataclass
 class Run:
     """One policy over one set of journeys: the report, a record per lead
-    (in input order) and the evaluation results of the explained leads
-    (lead id to (lead, result))."""
+    that existed at the as-of instant (in input order) and the evaluation
+    results of the explained leads (lead id to (lead, result))."""
 
     report: SimulationReport
     records: list[LeadRecord]
@@ -232,14 +232,96 @@ def run_policy(
             progress,
             spec.segment_field,
         )
+    # No time travel (SPEC §14.1): a lead that did not exist yet at the as-of
+    # instant (created, or first seen, after it) is left out of every figure.
+    arrived = [r for r in records if r.known_from is None or r.known_from <= as_of]
+    later = len(records) - len(arrived)
+    records = arrived
     capacity = None
     scenario = spec.scenario
     if scenario is not None:
         start = to_seconds(dt.datetime.combine(scenario.start, dt.time(), tzinfo=dt.UTC))
         records, capacity = replay_sales(records, scenario.sales, start, as_of, spec.seed)
+        records, sales = accept_into_sql_stage(
+            model, params, leads, records, spec, kept, explain_ids
+        )
     values = {name: info.value for name, info in model.params.items()} | params
-    data = report(model, records, as_of, spec.rejected, capacity, scenario is not None, values)
+    data = report(
+        model, records, as_of, spec.rejected, capacity, scenario is not None, values, later
+    )
+    if scenario is not None:
+        data = replace(data, sales=sales)
     return Run(data, records, kept)
+
+
+def accept_into_sql_stage(
+    model: CheckedPolicy,
+    params: dict[str, Any],
+    leads: Sequence[Lead],
+    records: list[LeadRecord],
+    spec: RunSpec,
+    kept: dict[str, Any],
+    explain_ids: set[str] | None = None,
+) -> tuple[list[LeadRecord], dict[str, Any]]:
+    """After the sales replay: when the policy's SQL stage is entered by one
+    event (:func:`~mqldsl.simulation.sales.acceptance_event`), each accepted
+    lead gets that event at its first touch and is decided again (in
+    Python), so the policy moves it into the stage; every record's ``sql``
+    is then whether the lead reached the SQL stage, and the report's SQLs
+    and stage counts agree. Explained leads are explained again. Returns
+    the records and the report's ``sales`` entry."""
+    event, note = acceptance_event(model, spec.sql_stage)
+    accepted = {r.id: index for index, r in enumerate(records) if r.sql}
+    entry: dict[str, Any] = {
+        "accepted": len(accepted),
+        "sql_stage": spec.sql_stage,
+        "acceptance_event": event,
+        "note": note,
+        "left_sql_stage": None,
+    }
+    if event is None or spec.sql_stage is None:
+        return records, entry
+    names = model.stage_names
+    mql_index = names.index(spec.mql_stage)
+    sql_index = names.index(spec.sql_stage)
+    evaluator = Evaluator(model, params)
+    updated = list(records)
+    for lead in leads:
+        index = accepted.get(lead.id)
+        if index is None:
+            continue
+        old = records[index]
+        assert old.touch is not None
+        events = sorted(
+            [*lead.events, Event(at=old.touch, type=event, fields={}, index=len(lead.events))],
+            key=lambda e: e.at,
+        )
+        moved = replace(lead, events=tuple(events))
+        explain = explain_ids is not None and lead.id in explain_ids
+        result = evaluator.run(moved, spec.as_of, explain=explain)
+        if explain:
+            kept[lead.id] = (moved, result)
+        new = lead_record(
+            model,
+            moved,
+            result.decision,
+            result.first_entries,
+            mql_index,
+            sql_index,
+            spec.segment_field,
+        )
+        updated[index] = replace(new, touch=old.touch, first_event=old.first_event)
+    updated = [replace(r, sql=bool(r.reached_sql)) for r in updated]
+    left = sum(
+        1 for r in updated if r.sql and (r.stage not in names or names.index(r.stage) < sql_index)
+    )
+    if left:
+        entry["note"] = (
+            f"{note}; {left} of them {'have' if left != 1 else 'has'} left `{spec.sql_stage}` "
+            "since (disqualified or moved back), so the stage count is lower"
+        )
+    entry["left_sql_stage"] = left
+    return updated, entry
 
 
 __all__ = [
@@ -248,6 +330,7 @@ __all__ = [
     "LeadRecord",
     "Run",
     "RunSpec",
+    "accept_into_sql_stage",
     "evaluate_all",
     "evaluate_parallel",
     "evaluate_sql",

@@ -1,6 +1,9 @@
 """The sales replay of a scenario (SPEC §14): first touches from each
 queue's capacity in working hours, and SQL outcomes that fall as the first
-touch is delayed."""
+touch is delayed. An accepted lead is then moved into the policy's SQL
+stage by the policy itself: the replay records the acceptance as the event
+that the SQL stage's condition names (:func:`acceptance_event`), at the
+first touch (:mod:`mqldsl.simulation.run`)."""
 
 from __future__ import annotations
 
@@ -8,7 +11,9 @@ import datetime as dt
 import random
 from dataclasses import replace
 
+from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.runtime import to_seconds
+from mqldsl.language import ast
 from mqldsl.simulation.records import LeadRecord
 from mqldsl.simulation.scenario import Sales
 
@@ -76,4 +81,45 @@ def _sql(record: LeadRecord, touch: float, sales: Sales, seed: int) -> bool:
     return draw < sales.non_buyer_sql_rate
 
 
-__all__ = ["HOUR", "replay_sales"]
+def acceptance_event(model: CheckedPolicy, sql_stage: str | None) -> tuple[str | None, str]:
+    """The event that sales' acceptance is recorded as, so that the policy
+    moves an accepted lead into its SQL stage: the one event the SQL stage's
+    condition asks for (not under `not` or `no`); None when there is no SQL
+    stage or its condition names no event or several. Also the sentence the
+    report gives for how its SQLs are counted."""
+    if sql_stage is None:
+        return None, (
+            "the policy has no SQL stage, so SQLs are the handoffs the sales replay accepted"
+        )
+    stage = next(s for s in model.stages.stages if s.name == sql_stage)
+    found: set[str] = set()
+    if stage.condition is not None:
+        negative: set[int] = set()
+        for node in ast.walk(stage.condition):
+            if isinstance(node, ast.Not | ast.NoEvents):
+                negative.update(id(inner) for inner in ast.walk(node))
+        for node in ast.walk(stage.condition):
+            if id(node) in negative:
+                continue
+            if isinstance(node, ast.Pattern) and node.event is not None:
+                found.add(node.event)
+            elif isinstance(node, ast.Name):
+                ref = model.refs.get(id(node))
+                if ref is not None and ref.kind == "event":
+                    found.add(ref.name)
+    if len(found) == 1:
+        event = found.pop()
+        return event, (
+            f"each handoff the sales replay accepts gets a `{event}` event at its first touch, "
+            f"so the policy moves it into its SQL stage `{sql_stage}`; SQLs are the MQLs that "
+            f"reached `{sql_stage}`"
+        )
+    named = f"names the events {', '.join(sorted(found))}" if found else "names no event"
+    return None, (
+        f"the SQL stage `{sql_stage}` {named}, so the sales replay cannot record an acceptance "
+        f"the policy would act on: SQLs are the handoffs the replay accepted, and the stage "
+        f"count of `{sql_stage}` is the policy's own"
+    )
+
+
+__all__ = ["HOUR", "acceptance_event", "replay_sales"]

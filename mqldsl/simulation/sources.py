@@ -14,7 +14,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from mqldsl.analysis.model import CheckedPolicy
-from mqldsl.engine.runtime import Lead, to_seconds
+from mqldsl.engine.runtime import Lead, parse_instant, to_seconds
 from mqldsl.io.errors import InputProblem, UsageProblem
 from mqldsl.io.files import write_output
 from mqldsl.io.journeys import JourneyReader, ReadReport, RecordError
@@ -30,7 +30,8 @@ class Source:
     file (``leads`` journeys generated with ``seed``, default the
     scenario's; sales replayed on the handoffs) or ``journeys``, a JSON Lines
     file of real journeys. Exactly one of the two. ``as_of`` defaults to the
-    end of the scenario's period, or the latest event in the journeys."""
+    end of the scenario's period, or the latest instant in the journeys (an
+    event, or a date in a lead's truth: the data was exported after it)."""
 
     scenario: str | Path | None = None
     journeys: str | Path | None = None
@@ -127,7 +128,7 @@ def load_leads(
 ) -> LoadedLeads:
     """The leads of a scenario (generated with ``seed``; the default as-of
     is the end of its period) or of a journeys file (the default as-of is
-    its latest event, or now)."""
+    its latest instant, an event or a date in a lead's truth, or now)."""
     if scenario is not None:
         generated = scenario_leads(model, scenario, seed, leads)
         return LoadedLeads(generated, 0, to_seconds(scenario.end))
@@ -135,8 +136,25 @@ def load_leads(
     report = ReadReport()
     found = list(read_leads(model, str(journeys), None, report))
     notes = summary_lines(len(found), report)[:-1] if report.rejected_count else []
-    latest = max((e.at for lead in found for e in lead.events), default=now())
+    latest = max(
+        (at for lead in found for at in _instants(lead)),
+        default=now(),
+    )
     return LoadedLeads(found, report.rejected_count, latest, notes)
+
+
+def _instants(lead: Lead) -> list[float]:
+    """The lead's event times and the dates of its truth (`sql_at`, `won_at`,
+    `created_at`): the data was exported after all of them."""
+    found = [e.at for e in lead.events]
+    for key in ("sql_at", "won_at", "created_at"):
+        value = (lead.truth or {}).get(key)
+        if isinstance(value, str):
+            try:
+                found.append(parse_instant(value))
+            except ValueError:
+                continue
+    return found
 
 
 def generate_journeys(
