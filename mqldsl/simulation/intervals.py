@@ -34,37 +34,14 @@ _CHUNK = 100  # draws computed at once (memory: chunk x leads floats)
 # ---------------------------------------------------------------- Student t
 
 
-def _t_coverage(t: float, df: int) -> float:
-    """P(|T| < t) for Student's t with ``df`` degrees of freedom (exact
-    closed form for whole degrees of freedom)."""
-    theta = math.atan(t / math.sqrt(df))
-    c2 = math.cos(theta) ** 2
-    term = total = 1.0
-    if df % 2:
-        if df == 1:
-            return 2 * theta / math.pi
-        for k in range(1, (df - 3) // 2 + 1):
-            term *= (2 * k) / (2 * k + 1) * c2
-            total += term
-        return 2 / math.pi * (theta + math.sin(theta) * math.cos(theta) * total)
-    for k in range(1, (df - 2) // 2 + 1):
-        term *= (2 * k - 1) / (2 * k) * c2
-        total += term
-    return math.sin(theta) * total
-
-
 def t_quantile(df: int, coverage: float = 0.95) -> float:
-    """The t with P(|T| < t) = ``coverage`` (two-sided critical value)."""
+    """The t with P(|T| < t) = ``coverage`` for Student's t with ``df`` degrees of freedom
+    (the two-sided critical value), from SciPy."""
     if df < 1:
         raise ValueError("degrees of freedom must be at least 1")
-    low, high = 0.0, 1e6
-    for _ in range(200):
-        middle = (low + high) / 2
-        if _t_coverage(middle, df) < coverage:
-            low = middle
-        else:
-            high = middle
-    return (low + high) / 2
+    from scipy.stats import t  # imported when a what-if needs it: SciPy is slow to load
+
+    return float(t.ppf(0.5 + coverage / 2, df))
 
 
 @dataclass(frozen=True)
