@@ -12,19 +12,11 @@ from typing import Any
 
 from mqldsl.io.errors import UsageProblem
 from mqldsl.language.suggestions import did_you_mean
+from mqldsl.simulation import gates
 from mqldsl.simulation.metrics import DEFINITIONS
 
 # Metrics a search can rank by or bound: the numbers of the report.
 METRICS = tuple(name for name in DEFINITIONS if name != "mqls_per_week")
-
-_COMPARE: dict[type, Any] = {
-    pyast.Gt: lambda a, b: a > b,
-    pyast.GtE: lambda a, b: a >= b,
-    pyast.Lt: lambda a, b: a < b,
-    pyast.LtE: lambda a, b: a <= b,
-    pyast.Eq: lambda a, b: a == b,
-    pyast.NotEq: lambda a, b: a != b,
-}
 
 
 def check_metric(name: str, option: str = "--maximize") -> str:
@@ -57,16 +49,9 @@ class Constraints:
         self.tree: pyast.expr | None = None
         if not self.expression.strip():
             return
-        try:
-            self.tree = pyast.parse(self.expression.strip(), mode="eval").body
-        except SyntaxError as exc:
-            raise UsageProblem(f"cannot read `{self.expression}`: {exc.msg}", option) from None
+        self.tree = gates.parse(self.expression, lambda message: UsageProblem(message, option))
         self._check(self.tree)
-        top = (
-            self.tree.values
-            if isinstance(self.tree, pyast.BoolOp) and isinstance(self.tree.op, pyast.And)
-            else [self.tree]
-        )
+        top = gates.top_parts(self.tree, pyast.And)
         for node in top:
             names = tuple(dict.fromkeys(_names(node)))
             larger: bool | None = None
@@ -99,7 +84,7 @@ class Constraints:
             pyast.Mult,
             pyast.Div,
             pyast.Load,
-            *_COMPARE,
+            *gates.COMPARE,
         )
         for part in pyast.walk(node):
             if not isinstance(part, allowed):
@@ -121,11 +106,7 @@ class Constraints:
         """The parts (between `and`s) that do not hold."""
         if self.tree is None:
             return []
-        top = (
-            self.tree.values
-            if isinstance(self.tree, pyast.BoolOp) and isinstance(self.tree.op, pyast.And)
-            else [self.tree]
-        )
+        top = gates.top_parts(self.tree, pyast.And)
         return [pyast.unparse(node) for node in top if not _value(node, values)]
 
     def shortfall(self, values: Mapping[str, Any]) -> float:
@@ -135,11 +116,7 @@ class Constraints:
         or one with no data)."""
         if self.tree is None:
             return 0.0
-        top = (
-            self.tree.values
-            if isinstance(self.tree, pyast.BoolOp) and isinstance(self.tree.op, pyast.And)
-            else [self.tree]
-        )
+        top = gates.top_parts(self.tree, pyast.And)
         total = 0.0
         for node in top:
             if _value(node, values):
@@ -158,37 +135,11 @@ def _names(node: pyast.expr) -> list[str]:
 
 
 def _value(node: pyast.expr, values: Mapping[str, Any]) -> Any:
-    if isinstance(node, pyast.BoolOp):
-        parts = [bool(_value(v, values)) for v in node.values]
-        return all(parts) if isinstance(node.op, pyast.And) else any(parts)
-    if isinstance(node, pyast.UnaryOp):
-        inner = _value(node.operand, values)
-        if isinstance(node.op, pyast.Not):
-            return not inner
-        return None if inner is None else -inner
-    if isinstance(node, pyast.Compare):
-        left = _value(node.left, values)
-        for op, right_node in zip(node.ops, node.comparators, strict=True):
-            right = _value(right_node, values)
-            if left is None or right is None or not _COMPARE[type(op)](left, right):
-                return False
-            left = right
-        return True
-    if isinstance(node, pyast.BinOp):
-        a, b = _value(node.left, values), _value(node.right, values)
-        if a is None or b is None:
-            return None
-        if isinstance(node.op, pyast.Add):
-            return a + b
-        if isinstance(node.op, pyast.Sub):
-            return a - b
-        if isinstance(node.op, pyast.Mult):
-            return a * b
-        return a / b if b else None
-    if isinstance(node, pyast.Constant):
-        return node.value
-    assert isinstance(node, pyast.Name)
-    return values.get(node.id)
+    def lookup(name: pyast.expr) -> Any:
+        assert isinstance(name, pyast.Name)  # checked when the constraints were read
+        return values.get(name.id)
+
+    return gates.evaluate(node, lookup, UsageProblem)
 
 
 __all__ = ["METRICS", "Constraints", "Part", "check_metric"]

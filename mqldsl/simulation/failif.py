@@ -8,6 +8,7 @@ import ast as pyast
 from typing import Any
 
 from mqldsl.language.suggestions import did_you_mean
+from mqldsl.simulation import gates
 
 
 class FailIfError(ValueError):
@@ -63,88 +64,26 @@ def fail_if_names(report: dict[str, Any]) -> list[str]:
 
 
 def check_fail_if(expression: str, report: dict[str, Any]) -> list[str]:
-    """The parts of ``expression`` that hold (empty when the gate passes)."""
-    try:
-        tree = pyast.parse(expression, mode="eval")
-    except SyntaxError as exc:
-        raise FailIfError(f"--fail-if: cannot read `{expression}`: {exc.msg}") from None
+    """The parts of ``expression`` (between its top-level `or`s) that hold (empty when the
+    gate passes), each with the values it read."""
+
+    def problem(message: str) -> FailIfError:
+        return FailIfError(f"--fail-if: {message}")
+
+    tree = gates.parse(expression, problem)
     names = _names(report)
 
-    def dotted(node: pyast.expr) -> str:
-        if isinstance(node, pyast.Name):
-            return node.id
-        if isinstance(node, pyast.Attribute):
-            return f"{dotted(node.value)}.{node.attr}"
-        raise FailIfError(f"--fail-if: unexpected `{pyast.unparse(node)}`")
+    def lookup(node: pyast.expr) -> Any:
+        name = gates.dotted(node, problem)
+        if name not in names:
+            close = did_you_mean(name, list(names))
+            hint = f"; {close}" if close else "; see docs/reports.md for the names"
+            raise problem(f"unknown name `{name}`{hint}")
+        return names[name]
 
-    def value(node: pyast.expr) -> Any:
-        if isinstance(node, pyast.BoolOp):
-            parts = [value(v) for v in node.values]
-            return all(parts) if isinstance(node.op, pyast.And) else any(parts)
-        if isinstance(node, pyast.UnaryOp):
-            inner = value(node.operand)
-            if isinstance(node.op, pyast.Not):
-                return not inner
-            if isinstance(node.op, pyast.USub) and inner is not None:
-                return -inner
-            raise FailIfError(f"--fail-if: unexpected `{pyast.unparse(node)}`")
-        if isinstance(node, pyast.Compare):
-            left = value(node.left)
-            for op, right_node in zip(node.ops, node.comparators, strict=True):
-                right = value(right_node)
-                if left is None or right is None:
-                    return False  # a metric with no data never trips the gate
-                ok = {
-                    pyast.Gt: left > right,
-                    pyast.GtE: left >= right,
-                    pyast.Lt: left < right,
-                    pyast.LtE: left <= right,
-                    pyast.Eq: left == right,
-                    pyast.NotEq: left != right,
-                }.get(type(op))
-                if ok is None:
-                    raise FailIfError(
-                        f"--fail-if: unsupported comparison in `{pyast.unparse(node)}`"
-                    )
-                if not ok:
-                    return False
-                left = right
-            return True
-        if isinstance(node, pyast.BinOp) and isinstance(
-            node.op, pyast.Add | pyast.Sub | pyast.Mult | pyast.Div
-        ):
-            a, b = value(node.left), value(node.right)
-            if a is None or b is None:
-                return None
-            if isinstance(node.op, pyast.Add):
-                return a + b
-            if isinstance(node.op, pyast.Sub):
-                return a - b
-            if isinstance(node.op, pyast.Mult):
-                return a * b
-            return a / b if b else None
-        if (
-            isinstance(node, pyast.Constant)
-            and isinstance(node.value, int | float)
-            and not isinstance(node.value, bool)
-        ):
-            return node.value
-        if isinstance(node, pyast.Name | pyast.Attribute):
-            name = dotted(node)
-            if name not in names:
-                close = did_you_mean(name, list(names))
-                hint = f"; {close}" if close else "; see docs/reports.md for the names"
-                raise FailIfError(f"--fail-if: unknown name `{name}`{hint}")
-            return names[name]
-        raise FailIfError(f"--fail-if: unexpected `{pyast.unparse(node)}`")
-
-    body = tree.body
-    parts = (
-        body.values if isinstance(body, pyast.BoolOp) and isinstance(body.op, pyast.Or) else [body]
-    )
     held = []
-    for part in parts:
-        if value(part):
+    for part in gates.top_parts(tree, pyast.Or):
+        if gates.evaluate(part, lookup, problem):
             text = pyast.unparse(part)
             shown = ", ".join(f"{n} = {names[n]}" for n in sorted(names) if n in text)
             held.append(f"{text} ({shown})" if shown else text)

@@ -1,0 +1,100 @@
+"""The small expression language of `--fail-if` (whatif) and `--subject-to` (tune):
+comparisons of named numbers joined by `and`, `or`, `not`, with `+ - * /` and numbers, read
+with Python's parser and evaluated here without `eval`.
+
+One evaluator for both, with one rule for missing data: a name whose value is None makes any
+arithmetic over it None and any comparison with it false (a metric with no data neither trips a
+gate nor satisfies a constraint). The callers resolve names and word their own errors.
+"""
+
+from __future__ import annotations
+
+import ast as pyast
+from collections.abc import Callable
+from typing import Any
+
+COMPARE: dict[type, Callable[[Any, Any], bool]] = {
+    pyast.Gt: lambda a, b: a > b,
+    pyast.GtE: lambda a, b: a >= b,
+    pyast.Lt: lambda a, b: a < b,
+    pyast.LtE: lambda a, b: a <= b,
+    pyast.Eq: lambda a, b: a == b,
+    pyast.NotEq: lambda a, b: a != b,
+}
+
+_ARITHMETIC = pyast.Add | pyast.Sub | pyast.Mult | pyast.Div
+
+Lookup = Callable[[pyast.expr], Any]
+"""Resolves a name (a ``Name`` or dotted ``Attribute`` node) to its value, or raises."""
+Problem = Callable[[str], Exception]
+"""Makes the caller's error from a message."""
+
+
+def parse(text: str, problem: Problem) -> pyast.expr:
+    """The expression's tree; ``problem`` for text Python cannot read."""
+    try:
+        return pyast.parse(text.strip(), mode="eval").body
+    except SyntaxError as exc:
+        raise problem(f"cannot read `{text}`: {exc.msg}") from None
+
+
+def dotted(node: pyast.expr, problem: Problem) -> str:
+    """The name a ``Name`` or ``Attribute`` chain spells (``mqls.delta``)."""
+    if isinstance(node, pyast.Name):
+        return node.id
+    if isinstance(node, pyast.Attribute):
+        return f"{dotted(node.value, problem)}.{node.attr}"
+    raise problem(f"unexpected `{pyast.unparse(node)}`")
+
+
+def evaluate(node: pyast.expr, lookup: Lookup, problem: Problem) -> Any:
+    """The value of ``node``: a bool for conditions, a number (or None) otherwise."""
+    if isinstance(node, pyast.BoolOp):
+        parts = [bool(evaluate(v, lookup, problem)) for v in node.values]
+        return all(parts) if isinstance(node.op, pyast.And) else any(parts)
+    if isinstance(node, pyast.UnaryOp):
+        inner = evaluate(node.operand, lookup, problem)
+        if isinstance(node.op, pyast.Not):
+            return not inner
+        if isinstance(node.op, pyast.USub):
+            return None if inner is None else -inner
+        raise problem(f"unexpected `{pyast.unparse(node)}`")
+    if isinstance(node, pyast.Compare):
+        left = evaluate(node.left, lookup, problem)
+        for op, right_node in zip(node.ops, node.comparators, strict=True):
+            right = evaluate(right_node, lookup, problem)
+            compare = COMPARE.get(type(op))
+            if compare is None:
+                raise problem(f"unsupported comparison in `{pyast.unparse(node)}`")
+            if left is None or right is None or not compare(left, right):
+                return False
+            left = right
+        return True
+    if isinstance(node, pyast.BinOp) and isinstance(node.op, _ARITHMETIC):
+        a, b = evaluate(node.left, lookup, problem), evaluate(node.right, lookup, problem)
+        if a is None or b is None:
+            return None
+        if isinstance(node.op, pyast.Add):
+            return a + b
+        if isinstance(node.op, pyast.Sub):
+            return a - b
+        if isinstance(node.op, pyast.Mult):
+            return a * b
+        return a / b if b else None
+    if isinstance(node, pyast.Constant):
+        if isinstance(node.value, bool) or not isinstance(node.value, int | float):
+            raise problem(f"`{node.value!r}` is not a number")
+        return node.value
+    if isinstance(node, pyast.Name | pyast.Attribute):
+        return lookup(node)
+    raise problem(f"unexpected `{pyast.unparse(node)}`")
+
+
+def top_parts(node: pyast.expr, joined_by: type[pyast.boolop]) -> list[pyast.expr]:
+    """The parts of ``node`` between its top-level `and`s (or `or`s)."""
+    if isinstance(node, pyast.BoolOp) and isinstance(node.op, joined_by):
+        return list(node.values)
+    return [node]
+
+
+__all__ = ["COMPARE", "Lookup", "Problem", "dotted", "evaluate", "parse", "top_parts"]
