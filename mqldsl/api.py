@@ -15,6 +15,7 @@ type, an unknown stage).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 from collections.abc import Iterator, Mapping, Sequence
@@ -230,13 +231,9 @@ def sweep(
     either ``["mql_min=40..80:10"]`` specs or a mapping of each param to the values to try
     (``{"mql_min": [40, 50, 60]}``). A row of metrics per combination, in order."""
     model = load(policy)
-    if isinstance(grid, Mapping):
-        specs: list[str | SweepAxis] = [_axis(model, name, values) for name, values in grid.items()]
-    else:
-        specs = list(grid)
     source = _source(scenario, journeys, seed, leads, as_of)
     options = _options(model, params, mql_stage, sql_stage, jobs, engine)
-    return run_sweep(model, specs, source, options)
+    return run_sweep(model, _grid(model, grid), source, options)
 
 
 def tune(
@@ -270,10 +267,7 @@ def tune(
     from mqldsl.simulation.tune import tune as run_tune
 
     model = load(policy)
-    if isinstance(grid, Mapping):
-        specs: list[str | SweepAxis] = [_axis(model, name, values) for name, values in grid.items()]
-    else:
-        specs = list(grid)
+    specs = _grid(model, grid)
     source = _source(scenario, journeys, seed, leads, as_of)
     options = SimulationOptions(
         params=_params(model, params), mql_stage=mql_stage, sql_stage=sql_stage
@@ -293,8 +287,8 @@ def tune(
         text = tuned_policy_text(model, report.best)
         proposed = checked_text(text, str(output))
         write_atomic(Path(output), text)
-        report.output = str(output)
-        report.diff = [change.text() for change in semantic_diff(model, proposed)]
+        changes = [change.text() for change in semantic_diff(model, proposed)]
+        report = dataclasses.replace(report, output=str(output), diff=changes)
     return report
 
 
@@ -434,6 +428,14 @@ def _source(
         leads=leads,
         as_of=instant(as_of) if as_of is not None else None,
     )
+
+
+def _grid(
+    model: CheckedPolicy, grid: Sequence[str] | Mapping[str, Sequence[Any]]
+) -> list[str | SweepAxis]:
+    if isinstance(grid, Mapping):
+        return [_axis(model, name, values) for name, values in grid.items()]
+    return list(grid)
 
 
 def _axis(model: CheckedPolicy, name: str, values: Sequence[Any]) -> SweepAxis:

@@ -55,7 +55,7 @@ class Split:
         }
 
 
-@dataclass
+@dataclass(frozen=True)
 class TuneReport:
     """What `tune` found; :meth:`to_json` is the shape of docs/tune.md."""
 
