@@ -594,3 +594,29 @@ def _decisions(policy: str, journeys: Path) -> dict[str, tuple[Any, ...]]:
         d["id"]: (d["stage"], d["entered"], d["route"], d["disqualified"])
         for d in map(json.loads, out.splitlines())
     }
+
+
+def test_leads_decided_alike_are_the_knock_on_or_counted_as_not_attributed() -> None:
+    """The classification on its own: a lead both policies decide alike is
+    the knock-on when the replay gave it another first touch, and is counted
+    as not attributed otherwise (never dropped)."""
+    from mqldsl.engine.evaluator import Evaluator
+    from mqldsl.engine.runtime import Lead
+    from mqldsl.simulation.compare import attribution
+    from mqldsl.simulation.differences import differences
+    from mqldsl.simulation.records import LeadRecord
+    from mqldsl.simulation.run import Run
+
+    acme = load_policy(ACME)
+    lead = Lead(id="x", profile={"email_kind": "corporate"}, events=())
+    result = Evaluator(acme, {}).run(lead, AS_OF, explain=True)
+    found = differences(acme, acme, {"mql_intent_min": 40}, {"mql_intent_min": 30})
+
+    def run_with(stage: str, touch: float | None) -> Run:
+        record = LeadRecord("x", stage, (), 1.0, "q", 60.0, None, None, None, None, touch=touch)
+        # the attribution reads the records and the explained results, not the report
+        return Run(None, [record], {"x": (lead, result)})  # type: ignore[arg-type]
+
+    for touch, line in ((2.0, "sales queue (knock-on"), (1.5, "not attributed")):
+        lines = attribution(acme, acme, run_with("mql", 1.5), run_with("sql", touch), found)
+        assert [(a.what.split(":")[0][: len(line)], a.leads) for a in lines] == [(line, 1)]

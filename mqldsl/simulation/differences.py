@@ -310,9 +310,9 @@ KNOCK_ON = Attribution(
     "another first touch or acceptance",
 )
 UNEXPLAINED = Attribution(
-    "not attributed (the policies decide these leads alike, yet their outcome differs)",
-    None,
-    None,
+    "not attributed",
+    "no difference between the policies found acting on the lead",
+    "its outcome differs anyway",
 )
 
 
