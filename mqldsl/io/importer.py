@@ -60,6 +60,10 @@ class Mapping:
 
 
 _SOURCE_KEYS = {"id", "missing"}
+# The truth a mapping can write (SPEC §12, docs/import.md): who bought, and
+# the instants the lead was created, became sales qualified and was won.
+TRUTH_KEYS = ("buyer", "created_at", "sql_at", "won_at")
+_TRUTH_INSTANTS = ("created_at", "sql_at", "won_at")
 _RULE_KEYS = {"column", "values", "other", "format", "exists"}
 
 
@@ -118,8 +122,12 @@ def load_mapping(path: str | Path, model: CheckedPolicy) -> Mapping:
             profile[field_name] = rule
     truth: dict[str, ColumnRule] = {}
     for key, spec in raw.get("truth", {}).items():
-        if key not in ("buyer", "sql_at"):
-            problems.append(f"{name}: truth.{key}: truth has `buyer` and `sql_at`")
+        if key not in TRUTH_KEYS:
+            close = did_you_mean(key, list(TRUTH_KEYS))
+            problems.append(
+                f"{name}: truth.{key}: truth has `buyer`, `created_at`, `sql_at` and `won_at`"
+                + (f"; {close}" if close else "")
+            )
             continue
         rule = _rule(spec, f"{name}: truth.{key}", problems)
         if rule is not None:
@@ -152,6 +160,11 @@ def load_mapping(path: str | Path, model: CheckedPolicy) -> Mapping:
             )
             continue
         tables[table] = str(spec["key"])
+    if any(key in truth for key in ("sql_at", "won_at")) and "buyer" not in truth:
+        problems.append(
+            f"{name}: truth: map `buyer` too: the backtest reads who bought from `buyer`, "
+            "and an SQL or won date without it would be ignored"
+        )
     if problems:
         raise MappingError(problems)
     missing = source.get("missing", [""])
@@ -328,11 +341,18 @@ def _journey(
                 )
             if value is not None:
                 truth["buyer"] = value
-    if "sql_at" in mapping.truth:
-        rule = mapping.truth["sql_at"]
+    for key in _TRUTH_INSTANTS:
+        if key not in mapping.truth:
+            continue
+        rule = mapping.truth[key]
         value = row.get(rule.column) if rule.column in row else None
         if value is not None and str(value).strip() not in mapping.missing:
-            truth["sql_at"] = _instant(_value(row, rule, mapping), rule.column)
+            truth[key] = _instant(_value(row, rule, mapping), rule.column)
+    if truth.get("buyer") is False and "won_at" in truth:
+        raise RecordError(
+            f"column `{mapping.truth['won_at'].column}`: a won date for a lead whose buyer "
+            "truth is false (check the `buyer` mapping)"
+        )
     seen.add(lead_id)
     journey: dict[str, Any] = {"id": lead_id, "profile": profile, "events": events}
     if truth:

@@ -160,6 +160,33 @@ def _record(
     return values
 
 
+# ---------------------------------------------------------------- truth
+
+# The dated outcomes a journey's truth may carry (SPEC §12, docs/reports.md):
+# when the lead was created, became sales qualified, was won, and when a
+# (simulated) buyer's window closed. Each is an instant, or null.
+TRUTH_INSTANTS = ("created_at", "sql_at", "won_at", "window_closes")
+
+
+def _check_truth(truth: Any) -> None:
+    """RecordError for a truth that the metrics could not read: not an
+    object, a `buyer` that is not true/false, or a date that is not an
+    instant (the metrics would otherwise ignore it without a word)."""
+    if not isinstance(truth, dict):
+        raise RecordError('"truth" must be an object')
+    buyer = truth.get("buyer")
+    if buyer is not None and not isinstance(buyer, bool):
+        raise RecordError(f'"truth.buyer": expected true or false, got {_show(buyer)}')
+    for key in TRUTH_INSTANTS:
+        value = truth.get(key)
+        if value is None:
+            continue
+        try:
+            parse_instant(value)
+        except ValueError as exc:
+            raise RecordError(f'"truth.{key}": {exc}') from None
+
+
 # ---------------------------------------------------------------- JSON Lines
 
 
@@ -216,8 +243,8 @@ class JourneyReader:
         events.sort(key=lambda e: e.at)
         account = raw.get("account")
         truth = raw.get("truth")
-        if truth is not None and not isinstance(truth, dict):
-            raise RecordError('"truth" must be an object')
+        if truth is not None:
+            _check_truth(truth)
         if self.check_duplicates:
             self._seen.add(lead_id)
         return Lead(

@@ -7,11 +7,21 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from mqldsl.analysis.model import CheckedPolicy
-from mqldsl.simulation.differences import attribute, differences
+from mqldsl.engine.evaluator import Evaluator
+from mqldsl.simulation.differences import (
+    KNOCK_ON,
+    UNEXPLAINED,
+    Difference,
+    attribute,
+    differences,
+    divergence,
+    moved_by_any,
+)
 from mqldsl.simulation.intervals import mean_intervals
 from mqldsl.simulation.metrics import MAIN
 from mqldsl.simulation.records import LeadRecord
@@ -91,6 +101,58 @@ def outcome(record: LeadRecord) -> tuple[Any, ...]:
     return (record.stage, record.handoff, record.queue, record.sla, record.disqualified)
 
 
+def attribution(
+    base_model: CheckedPolicy,
+    proposed_model: CheckedPolicy,
+    base: Run,
+    proposed: Run,
+    found: list[Difference],
+    params: tuple[Mapping[str, Any], Mapping[str, Any]] | None = None,
+) -> list[Attribution]:
+    """What moved each examined lead (those in both runs' ``kept``), so that
+    every one of them is counted at least once (SPEC §14.1):
+
+    - the differences that act on it at the as-of instant;
+    - else, when the policies' timelines for it part earlier, the
+      differences that act on it at that instant (a rule whose points
+      differed then, and have since decayed alike): with ``params`` (the
+      param overrides each policy ran with) the lead is decided again then;
+    - else, when the policies decide it alike but the sales replay gave it
+      another first touch or acceptance (a changed queue delays the
+      handoffs behind it): the knock-on line (:data:`KNOCK_ON`);
+    - anything left is counted as not attributed (:data:`UNEXPLAINED`).
+    """
+    records = ({r.id: r for r in base.records}, {r.id: r for r in proposed.records})
+    evaluators = (
+        None
+        if params is None
+        else (Evaluator(base_model, dict(params[0])), Evaluator(proposed_model, dict(params[1])))
+    )
+    pairs = []
+    knock_on = unexplained = 0
+    for lead_id in sorted(set(base.kept) & set(proposed.kept)):
+        lead, a = base.kept[lead_id]
+        b = proposed.kept[lead_id][1]
+        parted = None if moved_by_any(found, a, b) else divergence(a, b)
+        if parted is not None and evaluators is not None:
+            a = evaluators[0].run(lead, parted, explain=True)
+            b = evaluators[1].run(lead, parted, explain=True)
+        if moved_by_any(found, a, b):
+            pairs.append((a, b))
+            continue
+        x, y = records[0].get(lead_id), records[1].get(lead_id)
+        replayed = x is not None and y is not None and (x.touch, x.sql) != (y.touch, y.sql)
+        if parted is None and replayed:
+            knock_on += 1
+        else:
+            unexplained += 1
+    return attribute(
+        found,
+        pairs,
+        [replace(KNOCK_ON, leads=knock_on), replace(UNEXPLAINED, leads=unexplained)],
+    )
+
+
 def whatif_report(
     base_model: CheckedPolicy,
     proposed_model: CheckedPolicy,
@@ -99,10 +161,14 @@ def whatif_report(
     delta: dict[str, MetricDelta],
     explain: Callable[[CheckedPolicy, Any, Any], str],
     data: WhatIfData | None = None,
+    params: tuple[Mapping[str, Any], Mapping[str, Any]] | None = None,
 ) -> WhatIfReport:
     """The what-if report of two runs over the same leads with the metrics
     compared in ``delta``; ``explain(model, lead, result)`` gives the sample
-    leads' text. The leads whose stage changed are taken in id order."""
+    leads' text. The leads whose stage changed are taken in id order.
+    ``params`` are the param overrides each policy ran with (for the
+    attribution of leads whose timelines parted before the as-of instant:
+    :func:`attribution`)."""
     changed = sorted(
         a.id for a, b in zip(base.records, proposed.records, strict=True) if a.stage != b.stage
     )
@@ -141,19 +207,14 @@ def whatif_report(
         delta=delta,
         transitions=transitions(base.records, proposed.records),
         changed_leads=len(changed),
-        attribution=attribute(
-            found,
-            [
-                (base.kept[i][1], proposed.kept[i][1])
-                for i in sorted(set(base.kept) & set(proposed.kept))
-            ],
-        ),
+        attribution=attribution(base_model, proposed_model, base, proposed, found, params),
         samples=sample_leads,
     )
 
 
 __all__ = [
     "NUMERIC",
+    "attribution",
     "journeys_delta",
     "outcome",
     "scenario_delta",

@@ -15,7 +15,7 @@ value. A param moved a lead when a part that reads it did.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -264,16 +264,64 @@ def differences(
     return found
 
 
-def attribute(found: list[Difference], pairs: list[tuple[Any, Any]]) -> list[Attribution]:
+def attribute(
+    found: list[Difference], pairs: list[tuple[Any, Any]], others: Sequence[Attribution] = ()
+) -> list[Attribution]:
     """The differences that moved at least one of the leads in ``pairs``
     (their base and proposed evaluation results, with contributions), each
-    with how many it moved; the most leads first, then as listed."""
+    with how many it moved, and the ``others`` lines (what moved the leads
+    that no difference moved); the most leads first, then as listed."""
     counted = []
     for order, item in enumerate(found):
         leads = sum(1 for a, b in pairs if item.moved(a, b))
         if leads:
             counted.append((-leads, order, Attribution(item.what, item.base, item.proposed, leads)))
+    for order, line in enumerate(others, start=len(found)):
+        if line.leads:
+            counted.append((-line.leads, order, line))
     return [entry for _, _, entry in sorted(counted, key=lambda t: (t[0], t[1]))]
 
 
-__all__ = ["Difference", "attribute", "differences"]
+def moved_by_any(found: list[Difference], a: Any, b: Any) -> bool:
+    """Whether some difference moved the lead evaluated as ``a`` and ``b``."""
+    return any(item.moved(a, b) for item in found)
+
+
+def divergence(a: Any, b: Any) -> float | None:
+    """The first instant at which the two evaluations of a lead put it in
+    different stages (their timelines part), or None when they never do."""
+    left = [(s.at, s.stage) for s in a.steps]
+    right = [(s.at, s.stage) for s in b.steps]
+    for x, y in zip(left, right, strict=False):
+        if x != y:
+            return float(min(x[0], y[0]))
+    if len(left) != len(right):
+        longer = left if len(left) > len(right) else right
+        return float(longer[min(len(left), len(right))][0])
+    return None
+
+
+# The lines that account for moved leads that no difference moved at the
+# as-of instant: the sales replay's knock-on effects, and (should any be
+# left) leads the attribution cannot explain, counted rather than dropped.
+KNOCK_ON = Attribution(
+    "sales queue (knock-on: other handoffs changed this lead's first touch)",
+    "its handoff as under the base policy",
+    "another first touch or acceptance",
+)
+UNEXPLAINED = Attribution(
+    "not attributed",
+    "no difference between the policies found acting on the lead",
+    "its outcome differs anyway",
+)
+
+
+__all__ = [
+    "KNOCK_ON",
+    "UNEXPLAINED",
+    "Difference",
+    "attribute",
+    "differences",
+    "divergence",
+    "moved_by_any",
+]

@@ -147,7 +147,13 @@ def generate(
                     }
                     events.append((at, event, fields))
         events.sort(key=lambda item: (item[0], item[1]))
-        truth: dict[str, Any] = {"buyer": buyer, "persona": persona.name}
+        # The lead's arrival is when it became known (SPEC §14.1: a backtest
+        # as of an earlier instant does not count it, events or not).
+        truth: dict[str, Any] = {
+            "created_at": format_instant(float(int(arrival))),
+            "buyer": buyer,
+            "persona": persona.name,
+        }
         if window_closes is not None:
             truth["window_closes"] = format_instant(float(int(window_closes)))
         yield {

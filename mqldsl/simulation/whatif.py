@@ -163,7 +163,9 @@ def whatif(
         set={name: _plain(value) for name, value in sorted(options.params.items())},
         examined=len(subset),
     )
-    report = whatif_report(base, proposed_model, a, b, delta, explain, data)
+    report = whatif_report(
+        base, proposed_model, a, b, delta, explain, data, params=(base_params, options.params)
+    )
     if fail_if is not None:
         report = replace(report, gate=FailIfVerdict(fail_if, report.fail_if(fail_if)))
     return replace(report, notes=tuple(notes))
