@@ -256,13 +256,15 @@ def test_holdout_after_a_date_holds_out_the_leads_that_arrived_later(tmp_path: P
     )
     assert code == 0, err
     leads = [json.loads(line) for line in journeys.read_text().splitlines()]
-    firsts = sorted(min(e["at"] for e in lead["events"]) for lead in leads if lead["events"])
+
+    def arrived(lead: dict[str, Any]) -> str | None:
+        """When the lead came to exist: its creation date, else its first event."""
+        created = lead.get("truth", {}).get("created_at")
+        return created or min((e["at"] for e in lead["events"]), default=None)
+
+    firsts = sorted(a for lead in leads if (a := arrived(lead)) is not None)
     cut = firsts[len(firsts) * 2 // 3][:10]  # a date about two thirds in
-    later = sum(
-        1
-        for lead in leads
-        if lead["events"] and min(e["at"] for e in lead["events"]) > cut + "T00:00:00Z"
-    )
+    later = sum(1 for lead in leads if (arrived(lead) or "") > cut + "T00:00:00Z")
     code, out, err = run(
         "tune", policy, "--param", "priority_min=-10..40:5", "--journeys", str(journeys),
         "--maximize", "buyer_recall", "--subject-to", "mql_precision >= 0.01",
@@ -278,10 +280,7 @@ def test_holdout_after_a_date_holds_out_the_leads_that_arrived_later(tmp_path: P
     channel = {"organic_search": 30, "paid_search": 30, "direct_traffic": 30, "unknown": 30,
                "referral": 10, "email": -10, "other": -10, "display": -10, "other_publicities": -10}  # fmt: skip
     best = report["best"]["priority_min"]
-    held = [
-        lead for lead in leads
-        if lead["events"] and min(e["at"] for e in lead["events"]) > cut + "T00:00:00Z"
-    ]  # fmt: skip
+    held = [lead for lead in leads if (arrived(lead) or "") > cut + "T00:00:00Z"]
     mqls = [
         lead for lead in held
         if channel.get(lead["profile"].get("origin"), 5 if "origin" not in lead["profile"] else 0)

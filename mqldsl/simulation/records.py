@@ -104,6 +104,15 @@ def _segment(lead: Lead, truth: Any, field: str | None) -> str | None:
     return str(truth["persona"]) if "persona" in truth else None
 
 
+def arrival(lead: Lead) -> float | None:
+    """When the lead came to exist: ``truth.created_at`` when the journey has it, else its
+    first event; None when the journey dates neither (the time-travel rule of SPEC 14.1)."""
+    created = _instant((lead.truth or {}).get("created_at"))
+    if created is not None:
+        return created
+    return lead.events[0].at if lead.events else None
+
+
 def _instant(value: Any) -> float | None:
     if not isinstance(value, str):
         return None
@@ -113,4 +122,4 @@ def _instant(value: Any) -> float | None:
         return None
 
 
-__all__ = ["LeadRecord", "lead_record"]
+__all__ = ["LeadRecord", "arrival", "lead_record"]

@@ -21,7 +21,7 @@ from mqldsl.io.errors import InputProblem, UsageProblem
 from mqldsl.language import ast
 from mqldsl.simulation.constraints import METRICS, Constraints, check_metric
 from mqldsl.simulation.metrics import metrics
-from mqldsl.simulation.records import LeadRecord
+from mqldsl.simulation.records import LeadRecord, arrival
 from mqldsl.simulation.sales import replay_sales
 from mqldsl.simulation.simulate import SimulationOptions, mql_stage, sql_stage
 from mqldsl.simulation.sources import Source, load_leads, open_scenario
@@ -128,12 +128,14 @@ def split_leads(
         held = [hash_share(seed, lead.id) < holdout for lead in leads]
         split = Split("hash", fraction=holdout, seed=seed)
     elif after is not None:
-        undated = sum(1 for lead in leads if not lead.events)
-        held = [bool(lead.events) and min(e.at for e in lead.events) > after for lead in leads]
+        arrivals = [arrival(lead) for lead in leads]
+        undated = sum(1 for at in arrivals if at is None)
+        held = [at is not None and at > after for at in arrivals]
         split = Split("date", after=format_instant(after))
         if undated:
             notes.append(
-                f"{undated} leads have no events to date them; they are in the fitting part"
+                f"{undated} leads have neither a creation date nor an event to date them; "
+                "they are in the fitting part"
             )
     else:
         return [False] * len(leads), Split("none"), notes
