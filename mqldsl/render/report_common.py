@@ -51,4 +51,22 @@ def to_json(report: dict[str, Any]) -> str:
     return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
 
 
-__all__ = ["LABELS", "interval_text", "show", "signed_change", "to_json"]
+def sla_cell(queue: dict[str, Any]) -> str:
+    """A queue's SLA compliance in a cell: "met of judged (share)", or why
+    there is no figure."""
+    if queue["sla"] is None:
+        return "no SLA"
+    if queue["judged"] is None:
+        return "not measured"
+    if not queue["judged"]:
+        return "none judged yet"
+    return f"{queue['met']} of {queue['judged']} ({show(queue['share'])})"
+
+
+SLA_NOTE = (
+    "A handoff is judged once it has had its first touch or its SLA deadline has passed by "
+    "the as-of instant; it met the SLA when the first touch came within it."
+)
+
+
+__all__ = ["LABELS", "SLA_NOTE", "interval_text", "show", "signed_change", "sla_cell", "to_json"]

@@ -7,7 +7,7 @@ from typing import Any
 
 from mqldsl.render import templating
 from mqldsl.render.charts import binned, grouped_bars, weekly_bars
-from mqldsl.render.report_common import LABELS, show
+from mqldsl.render.report_common import LABELS, SLA_NOTE, show, sla_cell
 from mqldsl.simulation.run import DEFINITIONS, MAIN
 
 
@@ -27,8 +27,34 @@ def simulate_text(report: dict[str, Any]) -> str:
     lines.extend(timing_lines(report))
     for name in [*MAIN, "median_hours_to_mql", "sdr_utilisation", "queue_length"]:
         lines.append(f"  {LABELS.get(name, name):<30} {show(m.get(name))}")
+    lines.extend(sla_lines(report))
     lines.append(weekly_line(report))
     return "\n".join(lines) + "\n" + backtest_text(report)
+
+
+def sla_lines(report: dict[str, Any]) -> list[str]:
+    """SLA compliance per queue for the terminal, or why it is not measured."""
+    sla = report.get("sla") or {}
+    if not sla.get("queues"):
+        return []
+    if sla.get("note"):
+        return [f"  SLA by queue: {sla['note']}"]
+    return ["  SLA met by queue (first touch within the SLA, of the handoffs judged):"] + [
+        f"    {q['queue']:<28} {q['sla'] or 'no SLA':<12} {q['handoffs']:>6} handoffs  "
+        f"{sla_cell(q)}"
+        for q in sla["queues"]
+    ]
+
+
+def sla_rows(report: dict[str, Any]) -> list[list[str]]:
+    """A row per route queue: its SLA, the handoffs, how many met the SLA."""
+    return [
+        [q["queue"], q["sla"] or "none", str(q["handoffs"]), sla_cell(q)]
+        for q in (report.get("sla") or {}).get("queues", [])
+    ]
+
+
+SLA_HEADER = ["queue", "SLA", "handoffs", "met the SLA (of judged)"]
 
 
 def timing_lines(report: dict[str, Any]) -> list[str]:
@@ -109,20 +135,66 @@ def _simulate_rows(report: dict[str, Any]) -> list[list[str]]:
 
 
 def score_charts(report: dict[str, Any]) -> list[dict[str, str]]:
-    """A histogram per score: buyers against other leads, thresholds marked."""
-    return [
-        {
-            "name": name,
-            "svg": binned(
+    """Two histograms per score on the same bins, thresholds marked: buyers
+    against other leads at the as-of instant, and buyers against other MQLs
+    at the instant each became an MQL (the handoff)."""
+    charts = []
+    for name, data in report.get("score_distributions", {}).items():
+        marks = [(label, value) for label, value in data["thresholds"]]
+        now = binned(
+            data["edges"],
+            [("buyers", data["buyers"]), ("other leads", data["others"])],
+            marks,
+            f"{name} now (at the as-of): buyers and other leads, each as a share of itself",
+            xlabel=f"{name} score at the as-of",
+        )
+        at_mql = data.get("at_mql")
+        then = (
+            binned(
                 data["edges"],
-                [("buyers", data["buyers"]), ("other leads", data["others"])],
-                [(label, value) for label, value in data["thresholds"]],
-                f"{name} at the as-of: buyers and other leads, each as a share of itself",
-                xlabel=f"{name} score",
-            ),
-        }
-        for name, data in report.get("score_distributions", {}).items()
-    ]
+                [("buyers", at_mql["buyers"]), ("other MQLs", at_mql["others"])],
+                marks,
+                f"{name} when each lead became an MQL: buyers and other MQLs, "
+                "each as a share of itself",
+                xlabel=f"{name} score at the MQL handoff",
+            )
+            if at_mql
+            else ""
+        )
+        charts.append({"name": name, "svg": now, "svg_mql": then})
+    return charts
+
+
+def score_medians(report: dict[str, Any]) -> list[list[str]]:
+    """Per score: the median of buyers and of the others, at the as-of and
+    at the MQL handoff (Markdown's stand-in for the histograms)."""
+    rows = []
+    for name, data in report.get("score_distributions", {}).items():
+        medians = data.get("medians")
+        if not medians:
+            continue
+        now, then = medians["as_of"], medians["at_mql"]
+        rows.append(
+            [
+                name,
+                show(now["buyers"]),
+                show(now["others"]),
+                show(then["buyers"]),
+                show(then["others"]),
+                str((data.get("at_mql") or {}).get("leads", 0)),
+            ]
+        )
+    return rows
+
+
+MEDIANS_HEADER = [
+    "score",
+    "buyers now (median)",
+    "other leads now",
+    "buyers at MQL (median)",
+    "other MQLs at MQL",
+    "MQLs scored",
+]
 
 
 def simulate_markdown(report: dict[str, Any]) -> str:
@@ -138,6 +210,11 @@ def simulate_markdown(report: dict[str, Any]) -> str:
         notes=timing_lines(report),
         weekly_note=(report.get("timing") or {}).get("weekly_note"),
         backtest=_backtest_tables(report),
+        sla=sla_rows(report),
+        sla_header=SLA_HEADER,
+        sla_note=(report.get("sla") or {}).get("note") or SLA_NOTE,
+        medians=score_medians(report),
+        medians_header=MEDIANS_HEADER,
     )
 
 
@@ -207,7 +284,12 @@ def simulate_html(report: dict[str, Any]) -> str:
             [("leads", list(report["stages"].values()))],
             "Leads by stage now",
             horizontal=True,
+            xlabel="leads",
+            ylabel="stage",
         ),
         scores=score_charts(report),
         backtest=_backtest_tables(report),
+        sla=sla_rows(report),
+        sla_header=SLA_HEADER,
+        sla_note=(report.get("sla") or {}).get("note") or SLA_NOTE,
     )

@@ -7,8 +7,15 @@ from __future__ import annotations
 from typing import Any
 
 from mqldsl.render import templating
-from mqldsl.render.charts import grouped_bars
-from mqldsl.render.report_common import LABELS, interval_text, show, signed_change
+from mqldsl.render.charts import grouped_bars, weekly_bars
+from mqldsl.render.report_common import (
+    LABELS,
+    SLA_NOTE,
+    interval_text,
+    show,
+    signed_change,
+    sla_cell,
+)
 from mqldsl.render.simulate_report import score_charts
 from mqldsl.simulation.run import MAIN
 
@@ -92,6 +99,38 @@ def whatif_context(report: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def sla_compared(report: dict[str, Any]) -> dict[str, Any]:
+    """SLA compliance per queue under both policies: the header and a row per
+    queue either routes to (its SLA, handoffs and SLA met under each; "not
+    routed" where a policy has no route to it), and the note on how to read
+    it (over a scenario, the figures are replication 1's)."""
+    base = {q["queue"]: q for q in (report["base"].get("sla") or {}).get("queues", [])}
+    new = {q["queue"]: q for q in (report["proposed"].get("sla") or {}).get("queues", [])}
+    rows = []
+    for queue in [*base, *(q for q in new if q not in base)]:
+        row = [queue]
+        for side in (base, new):
+            entry = side.get(queue)
+            if entry is None:
+                row += ["not routed", "", ""]
+            else:
+                row += [entry["sla"] or "none", str(entry["handoffs"]), sla_cell(entry)]
+        rows.append(row)
+    note = (report["base"].get("sla") or {}).get("note") or SLA_NOTE
+    if whatif_context(report)["scenario"]:
+        note += " Figures from replication 1."
+    header = [
+        "queue",
+        "SLA (base)",
+        "handoffs (base)",
+        "met the SLA (base)",
+        "SLA (proposed)",
+        "handoffs (proposed)",
+        "met the SLA (proposed)",
+    ]
+    return {"header": header, "rows": rows, "note": note}
+
+
 def whatif_text(report: dict[str, Any]) -> str:
     """The terminal summary of a what-if: what changed, the data, the main
     metrics base against proposed with their intervals (and how to read
@@ -128,6 +167,15 @@ def whatif_text(report: dict[str, Any]) -> str:
     if context["attribution"]:
         lines.append("what moved them:")
         lines += [f"  {line}" for line in context["attribution"][:12]]
+    sla = sla_compared(report)
+    if sla["rows"]:
+        lines.append("SLA by queue, base -> proposed:")
+        for row in sla["rows"]:
+            lines.append(
+                f"  {row[0]:<20} {row[1]:>10} -> {row[4]:<10} handoffs {row[2]} -> {row[5]}, "
+                f"met {row[3] or '-'} -> {row[6] or '-'}"
+            )
+        lines.append(f"  ({sla['note']})")
     if context["verdict"]:
         lines.append(context["verdict"])
     return "\n".join(lines) + "\n"
@@ -165,6 +213,7 @@ def whatif_markdown(report: dict[str, Any]) -> str:
         metrics=_whatif_rows(report),
         transitions=[[t["from"], t["to"], str(t["leads"])] for t in report["transitions"]],
         changed=report["changed_leads"],
+        sla=sla_compared(report),
     )
 
 
@@ -174,6 +223,12 @@ def whatif_html(report: dict[str, Any]) -> str:
     base_weeks = {w["week"]: w["mqls"] for w in base["metrics"]["mqls_per_week"]}
     new_weeks = {w["week"]: w["mqls"] for w in proposed["metrics"]["mqls_per_week"]}
     weeks = sorted(set(base_weeks) | set(new_weeks))
+    partial = {
+        w["week"]
+        for side in (base, proposed)
+        for w in side["metrics"]["mqls_per_week"]
+        if w.get("partial")
+    }
     stages = list(base["stages"])
     moves = [f"{t['from']} → {t['to']}" for t in report["transitions"]]
     return templating.render(
@@ -183,14 +238,18 @@ def whatif_html(report: dict[str, Any]) -> str:
         header=_whatif_header(report),
         metrics=_whatif_rows(report),
         changed=report["changed_leads"],
-        weekly=grouped_bars(
+        weekly=weekly_bars(
             weeks,
             [
                 ("base", [base_weeks.get(w, 0) for w in weeks]),
                 ("proposed", [new_weeks.get(w, 0) for w in weeks]),
             ],
-            "MQLs per week",
+            [w in partial for w in weeks],
+            "MQLs per week, base and proposed (hatched: partial week)"
+            if partial
+            else "MQLs per week, base and proposed",
         ),
+        weekly_note=(base.get("timing") or {}).get("weekly_note"),
         funnel=grouped_bars(
             stages,
             [
@@ -199,6 +258,8 @@ def whatif_html(report: dict[str, Any]) -> str:
             ],
             "Leads by stage now",
             horizontal=True,
+            xlabel="leads",
+            ylabel="stage",
         ),
         transitions=[[t["from"], t["to"], t["leads"]] for t in report["transitions"]],
         moves=grouped_bars(
@@ -206,6 +267,9 @@ def whatif_html(report: dict[str, Any]) -> str:
             [("leads", [t["leads"] for t in report["transitions"]])],
             "Leads whose stage changed",
             horizontal=True,
+            xlabel="leads",
+            ylabel="base stage → proposed stage",
         ),
         scores=score_charts(proposed),
+        sla=sla_compared(report),
     )
