@@ -145,7 +145,7 @@ def score_charts(report: dict[str, Any]) -> list[dict[str, str]]:
             data["edges"],
             [("buyers", data["buyers"]), ("other leads", data["others"])],
             marks,
-            f"{name} now (at the as-of): buyers and other leads, each as a share of itself",
+            f"{name} now (at the as-of): buyers and other leads",
             xlabel=f"{name} score at the as-of",
         )
         at_mql = data.get("at_mql")
@@ -154,8 +154,7 @@ def score_charts(report: dict[str, Any]) -> list[dict[str, str]]:
                 data["edges"],
                 [("buyers", at_mql["buyers"]), ("other MQLs", at_mql["others"])],
                 marks,
-                f"{name} when each lead became an MQL: buyers and other MQLs, "
-                "each as a share of itself",
+                f"{name} when each lead became an MQL: buyers and other MQLs",
                 xlabel=f"{name} score at the MQL handoff",
             )
             if at_mql
