@@ -50,7 +50,7 @@ def _slots(capacity: int, sales: dict[str, Any], start: dt.date, as_of: float) -
     opening, closing = sales.get("working_hours", [9, 17])
     days = sales.get("working_days", ["mon", "tue", "wed", "thu", "fri"])
     names = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-    slots = []
+    slots: list[float] = []
     day = start
     while dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp() <= as_of:
         if names[day.weekday()] in days:
