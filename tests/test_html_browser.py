@@ -81,6 +81,22 @@ def test_report_renders_in_chromium_with_charts(tmp_path: Path, command: str) ->
     assert dom.count("<svg") >= 3  # MQLs per week, funnel, score distributions
     assert "MQL precision" in dom
     assert screenshot.stat().st_size > 20_000
+    # SLA compliance per queue, in a table
+    assert "<h2>SLA by queue</h2>" in dom and "<td>sdr_inbound</td>" in dom
+    if command == "whatif":
+        assert "met the SLA (proposed)" in dom
+    # the weekly chart names its axes and marks the partial week (the scenario's as-of
+    # instant, 2026-12-01, is a Tuesday)
+    assert ">ISO week of the MQL handoff</text>" in dom and ">MQLs</text>" in dom
+    assert "(partial)</text>" in dom and "hatched: partial week" in dom
+    # the funnel's axes are labelled
+    assert ">stage</text>" in dom and ">leads</text>" in dom
+    # two histograms per score, at the as-of and at the MQL handoff, buyers in the legend
+    for score in ("fit", "intent"):
+        assert f">{score} score at the as-of</text>" in dom
+        assert f">{score} score at the MQL handoff</text>" in dom
+        assert f"{score} when each lead became an MQL: buyers and other MQLs" in dom
+    assert dom.count(">buyers (") == 4
 
 
 @pytest.mark.slow

@@ -416,3 +416,51 @@ def test_sweep_without_truth_says_why_there_is_no_tradeoff() -> None:
     one = _sweep()
     one["rows"][0]["metrics"] |= {"mql_precision": None, "buyer_recall": None, "mql_to_sql": None}  # type: ignore[index]
     assert "no precision or recall to trade off" in reports.sweep_html(one)
+
+
+def _queue(
+    name: str, sla: str | None, handoffs: int, judged: int | None, met: int | None
+) -> dict[str, object]:
+    share = round(met / judged, 4) if judged and met is not None else None
+    return {"queue": name, "sla": sla, "handoffs": handoffs, "with_sla": handoffs,
+            "judged": judged, "met": met, "share": share,
+            "not_due": None if judged is None else handoffs - judged}  # fmt: skip
+
+
+def test_sla_by_queue_in_every_format_with_queues_only_one_policy_routes_to() -> None:
+    report = _whatif()
+    base, proposed = report["base"], report["proposed"]
+    assert isinstance(base, dict) and isinstance(proposed, dict)
+    base["sla"] = {"queues": [_queue("<q>", "5 minutes", 4, 3, 1)], "note": None}
+    proposed["sla"] = {
+        "queues": [_queue("<q>", "1 hour", 6, 6, 6), _queue("new", None, 2, 0, 0)],
+        "note": None,
+    }
+    page = reports.whatif_html(report)
+    assert (
+        "<tr><td>&lt;q&gt;</td><td>5 minutes</td><td>4</td><td>1 of 3 (0.3333)</td>"
+        "<td>1 hour</td><td>6</td><td>6 of 6 (1)</td></tr>" in page
+    )
+    assert "<tr><td>new</td><td>not routed</td><td></td><td></td><td>none</td>" in page
+    assert "<td>no SLA</td>" in page
+    assert "| <q> | 5 minutes | 4 | 1 of 3 (0.3333) | 1 hour | 6 | 6 of 6 (1) |" in (
+        reports.whatif_markdown(report)
+    )
+    assert "handoffs 4 -> 6, met 1 of 3 (0.3333) -> 6 of 6 (1)" in reports.whatif_text(report)
+    # one policy's report as simulate renders it; without first touches, "not measured"
+    base["sla"] = {"queues": [_queue("<q>", "5 minutes", 4, None, None)], "note": "no touches"}
+    assert "<p>no touches</p>" in reports.simulate_html(base)
+    assert "| <q> | 5 minutes | 4 | not measured |" in reports.simulate_markdown(base)
+    assert "SLA by queue: no touches" in reports.simulate_text(base)
+
+
+def test_a_saved_report_without_scores_at_the_mql_handoff_still_renders() -> None:
+    report = _simulation()
+    edges = [float(k) for k in range(21)]
+    report["score_distributions"] = {
+        "fit": {"edges": edges, "buyers": [1] * 20, "others": [2] * 20, "thresholds": []}
+    }
+    page = reports.simulate_html(report)
+    assert page.count("<svg") == 3 and "fit now (at the as-of)" in page
+    assert "became an MQL" not in page
+    assert "## Scores now" not in reports.simulate_markdown(report)

@@ -107,19 +107,20 @@ def binned(
             label=f"{name} ({total:g})",
             color=PALETTE[index % len(PALETTE)],
         )
-    for label, value in thresholds:
+    # thresholds from left to right, labels on alternate lines so close ones do not collide
+    for index, (label, value) in enumerate(sorted(thresholds, key=lambda t: t[1])):
         axes.axvline(value, color="#222", linestyle="--", linewidth=1)
         axes.annotate(
             label,
             (value, 1.0),
             xycoords=("data", "axes fraction"),
-            xytext=(3, -10),
+            xytext=(3, -10 - 11 * (index % 2)),
             textcoords="offset points",
             fontsize=8,
         )
     axes.set_title(title)
     axes.set_xlabel(xlabel)
-    axes.set_ylabel("share of the group")
+    axes.set_ylabel("share of the group (each sums to 1)")
     axes.legend(frameon=False)
     return _svg(figure)
 

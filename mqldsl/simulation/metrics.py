@@ -14,6 +14,7 @@ from typing import Any
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.evaluator import DISQUALIFIED
 from mqldsl.engine.runtime import format_instant
+from mqldsl.simulation.distributions import distributions, thresholds
 from mqldsl.simulation.records import LeadRecord
 from mqldsl.simulation.results import PolicySummary, SimulationReport
 from mqldsl.simulation.sales import HOUR
@@ -232,6 +233,64 @@ def metrics(
     return result
 
 
+def sla_by_queue(
+    model: CheckedPolicy,
+    records: Sequence[LeadRecord],
+    as_of: float,
+    simulated_sales: bool,
+) -> dict[str, Any]:
+    """SLA compliance per queue named by the policy's routes (in the order
+    they first appear): the MQL handoffs routed to it, those with an SLA,
+    and, when the sales replay gave first touches, how many were judged
+    (touched, or still waiting past the deadline at the as-of instant), how
+    many met the SLA (first touch within it), their share and how many are
+    not due yet; the same rule as ``sla_met``, whose figure the queues add up
+    to. Without first touches (real journeys) those are None, and ``note``
+    says why."""
+    slas: dict[str, list[str]] = {}
+    for route in model.routes:
+        texts = slas.setdefault(route.queue, [])
+        text = route.sla.text() if route.sla is not None else None
+        if text is not None and text not in texts:
+            texts.append(text)
+    queues = []
+    for queue, texts in slas.items():
+        handoffs = [r for r in records if r.handoff is not None and r.queue == queue]
+        timed = [r for r in handoffs if r.sla is not None]
+        entry: dict[str, Any] = {
+            "queue": queue,
+            "sla": ", ".join(texts) or None,
+            "handoffs": len(handoffs),
+            "with_sla": len(timed),
+            "judged": None,
+            "met": None,
+            "share": None,
+            "not_due": None,
+        }
+        if simulated_sales:
+            judged = [r for r in timed if r.touch is not None or _deadline(r) <= as_of]
+            met = [r for r in judged if r.touch is not None and r.touch <= _deadline(r)]
+            entry.update(
+                judged=len(judged),
+                met=len(met),
+                share=_share(len(met), len(judged)),
+                not_due=len(timed) - len(judged),
+            )
+        queues.append(entry)
+    note = None
+    if not simulated_sales and queues:
+        note = (
+            "not measured: these journeys carry no sales first touches (only a scenario's "
+            "sales replay gives them), so whether a handoff met its SLA is unknown"
+        )
+    return {"queues": queues, "note": note}
+
+
+def _deadline(record: LeadRecord) -> float:
+    assert record.handoff is not None and record.sla is not None
+    return record.handoff + record.sla
+
+
 def backtest(model: CheckedPolicy, records: Sequence[LeadRecord]) -> dict[str, Any] | None:
     """Validation against real outcomes, when the journeys carry `truth.buyer`:
     lift over the base rate, conversion by score decile and by stage, and the
@@ -375,76 +434,10 @@ def report(
         metrics=metrics(records, as_of, capacity, simulated_sales),
         definitions=DEFINITIONS,
         score_distributions=distributions(model, records, params),
+        sla=sla_by_queue(model, records, as_of, simulated_sales),
         backtest=None if simulated_sales else backtest(model, records),
         timing=timing(records, as_of, leads_after_as_of),
     )
-
-
-def thresholds(model: CheckedPolicy, params: dict[str, Any]) -> dict[str, list[tuple[str, float]]]:
-    """Constants that stage conditions compare scores with (for the charts)."""
-    from mqldsl.analysis.model import numeric_constant
-    from mqldsl.language import ast
-    from mqldsl.language.ast import walk
-
-    def constant(node: ast.Expr) -> float | None:
-        if (
-            isinstance(node, ast.Name)
-            and node.name in params
-            and model.refs.get(id(node)) is not None
-        ):
-            value = params[node.name]
-            return (
-                float(value)
-                if isinstance(value, int | float) and not isinstance(value, bool)
-                else None
-            )
-        return numeric_constant(model, node)
-
-    found: dict[str, list[tuple[str, float]]] = {}
-    for stage in model.stages.stages:
-        if stage.condition is None:
-            continue
-        for node in walk(stage.condition):
-            if isinstance(node, ast.Compare) and isinstance(node.left, ast.Name):
-                ref = model.refs.get(id(node.left))
-                value = constant(node.right)
-                if ref is not None and ref.kind == "score" and value is not None:
-                    entry = (f"{stage.name}: {node.op} {value:g}", value)
-                    if entry not in found.setdefault(ref.name, []):
-                        found[ref.name].append(entry)
-    return found
-
-
-def distributions(
-    model: CheckedPolicy, records: Sequence[LeadRecord], params: dict[str, Any]
-) -> dict[str, Any]:
-    """Per score: a 20-bin histogram for buyers and for the other leads."""
-    marks = thresholds(model, params)
-    result: dict[str, Any] = {}
-    for index, name in enumerate(model.scores):
-        values = [
-            (r.scores[index], r.buyer)
-            for r in records
-            if index < len(r.scores) and r.scores[index] is not None
-        ]
-        if not values:
-            continue
-        low = min(v for v, _ in values)
-        high = max(v for v, _ in values)
-        width = (high - low) / 20 if high > low else 1.0
-        edges = [round(low + k * width, 4) for k in range(21)]
-        buyers = [0] * 20
-        others = [0] * 20
-        for value, buyer in values:
-            slot = min(int((value - low) / width), 19)
-            (buyers if buyer else others)[slot] += 1
-        result[name] = {
-            "edges": edges,
-            "buyers": buyers,
-            "others": others,
-            "thresholds": marks.get(name, []),
-        }
-    return result
 
 
 def _plain(value: Any) -> Any:
@@ -464,6 +457,7 @@ __all__ = [
     "has_event_times",
     "metrics",
     "report",
+    "sla_by_queue",
     "thresholds",
     "timing",
     "weekly_series",

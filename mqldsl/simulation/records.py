@@ -6,7 +6,7 @@ instant is not an SQL or a win at that instant."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mqldsl.analysis.model import CheckedPolicy
@@ -33,6 +33,9 @@ class LeadRecord:
     known_from: float | None = None  # truth.created_at, else the first event; None: no time
     outcome_after: bool = False  # a truth outcome (sql_at, won_at) dated after the as-of
     last_event: float | None = None
+    # The scores at the handoff, for the report's charts (run.with_mql_scores;
+    # () when not computed, as in tune's cache, so left out of comparisons).
+    mql_scores: tuple[Any, ...] = field(default=(), compare=False)
 
 
 def lead_record(

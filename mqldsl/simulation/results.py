@@ -38,7 +38,8 @@ class PolicySummary:
 @dataclass(frozen=True)
 class SimulationReport:
     """One policy over one set of journeys: stage counts, funnel metrics,
-    score distributions and, over real journeys with known outcomes, the
+    score distributions (at the as-of instant and at each MQL's handoff),
+    SLA compliance per queue (``sla``) and, over real journeys with known outcomes, the
     backtest; what the as-of instant and the data's times allow
     (``timing``) and, for a scenario, how the sales replay met the policy's
     SQL stage (``sales``)."""
@@ -57,6 +58,7 @@ class SimulationReport:
     # whether the data has real event times (docs/reports.md)
     timing: Json = field(default_factory=dict)
     sales: Json | None = None  # the sales replay and the SQL stage (scenarios)
+    sla: Json = field(default_factory=dict)  # SLA compliance per route queue
     notes: tuple[str, ...] = field(default=(), compare=False)  # rejected records, not in JSON
 
     def to_json(self) -> Json:
@@ -70,6 +72,7 @@ class SimulationReport:
             "metrics": self.metrics,
             "definitions": self.definitions,
             "score_distributions": self.score_distributions,
+            "sla": self.sla,
             "backtest": self.backtest,
             "timing": self.timing,
             "sales": self.sales,

@@ -51,18 +51,27 @@ def evaluate_all(
         )
         if explain_ids is not None and lead.id in explain_ids:
             kept[lead.id] = (lead, result)
-        records.append(
-            lead_record(
-                model,
-                lead,
-                result.decision,
-                result.first_entries,
-                mql_index,
-                sql_index,
-                segment_field,
-            )
+        record = lead_record(
+            model,
+            lead,
+            result.decision,
+            result.first_entries,
+            mql_index,
+            sql_index,
+            segment_field,
         )
+        records.append(with_mql_scores(evaluator, lead, record))
     return records, kept
+
+
+def with_mql_scores(evaluator: Evaluator, lead: Lead, record: LeadRecord) -> LeadRecord:
+    """The record with the lead's scores at its handoff (the first instant
+    it reached the MQL stage or a later one): the lead decided again as of
+    that instant, which sees exactly the events and windows up to it."""
+    if record.handoff is None:
+        return record
+    scores = evaluator.run(lead, record.handoff).decision.scores
+    return replace(record, mql_scores=tuple(scores.values()))
 
 
 def evaluate_sql(
@@ -91,9 +100,20 @@ def evaluate_sql(
             engine = stack.enter_context(DuckDBEngine(model, memory_limit=memory_limit))
             engine.load_leads(iter(leads))
         decided = engine.decide(as_of, params, first_entries=True)
+        evaluator = Evaluator(model, params)  # the scores at each handoff
         return [
-            lead_record(
-                model, lead, item.decision, item.first_entries, mql_index, sql_index, segment_field
+            with_mql_scores(
+                evaluator,
+                lead,
+                lead_record(
+                    model,
+                    lead,
+                    item.decision,
+                    item.first_entries,
+                    mql_index,
+                    sql_index,
+                    segment_field,
+                ),
             )
             for lead, item in zip(leads, decided, strict=True)
         ]
@@ -310,7 +330,9 @@ def accept_into_sql_stage(
             sql_index,
             spec.segment_field,
         )
-        updated[index] = replace(new, touch=old.touch, first_event=old.first_event)
+        updated[index] = replace(
+            new, touch=old.touch, first_event=old.first_event, mql_scores=old.mql_scores
+        )
     updated = [replace(r, sql=bool(r.reached_sql)) for r in updated]
     left = sum(
         1 for r in updated if r.sql and (r.stage not in names or names.index(r.stage) < sql_index)
@@ -335,4 +357,5 @@ __all__ = [
     "evaluate_parallel",
     "evaluate_sql",
     "run_policy",
+    "with_mql_scores",
 ]

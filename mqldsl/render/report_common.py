@@ -1,0 +1,72 @@
+"""What every report renderer shares: the metric labels, how a value is
+shown to people, a change with its sign and percentage, an interval as text,
+and a report as the JSON text of its file."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+#: How each metric is named in tables and summaries.
+LABELS = {
+    "mqls": "MQLs",
+    "mql_precision": "MQL precision",
+    "buyer_recall": "buyer recall",
+    "sqls": "SQLs",
+    "mql_to_sql": "MQL to SQL",
+    "sla_met": "SLA met",
+    "median_hours_to_first_touch": "median hours to first touch",
+    "median_hours_to_mql": "median hours to MQL",
+    "buyers": "real buyers",
+    "sdr_utilisation": "SDR utilisation",
+    "queue_length": "queue at as-of",
+}
+
+
+def show(value: Any) -> str:
+    """A metric value for people: n/a for no data, four significant digits."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return str(value)
+
+
+def signed_change(d: dict[str, Any]) -> str:
+    """A metric's change with its sign, and its percentage of the base."""
+    change = show(d["diff"])
+    if d["diff"] is not None and d["diff"] > 0:
+        change = "+" + change
+    if d["diff_pct"] is not None:
+        change += f" ({d['diff_pct']:+.1f}%)"
+    return change
+
+
+def interval_text(interval: list[float] | None, joiner: str = ", ") -> str:
+    return f"[{show(interval[0])}{joiner}{show(interval[1])}]" if interval else ""
+
+
+def to_json(report: dict[str, Any]) -> str:
+    """Any report as the JSON text of its .json file."""
+    return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+
+
+def sla_cell(queue: dict[str, Any]) -> str:
+    """A queue's SLA compliance in a cell: "met of judged (share)", or why
+    there is no figure."""
+    if queue["sla"] is None:
+        return "no SLA"
+    if queue["judged"] is None:
+        return "not measured"
+    if not queue["judged"]:
+        return "none judged yet"
+    return f"{queue['met']} of {queue['judged']} ({show(queue['share'])})"
+
+
+SLA_NOTE = (
+    "A handoff is judged once it has had its first touch or its SLA deadline has passed by "
+    "the as-of instant; it met the SLA when the first touch came within it."
+)
+
+
+__all__ = ["LABELS", "SLA_NOTE", "interval_text", "show", "signed_change", "sla_cell", "to_json"]
