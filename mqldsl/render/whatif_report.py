@@ -28,7 +28,10 @@ def _version(policy: dict[str, Any]) -> str:
 def _item(item: dict[str, Any]) -> str:
     """A difference between the policies, and the leads it moved if counted."""
     text = f"{item['what']}: {show(item['base'])} → {show(item['proposed'])}"
-    return text + (f" — moved {item['leads']} leads" if item.get("leads") is not None else "")
+    count = item.get("leads")
+    if count is None:
+        return text
+    return text + f" — moved {count} lead{'' if count == 1 else 's'}"
 
 
 def whatif_context(report: dict[str, Any]) -> dict[str, Any]:
