@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from mqldsl.analysis.checker import check_file, check_text
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.evaluator import Evaluator
-from mqldsl.engine.runtime import Lead, parse_instant, to_seconds
+from mqldsl.engine.runtime import Event, Lead, parse_instant, to_seconds
 from mqldsl.io.journeys import JourneyReader, ReadReport
 from mqldsl.io.scoring import decision_line
 from mqldsl.simulation.generate import generate
@@ -639,3 +639,28 @@ def test_a_lead_with_more_events_than_the_counters_hold_is_refused(
     )
     assert code == 1 and out == ""
     assert "the SQL back end counts at most 3 per lead" in err
+
+
+def test_a_decayed_per_rule_changes_the_score_when_its_event_leaves_the_window() -> None:
+    """Regression (found by the random-policy test): the instant an event leaves the window of
+    a decayed `per` rule was dropped from the SQL timeline, so a stage that held only while the
+    score was 0 (between the event leaving and the next one) was never entered in SQL."""
+    model = checked(
+        'policy "decayed window"\n\nlead {\n  x: number\n}\n\nevent ev1\nevent ev2\n\n'
+        "score s0 decay 10% every 2 days {\n  +5 per ev1 within 1 day\n}\n\n"
+        "stages {\n  v0\n  v1 when x == s0\n}\n"
+    )
+    day = 86400.0
+    lead = Lead(
+        id="L",
+        profile={"x": 0.0},
+        events=(
+            Event(at=AS_OF - 2 * day, type="ev1", fields={}, index=2),
+            Event(at=AS_OF, type="ev2", fields={}, index=0),
+            Event(at=AS_OF, type="ev1", fields={}, index=1),
+        ),
+    )
+    python, sql = both(model, [lead], AS_OF)
+    # v1 from the day the first ev1 left its 1-day window (s0 = 0 = x) until the next ev1.
+    assert b'"entered":{"v1":"2026-10-31T00:00:00Z","v0":"2026-11-01T00:00:00Z"}' in python[0]
+    assert_same(python, sql)

@@ -179,11 +179,14 @@ class Timeline:
                 return -1 if n.window_us == width else 0
 
             # The instant an event leaves a window changes nothing unless a
-            # counter of that window counted the event (or a `days since` reads
-            # the time): only those instants are kept.
+            # counter or a decayed `per` rule of that window counted the event
+            # (or a `days since` reads the time): only those instants are kept.
             within: list[exp.Expr] = [exp.LTE(this=leave.copy(), expression=self.as_of_sql.copy())]
             if not self.c.continuous:
-                counted = sorted({n.pattern for n in self.counters if n.window_us == width})
+                counted = sorted(
+                    {n.pattern for n in self.counters if n.window_us == width}
+                    | {r.pattern for r in self.c.decayed if r.window_us == width}
+                )
                 if not counted:
                     continue
                 within.append(paren(exp.or_(*(flag(index) for index in counted))))
