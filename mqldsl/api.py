@@ -262,10 +262,12 @@ def tune(
     whose first event is after that instant). ``report.best`` is None when no candidate
     satisfies the constraints. ``output``: write the policy with the best values and its
     version increased (atomically); ``report.diff`` then lists the changes."""
-    from mqldsl.io.files import write_atomic
+    from mqldsl.io.files import check_folder, write_atomic
     from mqldsl.simulation.tune import checked_text, tuned_policy_text
     from mqldsl.simulation.tune import tune as run_tune
 
+    if output is not None:
+        check_folder(Path(output))
     model = load(policy)
     specs = _grid(model, grid)
     source = _source(scenario, journeys, seed, leads, as_of)

@@ -58,11 +58,17 @@ def write_output(output: str | Path | None, produce: Callable[[BinaryIO], Produc
         result = produce(stream)
         stream.flush()
         return result
+    check_folder(output)
+    with atomic_output(output) as sink:
+        return produce(sink)
+
+
+def check_folder(output: str | Path) -> None:
+    """:class:`UsageProblem` (option ``-o``) when the folder of ``output`` does not exist;
+    called before long work, so that a typo does not waste it."""
     folder = Path(output).parent
     if str(folder) and not folder.is_dir():
         raise UsageProblem(f"the folder {str(folder)!r} does not exist", "-o")
-    with atomic_output(output) as sink:
-        return produce(sink)
 
 
 def expand_policy_paths(paths: Iterable[str]) -> list[str]:

@@ -241,12 +241,14 @@ def _instant(value: Any, column: str) -> str:
     raise RecordError(f"column `{column}`: expected a date or instant")
 
 
-def _read_table(path: str, key: str) -> dict[str, dict[str, str]]:
+def _read_table(path: str, key: str) -> tuple[dict[str, dict[str, str]], list[str]]:
+    """The table's rows by their join key, and its columns."""
     with open(path, newline="", encoding="utf-8-sig") as stream:
         reader = csv.DictReader(stream)
-        if key not in (reader.fieldnames or ()):
+        columns = list(reader.fieldnames or ())
+        if key not in columns:
             raise MappingError([f"{path}: no column `{key}` to join on"])
-        return {row[key]: row for row in reader}
+        return {row[key]: row for row in reader}, columns
 
 
 def import_rows(
@@ -257,12 +259,14 @@ def import_rows(
     report: ImportReport,
 ) -> Iterator[dict[str, Any]]:
     joined = {}
+    available: set[str] = set()
     for table, key in mapping.tables.items():
         if table not in tables:
             raise MappingError(
                 [f"{mapping.path}: tables.{table}: give the file with --table {table}=FILE"]
             )
-        joined[table] = _read_table(tables[table], key)
+        joined[table], table_columns = _read_table(tables[table], key)
+        available.update(f"{table}.{column}" for column in table_columns)
     seen: set[str] = set()
     with open(leads, newline="", encoding="utf-8-sig") as stream:
         reader = csv.DictReader(stream)
@@ -271,6 +275,18 @@ def import_rows(
             raise MappingError(
                 [f"{leads}: no id column `{mapping.id}` (columns: {', '.join(columns[:12])})"]
             )
+        available.update(columns)
+        # A truth date read from a column that does not exist would be missing on every row,
+        # and every outcome would then count at every as-of: refuse the mapping instead.
+        for key in _TRUTH_INSTANTS:
+            rule = mapping.truth.get(key)
+            if rule is not None and rule.column not in available:
+                raise MappingError(
+                    [
+                        f"{mapping.path}: truth.{key}: no column `{rule.column}` in {leads}"
+                        " or the joined tables"
+                    ]
+                )
         for row in reader:
             line = reader.line_num
             report.read += 1

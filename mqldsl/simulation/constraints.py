@@ -100,14 +100,14 @@ class Constraints:
     def holds(self, values: Mapping[str, Any]) -> bool:
         """Whether the constraints hold; a metric with no data (None) breaks
         the comparison it is in."""
-        return self.tree is None or bool(_value(self.tree, values))
+        return self.tree is None or gates.holds(_value(self.tree, values))
 
     def broken(self, values: Mapping[str, Any]) -> list[str]:
         """The parts (between `and`s) that do not hold."""
         if self.tree is None:
             return []
         top = gates.top_parts(self.tree, pyast.And)
-        return [pyast.unparse(node) for node in top if not _value(node, values)]
+        return [pyast.unparse(node) for node in top if not gates.holds(_value(node, values))]
 
     def shortfall(self, values: Mapping[str, Any]) -> float:
         """How far the values are from satisfying the constraints: over the
@@ -119,7 +119,7 @@ class Constraints:
         top = gates.top_parts(self.tree, pyast.And)
         total = 0.0
         for node in top:
-            if _value(node, values):
+            if gates.holds(_value(node, values)):
                 continue
             gap = 1.0
             if isinstance(node, pyast.Compare) and len(node.ops) == 1:

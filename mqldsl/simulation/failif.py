@@ -83,7 +83,7 @@ def check_fail_if(expression: str, report: dict[str, Any]) -> list[str]:
 
     held = []
     for part in gates.top_parts(tree, pyast.Or):
-        if gates.evaluate(part, lookup, problem):
+        if gates.holds(gates.evaluate(part, lookup, problem)):
             text = pyast.unparse(part)
             shown = ", ".join(f"{n} = {names[n]}" for n in sorted(names) if n in text)
             held.append(f"{text} ({shown})" if shown else text)

@@ -3,8 +3,10 @@ comparisons of named numbers joined by `and`, `or`, `not`, with `+ - * /` and nu
 with Python's parser and evaluated here without `eval`.
 
 One evaluator for both, with one rule for missing data: a name whose value is None makes any
-arithmetic over it None and any comparison with it false (a metric with no data neither trips a
-gate nor satisfies a constraint). The callers resolve names and word their own errors.
+arithmetic over it None and any comparison with it unknown (None); `and`, `or` and `not` keep
+an unknown unknown (Kleene's logic: `false and unknown` is false, `true or unknown` true), and
+:func:`holds` counts only true. So a metric with no data neither trips a gate nor satisfies a
+constraint, even under `not`. The callers resolve names and word their own errors.
 """
 
 from __future__ import annotations
@@ -31,11 +33,38 @@ Problem = Callable[[str], Exception]
 
 
 def parse(text: str, problem: Problem) -> pyast.expr:
-    """The expression's tree; ``problem`` for text Python cannot read."""
+    """The expression's tree; ``problem`` for text Python cannot read (or nested too deeply
+    to read)."""
     try:
-        return pyast.parse(text.strip(), mode="eval").body
+        tree = pyast.parse(text.strip(), mode="eval").body
     except SyntaxError as exc:
         raise problem(f"cannot read `{text}`: {exc.msg}") from None
+    except (RecursionError, MemoryError):
+        raise problem(f"cannot read `{text[:60]}...`: nested too deeply") from None
+    if _depth(tree) > MAX_DEPTH:
+        raise problem(f"cannot read `{text[:60]}...`: nested too deeply") from None
+    return tree
+
+
+MAX_DEPTH = 50  # far beyond any real gate; keeps evaluation off Python's recursion limit
+
+
+def _depth(node: pyast.AST) -> int:
+    deepest, stack = 0, [(node, 1)]
+    while stack:
+        current, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in pyast.iter_child_nodes(current))
+    return deepest
+
+
+def holds(value: Any) -> bool:
+    """Whether an evaluated condition is true (unknown is not)."""
+    return _truth(value) is True
+
+
+def _truth(value: Any) -> bool | None:
+    return None if value is None else bool(value)
 
 
 def dotted(node: pyast.expr, problem: Problem) -> str:
@@ -50,12 +79,15 @@ def dotted(node: pyast.expr, problem: Problem) -> str:
 def evaluate(node: pyast.expr, lookup: Lookup, problem: Problem) -> Any:
     """The value of ``node``: a bool for conditions, a number (or None) otherwise."""
     if isinstance(node, pyast.BoolOp):
-        parts = [bool(evaluate(v, lookup, problem)) for v in node.values]
-        return all(parts) if isinstance(node.op, pyast.And) else any(parts)
+        parts = [_truth(evaluate(v, lookup, problem)) for v in node.values]
+        if isinstance(node.op, pyast.And):
+            return False if False in parts else (None if None in parts else True)
+        return True if True in parts else (None if None in parts else False)
     if isinstance(node, pyast.UnaryOp):
         inner = evaluate(node.operand, lookup, problem)
         if isinstance(node.op, pyast.Not):
-            return not inner
+            truth = _truth(inner)
+            return None if truth is None else not truth
         if isinstance(node.op, pyast.USub):
             return None if inner is None else -inner
         raise problem(f"unexpected `{pyast.unparse(node)}`")
@@ -66,7 +98,9 @@ def evaluate(node: pyast.expr, lookup: Lookup, problem: Problem) -> Any:
             compare = COMPARE.get(type(op))
             if compare is None:
                 raise problem(f"unsupported comparison in `{pyast.unparse(node)}`")
-            if left is None or right is None or not compare(left, right):
+            if left is None or right is None:
+                return None
+            if not compare(left, right):
                 return False
             left = right
         return True
@@ -97,4 +131,14 @@ def top_parts(node: pyast.expr, joined_by: type[pyast.boolop]) -> list[pyast.exp
     return [node]
 
 
-__all__ = ["COMPARE", "Lookup", "Problem", "dotted", "evaluate", "parse", "top_parts"]
+__all__ = [
+    "COMPARE",
+    "MAX_DEPTH",
+    "Lookup",
+    "Problem",
+    "dotted",
+    "evaluate",
+    "holds",
+    "parse",
+    "top_parts",
+]

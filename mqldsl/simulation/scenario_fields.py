@@ -111,7 +111,7 @@ def read_number(
     high: float | None = None,
     what: str = "a number",
 ) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         problems.add(keys, f"expected {what}, got {value!r}")
         return 0.0
     if (low is not None and value < low) or (high is not None and value > high):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,8 +34,10 @@ class SweepAxis:
     values: list[Any]
 
 
+_NUMBER = r"[0-9]+(?:\.[0-9]+)?|\.[0-9]+"
 _SPEC = re.compile(
-    r"\s*([a-z_][a-z0-9_]*)\s*=\s*(-?[0-9.]+)\s*\.\.\s*(-?[0-9.]+)\s*(?::\s*([0-9.]+))?\s*"
+    rf"\s*([a-z_][a-z0-9_]*)\s*=\s*(-?(?:{_NUMBER}))\s*\.\.\s*(-?(?:{_NUMBER}))\s*"
+    rf"(?::\s*({_NUMBER}))?\s*"
 )
 
 
@@ -58,6 +61,10 @@ def parse_sweep_param(model: CheckedPolicy, spec: str) -> SweepAxis:
         raise UsageProblem(f"`{spec}`: need LO <= HI and a positive STEP", "--param")
     if whole and not (lo.is_integer() and hi.is_integer() and delta.is_integer()):
         raise UsageProblem(f"param `{name}` holds whole numbers", "--param")
+    # Count before building: a range of a hundred million steps is refused, not enumerated.
+    count = math.floor((hi - lo) / delta + 1e-9) + 1
+    if count > MAX_VALUES:
+        raise UsageProblem(f"`{spec}` gives {count} values; at most {MAX_VALUES}", "--param")
     values: list[Any] = []
     k = 0
     while lo + k * delta <= hi + 1e-9:

@@ -298,12 +298,19 @@ def tune(
     seed = source.seed if source.seed is not None else (scenario.seed if scenario else 1)
     loaded = load_leads(model, scenario, source.journeys, seed, source.leads)
     as_of = source.as_of if source.as_of is not None else loaded.default_as_of
-    held, split, notes = split_leads(loaded.leads, holdout, holdout_after, seed)
+    # No time travel (SPEC 14.1): only the leads that existed at the as-of instant count.
+    leads = [lead for lead in loaded.leads if (at := arrival(lead)) is None or at <= as_of]
+    held, split, notes = split_leads(leads, holdout, holdout_after, seed)
     notes = list(loaded.notes) + notes
+    if len(leads) < len(loaded.leads):
+        notes.append(
+            f"{len(loaded.leads) - len(leads)} leads did not exist yet at the as-of instant "
+            "(created or first seen later); they are left out"
+        )
     defaults = {name: info.value for name, info in model.params.items()}
     base = defaults | dict(options.params)
     current = {name: base[name] for name in names}
-    cache = DecisionCache(model, loaded.leads, base, names, as_of, stage, sqls)
+    cache = DecisionCache(model, leads, base, names, as_of, stage, sqls)
     if cache.reason is not None:
         notes.append(f"every candidate is a full run: {cache.reason}")
 

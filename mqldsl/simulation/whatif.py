@@ -131,9 +131,14 @@ def whatif(
     accounts = False
     if scenario is None:
         accounts = bool(base.account_fields or proposed_model.account_fields)
+        # One key per record: the records hold only the leads that existed at the as-of
+        # instant (no time travel), which may be fewer than the leads read.
+        account_of = {lead.id: lead.account for lead in leads}
         keys = [
-            f"account {lead.account}" if accounts and lead.account else f"lead {lead.id}"
-            for lead in leads
+            f"account {account_of[record.id]}"
+            if accounts and account_of.get(record.id)
+            else f"lead {record.id}"
+            for record in a.records
         ]
 
         def metrics_of(records: Sequence[LeadRecord]) -> dict[str, Any]:

@@ -1,0 +1,130 @@
+"""Requests that used to crash, hang or mislead, each answered plainly now (found by a review
+of the #15 work): an early as-of on a what-if over journeys, tune and time travel, a truth date
+mapped to a missing column, malformed sweep ranges, gates over metrics with no data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mqldsl.simulation import gates
+from mqldsl.simulation.constraints import Constraints
+
+from .conftest import ROOT
+from .helpers import run
+
+ACME = str(ROOT / "policies" / "acme.mql")
+SCENARIO = str(ROOT / "simulations" / "acme.toml")
+AS_OF_EARLY = "2026-10-01T00:00:00Z"
+
+
+@pytest.fixture(scope="module")
+def journeys(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("j") / "acme.jsonl"
+    code, _, err = run("generate", SCENARIO, "--leads", "300", "--seed", "4", "-o", str(out))
+    assert code == 0, err
+    return out
+
+
+def arrived_by(path: Path, instant: str) -> int:
+    """Leads whose creation date (else first event) is at or before the instant, counted here."""
+    count = 0
+    for line in path.read_text().splitlines():
+        lead = json.loads(line)
+        at = (lead.get("truth") or {}).get("created_at") or min(
+            (e["at"] for e in lead["events"]), default=None
+        )
+        count += at is None or at <= instant
+    return count
+
+
+def test_whatif_over_journeys_as_of_before_some_leads_arrived(journeys: Path) -> None:
+    code, _, err = run(
+        "whatif", ACME, "--set", "mql_intent_min=30", "--journeys", str(journeys),
+        "--as-of", AS_OF_EARLY, "-o", str(journeys.parent / "w.json"),
+    )  # fmt: skip
+    assert code == 0, err
+    report = json.loads((journeys.parent / "w.json").read_text())
+    expected = arrived_by(journeys, AS_OF_EARLY)
+    assert 0 < expected < 300
+    assert report["base"]["leads"] == report["proposed"]["leads"] == expected
+
+
+def test_tune_counts_only_the_leads_that_existed_at_the_as_of(journeys: Path) -> None:
+    code, out, err = run(
+        "tune", ACME, "--param", "mql_intent_min=30..50:10", "--journeys", str(journeys),
+        "--maximize", "buyer_recall", "--as-of", AS_OF_EARLY, "--format", "json",
+    )  # fmt: skip
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["leads"]["fit"] + report["leads"]["holdout"] == arrived_by(journeys, AS_OF_EARLY)
+    assert any("did not exist yet" in note for note in report["notes"])
+
+
+def test_tune_refuses_a_missing_output_folder_before_searching(journeys: Path) -> None:
+    code, _, err = run(
+        "tune", ACME, "--param", "mql_intent_min=30..50:10", "--journeys", str(journeys),
+        "--maximize", "buyer_recall", "-o", "/nonexistent-folder/tuned.mql",
+    )  # fmt: skip
+    assert code == 2
+    assert "the folder '/nonexistent-folder' does not exist" in err
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("mql_intent_min=1.2.3..5", "is not NAME=LO..HI[:STEP]"),
+        ("mql_intent_min=...5", "is not NAME=LO..HI[:STEP]"),
+        ("mql_intent_min=0..100000000:1", "gives 100000001 values; at most 200"),
+    ],
+)
+def test_sweep_refuses_malformed_or_huge_ranges(spec: str, message: str) -> None:
+    code, _, err = run("sweep", ACME, "--param", spec, "--scenario", SCENARIO, "--leads", "20")
+    assert code == 2
+    assert message in err and "Traceback" not in err
+
+
+def test_a_truth_date_mapped_to_a_missing_column_is_refused(tmp_path: Path) -> None:
+    leads = tmp_path / "leads.csv"
+    leads.write_text(
+        "mql_id,first_contact_date,landing_page_id,origin\n"
+        "A,2018-01-05,p1,organic_search\nB,2018-02-01,p2,email\n"
+    )
+    deals = tmp_path / "deals.csv"
+    deals.write_text("mql_id,won_date\nA,2018-03-01 10:00:00\n")
+    good = (ROOT / "policies" / "olist.toml").read_text()
+    assert '"deals.won_date"' in good
+    mapping = tmp_path / "olist.toml"
+    args = [
+        "import", str(leads), "--policy", str(ROOT / "policies" / "olist.mql"),
+        "--table", f"deals={deals}", "-o", str(tmp_path / "out.jsonl"),
+    ]  # fmt: skip
+    mapping.write_text(good)
+    code, _, err = run(*args, "--mapping", str(mapping))
+    assert code == 0, err
+    first = json.loads((tmp_path / "out.jsonl").read_text().splitlines()[0])
+    assert first["truth"]["won_at"] == "2018-03-01T10:00:00Z"
+    (tmp_path / "out.jsonl").unlink()
+    mapping.write_text(good.replace('"deals.won_date"', '"deals.won_dat"'))  # a typo
+    code, _, err = run(*args, "--mapping", str(mapping))
+    assert code == 1, err
+    assert "truth.won_at: no column `deals.won_dat`" in err
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_a_gate_over_a_metric_with_no_data_never_holds_even_under_not() -> None:
+    def lookup(node: object) -> None:
+        return None
+
+    def problem(message: str) -> ValueError:
+        return ValueError(message)
+
+    for text in ("x > 0", "not x > 0", "not (x > 0 and x < 1)", "x > 0 or not x > 0"):
+        assert not gates.holds(gates.evaluate(gates.parse(text, problem), lookup, problem)), text
+    # Known parts still decide: false and unknown is false, true or unknown is true.
+    values = {"mqls": 5, "sla_met": None}
+    assert Constraints("mqls > 1 or sla_met > 0.5").holds(values)
+    assert not Constraints("not sla_met > 0.5").holds(values)
+    assert Constraints("not sla_met > 0.5").broken(values) == ["not sla_met > 0.5"]
