@@ -259,9 +259,9 @@ def tune(
     tune``, docs/tune.md): ``grid`` as for :func:`sweep`; ``maximize`` a metric name,
     ``subject_to`` constraints like ``"mql_precision >= 0.85"``; fitted on the leads not held
     out (``holdout``: a fraction, by a seeded hash of the lead id; ``holdout_after``: the leads
-    whose first event is after that instant). ``report.best`` is None when no candidate
-    satisfies the constraints. ``output``: write the policy with the best values and its
-    version increased (atomically); ``report.diff`` then lists the changes."""
+    that arrived after that instant: created, else first seen). ``report.best`` is None when
+    no candidate satisfies the constraints. ``output``: write the policy with the best values
+    and its version increased (atomically); ``report.diff`` then lists the changes."""
     from mqldsl.io.files import check_folder, write_atomic
     from mqldsl.simulation.tune import checked_text, tuned_policy_text
     from mqldsl.simulation.tune import tune as run_tune

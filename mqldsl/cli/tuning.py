@@ -46,7 +46,7 @@ from mqldsl.cli.common import INSTANT, cli, params, policy_file, reported
     "--holdout-after",
     type=INSTANT,
     metavar="DATE",
-    help="Hold out the leads whose first event is after this date.",
+    help="Hold out the leads that arrived after this date (created_at, else first event).",
 )
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False), help="Write the tuned policy here."

@@ -40,7 +40,7 @@ def tune_text(report: dict[str, Any]) -> str:
         how = f"a {split['fraction']:g} share, by a hash of the lead id with seed {split['seed']}"
         lines.append(f"leads: {leads['fit']} to fit, {leads['holdout']} held out ({how})")
     elif split["method"] == "date":
-        how = f"those whose first event is after {split['after']}"
+        how = f"those that arrived after {split['after']}"
         lines.append(f"leads: {leads['fit']} to fit, {leads['holdout']} held out ({how})")
     else:
         lines.append(f"leads: {leads['fit']}, no holdout (add --holdout or --holdout-after)")
