@@ -413,3 +413,31 @@ def test_cached_decisions_equal_full_runs(
             scenario=ROOT / "simulations" / f"{policy}.toml", leads=300, seed=3,
         )  # fmt: skip
         assert report.fit == {k: v for k, v in whole.items() if k != "mqls_per_week"}
+
+
+def test_tune_scores_a_scenario_as_simulate_reports_it(tmp_path: Path) -> None:
+    """The objective and constraints are the numbers of the simulate report: on a scenario,
+    accepted leads are moved into the policy's SQL stage before SQLs are counted, also when the
+    stage asks more than the acceptance (here a fit bar), so tune's current figures are
+    simulate's."""
+    text = (ROOT / "policies" / "acme.mql").read_text()
+    old = 'sql "Sales qualified" when sales_accepted ever'
+    assert old in text
+    policy = tmp_path / "acme_sql.mql"
+    policy.write_text(text.replace(old, old + " and fit >= 40"))
+    scenario = str(ROOT / "simulations" / "acme.toml")
+    code, out, err = run(
+        "tune", str(policy), "--param", "mql_intent_min=30..50:10", "--scenario", scenario,
+        "--leads", "400", "--maximize", "buyer_recall", "--format", "json",
+    )  # fmt: skip
+    assert code == 0, err
+    current = json.loads(out)["current"]["fit"]
+    report = tmp_path / "simulate.json"
+    code, _, err = run(
+        "simulate", str(policy), "--scenario", scenario, "--leads", "400", "-o", str(report)
+    )
+    assert code == 0, err
+    metrics = json.loads(report.read_text())["metrics"]
+    for name in ("mqls", "sqls", "mql_to_sql", "buyer_recall", "mql_precision"):
+        assert current[name] == metrics[name], name
+    assert 0 < metrics["sqls"] < metrics["mqls"]

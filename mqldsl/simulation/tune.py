@@ -22,6 +22,7 @@ from mqldsl.language import ast
 from mqldsl.simulation.constraints import METRICS, Constraints, check_metric
 from mqldsl.simulation.metrics import metrics
 from mqldsl.simulation.records import LeadRecord, arrival
+from mqldsl.simulation.run import RunSpec, accept_into_sql_stage
 from mqldsl.simulation.sales import replay_sales
 from mqldsl.simulation.simulate import SimulationOptions, mql_stage, sql_stage
 from mqldsl.simulation.sources import Source, load_leads, open_scenario
@@ -229,7 +230,9 @@ class _Evaluation:
         cache: DecisionCache,
         held: list[bool],
         as_of: float,
-        replay: Callable[[list[LeadRecord]], tuple[list[LeadRecord], dict[str, float] | None]],
+        replay: Callable[
+            [list[LeadRecord], Values], tuple[list[LeadRecord], dict[str, float] | None]
+        ],
         simulated: bool,
     ) -> None:
         self.cache = cache
@@ -240,7 +243,7 @@ class _Evaluation:
         self.fits: dict[tuple[Any, ...], Json] = {}
 
     def parts(self, values: Values) -> tuple[Json, Json | None]:
-        records, capacity = self.replay(self.cache.records(values))
+        records, capacity = self.replay(self.cache.records(values), values)
         fit = [r for r, h in zip(records, self.held, strict=True) if not h]
         out = [r for r, h in zip(records, self.held, strict=True) if h]
         measured = metrics(fit, self.as_of, capacity, self.simulated)
@@ -314,11 +317,18 @@ def tune(
     if cache.reason is not None:
         notes.append(f"every candidate is a full run: {cache.reason}")
 
-    def replay(records: list[LeadRecord]) -> tuple[list[LeadRecord], dict[str, float] | None]:
+    def replay(
+        records: list[LeadRecord], values: Values
+    ) -> tuple[list[LeadRecord], dict[str, float] | None]:
+        """The sales replay of a scenario, then (as `simulate` does) the accepted leads moved
+        into the policy's SQL stage, so that tune's SQL figures are simulate's."""
         if scenario is None:
             return records, None
         start = to_seconds(dt.datetime.combine(scenario.start, dt.time(), tzinfo=dt.UTC))
-        return replay_sales(records, scenario.sales, start, as_of, seed)
+        replayed, capacity = replay_sales(records, scenario.sales, start, as_of, seed)
+        spec = RunSpec(params=base | dict(values), as_of=as_of, mql_stage=stage, sql_stage=sqls)
+        replayed, _ = accept_into_sql_stage(model, base | dict(values), leads, replayed, spec, {})
+        return replayed, capacity
 
     evaluation = _Evaluation(cache, held, as_of, replay, scenario is not None)
     combinations = math.prod(len(axis.values) for axis in axes)
