@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -441,3 +442,23 @@ def test_tune_scores_a_scenario_as_simulate_reports_it(tmp_path: Path) -> None:
     for name in ("mqls", "sqls", "mql_to_sql", "buyer_recall", "mql_precision"):
         assert current[name] == metrics[name], name
     assert 0 < metrics["sqls"] < metrics["mqls"]
+
+
+def test_o_keeps_a_number_param_a_number(tmp_path: Path) -> None:
+    """A param declared `= 40.0` (a number) is written back with its decimal point, so the
+    tuned policy declares the same type and can be tuned again with the same range."""
+    text = (ROOT / "policies" / "acme.mql").read_text()
+    assert "param mql_intent_min = 40 " in text
+    policy = tmp_path / "acme_number.mql"
+    policy.write_text(text.replace("param mql_intent_min = 40 ", "param mql_intent_min = 40.0 "))
+    args = [
+        "--param", "mql_intent_min=20..50:10", "--scenario", str(ROOT / "simulations" / "acme.toml"),
+        "--leads", "300", "--maximize", "buyer_recall",
+    ]  # fmt: skip
+    tuned = tmp_path / "tuned.mql"
+    code, _, err = run("tune", str(policy), *args, "-o", str(tuned))
+    assert code == 0, err
+    line = next(x for x in tuned.read_text().splitlines() if x.startswith("param mql_intent_min"))
+    assert re.match(r"param mql_intent_min = \d+\.0 ", line), line
+    code, _, err = run("tune", str(tuned), *args)
+    assert code == 0, err

@@ -159,9 +159,13 @@ def _offsets(text: str) -> list[int]:
     return starts
 
 
-def _show(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value)) if abs(value) < 1e15 else repr(value)
+def _show(value: Any, kind: str) -> str:
+    """A param value as the policy writes it, keeping its type: a `number` param keeps a
+    decimal point (`55.0`), so that the tuned policy declares the same type as before."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return f"{int(value)}.0" if kind == "number" else str(int(value))
+    if kind == "number" and isinstance(value, int):
+        return f"{value}.0"
     return str(value)
 
 
@@ -181,7 +185,7 @@ def tuned_policy_text(model: CheckedPolicy, values: Mapping[str, Any]) -> str:
         )
         if found is None:  # pragma: no cover - the checker read a number here
             raise UsageProblem(f"cannot find the value of param `{name}` in the policy", "-o")
-        edits.append((found.start(1), found.end(1), _show(value)))
+        edits.append((found.start(1), found.end(1), _show(value, model.params[name].type.kind)))
     version = model.policy.first(ast.Version)
     if version is not None:
         span = version.span
