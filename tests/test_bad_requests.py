@@ -128,3 +128,13 @@ def test_a_gate_over_a_metric_with_no_data_never_holds_even_under_not() -> None:
     assert Constraints("mqls > 1 or sla_met > 0.5").holds(values)
     assert not Constraints("not sla_met > 0.5").holds(values)
     assert Constraints("not sla_met > 0.5").broken(values) == ["not sla_met > 0.5"]
+
+
+def test_tune_says_when_the_objective_has_no_data(journeys: Path) -> None:
+    code, out, err = run(
+        "tune", ACME, "--param", "mql_intent_min=30..50:10", "--journeys", str(journeys),
+        "--maximize", "sla_met",
+    )  # fmt: skip
+    assert code == 1
+    assert "`sla_met` has no data on these leads" in err and "Traceback" not in err
+    assert out == ""

@@ -352,6 +352,14 @@ def tune(
         score = evaluation.fit(values)[maximize]
         return (-score, _distance(values, current, axes), tuple(values[n] for n in names))
 
+    if all(evaluation.fit(v)[maximize] is None for v in candidates):
+        raise InputProblem(
+            [
+                f"error: `{maximize}` has no data on these leads for any candidate, so there is"
+                " nothing to maximise (SLA and first-touch metrics need a sales replay:"
+                " use --scenario)"
+            ]
+        )
     feasible = [
         v
         for v in candidates
