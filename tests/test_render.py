@@ -10,7 +10,7 @@ import pytest
 from mqldsl.analysis.checker import check_text
 from mqldsl.render import reports
 from mqldsl.render.english import English
-from mqldsl.simulation.run import DEFINITIONS, MAIN
+from mqldsl.simulation.metrics import DEFINITIONS, MAIN
 
 from .conftest import ROOT
 from .helpers import run

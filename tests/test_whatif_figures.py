@@ -222,9 +222,8 @@ def test_per_lead_parts_reproduce_every_metric(tmp_path: Path) -> None:
     """The fast bootstrap (sums and weighted medians over per-lead parts)
     agrees with the metrics on the whole data, so no metric is resampled
     the slow way: ``metrics_of`` is called only to check, once per run."""
-    from mqldsl.simulation.compare import NUMERIC
     from mqldsl.simulation.intervals import paired_bootstrap
-    from mqldsl.simulation.metrics import metrics
+    from mqldsl.simulation.metrics import NUMERIC, metrics
     from mqldsl.simulation.run import RunSpec, run_policy
     from mqldsl.simulation.sources import load_leads
 

@@ -18,7 +18,7 @@ from mqldsl.render import templating
 from mqldsl.render.english import OPERATORS, English, duration, words
 from mqldsl.render.english import number as english_number
 from mqldsl.render.reports import LABELS, show
-from mqldsl.simulation.run import MAIN
+from mqldsl.simulation.metrics import MAIN
 
 
 def _mermaid_label(text: str) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 from mqldsl.render import templating
 from mqldsl.render.charts import binned, grouped_bars, weekly_bars
 from mqldsl.render.report_common import LABELS, SLA_NOTE, show, sla_cell
-from mqldsl.simulation.run import DEFINITIONS, MAIN
+from mqldsl.simulation.metrics import DEFINITIONS, MAIN
 
 
 def simulate_text(report: dict[str, Any]) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 from mqldsl.render import templating
 from mqldsl.render.charts import grouped_bars, lines, tradeoff
 from mqldsl.render.report_common import LABELS, show
-from mqldsl.simulation.run import MAIN
+from mqldsl.simulation.metrics import MAIN
 
 
 def sweep_table(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
@@ -48,11 +48,10 @@ def _sweep_charts(report: dict[str, Any]) -> list[dict[str, str]]:
     params, rows = report["params"], report["rows"]
     current = report.get("current") or {}
     charts: list[dict[str, str]] = []
-    quality = [m for m in ("mql_precision", "buyer_recall", "mql_to_sql")]
+    quality = ("mql_precision", "buyer_recall", "mql_to_sql")
     if len(params) == 1 and _numeric(values := [r["params"][params[0]] for r in rows]):
         name = params[0]
-        mark = current.get(name)
-        mark = mark if isinstance(mark, int | float) and not isinstance(mark, bool) else None
+        mark = current.get(name) if _numeric([current.get(name)]) else None
         series = [(LABELS[m], [r["metrics"].get(m) for r in rows]) for m in quality]
         series = [(label, v) for label, v in series if any(x is not None for x in v)]
         if series:
@@ -104,30 +103,25 @@ def _no_truth() -> dict[str, str]:
 
 def sweep_markdown(report: dict[str, Any]) -> str:
     """A sweep as Markdown: a row of main metrics per combination of values."""
-    header, rows = sweep_table(report)
-    return templating.render(
-        "reports/sweep.md.j2",
-        title=report["policy"]["title"],
-        leads=report["leads"],
-        as_of=report["as_of"],
-        current=_current_text(report),
-        header=header,
-        rows=rows,
-    )
+    return _render("reports/sweep.md.j2", report)
 
 
 def sweep_html(report: dict[str, Any]) -> str:
     """A sweep as an HTML page: the table, then the trade-off and volume charts."""
+    return _render("reports/sweep.html.j2", report, charts=_sweep_charts(report))
+
+
+def _render(template: str, report: dict[str, Any], **extra: Any) -> str:
     header, rows = sweep_table(report)
     return templating.render(
-        "reports/sweep.html.j2",
+        template,
         title=report["policy"]["title"],
         leads=report["leads"],
         as_of=report["as_of"],
         current=_current_text(report),
         header=header,
         rows=rows,
-        charts=_sweep_charts(report),
+        **extra,
     )
 
 

@@ -17,7 +17,7 @@ from mqldsl.render.report_common import (
     sla_cell,
 )
 from mqldsl.render.simulate_report import score_charts
-from mqldsl.simulation.run import MAIN
+from mqldsl.simulation.metrics import MAIN
 
 
 def _version(policy: dict[str, Any]) -> str:

@@ -23,7 +23,7 @@ from mqldsl.simulation.differences import (
     moved_by_any,
 )
 from mqldsl.simulation.intervals import mean_intervals
-from mqldsl.simulation.metrics import MAIN
+from mqldsl.simulation.metrics import NUMERIC
 from mqldsl.simulation.records import LeadRecord
 from mqldsl.simulation.results import (
     Attribution,
@@ -38,8 +38,6 @@ from mqldsl.simulation.run import Run
 
 Metrics = dict[str, Any]
 Samples = list[tuple[Metrics, Metrics]]  # (base, proposed) metrics per replication
-
-NUMERIC = [*MAIN, "buyers", "median_hours_to_mql", "sdr_utilisation", "queue_length"]
 
 
 def _pct(diff: float | None, base: float | None) -> float | None:
@@ -213,7 +211,6 @@ def whatif_report(
 
 
 __all__ = [
-    "NUMERIC",
     "attribution",
     "journeys_delta",
     "outcome",

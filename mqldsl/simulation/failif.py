@@ -5,6 +5,7 @@ Python's parser and evaluated without `eval`."""
 from __future__ import annotations
 
 import ast as pyast
+from collections.abc import Sequence
 from typing import Any
 
 from mqldsl.language.suggestions import did_you_mean
@@ -35,27 +36,12 @@ def _names(report: dict[str, Any]) -> dict[str, float | None]:
     return names
 
 
-#: The metrics a gate may name (those of every what-if report's delta).
-METRICS = (
-    "mqls",
-    "mql_precision",
-    "buyer_recall",
-    "sqls",
-    "mql_to_sql",
-    "sla_met",
-    "median_hours_to_first_touch",
-    "buyers",
-    "median_hours_to_mql",
-    "sdr_utilisation",
-    "queue_length",
-)
-
-
-def check_expression(expression: str) -> None:
+def check_expression(expression: str, metrics: Sequence[str]) -> None:
     """:class:`FailIfError` when ``expression`` cannot be read or names
-    something no report has; before anything runs."""
+    something no report has (``metrics``: those every what-if report compares);
+    before anything runs."""
     empty = {"base": None, "proposed": None, "diff": None, "diff_pct": None, "ci95": None}
-    check_fail_if(expression, {"delta": {m: dict(empty) for m in METRICS}, "changed_leads": 0})
+    check_fail_if(expression, {"delta": {m: dict(empty) for m in metrics}, "changed_leads": 0})
 
 
 def fail_if_names(report: dict[str, Any]) -> list[str]:
@@ -90,4 +76,4 @@ def check_fail_if(expression: str, report: dict[str, Any]) -> list[str]:
     return held
 
 
-__all__ = ["METRICS", "FailIfError", "check_expression", "check_fail_if", "fail_if_names"]
+__all__ = ["FailIfError", "check_expression", "check_fail_if", "fail_if_names"]

@@ -42,6 +42,8 @@ MAIN = [
     "sla_met",
     "median_hours_to_first_touch",
 ]
+#: Every single-number metric: what a what-if compares and a --fail-if gate may name.
+NUMERIC = [*MAIN, "buyers", "median_hours_to_mql", "sdr_utilisation", "queue_length"]
 
 
 def _share(part: int, whole: int) -> float | None:

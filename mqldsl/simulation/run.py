@@ -14,7 +14,7 @@ from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.evaluator import Evaluator
 from mqldsl.engine.parallel import can_fork, ordered_map
 from mqldsl.engine.runtime import Event, Lead, to_seconds
-from mqldsl.simulation.metrics import DEFINITIONS, MAIN, report
+from mqldsl.simulation.metrics import report
 from mqldsl.simulation.records import LeadRecord, lead_record
 from mqldsl.simulation.results import SimulationReport
 from mqldsl.simulation.sales import acceptance_event, replay_sales
@@ -347,8 +347,6 @@ def accept_into_sql_stage(
 
 
 __all__ = [
-    "DEFINITIONS",
-    "MAIN",
     "LeadRecord",
     "Run",
     "RunSpec",

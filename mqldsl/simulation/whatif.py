@@ -14,7 +14,6 @@ from mqldsl.engine.explain import explanation, render_text
 from mqldsl.engine.runtime import Lead
 from mqldsl.io.errors import UsageProblem
 from mqldsl.simulation.compare import (
-    NUMERIC,
     Samples,
     journeys_delta,
     outcome,
@@ -23,7 +22,7 @@ from mqldsl.simulation.compare import (
 )
 from mqldsl.simulation.failif import FailIfError, check_expression, check_fail_if
 from mqldsl.simulation.intervals import BOOTSTRAP_DRAWS, paired_bootstrap
-from mqldsl.simulation.metrics import metrics
+from mqldsl.simulation.metrics import NUMERIC, metrics
 from mqldsl.simulation.records import LeadRecord
 from mqldsl.simulation.results import FailIfVerdict, MetricDelta, WhatIfData, WhatIfReport
 from mqldsl.simulation.run import Run, RunSpec, run_policy
@@ -67,7 +66,7 @@ def whatif(
     """
     options = options or SimulationOptions()
     if fail_if is not None:
-        check_expression(fail_if)
+        check_expression(fail_if, NUMERIC)
     if proposed is None and not options.params:
         raise UsageProblem("give a PROPOSED policy, or --set PARAM=VALUE to change BASE")
     proposed_model = proposed if proposed is not None else base
