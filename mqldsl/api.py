@@ -111,7 +111,7 @@ def explain(
     criteria, the route chosen)."""
     model = load(policy)
     one = _lead(model, lead_or_record)
-    return explain_lead(model, _params(model, params), one, instant(as_of))[1]
+    return explain_lead(model, _params(model, params), one, instant(as_of))[1].to_json()
 
 
 def score(

@@ -206,10 +206,13 @@ def test_a_policy_with_errors_is_refused_before_reading_leads(tmp_path: Path) ->
 def test_explain_speaks_to_a_sales_rep(tmp_path: Path) -> None:
     code, out, _ = run("explain", ACME, journeys(tmp_path, GOOD), "--lead", "L-1", "--as-of", AS_OF)
     assert code == 0
-    assert out.splitlines()[0] == "Lead L-1, as of 2026-11-01T00:00:00Z: mql (Marketing qualified)"
-    assert "Hand to sdr_inbound: first touch due by 2026-10-31T23:05:00Z" in out
-    assert "+20  Core company size  (line 40)" in out
-    assert "2026-10-31T23:00:00Z demo_request" in out
+    assert out.splitlines()[0] == "Lead L-1, as of 2026-11-01 00:00 UTC: mql (Marketing qualified)"
+    assert "Hand to sdr_inbound: first touch due by 2026-10-31 23:05 UTC" in out
+    assert "+20  Core company size (line 40): company_size between 200 and 5000" in out
+    assert "demo_request at 2026-10-31 23:00 UTC, 1 hour old" in out
+    assert (
+        "Entered mql at 2026-10-31 23:00 UTC when a demo request arrived; fit 40, intent 30" in out
+    )
 
 
 def test_explain_json_and_unknown_lead(tmp_path: Path) -> None:
@@ -220,7 +223,13 @@ def test_explain_json_and_unknown_lead(tmp_path: Path) -> None:
     pricing = data["explanation"]["scores"]["intent"]["rules"][0]
     assert pricing["points"] == 5
     assert pricing["events"] == [
-        {"at": "2026-10-29T08:00:00Z", "type": "page_view", "path": "/pricing"}
+        {
+            "at": "2026-10-29T08:00:00Z",
+            "type": "page_view",
+            "path": "/pricing",
+            "points": 5,
+            "age_days": 2.6667,
+        }
     ]
     assert data["explanation"]["disqualifiers"][1]["holds"] is True
     code, _, err = run("explain", ACME, path, "--lead", "nope", "--as-of", AS_OF)
@@ -234,8 +243,9 @@ def test_timeline_lists_every_stage_change(tmp_path: Path) -> None:
     )
     assert code == 0
     assert out.splitlines()[1:] == [
-        "  2026-10-29T08:00:00Z  visitor       start",
-        "  2026-10-30T10:00:00Z  disqualified  disqualified: Unsubscribed",
+        "  2026-10-29 08:00 UTC  visitor: start when a page view arrived; fit 0, intent 7",
+        "  2026-10-30 10:00 UTC  disqualified: disqualified: Unsubscribed when an unsubscribe"
+        " arrived; fit 0, intent 7",
     ]
 
 
@@ -261,7 +271,7 @@ def test_test_command_reports_a_failing_example_with_its_explanation(tmp_path: P
     assert code == 1
     assert "FAIL  A case-study download makes a lead, not an MQL" in out
     assert "expected intent == 15, got intent is 10" in out
-    assert "|       +10  per content_download where kind in [case_study, comparison_guide]" in out
+    assert "|     +10  per content_download where kind in [case_study, comparison_guide]" in out
     assert out.splitlines()[-1] == "5 passed, 1 failed"
 
 

@@ -300,7 +300,11 @@ def test_whatif_transitions_equal_an_independent_count(
         "leads": report["moved_leads"],
     } in report["attribution"]
     if pairs:
-        assert report["samples"] and "Lead " in report["samples"][0]["base"]["explanation"]
+        sample = report["samples"][0]
+        for side in ("base", "proposed"):
+            why = sample[side]["explanation"]
+            assert why["lead"] == sample["id"] and why["stage"] == sample[side]["stage"]
+            assert set(why["scores"]) == set(sample[side]["scores"])
     assert "what-if" in report_text(result)
 
 

@@ -141,6 +141,7 @@ def test_command(paths: tuple[str, ...], coverage: bool) -> None:
     """Run the examples inside policies and report `N passed, M failed`."""
     from mqldsl.engine.testing import run_examples
     from mqldsl.io.files import expand_policy_paths
+    from mqldsl.render.explanation import outline, render_explanation
 
     files = expand_policy_paths(paths)
     if not files:
@@ -165,7 +166,8 @@ def test_command(paths: tuple[str, ...], coverage: bool) -> None:
                 click.echo(
                     f"        expected {failure.expected}, got {failure.actual}  (line {at})"
                 )
-            for line in run.explain(outcome).splitlines():
+            text = render_explanation(outline(run.explain(outcome)), "text")
+            for line in text.splitlines():
                 click.echo(f"        | {line}" if line else "        |")
         passed += run.passed
         failed += run.failed

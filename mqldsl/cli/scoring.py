@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -184,10 +184,17 @@ def sql_command(
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["text", "json"]),
+    type=click.Choice(["text", "json", "md", "html"]),
     default="text",
     show_default=True,
 )
+@click.option(
+    "--why-not",
+    "why_not",
+    metavar="STAGE",
+    help="Only why the lead is not at STAGE: each failing clause, its values and shortfall.",
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE.")
 @events_option
 def explain(
     policy: str,
@@ -196,24 +203,24 @@ def explain(
     as_of: float | None,
     assignments: tuple[str, ...],
     output_format: str,
+    why_not: str | None,
+    output: str | None,
     events: str | None,
 ) -> None:
-    """Why a lead is where it is: every score's rules with the points given and
-    the events behind them, the stage conditions, disqualifiers, route and SLA."""
-    import json
-
-    from mqldsl.engine.explain import render_text
-    from mqldsl.io.scoring import explain_lead
-
+    """Why a lead is where it is (SPEC §8.0): each clause of its stage with the values
+    used and, for a stage entered earlier, when and what tipped it; why not the next
+    stages (failing clauses and shortfalls); disqualifiers with their evidence; every
+    point with its events, decay and caps; the history with each handoff."""
     model = load_policy(policy)
+    if why_not is not None and why_not not in model.stage_names:
+        raise click.BadParameter(
+            f"`{why_not}` is not a stage of {policy}; its stages are "
+            + ", ".join(model.stage_names),
+            param_hint="--why-not",
+        )
     values = params(model, assignments)
     lead = _find_lead(model, journeys, events, lead_id)
-    moment = as_of_or_now(as_of)
-    decision, data = explain_lead(model, values, lead, moment)
-    if output_format == "json":
-        click.echo(json.dumps({**decision, "explanation": data}, indent=2, ensure_ascii=False))
-    else:
-        click.echo(render_text(model, lead, data, moment), nl=False)
+    _write_explanation(model, values, lead, as_of, output_format, output, why_not)
 
 
 @cli.command()
@@ -222,6 +229,14 @@ def explain(
 @click.option("--lead", "lead_id", required=True, help="The id of the lead.")
 @click.option("--as-of", type=INSTANT, help="Up to this instant (default: now).")
 @set_option
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "md", "html"]),
+    default="text",
+    show_default=True,
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE.")
 @events_option
 def timeline(
     policy: str,
@@ -229,16 +244,63 @@ def timeline(
     lead_id: str,
     as_of: float | None,
     assignments: tuple[str, ...],
+    output_format: str,
+    output: str | None,
     events: str | None,
 ) -> None:
-    """The lead's stage history: when it entered each stage and why, with
-    recycles and disqualification periods."""
-    from mqldsl.io.scoring import lead_timeline
-
+    """The lead's stage history: each change of stage with the reason, the event that
+    tipped it and the scores at that instant, each recycle and disqualification, and
+    each handoff with its queue and due time."""
     model = load_policy(policy)
     lead = _find_lead(model, journeys, events, lead_id)
-    moment = as_of_or_now(as_of)
-    click.echo(lead_timeline(model, params(model, assignments), lead, moment), nl=False)
+    values = params(model, assignments)
+    _write_explanation(model, values, lead, as_of, output_format, output, None, history=True)
+
+
+def _write_explanation(
+    model: CheckedPolicy,
+    values: dict[str, Any],
+    lead: Lead,
+    as_of: float | None,
+    output_format: str,
+    output: str | None,
+    why_not: str | None,
+    history: bool = False,
+) -> None:
+    import json
+
+    from mqldsl.io.files import write_output
+    from mqldsl.io.scoring import explain_lead
+    from mqldsl.render.explanation import (
+        outline,
+        render_explanation,
+        timeline_outline,
+        why_not_outline,
+    )
+
+    decision, data = explain_lead(model, values, lead, as_of_or_now(as_of))
+    if output_format == "json":
+        if history:
+            body: dict[str, Any] = {**decision, "timeline": data.to_json()["timeline"]}
+        elif why_not is not None:
+            body = {**decision, "why_not": data.check(why_not).to_json()}
+        else:
+            body = {**decision, "explanation": data.to_json()}
+        text = json.dumps(body, indent=2, ensure_ascii=False) + "\n"
+    else:
+        if history:
+            sections = timeline_outline(data)
+        elif why_not is not None:
+            sections = why_not_outline(data, why_not)
+        else:
+            sections = outline(data, decision.get("policy"))
+        text = render_explanation(sections, output_format)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    payload = text.encode()
+    with reported():
+        write_output(output, lambda sink: sink.write(payload))
 
 
 def _find_lead(model: CheckedPolicy, journeys: str, events: str | None, lead_id: str) -> Lead:

@@ -1,223 +1,411 @@
-"""Explanations: why a lead is where it is, rule by rule, for the sales rep
-reading a handoff (`mqldsl explain`, `score --explain`, `test`), and the stage
-history (`mqldsl timeline`)."""
+"""Explanations (SPEC §8.0): :func:`explain` turns an evaluation result
+(``Evaluator.run(..., explain=True)`` or the reference interpreter's ``result``) into the
+:class:`~mqldsl.engine.explanation.Explanation` of :mod:`mqldsl.engine.explanation`.
+
+What the engine decided (stages, scores at each change, each rule's points, handoffs) comes
+from the result, so the compiled evaluator and the interpreter must agree on the whole
+structure (tests/test_explain.py); the values of the clauses' operands, the events behind each
+rule and their decay factors are computed here with the interpreter's expression semantics.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Sequence
-from typing import Any
+import math
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any, Literal
 
 from mqldsl.analysis.model import CheckedPolicy
-from mqldsl.engine.evaluator import EvalResult
+from mqldsl.engine.explanation import (
+    SHOWN_EVENTS,
+    Change,
+    Clause,
+    DisqualifierCheck,
+    Entry,
+    EventPoints,
+    Explanation,
+    Operand,
+    RuleExplanation,
+    ScoreExplanation,
+    StageCheck,
+    plain,
+)
+from mqldsl.engine.helpers import DISQUALIFIED, EvalResult
 from mqldsl.engine.interpreter import Context, Interpreter
-from mqldsl.engine.runtime import Event, Lead, TimelineStep, format_instant
+from mqldsl.engine.runtime import DAY, Event, Lead, decay_factor
 from mqldsl.language import ast
-from mqldsl.language.ast import walk
-from mqldsl.language.notation import expr, rule_condition, rule_text
+from mqldsl.language.notation import duration, expr, rule_condition, rule_text
 
-__all__ = ["explanation", "render_text", "render_timeline"]
+__all__ = ["Explanation", "explain"]
 
 
-def _events_of(node: ast.Expr | ast.Pattern, model: CheckedPolicy) -> list[ast.Pattern]:
-    """The positive event patterns inside a condition."""
+def explain(
+    model: CheckedPolicy,
+    lead: Lead,
+    result: EvalResult,
+    params: Mapping[str, Any] | None = None,
+) -> Explanation:
+    """The explanation of ``result`` (evaluated with ``explain=True``) for ``lead``."""
+    return _Builder(model, lead, result, params).build()
+
+
+class _Builder:
+    def __init__(
+        self,
+        model: CheckedPolicy,
+        lead: Lead,
+        result: EvalResult,
+        params: Mapping[str, Any] | None,
+    ) -> None:
+        if result.contributions is None or any(s.scores is None for s in result.steps):
+            raise ValueError("explain() needs a result evaluated with explain=True")
+        self.model = model
+        self.lead = lead
+        self.result = result
+        self.interpreter = Interpreter(model, params)
+        self.as_of = result.decision.as_of
+        self.start = result.journey_start
+
+    def build(self) -> Explanation:
+        decision = self.result.decision
+        names = self.model.stage_names
+        scores = dict(decision.scores)
+        ctx = Context(self.lead, self.as_of, self.start, scores)
+        stages = tuple(
+            StageCheck(
+                stage=s.name,
+                description=s.description,
+                line=s.span.line,
+                condition=None if s.condition is None else expr(s.condition),
+                clause=None if s.condition is None else self.clause(s.condition, ctx),
+            )
+            for s in self.model.stages.stages
+        )
+        timeline = tuple(self.change(step) for step in self.result.steps)
+        reached = decision.stage
+        if reached == DISQUALIFIED:
+            before = [s for s in decision.entered if s != DISQUALIFIED]
+            reached = max(before, key=names.index) if before else names[0]
+        entry = None
+        if timeline:
+            last = timeline[-1]
+            clause = None
+            stage = (
+                self.model.stages.stages[names.index(last.stage)] if last.stage in names else None
+            )
+            if stage is not None and stage.condition is not None:
+                at = Context(self.lead, last.at, self.start_at(last.at), dict(last.scores))
+                clause = self.clause(stage.condition, at)
+            entry = Entry(last.stage, last.at, last.reason, last.scores, last.events, clause)
+        whole = ctx
+        if self.start != -math.inf:
+            whole = Context(
+                self.lead,
+                self.as_of,
+                -math.inf,
+                self.interpreter.scores(self.lead, self.as_of, -math.inf),
+            )
+        disqualifiers = tuple(
+            DisqualifierCheck(
+                d.reason, d.span.line, expr(d.condition), self.clause(d.condition, whole)
+            )
+            for d in self.model.disqualifiers
+        )
+        described = {s.name: s.description for s in self.model.stages.stages}
+        return Explanation(
+            lead=self.lead.id,
+            as_of=self.as_of,
+            stage=decision.stage,
+            description=described.get(decision.stage),
+            reached=reached,
+            journey_start=None if self.start == -math.inf else self.start,
+            stages=stages,
+            entry=entry,
+            disqualifiers=disqualifiers,
+            scores=self.scores(ctx),
+            route=decision.route,
+            timeline=timeline,
+        )
+
+    # ------------------------------------------------------------ the timeline
+
+    def start_at(self, t: float) -> float:
+        """The journey start in force at instant ``t``: the latest recycle at or before it."""
+        start = -math.inf
+        for step in self.result.steps:
+            if step.at <= t and step.reason.startswith("recycled"):
+                start = step.at
+        return start
+
+    def change(self, step: Any) -> Change:
+        start = self.start_at(step.at)
+        events = tuple(e for e in self.lead.events if e.at == step.at and e.at > start)
+        return Change(
+            at=step.at,
+            stage=step.stage,
+            reason=step.reason,
+            recycled=step.reason.startswith("recycled"),
+            scores=dict(step.scores or {}),
+            events=events,
+            handoff=step.route,
+        )
+
+    # ------------------------------------------------------------ scores
+
+    def scores(self, ctx: Context) -> tuple[ScoreExplanation, ...]:
+        model = self.model
+        contributions = self.result.contributions or {}
+        out = []
+        for name, info in model.scores.items():
+            node = info.node
+            value = ctx.scores.get(name)
+            low, high = info.bounds.low, info.bounds.high
+            lowest = None if low == -math.inf else low
+            highest = None if high == math.inf else high
+            if node.formula is not None:
+                operands = tuple(
+                    self.operand(part, ctx)
+                    for part in _names(node.formula)
+                    if model.ref(part).kind in ("score", "param", "field", "account_field")
+                )
+                out.append(
+                    ScoreExplanation(
+                        name,
+                        node.description,
+                        value,
+                        lowest,
+                        highest,
+                        rules=(),
+                        formula=expr(node.formula),
+                        operands=operands,
+                        range=None,
+                        unclamped=None,
+                    )
+                )
+                continue
+            given = contributions.get(name, ())
+            rules = tuple(
+                self.rule(node, rule, points, ctx)
+                for rule, points in zip(node.rules or (), given, strict=True)
+            )
+            total = sum(given)
+            unclamped = None
+            bounds = None
+            if node.range is not None:
+                bounds = (float(node.range.low), float(node.range.high))
+                if not bounds[0] <= total <= bounds[1]:
+                    unclamped = total
+            out.append(
+                ScoreExplanation(
+                    name,
+                    node.description,
+                    value,
+                    lowest,
+                    highest,
+                    rules=rules,
+                    formula=None,
+                    operands=(),
+                    range=bounds,
+                    unclamped=unclamped,
+                )
+            )
+        return tuple(out)
+
+    def rule(
+        self, score: ast.Score, rule: ast.Rule, points: float, ctx: Context
+    ) -> RuleExplanation:
+        decay = score.decay
+        each = float(rule.points)
+        events: list[EventPoints] = []
+        limit = None
+        uncapped = None
+        if isinstance(rule, ast.PerRule):
+            limit = float(rule.max) if rule.max is not None else None
+            total = 0.0
+            for event in self.interpreter.matches(rule.pattern, ctx):
+                factor = None
+                gives = each
+                if decay is not None:
+                    factor = decay_factor(
+                        float(decay.percent), decay.every.seconds, ctx.t - event.at
+                    )
+                    gives = each * factor
+                total += gives
+                events.append(EventPoints(event, gives, factor, (ctx.t - event.at) / DAY))
+            if limit is not None and abs(total) > limit:
+                uncapped = total
+        elif points:
+            pattern = self.model.decay_pattern(rule.condition)
+            if decay is not None and pattern is not None:
+                found = self.interpreter.matches(pattern, ctx)
+                latest = max(found, key=lambda e: (e.at, e.index))
+                for event in found:
+                    age = ctx.t - event.at
+                    if event is latest:
+                        factor = decay_factor(float(decay.percent), decay.every.seconds, age)
+                        events.append(EventPoints(event, each * factor, factor, age / DAY))
+                    else:
+                        events.append(EventPoints(event, None, None, age / DAY))
+            else:
+                seen: dict[tuple[float, int], Event] = {}
+                for part in _patterns(self.model, rule.condition):
+                    for event in self.interpreter.matches(part, ctx):
+                        seen.setdefault((event.at, event.index), event)
+                events = [
+                    EventPoints(seen[key], None, None, (ctx.t - seen[key].at) / DAY)
+                    for key in sorted(seen)
+                ]
+        return RuleExplanation(
+            line=rule.span.line,
+            rule=rule_text(rule),
+            condition=rule_condition(rule),
+            label=rule.label,
+            points=points,
+            each=each,
+            events=tuple(events),
+            max=limit,
+            uncapped=uncapped,
+            decay=None
+            if decay is None or not events or not any(e.factor is not None for e in events)
+            else f"{plain(float(decay.percent))}% every {duration(decay.every)}",
+        )
+
+    # ------------------------------------------------------------ clauses
+
+    def operand(self, node: ast.Expr, ctx: Context) -> Operand:
+        value = self.interpreter.eval(node, ctx)
+        return Operand(expr(node), _kind(self.model, node), value)
+
+    def clause(self, node: ast.Expr, ctx: Context) -> Clause:
+        text = expr(node)
+        if isinstance(node, ast.And | ast.Or):
+            parts = tuple(self.clause(o, ctx) for o in node.operands)
+            holds = (
+                all(p.holds for p in parts)
+                if isinstance(node, ast.And)
+                else any(p.holds for p in parts)
+            )
+            return Clause(text, "all" if isinstance(node, ast.And) else "any", holds, parts=parts)
+        if isinstance(node, ast.Not):
+            inner = self.clause(node.operand, ctx)
+            return Clause(text, "not", not inner.holds, parts=(inner,))
+        if isinstance(node, ast.Compare):
+            left, right = self.operand(node.left, ctx), self.operand(node.right, ctx)
+            holds = bool(self.interpreter.eval(node, ctx))
+            shortfall: float | None = None
+            direction: Literal["short", "over"] | None = None
+            if not holds and node.op[0] in "<>" and _numbers(left.value, right.value):
+                shortfall = abs(float(right.value) - float(left.value))
+                direction = "short" if node.op[0] == ">" else "over"
+            return Clause(text, "compare", holds, node.op, (left, right), shortfall, direction)
+        if isinstance(node, ast.Between):
+            operands = tuple(self.operand(n, ctx) for n in (node.operand, node.low, node.high))
+            holds = bool(self.interpreter.eval(node, ctx))
+            value, low, high = (o.value for o in operands)
+            shortfall, direction = None, None
+            if not holds and _numbers(value, low, high):
+                below = value < low
+                shortfall = float(low) - float(value) if below else float(value) - float(high)
+                direction = "short" if below else "over"
+            return Clause(text, "between", holds, "between", operands, shortfall, direction)
+        if isinstance(node, ast.Membership):
+            operands = (self.operand(node.operand, ctx), self.operand(node.collection, ctx))
+            op = "not in" if node.negated else "in"
+            holds = bool(self.interpreter.eval(node, ctx))
+            return Clause(text, "membership", holds, op=op, operands=operands)
+        if isinstance(node, ast.TextTest):
+            operands = (self.operand(node.operand, ctx), self.operand(node.value, ctx))
+            holds = bool(self.interpreter.eval(node, ctx))
+            return Clause(text, "text", holds, op=node.op, operands=operands)
+        if isinstance(node, ast.Presence):
+            operands = (self.operand(node.operand, ctx),)
+            op = "is missing" if node.missing else "is present"
+            holds = bool(self.interpreter.eval(node, ctx))
+            return Clause(text, "presence", holds, op=op, operands=operands)
+        if isinstance(node, ast.Pattern):
+            return self.events(text, node, ctx, negated=False)
+        if isinstance(node, ast.NoEvents):
+            return self.events(text, node.pattern, ctx, negated=True)
+        if isinstance(node, ast.Name) and self.model.ref(node).kind == "event":
+            pattern = ast.Pattern(event=node.name, where=None, window=None)
+            return self.events(text, pattern, ctx, negated=False)
+        holds = self.interpreter.eval(node, ctx) is True
+        return Clause(text, "value", holds, operands=(self.operand(node, ctx),))
+
+    def events(self, text: str, pattern: ast.Pattern, ctx: Context, negated: bool) -> Clause:
+        found = self.interpreter.matches(pattern, ctx)
+        window = (
+            "ever"
+            if not isinstance(pattern.window, ast.Duration)
+            else ("within " + duration(pattern.window))
+        )
+        last = None
+        age = None
+        if not found:
+            anywhere = replace(ctx, start=-math.inf)
+            earlier = self.interpreter.matches(
+                ast.Pattern(event=pattern.event, where=pattern.where, window=None), anywhere
+            )
+            if earlier:
+                last = max(earlier, key=lambda e: (e.at, e.index))
+                age = (ctx.t - last.at) / DAY
+        return Clause(
+            text,
+            "no events" if negated else "events",
+            not found if negated else bool(found),
+            window=window,
+            matched=len(found),
+            events=tuple(found[-SHOWN_EVENTS:]),
+            last=last,
+            last_age_days=age,
+        )
+
+
+def _numbers(*values: Any) -> bool:
+    return all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+
+
+def _kind(model: CheckedPolicy, node: ast.Expr) -> str:
+    if isinstance(node, ast.Name):
+        kind = model.ref(node).kind
+        return {
+            "field": "field",
+            "account_field": "account field",
+            "event_field": "event field",
+            "param": "param",
+            "score": "score",
+            "event": "events",
+            "member": "literal",
+        }[kind]
+    if isinstance(node, ast.AccountRef):
+        return "account field"
+    if isinstance(node, ast.Count):
+        return "count"
+    if isinstance(node, ast.DaysSince):
+        return "days since"
+    if isinstance(node, ast.NumberLit | ast.StringLit | ast.BoolLit | ast.DateLit | ast.ListLit):
+        return "literal"
+    return "value"
+
+
+def _names(node: ast.Expr) -> list[ast.Name]:
+    seen: dict[str, ast.Name] = {}
+    for part in ast.walk(node):
+        if isinstance(part, ast.Name):
+            seen.setdefault(part.name, part)
+    return list(seen.values())
+
+
+def _patterns(model: CheckedPolicy, node: ast.Expr) -> list[ast.Pattern]:
+    """The positive event patterns inside a condition (the events behind a `when` rule)."""
     found: list[ast.Pattern] = []
-    if isinstance(node, ast.Pattern):
-        return [node]
-    for part in walk(node):
+    for part in ast.walk(node):
         if isinstance(part, ast.Pattern):
             found.append(part)
         elif isinstance(part, ast.Count):
             found.append(part.pattern)
         elif isinstance(part, ast.DaysSince):
             found.append(ast.Pattern(event=part.event, where=part.where, window=None))
-        elif isinstance(part, ast.Name) and _is_event(model, part):
+        elif isinstance(part, ast.Name) and model.ref(part).kind == "event":
             found.append(ast.Pattern(event=part.name, where=None, window=None))
     return found
-
-
-def _is_event(model: CheckedPolicy, node: ast.Name) -> bool:
-    ref = model.refs.get(id(node))
-    return ref is not None and ref.kind == "event"
-
-
-def _event_json(event: Event) -> dict[str, Any]:
-    fields = {k: sorted(v) if isinstance(v, frozenset) else v for k, v in event.fields.items()}
-    return {"at": format_instant(event.at), "type": event.type, **_plain(fields)}
-
-
-def _plain(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in values.items()}
-
-
-def explanation(model: CheckedPolicy, lead: Lead, result: EvalResult) -> dict[str, Any]:
-    """The explanation of a decision as JSON-ready data."""
-    decision = result.decision
-    contributions = result.contributions or {}
-    interpreter = Interpreter(model)
-    ctx = Context(lead, decision.as_of, result.journey_start, dict(decision.scores))
-    scores: dict[str, Any] = {}
-    for name, info in model.scores.items():
-        node = info.node
-        entry: dict[str, Any] = {
-            "value": decision.scores.get(name),
-            "lowest": info.bounds.low if info.bounds.low != float("-inf") else None,
-            "highest": info.bounds.high if info.bounds.high != float("inf") else None,
-        }
-        if node.formula is not None:
-            entry["formula"] = expr(node.formula)
-        else:
-            rules = []
-            for rule, given in zip(node.rules or (), contributions.get(name, ()), strict=False):
-                patterns = (
-                    [rule.pattern]
-                    if isinstance(rule, ast.PerRule)
-                    else _events_of(rule.condition, model)
-                )
-                triggering: list[Event] = []
-                if given:
-                    for pattern in patterns:
-                        triggering.extend(interpreter.matches(pattern, ctx))
-                rules.append(
-                    {
-                        "line": rule.span.line,
-                        "rule": rule_text(rule),
-                        "condition": rule_condition(rule),
-                        "label": rule.label,
-                        "points": _number(given),
-                        "events": [_event_json(e) for e in _unique(triggering)],
-                    }
-                )
-            entry["rules"] = rules
-            if node.range is not None:
-                entry["range"] = [node.range.low, node.range.high]
-        scores[name] = entry
-    stage_checks = []
-    for index, stage in enumerate(model.stages.stages):
-        holds = index == 0 or (
-            stage.condition is not None and bool(interpreter.eval(stage.condition, ctx))
-        )
-        stage_checks.append(
-            {
-                "stage": stage.name,
-                "description": stage.description,
-                "line": stage.span.line,
-                "condition": expr(stage.condition) if stage.condition is not None else None,
-                "holds": holds,
-            }
-        )
-    disqualifiers = [
-        {
-            "reason": d.reason,
-            "line": d.span.line,
-            "condition": expr(d.condition),
-            "holds": d.reason in decision.disqualified,
-        }
-        for d in model.disqualifiers
-    ]
-    route = None
-    if decision.route is not None:
-        route = {
-            "queue": decision.route.queue,
-            "sla": decision.route.sla,
-            "entered": format_instant(decision.route.entered),
-            "due": format_instant(decision.route.due) if decision.route.due is not None else None,
-        }
-    return {
-        "stage": decision.stage,
-        "scores": scores,
-        "stages": stage_checks,
-        "disqualifiers": disqualifiers,
-        "route": route,
-        "entered": {k: format_instant(v) for k, v in decision.entered.items()},
-    }
-
-
-def _unique(events: list[Event]) -> list[Event]:
-    seen: dict[tuple[float, int, str], Event] = {}
-    for event in events:
-        seen.setdefault((event.at, event.index, event.type), event)
-    return [seen[key] for key in sorted(seen)]
-
-
-def _number(value: float) -> float | int:
-    return int(value) if float(value).is_integer() else round(value, 4)
-
-
-def render_text(model: CheckedPolicy, lead: Lead, data: dict[str, Any], as_of: float) -> str:
-    """An explanation written for a sales rep, not a programmer."""
-    lines: list[str] = []
-    stage = data["stage"]
-    described = {s.name: s.description for s in model.stages.stages}
-    title = f"Lead {lead.id}, as of {format_instant(as_of)}: {stage}"
-    if described.get(stage):
-        title += f" ({described[stage]})"
-    lines.append(title)
-    route = data["route"]
-    if route is not None:
-        line = f"  Hand to {route['queue']}"
-        if route["due"]:
-            line += (
-                f": first touch due by {route['due']} "
-                f"({route['sla']} after entering {stage} at {route['entered']})"
-            )
-        lines.append(line)
-    elif stage != "disqualified":
-        lines.append("  No queue: no route applies to this stage.")
-    held = [d for d in data["disqualifiers"] if d["holds"]]
-    if held:
-        for d in held:
-            lines.append(f"  Disqualified: {d['reason']} — {d['condition']} (line {d['line']})")
-    lines.append("")
-    lines.append("Stages (in funnel order):")
-    for check in data["stages"]:
-        mark = "yes" if check["holds"] else "no "
-        condition = check["condition"] or "entry stage"
-        lines.append(f"  [{mark}] {check['stage']}: {condition}  (line {check['line']})")
-    for name, score in data["scores"].items():
-        lines.append("")
-        bounds = ""
-        if score["lowest"] is not None and score["highest"] is not None:
-            bounds = f" (possible {_show(score['lowest'])} to {_show(score['highest'])})"
-        lines.append(f"{name} = {_show(score['value'])}{bounds}")
-        if "formula" in score:
-            lines.append(f"  = {score['formula']}")
-            continue
-        given = [r for r in score["rules"] if r["points"]]
-        for rule in given:
-            label = rule["label"] or rule["condition"]
-            lines.append(f"  {_signed(rule['points']):>7}  {label}  (line {rule['line']})")
-            for event in rule["events"]:
-                extra = ", ".join(f"{k}: {v}" for k, v in event.items() if k not in ("at", "type"))
-                lines.append(
-                    f"           {event['at']} {event['type']}" + (f" ({extra})" if extra else "")
-                )
-        missed = [r for r in score["rules"] if not r["points"]]
-        if missed:
-            lines.append("  not applied:")
-            for rule in missed:
-                lines.append(f"           {rule['label'] or rule['rule']}  (line {rule['line']})")
-        if "range" in score:
-            lines.append(f"  kept within {_show(score['range'][0])} to {_show(score['range'][1])}")
-    return "\n".join(lines) + "\n"
-
-
-def _show(value: Any) -> str:
-    if value is None:
-        return "missing"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _signed(value: float | int) -> str:
-    text = _show(value)
-    return text if text.startswith("-") else "+" + text
-
-
-def render_timeline(lead: Lead, steps: Sequence[TimelineStep], as_of: float) -> str:
-    lines = [f"Lead {lead.id}: stage history up to {format_instant(as_of)}"]
-    width = max((len(s.stage) for s in steps), default=5)
-    for step in steps:
-        lines.append(f"  {format_instant(step.at)}  {step.stage.ljust(width)}  {step.reason}")
-    return "\n".join(lines) + "\n"

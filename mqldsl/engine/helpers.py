@@ -172,8 +172,11 @@ def drive(
                     why = f"{label}'s condition no longer holds"
             entered[new] = t
             starts[new] = start
-            steps.append(TimelineStep(t, new, why))
             label = new
+            if explain:
+                steps.append(_explained_step(meta, t, start, new, why, scores, route))
+            else:
+                steps.append(TimelineStep(t, new, why))
             if new not in first and new != DISQUALIFIED:
                 first[new] = (t, route(names.index(new), t, start))
     assert label is not None
@@ -186,12 +189,7 @@ def drive(
     route_decision = None
     if label != DISQUALIFIED:
         at = entered[label]
-        index = route(names.index(label), at, starts[label])
-        if index >= 0:
-            queue, sla, seconds = meta.routes[index]
-            route_decision = RouteDecision(
-                queue=queue, sla=sla, due=at + seconds if seconds is not None else None, entered=at
-            )
+        route_decision = _route_decision(meta, route(names.index(label), at, starts[label]), at)
     by_name = dict(zip(meta.scores, values, strict=True))
     decision = Decision(
         id=lead.id,
@@ -203,6 +201,35 @@ def drive(
         entered=dict(sorted(entered.items(), key=lambda item: item[1])),
     )
     return EvalResult(decision, tuple(steps), contributions, start, first)
+
+
+def _route_decision(meta: PolicyMeta, index: int, at: float) -> RouteDecision | None:
+    """The handoff made at ``at`` by route number ``index`` (-1: none)."""
+    if index < 0:
+        return None
+    queue, sla, seconds = meta.routes[index]
+    return RouteDecision(
+        queue=queue, sla=sla, due=at + seconds if seconds is not None else None, entered=at
+    )
+
+
+def _explained_step(
+    meta: PolicyMeta,
+    t: float,
+    start: float,
+    stage: str,
+    why: str,
+    scores: Callable[[float, float], tuple[Any, ...]],
+    route: Callable[[int, float, float], int],
+) -> TimelineStep:
+    """A change of stage with the scores at that instant and the handoff it makes."""
+    by_name = dict(zip(meta.scores, scores(t, start), strict=True))
+    handoff = None
+    if stage != DISQUALIFIED:
+        handoff = _route_decision(meta, route(meta.stages.index(stage), t, start), t)
+    return TimelineStep(
+        t, stage, why, scores={name: by_name[name] for name in meta.declared}, route=handoff
+    )
 
 
 # ---------------------------------------------------------------- the environment

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from mqldsl.analysis.model import CheckedPolicy
+from mqldsl.engine.helpers import EvalResult
 from mqldsl.engine.runtime import (
     COMPARE,
     DAY,
@@ -236,7 +237,29 @@ class Interpreter(ast.ContextVisitor[Context, Any]):
 
     # ------------------------------------------------------------ the timeline
 
-    def run(self, lead: Lead, as_of: float) -> tuple[Decision, list[TimelineStep]]:
+    def run(
+        self, lead: Lead, as_of: float, explain: bool = False
+    ) -> tuple[Decision, list[TimelineStep]]:
+        """The decision and the timeline; with ``explain``, each step carries the
+        scores at its instant and the handoff its entry makes."""
+        return self._run(lead, as_of, explain)[:2]
+
+    def result(self, lead: Lead, as_of: float) -> EvalResult:
+        """What the compiled evaluator's ``run(lead, as_of, explain=True)`` gives, computed
+        from scratch: the oracle of the explanation's differential test."""
+        decision, steps, start, first = self._run(lead, as_of, True)
+        contributions = {}
+        for name in self.model.score_order:
+            score = self.model.scores[name].node
+            ctx = Context(lead, as_of, start, self.scores(lead, as_of, start))
+            contributions[name] = tuple(
+                self.rule_points(score, rule, ctx) for rule in score.rules or ()
+            )
+        return EvalResult(decision, tuple(steps), contributions, start, first)
+
+    def _run(
+        self, lead: Lead, as_of: float, explain: bool
+    ) -> tuple[Decision, list[TimelineStep], float, dict[str, tuple[float, int]]]:
         model = self.model
         names = model.stage_names
         decay_periods = [
@@ -248,6 +271,7 @@ class Interpreter(ast.ContextVisitor[Context, Any]):
         entered: dict[str, float] = {}
         starts: dict[str, float] = {}
         steps: list[TimelineStep] = []
+        first: dict[str, tuple[float, int]] = {}
         for t in instants([e.at for e in lead.events], model.windows, decay_periods, as_of):
             reasons = self.disqualified(lead, t)
             why = ""
@@ -273,7 +297,15 @@ class Interpreter(ast.ContextVisitor[Context, Any]):
                     why = "start" if label is None else _movement(names, label, new)
                 entered[new] = t
                 starts[new] = start
-                steps.append(TimelineStep(t, new, why))
+                if new not in first and new != "disqualified":
+                    first[new] = (t, self.route_index(lead, new, t, start))
+                if explain:
+                    now = self.scores(lead, t, start)
+                    shown = {name: now[name] for name in model.scores}
+                    handoff = None if new == "disqualified" else self.route(lead, new, t, start)
+                    steps.append(TimelineStep(t, new, why, scores=shown, route=handoff))
+                else:
+                    steps.append(TimelineStep(t, new, why))
                 label = new
         assert label is not None
         computed = self.scores(lead, as_of, start)
@@ -291,25 +323,33 @@ class Interpreter(ast.ContextVisitor[Context, Any]):
             route=route,
             entered=dict(sorted(entered.items(), key=lambda item: item[1])),
         )
-        return decision, steps
+        return decision, steps, start, first
 
     def decide(self, lead: Lead, as_of: float) -> Decision:
         return self.run(lead, as_of)[0]
 
-    def route(self, lead: Lead, stage: str, at: float, start: float) -> RouteDecision | None:
+    def route_index(self, lead: Lead, stage: str, at: float, start: float) -> int:
+        """The number of the first route of ``stage`` whose condition holds at ``at``; -1."""
         ctx = Context(lead, at, start, self.scores(lead, at, start))
-        for route in self.model.routes:
+        for number, route in enumerate(self.model.routes):
             if route.stage != stage:
                 continue
             if route.condition is None or self.eval(route.condition, ctx):
-                sla = route.sla
-                return RouteDecision(
-                    queue=route.queue,
-                    sla=sla.text() if sla is not None else None,
-                    due=at + sla.seconds if sla is not None else None,
-                    entered=at,
-                )
-        return None
+                return number
+        return -1
+
+    def route(self, lead: Lead, stage: str, at: float, start: float) -> RouteDecision | None:
+        number = self.route_index(lead, stage, at, start)
+        if number < 0:
+            return None
+        route = self.model.routes[number]
+        sla = route.sla
+        return RouteDecision(
+            queue=route.queue,
+            sla=sla.text() if sla is not None else None,
+            due=at + sla.seconds if sla is not None else None,
+            entered=at,
+        )
 
 
 def _movement(names: tuple[str, ...], old: str, new: str) -> str:

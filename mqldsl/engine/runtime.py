@@ -89,6 +89,10 @@ class TimelineStep:
     at: float
     stage: str
     reason: str  # "advanced", "fell back", "disqualified: R", "recycled by RULE", "start"
+    # With explanations only: the scores at this instant (declaration order) and the
+    # handoff the stage's routes make on this entry (None: no route applies).
+    scores: Mapping[str, float | int | None] | None = None
+    route: RouteDecision | None = None
 
 
 # ---------------------------------------------------------------- time

@@ -10,7 +10,8 @@ from mqldsl.analysis.checker import CheckResult, check_file
 from mqldsl.engine.coverage import uncovered
 from mqldsl.engine.evaluator import Evaluator
 from mqldsl.engine.examples import ExampleResult, run_example
-from mqldsl.engine.explain import explanation, render_text
+from mqldsl.engine.explain import explain
+from mqldsl.engine.explanation import Explanation
 
 
 @dataclass(frozen=True)
@@ -29,12 +30,10 @@ class ExampleRun:
     def failed(self) -> int:
         return len(self.outcomes) - self.passed
 
-    def explain(self, outcome: ExampleResult) -> str:
-        """Why the example's lead ended where it did (the text `mqldsl explain` prints)."""
+    def explain(self, outcome: ExampleResult) -> Explanation:
+        """Why the example's lead ended where it did (what `mqldsl explain` shows)."""
         assert self.check.model is not None
-        model = self.check.model
-        data = explanation(model, outcome.lead, outcome.result)
-        return render_text(model, outcome.lead, data, outcome.as_of)
+        return explain(self.check.model, outcome.lead, outcome.result)
 
     def uncovered(self) -> list[str]:
         """Rules, stages, disqualifiers and routes that no example exercised."""

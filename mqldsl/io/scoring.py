@@ -19,7 +19,8 @@ import orjson
 from mqldsl.analysis.checker import check_file
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.evaluator import Evaluator
-from mqldsl.engine.explain import explanation, render_timeline
+from mqldsl.engine.explain import explain
+from mqldsl.engine.explanation import Explanation
 from mqldsl.engine.parallel import ordered_map
 from mqldsl.engine.runtime import Decision, Lead
 from mqldsl.io.crm import CrmWriter
@@ -95,9 +96,8 @@ def write_table(
 def _evaluate_one(evaluator: Evaluator, lead: Lead, options: ScoreOptions) -> Decision | bytes:
     if options.explain:
         result = evaluator.run(lead, options.as_of, explain=True)
-        return decision_line(
-            result.decision, {"explanation": explanation(evaluator.model, lead, result)}
-        )
+        why = explain(evaluator.model, lead, result, evaluator.compiled.params)
+        return decision_line(result.decision, {"explanation": why.to_json()})
     return evaluator.decide(lead, options.as_of)
 
 
@@ -291,16 +291,11 @@ class LeadNotFound(LookupError):
 
 def explain_lead(
     model: CheckedPolicy, params: dict[str, Any], lead: Lead, as_of: float
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A lead's decision (as JSON) and its explanation (`mqldsl explain`)."""
-    result = Evaluator(model, params).run(lead, as_of, explain=True)
-    return result.decision.to_json(), explanation(model, lead, result)
-
-
-def lead_timeline(model: CheckedPolicy, params: dict[str, Any], lead: Lead, as_of: float) -> str:
-    """A lead's stage history up to ``as_of`` as text (`mqldsl timeline`)."""
-    result = Evaluator(model, params).run(lead, as_of)
-    return render_timeline(lead, result.steps, as_of)
+) -> tuple[dict[str, Any], Explanation]:
+    """A lead's decision (as JSON) and its explanation (`mqldsl explain`, `timeline`)."""
+    evaluator = Evaluator(model, params)
+    result = evaluator.run(lead, as_of, explain=True)
+    return result.decision.to_json(), explain(model, lead, result, evaluator.compiled.params)
 
 
 def summary_lines(evaluated: int, report: ReadReport, shown: int = 20) -> list[str]:

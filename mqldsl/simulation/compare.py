@@ -157,13 +157,13 @@ def whatif_report(
     base: Run,
     proposed: Run,
     delta: dict[str, MetricDelta],
-    explain: Callable[[CheckedPolicy, Any, Any], str],
+    explain: Callable[[CheckedPolicy, Any, Any, Mapping[str, Any]], dict[str, Any]],
     data: WhatIfData | None = None,
     params: tuple[Mapping[str, Any], Mapping[str, Any]] | None = None,
 ) -> WhatIfReport:
     """The what-if report of two runs over the same leads with the metrics
-    compared in ``delta``; ``explain(model, lead, result)`` gives the sample
-    leads' text. The leads whose stage changed are taken in id order.
+    compared in ``delta``; ``explain(model, lead, result, params)`` gives the sample
+    leads' explanations (JSON). The leads whose stage changed are taken in id order.
     ``params`` are the param overrides each policy ran with (for the
     attribution of leads whose timelines parted before the as-of instant:
     :func:`attribution`)."""
@@ -181,12 +181,12 @@ def whatif_report(
                     SampleOutcome(
                         a.decision.stage,
                         dict(a.decision.scores),
-                        explain(base_model, lead, a),
+                        explain(base_model, lead, a, params[0] if params else {}),
                     ),
                     SampleOutcome(
                         b.decision.stage,
                         dict(b.decision.scores),
-                        explain(proposed_model, lead, b),
+                        explain(proposed_model, lead, b, params[1] if params else {}),
                     ),
                 )
             )

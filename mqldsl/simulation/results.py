@@ -200,7 +200,7 @@ class SampleOutcome:
 
     stage: str
     scores: dict[str, Any]
-    explanation: str
+    explanation: dict[str, Any]  # engine.explain.Explanation.to_json()
 
     def to_json(self) -> Json:
         return {"stage": self.stage, "scores": self.scores, "explanation": self.explanation}

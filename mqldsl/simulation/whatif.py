@@ -5,12 +5,12 @@ the leads that move between stages and why (:mod:`mqldsl.simulation.compare`).""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 from mqldsl.analysis.model import CheckedPolicy
-from mqldsl.engine.explain import explanation, render_text
+from mqldsl.engine.explain import explain as explain_result
 from mqldsl.engine.runtime import Lead
 from mqldsl.io.errors import UsageProblem
 from mqldsl.simulation.compare import (
@@ -150,8 +150,10 @@ def whatif(
     else:
         delta = scenario_delta(samples)
 
-    def explain(model: CheckedPolicy, lead: Lead, result: Any) -> str:
-        return render_text(model, lead, explanation(model, lead, result), moment)
+    def explain(
+        model: CheckedPolicy, lead: Lead, result: Any, values: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        return explain_result(model, lead, result, values).to_json()
 
     data = WhatIfData(
         leads=a.report.leads,

@@ -1,0 +1,558 @@
+"""Explanations in words (SPEC §8.0): the :class:`~mqldsl.engine.explain.Explanation` the
+engine computes, written for a sales rep as text, Markdown or HTML.
+
+The three formats are one outline (:class:`Section` of :class:`Line`) written three ways, so
+they always say the same things: the decision and its handoff, why this stage (the clauses
+with their values; for a stage entered earlier, when, the scores then and what tipped it), why
+not the next stages (each failing clause with its shortfall), disqualifiers with their
+evidence, every point (events, decay factors, caps) and the history (each change of stage
+with the scores then and its handoff). ``--why-not STAGE`` is the outline of one stage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from mqldsl.engine.explanation import (
+    Change,
+    Clause,
+    EventPoints,
+    Explanation,
+    Operand,
+    RuleExplanation,
+    ScoreExplanation,
+    StageCheck,
+    plain,
+)
+from mqldsl.engine.runtime import DAY, Event, RouteDecision, from_seconds
+from mqldsl.render.templating import render
+
+__all__ = ["Line", "Section", "outline", "render_explanation", "why_not_outline"]
+
+FORMATS = ("text", "md", "html")
+# How many events a rule lists before "and N more".
+SHOWN = 8
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of an outline: its words, its depth, and a mark (``yes``/``no``) when it
+    states whether a clause holds."""
+
+    text: str
+    level: int = 0
+    mark: str | None = None
+
+
+@dataclass
+class Section:
+    title: str
+    lines: list[Line] = field(default_factory=list)
+
+    def add(self, text: str, level: int = 0, mark: str | None = None) -> None:
+        self.lines.append(Line(text, level, mark))
+
+
+# ---------------------------------------------------------------- words
+
+
+def when(at: float) -> str:
+    """An instant as a rep reads it: ``2026-11-19 09:02 UTC`` (seconds when not zero)."""
+    moment = from_seconds(at)
+    if moment.second or moment.microsecond:
+        return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def number(value: Any) -> str:
+    """A number as the decision shows it; None is `missing`."""
+    value = plain(value)
+    if value is None:
+        return "missing"
+    if isinstance(value, float):
+        return f"{value:.4f}".rstrip("0").rstrip(".")
+    return str(value)
+
+
+def signed(value: float) -> str:
+    text = number(value)
+    return text if text.startswith("-") else "+" + text
+
+
+def age(days: float) -> str:
+    """How long ago, in words: ``41 days``, ``1 day``, ``5 hours``, ``12 minutes``."""
+    if days >= 1:
+        amount = round(days, 1)
+        shown = str(int(amount)) if float(amount).is_integer() else str(amount)
+        return f"{shown} day" + ("" if shown == "1" else "s")
+    hours = days * 24
+    if hours >= 1:
+        shown = str(round(hours))
+        return f"{shown} hour" + ("" if shown == "1" else "s")
+    minutes = max(0, round(hours * 60))
+    return f"{minutes} minute" + ("" if minutes == 1 else "s")
+
+
+def ago(days: float) -> str:
+    """``41 days ago``; ``at that moment`` under a minute."""
+    if days * 1440 < 1:
+        return "at that moment"
+    return age(days) + " ago"
+
+
+def value_text(value: Any) -> str:
+    value = plain(value)
+    if value is None:
+        return "missing"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return number(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(value_text(v) for v in value) + "]"
+    return str(value)
+
+
+def operand_text(operand: Operand) -> str:
+    """``intent 52``, ``40 (param mql_intent_min)``, ``200``, ``company_size missing``."""
+    if operand.kind == "literal":
+        return operand.text
+    if operand.kind == "param":
+        return f"{value_text(operand.value)} (param {operand.text})"
+    return f"{operand.text} {value_text(operand.value)}"
+
+
+NEGATED = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
+
+
+def event_text(event: Event) -> str:
+    fields = ", ".join(f"{k}: {value_text(v)}" for k, v in event.fields.items())
+    return f"{event.type} at {when(event.at)}" + (f" ({fields})" if fields else "")
+
+
+def clause_text(clause: Clause, t: float) -> str:
+    """One clause with the values used, as the rep reads it (SPEC §8.0)."""
+    kind = clause.kind
+    if kind in ("all", "any", "not"):
+        return clause.text
+    if kind == "compare":
+        left, right = clause.operands
+        if left.value is None or right.value is None:
+            missing = left if left.value is None else right
+            return f"{clause.text}: {missing.text} is missing"
+        op = clause.op or "=="
+        shown = op if clause.holds else NEGATED[op]
+        text = f"{operand_text(left)} {shown} {operand_text(right)}"
+        return text + _shortfall(clause)
+    if kind == "between":
+        value, low, high = clause.operands
+        if value.value is None:
+            return f"{clause.text}: {value.text} is missing"
+        word = "between" if clause.holds else "not between"
+        text = f"{operand_text(value)} {word} {_bound(low)} and {_bound(high)}"
+        return text + _shortfall(clause)
+    if kind in ("membership", "text"):
+        subject, other = clause.operands
+        if subject.value is None or other.value is None:
+            missing = subject if subject.value is None else other
+            return f"{clause.text}: {missing.text} is missing"
+        op = clause.op or ""
+        if not clause.holds:
+            negated = {"in": "not in", "not in": "in"}
+            op = negated[op] if op in negated else "does not " + _base(op)
+        return f"{operand_text(subject)} {op} {_bound(other)}"
+    if kind == "presence":
+        (subject,) = clause.operands
+        state = "missing" if subject.value is None else f"present ({value_text(subject.value)})"
+        return f"{subject.text} is {state}"
+    if kind == "events":
+        return _events_text(clause, t)
+    if kind == "no events":
+        return _no_events_text(clause, t)
+    (subject,) = clause.operands
+    return f"{subject.text} is {value_text(subject.value)}"
+
+
+def _bound(operand: Operand) -> str:
+    if operand.kind == "literal":
+        return operand.text
+    return operand_text(operand)
+
+
+def _base(op: str) -> str:
+    return {"contains": "contain", "starts with": "start with", "ends with": "end with"}[op]
+
+
+def _shortfall(clause: Clause) -> str:
+    if clause.shortfall is None:
+        return ""
+    if clause.shortfall == 0:
+        return ": needs " + ("more" if clause.direction == "short" else "less")
+    return f": {number(clause.shortfall)} {clause.direction}"
+
+
+def _pattern_words(clause: Clause) -> str:
+    return clause.text[3:] if clause.text.startswith("no ") else clause.text
+
+
+def _events_text(clause: Clause, t: float) -> str:
+    if clause.holds:
+        latest = clause.events[-1]
+        count = f"{clause.matched} matching" if clause.matched > 1 else "1 matching"
+        return (
+            f"{clause.text}: {count}, the last {latest.type} "
+            f"{ago((t - latest.at) / DAY)} ({when(latest.at)})"
+        )
+    if clause.last is None:
+        return f"no {clause.text}: none ever"
+    assert clause.last_age_days is not None
+    return (
+        f"no {clause.text}: the last was {age(clause.last_age_days)} ago ({when(clause.last.at)})"
+    )
+
+
+def _no_events_text(clause: Clause, t: float) -> str:
+    if clause.holds:
+        return f"{clause.text}: none"
+    latest = clause.events[-1]
+    count = "1 event" if clause.matched == 1 else f"{clause.matched} events"
+    return (
+        f"{clause.text} fails: {count}, the last {latest.type} "
+        f"{ago((t - latest.at) / DAY)} ({when(latest.at)})"
+    )
+
+
+def clause_lines(section: Section, clause: Clause, t: float, level: int) -> None:
+    """A clause and, for `and`/`or`/`not`, its parts, one per line."""
+    mark = "yes" if clause.holds else "no"
+    if clause.kind == "all":
+        for part in clause.parts:
+            clause_lines(section, part, t, level)
+        return
+    if clause.kind == "any":
+        section.add("one of:", level, mark)
+        for part in clause.parts:
+            if part.kind == "all" and len(part.parts) > 1:
+                section.add("all of:", level + 1, "yes" if part.holds else "no")
+                for inner in part.parts:
+                    clause_lines(section, inner, t, level + 2)
+            else:
+                clause_lines(section, part, t, level + 1)
+        return
+    if clause.kind == "not":
+        section.add(f"{clause.text}", level, mark)
+        clause_lines(section, clause.parts[0], t, level + 1)
+        return
+    section.add(clause_text(clause, t), level, mark)
+
+
+def failing_lines(section: Section, clause: Clause, t: float, level: int) -> None:
+    """Only what fails: each failing clause of an `and`; every alternative of an `or`."""
+    if clause.holds:
+        return
+    if clause.kind == "all":
+        for part in clause.parts:
+            failing_lines(section, part, t, level)
+        return
+    if clause.kind == "any":
+        section.add("none of these holds:", level, "no")
+        for number_, part in enumerate(clause.parts, 1):
+            if part.kind == "all" and len(part.parts) > 1:
+                section.add(f"option {number_}: {part.text}", level + 1, "no")
+                failing_lines(section, part, t, level + 2)
+            else:
+                failing_lines(section, part, t, level + 1)
+        return
+    clause_lines(section, clause, t, level)
+
+
+def scores_text(scores: Mapping[str, Any]) -> str:
+    return ", ".join(f"{name} {number(value)}" for name, value in scores.items())
+
+
+def handoff_text(route: RouteDecision) -> str:
+    text = f"handed to {route.queue}"
+    if route.due is not None:
+        text += f", first touch due by {when(route.due)} ({route.sla})"
+    return text
+
+
+def _tipped(change: Change) -> str:
+    if change.recycled or (change.reason == "start" and not change.events):
+        return ""
+    if not change.events:
+        return " (no event at that instant: a time window closed or a decay step passed)"
+    return _arrived(change.events)
+
+
+def _arrived(events: Sequence[Event]) -> str:
+    """`` when a demo request arrived`` (the events at one instant, by type)."""
+    if not events:
+        return ""
+    kinds = sorted({e.type.replace("_", " ") for e in events})
+    return " when " + " and ".join(f"{_article(kind)} {kind} arrived" for kind in kinds)
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+REASONS = {"condition now holds": "advanced"}
+
+
+# ---------------------------------------------------------------- the outline
+
+
+def outline(data: Explanation, policy: Mapping[str, Any] | None = None) -> list[Section]:
+    """The whole explanation, in the order a rep reads it."""
+    t = data.as_of
+    title = f"Lead {data.lead}, as of {when(t)}: {data.stage}"
+    head = Section(title + (f" ({data.description})" if data.description else ""))
+    if data.route is not None:
+        head.add(
+            f"Hand to {data.route.queue}"
+            + (
+                f": first touch due by {when(data.route.due)} "
+                f"({data.route.sla} after entering {data.stage} at {when(data.route.entered)})"
+                if data.route.due is not None
+                else f" (entered {data.stage} at {when(data.route.entered)}; no SLA)"
+            )
+        )
+    elif data.stage != "disqualified":
+        head.add("No queue: no route applies to this stage.")
+    if data.journey_start is not None:
+        head.add(
+            f"Recycled at {when(data.journey_start)}: events up to then no longer count "
+            "toward scores or stages (disqualifiers still see them)."
+        )
+    if policy:
+        version = policy.get("version")
+        head.add(
+            "Policy"
+            + (f" version {version}" if version is not None else "")
+            + f", sha256 {str(policy.get('sha256', ''))[:12]}"
+        )
+    sections = [head]
+    held = [d for d in data.disqualifiers if d.holds]
+    if held:
+        section = Section("Why disqualified")
+        if data.entry is not None:
+            section.add(f"Disqualified since {when(data.entry.at)}.")
+        for reason in held:
+            section.add(f"{reason.reason} (line {reason.line})", 0, "yes")
+            clause_lines(section, reason.clause, t, 1)
+        section.add(f"Before that it had reached {data.reached}.")
+        sections.append(section)
+    why = data.why
+    if why is not None:
+        sections.append(_why(data, why))
+    for check in data.why_not:
+        sections.append(why_not_outline(data, check.stage)[0])
+    sections.append(_points(data))
+    sections.append(_history(data))
+    return sections
+
+
+def _why(data: Explanation, why: StageCheck) -> Section:
+    t = data.as_of
+    section = Section(f"Why {data.stage}")
+    entry = data.entry
+    if why.clause is None:
+        section.add(f"{data.stage} is the entry stage: every lead starts there.")
+    if entry is not None and entry.stage == data.stage:
+        reason = "" if not entry.reason.startswith("recycled") else f" ({entry.reason})"
+        section.add(
+            f"Entered {data.stage} at {when(entry.at)}{reason}{_arrived(entry.events)}; "
+            f"{scores_text(entry.scores)} at that moment."
+        )
+        if entry.clause is not None and entry.at != t:
+            section.add(f"Then ({when(entry.at)}), {why.condition}:")
+            clause_lines(section, entry.clause, entry.at, 1)
+    if why.clause is not None:
+        if why.clause.holds:
+            section.add(f"Now, {why.condition} (line {why.line}):")
+            clause_lines(section, why.clause, t, 1)
+        else:
+            section.add(
+                f"Now the condition no longer holds; the stage is kept because stages "
+                f"only move forward (line {why.line}):"
+            )
+            failing_lines(section, why.clause, t, 1)
+    return section
+
+
+def why_not_outline(data: Explanation, stage: str) -> list[Section]:
+    """Why the lead is not at ``stage`` (``explain --why-not STAGE``)."""
+    t = data.as_of
+    check = data.check(stage)
+    section = Section(f"Why not {stage}")
+    names = [c.stage for c in data.stages]
+    if data.stage == stage:
+        section.add(f"The lead is at {stage}.")
+        return [section]
+    if data.stage != "disqualified" and names.index(stage) < names.index(data.reached):
+        section.add(f"The lead is past {stage}: it is at {data.stage}.")
+        return [section]
+    if data.stage == "disqualified":
+        reasons = ", ".join(d.reason for d in data.disqualifiers if d.holds)
+        section.add(f"The lead is disqualified ({reasons}): no stage applies while it is.")
+    if check.clause is None:
+        return [section]
+    section.add(f"{stage} needs {check.condition} (line {check.line}).")
+    if check.clause.holds:
+        section.add(f"It holds now; the lead {_holds_but(data)}.", 0, "yes")
+        clause_lines(section, check.clause, t, 1)
+    else:
+        failing_lines(section, check.clause, t, 0)
+    return [section]
+
+
+def _holds_but(data: Explanation) -> str:
+    if data.stage == "disqualified":
+        return "would be there if no disqualifier held"
+    return f"stays at {data.stage}, a later stage whose condition also holds"
+
+
+def _points(data: Explanation) -> Section:
+    section = Section("Every point")
+    for score in data.scores:
+        _score_lines(section, score, data.as_of)
+    return section
+
+
+def _score_lines(section: Section, score: ScoreExplanation, t: float) -> None:
+    bounds = ""
+    if score.lowest is not None and score.highest is not None:
+        bounds = f" (possible {number(score.lowest)} to {number(score.highest)})"
+    section.add(f"{score.name} = {number(score.value)}{bounds}")
+    if score.formula is not None:
+        values = ", ".join(f"{o.text} {value_text(o.value)}" for o in score.operands)
+        section.add(f"= {score.formula}" + (f", with {values}" if values else ""), 1)
+        return
+    for rule in score.rules:
+        if rule.points:
+            _rule_lines(section, rule)
+    if score.unclamped is not None and score.range is not None:
+        section.add(
+            f"the rules add up to {number(score.unclamped)}, kept within "
+            f"{number(score.range[0])} to {number(score.range[1])}",
+            1,
+        )
+    missed = [r for r in score.rules if not r.points]
+    if missed:
+        names = (
+            f"{r.label} ({signed(r.each)}, line {r.line})"
+            if r.label
+            else f"{r.rule} (line {r.line})"
+            for r in missed
+        )
+        section.add("no points from: " + "; ".join(names), 1)
+
+
+def _rule_name(rule: RuleExplanation) -> str:
+    return f"{rule.label or _condition(rule)} (line {rule.line})"
+
+
+def _condition(rule: RuleExplanation) -> str:
+    return rule.condition.removeprefix("when ")
+
+
+def _rule_lines(section: Section, rule: RuleExplanation) -> None:
+    text = f"{signed(rule.points)}  {_rule_name(rule)}"
+    if rule.label:
+        text += f": {_condition(rule)}"
+    if rule.capped and rule.max is not None and rule.uncapped is not None:
+        text += f"; capped at {number(rule.max)} of {number(abs(rule.uncapped))}"
+    if rule.decay is not None:
+        text += f"; decays {rule.decay}"
+    section.add(text, 1)
+    shown = rule.events[-SHOWN:] if len(rule.events) > SHOWN else rule.events
+    if len(rule.events) > SHOWN:
+        section.add(f"{len(rule.events) - SHOWN} earlier events not listed", 2)
+    for item in shown:
+        section.add(_event_points(item, rule), 2)
+
+
+def _event_points(item: EventPoints, rule: RuleExplanation) -> str:
+    text = event_text(item.event)
+    if item.points is None:
+        return text + f", {age(item.age_days)} old"
+    if item.factor is not None:
+        return (
+            f"{text}: {signed(rule.each)} x {number(round(item.factor, 4))}, "
+            f"{age(item.age_days)} old"
+        )
+    return f"{text}: {signed(item.points)}"
+
+
+def _history(data: Explanation) -> Section:
+    section = Section("History")
+    for change in data.timeline:
+        section.add(
+            f"{when(change.at)}  {change.stage}: "
+            f"{REASONS.get(change.reason, change.reason)}{_tipped(change)}; "
+            f"{scores_text(change.scores)}"
+        )
+        if change.handoff is not None:
+            section.add(handoff_text(change.handoff), 1)
+    return section
+
+
+def timeline_outline(data: Explanation) -> list[Section]:
+    """``mqldsl timeline``: the history alone, with a title."""
+    history = _history(data)
+    history.title = f"Lead {data.lead}: stage history up to {when(data.as_of)}"
+    return [history]
+
+
+# ---------------------------------------------------------------- formats
+
+
+def render_explanation(sections: Sequence[Section], output_format: str) -> str:
+    """The outline as ``text``, ``md`` or ``html``."""
+    if output_format == "text":
+        return _text(sections)
+    if output_format == "md":
+        return _markdown(sections)
+    if output_format == "html":
+        return render("explanation.html.j2", sections=sections, title=sections[0].title)
+    raise ValueError(f"unknown format {output_format!r}: use one of {', '.join(FORMATS)}")
+
+
+_MARKS = {"yes": "[yes]", "no": "[no ]", None: ""}
+
+
+def _text(sections: Sequence[Section]) -> str:
+    out: list[str] = []
+    for number_, section in enumerate(sections):
+        if number_:
+            out.append("")
+        out.append(section.title)
+        for line in section.lines:
+            mark = _MARKS[line.mark]
+            out.append("  " * (line.level + 1) + (mark + " " if mark else "") + line.text)
+    return "\n".join(out) + "\n"
+
+
+_MD_MARKS = {"yes": "**holds:** ", "no": "**fails:** ", None: ""}
+
+
+def _markdown(sections: Sequence[Section]) -> str:
+    out: list[str] = []
+    for number_, section in enumerate(sections):
+        if number_:
+            out.append("")
+        out.append(("# " if number_ == 0 else "## ") + _md(section.title))
+        out.append("")
+        for line in section.lines:
+            out.append("  " * line.level + "- " + _MD_MARKS[line.mark] + _md(line.text))
+    return "\n".join(out) + "\n"
+
+
+def _md(text: str) -> str:
+    """Text that Markdown shows as written (no emphasis, no HTML)."""
+    for char in ("\\", "*", "`", "<"):
+        text = text.replace(char, "\\" + char)
+    return text
