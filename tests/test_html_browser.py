@@ -140,3 +140,32 @@ def test_definitions_document_renders_in_chromium(tmp_path: Path) -> None:
     assert [line for line in log.splitlines() if "CONSOLE" in line or "Uncaught" in line] == []
     assert "<svg" in dom and "Accepted and rejected leads" in dom
     assert screenshot.stat().st_size > 20_000
+
+
+@pytest.mark.slow
+def test_explanation_renders_in_chromium(tmp_path: Path) -> None:
+    journeys = tmp_path / "j.jsonl"
+    journeys.write_text(
+        '{"id": "L-1", "profile": {"email_kind": "corporate", "role": "secops", '
+        '"company_size": 800, "channel": "inbound"}, '
+        '"events": [{"type": "page_view", "at": "2026-11-20T10:00:00Z", "path": "/pricing"}, '
+        '{"type": "demo_request", "at": "2026-11-30T10:00:00Z"}]}\n'
+    )
+    page = tmp_path / "explain.html"
+    args = ["explain", str(ROOT / "policies" / "acme.mql"), str(journeys), "--lead", "L-1"]
+    args += ["--as-of", "2026-12-01T00:00:00Z", "--format", "html", "-o", str(page)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    screenshot = tmp_path / "explain.png"
+    dom, log = open_in_browser(page, screenshot)
+    assert [line for line in log.splitlines() if "CONSOLE" in line or "Uncaught" in line] == []
+    for text in (
+        "Lead L-1, as of 2026-12-01 00:00 UTC: mql (Marketing qualified)",
+        "Why not sql",
+        "Every point",
+        "History",
+        "when a demo request arrived",
+    ):
+        assert text in dom, text
+    assert dom.count('class="mark no"') >= 1 and dom.count('class="mark yes"') >= 1
+    assert screenshot.stat().st_size > 10_000

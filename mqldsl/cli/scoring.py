@@ -25,6 +25,7 @@ from mqldsl.cli.common import (
 if TYPE_CHECKING:
     from mqldsl.analysis.model import CheckedPolicy
     from mqldsl.engine.runtime import Lead
+    from mqldsl.io.scoring import ScoreOptions
 
 
 @cli.command()
@@ -36,6 +37,12 @@ if TYPE_CHECKING:
     "-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE.jsonl or FILE.csv."
 )
 @click.option("--explain", is_flag=True, help="Add each decision's explanation (JSON Lines only).")
+@click.option(
+    "--handoff",
+    is_flag=True,
+    help="Write a handoff packet (queue, due, top reasons, key activity) for each lead "
+    "handed over at or before the as-of instant, instead of decisions (JSON Lines).",
+)
 @click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True, help="Processes.")
 @click.option("--max-errors", type=click.IntRange(1), help="Stop after this many rejected records.")
 @click.option(
@@ -74,6 +81,7 @@ def score(
     assignments: tuple[str, ...],
     output: str | None,
     explain: bool,
+    handoff: bool,
     jobs: int,
     max_errors: int | None,
     crm: str | None,
@@ -106,6 +114,9 @@ def score(
         jobs=jobs,
         max_errors=max_errors,
     )
+    if handoff:
+        _handoff(model, journeys, events, options, output, engine, crm or leads_table)
+        return
     request = ScoreRequest(
         options=options,
         journeys=journeys,
@@ -122,6 +133,38 @@ def score(
         outcome = score_leads(model, request)
     echo_lines(outcome.summary_lines())
     sys.exit(1 if outcome.failed else 0)
+
+
+def _handoff(
+    model: CheckedPolicy,
+    journeys: str | None,
+    events: str | None,
+    options: ScoreOptions,
+    output: str | None,
+    engine: str,
+    other: str | None,
+) -> None:
+    from mqldsl.render.handoff import write_packets
+
+    if options.explain or options.jobs > 1 or engine != "python" or other is not None:
+        raise click.UsageError(
+            "--handoff writes packets with the Python engine in one process: "
+            "leave out --explain, --jobs, --engine duckdb, --leads and --crm"
+        )
+    if output is not None and not output.endswith((".jsonl", ".json")):
+        raise click.BadParameter("handoff packets are JSON Lines: -o FILE.jsonl", param_hint="-o")
+    if journeys is None:
+        raise click.UsageError("--handoff needs JOURNEYS")
+    with reported():
+        outcome = write_packets(model, journeys, events, options, output, _stamp(model))
+    echo_lines(outcome.summary_lines())
+    sys.exit(1 if outcome.failed else 0)
+
+
+def _stamp(model: CheckedPolicy) -> dict[str, Any] | None:
+    """The policy's version and hash for each packet (SPEC §12), when the model has one."""
+    stamp = getattr(model, "stamp", None)
+    return stamp() if callable(stamp) else None
 
 
 @cli.command("sql")
