@@ -44,6 +44,7 @@ def mermaid(diagram: Diagram) -> str:
     lines = ["flowchart LR"]
     if diagram.reasons:
         lines.append('  subgraph funnel ["stages"]')
+        lines.append("  direction LR")
     for index, (name, description) in enumerate(diagram.stages, 1):
         label = name + (f": {description}" if description else "")
         lines.append(f'  s{index}["{_mermaid_text(label)}"]')
