@@ -424,6 +424,7 @@ def test_whatif_section_shows_base_proposed_change_and_intervals(
     assert f"{data['leads']} leads in replication 1, as of {data['as_of']}" in section
     assert "not measured outcomes" in section
     assert "param mql_intent_min: 40 → 50" in section
+    assert "\u2212" not in text  # negative figures with the same minus as the rules
 
 
 def test_whatif_over_journeys_names_them_and_its_bootstrap_interval(
