@@ -130,16 +130,42 @@ def test_sweep_page_renders_in_chromium_with_labelled_charts(
 
 
 @pytest.mark.slow
-def test_definitions_document_renders_in_chromium(tmp_path: Path) -> None:
-    page = tmp_path / "acme.html"
-    result = CliRunner().invoke(cli, ["docs", str(ROOT / "policies" / "acme.mql"), "-o", str(page)])
+@pytest.mark.parametrize("name", ["acme", "saas_trial"])
+def test_definitions_document_renders_in_chromium(tmp_path: Path, name: str) -> None:
+    page = tmp_path / f"{name}.html"
+    args = ["docs", str(ROOT / "policies" / f"{name}.mql"), "-o", str(page)]
+    if name == "acme":  # with a what-if section
+        report = tmp_path / "whatif.json"
+        scenario = str(ROOT / "simulations" / "acme.toml")
+        whatif = ["whatif", args[1], "--set", "mql_intent_min=50", "--scenario", scenario]
+        whatif += ["--leads", "300", "--replications", "2", "-o", str(report)]
+        result = CliRunner().invoke(cli, whatif)
+        assert result.exit_code == 0, result.output
+        args += ["--simulation", str(report)]
+    result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
-    ARTIFACTS.mkdir(exist_ok=True)
-    screenshot = ARTIFACTS / "definitions.png"
+    screenshot = tmp_path / "definitions.png"
     dom, log = open_in_browser(page, screenshot)
     assert [line for line in log.splitlines() if "CONSOLE" in line or "Uncaught" in line] == []
-    assert "<svg" in dom and "Accepted and rejected leads" in dom
     assert screenshot.stat().st_size > 20_000
+    diagram = dom[dom.index("<svg") : dom.index("</svg>")]
+    # the lifecycle diagram: stage names with their descriptions, the disqualified state
+    stages = {
+        "acme": {"lead": "Engaged with an offer", "sql": "Sales qualified"},
+        "saas_trial": {"signed_up": "Has a free account", "sql": "Sales qualified"},
+    }[name]
+    for stage, description in stages.items():
+        assert f">{stage}</text>" in diagram and f">{description}</text>" in diagram
+    assert ">disqualified</text>" in diagram
+    if name == "saas_trial":
+        assert ">recycle when no activity in the last 30 days</text>" in diagram
+    # examples grouped, with the check stated apart from accepted/rejected
+    assert ">Accepted leads</h3>" in dom and ">Rejected leads</h3>" in dom
+    assert "Check: the current rules agree." in dom and "✓" not in dom
+    if name == "acme":
+        assert "<h2>Simulation: what the proposed change does</h2>" in dom
+        assert "<th>95% CI of the mean</th>" in dom
+        assert "Where the numbers come from: the synthetic scenario" in dom
 
 
 @pytest.mark.slow

@@ -93,18 +93,22 @@ def test_rules_in_english() -> None:
         say.rule(rules[0])
         == '+5 for each page view where path starts with "/pricing" in the last 14 days, at most 20'
     )
-    assert say.rule(rules[1]) == "−30 when role is student"
+    assert say.rule(rules[1]) == "-30 when role is student"
 
 
+@pytest.mark.parametrize("name", ["acme", "saas_trial"])
 @pytest.mark.parametrize("kind", ["md", "html"])
-def test_definitions_document_golden(tmp_path: Path, kind: str, update_golden: bool) -> None:
-    out = tmp_path / f"acme.{kind}"
+def test_definitions_document_golden(
+    tmp_path: Path, kind: str, name: str, update_golden: bool
+) -> None:
+    policy = ROOT / "policies" / f"{name}.mql"
+    out = tmp_path / f"{name}.{kind}"
     code, _, err = run(
-        "docs", str(ACME.relative_to(ROOT)) if Path.cwd() == ROOT else str(ACME), "-o", str(out)
+        "docs", str(policy.relative_to(ROOT)) if Path.cwd() == ROOT else str(policy), "-o", str(out)
     )
     assert code == 0, err
-    text = out.read_text().replace(str(ACME), "policies/acme.mql")
-    golden = GOLDEN / f"acme.{kind}"
+    text = out.read_text().replace(str(policy), f"policies/{name}.mql")
+    golden = GOLDEN / f"{name}.{kind}"
     if update_golden:
         golden.write_text(text)
     assert text == golden.read_text()
@@ -200,7 +204,7 @@ def test_diff_lists_exactly_the_changes_in_words(tmp_path: Path) -> None:
     assert code == 0
     assert out.splitlines() == [
         'score fit: rule "Core company size" points: +20 → +25',
-        'score intent: rule "+5 for each feature used in the last 7 days, at most 20" events: feature used in the last 14 days → feature used in the last 7 days',
+        'score intent: rule "+5 for each feature use in the last 7 days, at most 20" events: feature use in the last 14 days → feature use in the last 7 days',
         'removed disqualifier "Unsubscribed": at least one unsubscribe at any time',
         "route mql to sdr_inbound: when channel is inbound, first touch within 5 minutes → when channel is inbound, first touch within 15 minutes",
     ]

@@ -194,7 +194,8 @@ def test_command(paths: tuple[str, ...], coverage: bool) -> None:
 @click.option(
     "--simulation",
     type=click.Path(exists=True, dir_okay=False),
-    help="A simulate or whatif JSON report to summarise.",
+    help="A simulate or whatif JSON report (-o report.json) to summarise: a what-if "
+    "shows base, proposed, change and interval for each main metric.",
 )
 @click.option("--date", help="A date to print in the footer (the output has none otherwise).")
 def docs(
@@ -203,17 +204,18 @@ def docs(
     """The shared MQL/SQL definitions document, generated from the policy:
     stages, scores, parameters, disqualifiers, routing and SLAs, and the
     accepted and rejected example leads."""
-    from mqldsl.io.files import read_json_report, write_atomic
+    from mqldsl.io.files import write_atomic
     from mqldsl.render.diff import diff as semantic_diff
     from mqldsl.render.document import render
     from mqldsl.render.outputs import document_kind
+    from mqldsl.render.simulation_section import load_report
 
     model = load_policy(policy)
     changes = semantic_diff(load_policy(previous), model) if previous else None
     with reported():
-        report = read_json_report(simulation) if simulation else None
+        report = load_report(simulation) if simulation else None
         kind = document_kind(output)
-    text = render(model, kind, changes=changes, simulation=report, date=date)
+        text = render(model, kind, changes=changes, simulation=report, date=date)
     if output is None:
         click.echo(text, nl=False)
     else:

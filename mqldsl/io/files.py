@@ -4,13 +4,12 @@ file or standard output, and the policy files a list of paths names."""
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import BinaryIO, TypeVar
 
 from mqldsl.io.errors import UsageProblem
 
@@ -82,12 +81,3 @@ def expand_policy_paths(paths: Iterable[str]) -> list[str]:
         else:
             result.append(raw)
     return result
-
-
-def read_json_report(path: str | Path, option: str = "--simulation") -> dict[str, Any]:
-    """A simulate or whatif JSON report; :class:`UsageProblem` if it cannot be read."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UsageProblem(f"cannot read {path}: {exc}", option) from None
-    return data  # type: ignore[no-any-return]

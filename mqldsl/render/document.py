@@ -5,7 +5,6 @@ never drift from the rules."""
 from __future__ import annotations
 
 import hashlib
-import html
 import math
 from typing import Any
 
@@ -15,18 +14,58 @@ from mqldsl.engine.examples import run_example
 from mqldsl.language import ast
 from mqldsl.language.notation import number
 from mqldsl.render import templating
-from mqldsl.render.english import OPERATORS, English, duration, words
+from mqldsl.render.english import OPERATORS, English, duration, signed, words
 from mqldsl.render.english import number as english_number
-from mqldsl.render.reports import LABELS, show
-from mqldsl.simulation.metrics import MAIN
-
-
-def _mermaid_label(text: str) -> str:
-    return text.replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
+from mqldsl.render.grammar import event_noun
+from mqldsl.render.lifecycle import Diagram, mermaid, svg
+from mqldsl.render.simulation_section import simulation_section
 
 
 def _bound(value: float) -> str:
     return "unbounded" if math.isinf(value) else english_number(value)
+
+
+def mql_stage(model: CheckedPolicy) -> str:
+    """The stage from which a lead counts as accepted (qualified): the stage
+    named `mql` (the simulator's default `--mql-stage`), else the first stage
+    with a route (where sales takes over), else the last stage."""
+    names = model.stage_names
+    if "mql" in names:
+        return "mql"
+    routed = {route.stage for route in model.routes}
+    return next((name for name in names if name in routed), names[-1])
+
+
+def example_group(model: CheckedPolicy, example: ast.Example) -> str:
+    """What an example expects: "accepted" (a stage at or after
+    :func:`mql_stage`, or, without a stage, a route), "rejected"
+    (disqualified, or a stage before it) or "other" (only scores)."""
+    names = model.stage_names
+    first = names.index(mql_stage(model))
+    items = example.items
+    if any(isinstance(i, ast.ExpectDisqualified) for i in items):
+        return "rejected"
+    stages = [i.stage for i in items if isinstance(i, ast.ExpectStage) and i.stage in names]
+    if stages:
+        return "accepted" if names.index(stages[-1]) >= first else "rejected"
+    if any(isinstance(i, ast.ExpectRoute) for i in items):
+        return "accepted"
+    return "other"
+
+
+class _Names:
+    """Stages and queues in the policy's words, their identifiers in code font."""
+
+    def __init__(self, model: CheckedPolicy) -> None:
+        self.described = {s.name: s.description for s in model.stages.stages if s.description}
+
+    def stage(self, name: str) -> str:
+        description = self.described.get(name)
+        return f"“{description}” (`{name}`)" if description else f"`{name}`"
+
+    @staticmethod
+    def queue(name: str) -> str:
+        return f"`{name}`"
 
 
 def context(
@@ -35,25 +74,100 @@ def context(
     simulation: dict[str, Any] | None = None,
     date: str | None = None,
 ) -> dict[str, Any]:
-    say = English(model)
-    stages = []
-    for index, stage in enumerate(model.stages.stages):
-        stages.append(
+    say = English(model, descriptions=True)
+    name = _Names(model)
+    stages = [
+        {
+            "name": stage.name,
+            "description": stage.description or "",
+            "criteria": "every lead starts here"
+            if index == 0
+            else say.condition(stage.condition)
+            if stage.condition
+            else "",
+        }
+        for index, stage in enumerate(model.stages.stages)
+    ]
+    recycles = [
+        {
+            "from": name.stage(r.from_stage),
+            "to": name.stage(r.to_stage),
+            "when": say.condition(r.condition),
+            "description": r.description or "",
+        }
+        for r in model.recycles
+    ]
+    diagram = Diagram(
+        stages=tuple((s.name, s.description or "") for s in model.stages.stages),
+        recycles=tuple(
+            (
+                model.stage_names.index(r.from_stage) + 1,
+                model.stage_names.index(r.to_stage) + 1,
+                f"recycle when {say.condition(r.condition)}",
+            )
+            for r in model.recycles
+        ),
+        reasons=tuple(d.reason for d in model.disqualifiers),
+        locked=model.locked,
+    )
+    return {
+        "title": model.title,
+        "version": number(model.version) if model.version is not None else "",
+        "owner": model.owner or "",
+        "effective": model.effective.isoformat() if model.effective else "",
+        "about": model.about or "",
+        "locked": model.locked,
+        "stages": stages,
+        "recycles": recycles,
+        "mermaid": mermaid(diagram),
+        "diagram": svg(diagram),
+        "events": [
             {
-                "name": stage.name,
-                "description": stage.description or "",
-                "criteria": "every lead starts here"
-                if index == 0
-                else say.condition(stage.condition)
-                if stage.condition
-                else "",
-                "mermaid": _mermaid_label(
-                    stage.name + (f": {stage.description}" if stage.description else "")
-                ),
+                "name": event,
+                "noun": event_noun(event).singular,
+                "description": info.description or "",
+                "fields": ", ".join(words(f) for f in info.fields),
             }
-        )
+            for event, info in model.events.items()
+        ],
+        "scores": _scores(model, say),
+        "params": [
+            {
+                "name": param,
+                "value": ", ".join(str(v) for v in info.value)
+                if isinstance(info.value, tuple)
+                else str(info.value),
+                "description": info.description or "",
+            }
+            for param, info in model.params.items()
+        ],
+        "disqualifiers": [
+            {"reason": d.reason, "when": say.condition(d.condition)} for d in model.disqualifiers
+        ],
+        "routes": [
+            {
+                "stage": name.stage(route.stage),
+                "queue": name.queue(route.queue),
+                "when": say.condition(route.condition)
+                if route.condition is not None
+                else "otherwise",
+                "sla": duration(route.sla) if route.sla is not None else "no SLA",
+            }
+            for route in model.routes
+        ],
+        "mql_stage": name.stage(mql_stage(model)),
+        "groups": _examples(model, say, name),
+        "changes": [c.text() for c in changes] if changes is not None else None,
+        "simulation": simulation_section(simulation, model) if simulation is not None else None,
+        "source": model.source.name,
+        "digest": hashlib.sha256(model.source.text.encode("utf-8")).hexdigest(),
+        "date": date or "",
+    }
+
+
+def _scores(model: CheckedPolicy, say: English) -> list[dict[str, Any]]:
     scores = []
-    for name, info in model.scores.items():
+    for score, info in model.scores.items():
         node = info.node
         rules = []
         for rule in node.rules or ():
@@ -75,7 +189,7 @@ def context(
             rules.append(
                 {
                     "rule": say.rule_condition(rule),
-                    "points": ("+" if rule.points > 0 else "−") + number(abs(rule.points)),
+                    "points": signed(rule.points),
                     "window": window,
                     "cap": cap,
                     "label": rule.label or "",
@@ -84,7 +198,7 @@ def context(
             )
         scores.append(
             {
-                "name": name,
+                "name": score,
                 "description": node.description or "",
                 "low": _bound(info.bounds.low),
                 "high": _bound(info.bounds.high),
@@ -98,38 +212,21 @@ def context(
                 "rules": rules,
             }
         )
-    params = [
-        {
-            "name": name,
-            "value": ", ".join(str(v) for v in info.value)
-            if isinstance(info.value, tuple)
-            else str(info.value),
-            "description": info.description or "",
-        }
-        for name, info in model.params.items()
-    ]
-    routes = [
-        {
-            "stage": route.stage,
-            "queue": route.queue,
-            "when": say.condition(route.condition) if route.condition is not None else "otherwise",
-            "sla": duration(route.sla) if route.sla is not None else "no SLA",
-        }
-        for route in model.routes
-    ]
-    recycles = [
-        {
-            "from": r.from_stage,
-            "to": r.to_stage,
-            "from_index": model.stage_names.index(r.from_stage) + 1,
-            "to_index": model.stage_names.index(r.to_stage) + 1,
-            "when": say.condition(r.condition),
-            "description": r.description or "",
-        }
-        for r in model.recycles
-    ]
+    return scores
+
+
+GROUPS = (
+    ("accepted", "Accepted leads"),
+    ("rejected", "Rejected leads"),
+    ("other", "Other examples (scores only)"),
+)
+
+
+def _examples(model: CheckedPolicy, say: English, name: _Names) -> list[dict[str, Any]]:
+    """The examples in groups (accepted, rejected, other), each with what it
+    expects and whether the current rules still agree."""
     evaluator = Evaluator(model)
-    examples = []
+    grouped: dict[str, list[dict[str, Any]]] = {key: [] for key, _ in GROUPS}
     for example in model.examples:
         outcome = run_example(evaluator, example)
         lead = next((i for i in example.items if isinstance(i, ast.ExampleLead)), None)
@@ -145,60 +242,29 @@ def context(
                 fields = ", ".join(
                     f"{words(e.name)} {_value_text(e.value)}" for e in item.entries or ()
                 )
-                did.append(f"{words(item.event)}{f' ({fields})' if fields else ''}: {when}")
+                did.append(f"{say.event(item.event)}{f' ({fields})' if fields else ''}: {when}")
         expected = [
-            _expect_text(i)
+            _expect_text(i, name)
             for i in example.items
             if isinstance(
                 i, ast.ExpectStage | ast.ExpectDisqualified | ast.ExpectScore | ast.ExpectRoute
             )
         ]
-        examples.append(
+        grouped[example_group(model, example)].append(
             {
                 "name": example.name,
                 "profile": profile,
                 "did": did or ["nothing yet"],
                 "expected": expected,
-                "accepted": outcome.result.decision.stage not in ("disqualified",)
-                and outcome.result.decision.stage != model.stage_names[0],
                 "passes": outcome.passed,
-                "actual": f"stage {outcome.result.decision.stage}",
                 "failures": [f"expected {f.expected}, got {f.actual}" for f in outcome.failures],
             }
         )
-    text = model.source.text
-    return {
-        "title": model.title,
-        "version": number(model.version) if model.version is not None else "",
-        "owner": model.owner or "",
-        "effective": model.effective.isoformat() if model.effective else "",
-        "about": model.about or "",
-        "locked": model.locked,
-        "stages": stages,
-        "recycles": recycles,
-        "scores": scores,
-        "params": params,
-        "disqualifiers": [
-            {"reason": d.reason, "when": say.condition(d.condition)} for d in model.disqualifiers
-        ],
-        "routes": routes,
-        "examples": examples,
-        "changes": [c.text() for c in changes] if changes is not None else None,
-        "simulation": _simulation(simulation) if simulation is not None else None,
-        "source": model.source.name,
-        "digest": hashlib.sha256(text.encode("utf-8")).hexdigest(),
-        "date": date or "",
-        "diagram": _svg_diagram(model),
-    }
-
-
-def _simulation(report: dict[str, Any]) -> dict[str, Any]:
-    metrics = report.get("metrics") or report.get("proposed", {}).get("metrics", {})
-    return {
-        "leads": report.get("leads", report.get("proposed", {}).get("leads", "")),
-        "as_of": report.get("as_of", report.get("proposed", {}).get("as_of", "")),
-        "rows": [{"metric": LABELS.get(m, m), "value": show(metrics.get(m))} for m in MAIN],
-    }
+    return [
+        {"key": key, "title": title, "examples": grouped[key]}
+        for key, title in GROUPS
+        if grouped[key] or key != "other"
+    ]
 
 
 def _value_text(value: ast.Value) -> str:
@@ -225,54 +291,15 @@ def _time_text(value: ast.TimeRef) -> str:
     return value.value.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _expect_text(item: ast.ExampleItem) -> str:
+def _expect_text(item: ast.ExampleItem, name: _Names) -> str:
     if isinstance(item, ast.ExpectStage):
-        return f"stage {item.stage}"
+        return f"stage {name.stage(item.stage)}"
     if isinstance(item, ast.ExpectDisqualified):
         return "disqualified" + (f' ("{item.reason}")' if item.reason else "")
     if isinstance(item, ast.ExpectScore):
-        return f"{item.score} {OPERATORS[item.op]} {number(item.value)}"
+        return f"{item.score} {OPERATORS[item.op]} {english_number(item.value)}"
     assert isinstance(item, ast.ExpectRoute)
-    return f"routed to {item.queue}"
-
-
-def _svg_diagram(model: CheckedPolicy) -> str:
-    """The stages as boxes and arrows, inline SVG (escaped text)."""
-    names = list(model.stage_names)
-    box, gap, height = 130, 40, 44
-    width = len(names) * box + (len(names) - 1) * gap + 20
-    recycle_space = 50 if model.recycles else 0
-    parts = [
-        f'<svg role="img" aria-label="Lifecycle stages" xmlns="http://www.w3.org/2000/svg" '
-        f'width="{width}" height="{height + 40 + recycle_space}" viewBox="0 0 {width} {height + 40 + recycle_space}">',
-        '<defs><marker id="arrow" markerWidth="8" markerHeight="8" refX="7" refY="4" orient="auto">'
-        '<path d="M0,0 L8,4 L0,8 z" fill="#555"/></marker></defs>',
-    ]
-    for index, name in enumerate(names):
-        x = 10 + index * (box + gap)
-        parts.append(
-            f'<rect x="{x}" y="10" width="{box}" height="{height}" rx="8" fill="#eef3f9" stroke="#3b6ea5"/>'
-        )
-        parts.append(
-            f'<text x="{x + box / 2}" y="{10 + height / 2 + 5}" text-anchor="middle" font-size="14">{html.escape(name)}</text>'
-        )
-        if index + 1 < len(names):
-            parts.append(
-                f'<line x1="{x + box}" y1="{10 + height / 2}" x2="{x + box + gap - 2}" y2="{10 + height / 2}" stroke="#555" marker-end="url(#arrow)"/>'
-            )
-    for recycle in model.recycles:
-        a = 10 + names.index(recycle.from_stage) * (box + gap) + box / 2
-        b = 10 + names.index(recycle.to_stage) * (box + gap) + box / 2
-        y = height + 10
-        parts.append(
-            f'<path d="M{a},{y} C{a},{y + 40} {b},{y + 40} {b},{y + 2}" fill="none" stroke="#b0494b" '
-            f'stroke-dasharray="4 3" marker-end="url(#arrow)"/>'
-        )
-        parts.append(
-            f'<text x="{(a + b) / 2}" y="{y + 45}" text-anchor="middle" font-size="11" fill="#b0494b">recycle</text>'
-        )
-    parts.append("</svg>")
-    return "".join(parts)
+    return f"routed to {name.queue(item.queue)}"
 
 
 def render(model: CheckedPolicy, kind: str, **options: Any) -> str:

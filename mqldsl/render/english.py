@@ -9,6 +9,7 @@ import datetime as dt
 
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.language import ast
+from mqldsl.render.grammar import event_noun
 
 OPERATORS = {
     "==": "is",
@@ -32,6 +33,13 @@ def number(value: float | int) -> str:
     return f"{int(value):,}"
 
 
+def signed(value: float | int) -> str:
+    """Points with their sign, "+20" or "-30": negative numbers are written
+    with the ASCII hyphen-minus everywhere (tables, text, Markdown and HTML),
+    as the policy writes them, so that searching for "-30" finds them."""
+    return ("+" if value > 0 else "-" if value < 0 else "") + number(abs(value))
+
+
 def duration(value: ast.Duration) -> str:
     amount = number(value.amount)
     unit = value.unit if value.amount == 1 else value.unit + "s"
@@ -49,8 +57,12 @@ def window(value: ast.Window) -> str:
 class English:
     """Plain English for the rules and conditions of one checked policy."""
 
-    def __init__(self, model: CheckedPolicy) -> None:
+    def __init__(self, model: CheckedPolicy, descriptions: bool = False) -> None:
+        """``descriptions``: use the words the policy gives (event and param
+        descriptions), as the definitions document does; without it (as
+        `diff` needs, comparing meaning) the text depends on the rules only."""
         self.model = model
+        self.descriptions = descriptions
         self._value = _Value(self)
         self._condition = _Condition(self)
 
@@ -63,13 +75,25 @@ class English:
 
     # ------------------------------------------------------------ patterns
 
+    def event(self, name: str, plural: bool = False) -> str:
+        """The event as a noun ("demo request", "teammate invites"), followed
+        by its description where the policy gives one."""
+        noun = event_noun(name)
+        text = noun.plural if plural else noun.singular
+        description = self._event_description(name)
+        return f"{text} ({description})" if description else text
+
+    def _event_description(self, name: str) -> str:
+        info = self.model.events.get(name)
+        if not self.descriptions or info is None or not info.description:
+            return ""
+        return f"“{info.description}”"
+
     def pattern_noun(self, pattern: ast.Pattern, plural: bool = False) -> str:
         if pattern.event is None:
             noun = "events" if plural else "activity"
         else:
-            noun = words(pattern.event) + (
-                "s" if plural and not pattern.event.endswith("s") else ""
-            )
+            noun = self.event(pattern.event, plural)
         if pattern.where is not None:
             noun += f" where {self.condition(pattern.where)}"
         if isinstance(pattern.window, ast.Duration):
@@ -77,15 +101,31 @@ class English:
         return noun
 
     def pattern(self, pattern: ast.Pattern) -> str:
-        text = "any activity" if pattern.event is None else f"at least one {words(pattern.event)}"
+        """At least one matching event: in the policy's words (the event's
+        description, its name in code font) where it gives them."""
+        if pattern.event is None:
+            text = "any activity"
+        elif description := self._event_description(pattern.event):
+            where = f" where {self.condition(pattern.where)}" if pattern.where is not None else ""
+            return f"{description}{where} {window(pattern.window)} (`{pattern.event}`)"
+        else:
+            text = f"at least one {event_noun(pattern.event).singular}"
         if pattern.where is not None:
             text += f" where {self.condition(pattern.where)}"
         return f"{text} {window(pattern.window)}"
 
+    def param(self, name: str, shown: str) -> str:
+        """A param's value with its description and name: `30 ("Lowest fit
+        score an MQL may have", param `mql_fit_min`)`."""
+        info = self.model.params[name]
+        if self.descriptions and info.description:
+            return f"{shown} (“{info.description}”, param `{name}`)"
+        return f"{shown} (param `{name}`)"
+
     # ------------------------------------------------------------ rules
 
     def rule(self, rule: ast.Rule) -> str:
-        points = ("+" if rule.points > 0 else "−") + number(abs(rule.points))
+        points = signed(rule.points)
         return f"{points} {self.rule_condition(rule)}"
 
     def rule_condition(self, rule: ast.Rule) -> str:
@@ -136,9 +176,9 @@ class _Value(ast.Visitor[str]):
                 if isinstance(value, int | float) and not isinstance(value, bool)
                 else words(str(value))
             )
-            return f"{shown} (param `{node.name}`)"
+            return self.say.param(node.name, shown)
         if kind == "event":
-            return f"at least one {words(node.name)} at any time"
+            return self.say.pattern(ast.Pattern(event=node.name, where=None, window="ever"))
         return words(node.name)
 
     def visit_AccountRef(self, node: ast.AccountRef) -> str:
@@ -148,7 +188,7 @@ class _Value(ast.Visitor[str]):
         return f"minus {self.visit(node.operand)}"
 
     def visit_Arith(self, node: ast.Arith) -> str:
-        symbol = {"+": "+", "-": "−", "*": "×", "/": "÷"}[node.op]
+        symbol = {"+": "+", "-": "-", "*": "×", "/": "÷"}[node.op]
         left = self.visit(node.left)
         right = self.visit(node.right)
         if isinstance(node.left, ast.Arith) and node.left.op in "+-" and node.op in "*/":
@@ -230,7 +270,7 @@ class _Condition(ast.ContextVisitor[bool, str]):
 
     def visit_NoEvents(self, node: ast.NoEvents, nested: bool) -> str:
         p = node.pattern
-        noun = "activity" if p.event is None else words(p.event)
+        noun = "activity" if p.event is None else self.say.event(p.event)
         text = f"no {noun}"
         if p.where is not None:
             text += f" where {self.visit(p.where, False)}"
@@ -239,7 +279,7 @@ class _Condition(ast.ContextVisitor[bool, str]):
     def visit_Name(self, node: ast.Name, nested: bool) -> str:
         ref = self.model.refs.get(id(node))
         if ref is not None and ref.kind == "event":
-            return f"at least one {words(node.name)} at any time"
+            return self.say.pattern(ast.Pattern(event=node.name, where=None, window="ever"))
         return f"{words(node.name)} is yes"
 
     def visit_BoolLit(self, node: ast.BoolLit, nested: bool) -> str:
