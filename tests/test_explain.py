@@ -225,7 +225,7 @@ def test_timeline_shows_scores_at_each_change_and_each_handoff(tmp_path: Path) -
         "  2026-11-19 09:02 UTC  mql: start when a demo request arrived; "
         "fit 65, intent 35, activity 0",
         "    handed to sdr_inbound, first touch due by 2026-11-19 09:07 UTC (5 minutes)",
-        "  2026-11-20 10:00 UTC  sql: advanced when a sales accepted arrived; "
+        "  2026-11-20 10:00 UTC  sql: advanced when a sales acceptance arrived; "
         "fit 65, intent 35, activity 0",
     ]
     code, out, err = run(*args, "--format", "json")
@@ -312,3 +312,24 @@ def test_explanations_of_shipped_examples_match_golden_files(
             golden.parent.mkdir(parents=True, exist_ok=True)
             golden.write_text(text)
         assert text == golden.read_text(), f"{golden} differs (pytest --update-golden rewrites it)"
+
+
+def test_a_recycled_lead_says_which_events_no_longer_count() -> None:
+    # saas_trial.mql: a PQL that goes quiet is recycled to the trial on 11-12; its trial
+    # start (10-11) and sales contact request (10-13) are before the recycle.
+    run_ = run_examples(ROOT / "policies" / "saas_trial.mql")
+    (outcome,) = [o for o in run_.outcomes if "recycled" in o.example.name]
+    why = run_.explain(outcome)
+    assert why.journey_start is not None
+    data = why.to_json()
+    assert data["journey_start"] == "2026-11-12T12:00:00Z"
+    assert [c["recycled"] for c in data["timeline"]] == [False, False, True]
+    pattern = next(c for c in clauses(data["why"]["clause"]) if c["text"] == "trial_started ever")
+    assert pattern["holds"] is False
+    assert pattern["last"]["at"] == "2026-10-11T12:00:00Z"
+    assert pattern["before_journey_start"] is True
+    text = render_explanation(outline(why), "text")
+    assert (
+        "no trial_started ever: the last was 60 days ago (2026-10-11 12:00 UTC), "
+        "before the lead was recycled: it no longer counts" in text
+    )

@@ -358,6 +358,7 @@ class _Builder:
             events=tuple(found[-SHOWN_EVENTS:]),
             last=last,
             last_age_days=age,
+            before_start=last is not None and last.at <= ctx.start,
         )
 
 

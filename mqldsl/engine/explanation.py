@@ -123,7 +123,8 @@ class Clause:
     comparison holds its operands and, when it fails on numbers, the ``shortfall`` (how far
     the left side is from the bound: ``short`` below it, ``over`` above it). An event
     clause holds the matching events (the latest :data:`SHOWN_EVENTS` of ``matched``) and,
-    when nothing matches in the window, the ``last`` match outside it and its age."""
+    when nothing matches in the window, the ``last`` match outside it and its age
+    (``before_start``: it was at or before the journey start, so it no longer counts)."""
 
     text: str
     kind: ClauseKind
@@ -137,6 +138,7 @@ class Clause:
     events: tuple[Event, ...] = ()
     last: Event | None = None
     last_age_days: float | None = None
+    before_start: bool = False  # `last` is at or before the journey start (recycling)
     parts: tuple[Clause, ...] = ()
 
     def failing(self) -> list[Clause]:
@@ -163,6 +165,7 @@ class Clause:
             if self.last is not None:
                 data["last"] = _event_json(self.last)
                 data["last_age_days"] = plain(self.last_age_days)
+                data["before_journey_start"] = self.before_start
         if self.parts:
             data["parts"] = [p.to_json() for p in self.parts]
         return data

@@ -27,6 +27,7 @@ from mqldsl.engine.explanation import (
     plain,
 )
 from mqldsl.engine.runtime import DAY, Event, RouteDecision, from_seconds
+from mqldsl.render.grammar import event_noun
 from mqldsl.render.templating import render
 
 __all__ = ["Line", "Section", "outline", "render_explanation", "why_not_outline"]
@@ -208,9 +209,10 @@ def _events_text(clause: Clause, t: float) -> str:
     if clause.last is None:
         return f"no {clause.text}: none ever"
     assert clause.last_age_days is not None
-    return (
-        f"no {clause.text}: the last was {age(clause.last_age_days)} ago ({when(clause.last.at)})"
-    )
+    text = f"no {clause.text}: the last was {ago(clause.last_age_days)} ({when(clause.last.at)})"
+    if clause.before_start:
+        text += ", before the lead was recycled: it no longer counts"
+    return text
 
 
 def _no_events_text(clause: Clause, t: float) -> str:
@@ -291,12 +293,8 @@ def _arrived(events: Sequence[Event]) -> str:
     """`` when a demo request arrived`` (the events at one instant, by type)."""
     if not events:
         return ""
-    kinds = sorted({e.type.replace("_", " ") for e in events})
-    return " when " + " and ".join(f"{_article(kind)} {kind} arrived" for kind in kinds)
-
-
-def _article(word: str) -> str:
-    return "an" if word[:1].lower() in "aeiou" else "a"
+    kinds = sorted({e.type for e in events})
+    return " when " + " and ".join(f"{event_noun(kind).one()} arrived" for kind in kinds)
 
 
 REASONS = {"condition now holds": "advanced"}
@@ -343,7 +341,10 @@ def outline(data: Explanation, policy: Mapping[str, Any] | None = None) -> list[
         for reason in held:
             section.add(f"{reason.reason} (line {reason.line})", 0, "yes")
             clause_lines(section, reason.clause, t, 1)
-        section.add(f"Before that it had reached {data.reached}.")
+        if data.timeline and data.timeline[0].stage == "disqualified":
+            section.add("It was disqualified from its first instant on.")
+        else:
+            section.add(f"Before that it had reached {data.reached}.")
         sections.append(section)
     why = data.why
     if why is not None:
