@@ -32,7 +32,7 @@ from mqldsl.engine.explanation import (
 )
 from mqldsl.engine.helpers import DISQUALIFIED, EvalResult
 from mqldsl.engine.interpreter import Context, Interpreter
-from mqldsl.engine.runtime import DAY, Event, Lead, decay_factor
+from mqldsl.engine.runtime import DAY, Event, Lead, TimelineStep, decay_factor
 from mqldsl.language import ast
 from mqldsl.language.notation import duration, expr, rule_condition, rule_text
 
@@ -81,7 +81,10 @@ class _Builder:
             )
             for s in self.model.stages.stages
         )
-        timeline = tuple(self.change(step) for step in self.result.steps)
+        steps = self.result.steps
+        timeline = tuple(
+            self.change(step, steps[i - 1] if i else None) for i, step in enumerate(steps)
+        )
         reached = decision.stage
         if reached == DISQUALIFIED:
             before = [s for s in decision.entered if s != DISQUALIFIED]
@@ -137,17 +140,46 @@ class _Builder:
                 start = step.at
         return start
 
-    def change(self, step: Any) -> Change:
+    def start_before(self, t: float) -> float:
+        """The journey start in force just before instant ``t``."""
+        start = -math.inf
+        for step in self.result.steps:
+            if step.at < t and step.reason.startswith("recycled"):
+                start = step.at
+        return start
+
+    def change(self, step: TimelineStep, previous: TimelineStep | None) -> Change:
+        """A step of the timeline, with the condition that moved it when it fell back
+        (the previous stage's condition, now failing) or was recycled (the recycle rule's
+        condition, now holding)."""
         start = self.start_at(step.at)
         events = tuple(e for e in self.lead.events if e.at == step.at and e.at > start)
+        recycled = step.reason.startswith("recycled")
+        clause = None
+        stages = {s.name: s for s in self.model.stages.stages}
+        if recycled:
+            rule = next(
+                r
+                for r in self.model.recycles
+                if step.reason == f"recycled from {r.from_stage} (line {r.span.line})"
+            )
+            before = self.start_before(step.at)
+            scores = self.interpreter.scores(self.lead, step.at, before)
+            clause = self.clause(rule.condition, Context(self.lead, step.at, before, scores))
+        elif previous is not None and step.reason.endswith("condition no longer holds"):
+            condition = stages[previous.stage].condition
+            if condition is not None:
+                ctx = Context(self.lead, step.at, start, dict(step.scores or {}))
+                clause = self.clause(condition, ctx)
         return Change(
             at=step.at,
             stage=step.stage,
             reason=step.reason,
-            recycled=step.reason.startswith("recycled"),
+            recycled=recycled,
             scores=dict(step.scores or {}),
             events=events,
             handoff=step.route,
+            clause=clause,
         )
 
     # ------------------------------------------------------------ scores

@@ -323,6 +323,9 @@ class Change:
     scores: Mapping[str, Any]
     events: tuple[Event, ...]
     handoff: RouteDecision | None
+    # A fall back: the previous stage's condition, failing; a recycle: the recycle
+    # rule's condition, holding. None for other changes.
+    clause: Clause | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -333,6 +336,7 @@ class Change:
             "scores": {k: plain(v) for k, v in self.scores.items()},
             "events": [_event_json(e) for e in self.events],
             "handoff": _route_json(self.handoff),
+            "clause": None if self.clause is None else self.clause.to_json(),
         }
 
 

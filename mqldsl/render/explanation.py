@@ -496,6 +496,11 @@ def _history(data: Explanation) -> Section:
             f"{REASONS.get(change.reason, change.reason)}{_tipped(change)}; "
             f"{scores_text(change.scores)}"
         )
+        if change.clause is not None:
+            if change.clause.holds:
+                clause_lines(section, change.clause, change.at, 1)
+            else:
+                failing_lines(section, change.clause, change.at, 1)
         if change.handoff is not None:
             section.add(handoff_text(change.handoff), 1)
     return section
