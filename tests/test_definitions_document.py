@@ -490,3 +490,38 @@ def test_a_file_that_is_not_a_report_is_a_clean_error(
     assert err.startswith(f"{path}: {what}")
     assert "mqldsl whatif BASE PROPOSED --scenario S -o report.json" in err
     assert "Traceback" not in err and "Expecting value: line 1 column 1" not in err
+
+
+def test_groups_without_an_mql_stage_and_for_scores_only_examples(tmp_path: Path) -> None:
+    from mqldsl.analysis.checker import check_text
+    from mqldsl.render.document import example_group, mql_stage
+
+    text = (
+        'policy "g"\neffective 2026-12-01\nevent demo_request\n'
+        "score intent {\n  +30 when demo_request within 60 days\n}\n"
+        "stages {\n  known\n  pql when intent >= 30\n  won when intent >= 60\n}\n"
+        "route pql to sdr\n"
+        'example "scores only" {\n  expect intent == 0\n}\n'
+        'example "routed" {\n  demo_request at -1 day\n  expect route sdr\n}\n'
+        'example "known" {\n  expect stage known\n}\n'
+        'example "won" {\n  expect stage won\n}\n'
+    )
+    model = check_text(text).model
+    assert model is not None
+    assert mql_stage(model) == "pql"  # no `mql`: the first stage with a route
+    groups = {e.name: example_group(model, e) for e in model.examples}
+    assert groups == {
+        "scores only": "other",
+        "routed": "accepted",
+        "known": "rejected",
+        "won": "accepted",
+    }
+    path = tmp_path / "g.mql"
+    path.write_text(text)
+    code, doc, _ = run("docs", str(path))
+    assert code == 0
+    assert _groups(doc, "md") == {
+        "accepted": ["routed", "won"],
+        "rejected": ["known"],
+        "other": ["scores only"],
+    }
