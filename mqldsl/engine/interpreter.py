@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from mqldsl.analysis.model import CheckedPolicy
+from mqldsl.analysis.stamp import policy_stamp
 from mqldsl.engine.runtime import (
     COMPARE,
     DAY,
@@ -49,6 +50,7 @@ class Interpreter(ast.ContextVisitor[Context, Any]):
         self.model = model
         self.params = {name: info.value for name, info in model.params.items()}
         self.params.update(params or {})
+        self.stamp = policy_stamp(model, self.params)
 
     # ------------------------------------------------------------ expressions
 
@@ -290,6 +292,7 @@ class Interpreter(ast.ContextVisitor[Context, Any]):
             disqualified=disqualified,
             route=route,
             entered=dict(sorted(entered.items(), key=lambda item: item[1])),
+            policy=self.stamp,
         )
         return decision, steps
 
