@@ -328,3 +328,27 @@ def test_csv_output_keeps_the_spec_columns(tmp_path: Path) -> None:
     assert code == 0, err
     header = out.read_text(encoding="utf-8").splitlines()[0]
     assert header == "id,as_of,stage,fit,intent,disqualified,queue"
+
+
+def test_the_crm_export_names_the_policy_and_the_params_set(tmp_path: Path) -> None:
+    out = tmp_path / "hubspot.csv"
+    code, _, err = run(
+        "score",
+        str(ACME),
+        str(journeys(tmp_path)),
+        "--as-of",
+        AS_OF,
+        "--set",
+        "mql_intent_min=30",
+        "--crm",
+        "hubspot",
+        "--crm-map",
+        "visitor=other",
+        "-o",
+        str(out),
+    )
+    assert code == 0, err
+    header, *rows = (line.split(",") for line in out.read_text(encoding="utf-8").splitlines())
+    assert header[-3:] == ["mqldsl_policy_version", "mqldsl_policy_sha256", "mqldsl_policy_params"]
+    expected = ["4", hashlib.sha256(ACME.read_bytes()).hexdigest(), "mql_intent_min=30"]
+    assert len(rows) == 8 and all(row[-3:] == expected for row in rows)
