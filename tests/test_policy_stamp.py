@@ -352,3 +352,25 @@ def test_the_crm_export_names_the_policy_and_the_params_set(tmp_path: Path) -> N
     assert header[-3:] == ["mqldsl_policy_version", "mqldsl_policy_sha256", "mqldsl_policy_params"]
     expected = ["4", hashlib.sha256(ACME.read_bytes()).hexdigest(), "mql_intent_min=30"]
     assert len(rows) == 8 and all(row[-3:] == expected for row in rows)
+
+
+def test_params_of_every_type_are_written_as_json_and_as_set_takes_them() -> None:
+    from mqldsl.analysis.params import parse_param_override
+    from mqldsl.analysis.stamp import policy_stamp
+
+    text = (
+        'policy "p"\nversion 2.5\nparam n = 1\nparam x = 1.5\nparam b = true\n'
+        'param d = 2026-01-01\nparam t = "a"\nparam l = [a, b]\nstages {\n  a\n}\n'
+    )
+    model = check_text(text).model
+    assert model is not None
+    sets = ["n=2", "x=1.5", "b=false", "d=2026-02-01", "t=b c", "l=a,c"]
+    params = dict(parse_param_override(model, item) for item in sets)
+    stamp = policy_stamp(model, params)
+    assert stamp.to_json() == {
+        "version": 2.5,
+        "sha256": hashlib.sha256(fmt(text).encode("utf-8")).hexdigest(),
+        "params": {"n": 2, "b": False, "d": "2026-02-01", "t": "b c", "l": ["a", "c"]},
+    }
+    assert stamp.params_text() == "n=2; b=false; d=2026-02-01; t=b c; l=a,c"
+    assert policy_stamp(model, {"n": 1, "l": ("a", "b")}).to_json().get("params") is None

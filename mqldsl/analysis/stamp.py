@@ -37,6 +37,11 @@ class PolicyStamp:
             data["params"] = {name: _json_value(value) for name, value in self.params}
         return data
 
+    def params_text(self) -> str:
+        """The params as `--set` takes them, ``NAME=VALUE; ...`` ("" for none):
+        the form of a flat table's cell."""
+        return "; ".join(f"{name}={_text(value)}" for name, value in self.params)
+
 
 def policy_stamp(model: CheckedPolicy, params: Mapping[str, Any] | None = None) -> PolicyStamp:
     """The stamp of decisions made by ``model`` with ``params`` (overrides, or
@@ -56,6 +61,16 @@ def _same(value: Any, declared: Any) -> bool:
     if isinstance(value, list | tuple) and isinstance(declared, list | tuple):
         return list(value) == list(declared)
     return bool(value == declared)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple | list):
+        return ",".join(_text(item) for item in value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
 
 
 def _json_value(value: Any) -> Any:

@@ -176,18 +176,6 @@ class CrmWriter:
 def policy_cells(decision: Decision) -> list[object]:
     """The policy columns of a decision: version (empty without one), sha256,
     and the params set at run time as `NAME=VALUE; ...` (`--set` syntax)."""
-    stamp = decision.policy.to_json()
-    params = stamp.get("params", {})
-    return [
-        "" if stamp["version"] is None else stamp["version"],
-        stamp["sha256"],
-        "; ".join(f"{name}={_cell(value)}" for name, value in params.items()),
-    ]
-
-
-def _cell(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return ",".join(_cell(item) for item in value)
-    return str(value)
+    stamp = decision.policy
+    version = "" if stamp.version is None else stamp.version
+    return [version, stamp.sha256, stamp.params_text()]
