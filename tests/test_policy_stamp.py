@@ -374,3 +374,16 @@ def test_params_of_every_type_are_written_as_json_and_as_set_takes_them() -> Non
     }
     assert stamp.params_text() == "n=2; b=false; d=2026-02-01; t=b c; l=a,c"
     assert policy_stamp(model, {"n": 1, "l": ("a", "b")}).to_json().get("params") is None
+
+
+def test_check_hash_prints_what_the_decisions_carry(tmp_path: Path) -> None:
+    policy = tmp_path / "messy.mql"
+    shutil.copy(MESSY, policy)
+    broken = tmp_path / "broken.mql"
+    broken.write_text('policy "b"\nstages {\n  a\n  b when fitt > 1\n}\n', encoding="utf-8")
+    code, out, _ = run("check", "--hash", str(policy), str(broken))
+    assert code == 1  # broken.mql has an error, and no hash
+    expected = hashlib.sha256(fmt(MESSY.read_text(encoding="utf-8")).encode("utf-8")).hexdigest()
+    assert f"{policy}: version 2, sha256 {expected}" in out.splitlines()
+    assert "broken.mql: version" not in out
+    assert run("check", "--hash", "--format", "json", str(policy))[0] == 2
