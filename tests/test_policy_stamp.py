@@ -387,3 +387,29 @@ def test_check_hash_prints_what_the_decisions_carry(tmp_path: Path) -> None:
     assert f"{policy}: version 2, sha256 {expected}" in out.splitlines()
     assert "broken.mql: version" not in out
     assert run("check", "--hash", "--format", "json", str(policy))[0] == 2
+
+
+def test_the_printed_sql_names_the_policy(tmp_path: Path) -> None:
+    from mqldsl.io.journeys import JourneyReader, ReadReport
+    from mqldsl.warehouse.engine import DuckDBEngine
+
+    data = journeys(tmp_path)
+    sha = hashlib.sha256(ACME.read_bytes()).hexdigest()
+    model = mqldsl.load(ACME)
+    for extra, params in (([], None), (["--set", "mql_intent_min=30"], "mql_intent_min=30")):
+        code, query, err = run("sql", str(ACME), "--as-of", AS_OF, *extra)
+        assert code == 0, err
+        with DuckDBEngine(model) as engine:  # its `leads` and `events` tables
+            engine.load_leads(JourneyReader(model, ReadReport()).read_jsonl(data))
+            rows = engine.con.execute(query).fetchall()
+            names = [d[0] for d in engine.con.description]
+        got = [dict(zip(names, row, strict=True)) for row in rows]
+        assert len(got) == 8
+        assert all(
+            (row["policy_version"], row["policy_sha256"], row["policy_params"]) == (4, sha, params)
+            for row in got
+        )
+        python = {
+            d["id"]: d["stage"] for d in decisions(str(ACME), str(data), "--as-of", AS_OF, *extra)
+        }
+        assert {row["id"]: row["stage"] for row in got} == python

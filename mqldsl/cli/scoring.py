@@ -159,8 +159,9 @@ def sql_command(
     The query reads `leads(id, <lead fields>)` and `events(lead_id, type, at,
     <event fields>)` and returns one row per lead: id, as_of, stage, one
     `score_<name>` column per score, disqualified (the reasons, in declared
-    order), queue, sla, due and one `entered_<stage>` column per stage. It
-    gives the same decisions as `mqldsl score` (see docs/sql.md).
+    order), queue, sla, due, one `entered_<stage>` column per stage, and the
+    policy (policy_version, policy_sha256, policy_params). It gives the same
+    decisions as `mqldsl score` (see docs/sql.md).
     """
     from mqldsl.io.files import write_output
     from mqldsl.warehouse.scoring import policy_sql, require_sql
