@@ -216,6 +216,19 @@ def test_every_change_of_a_shipped_policy_changes_its_hash(path: Path) -> None:
         assert tried >= 3, kind.__name__
 
 
+def test_line_ends_and_a_byte_order_mark_do_not_count(tmp_path: Path) -> None:
+    from mqldsl.analysis.checker import check_file
+
+    raw = ACME.read_bytes()
+    crlf, bom = tmp_path / "crlf.mql", tmp_path / "bom.mql"
+    crlf.write_bytes(raw.replace(b"\n", b"\r\n"))
+    bom.write_bytes(b"\xef\xbb\xbf" + raw)
+    expected = hashlib.sha256(raw).hexdigest()
+    for path in (crlf, bom):
+        model = check_file(path).model
+        assert model is not None and model.sha256 == expected
+
+
 def test_the_helpers_find_what_they_should() -> None:
     text = 'policy "p 1"\n# 5 >= 4\nparam p = 10 "at 2026-01-01"\nstages {\n  a\n  b when p >= 2.5 and p < 20\n}\n'
     assert [m.group() for m in tokens(text, NUMBER)] == ["10", "2.5", "20"]
