@@ -10,14 +10,20 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import sys
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 
 DAY = 86400.0
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 STAGES = ["visitor", "subscriber", "lead", "mql", "sql"]
 WINDOWS = (14 * DAY, 30 * DAY, 60 * DAY)
+# The policy every decision names (SPEC §12). policies/acme.mql is canonical
+# (what `mqldsl fmt` writes), so the hash of its bytes is the policy's hash.
+ACME = Path(__file__).resolve().parent.parent / "policies" / "acme.mql"
+POLICY = {"version": 4, "sha256": hashlib.sha256(ACME.read_bytes()).hexdigest()}
 
 
 def seconds(text: str) -> float:
@@ -157,6 +163,7 @@ def decide(lead: dict, as_of: float) -> dict:
         "disqualified": reasons,
         "route": route,
         "entered": {k: instant(v) for k, v in sorted(entered.items(), key=lambda kv: kv[1])},
+        "policy": POLICY,
     }
 
 

@@ -94,7 +94,8 @@ def decide(
     params: Params | None = None,
 ) -> Decision:
     """Where one lead stands as of ``as_of``: stage, scores, disqualifiers, route and SLA
-    due time, and when it entered each stage."""
+    due time, when it entered each stage, and the policy that decided (``decision.policy``:
+    version, sha256 of the canonical text, params that differ from the file's)."""
     evaluator = policy if isinstance(policy, Evaluator) else compile(policy, params)
     one = _lead(evaluator.model, lead_or_record)
     return evaluator.decide(one, instant(as_of))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -55,6 +56,8 @@ def test_score_writes_one_decision_per_lead_in_input_order(tmp_path: Path) -> No
         "disqualified": [],
         "route": {"queue": "sdr_inbound", "sla": "5 minutes", "due": "2026-10-31T23:05:00Z"},
         "entered": {"mql": "2026-10-31T23:00:00Z"},
+        # acme.mql is canonical (tests/test_printer.py): its bytes are what `fmt` writes
+        "policy": {"version": 4, "sha256": hashlib.sha256(Path(ACME).read_bytes()).hexdigest()},
     }
     assert second["stage"] == "disqualified"
     assert second["disqualified"] == ["Unsubscribed"]
@@ -306,10 +309,12 @@ def test_crm_conventions_hubspot_and_salesforce(tmp_path: Path) -> None:
         str(out),
     )
     assert code == 0, err
+    policy = f"4,{hashlib.sha256(Path(ACME).read_bytes()).hexdigest()},"
     assert out.read_text().splitlines() == [
-        "Record ID,Lifecycle Stage,Lead Status,mqldsl_fit,mqldsl_intent,mqldsl_stage,mqldsl_queue",
-        "L-1,marketingqualifiedlead,NEW,40,30,mql,sdr_inbound",
-        "L-2,other,UNQUALIFIED,0,7,disqualified,",
+        "Record ID,Lifecycle Stage,Lead Status,mqldsl_fit,mqldsl_intent,mqldsl_stage,mqldsl_queue,"
+        "mqldsl_policy_version,mqldsl_policy_sha256,mqldsl_policy_params",
+        f"L-1,marketingqualifiedlead,NEW,40,30,mql,sdr_inbound,{policy}",
+        f"L-2,other,UNQUALIFIED,0,7,disqualified,,{policy}",
     ]
     sf = tmp_path / "salesforce.csv"
     code, _, err = run(
@@ -329,8 +334,8 @@ def test_crm_conventions_hubspot_and_salesforce(tmp_path: Path) -> None:
     )
     assert code == 0, err
     assert sf.read_text().splitlines()[1:] == [
-        "L-1,Open - Not Contacted,40,30,mql,sdr_inbound",
-        "L-2,Closed - Not Converted,0,7,disqualified,",
+        f"L-1,Open - Not Contacted,40,30,mql,sdr_inbound,{policy}",
+        f"L-2,Closed - Not Converted,0,7,disqualified,,{policy}",
     ]
     code, _, err = run(
         "score",

@@ -32,6 +32,10 @@ def test_packets_for_handed_over_leads_only_with_reasons_and_activity(tmp_path: 
     assert "1 handoff packet (1 leads not handed over at the as-of instant)" in err
     (packet,) = [json.loads(line) for line in out.read_text().splitlines()]
     assert packet["id"] == "HOT"
+    # The packet names the policy as the lead's decision does.
+    code, decisions, _ = run("score", str(policy), str(journeys), "--as-of", "2026-12-01T00:00:00Z")
+    assert json.loads(decisions.splitlines()[0])["policy"] == packet["policy"]
+    assert packet["policy"]["version"] == 3 and len(packet["policy"]["sha256"]) == 64
     assert (packet["queue"], packet["sla"]) == ("sdr_inbound", "5 minutes")
     assert (packet["handed_over_at"], packet["due"]) == (
         "2026-11-30T11:00:00Z",

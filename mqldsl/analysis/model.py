@@ -9,12 +9,15 @@ holds on to the policy's AST.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import hashlib
 import math
 from dataclasses import dataclass, field
 from typing import Literal
 
 from mqldsl.analysis.types import Type
 from mqldsl.language import ast
+from mqldsl.language.printer import format_policy
 from mqldsl.language.source import Source
 
 RefKind = Literal["field", "account_field", "event_field", "param", "score", "event", "member"]
@@ -114,6 +117,25 @@ class CheckedPolicy:
         for route in self.routes:
             seen.setdefault(route.queue, None)
         return tuple(seen)
+
+    @functools.cached_property
+    def canonical_text(self) -> str:
+        """The policy's canonical text: exactly what `mqldsl fmt` writes for
+        its file, comments included. Printed once per loaded policy.
+
+        Includes (SPEC §3.1) are not implemented yet; when they are, this must
+        become the canonical text of the policy *with its includes resolved*
+        (each included file's declarations, as loaded), so that the hash below
+        changes when an included file does."""
+        return format_policy(self.policy, self.source)
+
+    @functools.cached_property
+    def sha256(self) -> str:
+        """The SHA-256 (hex) of :attr:`canonical_text` in UTF-8: the policy's
+        identity in every decision (SPEC §12). Reformatting the file does not
+        change it; any change of meaning does, and so does a change of a
+        comment or a description, since `fmt` keeps those."""
+        return hashlib.sha256(self.canonical_text.encode("utf-8")).hexdigest()
 
     def type_of(self, node: ast.Expr) -> Type:
         return self.types[id(node)]

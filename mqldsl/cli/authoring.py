@@ -20,17 +20,27 @@ from mqldsl.cli.common import cli, load_policy, policy_file, print_diagnostics, 
     help="How to print the diagnostics.",
 )
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
-def check(paths: tuple[str, ...], output_format: str, strict: bool) -> None:
+@click.option(
+    "--hash",
+    "show_hash",
+    is_flag=True,
+    help="Print each policy's version and sha256, as its decisions name it.",
+)
+def check(paths: tuple[str, ...], output_format: str, strict: bool, show_hash: bool) -> None:
     """Parse, type-check and lint policies.
 
     PATHS are .mql files or folders (every .mql file under a folder is
     checked). Prints every problem found, then a summary; exits 1 when there
-    is an error (with --strict, also on a warning).
+    is an error (with --strict, also on a warning). With --hash, prints for
+    each policy without errors `FILE: version N, sha256 HEX`: the `policy` its
+    decisions carry (the hash of its canonical text, what `fmt` writes).
     """
     from mqldsl.analysis.checker import check_file
     from mqldsl.io.files import expand_policy_paths
     from mqldsl.language.diagnostics import Diagnostic, summary, to_json
 
+    if show_hash and output_format == "json":
+        raise click.UsageError("--hash prints text: leave out --format json")
     files = expand_policy_paths(paths)
     if not files:
         raise click.UsageError("no .mql files found in " + ", ".join(paths))
@@ -41,6 +51,10 @@ def check(paths: tuple[str, ...], output_format: str, strict: bool) -> None:
         everything.extend(diagnostics)
         if output_format == "text":
             print_diagnostics(diagnostics, result.source)
+        if show_hash and result.model is not None and not any(d.is_error for d in diagnostics):
+            version = result.model.version
+            shown = "none" if version is None else version
+            click.echo(f"{file}: version {shown}, sha256 {result.model.sha256}")
     if output_format == "json":
         click.echo(to_json(everything))
     else:

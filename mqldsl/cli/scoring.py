@@ -156,15 +156,9 @@ def _handoff(
     if journeys is None:
         raise click.UsageError("--handoff needs JOURNEYS")
     with reported():
-        outcome = write_packets(model, journeys, events, options, output, _stamp(model))
+        outcome = write_packets(model, journeys, events, options, output)
     echo_lines(outcome.summary_lines())
     sys.exit(1 if outcome.failed else 0)
-
-
-def _stamp(model: CheckedPolicy) -> dict[str, Any] | None:
-    """The policy's version and hash for each packet (SPEC §12), when the model has one."""
-    stamp = getattr(model, "stamp", None)
-    return stamp() if callable(stamp) else None
 
 
 @cli.command("sql")
@@ -202,8 +196,9 @@ def sql_command(
     The query reads `leads(id, <lead fields>)` and `events(lead_id, type, at,
     <event fields>)` and returns one row per lead: id, as_of, stage, one
     `score_<name>` column per score, disqualified (the reasons, in declared
-    order), queue, sla, due and one `entered_<stage>` column per stage. It
-    gives the same decisions as `mqldsl score` (see docs/sql.md).
+    order), queue, sla, due, one `entered_<stage>` column per stage, and the
+    policy (policy_version, policy_sha256, policy_params). It gives the same
+    decisions as `mqldsl score` (see docs/sql.md).
     """
     from mqldsl.io.files import write_output
     from mqldsl.warehouse.scoring import policy_sql, require_sql
@@ -336,7 +331,7 @@ def _write_explanation(
         elif why_not is not None:
             sections = why_not_outline(data, why_not)
         else:
-            sections = outline(data, decision.get("policy"))
+            sections = outline(data)
         text = render_explanation(sections, output_format)
     if output is None:
         click.echo(text, nl=False)

@@ -358,7 +358,7 @@ def compile_policy(model: CheckedPolicy, params: Mapping[str, Any] | None = None
     values.update(params or {})
     compiler = _Compiler(model, values)
     source = compiler.compile()
-    env = namespace(PolicyMeta.of(model), compiler.constants)
+    env = namespace(PolicyMeta.of(model, values), compiler.constants)
     code = compile(source, f"<mqldsl policy {model.source.name}>", "exec")
     exec(code, env)
     return CompiledPolicy(model, values, source, env["evaluate"], compiler.constants)

@@ -128,6 +128,7 @@ class _Builder:
             scores=self.scores(ctx),
             route=decision.route,
             timeline=timeline,
+            policy=decision.policy.to_json(),
         )
 
     # ------------------------------------------------------------ the timeline

@@ -356,6 +356,9 @@ class Explanation:
     scores: tuple[ScoreExplanation, ...]
     route: RouteDecision | None
     timeline: tuple[Change, ...]
+    # The policy that decided (the decision's `policy`: version, sha256, changed params);
+    # the decision's JSON carries it, so ``to_json`` does not repeat it.
+    policy: Mapping[str, Any] | None = None
 
     def check(self, stage: str) -> StageCheck:
         """The check of one stage (KeyError for a name that is not a stage)."""

@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import Any
 
 from mqldsl.analysis.model import CheckedPolicy
+from mqldsl.analysis.stamp import PolicyStamp, policy_stamp
 from mqldsl.engine.runtime import (
     DAY,
     Decision,
@@ -84,9 +85,10 @@ class PolicyMeta:
     declared: tuple[str, ...]  # declaration order: the order decisions report scores in
     routes: tuple[tuple[str, str | None, float | None], ...]  # queue, sla text, sla seconds
     recycles: tuple[tuple[str, str, int], ...]  # from, to, line
+    policy: PolicyStamp  # stamped on every decision
 
     @staticmethod
-    def of(model: CheckedPolicy) -> PolicyMeta:
+    def of(model: CheckedPolicy, params: Mapping[str, Any] | None = None) -> PolicyMeta:
         return PolicyMeta(
             stages=model.stage_names,
             locked=model.locked,
@@ -105,6 +107,7 @@ class PolicyMeta:
                 for r in model.routes
             ),
             recycles=tuple((r.from_stage, r.to_stage, r.span.line) for r in model.recycles),
+            policy=policy_stamp(model, params),
         )
 
 
@@ -199,6 +202,7 @@ def drive(
         disqualified=tuple(reasons),
         route=route_decision,
         entered=dict(sorted(entered.items(), key=lambda item: item[1])),
+        policy=meta.policy,
     )
     return EvalResult(decision, tuple(steps), contributions, start, first)
 

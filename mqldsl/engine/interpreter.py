@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from mqldsl.analysis.model import CheckedPolicy
+from mqldsl.analysis.stamp import policy_stamp
 from mqldsl.engine.helpers import EvalResult
 from mqldsl.engine.runtime import (
     COMPARE,
@@ -50,6 +51,7 @@ class Interpreter(ast.ContextVisitor[Context, Any]):
         self.model = model
         self.params = {name: info.value for name, info in model.params.items()}
         self.params.update(params or {})
+        self.stamp = policy_stamp(model, self.params)
 
     # ------------------------------------------------------------ expressions
 
@@ -322,6 +324,7 @@ class Interpreter(ast.ContextVisitor[Context, Any]):
             disqualified=disqualified,
             route=route,
             entered=dict(sorted(entered.items(), key=lambda item: item[1])),
+            policy=self.stamp,
         )
         return decision, steps, start, first
 

@@ -13,7 +13,10 @@ import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mqldsl.analysis.stamp import PolicyStamp
 
 UTC = dt.UTC
 DAY = 86400.0
@@ -65,6 +68,7 @@ class Decision:
     disqualified: tuple[str, ...]
     route: RouteDecision | None
     entered: Mapping[str, float]
+    policy: PolicyStamp  # which policy decided, with which params (SPEC §12)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -81,6 +85,7 @@ class Decision:
                 "due": format_instant(self.route.due) if self.route.due is not None else None,
             },
             "entered": {stage: format_instant(at) for stage, at in self.entered.items()},
+            "policy": self.policy.to_json(),
         }
 
 

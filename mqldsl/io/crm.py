@@ -132,8 +132,14 @@ def stage_mapping(model: CheckedPolicy, crm: str, overrides: dict[str, str]) -> 
     return mapping
 
 
+POLICY_COLUMNS = ("mqldsl_policy_version", "mqldsl_policy_sha256", "mqldsl_policy_params")
+
+
 class CrmWriter:
-    """One row per decision in the columns the CRM imports."""
+    """One row per decision in the columns the CRM imports, then mqldsl's own
+    properties: the scores, stage and queue, and the policy that decided
+    (SPEC §12): its version, sha256 and the params the run set to other
+    values than the policy's, as `--set` writes them (empty when none)."""
 
     def __init__(
         self, stream: IO[str], model: CheckedPolicy, crm: str, mapping: dict[str, str]
@@ -147,7 +153,13 @@ class CrmWriter:
         else:
             header = ["Lead ID", "Lead Status"]
         self.writer.writerow(
-            [*header, *(f"mqldsl_{s}" for s in self.scores), "mqldsl_stage", "mqldsl_queue"]
+            [
+                *header,
+                *(f"mqldsl_{s}" for s in self.scores),
+                "mqldsl_stage",
+                "mqldsl_queue",
+                *POLICY_COLUMNS,
+            ]
         )
 
     def write(self, decision: Decision) -> None:
@@ -158,4 +170,12 @@ class CrmWriter:
             row = [decision.id, value]
         scores = [("" if decision.scores[s] is None else decision.scores[s]) for s in self.scores]
         queue = decision.route.queue if decision.route else ""
-        self.writer.writerow([*row, *scores, decision.stage, queue])
+        self.writer.writerow([*row, *scores, decision.stage, queue, *policy_cells(decision)])
+
+
+def policy_cells(decision: Decision) -> list[object]:
+    """The policy columns of a decision: version (empty without one), sha256,
+    and the params set at run time as `NAME=VALUE; ...` (`--set` syntax)."""
+    stamp = decision.policy
+    version = "" if stamp.version is None else stamp.version
+    return [version, stamp.sha256, stamp.params_text()]

@@ -303,7 +303,7 @@ REASONS = {"condition now holds": "advanced"}
 # ---------------------------------------------------------------- the outline
 
 
-def outline(data: Explanation, policy: Mapping[str, Any] | None = None) -> list[Section]:
+def outline(data: Explanation) -> list[Section]:
     """The whole explanation, in the order a rep reads it."""
     t = data.as_of
     title = f"Lead {data.lead}, as of {when(t)}: {data.stage}"
@@ -325,12 +325,19 @@ def outline(data: Explanation, policy: Mapping[str, Any] | None = None) -> list[
             f"Recycled at {when(data.journey_start)}: events up to then no longer count "
             "toward scores or stages (disqualifiers still see them)."
         )
+    policy = data.policy
     if policy:
         version = policy.get("version")
+        changed = policy.get("params") or {}
         head.add(
-            "Policy"
+            "Decided by policy"
             + (f" version {version}" if version is not None else "")
-            + f", sha256 {str(policy.get('sha256', ''))[:12]}"
+            + f" (sha256 {str(policy.get('sha256', ''))[:12]})"
+            + (
+                ", with " + ", ".join(f"{k}={value_text(v)}" for k, v in changed.items())
+                if changed
+                else ""
+            )
         )
     sections = [head]
     held = [d for d in data.disqualifiers if d.holds]

@@ -156,10 +156,9 @@ def write_packets(
     events: str | None,
     options: ScoreOptions,
     output: str | None,
-    stamp: Mapping[str, Any] | None = None,
 ) -> HandoffOutcome:
     """Write the handoff packets of ``journeys`` to ``output`` (JSON Lines, atomically; None:
-    standard output)."""
+    standard output); each names the policy that decided, as decisions do."""
     outcome = HandoffOutcome()
     outcome.report.limit = options.max_errors
     evaluator = Evaluator(model, options.params)
@@ -171,7 +170,7 @@ def write_packets(
             if result.decision.route is None:
                 continue
             why = explain(model, lead, result, evaluator.compiled.params)
-            data = packet(model, lead, why, stamp)
+            data = packet(model, lead, why, result.decision.policy.to_json())
             if data is not None:
                 sink.write(orjson.dumps(data) + b"\n")
                 outcome.packets += 1

@@ -9,7 +9,9 @@ The query reads two tables::
 and returns one row per lead: ``id``, ``as_of``, ``stage``, ``score_<name>``
 for every score, ``disqualified`` (the reasons that hold, in declared order),
 ``queue``, ``sla``, ``due`` and ``entered_<stage>`` for every stage (and
-``entered_disqualified``).
+``entered_disqualified``); with ``policy_columns`` (the query `mqldsl sql`
+prints), also the policy that decides (SPEC §12): ``policy_version``,
+``policy_sha256`` and ``policy_params``, constants.
 
 It keeps the Python engine's semantics (SPEC §4–8). The work is shared out:
 
@@ -36,6 +38,7 @@ import sqlglot
 from sqlglot import exp
 
 from mqldsl.analysis.model import CheckedPolicy
+from mqldsl.analysis.stamp import PolicyStamp, policy_stamp
 from mqldsl.language.diagnostics import DiagnosticsError
 from mqldsl.warehouse.expressions import ExpressionCompiler
 from mqldsl.warehouse.query import DISQUALIFIED, QueryBuilder
@@ -85,6 +88,7 @@ def compile_sql(
     events_table: str = "events",
     order_column: str | None = None,
     first_entries: bool = False,
+    policy_columns: bool = False,
 ) -> SqlPolicy:
     """The query that decides every lead of ``leads_table`` as of ``as_of``.
 
@@ -92,6 +96,8 @@ def compile_sql(
     it the result is ordered by id. ``first_entries`` adds, for the
     simulator, ``first_<stage>`` (the first instant the lead entered the
     stage) and ``first_route_<stage>`` (the index of the route chosen then).
+    ``policy_columns`` adds the policy's version, sha256 and the params set
+    to other values than the policy's (`NAME=VALUE; ...`, NULL for none).
     Raises DiagnosticsError (E6xx) for what SQL cannot evaluate faithfully.
     """
     problems = sql_diagnostics(model)
@@ -101,6 +107,8 @@ def compile_sql(
     values.update(params or {})
     builder = QueryBuilder(ExpressionCompiler(model, values), as_of, order_column, first_entries)
     query = builder.build(leads_table, events_table)
+    if policy_columns:
+        query = query.select(*stamp_columns(policy_stamp(model, values)), copy=False)
     return SqlPolicy(
         model=model,
         as_of=as_of,
@@ -110,3 +118,19 @@ def compile_sql(
         entered_columns=builder.entered_columns,
         first_columns=builder.first_columns,
     )
+
+
+def stamp_columns(stamp: PolicyStamp) -> list[exp.Expr]:
+    """The policy as three constant columns of the result."""
+    version: exp.Expr = (
+        exp.cast(exp.null(), exp.DataType.Type.INT)
+        if stamp.version is None
+        else exp.Literal.number(stamp.version)
+    )
+    text = stamp.params_text()
+    params = exp.Literal.string(text) if text else exp.cast(exp.null(), exp.DataType.Type.VARCHAR)
+    return [
+        exp.alias_(version, "policy_version"),
+        exp.alias_(exp.Literal.string(stamp.sha256), "policy_sha256"),
+        exp.alias_(params, "policy_params"),
+    ]

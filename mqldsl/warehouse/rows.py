@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from mqldsl.analysis.stamp import policy_stamp
 from mqldsl.engine.runtime import UTC, Decision, RouteDecision, round_score, to_seconds
 from mqldsl.warehouse.compiler import DISQUALIFIED, SqlPolicy
 
@@ -28,6 +29,7 @@ class RowReader:
     def __init__(self, compiled: SqlPolicy, columns: Sequence[str]) -> None:
         position = {name: i for i, name in enumerate(columns)}
         self.as_of = compiled.as_of
+        self.policy = policy_stamp(compiled.model, compiled.params)
         self.scores = [(name, position[col]) for name, col in compiled.score_columns.items()]
         self.entered = [(stage, position[col]) for stage, col in compiled.entered_columns.items()]
         self.firsts = [
@@ -60,6 +62,7 @@ class RowReader:
             disqualified=tuple(row[self.i_dq] or ()),
             route=route,
             entered=entered,
+            policy=self.policy,
         )
         first = {
             name: (_seconds(row[a]), int(row[r]))

@@ -252,6 +252,7 @@ def policy_sql(
             params,
             leads_table=tables[0].sql(dialect=dialect),
             events_table=tables[1].sql(dialect=dialect),
+            policy_columns=True,
         )
         return compiled.sql(dialect) + ";\n"
     except DiagnosticsError as exc:  # pragma: no cover - require_sql ran first
