@@ -213,19 +213,23 @@ def sql_command(
         write_output(output, lambda sink: sink.write(data))
 
 
+explanation_format = click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "md", "html"]),
+    default="text",
+    show_default=True,
+    help="Text for a terminal, JSON for tools, Markdown for a ticket or wiki, HTML for a page.",
+)
+
+
 @cli.command()
 @policy_file
 @journey_file
 @click.option("--lead", "lead_id", required=True, help="The id of the lead to explain.")
 @click.option("--as-of", type=INSTANT, help="Evaluate as of this instant (default: now).")
 @set_option
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json", "md", "html"]),
-    default="text",
-    show_default=True,
-)
+@explanation_format
 @click.option(
     "--why-not",
     "why_not",
@@ -267,13 +271,7 @@ def explain(
 @click.option("--lead", "lead_id", required=True, help="The id of the lead.")
 @click.option("--as-of", type=INSTANT, help="Up to this instant (default: now).")
 @set_option
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json", "md", "html"]),
-    default="text",
-    show_default=True,
-)
+@explanation_format
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE.")
 @events_option
 def timeline(

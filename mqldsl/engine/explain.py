@@ -201,47 +201,20 @@ class _Builder:
                     for part in _names(node.formula)
                     if model.ref(part).kind in ("score", "param", "field", "account_field")
                 )
-                out.append(
-                    ScoreExplanation(
-                        name,
-                        node.description,
-                        value,
-                        lowest,
-                        highest,
-                        rules=(),
-                        formula=expr(node.formula),
-                        operands=operands,
-                        range=None,
-                        unclamped=None,
-                    )
+                how: dict[str, Any] = {"formula": expr(node.formula), "operands": operands}
+            else:
+                given = contributions.get(name, ())
+                rules = tuple(
+                    self.rule(node, rule, points, ctx)
+                    for rule, points in zip(node.rules or (), given, strict=True)
                 )
-                continue
-            given = contributions.get(name, ())
-            rules = tuple(
-                self.rule(node, rule, points, ctx)
-                for rule, points in zip(node.rules or (), given, strict=True)
-            )
-            total = sum(given)
-            unclamped = None
-            bounds = None
-            if node.range is not None:
-                bounds = (float(node.range.low), float(node.range.high))
-                if not bounds[0] <= total <= bounds[1]:
-                    unclamped = total
-            out.append(
-                ScoreExplanation(
-                    name,
-                    node.description,
-                    value,
-                    lowest,
-                    highest,
-                    rules=rules,
-                    formula=None,
-                    operands=(),
-                    range=bounds,
-                    unclamped=unclamped,
-                )
-            )
+                how = {"rules": rules}
+                if node.range is not None:
+                    bounds = (float(node.range.low), float(node.range.high))
+                    total = sum(given)
+                    how["range"] = bounds
+                    how["unclamped"] = None if bounds[0] <= total <= bounds[1] else total
+            out.append(ScoreExplanation(name, node.description, value, lowest, highest, **how))
         return tuple(out)
 
     def rule(

@@ -288,11 +288,11 @@ class ScoreExplanation:
     value: float | int | None
     lowest: float | None
     highest: float | None
-    rules: tuple[RuleExplanation, ...]
-    formula: str | None
-    operands: tuple[Operand, ...]
-    range: tuple[float, float] | None
-    unclamped: float | None
+    rules: tuple[RuleExplanation, ...] = ()
+    formula: str | None = None
+    operands: tuple[Operand, ...] = ()
+    range: tuple[float, float] | None = None
+    unclamped: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
