@@ -246,8 +246,8 @@ def test_timeline_lists_every_stage_change(tmp_path: Path) -> None:
     )
     assert code == 0
     assert out.splitlines()[1:] == [
-        "  2026-10-29 08:00 UTC  visitor: start when a page view arrived; fit 0, intent 7",
-        "  2026-10-30 10:00 UTC  disqualified: disqualified: Unsubscribed when an unsubscribe"
+        "  2026-10-29 08:00 UTC  visitor: first seen with a page view; fit 0, intent 7",
+        "  2026-10-30 10:00 UTC  disqualified: disqualified (Unsubscribed) when an unsubscribe"
         " arrived; fit 0, intent 7",
     ]
 

@@ -31,4 +31,6 @@ def test_compiled_equals_interpreted(text: str, journeys: list[Lead]) -> None:
         fast = compiled.run(lead, AS_OF)
         slow, steps = reference.run(lead, AS_OF)
         assert fast.decision.to_json() == slow.to_json(), text
-        assert [(s.at, s.stage) for s in fast.steps] == [(s.at, s.stage) for s in steps], text
+        assert [(s.at, s.stage, s.reason, s.recycled_by) for s in fast.steps] == [
+            (s.at, s.stage, s.reason, s.recycled_by) for s in steps
+        ], text

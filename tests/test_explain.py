@@ -186,7 +186,10 @@ def test_a_locked_stage_states_its_entry_instant_scores_then_and_tipping_event(
         "Entered mql at 2026-11-19 09:02 UTC when a demo request arrived; "
         "fit 65, intent 45, activity 10 at that moment." in text
     )
-    assert "Now the condition no longer holds; the stage is kept" in text
+    assert (
+        "Now its condition does not hold; the lead stays at mql because it was reached "
+        "and locked stages only move forward" in text
+    )
     # The handoff made on entry, with its due time, in the history.
     handoffs = data["explanation"]["handoffs"]
     assert handoffs == [
@@ -222,7 +225,7 @@ def test_timeline_shows_scores_at_each_change_and_each_handoff(tmp_path: Path) -
     assert code == 0, err
     assert out.splitlines() == [
         "Lead T: stage history up to 2026-12-01 00:00 UTC",
-        "  2026-11-19 09:02 UTC  mql: start when a demo request arrived; "
+        "  2026-11-19 09:02 UTC  mql: first seen with a demo request; "
         "fit 65, intent 35, activity 0",
         "    handed to sdr_inbound, first touch due by 2026-11-19 09:07 UTC (5 minutes)",
         "  2026-11-20 10:00 UTC  sql: advanced when a sales acceptance arrived; "
@@ -274,13 +277,41 @@ def test_compiled_and_interpreted_explanations_are_equal(text: str, journeys: li
     assert result.model is not None, text
     compiled = Evaluator(result.model)
     reference = Interpreter(result.model)
+    model = result.model
     for lead in journeys:
-        fast = explain(result.model, lead, compiled.run(lead, AS_OF, explain=True))
-        slow = explain(result.model, lead, reference.result(lead, AS_OF))
+        run_ = compiled.run(lead, AS_OF, explain=True)
+        fast = explain(model, lead, run_)
+        slow = explain(model, lead, reference.result(lead, AS_OF))
         assert fast.to_json() == slow.to_json(), text
+        check_against_the_decision(model, lead, run_, fast)
         # And every format renders it.
         for kind in ("text", "md", "html"):
             assert render_explanation(outline(fast), kind)
+
+
+def check_against_the_decision(model: Any, lead: Lead, run_: Any, why: Any) -> None:
+    """What the explanation states agrees with the decision and the timeline, which the
+    explanation's own code did not compute: the events' points add up to each rule's points
+    (or exceed its cap), the current stage's condition holds in flexible mode and no later
+    stage's does, a disqualifier holds exactly when the decision names it, and the stage
+    reached is that of the last step that was not a disqualification."""
+    decision = run_.decision
+    for score in why.scores:
+        for rule in score.rules:
+            valued = [e.points for e in rule.events if e.points is not None]
+            if rule.max is not None and rule.uncapped is not None:
+                assert abs(sum(valued)) > rule.max
+                assert abs(rule.points) == pytest.approx(rule.max)
+            elif valued and rule.rule.split()[1] == "per":
+                assert sum(valued) == pytest.approx(rule.points)
+    held = [d.reason for d in why.disqualifiers if d.holds]
+    assert held == list(decision.disqualified)
+    stays = [step.stage for step in run_.steps if step.stage != "disqualified"]
+    assert why.reached == (stays[-1] if stays else model.stage_names[0])
+    if decision.stage != "disqualified":
+        if not model.locked and why.why is not None:
+            assert why.why.holds
+        assert all(not check.holds for check in why.why_not)
 
 
 # ---------------------------------------------------------------- golden files
@@ -333,3 +364,61 @@ def test_a_recycled_lead_says_which_events_no_longer_count() -> None:
         "no trial_started ever: the last was 60 days ago (2026-10-11 12:00 UTC), "
         "before the lead was recycled: it no longer counts" in text
     )
+
+
+def test_a_disqualification_after_progress_names_the_stage_it_had_reached(tmp_path: Path) -> None:
+    # Flexible stages: an MQL on 11-01 (a demo request), back to lead on 12-01 (the demo
+    # left its 30-day window), unsubscribed on 12-05.
+    policy = (
+        POLICY.replace("stages locked", "stages").replace(
+            "event sales_accepted\n", "event sales_accepted\nevent unsubscribe\n"
+        )
+        + 'disqualify "Unsubscribed" when unsubscribe ever\n'
+    )
+    events = [
+        {"type": "demo_request", "at": "2026-11-01T00:00:00Z"},
+        {"type": "unsubscribe", "at": "2026-12-05T00:00:00Z"},
+    ]
+    path = tmp_path / "p.mql"
+    path.write_text(policy)
+    journeys = tmp_path / "j.jsonl"
+    journeys.write_text(record("X", events) + "\n")
+    args = ["explain", str(path), str(journeys), "--lead", "X", "--as-of", "2026-12-10T00:00:00Z"]
+    code, text, err = run(*args)
+    assert code == 0, err
+    code, out, _ = run(*args, "--format", "json")
+    data = json.loads(out)["explanation"]
+    assert [(c["at"], c["stage"]) for c in data["timeline"]] == [
+        ("2026-11-01T00:00:00Z", "mql"),
+        ("2026-12-01T00:00:00Z", "lead"),
+        ("2026-12-05T00:00:00Z", "disqualified"),
+    ]
+    # It was at lead (not mql) when it unsubscribed: mql is among the stages it lacks.
+    assert "Before that it had reached lead." in text
+    assert [c["stage"] for c in data["why_not"]] == ["mql", "sql"]
+    # The fall back from mql on 12-01 shows the clauses that failed then.
+    fell = data["timeline"][1]
+    assert fell["clause"]["holds"] is False
+    assert "no demo_request within 30 days: the last was 30 days ago" in text
+    # --why-not in JSON says where the lead stands with respect to the stage.
+    code, out, _ = run(*args, "--format", "json", "--why-not", "lead")
+    assert json.loads(out)["why_not"]["status"] == "disqualified"
+
+
+def test_a_lead_disqualified_from_its_first_instant(tmp_path: Path) -> None:
+    policy = POLICY + 'disqualify "Too small" when size < 10\n'
+    path = tmp_path / "p.mql"
+    path.write_text(policy)
+    journeys = tmp_path / "j.jsonl"
+    events = [{"type": "page_view", "at": "2026-11-30T00:00:00Z", "path": "/"}]
+    journeys.write_text(record("S", events, size=5) + "\n" + record("Q", [], size=5) + "\n")
+    base = ["explain", str(path), str(journeys), "--as-of", "2026-12-01T00:00:00Z"]
+    code, text, _ = run(*base, "--lead", "S")
+    assert code == 0
+    assert "It was disqualified from its first instant on." in text
+    assert (
+        "2026-11-30 00:00 UTC  disqualified: first seen with a page view, "
+        "already disqualified (Too small);" in text
+    )
+    code, text, _ = run(*base, "--lead", "Q")
+    assert "Disqualified by its profile (no event up to 2026-12-01 00:00 UTC)." in text

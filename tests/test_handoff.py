@@ -29,7 +29,7 @@ def test_packets_for_handed_over_leads_only_with_reasons_and_activity(tmp_path: 
         "--handoff", "-o", str(out),
     )  # fmt: skip
     assert code == 0, err
-    assert "1 handoff packet (1 leads not handed over at the as-of instant)" in err
+    assert "1 handoff packet; 1 of 2 leads read had no handoff at or before the as-of" in err
     (packet,) = [json.loads(line) for line in out.read_text().splitlines()]
     assert packet["id"] == "HOT"
     # The packet names the policy as the lead's decision does.
@@ -74,12 +74,56 @@ def test_packets_for_handed_over_leads_only_with_reasons_and_activity(tmp_path: 
     ]
 
 
+def test_a_packet_says_why_at_the_handoff_and_lists_penalties(tmp_path: Path) -> None:
+    policy = tmp_path / "p.mql"
+    policy.write_text(
+        POLICY.replace(
+            '+65 when size >= 100 "Right size"',
+            '+80 when size >= 100 "Right size"\n  -15 when channel == inbound "Inbound, not qualified by SDRs"',
+        )
+    )
+    events = [
+        {"type": "page_view", "at": "2026-11-28T10:00:00Z", "path": "/pricing"},
+        {"type": "demo_request", "at": "2026-11-30T11:00:00Z"},
+    ]
+    journeys = tmp_path / "j.jsonl"
+    journeys.write_text(record("P", events) + "\n")
+    code, out, err = run(
+        "score", str(policy), str(journeys), "--as-of", "2026-12-01T00:00:00Z", "--handoff"
+    )
+    assert code == 0, err
+    packet = json.loads(out)
+    # At the handoff (the demo request): fit 80 - 15 = 65; intent 5 + 35 = 40 < 50, so the
+    # second option held: a demo request within 30 days and fit 65 >= 60.
+    assert packet["at_handoff"] == {
+        "scores": {"fit": 65, "intent": 40, "activity": 5},
+        "events": [{"at": "2026-11-30T11:00:00Z", "type": "demo_request"}],
+        "held": [
+            "demo_request within 30 days: 1 matching, the last demo_request at that moment "
+            "(2026-11-30 11:00 UTC)",
+            "fit 65 >= 60",
+        ],
+    }
+    assert [(p["reason"], p["points"]) for p in packet["penalties"]] == [
+        ("Inbound, not qualified by SDRs", -15)
+    ]
+    assert all(r["points"] > 0 for r in packet["reasons"])
+
+
 def test_handoff_refuses_options_it_cannot_honour(tmp_path: Path) -> None:
     policy = tmp_path / "p.mql"
     policy.write_text(POLICY)
     journeys = tmp_path / "j.jsonl"
     journeys.write_text(record("A", []) + "\n")
-    for extra in (["-o", str(tmp_path / "x.csv")], ["--engine", "duckdb"], ["--explain"]):
+    refused = (
+        ["-o", str(tmp_path / "x.csv")],
+        ["-o", str(tmp_path / "x.json")],
+        ["--engine", "duckdb"],
+        ["--explain"],
+        ["--crm-map", "mql=MQL"],
+        ["--memory-limit", "1GB"],
+    )
+    for extra in refused:
         code, _, err = run(
             "score", str(policy), str(journeys), "--as-of", "2026-12-01T00:00:00Z",
             "--handoff", *extra,

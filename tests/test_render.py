@@ -468,3 +468,21 @@ def test_a_saved_report_without_scores_at_the_mql_handoff_still_renders() -> Non
     assert page.count("<svg") == 3 and "fit now (at the as-of)" in page
     assert "became an MQL" not in page
     assert "## Scores now" not in reports.simulate_markdown(report)
+
+
+def test_document_names_the_hash_decisions_carry(tmp_path: Path) -> None:
+    """The footer's sha256 is the one every decision names (of the text `fmt` writes), not
+    the file's bytes: a messy, CRLF file shows the hash of its canonical form."""
+    import hashlib
+
+    messy = tmp_path / "messy.mql"
+    messy.write_bytes(ACME.read_bytes().replace(b"\n", b"\r\n").replace(b"  +", b"      +"))
+    code, out, err = run("docs", str(messy))
+    assert code == 0, err
+    tidy = tmp_path / "tidy.mql"
+    tidy.write_bytes(messy.read_bytes())
+    code, _, err = run("fmt", str(tidy))
+    assert code == 0, err
+    canonical = hashlib.sha256(tidy.read_bytes()).hexdigest()
+    assert canonical != hashlib.sha256(messy.read_bytes()).hexdigest()
+    assert f"version 4, sha256 `{canonical}`, as decisions name it" in out

@@ -115,7 +115,8 @@ def score(
         max_errors=max_errors,
     )
     if handoff:
-        _handoff(model, journeys, events, options, output, engine, crm or leads_table)
+        others = [crm, leads_table, memory_limit, *crm_map, crm_mapping]
+        _handoff(model, journeys, events, options, output, engine, any(o for o in others))
         return
     request = ScoreRequest(
         options=options,
@@ -142,16 +143,16 @@ def _handoff(
     options: ScoreOptions,
     output: str | None,
     engine: str,
-    other: str | None,
+    other: bool,
 ) -> None:
     from mqldsl.render.handoff import write_packets
 
-    if options.explain or options.jobs > 1 or engine != "python" or other is not None:
+    if options.explain or options.jobs > 1 or engine != "python" or other:
         raise click.UsageError(
-            "--handoff writes packets with the Python engine in one process: "
-            "leave out --explain, --jobs, --engine duckdb, --leads and --crm"
+            "--handoff writes packets with the Python engine in one process: leave out "
+            "--explain, --jobs, --engine duckdb, --leads, --memory-limit and the --crm options"
         )
-    if output is not None and not output.endswith((".jsonl", ".json")):
+    if output is not None and not output.endswith(".jsonl"):
         raise click.BadParameter("handoff packets are JSON Lines: -o FILE.jsonl", param_hint="-o")
     if journeys is None:
         raise click.UsageError("--handoff needs JOURNEYS")
@@ -319,7 +320,10 @@ def _write_explanation(
         if history:
             body: dict[str, Any] = {**decision, "timeline": data.to_json()["timeline"]}
         elif why_not is not None:
-            body = {**decision, "why_not": data.check(why_not).to_json()}
+            body = {
+                **decision,
+                "why_not": {**data.check(why_not).to_json(), "status": data.status(why_not)},
+            }
         else:
             body = {**decision, "explanation": data.to_json()}
         text = json.dumps(body, indent=2, ensure_ascii=False) + "\n"

@@ -8,12 +8,14 @@ are re-exported here, the evaluator's front door.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.codegen import compile_policy
 from mqldsl.engine.helpers import DISQUALIFIED, EvalResult
+from mqldsl.engine.interpreter import Interpreter
 from mqldsl.engine.runtime import Decision, Lead
 
 __all__ = ["DISQUALIFIED", "EvalResult", "Evaluator"]
@@ -35,6 +37,12 @@ class Evaluator:
 
     def decide(self, lead: Lead, as_of: float) -> Decision:
         return self.run(lead, as_of).decision
+
+    @functools.cached_property
+    def reference(self) -> Interpreter:
+        """The reference interpreter of the same policy and params (explanations use its
+        expression semantics for the values they state)."""
+        return Interpreter(self.model, self.compiled.params)
 
     @property
     def source(self) -> str:

@@ -44,9 +44,11 @@ def explain(
     lead: Lead,
     result: EvalResult,
     params: Mapping[str, Any] | None = None,
+    interpreter: Interpreter | None = None,
 ) -> Explanation:
-    """The explanation of ``result`` (evaluated with ``explain=True``) for ``lead``."""
-    return _Builder(model, lead, result, params).build()
+    """The explanation of ``result`` (evaluated with ``explain=True``) for ``lead``; a loop
+    over many leads passes one ``interpreter`` (of ``model`` with ``params``) to all."""
+    return _Builder(model, lead, result, interpreter or Interpreter(model, params)).build()
 
 
 class _Builder:
@@ -55,14 +57,14 @@ class _Builder:
         model: CheckedPolicy,
         lead: Lead,
         result: EvalResult,
-        params: Mapping[str, Any] | None,
+        interpreter: Interpreter,
     ) -> None:
         if result.contributions is None or any(s.scores is None for s in result.steps):
             raise ValueError("explain() needs a result evaluated with explain=True")
         self.model = model
         self.lead = lead
         self.result = result
-        self.interpreter = Interpreter(model, params)
+        self.interpreter = interpreter
         self.as_of = result.decision.as_of
         self.start = result.journey_start
 
@@ -85,10 +87,9 @@ class _Builder:
         timeline = tuple(
             self.change(step, steps[i - 1] if i else None) for i, step in enumerate(steps)
         )
-        reached = decision.stage
-        if reached == DISQUALIFIED:
-            before = [s for s in decision.entered if s != DISQUALIFIED]
-            reached = max(before, key=names.index) if before else names[0]
+        # The stage of the current stay; when disqualified, of the last stay before it.
+        stays = [c.stage for c in timeline if c.stage != DISQUALIFIED]
+        reached = stays[-1] if stays else names[0]
         entry = None
         if timeline:
             last = timeline[-1]
@@ -99,7 +100,10 @@ class _Builder:
             if stage is not None and stage.condition is not None:
                 at = Context(self.lead, last.at, self.start_at(last.at), dict(last.scores))
                 clause = self.clause(stage.condition, at)
-            entry = Entry(last.stage, last.at, last.reason, last.scores, last.events, clause)
+            recycle = last.clause if last.recycled else None
+            entry = Entry(
+                last.stage, last.at, last.reason, last.scores, last.events, clause, recycle
+            )
         whole = ctx
         if self.start != -math.inf:
             whole = Context(
@@ -133,19 +137,12 @@ class _Builder:
 
     # ------------------------------------------------------------ the timeline
 
-    def start_at(self, t: float) -> float:
-        """The journey start in force at instant ``t``: the latest recycle at or before it."""
+    def start_at(self, t: float, inclusive: bool = True) -> float:
+        """The journey start in force at instant ``t`` (``inclusive``) or just before it:
+        the latest recycle up to it."""
         start = -math.inf
         for step in self.result.steps:
-            if step.at <= t and step.reason.startswith("recycled"):
-                start = step.at
-        return start
-
-    def start_before(self, t: float) -> float:
-        """The journey start in force just before instant ``t``."""
-        start = -math.inf
-        for step in self.result.steps:
-            if step.at < t and step.reason.startswith("recycled"):
+            if step.recycled_by >= 0 and (step.at <= t if inclusive else step.at < t):
                 start = step.at
         return start
 
@@ -155,19 +152,21 @@ class _Builder:
         condition, now holding)."""
         start = self.start_at(step.at)
         events = tuple(e for e in self.lead.events if e.at == step.at and e.at > start)
-        recycled = step.reason.startswith("recycled")
+        recycled = step.recycled_by >= 0
         clause = None
         stages = {s.name: s for s in self.model.stages.stages}
         if recycled:
-            rule = next(
-                r
-                for r in self.model.recycles
-                if step.reason == f"recycled from {r.from_stage} (line {r.span.line})"
-            )
-            before = self.start_before(step.at)
+            rule = self.model.recycles[step.recycled_by]
+            before = self.start_at(step.at, inclusive=False)
             scores = self.interpreter.scores(self.lead, step.at, before)
             clause = self.clause(rule.condition, Context(self.lead, step.at, before, scores))
-        elif previous is not None and step.reason.endswith("condition no longer holds"):
+        elif (
+            previous is not None
+            and previous.stage in stages
+            and step.stage in stages
+            and self.model.stage_names.index(step.stage)
+            < self.model.stage_names.index(previous.stage)
+        ):  # fell back (flexible stages): the previous stage's condition failed
             condition = stages[previous.stage].condition
             if condition is not None:
                 ctx = Context(self.lead, step.at, start, dict(step.scores or {}))
@@ -364,7 +363,12 @@ class _Builder:
             events=tuple(found[-SHOWN_EVENTS:]),
             last=last,
             last_age_days=age,
-            before_start=last is not None and last.at <= ctx.start,
+            before_start=last is not None
+            and last.at <= ctx.start
+            and (
+                not isinstance(pattern.window, ast.Duration)
+                or last.at > ctx.t - pattern.window.seconds
+            ),
         )
 
 

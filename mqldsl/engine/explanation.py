@@ -35,6 +35,7 @@ __all__ = [
     "RuleExplanation",
     "ScoreExplanation",
     "StageCheck",
+    "event_json",
     "plain",
 ]
 
@@ -83,7 +84,7 @@ class EventPoints:
     age_days: float
 
     def to_json(self) -> dict[str, Any]:
-        data = _event_json(self.event)
+        data = event_json(self.event)
         data["points"] = plain(self.points)
         if self.factor is not None:
             data["factor"] = plain(self.factor)
@@ -91,7 +92,7 @@ class EventPoints:
         return data
 
 
-def _event_json(event: Event) -> dict[str, Any]:
+def event_json(event: Event) -> dict[str, Any]:
     return {
         "at": format_instant(event.at),
         "type": event.type,
@@ -161,9 +162,9 @@ class Clause:
         if self.kind in ("events", "no events"):
             data["window"] = self.window
             data["matched"] = self.matched
-            data["events"] = [_event_json(e) for e in self.events]
+            data["events"] = [event_json(e) for e in self.events]
             if self.last is not None:
-                data["last"] = _event_json(self.last)
+                data["last"] = event_json(self.last)
                 data["last_age_days"] = plain(self.last_age_days)
                 data["before_journey_start"] = self.before_start
         if self.parts:
@@ -208,6 +209,7 @@ class Entry:
     scores: Mapping[str, Any]
     events: tuple[Event, ...]
     clause: Clause | None
+    recycle: Clause | None = None  # entered by a recycle: the rule's condition, then
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -215,8 +217,9 @@ class Entry:
             "at": format_instant(self.at),
             "reason": self.reason,
             "scores": {k: plain(v) for k, v in self.scores.items()},
-            "events": [_event_json(e) for e in self.events],
+            "events": [event_json(e) for e in self.events],
             "clause": None if self.clause is None else self.clause.to_json(),
+            "recycle": None if self.recycle is None else self.recycle.to_json(),
         }
 
 
@@ -334,7 +337,7 @@ class Change:
             "reason": self.reason,
             "recycled": self.recycled,
             "scores": {k: plain(v) for k, v in self.scores.items()},
-            "events": [_event_json(e) for e in self.events],
+            "events": [event_json(e) for e in self.events],
             "handoff": _route_json(self.handoff),
             "clause": None if self.clause is None else self.clause.to_json(),
         }
@@ -366,6 +369,16 @@ class Explanation:
             if check.stage == stage:
                 return check
         raise KeyError(stage)
+
+    def status(self, stage: str) -> Literal["at", "past", "not reached", "disqualified"]:
+        """Where the lead is with respect to ``stage``: at it, past it, not there yet, or
+        disqualified (no stage applies)."""
+        if self.stage == DISQUALIFIED:
+            return "disqualified"
+        names = [c.stage for c in self.stages]
+        if stage == self.stage:
+            return "at"
+        return "past" if names.index(stage) < names.index(self.stage) else "not reached"
 
     @property
     def why(self) -> StageCheck | None:

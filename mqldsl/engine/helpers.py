@@ -147,6 +147,7 @@ def drive(
     for t in points:
         reasons, holding = instant(t, start)
         why = ""
+        cycled = -1
         if reasons:
             new = DISQUALIFIED
             why = "disqualified: " + "; ".join(reasons)
@@ -157,6 +158,7 @@ def drive(
                 reached = target
                 start = t
                 why = f"recycled from {origin} (line {line})"
+                cycled = rule
                 _, holding = instant(t, start)
             if holding > reached:
                 reached = holding
@@ -177,9 +179,9 @@ def drive(
             starts[new] = start
             label = new
             if explain:
-                steps.append(_explained_step(meta, t, start, new, why, scores, route))
+                steps.append(_explained_step(meta, t, start, new, why, cycled, scores, route))
             else:
-                steps.append(TimelineStep(t, new, why))
+                steps.append(TimelineStep(t, new, why, recycled_by=cycled))
             if new not in first and new != DISQUALIFIED:
                 first[new] = (t, route(names.index(new), t, start))
     assert label is not None
@@ -223,6 +225,7 @@ def _explained_step(
     start: float,
     stage: str,
     why: str,
+    cycled: int,
     scores: Callable[[float, float], tuple[Any, ...]],
     route: Callable[[int, float, float], int],
 ) -> TimelineStep:
@@ -231,9 +234,8 @@ def _explained_step(
     handoff = None
     if stage != DISQUALIFIED:
         handoff = _route_decision(meta, route(meta.stages.index(stage), t, start), t)
-    return TimelineStep(
-        t, stage, why, scores={name: by_name[name] for name in meta.declared}, route=handoff
-    )
+    shown = {name: by_name[name] for name in meta.declared}
+    return TimelineStep(t, stage, why, scores=shown, route=handoff, recycled_by=cycled)
 
 
 # ---------------------------------------------------------------- the environment

@@ -277,11 +277,12 @@ class Interpreter(ast.ContextVisitor[Context, Any]):
         for t in instants([e.at for e in lead.events], model.windows, decay_periods, as_of):
             reasons = self.disqualified(lead, t)
             why = ""
+            cycled = -1
             if reasons:
                 new = "disqualified"
                 why = "disqualified: " + "; ".join(reasons)
             elif model.locked:
-                for recycle in model.recycles:
+                for number, recycle in enumerate(model.recycles):
                     if recycle.from_stage != names[reached]:
                         continue
                     ctx = Context(lead, t, start, self.scores(lead, t, start))
@@ -289,6 +290,7 @@ class Interpreter(ast.ContextVisitor[Context, Any]):
                         reached = names.index(recycle.to_stage)
                         start = t
                         why = f"recycled from {recycle.from_stage} (line {recycle.span.line})"
+                        cycled = number
                         break
                 reached = max(reached, self.holding_stage(lead, t, start))
                 new = names[reached]
@@ -305,9 +307,11 @@ class Interpreter(ast.ContextVisitor[Context, Any]):
                     now = self.scores(lead, t, start)
                     shown = {name: now[name] for name in model.scores}
                     handoff = None if new == "disqualified" else self.route(lead, new, t, start)
-                    steps.append(TimelineStep(t, new, why, scores=shown, route=handoff))
+                    steps.append(
+                        TimelineStep(t, new, why, scores=shown, route=handoff, recycled_by=cycled)
+                    )
                 else:
-                    steps.append(TimelineStep(t, new, why))
+                    steps.append(TimelineStep(t, new, why, recycled_by=cycled))
                 label = new
         assert label is not None
         computed = self.scores(lead, as_of, start)

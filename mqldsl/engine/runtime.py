@@ -98,6 +98,9 @@ class TimelineStep:
     # handoff the stage's routes make on this entry (None: no route applies).
     scores: Mapping[str, float | int | None] | None = None
     route: RouteDecision | None = None
+    # The number of the recycle rule that made this step (its journey starts afresh
+    # here), or -1.
+    recycled_by: int = -1
 
 
 # ---------------------------------------------------------------- time

@@ -96,7 +96,7 @@ def write_table(
 def _evaluate_one(evaluator: Evaluator, lead: Lead, options: ScoreOptions) -> Decision | bytes:
     if options.explain:
         result = evaluator.run(lead, options.as_of, explain=True)
-        why = explain(evaluator.model, lead, result, evaluator.compiled.params)
+        why = explain(evaluator.model, lead, result, interpreter=evaluator.reference)
         return decision_line(result.decision, {"explanation": why.to_json()})
     return evaluator.decide(lead, options.as_of)
 

@@ -4,7 +4,6 @@ never drift from the rules."""
 
 from __future__ import annotations
 
-import hashlib
 import math
 from typing import Any
 
@@ -160,7 +159,8 @@ def context(
         "changes": [c.text() for c in changes] if changes is not None else None,
         "simulation": simulation_section(simulation, model) if simulation is not None else None,
         "source": model.source.name,
-        "digest": hashlib.sha256(model.source.text.encode("utf-8")).hexdigest(),
+        # The hash every decision names (SPEC §12): of the canonical text, not the file's bytes.
+        "digest": model.sha256,
         "date": date or "",
     }
 

@@ -11,6 +11,7 @@ with the scores then and its handoff). ``--why-not STAGE`` is the outline of one
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,15 +85,16 @@ def signed(value: float) -> str:
 
 def age(days: float) -> str:
     """How long ago, in words: ``41 days``, ``1 day``, ``5 hours``, ``12 minutes``."""
+    # Rounded down, as decay counts whole steps: 6.96 days is "6.9 days", not "7 days".
     if days >= 1:
-        amount = round(days, 1)
+        amount = math.floor(days * 10 + 1e-9) / 10
         shown = str(int(amount)) if float(amount).is_integer() else str(amount)
         return f"{shown} day" + ("" if shown == "1" else "s")
     hours = days * 24
     if hours >= 1:
-        shown = str(round(hours))
+        shown = str(math.floor(hours + 1e-9))
         return f"{shown} hour" + ("" if shown == "1" else "s")
-    minutes = max(0, round(hours * 60))
+    minutes = max(0, math.floor(hours * 60 + 1e-9))
     return f"{minutes} minute" + ("" if minutes == 1 else "s")
 
 
@@ -217,7 +219,13 @@ def _events_text(clause: Clause, t: float) -> str:
 
 def _no_events_text(clause: Clause, t: float) -> str:
     if clause.holds:
-        return f"{clause.text}: none"
+        if clause.last is None or clause.last_age_days is None:
+            return f"{clause.text}: none ever"
+        noun = event_noun(clause.last.type).one()
+        return (
+            f"{clause.text}: none; the last, {noun}, was {ago(clause.last_age_days)} "
+            f"({when(clause.last.at)})"
+        )
     latest = clause.events[-1]
     count = "1 event" if clause.matched == 1 else f"{clause.matched} events"
     return (
@@ -281,12 +289,22 @@ def handoff_text(route: RouteDecision) -> str:
     return text
 
 
-def _tipped(change: Change) -> str:
-    if change.recycled or (change.reason == "start" and not change.events):
-        return ""
+def _movement(change: Change, first: bool) -> str:
+    """Why the timeline changed at this step, in words."""
+    if change.recycled:
+        return change.reason
+    held = ""
+    if change.stage == "disqualified":
+        held = "disqualified (" + change.reason.removeprefix("disqualified: ") + ")"
+    if first:
+        kinds = sorted({e.type for e in change.events})
+        nouns = " and ".join(event_noun(kind).one() for kind in kinds)
+        text = "first seen" + (f" with {nouns}" if nouns else " (no event yet)")
+        return text + (f", already {held}" if held else "")
+    text = held or REASONS.get(change.reason, change.reason)
     if not change.events:
-        return " (no event at that instant: a time window closed or a decay step passed)"
-    return _arrived(change.events)
+        return text + " (no event at that instant: a time window closed or a decay step passed)"
+    return text + _arrived(change.events)
 
 
 def _arrived(events: Sequence[Event]) -> str:
@@ -344,7 +362,10 @@ def outline(data: Explanation) -> list[Section]:
     if held:
         section = Section("Why disqualified")
         if data.entry is not None:
-            section.add(f"Disqualified since {when(data.entry.at)}.")
+            if len(data.timeline) == 1 and not data.entry.events and data.entry.at == t:
+                section.add(f"Disqualified by its profile (no event up to {when(t)}).")
+            else:
+                section.add(f"Disqualified since {when(data.entry.at)}.")
         for reason in held:
             section.add(f"{reason.reason} (line {reason.line})", 0, "yes")
             clause_lines(section, reason.clause, t, 1)
@@ -369,23 +390,37 @@ def _why(data: Explanation, why: StageCheck) -> Section:
     entry = data.entry
     if why.clause is None:
         section.add(f"{data.stage} is the entry stage: every lead starts there.")
-    if entry is not None and entry.stage == data.stage:
-        reason = "" if not entry.reason.startswith("recycled") else f" ({entry.reason})"
-        section.add(
-            f"Entered {data.stage} at {when(entry.at)}{reason}{_arrived(entry.events)}; "
-            f"{scores_text(entry.scores)} at that moment."
-        )
-        if entry.clause is not None and entry.at != t:
-            section.add(f"Then ({when(entry.at)}), {why.condition}:")
-            clause_lines(section, entry.clause, entry.at, 1)
+    quiet = entry is not None and not entry.events and len(data.timeline) == 1 and entry.at == t
+    if quiet:
+        section.add(f"No event up to {when(t)}: the lead's profile alone decides.")
+    elif entry is not None and entry.stage == data.stage:
+        if entry.recycle is not None:
+            section.add(
+                f"{entry.reason.capitalize()} to {data.stage} at {when(entry.at)}; "
+                f"{scores_text(entry.scores)} at that moment. The rule's condition then:"
+            )
+            clause_lines(section, entry.recycle, entry.at, 1)
+        else:
+            section.add(
+                f"Entered {data.stage} at {when(entry.at)}{_arrived(entry.events)}; "
+                f"{scores_text(entry.scores)} at that moment."
+            )
+            if entry.clause is not None and entry.at != t:
+                section.add(f"Then ({when(entry.at)}), {why.condition}:")
+                clause_lines(section, entry.clause, entry.at, 1)
     if why.clause is not None:
         if why.clause.holds:
             section.add(f"Now, {why.condition} (line {why.line}):")
             clause_lines(section, why.clause, t, 1)
         else:
+            kept = (
+                "recycling put it here"
+                if entry is not None and entry.recycle is not None
+                else "it was reached and locked stages only move forward"
+            )
             section.add(
-                f"Now the condition no longer holds; the stage is kept because stages "
-                f"only move forward (line {why.line}):"
+                f"Now its condition does not hold; the lead stays at {data.stage} because "
+                f"{kept} (line {why.line}):"
             )
             failing_lines(section, why.clause, t, 1)
     return section
@@ -410,17 +445,12 @@ def why_not_outline(data: Explanation, stage: str) -> list[Section]:
         return [section]
     section.add(f"{stage} needs {check.condition} (line {check.line}).")
     if check.clause.holds:
-        section.add(f"It holds now; the lead {_holds_but(data)}.", 0, "yes")
+        # Only a disqualified lead has a later stage whose condition holds.
+        section.add("It holds now: the lead would be there if no disqualifier held.", 0, "yes")
         clause_lines(section, check.clause, t, 1)
     else:
         failing_lines(section, check.clause, t, 0)
     return [section]
-
-
-def _holds_but(data: Explanation) -> str:
-    if data.stage == "disqualified":
-        return "would be there if no disqualifier held"
-    return f"stays at {data.stage}, a later stage whose condition also holds"
 
 
 def _points(data: Explanation) -> Section:
@@ -497,10 +527,9 @@ def _event_points(item: EventPoints, rule: RuleExplanation) -> str:
 
 def _history(data: Explanation) -> Section:
     section = Section("History")
-    for change in data.timeline:
+    for number_, change in enumerate(data.timeline):
         section.add(
-            f"{when(change.at)}  {change.stage}: "
-            f"{REASONS.get(change.reason, change.reason)}{_tipped(change)}; "
+            f"{when(change.at)}  {change.stage}: {_movement(change, number_ == 0)}; "
             f"{scores_text(change.scores)}"
         )
         if change.clause is not None:

@@ -20,13 +20,13 @@ import orjson
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.evaluator import Evaluator
 from mqldsl.engine.explain import explain
-from mqldsl.engine.explanation import Explanation, plain
+from mqldsl.engine.explanation import Clause, Explanation, RuleExplanation, event_json, plain
 from mqldsl.engine.runtime import Event, Lead, format_instant
 from mqldsl.io.files import write_output
 from mqldsl.io.journeys import ReadReport
 from mqldsl.io.scoring import ScoreOptions, read_leads, summary_lines
-from mqldsl.language import ast
 from mqldsl.render.english import English
+from mqldsl.render.explanation import clause_text
 
 __all__ = ["HandoffOutcome", "packet", "write_packets"]
 
@@ -44,28 +44,34 @@ def packet(
     if route is None:
         return None
     say = English(model)
-    rules = {
-        rule.span.line: rule for info in model.scores.values() for rule in info.node.rules or ()
-    }
     given = [
-        (score.name, rule)
+        (score.name, number, rule)
         for score in why.scores
-        for rule in score.rules
-        if rule.points > 0 and rule.line in rules
+        for number, rule in enumerate(score.rules)
+        if rule.points
     ]
-    given.sort(key=lambda item: (-item[1].points, item[1].line))
-    reasons = []
-    for name, rule in given[:TOP_REASONS]:
-        node: ast.Rule = rules[rule.line]
-        reasons.append(
-            {
-                "score": name,
-                "points": plain(rule.points),
-                "reason": rule.label or _sentence(say.rule_condition(node).removeprefix("when ")),
-                "line": rule.line,
-                "events": [_event(item.event) for item in rule.events[-EVENTS_PER_REASON:]],
-            }
-        )
+    given.sort(key=lambda item: (-abs(item[2].points), item[2].line))
+
+    def reason(name: str, number: int, rule: RuleExplanation) -> dict[str, Any]:
+        node = (model.scores[name].node.rules or ())[number]
+        return {
+            "score": name,
+            "points": plain(rule.points),
+            "reason": rule.label or _sentence(say.rule_condition(node).removeprefix("when ")),
+            "line": rule.line,
+            "events": [event_json(item.event) for item in rule.events[-EVENTS_PER_REASON:]],
+        }
+
+    reasons = [reason(*item) for item in given if item[2].points > 0][:TOP_REASONS]
+    penalties = [reason(*item) for item in given if item[2].points < 0]
+    entry = why.entry
+    at_handoff = None
+    if entry is not None and entry.at == route.entered:
+        at_handoff = {
+            "scores": {k: plain(v) for k, v in entry.scores.items()},
+            "events": [event_json(e) for e in entry.events],
+            "held": [] if entry.clause is None else _held(entry.clause, entry.at),
+        }
     data: dict[str, Any] = {
         "id": lead.id,
         "as_of": format_instant(why.as_of),
@@ -76,7 +82,9 @@ def packet(
         "due": None if route.due is None else format_instant(route.due),
         "scores": {s.name: plain(s.value) for s in why.scores},
         "profile": {k: plain(v) for k, v in sorted(lead.profile.items())},
+        "at_handoff": at_handoff,
         "reasons": reasons,
+        "penalties": penalties,
         "activity": activity(model, lead, why.as_of),
     }
     if lead.account is not None:
@@ -86,16 +94,19 @@ def packet(
     return data
 
 
+def _held(clause: Clause, t: float) -> list[str]:
+    """The parts of a holding condition that made it hold, in words with their values."""
+    if not clause.holds:
+        return []
+    if clause.kind == "all":
+        return [text for part in clause.parts for text in _held(part, t)]
+    if clause.kind == "any":
+        return next(_held(part, t) for part in clause.parts if part.holds)
+    return [clause_text(clause, t)]
+
+
 def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
-
-
-def _event(event: Event) -> dict[str, Any]:
-    return {
-        "at": format_instant(event.at),
-        "type": event.type,
-        **{k: plain(v) for k, v in event.fields.items()},
-    }
 
 
 def activity(model: CheckedPolicy, lead: Lead, as_of: float) -> list[dict[str, Any]]:
@@ -144,8 +155,9 @@ class HandoffOutcome:
     def summary_lines(self) -> list[str]:
         lines = summary_lines(self.evaluated, self.report)
         lines.append(
-            f"{self.packets} handoff packet{'s' if self.packets != 1 else ''} "
-            f"({self.evaluated - self.packets} leads not handed over at the as-of instant)"
+            f"{self.packets} handoff packet{'s' if self.packets != 1 else ''}; "
+            f"{self.evaluated - self.packets} of {self.evaluated} leads read had no handoff "
+            "at or before the as-of instant"
         )
         return lines
 
@@ -169,7 +181,7 @@ def write_packets(
             result = evaluator.run(lead, options.as_of, explain=True)
             if result.decision.route is None:
                 continue
-            why = explain(model, lead, result, evaluator.compiled.params)
+            why = explain(model, lead, result, interpreter=evaluator.reference)
             data = packet(model, lead, why, result.decision.policy.to_json())
             if data is not None:
                 sink.write(orjson.dumps(data) + b"\n")
