@@ -107,9 +107,10 @@ def explain(
     as_of: Instant,
     params: Params | None = None,
 ) -> dict[str, Any]:
-    """Why the lead stands where it does: the explanation ``mqldsl explain --format json``
-    prints (each rule that fired with its points and the events behind it, each stage's
-    criteria, the route chosen)."""
+    """Why the lead stands where it does: the ``explanation`` object of ``mqldsl explain
+    --format json`` (docs/explain.md: why this stage, why not the next ones, every point
+    with its events, the history with each handoff). The decision it explains, with the
+    policy that made it, is :func:`decide`'s."""
     model = load(policy)
     one = _lead(model, lead_or_record)
     return explain_lead(model, _params(model, params), one, instant(as_of))[1].to_json()

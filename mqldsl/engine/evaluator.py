@@ -1,9 +1,9 @@
 """The compiled evaluator: a checked policy compiled once (by
 :mod:`mqldsl.engine.codegen`) and then run on many leads.
 
-:class:`EvalResult` and :data:`DISQUALIFIED` live in
-:mod:`mqldsl.engine.helpers` (the generated code's run-time environment) and
-are re-exported here, the evaluator's front door.
+:class:`EvalResult` (in :mod:`mqldsl.engine.runtime`, shared with the interpreter)
+and :data:`DISQUALIFIED` (in :mod:`mqldsl.engine.helpers`, the generated code's run-time
+environment) are re-exported here, the evaluator's front door.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from typing import Any
 
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.codegen import compile_policy
-from mqldsl.engine.helpers import DISQUALIFIED, EvalResult
+from mqldsl.engine.helpers import DISQUALIFIED
 from mqldsl.engine.interpreter import Interpreter
-from mqldsl.engine.runtime import Decision, Lead
+from mqldsl.engine.runtime import Decision, EvalResult, Lead
 
 __all__ = ["DISQUALIFIED", "EvalResult", "Evaluator"]
 

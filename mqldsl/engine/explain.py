@@ -30,9 +30,9 @@ from mqldsl.engine.explanation import (
     StageCheck,
     plain,
 )
-from mqldsl.engine.helpers import DISQUALIFIED, EvalResult
+from mqldsl.engine.helpers import DISQUALIFIED
 from mqldsl.engine.interpreter import Context, Interpreter
-from mqldsl.engine.runtime import DAY, Event, Lead, TimelineStep, decay_factor
+from mqldsl.engine.runtime import DAY, EvalResult, Event, Lead, TimelineStep, decay_factor
 from mqldsl.language import ast
 from mqldsl.language.notation import duration, expr, rule_condition, rule_text
 

@@ -142,14 +142,6 @@ class Clause:
     before_start: bool = False  # `last` is at or before the journey start (recycling)
     parts: tuple[Clause, ...] = ()
 
-    def failing(self) -> list[Clause]:
-        """The innermost clauses that make this one fail (all of them, for `any`)."""
-        if self.holds:
-            return []
-        if self.kind in ("all", "any"):
-            return [c for part in self.parts for c in part.failing()]
-        return [self]
-
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"text": self.text, "kind": self.kind, "holds": self.holds}
         if self.op is not None:

@@ -22,6 +22,7 @@ from mqldsl.analysis.stamp import PolicyStamp, policy_stamp
 from mqldsl.engine.runtime import (
     DAY,
     Decision,
+    EvalResult,
     Lead,
     RouteDecision,
     TimelineStep,
@@ -109,18 +110,6 @@ class PolicyMeta:
             recycles=tuple((r.from_stage, r.to_stage, r.span.line) for r in model.recycles),
             policy=policy_stamp(model, params),
         )
-
-
-@dataclass(frozen=True)
-class EvalResult:
-    decision: Decision
-    steps: tuple[TimelineStep, ...]
-    # For explanations: per score (evaluation order), the points of each rule at as-of.
-    contributions: Mapping[str, tuple[float, ...]] | None
-    journey_start: float
-    # The first time the lead entered each stage, and the route chosen then
-    # (an index into the policy's routes, or -1): the simulator's handoffs.
-    first_entries: Mapping[str, tuple[float, int]]
 
 
 def drive(

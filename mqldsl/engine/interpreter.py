@@ -13,11 +13,11 @@ from typing import Any
 
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.analysis.stamp import policy_stamp
-from mqldsl.engine.helpers import EvalResult
 from mqldsl.engine.runtime import (
     COMPARE,
     DAY,
     Decision,
+    EvalResult,
     Event,
     Lead,
     RouteDecision,

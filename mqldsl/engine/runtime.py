@@ -103,6 +103,20 @@ class TimelineStep:
     recycled_by: int = -1
 
 
+@dataclass(frozen=True)
+class EvalResult:
+    """One lead evaluated by either engine (the compiled evaluator or the interpreter)."""
+
+    decision: Decision
+    steps: tuple[TimelineStep, ...]
+    # For explanations: per score (evaluation order), the points of each rule at as-of.
+    contributions: Mapping[str, tuple[float, ...]] | None
+    journey_start: float
+    # The first time the lead entered each stage, and the route chosen then
+    # (an index into the policy's routes, or -1): the simulator's handoffs.
+    first_entries: Mapping[str, tuple[float, int]]
+
+
 # ---------------------------------------------------------------- time
 
 
