@@ -525,3 +525,24 @@ def test_groups_without_an_mql_stage_and_for_scores_only_examples(tmp_path: Path
         "rejected": ["known"],
         "other": ["scores only"],
     }
+
+
+def test_a_report_of_another_text_of_the_policy_is_noted(tmp_path: Path) -> None:
+    # Same title, another rule: the report names the hash decisions carry, so the document
+    # can tell the two texts apart.
+    report = tmp_path / "sim.json"
+    scenario = str(ROOT / "simulations" / "acme.toml")
+    code, _, err = run(
+        "simulate", str(ACME), "--scenario", scenario, "--leads", "200", "-o", str(report)
+    )
+    assert code == 0, err
+    data = json.loads(report.read_text())
+    assert len(data["policy"]["sha256"]) == 64
+    edited = tmp_path / "acme.mql"
+    edited.write_text(ACME.read_text().replace("param mql_fit_min = 30", "param mql_fit_min = 35"))
+    code, out, err = run("docs", str(edited), "--simulation", str(report))
+    assert code == 0, err
+    assert "this report is of another text of this policy" in out
+    code, out, err = run("docs", str(ACME), "--simulation", str(report))
+    assert code == 0, err
+    assert "another text" not in out

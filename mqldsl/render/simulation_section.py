@@ -166,13 +166,24 @@ def _whatif(report: dict[str, Any], model: Any) -> dict[str, Any]:
 
 
 def _other_policy(policy: Any, model: Any) -> str:
-    """A warning when the report is of another policy than the document's."""
-    if model is None or not isinstance(policy, dict) or policy.get("title") in (None, model.title):
+    """A warning when the report is of another policy than the document's: another title,
+    or (for reports that name it) another text, by the hash decisions carry."""
+    if model is None or not isinstance(policy, dict):
         return ""
-    return (
-        f"Note: this report is of the policy “{policy['title']}”, "
-        f"not of “{model.title}” that this document defines."
-    )
+    title = policy.get("title")
+    if title not in (None, model.title):
+        return (
+            f"Note: this report is of the policy “{title}”, "
+            f"not of “{model.title}” that this document defines."
+        )
+    digest = policy.get("sha256")
+    if digest and digest != model.sha256:
+        return (
+            f"Note: this report is of another text of this policy (sha256 {digest[:12]}, "
+            f"version {policy.get('version')}), not of the one this document defines "
+            f"(sha256 {model.sha256[:12]})."
+        )
+    return ""
 
 
 __all__ = ["WRITE_ONE", "load_report", "report_kind", "simulation_section"]

@@ -427,6 +427,7 @@ def report(
             version=model.version,
             file=model.source.name,
             params={name: _plain(value) for name, value in sorted(params.items())},
+            sha256=model.sha256,
         ),
         as_of=format_instant(as_of),
         leads=len(records),

@@ -25,11 +25,13 @@ class PolicySummary:
     version: Any  # the version as written (a number node), or None
     file: str
     params: dict[str, Any]
+    sha256: str = ""  # the hash decisions name (SPEC §12)
 
     def to_json(self) -> Json:
         return {
             "title": self.title,
             "version": self.version,
+            "sha256": self.sha256,
             "file": self.file,
             "params": self.params,
         }
