@@ -127,13 +127,16 @@ def test_bad_journey_lines_are_reported_with_their_line_numbers(tmp_path: Path) 
     code, out, err = run("score", ACME, journeys(tmp_path, GOOD, bad), "--as-of", AS_OF)
     assert code == 1
     assert len(out.splitlines()) == 2
-    assert ":3: invalid JSON" in err
-    assert ':4: missing "id"' in err
-    assert ":5: duplicate id `L-1`" in err
-    assert ":6: profile field `company_size`: expected a whole number" in err
-    assert ':7: profile field `role`: "ceo" is not one of' in err
-    assert ':8: event 1 (demo_request): "at": `2026-10-01T10:00:00` has no time zone' in err
-    assert ":9: a journey line must be a JSON object" in err
+    assert ":3: error[E700]: invalid JSON" in err
+    assert ':4: error[E700]: missing "id"' in err
+    assert ":5: error[E700]: duplicate id `L-1`" in err
+    assert ":6: error[E700]: profile field `company_size`: expected a whole number" in err
+    assert ':7: error[E700]: profile field `role`: "ceo" is not one of' in err
+    assert (
+        ':8: error[E700]: event 1 (demo_request): "at": `2026-10-01T10:00:00` has no time zone'
+        in err
+    )
+    assert ":9: error[E700]: a journey line must be a JSON object" in err
     assert "2 leads evaluated, 7 rejected" in err
 
 
@@ -175,7 +178,7 @@ def test_score_reads_csv_leads_and_events(tmp_path: Path) -> None:
     code, out, err = run("score", ACME, str(leads), "--events", str(events), "--as-of", AS_OF)
     assert code == 1  # the event of an unknown lead is reported
     assert [json.loads(line)["stage"] for line in out.splitlines()] == ["mql", "disqualified"]
-    assert "events.csv:5: no lead with id `L-9`" in err
+    assert "events.csv:5: error[E700]: no lead with id `L-9`" in err
 
 
 def test_set_overrides_a_param_with_type_checking(tmp_path: Path) -> None:

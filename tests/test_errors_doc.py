@@ -8,6 +8,7 @@ import re
 import pytest
 
 from mqldsl.analysis.checker import check_text
+from mqldsl.io.problems import DATA_CODES
 from mqldsl.language.diagnostics import CODES
 from mqldsl.warehouse.compiler import sql_diagnostics
 
@@ -37,17 +38,32 @@ def render(snippet: str) -> tuple[list[str], str]:
 
 def test_every_code_is_documented_in_order() -> None:
     documented = list(sections())
-    assert documented == list(CODES)
+    assert documented == list(CODES) + list(DATA_CODES)
+
+
+def test_every_data_code_says_what_to_do() -> None:
+    """Problems in journeys, tables, mappings, scenarios, command lines and outputs (no policy
+    snippet): each section shows what mqldsl prints and what to do about it."""
+    for code in DATA_CODES:
+        section = sections()[code]
+        assert OUTPUT.search(section), f"{code} has no ```text block of what mqldsl prints"
+        assert f"error[{code}]" in section or code in NO_POSITION, code
+        assert "**Fix:**" in section, f"{code} does not say how to fix it"
 
 
 def test_every_code_the_package_emits_is_in_the_registry() -> None:
     emitted: set[str] = set()
     for path in (ROOT / "mqldsl").rglob("*.py"):
-        if path.name == "diagnostics.py":  # the registry itself
+        if path.name in ("diagnostics.py", "problems.py"):  # the registries themselves
             continue
         emitted.update(re.findall(r'"([EW]\d{3})"', path.read_text(encoding="utf-8")))
-    assert emitted <= set(CODES), emitted - set(CODES)
-    assert set(CODES) - emitted == set(), "documented codes that nothing emits"
+    registered = set(CODES) | set(DATA_CODES)
+    assert emitted <= registered, emitted - registered
+    assert registered - emitted == set(), "documented codes that nothing emits"
+
+
+# Data codes whose message names no record (a whole file or the command line).
+NO_POSITION: set[str] = set()
 
 
 @pytest.mark.parametrize("code", [c for c in CODES if c not in NO_SNIPPET])

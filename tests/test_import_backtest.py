@@ -63,10 +63,10 @@ def test_import_maps_values_and_reports_bad_rows(tmp_path: Path) -> None:
     assert journeys[1]["profile"]["source"] == "other"  # the `other` fallback
     assert "occupation" not in journeys[1]["profile"]  # "Select" means missing
     assert "total_visits" not in journeys[1]["profile"]
-    assert ":4: column `Lead Origin`: `Carrier Pigeon` has no mapping" in err
-    assert ":5: column `TotalVisits` → total_visits: expected a number" in err
-    assert ":6: fewer values than columns" in err
-    assert ":7: duplicate id `a1`" in err
+    assert ":4: error[E700]: column `Lead Origin`: `Carrier Pigeon` has no mapping" in err
+    assert ":5: error[E700]: column `TotalVisits` → total_visits: expected a number" in err
+    assert ":6: error[E700]: fewer values than columns" in err
+    assert ":7: error[E700]: duplicate id `a1`" in err
     assert "2 rows imported, 4 rejected" in err
 
 
@@ -213,7 +213,10 @@ def test_import_joins_a_table_for_the_truth_and_makes_events(tmp_path: Path) -> 
     }
     assert second["truth"] == {"buyer": False, "created_at": "2018-03-05T00:00:00Z"}
     assert "origin" not in second["profile"]
-    assert ":4: column `first_contact_date`: `2018-13-01` does not match the format %Y-%m-%d" in err
+    assert (
+        ":4: error[E700]: column `first_contact_date`: `2018-13-01` does not match the format %Y-%m-%d"
+        in err
+    )
     code, _, err = run(
         "import", str(leads), "--policy", OLIST_POLICY, "--mapping", OLIST_MAPPING, "-o", str(out)
     )

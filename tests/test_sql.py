@@ -318,10 +318,10 @@ def test_bad_parquet_rows_are_rejected_and_reported(tmp_path: Path) -> None:
     )
     assert code == 1
     assert [orjson.loads(line)["id"] for line in out.splitlines()] == ["L1"]
-    assert f'{leads}:2: profile field `role`: "wizard" is not one of' in err
-    assert f"{leads}:3: duplicate id `L1`" in err
-    assert f"{leads}:4: empty id" in err
-    assert f"{events}:3: no lead with id `L9`" in err
+    assert f'{leads}:2: error[E700]: profile field `role`: "wizard" is not one of' in err
+    assert f"{leads}:3: error[E700]: duplicate id `L1`" in err
+    assert f"{leads}:4: error[E700]: empty id" in err
+    assert f"{events}:3: error[E700]: no lead with id `L9`" in err
     assert "ignored unknown event type `tweet`: 1 time" in err
     assert "1 leads evaluated, 4 rejected" in err
 

@@ -391,7 +391,7 @@ def import_command(
     model = load_policy(policy)
     with reported():
         report = import_journeys(model, mapping, leads, tables, output)
-    echo_lines([f"{file}:{line}: {reason}" for file, line, reason in report.rejected[:50]])
+    echo_lines([problem.render() for problem in report.rejected[:50]])
     if len(report.rejected) > 50:
         click.echo(f"... and {len(report.rejected) - 50} more rejected rows", err=True)
     click.echo(f"{report.imported} rows imported, {len(report.rejected)} rejected", err=True)

@@ -19,6 +19,7 @@ from mqldsl.engine.runtime import format_instant, to_seconds
 from mqldsl.io.errors import InputProblem, UsageProblem
 from mqldsl.io.files import write_output
 from mqldsl.io.journeys import RecordError, convert
+from mqldsl.io.problems import Problem
 from mqldsl.language.suggestions import did_you_mean
 
 
@@ -187,10 +188,18 @@ class ImportReport:
 
     read: int = 0
     imported: int = 0
-    rejected: list[tuple[str, int, str]] = field(default_factory=list)
+    rejected: list[Problem] = field(default_factory=list)
 
-    def reject(self, file: str, line: int, reason: str) -> None:
-        self.rejected.append((file, line, reason))
+    def reject(
+        self,
+        file: str,
+        line: int,
+        reason: str,
+        code: str = "E700",
+        column: int = 0,
+        hint: str | None = None,
+    ) -> None:
+        self.rejected.append(Problem(file, line, reason, code, column, hint))
 
 
 def _value(row: dict[str, str], rule: ColumnRule, mapping: Mapping) -> Any:

@@ -30,6 +30,7 @@ import orjson
 from mqldsl.analysis.model import CheckedPolicy, FieldInfo
 from mqldsl.analysis.types import Type
 from mqldsl.engine.runtime import Event, Lead, parse_instant
+from mqldsl.io.problems import Problem
 
 
 class RecordError(ValueError):
@@ -41,7 +42,7 @@ class ReadReport:
     """What reading a journey file found besides good leads."""
 
     read: int = 0
-    rejected: list[tuple[str, int, str]] = field(default_factory=list)  # file, line, reason
+    rejected: list[Problem] = field(default_factory=list)  # the first `keep` of them
     rejected_count: int = 0
     unknown_event_types: Counter[str] = field(default_factory=Counter)
     unknown_fields: Counter[str] = field(default_factory=Counter)
@@ -54,10 +55,19 @@ class ReadReport:
     def full(self) -> bool:
         return self.limit is not None and self.rejected_count >= self.limit
 
-    def reject(self, file: str, line: int, reason: str) -> None:
+    def reject(
+        self,
+        file: str,
+        line: int,
+        reason: str,
+        code: str = "E700",
+        column: int = 0,
+        hint: str | None = None,
+    ) -> None:
+        """Count one rejected record, and keep its problem (the first ``keep`` of them)."""
         self.rejected_count += 1
         if len(self.rejected) < self.keep:
-            self.rejected.append((file, line, reason))
+            self.rejected.append(Problem(file, line, reason, code, column, hint))
 
     def notes(self) -> list[str]:
         """One line per kind of ignored data, for the summary."""

@@ -275,7 +275,7 @@ def find_lead(model: CheckedPolicy, journeys: str, events: str | None, lead_id: 
             return lead
     raise LeadNotFound(
         f"no lead with id `{lead_id}` in {journeys}",
-        [f"{file}:{line}: {reason}" for file, line, reason in report.rejected],
+        [problem.render() for problem in report.rejected],
     )
 
 
@@ -299,7 +299,7 @@ def explain_lead(
 
 
 def summary_lines(evaluated: int, report: ReadReport, shown: int = 20) -> list[str]:
-    lines = [f"{file}:{line}: {reason}" for file, line, reason in report.rejected[:shown]]
+    lines = [problem.render() for problem in report.rejected[:shown]]
     if report.rejected_count > shown:
         lines.append(f"... and {report.rejected_count - shown} more rejected records")
     lines.extend(report.notes())

@@ -1,0 +1,64 @@
+"""One channel for problems in inputs other than policies (SPEC §12, docs/robustness.md):
+journey lines, CSV rows, import mappings, scenarios, command-line values and outputs.
+
+A :class:`Problem` is positioned like a policy's diagnostic — file, line, column (0 when the
+format has none), a stable code and a hint — and renders the same way::
+
+    leads.csv:14:1: error[E702]: a quoted cell opened here is never closed
+      hint: close the quote, or double a quote inside a quoted cell ("")
+
+Codes are registered in :data:`DATA_CODES` and each has a section in docs/errors.md (the test
+suite checks both). Ranges: ``E70x``–``E74x`` journeys, CSV tables and truth; ``E75x``–``E79x``
+import mappings; ``E80x``–``E84x`` scenarios; ``E85x``–``E89x`` simulation runs (what-if,
+sweep, fail-if); ``E90x``–``E94x`` command-line values and limits on work; ``E95x``–``E99x``
+outputs and interruptions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Every code a data problem may carry, with its title (docs/errors.md has a section each).
+DATA_CODES: dict[str, str] = {
+    # ------------------------------------------------ journeys, CSV tables, truth (E700-E749)
+    "E700": "record rejected",
+    # ------------------------------------------------ import mappings (E750-E799)
+    # ------------------------------------------------ scenarios (E800-E849)
+    # ------------------------------------------------ simulation runs (E850-E899)
+    # ------------------------------------------------ command-line values and limits (E900-E949)
+    # ------------------------------------------------ outputs and interruptions (E950-E999)
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A problem at a position in an input file (``line``/``column`` 0 when unknown)."""
+
+    file: str
+    line: int
+    message: str
+    code: str = "E700"
+    column: int = 0
+    hint: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.code not in DATA_CODES:
+            raise ValueError(f"unregistered data problem code {self.code}")
+
+    @property
+    def where(self) -> str:
+        """``file:line:column`` (what the format has of it)."""
+        if self.line <= 0:
+            return self.file
+        if self.column <= 0:
+            return f"{self.file}:{self.line}"
+        return f"{self.file}:{self.line}:{self.column}"
+
+    def render(self) -> str:
+        text = f"{self.where}: error[{self.code}]: {self.message}"
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+
+__all__ = ["DATA_CODES", "Problem"]
