@@ -25,6 +25,7 @@ from mqldsl.analysis.model import (
     ScoreInfo,
 )
 from mqldsl.analysis.params import param_value
+from mqldsl.analysis.reserved import reserved_names
 from mqldsl.language import ast
 from mqldsl.language.diagnostics import Diagnostic, sort_diagnostics
 from mqldsl.language.notation import number, type_expr
@@ -115,6 +116,7 @@ class _Checker(ExampleChecker):
         self.refs: dict[int, Ref] = {}
         self.deps: dict[str, set[str]] = {}
         self.windows: set[float] = set()
+        self.param_enums: dict[str, set[str]] = {}
 
     # ------------------------------------------------------------ run
 
@@ -125,6 +127,7 @@ class _Checker(ExampleChecker):
         self._declare_events(items)
         self._declare_params(items)
         self._declare_scores(items)
+        self.diagnostics += reserved_names(self.events, self.score_nodes)
         stages = self._declare_stages(items)
         self._check_scores()
         order = self._score_order()
@@ -167,6 +170,7 @@ class _Checker(ExampleChecker):
             windows=tuple(sorted(self.windows)),
             types=self.types,
             refs=self.refs,
+            param_members={k: tuple(sorted(v)) for k, v in self.param_enums.items()},
         )
         bounds: dict[str, Bounds] = {}
         for name in order:

@@ -111,6 +111,14 @@ class ExampleChecker(ExpressionChecker):
         for time in item.times:
             if isinstance(time, ast.RelativeTime):
                 self._duration(time.duration)
+                if at is not None and time.sign < 0 and _before_calendar(at, time.duration):
+                    self.err(
+                        "E107",
+                        f"`-{time.duration.text()}` from the example's instant is before "
+                        "0001-01-01T00:00:00Z, the start of the calendar",
+                        time.span,
+                        "give the example a later `at`, or the event a shorter offset",
+                    )
                 if time.sign > 0:
                     self.err(
                         "E408",
@@ -164,6 +172,11 @@ def example_instant(example: ast.Example, effective: dt.date | None) -> dt.datet
             return None
         return dt.datetime.combine(effective, dt.time(), tzinfo=dt.UTC)
     return _absolute(example.at)
+
+
+def _before_calendar(at: dt.datetime, duration: ast.Duration) -> bool:
+    start = dt.datetime.min.replace(tzinfo=dt.UTC)
+    return (at - start).total_seconds() < duration.seconds
 
 
 def _absolute(value: ast.DateLit | ast.InstantLit) -> dt.datetime:

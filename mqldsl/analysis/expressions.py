@@ -47,6 +47,7 @@ class ExpressionChecker(ast.ContextVisitor[Scope, T.Type]):
     refs: dict[int, Ref]
     deps: dict[str, set[str]]
     windows: set[float]
+    param_enums: dict[str, set[str]]  # a member param: the members of the enums it meets
 
     def err(self, code: str, message: str, span: Span, hint: str | None = None) -> None:
         self.diagnostics.append(error(code, message, span, hint))
@@ -386,7 +387,19 @@ class ExpressionChecker(ast.ContextVisitor[Scope, T.Type]):
         if left.kind == "error" or right.kind == "error":
             return T.BOOL
         if left.kind == "member" or right.kind == "member":
-            return T.BOOL  # a member-valued param compared with an enum: checked above
+            # A member-valued param meets an enum (checked above) or another name; anything
+            # else (a number, text, a date) can never equal a name and cannot be ordered.
+            if {left.kind, right.kind} <= {"member", "enum"} and node.op in ("==", "!="):
+                return T.BOOL
+            self.err(
+                "E301",
+                f"cannot {'compare' if node.op in ('==', '!=') else 'order'} {T.noun(left)} "
+                f"and {T.noun(right)} with `{node.op}`",
+                node.span,
+                "a param holding a bare name is an enum member: compare it with `==`, `!=` "
+                "or `in` against an enum field",
+            )
+            return T.BOOL
         if node.op in ("<", "<=", ">", ">="):
             if not (T.ordered(left) and T.ordered(right) and T.comparable(left, right)):
                 self.err(
@@ -407,6 +420,8 @@ class ExpressionChecker(ast.ContextVisitor[Scope, T.Type]):
         if not isinstance(node, ast.Name) or node.name not in self.params:
             return
         info = self.params[node.name]
+        if info.type.kind == "member":
+            self.param_enums.setdefault(node.name, set()).update(enum.members)
         if info.type.kind == "member" and info.value not in enum.members:
             self.err(
                 "E207",
@@ -482,12 +497,20 @@ class ExpressionChecker(ast.ContextVisitor[Scope, T.Type]):
         element = kind.element or T.ERROR
         if element.kind == "member" and operand.kind == "enum":
             self._members_in(collection, operand)
+        elif element.kind == "member" and operand.kind != "member":
+            self.err(
+                "E303",
+                f"{T.noun(operand)} is never in {T.noun(kind)}",
+                node.span,
+                "a list of bare names holds enum members: test an enum field with `in`",
+            )
         elif element.kind != "member" and not T.comparable(operand, element):
             self.err("E303", f"{T.noun(operand)} is never in {T.noun(kind)}", node.span)
         return T.BOOL
 
     def _members_in(self, collection: ast.Expr, enum: T.Type) -> None:
         if isinstance(collection, ast.Name) and collection.name in self.params:
+            self.param_enums.setdefault(collection.name, set()).update(enum.members)
             value = self.params[collection.name].value
             if isinstance(value, tuple):
                 for member in value:

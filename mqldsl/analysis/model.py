@@ -102,6 +102,9 @@ class CheckedPolicy:
     windows: tuple[float, ...]  # seconds of every `within` duration, sorted
     types: dict[int, Type] = field(default_factory=dict, repr=False)
     refs: dict[int, Ref] = field(default_factory=dict, repr=False)
+    # A param holding an enum member (or a list of them): the members of the enums it is
+    # compared with, which `--set` accepts.
+    param_members: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
 
     @property
     def locked(self) -> bool:

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 from mqldsl.analysis import types as T
 from mqldsl.analysis.model import CheckedPolicy, ParamInfo
@@ -54,37 +55,83 @@ def parse_param_override(model: CheckedPolicy, assignment: str) -> tuple[str, ob
                 else "the policy has no params"
             ),
         )
-    kind = info.type.kind
     try:
-        if kind == "int":
-            return name, int(text)
-        if kind == "number":
-            number = float(text)
-            if number != number or number in (float("inf"), float("-inf")):
-                raise ValueError(text)
-            return name, int(number) if number.is_integer() and "." not in text else number
-        if kind == "bool":
-            if text not in ("true", "false"):
-                raise ValueError(text)
-            return name, text == "true"
-        if kind == "date":
-            return name, dt.date.fromisoformat(text)
-        if kind == "text":
-            return name, text
-        if kind == "member":
-            if not text.isidentifier():
-                raise ValueError(text)
-            return name, text
-        if kind == "list":
-            items = tuple(i.strip() for i in text.strip("[]").split(",") if i.strip())
-            return name, items
-    except ValueError:
-        pass
-    raise ParamOverrideError(
-        "E307",
-        f"`{text}` is not a valid value for param `{name}`, which holds {T.noun(info.type)}",
-        f"e.g. --set {name}={_example_value(info)}",
-    )
+        return name, _typed(model, info, text)
+    except ParamOverrideError:
+        raise
+    except ValueError as exc:
+        why = f" ({exc.args[0]})" if exc.args and exc.args[0] != text else ""
+        raise ParamOverrideError(
+            "E307",
+            f"`{text}` is not a valid value for param `{name}`, which holds "
+            f"{T.noun(info.type)}{why}",
+            f"e.g. --set {name}={_example_value(info)}",
+        ) from None
+
+
+#: Whole numbers a param may hold: the signed 64-bit range of the SQL back end's BIGINT.
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+
+
+def parse_number(text: str, whole: bool) -> int | float:
+    """A finite number (``whole``: an int in the signed 64-bit range) from
+    command-line text; ValueError naming what is wrong otherwise. `nan`,
+    `inf` and values that overflow to infinity (`1e400`) are refused."""
+    text = text.strip()
+    if whole:
+        value = int(text)
+        if not INT_MIN <= value <= INT_MAX:
+            raise ValueError("outside the signed 64-bit range")
+        return value
+    number = float(text)
+    if math.isnan(number) or math.isinf(number):
+        raise ValueError("not a finite number")
+    if number.is_integer() and not any(c in text for c in ".eE"):
+        if not INT_MIN <= int(text) <= INT_MAX:
+            raise ValueError("outside the signed 64-bit range")
+        return int(text)
+    return number
+
+
+def _typed(model: CheckedPolicy, info: ParamInfo, text: str) -> object:
+    kind = info.type
+    if kind.kind == "list":
+        body = text[1:-1] if text.startswith("[") and text.endswith("]") else text
+        items = [item.strip() for item in body.split(",")]
+        if items == [""]:
+            items = []
+        if any(not item for item in items):
+            raise ValueError("an empty item")
+        element = kind.element or T.ERROR
+        return tuple(_item(model, info, element, item) for item in items)
+    return _item(model, info, kind, text)
+
+
+def _item(model: CheckedPolicy, info: ParamInfo, kind: T.Type, text: str) -> object:
+    if kind.kind in ("int", "number"):
+        return parse_number(text, kind.kind == "int")
+    if kind.kind == "bool":
+        if text not in ("true", "false"):
+            raise ValueError(text)
+        return text == "true"
+    if kind.kind == "date":
+        return dt.date.fromisoformat(text)
+    if kind.kind == "text":
+        if info.type.kind == "list" and len(text) >= 2 and text[0] == text[-1] == '"':
+            return text[1:-1]
+        return text
+    if kind.kind == "member":
+        if not text.isidentifier():
+            raise ValueError(text)
+        members = model.param_members.get(info.name)
+        if members and text not in members:
+            raise ParamOverrideError(
+                "E307",
+                f"`{text}` is not a member of the enum param `{info.name}` is compared with",
+                did_you_mean(text, members) or "the members are " + ", ".join(members),
+            )
+        return text
+    raise ValueError(text)
 
 
 class ParamOverrideError(ValueError):
@@ -100,5 +147,5 @@ def _example_value(info: ParamInfo) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, tuple):
-        return ",".join(str(v) for v in value)
+        return ",".join(str(v) for v in value) or "a,b"
     return str(value)

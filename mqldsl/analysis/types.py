@@ -26,7 +26,7 @@ class Type:
         if self.kind in ("set", "list") and self.element is not None:
             return f"{'set of' if self.kind == 'set' else 'list of'} {self.element}"
         if self.kind == "member":
-            return f"the name `{self.member}`"
+            return "enum members" if self.member is None else f"the name `{self.member}`"
         return self.kind
 
     @property

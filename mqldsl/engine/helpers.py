@@ -26,9 +26,11 @@ from mqldsl.engine.runtime import (
     Lead,
     RouteDecision,
     TimelineStep,
+    TimelineTooLong,
     cap,
     clamp,
     decay_factor,
+    due_time,
     instants,
     round_score,
 )
@@ -124,7 +126,10 @@ def drive(
     route: Callable[[int, float, float], int],
 ) -> EvalResult:
     names = meta.stages
-    points = instants([e.at for e in lead.events], meta.windows, meta.decay_periods, as_of)
+    try:
+        points = instants([e.at for e in lead.events], meta.windows, meta.decay_periods, as_of)
+    except TimelineTooLong as exc:
+        raise exc.for_lead(lead.id) from None
     reached = 0
     start = NEG
     label: str | None = None
@@ -204,7 +209,7 @@ def _route_decision(meta: PolicyMeta, index: int, at: float) -> RouteDecision | 
         return None
     queue, sla, seconds = meta.routes[index]
     return RouteDecision(
-        queue=queue, sla=sla, due=at + seconds if seconds is not None else None, entered=at
+        queue=queue, sla=sla, due=due_time(at, seconds) if seconds is not None else None, entered=at
     )
 
 

@@ -22,9 +22,11 @@ from mqldsl.engine.runtime import (
     Lead,
     RouteDecision,
     TimelineStep,
+    TimelineTooLong,
     cap,
     clamp,
     decay_factor,
+    due_time,
     instants,
     round_score,
 )
@@ -274,7 +276,11 @@ class Interpreter(ast.ContextVisitor[Context, Any]):
         starts: dict[str, float] = {}
         steps: list[TimelineStep] = []
         first: dict[str, tuple[float, int]] = {}
-        for t in instants([e.at for e in lead.events], model.windows, decay_periods, as_of):
+        try:
+            points = instants([e.at for e in lead.events], model.windows, decay_periods, as_of)
+        except TimelineTooLong as exc:
+            raise exc.for_lead(lead.id) from None
+        for t in points:
             reasons = self.disqualified(lead, t)
             why = ""
             cycled = -1
@@ -354,7 +360,7 @@ class Interpreter(ast.ContextVisitor[Context, Any]):
         return RouteDecision(
             queue=route.queue,
             sla=sla.text() if sla is not None else None,
-            due=at + sla.seconds if sla is not None else None,
+            due=due_time(at, sla.seconds) if sla is not None else None,
             entered=at,
         )
 

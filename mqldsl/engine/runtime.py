@@ -132,15 +132,25 @@ def from_seconds(value: float) -> dt.datetime:
     return _EPOCH + dt.timedelta(seconds=value)
 
 
+#: The calendar mqldsl supports, in UTC: instants outside it are refused where they are read
+#: (:func:`parse_instant`), and a computed instant past its end (an SLA's due time) is clamped
+#: to :data:`LAST_INSTANT`.
+FIRST_INSTANT = to_seconds(dt.datetime.min.replace(tzinfo=UTC))  # 0001-01-01T00:00:00Z
+LAST_INSTANT = to_seconds(dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC))
+
+
 def format_instant(value: float) -> str:
+    """``YYYY-MM-DDTHH:MM:SS[.ffffff]Z`` (four-digit years, also before 1000)."""
     moment = from_seconds(value)
+    text = f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment:%H:%M:%S}"
     if moment.microsecond:
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0") + "Z"
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return f"{text}.{moment.microsecond:06d}".rstrip("0") + "Z"
+    return text + "Z"
 
 
 def parse_instant(text: str) -> float:
-    """An ISO instant with `Z` or an offset; ValueError otherwise."""
+    """An ISO instant with `Z` or an offset, from 0001-01-01T00:00:00Z to
+    9999-12-31T23:59:59Z in UTC; ValueError (with what to write) otherwise."""
     if not isinstance(text, str):
         raise ValueError("expected an instant such as 2026-11-01T09:30:00Z")
     try:
@@ -149,7 +159,19 @@ def parse_instant(text: str) -> float:
         raise ValueError(f"`{text}` is not an instant such as 2026-11-01T09:30:00Z") from None
     if moment.tzinfo is None:
         raise ValueError(f"`{text}` has no time zone: add `Z` or an offset such as +02:00")
-    return to_seconds(moment)
+    seconds = to_seconds(moment)
+    if not FIRST_INSTANT <= seconds < LAST_INSTANT + 1:
+        raise ValueError(
+            f"`{text}` is outside the calendar: in UTC it is before 0001-01-01T00:00:00Z "
+            "or after 9999-12-31T23:59:59Z"
+        )
+    return seconds
+
+
+def due_time(entered: float, sla_seconds: float) -> float:
+    """When a handoff made at ``entered`` is due: ``entered`` plus the SLA, clamped to
+    :data:`LAST_INSTANT` (an SLA that ends after the calendar is due at its last second)."""
+    return min(entered + sla_seconds, LAST_INSTANT)
 
 
 # ---------------------------------------------------------------- numbers
@@ -186,15 +208,59 @@ def cap(total: float, limit: float | None) -> float:
     return total
 
 
+#: The most instants one lead's timeline may have (:func:`instants`); a lead that needs more
+#: is rejected with :class:`TimelineTooLong` (code E900).
+MAX_INSTANTS = 100_000
+
+
+class TimelineTooLong(ValueError):
+    """A lead whose timeline would have more than :data:`MAX_INSTANTS` instants (its events,
+    their window ends and its decay steps): rejected (code E900), not evaluated."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def for_lead(self, lead_id: str) -> TimelineTooLong:
+        """The same problem, naming the lead."""
+        return TimelineTooLong(f"lead `{lead_id}`: {self.message}")
+
+
+def timeline_size(
+    event_times: Sequence[float],
+    windows: Sequence[float],
+    decay_periods: Sequence[float],
+    as_of: float,
+) -> int:
+    """How many instants :func:`instants` considers, before merging equal ones: the as-of
+    instant, and per event up to it, the event, its window ends up to it and its decay steps
+    up to it (the SQL back end counts the same, ``warehouse.engine``)."""
+    spans, periods = set(windows), set(decay_periods)
+    count = 1
+    for at in event_times:
+        if at > as_of:
+            continue
+        count += 1 + sum(1 for w in spans if at + w <= as_of)
+        count += sum(math.floor((as_of - at) / p) for p in periods)
+    return count
+
+
 def instants(
     event_times: Sequence[float],
     windows: Sequence[float],
     decay_periods: Sequence[float],
     as_of: float,
+    limit: int = MAX_INSTANTS,
 ) -> list[float]:
     """The instants at which a lead's result can change (SPEC §7): every
     event time, every event time plus every window duration, every decay step
-    boundary, and the as-of instant — those not after the as-of instant."""
+    boundary, and the as-of instant — those not after the as-of instant.
+    :class:`TimelineTooLong` when :func:`timeline_size` is above ``limit``
+    (counted before anything is listed, so the work is bounded)."""
+    size = timeline_size(event_times, windows, decay_periods, as_of)
+    if size > limit:
+        used = [at for at in event_times if at <= as_of]
+        raise TimelineTooLong(too_long(size, limit, len(used), min(used), decay_periods))
     points: set[float] = {as_of}
     for at in event_times:
         if at > as_of:
@@ -203,9 +269,31 @@ def instants(
         for window in windows:
             if at + window <= as_of:
                 points.add(at + window)
-        for period in decay_periods:
+        for period in set(decay_periods):
             k = 1
             while at + k * period <= as_of:
                 points.add(at + k * period)
                 k += 1
     return sorted(points)
+
+
+def too_long(
+    size: int, limit: int, events: int, oldest: float | None, decay_periods: Sequence[float]
+) -> str:
+    """Why a timeline is refused: its size, the limit, and what makes it long (``events``
+    up to the as-of instant, the ``oldest`` of them, the decay steps)."""
+    text = f"its timeline needs {size:,} instants ({events:,} event{'s' if events != 1 else ''}"
+    if decay_periods and oldest is not None:
+        step = _duration(min(decay_periods))
+        text += f", decay steps of {step} from its oldest event at {format_instant(oldest)}"
+    return f"{text}); at most {limit:,} instants per lead: drop the lead's oldest events" + (
+        ", or decay by a longer step" if decay_periods else ""
+    )
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("week", 604800), ("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            amount = int(seconds // size)
+            return f"{amount} {unit}" + ("s" if amount != 1 else "")
+    return f"{seconds:g} seconds"

@@ -26,6 +26,7 @@ DATA_CODES: dict[str, str] = {
     # ------------------------------------------------ scenarios (E800-E849)
     # ------------------------------------------------ simulation runs (E850-E899)
     # ------------------------------------------------ command-line values and limits (E900-E949)
+    "E900": "a lead's timeline is too long",
     # ------------------------------------------------ outputs and interruptions (E950-E999)
 }
 

@@ -22,7 +22,7 @@ from mqldsl.engine.evaluator import Evaluator
 from mqldsl.engine.explain import explain
 from mqldsl.engine.explanation import Explanation
 from mqldsl.engine.parallel import ordered_map
-from mqldsl.engine.runtime import Decision, Lead
+from mqldsl.engine.runtime import Decision, Lead, TimelineTooLong
 from mqldsl.io.crm import CrmWriter
 from mqldsl.io.journeys import JourneyReader, ReadReport, RecordError
 
@@ -40,6 +40,9 @@ class ScoreOptions:
     explain: bool = False
     jobs: int = 1
     max_errors: int | None = None
+
+
+_TIMELINE = "\x00E900:"  # marks a worker's E900 rejection
 
 
 def decision_line(decision: Decision, extra: dict[str, Any] | None = None) -> bytes:
@@ -135,7 +138,11 @@ def _work(
         except RecordError as exc:
             out.append((number, None, str(exc)))
             continue
-        result = _evaluate_one(worker.evaluator, lead, worker.options)
+        try:
+            result = _evaluate_one(worker.evaluator, lead, worker.options)
+        except TimelineTooLong as exc:
+            out.append((number, None, _TIMELINE + exc.message))
+            continue
         out.append(
             (number, lead.id, result if isinstance(result, bytes) else decision_line(result))
         )
@@ -188,7 +195,10 @@ def score_parallel(
                     report.unknown_event_fields.update(event_fields)
                     continue
                 report.read += 1
-                if lead_id is None:
+                if lead_id is None and str(payload).startswith(_TIMELINE):
+                    message = str(payload).removeprefix(_TIMELINE)
+                    report.reject(journeys, number, message, code="E900")
+                elif lead_id is None:
                     assert isinstance(payload, str)
                     report.reject(journeys, number, payload)
                 elif lead_id in seen:
@@ -231,7 +241,12 @@ def score_sequential(
     report.limit = options.max_errors
     evaluated = 0
     for lead in read_leads(model, journeys, events, report):
-        write(_evaluate_one(evaluator, lead, options))
+        try:
+            item = _evaluate_one(evaluator, lead, options)
+        except TimelineTooLong as exc:
+            report.reject(journeys, 0, exc.message, code="E900")
+            continue
+        write(item)
         evaluated += 1
     return evaluated
 

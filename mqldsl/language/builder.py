@@ -17,7 +17,7 @@ from lark import Token, v_args
 
 from mqldsl.language import ast
 from mqldsl.language.diagnostics import error
-from mqldsl.language.expression_builder import ExpressionBuilder, to_number
+from mqldsl.language.expression_builder import ExpressionBuilder
 from mqldsl.language.suggestions import closest
 
 SIMPLE_TYPES = ("int", "number", "bool", "text", "date")
@@ -38,7 +38,7 @@ class AstBuilder(ExpressionBuilder):
         return ast.PolicyTitle(title=title.value, span=self.here)
 
     def version(self, number: Token) -> ast.Version:
-        return ast.Version(number=to_number(number), span=self.here)
+        return ast.Version(number=self._number(number), span=self.here)
 
     def owner(self, owner: ast.StringLit) -> ast.Owner:
         return ast.Owner(owner=owner.value, span=self.here)
@@ -178,13 +178,13 @@ class AstBuilder(ExpressionBuilder):
         return ast.RangeOption(low=low.value, high=high.value, span=self.here)
 
     def decay_option(self, percent: Token, every: ast.Duration) -> ast.DecayOption:
-        return ast.DecayOption(percent=to_number(percent), every=every, span=self.here)
+        return ast.DecayOption(percent=self._number(percent), every=every, span=self.here)
 
     def when_rule(
         self, points: Token, condition: ast.Expr, label: ast.StringLit | None
     ) -> ast.WhenRule:
         return ast.WhenRule(
-            points=to_number(str(points).lstrip("+")),
+            points=self._number(points, str(points).lstrip("+")),
             condition=condition,
             label=label.value if label else None,
             span=self.here,
@@ -198,9 +198,9 @@ class AstBuilder(ExpressionBuilder):
         label: ast.StringLit | None,
     ) -> ast.PerRule:
         return ast.PerRule(
-            points=to_number(str(points).lstrip("+")),
+            points=self._number(points, str(points).lstrip("+")),
             pattern=pattern,
-            max=to_number(cap) if cap is not None else None,
+            max=self._number(cap) if cap is not None else None,
             label=label.value if label else None,
             span=self.here,
         )

@@ -115,6 +115,7 @@ CODES: dict[str, str] = {
     "E111": "missing or misplaced policy header",
     "E112": "include is not supported yet",
     "E113": "unknown type",
+    "E114": "number out of range",
     # E2xx names
     "E201": "unknown name",
     "E202": "unknown event",
@@ -130,6 +131,8 @@ CODES: dict[str, str] = {
     "E212": "unknown queue",
     "E213": "one-only item declared twice",
     "E214": "unknown account field",
+    "E215": "event field named at or type",
+    "E216": "score named like a decision column",
     # E3xx types
     "E301": "incompatible comparison",
     "E302": "between needs numbers or dates",

@@ -65,6 +65,14 @@ def to_number(text: str) -> ast.Number:
     return float(text) if "." in text else int(text)
 
 
+#: The largest magnitude a number in a policy may have: the signed 64-bit range that the SQL
+#: back end's BIGINT holds (and a float holds every whole number to 2**53 exactly).
+NUMBER_LIMIT = 2**63 - 1
+#: The longest duration: 10,000 years of 365.25 days, the length of the calendar (E114).
+DURATION_LIMIT_DAYS = 3_652_500
+_UNIT_DAYS = {"minute": 1 / 1440, "hour": 1 / 24, "day": 1.0, "week": 7.0}
+
+
 @v_args(inline=True)
 class ExpressionBuilder(Transformer[Token, list[ast.Item]]):
     """The builder's shared state and the rules for values and expressions.
@@ -167,6 +175,22 @@ class ExpressionBuilder(Transformer[Token, list[ast.Item]]):
                 value = value[:-1]
         return value
 
+    def _number(self, token: Token, text: str | None = None) -> ast.Number:
+        """:func:`to_number`, with E114 for a number beyond :data:`NUMBER_LIMIT`."""
+        value = to_number(text if text is not None else str(token))
+        if not abs(value) <= NUMBER_LIMIT:
+            self.diagnostics.append(
+                error(
+                    "E114",
+                    f"`{token}` is out of range: numbers in a policy are at most "
+                    f"{NUMBER_LIMIT:,} in size",
+                    self._tok_span(token),
+                    "use a smaller number",
+                )
+            )
+            return 0
+        return value
+
     def _date(self, token: Token) -> dt.date:
         try:
             return dt.date.fromisoformat(str(token))
@@ -215,14 +239,25 @@ class ExpressionBuilder(Transformer[Token, list[ast.Item]]):
                     )
                 )
             else:
-                value = parsed.astimezone(dt.UTC)
+                try:
+                    value = parsed.astimezone(dt.UTC)
+                except OverflowError:
+                    self.diagnostics.append(
+                        error(
+                            "E107",
+                            f"the instant `{text}` is outside the calendar: in UTC it is "
+                            "before 0001-01-01T00:00:00Z or after 9999-12-31T23:59:59Z",
+                            span,
+                            "write an instant from year 1 to year 9999 in UTC",
+                        )
+                    )
         return ast.InstantLit(value=value, span=span)
 
     def number(self, token: Token) -> ast.NumberLit:
-        return ast.NumberLit(value=to_number(token), span=self.here)
+        return ast.NumberLit(value=self._number(token), span=self.here)
 
     def negative(self, token: Token) -> ast.NumberLit:
-        return ast.NumberLit(value=-to_number(token), span=self.here)
+        return ast.NumberLit(value=-self._number(token), span=self.here)
 
     def true(self) -> ast.BoolLit:
         return ast.BoolLit(value=True, span=self.here)
@@ -254,7 +289,19 @@ class ExpressionBuilder(Transformer[Token, list[ast.Item]]):
                 )
             )
             base = "day"
-        return ast.Duration(amount=to_number(amount), unit=base, span=span)
+        number = self._number(amount)
+        if number * _UNIT_DAYS[base] > DURATION_LIMIT_DAYS:
+            self.diagnostics.append(
+                error(
+                    "E114",
+                    f"`{amount} {text}` is out of range: a duration is at most "
+                    f"{DURATION_LIMIT_DAYS:,} days (10,000 years)",
+                    span,
+                    "use a shorter duration",
+                )
+            )
+            number = 1
+        return ast.Duration(amount=number, unit=base, span=span)
 
     # -- expressions
 

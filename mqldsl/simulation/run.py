@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.evaluator import Evaluator
 from mqldsl.engine.parallel import can_fork, ordered_map
-from mqldsl.engine.runtime import Event, Lead, to_seconds
+from mqldsl.engine.runtime import Event, Lead, TimelineTooLong, to_seconds
+from mqldsl.io.errors import InputProblem
 from mqldsl.simulation.metrics import report
 from mqldsl.simulation.records import LeadRecord, lead_record
 from mqldsl.simulation.results import SimulationReport
@@ -205,22 +206,15 @@ class Run:
     kept: dict[str, Any] = field(default_factory=dict)
 
 
-def run_policy(
+def _decide(
     model: CheckedPolicy,
     leads: Sequence[Lead],
     spec: RunSpec,
-    *,
-    explain_ids: set[str] | None = None,
-    progress: Callable[[int], None] | None = None,
-    loaded: DuckDBEngine | None = None,
-) -> Run:
-    """Decide ``leads`` as ``spec`` says and measure the funnel.
-
-    The leads in ``explain_ids`` are evaluated with explanations (always in
-    Python), kept in :attr:`Run.kept`. ``progress`` is called with the
-    number of leads done, now and then. ``loaded`` is a DuckDB engine that
-    already holds exactly ``leads`` (a sweep loads them once for all runs).
-    """
+    explain_ids: set[str] | None,
+    progress: Callable[[int], None] | None,
+    loaded: DuckDBEngine | None,
+) -> tuple[list[LeadRecord], dict[str, Any]]:
+    """The records of ``leads`` on the engine ``spec`` names (run_policy's first step)."""
     params = dict(spec.params)
     as_of, mql_stage, sql_stage = spec.as_of, spec.mql_stage, spec.sql_stage
     kept: dict[str, Any] = {}
@@ -252,6 +246,31 @@ def run_policy(
             progress,
             spec.segment_field,
         )
+    return records, kept
+
+
+def run_policy(
+    model: CheckedPolicy,
+    leads: Sequence[Lead],
+    spec: RunSpec,
+    *,
+    explain_ids: set[str] | None = None,
+    progress: Callable[[int], None] | None = None,
+    loaded: DuckDBEngine | None = None,
+) -> Run:
+    """Decide ``leads`` as ``spec`` says and measure the funnel.
+
+    The leads in ``explain_ids`` are evaluated with explanations (always in
+    Python), kept in :attr:`Run.kept`. ``progress`` is called with the
+    number of leads done, now and then. ``loaded`` is a DuckDB engine that
+    already holds exactly ``leads`` (a sweep loads them once for all runs).
+    """
+    params = dict(spec.params)
+    as_of = spec.as_of
+    try:
+        records, kept = _decide(model, leads, spec, explain_ids, progress, loaded)
+    except TimelineTooLong as exc:  # a lead too long to evaluate stops the run, naming it
+        raise InputProblem([f"error[E900]: {exc.message}"]) from None
     # No time travel (SPEC §14.1): a lead that did not exist yet at the as-of
     # instant (created, or first seen, after it) is left out of every figure.
     arrived = [r for r in records if r.known_from is None or r.known_from <= as_of]

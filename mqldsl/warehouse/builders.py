@@ -82,9 +82,8 @@ def micros_between(start: exp.Expr, end: exp.Expr) -> exp.Expr:
 def timestamp(seconds: float) -> exp.Expr:
     """A TIMESTAMP literal of an instant (seconds since the epoch, UTC)."""
     moment = from_seconds(seconds)
-    return exp.cast(
-        exp.Literal.string(moment.strftime("%Y-%m-%d %H:%M:%S.%f")), exp.DataType.Type.TIMESTAMP
-    )
+    text = f"{moment.year:04d}-{moment:%m-%d %H:%M:%S}.{moment.microsecond:06d}"
+    return exp.cast(exp.Literal.string(text), exp.DataType.Type.TIMESTAMP)
 
 
 def window(function: exp.Expr, *, running: bool = True, order: bool = True) -> exp.Window:

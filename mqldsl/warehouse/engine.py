@@ -16,8 +16,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from mqldsl.analysis.model import CheckedPolicy
-from mqldsl.engine.runtime import Lead
+from mqldsl.engine.runtime import MAX_INSTANTS, Lead, TimelineTooLong, too_long
 from mqldsl.io.journeys import ReadReport
+from mqldsl.warehouse.builders import timestamp
 from mqldsl.warehouse.compiler import MAX_COUNT, SqlPolicy, compile_sql
 from mqldsl.warehouse.rows import RowReader, SqlDecision
 from mqldsl.warehouse.tables import ORDER, EngineError, InputTables, event_columns, literal, quote
@@ -151,12 +152,73 @@ class DuckDBEngine:
                 f"a lead has {most[0]:,} events; the SQL back end counts at most {MAX_COUNT:,} "
                 "per lead: score these journeys with the Python engine"
             )
+        long = self.long_timelines(as_of, limit=1)
+        if long:
+            lead_id, size, events, oldest = long[0]
+            raise TimelineTooLong(f"lead `{lead_id}`: " + self._too_long(size, events, oldest))
         chunks = self._chunks()
         if len(chunks) <= 1:
             compiled = self.compile(as_of, params, first_entries)
             cursor = self.con.execute(compiled.sql("duckdb", pretty=False))
             return self._rows(cursor, RowReader(compiled, [d[0] for d in cursor.description]))
         return self._chunked(self.compile(as_of, params, first_entries, chunked=True), chunks)
+
+    def long_timelines(
+        self, as_of: float, limit: int | None = None
+    ) -> list[tuple[str, int, int, float]]:
+        """The leads whose timeline is longer than :data:`MAX_INSTANTS` (counted as
+        ``engine.runtime.timeline_size`` counts it), in input order: (id, size, events, the
+        oldest event's instant). At most ``limit`` of them."""
+        periods = sorted(
+            {
+                round(info.node.decay.every.seconds * 1_000_000)
+                for info in self.model.scores.values()
+                if info.node.decay is not None
+            }
+        )
+        windows = sorted({round(w * 1_000_000) for w in self.model.windows})
+        at_us = "date_diff('microsecond', TIMESTAMP '1970-01-01', e.\"at\")"
+        age = f"date_diff('microsecond', e.\"at\", {timestamp(as_of).sql('duckdb')})"
+        terms = ["1"]
+        terms += [f"CAST({age} >= {w} AS BIGINT)" for w in windows]
+        terms += [f"CAST(floor({age} / {p}) AS BIGINT)" for p in periods]
+        declared = ", ".join(literal(name) for name in self.model.events) or "NULL"
+        order = quote(ORDER)
+        rows = self.con.execute(
+            f"""
+            WITH sizes AS (
+                SELECT e.lead_id AS lid, 1 + sum({" + ".join(terms)}) AS size,
+                       count(*) AS n, min({at_us}) AS oldest
+                FROM events AS e
+                WHERE {age} >= 0 AND e.type IN ({declared})
+                GROUP BY e.lead_id
+            )
+            SELECT s.lid, s.size, s.n, s.oldest FROM sizes AS s JOIN leads AS l ON l.id = s.lid
+            WHERE s.size > {MAX_INSTANTS} ORDER BY l.{order}
+            {f"LIMIT {int(limit)}" if limit is not None else ""}
+            """
+        ).fetchall()
+        return [(str(lid), int(size), int(n), int(at) / 1_000_000) for lid, size, n, at in rows]
+
+    def drop_long_timelines(self, as_of: float, report: ReadReport, source: str) -> None:
+        """Reject (code E900) and drop the leads whose timeline is too long: the Python
+        engine rejects the same leads."""
+        long = self.long_timelines(as_of)
+        for lead_id, size, events, oldest in long:
+            message = f"lead `{lead_id}`: " + self._too_long(size, events, oldest)
+            report.reject(source, 0, message, code="E900")
+        if long:
+            ids = ", ".join(literal(lead_id) for lead_id, _, _, _ in long)
+            self.con.execute(f"DELETE FROM events WHERE lead_id IN ({ids})")
+            self.con.execute(f"DELETE FROM leads WHERE id IN ({ids})")
+
+    def _too_long(self, size: int, events: int, oldest: float) -> str:
+        periods = [
+            info.node.decay.every.seconds
+            for info in self.model.scores.values()
+            if info.node.decay is not None
+        ]
+        return too_long(size, MAX_INSTANTS, events, oldest, periods)
 
     def _chunked(self, part: SqlPolicy, chunks: list[tuple[int, int]]) -> Iterator[SqlDecision]:
         """The same query over consecutive ranges of leads (in input order),

@@ -25,11 +25,13 @@ from collections.abc import Sequence
 
 from sqlglot import exp
 
+from mqldsl.engine.runtime import LAST_INSTANT
 from mqldsl.warehouse.builders import (
     US,
     case,
     col,
     interval,
+    least,
     num,
     paren,
     round_score,
@@ -410,9 +412,12 @@ class QueryBuilder:
                             live.copy(),
                             by_route(
                                 [
-                                    exp.Add(
-                                        this=col("last_start"),
-                                        expression=interval(round(r.sla.seconds * US)),
+                                    least(
+                                        exp.Add(
+                                            this=col("last_start"),
+                                            expression=interval(round(r.sla.seconds * US)),
+                                        ),
+                                        timestamp(LAST_INSTANT),  # as engine.runtime.due_time
                                     )
                                     if r.sla is not None
                                     else None

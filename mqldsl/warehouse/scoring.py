@@ -185,6 +185,7 @@ def score_duckdb(
                 source = leads_table if leads_table is not None else request.journeys
                 assert source is not None
                 engine.load_leads(read_leads(model, source, request.events, report))
+            engine.drop_long_timelines(options.as_of, report, leads_table or request.journeys or "")
             decided = engine.decide(options.as_of, options.params)
         except (EngineError, duckdb.Error) as exc:
             raise EngineProblem([f"error: {engine_problem(exc)}"]) from exc
