@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mqldsl.analysis.model import CheckedPolicy
+from mqldsl.analysis.params import INT_MAX
 from mqldsl.io.errors import UsageProblem
 from mqldsl.simulation.results import SweepReport, SweepRow
 from mqldsl.simulation.run import RunSpec, run_policy
@@ -56,6 +57,10 @@ def parse_sweep_param(model: CheckedPolicy, spec: str) -> SweepAxis:
         raise UsageProblem(f"param `{name}` is not a number", "--param")
     whole = info.type.kind == "int"
     lo, hi = float(low), float(high)
+    if not all(abs(v) <= INT_MAX for v in (lo, hi, float(step or 0))):
+        raise UsageProblem(
+            f"`{spec}`: numbers are at most {INT_MAX:,} in size (signed 64 bits)", "--param"
+        )
     delta = float(step) if step else (1.0 if whole else (hi - lo) / 10 or 1.0)
     if delta <= 0 or hi < lo:
         raise UsageProblem(f"`{spec}`: need LO <= HI and a positive STEP", "--param")

@@ -60,7 +60,10 @@ def coalesce_false(node: exp.Expr) -> exp.Expr:
 
 
 def case(whens: Sequence[tuple[exp.Expr, exp.Expr]], default: exp.Expr | None = None) -> exp.Expr:
-    """``CASE WHEN condition THEN value ... [ELSE default] END``."""
+    """``CASE WHEN condition THEN value ... [ELSE default] END`` (without a condition: the
+    default, or NULL)."""
+    if not whens:
+        return default if default is not None else exp.null()
     result = exp.Case()
     for condition, value in whens:
         result = result.when(condition, value)

@@ -240,12 +240,19 @@ def policy_sql(
     from mqldsl.warehouse.compiler import compile_sql
 
     require_sql(model)
-    try:
-        tables = [sqlglot.exp.to_table(name) for name in (leads_table, events_table)]
-    except sqlglot.errors.ParseError:
-        raise UsageProblem(
-            "a table name is NAME or SCHEMA.NAME", "--leads-table/--events-table"
-        ) from None
+    tables: list[sqlglot.exp.Table] = []
+    for name, option in ((leads_table, "--leads-table"), (events_table, "--events-table")):
+        try:
+            table = sqlglot.exp.to_table(name)
+        except sqlglot.errors.SqlglotError:  # a parse error, or a quote never closed
+            table = None
+        if not isinstance(table, sqlglot.exp.Table) or not table.name:
+            raise UsageProblem(
+                f"`{name}` is not a table name: a table name is NAME or SCHEMA.NAME, each part "
+                'letters, digits and _ or quoted as "..." (a quote inside doubled: "")',
+                option,
+            )
+        tables.append(table)
     try:
         compiled = compile_sql(
             model,
