@@ -399,3 +399,41 @@ def test_a_simulation_stops_with_a_clear_error(tmp_path: Path, engine: str) -> N
     )  # fmt: skip
     assert code == 1
     assert "error[E900]: lead `old`: its timeline needs" in err
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["explain", "--lead", "old"],
+        ["timeline", "--lead", "old"],
+        ["whatif", "--set", "m=3"],
+        ["sweep", "--param", "m=1..2"],
+        ["tune", "--param", "m=1..2", "--maximize", "buyer_recall"],
+    ],
+)
+def test_every_command_answers_a_long_timeline_with_e900(
+    tmp_path: Path, command: list[str]
+) -> None:
+    policy, data, _ = bounded_leads(tmp_path)
+    Path(policy).write_text(
+        DECAY.replace("event visit", "event visit\nparam m = 5").replace("fit >= 5", "fit >= m")
+    )
+    name, *options = command
+    source = [data] if name in ("explain", "timeline") else ["--journeys", data]
+    output = [] if name in ("explain", "timeline", "tune") else ["-o", str(tmp_path / "o.json")]
+    code, _, err = run(name, policy, *source, *options, "--as-of", AS_OF, *output)
+    assert code == 1, err
+    assert "error[E900]: lead `old`: its timeline needs" in err
+
+
+def test_an_example_too_long_to_evaluate_is_a_policy_error(tmp_path: Path) -> None:
+    minutes = MAX_INSTANTS - 3  # with the as-of, the event and its window end: the limit
+    text = DECAY + f'example "e" at 2026-11-01 {{\n  visit at -{minutes} minutes\n'
+    text += "  expect stage visitor\n}\n"
+    assert codes(text) == []
+    longer = text.replace(f"-{minutes} minutes", f"-{minutes + 1} minutes")
+    assert codes(longer) == ["E410"]
+    for command in ("check", "test", "docs"):
+        code, out, err = run(command, write(tmp_path, "p.mql", longer))
+        assert code == 1, (command, err)
+        assert f'error[E410]: example "e" needs {MAX_INSTANTS + 1:,} instants' in out + err

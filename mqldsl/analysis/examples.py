@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from mqldsl.analysis import types as T
 from mqldsl.analysis.expressions import ExpressionChecker
+from mqldsl.analysis.limits import MAX_INSTANTS, timeline_size
 from mqldsl.analysis.model import FieldInfo
 from mqldsl.language import ast
 from mqldsl.language.suggestions import did_you_mean
@@ -44,6 +45,8 @@ class ExampleChecker(ExpressionChecker):
                     example.span,
                     'write `example "..." at 2026-12-01T00:00:00Z { ... }` or add `effective DATE`',
                 )
+            if at is not None:
+                self._example_size(example, at)
             leads = [i for i in example.items if isinstance(i, ast.ExampleLead)]
             for extra in leads[1:]:
                 self.err("E208", "an example has one `lead { ... }` record", extra.span)
@@ -93,6 +96,27 @@ class ExampleChecker(ExpressionChecker):
                         item.span,
                         did_you_mean(item.queue, queues),
                     )
+
+    def _example_size(self, example: ast.Example, at: dt.datetime) -> None:
+        """E410 when the example's timeline is longer than the engines evaluate."""
+        times = [
+            -time.duration.seconds
+            if isinstance(time, ast.RelativeTime)
+            else (_absolute(time) - at).total_seconds()
+            for item in example.items
+            if isinstance(item, ast.ExampleEvent)
+            for time in item.times
+        ]
+        periods = [score.decay.every.seconds for score in self.score_nodes.values() if score.decay]
+        size = timeline_size(times, sorted(self.windows), periods, 0.0)
+        if size > MAX_INSTANTS:
+            self.err(
+                "E410",
+                f'example "{example.name}" needs {size:,} instants; a lead is evaluated at '
+                f"most at {MAX_INSTANTS:,}",
+                example.span,
+                "give its events later times, or decay by a longer step",
+            )
 
     def _example_event(self, item: ast.ExampleEvent, at: dt.datetime | None) -> None:
         info = self.events.get(item.event)

@@ -36,7 +36,9 @@ def reported() -> Iterator[None]:
     """Turn the library's problems into the command's answer: a
     :class:`~mqldsl.io.errors.UsageProblem` is a usage error (exit 2), an
     :class:`~mqldsl.io.errors.InputProblem` prints its lines to standard
-    error and exits 1."""
+    error and exits 1, as does a lead whose timeline is too long to evaluate
+    (:class:`~mqldsl.engine.runtime.TimelineTooLong`, E900)."""
+    from mqldsl.engine.runtime import TimelineTooLong
     from mqldsl.io.errors import InputProblem, UsageProblem
 
     try:
@@ -48,6 +50,9 @@ def reported() -> Iterator[None]:
     except InputProblem as exc:
         for line in exc.lines:
             click.echo(line, err=True)
+        sys.exit(1)
+    except TimelineTooLong as exc:  # a lead (or example) too long to evaluate (E900)
+        click.echo(f"error[E900]: {exc.message}", err=True)
         sys.exit(1)
 
 

@@ -315,7 +315,8 @@ def _write_explanation(
         why_not_outline,
     )
 
-    decision, data = explain_lead(model, values, lead, as_of_or_now(as_of))
+    with reported():
+        decision, data = explain_lead(model, values, lead, as_of_or_now(as_of))
     if output_format == "json":
         if history:
             body: dict[str, Any] = {**decision, "timeline": data.to_json()["timeline"]}

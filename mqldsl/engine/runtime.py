@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
+from mqldsl.analysis.limits import MAX_INSTANTS, timeline_size
+
 if TYPE_CHECKING:
     from mqldsl.analysis.stamp import PolicyStamp
 
@@ -208,11 +210,6 @@ def cap(total: float, limit: float | None) -> float:
     return total
 
 
-#: The most instants one lead's timeline may have (:func:`instants`); a lead that needs more
-#: is rejected with :class:`TimelineTooLong` (code E900).
-MAX_INSTANTS = 100_000
-
-
 class TimelineTooLong(ValueError):
     """A lead whose timeline would have more than :data:`MAX_INSTANTS` instants (its events,
     their window ends and its decay steps): rejected (code E900), not evaluated."""
@@ -224,25 +221,6 @@ class TimelineTooLong(ValueError):
     def for_lead(self, lead_id: str) -> TimelineTooLong:
         """The same problem, naming the lead."""
         return TimelineTooLong(f"lead `{lead_id}`: {self.message}")
-
-
-def timeline_size(
-    event_times: Sequence[float],
-    windows: Sequence[float],
-    decay_periods: Sequence[float],
-    as_of: float,
-) -> int:
-    """How many instants :func:`instants` considers, before merging equal ones: the as-of
-    instant, and per event up to it, the event, its window ends up to it and its decay steps
-    up to it (the SQL back end counts the same, ``warehouse.engine``)."""
-    spans, periods = set(windows), set(decay_periods)
-    count = 1
-    for at in event_times:
-        if at > as_of:
-            continue
-        count += 1 + sum(1 for w in spans if at + w <= as_of)
-        count += sum(math.floor((as_of - at) / p) for p in periods)
-    return count
 
 
 def instants(

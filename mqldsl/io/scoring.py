@@ -24,6 +24,7 @@ from mqldsl.engine.explanation import Explanation
 from mqldsl.engine.parallel import ordered_map
 from mqldsl.engine.runtime import Decision, Lead, TimelineTooLong
 from mqldsl.io.crm import CrmWriter
+from mqldsl.io.errors import InputProblem
 from mqldsl.io.journeys import JourneyReader, ReadReport, RecordError
 
 CHUNK = 2000
@@ -309,7 +310,10 @@ def explain_lead(
 ) -> tuple[dict[str, Any], Explanation]:
     """A lead's decision (as JSON) and its explanation (`mqldsl explain`, `timeline`)."""
     evaluator = Evaluator(model, params)
-    result = evaluator.run(lead, as_of, explain=True)
+    try:
+        result = evaluator.run(lead, as_of, explain=True)
+    except TimelineTooLong as exc:
+        raise InputProblem([f"error[E900]: {exc.message}"]) from None
     return result.decision.to_json(), explain(model, lead, result, evaluator.compiled.params)
 
 

@@ -160,6 +160,7 @@ CODES: dict[str, str] = {
     "E407": "example needs an instant",
     "E408": "example event after the example's instant",
     "E409": "stages block without stages",
+    "E410": "example too long to evaluate",
     # W5xx warnings
     "W501": "threshold that can never be reached",
     "W502": "condition that can never hold",

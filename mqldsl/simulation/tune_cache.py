@@ -40,7 +40,7 @@ from typing import Any
 
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.interpreter import Context, Interpreter
-from mqldsl.engine.runtime import Lead, instants
+from mqldsl.engine.runtime import Lead, TimelineTooLong, instants
 from mqldsl.engine.timelines import MemoEvaluator, score_timelines
 from mqldsl.language import ast
 from mqldsl.language.ast import walk
@@ -156,7 +156,10 @@ class DecisionCache:
         self.contexts: list[list[Context]] = [[] for _ in self.conditions]
         keys: list[dict[Any, int]] = [{} for _ in self.conditions]
         for index, lead in enumerate(leads):
-            points = instants([e.at for e in lead.events], windows, periods, as_of)
+            try:
+                points = instants([e.at for e in lead.events], windows, periods, as_of)
+            except TimelineTooLong as exc:
+                raise exc.for_lead(lead.id) from None
             scores_at = timelines(lead, as_of)
             pairs: dict[tuple[int, int], None] = {}
             known: dict[tuple[float, float], tuple[Any, ...]] = {}

@@ -15,8 +15,9 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from mqldsl.analysis.limits import MAX_INSTANTS
 from mqldsl.analysis.model import CheckedPolicy
-from mqldsl.engine.runtime import MAX_INSTANTS, Lead, TimelineTooLong, too_long
+from mqldsl.engine.runtime import Lead, TimelineTooLong, too_long
 from mqldsl.io.journeys import ReadReport
 from mqldsl.warehouse.builders import timestamp
 from mqldsl.warehouse.compiler import MAX_COUNT, SqlPolicy, compile_sql
