@@ -27,6 +27,10 @@ DATA_CODES: dict[str, str] = {
     # ------------------------------------------------ simulation runs (E850-E899)
     # ------------------------------------------------ command-line values and limits (E900-E949)
     # ------------------------------------------------ outputs and interruptions (E950-E999)
+    "E950": "the output cannot be created",
+    "E951": "writing the output failed",
+    "E960": "an input file cannot be read",
+    "E961": "an input file is not UTF-8 text",
 }
 
 
