@@ -99,14 +99,19 @@ def test_a_fifo_is_streamed_to_and_stays_a_fifo(tmp_path: Path, query: str) -> N
     assert no_temp(tmp_path)
 
 
-@pytest.mark.skipif(
-    os.name != "posix" or os.geteuid() != 0, reason="replacing /dev/null needs root"
-)
-def test_dev_null_survives_as_a_device() -> None:
-    code, _, err = run(*SQL, "-o", "/dev/null")
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() != 0, reason="mknod needs root")
+def test_a_null_device_survives_as_a_device(tmp_path: Path) -> None:
+    """`-o /dev/null` as root used to replace the device with a regular file. The test makes
+    its own node with /dev/null's device number (1, 3), so that a regression cannot break the
+    machine's /dev/null."""
+    null = tmp_path / "null"
+    os.mknod(null, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    code, _, err = run(*SQL, "-o", str(null))
     assert code == 0, err
-    assert os.path.exists("/dev/null") and stat.S_ISCHR(os.stat("/dev/null").st_mode)
-    assert no_temp(Path("/dev"))
+    assert os.path.exists(null) and stat.S_ISCHR(os.stat(null).st_mode)
+    assert os.stat(null).st_rdev == os.makedev(1, 3)
+    assert null.read_bytes() == b""  # still the null device: what was written is gone
+    assert no_temp(tmp_path)
 
 
 def test_a_directory_is_refused_as_misuse(tmp_path: Path) -> None:
