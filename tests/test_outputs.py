@@ -303,3 +303,49 @@ def test_a_signal_while_writing_leaves_the_old_output_and_no_temporary_file(
     assert said in err.decode() and b"Traceback" not in err
     assert out.read_text() == "old\n"
     assert no_temp(tmp_path)
+
+
+# ---------------------------------------------------------------- inputs the readers do not guard
+
+
+TINY_MQLS = "mql_id,first_contact_date,landing_page_id,origin\nabc,2018-02-01,lp1,organic_search\n"
+
+
+@pytest.mark.parametrize(
+    ("table", "said"),
+    [
+        ("folder", "cannot read the file: Is a directory"),
+        ("missing.csv", "cannot read the file: No such file"),
+    ],
+)
+def test_a_table_that_is_a_folder_or_missing_is_exit_1_with_its_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], table: str, said: str
+) -> None:
+    (tmp_path / "folder").mkdir()
+    leads = tmp_path / "mqls.csv"
+    leads.write_text(TINY_MQLS)
+    code, _, err = run_main(
+        capsys,
+        *("import", str(leads), "--policy", str(ROOT / "policies" / "olist.mql")),
+        *("--mapping", str(ROOT / "policies" / "olist.toml")),
+        *("--table", f"deals={tmp_path / table}", "-o", str(tmp_path / "out.jsonl")),
+    )
+    assert code == 1, err
+    assert f"{tmp_path / table}: error[E960]: {said}" in err
+    assert "internal error" not in err
+    assert not (tmp_path / "out.jsonl").exists() and no_temp(tmp_path)
+
+
+def test_an_events_table_that_is_not_utf8_is_exit_1_with_its_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    leads = tmp_path / "leads.csv"
+    leads.write_text("id\na\n")
+    events = tmp_path / "events.csv"
+    events.write_bytes(b"lead_id,type,at\na,visit,2026-10-01T00:00:00Z \xff\n")
+    code, _, err = run_main(
+        capsys, "score", ACME, str(leads), "--events", str(events), "--as-of", "2026-11-01"
+    )
+    assert code == 1, err
+    assert str(events) in err and "UTF-8" in err
+    assert "internal error" not in err
