@@ -141,12 +141,19 @@ def test_a_folder_that_cannot_take_a_file_is_a_positioned_problem(
     assert "internal error" not in err and "Traceback" not in err
 
 
-@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
-def test_a_write_that_fails_is_a_positioned_problem(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run_main(capsys, *SQL, "-o", "/dev/full")
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() != 0, reason="mknod needs root")
+def test_a_write_that_fails_is_a_positioned_problem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A device whose writes fail with ENOSPC: the test's own node with /dev/full's device
+    number (1, 7), so that a regression cannot replace the machine's /dev/full."""
+    full = tmp_path / "full"
+    os.mknod(full, stat.S_IFCHR | 0o666, os.makedev(1, 7))
+    code, _, err = run_main(capsys, *SQL, "-o", str(full))
     assert code == 1, err
-    assert "/dev/full: error[E951]: writing the output failed" in err
+    assert f"{full}: error[E951]: writing the output failed: No space left on device" in err
     assert "internal error" not in err
+    assert stat.S_ISCHR(os.stat(full).st_mode) and no_temp(tmp_path)
 
 
 def test_a_failed_write_keeps_the_old_file(tmp_path: Path) -> None:
