@@ -356,3 +356,14 @@ def test_an_events_table_that_is_not_utf8_is_exit_1_with_its_name(
     assert code == 1, err
     assert str(events) in err and "UTF-8" in err
     assert "internal error" not in err
+
+
+def test_a_reader_that_marks_itself_is_named_innermost_first(tmp_path: Path) -> None:
+    from mqldsl.io.files import reading, what_failed, writing
+
+    try:
+        with writing(tmp_path / "out.jsonl"), reading("scenario.toml"):
+            raise ValueError("a bug")
+    except ValueError as exc:
+        doing = what_failed(exc)
+    assert doing == [("reading", "scenario.toml"), ("writing", str(tmp_path / "out.jsonl"))]
