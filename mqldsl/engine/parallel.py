@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable, Generator, Iterable
 from typing import Any, TypeVar
 
@@ -20,6 +21,9 @@ Item = TypeVar("Item")
 Result = TypeVar("Result")
 
 _STATE: dict[str, Any] = {}
+
+#: Seconds to wait for a pool to stop before going on without it.
+STOP_WAIT = 5.0
 
 
 def can_fork() -> bool:
@@ -52,8 +56,16 @@ def ordered_map(
     stops the workers.
     """
     context = multiprocessing.get_context("fork" if can_fork() else "spawn")
-    with context.Pool(jobs, initializer=_setup, initargs=(setup, args)) as pool:
+    pool = context.Pool(jobs, initializer=_setup, initargs=(setup, args))
+    try:
         yield from pool.imap(_call, ((work, item) for item in items), chunksize=1)
+    finally:
+        # Pool.terminate() can wait for ever when it stops the pool in the middle of sending a
+        # large item (its task thread stays blocked on a pipe no worker reads): it has killed
+        # the workers by then, so after a while the run goes on (to clean up, or exit 130/143).
+        stopper = threading.Thread(target=pool.terminate, daemon=True)
+        stopper.start()
+        stopper.join(STOP_WAIT)
 
 
 __all__ = ["can_fork", "ordered_map"]

@@ -28,6 +28,10 @@ DATA_CODES: dict[str, str] = {
     # ------------------------------------------------ command-line values and limits (E900-E949)
     "E900": "a lead's timeline is too long",
     # ------------------------------------------------ outputs and interruptions (E950-E999)
+    "E950": "the output cannot be created",
+    "E951": "writing the output failed",
+    "E960": "an input file cannot be read",
+    "E961": "an input file is not UTF-8 text",
 }
 
 
