@@ -16,25 +16,38 @@ silently.
 
 from __future__ import annotations
 
-import csv
+import contextlib
 import datetime as dt
 import json
+import math
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
 from mqldsl.analysis.model import CheckedPolicy, FieldInfo
 from mqldsl.analysis.types import Type
 from mqldsl.engine.runtime import Event, Lead, parse_instant
+from mqldsl.io.csvrows import Bad, CsvTable, Row
+from mqldsl.io.errors import UsageProblem
 from mqldsl.io.problems import Problem
+
+#: Whole numbers a record may hold: the signed 64-bit range (both engines agree on it).
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+#: Instants a record may hold, in UTC: years 1000 to 9999 (four-digit years round-trip).
+INSTANT_MIN = dt.datetime(1000, 1, 1, tzinfo=dt.UTC).timestamp()
+INSTANT_MAX = dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC).timestamp()
 
 
 class RecordError(ValueError):
-    """A record that cannot be used; the message says why."""
+    """A record that cannot be used; the message says why, ``code`` which kind it is."""
+
+    def __init__(self, message: str, code: str = "E700") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass
@@ -50,6 +63,7 @@ class ReadReport:
     events_after_as_of: int = 0
     keep: int = 200  # how many rejected lines to keep with their reasons
     limit: int | None = None  # stop reading after this many rejected records
+    not_read: int | None = None  # lines left unread when the limit stopped reading
 
     @property
     def full(self) -> bool:
@@ -68,6 +82,12 @@ class ReadReport:
         self.rejected_count += 1
         if len(self.rejected) < self.keep:
             self.rejected.append(Problem(file, line, reason, code, column, hint))
+
+    def add(self, problem: Problem) -> None:
+        """Count one rejected record with its problem."""
+        self.rejected_count += 1
+        if len(self.rejected) < self.keep:
+            self.rejected.append(problem)
 
     def notes(self) -> list[str]:
         """One line per kind of ignored data, for the summary."""
@@ -91,28 +111,38 @@ def convert(value: Any, kind: Type) -> Any:
     if k == "int":
         if isinstance(value, bool):
             raise RecordError("expected a whole number, got true/false")
+        number: int | None = None
         if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str):
-            try:
-                return int(value.strip())
-            except ValueError:
-                pass
-        raise RecordError(f"expected a whole number, got {_show(value)}")
+            number = value
+        elif isinstance(value, float) and value.is_integer():
+            # JSON whole numbers beyond the 64-bit range arrive as (rounded) floats: refuse
+            # them rather than round -2^63-1 into the range.
+            number = int(value)
+            if number <= INT_MIN:
+                number -= 1
+        elif isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                number = int(value.strip())
+        if number is None:
+            raise RecordError(f"expected a whole number, got {_show(value)}")
+        return _in_range(number)
     if k == "number":
         if isinstance(value, bool):
             raise RecordError("expected a number, got true/false")
-        if isinstance(value, int | float):
-            return value
+        if isinstance(value, int):
+            return _whole_number(value)
+        if isinstance(value, float):
+            return _finite(value)
         if isinstance(value, str):
+            text = value.strip()
             try:
-                number = float(value.strip())
+                whole = int(text)
             except ValueError:
                 pass
             else:
-                return int(number) if number.is_integer() and "." not in value else number
+                return _whole_number(whole)
+            with contextlib.suppress(ValueError):
+                return _finite(float(text))
         raise RecordError(f"expected a number, got {_show(value)}")
     if k == "bool":
         if isinstance(value, bool):
@@ -147,13 +177,54 @@ def convert(value: Any, kind: Type) -> Any:
     raise RecordError(f"unsupported type {kind}")  # pragma: no cover
 
 
+def _in_range(number: int) -> int:
+    if not INT_MIN <= number <= INT_MAX:
+        raise RecordError(
+            f"{number:.6g} is outside the whole numbers mqldsl takes (-2^63 to 2^63-1)"
+        )
+    return number
+
+
+def _whole_number(number: int) -> int | float:
+    """A whole number in a `number` field: itself in the 64-bit range, the nearest double
+    beyond it (as DuckDB reads it)."""
+    if INT_MIN <= number <= INT_MAX:
+        return number
+    try:
+        return _finite(float(number))
+    except OverflowError:
+        raise RecordError("expected a finite number, got a whole number too large") from None
+
+
+def _finite(number: float) -> float:
+    if not math.isfinite(number):
+        raise RecordError(f"expected a finite number, got {number}")
+    return number
+
+
+def instant(value: Any) -> float:
+    """A record's instant in seconds: ISO text with a zone, UTC years 1000 to 9999;
+    ValueError otherwise."""
+    try:
+        seconds = parse_instant(value)
+    except OverflowError:
+        seconds = math.inf
+    if not INSTANT_MIN <= seconds <= INSTANT_MAX:
+        raise ValueError(f"`{value}` is outside the years 1000 to 9999 (UTC)")
+    return seconds
+
+
 def _show(value: Any) -> str:
     text = json.dumps(value, ensure_ascii=False, default=str)
     return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _record(
-    raw: Mapping[str, Any], fields: Mapping[str, FieldInfo], unknown: Counter[str], where: str
+    raw: Mapping[str, Any],
+    fields: Mapping[str, FieldInfo],
+    unknown: Counter[str],
+    where: str,
+    code: str = "E705",
 ) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name, value in raw.items():
@@ -166,7 +237,7 @@ def _record(
         try:
             values[name] = convert(value, info.type)
         except RecordError as exc:
-            raise RecordError(f"{where} `{name}`: {exc}") from None
+            raise RecordError(f"{where} `{name}`: {exc}", code) from None
     return values
 
 
@@ -183,18 +254,18 @@ def _check_truth(truth: Any) -> None:
     object, a `buyer` that is not true/false, or a date that is not an
     instant (the metrics would otherwise ignore it without a word)."""
     if not isinstance(truth, dict):
-        raise RecordError('"truth" must be an object')
+        raise RecordError('"truth" must be an object', "E707")
     buyer = truth.get("buyer")
     if buyer is not None and not isinstance(buyer, bool):
-        raise RecordError(f'"truth.buyer": expected true or false, got {_show(buyer)}')
+        raise RecordError(f'"truth.buyer": expected true or false, got {_show(buyer)}', "E707")
     for key in TRUTH_INSTANTS:
         value = truth.get(key)
         if value is None:
             continue
         try:
-            parse_instant(value)
+            instant(value)
         except ValueError as exc:
-            raise RecordError(f'"truth.{key}": {exc}') from None
+            raise RecordError(f'"truth.{key}": {exc}', "E707") from None
 
 
 # ---------------------------------------------------------------- JSON Lines
@@ -219,24 +290,24 @@ class JourneyReader:
     def lead(self, raw: Any, *, where: str = "") -> Lead:
         """A lead from one decoded JSON object; RecordError if it is unusable."""
         if not isinstance(raw, dict):
-            raise RecordError("a journey line must be a JSON object")
+            raise RecordError("a journey line must be a JSON object", "E701")
         lead_id = raw.get("id")
         if isinstance(lead_id, bool) or not isinstance(lead_id, str | int) or lead_id == "":
-            raise RecordError('missing "id" (a string)')
+            raise RecordError('missing "id" (a string)', "E703")
         lead_id = str(lead_id)
         if lead_id in self._seen:
-            raise RecordError(f"duplicate id `{lead_id}`")
+            raise RecordError(f"duplicate id `{lead_id}`", "E704")
         profile_raw = raw.get("profile", {})
         if profile_raw is None:
             profile_raw = {}
         if not isinstance(profile_raw, dict):
-            raise RecordError('"profile" must be an object')
+            raise RecordError('"profile" must be an object', "E705")
         profile = _record(
             profile_raw, self.model.fields, self.report.unknown_fields, "profile field"
         )
         account_raw = raw.get("account_profile", {}) or {}
         if not isinstance(account_raw, dict):
-            raise RecordError('"account_profile" must be an object')
+            raise RecordError('"account_profile" must be an object', "E705")
         account_profile = _record(
             account_raw, self.model.account_fields, self.report.unknown_fields, "account field"
         )
@@ -244,7 +315,7 @@ class JourneyReader:
         if events_raw is None:
             events_raw = []
         if not isinstance(events_raw, list):
-            raise RecordError('"events" must be a list')
+            raise RecordError('"events" must be a list', "E706")
         events = []
         for position, item in enumerate(events_raw):
             event = self.event(item, position)
@@ -268,14 +339,14 @@ class JourneyReader:
 
     def event(self, item: Any, position: int) -> Event | None:
         if not isinstance(item, dict):
-            raise RecordError(f"event {position + 1} is not an object")
+            raise RecordError(f"event {position + 1} is not an object", "E706")
         kind = item.get("type")
         if not isinstance(kind, str):
-            raise RecordError(f'event {position + 1} has no "type"')
+            raise RecordError(f'event {position + 1} has no "type"', "E706")
         try:
-            at = parse_instant(item.get("at"))  # type: ignore[arg-type]
+            at = instant(item.get("at"))
         except ValueError as exc:
-            raise RecordError(f'event {position + 1} ({kind}): "at": {exc}') from None
+            raise RecordError(f'event {position + 1} ({kind}): "at": {exc}', "E706") from None
         info = self.model.events.get(kind)
         if info is None:
             self.report.unknown_event_types[kind] += 1
@@ -286,6 +357,7 @@ class JourneyReader:
             info.fields,
             self.report.unknown_event_fields,
             f"event {position + 1} ({kind}) field",
+            "E706",
         )
         return Event(at=at, type=kind, fields=fields, index=position)
 
@@ -295,6 +367,7 @@ class JourneyReader:
         with open(path, "rb") as stream:
             for number, line in enumerate(stream, start=1):
                 if self.report.full:
+                    self.report.not_read = remaining_lines(stream, line)
                     return
                 if not line.strip():
                     continue
@@ -302,52 +375,59 @@ class JourneyReader:
                 try:
                     raw = orjson.loads(line)
                 except orjson.JSONDecodeError as exc:
-                    self.report.reject(name, number, f"invalid JSON: {_json_reason(exc)}")
+                    reason = f"invalid JSON: {exc.msg[:120]}"
+                    self.report.reject(name, number, reason, "E701", exc.colno)
                     continue
                 try:
                     yield self.lead(raw)
                 except RecordError as exc:
-                    self.report.reject(name, number, str(exc))
+                    self.report.reject(name, number, str(exc), exc.code)
 
     def read_csv(self, leads: str | Path, events: str | Path | None) -> Iterator[Lead]:
-        """Leads from a leads table and an events table (CRM exports)."""
+        """Leads from a leads table and an events table (CRM exports). A lead row is one
+        record; an events row that cannot be read or names no lead is a record of its own,
+        rejected (the lead it names, when it names one, is rejected with it)."""
         grouped: dict[str, list[tuple[int, dict[str, str]]]] = {}
         events_name = str(events) if events is not None else ""
-        bad_events: dict[str, tuple[int, str]] = {}
+        bad_events: dict[str, Problem] = {}
+        report = self.report
         if events is not None:
-            with open(events, newline="", encoding="utf-8-sig") as stream:
-                reader = csv.DictReader(stream)
-                missing = {"lead_id", "type", "at"} - set(reader.fieldnames or ())
-                if missing:
-                    raise RecordError(
-                        f"{events_name}: the events table needs the columns lead_id, type and at "
-                        f"(missing: {', '.join(sorted(missing))})"
-                    )
-                for row in reader:
-                    line = reader.line_num
-                    if None in row:
-                        bad_events.setdefault(row.get("lead_id") or "", (line, "too many columns"))
+            with open(events, "rb") as stream:
+                table = CsvTable(stream, events_name)
+                table.require("lead_id", "type", "at", what="events table")
+                at = table.columns.index("lead_id")
+                for row in table.rows():
+                    if isinstance(row, Row):
+                        grouped.setdefault(row.cells["lead_id"], []).append((row.line, row.cells))
                         continue
-                    grouped.setdefault(row["lead_id"], []).append((line, row))
+                    report.read += 1
+                    report.add(row.problem)
+                    if row.cells is not None and at < len(row.cells):
+                        bad_events.setdefault(row.cells[at], row.problem)
         name = str(leads)
-        with open(leads, newline="", encoding="utf-8-sig") as stream:
-            reader = csv.DictReader(stream)
-            if "id" not in (reader.fieldnames or ()):
-                raise RecordError(f"{name}: the leads table needs an `id` column")
-            for row in reader:
-                if self.report.full:
+        with open(leads, "rb") as stream:
+            table = CsvTable(stream, name)
+            table.require("id", what="leads table")
+            for row in table.rows():
+                if report.full:
+                    report.not_read = 1 + table.remaining()
                     return
-                line = reader.line_num
-                self.report.read += 1
-                if None in row:
-                    self.report.reject(name, line, "more values than columns")
+                report.read += 1
+                if isinstance(row, Bad):
+                    report.add(row.problem)
                     continue
-                lead_id = row.get("id") or ""
+                lead_id = row.cells["id"]
                 if lead_id in bad_events:
-                    event_line, reason = bad_events[lead_id]
-                    self.report.reject(name, line, f"{events_name}:{event_line}: {reason}")
+                    grouped.pop(lead_id, None)
+                    problem = bad_events[lead_id]
+                    report.reject(
+                        name,
+                        row.line,
+                        f"its events row {problem.where} was rejected ({problem.code})",
+                        "E712",
+                    )
                     continue
-                profile = {k: v for k, v in row.items() if k not in ("id", "account")}
+                profile = {k: v for k, v in row.cells.items() if k not in ("id", "account")}
                 raw_events = []
                 for event_line, event_row in grouped.pop(lead_id, []):
                     item: dict[str, Any] = {
@@ -357,13 +437,16 @@ class JourneyReader:
                     raw_events.append(item)
                 try:
                     yield self._csv_lead(
-                        lead_id, row.get("account"), profile, raw_events, events_name
+                        lead_id, row.cells.get("account"), profile, raw_events, events_name
                     )
                 except RecordError as exc:
-                    self.report.reject(name, line, str(exc))
+                    report.reject(name, row.line, str(exc), exc.code)
         for lead_id, rows in sorted(grouped.items()):
             for line, _ in rows:
-                self.report.reject(events_name, line, f"no lead with id `{lead_id}`")
+                if report.full:
+                    return
+                report.read += 1
+                report.reject(events_name, line, f"no lead with id `{lead_id}`", "E711")
 
     def _csv_lead(
         self,
@@ -373,25 +456,42 @@ class JourneyReader:
         raw_events: list[dict[str, Any]],
         events_name: str,
     ) -> Lead:
+        if not lead_id:
+            raise RecordError("empty id", "E703")
+        if lead_id in self._seen:
+            raise RecordError(f"duplicate id `{lead_id}`", "E704")
         events = []
         for item in raw_events:
             line = item.pop("_line")
             try:
                 event = self.event(item, 0)
             except RecordError as exc:
-                raise RecordError(f"{events_name}:{line}: {exc}") from None
+                raise RecordError(f"{events_name}:{line}: {exc}", exc.code) from None
             if event is not None:
                 events.append(event)
-        if not lead_id:
-            raise RecordError("empty id")
-        if lead_id in self._seen:
-            raise RecordError(f"duplicate id `{lead_id}`")
         values = _record(profile, self.model.fields, self.report.unknown_fields, "profile field")
         events.sort(key=lambda e: e.at)
         self._seen.add(lead_id)
         return Lead(id=lead_id, profile=values, events=tuple(events), account=account or None)
 
 
-def _json_reason(exc: Exception) -> str:
-    text = str(exc).split("\n")[0]
-    return text[:120]
+def check_events_option(journeys: str, events: str | None) -> None:
+    """:class:`UsageProblem` for ``--events`` given with a JSON Lines journeys file (its
+    events are on each line; the option would be ignored)."""
+    if events is not None and Path(journeys).suffix.lower() != ".csv":
+        raise UsageProblem(
+            f"--events goes with a leads table (JOURNEYS ending in .csv); {journeys} is JSON "
+            "Lines, whose events are on each lead's line: leave out --events",
+            "--events",
+        )
+
+
+def remaining_lines(stream: BinaryIO, current: bytes) -> int:
+    """The lines left in ``stream``, ``current`` (read, not used) included; counted in
+    blocks, without decoding."""
+    count = 1 if current else 0
+    last = b"\n"
+    while chunk := stream.read(1 << 20):
+        count += chunk.count(b"\n")
+        last = chunk[-1:]
+    return count + (0 if last == b"\n" else 1)

@@ -22,6 +22,20 @@ from dataclasses import dataclass
 DATA_CODES: dict[str, str] = {
     # ------------------------------------------------ journeys, CSV tables, truth (E700-E749)
     "E700": "record rejected",
+    "E701": "invalid JSON line",
+    "E702": "malformed CSV quoting",
+    "E703": "missing id",
+    "E704": "duplicate id",
+    "E705": "bad field value",
+    "E706": "bad event",
+    "E707": "bad truth",
+    "E708": "wrong number of values in a row",
+    "E709": "bytes that are not UTF-8",
+    "E710": "cell too large",
+    "E711": "event for an unknown lead",
+    "E712": "lead whose events row was rejected",
+    "E713": "missing column",
+    "E714": "column named twice",
     # ------------------------------------------------ import mappings (E750-E799)
     # ------------------------------------------------ scenarios (E800-E849)
     # ------------------------------------------------ simulation runs (E850-E899)

@@ -24,7 +24,13 @@ from mqldsl.engine.explanation import Explanation
 from mqldsl.engine.parallel import ordered_map
 from mqldsl.engine.runtime import Decision, Lead
 from mqldsl.io.crm import CrmWriter
-from mqldsl.io.journeys import JourneyReader, ReadReport, RecordError
+from mqldsl.io.journeys import (
+    JourneyReader,
+    ReadReport,
+    RecordError,
+    check_events_option,
+    remaining_lines,
+)
 
 CHUNK = 2000
 
@@ -121,19 +127,21 @@ def _worker(policy: str, params: dict[str, Any], options: ScoreOptions) -> _Work
 def _work(
     worker: _Worker, chunk: list[tuple[int, bytes]]
 ) -> list[tuple[int, str | None, bytes | str]]:
-    """Per line: (line number, id or None, the output line or the rejection reason)."""
+    """Per line: (line number, id or None, the output line or the rejection's code and
+    reason, separated by a tab)."""
     reader = JourneyReader(worker.model, check_duplicates=False)  # the parent checks across chunks
     out: list[tuple[int, str | None, bytes | str]] = []
     for number, line in chunk:
         try:
             raw = orjson.loads(line)
         except orjson.JSONDecodeError as exc:
-            out.append((number, None, f"invalid JSON: {str(exc).splitlines()[0][:120]}"))
+            reason = f"invalid JSON: {str(exc).splitlines()[0][:120]}"
+            out.append((number, None, f"E701\t{reason}"))
             continue
         try:
             lead = reader.lead(raw)
         except RecordError as exc:
-            out.append((number, None, str(exc)))
+            out.append((number, None, f"{exc.code}\t{exc}"))
             continue
         result = _evaluate_one(worker.evaluator, lead, worker.options)
         out.append(
@@ -190,17 +198,26 @@ def score_parallel(
                 report.read += 1
                 if lead_id is None:
                     assert isinstance(payload, str)
-                    report.reject(journeys, number, payload)
+                    code, _, reason = payload.partition("\t")
+                    report.reject(journeys, number, reason, code)
                 elif lead_id in seen:
-                    report.reject(journeys, number, f"duplicate id `{lead_id}`")
+                    report.reject(journeys, number, f"duplicate id `{lead_id}`", "E704")
                 else:
                     seen.add(lead_id)
                     assert isinstance(payload, bytes)
                     sink.write(payload)
                     evaluated += 1
                 if options.max_errors is not None and report.rejected_count >= options.max_errors:
+                    report.limit = options.max_errors
+                    report.not_read = _lines_after(journeys, number)
                     return evaluated  # closing the results stops the workers
     return evaluated
+
+
+def _lines_after(path: str, number: int) -> int:
+    """The lines of the file ``path`` after its line ``number``."""
+    with open(path, "rb") as stream:
+        return remaining_lines(stream, b"") - number
 
 
 # ---------------------------------------------------------------- sequential
@@ -210,7 +227,9 @@ def read_leads(
     model: CheckedPolicy, journeys: str, events: str | None, report: ReadReport
 ) -> Iterator[Lead]:
     """The valid leads of a JSON Lines file, or of a leads CSV (with the
-    events CSV ``events``); ``report`` collects the rejected records."""
+    events CSV ``events``); ``report`` collects the rejected records.
+    :class:`UsageProblem` for ``events`` with a JSON Lines file."""
+    check_events_option(journeys, events)
     reader = JourneyReader(model, report)
     if Path(journeys).suffix.lower() == ".csv":
         return reader.read_csv(journeys, events)
@@ -251,6 +270,7 @@ def score_journeys(
     input order: JSON Lines, or the CSV ``table``. Runs in ``options.jobs``
     processes when that is above 1 (JSON Lines in and out only). Returns
     the number of leads decided; ``report`` collects the rejected records."""
+    check_events_option(journeys, events)
     if options.jobs > 1:
         return score_parallel(model.source.name, journeys, options, sink, report)
     if table is not None:
@@ -298,10 +318,22 @@ def explain_lead(
     return result.decision.to_json(), explain(model, lead, result, evaluator.compiled.params)
 
 
+def count_line(read: int, used: int, rejected: int) -> str:
+    """The count every command that reads records prints: ``N read, N used, N rejected``."""
+    return f"{read:,} read, {used:,} used, {rejected:,} rejected"
+
+
 def summary_lines(evaluated: int, report: ReadReport, shown: int = 20) -> list[str]:
+    """The summary of reading records, for standard error: the first ``shown`` rejected
+    records, the ignored data, where ``--max-errors`` stopped reading, and the counts (last)."""
     lines = [problem.render() for problem in report.rejected[:shown]]
     if report.rejected_count > shown:
-        lines.append(f"... and {report.rejected_count - shown} more rejected records")
+        lines.append(f"... and {report.rejected_count - shown:,} more rejected records")
     lines.extend(report.notes())
-    lines.append(f"{evaluated} leads evaluated, {report.rejected_count} rejected")
+    if report.not_read is not None:
+        lines.append(
+            f"stopped after {report.rejected_count:,} rejected records (--max-errors); "
+            f"{report.not_read:,} line{'s' if report.not_read != 1 else ''} not read"
+        )
+    lines.append(count_line(report.read, evaluated, report.rejected_count))
     return lines

@@ -1,0 +1,245 @@
+"""Bad journeys and CSV tables never win (issue #17): every record is used or rejected with its
+line and a specific code, the rest of the file is still read, and both engines agree."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT
+from .helpers import run
+
+ACME = str(ROOT / "policies" / "acme.mql")
+AS_OF = "2026-11-01T00:00:00Z"
+HEADER = "id,role,company_size\n"
+
+
+def score(*args: str) -> tuple[int, list[str], str]:
+    code, out, err = run("score", ACME, *args, "--as-of", AS_OF)
+    assert code in (0, 1, 2), err
+    assert "Traceback" not in err and "internal error" not in err
+    ids = [json.loads(line)["id"] for line in out.splitlines()]
+    return code, ids, err
+
+
+def write(path: Path, data: bytes | str) -> str:
+    path.write_bytes(data.encode() if isinstance(data, str) else data)
+    return str(path)
+
+
+@pytest.mark.parametrize("engine", ["python", "duckdb"])
+def test_an_unclosed_quote_costs_its_row_not_the_rest_of_the_file(
+    tmp_path: Path, engine: str
+) -> None:
+    rows = ["L-1,secops,10", 'L-2,"secops,20', "L-3,secops,30", "L-4,secops,40", "L-5,secops,50"]
+    leads = write(tmp_path / "leads.csv", HEADER + "\n".join(rows) + "\n")
+    code, ids, err = score(leads, "--engine", engine)
+    assert code == 1
+    assert ids == ["L-1", "L-3", "L-4", "L-5"]
+    assert f"{leads}:3: error[E702]: a quoted cell opened on this line is never closed" in err
+    assert err.count("error[") == 1
+    assert err.splitlines()[-1] == "5 read, 4 used, 1 rejected"
+
+
+def test_a_stray_quote_that_closes_later_is_reported_where_it_opens(tmp_path: Path) -> None:
+    rows = ["L-1,secops,10", 'L-2,"secops,20', "L-3,secops,30", 'L-4,"x"y,40', "L-5,secops,50"]
+    leads = write(tmp_path / "leads.csv", HEADER + "\n".join(rows) + "\n")
+    code, ids, err = score(leads)
+    assert code == 1
+    assert ids == ["L-1", "L-3", "L-5"]
+    assert f"{leads}:3: error[E702]: a quoted cell opened on this line is not closed" in err
+    assert f"{leads}:5: error[E702]: malformed quoting" in err
+    assert err.splitlines()[-1] == "5 read, 3 used, 2 rejected"
+
+
+def test_a_quoted_cell_over_several_lines_is_one_good_row(tmp_path: Path) -> None:
+    leads = write(
+        tmp_path / "leads.csv", 'id,role,notes\nL-1,secops,"two\nlines, one cell"\nL-2,secops,x\n'
+    )
+    code, ids, err = score(leads)
+    assert code == 0
+    assert ids == ["L-1", "L-2"]
+    assert err.splitlines()[-1] == "2 read, 2 used, 0 rejected"
+
+
+def test_short_and_long_rows_of_both_tables_are_reported(tmp_path: Path) -> None:
+    leads = write(tmp_path / "leads.csv", HEADER + "L-1,secops,10\nL-2,secops\nL-3,a,1,x\nL-4,,\n")
+    events = write(
+        tmp_path / "events.csv",
+        "lead_id,type,at\n"
+        "L-1,demo_request,2026-10-31T23:00:00Z\n"
+        "L-4,page_view\n"  # short: its lead is rejected with it
+        ",\n"  # short, names no lead
+        "L-1,demo_request,2026-10-31T23:00:00Z,extra\n",
+    )
+    code, ids, err = score(leads, "--events", events)
+    assert code == 1
+    assert ids == []  # L-1 has a long events row, L-4 a short one
+    assert f"{leads}:3: error[E708]: fewer values than columns (2 for 3)" in err
+    assert f"{leads}:4: error[E708]: more values than columns (4 for 3)" in err
+    assert f"{events}:3: error[E708]: fewer values than columns (2 for 3)" in err
+    assert f"{events}:4: error[E708]: fewer values than columns (2 for 3)" in err
+    assert f"{events}:5: error[E708]: more values than columns (4 for 3)" in err
+    assert f"{leads}:2: error[E712]: its events row {events}:5 was rejected (E708)" in err
+    assert f"{leads}:5: error[E712]: its events row {events}:3 was rejected (E708)" in err
+    # 4 lead rows and 3 events rows that are records of their own: all rejected
+    assert err.splitlines()[-1] == "7 read, 0 used, 7 rejected"
+
+
+def test_bytes_that_are_not_utf8_and_huge_cells_are_reported_at_their_row(
+    tmp_path: Path,
+) -> None:
+    huge = "x" * 200_000
+    data = (
+        HEADER.encode()
+        + b"L-1,secops,10\nL-2,s\xe9cops,20\n"
+        + f'L-3,"{huge}",30\nL-4,{huge},40\nL-5,secops,50\n'.encode()
+    )
+    leads = write(tmp_path / "leads.csv", data)
+    code, ids, err = score(leads)
+    assert code == 1
+    assert ids == ["L-1", "L-5"]
+    assert f"{leads}:3:6: error[E709]: bytes that are not UTF-8 (the first at byte 6)" in err
+    assert f"{leads}:4: error[E710]: a cell is larger than 131,072 characters" in err
+    assert f"{leads}:5: error[E710]: a cell is larger than 131,072 characters" in err
+    assert err.splitlines()[-1] == "5 read, 2 used, 3 rejected"
+
+
+@pytest.mark.parametrize(
+    ("leads", "events", "bad", "message"),
+    [
+        ("name,role\nL-1,x\n", None, "leads", "the leads table needs the column `id`"),
+        (HEADER, "lead_id,type\nL-1,x\n", "events", "the events table needs the column `at`"),
+        (HEADER, "type\n", "events", "the events table needs the columns `lead_id`, `at`"),
+        (HEADER, "lead_id,at\n", "events", "the events table needs the column `type`"),
+        ("id,role,id\n", None, "leads", "the column `id` is named twice"),
+        (b"id,r\xf4le\n", None, "leads", "error[E709]: bytes that are not UTF-8"),
+        ('id,"role\n', None, "leads", "error[E702]: the header: a quoted cell"),
+    ],
+)
+def test_a_table_without_a_column_it_needs_is_one_clean_error(
+    tmp_path: Path, leads: str | bytes, events: str | None, bad: str, message: str
+) -> None:
+    files = {"leads": write(tmp_path / "leads.csv", leads)}
+    args = [files["leads"]]
+    if events is not None:
+        files["events"] = write(tmp_path / "events.csv", events)
+        args += ["--events", files["events"]]
+    for engine in ("python", "duckdb"):
+        code, _, err = score(*args, "--engine", engine)
+        assert code == 1
+        assert err.startswith(f"{files[bad]}:1: error[E71") or "error[E70" in err
+        assert message in err
+        assert len([line for line in err.splitlines() if "hint:" not in line]) == 1
+
+
+def _journeys(tmp_path: Path, records: list[object]) -> str:
+    return write(tmp_path / "j.jsonl", "".join(json.dumps(r) + "\n" for r in records))
+
+
+@pytest.mark.parametrize("engine", ["python", "duckdb"])
+def test_whole_numbers_beyond_64_bits_and_instants_before_1000_are_refused(
+    tmp_path: Path, engine: str
+) -> None:
+    event = {"type": "demo_request", "at": "2026-10-31T23:00:00Z"}
+    records = [
+        {"id": "ok", "profile": {"company_size": 2**63 - 1}, "events": [event]},
+        {"id": "big", "profile": {"company_size": 10**30}},
+        {"id": "u64", "profile": {"company_size": 2**64 - 1}},
+        {"id": "low", "profile": {"company_size": -(2**63) - 1}},
+        {"id": "old", "events": [{"type": "demo_request", "at": "0999-12-31T23:00:00Z"}]},
+        {"id": "edge", "events": [{"type": "demo_request", "at": "0001-01-01T00:00:00+01:00"}]},
+        {"id": "late", "events": [{"type": "demo_request", "at": "9999-12-31T23:59:59-05:00"}]},
+        {"id": "text", "profile": {"company_size": "1" * 5000}},
+    ]
+    code, ids, err = score(_journeys(tmp_path, records), "--engine", engine)
+    assert code == 1
+    assert ids == ["ok"]
+    for line in (3, 4):
+        assert f":{line}: error[E705]: profile field `company_size`: " in err
+    assert "is outside the whole numbers mqldsl takes (-2^63 to 2^63-1)" in err
+    for line in (5, 6, 7):
+        assert f":{line}: error[E706]: event 1 (demo_request)" in err
+    assert "`0999-12-31T23:00:00Z` is outside the years 1000 to 9999 (UTC)" in err
+    assert ":8: error[E705]: profile field `company_size`: expected a whole number" in err
+    assert err.splitlines()[-1] == "8 read, 1 used, 7 rejected"
+
+
+def test_truth_that_cannot_be_read_is_rejected_with_its_code(tmp_path: Path) -> None:
+    records = [
+        {"id": "a", "truth": {"buyer": True, "sql_at": "garbage"}},
+        {"id": "b", "truth": {"buyer": "yes"}},
+        {"id": "c", "truth": {"buyer": True, "sql_at": 20261101}},
+        {"id": "d", "truth": {"buyer": True, "won_at": "0500-01-01T00:00:00Z"}},
+        {"id": "e", "truth": ["buyer"]},
+        {"id": "f", "truth": {"buyer": False, "sql_at": None}},
+    ]
+    code, ids, err = score(_journeys(tmp_path, records))
+    assert code == 1
+    assert ids == ["f"]
+    assert ':1: error[E707]: "truth.sql_at": `garbage` is not an instant' in err
+    assert ':2: error[E707]: "truth.buyer": expected true or false, got "yes"' in err
+    assert ':3: error[E707]: "truth.sql_at": expected an instant' in err
+    assert ':4: error[E707]: "truth.won_at": `0500-01-01T00:00:00Z` is outside the years' in err
+    assert ':5: error[E707]: "truth" must be an object' in err
+
+
+def test_events_with_a_json_lines_file_is_a_usage_error(tmp_path: Path) -> None:
+    journeys = _journeys(tmp_path, [{"id": "a"}])
+    events = write(tmp_path / "events.csv", "lead_id,type,at\n")
+    for extra in ([], ["--jobs", "2"], ["--engine", "duckdb"]):
+        code, _, err = score(journeys, "--events", events, *extra)
+        assert code == 2
+        assert "Invalid value for --events: --events goes with a leads table" in err
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_max_errors_says_how_many_lines_were_never_read(tmp_path: Path, jobs: str) -> None:
+    lines = ['{"id": "g0"}', "bad", '{"id": "g1"}', "bad", "", "bad"]
+    lines += [json.dumps({"id": f"L-{n}"}) for n in range(1234)]
+    path = write(tmp_path / "j.jsonl", "\n".join(lines) + "\n")
+    code, ids, err = score(path, "--max-errors", "3", "--jobs", jobs)
+    assert code == 1
+    assert ids == ["g0", "g1"]
+    # independent count: the third bad line is line 6; every line after it is unread
+    unread = len(lines) - (lines.index("bad", 4) + 1)
+    assert unread == 1234
+    assert "stopped after 3 rejected records (--max-errors); 1,234 lines not read" in err
+    assert err.splitlines()[-1] == "5 read, 2 used, 3 rejected"
+
+
+def test_max_errors_on_a_leads_table_counts_the_lines_left(tmp_path: Path) -> None:
+    rows = ["x,y,z,w"] * 2 + [f"L-{n},secops,1" for n in range(10)]
+    leads = write(tmp_path / "leads.csv", HEADER + "\n".join(rows) + "\n")
+    code, ids, err = score(leads, "--max-errors", "2")
+    assert code == 1 and ids == []
+    assert "stopped after 2 rejected records (--max-errors); 10 lines not read" in err
+
+
+def test_every_record_is_counted_once(tmp_path: Path) -> None:
+    """A mix of good and bad lines: read == used + rejected == the non-blank lines written,
+    counted here without mqldsl."""
+    good = [{"id": f"G-{n}", "profile": {"company_size": n}} for n in range(7)]
+    bad: list[str] = [
+        "{",
+        "[]",
+        '{"id": ""}',
+        '{"id": "G-1"}',
+        '{"id": "x", "profile": {"company_size": 1.5}}',
+        '{"id": "y", "events": [{"at": "2026-01-01T00:00:00Z"}]}',
+        '{"id": "z", "truth": {"buyer": 1}}',
+    ]
+    lines = [json.dumps(g) for g in good]
+    for index, text in enumerate(bad):
+        lines.insert(index * 2 + 1, text)
+    lines.insert(3, "   ")
+    path = write(tmp_path / "j.jsonl", "\n".join(lines) + "\n")
+    for engine in ("python", "duckdb"):
+        code, ids, err = score(path, "--engine", engine)
+        assert code == 1
+        records = [line for line in lines if line.strip()]
+        assert ids == [g["id"] for g in good]
+        assert err.splitlines()[-1] == f"{len(records)} read, {len(good)} used, {len(bad)} rejected"
+        assert err.count("error[E70") == len(bad)
