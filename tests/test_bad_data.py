@@ -243,3 +243,180 @@ def test_every_record_is_counted_once(tmp_path: Path) -> None:
         assert ids == [g["id"] for g in good]
         assert err.splitlines()[-1] == f"{len(records)} read, {len(good)} used, {len(bad)} rejected"
         assert err.count("error[E70") == len(bad)
+
+
+# ---------------------------------------------------------------- import
+
+IMPORT_POLICY = """policy "Import check"
+version 1
+
+lead {
+  signup: date "Day the account was made"
+  size: int "Employees"
+}
+
+event visit { page: text, seconds: int }
+
+score fit "Fit" {
+  +10 when size >= 10
+}
+
+stages {
+  known "Known"
+  mql "Ready" when fit >= 10 and visit ever
+}
+"""
+IMPORT_LEADS = """id,signup,size,page,secs,visited
+a,01/02/2026,50,/pricing,30,2026-10-01
+b,31/02/2026,50,/pricing,30,2026-10-01
+c,01/03/2026,Select,/docs,lots,2026-10-02
+d,01/03/2026,,/docs,10,
+e,01/03/2026,500,/docs,10,2026-10-02
+"""
+IMPORT_MAPPING = """[source]
+id = "id"
+missing = "Select"
+
+[profile.signup]
+column = "signup"
+format = "%d/%m/%Y"
+
+[profile.size]
+column = "size"
+
+[[events]]
+type = "visit"
+at = "visited"
+fields = { page = "page", seconds = "secs" }
+
+[tables.deals]
+key = "id"
+
+[truth]
+buyer = { column = "deals.", exists = true }
+won_at = "deals.won"
+"""
+
+
+def import_(tmp_path: Path, mapping: str, leads: str = IMPORT_LEADS) -> tuple[int, str, Path]:
+    files = {
+        "p.mql": IMPORT_POLICY,
+        "map.toml": mapping,
+        "leads.csv": leads,
+        "deals.csv": "id,won\na,2026-10-20\ne,2026-10-21\na,2026-10-22\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    out = tmp_path / "out.jsonl"
+    code, _, err = run(
+        "import",
+        str(tmp_path / "leads.csv"),
+        "--policy",
+        str(tmp_path / "p.mql"),
+        "--mapping",
+        str(tmp_path / "map.toml"),
+        "--table",
+        f"deals={tmp_path / 'deals.csv'}",
+        "-o",
+        str(out),
+    )
+    assert code in (0, 1), err
+    assert "Traceback" not in err and "internal error" not in err
+    return code, err, out
+
+
+def test_import_dates_with_a_format_typed_event_fields_and_duplicate_join_keys(
+    tmp_path: Path,
+) -> None:
+    code, err, out = import_(tmp_path, IMPORT_MAPPING)
+    assert code == 1
+    journeys = {j["id"]: j for j in map(json.loads, out.read_text().splitlines())}
+    assert sorted(journeys) == ["a", "d", "e"]
+    # a date read with a format is its day (it rejected every row before)
+    assert journeys["a"]["profile"] == {"signup": "2026-02-01", "size": 50}
+    # the event field is checked and typed as the policy declares it
+    assert journeys["a"]["events"] == [
+        {"type": "visit", "at": "2026-10-01T00:00:00Z", "page": "/pricing", "seconds": 30}
+    ]
+    # the first row of a duplicated join key is the one joined, and the second is reported
+    assert journeys["a"]["truth"] == {"buyer": True, "won_at": "2026-10-20T00:00:00Z"}
+    assert (
+        f"{tmp_path / 'deals.csv'}:4: error[E755]: duplicate key `a` in column `id` "
+        "(first on line 2, which is joined)"
+    ) in err
+    # `missing = "Select"` is a list of one ("Select" is missing, not S, e, l, ...);
+    # an empty cell is always missing
+    assert journeys["d"]["profile"] == {"signup": "2026-03-01"} and journeys["d"]["events"] == []
+    leads = tmp_path / "leads.csv"
+    assert f"{leads}:3: error[E757]: column `signup`: `31/02/2026` does not match" in err
+    assert (
+        f"{leads}:4: error[E706]: column `secs` → event `visit` field `seconds`: "
+        'expected a whole number, got "lots"'
+    ) in err
+    # 5 lead rows and the duplicate deal row: 3 imported, 3 rejected
+    assert err.splitlines()[-1] == "6 read, 3 used, 3 rejected"
+
+
+def test_import_reads_a_broken_export_row_by_row(tmp_path: Path) -> None:
+    leads = IMPORT_LEADS.replace("b,31/02/2026", 'b,"31/02/2026') + "f,01/03/2026,7,/x,1\n"
+    code, err, out = import_(tmp_path, IMPORT_MAPPING, leads)
+    assert code == 1
+    ids = [json.loads(line)["id"] for line in out.read_text().splitlines()]
+    assert ids == ["a", "d", "e"]
+    assert f"{tmp_path / 'leads.csv'}:3: error[E702]: a quoted cell opened on this line" in err
+    assert f"{tmp_path / 'leads.csv'}:7: error[E708]: fewer values than columns (5 for 6)" in err
+    assert err.splitlines()[-1] == "7 read, 3 used, 4 rejected"
+
+
+@pytest.mark.parametrize(
+    ("mapping", "expected"),
+    [
+        (
+            'profile = "size"\n[source]\nid = "id"\n',
+            ['map.toml:1: error[E753]: profile: expected a table, got the text "size"'],
+        ),
+        (
+            IMPORT_MAPPING.replace('missing = "Select"', "missing = 3"),
+            ["map.toml:3: error[E753]: source.missing: expected a list of texts"],
+        ),
+        (
+            IMPORT_MAPPING.replace('fields = { page = "page", seconds = "secs" }', 'fields = "p"'),
+            ['map.toml:15: error[E753]: events[0].fields: expected a table, got the text "p"'],
+        ),
+        (
+            IMPORT_MAPPING.replace('key = "id"', 'kee = "id"'),
+            ["map.toml:17: error[E753]: tables.deals: give the `key` column"],
+        ),
+        (
+            IMPORT_MAPPING.replace('format = "%d/%m/%Y"', 'fromat = "%d/%m/%Y"'),
+            ["map.toml:7: error[E750]: profile.signup.fromat: unknown key; did you mean `format`?"],
+        ),
+        (
+            IMPORT_MAPPING.replace('column = "size"', 'column = "size"\nformat = "%Y"'),
+            ["map.toml:11: error[E753]: profile.size.format: a format reads dates and instants"],
+        ),
+        (
+            IMPORT_MAPPING.replace('type = "visit"', 'type = "visits"'),
+            ["map.toml:13: error[E752]: events[0].type: `visits` is not an event of the policy"],
+        ),
+        (
+            IMPORT_MAPPING.replace('column = "size"', 'column = "Size"'),
+            ["map.toml:10: error[E754]: profile.size.column: no column `Size` in"],
+        ),
+        (
+            IMPORT_MAPPING.replace('won_at = "deals.won"', 'won_at = "deals.won_date"'),
+            ["map.toml:22: error[E754]: truth.won_at.column: no column `deals.won_date`"],
+        ),
+        (
+            IMPORT_MAPPING + "[profile\n",
+            ["map.toml:23:9: error[E751]: invalid TOML: Expected ']' at the end of a table"],
+        ),
+    ],
+)
+def test_mapping_problems_are_positioned(tmp_path: Path, mapping: str, expected: list[str]) -> None:
+    code, err, out = import_(tmp_path, mapping)
+    assert code == 1
+    assert not out.exists()
+    for line in expected:
+        assert f"{tmp_path / line}" in err
+    assert len(err.splitlines()) == len(expected)

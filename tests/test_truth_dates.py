@@ -109,7 +109,7 @@ def test_import_maps_created_sql_and_won_dates_and_the_backtest_reads_them(
         "import", str(leads), "--policy", OLIST_POLICY, "--mapping", str(mapping), "-o", str(out)
     )
     assert code == 1
-    assert ":7: error[E700]: column `won`: a won date for a lead whose buyer truth is false" in err
+    assert ":7: error[E707]: column `won`: a won date for a lead whose buyer truth is false" in err
     journeys = {j["id"]: j for j in map(json.loads, out.read_text().splitlines())}
     assert journeys["a"]["truth"] == {
         "buyer": True,

@@ -391,8 +391,5 @@ def import_command(
     model = load_policy(policy)
     with reported():
         report = import_journeys(model, mapping, leads, tables, output)
-    echo_lines([problem.render() for problem in report.rejected[:50]])
-    if len(report.rejected) > 50:
-        click.echo(f"... and {len(report.rejected) - 50} more rejected rows", err=True)
-    click.echo(f"{report.imported} rows imported, {len(report.rejected)} rejected", err=True)
+    echo_lines(report.summary_lines())
     sys.exit(1 if report.rejected else 0)

@@ -475,6 +475,11 @@ class JourneyReader:
         return Lead(id=lead_id, profile=values, events=tuple(events), account=account or None)
 
 
+def count_line(read: int, used: int, rejected: int) -> str:
+    """The count every command that reads records prints: ``N read, N used, N rejected``."""
+    return f"{read:,} read, {used:,} used, {rejected:,} rejected"
+
+
 def check_events_option(journeys: str, events: str | None) -> None:
     """:class:`UsageProblem` for ``--events`` given with a JSON Lines journeys file (its
     events are on each line; the option would be ignored)."""

@@ -37,6 +37,14 @@ DATA_CODES: dict[str, str] = {
     "E713": "missing column",
     "E714": "column named twice",
     # ------------------------------------------------ import mappings (E750-E799)
+    "E750": "unknown key in a mapping",
+    "E751": "mapping that cannot be read",
+    "E752": "mapping names what the policy does not have",
+    "E753": "mapping value of the wrong kind",
+    "E754": "column or table the mapping needs",
+    "E755": "duplicate join key",
+    "E756": "value without a mapping",
+    "E757": "value that does not match its format",
     # ------------------------------------------------ scenarios (E800-E849)
     # ------------------------------------------------ simulation runs (E850-E899)
     # ------------------------------------------------ command-line values and limits (E900-E949)

@@ -29,6 +29,7 @@ from mqldsl.io.journeys import (
     ReadReport,
     RecordError,
     check_events_option,
+    count_line,
     remaining_lines,
 )
 
@@ -316,11 +317,6 @@ def explain_lead(
     evaluator = Evaluator(model, params)
     result = evaluator.run(lead, as_of, explain=True)
     return result.decision.to_json(), explain(model, lead, result, evaluator.compiled.params)
-
-
-def count_line(read: int, used: int, rejected: int) -> str:
-    """The count every command that reads records prints: ``N read, N used, N rejected``."""
-    return f"{read:,} read, {used:,} used, {rejected:,} rejected"
 
 
 def summary_lines(evaluated: int, report: ReadReport, shown: int = 20) -> list[str]:
