@@ -4,9 +4,12 @@ line and a specific code, the rest of the file is still read, and both engines a
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from .conftest import ROOT
 from .helpers import run
@@ -420,3 +423,54 @@ def test_mapping_problems_are_positioned(tmp_path: Path, mapping: str, expected:
     for line in expected:
         assert f"{tmp_path / line}" in err
     assert len(err.splitlines()) == len(expected)
+
+
+# ---------------------------------------------------------------- property
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(
+    body=st.lists(
+        st.text(alphabet='ab,"\n\r \t', max_size=12).map(str.encode) | st.just(b"\xff,x"),
+        max_size=12,
+    )
+)
+def test_any_leads_table_is_read_to_the_end_and_every_record_counted(body: list[bytes]) -> None:
+    """Random quotes, commas, line ends and bad bytes after a good header: the reader never
+    raises, reads to the end (the last line, a good row, is always used), and
+    read == used + rejected."""
+    from mqldsl.analysis.checker import check_file
+    from mqldsl.io.journeys import JourneyReader, ReadReport
+
+    model = check_file(ACME).model
+    assert model is not None
+    data = b"id,role\n" + b"".join(body) + b'\n"LAST",secops\n'
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "leads.csv"
+        path.write_bytes(data)
+        report = ReadReport()
+        leads = list(JourneyReader(model, report).read_csv(path, None))
+    assert report.read == len(leads) + report.rejected_count
+    assert leads and leads[-1].id == "LAST"
+
+
+def test_a_line_break_in_an_unquoted_cell_is_reported(tmp_path: Path) -> None:
+    leads = write(tmp_path / "leads.csv", HEADER + "L-1,sec\rops,1\nL-2,secops,2\n")
+    code, ids, err = score(leads)
+    assert code == 1 and ids == ["L-2"]
+    assert f"{leads}:2: error[E702]: a line break (\\r) inside a cell that is not quoted" in err
+
+
+def test_explain_and_timeline_report_unreadable_tables_and_misused_events(
+    tmp_path: Path,
+) -> None:
+    no_id = write(tmp_path / "leads.csv", "name,role\nL-1,secops\n")
+    journeys = _journeys(tmp_path, [{"id": "L-1"}])
+    events = write(tmp_path / "events.csv", "lead_id,type,at\n")
+    for command in ("explain", "timeline"):
+        code, _, err = run(command, ACME, no_id, "--lead", "L-1", "--as-of", AS_OF)
+        assert code == 1
+        assert err.startswith(f"{no_id}:1: error[E713]: the leads table needs the column `id`")
+        code, _, err = run(command, ACME, journeys, "--events", events, "--lead", "L-1")
+        assert code == 2
+        assert "Invalid value for --events" in err

@@ -347,7 +347,8 @@ def _find_lead(model: CheckedPolicy, journeys: str, events: str | None, lead_id:
     from mqldsl.io.scoring import LeadNotFound, find_lead
 
     try:
-        return find_lead(model, journeys, events, lead_id)
+        with reported():
+            return find_lead(model, journeys, events, lead_id)
     except LeadNotFound as exc:
         echo_lines(exc.rejected)
         raise click.ClickException(exc.message) from None

@@ -110,6 +110,7 @@ def _records(name: str, lines: _Lines, reject: Reject) -> Iterator[tuple[int, in
             if not taken:  # pragma: no cover - the csv reader always reads a line first
                 return
             start = taken[0][0]
+            hint = _QUOTE_HINT
             if "field larger than field limit" in str(exc):
                 if len(taken) == 1:
                     reject(_too_large(name, start))
@@ -120,6 +121,9 @@ def _records(name: str, lines: _Lines, reject: Reject) -> Iterator[tuple[int, in
                 )
             elif "unexpected end of data" in str(exc):
                 message = "a quoted cell opened on this line is never closed"
+            elif "new-line character" in str(exc):
+                message = "a line break (\\r) inside a cell that is not quoted"
+                hint = "quote the cell, or remove the line break"
             elif len(taken) > 1:
                 message = (
                     "a quoted cell opened on this line is not closed properly (the next quote, "
@@ -127,7 +131,7 @@ def _records(name: str, lines: _Lines, reject: Reject) -> Iterator[tuple[int, in
                 )
             else:
                 message = "malformed quoting: a closing quote is not followed by a comma"
-            reject(Problem(name, start, message, "E702", hint=_QUOTE_HINT))
+            reject(Problem(name, start, message, "E702", hint=hint))
             lines.again(taken[1:])  # go on at the next line
             continue
         if not cells:

@@ -328,7 +328,8 @@ def summary_lines(evaluated: int, report: ReadReport, shown: int = 20) -> list[s
     lines.extend(report.notes())
     if report.not_read is not None:
         lines.append(
-            f"stopped after {report.rejected_count:,} rejected records (--max-errors); "
+            f"stopped after {report.rejected_count:,} rejected "
+            f"record{'s' if report.rejected_count != 1 else ''} (--max-errors); "
             f"{report.not_read:,} line{'s' if report.not_read != 1 else ''} not read"
         )
     lines.append(count_line(report.read, evaluated, report.rejected_count))
