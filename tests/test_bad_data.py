@@ -474,3 +474,19 @@ def test_explain_and_timeline_report_unreadable_tables_and_misused_events(
         code, _, err = run(command, ACME, journeys, "--events", events, "--lead", "L-1")
         assert code == 2
         assert "Invalid value for --events" in err
+
+
+@pytest.mark.parametrize("engine", ["python", "duckdb"])
+def test_dates_before_the_year_1000_are_refused(tmp_path: Path, engine: str) -> None:
+    policy = write(tmp_path / "p.mql", IMPORT_POLICY)
+    records = [
+        {"id": "a", "profile": {"signup": "2026-01-31", "size": 5}},
+        {"id": "b", "profile": {"signup": "0999-12-31", "size": 5}},
+        {"id": "c", "profile": {"signup": "9999-12-31", "size": 5}},
+    ]
+    code, out, err = run(
+        "score", policy, _journeys(tmp_path, records), "--as-of", AS_OF, "--engine", engine
+    )
+    assert code == 1, err
+    assert [json.loads(line)["id"] for line in out.splitlines()] == ["a", "c"]
+    assert ':2: error[E705]: profile field `signup`: "0999-12-31" is before the year 1000' in err

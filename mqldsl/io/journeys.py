@@ -155,12 +155,15 @@ def convert(value: Any, kind: Type) -> Any:
             return value
         raise RecordError(f"expected text, got {_show(value)}")
     if k == "date":
+        day: dt.date | None = None
         if isinstance(value, str):
-            try:
-                return dt.date.fromisoformat(value.strip())
-            except ValueError:
-                pass
-        raise RecordError(f"expected a date such as 2026-12-01, got {_show(value)}")
+            with contextlib.suppress(ValueError):
+                day = dt.date.fromisoformat(value.strip())
+        if day is None:
+            raise RecordError(f"expected a date such as 2026-12-01, got {_show(value)}")
+        if day.year < 1000:
+            raise RecordError(f"{_show(value)} is before the year 1000")
+        return day
     if k == "enum":
         if isinstance(value, str) and value in kind.members:
             return value
