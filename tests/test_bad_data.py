@@ -239,13 +239,16 @@ def test_every_record_is_counted_once(tmp_path: Path) -> None:
         lines.insert(index * 2 + 1, text)
     lines.insert(3, "   ")
     path = write(tmp_path / "j.jsonl", "\n".join(lines) + "\n")
-    for engine in ("python", "duckdb"):
-        code, ids, err = score(path, "--engine", engine)
+    messages = set()
+    for options in (["--engine", "python"], ["--engine", "duckdb"], ["--jobs", "2"]):
+        code, ids, err = score(path, *options)
         assert code == 1
         records = [line for line in lines if line.strip()]
         assert ids == [g["id"] for g in good]
         assert err.splitlines()[-1] == f"{len(records)} read, {len(good)} used, {len(bad)} rejected"
         assert err.count("error[E70") == len(bad)
+        messages.add(err)
+    assert len(messages) == 1  # the same codes and reasons, whichever engine or process count
 
 
 # ---------------------------------------------------------------- import

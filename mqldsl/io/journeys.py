@@ -378,8 +378,8 @@ class JourneyReader:
                 try:
                     raw = orjson.loads(line)
                 except orjson.JSONDecodeError as exc:
-                    reason = f"invalid JSON: {exc.msg[:120]}"
-                    self.report.reject(name, number, reason, "E701", exc.colno)
+                    reason, column = json_problem(exc, line)
+                    self.report.reject(name, number, reason, "E701", column)
                     continue
                 try:
                     yield self.lead(raw)
@@ -476,6 +476,13 @@ class JourneyReader:
         events.sort(key=lambda e: e.at)
         self._seen.add(lead_id)
         return Lead(id=lead_id, profile=values, events=tuple(events), account=account or None)
+
+
+def json_problem(exc: orjson.JSONDecodeError, line: bytes) -> tuple[str, int]:
+    """The reason and the column of a JSON line that does not parse (the column past the
+    end when the line ends too early)."""
+    column = exc.colno if exc.lineno == 1 else len(line.rstrip(b"\r\n")) + 1
+    return f"invalid JSON: {exc.msg[:120]}", column
 
 
 def count_line(read: int, used: int, rejected: int) -> str:

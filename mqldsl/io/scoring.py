@@ -30,6 +30,7 @@ from mqldsl.io.journeys import (
     RecordError,
     check_events_option,
     count_line,
+    json_problem,
     remaining_lines,
 )
 
@@ -128,21 +129,21 @@ def _worker(policy: str, params: dict[str, Any], options: ScoreOptions) -> _Work
 def _work(
     worker: _Worker, chunk: list[tuple[int, bytes]]
 ) -> list[tuple[int, str | None, bytes | str]]:
-    """Per line: (line number, id or None, the output line or the rejection's code and
-    reason, separated by a tab)."""
+    """Per line: (line number, id or None, the output line or the rejection's code, column
+    and reason, separated by tabs)."""
     reader = JourneyReader(worker.model, check_duplicates=False)  # the parent checks across chunks
     out: list[tuple[int, str | None, bytes | str]] = []
     for number, line in chunk:
         try:
             raw = orjson.loads(line)
         except orjson.JSONDecodeError as exc:
-            reason = f"invalid JSON: {str(exc).splitlines()[0][:120]}"
-            out.append((number, None, f"E701\t{reason}"))
+            reason, column = json_problem(exc, line)
+            out.append((number, None, f"E701\t{column}\t{reason}"))
             continue
         try:
             lead = reader.lead(raw)
         except RecordError as exc:
-            out.append((number, None, f"{exc.code}\t{exc}"))
+            out.append((number, None, f"{exc.code}\t0\t{exc}"))
             continue
         result = _evaluate_one(worker.evaluator, lead, worker.options)
         out.append(
@@ -199,8 +200,8 @@ def score_parallel(
                 report.read += 1
                 if lead_id is None:
                     assert isinstance(payload, str)
-                    code, _, reason = payload.partition("\t")
-                    report.reject(journeys, number, reason, code)
+                    code, column, reason = payload.split("\t", 2)
+                    report.reject(journeys, number, reason, code, int(column))
                 elif lead_id in seen:
                     report.reject(journeys, number, f"duplicate id `{lead_id}`", "E704")
                 else:
