@@ -407,11 +407,11 @@ def test_import_reads_a_broken_export_row_by_row(tmp_path: Path) -> None:
         ),
         (
             IMPORT_MAPPING.replace('column = "size"', 'column = "Size"'),
-            ["map.toml:10: error[E754]: profile.size.column: no column `Size` in"],
+            ["map.toml:10: error[E754]: profile.size: no column `Size` in"],
         ),
         (
             IMPORT_MAPPING.replace('won_at = "deals.won"', 'won_at = "deals.won_date"'),
-            ["map.toml:22: error[E754]: truth.won_at.column: no column `deals.won_date`"],
+            ["map.toml:22: error[E754]: truth.won_at: no column `deals.won_date`"],
         ),
         (
             IMPORT_MAPPING + "[profile\n",

@@ -169,9 +169,10 @@ def _check_columns(mapping: Mapping, leads: str, available: set[str]) -> None:
             continue
         problems.append(
             mapping.problem(
-                (*rule.key, "column"),
+                rule.key,
                 f"no column `{column}` in {leads} or the joined tables",
                 "E754",
+                at="column",
             ).render()
         )
     if problems:

@@ -58,9 +58,13 @@ class Mapping:
     path: str = ""
     lines: dict[tuple[str | int, ...], int] = field(default_factory=dict)
 
-    def problem(self, key: tuple[str | int, ...], message: str, code: str) -> Problem:
-        """A problem at the line of ``key`` in the mapping file."""
-        return Problem(self.path, line_of(self.lines, key), f"{dotted(key)}: {message}", code)
+    def problem(
+        self, key: tuple[str | int, ...], message: str, code: str, at: str | None = None
+    ) -> Problem:
+        """A problem of ``key`` at its line in the mapping file (at the line of its key
+        ``at`` when it has one)."""
+        line = line_of(self.lines, (*key, at) if at else key)
+        return Problem(self.path, line, f"{dotted(key)}: {message}", code)
 
     def rules(self) -> list[ColumnRule]:
         """Every column rule, in the file's order of sections."""
