@@ -493,3 +493,100 @@ def test_dates_before_the_year_1000_are_refused(tmp_path: Path, engine: str) -> 
     assert code == 1, err
     assert [json.loads(line)["id"] for line in out.splitlines()] == ["a", "c"]
     assert ':2: error[E705]: profile field `signup`: "0999-12-31" is before the year 1000' in err
+
+
+_WORDS = [
+    "source",
+    "id",
+    "missing",
+    "profile",
+    "signup",
+    "size",
+    "events",
+    "type",
+    "at",
+    "fields",
+    "page",
+    "seconds",
+    "visit",
+    "tables",
+    "deals",
+    "key",
+    "truth",
+    "buyer",
+    "won_at",
+    "column",
+    "values",
+    "other",
+    "format",
+    "exists",
+    "deals.",
+    "deals.won",
+    "visited",
+]
+_SCALARS = (
+    st.sampled_from(_WORDS)
+    | st.text(max_size=6)
+    | st.integers(-5, 5)
+    | st.booleans()
+    | st.just("%d/%m/%Y")
+)
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    assert isinstance(value, dict)
+    return "{" + ", ".join(f"{json.dumps(k)} = {_toml_value(v)}" for k, v in value.items()) + "}"
+
+
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(_WORDS), inner, max_size=4)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(mapping=st.dictionaries(st.sampled_from(_WORDS), _VALUES, max_size=6))
+def test_any_mapping_loads_or_is_refused_with_positioned_problems(
+    mapping: dict[str, object],
+) -> None:
+    """Random shapes under the mapping's own key names: load_mapping returns a mapping or
+    raises MappingError whose every line is a positioned E75x problem; a loaded mapping
+    imports the rows or rejects them, never raising anything else."""
+    from mqldsl.analysis.checker import check_text
+    from mqldsl.io.errors import InputProblem
+    from mqldsl.io.importer import ImportReport, import_rows
+    from mqldsl.io.mapping import MappingError, load_mapping
+
+    model = check_text(IMPORT_POLICY, "p.mql").model
+    assert model is not None
+    text = "".join(f"{json.dumps(k)} = {_toml_value(v)}\n" for k, v in mapping.items())
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "map.toml"
+        path.write_text(text)
+        leads = Path(folder) / "leads.csv"
+        leads.write_text(IMPORT_LEADS)
+        try:
+            spec = load_mapping(path, model)
+        except MappingError as exc:
+            assert exc.problems
+            for line in exc.problems:
+                assert line.startswith(f"{path}:") and "error[E75" in line, line
+            return
+        report = ImportReport()
+        try:
+            journeys = list(import_rows(model, spec, str(leads), {}, report))
+        except InputProblem as exc:  # a column or table the mapping needs
+            assert all("error[E754]" in line or "error[E713]" in line for line in exc.lines)
+            return
+    assert report.read == len(journeys) + len(report.rejected)
