@@ -590,3 +590,22 @@ def test_any_mapping_loads_or_is_refused_with_positioned_problems(
             assert all("error[E754]" in line or "error[E713]" in line for line in exc.lines)
             return
     assert report.read == len(journeys) + len(report.rejected)
+
+
+def test_mapped_values_that_cannot_fill_their_field_are_refused_at_their_line(
+    tmp_path: Path,
+) -> None:
+    mapping = IMPORT_MAPPING.replace(
+        'column = "size"', 'column = "size"\nvalues = { "big" = "large", "small" = 5 }'
+    ).replace(
+        'buyer = { column = "deals.", exists = true }',
+        'buyer = { column = "page", values = { "/pricing" = "true" }, other = false }',
+    )
+    code, err, out = import_(tmp_path, mapping)
+    assert code == 1 and not out.exists()
+    assert err.splitlines() == [
+        f"{tmp_path / 'map.toml'}:11: error[E753]: profile.size.values.big: this value does not "
+        'fit the int it fills: expected a whole number, got "large"',
+        f"{tmp_path / 'map.toml'}:22: error[E753]: truth.buyer.values./pricing: the buyer truth "
+        'is true or false, not the text "true"',
+    ]

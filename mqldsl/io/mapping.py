@@ -18,6 +18,7 @@ from typing import Any
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.analysis.types import BOOL, INSTANT, Type
 from mqldsl.io.errors import InputProblem
+from mqldsl.io.journeys import RecordError, convert
 from mqldsl.io.problems import Problem
 from mqldsl.language.suggestions import did_you_mean
 
@@ -199,6 +200,19 @@ class _Loader:
         if values is not None and not isinstance(values, dict):
             self.add((*key, "values"), "expected a table of CSV value = value", "E753")
             values = None
+        mapped = [((*key, "values", str(k)), v) for k, v in (values or {}).items()]
+        if raw.get("other") is not None:
+            mapped.append(((*key, "other"), raw["other"]))
+        for where, value in mapped:
+            if kind.kind == "instant":
+                continue
+            if key == ("truth", "buyer") and not isinstance(value, bool):
+                self.add(where, f"the buyer truth is true or false, not {_kind(value)}", "E753")
+                continue
+            try:
+                convert(value, kind)
+            except RecordError as exc:
+                self.add(where, f"this value does not fit the {kind} it fills: {exc}", "E753")
         fmt = raw.get("format")
         if fmt is not None and not isinstance(fmt, str):
             self.add(
