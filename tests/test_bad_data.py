@@ -609,3 +609,23 @@ def test_mapped_values_that_cannot_fill_their_field_are_refused_at_their_line(
         f"{tmp_path / 'map.toml'}:22: error[E753]: truth.buyer.values./pricing: the buyer truth "
         'is true or false, not the text "true"',
     ]
+
+
+def test_a_joined_table_that_cannot_be_read_is_named(tmp_path: Path) -> None:
+    import_(tmp_path, IMPORT_MAPPING)  # writes the files
+    for table, reason in ((tmp_path / "nope.csv", "No such file"), (tmp_path, "is a folder")):
+        code, _, err = run(
+            "import",
+            str(tmp_path / "leads.csv"),
+            "--policy",
+            str(tmp_path / "p.mql"),
+            "--mapping",
+            str(tmp_path / "map.toml"),
+            "--table",
+            f"deals={table}",
+            "-o",
+            str(tmp_path / "again.jsonl"),
+        )
+        assert code == 1
+        assert err.startswith(f"{table}: error[E715]: cannot read the file: {reason}")
+        assert not (tmp_path / "again.jsonl").exists()

@@ -22,6 +22,7 @@ import csv
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO
 
 from mqldsl.io.errors import InputProblem
@@ -94,6 +95,20 @@ class _Lines:
             count += chunk.count(b"\n")
             last = chunk[-1:]
         return count + (0 if last == b"\n" else 1)
+
+
+def open_input(path: str | Path) -> BinaryIO:
+    """``path`` opened for reading bytes; :class:`InputProblem` (``E715``) naming it when it
+    cannot be (missing, a folder, no permission)."""
+    try:
+        if Path(path).is_dir():
+            raise IsADirectoryError(21, "is a folder, not a file")
+        return open(path, "rb")
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise InputProblem(
+            [Problem(str(path), 0, f"cannot read the file: {reason}", "E715").render()]
+        ) from None
 
 
 def _records(name: str, lines: _Lines, reject: Reject) -> Iterator[tuple[int, int, list[str]]]:
@@ -250,4 +265,4 @@ class CsvTable:
         return self.lines.remaining()
 
 
-__all__ = ["CELL_LIMIT", "Bad", "CsvTable", "Row"]
+__all__ = ["CELL_LIMIT", "Bad", "CsvTable", "Row", "open_input"]

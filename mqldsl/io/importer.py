@@ -15,7 +15,7 @@ import orjson
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.analysis.types import Type
 from mqldsl.engine.runtime import format_instant
-from mqldsl.io.csvrows import CsvTable, Row
+from mqldsl.io.csvrows import CsvTable, Row, open_input
 from mqldsl.io.errors import UsageProblem
 from mqldsl.io.files import write_output
 from mqldsl.io.journeys import RecordError, convert, count_line, instant
@@ -134,7 +134,7 @@ def _read_table(
     """The table's rows by their join key, and its columns. A row that cannot be read, or
     whose key is already on an earlier row (that row is kept), is a rejected record."""
     rows: dict[str, Row] = {}
-    with open(path, "rb") as stream:
+    with open_input(path) as stream:
         table = CsvTable(stream, path)
         table.require(key, what="joined table")
         for row in table.rows():
@@ -201,7 +201,7 @@ def import_rows(
         available.update(f"{table}.{column}" for column in table_columns)
         available.add(f"{table}.")
     seen: set[str] = set()
-    with open(leads, "rb") as stream:
+    with open_input(leads) as stream:
         reader = CsvTable(stream, leads)
         reader.require(mapping.id, what="leads export (source.id)")
         available.update(reader.columns)

@@ -31,7 +31,7 @@ import orjson
 from mqldsl.analysis.model import CheckedPolicy, FieldInfo
 from mqldsl.analysis.types import Type
 from mqldsl.engine.runtime import Event, Lead, parse_instant
-from mqldsl.io.csvrows import Bad, CsvTable, Row
+from mqldsl.io.csvrows import Bad, CsvTable, Row, open_input
 from mqldsl.io.errors import UsageProblem
 from mqldsl.io.problems import Problem
 
@@ -63,7 +63,7 @@ class ReadReport:
     events_after_as_of: int = 0
     keep: int = 200  # how many rejected lines to keep with their reasons
     limit: int | None = None  # stop reading after this many rejected records
-    not_read: int | None = None  # lines left unread when the limit stopped reading
+    not_read: int | None = None  # lines left unread when the limit stopped reading (-1: unknown)
 
     @property
     def full(self) -> bool:
@@ -367,7 +367,7 @@ class JourneyReader:
     def read_jsonl(self, path: str | Path) -> Iterator[Lead]:
         """Good leads, in input order; bad lines go to the report."""
         name = str(path)
-        with open(path, "rb") as stream:
+        with open_input(path) as stream:
             for number, line in enumerate(stream, start=1):
                 if self.report.full:
                     self.report.not_read = remaining_lines(stream, line)
@@ -395,7 +395,7 @@ class JourneyReader:
         bad_events: dict[str, Problem] = {}
         report = self.report
         if events is not None:
-            with open(events, "rb") as stream:
+            with open_input(events) as stream:
                 table = CsvTable(stream, events_name)
                 table.require("lead_id", "type", "at", what="events table")
                 at = table.columns.index("lead_id")
@@ -408,7 +408,7 @@ class JourneyReader:
                     if row.cells is not None and at < len(row.cells):
                         bad_events.setdefault(row.cells[at], row.problem)
         name = str(leads)
-        with open(leads, "rb") as stream:
+        with open_input(leads) as stream:
             table = CsvTable(stream, name)
             table.require("id", what="leads table")
             for row in table.rows():

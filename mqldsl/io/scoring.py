@@ -24,6 +24,7 @@ from mqldsl.engine.explanation import Explanation
 from mqldsl.engine.parallel import ordered_map
 from mqldsl.engine.runtime import Decision, Lead
 from mqldsl.io.crm import CrmWriter
+from mqldsl.io.csvrows import open_input
 from mqldsl.io.journeys import (
     JourneyReader,
     ReadReport,
@@ -167,7 +168,7 @@ def _work(
 
 
 def _chunks(path: str) -> Iterator[list[tuple[int, bytes]]]:
-    with open(path, "rb") as stream:
+    with open_input(path) as stream:
         numbered = ((n, line) for n, line in enumerate(stream, start=1) if line.strip())
         while True:
             chunk = list(itertools.islice(numbered, CHUNK))
@@ -217,8 +218,11 @@ def score_parallel(
 
 
 def _lines_after(path: str, number: int) -> int:
-    """The lines of the file ``path`` after its line ``number``."""
-    with open(path, "rb") as stream:
+    """The lines of the file ``path`` after its line ``number`` (-1: a stream, such as a
+    pipe, that cannot be read again)."""
+    if not Path(path).is_file():
+        return -1
+    with open_input(path) as stream:
         return remaining_lines(stream, b"") - number
 
 
@@ -328,10 +332,15 @@ def summary_lines(evaluated: int, report: ReadReport, shown: int = 20) -> list[s
         lines.append(f"... and {report.rejected_count - shown:,} more rejected records")
     lines.extend(report.notes())
     if report.not_read is not None:
+        left = report.not_read
+        unread = (
+            "the rest was not read"
+            if left < 0
+            else f"{left:,} line{'s' if left != 1 else ''} not read"
+        )
         lines.append(
             f"stopped after {report.rejected_count:,} rejected "
-            f"record{'s' if report.rejected_count != 1 else ''} (--max-errors); "
-            f"{report.not_read:,} line{'s' if report.not_read != 1 else ''} not read"
+            f"record{'s' if report.rejected_count != 1 else ''} (--max-errors); {unread}"
         )
     lines.append(count_line(report.read, evaluated, report.rejected_count))
     return lines
