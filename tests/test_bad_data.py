@@ -233,6 +233,7 @@ def test_every_record_is_counted_once(tmp_path: Path) -> None:
         '{"id": "x", "profile": {"company_size": 1.5}}',
         '{"id": "y", "events": [{"at": "2026-01-01T00:00:00Z"}]}',
         '{"id": "z", "truth": {"buyer": 1}}',
+        '{"id": "w", "account": {"name": "Acme"}}',
     ]
     lines = [json.dumps(g) for g in good]
     for index, text in enumerate(bad):

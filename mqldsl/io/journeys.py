@@ -326,6 +326,10 @@ class JourneyReader:
                 events.append(event)
         events.sort(key=lambda e: e.at)
         account = raw.get("account")
+        if account is not None and (
+            isinstance(account, bool) or not isinstance(account, str | int)
+        ):
+            raise RecordError(f'"account" must be an id (a string), got {_show(account)}', "E705")
         truth = raw.get("truth")
         if truth is not None:
             _check_truth(truth)
