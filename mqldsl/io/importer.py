@@ -18,7 +18,7 @@ from mqldsl.engine.runtime import format_instant
 from mqldsl.io.csvrows import CsvTable, Row, open_input
 from mqldsl.io.errors import UsageProblem
 from mqldsl.io.files import write_output
-from mqldsl.io.journeys import RecordError, convert, count_line, instant
+from mqldsl.io.journeys import count_line
 from mqldsl.io.mapping import (
     TRUTH_INSTANTS,
     ColumnRule,
@@ -28,6 +28,7 @@ from mqldsl.io.mapping import (
     load_mapping,
 )
 from mqldsl.io.problems import Problem
+from mqldsl.io.values import RecordError, convert, instant
 
 
 @dataclass

@@ -16,10 +16,6 @@ silently.
 
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
-import json
-import math
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -29,25 +25,11 @@ from typing import Any, BinaryIO
 import orjson
 
 from mqldsl.analysis.model import CheckedPolicy, FieldInfo
-from mqldsl.analysis.types import Type
-from mqldsl.engine.runtime import Event, Lead, parse_instant
+from mqldsl.engine.runtime import Event, Lead
 from mqldsl.io.csvrows import Bad, CsvTable, Row, open_input
 from mqldsl.io.errors import UsageProblem
 from mqldsl.io.problems import Problem
-
-#: Whole numbers a record may hold: the signed 64-bit range (both engines agree on it).
-INT_MIN, INT_MAX = -(2**63), 2**63 - 1
-#: Instants a record may hold, in UTC: years 1000 to 9999 (four-digit years round-trip).
-INSTANT_MIN = dt.datetime(1000, 1, 1, tzinfo=dt.UTC).timestamp()
-INSTANT_MAX = dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC).timestamp()
-
-
-class RecordError(ValueError):
-    """A record that cannot be used; the message says why, ``code`` which kind it is."""
-
-    def __init__(self, message: str, code: str = "E700") -> None:
-        super().__init__(message)
-        self.code = code
+from mqldsl.io.values import RecordError, convert, instant, show
 
 
 @dataclass
@@ -102,126 +84,6 @@ class ReadReport:
         return lines
 
 
-# ---------------------------------------------------------------- values
-
-
-def convert(value: Any, kind: Type) -> Any:
-    """A JSON (or CSV text) value as the runtime value of a declared type."""
-    k = kind.kind
-    if k == "int":
-        if isinstance(value, bool):
-            raise RecordError("expected a whole number, got true/false")
-        number: int | None = None
-        if isinstance(value, int):
-            number = value
-        elif isinstance(value, float) and value.is_integer():
-            # JSON whole numbers beyond the 64-bit range arrive as (rounded) floats: refuse
-            # them rather than round -2^63-1 into the range.
-            number = int(value)
-            if number <= INT_MIN:
-                number -= 1
-        elif isinstance(value, str):
-            with contextlib.suppress(ValueError):
-                number = int(value.strip())
-        if number is None:
-            raise RecordError(f"expected a whole number, got {_show(value)}")
-        return _in_range(number)
-    if k == "number":
-        if isinstance(value, bool):
-            raise RecordError("expected a number, got true/false")
-        if isinstance(value, int):
-            return _whole_number(value)
-        if isinstance(value, float):
-            return _finite(value)
-        if isinstance(value, str):
-            text = value.strip()
-            try:
-                whole = int(text)
-            except ValueError:
-                pass
-            else:
-                return _whole_number(whole)
-            with contextlib.suppress(ValueError):
-                return _finite(float(text))
-        raise RecordError(f"expected a number, got {_show(value)}")
-    if k == "bool":
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-            return value.strip().lower() == "true"
-        raise RecordError(f"expected true or false, got {_show(value)}")
-    if k == "text":
-        if isinstance(value, str):
-            return value
-        raise RecordError(f"expected text, got {_show(value)}")
-    if k == "date":
-        day: dt.date | None = None
-        if isinstance(value, str):
-            with contextlib.suppress(ValueError):
-                day = dt.date.fromisoformat(value.strip())
-        if day is None:
-            raise RecordError(f"expected a date such as 2026-12-01, got {_show(value)}")
-        if day.year < 1000:
-            raise RecordError(f"{_show(value)} is before the year 1000")
-        return day
-    if k == "enum":
-        if isinstance(value, str) and value in kind.members:
-            return value
-        raise RecordError(f"{_show(value)} is not one of {', '.join(kind.members)}")
-    if k == "set":
-        items = value
-        if isinstance(value, str):
-            items = [part.strip() for part in value.split(";") if part.strip()]
-        if not isinstance(items, list):
-            raise RecordError(f"expected a list, got {_show(value)}")
-        element = kind.element
-        assert element is not None
-        return frozenset(convert(item, element) for item in items)
-    raise RecordError(f"unsupported type {kind}")  # pragma: no cover
-
-
-def _in_range(number: int) -> int:
-    if not INT_MIN <= number <= INT_MAX:
-        raise RecordError(
-            f"{number:.6g} is outside the whole numbers mqldsl takes (-2^63 to 2^63-1)"
-        )
-    return number
-
-
-def _whole_number(number: int) -> int | float:
-    """A whole number in a `number` field: itself in the 64-bit range, the nearest double
-    beyond it (as DuckDB reads it)."""
-    if INT_MIN <= number <= INT_MAX:
-        return number
-    try:
-        return _finite(float(number))
-    except OverflowError:
-        raise RecordError("expected a finite number, got a whole number too large") from None
-
-
-def _finite(number: float) -> float:
-    if not math.isfinite(number):
-        raise RecordError(f"expected a finite number, got {number}")
-    return number
-
-
-def instant(value: Any) -> float:
-    """A record's instant in seconds: ISO text with a zone, UTC years 1000 to 9999;
-    ValueError otherwise."""
-    try:
-        seconds = parse_instant(value)
-    except OverflowError:
-        seconds = math.inf
-    if not INSTANT_MIN <= seconds <= INSTANT_MAX:
-        raise ValueError(f"`{value}` is outside the years 1000 to 9999 (UTC)")
-    return seconds
-
-
-def _show(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
 def _record(
     raw: Mapping[str, Any],
     fields: Mapping[str, FieldInfo],
@@ -260,7 +122,7 @@ def _check_truth(truth: Any) -> None:
         raise RecordError('"truth" must be an object', "E707")
     buyer = truth.get("buyer")
     if buyer is not None and not isinstance(buyer, bool):
-        raise RecordError(f'"truth.buyer": expected true or false, got {_show(buyer)}', "E707")
+        raise RecordError(f'"truth.buyer": expected true or false, got {show(buyer)}', "E707")
     for key in TRUTH_INSTANTS:
         value = truth.get(key)
         if value is None:
@@ -329,7 +191,7 @@ class JourneyReader:
         if account is not None and (
             isinstance(account, bool) or not isinstance(account, str | int)
         ):
-            raise RecordError(f'"account" must be an id (a string), got {_show(account)}', "E705")
+            raise RecordError(f'"account" must be an id (a string), got {show(account)}', "E705")
         truth = raw.get("truth")
         if truth is not None:
             _check_truth(truth)
@@ -514,3 +376,15 @@ def remaining_lines(stream: BinaryIO, current: bytes) -> int:
         count += chunk.count(b"\n")
         last = chunk[-1:]
     return count + (0 if last == b"\n" else 1)
+
+
+__all__ = [
+    "TRUTH_INSTANTS",
+    "JourneyReader",
+    "ReadReport",
+    "RecordError",  # from mqldsl.io.values, where values are read
+    "check_events_option",
+    "count_line",
+    "json_problem",
+    "remaining_lines",
+]

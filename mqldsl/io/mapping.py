@@ -18,8 +18,8 @@ from typing import Any
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.analysis.types import BOOL, INSTANT, Type
 from mqldsl.io.errors import InputProblem
-from mqldsl.io.journeys import RecordError, convert
 from mqldsl.io.problems import Problem
+from mqldsl.io.values import RecordError, convert
 from mqldsl.language.suggestions import did_you_mean
 
 
