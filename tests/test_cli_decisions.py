@@ -65,7 +65,7 @@ def test_score_writes_one_decision_per_lead_in_input_order(tmp_path: Path) -> No
         "visitor": "2026-10-29T08:00:00Z",
         "disqualified": "2026-10-30T10:00:00Z",
     }
-    assert "2 leads evaluated, 0 rejected" in err
+    assert "2 read, 2 used, 0 rejected" in err
     assert "ignored unknown event type `chat_opened`: 1 time" in err
 
 
@@ -108,7 +108,7 @@ def test_score_library_call_decides_in_order_with_the_rejections(tmp_path: Path)
         options = ScoreOptions(as_of=parse_instant(AS_OF), params={}, jobs=jobs)
         outcome = score(model, ScoreRequest(options, journeys=path, output=str(out)))
         assert outcome.evaluated == 2 and outcome.failed
-        assert outcome.summary_lines()[-1] == "2 leads evaluated, 1 rejected"
+        assert outcome.summary_lines()[-1] == "3 read, 2 used, 1 rejected"
         assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == ["L-1", "L-2"]
     with pytest.raises(UsageProblem, match="--jobs works with JSON Lines"):
         score(model, ScoreRequest(options, journeys=path, output=str(tmp_path / "x.csv")))
@@ -127,17 +127,17 @@ def test_bad_journey_lines_are_reported_with_their_line_numbers(tmp_path: Path) 
     code, out, err = run("score", ACME, journeys(tmp_path, GOOD, bad), "--as-of", AS_OF)
     assert code == 1
     assert len(out.splitlines()) == 2
-    assert ":3: error[E700]: invalid JSON" in err
-    assert ':4: error[E700]: missing "id"' in err
-    assert ":5: error[E700]: duplicate id `L-1`" in err
-    assert ":6: error[E700]: profile field `company_size`: expected a whole number" in err
-    assert ':7: error[E700]: profile field `role`: "ceo" is not one of' in err
+    assert ":3:2: error[E701]: invalid JSON" in err
+    assert ':4: error[E703]: missing "id"' in err
+    assert ":5: error[E704]: duplicate id `L-1`" in err
+    assert ":6: error[E705]: profile field `company_size`: expected a whole number" in err
+    assert ':7: error[E705]: profile field `role`: "ceo" is not one of' in err
     assert (
-        ':8: error[E700]: event 1 (demo_request): "at": `2026-10-01T10:00:00` has no time zone'
+        ':8: error[E706]: event 1 (demo_request): "at": `2026-10-01T10:00:00` has no time zone'
         in err
     )
-    assert ":9: error[E700]: a journey line must be a JSON object" in err
-    assert "2 leads evaluated, 7 rejected" in err
+    assert ":9: error[E701]: a journey line must be a JSON object" in err
+    assert "9 read, 2 used, 7 rejected" in err
 
 
 def test_max_errors_stops_early(tmp_path: Path) -> None:
@@ -151,7 +151,7 @@ def test_max_errors_stops_early(tmp_path: Path) -> None:
         "2",
     )
     assert code == 1
-    assert "0 leads evaluated, 2 rejected" in err
+    assert "2 read, 0 used, 2 rejected" in err
 
 
 def test_score_csv_output(tmp_path: Path) -> None:
@@ -178,7 +178,7 @@ def test_score_reads_csv_leads_and_events(tmp_path: Path) -> None:
     code, out, err = run("score", ACME, str(leads), "--events", str(events), "--as-of", AS_OF)
     assert code == 1  # the event of an unknown lead is reported
     assert [json.loads(line)["stage"] for line in out.splitlines()] == ["mql", "disqualified"]
-    assert "events.csv:5: error[E700]: no lead with id `L-9`" in err
+    assert "events.csv:5: error[E711]: no lead with id `L-9`" in err
 
 
 def test_set_overrides_a_param_with_type_checking(tmp_path: Path) -> None:

@@ -63,11 +63,11 @@ def test_import_maps_values_and_reports_bad_rows(tmp_path: Path) -> None:
     assert journeys[1]["profile"]["source"] == "other"  # the `other` fallback
     assert "occupation" not in journeys[1]["profile"]  # "Select" means missing
     assert "total_visits" not in journeys[1]["profile"]
-    assert ":4: error[E700]: column `Lead Origin`: `Carrier Pigeon` has no mapping" in err
-    assert ":5: error[E700]: column `TotalVisits` → total_visits: expected a number" in err
-    assert ":6: error[E700]: fewer values than columns" in err
-    assert ":7: error[E700]: duplicate id `a1`" in err
-    assert "2 rows imported, 4 rejected" in err
+    assert ":4: error[E756]: column `Lead Origin`: `Carrier Pigeon` has no mapping" in err
+    assert ":5: error[E705]: column `TotalVisits` → total_visits: expected a number" in err
+    assert ":6: error[E708]: fewer values than columns" in err
+    assert ":7: error[E704]: duplicate id `a1`" in err
+    assert "6 read, 2 used, 4 rejected" in err
 
 
 def test_mapping_errors_name_the_key(tmp_path: Path) -> None:
@@ -161,7 +161,7 @@ def test_backtest_on_the_real_x_education_export(tmp_path: Path) -> None:
     assert code == 0, err
     with open(source, newline="", encoding="utf-8-sig") as stream:
         rows = list(csv.DictReader(stream))
-    assert f"{len(rows)} rows imported, 0 rejected" in err
+    assert f"{len(rows):,} read, {len(rows):,} used, 0 rejected" in err
     report = simulate(load_policy(XED_POLICY), Source(journeys=journeys, as_of=AS_OF)).to_json()
     _, text, _ = run("score", XED_POLICY, str(journeys), "--as-of", "2026-12-01")
     precision, recall, lift = _independent_backtest(
@@ -214,7 +214,7 @@ def test_import_joins_a_table_for_the_truth_and_makes_events(tmp_path: Path) -> 
     assert second["truth"] == {"buyer": False, "created_at": "2018-03-05T00:00:00Z"}
     assert "origin" not in second["profile"]
     assert (
-        ":4: error[E700]: column `first_contact_date`: `2018-13-01` does not match the format %Y-%m-%d"
+        ":4: error[E757]: column `first_contact_date`: `2018-13-01` does not match the format %Y-%m-%d"
         in err
     )
     code, _, err = run(
@@ -240,7 +240,7 @@ def test_backtest_on_the_real_olist_funnel(tmp_path: Path) -> None:
         str(journeys),
     )
     assert code == 0, err
-    assert "8000 rows imported, 0 rejected" in err
+    assert "8,000 read, 8,000 used, 0 rejected" in err
     report = simulate(load_policy(OLIST_POLICY), Source(journeys=journeys)).to_json()
     assert report["backtest"]["buyers"] == 842
     assert report["backtest"]["base_rate"] == round(842 / 8000, 4)

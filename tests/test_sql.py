@@ -249,7 +249,7 @@ def test_score_engine_duckdb_is_byte_identical(
             str(out),
         )
         assert code == 0, err
-        assert "400 leads evaluated, 0 rejected" in err
+        assert "400 read, 400 used, 0 rejected" in err
         outputs.append(out.read_bytes())
     assert outputs[0] == outputs[1]
     assert len(outputs[0].splitlines()) >= 400
@@ -318,12 +318,12 @@ def test_bad_parquet_rows_are_rejected_and_reported(tmp_path: Path) -> None:
     )
     assert code == 1
     assert [orjson.loads(line)["id"] for line in out.splitlines()] == ["L1"]
-    assert f'{leads}:2: error[E700]: profile field `role`: "wizard" is not one of' in err
-    assert f"{leads}:3: error[E700]: duplicate id `L1`" in err
-    assert f"{leads}:4: error[E700]: empty id" in err
-    assert f"{events}:3: error[E700]: no lead with id `L9`" in err
+    assert f'{leads}:2: error[E705]: profile field `role`: "wizard" is not one of' in err
+    assert f"{leads}:3: error[E704]: duplicate id `L1`" in err
+    assert f"{leads}:4: error[E703]: empty id" in err
+    assert f"{events}:3: error[E711]: no lead with id `L9`" in err
     assert "ignored unknown event type `tweet`: 1 time" in err
-    assert "1 leads evaluated, 4 rejected" in err
+    assert "5 read, 1 used, 4 rejected" in err
 
 
 def test_score_engine_usage_errors(acme_journeys: Path) -> None:

@@ -74,10 +74,10 @@ def test_the_reader_rejects_truth_the_metrics_cannot_read(tmp_path: Path) -> Non
     code, out, err = run("score", OLIST_POLICY, str(journeys), "--as-of", "2018-02-01")
     assert code == 1
     assert [json.loads(line)["id"] for line in out.splitlines()] == ["a", "e"]
-    assert ':2: error[E700]: "truth.created_at": `2018-01-02` has no time zone' in err
-    assert ':3: error[E700]: "truth.buyer": expected true or false, got "yes"' in err
-    assert ':4: error[E700]: "truth.won_at": `soon` is not an instant' in err
-    assert "2 leads evaluated, 3 rejected" in err
+    assert ':2: error[E707]: "truth.created_at": `2018-01-02` has no time zone' in err
+    assert ':3: error[E707]: "truth.buyer": expected true or false, got "yes"' in err
+    assert ':4: error[E707]: "truth.won_at": `soon` is not an instant' in err
+    assert "5 read, 2 used, 3 rejected" in err
 
 
 def test_import_maps_created_sql_and_won_dates_and_the_backtest_reads_them(
@@ -109,7 +109,7 @@ def test_import_maps_created_sql_and_won_dates_and_the_backtest_reads_them(
         "import", str(leads), "--policy", OLIST_POLICY, "--mapping", str(mapping), "-o", str(out)
     )
     assert code == 1
-    assert ":7: error[E700]: column `won`: a won date for a lead whose buyer truth is false" in err
+    assert ":7: error[E707]: column `won`: a won date for a lead whose buyer truth is false" in err
     journeys = {j["id"]: j for j in map(json.loads, out.read_text().splitlines())}
     assert journeys["a"]["truth"] == {
         "buyer": True,

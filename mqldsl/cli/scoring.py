@@ -348,7 +348,8 @@ def _find_lead(model: CheckedPolicy, journeys: str, events: str | None, lead_id:
     from mqldsl.io.scoring import LeadNotFound, find_lead
 
     try:
-        return find_lead(model, journeys, events, lead_id)
+        with reported():
+            return find_lead(model, journeys, events, lead_id)
     except LeadNotFound as exc:
         echo_lines(exc.rejected)
         raise click.ClickException(exc.message) from None
@@ -392,8 +393,5 @@ def import_command(
     model = load_policy(policy)
     with reported():
         report = import_journeys(model, mapping, leads, tables, output)
-    echo_lines([problem.render() for problem in report.rejected[:50]])
-    if len(report.rejected) > 50:
-        click.echo(f"... and {len(report.rejected) - 50} more rejected rows", err=True)
-    click.echo(f"{report.imported} rows imported, {len(report.rejected)} rejected", err=True)
+    echo_lines(report.summary_lines())
     sys.exit(1 if report.rejected else 0)

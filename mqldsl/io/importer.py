@@ -4,9 +4,7 @@ line number and reason; the summary counts both."""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import tomllib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,176 +13,29 @@ from typing import Any, BinaryIO
 import orjson
 
 from mqldsl.analysis.model import CheckedPolicy
-from mqldsl.engine.runtime import format_instant, to_seconds
-from mqldsl.io.errors import InputProblem, UsageProblem
+from mqldsl.analysis.types import Type
+from mqldsl.engine.runtime import format_instant
+from mqldsl.io.csvrows import CsvTable, Row, open_input
+from mqldsl.io.errors import UsageProblem
 from mqldsl.io.files import write_output
-from mqldsl.io.journeys import RecordError, convert
+from mqldsl.io.journeys import count_line
+from mqldsl.io.mapping import (
+    TRUTH_INSTANTS,
+    ColumnRule,
+    EventRule,
+    Mapping,
+    MappingError,
+    load_mapping,
+)
 from mqldsl.io.problems import Problem
-from mqldsl.language.suggestions import did_you_mean
-
-
-class MappingError(InputProblem):
-    """A mapping file with problems, or a table it needs that was not given."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__(problems)
-        self.problems = problems
-
-
-@dataclass(frozen=True)
-class ColumnRule:
-    column: str
-    values: dict[str, Any] | None = None
-    other: Any = None
-    format: str | None = None  # strptime format for dates and instants
-    exists: bool = False  # true when the (joined) row exists
-
-
-@dataclass(frozen=True)
-class EventRule:
-    type: str
-    at: ColumnRule
-    fields: dict[str, ColumnRule]
-
-
-@dataclass
-class Mapping:
-    id: str
-    missing: tuple[str, ...]
-    profile: dict[str, ColumnRule]
-    truth: dict[str, ColumnRule]
-    events: list[EventRule]
-    tables: dict[str, str]  # table name -> key column
-    event_rows: dict[str, Any] | None = None
-    path: str = ""
-    unknown_values: dict[str, set[str]] = field(default_factory=dict)
-
-
-_SOURCE_KEYS = {"id", "missing"}
-# The truth a mapping can write (SPEC §12, docs/import.md): who bought, and
-# the instants the lead was created, became sales qualified and was won.
-TRUTH_KEYS = ("buyer", "created_at", "sql_at", "won_at")
-_TRUTH_INSTANTS = ("created_at", "sql_at", "won_at")
-_RULE_KEYS = {"column", "values", "other", "format", "exists"}
-
-
-def _rule(raw: Any, where: str, problems: list[str]) -> ColumnRule | None:
-    if isinstance(raw, str):
-        return ColumnRule(column=raw)
-    if not isinstance(raw, dict) or "column" not in raw:
-        problems.append(f"{where}: expected a column name or a table with `column`")
-        return None
-    for key in raw:
-        if key not in _RULE_KEYS:
-            close = did_you_mean(key, sorted(_RULE_KEYS))
-            problems.append(f"{where}.{key}: unknown key" + (f"; {close}" if close else ""))
-    values = raw.get("values")
-    if values is not None and not isinstance(values, dict):
-        problems.append(f"{where}.values: expected a table of CSV value = value")
-        values = None
-    return ColumnRule(
-        column=str(raw["column"]),
-        values={str(k): v for k, v in values.items()} if values else None,
-        other=raw.get("other"),
-        format=raw.get("format"),
-        exists=bool(raw.get("exists", False)),
-    )
-
-
-def load_mapping(path: str | Path, model: CheckedPolicy) -> Mapping:
-    name = str(path)
-    try:
-        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MappingError([f"{name}: cannot read the mapping: {exc}"]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise MappingError([f"{name}: invalid TOML: {exc}"]) from None
-    problems: list[str] = []
-    for key in raw:
-        if key not in {"source", "profile", "truth", "events", "tables", "event_rows"}:
-            problems.append(f"{name}: {key}: unknown table")
-    source = raw.get("source", {})
-    if "id" not in source:
-        problems.append(f"{name}: source.id: name the column that holds the lead id")
-    for key in source:
-        if key not in _SOURCE_KEYS:
-            problems.append(f"{name}: source.{key}: unknown key")
-    profile: dict[str, ColumnRule] = {}
-    for field_name, spec in raw.get("profile", {}).items():
-        if field_name not in model.fields:
-            close = did_you_mean(field_name, list(model.fields))
-            problems.append(
-                f"{name}: profile.{field_name}: the policy has no lead field `{field_name}`"
-                + (f"; {close}" if close else "")
-            )
-            continue
-        rule = _rule(spec, f"{name}: profile.{field_name}", problems)
-        if rule is not None:
-            profile[field_name] = rule
-    truth: dict[str, ColumnRule] = {}
-    for key, spec in raw.get("truth", {}).items():
-        if key not in TRUTH_KEYS:
-            close = did_you_mean(key, list(TRUTH_KEYS))
-            problems.append(
-                f"{name}: truth.{key}: truth has `buyer`, `created_at`, `sql_at` and `won_at`"
-                + (f"; {close}" if close else "")
-            )
-            continue
-        rule = _rule(spec, f"{name}: truth.{key}", problems)
-        if rule is not None:
-            truth[key] = rule
-    events: list[EventRule] = []
-    for index, spec in enumerate(raw.get("events", [])):
-        where = f"{name}: events[{index}]"
-        kind = spec.get("type") if isinstance(spec, dict) else None
-        if kind not in model.events:
-            problems.append(f"{where}.type: `{kind}` is not an event of the policy")
-            continue
-        at = _rule(spec.get("at"), f"{where}.at", problems)
-        fields = {}
-        for field_name, field_spec in spec.get("fields", {}).items():
-            if field_name not in model.events[kind].fields:
-                problems.append(
-                    f"{where}.fields.{field_name}: event `{kind}` has no field `{field_name}`"
-                )
-                continue
-            rule = _rule(field_spec, f"{where}.fields.{field_name}", problems)
-            if rule is not None:
-                fields[field_name] = rule
-        if at is not None:
-            events.append(EventRule(kind, at, fields))
-    tables = {}
-    for table, spec in raw.get("tables", {}).items():
-        if not isinstance(spec, dict) or "key" not in spec:
-            problems.append(
-                f"{name}: tables.{table}: give the `key` column that joins it to the leads"
-            )
-            continue
-        tables[table] = str(spec["key"])
-    if any(key in truth for key in ("sql_at", "won_at")) and "buyer" not in truth:
-        problems.append(
-            f"{name}: truth: map `buyer` too: the backtest reads who bought from `buyer`, "
-            "and an SQL or won date without it would be ignored"
-        )
-    if problems:
-        raise MappingError(problems)
-    missing = source.get("missing", [""])
-    return Mapping(
-        id=str(source["id"]),
-        missing=tuple(str(m) for m in missing),
-        profile=profile,
-        truth=truth,
-        events=events,
-        tables=tables,
-        event_rows=raw.get("event_rows"),
-        path=name,
-    )
+from mqldsl.io.values import RecordError, convert, instant
 
 
 @dataclass
 class ImportReport:
-    """How many rows were read and imported, and the rejected ones (file,
-    line, reason)."""
+    """How many records were read and imported, and the rejected ones (file, line, reason).
+    A record is a row of the leads export, or a row of a joined table that cannot be joined
+    (unreadable, or a second row with a key already seen)."""
 
     read: int = 0
     imported: int = 0
@@ -201,19 +52,22 @@ class ImportReport:
     ) -> None:
         self.rejected.append(Problem(file, line, reason, code, column, hint))
 
+    def summary_lines(self, shown: int = 50) -> list[str]:
+        """The first ``shown`` rejected records, then ``N read, N used, N rejected``."""
+        lines = [problem.render() for problem in self.rejected[:shown]]
+        if len(self.rejected) > shown:
+            lines.append(f"... and {len(self.rejected) - shown:,} more rejected records")
+        lines.append(count_line(self.read, self.imported, len(self.rejected)))
+        return lines
 
-def _value(row: dict[str, str], rule: ColumnRule, mapping: Mapping) -> Any:
+
+def _value(row: dict[str, Any], rule: ColumnRule, mapping: Mapping) -> Any:
     """The mapped value of a cell; None for missing."""
     if rule.exists:
         return row.get(rule.column) is not None
-    if rule.column not in row:
-        table = rule.column.split(".", 1)[0] + "."
-        if "." in rule.column and table in row:
-            return None  # a joined table without a row for this lead
-        raise RecordError(f"no column `{rule.column}`")
-    raw = row[rule.column]
+    raw = row.get(rule.column)
     if raw is None or raw.strip() in mapping.missing:
-        return None
+        return None  # missing, or a joined table without a row for this lead
     text = raw.strip()
     if rule.values is not None:
         if text in rule.values:
@@ -221,14 +75,15 @@ def _value(row: dict[str, str], rule: ColumnRule, mapping: Mapping) -> Any:
         if rule.other is not None:
             return rule.other
         raise RecordError(
-            f"column `{rule.column}`: `{text}` has no mapping (add it to `values` or give `other`)"
+            f"column `{rule.column}`: `{text}` has no mapping (add it to `values` or give `other`)",
+            "E756",
         )
     if rule.format is not None:
         try:
             moment = dt.datetime.strptime(text, rule.format)
         except ValueError:
             raise RecordError(
-                f"column `{rule.column}`: `{text}` does not match the format {rule.format}"
+                f"column `{rule.column}`: `{text}` does not match the format {rule.format}", "E757"
             ) from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=dt.UTC)
@@ -236,28 +91,93 @@ def _value(row: dict[str, str], rule: ColumnRule, mapping: Mapping) -> Any:
     return text
 
 
-def _instant(value: Any, column: str) -> str:
+def _instant(value: Any, column: str, code: str) -> str:
+    """A mapped value as an instant (a date is its midnight, UTC)."""
     if isinstance(value, dt.datetime):
-        return format_instant(to_seconds(value))
-    if isinstance(value, str):
+        text = value.isoformat()
+    elif isinstance(value, str):
         try:
             moment = dt.datetime.fromisoformat(value)
         except ValueError:
-            raise RecordError(f"column `{column}`: `{value}` is not a date or instant") from None
+            raise RecordError(
+                f"column `{column}`: `{value}` is not a date or instant", code
+            ) from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=dt.UTC)
-        return format_instant(to_seconds(moment))
-    raise RecordError(f"column `{column}`: expected a date or instant")
+        text = moment.isoformat()
+    else:
+        raise RecordError(f"column `{column}`: expected a date or instant", code)
+    try:
+        return format_instant(instant(text))
+    except ValueError as exc:
+        raise RecordError(f"column `{column}`: {exc}", code) from None
 
 
-def _read_table(path: str, key: str) -> tuple[dict[str, dict[str, str]], list[str]]:
-    """The table's rows by their join key, and its columns."""
-    with open(path, newline="", encoding="utf-8-sig") as stream:
-        reader = csv.DictReader(stream)
-        columns = list(reader.fieldnames or ())
-        if key not in columns:
-            raise MappingError([f"{path}: no column `{key}` to join on"])
-        return {row[key]: row for row in reader}, columns
+def _typed(value: Any, kind: Type, column: str, target: str, code: str) -> Any:
+    """A mapped value as the JSON of a field of type ``kind`` (a date read with a format is
+    its day)."""
+    if isinstance(value, dt.datetime) and kind.kind == "date":
+        value = value.date().isoformat()
+    try:
+        converted = convert(value, kind)
+    except RecordError as exc:
+        raise RecordError(f"column `{column}` → {target}: {exc}", code) from None
+    if isinstance(converted, frozenset):
+        return sorted(converted)
+    if isinstance(converted, dt.date):
+        return converted.isoformat()
+    return converted
+
+
+def _read_table(
+    path: str, key: str, report: ImportReport
+) -> tuple[dict[str, dict[str, str]], list[str]]:
+    """The table's rows by their join key, and its columns. A row that cannot be read, or
+    whose key is already on an earlier row (that row is kept), is a rejected record."""
+    rows: dict[str, Row] = {}
+    with open_input(path) as stream:
+        table = CsvTable(stream, path)
+        table.require(key, what="joined table")
+        for row in table.rows():
+            if not isinstance(row, Row):
+                report.read += 1
+                report.rejected.append(row.problem)
+                continue
+            value = row.cells[key]
+            first = rows.get(value)
+            if first is None:
+                rows[value] = row
+                continue
+            report.read += 1
+            report.reject(
+                path,
+                row.line,
+                f"duplicate key `{value}` in column `{key}` (first on line {first.line}, "
+                "which is joined)",
+                "E755",
+                hint="a joined table has one row per lead: remove or merge the duplicates",
+            )
+    return {value: row.cells for value, row in rows.items()}, table.columns
+
+
+def _check_columns(mapping: Mapping, leads: str, available: set[str]) -> None:
+    """:class:`MappingError` for a rule whose column is in none of the tables: it would be
+    missing on every row (a truth date so counted at every as-of instant)."""
+    problems = []
+    for rule in mapping.rules():
+        column = rule.column
+        if column in available or (rule.exists and column.endswith(".") and column in available):
+            continue
+        problems.append(
+            mapping.problem(
+                rule.key,
+                f"no column `{column}` in {leads} or the joined tables",
+                "E754",
+                at="column",
+            ).render()
+        )
+    if problems:
+        raise MappingError(problems)
 
 
 def import_rows(
@@ -272,42 +192,29 @@ def import_rows(
     for table, key in mapping.tables.items():
         if table not in tables:
             raise MappingError(
-                [f"{mapping.path}: tables.{table}: give the file with --table {table}=FILE"]
+                [
+                    mapping.problem(
+                        ("tables", table), f"give the file with --table {table}=FILE", "E754"
+                    ).render()
+                ]
             )
-        joined[table], table_columns = _read_table(tables[table], key)
+        joined[table], table_columns = _read_table(tables[table], key, report)
         available.update(f"{table}.{column}" for column in table_columns)
+        available.add(f"{table}.")
     seen: set[str] = set()
-    with open(leads, newline="", encoding="utf-8-sig") as stream:
-        reader = csv.DictReader(stream)
-        columns = reader.fieldnames or []
-        if mapping.id not in columns:
-            raise MappingError(
-                [f"{leads}: no id column `{mapping.id}` (columns: {', '.join(columns[:12])})"]
-            )
-        available.update(columns)
-        # A truth date read from a column that does not exist would be missing on every row,
-        # and every outcome would then count at every as-of: refuse the mapping instead.
-        for key in _TRUTH_INSTANTS:
-            rule = mapping.truth.get(key)
-            if rule is not None and rule.column not in available:
-                raise MappingError(
-                    [
-                        f"{mapping.path}: truth.{key}: no column `{rule.column}` in {leads}"
-                        " or the joined tables"
-                    ]
-                )
-        for row in reader:
-            line = reader.line_num
+    with open_input(leads) as stream:
+        reader = CsvTable(stream, leads)
+        reader.require(mapping.id, what="leads export (source.id)")
+        available.update(reader.columns)
+        _check_columns(mapping, leads, available)
+        for row in reader.rows():
             report.read += 1
-            if None in row:
-                report.reject(leads, line, "more values than columns")
+            if not isinstance(row, Row):
+                report.rejected.append(row.problem)
                 continue
-            if any(value is None for value in row.values()):
-                report.reject(leads, line, "fewer values than columns")
-                continue
-            full: dict[str, Any] = dict(row)
+            full: dict[str, Any] = dict(row.cells)
             for table, rows in joined.items():
-                match = rows.get(row[mapping.id])
+                match = rows.get(row.cells[mapping.id])
                 for column, value in (match or {}).items():
                     full[f"{table}.{column}"] = value
                 full[f"{table}."] = match
@@ -315,7 +222,7 @@ def import_rows(
                 yield _journey(model, mapping, full, seen)
                 report.imported += 1
             except RecordError as exc:
-                report.reject(leads, line, str(exc))
+                report.reject(leads, row.line, str(exc), exc.code)
 
 
 def _journey(
@@ -323,35 +230,42 @@ def _journey(
 ) -> dict[str, Any]:
     lead_id = (row.get(mapping.id) or "").strip()
     if not lead_id:
-        raise RecordError(f"empty id in column `{mapping.id}`")
+        raise RecordError(f"empty id in column `{mapping.id}`", "E703")
     if lead_id in seen:
-        raise RecordError(f"duplicate id `{lead_id}`")
+        raise RecordError(f"duplicate id `{lead_id}`", "E704")
     profile: dict[str, Any] = {}
     for name, rule in mapping.profile.items():
         value = _value(row, rule, mapping)
-        if value is None:
-            continue
-        kind = model.fields[name].type
-        try:
-            converted = convert(value, kind)
-        except RecordError as exc:
-            raise RecordError(f"column `{rule.column}` → {name}: {exc}") from None
-        if isinstance(converted, frozenset):
-            converted = sorted(converted)
-        elif isinstance(converted, dt.date):
-            converted = converted.isoformat()
-        profile[name] = converted
-    events = []
-    for event in mapping.events:
-        at = _value(row, event.at, mapping)
-        if at is None:
-            continue
-        item: dict[str, Any] = {"type": event.type, "at": _instant(at, event.at.column)}
-        for name, rule in event.fields.items():
-            value = _value(row, rule, mapping)
-            if value is not None:
-                item[name] = value
-        events.append(item)
+        if value is not None:
+            profile[name] = _typed(value, model.fields[name].type, rule.column, name, "E705")
+    events = [item for event in mapping.events if (item := _event(model, mapping, event, row))]
+    truth = _truth(mapping, row)
+    seen.add(lead_id)
+    journey: dict[str, Any] = {"id": lead_id, "profile": profile, "events": events}
+    if truth:
+        journey["truth"] = truth
+    return journey
+
+
+def _event(
+    model: CheckedPolicy, mapping: Mapping, event: EventRule, row: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The event a row makes (None when its instant is missing); its fields are checked
+    against the policy's declaration of the event."""
+    at = _value(row, event.at, mapping)
+    if at is None:
+        return None
+    item: dict[str, Any] = {"type": event.type, "at": _instant(at, event.at.column, "E706")}
+    declared = model.events[event.type].fields
+    for name, rule in event.fields.items():
+        value = _value(row, rule, mapping)
+        if value is not None:
+            target = f"event `{event.type}` field `{name}`"
+            item[name] = _typed(value, declared[name].type, rule.column, target, "E706")
+    return item
+
+
+def _truth(mapping: Mapping, row: dict[str, Any]) -> dict[str, Any]:
     truth: dict[str, Any] = {}
     if "buyer" in mapping.truth:
         rule = mapping.truth["buyer"]
@@ -362,27 +276,26 @@ def _journey(
             value = _value(row, rule, mapping)
             if value is not None and not isinstance(value, bool):
                 raise RecordError(
-                    f"column `{rule.column}`: the buyer truth needs true/false (use `values`)"
+                    f"column `{rule.column}`: the buyer truth needs true/false (use `values`), "
+                    f"got `{value}`",
+                    "E707",
                 )
             if value is not None:
                 truth["buyer"] = value
-    for key in _TRUTH_INSTANTS:
-        if key not in mapping.truth:
+    for key in TRUTH_INSTANTS:
+        dated = mapping.truth.get(key)
+        if dated is None:
             continue
-        rule = mapping.truth[key]
-        value = row.get(rule.column) if rule.column in row else None
-        if value is not None and str(value).strip() not in mapping.missing:
-            truth[key] = _instant(_value(row, rule, mapping), rule.column)
+        value = _value(row, dated, mapping)
+        if value is not None:
+            truth[key] = _instant(value, dated.column, "E707")
     if truth.get("buyer") is False and "won_at" in truth:
         raise RecordError(
             f"column `{mapping.truth['won_at'].column}`: a won date for a lead whose buyer "
-            "truth is false (check the `buyer` mapping)"
+            "truth is false (check the `buyer` mapping)",
+            "E707",
         )
-    seen.add(lead_id)
-    journey: dict[str, Any] = {"id": lead_id, "profile": profile, "events": events}
-    if truth:
-        journey["truth"] = truth
-    return journey
+    return truth
 
 
 def table_files(tables: Sequence[str]) -> dict[str, str]:
@@ -422,3 +335,14 @@ def import_journeys(
 
     write_output(output, produce)
     return report
+
+
+__all__ = [
+    "ImportReport",
+    "Mapping",
+    "MappingError",
+    "import_journeys",
+    "import_rows",
+    "load_mapping",
+    "table_files",
+]

@@ -16,25 +16,20 @@ silently.
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
-import json
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
 from mqldsl.analysis.model import CheckedPolicy, FieldInfo
-from mqldsl.analysis.types import Type
-from mqldsl.engine.runtime import Event, Lead, parse_instant
+from mqldsl.engine.runtime import Event, Lead
+from mqldsl.io.csvrows import Bad, CsvTable, Row, open_input
+from mqldsl.io.errors import UsageProblem
 from mqldsl.io.problems import Problem
-
-
-class RecordError(ValueError):
-    """A record that cannot be used; the message says why."""
+from mqldsl.io.values import RecordError, convert, instant, show
 
 
 @dataclass
@@ -50,6 +45,7 @@ class ReadReport:
     events_after_as_of: int = 0
     keep: int = 200  # how many rejected lines to keep with their reasons
     limit: int | None = None  # stop reading after this many rejected records
+    not_read: int | None = None  # lines left unread when the limit stopped reading (-1: unknown)
 
     @property
     def full(self) -> bool:
@@ -69,6 +65,12 @@ class ReadReport:
         if len(self.rejected) < self.keep:
             self.rejected.append(Problem(file, line, reason, code, column, hint))
 
+    def add(self, problem: Problem) -> None:
+        """Count one rejected record with its problem."""
+        self.rejected_count += 1
+        if len(self.rejected) < self.keep:
+            self.rejected.append(problem)
+
     def notes(self) -> list[str]:
         """One line per kind of ignored data, for the summary."""
         lines = []
@@ -82,78 +84,12 @@ class ReadReport:
         return lines
 
 
-# ---------------------------------------------------------------- values
-
-
-def convert(value: Any, kind: Type) -> Any:
-    """A JSON (or CSV text) value as the runtime value of a declared type."""
-    k = kind.kind
-    if k == "int":
-        if isinstance(value, bool):
-            raise RecordError("expected a whole number, got true/false")
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str):
-            try:
-                return int(value.strip())
-            except ValueError:
-                pass
-        raise RecordError(f"expected a whole number, got {_show(value)}")
-    if k == "number":
-        if isinstance(value, bool):
-            raise RecordError("expected a number, got true/false")
-        if isinstance(value, int | float):
-            return value
-        if isinstance(value, str):
-            try:
-                number = float(value.strip())
-            except ValueError:
-                pass
-            else:
-                return int(number) if number.is_integer() and "." not in value else number
-        raise RecordError(f"expected a number, got {_show(value)}")
-    if k == "bool":
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-            return value.strip().lower() == "true"
-        raise RecordError(f"expected true or false, got {_show(value)}")
-    if k == "text":
-        if isinstance(value, str):
-            return value
-        raise RecordError(f"expected text, got {_show(value)}")
-    if k == "date":
-        if isinstance(value, str):
-            try:
-                return dt.date.fromisoformat(value.strip())
-            except ValueError:
-                pass
-        raise RecordError(f"expected a date such as 2026-12-01, got {_show(value)}")
-    if k == "enum":
-        if isinstance(value, str) and value in kind.members:
-            return value
-        raise RecordError(f"{_show(value)} is not one of {', '.join(kind.members)}")
-    if k == "set":
-        items = value
-        if isinstance(value, str):
-            items = [part.strip() for part in value.split(";") if part.strip()]
-        if not isinstance(items, list):
-            raise RecordError(f"expected a list, got {_show(value)}")
-        element = kind.element
-        assert element is not None
-        return frozenset(convert(item, element) for item in items)
-    raise RecordError(f"unsupported type {kind}")  # pragma: no cover
-
-
-def _show(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
 def _record(
-    raw: Mapping[str, Any], fields: Mapping[str, FieldInfo], unknown: Counter[str], where: str
+    raw: Mapping[str, Any],
+    fields: Mapping[str, FieldInfo],
+    unknown: Counter[str],
+    where: str,
+    code: str = "E705",
 ) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name, value in raw.items():
@@ -166,7 +102,7 @@ def _record(
         try:
             values[name] = convert(value, info.type)
         except RecordError as exc:
-            raise RecordError(f"{where} `{name}`: {exc}") from None
+            raise RecordError(f"{where} `{name}`: {exc}", code) from None
     return values
 
 
@@ -183,18 +119,18 @@ def _check_truth(truth: Any) -> None:
     object, a `buyer` that is not true/false, or a date that is not an
     instant (the metrics would otherwise ignore it without a word)."""
     if not isinstance(truth, dict):
-        raise RecordError('"truth" must be an object')
+        raise RecordError('"truth" must be an object', "E707")
     buyer = truth.get("buyer")
     if buyer is not None and not isinstance(buyer, bool):
-        raise RecordError(f'"truth.buyer": expected true or false, got {_show(buyer)}')
+        raise RecordError(f'"truth.buyer": expected true or false, got {show(buyer)}', "E707")
     for key in TRUTH_INSTANTS:
         value = truth.get(key)
         if value is None:
             continue
         try:
-            parse_instant(value)
+            instant(value)
         except ValueError as exc:
-            raise RecordError(f'"truth.{key}": {exc}') from None
+            raise RecordError(f'"truth.{key}": {exc}', "E707") from None
 
 
 # ---------------------------------------------------------------- JSON Lines
@@ -219,24 +155,24 @@ class JourneyReader:
     def lead(self, raw: Any, *, where: str = "") -> Lead:
         """A lead from one decoded JSON object; RecordError if it is unusable."""
         if not isinstance(raw, dict):
-            raise RecordError("a journey line must be a JSON object")
+            raise RecordError("a journey line must be a JSON object", "E701")
         lead_id = raw.get("id")
         if isinstance(lead_id, bool) or not isinstance(lead_id, str | int) or lead_id == "":
-            raise RecordError('missing "id" (a string)')
+            raise RecordError('missing "id" (a string)', "E703")
         lead_id = str(lead_id)
         if lead_id in self._seen:
-            raise RecordError(f"duplicate id `{lead_id}`")
+            raise RecordError(f"duplicate id `{lead_id}`", "E704")
         profile_raw = raw.get("profile", {})
         if profile_raw is None:
             profile_raw = {}
         if not isinstance(profile_raw, dict):
-            raise RecordError('"profile" must be an object')
+            raise RecordError('"profile" must be an object', "E705")
         profile = _record(
             profile_raw, self.model.fields, self.report.unknown_fields, "profile field"
         )
         account_raw = raw.get("account_profile", {}) or {}
         if not isinstance(account_raw, dict):
-            raise RecordError('"account_profile" must be an object')
+            raise RecordError('"account_profile" must be an object', "E705")
         account_profile = _record(
             account_raw, self.model.account_fields, self.report.unknown_fields, "account field"
         )
@@ -244,7 +180,7 @@ class JourneyReader:
         if events_raw is None:
             events_raw = []
         if not isinstance(events_raw, list):
-            raise RecordError('"events" must be a list')
+            raise RecordError('"events" must be a list', "E706")
         events = []
         for position, item in enumerate(events_raw):
             event = self.event(item, position)
@@ -252,6 +188,10 @@ class JourneyReader:
                 events.append(event)
         events.sort(key=lambda e: e.at)
         account = raw.get("account")
+        if account is not None and (
+            isinstance(account, bool) or not isinstance(account, str | int)
+        ):
+            raise RecordError(f'"account" must be an id (a string), got {show(account)}', "E705")
         truth = raw.get("truth")
         if truth is not None:
             _check_truth(truth)
@@ -268,14 +208,14 @@ class JourneyReader:
 
     def event(self, item: Any, position: int) -> Event | None:
         if not isinstance(item, dict):
-            raise RecordError(f"event {position + 1} is not an object")
+            raise RecordError(f"event {position + 1} is not an object", "E706")
         kind = item.get("type")
         if not isinstance(kind, str):
-            raise RecordError(f'event {position + 1} has no "type"')
+            raise RecordError(f'event {position + 1} has no "type"', "E706")
         try:
-            at = parse_instant(item.get("at"))  # type: ignore[arg-type]
+            at = instant(item.get("at"))
         except ValueError as exc:
-            raise RecordError(f'event {position + 1} ({kind}): "at": {exc}') from None
+            raise RecordError(f'event {position + 1} ({kind}): "at": {exc}', "E706") from None
         info = self.model.events.get(kind)
         if info is None:
             self.report.unknown_event_types[kind] += 1
@@ -286,15 +226,17 @@ class JourneyReader:
             info.fields,
             self.report.unknown_event_fields,
             f"event {position + 1} ({kind}) field",
+            "E706",
         )
         return Event(at=at, type=kind, fields=fields, index=position)
 
     def read_jsonl(self, path: str | Path) -> Iterator[Lead]:
         """Good leads, in input order; bad lines go to the report."""
         name = str(path)
-        with open(path, "rb") as stream:
+        with open_input(path) as stream:
             for number, line in enumerate(stream, start=1):
                 if self.report.full:
+                    self.report.not_read = remaining_lines(stream, line)
                     return
                 if not line.strip():
                     continue
@@ -302,52 +244,59 @@ class JourneyReader:
                 try:
                     raw = orjson.loads(line)
                 except orjson.JSONDecodeError as exc:
-                    self.report.reject(name, number, f"invalid JSON: {_json_reason(exc)}")
+                    reason, column = json_problem(exc, line)
+                    self.report.reject(name, number, reason, "E701", column)
                     continue
                 try:
                     yield self.lead(raw)
                 except RecordError as exc:
-                    self.report.reject(name, number, str(exc))
+                    self.report.reject(name, number, str(exc), exc.code)
 
     def read_csv(self, leads: str | Path, events: str | Path | None) -> Iterator[Lead]:
-        """Leads from a leads table and an events table (CRM exports)."""
+        """Leads from a leads table and an events table (CRM exports). A lead row is one
+        record; an events row that cannot be read or names no lead is a record of its own,
+        rejected (the lead it names, when it names one, is rejected with it)."""
         grouped: dict[str, list[tuple[int, dict[str, str]]]] = {}
         events_name = str(events) if events is not None else ""
-        bad_events: dict[str, tuple[int, str]] = {}
+        bad_events: dict[str, Problem] = {}
+        report = self.report
         if events is not None:
-            with open(events, newline="", encoding="utf-8-sig") as stream:
-                reader = csv.DictReader(stream)
-                missing = {"lead_id", "type", "at"} - set(reader.fieldnames or ())
-                if missing:
-                    raise RecordError(
-                        f"{events_name}: the events table needs the columns lead_id, type and at "
-                        f"(missing: {', '.join(sorted(missing))})"
-                    )
-                for row in reader:
-                    line = reader.line_num
-                    if None in row:
-                        bad_events.setdefault(row.get("lead_id") or "", (line, "too many columns"))
+            with open_input(events) as stream:
+                table = CsvTable(stream, events_name)
+                table.require("lead_id", "type", "at", what="events table")
+                at = table.columns.index("lead_id")
+                for row in table.rows():
+                    if isinstance(row, Row):
+                        grouped.setdefault(row.cells["lead_id"], []).append((row.line, row.cells))
                         continue
-                    grouped.setdefault(row["lead_id"], []).append((line, row))
+                    report.read += 1
+                    report.add(row.problem)
+                    if row.cells is not None and at < len(row.cells):
+                        bad_events.setdefault(row.cells[at], row.problem)
         name = str(leads)
-        with open(leads, newline="", encoding="utf-8-sig") as stream:
-            reader = csv.DictReader(stream)
-            if "id" not in (reader.fieldnames or ()):
-                raise RecordError(f"{name}: the leads table needs an `id` column")
-            for row in reader:
-                if self.report.full:
+        with open_input(leads) as stream:
+            table = CsvTable(stream, name)
+            table.require("id", what="leads table")
+            for row in table.rows():
+                if report.full:
+                    report.not_read = 1 + table.remaining()
                     return
-                line = reader.line_num
-                self.report.read += 1
-                if None in row:
-                    self.report.reject(name, line, "more values than columns")
+                report.read += 1
+                if isinstance(row, Bad):
+                    report.add(row.problem)
                     continue
-                lead_id = row.get("id") or ""
+                lead_id = row.cells["id"]
                 if lead_id in bad_events:
-                    event_line, reason = bad_events[lead_id]
-                    self.report.reject(name, line, f"{events_name}:{event_line}: {reason}")
+                    grouped.pop(lead_id, None)
+                    problem = bad_events[lead_id]
+                    report.reject(
+                        name,
+                        row.line,
+                        f"its events row {problem.where} was rejected ({problem.code})",
+                        "E712",
+                    )
                     continue
-                profile = {k: v for k, v in row.items() if k not in ("id", "account")}
+                profile = {k: v for k, v in row.cells.items() if k not in ("id", "account")}
                 raw_events = []
                 for event_line, event_row in grouped.pop(lead_id, []):
                     item: dict[str, Any] = {
@@ -357,13 +306,16 @@ class JourneyReader:
                     raw_events.append(item)
                 try:
                     yield self._csv_lead(
-                        lead_id, row.get("account"), profile, raw_events, events_name
+                        lead_id, row.cells.get("account"), profile, raw_events, events_name
                     )
                 except RecordError as exc:
-                    self.report.reject(name, line, str(exc))
+                    report.reject(name, row.line, str(exc), exc.code)
         for lead_id, rows in sorted(grouped.items()):
             for line, _ in rows:
-                self.report.reject(events_name, line, f"no lead with id `{lead_id}`")
+                if report.full:
+                    return
+                report.read += 1
+                report.reject(events_name, line, f"no lead with id `{lead_id}`", "E711")
 
     def _csv_lead(
         self,
@@ -373,25 +325,66 @@ class JourneyReader:
         raw_events: list[dict[str, Any]],
         events_name: str,
     ) -> Lead:
+        if not lead_id:
+            raise RecordError("empty id", "E703")
+        if lead_id in self._seen:
+            raise RecordError(f"duplicate id `{lead_id}`", "E704")
         events = []
         for item in raw_events:
             line = item.pop("_line")
             try:
                 event = self.event(item, 0)
             except RecordError as exc:
-                raise RecordError(f"{events_name}:{line}: {exc}") from None
+                raise RecordError(f"{events_name}:{line}: {exc}", exc.code) from None
             if event is not None:
                 events.append(event)
-        if not lead_id:
-            raise RecordError("empty id")
-        if lead_id in self._seen:
-            raise RecordError(f"duplicate id `{lead_id}`")
         values = _record(profile, self.model.fields, self.report.unknown_fields, "profile field")
         events.sort(key=lambda e: e.at)
         self._seen.add(lead_id)
         return Lead(id=lead_id, profile=values, events=tuple(events), account=account or None)
 
 
-def _json_reason(exc: Exception) -> str:
-    text = str(exc).split("\n")[0]
-    return text[:120]
+def json_problem(exc: orjson.JSONDecodeError, line: bytes) -> tuple[str, int]:
+    """The reason and the column of a JSON line that does not parse (the column past the
+    end when the line ends too early)."""
+    column = exc.colno if exc.lineno == 1 else len(line.rstrip(b"\r\n")) + 1
+    return f"invalid JSON: {exc.msg[:120]}", column
+
+
+def count_line(read: int, used: int, rejected: int) -> str:
+    """The count every command that reads records prints: ``N read, N used, N rejected``."""
+    return f"{read:,} read, {used:,} used, {rejected:,} rejected"
+
+
+def check_events_option(journeys: str, events: str | None) -> None:
+    """:class:`UsageProblem` for ``--events`` given with a JSON Lines journeys file (its
+    events are on each line; the option would be ignored)."""
+    if events is not None and Path(journeys).suffix.lower() != ".csv":
+        raise UsageProblem(
+            f"--events goes with a leads table (JOURNEYS ending in .csv); {journeys} is JSON "
+            "Lines, whose events are on each lead's line: leave out --events",
+            "--events",
+        )
+
+
+def remaining_lines(stream: BinaryIO, current: bytes) -> int:
+    """The lines left in ``stream``, ``current`` (read, not used) included; counted in
+    blocks, without decoding."""
+    count = 1 if current else 0
+    last = b"\n"
+    while chunk := stream.read(1 << 20):
+        count += chunk.count(b"\n")
+        last = chunk[-1:]
+    return count + (0 if last == b"\n" else 1)
+
+
+__all__ = [
+    "TRUTH_INSTANTS",
+    "JourneyReader",
+    "ReadReport",
+    "RecordError",  # from mqldsl.io.values, where values are read
+    "check_events_option",
+    "count_line",
+    "json_problem",
+    "remaining_lines",
+]

@@ -22,7 +22,30 @@ from dataclasses import dataclass
 DATA_CODES: dict[str, str] = {
     # ------------------------------------------------ journeys, CSV tables, truth (E700-E749)
     "E700": "record rejected",
+    "E701": "invalid JSON line",
+    "E702": "malformed CSV quoting",
+    "E703": "missing id",
+    "E704": "duplicate id",
+    "E705": "bad field value",
+    "E706": "bad event",
+    "E707": "bad truth",
+    "E708": "wrong number of values in a row",
+    "E709": "bytes that are not UTF-8",
+    "E710": "cell too large",
+    "E711": "event for an unknown lead",
+    "E712": "lead whose events row was rejected",
+    "E713": "missing column",
+    "E714": "column named twice",
+    "E715": "input file that cannot be read",
     # ------------------------------------------------ import mappings (E750-E799)
+    "E750": "unknown key in a mapping",
+    "E751": "mapping that cannot be read",
+    "E752": "mapping names what the policy does not have",
+    "E753": "mapping value of the wrong kind",
+    "E754": "column or table the mapping needs",
+    "E755": "duplicate join key",
+    "E756": "value without a mapping",
+    "E757": "value that does not match its format",
     # ------------------------------------------------ scenarios (E800-E849)
     # ------------------------------------------------ simulation runs (E850-E899)
     # ------------------------------------------------ command-line values and limits (E900-E949)

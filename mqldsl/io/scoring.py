@@ -24,8 +24,17 @@ from mqldsl.engine.explanation import Explanation
 from mqldsl.engine.parallel import ordered_map
 from mqldsl.engine.runtime import Decision, Lead, TimelineTooLong
 from mqldsl.io.crm import CrmWriter
+from mqldsl.io.csvrows import open_input
 from mqldsl.io.errors import InputProblem
-from mqldsl.io.journeys import JourneyReader, ReadReport, RecordError
+from mqldsl.io.journeys import (
+    JourneyReader,
+    ReadReport,
+    RecordError,
+    check_events_option,
+    count_line,
+    json_problem,
+    remaining_lines,
+)
 
 CHUNK = 2000
 
@@ -125,19 +134,21 @@ def _worker(policy: str, params: dict[str, Any], options: ScoreOptions) -> _Work
 def _work(
     worker: _Worker, chunk: list[tuple[int, bytes]]
 ) -> list[tuple[int, str | None, bytes | str]]:
-    """Per line: (line number, id or None, the output line or the rejection reason)."""
+    """Per line: (line number, id or None, the output line or the rejection's code, column
+    and reason, separated by tabs)."""
     reader = JourneyReader(worker.model, check_duplicates=False)  # the parent checks across chunks
     out: list[tuple[int, str | None, bytes | str]] = []
     for number, line in chunk:
         try:
             raw = orjson.loads(line)
         except orjson.JSONDecodeError as exc:
-            out.append((number, None, f"invalid JSON: {str(exc).splitlines()[0][:120]}"))
+            reason, column = json_problem(exc, line)
+            out.append((number, None, f"E701\t{column}\t{reason}"))
             continue
         try:
             lead = reader.lead(raw)
         except RecordError as exc:
-            out.append((number, None, str(exc)))
+            out.append((number, None, f"{exc.code}\t0\t{exc}"))
             continue
         try:
             result = _evaluate_one(worker.evaluator, lead, worker.options)
@@ -165,7 +176,7 @@ def _work(
 
 
 def _chunks(path: str) -> Iterator[list[tuple[int, bytes]]]:
-    with open(path, "rb") as stream:
+    with open_input(path) as stream:
         numbered = ((n, line) for n, line in enumerate(stream, start=1) if line.strip())
         while True:
             chunk = list(itertools.islice(numbered, CHUNK))
@@ -201,17 +212,29 @@ def score_parallel(
                     report.reject(journeys, number, message, code="E900")
                 elif lead_id is None:
                     assert isinstance(payload, str)
-                    report.reject(journeys, number, payload)
+                    code, column, reason = payload.split("\t", 2)
+                    report.reject(journeys, number, reason, code, int(column))
                 elif lead_id in seen:
-                    report.reject(journeys, number, f"duplicate id `{lead_id}`")
+                    report.reject(journeys, number, f"duplicate id `{lead_id}`", "E704")
                 else:
                     seen.add(lead_id)
                     assert isinstance(payload, bytes)
                     sink.write(payload)
                     evaluated += 1
                 if options.max_errors is not None and report.rejected_count >= options.max_errors:
+                    report.limit = options.max_errors
+                    report.not_read = _lines_after(journeys, number)
                     return evaluated  # closing the results stops the workers
     return evaluated
+
+
+def _lines_after(path: str, number: int) -> int:
+    """The lines of the file ``path`` after its line ``number`` (-1: a stream, such as a
+    pipe, that cannot be read again)."""
+    if not Path(path).is_file():
+        return -1
+    with open_input(path) as stream:
+        return remaining_lines(stream, b"") - number
 
 
 # ---------------------------------------------------------------- sequential
@@ -221,7 +244,9 @@ def read_leads(
     model: CheckedPolicy, journeys: str, events: str | None, report: ReadReport
 ) -> Iterator[Lead]:
     """The valid leads of a JSON Lines file, or of a leads CSV (with the
-    events CSV ``events``); ``report`` collects the rejected records."""
+    events CSV ``events``); ``report`` collects the rejected records.
+    :class:`UsageProblem` for ``events`` with a JSON Lines file."""
+    check_events_option(journeys, events)
     reader = JourneyReader(model, report)
     if Path(journeys).suffix.lower() == ".csv":
         return reader.read_csv(journeys, events)
@@ -267,6 +292,7 @@ def score_journeys(
     input order: JSON Lines, or the CSV ``table``. Runs in ``options.jobs``
     processes when that is above 1 (JSON Lines in and out only). Returns
     the number of leads decided; ``report`` collects the rejected records."""
+    check_events_option(journeys, events)
     if options.jobs > 1:
         return score_parallel(model.source.name, journeys, options, sink, report)
     if table is not None:
@@ -318,9 +344,22 @@ def explain_lead(
 
 
 def summary_lines(evaluated: int, report: ReadReport, shown: int = 20) -> list[str]:
+    """The summary of reading records, for standard error: the first ``shown`` rejected
+    records, the ignored data, where ``--max-errors`` stopped reading, and the counts (last)."""
     lines = [problem.render() for problem in report.rejected[:shown]]
     if report.rejected_count > shown:
-        lines.append(f"... and {report.rejected_count - shown} more rejected records")
+        lines.append(f"... and {report.rejected_count - shown:,} more rejected records")
     lines.extend(report.notes())
-    lines.append(f"{evaluated} leads evaluated, {report.rejected_count} rejected")
+    if report.not_read is not None:
+        left = report.not_read
+        unread = (
+            "the rest was not read"
+            if left < 0
+            else f"{left:,} line{'s' if left != 1 else ''} not read"
+        )
+        lines.append(
+            f"stopped after {report.rejected_count:,} rejected "
+            f"record{'s' if report.rejected_count != 1 else ''} (--max-errors); {unread}"
+        )
+    lines.append(count_line(report.read, evaluated, report.rejected_count))
     return lines

@@ -173,7 +173,7 @@ class InputTables:
         for rn, problem in self.con.execute(
             "SELECT rn, problem FROM checked_leads WHERE problem IS NOT NULL ORDER BY rn"
         ).fetchall():
-            report.reject(leads, int(rn), str(problem))
+            report.reject(leads, int(rn), str(problem), _code(str(problem)))
         report.read += self.con.execute("SELECT count(*) FROM checked_leads").fetchone()[0]  # type: ignore[index]
         names = [quote(n) for n in self.model.fields]
         self.con.execute(
@@ -265,7 +265,17 @@ class InputTables:
             "SELECT rn, lead_id FROM checked_events e WHERE NOT EXISTS "
             "(SELECT 1 FROM checked_leads l WHERE l.id = e.lead_id) ORDER BY rn"
         ).fetchall():
-            report.reject(events, int(rn), f"no lead with id `{lead_id}`")
+            report.read += 1  # an events row of no lead is a record of its own
+            report.reject(events, int(rn), f"no lead with id `{lead_id}`", "E711")
+
+
+def _code(problem: str) -> str:
+    """The code of a problem found in SQL (the codes the Python reader gives)."""
+    if problem == "empty id":
+        return "E703"
+    if problem.startswith("duplicate id"):
+        return "E704"
+    return "E706" if problem.startswith("event ") else "E705"
 
 
 def _reader(path: str) -> str:
