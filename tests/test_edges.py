@@ -381,7 +381,7 @@ def test_a_lead_with_too_many_instants_is_rejected_and_counted(
     code, out, err = run("score", policy, data, "--as-of", AS_OF, *options)
     assert code == 1
     assert [json.loads(line)["id"] for line in out.splitlines()] == decided
-    assert "2 leads evaluated, 2 rejected" in err
+    assert "4 read, 2 used, 2 rejected" in err
     minutes = (dt.datetime(2026, 11, 1) - dt.datetime(1900, 1, 1)) // dt.timedelta(minutes=1)
     assert (
         f"error[E900]: lead `old`: its timeline needs {minutes + 3:,} instants (1 event, decay "

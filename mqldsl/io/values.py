@@ -1,6 +1,7 @@
 """Values in records (journeys, CSV tables, import mappings) as the runtime values of their
 declared types, with the limits both engines agree on: whole numbers in the signed 64-bit
-range, finite numbers, dates and instants in the years 1000 to 9999 (instants in UTC)."""
+range, finite numbers, dates and instants within the calendar (years 1 to 9999; instants in
+UTC, the range :func:`mqldsl.engine.runtime.parse_instant` takes)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,14 @@ import math
 from typing import Any
 
 from mqldsl.analysis.types import Type
-from mqldsl.engine.runtime import parse_instant
+from mqldsl.engine.runtime import FIRST_INSTANT, LAST_INSTANT, parse_instant
 
 #: Whole numbers a record may hold: the signed 64-bit range (both engines agree on it).
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
-#: Instants a record may hold, in UTC: years 1000 to 9999 (four-digit years round-trip).
-INSTANT_MIN = dt.datetime(1000, 1, 1, tzinfo=dt.UTC).timestamp()
-INSTANT_MAX = dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC).timestamp()
+#: Instants a record may hold, in UTC: the calendar's (0001-01-01 to 9999-12-31T23:59:59),
+#: as for a policy's instants and --as-of.
+INSTANT_MIN = FIRST_INSTANT
+INSTANT_MAX = LAST_INSTANT
 
 
 class RecordError(ValueError):
@@ -84,8 +86,6 @@ def convert(value: Any, kind: Type) -> Any:
                 day = dt.date.fromisoformat(value.strip())
         if day is None:
             raise RecordError(f"expected a date such as 2026-12-01, got {show(value)}")
-        if day.year < 1000:
-            raise RecordError(f"{show(value)} is before the year 1000")
         return day
     if k == "enum":
         if isinstance(value, str) and value in kind.members:
@@ -129,14 +129,16 @@ def _finite(number: float) -> float:
 
 
 def instant(value: Any) -> float:
-    """A record's instant in seconds: ISO text with a zone, UTC years 1000 to 9999;
+    """A record's instant in seconds: ISO text with a zone, within the calendar in UTC;
     ValueError otherwise."""
     try:
         seconds = parse_instant(value)
     except OverflowError:
         seconds = math.inf
     if not INSTANT_MIN <= seconds <= INSTANT_MAX:
-        raise ValueError(f"`{value}` is outside the years 1000 to 9999 (UTC)")
+        raise ValueError(
+            f"`{value}` is outside the calendar (0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z)"
+        )
     return seconds
 
 
