@@ -136,7 +136,8 @@ def sweep(
         params=[axis.name for axis in axes],
         rows=rows,
         current={axis.name: running[axis.name] for axis in axes},
-        notes=tuple(loaded.notes),
+        notes=loaded.lines,
+        rejected=loaded.rejected,
     )
 
 
