@@ -388,3 +388,32 @@ def test_docs_refuses_simulation_reports_of_odd_shapes(tmp_path: Path) -> None:
         path.write_text(json.dumps(data))
         code, _, err = run("docs", ACME, "--simulation", str(path), "-o", str(tmp_path / "d.md"))
         assert code == 0, err
+
+
+def test_values_a_field_cannot_hold_are_refused(tmp_path: Path) -> None:
+    """A date field given `garbage` used to be generated as is, and `simulate` then failed on
+    its own journeys."""
+    policy = tmp_path / "d.mql"
+    policy.write_text(
+        'policy "D"\nlead { signed: date, note: text }\nevent visit { day: date }\n'
+        "stages {\n  visitor\n  lead when visit ever\n}\n"
+    )
+    path = tmp_path / "d.toml"
+    path.write_text(
+        '[scenario]\nname = "d"\nstart = 2026-01-01\ndays = 10\n[arrivals]\nper_day = 3\n'
+        "[states]\nresearching = 5\n[personas.p]\nweight = 1\nbuyer_rate = 0.1\n"
+        '[personas.p.profile]\nsigned = { "garbage" = 1, "2026-01-02" = 1 }\nnote = { hi = 1 }\n'
+        "[personas.p.events.researching]\nvisit = 1\n"
+        '[event_fields.visit]\nday = { "not a date" = 1 }\n[sales]\nsdr_capacity_per_day = 5\n'
+    )
+    for args in (
+        ["generate", str(path), "--policy", str(policy)],
+        ["simulate", str(policy), "--scenario", str(path), "--mql-stage", "lead"],
+    ):
+        code, out, err = run(*args)
+        assert code == 1 and out == "", err
+        assert (
+            f"{path}:13:13: error[E803]: personas.p.profile.signed.garbage: the field cannot "
+            'hold `garbage`: expected a date such as 2026-12-01, got "garbage"' in err
+        ), err
+        assert f"{path}:18:10: error[E803]: event_fields.visit.day.not a date" in err, err

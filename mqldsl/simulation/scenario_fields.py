@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from mqldsl.io.journeys import RecordError, convert
 from mqldsl.io.problems import Problem
 from mqldsl.language.suggestions import did_you_mean
 
@@ -279,6 +280,12 @@ def read_distribution(
     allowed = field_type.members if field_type is not None and kind == "enum" else None
     what = "the enum" if allowed is not None else "the field"
     categorical = read_weights(value, keys, problems, allowed, what)
+    if categorical is not None and field_type is not None and kind not in ("bool", "enum"):
+        for v in categorical.values:
+            try:
+                convert(v, field_type)
+            except RecordError as exc:
+                problems.add([*keys, str(v)], f"the field cannot hold `{v}`: {exc}")
     if categorical is not None and kind == "bool":
         converted = []
         for v in categorical.values:

@@ -142,8 +142,13 @@ def scenario_leads(
     for raw in generate(scenario, seed=seed, leads=leads):
         try:
             result.append(reader.lead(raw))
-        except RecordError as exc:  # pragma: no cover - the scenario fits the policy
-            raise RuntimeError(f"generated journey {raw.get('id')}: {exc}") from exc
+        except RecordError as exc:  # the scenario is checked against the policy: a safety net
+            raise ScenarioProblem(
+                [
+                    f"{scenario.path}: generated journey {raw.get('id')} does not fit the "
+                    f"policy: {exc}; nothing was simulated"
+                ]
+            ) from None
     return result
 
 
