@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import random
 import re
 from pathlib import Path
 
 import pytest
 
 from mqldsl.engine.runtime import parse_instant
+from mqldsl.simulation.scenario import Sales
 
 from .conftest import ROOT
 from .helpers import run
@@ -417,3 +419,103 @@ def test_values_a_field_cannot_hold_are_refused(tmp_path: Path) -> None:
             'hold `garbage`: expected a date such as 2026-12-01, got "garbage"' in err
         ), err
         assert f"{path}:18:10: error[E803]: event_fields.visit.day.not a date" in err, err
+
+
+def _reference_replay(
+    handoffs: list[float], capacity: float, sales: Sales, start: float, as_of: float
+) -> tuple[list[float | None], int]:
+    """The sales replay as it was written before: every slot in a list, then first come,
+    first served (the slots and the touch of each handoff, in handoff order)."""
+    slots: list[float] = []
+    if capacity > 0:
+        day = dt.datetime.fromtimestamp(start, dt.UTC).date()
+        last_day = dt.datetime.fromtimestamp(as_of, dt.UTC).date()
+        per_day = round(capacity)
+        opening, closing = sales.working_hours
+        spacing = (closing - opening) * 3600.0 / max(per_day, 1)
+        while day <= last_day:
+            if day.weekday() in sales.working_days:
+                midnight = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC).timestamp()
+                base = midnight + opening * 3600.0
+                slots.extend(t for t in (base + k * spacing for k in range(per_day)) if t <= as_of)
+            day += dt.timedelta(days=1)
+    touches: list[float | None] = []
+    position = 0
+    for handoff in sorted(handoffs):
+        while position < len(slots) and slots[position] < handoff:
+            position += 1
+        if position >= len(slots):
+            touches.append(None)
+            continue
+        touches.append(slots[position])
+        position += 1
+    return touches, len(slots)
+
+
+def test_the_sales_replay_gives_the_touches_of_every_slot_listed() -> None:
+    """The replay no longer lists every slot up to the as-of instant (an as-of years after
+    the scenario, or a capacity of a million a day, made that unbounded): against the listing
+    it replaced, the same touches and the same slot count, on random sales teams."""
+    from mqldsl.simulation.records import LeadRecord
+    from mqldsl.simulation.sales import replay_sales
+
+    rng = random.Random(17)
+    start = dt.datetime(2026, 3, 2, tzinfo=dt.UTC).timestamp()
+    for _ in range(150):
+        hours = sorted(rng.sample(range(25), 2))
+        sales = Sales(
+            capacity_per_day=rng.choice([0, 0.4, 1, 3, 7.6, 40]),
+            queue_capacity={},
+            working_hours=(float(hours[0]), float(hours[1])),
+            working_days=tuple(sorted(rng.sample(range(7), rng.randint(1, 7)))),
+            sql_rate=0.5,
+            half_life_hours=24,
+            non_buyer_sql_rate=0.1,
+        )
+        as_of = start + rng.uniform(-1, 40) * 86400
+        handoffs = [start + rng.uniform(-2, 45) * 86400 for _ in range(rng.randint(1, 60))]
+        records = [
+            LeadRecord(f"L{i}", "mql", (), h, "q", None, True, None, None, None)
+            for i, h in enumerate(handoffs)
+        ]
+        updated, totals = replay_sales(records, sales, start, as_of, seed=1)
+        expected, count = _reference_replay(handoffs, sales.capacity_per_day, sales, start, as_of)
+        order = sorted(range(len(records)), key=lambda i: (handoffs[i], records[i].id))
+        assert [updated[i].touch for i in order] == expected
+        assert totals == {
+            "slots": float(count),
+            "touches": float(sum(t is not None for t in expected)),
+        }
+
+
+def test_a_scenario_run_as_of_far_ahead_is_bounded(tmp_path: Path) -> None:
+    """As of 9999-12-31 the replay used to list a slot for every working hour until then."""
+    path = _scenario(tmp_path, "sdr_capacity_per_day = 12", "sdr_capacity_per_day = 900000")
+    started = dt.datetime.now()
+    code, out, err = run(
+        "simulate",
+        ACME,
+        "--scenario",
+        str(path),
+        "--leads",
+        "80",
+        "--as-of",
+        "9999-12-31T23:59:59Z",
+    )
+    assert code == 0, err
+    assert (dt.datetime.now() - started).total_seconds() < 30
+    assert "sdr_utilisation" in out or "utilisation" in out.lower()
+
+
+@pytest.mark.parametrize("as_of", ["9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+01:00"])
+def test_an_as_of_outside_the_calendar_is_a_usage_error(
+    bad_journeys: tuple[Path, int, int], as_of: str
+) -> None:
+    for args in (
+        ["simulate", ACME, "--journeys", str(bad_journeys[0])],
+        ["simulate", ACME, "--scenario", str(SCENARIO), "--leads", "20"],
+        ["whatif", ACME, "--set", "mql_fit_min=40", "--journeys", str(bad_journeys[0])],
+    ):
+        code, out, err = run(*args, "--as-of", as_of)
+        assert code == 2 and out == "", err
+        assert "--as-of" in err and "outside the calendar" in err, err

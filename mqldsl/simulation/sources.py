@@ -13,7 +13,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from mqldsl.analysis.model import CheckedPolicy
-from mqldsl.engine.runtime import Lead, parse_instant, to_seconds
+from mqldsl.engine.runtime import Lead, format_instant, parse_instant, to_seconds
 from mqldsl.io.errors import InputProblem, UsageProblem
 from mqldsl.io.files import write_output
 from mqldsl.io.journeys import JourneyReader, ReadReport, RecordError
@@ -48,6 +48,15 @@ class Source:
     def __post_init__(self) -> None:
         if (self.scenario is None) == (self.journeys is None):
             raise UsageProblem("give exactly one of --scenario and --journeys")
+        if self.as_of is not None:
+            try:
+                format_instant(self.as_of)
+            except (OverflowError, ValueError):
+                raise UsageProblem(
+                    "the instant is outside the calendar: give one from "
+                    "0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z",
+                    "--as-of",
+                ) from None
 
 
 @dataclass
