@@ -519,3 +519,25 @@ def test_an_as_of_outside_the_calendar_is_a_usage_error(
         code, out, err = run(*args, "--as-of", as_of)
         assert code == 2 and out == "", err
         assert "--as-of" in err and "outside the calendar" in err, err
+
+
+def test_a_sweep_refuses_a_param_twice_and_too_many_combinations(
+    bad_journeys: tuple[Path, int, int],
+) -> None:
+    """A param given twice used to end in an IndexError; 200 x 200 x 200 values ran for
+    hours. Both are refused before any lead is read."""
+    journeys = str(bad_journeys[0])
+    started = dt.datetime.now()
+    code, out, err = run(
+        "sweep", ACME, "--journeys", journeys,
+        "--param", "mql_fit_min=0..199", "--param", "mql_intent_min=0..199",
+    )  # fmt: skip
+    assert code == 2 and out == "", err
+    assert "200 x 200 = 40,000 combinations" in err and "at most 10,000" in err, err
+    code, out, err = run(
+        "sweep", ACME, "--journeys", journeys,
+        "--param", "mql_fit_min=0..2", "--param", "mql_fit_min=0..1",
+    )  # fmt: skip
+    assert code == 2 and "`mql_fit_min` is given twice" in err, err
+    assert "rejected" not in err  # refused before reading
+    assert (dt.datetime.now() - started).total_seconds() < 10
