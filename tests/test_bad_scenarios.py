@@ -9,9 +9,12 @@ import datetime as dt
 import json
 import random
 import re
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mqldsl.engine.runtime import parse_instant
 from mqldsl.simulation.scenario import Sales
@@ -541,3 +544,64 @@ def test_a_sweep_refuses_a_param_twice_and_too_many_combinations(
     assert code == 2 and "`mql_fit_min` is given twice" in err, err
     assert "rejected" not in err  # refused before reading
     assert (dt.datetime.now() - started).total_seconds() < 10
+
+
+# ---------------------------------------------------------------- hostile scenarios (fuzz)
+
+_HOSTILE = [
+    "inf", "-inf", "nan", "-1", "0", "1e300", "1e7", '"x"', "[]", "[1, 2]", "{}", "{ a = 1 }",
+    "2026-01-01", "true", "9999-12-31", "0001-01-01", "1979-05-27T07:32:00Z", "[[1]]", '""',
+    "-9223372036854775808", "9223372036854775807", "0.5", "1e-300", "= 3", "[1, ", '"\\u0000"',
+]  # fmt: skip
+_LINES = SCENARIO.read_text(encoding="utf-8").splitlines()
+_KEYED = [i for i, line in enumerate(_LINES) if re.match(r'^\s*[A-Za-z_"]+\s*=', line)]
+
+
+@st.composite
+def _hostile_scenario(draw: st.DrawFn) -> str:
+    lines = list(_LINES)
+    for _ in range(draw(st.integers(1, 3))):
+        index = draw(st.sampled_from(_KEYED))
+        key, value = lines[index].split("=", 1)
+        hostile = draw(
+            st.one_of(
+                st.sampled_from(_HOSTILE),
+                st.floats(allow_nan=False).map(lambda x: repr(x).replace("inf", "1e400")),
+                st.integers(-(2**63), 2**63 - 1).map(str),
+            )
+        )
+        if draw(st.booleans()):
+            lines[index] = f"{key}= {hostile}"
+        else:  # a number inside a list or an inline table
+            lines[index] = f"{key}= " + re.sub(r"[0-9][0-9.]*", lambda _: hostile, value, count=1)
+    return "\n".join(lines).replace('"../policies/acme.mql"', f'"{ACME}"') + "\n"
+
+
+def _accounted(code: int, err: str) -> None:
+    """Exit 0, 1 or 2; never an internal error; on exit 1 every error names the file."""
+    assert code in (0, 1, 2), err
+    assert "internal error" not in err and "Traceback" not in err, err
+    if code == 1:
+        errors = [line for line in err.splitlines() if "error[" in line]
+        assert errors, err
+        assert all(line.startswith(("/", "fuzz.toml")) for line in errors), err
+
+
+@settings(max_examples=120, deadline=None, derandomize=True, database=None)
+@given(_hostile_scenario())
+def test_hostile_scenarios_get_an_answer_not_an_internal_error(text: str) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "fuzz.toml"
+        path.write_text(text, encoding="utf-8")
+        code, _, err = run("generate", str(path), "--leads", "5")
+        _accounted(code, err)
+
+
+@settings(max_examples=15, deadline=None, derandomize=True, database=None)
+@given(_hostile_scenario())
+def test_hostile_scenarios_in_a_simulation_get_an_answer(text: str) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "fuzz.toml"
+        path.write_text(text, encoding="utf-8")
+        code, _, err = run("simulate", ACME, "--scenario", str(path), "--leads", "30")
+        _accounted(code, err)
