@@ -573,7 +573,10 @@ def _hostile_scenario(draw: st.DrawFn) -> str:
         if draw(st.booleans()):
             lines[index] = f"{key}= {hostile}"
         else:  # a number inside a list or an inline table
-            lines[index] = f"{key}= " + re.sub(r"[0-9][0-9.]*", lambda _: hostile, value, count=1)
+            number = re.search(r"[0-9][0-9.]*", value)
+            if number is not None:
+                value = value[: number.start()] + hostile + value[number.end() :]
+            lines[index] = f"{key}= {value}"
     return "\n".join(lines).replace('"../policies/acme.mql"', f'"{ACME}"') + "\n"
 
 
