@@ -608,3 +608,20 @@ def test_hostile_scenarios_in_a_simulation_get_an_answer(text: str) -> None:
         path.write_text(text, encoding="utf-8")
         code, _, err = run("simulate", ACME, "--scenario", str(path), "--leads", "30")
         _accounted(code, err)
+
+
+def test_a_gate_that_holds_still_reports_the_rejected_records(
+    bad_journeys: tuple[Path, int, int],
+) -> None:
+    path = bad_journeys[0]
+    code, _, err = run(
+        "whatif", ACME, "--set", "mql_fit_min=40", "--journeys", str(path),
+        "--fail-if", "changed_leads >= 0",
+    )  # fmt: skip
+    assert code == 1, err
+    assert "fail-if held: changed_leads >= 0" in err and "error[E850]" in err, err
+    code, _, err = run(
+        "whatif", ACME, "--set", "mql_fit_min=40", "--journeys", str(path),
+        "--fail-if", "changed_leads >= 0", "--allow-rejects",
+    )  # fmt: skip
+    assert code == 1 and "fail-if held" in err and "error[E850]" not in err, err

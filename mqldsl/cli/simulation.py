@@ -34,8 +34,12 @@ if TYPE_CHECKING:
     help="The policy whose schema the journeys follow (default: the one the scenario names).",
 )
 @click.option("--seed", type=int, help="Random seed (default: the scenario's).")
-@click.option("--leads", type=click.IntRange(1), help="Generate exactly this many leads.")
-@click.option("--days", type=click.IntRange(1), help="Generate this many days of arrivals.")
+@click.option(
+    "--leads", type=click.IntRange(1), help="Generate exactly this many leads (at most 10,000,000)."
+)
+@click.option(
+    "--days", type=click.IntRange(1), help="Generate this many days of arrivals (at most 3650)."
+)
 @click.option(
     "-o",
     "--output",
@@ -299,10 +303,12 @@ def whatif(
         message = str(exc).removeprefix("--fail-if: ")
         raise click.BadParameter(message, param_hint="--fail-if") from None
     _show(report, output)
-    if report.gate is not None and report.gate.failed:
+    failed = report.gate is not None and report.gate.failed
+    if report.gate is not None and failed:
         echo_lines([f"fail-if held: {part}" for part in report.gate.held])
-        sys.exit(1)
     exit_on_rejects(journeys, report.data.rejected if report.data else 0, allow_rejects)
+    if failed:
+        sys.exit(1)
 
 
 @cli.command()

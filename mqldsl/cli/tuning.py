@@ -147,5 +147,6 @@ def tune(
             f"({report.search['evaluated']} tried); loosen the constraints or widen --param",
             err=True,
         )
-        sys.exit(1)
     exit_on_rejects(journeys, report.rejected, allow_rejects)
+    if report.best is None:
+        sys.exit(1)
