@@ -418,10 +418,10 @@ def test_values_a_field_cannot_hold_are_refused(tmp_path: Path) -> None:
         code, out, err = run(*args)
         assert code == 1 and out == "", err
         assert (
-            f"{path}:13:13: error[E803]: personas.p.profile.signed.garbage: the field cannot "
+            f"{path}:13:12: error[E803]: personas.p.profile.signed.garbage: the field cannot "
             'hold `garbage`: expected a date such as 2026-12-01, got "garbage"' in err
         ), err
-        assert f"{path}:18:10: error[E803]: event_fields.visit.day.not a date" in err, err
+        assert f"{path}:18:9: error[E803]: event_fields.visit.day.not a date" in err, err
 
 
 def _reference_replay(

@@ -88,8 +88,12 @@ class Problems:
         """The column (from 1) of the last key of a path on ``line``; 0 when it is not there."""
         if not keys or not 1 <= line <= len(self.lines):
             return 0
-        found = self.lines[line - 1].find(keys[-1])
-        return found + 1 if found >= 0 else 0
+        text = self.lines[line - 1]
+        key = re.escape(keys[-1])
+        found = re.search(rf'(?<![\w"-])"?{key}"?\s*=', text) or re.search(
+            rf"(?<![\w-]){key}(?![\w-])", text
+        )
+        return found.start() + 1 if found else 0
 
     def add(self, keys: list[str], message: str, code: str = "E803") -> None:
         """A problem at the key path ``keys`` (found in the text: its line and column), with
