@@ -299,7 +299,7 @@ def _olist_with(tmp: Path, old: str, new: str) -> Path:
         (
             "buyer_rates = { search = 0.159,",
             "buyer_rates = { search = 1.59,",
-            "periods.8.buyer_rates.search: must be between 0.0 and 1.0, got 1.59",
+            "periods.8.buyer_rates.search: must be between 0 and 1, got 1.59",
             "1.59",
         ),
         (
@@ -330,7 +330,7 @@ def _olist_with(tmp: Path, old: str, new: str) -> Path:
         (
             "buyer_rate = 0.127",
             "buyer_rate = 0.127\nnon_buyers_evaluate = 2",
-            "personas.search.non_buyers_evaluate: must be between 0.0 and 1.0, got 2",
+            "personas.search.non_buyers_evaluate: must be between 0 and 1, got 2",
             "non_buyers_evaluate",
         ),
     ],

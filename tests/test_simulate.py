@@ -85,7 +85,7 @@ def test_shipped_scenarios_fit_their_policies() -> None:
         ),
         (
             ("buyer_rate = 0.35", "buyer_rate = 1.5"),
-            "personas.security_buyer.buyer_rate: must be between 0.0 and 1.0, got 1.5",
+            "personas.security_buyer.buyer_rate: must be between 0 and 1, got 1.5",
         ),
         (
             (
@@ -94,7 +94,7 @@ def test_shipped_scenarios_fit_their_policies() -> None:
             ),
             "personas.student.profile.channel: the weights sum to zero",
         ),
-        (("sql_rate = 0.65", "sql_rate = -0.1"), "sales.sql_rate: must be between 0.0 and 1.0"),
+        (("sql_rate = 0.65", "sql_rate = -0.1"), "sales.sql_rate: must be between 0 and 1"),
     ],
 )
 def test_bad_scenarios_name_the_file_line_and_key(
@@ -208,7 +208,7 @@ def test_simulate_command_prints_the_summary_and_writes_the_same_report(
     report_file = tmp_path / "report.json"
     args = ["simulate", ACME, "--journeys", str(journeys), "--as-of", "2026-12-01"]
     code, out, err = run(*args, "-o", str(report_file))
-    assert code == 0 and err == f"wrote {report_file}\n"
+    assert code == 0 and err == f"{journeys}: 600 read, 600 used, 0 rejected\nwrote {report_file}\n"
     result = simulate(acme, Source(journeys=journeys, as_of=AS_OF))
     assert out == report_text(result)
     assert report_file.read_text() == report_document(result, report_file)
@@ -314,7 +314,7 @@ def test_whatif_command_prints_the_summary_and_writes_the_same_report(
     report_file = tmp_path / "whatif.json"
     args = ["whatif", ACME, "--journeys", str(journeys), "--as-of", "2026-12-01"]
     code, out, err = run(*args, "--set", "mql_intent_min=25", "-o", str(report_file))
-    assert code == 0 and err == f"wrote {report_file}\n"
+    assert code == 0 and err == f"{journeys}: 600 read, 600 used, 0 rejected\nwrote {report_file}\n"
     options = SimulationOptions(params={"mql_intent_min": 25})
     result = whatif(acme, None, Source(journeys=journeys, as_of=AS_OF), options)
     assert out == report_text(result)
@@ -410,7 +410,7 @@ def test_sweep_command_prints_a_table_and_writes_the_same_report(
         "-o",
         str(report_file),
     )
-    assert code == 0 and err == f"wrote {report_file}\n"
+    assert code == 0 and err == f"{journeys}: 600 read, 600 used, 0 rejected\nwrote {report_file}\n"
     result = sweep(acme, ["mql_intent_min=20..60:20"], Source(journeys=journeys, as_of=AS_OF))
     assert out == report_text(result)
     assert out.splitlines()[0].split()[0] == "mql_intent_min" and len(out.splitlines()) == 4

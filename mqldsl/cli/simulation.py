@@ -34,8 +34,12 @@ if TYPE_CHECKING:
     help="The policy whose schema the journeys follow (default: the one the scenario names).",
 )
 @click.option("--seed", type=int, help="Random seed (default: the scenario's).")
-@click.option("--leads", type=click.IntRange(1), help="Generate exactly this many leads.")
-@click.option("--days", type=click.IntRange(1), help="Generate this many days of arrivals.")
+@click.option(
+    "--leads", type=click.IntRange(1), help="Generate exactly this many leads (at most 10,000,000)."
+)
+@click.option(
+    "--days", type=click.IntRange(1), help="Generate this many days of arrivals (at most 3650)."
+)
 @click.option(
     "-o",
     "--output",
@@ -112,6 +116,11 @@ _sim_source = [
         help="Decide the leads in Python, or as SQL in an embedded DuckDB (same metrics).",
     ),
     memory_limit_option,
+    click.option(
+        "--allow-rejects",
+        is_flag=True,
+        help="Exit 0 even when records of --journeys were rejected (default: exit 1).",
+    ),
 ]
 
 
@@ -183,6 +192,16 @@ def _show(report: Report, output: str | None) -> None:
         click.echo(f"wrote {output}", err=True)
 
 
+def exit_on_rejects(journeys: str | None, rejected: int, allow_rejects: bool) -> None:
+    """Exit 1 (E850) after the report is out when records were rejected, unless allowed."""
+    from mqldsl.simulation.simulate import rejects_problem
+
+    line = rejects_problem(journeys, rejected)
+    if line is not None and not allow_rejects:
+        echo_lines([line])
+        sys.exit(1)
+
+
 @cli.command()
 @policy_file
 @with_options(_sim_source)
@@ -203,6 +222,7 @@ def simulate(
     jobs: int,
     engine: str,
     memory_limit: str | None,
+    allow_rejects: bool,
     segment_field: str | None,
 ) -> None:
     """Funnel metrics of POLICY over a scenario's journeys (with a sales
@@ -217,6 +237,7 @@ def simulate(
     with reported():
         report = run(model, source, options)
     _show(report, output)
+    exit_on_rejects(journeys, report.rejected, allow_rejects)
 
 
 @cli.command()
@@ -251,6 +272,7 @@ def whatif(
     jobs: int,
     engine: str,
     memory_limit: str | None,
+    allow_rejects: bool,
     replications: int,
     fail_if: str | None,
 ) -> None:
@@ -278,10 +300,14 @@ def whatif(
                 fail_if=fail_if,
             )
     except FailIfError as exc:
-        raise click.BadParameter(str(exc), param_hint="--fail-if") from None
+        message = str(exc).removeprefix("--fail-if: ")
+        raise click.BadParameter(message, param_hint="--fail-if") from None
     _show(report, output)
-    if report.gate is not None and report.gate.failed:
+    failed = report.gate is not None and report.gate.failed
+    if report.gate is not None and failed:
         echo_lines([f"fail-if held: {part}" for part in report.gate.held])
+    exit_on_rejects(journeys, report.data.rejected if report.data else 0, allow_rejects)
+    if failed:
         sys.exit(1)
 
 
@@ -311,6 +337,7 @@ def sweep(
     jobs: int,
     engine: str,
     memory_limit: str | None,
+    allow_rejects: bool,
 ) -> None:
     """The main metrics for each value of one or more params (every
     combination): the threshold-tuning view."""
@@ -322,3 +349,4 @@ def sweep(
     with reported():
         report = run(model, specs, source, options)
     _show(report, output)
+    exit_on_rejects(journeys, report.rejected, allow_rejects)

@@ -9,6 +9,7 @@ import sys
 import click
 
 from mqldsl.cli.common import INSTANT, cli, params, policy_file, reported
+from mqldsl.cli.simulation import exit_on_rejects
 
 
 @cli.command()
@@ -73,6 +74,11 @@ from mqldsl.cli.common import INSTANT, cli, params, policy_file, reported
 )
 @click.option("--mql-stage", default="mql", show_default=True, help="The stage that counts as MQL.")
 @click.option("--sql-stage", default=None, help="The stage that counts as SQL (default: `sql`).")
+@click.option(
+    "--allow-rejects",
+    is_flag=True,
+    help="Exit 0 even when records of --journeys were rejected (default: exit 1).",
+)
 def tune(
     policy: str,
     specs: tuple[str, ...],
@@ -91,11 +97,13 @@ def tune(
     assignments: tuple[str, ...],
     mql_stage: str,
     sql_stage: str | None,
+    allow_rejects: bool,
 ) -> None:
     """Search params for the values that maximise a metric under
     constraints, fitted on part of the leads and checked on the rest.
 
-    Exits 1 when no candidate satisfies the constraints on the fitting part.
+    Exits 1 when no candidate satisfies the constraints on the fitting part, or when
+    records of --journeys were rejected (unless --allow-rejects).
     """
     from mqldsl import api
     from mqldsl.cli.common import load_policy
@@ -126,6 +134,8 @@ def tune(
             mql_stage=mql_stage,
             sql_stage=sql_stage,
         )
+    if report.summary:
+        click.echo(report.summary, err=True)
     data = report.to_json()
     if output_format == "json":
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
@@ -137,4 +147,6 @@ def tune(
             f"({report.search['evaluated']} tried); loosen the constraints or widen --param",
             err=True,
         )
+    exit_on_rejects(journeys, report.rejected, allow_rejects)
+    if report.best is None:
         sys.exit(1)

@@ -47,7 +47,19 @@ DATA_CODES: dict[str, str] = {
     "E756": "value without a mapping",
     "E757": "value that does not match its format",
     # ------------------------------------------------ scenarios (E800-E849)
+    "E800": "scenario cannot be read",
+    "E801": "invalid TOML in a scenario",
+    "E802": "unknown key in a scenario",
+    "E803": "wrong kind of value in a scenario",
+    "E804": "scenario value out of range",
+    "E805": "scenario bounds contradict",
+    "E806": "unknown name in a scenario",
+    "E807": "scenario runs past the calendar",
+    "E808": "empty scenario",
+    "E809": "scenario run too large",
     # ------------------------------------------------ simulation runs (E850-E899)
+    "E850": "records rejected in a simulation run",
+    "E851": "gate expression cannot be read",
     # ------------------------------------------------ command-line values and limits (E900-E949)
     "E900": "a lead's timeline is too long",
     # ------------------------------------------------ outputs and interruptions (E950-E999)

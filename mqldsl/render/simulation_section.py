@@ -8,6 +8,7 @@ outcomes). A file that is not such a report is an
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -51,13 +52,19 @@ def load_report(path: str | Path) -> dict[str, Any]:
 
 
 def report_kind(report: Any, name: str = "the simulation report") -> str:
-    """ "whatif" or "simulate"; :class:`InputProblem` for anything else."""
+    """ "whatif" or "simulate"; :class:`InputProblem` for anything else, or for a report
+    whose figures are not numbers (`"12"`, a list) where the section reads them."""
+    kind = None
     if isinstance(report, dict):
         if isinstance(report.get("delta"), dict) and "base" in report and "proposed" in report:
             if all(isinstance(report["delta"].get(m), dict) for m in MAIN):
-                return "whatif"
+                kind = "whatif"
         elif isinstance(report.get("metrics"), dict) and "leads" in report:
-            return "simulate"
+            kind = "simulate"
+    if kind is not None:
+        if (wrong := _not_a_number(report, kind)) is not None:
+            raise InputProblem([f"{name}: {wrong}; {WRITE_ONE}"])
+        return kind
     raise InputProblem(
         [
             f"{name}: a JSON file, but not a simulate or what-if report "
@@ -84,6 +91,33 @@ def simulation_section(report: dict[str, Any], model: Any = None) -> dict[str, A
         "changes": [],
         "reading": [],
     }
+
+
+def _not_a_number(report: dict[str, Any], kind: str) -> str | None:
+    """The first figure the section reads that is not a number (or null), said."""
+
+    def number(value: Any) -> bool:
+        if isinstance(value, bool) or not isinstance(value, int | float | None):
+            return False
+        return value is None or math.isfinite(value)
+
+    for metric in MAIN:
+        if kind == "simulate":
+            value = report["metrics"].get(metric)
+            if not number(value):
+                return f"`metrics.{metric}` is {json.dumps(value)}, not a number"
+            continue
+        delta = report["delta"][metric]
+        for key in ("base", "proposed", "diff", "diff_pct"):
+            if not number(delta.get(key)):
+                return f"`delta.{metric}.{key}` is {json.dumps(delta.get(key))}, not a number"
+        for key in ("ci95", "pi95"):
+            value = delta.get(key)
+            if value is not None and not (
+                isinstance(value, list) and len(value) == 2 and all(number(v) for v in value)
+            ):
+                return f"`delta.{metric}.{key}` is {json.dumps(value)}, not [low, high]"
+    return None
 
 
 def _simulate_source(report: dict[str, Any]) -> str:

@@ -32,18 +32,50 @@ Problem = Callable[[str], Exception]
 """Makes the caller's error from a message."""
 
 
+CODE = "E851"  # docs/errors.md: a gate expression that cannot be read
+
+
 def parse(text: str, problem: Problem) -> pyast.expr:
-    """The expression's tree; ``problem`` for text Python cannot read (or nested too deeply
-    to read)."""
+    """The expression's tree; ``problem`` (its message starts ``error[E851]`` and gives the
+    column in ``text``) for an empty text, text Python cannot read (or nested too deeply to
+    read), or a part that is not a condition (a bare number or name: `1`, `mqls.delta`)."""
+    if not text.strip():
+        raise problem(
+            f"error[{CODE}]: the expression is empty; write a condition such as `name > 20`, "
+            "or leave the option out"
+        )
+    indent = len(text) - len(text.lstrip())
     try:
         tree = pyast.parse(text.strip(), mode="eval").body
     except SyntaxError as exc:
-        raise problem(f"cannot read `{text}`: {exc.msg}") from None
+        if exc.offset:
+            where, why = indent + exc.offset, exc.msg
+        else:  # Python says 0 when the text ends before the expression does
+            where, why = indent + len(text.strip()) + 1, "the expression ends too early"
+        raise problem(
+            f"error[{CODE}]: cannot read `{text.strip()}` at column {where}: {why}"
+        ) from None
     except (RecursionError, MemoryError):
-        raise problem(f"cannot read `{text[:60]}...`: nested too deeply") from None
+        raise problem(f"error[{CODE}]: cannot read `{text[:60]}...`: nested too deeply") from None
     if _depth(tree) > MAX_DEPTH:
-        raise problem(f"cannot read `{text[:60]}...`: nested too deeply") from None
+        raise problem(f"error[{CODE}]: cannot read `{text[:60]}...`: nested too deeply") from None
+    _conditions(tree, indent, problem)
     return tree
+
+
+def _conditions(node: pyast.expr, indent: int, problem: Problem) -> None:
+    """``problem`` for a part of a condition that is not one: a number, a name or
+    arithmetic where `and`, `or`, `not` expect a comparison."""
+    if isinstance(node, pyast.BoolOp):
+        for value in node.values:
+            _conditions(value, indent, problem)
+    elif isinstance(node, pyast.UnaryOp) and isinstance(node.op, pyast.Not):
+        _conditions(node.operand, indent, problem)
+    elif not isinstance(node, pyast.Compare):
+        raise problem(
+            f"error[{CODE}]: `{pyast.unparse(node)}` at column {indent + node.col_offset + 1} "
+            "is not a condition; compare it, e.g. `name > 20`"
+        )
 
 
 MAX_DEPTH = 50  # far beyond any real gate; keeps evaluation off Python's recursion limit

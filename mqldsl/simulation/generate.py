@@ -11,8 +11,27 @@ from collections.abc import Iterator
 from typing import Any
 
 from mqldsl.engine.runtime import DAY, format_instant, to_seconds
-from mqldsl.simulation.scenario import Persona, Scenario
-from mqldsl.simulation.scenario_fields import Categorical, Distribution, Numeric, SetField
+from mqldsl.io.errors import UsageProblem
+from mqldsl.io.problems import Problem
+from mqldsl.simulation.scenario import (
+    MAX_DAYS,
+    MAX_EVENTS,
+    MAX_LEADS,
+    Persona,
+    Scenario,
+    ScenarioError,
+    last_start,
+)
+from mqldsl.simulation.scenario_fields import (
+    MAX_VALUE,
+    Categorical,
+    Distribution,
+    Numeric,
+    SetField,
+)
+
+# The last instant a journey may name (a buying window that would close later closes here).
+_LAST = to_seconds(dt.datetime.combine(dt.date.max, dt.time(23, 59, 59), tzinfo=dt.UTC))
 
 
 def _sample(rng: random.Random, distribution: Distribution) -> Any:
@@ -33,6 +52,7 @@ def _sample(rng: random.Random, distribution: Distribution) -> Any:
         value = max(value, distribution.low)
     if distribution.high is not None:
         value = min(value, distribution.high)
+    value = min(max(value, -MAX_VALUE), MAX_VALUE)  # a lognormal's far tail stays a number
     return round(value) if distribution.whole else round(value, 2)
 
 
@@ -82,10 +102,74 @@ def _mix(scenario: Scenario, day: dt.date) -> tuple[list[float], list[float]]:
     )
 
 
+def estimate(scenario: Scenario, leads: int | None = None, days: int | None = None) -> float:
+    """An upper estimate of the events a run generates: the leads (``leads``, or the
+    arrivals the scenario expects in ``days``), each with the events of its persona's busiest
+    state for the whole period, plus its arrival events. Persona weights that periods change
+    do not matter: the busiest persona counts for every lead."""
+    period = days if days is not None else scenario.days
+    arrivals = float(leads) if leads is not None else _expected_leads(scenario, period)
+    per_lead = max(
+        (
+            max((sum(r.values()) for r in p.rates.values()), default=0.0) * period
+            + len(p.on_arrival)
+            for p in scenario.personas
+        ),
+        default=0.0,
+    )
+    return arrivals * per_lead
+
+
+def _expected_leads(scenario: Scenario, days: int) -> float:
+    return sum(_rate(scenario, scenario.start + dt.timedelta(days=d)) for d in range(days))
+
+
+def check_work(scenario: Scenario, leads: int | None = None, days: int | None = None) -> None:
+    """Refuse, before any work starts, a run that would not end: ``leads`` above
+    :data:`MAX_LEADS` or ``days`` above :data:`MAX_DAYS` or past the calendar
+    (:class:`UsageProblem`), a scenario expecting more than :data:`MAX_LEADS` leads or an
+    estimated :func:`estimate` above :data:`MAX_EVENTS` events (:class:`ScenarioError`, E809)."""
+    if leads is not None and not 1 <= leads <= MAX_LEADS:
+        raise UsageProblem(f"{leads}: give between 1 and {MAX_LEADS:,} leads", "--leads")
+    if days is not None:
+        if not 1 <= days <= MAX_DAYS:
+            raise UsageProblem(f"{days}: give between 1 and {MAX_DAYS} days", "--days")
+        if last_start(days) < scenario.start:
+            raise UsageProblem(
+                f"{days} days from {scenario.start} run past the last day of the calendar "
+                f"({dt.date.max}); at most {(dt.date.max - scenario.start).days} days",
+                "--days",
+            )
+    period = days if days is not None else scenario.days
+    if leads is None and (expected := _expected_leads(scenario, period)) > MAX_LEADS:
+        raise _too_much(
+            scenario,
+            f"the scenario expects {expected:,.0f} leads in {period} days; "
+            f"at most {MAX_LEADS:,} a run",
+            "lower `per_day` (or `weekday_shape`), or give --leads or --days",
+        )
+    if (events := estimate(scenario, leads, days)) > MAX_EVENTS:
+        raise _too_much(
+            scenario,
+            f"this run could generate about {events:,.0f} events (leads x the busiest "
+            f"persona's event rates x {period} days); at most {MAX_EVENTS:,} a run",
+            "lower --leads or --days, or the event rates a day of the busiest persona",
+        )
+
+
+def _too_much(scenario: Scenario, message: str, hint: str) -> ScenarioError:
+    problem = Problem(scenario.path, 0, message, "E809", hint=hint)
+    return ScenarioError(
+        [problem.render(), f"{scenario.path}: nothing was generated (a hard limit)"]
+    )
+
+
 def generate(
     scenario: Scenario, seed: int | None = None, leads: int | None = None, days: int | None = None
 ) -> Iterator[dict[str, Any]]:
-    """Journeys in the SPEC §12 shape, with `truth`."""
+    """Journeys in the SPEC §12 shape, with `truth`. Checked by :func:`check_work` first: a
+    scenario past its limits is refused by it, before anything is generated."""
+    check_work(scenario, leads, days)
     rng = random.Random(scenario.seed if seed is None else seed)
     period = days if days is not None else scenario.days
     start = to_seconds(dt.datetime.combine(scenario.start, dt.time(), tzinfo=dt.UTC))
@@ -155,7 +239,7 @@ def generate(
             "persona": persona.name,
         }
         if window_closes is not None:
-            truth["window_closes"] = format_instant(float(int(window_closes)))
+            truth["window_closes"] = format_instant(float(int(min(window_closes, _LAST))))
         yield {
             "id": f"S-{number + 1:07d}",
             "profile": profile,

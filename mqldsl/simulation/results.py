@@ -287,6 +287,7 @@ class SweepReport:
     # The value of each swept param in the policy as it runs today (declared or --set).
     current: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = field(default=(), compare=False)  # rejected records, not in JSON
+    rejected: int = field(default=0, compare=False)  # records rejected on reading, not in JSON
 
     def to_json(self) -> Json:
         return {

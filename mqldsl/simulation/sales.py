@@ -34,40 +34,82 @@ def replay_sales(
     touches = 0
     for queue, indices in sorted(by_queue.items()):
         capacity = sales.queue_capacity.get(queue, sales.capacity_per_day)
-        slots = _slots(capacity, sales, start, as_of)
-        slots_total += len(slots)
+        slots = _Slots(capacity, sales, start, as_of)
+        slots_total += slots.count()
         indices.sort(key=lambda i: (records[i].handoff, records[i].id))
-        position = 0
         for index in indices:
             record = records[index]
             assert record.handoff is not None
-            while position < len(slots) and slots[position] < record.handoff:
-                position += 1
-            if position >= len(slots):
+            touch = slots.take(record.handoff)
+            if touch is None:
                 continue
-            touch = slots[position]
-            position += 1
             touches += 1
             updated[index] = replace(record, touch=touch, sql=_sql(record, touch, sales, seed))
     return updated, {"slots": float(slots_total), "touches": float(touches)}
 
 
-def _slots(capacity: float, sales: Sales, start: float, as_of: float) -> list[float]:
-    if capacity <= 0:
-        return []
-    first_day = dt.datetime.fromtimestamp(start, dt.UTC).date()
-    last_day = dt.datetime.fromtimestamp(as_of, dt.UTC).date()
-    per_day = round(capacity)
-    opening, closing = sales.working_hours
-    spacing = (closing - opening) * HOUR / max(per_day, 1)
-    slots: list[float] = []
-    day = first_day
-    while day <= last_day:
-        if day.weekday() in sales.working_days:
-            base = to_seconds(dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)) + opening * HOUR
-            slots.extend(t for t in (base + k * spacing for k in range(per_day)) if t <= as_of)
-        day += dt.timedelta(days=1)
-    return slots
+class _Slots:
+    """A queue's first-touch slots from ``start`` to ``as_of``: ``per_day`` a working day,
+    evenly spaced over the working hours, each taken once, in order. Worked out day by day
+    only where a lead takes one (counted in closed form otherwise), so that an as-of years
+    after the scenario, or a large capacity, costs no more than the leads do."""
+
+    def __init__(self, capacity: float, sales: Sales, start: float, as_of: float) -> None:
+        self.per_day = round(capacity) if capacity > 0 else 0
+        self.opening = sales.working_hours[0] * HOUR
+        self.spacing = (
+            (sales.working_hours[1] - sales.working_hours[0]) * HOUR / max(self.per_day, 1)
+        )
+        self.working = frozenset(sales.working_days)
+        self.first_day = dt.datetime.fromtimestamp(start, dt.UTC).date()
+        self.last_day = dt.datetime.fromtimestamp(as_of, dt.UTC).date()
+        self.as_of = as_of
+        self.day = self.first_day  # the next free slot: slot ``k`` of ``day``
+        self.k = 0
+
+    def _base(self, day: dt.date) -> float:
+        return to_seconds(dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)) + self.opening
+
+    def count(self) -> int:
+        """How many slots there are (a slot of a day before the as-of day is before it)."""
+        if self.per_day == 0 or self.last_day < self.first_day:
+            return 0
+        days = (self.last_day - self.first_day).days  # the days before the as-of day
+        weeks, rest = divmod(days, 7)
+        working = weeks * len(self.working) + sum(
+            (self.first_day.weekday() + i) % 7 in self.working for i in range(rest)
+        )
+        last = 0
+        if self.last_day.weekday() in self.working:
+            base = self._base(self.last_day)
+            last = sum(1 for k in range(self.per_day) if base + k * self.spacing <= self.as_of)
+        return working * self.per_day + last
+
+    def take(self, handoff: float) -> float | None:
+        """The first free slot at or after ``handoff`` (None: none before the as-of instant);
+        the slots before it stay unused, as handoffs come in time order."""
+        if self.per_day == 0:
+            return None
+        handoff_day = dt.datetime.fromtimestamp(handoff, dt.UTC).date()
+        if handoff_day > self.day:
+            self.day, self.k = handoff_day, 0
+        while self.day <= self.last_day:
+            if self.day.weekday() in self.working:
+                base = self._base(self.day)
+                # start just below the slot the arithmetic gives; the loop settles it exactly
+                k = max(self.k, int((handoff - base) / self.spacing) - 1)
+                while k < self.per_day and base + k * self.spacing < handoff:
+                    k += 1
+                if k < self.per_day:
+                    slot = base + k * self.spacing
+                    if slot > self.as_of:
+                        return None
+                    self.k = k + 1
+                    return slot
+            if self.day == dt.date.max:
+                return None
+            self.day, self.k = self.day + dt.timedelta(days=1), 0
+        return None
 
 
 def _sql(record: LeadRecord, touch: float, sales: Sales, seed: int) -> bool:

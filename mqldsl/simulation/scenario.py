@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from mqldsl.analysis.model import CheckedPolicy
+from mqldsl.io.problems import Problem
 from mqldsl.language.suggestions import did_you_mean
 from mqldsl.simulation.scenario_fields import (
+    MAX_WEIGHT,
     Distribution,
     Numeric,
     Problems,
@@ -25,6 +27,13 @@ from mqldsl.simulation.scenario_fields import (
 )
 
 WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+# Hard limits on a scenario's numbers (docs/scenarios.md "Limits"): beyond them a scenario
+# describes no real funnel, and generating it would not end.
+MAX_PER_DAY = 1e6  # arrivals a day, event rates a day, sales capacities a day
+MAX_DAYS = 3650  # days of a scenario (and `--days`), mean days in a buying state
+MAX_LEADS = 10_000_000  # leads one run generates (`--leads`, or the period's arrivals)
+MAX_EVENTS = 50_000_000  # events one run may generate, estimated before it starts
 
 
 class ScenarioError(ValueError):
@@ -117,15 +126,50 @@ def load_scenario(path: str | Path, model: CheckedPolicy | None = None) -> Scena
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError([f"{name}:1: cannot read the scenario: {exc}"]) from None
+        raise unreadable(name, exc) from None
+    return scenario_from_toml(name, text, parse_toml(name, text), model)
+
+
+def unreadable(name: str, exc: Exception) -> ScenarioError:
+    """The problem of a scenario file that cannot be read (E800)."""
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    line = column = 0
+    hint = None
+    if isinstance(exc, UnicodeDecodeError):
+        before = exc.object[: exc.start]
+        line = before.count(b"\n") + 1
+        column = exc.start - (before.rfind(b"\n") + 1) + 1
+        reason = f"not UTF-8 text (byte {exc.start}: 0x{exc.object[exc.start]:02x})"
+        hint = "save the scenario as UTF-8 TOML"
+    problem = Problem(name, line, f"cannot read the scenario: {reason}", "E800", column, hint)
+    return ScenarioError([problem.render()])
+
+
+def parse_toml(name: str, text: str) -> dict[str, Any]:
+    """The TOML of a scenario; :class:`ScenarioError` (E801) at the line and column where
+    tomllib stopped reading (the end of the file for `at end of document`)."""
     try:
-        raw = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
-        match = re.search(r"line (\d+), column (\d+)", message)
-        where = f"{match.group(1)}:{match.group(2)}" if match else "1"
-        raise ScenarioError([f"{name}:{where}: invalid TOML: {message}"]) from None
-    return scenario_from_toml(name, text, raw, model)
+        line, column = 1, 0
+        match = re.search(r"\s*\(at line (\d+), column (\d+)\)", message)
+        if match:
+            line, column = int(match.group(1)), int(match.group(2))
+            message = message[: match.start()] + message[match.end() :]
+        elif "(at end of document)" in message:
+            lines = text.splitlines() or [""]
+            line, column = len(lines), len(lines[-1]) + 1
+            message = message.replace(" (at end of document)", "") + " at the end of the file"
+        problem = Problem(
+            name,
+            line,
+            f"invalid TOML: {message}",
+            "E801",
+            column,
+            "see https://toml.io: tables are [name], values are key = value",
+        )
+        raise ScenarioError([problem.render()]) from None
 
 
 def scenario_from_toml(
@@ -134,6 +178,15 @@ def scenario_from_toml(
     """:func:`load_scenario` for a file already read: its ``text`` (for the
     line numbers of problems) and the TOML parsed from it."""
     problems = Problems(name, text)
+    if not raw:
+        problem = Problem(
+            name,
+            0,
+            "the scenario is empty",
+            "E808",
+            hint="start from simulations/acme.toml; docs/scenarios.md describes every table",
+        )
+        raise ScenarioError([problem.render()])
     scenario = _build(raw, problems, name, model)
     if problems.items or scenario is None:
         raise ScenarioError(problems.items)
@@ -153,15 +206,27 @@ def _build(
         problems.add(["scenario", "start"], "expected a date such as 2026-09-01")
         start = dt.date(2026, 1, 1)
     days = int(
-        read_number(head.get("days"), ["scenario", "days"], problems, 1, 3650, "a number of days")
+        read_number(
+            head.get("days"), ["scenario", "days"], problems, 1, MAX_DAYS, "a number of days"
+        )
     )
+    if (last := last_start(days)) < start:
+        problems.add(
+            ["scenario", "start"],
+            f"{days} days from {start} run past the last day of the calendar "
+            f"({dt.date.max}); the last possible start is {last}",
+            "E807",
+        )
+        start = last
     seed = head.get("seed", 1)
     if not isinstance(seed, int) or isinstance(seed, bool):
         problems.add(["scenario", "seed"], "expected a whole number")
         seed = 1
     arrivals = read_table(raw, "arrivals", [], problems)
     unknown_keys(arrivals, {"per_day", "weekday_shape"}, ["arrivals"], problems)
-    per_day = read_number(arrivals.get("per_day"), ["arrivals", "per_day"], problems, 0.0)
+    per_day = read_number(
+        arrivals.get("per_day"), ["arrivals", "per_day"], problems, 0.0, MAX_PER_DAY
+    )
     shape = arrivals.get("weekday_shape", [1.0] * 7)
     if not (isinstance(shape, list) and len(shape) == 7):
         problems.add(["arrivals", "weekday_shape"], "expected seven numbers, Monday first")
@@ -176,7 +241,9 @@ def _build(
             if spread is not None:
                 states.append((state, spread))
             continue
-        value = read_number(mean, ["states", state], problems, 0.0, what="a mean duration in days")
+        value = read_number(
+            mean, ["states", state], problems, 0.0, MAX_DAYS, "a mean duration in days"
+        )
         if state == "unaware":
             unaware = value
         else:
@@ -193,7 +260,7 @@ def _build(
         keys = ["event_fields", event]
         if event_types is not None and event not in event_types:
             close = did_you_mean(event, event_types)
-            problems.add(keys, "unknown event type" + (f"; {close}" if close else ""))
+            problems.add(keys, "unknown event type" + (f"; {close}" if close else ""), "E806")
             continue
         if not isinstance(table, dict):
             problems.add(keys, "expected a table of field = distribution")
@@ -202,7 +269,9 @@ def _build(
         for field_name, spec in table.items():
             info = model.events[event].fields.get(field_name) if model is not None else None
             if model is not None and info is None:
-                problems.add([*keys, field_name], f"event `{event}` has no field `{field_name}`")
+                problems.add(
+                    [*keys, field_name], f"event `{event}` has no field `{field_name}`", "E806"
+                )
                 continue
             distribution = read_distribution(
                 spec, [*keys, field_name], problems, info.type if info else None
@@ -231,7 +300,9 @@ def _build(
             keys,
             problems,
         )
-        weight = read_number(table.get("weight"), [*keys, "weight"], problems, 0.0, what="a weight")
+        weight = read_number(
+            table.get("weight"), [*keys, "weight"], problems, 0.0, MAX_WEIGHT, "a weight"
+        )
         buyer_rate = read_number(
             table.get("buyer_rate", 0.0), [*keys, "buyer_rate"], problems, 0.0, 1.0, "a probability"
         )
@@ -251,6 +322,7 @@ def _build(
                 problems.add(
                     [*keys, "profile", field_name],
                     "unknown lead field" + (f"; {close}" if close else ""),
+                    "E806",
                 )
                 continue
             distribution = read_distribution(
@@ -260,6 +332,15 @@ def _build(
                 profile[field_name] = distribution
         missing = {}
         for field_name, p in read_table(table, "missing", keys, problems, required=False).items():
+            if model is not None and field_name not in model.fields:
+                close = did_you_mean(field_name, list(model.fields))
+                problems.add(
+                    [*keys, "missing", field_name],
+                    "the policy declares no lead field of this name"
+                    + (f"; {close}" if close else ""),
+                    "E806",
+                )
+                continue
             missing[field_name] = read_number(
                 p, [*keys, "missing", field_name], problems, 0.0, 1.0, "a probability"
             )
@@ -269,6 +350,7 @@ def _build(
                 problems.add(
                     [*keys, "events", state],
                     f"unknown state; the states are {', '.join(sorted(known_states))}",
+                    "E806",
                 )
                 continue
             if not isinstance(events, dict):
@@ -283,10 +365,16 @@ def _build(
                     problems.add(
                         [*keys, "events", state, event],
                         "unknown event type" + (f"; {close}" if close else ""),
+                        "E806",
                     )
                     continue
                 rates[state][event] = read_number(
-                    rate, [*keys, "events", state, event], problems, 0.0, what="events per day"
+                    rate,
+                    [*keys, "events", state, event],
+                    problems,
+                    0.0,
+                    MAX_PER_DAY,
+                    "events per day",
                 )
         arrival_events = table.get("on_arrival", [])
         if not isinstance(arrival_events, list):
@@ -298,6 +386,7 @@ def _build(
                 problems.add(
                     [*keys, "on_arrival"],
                     f"unknown event type `{event}`" + (f"; {close}" if close else ""),
+                    "E806",
                 )
         personas.append(
             Persona(
@@ -312,7 +401,7 @@ def _build(
             )
         )
     if personas and sum(p.weight for p in personas) <= 0:
-        problems.add(["personas"], "the persona weights sum to zero")
+        problems.add(["personas"], "the persona weights sum to zero", "E804")
     if not personas:
         problems.add(["personas"], "describe at least one persona")
     sales_raw = read_table(raw, "sales", [], problems)
@@ -340,13 +429,23 @@ def _build(
         problems.add(["sales", "working_hours"], "expected [start, end] hours, e.g. [9, 17]")
         hours = [9, 17]
     working = sales_raw.get("working_days", WEEKDAYS[:5])
+    if not isinstance(working, list):
+        problems.add(
+            ["sales", "working_days"],
+            f'expected a list of weekdays such as ["mon", "tue"], got {working!r}',
+        )
+        working = WEEKDAYS[:5]
+    elif not working:
+        problems.add(["sales", "working_days"], "no working days: list at least one", "E804")
     days_index = []
-    for day in working if isinstance(working, list) else []:
-        if day not in WEEKDAYS:
+    for day in working:
+        if not isinstance(day, str) or day not in WEEKDAYS:
             problems.add(
-                ["sales", "working_days"], f"`{day}` is not a weekday ({', '.join(WEEKDAYS)})"
+                ["sales", "working_days"],
+                f"`{day}` is not a weekday ({', '.join(WEEKDAYS)})",
+                "E806",
             )
-        else:
+        elif WEEKDAYS.index(day) not in days_index:
             days_index.append(WEEKDAYS.index(day))
     queues = {}
     for queue, table in read_table(
@@ -354,15 +453,21 @@ def _build(
     ).items():
         if model is not None and queue not in model.queues:
             problems.add(
-                ["sales", "queues", queue], f"no route of the policy uses the queue `{queue}`"
+                ["sales", "queues", queue],
+                f"no route of the policy uses the queue `{queue}`",
+                "E806",
             )
         capacity: Any = table.get("capacity_per_day") if isinstance(table, dict) else None
         queues[queue] = read_number(
-            capacity, ["sales", "queues", queue, "capacity_per_day"], problems, 0.0
+            capacity, ["sales", "queues", queue, "capacity_per_day"], problems, 0.0, MAX_PER_DAY
         )
     sales = Sales(
         capacity_per_day=read_number(
-            sales_raw.get("sdr_capacity_per_day"), ["sales", "sdr_capacity_per_day"], problems, 0.0
+            sales_raw.get("sdr_capacity_per_day"),
+            ["sales", "sdr_capacity_per_day"],
+            problems,
+            0.0,
+            MAX_PER_DAY,
         ),
         queue_capacity=queues,
         working_hours=(float(hours[0]), float(hours[1])),
@@ -449,10 +554,14 @@ def _periods(
                 "list the periods in time order",
             )
         per_day = table.get("per_day")
-        rate = None if per_day is None else read_number(per_day, [*keys, "per_day"], problems, 0.0)
+        rate = (
+            None
+            if per_day is None
+            else read_number(per_day, [*keys, "per_day"], problems, 0.0, MAX_PER_DAY)
+        )
         overrides: list[dict[str, float]] = []
         for key, high, what in (
-            ("weights", None, "a weight"),
+            ("weights", MAX_WEIGHT, "a weight"),
             ("buyer_rates", 1.0, "a probability"),
         ):
             found: dict[str, float] = {}
@@ -461,7 +570,7 @@ def _periods(
                     close = did_you_mean(persona, list(personas))
                     names = ", ".join(personas)
                     hint = f"; {close}" if close else f"; the personas are {names}"
-                    problems.add([*keys, key, persona], f"unknown persona{hint}")
+                    problems.add([*keys, key, persona], f"unknown persona{hint}", "E806")
                     continue
                 found[persona] = read_number(
                     number_value, [*keys, key, persona], problems, 0.0, high, what
@@ -475,3 +584,8 @@ def _periods(
             problems.add([*keys, "weights"], "the persona weights sum to zero in this period")
         periods.append(Period(begin, rate, overrides[0], overrides[1]))
     return tuple(periods)
+
+
+def last_start(days: int) -> dt.date:
+    """The last start date of a scenario of ``days`` days that ends inside the calendar."""
+    return dt.date.max - dt.timedelta(days=max(days, 0))

@@ -9,9 +9,18 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from mqldsl.io.journeys import RecordError, convert
+from mqldsl.io.problems import Problem
 from mqldsl.language.suggestions import did_you_mean
 
 DISTRIBUTIONS = {"lognormal", "normal", "uniform", "constant"}
+
+#: The largest magnitude of a number a distribution may give, or use as a parameter or a bound
+#: (a hard limit: larger values lose whole-number precision in JSON and in the engines).
+MAX_VALUE = 1e15
+#: The largest ``mu`` and ``sigma`` of a lognormal (e**34 is about 5.8e14).
+MAX_LOG_MU = 34.0
+MAX_LOG_SIGMA = 10.0
 
 
 @dataclass(frozen=True)
@@ -36,6 +45,9 @@ class SetField:
 
 
 Distribution = Numeric | Categorical | SetField
+
+#: The largest persona or value weight (weights are relative: a hard limit).
+MAX_WEIGHT = 1e6
 
 
 class Problems:
@@ -72,9 +84,26 @@ class Problems:
                 return number
         return max(table_line, 1)
 
-    def add(self, keys: list[str], message: str) -> None:
+    def column_of(self, keys: list[str], line: int) -> int:
+        """The column (from 1) of the last key of a path on ``line``; 0 when it is not there."""
+        if not keys or not 1 <= line <= len(self.lines):
+            return 0
+        text = self.lines[line - 1]
+        key = re.escape(keys[-1])
+        found = re.search(rf'(?<![\w"-])"?{key}"?\s*=', text) or re.search(
+            rf"(?<![\w-]){key}(?![\w-])", text
+        )
+        return found.start() + 1 if found else 0
+
+    def add(self, keys: list[str], message: str, code: str = "E803") -> None:
+        """A problem at the key path ``keys`` (found in the text: its line and column), with
+        its code (docs/errors.md): E802 unknown key, E803 wrong kind of value (the
+        default), E804 out of range, E805 bounds that contradict, E806 unknown name."""
+        line = self.line_of(keys)
         path = ".".join(keys)
-        self.items.append(f"{self.path}:{self.line_of(keys)}: {path}: {message}")
+        text = f"{path}: {message}" if path else message
+        problem = Problem(self.path, line, text, code, self.column_of(keys, line))
+        self.items.append(problem.render())
 
     def key_line(self, key: str, table_line: int) -> int:
         """The line of ``key`` in the table whose header is at ``table_line``."""
@@ -100,7 +129,7 @@ def unknown_keys(
         if key not in allowed:
             close = did_you_mean(key, sorted(allowed))
             hint = f"; {close}" if close else f"; the keys are {', '.join(sorted(allowed))}"
-            problems.add([*keys, key], f"unknown key{hint}")
+            problems.add([*keys, key], f"unknown key{hint}", "E802")
 
 
 def read_number(
@@ -111,12 +140,27 @@ def read_number(
     high: float | None = None,
     what: str = "a number",
 ) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if value is None:
+        problems.add(keys, f"missing: give {what}")
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, int | float):
         problems.add(keys, f"expected {what}, got {value!r}")
         return 0.0
-    if (low is not None and value < low) or (high is not None and value > high):
-        bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
-        problems.add(keys, f"must be {bounds}, got {value!r}")
+    if not math.isfinite(value):
+        problems.add(keys, f"expected {what}, got {value!r}: give a finite number", "E804")
+        return 0.0
+    bottom = -MAX_VALUE if low is None else low
+    top = MAX_VALUE if high is None else high
+    if not bottom <= value <= top:
+        if low is not None and high is not None:
+            bounds = f"between {low:g} and {high:g}"
+        elif low is not None and value < low:
+            bounds = f"at least {low:g}"
+        else:
+            bounds = f"between {bottom:g} and {top:g}"
+        limit = f" ({top:g} is a hard limit)" if value > top and top >= 1000 else ""
+        problems.add(keys, f"must be {bounds}, got {value!r}{limit}", "E804")
+        return float(min(max(value, bottom), top))
     return float(value)
 
 
@@ -146,10 +190,12 @@ def read_weights(
         if allowed is not None and member not in allowed:
             close = did_you_mean(member, allowed)
             hint = f"; {close}" if close else f"; the members are {', '.join(allowed)}"
-            problems.add([*keys, member], f"`{member}` is not a member of {what}{hint}")
+            problems.add([*keys, member], f"`{member}` is not a member of {what}{hint}", "E806")
             continue
         values.append(member)
-        weights.append(read_number(weight, [*keys, member], problems, 0.0, what="a weight"))
+        weights.append(
+            read_number(weight, [*keys, member], problems, 0.0, MAX_WEIGHT, what="a weight")
+        )
     if values and sum(weights) <= 0:
         problems.add(keys, "the weights sum to zero: give at least one a positive weight")
         return None
@@ -183,11 +229,22 @@ def read_numeric(
         a = read_number(spec[0], [*keys, kind], problems)
         b = read_number(spec[1], [*keys, kind], problems)
         if kind in ("lognormal", "normal") and b < 0:
-            problems.add([*keys, kind], "the spread must not be negative")
+            problems.add([*keys, kind], "the spread must not be negative", "E804")
+        if kind == "lognormal" and (a > MAX_LOG_MU or b > MAX_LOG_SIGMA):
+            problems.add(
+                [*keys, kind],
+                f"a lognormal's mu is at most {MAX_LOG_MU:g} and its sigma at most "
+                f"{MAX_LOG_SIGMA:g} (e**{MAX_LOG_MU:g} is about {math.exp(MAX_LOG_MU):.1e})",
+                "E804",
+            )
         if kind == "uniform" and a > b:
-            problems.add([*keys, kind], "the low bound is above the high bound")
+            problems.add(
+                [*keys, kind], f"the low bound {a:g} is above the high bound {b:g}", "E805"
+            )
     low = read_number(table["min"], [*keys, "min"], problems) if "min" in table else None
     high = read_number(table["max"], [*keys, "max"], problems) if "max" in table else None
+    if low is not None and high is not None and low > high:
+        problems.add([*keys, "min"], f"min = {low:g} is above max = {high:g}", "E805")
     return Numeric(kind, a, b, low, high, whole)
 
 
@@ -214,6 +271,7 @@ def read_distribution(
                 problems.add(
                     [*keys, member],
                     f"`{member}` is not a member" + (f"; {close}" if close else ""),
+                    "E806",
                 )
                 continue
             members.append(
@@ -226,11 +284,17 @@ def read_distribution(
     allowed = field_type.members if field_type is not None and kind == "enum" else None
     what = "the enum" if allowed is not None else "the field"
     categorical = read_weights(value, keys, problems, allowed, what)
+    if categorical is not None and field_type is not None and kind not in ("bool", "enum"):
+        for v in categorical.values:
+            try:
+                convert(v, field_type)
+            except RecordError as exc:
+                problems.add([*keys, str(v)], f"the field cannot hold `{v}`: {exc}")
     if categorical is not None and kind == "bool":
         converted = []
         for v in categorical.values:
             if v not in ("true", "false"):
-                problems.add([*keys, v], "a bool field's values are `true` and `false`")
+                problems.add([*keys, v], "a bool field's values are `true` and `false`", "E806")
             converted.append(v == "true")
         categorical = Categorical(tuple(converted), categorical.weights)
     return categorical

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Protocol
 
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.io.errors import UsageProblem
+from mqldsl.io.problems import Problem
 from mqldsl.simulation.results import SimulationReport
 from mqldsl.simulation.run import RunSpec, run_policy
 from mqldsl.simulation.sources import Source, load_leads, open_scenario
@@ -113,7 +115,24 @@ def simulate(
     finally:
         if progress is not None:
             progress.close()
-    return replace(run.report, notes=tuple(loaded.notes))
+    return replace(run.report, notes=loaded.lines)
+
+
+def rejects_problem(journeys: str | Path | None, rejected: int) -> str | None:
+    """The line that makes a run over journeys with ``rejected`` records fail (E850; None
+    when none was rejected): the figures leave those records out, so a gate must not pass
+    on them unless the caller allows it (`--allow-rejects`)."""
+    if not rejected:
+        return None
+    problem = Problem(
+        str(journeys),
+        0,
+        f"{rejected} record{'s' if rejected != 1 else ''} rejected; the figures leave "
+        f"{'them' if rejected != 1 else 'it'} out",
+        "E850",
+        hint="fix the records reported above, or give --allow-rejects to exit 0 anyway",
+    )
+    return problem.render()
 
 
 __all__ = [
@@ -123,6 +142,7 @@ __all__ = [
     "Source",
     "check_engine",
     "mql_stage",
+    "rejects_problem",
     "simulate",
     "sql_stage",
 ]

@@ -6,7 +6,6 @@ scenario's journeys written as JSON Lines."""
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -14,14 +13,21 @@ from typing import Any, BinaryIO
 import orjson
 
 from mqldsl.analysis.model import CheckedPolicy
-from mqldsl.engine.runtime import Lead, parse_instant, to_seconds
+from mqldsl.engine.runtime import Lead, format_instant, parse_instant, to_seconds
 from mqldsl.io.errors import InputProblem, UsageProblem
 from mqldsl.io.files import write_output
 from mqldsl.io.journeys import JourneyReader, ReadReport, RecordError
 from mqldsl.io.policy import load_policy, now
 from mqldsl.io.scoring import read_leads, summary_lines
-from mqldsl.simulation.generate import generate
-from mqldsl.simulation.scenario import Scenario, ScenarioError, load_scenario, scenario_from_toml
+from mqldsl.simulation.generate import check_work, generate
+from mqldsl.simulation.scenario import (
+    Scenario,
+    ScenarioError,
+    load_scenario,
+    parse_toml,
+    scenario_from_toml,
+    unreadable,
+)
 
 
 @dataclass(frozen=True)
@@ -42,17 +48,33 @@ class Source:
     def __post_init__(self) -> None:
         if (self.scenario is None) == (self.journeys is None):
             raise UsageProblem("give exactly one of --scenario and --journeys")
+        if self.as_of is not None:
+            try:
+                format_instant(self.as_of)
+            except (OverflowError, ValueError):
+                raise UsageProblem(
+                    "the instant is outside the calendar: give one from "
+                    "0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z",
+                    "--as-of",
+                ) from None
 
 
 @dataclass
 class LoadedLeads:
     """The leads of a source, how many records were rejected, the default
-    as-of instant, and the lines that report rejected records."""
+    as-of instant, the lines that report rejected records and, for journeys, the summary
+    line (`N read, N used, N rejected`)."""
 
     leads: list[Lead]
     rejected: int
     default_as_of: float
     notes: list[str] = field(default_factory=list)
+    summary: str | None = None  # journeys: `N read, N used, N rejected`
+
+    @property
+    def lines(self) -> tuple[str, ...]:
+        """The notes, then the summary: what a command prints about its reading."""
+        return (*self.notes, *([self.summary] if self.summary else []))
 
 
 class ScenarioProblem(InputProblem):
@@ -71,19 +93,29 @@ def open_scenario(
             return scenario_from_toml(str(path), read[0], read[1], model)
         return load_scenario(path, model)
     except ScenarioError as exc:
-        raise ScenarioProblem(
-            [*exc.problems, f"{path}: the scenario has problems; nothing was simulated"]
-        ) from None
+        raise _problem(path, exc) from None
 
 
 def _scenario_file(path: str | Path) -> tuple[str, dict[str, Any]]:
-    """The text of a scenario file and its TOML; :class:`InputProblem` if
-    either cannot be read."""
+    """The text of a scenario file and its TOML; :class:`ScenarioProblem` if
+    either cannot be read (E800, E801 at the position of the TOML error) or the file is
+    empty (E808)."""
     try:
         text = Path(path).read_text(encoding="utf-8")
-        return text, tomllib.loads(text)
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise InputProblem([f"{path}:1: cannot read the scenario: {exc}"]) from None
+        raw = parse_toml(str(path), text)
+        if not raw:
+            scenario_from_toml(str(path), text, raw)  # reports the empty scenario
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _problem(path, unreadable(str(path), exc)) from None
+    except ScenarioError as exc:
+        raise _problem(path, exc) from None
+    return text, raw
+
+
+def _problem(path: str | Path, exc: ScenarioError) -> ScenarioProblem:
+    return ScenarioProblem(
+        [*exc.problems, f"{path}: the scenario has problems; nothing was simulated"]
+    )
 
 
 def _named_policy(path: str | Path, raw: dict[str, Any]) -> str:
@@ -108,14 +140,24 @@ def scenario_leads(
     model: CheckedPolicy, scenario: Scenario, seed: int, leads: int | None
 ) -> list[Lead]:
     """The leads a scenario generates with ``seed`` (``leads`` of them, or
-    the scenario's period's worth)."""
+    the scenario's period's worth); :class:`ScenarioProblem` (E809) for more than a run may
+    generate."""
+    try:
+        check_work(scenario, leads)
+    except ScenarioError as exc:
+        raise ScenarioProblem(exc.problems) from None
     reader = JourneyReader(model)
     result = []
     for raw in generate(scenario, seed=seed, leads=leads):
         try:
             result.append(reader.lead(raw))
-        except RecordError as exc:  # pragma: no cover - the scenario fits the policy
-            raise RuntimeError(f"generated journey {raw.get('id')}: {exc}") from exc
+        except RecordError as exc:  # the scenario is checked against the policy: a safety net
+            raise ScenarioProblem(
+                [
+                    f"{scenario.path}: generated journey {raw.get('id')} does not fit the "
+                    f"policy: {exc}; nothing was simulated"
+                ]
+            ) from None
     return result
 
 
@@ -136,11 +178,13 @@ def load_leads(
     report = ReadReport()
     found = list(read_leads(model, str(journeys), None, report))
     notes = summary_lines(len(found), report)[:-1] if report.rejected_count else []
+    read = len(found) + report.rejected_count
+    summary = f"{journeys}: {read} read, {len(found)} used, {report.rejected_count} rejected"
     latest = max(
         (at for lead in found for at in _instants(lead)),
         default=now(),
     )
-    return LoadedLeads(found, report.rejected_count, latest, notes)
+    return LoadedLeads(found, report.rejected_count, latest, notes, summary)
 
 
 def _instants(lead: Lead) -> list[float]:
@@ -180,6 +224,10 @@ def generate_journeys(
         spec = open_scenario(scenario, load_policy(_named_policy(scenario, read[1])), read)
     else:
         spec = open_scenario(scenario, load_policy(policy))
+    try:
+        check_work(spec, leads, days)
+    except ScenarioError as exc:
+        raise ScenarioProblem(exc.problems) from None
 
     def produce(sink: BinaryIO) -> int:
         count = 0

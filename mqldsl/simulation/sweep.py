@@ -25,6 +25,7 @@ from mqldsl.simulation.simulate import (
 from mqldsl.simulation.sources import Source, load_leads, open_scenario
 
 MAX_VALUES = 200  # values of one param
+MAX_COMBINATIONS = 10_000  # rows of one sweep: each is a full run over the leads
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,25 @@ def parse_sweep_param(model: CheckedPolicy, spec: str) -> SweepAxis:
     return SweepAxis(name, values)
 
 
+def check_axes(axes: Sequence[SweepAxis], limit: int = MAX_COMBINATIONS) -> int:
+    """How many combinations the axes make; :class:`UsageProblem` (``--param``), before any
+    work, for a param given twice or more than ``limit`` combinations."""
+    if not axes:
+        raise UsageProblem("give at least one --param NAME=LO..HI[:STEP]", "--param")
+    names = [axis.name for axis in axes]
+    if twice := sorted({name for name in names if names.count(name) > 1}):
+        raise UsageProblem(f"`{twice[0]}` is given twice: give each param once", "--param")
+    combinations = math.prod(len(axis.values) for axis in axes)
+    if combinations > limit:
+        counts = " x ".join(str(len(axis.values)) for axis in axes)
+        raise UsageProblem(
+            f"the params give {counts} = {combinations:,} combinations, each a full run; at most "
+            f"{limit:,} (a hard limit): widen the STEPs or sweep fewer params at once",
+            "--param",
+        )
+    return combinations
+
+
 def sweep(
     model: CheckedPolicy,
     params: Sequence[str | SweepAxis],
@@ -99,6 +119,7 @@ def sweep(
     check_engine(model, options.engine, options.memory_limit)
     stage = mql_stage(model, options.mql_stage)
     axes = [p if isinstance(p, SweepAxis) else parse_sweep_param(model, p) for p in params]
+    check_axes(axes)
     sqls = sql_stage(model, options.sql_stage)
     scenario = open_scenario(source.scenario, model) if source.scenario is not None else None
     seed = source.seed if source.seed is not None else (scenario.seed if scenario else 1)
@@ -141,8 +162,16 @@ def sweep(
         params=[axis.name for axis in axes],
         rows=rows,
         current={axis.name: running[axis.name] for axis in axes},
-        notes=tuple(loaded.notes),
+        notes=loaded.lines,
+        rejected=loaded.rejected,
     )
 
 
-__all__ = ["MAX_VALUES", "SweepAxis", "parse_sweep_param", "sweep"]
+__all__ = [
+    "MAX_COMBINATIONS",
+    "MAX_VALUES",
+    "SweepAxis",
+    "check_axes",
+    "parse_sweep_param",
+    "sweep",
+]

@@ -19,6 +19,7 @@ from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.runtime import Lead, format_instant, to_seconds
 from mqldsl.io.errors import InputProblem, UsageProblem
 from mqldsl.language import ast
+from mqldsl.simulation import gates
 from mqldsl.simulation.constraints import METRICS, Constraints, check_metric
 from mqldsl.simulation.metrics import metrics
 from mqldsl.simulation.records import LeadRecord, arrival
@@ -82,6 +83,8 @@ class TuneReport:
     output: str | None = None
     diff: list[str] = field(default_factory=list)
     notes: tuple[str, ...] = ()
+    rejected: int = field(default=0, compare=False)  # records rejected on reading, not in JSON
+    summary: str | None = field(default=None, compare=False)  # N read, N used, N rejected
 
     def to_json(self) -> Json:
         return {
@@ -296,6 +299,12 @@ def tune(
     if len(set(names)) != len(names):
         raise UsageProblem("a param is given twice", "--param")
     check_metric(maximize, "--maximize")
+    if subject_to is not None and not subject_to.strip():
+        raise UsageProblem(
+            f"error[{gates.CODE}]: the expression is empty; write a condition such as "
+            "`mql_precision >= 0.85`, or leave the option out",
+            "--subject-to",
+        )
     constraints = Constraints(subject_to)
     if trials < 1:
         raise UsageProblem("need at least one trial", "--trials")
@@ -404,6 +413,8 @@ def tune(
         broken_on_holdout=broken,
         closest=closest,
         notes=tuple(notes),
+        rejected=loaded.rejected,
+        summary=loaded.summary,
     )
 
 

@@ -115,7 +115,7 @@ def whatif(
                 progress.close()
         samples.append((a.report.metrics, b.report.metrics))
         if first is None:
-            first = (a, b, loaded.leads, moment, loaded.notes)
+            first = (a, b, loaded.leads, moment, list(loaded.lines))
     assert first is not None
     a, b, leads, moment, notes = first
     changed = {x.id for x, y in zip(a.records, b.records, strict=True) if outcome(x) != outcome(y)}
