@@ -303,7 +303,7 @@ def test_a_run_that_rejected_records_exits_1_unless_allowed(
     assert out  # the report is still printed
     assert f"{path}: {total} read, {total - bad} used, {bad} rejected" in err
     assert f"{path}: error[E850]: {bad} records rejected; the figures leave them out" in err
-    assert f"{path}:4: error[E700]" in out + err  # tune prints its notes in the report
+    assert f"{path}:4:15: error[E701]" in out + err  # tune prints its notes in the report
     code, _, err = run(*args, "--journeys", str(path), "--allow-rejects")
     assert code == 0, err
     assert "error[E850]" not in err and f"{bad} rejected" in err

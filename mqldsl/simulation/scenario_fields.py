@@ -9,8 +9,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from mqldsl.io.journeys import RecordError, convert
 from mqldsl.io.problems import Problem
+from mqldsl.io.values import RecordError, convert
 from mqldsl.language.suggestions import did_you_mean
 
 DISTRIBUTIONS = {"lognormal", "normal", "uniform", "constant"}
