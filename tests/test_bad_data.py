@@ -620,7 +620,7 @@ def test_mapped_values_that_cannot_fill_their_field_are_refused_at_their_line(
 
 def test_a_joined_table_that_cannot_be_read_is_named(tmp_path: Path) -> None:
     import_(tmp_path, IMPORT_MAPPING)  # writes the files
-    for table, reason in ((tmp_path / "nope.csv", "No such file"), (tmp_path, "is a folder")):
+    for table, reason in ((tmp_path / "nope.csv", "No such file"), (tmp_path, "Is a directory")):
         code, _, err = run(
             "import",
             str(tmp_path / "leads.csv"),
@@ -634,5 +634,5 @@ def test_a_joined_table_that_cannot_be_read_is_named(tmp_path: Path) -> None:
             str(tmp_path / "again.jsonl"),
         )
         assert code == 1
-        assert err.startswith(f"{table}: error[E715]: cannot read the file: {reason}")
+        assert err.startswith(f"{table}: error[E960]: cannot read the file: {reason}")
         assert not (tmp_path / "again.jsonl").exists()

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from mqldsl.io.errors import InputProblem
+from mqldsl.io.files import cannot_read
 from mqldsl.io.problems import Problem
 
 CELL_LIMIT = csv.field_size_limit()  # 131,072 characters unless the process raised it
@@ -98,17 +99,14 @@ class _Lines:
 
 
 def open_input(path: str | Path) -> BinaryIO:
-    """``path`` opened for reading bytes; :class:`InputProblem` (``E715``) naming it when it
-    cannot be (missing, a folder, no permission)."""
+    """``path`` opened for reading bytes; :class:`InputProblem` (``E960``, as every input
+    that cannot be read) naming it when it cannot be (missing, a folder, no permission)."""
     try:
         if Path(path).is_dir():
-            raise IsADirectoryError(21, "is a folder, not a file")
+            raise IsADirectoryError(21, "Is a directory")
         return open(path, "rb")
     except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise InputProblem(
-            [Problem(str(path), 0, f"cannot read the file: {reason}", "E715").render()]
-        ) from None
+        raise InputProblem([cannot_read(str(path), exc).render()]) from None
 
 
 def _records(name: str, lines: _Lines, reject: Reject) -> Iterator[tuple[int, int, list[str]]]:
