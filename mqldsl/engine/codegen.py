@@ -72,20 +72,29 @@ class _Compiler(ExpressionCode):
         super().__init__(model, params)
         self.w = _Writer()
 
-    def function(self, header: str, build: Callable[[], None]) -> None:
+    def function(self, header: str, build: Callable[[], None], lazy: bool = False) -> None:
         """Write a function whose body ``build()`` writes; its window bounds
-        and search heads are computed once at its top."""
+        and search heads are computed once at its top. With ``lazy``, the scores
+        its conditions read are computed on first use (``S<i>(t, s)``), so that a
+        condition that fails on a static score never computes the others."""
         w = self.w
         w.line(header)
         w.indent()
-        saved = (self.lows, self.heads)
-        self.lows, self.heads = {}, set()
+        saved = (self.lows, self.heads, self.lazy)
+        self.lows, self.heads, self.lazy = {}, set(), lazy
         start = len(w.lines)
         build()
         body = w.lines[start:]
         del w.lines[start:]
-        w.lines.extend(self.prelude("    " * w.level) + body)
-        self.lows, self.heads = saved
+        top = self.prelude("    " * w.level)
+        if lazy:
+            top += [
+                "    " * w.level + f"v{self.score_index[name]} = _U"
+                for name in self.model.score_order
+                if name not in self.static_scores
+            ]
+        w.lines.extend(top + body)
+        self.lows, self.heads, self.lazy = saved
         w.outdent()
 
     # ------------------------------------------------------------ the function
@@ -128,6 +137,9 @@ class _Compiler(ExpressionCode):
         self.w = body
         self._scores_function(explain=False)
         self._scores_function(explain=True)
+        for name in model.score_order:
+            if name not in self.static_scores:
+                self._score_function(name)
         self._instant_function()
         self._recycle_function()
         self._route_function()
@@ -262,6 +274,25 @@ class _Compiler(ExpressionCode):
 
         self.function(f"def {'scores_explain' if explain else 'scores'}(t, s):", build)
 
+    def _score_function(self, name: str) -> None:
+        """``S<i>(t, s)``: score ``name`` alone at instant t (the scores it reads are
+        computed lazily in turn)."""
+        index = self.score_index[name]
+
+        def build() -> None:
+            self._score_body(name, explain=False)
+            self.w.line(f"return v{index}")
+
+        self.function(f"def S{index}(t, s):", build, lazy=True)
+
+    def lazy_score(self, name: str) -> str | None:
+        """The code of a score's value where scores are lazy; None elsewhere (the local
+        ``v<i>`` holds it)."""
+        if not self.lazy or name in self.static_scores:
+            return None
+        v = f"v{self.score_index[name]}"
+        return f"({v} if {v} is not _U else ({v} := S{self.score_index[name]}(t, s)))"
+
     def _unpack_scores(self, call: str) -> None:
         order = self.model.score_order
         if not order:
@@ -277,35 +308,35 @@ class _Compiler(ExpressionCode):
         w = self.w
 
         def disqualifiers() -> None:
-            w.line("sc = scores(t, s)")
             w.line("reasons = []")
-            if model.disqualifiers:
-                self._unpack_scores("sc")
-                for d in model.disqualifiers:
-                    w.line(f"if {self.cond(d.condition)}:")
-                    w.indent()
-                    w.line(f"reasons.append({d.reason!r})")
-                    w.outdent()
-            w.line("return reasons, sc")
+            for d in model.disqualifiers:
+                w.line(f"if {self.cond(d.condition)}:")
+                w.indent()
+                w.line(f"reasons.append({d.reason!r})")
+                w.outdent()
+            w.line("return reasons")
 
         def instant() -> None:
-            w.line("reasons, sc = disqualifiers(t, NEG)")
+            w.line("reasons = disqualifiers(t, NEG)")
             w.line("if reasons:")
             w.indent()
             w.line("return reasons, 0")
             w.outdent()
-            self._unpack_scores("sc if s == NEG else scores(t, s)")
-            w.line("h = 0")
-            for index, stage in enumerate(model.stages.stages):
-                if index > 0 and stage.condition is not None:
-                    w.line(f"if {self.cond(stage.condition)}:")
-                    w.indent()
-                    w.line(f"h = {index}")
-                    w.outdent()
-            w.line("return reasons, h")
+            # The last-listed stage whose condition holds: from the last one down.
+            staged = [
+                (index, stage.condition)
+                for index, stage in enumerate(model.stages.stages)
+                if index > 0 and stage.condition is not None
+            ]
+            for index, condition in reversed(staged):
+                w.line(f"if {self.cond(condition)}:")
+                w.indent()
+                w.line(f"return reasons, {index}")
+                w.outdent()
+            w.line("return reasons, 0")
 
-        self.function("def disqualifiers(t, s):", disqualifiers)
-        self.function("def instant(t, s):", instant)
+        self.function("def disqualifiers(t, s):", disqualifiers, lazy=True)
+        self.function("def instant(t, s):", instant, lazy=True)
 
     def _recycle_function(self) -> None:
         model = self.model
@@ -316,7 +347,6 @@ class _Compiler(ExpressionCode):
             if not model.recycles:
                 w.line("return -1, -1")
                 return
-            self._unpack_scores("scores(t, s)")
             for number, recycle in enumerate(model.recycles):
                 test = (
                     f"stage == {names.index(recycle.from_stage)} and {self.cond(recycle.condition)}"
@@ -327,7 +357,7 @@ class _Compiler(ExpressionCode):
                 w.outdent()
             w.line("return -1, -1")
 
-        self.function("def recycle(stage, t, s):", build)
+        self.function("def recycle(stage, t, s):", build, lazy=True)
 
     def _route_function(self) -> None:
         model = self.model
@@ -338,7 +368,6 @@ class _Compiler(ExpressionCode):
             if not model.routes:
                 w.line("return -1")
                 return
-            self._unpack_scores("scores(t, s)")
             for number, route in enumerate(model.routes):
                 test = f"stage == {names.index(route.stage)}"
                 if route.condition is not None:
@@ -349,7 +378,7 @@ class _Compiler(ExpressionCode):
                 w.outdent()
             w.line("return -1")
 
-        self.function("def route(stage, t, s):", build)
+        self.function("def route(stage, t, s):", build, lazy=True)
 
 
 def compile_policy(model: CheckedPolicy, params: Mapping[str, Any] | None = None) -> CompiledPolicy:

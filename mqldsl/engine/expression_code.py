@@ -47,6 +47,8 @@ class ExpressionCode:
         self.score_index = {name: i for i, name in enumerate(model.score_order)}
         self.lows: dict[float, str] = {}
         self.heads: set[str] = set()
+        self.lazy = False  # whether scores are computed on first use (codegen's lazy functions)
+        self.static_scores: set[str] = set()
         self.value: Callable[[ast.Expr], tuple[str, bool]] = _Value(self).visit
         self.cond: Callable[[ast.Expr], str] = _Condition(self).visit
 
@@ -70,6 +72,10 @@ class ExpressionCode:
         if key not in self.patterns:
             self.patterns[key] = EventPattern(len(self.patterns), event, where)
         return f"m{self.patterns[key].index}"
+
+    def lazy_score(self, name: str) -> str | None:
+        """The code of a score's value when computed on first use; None: the local."""
+        return None
 
     def is_literal(self, node: ast.Expr) -> bool:
         if isinstance(node, ast.Name):
@@ -154,7 +160,8 @@ class _Value(ast.Visitor[tuple[str, bool]]):
                 return code.const(frozenset(value)), False
             return code.const(value), False
         if ref.kind == "score":
-            return f"v{code.score_index[ref.name]}", True
+            lazy = code.lazy_score(ref.name)
+            return (lazy or f"v{code.score_index[ref.name]}"), True
         if ref.kind == "event":
             return code.cond(node), False
         return code.const(ref.name), False

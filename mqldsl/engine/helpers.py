@@ -37,6 +37,8 @@ from mqldsl.engine.runtime import (
 
 NEG = -math.inf
 DISQUALIFIED = "disqualified"
+# A score not computed yet, in the generated functions that compute scores on first use.
+UNSET = object()
 
 
 # ---------------------------------------------------------------- helpers for generated code
@@ -247,6 +249,7 @@ HELPERS: Mapping[str, Any] = MappingProxyType(
         "_clamp": clamp,
         "_decay": decay_factor,
         "NEG": NEG,
+        "_U": UNSET,
         "_drive": drive,
     }
 )

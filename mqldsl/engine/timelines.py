@@ -64,6 +64,13 @@ def _cell(functions: list[Any], name: str) -> Any:
     return None
 
 
+def _one(remembered: ScoresAt, position: int) -> Any:
+    def score(t: float, start: float) -> Any:
+        return remembered(t, start)[position]
+
+    return score
+
+
 class MemoEvaluator:
     """The compiled evaluator with ``params``, whose per-lead scores come
     from a memo ``{(t, start): scores}`` that the caller keeps per lead (and
@@ -99,6 +106,12 @@ class MemoEvaluator:
             cell = _cell([instant, recycle, route], "scores")
             if cell is not None:
                 cell.cell_contents = remembered
+            # The functions that compute one score on first use (S<i>, i its position in
+            # the evaluation order) read it from the remembered scores too.
+            for position in range(len(meta.scores)):
+                lazy = _cell([instant, recycle, route], f"S{position}")
+                if lazy is not None:
+                    lazy.cell_contents = _one(remembered, position)
             return drive(
                 meta, lead, as_of, explain, remembered, scores_explain, instant, recycle, route
             )
