@@ -72,7 +72,9 @@ class _Compiler(ExpressionCode):
         super().__init__(model, params)
         self.w = _Writer()
 
-    def function(self, header: str, build: Callable[[], None], lazy: bool = False) -> None:
+    def function(
+        self, header: str, build: Callable[[], None], lazy: bool = False, inline: bool = False
+    ) -> None:
         """Write a function whose body ``build()`` writes; its window bounds
         and search heads are computed once at its top. With ``lazy``, the scores
         its conditions read are computed on first use (``S<i>(t, s)``), so that a
@@ -80,8 +82,8 @@ class _Compiler(ExpressionCode):
         w = self.w
         w.line(header)
         w.indent()
-        saved = (self.lows, self.heads, self.lazy)
-        self.lows, self.heads, self.lazy = {}, set(), lazy
+        saved = (self.lows, self.heads, self.lazy, self.inline)
+        self.lows, self.heads, self.lazy, self.inline = {}, set(), lazy, inline
         start = len(w.lines)
         build()
         body = w.lines[start:]
@@ -94,7 +96,7 @@ class _Compiler(ExpressionCode):
                 if name not in self.static_scores
             ]
         w.lines.extend(top + body)
-        self.lows, self.heads, self.lazy = saved
+        self.lows, self.heads, self.lazy, self.inline = saved
         w.outdent()
 
     # ------------------------------------------------------------ the function
@@ -335,8 +337,8 @@ class _Compiler(ExpressionCode):
                 w.outdent()
             w.line("return reasons, 0")
 
-        self.function("def disqualifiers(t, s):", disqualifiers, lazy=True)
-        self.function("def instant(t, s):", instant, lazy=True)
+        self.function("def disqualifiers(t, s):", disqualifiers, lazy=True, inline=True)
+        self.function("def instant(t, s):", instant, lazy=True, inline=True)
 
     def _recycle_function(self) -> None:
         model = self.model
@@ -357,7 +359,7 @@ class _Compiler(ExpressionCode):
                 w.outdent()
             w.line("return -1, -1")
 
-        self.function("def recycle(stage, t, s):", build, lazy=True)
+        self.function("def recycle(stage, t, s):", build, lazy=True, inline=True)
 
     def _route_function(self) -> None:
         model = self.model
@@ -378,7 +380,7 @@ class _Compiler(ExpressionCode):
                 w.outdent()
             w.line("return -1")
 
-        self.function("def route(stage, t, s):", build, lazy=True)
+        self.function("def route(stage, t, s):", build, lazy=True, inline=True)
 
 
 def compile_policy(model: CheckedPolicy, params: Mapping[str, Any] | None = None) -> CompiledPolicy:

@@ -48,6 +48,7 @@ class ExpressionCode:
         self.lows: dict[float, str] = {}
         self.heads: set[str] = set()
         self.lazy = False  # whether scores are computed on first use (codegen's lazy functions)
+        self.inline = False  # whether window searches are written in place (see count)
         self.static_scores: set[str] = set()
         self.value: Callable[[ast.Expr], tuple[str, bool]] = _Value(self).visit
         self.cond: Callable[[ast.Expr], str] = _Condition(self).visit
@@ -99,7 +100,11 @@ class ExpressionCode:
         return "s"
 
     def count(self, times: str, window: ast.Window) -> str:
-        """Code for the number of match times in (low, t]."""
+        """Code for the number of match times in (low, t]. Where conditions short-circuit
+        (``inline``), the search for t is written in place, so a condition that is never
+        reached costs no search; elsewhere it is done once at the function's top."""
+        if self.inline:
+            return f"(br({times}, t) - br({times}, {self.low(window)}))"
         self.heads.add(times)
         return f"(h{times} - br({times}, {self.low(window)}))"
 

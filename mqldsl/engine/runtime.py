@@ -235,7 +235,14 @@ def instants(
     boundary, and the as-of instant — those not after the as-of instant.
     :class:`TimelineTooLong` when :func:`timeline_size` is above ``limit``
     (counted before anything is listed, so the work is bounded)."""
-    size = timeline_size(event_times, windows, decay_periods, as_of)
+    # A cheap bound first (every event at the oldest event's time): the exact count only
+    # when the bound is above the limit.
+    count = len(event_times)
+    bound = 1 + count * (1 + len(windows))
+    if decay_periods and count:
+        oldest = max(0.0, as_of - min(event_times))
+        bound += count * sum(math.floor(oldest / period) for period in decay_periods)
+    size = bound if bound <= limit else timeline_size(event_times, windows, decay_periods, as_of)
     if size > limit:
         used = [at for at in event_times if at <= as_of]
         raise TimelineTooLong(too_long(size, limit, len(used), min(used), decay_periods))
