@@ -303,9 +303,10 @@ class _Compiler(ExpressionCode):
         self.w.line(f"{names}{',' if len(order) == 1 else ''} = {call}")
 
     def _instant_function(self) -> None:
-        """(reasons, holding) at instant t for journey start s. Disqualifiers
-        always see the whole history (their own `s` is minus infinity); the
-        scores of the whole history are reused when the journey is whole."""
+        """(reasons, holding) at instant t for journey start s, holding being the
+        last-listed stage above ``floor`` whose condition holds (0 if none). Disqualifiers
+        always see the whole history (their own `s` is minus infinity); scores are
+        computed when a condition first reads them."""
         model = self.model
         w = self.w
 
@@ -330,15 +331,16 @@ class _Compiler(ExpressionCode):
                 for index, stage in enumerate(model.stages.stages)
                 if index > 0 and stage.condition is not None
             ]
+            # Stages at or below `floor` (what a locked timeline has reached) are not tried.
             for index, condition in reversed(staged):
-                w.line(f"if {self.cond(condition)}:")
+                w.line(f"if floor < {index} and {self.cond(condition)}:")
                 w.indent()
                 w.line(f"return reasons, {index}")
                 w.outdent()
             w.line("return reasons, 0")
 
         self.function("def disqualifiers(t, s):", disqualifiers, lazy=True, inline=True)
-        self.function("def instant(t, s):", instant, lazy=True, inline=True)
+        self.function("def instant(t, s, floor):", instant, lazy=True, inline=True)
 
     def _recycle_function(self) -> None:
         model = self.model

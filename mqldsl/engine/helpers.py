@@ -123,11 +123,12 @@ def drive(
     explain: bool,
     scores: Callable[[float, float], tuple[Any, ...]],
     scores_explain: Callable[[float, float], tuple[tuple[Any, ...], list[tuple[float, ...]]]],
-    instant: Callable[[float, float], tuple[list[str], int]],
+    instant: Callable[[float, float, int], tuple[list[str], int]],
     recycle: Callable[[int, float, float], tuple[int, int]],
     route: Callable[[int, float, float], int],
 ) -> EvalResult:
     names = meta.stages
+    locked = meta.locked
     try:
         points = instants([e.at for e in lead.events], meta.windows, meta.decay_periods, as_of)
     except TimelineTooLong as exc:
@@ -141,7 +142,8 @@ def drive(
     reasons: list[str] = []
     first: dict[str, tuple[float, int]] = {}
     for t in points:
-        reasons, holding = instant(t, start)
+        # A locked timeline never goes below what it reached: stages up to it are not tried.
+        reasons, holding = instant(t, start, reached if locked else 0)
         why = ""
         cycled = -1
         if reasons:
@@ -155,7 +157,7 @@ def drive(
                 start = t
                 why = f"recycled from {origin} (line {line})"
                 cycled = rule
-                _, holding = instant(t, start)
+                _, holding = instant(t, start, reached)
             if holding > reached:
                 reached = holding
             new = names[reached]
