@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import string
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -386,3 +387,31 @@ def test_hostile_command_lines_never_crash(
     assert code in (0, 1, 2), err
     if code:
         assert err.strip()
+
+
+@pytest.mark.parametrize(
+    ("command", "name"),
+    [
+        (["generate", "{file}", "--leads", "3", "-o", "{out}"], "scenario.toml"),
+        (["import", "{csv}", "--policy", ACME, "--mapping", "{file}", "-o", "{out}"], "map.toml"),
+        (["docs", ACME, "--simulation", "{file}"], "report.json"),
+    ],
+)
+def test_values_nested_too_deeply_are_refused_with_the_file_named(
+    tmp_path: Path, command: list[str], name: str
+) -> None:
+    """Python's TOML and JSON readers recurse: a value nested thousands deep is a reported
+    problem in the file, not an internal error."""
+    path = tmp_path / name
+    if name.endswith(".json"):
+        path.write_text("[" * 100_000 + "]" * 100_000)
+    else:
+        path.write_text("x = " + "[" * 3000 + "]" * 3000 + "\n")
+    (tmp_path / "leads.csv").write_text("id\nA\n")
+    args = [
+        part.format(file=path, out=tmp_path / "out.jsonl", csv=tmp_path / "leads.csv")
+        for part in command
+    ]
+    code, _, err = run(*args)
+    assert code == 1, err
+    assert str(path) in err and "nested too deeply" in err

@@ -70,6 +70,8 @@ def read_mapping_file(path: str) -> dict[str, str]:
         raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise CrmMappingError(f"{path}: {exc}") from None
+    except RecursionError:
+        raise CrmMappingError(f"{path}: invalid TOML: values nested too deeply to read") from None
     stages = raw.get("stages")
     if not isinstance(stages, dict) or not all(isinstance(v, str) for v in stages.values()):
         raise CrmMappingError(f'{path}: expected a [stages] table of STAGE = "value"')

@@ -279,6 +279,10 @@ def load_mapping(path: str | Path, model: CheckedPolicy) -> Mapping:
         ) from None
     try:
         raw = tomllib.loads(text)
+    except RecursionError:
+        raise MappingError(
+            [Problem(name, 1, "invalid TOML: values nested too deeply to read", "E751").render()]
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         place = re.search(r"\s*\(at line (\d+), column (\d+)\)$", message)

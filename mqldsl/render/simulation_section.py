@@ -35,6 +35,10 @@ def load_report(path: str | Path) -> dict[str, Any]:
         raise InputProblem([f"{path}: cannot be read ({exc.strerror or exc})"]) from None
     try:
         report = json.loads(text)
+    except RecursionError:
+        raise InputProblem(
+            [f"{path}: not a JSON report (nested too deeply); {WRITE_ONE}"]
+        ) from None
     except ValueError as exc:
         start = text.lstrip()[:15].lower()
         what = (

@@ -150,6 +150,12 @@ def parse_toml(name: str, text: str) -> dict[str, Any]:
     tomllib stopped reading (the end of the file for `at end of document`)."""
     try:
         return tomllib.loads(text)
+    except RecursionError:
+        problem = Problem(
+            name, 1, "invalid TOML: values nested too deeply to read", "E801", 0,
+            "a scenario needs tables and lists a few levels deep, not hundreds",
+        )  # fmt: skip
+        raise ScenarioError([problem.render()]) from None
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         line, column = 1, 0
