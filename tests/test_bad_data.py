@@ -636,3 +636,27 @@ def test_a_joined_table_that_cannot_be_read_is_named(tmp_path: Path) -> None:
         assert code == 1
         assert err.startswith(f"{table}: error[E960]: cannot read the file: {reason}")
         assert not (tmp_path / "again.jsonl").exists()
+
+
+def test_a_lead_whose_joined_row_was_rejected_is_rejected_not_imported_without_it(
+    tmp_path: Path,
+) -> None:
+    """Joining without the rejected row would import wrong truth (a buyer as a non-buyer):
+    the lead is rejected with its table row, as score does with a rejected events row."""
+    import_(tmp_path, IMPORT_MAPPING)  # writes the files
+    (tmp_path / "deals.csv").write_text("id,won\na,2026-10-20\ne,2026-10-21,extra\n")
+    out = tmp_path / "again.jsonl"
+    code, _, err = run(
+        "import", str(tmp_path / "leads.csv"), "--policy", str(tmp_path / "p.mql"),
+        "--mapping", str(tmp_path / "map.toml"), "--table", f"deals={tmp_path / 'deals.csv'}",
+        "-o", str(out),
+    )  # fmt: skip
+    assert code == 1
+    journeys = {j["id"]: j for j in map(json.loads, out.read_text().splitlines())}
+    assert "e" not in journeys and journeys["a"]["truth"]["buyer"] is True
+    deals = tmp_path / "deals.csv"
+    assert f"{deals}:3: error[E708]" in err
+    assert (
+        f"{tmp_path / 'leads.csv'}:6: error[E712]: its row {deals}:3 in a joined table was rejected (E708)"
+        in err
+    )

@@ -130,18 +130,23 @@ def _typed(value: Any, kind: Type, column: str, target: str, code: str) -> Any:
 
 
 def _read_table(
-    path: str, key: str, report: ImportReport
+    path: str, key: str, report: ImportReport, bad: dict[str, Problem]
 ) -> tuple[dict[str, dict[str, str]], list[str]]:
     """The table's rows by their join key, and its columns. A row that cannot be read, or
-    whose key is already on an earlier row (that row is kept), is a rejected record."""
+    whose key is already on an earlier row (that row is kept), is a rejected record; a row
+    rejected whose key can still be read goes into ``bad`` (its lead is rejected too, as
+    `score` does with a rejected events row: joining without it would import wrong truth)."""
     rows: dict[str, Row] = {}
     with open_input(path) as stream:
         table = CsvTable(stream, path)
         table.require(key, what="joined table")
+        position = table.columns.index(key)
         for row in table.rows():
             if not isinstance(row, Row):
                 report.read += 1
                 report.rejected.append(row.problem)
+                if row.cells is not None and position < len(row.cells):
+                    bad.setdefault(row.cells[position], row.problem)
                 continue
             value = row.cells[key]
             first = rows.get(value)
@@ -189,6 +194,7 @@ def import_rows(
 ) -> Iterator[dict[str, Any]]:
     joined = {}
     available: set[str] = set()
+    bad: dict[str, Problem] = {}  # join keys whose table row was rejected
     for table, key in mapping.tables.items():
         if table not in tables:
             raise MappingError(
@@ -198,7 +204,7 @@ def import_rows(
                     ).render()
                 ]
             )
-        joined[table], table_columns = _read_table(tables[table], key, report)
+        joined[table], table_columns = _read_table(tables[table], key, report, bad)
         available.update(f"{table}.{column}" for column in table_columns)
         available.add(f"{table}.")
     seen: set[str] = set()
@@ -211,6 +217,15 @@ def import_rows(
             report.read += 1
             if not isinstance(row, Row):
                 report.rejected.append(row.problem)
+                continue
+            problem = bad.get(row.cells[mapping.id])
+            if problem is not None:
+                report.reject(
+                    leads,
+                    row.line,
+                    f"its row {problem.where} in a joined table was rejected ({problem.code})",
+                    "E712",
+                )
                 continue
             full: dict[str, Any] = dict(row.cells)
             for table, rows in joined.items():
