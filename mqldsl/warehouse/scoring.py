@@ -1,6 +1,7 @@
 """`mqldsl score` as a library call: validate a scoring request, then decide
 every lead with the Python engine (:mod:`mqldsl.io.scoring`) or with the
-compiled SQL in an embedded DuckDB, writing the decisions to a file or to
+compiled SQL in an embedded DuckDB, or with the Python evaluator inside
+Spark (:mod:`mqldsl.warehouse.spark_engine`), writing the decisions to a file or to
 standard output."""
 
 from __future__ import annotations
@@ -128,6 +129,8 @@ def _table(model: CheckedPolicy, request: ScoreRequest) -> TableFormat | None:
             "--explain and --jobs belong to the Python engine; "
             "--engine duckdb uses every core by itself"
         )
+    if request.engine == "spark" and request.options.jobs > 1:
+        raise UsageProblem("--jobs belongs to the Python engine; Spark sets its own parallelism")
     return TableFormat(request.crm, stages) if request.to_csv else None
 
 
@@ -149,6 +152,16 @@ def score(model: CheckedPolicy, request: ScoreRequest) -> ScoreOutcome:
         return ScoreOutcome(evaluated, report)
     journeys = request.journeys
     assert journeys is not None
+    if request.engine == "spark":
+        from mqldsl.warehouse.spark_engine import score_spark
+
+        evaluated = write_output(
+            request.output,
+            lambda sink: score_spark(
+                model, journeys, request.events, request.options, sink, report, table
+            ),
+        )
+        return ScoreOutcome(evaluated, report)
     if request.options.jobs > 1 and (request.to_csv or journeys.lower().endswith(".csv")):
         raise UsageProblem("--jobs works with JSON Lines input and output")
     evaluated = write_output(
