@@ -193,7 +193,11 @@ def spark_session() -> Any:
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
-    session = SparkSession.builder.appName("mqldsl score").getOrCreate()
+    session = (
+        SparkSession.builder.appName("mqldsl score")
+        .config("spark.ui.showConsoleProgress", "false")  # no progress bars on stderr
+        .getOrCreate()
+    )
     session.sparkContext.setLogLevel("ERROR")  # warnings would mix with the summary
     return session
 
