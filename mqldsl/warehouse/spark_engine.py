@@ -25,6 +25,7 @@ rows), in input order, with the same summary.
 from __future__ import annotations
 
 import pickle
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from mqldsl.engine.evaluator import Evaluator
 from mqldsl.engine.explain import explain
 from mqldsl.engine.runtime import Lead, TimelineTooLong
 from mqldsl.io.csvrows import open_input
+from mqldsl.io.errors import InputProblem
 from mqldsl.io.journeys import JourneyReader, ReadReport, RecordError, json_problem
 from mqldsl.io.scoring import ScoreOptions, TableFormat, decision_line, read_leads, write_table
 
@@ -188,18 +190,36 @@ def spark_session() -> Any:
     """The active Spark session, or a new one (its master and settings from
     `spark-submit` or `spark-defaults.conf`; local on all cores otherwise)
     that logs errors only."""
-    from pyspark.sql import SparkSession
-
+    try:
+        import pandas  # noqa: F401  (pyspark's Arrow functions require it)
+        import pyarrow  # noqa: F401
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise InputProblem(
+            [
+                f"error: --engine spark needs {exc.name}: pip install 'mqldsl[spark]' "
+                "(pyspark, pyarrow, pandas) and a Java runtime"
+            ]
+        ) from None
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
-    session = (
-        SparkSession.builder.appName("mqldsl score")
-        .config("spark.ui.showConsoleProgress", "false")  # no progress bars on stderr
-        .getOrCreate()
-    )
+    try:
+        session = (
+            SparkSession.builder.appName("mqldsl score")
+            .config("spark.ui.showConsoleProgress", "false")  # no progress bars on stderr
+            .getOrCreate()
+        )
+    except Exception as exc:  # no Java, a bad master: Spark's own exception types vary
+        raise InputProblem([f"error: Spark did not start: {spark_problem(exc)}"]) from None
     session.sparkContext.setLogLevel("ERROR")  # warnings would mix with the summary
     return session
+
+
+def spark_problem(exc: Exception) -> str:
+    """The first line of a Spark failure."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _decided_rows(
@@ -207,7 +227,9 @@ def _decided_rows(
 ) -> Iterator[Any]:
     """The executors' rows for ``records``, in input (line) order."""
     frame = session.createDataFrame(records, "n long, record binary")
-    decided = frame.mapInArrow(arrow_decider(job, leads), OUTPUT_SCHEMA)
+    with warnings.catch_warnings():  # pyspark warns of pandas versions it has not tried
+        warnings.simplefilter("ignore", FutureWarning)
+        decided = frame.mapInArrow(arrow_decider(job, leads), OUTPUT_SCHEMA)
     return iter(decided.orderBy("n").toLocalIterator())
 
 
@@ -250,7 +272,14 @@ def score_spark(
         rows = _decided_rows(session, job, lines, leads=False)
 
     def fill(write: Callable[[bytes], object]) -> int:
-        return _collect(rows, journeys, total, report, write)
+        try:
+            return _collect(rows, journeys, total, report, write)
+        except InputProblem:
+            raise
+        except Exception as exc:  # a failed job surfaces as a py4j or pyspark exception
+            if type(exc).__module__.split(".")[0] not in ("pyspark", "py4j"):
+                raise
+            raise InputProblem([f"error: Spark failed: {spark_problem(exc)}"]) from None
 
     if table is not None:
         return write_table(sink, model, table, lambda write: fill(lambda p: write(pickle.loads(p))))
@@ -305,5 +334,6 @@ __all__ = [
     "decide_line",
     "job_evaluator",
     "score_spark",
+    "spark_problem",
     "spark_session",
 ]
