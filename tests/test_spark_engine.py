@@ -237,3 +237,82 @@ def test_spark_refuses_jobs(tmp_path: Path) -> None:
         "2",
     )
     assert code == 2 and "--jobs" in err
+
+
+def _parquet(policy: str, journeys: Path, folder: Path) -> tuple[Path, Path]:
+    """The journeys as a warehouse exports them: two Parquet tables, the leads in
+    reverse order (the output must follow the table's rows)."""
+    import duckdb
+
+    from mqldsl.io.journeys import JourneyReader, ReadReport
+
+    model = check_file(str(ROOT / "policies" / f"{policy}.mql")).model
+    assert model is not None
+    leads, events = folder / "leads.parquet", folder / "events.parquet"
+    reader = JourneyReader(model, ReadReport())
+    lead_rows = []
+    event_rows = []
+    for n, lead in enumerate(reader.read_jsonl(journeys)):
+        lead_rows.append({"n": n, "id": lead.id, **{k: _plain(v) for k, v in lead.profile.items()}})
+        for event in lead.events:
+            at = from_seconds(event.at).strftime("%Y-%m-%d %H:%M:%S.%f")
+            fields = {k: _plain(v) for k, v in event.fields.items()}
+            event_rows.append({"lead_id": lead.id, "type": event.type, "at": at, **fields})
+    con = duckdb.connect()
+    for rows, path, order in ((lead_rows, leads, "ORDER BY n DESC"), (event_rows, events, "")):
+        source = folder / f"{path.stem}.json"
+        source.write_bytes(b"\n".join(orjson.dumps(r) for r in rows))
+        exclude = "EXCLUDE (n)" if order else ""
+        replace = 'REPLACE (CAST("at" AS TIMESTAMP) AS "at")' if not order else ""
+        con.execute(
+            f"COPY (SELECT * {exclude} {replace} FROM read_json_auto('{source}') {order}) "
+            f"TO '{path}' (FORMAT parquet)"
+        )
+    return leads, events
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, frozenset):
+        return sorted(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+@pytest.mark.parametrize("policy", ["acme", "olist"])
+def test_parquet_tables_decide_like_duckdb(spark: Any, tmp_path: Path, policy: str) -> None:
+    journeys, as_of = _journeys(policy, tmp_path, 200)
+    leads, events = _parquet(policy, journeys, tmp_path)
+    policy_file = str(ROOT / "policies" / f"{policy}.mql")
+    args = ("--leads", str(leads), "--events", str(events), "--as-of", as_of)
+    out = {}
+    for engine in ("duckdb", "spark"):
+        out[engine] = run("score", policy_file, *args, "--engine", engine)
+    assert out["spark"] == out["duckdb"]
+    code, text, err = out["duckdb"]
+    assert code == 0, err
+    python = run("score", policy_file, str(journeys), "--as-of", as_of)[1].splitlines()
+    assert text.splitlines() == list(reversed(python))  # the table's row order
+
+
+def test_bad_parquet_rows_are_reported_like_duckdb(spark: Any, tmp_path: Path) -> None:
+    import duckdb
+
+    leads, events = tmp_path / "leads.parquet", tmp_path / "events.parquet"
+    con = duckdb.connect()
+    con.execute(
+        "COPY (SELECT * FROM (VALUES ('L1', 'secops', 800), ('L2', 'wizard', 10), "
+        "('L1', 'secops', 5), (NULL, 'secops', 5)) t(id, role, company_size)) "
+        f"TO '{leads}' (FORMAT parquet)"
+    )
+    con.execute(
+        "COPY (SELECT * FROM (VALUES ('L1', 'demo_request', TIMESTAMP '2026-10-30 10:00:00'), "
+        "('L1', 'tweet', TIMESTAMP '2026-10-30 10:00:00'), "
+        "('L9', 'demo_request', TIMESTAMP '2026-10-30 10:00:00')) t(lead_id, type, \"at\")) "
+        f"TO '{events}' (FORMAT parquet)"
+    )
+    args = ("--leads", str(leads), "--events", str(events), "--as-of", "2026-11-01")
+    acme = str(ROOT / "policies" / "acme.mql")
+    duck = run("score", acme, *args, "--engine", "duckdb")
+    assert run("score", acme, *args, "--engine", "spark") == duck
+    assert duck[0] == 1 and "5 read, 1 used, 4 rejected" in duck[2]

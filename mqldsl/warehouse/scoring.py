@@ -121,8 +121,10 @@ def _table(model: CheckedPolicy, request: ScoreRequest) -> TableFormat | None:
         raise UsageProblem("--explain needs JSON Lines output (-o FILE.jsonl or standard output)")
     if (request.journeys is None) == (request.leads_table is None):
         raise UsageProblem("give JOURNEYS or --leads LEADS (a table), not both")
-    if request.leads_table is not None and request.engine != "duckdb":
-        raise UsageProblem("--leads reads warehouse tables: use it with --engine duckdb")
+    if request.leads_table is not None and request.engine not in ("duckdb", "spark"):
+        raise UsageProblem(
+            "--leads reads warehouse tables: use it with --engine duckdb or --engine spark"
+        )
     check_memory_limit(request.memory_limit, request.engine)
     if request.engine == "duckdb" and (request.options.explain or request.options.jobs > 1):
         raise UsageProblem(
@@ -150,18 +152,22 @@ def score(model: CheckedPolicy, request: ScoreRequest) -> ScoreOutcome:
             request.output, lambda sink: score_duckdb(model, request, sink, report, table)
         )
         return ScoreOutcome(evaluated, report)
-    journeys = request.journeys
-    assert journeys is not None
     if request.engine == "spark":
         from mqldsl.warehouse.spark_engine import score_spark
 
+        source = request.journeys or request.leads_table or ""
+        leads_table = request.leads_table
+        if leads_table is not None and leads_table.lower().endswith(".csv"):
+            source, leads_table = leads_table, None  # a leads CSV: the Python reader's
         evaluated = write_output(
             request.output,
             lambda sink: score_spark(
-                model, journeys, request.events, request.options, sink, report, table
+                model, source, request.events, request.options, sink, report, table, leads_table
             ),
         )
         return ScoreOutcome(evaluated, report)
+    journeys = request.journeys
+    assert journeys is not None
     if request.options.jobs > 1 and (request.to_csv or journeys.lower().endswith(".csv")):
         raise UsageProblem("--jobs works with JSON Lines input and output")
     evaluated = write_output(

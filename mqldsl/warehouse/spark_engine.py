@@ -252,15 +252,26 @@ def score_spark(
     sink: IO[bytes],
     report: ReadReport,
     table: TableFormat | None = None,
+    leads_table: str | None = None,
 ) -> int:
     """Decide every lead of ``journeys`` (JSON Lines, or a leads CSV with
     ``events``) on Spark and write the decisions to ``sink`` in input order,
     exactly as :func:`mqldsl.io.scoring.score_journeys` does with one
-    process: JSON Lines, or the CSV ``table``; the number decided."""
+    process: JSON Lines, or the CSV ``table``; the number decided. With
+    ``leads_table`` (Parquet; ``journeys`` is then ignored) the tables are
+    checked as `--engine duckdb` checks them."""
     job = SparkJob.of(model, options, pickled=table is not None)
     report.limit = options.max_errors
     session = spark_session()
-    if Path(journeys).suffix.lower() == ".csv":
+    if leads_table is not None:
+        from mqldsl.warehouse.spark_tables import table_leads
+
+        journeys = leads_table
+        found = table_leads(model, leads_table, events, options.as_of, report)
+        leads = [(n, pickle.dumps(lead)) for n, lead in enumerate(found)]
+        rows = _decided_rows(session, job, leads, leads=True)
+        total = 0
+    elif Path(journeys).suffix.lower() == ".csv":
         leads = [
             (n, pickle.dumps(lead))
             for n, lead in enumerate(read_leads(model, journeys, events, report))
