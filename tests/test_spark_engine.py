@@ -279,7 +279,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-@pytest.mark.parametrize("policy", ["acme", "olist"])
+@pytest.mark.parametrize("policy", ["acme", "enterprise", "olist"])
 def test_parquet_tables_decide_like_duckdb(spark: Any, tmp_path: Path, policy: str) -> None:
     journeys, as_of = _journeys(policy, tmp_path, 200)
     leads, events = _parquet(policy, journeys, tmp_path)
@@ -316,3 +316,17 @@ def test_bad_parquet_rows_are_reported_like_duckdb(spark: Any, tmp_path: Path) -
     duck = run("score", acme, *args, "--engine", "duckdb")
     assert run("score", acme, *args, "--engine", "spark") == duck
     assert duck[0] == 1 and "5 read, 1 used, 4 rejected" in duck[2]
+
+
+def test_recycling_policy_on_parquet_tables(spark: Any, tmp_path: Path) -> None:
+    """Tables of a policy DuckDB cannot run (recycle): Spark decides them as the
+    Python engine decides the same journeys, in the table's row order."""
+    journeys, as_of = _journeys("saas_trial", tmp_path, 200)
+    leads, events = _parquet("saas_trial", journeys, tmp_path)
+    policy_file = str(ROOT / "policies" / "saas_trial.mql")
+    args = ("--leads", str(leads), "--events", str(events), "--as-of", as_of)
+    assert run("score", policy_file, *args, "--engine", "duckdb")[0] == 1  # E601
+    code, text, err = run("score", policy_file, *args, "--engine", "spark")
+    assert code == 0, err
+    python = run("score", policy_file, str(journeys), "--as-of", as_of)[1].splitlines()
+    assert text.splitlines() == list(reversed(python))

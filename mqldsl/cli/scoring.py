@@ -71,7 +71,7 @@ if TYPE_CHECKING:
     "--leads",
     "leads_table",
     type=click.Path(exists=True, dir_okay=False),
-    help="With --engine duckdb: a leads table (Parquet or CSV) instead of JOURNEYS; "
+    help="With --engine duckdb or spark: a leads table (Parquet or CSV) instead of JOURNEYS; "
     "--events gives its events table.",
 )
 @memory_limit_option
