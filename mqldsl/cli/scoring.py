@@ -61,16 +61,17 @@ if TYPE_CHECKING:
 @events_option
 @click.option(
     "--engine",
-    type=click.Choice(["python", "duckdb"]),
+    type=click.Choice(["python", "duckdb", "spark"]),
     default="python",
     show_default=True,
-    help="Evaluate in Python, or as SQL in an embedded DuckDB (same output).",
+    help="Evaluate in Python, as SQL in an embedded DuckDB, or with the Python "
+    "evaluator inside Spark (same output).",
 )
 @click.option(
     "--leads",
     "leads_table",
     type=click.Path(exists=True, dir_okay=False),
-    help="With --engine duckdb: a leads table (Parquet or CSV) instead of JOURNEYS; "
+    help="With --engine duckdb or spark: a leads table (Parquet or CSV) instead of JOURNEYS; "
     "--events gives its events table.",
 )
 @memory_limit_option
@@ -100,7 +101,8 @@ def score(
 
     `--engine duckdb` compiles the policy to SQL (see `mqldsl sql`) and runs it
     in an embedded DuckDB; it also reads Parquet tables exported from a
-    warehouse: `--leads LEADS.parquet --events EVENTS.parquet`.
+    warehouse: `--leads LEADS.parquet --events EVENTS.parquet`. `--engine spark`
+    runs the Python evaluator on Spark's executors (every policy; see docs/spark.md).
     """
     from mqldsl.io.scoring import ScoreOptions
     from mqldsl.warehouse.scoring import ScoreRequest

@@ -1,6 +1,7 @@
 """`mqldsl score` as a library call: validate a scoring request, then decide
 every lead with the Python engine (:mod:`mqldsl.io.scoring`) or with the
-compiled SQL in an embedded DuckDB, writing the decisions to a file or to
+compiled SQL in an embedded DuckDB, or with the Python evaluator inside
+Spark (:mod:`mqldsl.warehouse.spark_engine`), writing the decisions to a file or to
 standard output."""
 
 from __future__ import annotations
@@ -120,14 +121,18 @@ def _table(model: CheckedPolicy, request: ScoreRequest) -> TableFormat | None:
         raise UsageProblem("--explain needs JSON Lines output (-o FILE.jsonl or standard output)")
     if (request.journeys is None) == (request.leads_table is None):
         raise UsageProblem("give JOURNEYS or --leads LEADS (a table), not both")
-    if request.leads_table is not None and request.engine != "duckdb":
-        raise UsageProblem("--leads reads warehouse tables: use it with --engine duckdb")
+    if request.leads_table is not None and request.engine not in ("duckdb", "spark"):
+        raise UsageProblem(
+            "--leads reads warehouse tables: use it with --engine duckdb or --engine spark"
+        )
     check_memory_limit(request.memory_limit, request.engine)
     if request.engine == "duckdb" and (request.options.explain or request.options.jobs > 1):
         raise UsageProblem(
             "--explain and --jobs belong to the Python engine; "
             "--engine duckdb uses every core by itself"
         )
+    if request.engine == "spark" and request.options.jobs > 1:
+        raise UsageProblem("--jobs belongs to the Python engine; Spark sets its own parallelism")
     return TableFormat(request.crm, stages) if request.to_csv else None
 
 
@@ -145,6 +150,20 @@ def score(model: CheckedPolicy, request: ScoreRequest) -> ScoreOutcome:
         require_sql(model)
         evaluated = write_output(
             request.output, lambda sink: score_duckdb(model, request, sink, report, table)
+        )
+        return ScoreOutcome(evaluated, report)
+    if request.engine == "spark":
+        from mqldsl.warehouse.spark_engine import score_spark
+
+        source = request.journeys or request.leads_table or ""
+        leads_table = request.leads_table
+        if leads_table is not None and leads_table.lower().endswith(".csv"):
+            source, leads_table = leads_table, None  # a leads CSV: the Python reader's
+        evaluated = write_output(
+            request.output,
+            lambda sink: score_spark(
+                model, source, request.events, request.options, sink, report, table, leads_table
+            ),
         )
         return ScoreOutcome(evaluated, report)
     journeys = request.journeys

@@ -342,7 +342,7 @@ def _validated(column: str, kind: Type, what: str) -> tuple[str, tuple[str, str]
             members = ", ".join(literal(m) for m in kind.element.members)
             bad = (
                 f"{bad} OR len(list_filter(try_cast({column} AS VARCHAR[]), "
-                f"x -> x NOT IN ({members}))) > 0"
+                f"lambda x: x NOT IN ({members}))) > 0"
             )
         return f"try_cast({column} AS VARCHAR[])", (
             bad,

@@ -1,0 +1,350 @@
+"""`mqldsl score --engine spark`: the compiled Python evaluator inside Spark.
+
+The SQL back end cannot express every policy (it refuses `recycle`, E601);
+this engine can, because it runs the very evaluator `--engine python` runs
+(:class:`mqldsl.engine.evaluator.Evaluator`), on Spark's executors, with
+`mapInArrow`. A compiled evaluator cannot be pickled, so what travels to the
+executors is the policy TEXT and the params (:class:`SparkJob`); each Python
+worker checks and compiles it once and keeps it.
+
+Reading keeps the Python engine's reporting, message for message:
+
+* JSON Lines: the driver only splits the file into numbered lines (no
+  decoding); each executor decodes and validates its lines with the same
+  :class:`mqldsl.io.journeys.JourneyReader` and evaluates the good ones. The
+  driver restores the input order by line number, checks duplicate ids in
+  that order, adds the ignored-data counts line by line and stops where the
+  Python engine stops with ``--max-errors``.
+* A leads CSV with its events CSV: read and validated on the driver (the
+  records of a lead span both files); the leads go to the executors pickled.
+
+The output is the Python engine's, byte for byte: the same JSON lines (or CSV
+rows), in input order, with the same summary.
+"""
+
+from __future__ import annotations
+
+import pickle
+import warnings
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from mqldsl.analysis.checker import check_text
+from mqldsl.analysis.model import CheckedPolicy
+from mqldsl.engine.evaluator import Evaluator
+from mqldsl.engine.explain import explain
+from mqldsl.engine.runtime import Lead, TimelineTooLong
+from mqldsl.io.csvrows import open_input
+from mqldsl.io.errors import InputProblem
+from mqldsl.io.journeys import JourneyReader, ReadReport, RecordError, json_problem
+from mqldsl.io.scoring import ScoreOptions, TableFormat, decision_line, read_leads, write_table
+
+# What an executor sends back for one input record.
+OUTPUT_SCHEMA = "n long, kind string, id string, payload binary, ignored binary"
+_OK, _REJECTED, _TOO_LONG = "ok", "rejected", "too long"
+
+
+@dataclass(frozen=True)
+class SparkJob:
+    """What every executor needs, all of it picklable: the policy as text
+    (with the name its diagnostics use), the params, the as-of instant, and
+    how to write a decision (``pickled``: the :class:`Decision` itself, for
+    a CSV table the driver writes; otherwise its JSON line)."""
+
+    policy_text: str
+    policy_name: str
+    params: dict[str, Any]
+    as_of: float
+    explain: bool = False
+    pickled: bool = False
+
+    @classmethod
+    def of(cls, model: CheckedPolicy, options: ScoreOptions, pickled: bool = False) -> SparkJob:
+        return cls(
+            model.source.text,
+            model.source.name,
+            dict(options.params),
+            options.as_of,
+            options.explain,
+            pickled,
+        )
+
+
+# One compiled evaluator per policy and params in each Python worker process.
+_COMPILED: dict[tuple[str, str, bytes], Evaluator] = {}
+
+
+def job_evaluator(job: SparkJob) -> Evaluator:
+    """The job's evaluator, checked and compiled once per worker process."""
+    key = (job.policy_name, job.policy_text, pickle.dumps(sorted(job.params.items())))
+    evaluator = _COMPILED.get(key)
+    if evaluator is None:
+        model = check_text(job.policy_text, job.policy_name).model
+        if model is None:  # pragma: no cover - the driver checked the same text
+            raise ValueError(f"{job.policy_name}: the policy does not check on the executor")
+        evaluator = _COMPILED[key] = Evaluator(model, job.params)
+    return evaluator
+
+
+def _raw_id(raw: Any) -> str | None:
+    """The id the reader would take from a decoded line (None: it has none)."""
+    if not isinstance(raw, dict):
+        return None
+    lead_id = raw.get("id")
+    if isinstance(lead_id, bool) or not isinstance(lead_id, str | int) or lead_id == "":
+        return None
+    return str(lead_id)
+
+
+def _decided(job: SparkJob, evaluator: Evaluator, lead: Lead) -> bytes:
+    if job.explain:
+        result = evaluator.run(lead, job.as_of, explain=True)
+        why = explain(evaluator.model, lead, result, interpreter=evaluator.reference)
+        return decision_line(result.decision, {"explanation": why.to_json()})
+    decision = evaluator.decide(lead, job.as_of)
+    return pickle.dumps(decision) if job.pickled else decision_line(decision)
+
+
+def _ignored(report: ReadReport) -> bytes:
+    """The ignored-data counts one record added (then cleared), as JSON; b"" for none."""
+    counters = (report.unknown_event_types, report.unknown_fields, report.unknown_event_fields)
+    if not any(counters):
+        return b""
+    out = orjson.dumps([dict(counter) for counter in counters])
+    for counter in counters:
+        counter.clear()
+    return out
+
+
+def decide_line(
+    job: SparkJob, reader: JourneyReader, line: bytes
+) -> tuple[str, str | None, bytes, bytes]:
+    """One JSON line decided as the Python engine decides it: (kind, the id
+    the line names, the decision or the rejection, the ignored-data counts)."""
+    evaluator = job_evaluator(job)
+    try:
+        raw = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        reason, column = json_problem(exc, line)
+        return _REJECTED, None, f"E701\t{column}\t{reason}".encode(), b""
+    lead_id = _raw_id(raw)
+    try:
+        lead = reader.lead(raw)
+    except RecordError as exc:
+        return _REJECTED, lead_id, f"{exc.code}\t0\t{exc}".encode(), _ignored(reader.report)
+    ignored = _ignored(reader.report)
+    try:
+        return _OK, lead_id, _decided(job, evaluator, lead), ignored
+    except TimelineTooLong as exc:
+        return _TOO_LONG, lead_id, exc.message.encode(), ignored
+
+
+def decide_lead(job: SparkJob, lead: Lead) -> tuple[str, str | None, bytes, bytes]:
+    """One lead the driver read, decided (kind, id, the decision or the message, b"")."""
+    try:
+        return _OK, lead.id, _decided(job, job_evaluator(job), lead), b""
+    except TimelineTooLong as exc:
+        return _TOO_LONG, lead.id, exc.message.encode(), b""
+
+
+def arrow_decider(job: SparkJob, leads: bool) -> Callable[[Iterable[Any]], Iterator[Any]]:
+    """The function `mapInArrow` runs: record batches of (n, record) to
+    batches of :data:`OUTPUT_SCHEMA`; a record is a JSON line, or a pickled
+    :class:`Lead` when ``leads``."""
+
+    def decide(batches: Iterable[Any]) -> Iterator[Any]:
+        import pyarrow as pa
+
+        reader = None if leads else JourneyReader(job_evaluator(job).model, check_duplicates=False)
+        for batch in batches:
+            numbers = batch.column("n").to_pylist()
+            records = batch.column("record").to_pylist()
+            columns: tuple[list[Any], ...] = ([], [], [], [], [])
+            for number, record in zip(numbers, records, strict=True):
+                if reader is None:
+                    out = decide_lead(job, pickle.loads(record))
+                else:
+                    out = decide_line(job, reader, record)
+                for column, value in zip(columns, (number, *out), strict=True):
+                    column.append(value)
+            yield pa.RecordBatch.from_arrays(
+                [
+                    pa.array(columns[0], pa.int64()),
+                    pa.array(columns[1], pa.string()),
+                    pa.array(columns[2], pa.string()),
+                    pa.array(columns[3], pa.binary()),
+                    pa.array(columns[4], pa.binary()),
+                ],
+                names=["n", "kind", "id", "payload", "ignored"],
+            )
+
+    return decide
+
+
+def spark_session() -> Any:
+    """The active Spark session, or a new one (its master and settings from
+    `spark-submit` or `spark-defaults.conf`; local on all cores otherwise)
+    that logs errors only."""
+    try:
+        import pandas  # noqa: F401  (pyspark's Arrow functions require it)
+        import pyarrow  # noqa: F401
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise InputProblem(
+            [
+                f"error: --engine spark needs {exc.name}: pip install 'mqldsl[spark]' "
+                "(pyspark, pyarrow, pandas) and a Java runtime"
+            ]
+        ) from None
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    try:
+        session = (
+            SparkSession.builder.appName("mqldsl score")
+            .config("spark.ui.showConsoleProgress", "false")  # no progress bars on stderr
+            .getOrCreate()
+        )
+    except Exception as exc:  # no Java, a bad master: Spark's own exception types vary
+        raise InputProblem([f"error: Spark did not start: {spark_problem(exc)}"]) from None
+    session.sparkContext.setLogLevel("ERROR")  # warnings would mix with the summary
+    return session
+
+
+def spark_problem(exc: Exception) -> str:
+    """The first line of a Spark failure."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _decided_rows(
+    session: Any, job: SparkJob, records: list[tuple[int, bytes]], leads: bool
+) -> Iterator[Any]:
+    """The executors' rows for ``records``, in input (line) order."""
+    frame = session.createDataFrame(records, "n long, record binary")
+    with warnings.catch_warnings():  # pyspark warns of pandas versions it has not tried
+        warnings.simplefilter("ignore", FutureWarning)
+        decided = frame.mapInArrow(arrow_decider(job, leads), OUTPUT_SCHEMA)
+    return iter(decided.orderBy("n").toLocalIterator())
+
+
+def _lines(journeys: str) -> tuple[list[tuple[int, bytes]], int]:
+    """The numbered non-blank lines of a JSON Lines file, and its number of lines."""
+    numbered: list[tuple[int, bytes]] = []
+    total = 0
+    with open_input(journeys) as stream:
+        for total, line in enumerate(stream, start=1):
+            if line.strip():
+                numbered.append((total, line))
+    return numbered, total
+
+
+def score_spark(
+    model: CheckedPolicy,
+    journeys: str,
+    events: str | None,
+    options: ScoreOptions,
+    sink: IO[bytes],
+    report: ReadReport,
+    table: TableFormat | None = None,
+    leads_table: str | None = None,
+) -> int:
+    """Decide every lead of ``journeys`` (JSON Lines, or a leads CSV with
+    ``events``) on Spark and write the decisions to ``sink`` in input order,
+    exactly as :func:`mqldsl.io.scoring.score_journeys` does with one
+    process: JSON Lines, or the CSV ``table``; the number decided. With
+    ``leads_table`` (Parquet; ``journeys`` is then ignored) the tables are
+    checked as `--engine duckdb` checks them."""
+    job = SparkJob.of(model, options, pickled=table is not None)
+    report.limit = options.max_errors
+    session = spark_session()
+    if leads_table is not None:
+        from mqldsl.warehouse.spark_tables import table_leads
+
+        journeys = leads_table
+        found = table_leads(model, leads_table, events, options.as_of, report)
+        leads = [(n, pickle.dumps(lead)) for n, lead in enumerate(found)]
+        rows = _decided_rows(session, job, leads, leads=True)
+        total = 0
+    elif Path(journeys).suffix.lower() == ".csv":
+        leads = [
+            (n, pickle.dumps(lead))
+            for n, lead in enumerate(read_leads(model, journeys, events, report))
+        ]
+        rows = _decided_rows(session, job, leads, leads=True)
+        total = 0
+    else:
+        lines, total = _lines(journeys)
+        rows = _decided_rows(session, job, lines, leads=False)
+
+    def fill(write: Callable[[bytes], object]) -> int:
+        try:
+            return _collect(rows, journeys, total, report, write)
+        except InputProblem:
+            raise
+        except Exception as exc:  # a failed job surfaces as a py4j or pyspark exception
+            if type(exc).__module__.split(".")[0] not in ("pyspark", "py4j"):
+                raise
+            raise InputProblem([f"error: Spark failed: {spark_problem(exc)}"]) from None
+
+    if table is not None:
+        return write_table(sink, model, table, lambda write: fill(lambda p: write(pickle.loads(p))))
+    return fill(sink.write)
+
+
+def _collect(
+    rows: Iterator[Any],
+    journeys: str,
+    total: int,
+    report: ReadReport,
+    write: Callable[[bytes], object],
+) -> int:
+    """Report and write the executors' rows in order, as the sequential reader
+    would have (duplicates, ignored-data counts, the stop at the limit)."""
+    seen: set[str] = set()
+    evaluated = last = 0
+    ignored = (report.unknown_event_types, report.unknown_fields, report.unknown_event_fields)
+    for number, kind, lead_id, payload, counts in rows:
+        if total and report.full:
+            break
+        last = number
+        if total:  # JSON Lines: the executors read; a CSV was counted on the driver
+            report.read += 1
+            if lead_id is not None and lead_id in seen:
+                report.reject(journeys, number, f"duplicate id `{lead_id}`", "E704")
+                continue
+            if counts:
+                for counter, added in zip(ignored, orjson.loads(counts), strict=True):
+                    counter.update(Counter(added))
+        if kind == _REJECTED:
+            code, column, reason = payload.decode().split("\t", 2)
+            report.reject(journeys, number, reason, code, int(column))
+            continue
+        assert lead_id is not None
+        seen.add(lead_id)
+        if kind == _TOO_LONG:
+            report.reject(journeys, 0, payload.decode(), code="E900")
+            continue
+        write(payload)
+        evaluated += 1
+    if total and report.full and last < total:  # where the sequential reader stops
+        report.not_read = total - last
+    return evaluated
+
+
+__all__ = [
+    "OUTPUT_SCHEMA",
+    "SparkJob",
+    "arrow_decider",
+    "decide_lead",
+    "decide_line",
+    "job_evaluator",
+    "score_spark",
+    "spark_problem",
+    "spark_session",
+]
