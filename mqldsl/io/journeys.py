@@ -397,6 +397,7 @@ __all__ = [
     "ReadReport",
     "RecordError",  # from mqldsl.io.values, where values are read
     "check_events_option",
+    "check_truth",
     "count_line",
     "json_problem",
     "remaining_lines",
