@@ -1,0 +1,81 @@
+"""How fast journeys are read (issue #18, typed decoding): the validator alone against the
+fast path (a msgspec schema generated from the policy, the validator as its fallback). Run
+by hand:
+
+    python benchmarks/read_speed.py [--leads 50000] [--repeat 3]
+
+Generates Acme journeys with `mqldsl generate simulations/acme.toml` (about 30 events a
+lead), reads them with both (best of ``--repeat`` runs each), checks that both give equal
+leads and the same report, and prints a table: microseconds of reading per lead and per
+event, and how many lines the fast path took (the rest were read by the validator).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--leads", type=int, default=50_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--journeys", help="an existing journeys file (Acme policy)")
+    args = parser.parse_args()
+
+    from mqldsl.analysis.checker import check_file
+    from mqldsl.io.fastdecode import FastDecoder
+    from mqldsl.io.journeys import JourneyReader, ReadReport, check_truth
+
+    model = check_file(ROOT / "policies" / "acme.mql").model
+    assert model is not None
+    with tempfile.TemporaryDirectory() as folder:
+        journeys = Path(args.journeys or Path(folder) / "acme.jsonl")
+        if not args.journeys:
+            command = [sys.executable, "-m", "mqldsl", "generate", "simulations/acme.toml"]
+            command += ["--leads", str(args.leads), "-o", str(journeys)]
+            subprocess.run(command, cwd=ROOT, check=True, stderr=subprocess.DEVNULL)
+        lines = [line for line in journeys.read_bytes().splitlines() if line.strip()]
+        decoder = FastDecoder.build(model, check_truth)
+        assert decoder is not None
+        taken = sum(1 for line in lines if decoder.lead(line, set()) is not None)
+
+        results = {}
+        for fast in (False, True):
+            best = float("inf")
+            for _ in range(args.repeat):
+                report = ReadReport()
+                gc.collect()
+                start = time.perf_counter()
+                leads = list(JourneyReader(model, report, fast=fast).read_jsonl(journeys))
+                best = min(best, time.perf_counter() - start)
+            results[fast] = (best, leads, report)
+        (slow, pure, pure_report), (quick, fast_leads, fast_report) = results[False], results[True]
+        assert pure == fast_leads, "the fast path read other leads"
+        assert pure_report == fast_report, "the fast path reported otherwise"
+        count = len(pure)
+        events = sum(len(lead.events) for lead in pure)
+
+    print(f"{count:,} Acme leads, {events:,} events ({events / count:.1f} a lead)")
+    print(f"fast path took {taken:,} of {len(lines):,} lines; the validator read the rest\n")
+    print(f"{'reader':<38} {'s':>7} {'µs/lead':>9} {'µs/event':>9}")
+    for name, seconds in (
+        ("validator (JourneyReader fast=False)", slow),
+        ("typed decoding + fallback (default)", quick),
+    ):
+        print(
+            f"{name:<38} {seconds:7.2f} {seconds / count * 1e6:9.1f} {seconds / events * 1e6:9.2f}"
+        )
+    print(f"\nspeed-up: {slow / quick:.2f}x (best of {args.repeat} runs each)")
+
+
+if __name__ == "__main__":
+    main()
