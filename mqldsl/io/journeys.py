@@ -157,6 +157,17 @@ class JourneyReader:
         self._seen: set[str] = set()
         self._fast = FastDecoder.build(model, check_truth) if fast else None
 
+    def decoded(self, line: bytes) -> Lead | None:
+        """The lead on a JSON Lines ``line`` read by the fast path (typed decoding), or None:
+        the line is for :meth:`lead` (after ``orjson.loads``), which gives the lead, or the
+        rejection with its message and code, and counts what it ignores."""
+        if self._fast is None:
+            return None
+        lead = self._fast.lead(line, self._seen)
+        if lead is not None and self.check_duplicates:
+            self._seen.add(lead.id)
+        return lead
+
     def lead(self, raw: Any, *, where: str = "") -> Lead:
         """A lead from one decoded JSON object; RecordError if it is unusable."""
         if not isinstance(raw, dict):
@@ -238,7 +249,7 @@ class JourneyReader:
     def read_jsonl(self, path: str | Path) -> Iterator[Lead]:
         """Good leads, in input order; bad lines go to the report."""
         name = str(path)
-        fast, seen = self._fast, self._seen
+        decoded = self.decoded
         with open_input(path) as stream:
             for number, line in enumerate(stream, start=1):
                 if self.report.full:
@@ -247,13 +258,10 @@ class JourneyReader:
                 if not line.strip():
                     continue
                 self.report.read += 1
-                if fast is not None:
-                    lead = fast.lead(line, seen)
-                    if lead is not None:
-                        if self.check_duplicates:
-                            seen.add(lead.id)
-                        yield lead
-                        continue
+                lead = decoded(line)
+                if lead is not None:
+                    yield lead
+                    continue
                 try:
                     raw = orjson.loads(line)
                 except orjson.JSONDecodeError as exc:
