@@ -2,12 +2,14 @@
 fast path (a msgspec schema generated from the policy, the validator as its fallback). Run
 by hand:
 
-    python benchmarks/read_speed.py [--leads 50000] [--repeat 3]
+    python benchmarks/read_speed.py [--leads 50000] [--repeat 3] [--score]
 
 Generates Acme journeys with `mqldsl generate simulations/acme.toml` (about 30 events a
 lead), reads them with both (best of ``--repeat`` runs each), checks that both give equal
 leads and the same report, and prints a table: microseconds of reading per lead and per
-event, and how many lines the fast path took (the rest were read by the validator).
+event, and how many lines the fast path took (the rest were read by the validator). With
+``--score``, also the whole `mqldsl score` process (as of 2026-11-01) with and without the fast
+path, checking that both write the same bytes.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ def main() -> None:
     parser.add_argument("--leads", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--journeys", help="an existing journeys file (Acme policy)")
+    parser.add_argument("--score", action="store_true", help="also time `mqldsl score`")
     args = parser.parse_args()
 
     from mqldsl.analysis.checker import check_file
@@ -63,6 +66,8 @@ def main() -> None:
         assert pure_report == fast_report, "the fast path reported otherwise"
         count = len(pure)
         events = sum(len(lead.events) for lead in pure)
+        del pure, fast_leads, results
+        scored = whole_process(journeys, Path(folder)) if args.score else None
 
     print(f"{count:,} Acme leads, {events:,} events ({events / count:.1f} a lead)")
     print(f"fast path took {taken:,} of {len(lines):,} lines; the validator read the rest\n")
@@ -75,6 +80,44 @@ def main() -> None:
             f"{name:<38} {seconds:7.2f} {seconds / count * 1e6:9.1f} {seconds / events * 1e6:9.2f}"
         )
     print(f"\nspeed-up: {slow / quick:.2f}x (best of {args.repeat} runs each)")
+    if scored is not None:
+        print(f"\n{'mqldsl score, whole process':<38} {'s':>7} {'µs/lead':>9}")
+        for name, seconds in zip(
+            ("validator alone", "typed decoding (default)"), scored, strict=True
+        ):
+            print(f"{name:<38} {seconds:7.2f} {seconds / count * 1e6:9.1f}")
+
+
+# `mqldsl score` in a process of its own; with "pure", the fast path is switched off.
+SCORE = """
+import sys
+from mqldsl.io import journeys
+if sys.argv[1] == "pure":
+    journeys.FastDecoder.build = lambda *a: None
+from mqldsl.cli import main
+sys.argv = ["mqldsl", "score", "policies/acme.mql", *sys.argv[2:]]
+main()
+"""
+
+
+def whole_process(journeys: Path, folder: Path) -> tuple[float, float]:
+    """Seconds of `mqldsl score` with the validator alone and with the fast path; the same
+    bytes either way."""
+    times, outputs = [], []
+    for mode in ("pure", "fast"):
+        output = folder / f"{mode}.jsonl"
+        start = time.perf_counter()
+        command = [sys.executable, "-c", SCORE, mode, str(journeys), "-o", str(output)]
+        subprocess.run(
+            [*command, "--as-of", "2026-11-01T00:00:00Z"],
+            cwd=ROOT,
+            check=True,
+            stderr=subprocess.DEVNULL,
+        )
+        times.append(time.perf_counter() - start)
+        outputs.append(output.read_bytes())
+    assert outputs[0] == outputs[1], "the fast path changed the decisions"
+    return times[0], times[1]
 
 
 if __name__ == "__main__":

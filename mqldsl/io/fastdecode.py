@@ -83,14 +83,15 @@ def _record_struct(
 ) -> tuple[type[msgspec.Struct], tuple[str, ...]] | None:
     """A struct of optional fields (attributes ``f0``, ``f1``… renamed to the fields' names)
     and the names in attribute order; None when a field's type is not modelled."""
-    names = tuple(n for n in fields if n not in ("type", "at"))  # events: never fields
+    event = "tag" in options  # an event's `type` and `at` are never its fields
+    names = tuple(n for n in fields if not (event and n in ("type", "at")))
     attributes: list[tuple[str, Any, Any]] = []
     for position, field_name in enumerate(names):
         kind = _scalar(fields[field_name].type)
         if kind is None:
             return None
         attributes.append((f"f{position}", kind | None, None))
-    extra: list[tuple[str, Any]] = [("at", str)] if "tag" in options else []
+    extra: list[tuple[str, Any]] = [("at", str)] if event else []
     struct = msgspec.defstruct(
         name,
         [*extra, *attributes],
