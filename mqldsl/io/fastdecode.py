@@ -23,7 +23,7 @@ where the validator could do something other than accept the very same lead with
 
 Instants are read by CPython's C ``datetime.fromisoformat`` and turned into seconds as
 :func:`parse_instant` does, so the seconds are identical. msgspec's own ``datetime`` reader is
-not used: it accepts what ``parse_instant`` refuses (a lowercase ``t`` or ``z``) and rounds
+not used: it accepts what ``parse_instant`` refuses (a lowercase ``z``) and rounds
 where it truncates (more than six digits of a second: ``12:00:00.9999999Z`` is ``12:00:01``
 for msgspec, ``12:00:00.999999`` for Python). The profile's
 fields come out in declaration order (the validator keeps input order; nothing reads the
