@@ -232,6 +232,7 @@ def test_an_unexpected_exception_names_the_file_and_keeps_the_output(
         raise RuntimeError("a bug")
 
     monkeypatch.setattr("mqldsl.io.journeys.JourneyReader.lead", broken)
+    monkeypatch.setattr("mqldsl.io.journeys.JourneyReader.decoded", broken)  # typed decoding
     monkeypatch.delenv("MQLDSL_DEBUG", raising=False)
     code, _, err = run_main(
         capsys, "score", ACME, str(journeys), "--as-of", "2026-11-01", "-o", str(out)

@@ -139,17 +139,19 @@ def _work(
     reader = JourneyReader(worker.model, check_duplicates=False)  # the parent checks across chunks
     out: list[tuple[int, str | None, bytes | str]] = []
     for number, line in chunk:
-        try:
-            raw = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            reason, column = json_problem(exc, line)
-            out.append((number, None, f"E701\t{column}\t{reason}"))
-            continue
-        try:
-            lead = reader.lead(raw)
-        except RecordError as exc:
-            out.append((number, None, f"{exc.code}\t0\t{exc}"))
-            continue
+        lead = reader.decoded(line)  # typed decoding; the validator reads what it refuses
+        if lead is None:
+            try:
+                raw = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                reason, column = json_problem(exc, line)
+                out.append((number, None, f"E701\t{column}\t{reason}"))
+                continue
+            try:
+                lead = reader.lead(raw)
+            except RecordError as exc:
+                out.append((number, None, f"{exc.code}\t0\t{exc}"))
+                continue
         try:
             result = _evaluate_one(worker.evaluator, lead, worker.options)
         except TimelineTooLong as exc:

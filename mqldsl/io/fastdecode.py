@@ -1,0 +1,238 @@
+"""Typed decoding of journey lines (issue #18): a msgspec schema generated from the policy
+decodes a JSON Lines journey in C — profile fields, enums, whole numbers in the 64-bit range,
+numbers, sets, events with their declared fields, instants with a zone — straight into the
+:class:`Lead` and :class:`Event` objects the evaluators use.
+
+The fast path only ever *accepts*: a line it refuses, or a line with anything it does not
+model, is left to :class:`mqldsl.io.journeys.JourneyReader`'s validator, which gives today's
+leads, messages, codes and counts. So the fast path refuses (returns None for) every line
+where the validator could do something other than accept the very same lead without a word:
+
+- anything msgspec does not decode into the schema: a type mismatch, a value out of range, an
+  enum member not declared, ``""`` in a field that is not text (the validator reads it as
+  missing), a set written as ``a;b`` text, a whole number written ``1.0``, a date or instant
+  not in RFC 3339 form;
+- any key the schema does not declare (top level, profile, account profile, event): the
+  validator counts unknown fields and event types, or ignores extra top-level keys whose JSON
+  msgspec would only skip;
+- an instant that :func:`mqldsl.engine.runtime.parse_instant` refuses: not ISO, without a
+  zone, outside the calendar in UTC (0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z);
+- an id already seen (the validator reports the duplicate), a truth the validator refuses;
+- an event with two or more fields present (the validator keeps them in input order, which a
+  struct forgets).
+
+Instants are read by CPython's C ``datetime.fromisoformat`` and turned into seconds as
+:func:`parse_instant` does, so the seconds are identical. msgspec's own ``datetime`` reader is
+not used: it accepts what ``parse_instant`` refuses (a lowercase ``z``) and rounds
+where it truncates (more than six digits of a second: ``12:00:00.9999999Z`` is ``12:00:01``
+for msgspec, ``12:00:00.999999`` for Python). The profile's
+fields come out in declaration order (the validator keeps input order; nothing reads the
+order of a profile: lookups are by name and the hand-off sorts them).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, Literal, Union
+
+import msgspec
+import orjson
+
+from mqldsl.analysis.model import CheckedPolicy, FieldInfo
+from mqldsl.analysis.types import Type
+from mqldsl.engine.runtime import Event, Lead
+from mqldsl.io.values import INSTANT_MAX, INSTANT_MIN, INT_MAX, INT_MIN, RecordError
+
+_WHOLE = Annotated[int, msgspec.Meta(ge=INT_MIN, le=INT_MAX)]
+_FINITE = Annotated[float, msgspec.Meta(ge=-sys.float_info.max, le=sys.float_info.max)]
+_ID = Union[Annotated[str, msgspec.Meta(min_length=1)], _WHOLE]  # noqa: UP007
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)  # as in mqldsl.engine.runtime.to_seconds
+_PARSE = dt.datetime.fromisoformat
+# An Event made by setting its slots, as its (frozen) __init__ does, at half the cost.
+_NEW_EVENT = Event.__new__
+_SLOTS: Any = Event  # the class's slot descriptors
+_SET_AT, _SET_TYPE = _SLOTS.at.__set__, _SLOTS.type.__set__
+_SET_FIELDS, _SET_INDEX = _SLOTS.fields.__set__, _SLOTS.index.__set__
+
+
+def _scalar(kind: Type) -> Any:
+    """The msgspec type of a value of a declared type, or None for a type not modelled."""
+    k = kind.kind
+    if k == "int":
+        return _WHOLE
+    if k == "number":
+        return Union[_WHOLE, _FINITE]  # noqa: UP007
+    if k == "bool":
+        return bool
+    if k == "text":
+        return str
+    if k == "date":
+        return dt.date
+    if k == "enum" and kind.members:
+        return Literal[kind.members]
+    if k == "set" and kind.element is not None and kind.element.kind != "set":
+        element = _scalar(kind.element)
+        return None if element is None else frozenset[element]  # type: ignore[valid-type]
+    return None
+
+
+def _record_struct(
+    name: str, fields: Mapping[str, FieldInfo], **options: Any
+) -> tuple[type[msgspec.Struct], tuple[str, ...]] | None:
+    """A struct of optional fields (attributes ``f0``, ``f1``… renamed to the fields' names)
+    and the names in attribute order; None when a field's type is not modelled."""
+    event = "tag" in options  # an event's `type` and `at` are never its fields
+    names = tuple(n for n in fields if not (event and n in ("type", "at")))
+    attributes: list[tuple[str, Any, Any]] = []
+    for position, field_name in enumerate(names):
+        kind = _scalar(fields[field_name].type)
+        if kind is None:
+            return None
+        attributes.append((f"f{position}", kind | None, None))
+    extra: list[tuple[str, Any]] = [("at", str)] if event else []
+    struct = msgspec.defstruct(
+        name,
+        [*extra, *attributes],
+        rename={f"f{i}": n for i, n in enumerate(names)},
+        forbid_unknown_fields=True,
+        **options,
+    )
+    return struct, names
+
+
+class FastDecoder:
+    """Decodes journey lines with a schema generated from ``model``: :meth:`lead` gives the
+    lead the validator would give, or None where the validator must read the line."""
+
+    def __init__(
+        self,
+        decoder: msgspec.json.Decoder[Any],
+        events: dict[type, tuple[str, str | None, tuple[str, ...]]],
+        profile: tuple[str, ...],
+        account: tuple[str, ...],
+        check_truth: Callable[[Any], None],
+    ) -> None:
+        self._decoder = decoder
+        # struct -> (event type, its one field or None, its fields when two or more)
+        self._events = events
+        self._profile = profile
+        self._account = account
+        self._check_truth = check_truth
+
+    @classmethod
+    def build(cls, model: CheckedPolicy, check_truth: Callable[[Any], None]) -> FastDecoder | None:
+        """The decoder for ``model``'s journeys; None when its schema has something the fast
+        path does not model (every line is then read by the validator). ``check_truth``
+        raises :class:`RecordError` for a truth the validator refuses."""
+        profile = _record_struct("Profile", model.fields)
+        account = _record_struct("AccountProfile", model.account_fields)
+        if profile is None or account is None or not model.events:
+            return None
+        events: dict[type, tuple[str, str | None, tuple[str, ...]]] = {}
+        structs = []
+        for number, (name, info) in enumerate(model.events.items()):
+            made = _record_struct(f"Event{number}", info.fields, tag_field="type", tag=name)
+            if made is None:
+                return None
+            structs.append(made[0])
+            names = made[1]
+            events[made[0]] = (name, names[0] if len(names) == 1 else None, names[1:] and names)
+        event_type = Union[tuple(structs)]  # type: ignore[valid-type]  # noqa: UP007
+        journey = msgspec.defstruct(
+            "Journey",
+            [
+                ("id", _ID),
+                ("account", _ID | None, None),
+                ("profile", profile[0] | None, None),
+                ("account_profile", account[0] | None, None),
+                ("events", list[event_type] | None, None),  # type: ignore[valid-type]
+                ("truth", msgspec.Raw, msgspec.Raw(b"null")),
+            ],
+            forbid_unknown_fields=True,
+        )
+        return cls(msgspec.json.Decoder(journey), events, profile[1], account[1], check_truth)
+
+    def lead(self, line: bytes, seen: set[str]) -> Lead | None:
+        """The lead on ``line``, or None: the validator reads it (see the module's text).
+        ``seen``: the ids already read (a duplicate is left to the validator)."""
+        try:
+            journey = self._decoder.decode(line)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            return None
+        lead_id = str(journey.id)
+        if lead_id in seen:
+            return None
+        truth: Any = None
+        if journey.truth:
+            try:
+                truth = orjson.loads(bytes(journey.truth))
+            except orjson.JSONDecodeError:  # pragma: no cover - msgspec read it already
+                return None
+            if truth is not None:
+                try:
+                    self._check_truth(truth)
+                except RecordError:
+                    return None
+        events: list[Event] = []
+        if journey.events:
+            names_of = self._events
+            for position, item in enumerate(journey.events):
+                try:  # parse_instant's reading, inline
+                    moment = _PARSE(item.at)
+                    if moment.tzinfo is None:
+                        return None
+                    seconds = (moment - _EPOCH).total_seconds()
+                except (ValueError, OverflowError):
+                    return None
+                if not INSTANT_MIN <= seconds <= INSTANT_MAX:
+                    return None
+                kind, single, several = names_of[type(item)]
+                fields: dict[str, Any] = {}
+                if single is not None:
+                    value = item.f0
+                    if value is not None and value != "":
+                        fields = {single: value}
+                elif several:
+                    fields = _values(item, several)
+                    if len(fields) > 1:
+                        return None  # the validator keeps their input order: not known here
+                event = _NEW_EVENT(Event)
+                _SET_AT(event, seconds)
+                _SET_TYPE(event, kind)
+                _SET_FIELDS(event, fields)
+                _SET_INDEX(event, position)
+                events.append(event)
+            events.sort(key=_at)
+        profile = _values(journey.profile, self._profile)
+        account_profile = _values(journey.account_profile, self._account)
+        account = journey.account
+        return Lead(
+            id=lead_id,
+            profile=profile,
+            events=tuple(events),
+            account=str(account) if account is not None else None,
+            account_profile=account_profile,
+            truth=truth,
+        )
+
+
+def _at(event: Event) -> float:
+    return event.at
+
+
+def _values(record: msgspec.Struct | None, names: tuple[str, ...]) -> dict[str, Any]:
+    """The present values of a decoded record (null and ``""`` are missing), in declaration
+    order."""
+    if record is None or not names:
+        return {}
+    values = msgspec.structs.astuple(record)[-len(names) :]
+    return {
+        name: value
+        for name, value in zip(names, values, strict=True)
+        if value is not None and value != ""
+    }
+
+
+__all__ = ["FastDecoder"]
