@@ -415,3 +415,15 @@ def test_values_nested_too_deeply_are_refused_with_the_file_named(
     code, _, err = run(*args)
     assert code == 1, err
     assert str(path) in err and "nested too deeply" in err
+
+
+def test_a_byte_order_mark_is_allowed_in_every_input(tmp_path: Path) -> None:
+    bom = "\ufeff"
+    journeys = tmp_path / "j.jsonl"
+    journeys.write_text(bom + json.dumps({"id": "L1", "profile": {}, "events": []}) + "\n")
+    code, out, err = run("score", ACME, str(journeys), "--as-of", AS_OF)
+    assert code == 0 and json.loads(out)["id"] == "L1", err
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(bom + SCENARIO.replace('"../policies/', f'"{ROOT / "policies"}/'))
+    code, _, err = run("generate", str(scenario), "--leads", "3", "-o", str(tmp_path / "g.jsonl"))
+    assert code == 0, err

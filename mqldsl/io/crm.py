@@ -67,7 +67,7 @@ def read_mapping_file(path: str) -> dict[str, str]:
     from pathlib import Path
 
     try:
-        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8").removeprefix("\ufeff"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise CrmMappingError(f"{path}: {exc}") from None
     except RecursionError:

@@ -255,6 +255,8 @@ class JourneyReader:
                 if self.report.full:
                     self.report.not_read = remaining_lines(stream, line)
                     return
+                if number == 1:
+                    line = line.removeprefix(b"\xef\xbb\xbf")  # a byte-order mark
                 if not line.strip():
                     continue
                 self.report.read += 1

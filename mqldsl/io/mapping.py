@@ -272,7 +272,7 @@ def load_mapping(path: str | Path, model: CheckedPolicy) -> Mapping:
     every problem with its line."""
     name = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8").removeprefix("\ufeff")
     except (OSError, UnicodeDecodeError) as exc:
         raise MappingError(
             [Problem(name, 0, f"cannot read the mapping: {exc}", "E751").render()]

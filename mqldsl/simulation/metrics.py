@@ -80,7 +80,7 @@ def _week_start(at: float) -> float:
 
 def _week_name(start: float) -> str:
     year, week, _ = dt.datetime.fromtimestamp(start, dt.UTC).isocalendar()
-    return f"{year}-W{week:02d}"
+    return f"{year:04d}-W{week:02d}"
 
 
 def weekly_series(

@@ -124,7 +124,7 @@ def load_scenario(path: str | Path, model: CheckedPolicy | None = None) -> Scena
     :class:`ScenarioError` with every problem found."""
     name = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8").removeprefix("\ufeff")
     except (OSError, UnicodeDecodeError) as exc:
         raise unreadable(name, exc) from None
     return scenario_from_toml(name, text, parse_toml(name, text), model)

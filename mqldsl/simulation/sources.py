@@ -101,7 +101,7 @@ def _scenario_file(path: str | Path) -> tuple[str, dict[str, Any]]:
     either cannot be read (E800, E801 at the position of the TOML error) or the file is
     empty (E808)."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8").removeprefix("\ufeff")
         raw = parse_toml(str(path), text)
         if not raw:
             scenario_from_toml(str(path), text, raw)  # reports the empty scenario
