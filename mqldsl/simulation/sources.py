@@ -149,6 +149,12 @@ def scenario_leads(
     reader = JourneyReader(model)
     result = []
     for raw in generate(scenario, seed=seed, leads=leads):
+        # The typed decoder reads a generated journey in C (about 3x faster than the
+        # validator); what it does not model goes to the validator, as in a journeys file.
+        fast = reader.decoded(orjson.dumps(raw))
+        if fast is not None:
+            result.append(fast)
+            continue
         try:
             result.append(reader.lead(raw))
         except RecordError as exc:  # the scenario is checked against the policy: a safety net
