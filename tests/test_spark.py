@@ -9,10 +9,6 @@ MQLDSL_REQUIRE_SPARK=1, which turns a missing pyspark or Java into a failure.
 
 from __future__ import annotations
 
-import os
-import shutil
-import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -29,48 +25,6 @@ from .helpers import run
 from .test_sql import HOSTILE, checked, generated, hostile_journeys
 
 pytestmark = pytest.mark.spark
-
-
-def _unavailable() -> str | None:
-    try:
-        import pyspark  # noqa: F401
-    except ImportError:
-        return "pyspark is not installed (pip install -e '.[spark]')"
-    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        return "no Java runtime (apt-get install default-jre-headless)"
-    return None
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
-    missing = _unavailable()
-    if missing:
-        if os.environ.get("MQLDSL_REQUIRE_SPARK"):
-            pytest.fail(f"CI runs the Spark tests, but {missing}")
-        pytest.skip(missing)
-    from pyspark.sql import SparkSession
-
-    # Spark hands timestamps to Python in the process's time zone: make it UTC.
-    saved = os.environ.get("TZ")
-    os.environ["TZ"] = "UTC"
-    time.tzset()
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("mqldsl-tests")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
-        .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.ui.enabled", "false")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
-    if saved is None:
-        os.environ.pop("TZ", None)
-    else:
-        os.environ["TZ"] = saved
-    time.tzset()
 
 
 def _tables(spark: Any, model: CheckedPolicy, journeys: list[Lead]) -> None:

@@ -11,10 +11,6 @@ tests/test_spark.py. One small local session (local[2]) serves the module.
 from __future__ import annotations
 
 import csv
-import os
-import shutil
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,49 +30,6 @@ pytestmark = pytest.mark.spark
 DATA = ROOT.parent / "shared" / "data"
 POLICIES = sorted(p.stem for p in (ROOT / "policies").glob("*.mql"))
 SCENARIOS = {p.stem for p in (ROOT / "simulations").glob("*.toml")}
-
-
-def _unavailable() -> str | None:
-    try:
-        import pandas  # noqa: F401
-        import pyarrow  # noqa: F401
-        import pyspark  # noqa: F401
-    except ImportError as exc:
-        return f"{exc.name} is not installed (pip install -e '.[spark]')"
-    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        return "no Java runtime (apt-get install default-jre-headless)"
-    return None
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
-    missing = _unavailable()
-    if missing:
-        if os.environ.get("MQLDSL_REQUIRE_SPARK"):
-            pytest.fail(f"CI runs the Spark tests, but {missing}")
-        pytest.skip(missing)
-    from pyspark.sql import SparkSession
-
-    saved = os.environ.get("TZ")
-    os.environ["TZ"] = "UTC"
-    time.tzset()
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("mqldsl-spark-engine-tests")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.default.parallelism", "2")
-        .config("spark.ui.enabled", "false")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
-    if saved is None:
-        os.environ.pop("TZ", None)
-    else:
-        os.environ["TZ"] = saved
-    time.tzset()
 
 
 # Lines the Python reader rejects or partly ignores: each must be reported the same.
