@@ -117,7 +117,7 @@ class _Compiler(ExpressionCode):
 
     def compile(self) -> str:
         model = self.model
-        self.static_scores: set[str] = set()
+        self.static_scores.clear()
         for name in model.score_order:
             node = model.scores[name].node
             if node.formula is not None:
@@ -294,13 +294,6 @@ class _Compiler(ExpressionCode):
             return None
         v = f"v{self.score_index[name]}"
         return f"({v} if {v} is not _U else ({v} := S{self.score_index[name]}(t, s)))"
-
-    def _unpack_scores(self, call: str) -> None:
-        order = self.model.score_order
-        if not order:
-            return
-        names = ", ".join(f"v{self.score_index[n]}" for n in order)
-        self.w.line(f"{names}{',' if len(order) == 1 else ''} = {call}")
 
     def _instant_function(self) -> None:
         """(reasons, holding) at instant t for journey start s, holding being the

@@ -103,11 +103,8 @@ class MemoEvaluator:
                     found = memo[(t, start)] = scores(t, start)
                 return found
 
-            cell = _cell([instant, recycle, route], "scores")
-            if cell is not None:
-                cell.cell_contents = remembered
-            # The functions that compute one score on first use (S<i>, i its position in
-            # the evaluation order) read it from the remembered scores too.
+            # The conditions compute a score on first use (S<i>, i its position in the
+            # evaluation order): those functions read it from the remembered scores.
             for position in range(len(meta.scores)):
                 lazy = _cell([instant, recycle, route], f"S{position}")
                 if lazy is not None:

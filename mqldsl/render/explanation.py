@@ -196,10 +196,6 @@ def _shortfall(clause: Clause) -> str:
     return f": {number(clause.shortfall)} {clause.direction}"
 
 
-def _pattern_words(clause: Clause) -> str:
-    return clause.text[3:] if clause.text.startswith("no ") else clause.text
-
-
 def _events_text(clause: Clause, t: float) -> str:
     if clause.holds:
         latest = clause.events[-1]
@@ -301,7 +297,7 @@ def _movement(change: Change, first: bool) -> str:
         nouns = " and ".join(event_noun(kind).one() for kind in kinds)
         text = "first seen" + (f" with {nouns}" if nouns else " (no event yet)")
         return text + (f", already {held}" if held else "")
-    text = held or REASONS.get(change.reason, change.reason)
+    text = held or ("advanced" if change.reason == "condition now holds" else change.reason)
     if not change.events:
         return text + " (no event at that instant: a time window closed or a decay step passed)"
     return text + _arrived(change.events)
@@ -313,9 +309,6 @@ def _arrived(events: Sequence[Event]) -> str:
         return ""
     kinds = sorted({e.type for e in events})
     return " when " + " and ".join(f"{event_noun(kind).one()} arrived" for kind in kinds)
-
-
-REASONS = {"condition now holds": "advanced"}
 
 
 # ---------------------------------------------------------------- the outline
