@@ -229,7 +229,8 @@ def test_bad_options_exit_2_with_a_clear_message(
 
 def test_json_shape_and_determinism_whatever_the_line_order(tmp_path: Path) -> None:
     journeys = _journeys(tmp_path / "j.jsonl", 200)
-    args = ["--param", "mql_min=30..90:10", "--maximize", "buyer_recall",
+    # An explicit as-of: without one it is the time of the run, which may tick between the two.
+    args = ["--param", "mql_min=30..90:10", "--maximize", "buyer_recall", "--as-of", AS_OF,
             "--subject-to", "mql_precision >= 0.3", "--holdout", "0.25", "--format", "json"]  # fmt: skip
     code, first, err = run("tune", XED_POLICY, "--journeys", str(journeys), *args)
     assert code == 0, err

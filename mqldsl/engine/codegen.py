@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mqldsl.analysis.model import CheckedPolicy
+from mqldsl.engine.changes import ChangePoints
 from mqldsl.engine.expression_code import ExpressionCode
 from mqldsl.engine.helpers import PolicyMeta, namespace
 from mqldsl.language import ast
-from mqldsl.language.ast import walk
 
 
 class _Writer:
@@ -101,20 +101,6 @@ class _Compiler(ExpressionCode):
 
     # ------------------------------------------------------------ the function
 
-    def static(self, node: ast.Expr) -> bool:
-        """Whether an expression is the same at every instant (profile, params
-        and static scores only), so that it can be computed once per lead."""
-        for part in walk(node):
-            if isinstance(part, ast.Pattern | ast.NoEvents | ast.Count | ast.DaysSince):
-                return False
-            if isinstance(part, ast.Name):
-                ref = self.model.refs.get(id(part))
-                if ref is not None and ref.kind == "event":
-                    return False
-                if ref is not None and ref.kind == "score" and ref.name not in self.static_scores:
-                    return False
-        return True
-
     def compile(self) -> str:
         model = self.model
         self.static_scores.clear()
@@ -156,6 +142,12 @@ class _Compiler(ExpressionCode):
             lead_level.line(
                 f"{constant} = {float(rule.points)!r} if {self.cond(rule.condition)} else 0.0"
             )
+        # The instants where something the timeline reads can change (engine/changes.py).
+        conditions = [s.condition for s in model.stages.stages if s.condition is not None]
+        conditions += [d.condition for d in model.disqualifiers]
+        conditions += [r.condition for r in model.recycles]
+        for text in ChangePoints(self).lines(conditions):
+            lead_level.line(text)
         self.w = w
         w.line("def evaluate(lead, as_of, explain):")
         w.indent()
@@ -167,20 +159,18 @@ class _Compiler(ExpressionCode):
             for name, index in self.account_index.items():
                 w.line(f"a{index} = acc.get({name!r})")
         w.line("events = lead.events")
-        # Filter the events once per pattern.
+        # The events grouped by type once, then filtered once per pattern.
+        typed = any(p.event is not None for p in self.patterns.values())
+        if typed:
+            w.line("by = _group(events)")
         for pattern in sorted(self.patterns.values(), key=lambda p: p.index):
             m = f"m{pattern.index}"
+            source = "events" if pattern.event is None else f"by.get({pattern.event!r}, ())"
             if pattern.where is None:
-                if pattern.event is None:
-                    w.line(f"{m} = [e.at for e in events]")
-                else:
-                    w.line(f"{m} = [e.at for e in events if e.type == {pattern.event!r}]")
+                w.line(f"{m} = [e.at for e in {source}]")
                 continue
             w.line(f"{m} = []")
-            w.line("for e in events:")
-            w.indent()
-            test = "True" if pattern.event is None else f"e.type == {pattern.event!r}"
-            w.line(f"if {test}:")
+            w.line(f"for e in {source}:")
             w.indent()
             w.line("ef = e.fields")
             w.line(f"if {self.cond(pattern.where)}:")
@@ -188,12 +178,11 @@ class _Compiler(ExpressionCode):
             w.line(f"{m}.append(e.at)")
             w.outdent()
             w.outdent()
-            w.outdent()
         w.lines.extend(lead_level.lines)
         w.lines.extend(body.lines)
         w.line(
             "return _drive(META, lead, as_of, explain, "
-            "scores, scores_explain, instant, recycle, route)"
+            "scores, scores_explain, instant, recycle, route, pts)"
         )
         w.outdent()
         return w.source()
@@ -225,7 +214,15 @@ class _Compiler(ExpressionCode):
             if isinstance(rule, ast.PerRule):
                 times = self.pattern(rule.pattern.event, rule.pattern.where)
                 limit = repr(float(rule.max)) if rule.max is not None else "None"
-                if decay is None:
+                if decay is None and (rule.max is None or rule.max >= 0):
+                    w.line(f"c = {pts} * {self.count(times, rule.pattern.window)}")
+                    if rule.max is not None:
+                        # cap() in place: the points are per match, so the sum has their sign.
+                        if rule.points >= 0:
+                            w.line(f"if c > {limit}: c = {limit}")
+                        else:
+                            w.line(f"if c < -{limit}: c = -{limit}")
+                elif decay is None:
                     w.line(f"c = _cap({pts} * {self.count(times, rule.pattern.window)}, {limit})")
                 else:
                     w.line(
@@ -253,7 +250,11 @@ class _Compiler(ExpressionCode):
                 w.line("rp.append(c)")
         if score.range is not None:
             w.line(f"x = _clamp(x, {float(score.range.low)!r}, {float(score.range.high)!r})")
-        w.line(f"{v} = _round(x)")
+        if _whole(score):
+            # Whole points, caps and range, no decay: the sum is a whole number (SPEC §4).
+            w.line(f"{v} = int(x)")
+        else:
+            w.line(f"{v} = _round(x)")
         if explain:
             w.line("parts.append(tuple(rp))")
 
@@ -376,6 +377,19 @@ class _Compiler(ExpressionCode):
             w.line("return -1")
 
         self.function("def route(stage, t, s):", build, lazy=True, inline=True)
+
+
+def _whole(score: ast.Score) -> bool:
+    """Whether a score of rules always sums to a whole number: whole points and caps,
+    a whole range, no decay."""
+    numbers: list[float] = []
+    for rule in score.rules or ():
+        numbers.append(float(rule.points))
+        if isinstance(rule, ast.PerRule) and rule.max is not None:
+            numbers.append(float(rule.max))
+    if score.range is not None:
+        numbers += [float(score.range.low), float(score.range.high)]
+    return score.decay is None and all(n.is_integer() for n in numbers)
 
 
 def compile_policy(model: CheckedPolicy, params: Mapping[str, Any] | None = None) -> CompiledPolicy:

@@ -19,6 +19,7 @@ from typing import Any
 
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.language import ast
+from mqldsl.language.ast import walk
 from mqldsl.language.notation import expr
 
 
@@ -77,6 +78,32 @@ class ExpressionCode:
     def lazy_score(self, name: str) -> str | None:
         """The code of a score's value when computed on first use; None: the local."""
         return None
+
+    def static(self, node: ast.Expr) -> bool:
+        """Whether an expression is the same at every instant (profile, params
+        and static scores only), so that it can be computed once per lead."""
+        for part in walk(node):
+            if isinstance(part, ast.Pattern | ast.NoEvents | ast.Count | ast.DaysSince):
+                return False
+            if isinstance(part, ast.Name):
+                ref = self.model.refs.get(id(part))
+                if ref is not None and ref.kind == "event":
+                    return False
+                if ref is not None and ref.kind == "score" and ref.name not in self.static_scores:
+                    return False
+        return True
+
+    def cost(self, node: ast.Expr) -> int:
+        """0 for a static condition, 2 for one that reads a score computed per instant,
+        1 for any other (window searches)."""
+        if self.static(node):
+            return 0
+        for part in walk(node):
+            if isinstance(part, ast.Name):
+                ref = self.model.refs.get(id(part))
+                if ref is not None and ref.kind == "score" and ref.name not in self.static_scores:
+                    return 2
+        return 1
 
     def is_literal(self, node: ast.Expr) -> bool:
         if isinstance(node, ast.Name):
@@ -213,11 +240,16 @@ class _Condition(ast.Visitor[str]):
     def __init__(self, code: ExpressionCode) -> None:
         self.code = code
 
+    # Conditions have no side effects: the parts of an `and`/`or` are tested cheapest first
+    # (ExpressionCode.cost), so that a static part short-circuits before any search.
+
     def visit_And(self, node: ast.And) -> str:
-        return "(" + " and ".join(self.code.cond(o) for o in node.operands) + ")"
+        parts = sorted(node.operands, key=self.code.cost)
+        return "(" + " and ".join(self.code.cond(o) for o in parts) + ")"
 
     def visit_Or(self, node: ast.Or) -> str:
-        return "(" + " or ".join(self.code.cond(o) for o in node.operands) + ")"
+        parts = sorted(node.operands, key=self.code.cost)
+        return "(" + " or ".join(self.code.cond(o) for o in parts) + ")"
 
     def visit_Not(self, node: ast.Not) -> str:
         return f"(not {self.code.cond(node.operand)})"

@@ -28,10 +28,12 @@ from mqldsl.engine.runtime import (
     TimelineStep,
     TimelineTooLong,
     cap,
+    check_size,
     clamp,
     decay_factor,
     due_time,
     instants,
+    next_instant,
     round_score,
 )
 
@@ -63,6 +65,18 @@ def _dsum(
     for index in range(bisect_right(times, low), bisect_right(times, t)):
         total += points * decay_factor(percent, every, t - times[index])
     return total
+
+
+def _group(events: Sequence[Any]) -> dict[str, list[Any]]:
+    """A lead's events by type, each list in time order."""
+    groups: dict[str, list[Any]] = {}
+    for event in events:
+        group = groups.get(event.type)
+        if group is None:
+            groups[event.type] = [event]
+        else:
+            group.append(event)
+    return groups
 
 
 def _div(a: Any, b: Any) -> Any:
@@ -126,13 +140,27 @@ def drive(
     instant: Callable[[float, float, int], tuple[list[str], int]],
     recycle: Callable[[int, float, float], tuple[int, int]],
     route: Callable[[int, float, float], int],
+    pts: list[float] | None = None,
 ) -> EvalResult:
+    """Walk the lead's timeline: at each instant of ``pts`` (its change points, see
+    :mod:`mqldsl.engine.changes`; None: every instant of SPEC §7), the holding stage,
+    disqualifiers and recycling; then the decision as of ``as_of``."""
     names = meta.stages
     locked = meta.locked
+    times = [e.at for e in lead.events]
     try:
-        points = instants([e.at for e in lead.events], meta.windows, meta.decay_periods, as_of)
+        if pts is None:
+            points = instants(times, meta.windows, meta.decay_periods, as_of)
+        else:
+            check_size(times, meta.windows, meta.decay_periods, as_of)
+            points = pts
     except TimelineTooLong as exc:
         raise exc.for_lead(lead.id) from None
+    # After a change in a locked timeline with recycle rules, the next instant of SPEC §7 is
+    # evaluated too: a recycle rule of the stage just reached applies there.
+    chase = pts is not None and locked and bool(meta.recycles)
+    total = len(points)
+    position = 0
     reached = 0
     start = NEG
     label: str | None = None
@@ -141,7 +169,10 @@ def drive(
     steps: list[TimelineStep] = []
     reasons: list[str] = []
     first: dict[str, tuple[float, int]] = {}
-    for t in points:
+    while position < total:
+        t = points[position]
+        position += 1
+        before = (reached, start, label)
         # A locked timeline never goes below what it reached: stages up to it are not tried.
         reasons, holding = instant(t, start, reached if locked else 0)
         why = ""
@@ -182,6 +213,13 @@ def drive(
                 steps.append(TimelineStep(t, new, why, recycled_by=cycled))
             if new not in first and new != DISQUALIFIED:
                 first[new] = (t, route(names.index(new), t, start))
+        if chase and (reached, start, label) != before:
+            after = next_instant(times, meta.windows, meta.decay_periods, as_of, t)
+            if after is not None and (position == total or after < points[position]):
+                if points is pts:
+                    points = list(pts)
+                points.insert(position, after)
+                total += 1
     assert label is not None
     contributions: dict[str, tuple[float, ...]] | None = None
     if explain:
@@ -246,6 +284,7 @@ HELPERS: Mapping[str, Any] = MappingProxyType(
         "_since": _since,
         "_dsum": _dsum,
         "_div": _div,
+        "_group": _group,
         "_round": _round,
         "_cap": cap,
         "_clamp": clamp,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import operator
+from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
@@ -223,6 +224,30 @@ class TimelineTooLong(ValueError):
         return TimelineTooLong(f"lead `{lead_id}`: {self.message}")
 
 
+def check_size(
+    event_times: Sequence[float],
+    windows: Sequence[float],
+    decay_periods: Sequence[float],
+    as_of: float,
+    limit: int = MAX_INSTANTS,
+) -> None:
+    """:class:`TimelineTooLong` when the lead's timeline (SPEC §7) would have more than
+    ``limit`` instants (:func:`timeline_size`), counted before anything is listed, so the
+    work is bounded. A cheap bound first (every event at the oldest event's time): the
+    exact count only when the bound is above the limit."""
+    count = len(event_times)
+    bound = 1 + count * (1 + len(windows))
+    if decay_periods and count:
+        oldest = max(0.0, as_of - min(event_times))
+        bound += count * sum(math.floor(oldest / period) for period in decay_periods)
+    if bound <= limit:
+        return
+    size = timeline_size(event_times, windows, decay_periods, as_of)
+    if size > limit:
+        used = [at for at in event_times if at <= as_of]
+        raise TimelineTooLong(too_long(size, limit, len(used), min(used), decay_periods))
+
+
 def instants(
     event_times: Sequence[float],
     windows: Sequence[float],
@@ -234,18 +259,8 @@ def instants(
     event time, every event time plus every window duration, every decay step
     boundary, and the as-of instant — those not after the as-of instant.
     :class:`TimelineTooLong` when :func:`timeline_size` is above ``limit``
-    (counted before anything is listed, so the work is bounded)."""
-    # A cheap bound first (every event at the oldest event's time): the exact count only
-    # when the bound is above the limit.
-    count = len(event_times)
-    bound = 1 + count * (1 + len(windows))
-    if decay_periods and count:
-        oldest = max(0.0, as_of - min(event_times))
-        bound += count * sum(math.floor(oldest / period) for period in decay_periods)
-    size = bound if bound <= limit else timeline_size(event_times, windows, decay_periods, as_of)
-    if size > limit:
-        used = [at for at in event_times if at <= as_of]
-        raise TimelineTooLong(too_long(size, limit, len(used), min(used), decay_periods))
+    (:func:`check_size`)."""
+    check_size(event_times, windows, decay_periods, as_of, limit)
     points: set[float] = {as_of}
     for at in event_times:
         if at > as_of:
@@ -260,6 +275,40 @@ def instants(
                 points.add(at + k * period)
                 k += 1
     return sorted(points)
+
+
+def next_instant(
+    event_times: Sequence[float],
+    windows: Sequence[float],
+    decay_periods: Sequence[float],
+    as_of: float,
+    t: float,
+) -> float | None:
+    """The first instant of :func:`instants` after ``t`` (None if ``t`` is the as-of
+    instant or later), without listing them: ``event_times`` sorted."""
+    if t >= as_of:
+        return None
+    best = as_of
+    index = bisect_right(event_times, t)
+    if index < len(event_times) and event_times[index] < best:
+        best = event_times[index]
+    for window in windows:
+        # The first event whose window ends after t (computed as instants() does).
+        k = max(bisect_right(event_times, t - window) - 1, 0)
+        while k < len(event_times) and event_times[k] + window <= t:
+            k += 1
+        if k < len(event_times) and t < event_times[k] + window < best:
+            best = event_times[k] + window
+    for period in set(decay_periods):
+        for at in event_times[:index]:
+            step = max(1, math.floor((t - at) / period))
+            while step > 1 and at + (step - 1) * period > t:
+                step -= 1
+            while at + step * period <= t:
+                step += 1
+            if at + step * period < best:
+                best = at + step * period
+    return best
 
 
 def too_long(

@@ -94,6 +94,7 @@ class MemoEvaluator:
             instant: Any,
             recycle: Any,
             route: Any,
+            pts: Any = None,
         ) -> Any:
             memo = self._memo
 
@@ -110,7 +111,7 @@ class MemoEvaluator:
                 if lazy is not None:
                     lazy.cell_contents = _one(remembered, position)
             return drive(
-                meta, lead, as_of, explain, remembered, scores_explain, instant, recycle, route
+                meta, lead, as_of, explain, remembered, scores_explain, instant, recycle, route, pts
             )
 
         namespace["_drive"] = drive_with_memo

@@ -1,0 +1,234 @@
+"""Which instants of a lead's timeline can change its result, for the code
+generator (:mod:`mqldsl.engine.codegen`).
+
+SPEC §7 evaluates a lead at every event time, every event time plus every
+window the policy uses, every decay step and the as-of instant. Between two of
+those instants nothing changes, but most of them change nothing a stage
+condition, disqualifier or recycle rule reads: an event whose type no condition
+counts, the end of a 60-day window when only 14-day windows of that pattern are
+read, or anything read by a stage that the lead's profile already rules out
+(``fit >= 30 and intent >= 40`` for a lead whose fit is 12 never holds, so
+intent's windows do not matter for it). The generated code lists, per lead,
+only the instants where something read can change:
+
+- a ``within D`` read of pattern m changes at each match time and each match
+  time plus D; an ``ever`` read (and a bare event name) at each match time;
+- a score read by a condition reads everything its rules read;
+- each condition is first partially evaluated on what is the same at every
+  instant (profile fields, params, static scores): one that is certainly false,
+  or certainly true, for this lead changes nowhere (:meth:`ChangePoints.guard`);
+- a condition that reads `days since` or a decayed score changes with time
+  itself: the lead is then evaluated at every instant of SPEC §7 (``pts`` is
+  None).
+
+Between two listed instants every condition read has the same value, so the
+result there equals the result at the earlier one. The driver
+(:func:`mqldsl.engine.helpers.drive`) keeps the one case where that is not
+enough: after a recycle or a change of stage in a locked timeline with recycle
+rules, it also evaluates the next instant of SPEC §7, as the full timeline
+would (a recycle rule of the stage just reached is applied at the next
+instant).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mqldsl.engine.expression_code import ExpressionCode
+from mqldsl.language import ast
+from mqldsl.language.ast import walk
+from mqldsl.language.notation import expr
+
+# A read of a pattern's match times: (the pattern's local, the window in seconds or None: ever).
+Read = tuple[str, float | None]
+
+
+@dataclass
+class Reads:
+    """What an expression reads that can change between instants."""
+
+    windows: set[Read] = field(default_factory=set)
+    continuous: bool = False  # `days since` or a decayed score: changes with time itself
+
+    def add(self, other: Reads) -> None:
+        self.windows |= other.windows
+        self.continuous = self.continuous or other.continuous
+
+
+class ChangePoints:
+    """Writes, at the lead level of the generated ``evaluate``, the code that lists the
+    lead's change points into ``pts`` (sorted, with the as-of instant; None for every
+    instant of SPEC §7)."""
+
+    def __init__(self, code: ExpressionCode) -> None:
+        self.code = code
+        self.model = code.model
+        self._scores: dict[str, Reads] = {}
+        # A static test (by its notation) -> its local g<i> and its code.
+        self._locals: dict[str, tuple[str, str]] = {}
+
+    # ------------------------------------------------------------ reads
+
+    def reads(self, node: ast.Expr) -> Reads:
+        code = self.code
+        found = Reads()
+        for part in walk(node):
+            if isinstance(part, ast.Pattern):
+                found.windows.add((code.pattern(part.event, part.where), _seconds(part.window)))
+            elif isinstance(part, ast.DaysSince):
+                found.continuous = True
+            elif isinstance(part, ast.Name):
+                ref = self.model.refs.get(id(part))
+                if ref is None:
+                    continue
+                if ref.kind == "event":
+                    found.windows.add((code.pattern(ref.name, None), None))
+                elif ref.kind == "score" and ref.name not in code.static_scores:
+                    found.add(self.score_reads(ref.name))
+        return found
+
+    def score_reads(self, name: str) -> Reads:
+        """Everything score ``name`` reads (through the scores it reads, in turn)."""
+        if name in self._scores:
+            return self._scores[name]
+        found = self._scores[name] = Reads()
+        score = self.model.scores[name].node
+        if score.formula is not None:
+            found.add(self.reads(score.formula))
+            return found
+        for rule in score.rules or ():
+            if isinstance(rule, ast.PerRule):
+                found.add(self.reads(rule.pattern))
+                if score.decay is not None:
+                    found.continuous = True
+            else:
+                found.add(self.reads(rule.condition))
+                if score.decay is not None and self.model.decay_pattern(rule.condition):
+                    found.continuous = True
+        return found
+
+    # ------------------------------------------------------------ partial evaluation
+
+    def guard(self, node: ast.Expr) -> tuple[str, str]:
+        """Code for (may hold, surely holds) of a condition given only what is the same at
+        every instant: ``"True"``/``"False"`` where that is known when compiling."""
+        if isinstance(node, ast.And | ast.Or):
+            parts = [self.guard(operand) for operand in node.operands]
+            join = _all if isinstance(node, ast.And) else _any
+            return join([may for may, _ in parts]), join([sure for _, sure in parts])
+        if isinstance(node, ast.Not):
+            may, sure = self.guard(node.operand)
+            return _not(sure), _not(may)
+        if self.code.static(node):
+            key = expr(node)
+            if key not in self._locals:
+                self._locals[key] = (f"g{len(self._locals)}", self.code.cond(node))
+            local = self._locals[key][0]
+            return local, local
+        return "True", "False"
+
+    def needs(self, node: ast.Expr, context: str, out: list[tuple[Reads, str]]) -> None:
+        """Add to ``out`` what each part of a condition reads that changes between
+        instants, with the code of when it matters for this lead (``context``): a part
+        of an `and` matters only while every other part may hold, a part of an `or` only
+        while no part surely holds."""
+        if context == "False":
+            return
+        if isinstance(node, ast.And | ast.Or):
+            parts = [self.guard(operand) for operand in node.operands]
+            if isinstance(node, ast.And):
+                inner = _all([context, *[may for may, _ in parts]])
+            else:
+                inner = _all([context, _not(_any([sure for _, sure in parts]))])
+            for operand in node.operands:
+                self.needs(operand, inner, out)
+            return
+        if isinstance(node, ast.Not):
+            self.needs(node.operand, context, out)
+            return
+        if self.code.static(node):
+            return
+        reads = self.reads(node)
+        if reads.windows or reads.continuous:
+            out.append((reads, context))
+
+    # ------------------------------------------------------------ the code
+
+    def lines(self, conditions: list[ast.Expr]) -> list[str]:
+        """The lines (unindented) that set ``pts`` for a lead, given every condition the
+        timeline evaluates at each instant (stages, disqualifiers, recycles)."""
+        self._locals = {}
+        found: list[tuple[Reads, str]] = []
+        for condition in conditions:
+            self.needs(condition, "True", found)
+        needs: dict[Read, list[str]] = {}
+        continuous: list[str] = []
+        for reads, context in found:
+            for read in reads.windows:
+                needs.setdefault(read, []).append(context)
+            if reads.continuous:
+                continuous.append(context)
+        out = [f"{local} = {code}" for local, code in self._locals.values()]
+        every = _any(continuous)
+        # Each pattern's match times, then each of its windows' ends.
+        moments: dict[str, list[str]] = {}
+        for (times, _), guards in needs.items():
+            moments.setdefault(times, []).extend(guards)
+        # The timeline starts at its first instant (the entry stage's `entered`).
+        body = ["P = {as_of, events[0].at} if events else {as_of}"]
+        for times, guards in sorted(moments.items(), key=lambda item: int(item[0][1:])):
+            body.append(_when(_any(guards), f"P.update({times})"))
+            for (other, seconds), ends in sorted(needs.items(), key=_order):
+                if other == times and seconds is not None:
+                    add = f"P.update([a + {seconds!r} for a in {times}])"
+                    body.append(_when(_any(ends), add))
+        body.append("pts = sorted([p for p in P if p <= as_of])")
+        if every == "True":
+            out.append("pts = None")
+        elif every == "False":
+            out.extend(body)
+        else:
+            out.append(f"if {every}:")
+            out.append("    pts = None")
+            out.append("else:")
+            out.extend("    " + line for line in body)
+        return out
+
+
+def _seconds(window: ast.Window) -> float | None:
+    return window.seconds if isinstance(window, ast.Duration) else None
+
+
+def _order(item: tuple[Read, list[str]]) -> float:
+    (_, seconds), _ = item
+    return -1.0 if seconds is None else seconds
+
+
+def _when(test: str, line: str) -> str:
+    return line if test == "True" else f"if {test}: {line}"
+
+
+def _all(parts: list[str]) -> str:
+    if "False" in parts:
+        return "False"
+    kept = [part for part in parts if part != "True"]
+    if not kept:
+        return "True"
+    return kept[0] if len(kept) == 1 else "(" + " and ".join(kept) + ")"
+
+
+def _any(parts: list[str]) -> str:
+    if "True" in parts:
+        return "True"
+    kept = list(dict.fromkeys(part for part in parts if part != "False"))
+    if not kept:
+        return "False"
+    return kept[0] if len(kept) == 1 else "(" + " or ".join(kept) + ")"
+
+
+def _not(part: str) -> str:
+    if part == "True":
+        return "False"
+    if part == "False":
+        return "True"
+    return f"(not {part})"
