@@ -172,7 +172,7 @@ def drive(
     while position < total:
         t = points[position]
         position += 1
-        before = (reached, start, label)
+        before = (reached, start, label) if chase else None
         # A locked timeline never goes below what it reached: stages up to it are not tried.
         reasons, holding = instant(t, start, reached if locked else 0)
         why = ""
