@@ -17,9 +17,10 @@ only the instants where something read can change:
 - each condition is first partially evaluated on what is the same at every
   instant (profile fields, params, static scores): one that is certainly false,
   or certainly true, for this lead changes nowhere (:meth:`ChangePoints.guard`);
-- a condition that reads `days since` or a decayed score changes with time
-  itself: the lead is then evaluated at every instant of SPEC §7 (``pts`` is
-  None).
+- a decayed score read by a condition changes at each decay step of the matches
+  of its rules' patterns;
+- a condition that reads `days since` changes with time itself: the lead is then
+  evaluated at every instant of SPEC §7 (``pts`` is None).
 
 Between two listed instants every condition read has the same value, so the
 result there equals the result at the earlier one. The driver
@@ -48,10 +49,12 @@ class Reads:
     """What an expression reads that can change between instants."""
 
     windows: set[Read] = field(default_factory=set)
-    continuous: bool = False  # `days since` or a decayed score: changes with time itself
+    steps: set[tuple[str, float]] = field(default_factory=set)  # decay: (pattern, period)
+    continuous: bool = False  # `days since`: changes with time itself
 
     def add(self, other: Reads) -> None:
         self.windows |= other.windows
+        self.steps |= other.steps
         self.continuous = self.continuous or other.continuous
 
 
@@ -96,15 +99,18 @@ class ChangePoints:
         if score.formula is not None:
             found.add(self.reads(score.formula))
             return found
+        decay = score.decay
         for rule in score.rules or ():
             if isinstance(rule, ast.PerRule):
                 found.add(self.reads(rule.pattern))
-                if score.decay is not None:
-                    found.continuous = True
+                pattern: ast.Pattern | None = rule.pattern
             else:
                 found.add(self.reads(rule.condition))
-                if score.decay is not None and self.model.decay_pattern(rule.condition):
-                    found.continuous = True
+                pattern = self.model.decay_pattern(rule.condition)
+            if decay is not None and pattern is not None:
+                # Each match's contribution changes at its decay steps.
+                times = self.code.pattern(pattern.event, pattern.where)
+                found.steps.add((times, decay.every.seconds))
         return found
 
     # ------------------------------------------------------------ partial evaluation
@@ -149,7 +155,7 @@ class ChangePoints:
         if self.code.static(node):
             return
         reads = self.reads(node)
-        if reads.windows or reads.continuous:
+        if reads.windows or reads.steps or reads.continuous:
             out.append((reads, context))
 
     # ------------------------------------------------------------ the code
@@ -163,9 +169,12 @@ class ChangePoints:
             self.needs(condition, "True", found)
         needs: dict[Read, list[str]] = {}
         continuous: list[str] = []
+        steps: dict[tuple[str, float], list[str]] = {}
         for reads, context in found:
             for read in reads.windows:
                 needs.setdefault(read, []).append(context)
+            for step in reads.steps:
+                steps.setdefault(step, []).append(context)
             if reads.continuous:
                 continuous.append(context)
         out = [f"{local} = {code}" for local, code in self._locals.values()]
@@ -175,13 +184,16 @@ class ChangePoints:
         for (times, _), guards in needs.items():
             moments.setdefault(times, []).extend(guards)
         # The timeline starts at its first instant (the entry stage's `entered`).
-        body = ["P = {as_of, events[0].at} if events else {as_of}"]
+        # The limit of instants a lead (E900) is checked before anything is listed.
+        body = ["_limit(META, lead, as_of)", "P = {as_of, events[0].at} if events else {as_of}"]
         for times, guards in sorted(moments.items(), key=lambda item: int(item[0][1:])):
             body.append(_when(_any(guards), f"P.update({times})"))
             for (other, seconds), ends in sorted(needs.items(), key=_order):
                 if other == times and seconds is not None:
                     add = f"P.update([a + {seconds!r} for a in {times}])"
                     body.append(_when(_any(ends), add))
+        for (times, period), guards in sorted(steps.items()):
+            body.append(_when(_any(guards), f"_steps(P, {times}, {period!r}, as_of)"))
         body.append("pts = sorted([p for p in P if p <= as_of])")
         if every == "True":
             out.append("pts = None")

@@ -79,6 +79,26 @@ def _group(events: Sequence[Any]) -> dict[str, list[Any]]:
     return groups
 
 
+def _limit(meta: PolicyMeta, lead: Lead, as_of: float) -> None:
+    """:class:`TimelineTooLong` (naming the lead) when its timeline passes the limit of
+    instants (SPEC §7, E900): checked before the generated code lists a lead's change points."""
+    try:
+        check_size([e.at for e in lead.events], meta.windows, meta.decay_periods, as_of)
+    except TimelineTooLong as exc:
+        raise exc.for_lead(lead.id) from None
+
+
+def _steps(points: set[float], times: Sequence[float], period: float, as_of: float) -> None:
+    """Add to ``points`` the decay steps of ``times`` up to ``as_of``, computed as
+    :func:`~mqldsl.engine.runtime.instants` does. Bounded: the driver has refused a lead whose
+    timeline passes the limit of instants before the generated code calls this."""
+    for at in dict.fromkeys(times):
+        k = 1
+        while at + k * period <= as_of:
+            points.add(at + k * period)
+            k += 1
+
+
 def _div(a: Any, b: Any) -> Any:
     if a is None or b is None or b == 0:
         return None
@@ -147,18 +167,17 @@ def drive(
     disqualifiers and recycling; then the decision as of ``as_of``."""
     names = meta.stages
     locked = meta.locked
-    times = [e.at for e in lead.events]
-    try:
-        if pts is None:
-            points = instants(times, meta.windows, meta.decay_periods, as_of)
-        else:
-            check_size(times, meta.windows, meta.decay_periods, as_of)
-            points = pts
-    except TimelineTooLong as exc:
-        raise exc.for_lead(lead.id) from None
+    if pts is None:
+        try:
+            points = instants([e.at for e in lead.events], meta.windows, meta.decay_periods, as_of)
+        except TimelineTooLong as exc:
+            raise exc.for_lead(lead.id) from None
+    else:
+        points = pts  # the generated code has checked the limit (_limit) before listing them
     # After a change in a locked timeline with recycle rules, the next instant of SPEC §7 is
     # evaluated too: a recycle rule of the stage just reached applies there.
     chase = pts is not None and locked and bool(meta.recycles)
+    times = [e.at for e in lead.events] if chase else []
     total = len(points)
     position = 0
     reached = 0
@@ -285,6 +304,8 @@ HELPERS: Mapping[str, Any] = MappingProxyType(
         "_dsum": _dsum,
         "_div": _div,
         "_group": _group,
+        "_steps": _steps,
+        "_limit": _limit,
         "_round": _round,
         "_cap": cap,
         "_clamp": clamp,
