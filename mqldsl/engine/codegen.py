@@ -314,11 +314,25 @@ class _Compiler(ExpressionCode):
             w.line("return reasons")
 
         def instant() -> None:
-            w.line("reasons = disqualifiers(t, NEG)")
-            w.line("if reasons:")
-            w.indent()
-            w.line("return reasons, 0")
-            w.outdent()
+            if self.fresh:
+                # The journey start is minus infinity, as disqualifiers need: tested in place,
+                # the reasons listed only when one holds.
+                tests = [self.cond(d.condition) for d in model.disqualifiers]
+                if tests:
+                    w.line(f"if {' or '.join(tests)}:")
+                    w.indent()
+                    w.line("reasons = []")
+                    for d, test in zip(model.disqualifiers, tests, strict=True):
+                        w.line(f"if {test}: reasons.append({d.reason!r})")
+                    w.line("return reasons, 0")
+                    w.outdent()
+                w.line("reasons = _E")
+            else:
+                w.line("reasons = disqualifiers(t, NEG)")
+                w.line("if reasons:")
+                w.indent()
+                w.line("return reasons, 0")
+                w.outdent()
             # The last-listed stage whose condition holds: from the last one down.
             staged = [
                 (index, stage.condition)
@@ -327,13 +341,16 @@ class _Compiler(ExpressionCode):
             ]
             # Stages at or below `floor` (what a locked timeline has reached) are not tried.
             for index, condition in reversed(staged):
-                w.line(f"if floor < {index} and {self.cond(condition)}:")
+                # Flexible stages: the floor is always 0, every stage is tried.
+                test = f"floor < {index} and " if model.locked else ""
+                w.line(f"if {test}{self.cond(condition)}:")
                 w.indent()
                 w.line(f"return reasons, {index}")
                 w.outdent()
             w.line("return reasons, 0")
 
-        self.function("def disqualifiers(t, s):", disqualifiers, lazy=True, inline=True)
+        if not self.fresh:
+            self.function("def disqualifiers(t, s):", disqualifiers, lazy=True, inline=True)
         self.function("def instant(t, s, floor):", instant, lazy=True, inline=True)
 
     def _recycle_function(self) -> None:

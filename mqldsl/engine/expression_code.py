@@ -51,6 +51,9 @@ class ExpressionCode:
         self.lazy = False  # whether scores are computed on first use (codegen's lazy functions)
         self.inline = False  # whether window searches are written in place (see count)
         self.static_scores: set[str] = set()
+        # Without recycle rules no journey restarts: the start `s` is always minus infinity,
+        # so a window's bound needs no clipping and `ever` counts everything up to t.
+        self.fresh = not model.recycles
         self.value: Callable[[ast.Expr], tuple[str, bool]] = _Value(self).visit
         self.cond: Callable[[ast.Expr], str] = _Condition(self).visit
 
@@ -130,15 +133,21 @@ class ExpressionCode:
         """Code for the number of match times in (low, t]. Where conditions short-circuit
         (``inline``), the search for t is written in place, so a condition that is never
         reached costs no search; elsewhere it is done once at the function's top."""
+        ever = not isinstance(window, ast.Duration)
         if self.inline:
+            if ever and self.fresh:
+                return f"br({times}, t)"
             return f"(br({times}, t) - br({times}, {self.low(window)}))"
         self.heads.add(times)
+        if ever and self.fresh:
+            return f"h{times}"
         return f"(h{times} - br({times}, {self.low(window)}))"
 
     def prelude(self, indent: str) -> list[str]:
         """The lines that compute the window bounds and search heads used so far."""
         lines = [f"{indent}{name} = t - {seconds!r}" for seconds, name in self.lows.items()]
-        lines += [f"{indent}if {name} < s: {name} = s" for name in self.lows.values()]
+        if not self.fresh:
+            lines += [f"{indent}if {name} < s: {name} = s" for name in self.lows.values()]
         lines += [f"{indent}h{times} = br({times}, t)" for times in sorted(self.heads)]
         return lines
 

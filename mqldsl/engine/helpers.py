@@ -312,6 +312,7 @@ HELPERS: Mapping[str, Any] = MappingProxyType(
         "_decay": decay_factor,
         "NEG": NEG,
         "_U": UNSET,
+        "_E": (),  # no disqualifier holds
         "_drive": drive,
     }
 )
