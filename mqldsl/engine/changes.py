@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mqldsl.engine.expression_code import ExpressionCode
+from mqldsl.engine.expression_code import STATIC_KINDS, ExpressionCode
 from mqldsl.language import ast
 from mqldsl.language.ast import walk
 from mqldsl.language.notation import expr
@@ -78,7 +78,11 @@ class ChangePoints:
         for part in walk(node):
             if isinstance(part, ast.Pattern):
                 found.windows.add((code.pattern(part.event, part.where), _seconds(part.window)))
-            elif isinstance(part, ast.DaysSince):
+            elif isinstance(part, ast.NoEvents | ast.Count):
+                continue  # their pattern is read as a child
+            elif not isinstance(part, STATIC_KINDS):
+                # `days since`, or a kind this module does not know: it may change at any
+                # instant, so every instant of SPEC §7 is visited.
                 found.continuous = True
             elif isinstance(part, ast.Name):
                 ref = self.model.refs.get(id(part))

@@ -22,6 +22,30 @@ from mqldsl.language import ast
 from mqldsl.language.ast import walk
 from mqldsl.language.notation import expr
 
+#: The kinds of expression whose value does not depend on the instant by themselves (a name
+#: may still be an event or a score computed per instant). A kind added to the language is
+#: taken as changing with time until it is listed here (or in mqldsl.engine.changes).
+STATIC_KINDS = (
+    ast.NumberLit,
+    ast.StringLit,
+    ast.BoolLit,
+    ast.DateLit,
+    ast.InstantLit,
+    ast.ListLit,
+    ast.Name,
+    ast.AccountRef,
+    ast.Unary,
+    ast.Arith,
+    ast.Compare,
+    ast.Between,
+    ast.Membership,
+    ast.TextTest,
+    ast.Presence,
+    ast.Not,
+    ast.And,
+    ast.Or,
+)
+
 
 @dataclass
 class EventPattern:
@@ -86,8 +110,8 @@ class ExpressionCode:
         """Whether an expression is the same at every instant (profile, params
         and static scores only), so that it can be computed once per lead."""
         for part in walk(node):
-            if isinstance(part, ast.Pattern | ast.NoEvents | ast.Count | ast.DaysSince):
-                return False
+            if not isinstance(part, STATIC_KINDS):
+                return False  # events, or a kind this list does not know yet
             if isinstance(part, ast.Name):
                 ref = self.model.refs.get(id(part))
                 if ref is not None and ref.kind == "event":
