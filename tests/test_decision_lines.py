@@ -11,6 +11,7 @@ import io
 import math
 import tomllib
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import orjson
@@ -213,6 +214,21 @@ def test_instants_outside_the_calendar_fail_as_before(value: float) -> None:
         format_instant(value)
     with pytest.raises(type(before.value)):
         DecisionEncoder().instant(value)
+
+
+def test_lists_and_mappings_from_a_caller() -> None:
+    """The API lets a caller build a Decision with a list and a mapping proxy."""
+    decision = Decision(
+        "a",
+        0.0,
+        "s",
+        MappingProxyType({"fit": 1.5, "intent": None}),
+        ["R1", "R2"],  # type: ignore[arg-type]
+        None,
+        MappingProxyType({"s": 60.0}),
+        PolicyStamp(None, "0" * 64),
+    )
+    assert DecisionEncoder().line(decision) == dictionary_line(decision)
 
 
 def test_a_new_stamp_is_encoded_again() -> None:

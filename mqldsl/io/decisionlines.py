@@ -81,12 +81,13 @@ class DecisionEncoder:
         return encoded
 
     def _list(self, names: tuple[str, ...]) -> bytes:
-        encoded = self._lists.get(names)
+        key = names if type(names) is tuple else tuple(names)  # a list from a caller, too
+        encoded = self._lists.get(key)
         if encoded is None:
             encoded = orjson.dumps(list(names))
             if len(self._lists) >= _CACHE_LIMIT:
                 self._lists.clear()
-            self._lists[names] = encoded
+            self._lists[key] = encoded
         return encoded
 
     def _route_head(self, queue: str, sla: str | None) -> bytes:
