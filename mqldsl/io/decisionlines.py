@@ -36,10 +36,10 @@ class DecisionEncoder:
         self._names: dict[str, bytes] = {}
         self._lists: dict[tuple[str, ...], bytes] = {}
         self._routes: dict[tuple[str, str | None], bytes] = {}
-        self._stamp: object = None
-        self._tail = b""
-        self._as_of: float | None = None
-        self._as_of_bytes = b""
+        # (the last stamp, its bytes) and (the last as-of, its bytes): each pair replaced as
+        # one object, so that threads sharing an encoder never see a stale half.
+        self._stamp: tuple[object, bytes] = (None, b"")
+        self._as_of: tuple[float | None, bytes] = (None, b"")
 
     # ------------------------------------------------------------ instants
 
@@ -102,14 +102,12 @@ class DecisionEncoder:
         return encoded
 
     def _policy_tail(self, decision: Decision) -> bytes:
-        if decision.policy is not self._stamp:  # one stamp a run: encoded once
-            self._tail = (
-                b',"policy":'
-                + orjson.dumps(decision.policy.to_json(), option=orjson.OPT_NON_STR_KEYS)
-                + b"}\n"
-            )
-            self._stamp = decision.policy
-        return self._tail
+        stamp, tail = self._stamp
+        if decision.policy is not stamp:  # one stamp a run: encoded once
+            options = orjson.OPT_NON_STR_KEYS
+            tail = b',"policy":' + orjson.dumps(decision.policy.to_json(), option=options) + b"}\n"
+            self._stamp = (decision.policy, tail)
+        return tail
 
     def _scores(self, scores: Mapping[str, float | int | None]) -> bytes:
         return orjson.dumps(
@@ -121,9 +119,10 @@ class DecisionEncoder:
     def line(self, decision: Decision) -> bytes:
         """The decision's JSON line (with its newline)."""
         as_of = decision.as_of
-        if as_of != self._as_of:
-            self._as_of_bytes = b',"as_of":' + self._quoted_instant(as_of) + b',"stage":'
-            self._as_of = as_of
+        last, as_of_bytes = self._as_of
+        if as_of != last:
+            as_of_bytes = b',"as_of":' + self._quoted_instant(as_of) + b',"stage":'
+            self._as_of = (as_of, as_of_bytes)
         route = decision.route
         if route is None:
             route_bytes = b"null"
@@ -143,7 +142,7 @@ class DecisionEncoder:
             (
                 b'{"id":',
                 orjson.dumps(decision.id),
-                self._as_of_bytes,
+                as_of_bytes,
                 name(decision.stage),
                 b',"scores":',
                 self._scores(decision.scores),
