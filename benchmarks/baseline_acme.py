@@ -283,20 +283,22 @@ def history(changes: list[tuple[float, int, int]], fit: int) -> tuple[str, dict[
 def decide(lead: Journey, as_of: float) -> bytes:
     p = lead.profile or NO_PROFILE
     fit = fit_of(p)
-    events = [(e.at.timestamp(), e) for e in lead.events or ()]
-    events = [item for item in events if item[0] <= as_of]
-    unsubscribed = any(e.type == "unsubscribe" for _, e in events)
-    if not events:
-        label, entered = "visitor", {"visitor": as_of}
+    events = [(at, e) for e in lead.events or () if (at := e.at.timestamp()) <= as_of]
     if p.email_kind == "competitor":  # disqualified at every instant
         label = "disqualified"
         entered = {label: min(at for at, _ in events) if events else as_of}
-        reasons = b'["Competitor","Unsubscribed"]' if unsubscribed else b'["Competitor"]'
+        if any(e.type == "unsubscribe" for _, e in events):
+            reasons = b'["Competitor","Unsubscribed"]'
+        else:
+            reasons = b'["Competitor"]'
     else:
         if events:
             changes = changes_of(events, as_of, intent=fit >= 30, demo=fit >= 10)
             label, entered = history(changes, fit)
-        reasons = b'["Unsubscribed"]' if unsubscribed else b"[]"
+        else:
+            label, entered = "visitor", {"visitor": as_of}
+        # Unsubscribed is the one disqualifier left, and disqualified for ever.
+        reasons = b'["Unsubscribed"]' if label == "disqualified" else b"[]"
     route = b"null"
     if label == "mql":
         due = instant(entered["mql"] + (300 if p.channel == "inbound" else DAY)).encode()
