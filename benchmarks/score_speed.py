@@ -108,6 +108,7 @@ def main() -> None:
         )
         same = (work / "ours.jsonl").read_bytes() == (work / "base.jsonl").read_bytes()
         jobs = timed([*score, "--jobs", "2", "-o", str(work / "jobs.jsonl")])
+        same_jobs = (work / "jobs.jsonl").read_bytes() == (work / "ours.jsonl").read_bytes()
         locked_run = timed(
             [python, "-m", "mqldsl", "score", str(locked), str(journeys), "--as-of", AS_OF]
         )
@@ -121,6 +122,7 @@ def main() -> None:
         ("ratio mqldsl / baseline", f"{ours / base:.2f}x"),
         ("same decisions as the baseline", "yes" if same else "NO"),
         ("mqldsl score --jobs 2, whole process", f"{jobs:.1f} s"),
+        ("same decisions with --jobs 2", "yes" if same_jobs else "NO"),
         ("mqldsl score, stages locked, whole process", f"{locked_run:.1f} s"),
         ("baseline, evaluation only", f"{base_eval / count * 1e6:.0f} µs/lead"),
         ("evaluation only, flexible", f"{flexible_eval / count * 1e6:.0f} µs/lead"),
