@@ -7,17 +7,16 @@ stamp included), byte for byte, so the benchmark also checks that both agree.
 
 How it is fast:
 - typed decoding: msgspec structs with only the fields the policy reads (the
-  others are skipped in C); instants parsed to integer seconds with a cache of
-  day prefixes;
+  others are skipped in C), instants parsed in C (datetime, then epoch seconds);
 - the fit score depends on the profile only: computed once a lead;
 - one sweep over the lead's change points (each event's arrival and the end
   of each window it counts in, sorted once), with running window counters
   (+1 at arrival, -1 when the window has passed), so intent at any instant is
   a few additions, never a rescan of the events;
 - skipping what cannot matter: a competitor is disqualified at every
-  instant (no sweep); intent is not computed during the sweep when fit < 30
-  (the only stage condition that reads it cannot hold), nor the demo window
-  when fit < 10; the sweep stops at the first unsubscribe (disqualified from
+  instant (no sweep); when fit < 30 the intent counters are not kept (the
+  only stage condition that reads intent cannot hold), when fit < 10 neither
+  is the demo window, so the sweep visits only the "ever" events; the sweep stops at the first unsubscribe (disqualified from
   then on) and, after a sales acceptance, only looks for one;
 - the decision written as bytes: constant parts encoded once, instants from
   cached day prefixes.
