@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import run
+from .helpers import run
 
 ROOT = Path(__file__).resolve().parent.parent
 
