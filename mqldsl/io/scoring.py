@@ -25,6 +25,7 @@ from mqldsl.engine.parallel import ordered_map
 from mqldsl.engine.runtime import Decision, Lead, TimelineTooLong
 from mqldsl.io.crm import CrmWriter
 from mqldsl.io.csvrows import open_input
+from mqldsl.io.decisionlines import DecisionEncoder
 from mqldsl.io.errors import InputProblem
 from mqldsl.io.journeys import (
     JourneyReader,
@@ -55,11 +56,14 @@ class ScoreOptions:
 _TIMELINE = "\x00E900:"  # marks a worker's E900 rejection
 
 
+_ENCODER = DecisionEncoder()  # this process's caches (bounded), shared by its runs
+
+
 def decision_line(decision: Decision, extra: dict[str, Any] | None = None) -> bytes:
-    data = decision.to_json()
+    """The decision's JSON line, ``extra`` keys (an explanation) after its own."""
     if extra:
-        data.update(extra)
-    return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS) + b"\n"
+        return _ENCODER.line_with(decision, extra)
+    return _ENCODER.line(decision)
 
 
 class CsvWriter:
@@ -72,10 +76,10 @@ class CsvWriter:
         self.writer.writerow(["id", "as_of", "stage", *self.scores, "disqualified", "queue"])
 
     def write(self, decision: Decision) -> None:
-        data = decision.to_json()
-        row = [data["id"], data["as_of"], data["stage"]]
-        row += ["" if data["scores"][s] is None else data["scores"][s] for s in self.scores]
-        row += ["; ".join(data["disqualified"]), data["route"]["queue"] if data["route"] else ""]
+        scores = decision.scores
+        row: list[object] = [decision.id, _ENCODER.instant(decision.as_of), decision.stage]
+        row += ["" if scores[s] is None else scores[s] for s in self.scores]
+        row += ["; ".join(decision.disqualified), decision.route.queue if decision.route else ""]
         self.writer.writerow(row)
 
 

@@ -1,0 +1,47 @@
+"""What the benchmark scripts share: running a command as a child process
+(wall time and the child's own peak memory) and printing a table."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+
+def mqldsl(*args: str) -> list[str]:
+    """The command line of ``mqldsl ARGS`` with this interpreter (the worktree's code
+    when run with PYTHONPATH set to it)."""
+    return [PYTHON, "-m", "mqldsl", *args]
+
+
+def run(command: list[str], output: Path | None = None) -> tuple[float, float]:
+    """Run ``command`` from the repository root, its standard output to ``output``
+    (or discarded); (wall seconds, the child's peak resident memory in MB, from its
+    own rusage). Fails loudly when the command fails."""
+    start = time.perf_counter()
+    with open(output or os.devnull, "wb") as sink:
+        child = subprocess.Popen(command, cwd=ROOT, stdout=sink, stderr=subprocess.PIPE)
+        assert child.stderr is not None
+        errors = child.stderr.read()  # small: summaries and progress
+        _, status, usage = os.wait4(child.pid, 0)
+    elapsed = time.perf_counter() - start
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        sys.stderr.write(errors.decode(errors="replace"))
+        raise SystemExit(f"failed ({child.returncode}): {' '.join(command)}")
+    return elapsed, usage.ru_maxrss / 1024  # ru_maxrss is in KB on Linux
+
+
+def print_table(rows: list[tuple[str, str]]) -> None:
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"{name.ljust(width)}  {value}")
+
+
+def per_thousand(seconds: float, evaluations: int) -> str:
+    return f"{seconds / evaluations * 1000 * 1000:.1f} ms per 1,000 lead-evaluations"

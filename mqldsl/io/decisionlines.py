@@ -1,0 +1,167 @@
+"""Decisions as JSON Lines bytes, written directly (SPEC §12).
+
+A decision's line is exactly ``orjson.dumps(decision.to_json()) + b"\\n"``
+(the key order, the numbers and the unicode of :meth:`Decision.to_json
+<mqldsl.engine.runtime.Decision.to_json>` as orjson writes them), but built
+without the per-lead dictionaries: what is the same for every lead of a run
+is encoded once (the key names, the policy stamp, stage and queue names,
+the lists of disqualifiers), and instants are formatted from a cache of
+day prefixes (``format_instant`` goes through ``datetime`` for each one).
+The values that vary (ids, scores) are still encoded by orjson, so their
+escaping and number formatting cannot drift from the dictionary path.
+tests/test_decision_lines.py compares both paths byte for byte.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from mqldsl.engine.runtime import Decision, format_instant
+
+_DAY = 86400
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
+_CACHE_LIMIT = 65536  # entries per cache; past it a cache starts afresh (memory stays flat)
+
+
+class DecisionEncoder:
+    """Encodes decisions as JSON Lines; one per run (or per process), its
+    caches bounded."""
+
+    def __init__(self) -> None:
+        self._days: dict[int, str] = {}
+        self._names: dict[str, bytes] = {}
+        self._lists: dict[tuple[str, ...], bytes] = {}
+        self._routes: dict[tuple[str, str | None], bytes] = {}
+        # (the last stamp, its bytes) and (the last as-of, its bytes): each pair replaced as
+        # one object, so that threads sharing an encoder never see a stale half.
+        self._stamp: tuple[object, bytes] = (None, b"")
+        self._as_of: tuple[float | None, bytes] = (None, b"")
+
+    # ------------------------------------------------------------ instants
+
+    def instant(self, value: float) -> str:
+        """``format_instant(value)``: whole seconds from a cache of day prefixes."""
+        try:
+            whole = int(value)
+        except (OverflowError, ValueError):  # infinite or NaN: format_instant's error
+            return format_instant(value)
+        if whole != value:
+            return format_instant(value)  # fractions of seconds: rounding as there
+        days, seconds = divmod(whole, _DAY)
+        prefix = self._days.get(days)
+        if prefix is None:
+            try:
+                day = dt.date.fromordinal(_EPOCH_ORDINAL + days)
+            except (ValueError, OverflowError):
+                return format_instant(value)  # outside the calendar: its error
+            prefix = f"{day.year:04d}-{day.month:02d}-{day.day:02d}T"
+            if len(self._days) >= _CACHE_LIMIT:
+                self._days.clear()
+            self._days[days] = prefix
+        hours, rest = divmod(seconds, 3600)
+        minutes, secs = divmod(rest, 60)
+        return f"{prefix}{hours:02d}:{minutes:02d}:{secs:02d}Z"
+
+    def _quoted_instant(self, value: float) -> bytes:
+        return f'"{self.instant(value)}"'.encode()
+
+    # ------------------------------------------------------------ parts
+
+    def _name(self, name: str) -> bytes:
+        encoded = self._names.get(name)
+        if encoded is None:
+            encoded = orjson.dumps(name)
+            if len(self._names) >= _CACHE_LIMIT:
+                self._names.clear()
+            self._names[name] = encoded
+        return encoded
+
+    def _list(self, names: tuple[str, ...]) -> bytes:
+        key = names if type(names) is tuple else tuple(names)  # a list from a caller, too
+        encoded = self._lists.get(key)
+        if encoded is None:
+            encoded = orjson.dumps(list(names))
+            if len(self._lists) >= _CACHE_LIMIT:
+                self._lists.clear()
+            self._lists[key] = encoded
+        return encoded
+
+    def _route_head(self, queue: str, sla: str | None) -> bytes:
+        key = (queue, sla)
+        encoded = self._routes.get(key)
+        if encoded is None:
+            encoded = b'{"queue":' + orjson.dumps(queue) + b',"sla":' + orjson.dumps(sla)
+            encoded += b',"due":'
+            if len(self._routes) >= _CACHE_LIMIT:
+                self._routes.clear()
+            self._routes[key] = encoded
+        return encoded
+
+    def _policy_tail(self, decision: Decision) -> bytes:
+        stamp, tail = self._stamp
+        if decision.policy is not stamp:  # one stamp a run: encoded once
+            options = orjson.OPT_NON_STR_KEYS
+            tail = b',"policy":' + orjson.dumps(decision.policy.to_json(), option=options) + b"}\n"
+            self._stamp = (decision.policy, tail)
+        return tail
+
+    def _scores(self, scores: Mapping[str, float | int | None]) -> bytes:
+        return orjson.dumps(
+            scores if type(scores) is dict else dict(scores), option=orjson.OPT_NON_STR_KEYS
+        )
+
+    # ------------------------------------------------------------ lines
+
+    def line(self, decision: Decision) -> bytes:
+        """The decision's JSON line (with its newline)."""
+        as_of = decision.as_of
+        last, as_of_bytes = self._as_of
+        if as_of != last:
+            as_of_bytes = b',"as_of":' + self._quoted_instant(as_of) + b',"stage":'
+            self._as_of = (as_of, as_of_bytes)
+        route = decision.route
+        if route is None:
+            route_bytes = b"null"
+        else:
+            due = route.due
+            route_bytes = (
+                self._route_head(route.queue, route.sla)
+                + (b"null" if due is None else self._quoted_instant(due))
+                + b"}"
+            )
+        instant = self.instant
+        name = self._name
+        entered = b",".join(
+            name(stage) + f':"{instant(at)}"'.encode() for stage, at in decision.entered.items()
+        )
+        return b"".join(
+            (
+                b'{"id":',
+                orjson.dumps(decision.id),
+                as_of_bytes,
+                name(decision.stage),
+                b',"scores":',
+                self._scores(decision.scores),
+                b',"disqualified":',
+                self._list(decision.disqualified),
+                b',"route":',
+                route_bytes,
+                b',"entered":{',
+                entered,
+                b"}",
+                self._policy_tail(decision),
+            )
+        )
+
+    def line_with(self, decision: Decision, extra: dict[str, Any]) -> bytes:
+        """The decision's line with more keys after its own (an explanation)."""
+        data = decision.to_json()
+        data.update(extra)
+        return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS) + b"\n"
+
+
+__all__ = ["DecisionEncoder"]
