@@ -45,9 +45,11 @@ def score_timelines(
     return timeline
 
 
-def _cell(functions: list[Any], name: str) -> Any:
-    """The closure cell of ``name`` among the closures of ``functions`` (and
-    of the closures they hold), or None."""
+def _cells(functions: list[Any], names: Mapping[str, int]) -> dict[int, Any]:
+    """The closure cells of the variables ``names`` (name to position) among
+    the closures of ``functions`` (and of the closures they hold), by
+    position; one walk for all of them."""
+    found: dict[int, Any] = {}
     seen: set[int] = set()
     stack = list(functions)
     while stack:
@@ -58,10 +60,11 @@ def _cell(functions: list[Any], name: str) -> Any:
         for var, cell in zip(
             function.__code__.co_freevars, function.__closure__ or (), strict=True
         ):
-            if var == name:
-                return cell
+            position = names.get(var)
+            if position is not None:
+                found.setdefault(position, cell)
             stack.append(cell.cell_contents)
-    return None
+    return found
 
 
 def _one(remembered: ScoresAt, position: int) -> Any:
@@ -83,6 +86,7 @@ class MemoEvaluator:
         namespace = dict(evaluate.__globals__)
         drive = namespace["_drive"]
         self._memo: dict[tuple[float, float], tuple[Any, ...]] = {}
+        lazy_names = {f"S{position}": position for position in range(len(model.score_order))}
 
         def drive_with_memo(
             meta: Any,
@@ -105,10 +109,8 @@ class MemoEvaluator:
 
             # The conditions compute a score on first use (S<i>, i its position in the
             # evaluation order): those functions read it from the remembered scores.
-            for position in range(len(meta.scores)):
-                lazy = _cell([instant, recycle, route], f"S{position}")
-                if lazy is not None:
-                    lazy.cell_contents = _one(remembered, position)
+            for position, lazy in _cells([instant, recycle, route], lazy_names).items():
+                lazy.cell_contents = _one(remembered, position)
             return drive(
                 meta, lead, as_of, explain, remembered, scores_explain, instant, recycle, route
             )

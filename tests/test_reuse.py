@@ -1,0 +1,209 @@
+"""`sweep` and `whatif` that share each lead's scores between their runs
+(mqldsl.simulation.reuse) give byte-identical reports to a full run per
+variant (``reuse=False``), on shipped policies and scenarios: a sweep over a
+stage threshold, a locked policy that recycles (policies/saas_trial.mql),
+the fallback when the swept param feeds a score, and `--jobs`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mqldsl.engine.evaluator import Evaluator
+from mqldsl.io.policy import load_policy
+from mqldsl.simulation import reuse as reuse_module
+from mqldsl.simulation import sweep as sweep_module
+from mqldsl.simulation.records import lead_record
+from mqldsl.simulation.reuse import decide_variants, score_params, score_signature, share_scores
+from mqldsl.simulation.simulate import SimulationOptions
+from mqldsl.simulation.sources import Source, generate_journeys, load_leads, open_scenario
+from mqldsl.simulation.sweep import sweep
+from mqldsl.simulation.whatif import whatif
+
+from .conftest import ROOT
+
+ACME = ROOT / "policies" / "acme.mql"
+SAAS = ROOT / "policies" / "saas_trial.mql"
+
+
+def _bytes(report: Any) -> bytes:
+    return json.dumps(report.to_json(), sort_keys=False).encode()
+
+
+def _calls(monkeypatch: pytest.MonkeyPatch, module: Any) -> list[int]:
+    """Counts the reusing path's calls from ``module``."""
+    calls: list[int] = []
+    real = reuse_module.decide_variants
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(len(args[0]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, "decide_variants", counted)
+    return calls
+
+
+@pytest.mark.parametrize(
+    ("policy", "scenario", "param"),
+    [
+        (ACME, "acme", "mql_intent_min=20..60:10"),
+        (ACME, "acme", "mql_fit_min=30..50:10"),
+        (SAAS, "saas_trial", "pql_usage_min=20..60:10"),  # locked, recycles
+    ],
+)
+def test_a_sweep_outside_scores_reuses_them_and_gives_the_same_report(
+    monkeypatch: pytest.MonkeyPatch, policy: Path, scenario: str, param: str
+) -> None:
+    model = load_policy(policy)
+    source = Source(scenario=ROOT / "simulations" / f"{scenario}.toml", leads=400)
+    calls = _calls(monkeypatch, sweep_module)
+    reused = _bytes(sweep(model, [param], source))
+    assert calls == [5] if "20..60" in param else calls == [3]
+    plain = _bytes(sweep(model, [param], source, reuse=False))
+    assert len(calls) == 1  # the plain path does not reuse
+    assert reused == plain
+
+
+def test_a_sweep_over_a_param_a_score_reads_runs_every_value_in_full(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    model = load_policy(SAAS)
+    assert score_params(model) == {"team_min"}  # the team score reads it
+    source = Source(scenario=ROOT / "simulations" / "saas_trial.toml", leads=300)
+    calls = _calls(monkeypatch, sweep_module)
+    reused = _bytes(sweep(model, ["team_min=2..4"], source))
+    assert calls == []
+    assert reused == _bytes(sweep(model, ["team_min=2..4"], source, reuse=False))
+    # Two params, one of them read by a score: every combination in full too.
+    two = ["team_min=2..3", "pql_usage_min=30..40:10"]
+    assert _bytes(sweep(model, two, source)) == _bytes(sweep(model, two, source, reuse=False))
+    assert calls == []
+
+
+def test_a_sweep_of_journeys_across_processes_gives_the_same_report(tmp_path: Path) -> None:
+    journeys = tmp_path / "acme.jsonl"
+    generate_journeys(ROOT / "simulations" / "acme.toml", journeys, leads=2100)
+    model = load_policy(ACME)
+    source = Source(journeys=journeys)
+    param = ["mql_intent_min=30..50:10"]
+    reused = _bytes(sweep(model, param, source, SimulationOptions(jobs=2)))
+    assert reused == _bytes(sweep(model, param, source, reuse=False))
+
+
+def test_a_long_sweep_is_decided_in_groups_of_bounded_size(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(reuse_module, "RECORDS_AT_ONCE", 300)  # 100 leads: 3 variants a call
+    calls = _calls(monkeypatch, sweep_module)
+    model = load_policy(ACME)
+    source = Source(scenario=ROOT / "simulations" / "acme.toml", leads=100)
+    param = ["mql_intent_min=20..60:5"]
+    reused = _bytes(sweep(model, param, source))
+    assert calls == [3, 3, 3]
+    assert reused == _bytes(sweep(model, param, source, reuse=False))
+
+
+def test_decided_variants_equal_a_plain_evaluation_of_each() -> None:
+    """Independently of the sweep: each record is what the compiled evaluator
+    gives the lead alone, with its scores at the handoff from a run as of it."""
+    model = load_policy(SAAS)
+    scenario = open_scenario(ROOT / "simulations" / "saas_trial.toml", model)
+    leads = load_leads(model, scenario, None, 3, 300)
+    as_of = leads.default_as_of
+    variants = [(model, {"pql_usage_min": value}) for value in (10, 40, 70)]
+    decided = decide_variants(variants, leads.leads, as_of, "mql", "sql")
+    names = model.stage_names
+    recycled = 0
+    for (_, params), records in zip(variants, decided, strict=True):
+        evaluator = Evaluator(model, params)
+        for lead, record in zip(leads.leads, records, strict=True):
+            result = evaluator.run(lead, as_of)
+            recycled += result.journey_start != float("-inf")
+            expected = lead_record(
+                model,
+                lead,
+                result.decision,
+                result.first_entries,
+                names.index("mql"),
+                names.index("sql"),
+            )
+            assert record == expected
+            at_handoff = ()
+            if record.handoff is not None:
+                at_handoff = tuple(evaluator.run(lead, record.handoff).decision.scores.values())
+            assert record.mql_scores == at_handoff
+    assert recycled > 0  # some timelines restarted: the memo's keys hold the start
+
+
+def test_score_signatures_tell_which_variants_may_share_scores(tmp_path: Path) -> None:
+    acme = load_policy(ACME)
+    saas = load_policy(SAAS)
+    assert share_scores([(acme, {}), (acme, {"mql_intent_min": 10, "mql_fit_min": 90})])
+    assert share_scores([(saas, {}), (saas, {"pql_usage_min": 10})])
+    assert not share_scores([(saas, {}), (saas, {"team_min": 9})])
+    assert not share_scores([(acme, {}), (saas, {})])
+    text = ACME.read_text()
+
+    def signature(old: str, new: str) -> Any:
+        assert old in text
+        path = tmp_path / "proposed.mql"
+        path.write_text(text.replace(old, new))
+        return score_signature(load_policy(path), {})
+
+    same = score_signature(acme, {})
+    # A comment, a stage threshold, a route: the scores are the same.
+    assert signature("# Acme Cloud", "# Another comment\n# Acme Cloud") == same
+    assert signature("demo_request within 60 days and fit >= 10", "fit >= 15") == same
+    assert signature("sla 5 minutes", "sla 9 minutes") == same
+    # A rule's points, a window: they are not.
+    assert signature("+15 when webinar_attended", "+16 when webinar_attended") != same
+    assert signature("webinar_attended within 30 days", "webinar_attended within 31 days") != same
+
+
+@pytest.mark.parametrize(
+    "params", [{"mql_intent_min": 30}, {"mql_fit_min": 40, "mql_intent_min": 50}]
+)
+def test_a_whatif_with_set_shares_the_scores_and_gives_the_same_report(
+    monkeypatch: pytest.MonkeyPatch, params: dict[str, Any]
+) -> None:
+    from mqldsl.simulation import whatif as whatif_module
+
+    model = load_policy(ACME)
+    source = Source(scenario=ROOT / "simulations" / "acme.toml", leads=300)
+    options = SimulationOptions(params=params)
+    calls = _calls(monkeypatch, whatif_module)
+    reused = _bytes(whatif(model, None, source, options, replications=2))
+    assert calls == [2, 2]
+    plain = _bytes(whatif(model, None, source, options, replications=2, reuse=False))
+    assert reused == plain
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "shared"),
+    [
+        ("demo_request within 60 days and fit >= 10", "demo_request within 60 days", True),
+        ("+20 when company_size between", "+40 when company_size between", False),
+    ],
+)
+def test_a_whatif_of_two_files_shares_scores_only_when_they_are_the_same(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, old: str, new: str, shared: bool
+) -> None:
+    from mqldsl.simulation import whatif as whatif_module
+
+    journeys = tmp_path / "acme.jsonl"
+    generate_journeys(ROOT / "simulations" / "acme.toml", journeys, leads=300)
+    text = ACME.read_text()
+    assert old in text
+    path = tmp_path / "proposed.mql"
+    path.write_text(text.replace(old, new))
+    base, proposed = load_policy(ACME), load_policy(path)
+    source = Source(journeys=journeys)
+    calls = _calls(monkeypatch, whatif_module)
+    reused = _bytes(whatif(base, proposed, source))
+    assert calls == ([2] if shared else [])
+    plain = _bytes(whatif(base, proposed, source, reuse=False))
+    assert reused == plain
+    assert json.loads(reused)["delta"]["mqls"]["diff"] != 0  # the change moves leads
