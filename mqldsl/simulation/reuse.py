@@ -25,6 +25,7 @@ worth of variants per call (:func:`variants_per_call`).
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +44,7 @@ RECORDS_AT_ONCE = 500_000
 
 Variant = tuple[CheckedPolicy, Mapping[str, Any]]
 
+NEG = -math.inf
 _SCHEMA = (ast.LeadBlock, ast.AccountBlock, ast.EventDecl)
 
 
@@ -123,6 +125,27 @@ class _Deciders:
                 (model, MemoEvaluator(model, params), names.index(job.mql_stage), sql_index)
             )
 
+    @staticmethod
+    def _at_handoff(
+        model: CheckedPolicy,
+        evaluator: MemoEvaluator,
+        lead: Lead,
+        record: LeadRecord,
+        memo: dict[tuple[float, float], tuple[Any, ...]],
+    ) -> tuple[Any, ...]:
+        """The scores of ``record`` at its handoff (declaration order), as
+        :func:`~mqldsl.simulation.run.with_mql_scores` finds them by deciding
+        the lead again as of the handoff: those are the scores at
+        ``(handoff, start)``, ``start`` where the timeline last restarted by
+        then. A policy that never recycles never restarts (``start`` is minus
+        infinity): they are read from the memo; else the lead is decided
+        again as of the handoff, its scores from the memo."""
+        assert record.handoff is not None
+        if model.recycles:
+            return tuple(evaluator.run(lead, record.handoff, memo).decision.scores.values())
+        values = dict(zip(model.score_order, evaluator.scores_at(record.handoff, NEG), strict=True))
+        return tuple(values[name] for name in model.scores)
+
     def decide(self, bounds: tuple[int, int]) -> list[list[LeadRecord]]:
         """The records of the leads within ``bounds``, a list per variant."""
         job = self.job
@@ -136,11 +159,10 @@ class _Deciders:
                 record = lead_record(
                     model, lead, result.decision, result.first_entries, mql_index, sql_index
                 )
-                if (
-                    job.handoff_scores and record.handoff is not None
-                ):  # as run.with_mql_scores, from the same memo
-                    scores = evaluator.run(lead, record.handoff, memo).decision.scores
-                    record = dataclasses.replace(record, mql_scores=tuple(scores.values()))
+                if job.handoff_scores and record.handoff is not None:
+                    record = dataclasses.replace(
+                        record, mql_scores=self._at_handoff(model, evaluator, lead, record, memo)
+                    )
                 records.append(record)
         return out
 
