@@ -218,3 +218,27 @@ def test_a_whatif_of_two_files_shares_scores_only_when_they_are_the_same(
     plain = _bytes(whatif(base, proposed, source, reuse=False))
     assert reused == plain
     assert json.loads(reused)["delta"]["mqls"]["diff"] != 0  # the change moves leads
+
+
+def test_a_timeline_too_long_stops_a_reusing_run_with_e900(tmp_path: Path) -> None:
+    from mqldsl.io.errors import InputProblem
+
+    from .test_edges import AS_OF as EDGE_AS_OF
+    from .test_edges import DECAY, bounded_leads
+
+    policy, data, _ = bounded_leads(tmp_path)
+    Path(policy).write_text(
+        DECAY.replace("event visit", "event visit\nparam m = 5").replace("fit >= 5", "fit >= m")
+    )
+    model = load_policy(policy)
+    assert not score_params(model)  # the reusing path
+    from mqldsl.engine.runtime import parse_instant
+
+    source = Source(journeys=data, as_of=parse_instant(EDGE_AS_OF))
+    for call in (
+        lambda: sweep(model, ["m=1..2"], source),
+        lambda: whatif(model, None, source, SimulationOptions(params={"m": 3})),
+    ):
+        with pytest.raises(InputProblem) as raised:
+            call()
+        assert "error[E900]: lead `old`: its timeline needs" in str(raised.value.lines)

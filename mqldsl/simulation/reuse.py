@@ -32,8 +32,9 @@ from typing import Any
 
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.parallel import can_fork, ordered_map
-from mqldsl.engine.runtime import Lead
+from mqldsl.engine.runtime import Lead, TimelineTooLong
 from mqldsl.engine.timelines import MemoEvaluator
+from mqldsl.io.errors import InputProblem
 from mqldsl.language import ast
 from mqldsl.language.printer import format_policy
 from mqldsl.simulation.records import LeadRecord, lead_record
@@ -190,7 +191,8 @@ def decide_variants(
     gives for ``leads`` (in input order), the scores of each lead computed
     once. Across ``jobs`` processes as ``evaluate_parallel`` (forked,
     sequential for fewer than 2,000 leads). ``progress`` is called with the
-    number of lead-evaluations done, now and then. Without
+    number of lead-evaluations done, now and then. A lead whose timeline is
+    too long (E900) stops the run with :class:`InputProblem`. Without
     ``handoff_scores`` the records' ``mql_scores`` (the scores at the
     handoff, which only the score distributions read) are left empty."""
     job = _Job(variants, leads, as_of, mql_stage, sql_stage, handoff_scores)
@@ -205,11 +207,14 @@ def decide_variants(
         bounds = [(i, min(i + size, count)) for i in range(0, count, size)]
         parts = ordered_map(_decide_chunk, bounds, jobs, _setup, (job,))
     out: list[list[LeadRecord]] = [[] for _ in variants]
-    for part, (low, high) in zip(parts, bounds, strict=True):
-        for records, chunk in zip(out, part, strict=True):
-            records.extend(chunk)
-        if progress is not None:
-            progress((high - low) * len(variants))
+    try:
+        for part, (low, high) in zip(parts, bounds, strict=True):
+            for records, chunk in zip(out, part, strict=True):
+                records.extend(chunk)
+            if progress is not None:
+                progress((high - low) * len(variants))
+    except TimelineTooLong as exc:  # as run_policy: the lead too long to evaluate stops the run
+        raise InputProblem([f"error[E900]: {exc.message}"]) from None
     return out
 
 
