@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from mqldsl.engine.evaluator import Evaluator
+from mqldsl.engine.runtime import parse_instant
 from mqldsl.io.policy import load_policy
 from mqldsl.simulation import reuse as reuse_module
 from mqldsl.simulation import sweep as sweep_module
@@ -33,16 +34,20 @@ def _bytes(report: Any) -> bytes:
     return json.dumps(report.to_json(), sort_keys=False).encode()
 
 
-def _calls(monkeypatch: pytest.MonkeyPatch, module: Any) -> list[int]:
-    """Counts the reusing path's calls from ``module``."""
+def _calls(
+    monkeypatch: pytest.MonkeyPatch, module: Any, name: str = "decide_variants"
+) -> list[int]:
+    """Counts the calls of the reusing path ``name`` from ``module`` (and the
+    variants of each)."""
     calls: list[int] = []
-    real = reuse_module.decide_variants
+    real = getattr(reuse_module, name)
+    position = 0 if name == "decide_variants" else 2
 
     def counted(*args: Any, **kwargs: Any) -> Any:
-        calls.append(len(args[0]))
+        calls.append(len(args[position]))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(module, "decide_variants", counted)
+    monkeypatch.setattr(module, name, counted)
     return calls
 
 
@@ -104,6 +109,59 @@ def test_a_long_sweep_is_decided_in_groups_of_bounded_size(
     reused = _bytes(sweep(model, param, source))
     assert calls == [3, 3, 3]
     assert reused == _bytes(sweep(model, param, source, reuse=False))
+
+
+@pytest.mark.parametrize(
+    ("params", "leads", "jobs"),
+    [
+        (["mql_intent_min=20..60:5"], 400, 1),
+        (["mql_fit_min=20..40:10", "mql_intent_min=30..50:10"], 400, 1),
+        (["mql_intent_min=20..60:5"], 2100, 2),
+    ],
+)
+def test_a_sweep_of_many_values_rethresholds_with_the_tune_cache(
+    monkeypatch: pytest.MonkeyPatch, params: list[str], leads: int, jobs: int
+) -> None:
+    model = load_policy(ACME)
+    source = Source(scenario=ROOT / "simulations" / "acme.toml", leads=leads)
+    cached = _calls(monkeypatch, sweep_module, "decide_by_cache")
+    reused = _bytes(sweep(model, params, source, SimulationOptions(jobs=jobs)))
+    assert cached == [9]
+    assert reused == _bytes(sweep(model, params, source, reuse=False))
+
+
+def test_a_recycling_policy_keeps_the_memo_path_for_many_values(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    model = load_policy(SAAS)
+    source = Source(scenario=ROOT / "simulations" / "saas_trial.toml", leads=200)
+    cached = _calls(monkeypatch, sweep_module, "decide_by_cache")
+    memo = _calls(monkeypatch, sweep_module)
+    param = ["pql_usage_min=20..60:5"]
+    reused = _bytes(sweep(model, param, source))
+    assert (cached, memo) == ([], [9])
+    assert reused == _bytes(sweep(model, param, source, reuse=False))
+
+
+XED_CSV = ROOT.parent / "shared" / "data" / "xeducation" / "xeducation_Leads.csv"
+
+
+@pytest.mark.skipif(not XED_CSV.exists(), reason="../shared/data/xeducation is not present")
+def test_a_sweep_of_real_journeys_gives_the_same_report(tmp_path: Path) -> None:
+    from .helpers import run
+
+    journeys = tmp_path / "xeducation.jsonl"
+    code, _, err = run(
+        "import", str(XED_CSV), "--policy", str(ROOT / "policies" / "xeducation.mql"),
+        "--mapping", str(ROOT / "policies" / "xeducation.toml"), "-o", str(journeys),
+    )  # fmt: skip
+    assert code == 0, err
+    model = load_policy(ROOT / "policies" / "xeducation.mql")
+    source = Source(journeys=journeys, as_of=parse_instant("2026-12-01T00:00:00Z"))
+    for param in (["mql_min=40..80:5"], ["mql_min=40..80:10"]):  # the cache; the memo
+        assert _bytes(sweep(model, param, source)) == _bytes(
+            sweep(model, param, source, reuse=False)
+        )
 
 
 @pytest.mark.parametrize(
@@ -232,8 +290,6 @@ def test_a_timeline_too_long_stops_a_reusing_run_with_e900(tmp_path: Path) -> No
     )
     model = load_policy(policy)
     assert not score_params(model)  # the reusing path
-    from mqldsl.engine.runtime import parse_instant
-
     source = Source(journeys=data, as_of=parse_instant(EDGE_AS_OF))
     for call in (
         lambda: sweep(model, ["m=1..2"], source),

@@ -38,6 +38,7 @@ from mqldsl.io.errors import InputProblem
 from mqldsl.language import ast
 from mqldsl.language.printer import format_policy
 from mqldsl.simulation.records import LeadRecord, lead_record
+from mqldsl.simulation.tune_cache import DecisionCache
 
 #: How many lead records a reusing run holds at once (leads x variants): the
 #: variants of a long sweep over many leads are decided in groups this size.
@@ -218,9 +219,85 @@ def decide_variants(
     return out
 
 
+# ---------------------------------------------------------------- many values: tune's cache
+
+#: From how many variants a sweep re-thresholds with `tune`'s decision cache
+#: (:class:`~mqldsl.simulation.tune_cache.DecisionCache`) rather than deciding
+#: every lead per variant: its set-up costs about two runs, and a variant
+#: then only re-evaluates the conditions that mention a swept param.
+CACHE_FROM = 8
+_CACHE_LEADS = 2000  # leads per decision cache: its per-lead timelines stay bounded
+
+
+@dataclass(frozen=True)
+class _CacheJob:
+    model: CheckedPolicy
+    base: Mapping[str, Any]
+    candidates: Sequence[Mapping[str, Any]]
+    leads: Sequence[Lead]
+    as_of: float
+    mql_stage: str
+    sql_stage: str | None
+
+
+def _cache_job(job: _CacheJob) -> _CacheJob:
+    return job  # forked workers inherit the job: the leads are not copied in
+
+
+def _cache_chunk(job: _CacheJob, bounds: tuple[int, int]) -> list[list[LeadRecord]]:
+    tuned = sorted({name for candidate in job.candidates for name in candidate})
+    cache = DecisionCache(
+        job.model,
+        job.leads[bounds[0] : bounds[1]],
+        job.base,
+        tuned,
+        job.as_of,
+        job.mql_stage,
+        job.sql_stage,
+    )
+    assert cache.reason is None, cache.reason
+    return [cache.records(candidate) for candidate in job.candidates]
+
+
+def decide_by_cache(
+    model: CheckedPolicy,
+    base: Mapping[str, Any],
+    candidates: Sequence[Mapping[str, Any]],
+    leads: Sequence[Lead],
+    as_of: float,
+    mql_stage: str,
+    sql_stage: str | None,
+    jobs: int = 1,
+) -> list[list[LeadRecord]]:
+    """For each candidate (values of params that no score reads, over
+    ``base``), the records ``evaluate_all`` gives for ``leads``, but with
+    ``mql_scores`` left empty: from `tune`'s decision cache, built over
+    :data:`_CACHE_LEADS` leads at a time (across ``jobs`` processes). Only
+    for a policy that never recycles."""
+    job = _CacheJob(model, base, candidates, leads, as_of, mql_stage, sql_stage)
+    count = len(leads)
+    bounds = [(i, min(i + _CACHE_LEADS, count)) for i in range(0, count, _CACHE_LEADS)]
+    if jobs <= 1 or count < 2000 or not can_fork():
+        parts: Any = (_cache_chunk(job, b) for b in bounds)
+    else:
+        size = max(500, min(_CACHE_LEADS, -(-count // (jobs * 4))))
+        bounds = [(i, min(i + size, count)) for i in range(0, count, size)]
+        parts = ordered_map(_cache_chunk, bounds, jobs, _cache_job, (job,))
+    out: list[list[LeadRecord]] = [[] for _ in candidates]
+    try:
+        for part in parts:
+            for records, chunk in zip(out, part, strict=True):
+                records.extend(chunk)
+    except TimelineTooLong as exc:
+        raise InputProblem([f"error[E900]: {exc.message}"]) from None
+    return out
+
+
 __all__ = [
+    "CACHE_FROM",
     "RECORDS_AT_ONCE",
     "Variant",
+    "decide_by_cache",
     "decide_variants",
     "score_params",
     "score_signature",

@@ -16,7 +16,13 @@ from mqldsl.analysis.params import INT_MAX
 from mqldsl.io.errors import UsageProblem
 from mqldsl.simulation.records import LeadRecord
 from mqldsl.simulation.results import SweepReport, SweepRow
-from mqldsl.simulation.reuse import decide_variants, score_params, variants_per_call
+from mqldsl.simulation.reuse import (
+    CACHE_FROM,
+    decide_by_cache,
+    decide_variants,
+    score_params,
+    variants_per_call,
+)
 from mqldsl.simulation.run import RunSpec, run_policy
 from mqldsl.simulation.simulate import (
     SimulationOptions,
@@ -118,8 +124,11 @@ def sweep(
     When no swept param is read by a score (they are in stage conditions,
     disqualifiers, recycle rules or routes), each lead's scores are computed
     once for all the combinations (:mod:`mqldsl.simulation.reuse`) on the
-    Python engine; ``reuse=False`` runs every combination in full, as when a
-    swept param feeds a score. The report is the same either way.
+    Python engine, and from :data:`~mqldsl.simulation.reuse.CACHE_FROM`
+    combinations on, for a policy that does not recycle, the leads are
+    re-thresholded with `tune`'s decision cache; ``reuse=False`` runs every
+    combination in full, as when a swept param feeds a score. The report is
+    the same either way.
 
     Raises :class:`UsageProblem`,
     :class:`~mqldsl.simulation.simulate.ScenarioProblem` and
@@ -160,7 +169,18 @@ def sweep(
         for first in range(0, len(combinations), per_call):
             group = combinations[first : first + per_call]
             decided: list[list[LeadRecord]] | list[None] = [None] * len(group)
-            if reusing:
+            if reusing and not model.recycles and len(group) >= CACHE_FROM:
+                decided = decide_by_cache(
+                    model,
+                    options.params,
+                    [{axis.name: values[axis.name] for axis in axes} for values in group],
+                    loaded.leads,
+                    moment,
+                    stage,
+                    sqls,
+                    options.jobs,
+                )
+            elif reusing:
                 decided = decide_variants(
                     [(model, values) for values in group],
                     loaded.leads,
