@@ -1,11 +1,13 @@
 """How fast `whatif` and `sweep` are per 1,000 lead-evaluations, sharing each
 lead's scores between their runs (mqldsl.simulation.reuse) and without
-(``reuse=False``: a full run per variant, as before). Run by hand from the
-repository root:
+(``reuse=False``: a full run per variant, as before), and with generated
+journeys handed to the evaluator or, as before, through JSON bytes
+(mqldsl.simulation.generated). Run by hand from the repository root:
 
     python benchmarks/reuse_speed.py [--leads 1000] [--repeat 3] [--jobs 1]
 
-The whatif is the README's (`whatif policies/acme.mql --set mql_intent_min=30
+`simulate` is one run (leads evaluations: only the generated journeys are
+handed over). The whatif is the README's (`whatif policies/acme.mql --set mql_intent_min=30
 --scenario simulations/acme.toml`, five replications) with ``--leads`` leads a
 replication: 2 x 5 x leads evaluations. The sweeps are 5 values of a stage
 threshold (Acme `mql_intent_min=20..60:10`; the locked, recycling
@@ -32,16 +34,25 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from mqldsl.io.policy import load_policy  # noqa: E402
-from mqldsl.simulation.simulate import SimulationOptions  # noqa: E402
+from mqldsl.simulation import sources  # noqa: E402
+from mqldsl.simulation.simulate import SimulationOptions, simulate  # noqa: E402
 from mqldsl.simulation.sources import Source  # noqa: E402
 from mqldsl.simulation.sweep import sweep  # noqa: E402
 from mqldsl.simulation.whatif import whatif  # noqa: E402
 
 
-def timed(call: Callable[[], Any], clock: Callable[[], float]) -> tuple[float, bytes]:
-    start = clock()
-    report = call()
-    return clock() - start, json.dumps(report.to_json()).encode()
+def timed(call: Callable[[], Any], clock: Callable[[], float], before: bool) -> tuple[float, bytes]:
+    """The time of ``call`` and its report; ``before``: as before this change, every
+    variant run in full and every generated journey through JSON bytes."""
+    build = sources.GeneratedLeads.build
+    if before:
+        sources.GeneratedLeads.build = classmethod(lambda cls, model: None)  # type: ignore[assignment]
+    try:
+        start = clock()
+        report = call()
+        return clock() - start, json.dumps(report.to_json()).encode()
+    finally:
+        sources.GeneratedLeads.build = build  # type: ignore[method-assign]
 
 
 def main() -> None:
@@ -55,6 +66,13 @@ def main() -> None:
     leads = args.leads
     options = SimulationOptions(jobs=args.jobs)
     cases: list[tuple[str, int, Callable[[bool], Any]]] = [
+        (
+            "simulate acme",
+            leads,
+            lambda reuse: simulate(
+                acme, Source(scenario=ROOT / "simulations" / "acme.toml", leads=leads), options
+            ),
+        ),
         (
             "whatif acme --set mql_intent_min=30 (5 replications)",
             2 * 5 * leads,
@@ -111,9 +129,9 @@ def main() -> None:
     for label, evaluations, call in cases:
         before = after = float("inf")
         for _ in range(args.repeat):
-            seconds, plain = timed(lambda call=call: call(False), clock)
+            seconds, plain = timed(lambda call=call: call(False), clock, True)
             before = min(before, seconds)
-            seconds, reused = timed(lambda call=call: call(True), clock)
+            seconds, reused = timed(lambda call=call: call(True), clock, False)
             after = min(after, seconds)
             if plain != reused:
                 raise SystemExit(f"{label}: the reports differ")
