@@ -298,3 +298,20 @@ def test_a_timeline_too_long_stops_a_reusing_run_with_e900(tmp_path: Path) -> No
         with pytest.raises(InputProblem) as raised:
             call()
         assert "error[E900]: lead `old`: its timeline needs" in str(raised.value.lines)
+
+
+def test_a_whatif_across_processes_gives_the_same_report(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from mqldsl.simulation import whatif as whatif_module
+
+    journeys = tmp_path / "acme.jsonl"
+    generate_journeys(ROOT / "simulations" / "acme.toml", journeys, leads=2100)
+    model = load_policy(ACME)
+    source = Source(journeys=journeys)
+    calls = _calls(monkeypatch, whatif_module)
+    options = SimulationOptions(params={"mql_intent_min": 30}, jobs=2)
+    reused = _bytes(whatif(model, None, source, options))
+    assert calls == [2]
+    plain = SimulationOptions(params={"mql_intent_min": 30})
+    assert reused == _bytes(whatif(model, None, source, plain, reuse=False))
