@@ -14,7 +14,7 @@ instant ``t`` (events at or before ``start`` ignored), in
 from __future__ import annotations
 
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from mqldsl.analysis.model import CheckedPolicy
@@ -45,23 +45,72 @@ def score_timelines(
     return timeline
 
 
-def _cell(functions: list[Any], name: str) -> Any:
-    """The closure cell of ``name`` among the closures of ``functions`` (and
-    of the closures they hold), or None."""
+# Where a closure cell is: the index of a root function, then the index of a free
+# variable in each closure on the way (the last one is the cell's).
+_Path = tuple[int, ...]
+
+
+def _paths(functions: Sequence[Any], names: Mapping[str, int]) -> dict[int, _Path]:
+    """The paths of the closure cells of the variables ``names`` (name to
+    position) among the closures of ``functions`` (and of the closures they
+    hold), by position: one walk for all of them."""
+    found: dict[int, _Path] = {}
     seen: set[int] = set()
-    stack = list(functions)
+    stack: list[tuple[Any, _Path]] = [(f, (i,)) for i, f in enumerate(functions)]
     while stack:
-        function = stack.pop()
+        function, path = stack.pop()
         if not isinstance(function, types.FunctionType) or id(function) in seen:
             continue
         seen.add(id(function))
-        for var, cell in zip(
-            function.__code__.co_freevars, function.__closure__ or (), strict=True
+        for k, (var, cell) in enumerate(
+            zip(function.__code__.co_freevars, function.__closure__ or (), strict=True)
         ):
-            if var == name:
-                return cell
-            stack.append(cell.cell_contents)
-    return None
+            position = names.get(var)
+            if position is not None:
+                found.setdefault(position, (*path, k))
+            stack.append((cell.cell_contents, (*path, k)))
+    return found
+
+
+def _follow(functions: Sequence[Any], path: _Path, name: str | None) -> Any:
+    """The cell at ``path`` if it holds the variable ``name`` (None: any), else None."""
+    function = functions[path[0]]
+    for k in path[1:-1]:
+        if not isinstance(function, types.FunctionType):
+            return None
+        closure = function.__closure__ or ()
+        if len(closure) <= k:
+            return None
+        function = closure[k].cell_contents
+    if not isinstance(function, types.FunctionType):
+        return None
+    code = function.__code__
+    if len(code.co_freevars) <= path[-1]:
+        return None
+    if name is not None and code.co_freevars[path[-1]] != name:
+        return None
+    return (function.__closure__ or ())[path[-1]]
+
+
+def _cells(
+    functions: Sequence[Any], names: Mapping[str, int], known: dict[int, _Path]
+) -> dict[int, Any]:
+    """The closure cells of ``names`` by position, along the paths ``known``
+    (the closures of one compiled policy have the same shape at every call);
+    ``known`` is found, or found again, by a walk when a path does not lead to
+    its variable."""
+    if known:
+        found = {}
+        for position, path in known.items():
+            cell = _follow(functions, path, f"S{position}")
+            if cell is None:
+                break
+            found[position] = cell
+        else:
+            return found
+    known.clear()
+    known.update(_paths(functions, names))
+    return {position: _follow(functions, path, None) for position, path in known.items()}
 
 
 def _one(remembered: ScoresAt, position: int) -> Any:
@@ -83,6 +132,9 @@ class MemoEvaluator:
         namespace = dict(evaluate.__globals__)
         drive = namespace["_drive"]
         self._memo: dict[tuple[float, float], tuple[Any, ...]] = {}
+        lazy_names = {f"S{position}": position for position in range(len(model.score_order))}
+        known: dict[int, _Path] = {}
+        self._last: ScoresAt | None = None
 
         def drive_with_memo(
             meta: Any,
@@ -106,10 +158,10 @@ class MemoEvaluator:
 
             # The conditions compute a score on first use (S<i>, i its position in the
             # evaluation order): those functions read it from the remembered scores.
-            for position in range(len(meta.scores)):
-                lazy = _cell([instant, recycle, route], f"S{position}")
-                if lazy is not None:
-                    lazy.cell_contents = _one(remembered, position)
+            self._last = remembered
+            roots = (instant, recycle, route)
+            for position, lazy in _cells(roots, lazy_names, known).items():
+                lazy.cell_contents = _one(remembered, position)
             return drive(
                 meta, lead, as_of, explain, remembered, scores_explain, instant, recycle, route, pts
             )
@@ -123,6 +175,14 @@ class MemoEvaluator:
         """The :class:`~mqldsl.engine.helpers.EvalResult` of ``lead``."""
         self._memo = memo
         return self._evaluate(lead, as_of, False)
+
+    def scores_at(self, t: float, start: float) -> tuple[Any, ...]:
+        """The scores (in evaluation order) of the lead last :meth:`run` at
+        instant ``t`` with events at or before ``start`` ignored: from its
+        memo, computed (and remembered) when missing. Whatever the as-of
+        instant of that run, as long as ``t`` is not after it."""
+        assert self._last is not None, "run a lead first"
+        return self._last(t, start)
 
 
 __all__ = ["MemoEvaluator", "ScoresAt", "score_timelines"]

@@ -165,10 +165,18 @@ def _too_much(scenario: Scenario, message: str, hint: str) -> ScenarioError:
 
 
 def generate(
-    scenario: Scenario, seed: int | None = None, leads: int | None = None, days: int | None = None
+    scenario: Scenario,
+    seed: int | None = None,
+    leads: int | None = None,
+    days: int | None = None,
+    *,
+    seconds: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """Journeys in the SPEC §12 shape, with `truth`. Checked by :func:`check_work` first: a
-    scenario past its limits is refused by it, before anything is generated."""
+    scenario past its limits is refused by it, before anything is generated. With
+    ``seconds``, each event's `at` is its instant in whole seconds (a float) instead of
+    its text (the same journeys otherwise: the simulator's leads,
+    :mod:`mqldsl.simulation.generated`)."""
     check_work(scenario, leads, days)
     rng = random.Random(scenario.seed if seed is None else seed)
     period = days if days is not None else scenario.days
@@ -244,7 +252,11 @@ def generate(
             "id": f"S-{number + 1:07d}",
             "profile": profile,
             "events": [
-                {"type": kind, "at": format_instant(float(int(at))), **fields}
+                {
+                    "type": kind,
+                    "at": float(int(at)) if seconds else format_instant(float(int(at))),
+                    **fields,
+                }
                 for at, kind, fields in events
             ],
             "truth": truth,

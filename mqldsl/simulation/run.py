@@ -257,6 +257,7 @@ def run_policy(
     explain_ids: set[str] | None = None,
     progress: Callable[[int], None] | None = None,
     loaded: DuckDBEngine | None = None,
+    decided: list[LeadRecord] | None = None,
 ) -> Run:
     """Decide ``leads`` as ``spec`` says and measure the funnel.
 
@@ -264,11 +265,18 @@ def run_policy(
     Python), kept in :attr:`Run.kept`. ``progress`` is called with the
     number of leads done, now and then. ``loaded`` is a DuckDB engine that
     already holds exactly ``leads`` (a sweep loads them once for all runs).
+    ``decided`` are the records of ``leads`` decided already, as ``evaluate_all``
+    gives them (:func:`~mqldsl.simulation.reuse.decide_variants`): the run
+    starts from them.
     """
     params = dict(spec.params)
     as_of = spec.as_of
     try:
-        records, kept = _decide(model, leads, spec, explain_ids, progress, loaded)
+        kept: dict[str, Any] = {}
+        if decided is not None:
+            records = list(decided)
+        else:
+            records, kept = _decide(model, leads, spec, explain_ids, progress, loaded)
     except TimelineTooLong as exc:  # a lead too long to evaluate stops the run, naming it
         raise InputProblem([f"error[E900]: {exc.message}"]) from None
     # No time travel (SPEC §14.1): a lead that did not exist yet at the as-of

@@ -20,6 +20,7 @@ from mqldsl.io.journeys import JourneyReader, ReadReport, RecordError
 from mqldsl.io.policy import load_policy, now
 from mqldsl.io.scoring import read_leads, summary_lines
 from mqldsl.simulation.generate import check_work, generate
+from mqldsl.simulation.generated import GeneratedLeads
 from mqldsl.simulation.scenario import (
     Scenario,
     ScenarioError,
@@ -136,19 +137,41 @@ def scenario_policy(path: str | Path, policy: str | None = None) -> str:
     return _named_policy(path, _scenario_file(path)[1])
 
 
+def _as_text(raw: dict[str, Any]) -> dict[str, Any]:
+    """A journey generated with instants in seconds, as the generator writes it."""
+    events = [{**event, "at": format_instant(event["at"])} for event in raw["events"]]
+    return {**raw, "events": events}
+
+
 def scenario_leads(
-    model: CheckedPolicy, scenario: Scenario, seed: int, leads: int | None
+    model: CheckedPolicy,
+    scenario: Scenario,
+    seed: int,
+    leads: int | None,
+    *,
+    handed: bool = True,
 ) -> list[Lead]:
     """The leads a scenario generates with ``seed`` (``leads`` of them, or
     the scenario's period's worth); :class:`ScenarioProblem` (E809) for more than a run may
-    generate."""
+    generate. With ``handed`` (the default) the generator's values become leads without a
+    JSON round trip where :mod:`mqldsl.simulation.generated` can make the very lead the
+    typed decoder gives; ``handed=False`` takes the round trip for every journey."""
     try:
         check_work(scenario, leads)
     except ScenarioError as exc:
         raise ScenarioProblem(exc.problems) from None
     reader = JourneyReader(model)
+    direct = GeneratedLeads.build(model) if handed else None
     result = []
-    for raw in generate(scenario, seed=seed, leads=leads):
+    for raw in generate(scenario, seed=seed, leads=leads, seconds=direct is not None):
+        if direct is not None:
+            # The lead the typed decoder would give, made from the generator's values
+            # (mqldsl.simulation.generated); anything else takes the round trip below.
+            lead = direct.lead(raw)
+            if lead is not None:
+                result.append(lead)
+                continue
+            raw = _as_text(raw)
         # The typed decoder reads a generated journey in C (about 3x faster than the
         # validator); what it does not model goes to the validator, as in a journeys file.
         fast = reader.decoded(orjson.dumps(raw))

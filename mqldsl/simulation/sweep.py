@@ -14,7 +14,15 @@ from typing import Any
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.analysis.params import INT_MAX
 from mqldsl.io.errors import UsageProblem
+from mqldsl.simulation.records import LeadRecord
 from mqldsl.simulation.results import SweepReport, SweepRow
+from mqldsl.simulation.reuse import (
+    CACHE_FROM,
+    decide_by_cache,
+    decide_variants,
+    score_params,
+    variants_per_call,
+)
 from mqldsl.simulation.run import RunSpec, run_policy
 from mqldsl.simulation.simulate import (
     SimulationOptions,
@@ -106,10 +114,21 @@ def sweep(
     params: Sequence[str | SweepAxis],
     source: Source,
     options: SimulationOptions | None = None,
+    *,
+    reuse: bool = True,
 ) -> SweepReport:
     """Run ``model`` over the source's leads once per combination of the
     swept params (``NAME=LO..HI[:STEP]`` specs or :class:`SweepAxis`), on top
     of ``options.params``; a row of metrics per combination, in order.
+
+    When no swept param is read by a score (they are in stage conditions,
+    disqualifiers, recycle rules or routes), each lead's scores are computed
+    once for all the combinations (:mod:`mqldsl.simulation.reuse`) on the
+    Python engine, and from :data:`~mqldsl.simulation.reuse.CACHE_FROM`
+    combinations on, for a policy that does not recycle, the leads are
+    re-thresholded with `tune`'s decision cache; ``reuse=False`` runs every
+    combination in full, as when a swept param feeds a score. The report is
+    the same either way.
 
     Raises :class:`UsageProblem`,
     :class:`~mqldsl.simulation.simulate.ScenarioProblem` and
@@ -135,23 +154,61 @@ def sweep(
 
             engine = stack.enter_context(DuckDBEngine(model, memory_limit=options.memory_limit))
             engine.load_leads(iter(loaded.leads))
-        for combination in itertools.product(*(axis.values for axis in axes)):
-            values = dict(options.params)
-            values.update({axis.name: value for axis, value in zip(axes, combination, strict=True)})
-            spec = RunSpec(
-                params=values,
-                as_of=moment,
-                mql_stage=stage,
-                sql_stage=sqls,
-                scenario=scenario,
-                seed=seed,
-                rejected=loaded.rejected,
-                engine=options.engine,
-                jobs=options.jobs,
-            )
-            report = run_policy(model, loaded.leads, spec, loaded=engine).report
-            as_of = report.as_of
-            rows.append(SweepRow({axis.name: values[axis.name] for axis in axes}, report.metrics))
+        combinations = [
+            dict(options.params)
+            | {axis.name: value for axis, value in zip(axes, combination, strict=True)}
+            for combination in itertools.product(*(axis.values for axis in axes))
+        ]
+        reusing = (
+            reuse
+            and options.engine == "python"
+            and len(combinations) > 1
+            and not score_params(model) & {axis.name for axis in axes}
+        )
+        per_call = variants_per_call(len(loaded.leads)) if reusing else 1
+        for first in range(0, len(combinations), per_call):
+            group = combinations[first : first + per_call]
+            decided: list[list[LeadRecord]] | list[None] = [None] * len(group)
+            if reusing and not model.recycles and len(group) >= CACHE_FROM:
+                decided = decide_by_cache(
+                    model,
+                    options.params,
+                    [{axis.name: values[axis.name] for axis in axes} for values in group],
+                    loaded.leads,
+                    moment,
+                    stage,
+                    sqls,
+                    options.jobs,
+                )
+            elif reusing:
+                decided = decide_variants(
+                    [(model, values) for values in group],
+                    loaded.leads,
+                    moment,
+                    stage,
+                    sqls,
+                    options.jobs,
+                    handoff_scores=False,  # a row has no score distributions
+                )
+            for values, records in zip(group, decided, strict=True):
+                spec = RunSpec(
+                    params=values,
+                    as_of=moment,
+                    mql_stage=stage,
+                    sql_stage=sqls,
+                    scenario=scenario,
+                    seed=seed,
+                    rejected=loaded.rejected,
+                    engine=options.engine,
+                    jobs=options.jobs,
+                )
+                report = run_policy(
+                    model, loaded.leads, spec, loaded=engine, decided=records
+                ).report
+                as_of = report.as_of
+                rows.append(
+                    SweepRow({axis.name: values[axis.name] for axis in axes}, report.metrics)
+                )
     # The values the policy runs with today (declared, or set by --set): the sweep marks them.
     running = {name: info.value for name, info in model.params.items()} | dict(options.params)
     return SweepReport(

@@ -25,6 +25,7 @@ from mqldsl.simulation.intervals import BOOTSTRAP_DRAWS, paired_bootstrap
 from mqldsl.simulation.metrics import NUMERIC, metrics
 from mqldsl.simulation.records import LeadRecord
 from mqldsl.simulation.results import FailIfVerdict, MetricDelta, WhatIfData, WhatIfReport
+from mqldsl.simulation.reuse import Variant, decide_variants, share_scores
 from mqldsl.simulation.run import Run, RunSpec, run_policy
 from mqldsl.simulation.simulate import (
     SimulationOptions,
@@ -45,6 +46,7 @@ def whatif(
     *,
     replications: int = 5,
     fail_if: str | None = None,
+    reuse: bool = True,
 ) -> WhatIfReport:
     """Compare ``base`` with ``proposed`` (None: ``base`` again) run with
     ``options.params``, over the same leads.
@@ -55,6 +57,12 @@ def whatif(
     intervals come from a bootstrap of the leads. The first
     :data:`EXPLAINED_LEADS` leads whose stage changed are re-run with
     explanations, for the attribution and the sample leads.
+
+    When the two policies compute the same scores (the same declarations
+    and score blocks, and the same values of the params the scores read:
+    :func:`~mqldsl.simulation.reuse.share_scores`), each lead's scores are
+    computed once for both, on the Python engine; ``reuse=False`` computes
+    them for each. The report is the same either way.
 
     ``fail_if`` is a `--fail-if` expression: it is read before anything
     runs, and its verdict is part of the report (:attr:`WhatIfReport.gate`).
@@ -82,6 +90,8 @@ def whatif(
         open_scenario(source.scenario, proposed_model)
     seed = source.seed if source.seed is not None else (scenario.seed if scenario else 1)
     base_params: dict[str, Any] = {}
+    variants: list[Variant] = [(base, base_params), (proposed_model, dict(options.params))]
+    shared = reuse and options.engine == "python" and share_scores(variants)
     samples: Samples = []
     first: tuple[Run, Run, list[Lead], float, list[str]] | None = None
     for index in range(replications if scenario is not None else 1):
@@ -107,9 +117,16 @@ def whatif(
             else None
         )
         try:
-            a = run_policy(base, loaded.leads, base_spec, progress=progress)
             proposed_spec = replace(base_spec, params=options.params)
-            b = run_policy(proposed_model, loaded.leads, proposed_spec, progress=progress)
+            if shared:
+                records = decide_variants(
+                    variants, loaded.leads, moment, stage, sqls, options.jobs, progress
+                )
+                a = run_policy(base, loaded.leads, base_spec, decided=records[0])
+                b = run_policy(proposed_model, loaded.leads, proposed_spec, decided=records[1])
+            else:
+                a = run_policy(base, loaded.leads, base_spec, progress=progress)
+                b = run_policy(proposed_model, loaded.leads, proposed_spec, progress=progress)
         finally:
             if progress is not None:
                 progress.close()

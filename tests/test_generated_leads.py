@@ -1,0 +1,160 @@
+"""Generated journeys handed to the evaluator without the JSON round trip
+(mqldsl.simulation.generated): the very leads the typed decoder gives from the
+JSON bytes (types included), the round trip for anything its rules refuse, and
+`simulate` and `whatif` reports byte-identical either way."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import orjson
+import pytest
+
+from mqldsl.engine.runtime import Lead
+from mqldsl.io.journeys import JourneyReader
+from mqldsl.io.policy import load_policy
+from mqldsl.simulation import sources
+from mqldsl.simulation.generate import generate
+from mqldsl.simulation.generated import GeneratedLeads
+from mqldsl.simulation.simulate import SimulationOptions, simulate
+from mqldsl.simulation.sources import Source, open_scenario, scenario_leads
+from mqldsl.simulation.whatif import whatif
+
+from .conftest import ROOT
+
+SHIPPED = ["acme", "enterprise", "olist", "saas_trial"]
+
+
+def _strict(value: Any) -> Any:
+    """A value with every type spelled out (1, 1.0 and True differ; dicts keep their order)."""
+    if isinstance(value, dict):
+        return ("dict", tuple((k, _strict(v)) for k, v in value.items()))
+    if isinstance(value, frozenset):
+        return ("frozenset", tuple(_strict(v) for v in value))
+    if isinstance(value, list | tuple):
+        return (type(value).__name__, tuple(_strict(v) for v in value))
+    return (type(value).__name__, repr(value))
+
+
+def _lead(lead: Lead | None) -> Any:
+    if lead is None:
+        return None
+    events = tuple((e.at, e.type, _strict(e.fields), e.index) for e in lead.events)
+    return (
+        lead.id,
+        _strict(lead.profile),
+        events,
+        lead.account,
+        _strict(lead.account_profile),
+        _strict(lead.truth),
+    )
+
+
+def _as_text(raw: dict[str, Any]) -> dict[str, Any]:
+    from mqldsl.engine.runtime import format_instant
+
+    events = [{**e, "at": format_instant(e["at"])} for e in raw["events"]]
+    return {**raw, "events": events}
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_generated_lead_is_the_one_the_decoder_reads(name: str) -> None:
+    model = load_policy(ROOT / "policies" / f"{name}.mql")
+    scenario = open_scenario(ROOT / "simulations" / f"{name}.toml", model)
+    direct = GeneratedLeads.build(model)
+    assert direct is not None
+    reader = JourneyReader(model)
+    made = 0
+    for seed in (1, 2):
+        for raw in generate(scenario, seed=seed, leads=400, seconds=True):
+            lead = direct.lead(raw)
+            assert lead is not None  # the shipped scenarios need no round trip
+            line = orjson.dumps(_as_text(raw))
+            decoded = JourneyReader(model).decoded(line) or reader.lead(orjson.loads(line))
+            assert _lead(lead) == _lead(decoded)
+            made += 1
+    assert made == 800
+    handed = scenario_leads(model, scenario, 5, 300)
+    plain = scenario_leads(model, scenario, 5, 300, handed=False)
+    assert [_lead(x) for x in handed] == [_lead(x) for x in plain]
+
+
+ACME = ROOT / "policies" / "acme.mql"
+
+
+def _journey(**changes: Any) -> dict[str, Any]:
+    raw: dict[str, Any] = {
+        "id": "S-0000001",
+        "profile": {"company_size": 300, "role": "secops", "tech_stack": ["aws", "gcp"]},
+        "events": [
+            {"type": "page_view", "at": 1_790_000_000.0, "path": "/pricing"},
+            {"type": "demo_request", "at": 1_790_000_060.0},
+        ],
+        "truth": {"buyer": True, "created_at": "2026-09-21T00:00:00Z"},
+    }
+    raw.update(changes)
+    return raw
+
+
+@pytest.mark.parametrize(
+    ("changes", "taken"),
+    [
+        ({}, True),
+        ({"profile": {"company_size": 300.5}}, False),  # not a whole number
+        ({"profile": {"company_size": True}}, False),
+        ({"profile": {"company_size": ""}}, False),  # "" is refused outside text
+        ({"profile": {"company_size": None, "role": "secops"}}, True),  # null: missing
+        ({"profile": {"role": "astronaut"}}, False),  # not a member
+        ({"profile": {"shoe_size": 44}}, False),  # not declared
+        ({"profile": {"tech_stack": ["aws", None]}}, False),
+        ({"profile": {"tech_stack": "aws"}}, False),
+        ({"events": [{"type": "landing", "at": 1_790_000_000.0}]}, False),  # not declared
+        ({"events": [{"type": "page_view", "at": 1_790_000_000.5}]}, False),
+        ({"events": [{"type": "page_view", "at": "2026-09-21T00:00:00Z"}]}, False),
+        ({"events": [{"type": "page_view", "at": 1_790_000_000.0, "x": 1}]}, False),
+        ({"events": [{"type": "page_view", "at": math.inf}]}, False),
+        ({"truth": {"buyer": "yes"}}, False),
+        ({"account": "A-1"}, False),
+        ({"id": ""}, False),
+    ],
+)
+def test_a_journey_the_decoder_rules_refuse_takes_the_round_trip(
+    changes: dict[str, Any], taken: bool
+) -> None:
+    model = load_policy(ACME)
+    direct = GeneratedLeads.build(model)
+    assert direct is not None
+    raw = _journey(**changes)
+    lead = direct.lead(raw)
+    assert (lead is not None) == taken
+    if lead is not None:
+        decoded = JourneyReader(model).decoded(orjson.dumps(_as_text(raw)))
+        assert _lead(lead) == _lead(decoded)
+
+
+def test_a_policy_with_a_type_not_modelled_takes_the_round_trip(tmp_path: Any) -> None:
+    text = ACME.read_text()
+    assert "lead {" in text
+    path = tmp_path / "p.mql"
+    path.write_text(text.replace("lead {", "lead {\n  signed_on: date", 1))
+    assert GeneratedLeads.build(load_policy(path)) is None
+
+
+@pytest.mark.parametrize("name", ["acme", "saas_trial"])
+def test_simulate_and_whatif_are_byte_identical_without_the_round_trip(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    model = load_policy(ROOT / "policies" / f"{name}.mql")
+    source = Source(scenario=ROOT / "simulations" / f"{name}.toml", leads=400)
+    param = {"acme": {"mql_intent_min": 30}, "saas_trial": {"pql_usage_min": 30}}[name]
+
+    def reports() -> bytes:
+        one = simulate(model, source).to_json()
+        two = whatif(model, None, source, SimulationOptions(params=param), replications=2)
+        return json.dumps([one, two.to_json()]).encode()
+
+    handed = reports()
+    monkeypatch.setattr(sources.GeneratedLeads, "build", classmethod(lambda cls, model: None))
+    assert reports() == handed
