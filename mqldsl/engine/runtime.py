@@ -44,6 +44,23 @@ class Event:
     index: int = 0  # position in the lead's input, for explanations
 
 
+_EVENT_NEW = Event.__new__
+_EVENT_SLOTS: Any = Event  # the class's slot descriptors
+_SET_AT, _SET_TYPE = _EVENT_SLOTS.at.__set__, _EVENT_SLOTS.type.__set__
+_SET_FIELDS, _SET_INDEX = _EVENT_SLOTS.fields.__set__, _EVENT_SLOTS.index.__set__
+
+
+def new_event(at: float, type: str, fields: Mapping[str, Any], index: int) -> Event:
+    """``Event(at, type, fields, index)`` for values already checked, without the frozen
+    dataclass's checked initialiser (several times faster: readers make millions)."""
+    event = _EVENT_NEW(Event)
+    _SET_AT(event, at)
+    _SET_TYPE(event, type)
+    _SET_FIELDS(event, fields)
+    _SET_INDEX(event, index)
+    return event
+
+
 @dataclass(frozen=True, slots=True)
 class Lead:
     id: str

@@ -36,7 +36,7 @@ from typing import Any
 
 from mqldsl.analysis.model import CheckedPolicy, FieldInfo
 from mqldsl.analysis.types import Type
-from mqldsl.engine.runtime import Event, Lead
+from mqldsl.engine.runtime import Event, Lead, new_event
 from mqldsl.io.journeys import check_truth
 from mqldsl.io.values import INSTANT_MAX, INSTANT_MIN, INT_MAX, INT_MIN, RecordError
 
@@ -44,6 +44,7 @@ _MISSING = object()
 _REFUSED = object()
 _KINDS = ("int", "number", "bool", "text", "enum")
 _TOP = frozenset(("id", "profile", "events", "truth"))
+_KEYS = ("type", "at")
 
 
 def _modelled(kind: Type) -> bool:
@@ -154,10 +155,15 @@ class GeneratedLeads:
                 return None
             if not INSTANT_MIN <= at <= INSTANT_MAX:
                 return None
-            fields = _record(declared, {k: v for k, v in item.items() if k not in ("type", "at")})
-            if fields is None or len(fields) > 1:
+            if declared:
+                fields = _record(declared, {k: v for k, v in item.items() if k not in _KEYS})
+                if fields is None or len(fields) > 1:
+                    return None
+            elif len(item) != 2:  # a key an event without fields does not declare
                 return None
-            events.append(Event(at=at, type=kind, fields=fields, index=position))
+            else:
+                fields = {}
+            events.append(new_event(at, kind, fields, position))
         events.sort(key=lambda event: event.at)
         return Lead(id=lead_id, profile=profile, events=tuple(events), truth=truth)
 
