@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -41,7 +42,7 @@ def check(paths: tuple[str, ...], output_format: str, strict: bool, show_hash: b
 
     if show_hash and output_format == "json":
         raise click.UsageError("--hash prints text: leave out --format json")
-    files = expand_policy_paths(paths)
+    files = expand_policy_paths(paths, included=False)
     if not files:
         raise click.UsageError("no .mql files found in " + ", ".join(paths))
     everything: list[Diagnostic] = []
@@ -87,7 +88,8 @@ def fmt(paths: tuple[str, ...], check_only: bool, show_diff: bool) -> None:
     from mqldsl.io.files import expand_policy_paths, write_atomic
     from mqldsl.io.formatting import MeaningChanged, formatted
     from mqldsl.language.diagnostics import sort_diagnostics
-    from mqldsl.language.parser import parse_bytes, parse_file
+    from mqldsl.language.includes import parse_any
+    from mqldsl.language.parser import parse_file
 
     files = expand_policy_paths(paths)
     if not files:
@@ -96,10 +98,17 @@ def fmt(paths: tuple[str, ...], check_only: bool, show_diff: bool) -> None:
     changed: list[str] = []
     unchanged = 0
     for file in files:
+        # A file without a `policy` header is one that policies include (SPEC §3.1):
+        # formatted alone, never merged with the files it includes.
         if file == "-":
-            result = parse_bytes(sys.stdin.buffer.read(), "<stdin>")
+            result = parse_any(sys.stdin.buffer.read(), "<stdin>")
         else:
-            result = parse_file(file)
+            try:
+                data = Path(file).read_bytes()
+            except OSError:
+                result = parse_file(file)  # reports why it cannot be read
+            else:
+                result = parse_any(data, file)
         if result.policy is None or any(d.is_error for d in result.diagnostics):
             print_diagnostics(sort_diagnostics(result.diagnostics), result.source)
             failed = True
@@ -157,7 +166,7 @@ def test_command(paths: tuple[str, ...], coverage: bool) -> None:
     from mqldsl.io.files import expand_policy_paths
     from mqldsl.render.explanation import outline, render_explanation
 
-    files = expand_policy_paths(paths)
+    files = expand_policy_paths(paths, included=False)
     if not files:
         raise click.UsageError("no .mql files found in " + ", ".join(paths))
     passed = failed = 0
