@@ -400,3 +400,41 @@ def test_commands_read_includes(tmp_path: Path) -> None:
     )
     assert code == 0, err
     assert "fit" in out
+
+
+def test_spark_executors_get_the_included_texts_not_the_driver_files(tmp_path: Path) -> None:
+    """A Spark job carries the included files' text: an executor checks the
+    policy without the driver's folder (here: deleted before it runs)."""
+    from mqldsl.engine.runtime import Event
+    from mqldsl.io.scoring import ScoreOptions
+    from mqldsl.warehouse.spark_engine import SparkJob, job_evaluator
+
+    shutil.copytree(ROOT / "policies", tmp_path / "policies")
+    main = tmp_path / "policies" / "acme_outbound.mql"
+    model = mqldsl.load(main)
+    job = SparkJob.of(model, ScoreOptions(as_of=mqldsl.instant("2026-12-10T00:00:00Z"), params={}))
+    assert [name for name, _ in job.included] == [file.name for file in model.includes]
+    shutil.rmtree(tmp_path / "policies")
+    evaluator = job_evaluator(job)
+    lead = Lead(
+        id="L-1",
+        profile={"role": "secops", "company_size": 900},
+        events=(Event(at=mqldsl.instant("2026-12-09T00:00:00Z"), type="meeting_booked", fields={}),),
+    )
+    decision = evaluator.decide(lead, job.as_of)
+    assert decision.stage == "mql"
+    assert decision.policy.sha256 == model.sha256
+
+
+def test_tune_output_refuses_a_param_of_an_included_file(tmp_path: Path) -> None:
+    from mqldsl.io.errors import UsageProblem
+    from mqldsl.simulation.tune import tuned_policy_text
+
+    files = {"shared.mql": "param low = 5\nevent demo_request\n"}
+    text = 'policy "P"\ninclude "shared.mql"\nparam high = 9\nstages {\n  visitor\n'
+    text += "  mql when demo_request ever and low < high\n}\n"
+    model = check_text(text, "main.mql", read=reader_of(files)).model
+    assert model is not None
+    assert "param high = 10" in tuned_policy_text(model, {"high": 10})
+    with pytest.raises(UsageProblem, match=r"declared in the included file shared\.mql"):
+        tuned_policy_text(model, {"low": 6})
