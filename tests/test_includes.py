@@ -419,7 +419,9 @@ def test_spark_executors_get_the_included_texts_not_the_driver_files(tmp_path: P
     lead = Lead(
         id="L-1",
         profile={"role": "secops", "company_size": 900},
-        events=(Event(at=mqldsl.instant("2026-12-09T00:00:00Z"), type="meeting_booked", fields={}),),
+        events=(
+            Event(at=mqldsl.instant("2026-12-09T00:00:00Z"), type="meeting_booked", fields={}),
+        ),
     )
     decision = evaluator.decide(lead, job.as_of)
     assert decision.stage == "mql"
