@@ -440,3 +440,15 @@ def test_tune_output_refuses_a_param_of_an_included_file(tmp_path: Path) -> None
     assert "param high = 10" in tuned_policy_text(model, {"high": 10})
     with pytest.raises(UsageProblem, match=r"declared in the included file shared\.mql"):
         tuned_policy_text(model, {"low": 6})
+
+
+def test_a_shared_file_may_declare_what_this_policy_does_not_use() -> None:
+    """W503-W505 (unused) are for the policy's own declarations: a shared
+    schema serves several policies."""
+    files = {"shared.mql": "lead {\n  size: int\n}\nevent unused_here\nparam spare = 1\n"}
+    text = 'policy "P"\ninclude "shared.mql"\nevent own_unused\nstages { visitor }\n'
+    result = check_text(text, "main.mql", read=reader_of(files))
+    unused = [
+        (d.code, d.span.file) for d in result.diagnostics if d.code in ("W503", "W504", "W505")
+    ]
+    assert unused == [("W504", "main.mql")]
