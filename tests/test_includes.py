@@ -334,6 +334,7 @@ def test_an_included_file_checked_alone_says_what_it_is(tmp_path: Path) -> None:
     code, out, _ = run("check", str(COMMON / "acme_schema.mql"))
     assert code == 1
     assert "error[E111]" in out
+    assert "a file of shared declarations is not a policy" in out
 
 
 def test_docs_name_the_file_of_each_included_declaration() -> None:

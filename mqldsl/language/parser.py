@@ -293,7 +293,13 @@ def parse_source(source: Source, included: bool = False) -> ParseResult:
                 "E111",
                 'a policy must start with its header `policy "TITLE"`',
                 policy.items[0].span,
-                'add `policy "Your company lead qualification"` as the first line',
+                'add `policy "Your company lead qualification"` as the first line'
+                + (
+                    ""
+                    if policy.first(ast.PolicyTitle) is not None
+                    else "; a file of shared declarations is not a policy: check the policy "
+                    'that includes it (`include "PATH"`)'
+                ),
             )
         )
     errors = {d.code for d in diagnostics if d.is_error}
