@@ -453,3 +453,16 @@ def test_a_shared_file_may_declare_what_this_policy_does_not_use() -> None:
         (d.code, d.span.file) for d in result.diagnostics if d.code in ("W503", "W504", "W505")
     ]
     assert unused == [("W504", "main.mql")]
+
+
+def test_check_on_a_folder_reports_a_headerless_file_that_no_policy_includes(
+    tmp_path: Path,
+) -> None:
+    shutil.copytree(ROOT / "policies", tmp_path / "policies")
+    stray = tmp_path / "policies" / "common" / "stray.mql"
+    stray.write_text("event forgotten\n")
+    code, out, err = run("check", str(tmp_path / "policies"))
+    assert code == 1
+    assert f"{stray}:1:1: error[E111]" in out
+    assert "acme_schema" not in out
+    assert "checked 7 files: 1 error, 0 warnings" in err

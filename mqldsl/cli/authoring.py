@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -43,11 +44,17 @@ def check(paths: tuple[str, ...], output_format: str, strict: bool, show_hash: b
     if show_hash and output_format == "json":
         raise click.UsageError("--hash prints text: leave out --format json")
     files = expand_policy_paths(paths, included=False)
-    if not files:
+    # Files without a `policy` header under a folder: included files, checked through the
+    # policies that include them; one that no policy includes is checked (E111), not skipped.
+    shared = [f for f in expand_policy_paths(paths) if f not in set(files)]
+    if not files and not shared:
         raise click.UsageError("no .mql files found in " + ", ".join(paths))
     everything: list[Diagnostic] = []
-    for file in files:
+    included: set[str] = set()
+
+    def check_one(file: str) -> None:
         result = check_file(file)
+        included.update(os.path.realpath(name) for name in result.source.included)
         diagnostics = result.diagnostics
         everything.extend(diagnostics)
         if output_format == "text":
@@ -56,6 +63,13 @@ def check(paths: tuple[str, ...], output_format: str, strict: bool, show_hash: b
             version = result.model.version
             shown = "none" if version is None else version
             click.echo(f"{file}: version {shown}, sha256 {result.model.sha256}")
+
+    for file in files:
+        check_one(file)
+    orphans = [f for f in shared if os.path.realpath(f) not in included]
+    for file in orphans:
+        check_one(file)
+    files += orphans
     if output_format == "json":
         click.echo(to_json(everything))
     else:
