@@ -466,3 +466,25 @@ def test_check_on_a_folder_reports_a_headerless_file_that_no_policy_includes(
     assert f"{stray}:1:1: error[E111]" in out
     assert "acme_schema" not in out
     assert "checked 7 files: 1 error, 0 warnings" in err
+
+
+def test_account_blocks_merge_and_allow_comments_work_in_included_files() -> None:
+    files = {
+        "shared.mql": (
+            "account {\n  tier: enum(gold, silver)\n}\n"
+            "event spare  # mqldsl: allow W504\n"
+            "score fit {\n  +10 when account.tier == gold\n  +5 when size > 10 and size < 5\n}\n"
+        )
+    }
+    text = (
+        'policy "P"\ninclude "shared.mql"\nlead {\n  size: int\n}\naccount {\n  seats: int\n}\n'
+        "stages {\n  visitor\n  mql when fit >= 10 and account.seats > 5\n}\n"
+    )
+    result = check_text(text, "main.mql", read=reader_of(files))
+    assert result.model is not None
+    assert list(result.model.account_fields) == ["tier", "seats"]
+    codes = {(d.code, d.span.file, d.span.line) for d in result.diagnostics}
+    assert ("W502", "shared.mql", 7) in codes  # a warning in the included file, where written
+    quiet = files["shared.mql"].replace("size < 5\n", "size < 5  # mqldsl: allow W502\n")
+    result = check_text(text, "main.mql", read=reader_of({"shared.mql": quiet}))
+    assert not any(d.span.file == "shared.mql" for d in result.diagnostics)
