@@ -488,3 +488,15 @@ def test_account_blocks_merge_and_allow_comments_work_in_included_files() -> Non
     quiet = files["shared.mql"].replace("size < 5\n", "size < 5  # mqldsl: allow W502\n")
     result = check_text(text, "main.mql", read=reader_of({"shared.mql": quiet}))
     assert not any(d.span.file == "shared.mql" for d in result.diagnostics)
+
+
+def test_a_scenario_naming_a_policy_with_includes_generates_and_simulates(tmp_path: Path) -> None:
+    scenario = ROOT / "simulations" / "acme_outbound.toml"
+    out = tmp_path / "leads.jsonl"
+    assert mqldsl.generate(scenario, out, leads=200) == 200
+    kinds = {e["type"] for line in out.read_text().splitlines() for e in json.loads(line)["events"]}
+    assert {"email_reply", "meeting_booked"} <= kinds  # events of the included schema
+    report = mqldsl.simulate(OUTBOUND, journeys=out, as_of="2026-12-01T00:00:00Z").to_json()
+    decisions = list(mqldsl.score(OUTBOUND, out, "2026-12-01T00:00:00Z"))
+    mqls = sum(1 for d in decisions if "mql" in d.entered)  # counted here, from the decisions
+    assert report["metrics"]["mqls"] == mqls > 0
