@@ -500,3 +500,16 @@ def test_a_scenario_naming_a_policy_with_includes_generates_and_simulates(tmp_pa
     decisions = list(mqldsl.score(OUTBOUND, out, "2026-12-01T00:00:00Z"))
     mqls = sum(1 for d in decisions if "mql" in d.entered)  # counted here, from the decisions
     assert report["metrics"]["mqls"] == mqls > 0
+
+
+def test_a_policy_reads_at_most_max_files_included_files() -> None:
+    from mqldsl.language.includes import MAX_FILES
+
+    files = {f"f{i}.mql": f"event e{i}  # mqldsl: allow W504\n" for i in range(MAX_FILES + 1)}
+    lines = "".join(f'include "f{i}.mql"\n' for i in range(MAX_FILES + 1))
+    text = f'policy "Many"\n{lines}stages {{ visitor }}\n'
+    result = check_text(text, "main.mql", read=reader_of(files))
+    assert [(d.code, d.span.line) for d in result.diagnostics] == [("E117", MAX_FILES + 2)]
+    assert f"at most {MAX_FILES} included files" in result.diagnostics[0].message
+    fewer = text.replace(f'include "f{MAX_FILES}.mql"\n', "")
+    assert check_text(fewer, "main.mql", read=reader_of(files)).ok
