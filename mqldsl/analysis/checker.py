@@ -28,12 +28,15 @@ from mqldsl.analysis.params import param_value
 from mqldsl.analysis.reserved import reserved_names
 from mqldsl.language import ast
 from mqldsl.language.diagnostics import Diagnostic, sort_diagnostics
+from mqldsl.language.includes import IncludedFile, Reader, resolve_includes
 from mqldsl.language.notation import number, type_expr
 from mqldsl.language.parser import ParseResult, parse_file, parse_source, paused_gc
 from mqldsl.language.source import Source, Span
 from mqldsl.language.suggestions import did_you_mean
 
 __all__ = ["CheckResult", "check_file", "check_policy", "check_source", "check_text"]
+
+_MERGED = (ast.LeadBlock, ast.AccountBlock)
 
 _ONE_ONLY: dict[type, str] = {
     ast.PolicyTitle: "policy",
@@ -58,46 +61,84 @@ class CheckResult:
         return self.model is not None
 
 
-def check_file(path: str | Path) -> CheckResult:
-    return _checked(parse_file(path))
+def check_file(path: str | Path, read: Reader | None = None) -> CheckResult:
+    """Check the policy at ``path`` with its includes (SPEC §3.1), read from
+    the file system relative to it (or by ``read``, a file name -> bytes)."""
+    return _checked(parse_file(path), read)
 
 
-def check_source(source: Source) -> CheckResult:
-    return _checked(parse_source(source))
+def check_source(source: Source, read: Reader | None = None) -> CheckResult:
+    return _checked(parse_source(source), read)
 
 
-def check_text(text: str, name: str = "<policy>") -> CheckResult:
-    return check_source(Source(name, text))
+def check_text(text: str, name: str = "<policy>", read: Reader | None = None) -> CheckResult:
+    """Check a policy's text; its includes are relative to ``name``'s folder
+    (the current folder for a name in angle brackets such as `<policy>`)."""
+    return check_source(Source(name, text), read)
 
 
-def _checked(parsed: ParseResult) -> CheckResult:
+def _checked(parsed: ParseResult, read: Reader | None = None) -> CheckResult:
     if parsed.policy is None:
         return CheckResult(parsed.source, None, None, sort_diagnostics(parsed.diagnostics))
-    model, diagnostics = check_policy(parsed.policy, parsed.source)
+    resolved = resolve_includes(parsed, read)
+    if any(d.is_error for d in resolved.diagnostics):
+        # A file that cannot be read or parsed: its declarations are missing,
+        # so checking names now would only echo the problem.
+        found = sort_diagnostics([*parsed.diagnostics, *resolved.diagnostics])
+        return CheckResult(resolved.source, resolved.policy, None, found)
+    model, diagnostics = check_policy(resolved.policy, resolved.source, resolved.files)
+    if model is not None:
+        model.own_policy = resolved.own
     if any(d.is_error for d in parsed.diagnostics):
         # Checked for more errors only (parser.CHECK_AFTER): no model, and no
         # warnings until the policy is free of errors.
         model = None
         diagnostics = [d for d in diagnostics if d.is_error]
     return CheckResult(
-        parsed.source, parsed.policy, model, sort_diagnostics([*parsed.diagnostics, *diagnostics])
+        resolved.source,
+        resolved.policy,
+        model,
+        sort_diagnostics([*parsed.diagnostics, *resolved.diagnostics, *diagnostics]),
     )
 
 
 def check_policy(
-    policy: ast.Policy, source: Source
+    policy: ast.Policy, source: Source, includes: Sequence[IncludedFile] = ()
 ) -> tuple[CheckedPolicy | None, list[Diagnostic]]:
-    """Check a parsed policy. The model is None when there is an error."""
+    """Check a parsed policy (with its includes merged: ``includes`` are the
+    files they read). The model is None when there is an error."""
     with paused_gc():
         checker = _Checker(policy, source)
         model = checker.run()
         diagnostics = checker.diagnostics
         if model is not None:
+            model.includes = tuple(includes)
             diagnostics = diagnostics + lint(model)
-    diagnostics = suppress(diagnostics, policy.comments)
+    comments = {source.name: policy.comments}
+    comments.update((file.name, file.policy.comments) for file in includes)
+    diagnostics = [
+        kept
+        for file, found in _by_file(diagnostics).items()
+        for kept in suppress(found, comments.get(file, ()))
+    ]
     if any(d.is_error for d in diagnostics):
         return None, diagnostics
     return model, diagnostics
+
+
+def _by_file(diagnostics: Sequence[Diagnostic]) -> dict[str, list[Diagnostic]]:
+    grouped: dict[str, list[Diagnostic]] = {}
+    for d in diagnostics:
+        grouped.setdefault(d.span.file, []).append(d)
+    return grouped
+
+
+def _at(first: Span, here: Span) -> str:
+    """Where the first of two declarations is, as a hint says it: `on line
+    N` in the same file, `at FILE:N` in another (an included file)."""
+    if first.file == here.file:
+        return f"on line {first.line}"
+    return f"at {first.file}:{first.line}"
 
 
 class _Checker(ExampleChecker):
@@ -192,12 +233,15 @@ class _Checker(ExampleChecker):
         for item in items:
             kind = type(item)
             if kind in _ONE_ONLY:
+                if kind in _MERGED:
+                    # `lead { }` and `account { }` of several files merge (SPEC §3.1)
+                    kind = (kind, item.span.file)  # type: ignore[assignment]
                 if kind in first:
                     self.err(
                         "E213",
-                        f"`{_ONE_ONLY[kind]}` is declared twice",
+                        f"`{_ONE_ONLY[type(item)]}` is declared twice",
                         item.span,
-                        f"the first is on line {first[kind].span.line}; keep one",
+                        f"the first is {_at(first[kind].span, item.span)}; keep one",
                     )
                 else:
                     first[kind] = item
@@ -210,7 +254,7 @@ class _Checker(ExampleChecker):
                     "E208",
                     f"{what} `{decl.name}` is declared twice",
                     decl.span,
-                    f"the first is on line {table[decl.name].node.span.line}",
+                    f"the first is {_at(table[decl.name].node.span, decl.span)}",
                 )
                 continue
             self._check_type(decl.type)
@@ -239,13 +283,21 @@ class _Checker(ExampleChecker):
             self._check_type(element)
 
     def _declare_fields(self, items: Sequence[ast.Item]) -> None:
-        lead = next((i for i in items if isinstance(i, ast.LeadBlock)), None)
-        if lead is not None:
-            self.fields = self._field_table(lead.fields, "lead field")
-        account = next((i for i in items if isinstance(i, ast.AccountBlock)), None)
-        if account is not None:
+        # One block per file (E213); the blocks of included files merge, in load order.
+        leads: dict[str, ast.LeadBlock] = {}
+        accounts: dict[str, ast.AccountBlock] = {}
+        for item in items:
+            if isinstance(item, ast.LeadBlock):
+                leads.setdefault(item.span.file, item)
+            elif isinstance(item, ast.AccountBlock):
+                accounts.setdefault(item.span.file, item)
+        if leads:
+            fields = [f for block in leads.values() for f in block.fields]
+            self.fields = self._field_table(fields, "lead field")
+        if accounts:
             self.has_account = True
-            self.account_fields = self._field_table(account.fields, "account field")
+            fields = [f for block in accounts.values() for f in block.fields]
+            self.account_fields = self._field_table(fields, "account field")
 
     def _declare_events(self, items: Sequence[ast.Item]) -> None:
         for decl in (i for i in items if isinstance(i, ast.EventDecl)):
@@ -254,7 +306,7 @@ class _Checker(ExampleChecker):
                     "E208",
                     f"event `{decl.name}` is declared twice",
                     decl.span,
-                    f"the first is on line {self.events[decl.name].node.span.line}",
+                    f"the first is {_at(self.events[decl.name].node.span, decl.span)}",
                 )
                 continue
             fields = self._field_table(decl.fields or (), f"field of event `{decl.name}`:")
@@ -267,7 +319,7 @@ class _Checker(ExampleChecker):
                     "E208",
                     f"param `{decl.name}` is declared twice",
                     decl.span,
-                    f"the first is on line {self.params[decl.name].node.span.line}",
+                    f"the first is {_at(self.params[decl.name].node.span, decl.span)}",
                 )
                 continue
             if decl.name in self.fields:
@@ -295,7 +347,7 @@ class _Checker(ExampleChecker):
                     "E208",
                     f"score `{name}` is declared twice",
                     score.span,
-                    f"the first is on line {self.score_nodes[name].span.line}",
+                    f"the first is {_at(self.score_nodes[name].span, score.span)}",
                 )
                 continue
             for other, kind in (

@@ -4,7 +4,8 @@
   bounds of every score from its rules, caps, `range` and formulas);
 - W502 a condition can never hold (`between 500 and 200`, `in []`, a
   contradictory `and`);
-- W503/W504/W505 a param, event or field is declared and never used;
+- W503/W504/W505 a param, event or field is declared and never used (not for the
+  declarations of an included file: a shared file serves several policies);
 - W506 a stage that no example expects;
 - W507 a route that can never be chosen (after an unconditional route);
 - W508 a negative test on a field that may be missing, where the policy never
@@ -261,6 +262,14 @@ def _contradiction(model: CheckedPolicy, node: ast.And) -> str | None:
 
 
 def _unused(model: CheckedPolicy, nodes: Sequence[ast.Expr]) -> Iterator[Diagnostic]:
+    for found in _unused_anywhere(model, nodes):
+        # A shared file (SPEC §3.1) declares what several policies need: not every
+        # policy that includes it uses all of it.
+        if model.origin(found.span) is None:
+            yield found
+
+
+def _unused_anywhere(model: CheckedPolicy, nodes: Sequence[ast.Expr]) -> Iterator[Diagnostic]:
     used: set[tuple[str, str]] = set()
     for ref in model.refs.values():
         used.add((ref.kind, ref.name))

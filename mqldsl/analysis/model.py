@@ -17,8 +17,9 @@ from typing import Literal
 
 from mqldsl.analysis.types import Type
 from mqldsl.language import ast
+from mqldsl.language.includes import IncludedFile
 from mqldsl.language.printer import format_policy
-from mqldsl.language.source import Source
+from mqldsl.language.source import Source, Span
 
 RefKind = Literal["field", "account_field", "event_field", "param", "score", "event", "member"]
 
@@ -105,6 +106,10 @@ class CheckedPolicy:
     # A param holding an enum member (or a list of them): the members of the enums it is
     # compared with, which `--set` accepts.
     param_members: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    # The files its `include` lines read (SPEC §3.1), in load order; the policy's own file
+    # alone (``policy`` is the merged policy; None: the same, it includes nothing).
+    includes: tuple[IncludedFile, ...] = field(default=(), repr=False)
+    own_policy: ast.Policy | None = field(default=None, repr=False)
 
     @property
     def locked(self) -> bool:
@@ -126,11 +131,23 @@ class CheckedPolicy:
         """The policy's canonical text: exactly what `mqldsl fmt` writes for
         its file, comments included. Printed once per loaded policy.
 
-        Includes (SPEC §3.1) are not implemented yet; when they are, this must
-        become the canonical text of the policy *with its includes resolved*
-        (each included file's declarations, as loaded), so that the hash below
-        changes when an included file does."""
-        return format_policy(self.policy, self.source)
+        With includes (SPEC §3.1), the canonical text of each included file
+        follows, in load order, each after a line `\0include PATH\0` that
+        names it by its path from the policy's folder (a NUL never occurs in a
+        policy), so that the hash below changes when an included file does,
+        and does not depend on the folder a command runs from."""
+        text = format_policy(self.own_policy or self.policy, self.source)
+        for file in self.includes:
+            text += f"\0include {file.relative}\0\n" + format_policy(file.policy, file.source)
+        return text
+
+    def origin(self, span: Span) -> str | None:
+        """The included file a declaration is written in (its path from the
+        policy's folder), or None for the policy's own file."""
+        for file in self.includes:
+            if file.name == span.file:
+                return file.relative
+        return None
 
     @functools.cached_property
     def sha256(self) -> str:

@@ -4,7 +4,8 @@ be traced to the exact rules that made it.
 
 ``sha256`` is :attr:`CheckedPolicy.sha256 <mqldsl.analysis.model.CheckedPolicy.sha256>`,
 the hash of the policy's canonical text (what `mqldsl fmt` writes, comments
-included), computed once per loaded policy. ``version`` is the policy's
+included; with includes, followed by each included file's, docs/decisions.md),
+computed once per loaded policy. ``version`` is the policy's
 `version N` (None when it has none). When a run changes params without
 editing the file (`--set`, ``params=`` in the API), the text alone no longer
 names the rules, so the stamp also lists, in declaration order, the params

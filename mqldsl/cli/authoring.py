@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 
 import click
 
@@ -41,12 +43,18 @@ def check(paths: tuple[str, ...], output_format: str, strict: bool, show_hash: b
 
     if show_hash and output_format == "json":
         raise click.UsageError("--hash prints text: leave out --format json")
-    files = expand_policy_paths(paths)
-    if not files:
+    files = expand_policy_paths(paths, included=False)
+    # Files without a `policy` header under a folder: included files, checked through the
+    # policies that include them; one that no policy includes is checked (E111), not skipped.
+    shared = [f for f in expand_policy_paths(paths) if f not in set(files)]
+    if not files and not shared:
         raise click.UsageError("no .mql files found in " + ", ".join(paths))
     everything: list[Diagnostic] = []
-    for file in files:
+    included: set[str] = set()
+
+    def check_one(file: str) -> None:
         result = check_file(file)
+        included.update(os.path.realpath(name) for name in result.source.included)
         diagnostics = result.diagnostics
         everything.extend(diagnostics)
         if output_format == "text":
@@ -55,6 +63,13 @@ def check(paths: tuple[str, ...], output_format: str, strict: bool, show_hash: b
             version = result.model.version
             shown = "none" if version is None else version
             click.echo(f"{file}: version {shown}, sha256 {result.model.sha256}")
+
+    for file in files:
+        check_one(file)
+    orphans = [f for f in shared if os.path.realpath(f) not in included]
+    for file in orphans:
+        check_one(file)
+    files += orphans
     if output_format == "json":
         click.echo(to_json(everything))
     else:
@@ -87,7 +102,8 @@ def fmt(paths: tuple[str, ...], check_only: bool, show_diff: bool) -> None:
     from mqldsl.io.files import expand_policy_paths, write_atomic
     from mqldsl.io.formatting import MeaningChanged, formatted
     from mqldsl.language.diagnostics import sort_diagnostics
-    from mqldsl.language.parser import parse_bytes, parse_file
+    from mqldsl.language.includes import parse_any
+    from mqldsl.language.parser import parse_file
 
     files = expand_policy_paths(paths)
     if not files:
@@ -96,10 +112,17 @@ def fmt(paths: tuple[str, ...], check_only: bool, show_diff: bool) -> None:
     changed: list[str] = []
     unchanged = 0
     for file in files:
+        # A file without a `policy` header is one that policies include (SPEC §3.1):
+        # formatted alone, never merged with the files it includes.
         if file == "-":
-            result = parse_bytes(sys.stdin.buffer.read(), "<stdin>")
+            result = parse_any(sys.stdin.buffer.read(), "<stdin>")
         else:
-            result = parse_file(file)
+            try:
+                data = Path(file).read_bytes()
+            except OSError:
+                result = parse_file(file)  # reports why it cannot be read
+            else:
+                result = parse_any(data, file)
         if result.policy is None or any(d.is_error for d in result.diagnostics):
             print_diagnostics(sort_diagnostics(result.diagnostics), result.source)
             failed = True
@@ -157,7 +180,7 @@ def test_command(paths: tuple[str, ...], coverage: bool) -> None:
     from mqldsl.io.files import expand_policy_paths
     from mqldsl.render.explanation import outline, render_explanation
 
-    files = expand_policy_paths(paths)
+    files = expand_policy_paths(paths, included=False)
     if not files:
         raise click.UsageError("no .mql files found in " + ", ".join(paths))
     passed = failed = 0

@@ -114,7 +114,11 @@ class _Builder:
             )
         disqualifiers = tuple(
             DisqualifierCheck(
-                d.reason, d.span.line, expr(d.condition), self.clause(d.condition, whole)
+                d.reason,
+                d.span.line,
+                expr(d.condition),
+                self.clause(d.condition, whole),
+                self.model.origin(d.span),
             )
             for d in self.model.disqualifiers
         )
@@ -273,6 +277,7 @@ class _Builder:
             decay=None
             if decay is None or not events or not any(e.factor is not None for e in events)
             else f"{plain(float(decay.percent))}% every {duration(decay.every)}",
+            file=self.model.origin(rule.span),
         )
 
     # ------------------------------------------------------------ clauses

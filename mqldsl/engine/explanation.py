@@ -221,19 +221,28 @@ class DisqualifierCheck:
     line: int
     condition: str
     clause: Clause
+    file: str | None = None  # the included file it is written in (SPEC §3.1); None: the policy
 
     @property
     def holds(self) -> bool:
         return self.clause.holds
 
+    @property
+    def where(self) -> str:
+        """`line N`, or `FILE line N` in an included file."""
+        return f"{self.file} line {self.line}" if self.file else f"line {self.line}"
+
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "reason": self.reason,
             "line": self.line,
             "condition": self.condition,
             "holds": self.holds,
             "clause": self.clause.to_json(),
         }
+        if self.file is not None:
+            data["file"] = self.file
+        return data
 
 
 @dataclass(frozen=True)
@@ -252,10 +261,16 @@ class RuleExplanation:
     max: float | None
     uncapped: float | None
     decay: str | None
+    file: str | None = None  # the included file it is written in (SPEC §3.1); None: the policy
 
     @property
     def capped(self) -> bool:
         return self.uncapped is not None
+
+    @property
+    def where(self) -> str:
+        """`line N`, or `FILE line N` in an included file."""
+        return f"{self.file} line {self.line}" if self.file else f"line {self.line}"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -270,7 +285,7 @@ class RuleExplanation:
             "uncapped": plain(self.uncapped),
             "decay": self.decay,
             "events": [e.to_json() for e in self.events],
-        }
+        } | ({"file": self.file} if self.file is not None else {})
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
 from mqldsl.io.errors import InputProblem, UsageProblem
 from mqldsl.io.problems import Problem
+from mqldsl.language.includes import headerless
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -297,17 +298,31 @@ def check_folder(output: str | os.PathLike[str]) -> None:
         raise InputProblem([cannot_write(shown, exc).render()]) from None
 
 
-def expand_policy_paths(paths: Iterable[str]) -> list[str]:
+def expand_policy_paths(paths: Iterable[str], included: bool = True) -> list[str]:
     """Files as given, and every ``.mql`` file under a directory (sorted).
-    Paths that do not exist are kept, so that reading them reports E100."""
+    Paths that do not exist are kept, so that reading them reports E100.
+    ``included=False``: leave out the files under a directory that have no
+    `policy` header — files that policies include (SPEC §3.1), checked as
+    part of the policies that include them."""
     result: list[str] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            result.extend(str(p) for p in sorted(path.rglob("*.mql")) if p.is_file())
+            result.extend(
+                str(p)
+                for p in sorted(path.rglob("*.mql"))
+                if p.is_file() and (included or not _included_file(p))
+            )
         else:
             result.append(raw)
     return result
+
+
+def _included_file(path: Path) -> bool:
+    try:
+        return headerless(path.read_bytes())
+    except OSError:
+        return False  # reading it again reports why
 
 
 __all__ = [

@@ -3,6 +3,7 @@ refused when printing it again would change its meaning."""
 
 from __future__ import annotations
 
+from mqldsl.language import ast
 from mqldsl.language.parser import ParseResult, parse_text
 from mqldsl.language.printer import canonical_items, format_policy
 
@@ -16,7 +17,8 @@ def formatted(result: ParseResult) -> str:
     :class:`MeaningChanged` if that text parses to a different policy."""
     assert result.policy is not None
     text = format_policy(result.policy, result.source)
-    again = parse_text(text, result.source.name)
+    included = result.policy.first(ast.PolicyTitle) is None  # a file policies include
+    again = parse_text(text, result.source.name, included)
     if again.policy != canonical_items(result.policy):
         raise MeaningChanged(
             f"{result.source.name}: the formatter would change the meaning of this policy; "

@@ -50,16 +50,7 @@ class AstBuilder(ExpressionBuilder):
         return ast.About(text=text.value, span=self.here)
 
     def include(self, path: ast.StringLit) -> ast.Include:
-        span = self.here
-        self.diagnostics.append(
-            error(
-                "E112",
-                "`include` is not supported yet",
-                span,
-                "copy the shared declarations into this policy for now",
-            )
-        )
-        return ast.Include(path=path.value, span=span)
+        return ast.Include(path=path.value, span=self.here)
 
     # -- declarations
 

@@ -113,9 +113,12 @@ CODES: dict[str, str] = {
     "E109": "bracket never closed",
     "E110": "empty policy",
     "E111": "missing or misplaced policy header",
-    "E112": "include is not supported yet",
+    "E112": "included file cannot be read",
     "E113": "unknown type",
     "E114": "number out of range",
+    "E115": "include cycle",
+    "E116": "not allowed in an included file",
+    "E117": "invalid include",
     # E2xx names
     "E201": "unknown name",
     "E202": "unknown event",

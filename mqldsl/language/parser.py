@@ -168,9 +168,10 @@ class ParseResult:
         return self.policy is not None and not any(d.is_error for d in self.diagnostics)
 
 
-def parse_file(path: str | Path) -> ParseResult:
+def parse_file(path: str | Path, included: bool = False) -> ParseResult:
     """Read and parse a file. Unreadable, binary and non-UTF-8 files become
-    diagnostics (E100), never exceptions."""
+    diagnostics (E100), never exceptions. ``included``: the file is included
+    by a policy (SPEC §3.1), so it has no header and may be empty."""
     name = str(path)
     try:
         data = Path(path).read_bytes()
@@ -181,10 +182,10 @@ def parse_file(path: str | Path) -> ParseResult:
             None,
             [error("E100", f"cannot read the file: {reason}", Span.point(name, 1, 1))],
         )
-    return parse_bytes(data, name)
+    return parse_bytes(data, name, included)
 
 
-def parse_bytes(data: bytes, name: str) -> ParseResult:
+def parse_bytes(data: bytes, name: str, included: bool = False) -> ParseResult:
     if b"\x00" in data:
         return ParseResult(
             Source(name, ""),
@@ -218,14 +219,16 @@ def parse_bytes(data: bytes, name: str) -> ParseResult:
         )
     if text.startswith("\ufeff"):
         text = text[1:]
-    return parse_source(Source(name, text))
+    return parse_source(Source(name, text), included)
 
 
-def parse_text(text: str, name: str = "<policy>") -> ParseResult:
-    return parse_source(Source(name, text))
+def parse_text(text: str, name: str = "<policy>", included: bool = False) -> ParseResult:
+    return parse_source(Source(name, text), included)
 
 
-def parse_source(source: Source) -> ParseResult:
+def parse_source(source: Source, included: bool = False) -> ParseResult:
+    if included and not source.text.strip():
+        return ParseResult(source, ast.Policy(items=(), span=Span.point(source.name, 1, 1)), [])
     if not source.text.strip():
         return ParseResult(
             source,
@@ -273,7 +276,9 @@ def parse_source(source: Source) -> ParseResult:
             source.name, 1, 1, source.line_count, len(source.line_text(source.line_count)) + 1
         ),
     )
-    if not policy.items:
+    if included:
+        pass  # no header; only comments is fine
+    elif not policy.items:
         diagnostics.append(
             error(
                 "E110",
@@ -288,7 +293,13 @@ def parse_source(source: Source) -> ParseResult:
                 "E111",
                 'a policy must start with its header `policy "TITLE"`',
                 policy.items[0].span,
-                'add `policy "Your company lead qualification"` as the first line',
+                'add `policy "Your company lead qualification"` as the first line'
+                + (
+                    ""
+                    if policy.first(ast.PolicyTitle) is not None
+                    else "; a file of shared declarations is not a policy: check the policy "
+                    'that includes it (`include "PATH"`)'
+                ),
             )
         )
     errors = {d.code for d in diagnostics if d.is_error}

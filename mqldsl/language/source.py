@@ -24,10 +24,13 @@ class Span:
 
 @dataclass(frozen=True)
 class Source:
-    """A named text. ``name`` is what diagnostics print (usually the path)."""
+    """A named text. ``name`` is what diagnostics print (usually the path).
+    ``included``: the sources of the files a policy includes (SPEC §3.1), by
+    name, so that a diagnostic in any of them shows its own line."""
 
     name: str
     text: str
+    included: dict[str, Source] = field(default_factory=dict, compare=False, repr=False)
     _line_starts: list[int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -77,6 +80,8 @@ def render_snippet(source: Source | None, span: Span, hint: str | None) -> list[
     14 |   +20 when compnay_size between 200 and 5000
        |            ^^^^^^^^^^^^ did you mean 'company_size'?
     """
+    if source is not None and span.file != source.name and span.file in source.included:
+        source = source.included[span.file]
     if source is None or not source.text or span.line > source.line_count:
         return [f"      = hint: {hint}"] if hint else []
     text = source.line_text(span.line)

@@ -115,6 +115,12 @@ def context(
         "owner": model.owner or "",
         "effective": model.effective.isoformat() if model.effective else "",
         "about": model.about or "",
+        # SPEC §3.1: the files the policy includes, by their path from its folder; each
+        # declaration written in one of them says so ("origin").
+        "included": [file.relative for file in model.includes],
+        "fields_from": sorted(
+            {origin for f in model.fields.values() if (origin := model.origin(f.node.span))}
+        ),
         "locked": model.locked,
         "stages": stages,
         "recycles": recycles,
@@ -126,6 +132,7 @@ def context(
                 "noun": event_noun(event).singular,
                 "description": info.description or "",
                 "fields": ", ".join(words(f) for f in info.fields),
+                "origin": model.origin(info.node.span) or "",
             }
             for event, info in model.events.items()
         ],
@@ -137,11 +144,17 @@ def context(
                 if isinstance(info.value, tuple)
                 else str(info.value),
                 "description": info.description or "",
+                "origin": model.origin(info.node.span) or "",
             }
             for param, info in model.params.items()
         ],
         "disqualifiers": [
-            {"reason": d.reason, "when": say.condition(d.condition)} for d in model.disqualifiers
+            {
+                "reason": d.reason,
+                "when": say.condition(d.condition),
+                "origin": model.origin(d.span) or "",
+            }
+            for d in model.disqualifiers
         ],
         "routes": [
             {
@@ -210,6 +223,7 @@ def _scores(model: CheckedPolicy, say: English) -> list[dict[str, Any]]:
                 else "",
                 "formula": say.value(node.formula) if node.formula is not None else "",
                 "rules": rules,
+                "origin": model.origin(node.span) or "",
             }
         )
     return scores

@@ -360,7 +360,7 @@ def outline(data: Explanation) -> list[Section]:
             else:
                 section.add(f"Disqualified since {when(data.entry.at)}.")
         for reason in held:
-            section.add(f"{reason.reason} (line {reason.line})", 0, "yes")
+            section.add(f"{reason.reason} ({reason.where})", 0, "yes")
             clause_lines(section, reason.clause, t, 1)
         if data.timeline and data.timeline[0].stage == "disqualified":
             section.add("It was disqualified from its first instant on.")
@@ -474,16 +474,14 @@ def _score_lines(section: Section, score: ScoreExplanation, t: float) -> None:
     missed = [r for r in score.rules if not r.points]
     if missed:
         names = (
-            f"{r.label} ({signed(r.each)}, line {r.line})"
-            if r.label
-            else f"{r.rule} (line {r.line})"
+            f"{r.label} ({signed(r.each)}, {r.where})" if r.label else f"{r.rule} ({r.where})"
             for r in missed
         )
         section.add("no points from: " + "; ".join(names), 1)
 
 
 def _rule_name(rule: RuleExplanation) -> str:
-    return f"{rule.label or _condition(rule)} (line {rule.line})"
+    return f"{rule.label or _condition(rule)} ({rule.where})"
 
 
 def _condition(rule: RuleExplanation) -> str:

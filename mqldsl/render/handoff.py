@@ -60,7 +60,7 @@ def packet(
             "reason": rule.label or _sentence(say.rule_condition(node).removeprefix("when ")),
             "line": rule.line,
             "events": [event_json(item.event) for item in rule.events[-EVENTS_PER_REASON:]],
-        }
+        } | ({"file": rule.file} if rule.file is not None else {})  # an included file's rule
 
     reasons = [reason(*item) for item in given if item[2].points > 0][:TOP_REASONS]
     penalties = [reason(*item) for item in given if item[2].points < 0]

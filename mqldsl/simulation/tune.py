@@ -181,6 +181,12 @@ def tuned_policy_text(model: CheckedPolicy, values: Mapping[str, Any]) -> str:
     edits: list[tuple[int, int, str]] = []
     for name, value in values.items():
         span = model.params[name].node.span
+        if span.file != model.source.name:
+            raise UsageProblem(
+                f"param `{name}` is declared in the included file {span.file}: `-o` writes "
+                "the policy file only; tune without -o and set the value in that file",
+                "-o",
+            )
         begin = starts[span.line - 1] + span.column - 1
         end = starts[span.end_line - 1] + span.end_column - 1
         found = re.compile(rf"param\s+{re.escape(name)}\s*=\s*(-?[0-9][0-9_.]*)").match(

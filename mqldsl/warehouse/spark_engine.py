@@ -43,6 +43,7 @@ from mqldsl.io.csvrows import open_input
 from mqldsl.io.errors import InputProblem
 from mqldsl.io.journeys import JourneyReader, ReadReport, RecordError, json_problem
 from mqldsl.io.scoring import ScoreOptions, TableFormat, decision_line, read_leads, write_table
+from mqldsl.language.includes import reader_of
 
 # What an executor sends back for one input record.
 OUTPUT_SCHEMA = "n long, kind string, id string, payload binary, ignored binary"
@@ -62,6 +63,9 @@ class SparkJob:
     as_of: float
     explain: bool = False
     pickled: bool = False
+    # The files the policy includes (SPEC §3.1), by the name it reads them by, with their
+    # text: executors need not see the driver's files.
+    included: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def of(cls, model: CheckedPolicy, options: ScoreOptions, pickled: bool = False) -> SparkJob:
@@ -72,6 +76,7 @@ class SparkJob:
             options.as_of,
             options.explain,
             pickled,
+            tuple((file.name, file.source.text) for file in model.includes),
         )
 
 
@@ -81,10 +86,15 @@ _COMPILED: dict[tuple[str, str, bytes], Evaluator] = {}
 
 def job_evaluator(job: SparkJob) -> Evaluator:
     """The job's evaluator, checked and compiled once per worker process."""
-    key = (job.policy_name, job.policy_text, pickle.dumps(sorted(job.params.items())))
+    key = (
+        job.policy_name,
+        job.policy_text,
+        pickle.dumps((sorted(job.params.items()), job.included)),
+    )
     evaluator = _COMPILED.get(key)
     if evaluator is None:
-        model = check_text(job.policy_text, job.policy_name).model
+        read = reader_of(dict(job.included)) if job.included else None
+        model = check_text(job.policy_text, job.policy_name, read).model
         if model is None:  # pragma: no cover - the driver checked the same text
             raise ValueError(f"{job.policy_name}: the policy does not check on the executor")
         evaluator = _COMPILED[key] = Evaluator(model, job.params)
