@@ -223,6 +223,8 @@ def leads(draw: st.DrawFn) -> Lead:
         st.integers(min_value=-40, max_value=2).map(lambda d: d * DAY),
         st.sampled_from([-w * DAY for w in WINDOWS]),
         st.integers(min_value=-80, max_value=4).map(lambda h: h * DAY / 2),
+        # a fraction of a second: the compiled evaluator then visits every instant
+        st.integers(min_value=-40, max_value=2).map(lambda d: d * DAY + 0.000022),
         st.just(0.0),
     )
     events = []

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from mqldsl.analysis.checker import check_text
 from mqldsl.engine.evaluator import Evaluator
 from mqldsl.engine.interpreter import Interpreter
-from mqldsl.engine.runtime import Event, Lead
+from mqldsl.engine.runtime import Event, Lead, parse_instant
 
 from .policy_gen import AS_OF, leads, policies
 
@@ -89,3 +89,37 @@ def test_skipped_instants_change_nothing(n: int, events: list[Event]) -> None:
         reached = next(s.at for s in fast.steps if s.stage == "mql")
         later = sorted({e.at for e in events} | {e.at + 7 * 86400.0 for e in events})
         assert recycled and recycled[0].at == next(t for t in later if t > reached)
+
+
+# An event at a fraction of a second whose window end (or decay step) crosses a power of two
+# of seconds (2004-01-10T13:37:04Z is 2**30): the float sum is not exact, and the event leaves
+# its window a little after it, where the full timeline visits the next instant. Such a lead is
+# walked at every instant (found by review: both cases used to differ).
+FRACTION_POLICIES = [
+    'policy "p"\nevent ev1\nevent ev2\nstages {\n  visitor\n  hot when ev1 within 7 days\n}\n',
+    'policy "p"\nevent ev1\nevent ev3\nscore i decay 50% every 1 day { +10 per ev1 }\n'
+    "stages {\n  visitor\n  hot when i >= 10\n}\n",
+]
+
+
+@pytest.mark.parametrize(
+    ("policy", "first", "other", "gap"),
+    [
+        (FRACTION_POLICIES[0], "2004-01-05T10:00:00.000022Z", "ev2", 7 * 86400.0 + 3600),
+        (FRACTION_POLICIES[1], "2004-01-09T15:00:00.000043Z", "ev3", 86400.0 + 60),
+    ],
+)
+def test_fractions_of_a_second_across_a_power_of_two(
+    policy: str, first: str, other: str, gap: float
+) -> None:
+    result = check_text(policy, "p.mql")
+    assert result.model is not None
+    at = parse_instant(first)
+    events = (Event(at, "ev1", {}, 0), Event(at + gap, other, {}, 1))
+    lead = Lead(id="L", profile={}, events=events)
+    as_of = at + 30 * 86400.0
+    fast = Evaluator(result.model).run(lead, as_of)
+    slow, steps = Interpreter(result.model).run(lead, as_of)
+    assert fast.decision.to_json() == slow.to_json()
+    assert [(s.at, s.stage) for s in fast.steps] == [(s.at, s.stage) for s in steps]
+    assert fast.decision.entered["visitor"] == at + gap  # the other event's instant

@@ -25,10 +25,12 @@ only the instants where something read can change:
 Between two listed instants every condition read has the same value, so the
 result there equals the result at the earlier one. The driver
 (:func:`mqldsl.engine.helpers.drive`) keeps the one case where that is not
-enough: after a recycle or a change of stage in a locked timeline with recycle
-rules, it also evaluates the next instant of SPEC §7, as the full timeline
-would (a recycle rule of the stage just reached is applied at the next
-instant).
+enough: after any change (of stage, disqualification, or a recycle) in a locked
+timeline with recycle rules, it also evaluates the next instant of SPEC §7, as
+the full timeline would (a recycle rule of the stage just reached is applied at
+the next instant). A lead with an event at a fraction of a second is walked at
+every instant: its window ends and decay steps are float sums that need not be
+exact, and the full timeline's arithmetic decides where it leaves a window.
 """
 
 from __future__ import annotations
@@ -171,28 +173,39 @@ class ChangePoints:
         found: list[tuple[Reads, str]] = []
         for condition in conditions:
             self.needs(condition, "True", found)
-        needs: dict[Read, list[str]] = {}
+        windows: dict[Read, list[str]] = {}
         continuous: list[str] = []
         steps: dict[tuple[str, float], list[str]] = {}
         for reads, context in found:
             for read in reads.windows:
-                needs.setdefault(read, []).append(context)
+                if read[1] is not None and not read[1].is_integer():
+                    continuous.append(context)  # a window of a fraction of a second
+                windows.setdefault(read, []).append(context)
             for step in reads.steps:
+                if not step[1].is_integer():
+                    continuous.append(context)
                 steps.setdefault(step, []).append(context)
             if reads.continuous:
                 continuous.append(context)
         out = [f"{local} = {code}" for local, code in self._locals.values()]
+        # A window's end and a decay step are sums of floats: exact for whole seconds, but an
+        # event at a fraction of a second may leave its window (in the arithmetic both engines
+        # share) a little after the sum, where the full timeline visits the next instant. So a
+        # lead with such an event is walked at every instant of SPEC §7.
+        arithmetic = steps or any(seconds is not None for _, seconds in windows)
+        if arithmetic:
+            continuous.append("(not _whole(events))")
         every = _any(continuous)
         # Each pattern's match times, then each of its windows' ends.
         moments: dict[str, list[str]] = {}
-        for (times, _), guards in needs.items():
+        for (times, _), guards in windows.items():
             moments.setdefault(times, []).extend(guards)
         # The timeline starts at its first instant (the entry stage's `entered`).
         # The limit of instants a lead (E900) is checked before anything is listed.
         body = ["_limit(META, lead, as_of)", "P = {as_of, events[0].at} if events else {as_of}"]
         for times, guards in sorted(moments.items(), key=lambda item: int(item[0][1:])):
             body.append(_when(_any(guards), f"P.update({times})"))
-            for (other, seconds), ends in sorted(needs.items(), key=_order):
+            for (other, seconds), ends in sorted(windows.items(), key=_order):
                 if other == times and seconds is not None:
                     add = f"P.update([a + {seconds!r} for a in {times}])"
                     body.append(_when(_any(ends), add))

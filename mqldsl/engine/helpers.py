@@ -33,7 +33,6 @@ from mqldsl.engine.runtime import (
     decay_factor,
     due_time,
     instants,
-    next_instant,
     round_score,
 )
 
@@ -88,10 +87,15 @@ def _limit(meta: PolicyMeta, lead: Lead, as_of: float) -> None:
         raise exc.for_lead(lead.id) from None
 
 
+def _whole(events: Sequence[Any]) -> bool:
+    """Whether every event is at a whole second (window ends and decay steps are then exact)."""
+    return all(not event.at % 1.0 for event in events)
+
+
 def _steps(points: set[float], times: Sequence[float], period: float, as_of: float) -> None:
     """Add to ``points`` the decay steps of ``times`` up to ``as_of``, computed as
-    :func:`~mqldsl.engine.runtime.instants` does. Bounded: the driver has refused a lead whose
-    timeline passes the limit of instants before the generated code calls this."""
+    :func:`~mqldsl.engine.runtime.instants` does. Bounded: the generated code has checked the
+    limit of instants (:func:`_limit`) before it calls this."""
     for at in dict.fromkeys(times):
         k = 1
         while at + k * period <= as_of:
@@ -177,7 +181,8 @@ def drive(
     # After a change in a locked timeline with recycle rules, the next instant of SPEC §7 is
     # evaluated too: a recycle rule of the stage just reached applies there.
     chase = pts is not None and locked and bool(meta.recycles)
-    times = [e.at for e in lead.events] if chase else []
+    full: list[float] | None = None  # every instant of SPEC §7, listed at the first chase
+    pending: float | None = None  # the instant after a change, when it is not in `points`
     total = len(points)
     position = 0
     reached = 0
@@ -188,9 +193,14 @@ def drive(
     steps: list[TimelineStep] = []
     reasons: list[str] = []
     first: dict[str, tuple[float, int]] = {}
-    while position < total:
-        t = points[position]
-        position += 1
+    while position < total or pending is not None:
+        if pending is not None and (position == total or pending < points[position]):
+            t, pending = pending, None
+        else:
+            t = points[position]
+            position += 1
+            if pending == t:
+                pending = None
         before = (reached, start, label) if chase else None
         # A locked timeline never goes below what it reached: stages up to it are not tried.
         reasons, holding = instant(t, start, reached if locked else 0)
@@ -233,12 +243,12 @@ def drive(
             if new not in first and new != DISQUALIFIED:
                 first[new] = (t, route(names.index(new), t, start))
         if chase and (reached, start, label) != before:
-            after = next_instant(times, meta.windows, meta.decay_periods, as_of, t)
-            if after is not None and (position == total or after < points[position]):
-                if points is pts:
-                    points = list(pts)
-                points.insert(position, after)
-                total += 1
+            if full is None:  # bounded: the generated code has checked the limit of instants
+                full = instants(
+                    [e.at for e in lead.events], meta.windows, meta.decay_periods, as_of
+                )
+            after = bisect_right(full, t)
+            pending = full[after] if after < len(full) else None
     assert label is not None
     contributions: dict[str, tuple[float, ...]] | None = None
     if explain:
@@ -306,6 +316,7 @@ HELPERS: Mapping[str, Any] = MappingProxyType(
         "_group": _group,
         "_steps": _steps,
         "_limit": _limit,
+        "_whole": _whole,
         "_round": _round,
         "_cap": cap,
         "_clamp": clamp,

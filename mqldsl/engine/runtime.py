@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 import operator
-from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
@@ -292,40 +291,6 @@ def instants(
                 points.add(at + k * period)
                 k += 1
     return sorted(points)
-
-
-def next_instant(
-    event_times: Sequence[float],
-    windows: Sequence[float],
-    decay_periods: Sequence[float],
-    as_of: float,
-    t: float,
-) -> float | None:
-    """The first instant of :func:`instants` after ``t`` (None if ``t`` is the as-of
-    instant or later), without listing them: ``event_times`` sorted."""
-    if t >= as_of:
-        return None
-    best = as_of
-    index = bisect_right(event_times, t)
-    if index < len(event_times) and event_times[index] < best:
-        best = event_times[index]
-    for window in windows:
-        # The first event whose window ends after t (computed as instants() does).
-        k = max(bisect_right(event_times, t - window) - 1, 0)
-        while k < len(event_times) and event_times[k] + window <= t:
-            k += 1
-        if k < len(event_times) and t < event_times[k] + window < best:
-            best = event_times[k] + window
-    for period in set(decay_periods):
-        for at in event_times[:index]:
-            step = max(1, math.floor((t - at) / period))
-            while step > 1 and at + (step - 1) * period > t:
-                step -= 1
-            while at + step * period <= t:
-                step += 1
-            if at + step * period < best:
-                best = at + step * period
-    return best
 
 
 def too_long(
