@@ -89,7 +89,10 @@ def _limit(meta: PolicyMeta, lead: Lead, as_of: float) -> None:
 
 def _whole(events: Sequence[Any]) -> bool:
     """Whether every event is at a whole second (window ends and decay steps are then exact)."""
-    return all(not event.at % 1.0 for event in events)
+    for event in events:  # noqa: SIM110 - a loop: twice as fast as all() over a generator
+        if event.at % 1.0:
+            return False
+    return True
 
 
 def _steps(points: set[float], times: Sequence[float], period: float, as_of: float) -> None:
