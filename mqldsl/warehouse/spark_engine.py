@@ -24,6 +24,7 @@ rows), in input order, with the same summary.
 
 from __future__ import annotations
 
+import os
 import pickle
 import warnings
 from collections import Counter
@@ -196,10 +197,56 @@ def arrow_decider(job: SparkJob, leads: bool) -> Callable[[Iterable[Any]], Itera
     return decide
 
 
-def spark_session() -> Any:
+#: The driver heap a session mqldsl starts itself gets per byte of input (the input passes
+#: through the driver, see docs/spark.md): with Spark's default of 1 GB, 100,000 Acme leads
+#: (216 MB of JSON Lines) stall in garbage collection; 4 GB decide them in 37 s.
+DRIVER_BYTES_PER_INPUT_BYTE = 16
+DRIVER_MEMORY_MIN = 1 << 30
+
+
+def driver_memory(input_bytes: int, physical: int | None) -> str | None:
+    """The `spark.driver.memory` for a session started for ``input_bytes`` of input: 16 times
+    the input, at least 1 GB, at most half of the ``physical`` memory (None: unknown); None
+    when Spark's default (1 GB) is enough."""
+    wanted = input_bytes * DRIVER_BYTES_PER_INPUT_BYTE
+    if physical is not None:
+        wanted = min(wanted, physical // 2)
+    if wanted <= DRIVER_MEMORY_MIN:
+        return None
+    return f"{wanted >> 20}m"
+
+
+def _physical_memory() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not on Linux or macOS
+        return None
+
+
+def driver_memory_set() -> bool:
+    """Whether the user chose the driver's memory (spark-submit, PYSPARK_SUBMIT_ARGS,
+    spark-defaults.conf): mqldsl then leaves it alone."""
+    if "driver-memory" in os.environ.get("PYSPARK_SUBMIT_ARGS", ""):
+        return True
+    if os.environ.get("SPARK_DRIVER_MEMORY"):
+        return True
+    home = os.environ.get("SPARK_CONF_DIR") or (
+        os.path.join(os.environ["SPARK_HOME"], "conf") if os.environ.get("SPARK_HOME") else None
+    )
+    if home:
+        defaults = Path(home) / "spark-defaults.conf"
+        try:
+            return "spark.driver.memory" in defaults.read_text(errors="replace")
+        except OSError:
+            return False
+    return False
+
+
+def spark_session(input_bytes: int = 0) -> Any:
     """The active Spark session, or a new one (its master and settings from
     `spark-submit` or `spark-defaults.conf`; local on all cores otherwise)
-    that logs errors only."""
+    that logs errors only. A session started here for ``input_bytes`` of input gets
+    the driver memory :func:`driver_memory` says, unless the user set it."""
     try:
         import pandas  # noqa: F401  (pyspark's Arrow functions require it)
         import pyarrow  # noqa: F401
@@ -215,11 +262,14 @@ def spark_session() -> Any:
     if active is not None:
         return active
     try:
-        session = (
-            SparkSession.builder.appName("mqldsl score")
-            .config("spark.ui.showConsoleProgress", "false")  # no progress bars on stderr
-            .getOrCreate()
+        builder = SparkSession.builder.appName("mqldsl score").config(
+            "spark.ui.showConsoleProgress",
+            "false",  # no progress bars on stderr
         )
+        memory = driver_memory(input_bytes, _physical_memory())
+        if memory is not None and not driver_memory_set():
+            builder = builder.config("spark.driver.memory", memory)
+        session = builder.getOrCreate()
     except Exception as exc:  # no Java, a bad master: Spark's own exception types vary
         raise InputProblem([f"error: Spark did not start: {spark_problem(exc)}"]) from None
     session.sparkContext.setLogLevel("ERROR")  # warnings would mix with the summary
@@ -272,7 +322,11 @@ def score_spark(
     checked as `--engine duckdb` checks them."""
     job = SparkJob.of(model, options, pickled=table is not None)
     report.limit = options.max_errors
-    session = spark_session()
+    try:
+        size = sum(os.path.getsize(p) for p in (journeys, events, leads_table) if p and p != "-")
+    except OSError:
+        size = 0  # the readers report an unreadable input with its own message
+    session = spark_session(size)
     if leads_table is not None:
         from mqldsl.warehouse.spark_tables import table_leads
 
