@@ -513,3 +513,62 @@ def test_a_policy_reads_at_most_max_files_included_files() -> None:
     assert f"at most {MAX_FILES} included files" in result.diagnostics[0].message
     fewer = text.replace(f'include "f{MAX_FILES}.mql"\n', "")
     assert check_text(fewer, "main.mql", read=reader_of(files)).ok
+
+
+# ---------------------------------------------------------------- found by review
+
+
+def test_an_include_that_is_not_a_regular_file_is_refused_at_once(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.mql")  # opening a pipe to read would wait for a writer
+    (tmp_path / "folder.mql").mkdir()
+    for target in ("pipe.mql", "folder.mql"):
+        policy = tmp_path / f"uses_{target.split('.')[0]}.mql"
+        policy.write_text(f'policy "p"\ninclude "{target}"\nstages {{\n  a\n}}\n')
+        code, out, err = run("check", str(policy))
+        assert code == 1, err
+        pattern = (
+            rf"error\[E112\]: cannot read the included file `\S*{target}`: "
+            "(not a regular file|Is a directory)"
+        )
+        assert re.search(pattern, out + err), out + err
+    code, out, err = run("check", str(tmp_path / "pipe.mql"))
+    assert code == 1 and "E100" in out + err and "not a regular file" in out + err
+
+
+def test_a_header_inside_a_long_string_does_not_make_a_policy(tmp_path: Path) -> None:
+    shared = tmp_path / "shared.mql"
+    shared.write_text(
+        '# shared\nevent demo\nscore s """\npolicy "quoted"\n""" {\n  +1 when demo ever\n}\n'
+    )
+    (tmp_path / "p.mql").write_text('policy "p"\ninclude "shared.mql"\nstages {\n  a\n}\n')
+    code, out, err = run("fmt", "--check", str(shared))
+    assert "E111" not in out + err, err
+    code, out, err = run("check", str(tmp_path))
+    assert code == 0, err
+
+
+def test_test_on_a_folder_runs_a_file_without_header_that_nothing_includes(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "forgot.mql").write_text(
+        'event e\nstages {\n  a\n}\nexample "x" {\n  expect stage a\n}\n'
+    )
+    code, out, err = run("test", str(tmp_path))
+    assert code == 1 and "forgot.mql:1:1: error[E111]" in out + err
+    (tmp_path / "ok.mql").write_text('policy "ok"\nstages {\n  a\n}\n')
+    code, out, err = run("test", str(tmp_path))
+    assert code == 1 and "forgot.mql:1:1: error[E111]" in out + err
+
+
+def test_a_name_of_two_kinds_says_where_the_other_is(tmp_path: Path) -> None:
+    (tmp_path / "s.mql").write_text("lead { role: text }\nevent demo\n")
+    (tmp_path / "p.mql").write_text(
+        'policy "p"\ninclude "s.mql"\nparam role = 3\nscore demo { +1 when true }\n'
+        "stages {\n  a\n}\n"
+    )
+    code, out, err = run("check", str(tmp_path / "p.mql"))
+    assert code == 1
+    assert "`role` is already a lead field; a param needs its own name" in out + err
+    assert re.search(r"the field is at \S*s\.mql:1\b", out + err)
+    assert "`demo` is already an event; a score needs its own name" in out + err
+    assert re.search(r"the event is at \S*s\.mql:2\b", out + err)

@@ -133,6 +133,10 @@ def _by_file(diagnostics: Sequence[Diagnostic]) -> dict[str, list[Diagnostic]]:
     return grouped
 
 
+def _article(noun: str) -> str:
+    return "an" if noun[0] in "aeiou" else "a"
+
+
 def _at(first: Span, here: Span) -> str:
     """Where the first of two declarations is, as a hint says it: `on line
     N` in the same file, `at FILE:N` in another (an included file)."""
@@ -327,6 +331,7 @@ class _Checker(ExampleChecker):
                     "E208",
                     f"`{decl.name}` is already a lead field; a param needs its own name",
                     decl.span,
+                    f"the field is {_at(self.fields[decl.name].node.span, decl.span)}",
                 )
                 continue
             kind, value = param_value(decl.value)
@@ -356,10 +361,12 @@ class _Checker(ExampleChecker):
                 (self.events, "event"),
             ):
                 if name in other:
+                    first = other[name].node.span
                     self.err(
                         "E208",
-                        f"`{name}` is already a {kind}; a score needs its own name",
+                        f"`{name}` is already {_article(kind)} {kind}; a score needs its own name",
                         score.span,
+                        f"the {kind} is {_at(first, score.span)}",
                     )
             self.score_nodes[name] = score
         for event in self.events:
@@ -368,7 +375,12 @@ class _Checker(ExampleChecker):
                     "E208",
                     f"`{event}` is both an event and a lead field or param",
                     self.events[event].node.span,
-                    "give the event another name",
+                    "give the event another name (the other is "
+                    + _at(
+                        (self.fields.get(event) or self.params[event]).node.span,
+                        self.events[event].node.span,
+                    )
+                    + ")",
                 )
 
     def _declare_stages(self, items: Sequence[ast.Item]) -> ast.Stages | None:

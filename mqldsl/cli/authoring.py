@@ -181,12 +181,24 @@ def test_command(paths: tuple[str, ...], coverage: bool) -> None:
     from mqldsl.render.explanation import outline, render_explanation
 
     files = expand_policy_paths(paths, included=False)
-    if not files:
+    # As `check` does: a file without a header that no policy includes is run (and fails,
+    # E111), not skipped.
+    shared = [f for f in expand_policy_paths(paths) if f not in set(files)]
+    if not files and not shared:
         raise click.UsageError("no .mql files found in " + ", ".join(paths))
     passed = failed = 0
     broken = False
-    for file in files:
+    included: set[str] = set()
+    queue = list(files)
+    if not queue:  # only files without a header, and no policy to include them
+        queue, shared = shared, []
+    while queue:
+        file = queue.pop(0)
         run = run_examples(file)
+        included.update(os.path.realpath(name) for name in run.check.source.included)
+        if not queue and shared:
+            queue = [f for f in shared if os.path.realpath(f) not in included]
+            shared = []
         if run.check.model is None:
             print_diagnostics([d for d in run.check.diagnostics if d.is_error], run.check.source)
             broken = True

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from mqldsl.language import ast
 from mqldsl.language.diagnostics import Diagnostic, error
-from mqldsl.language.parser import ParseResult, parse_bytes
+from mqldsl.language.parser import ParseResult, parse_bytes, read_policy
 from mqldsl.language.printer import canonical_items
 from mqldsl.language.source import Source
 
@@ -97,12 +97,19 @@ class Resolved:
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
-_HEADER_LINE = re.compile(rb"^[ \t]*policy[ \t]+\"", re.M)
+_HEADER = re.compile(rb"[ \t]*policy[ \t]*\"")
 
 
 def headerless(data: bytes) -> bool:
-    """Whether a file has no `policy "TITLE"` line: an included file, not a policy."""
-    return _HEADER_LINE.search(data.removeprefix(b"\xef\xbb\xbf")) is None
+    """Whether a file does not start with a `policy "TITLE"` header (its first line that is
+    neither blank nor a comment): an included file, not a policy. (Only the start counts: a
+    line inside a long string that reads like a header does not.)"""
+    for line in data.removeprefix(b"\xef\xbb\xbf").splitlines():
+        text = line.strip()
+        if not text or text.startswith(b"#"):
+            continue
+        return _HEADER.match(line) is None
+    return True
 
 
 def parse_any(data: bytes, name: str) -> ParseResult:
@@ -112,8 +119,7 @@ def parse_any(data: bytes, name: str) -> ParseResult:
 
 
 def _read(path: str) -> bytes:
-    with open(path, "rb") as handle:
-        return handle.read()
+    return read_policy(path)  # a regular file of at most 64 MB: never a device or a pipe
 
 
 def _base(name: str) -> str:

@@ -13,11 +13,13 @@ E110.
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import gc
 import hashlib
 import os
 import re
+import stat
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -168,13 +170,32 @@ class ParseResult:
         return self.policy is not None and not any(d.is_error for d in self.diagnostics)
 
 
+#: The largest policy file read (a policy is text a person writes; a bigger file is a mistake).
+MAX_POLICY_BYTES = 64 << 20
+
+
+def read_policy(path: str | Path) -> bytes:
+    """The bytes of a policy file (or a file a policy includes). OSError for what cannot be
+    read, and for what is not a regular file or passes :data:`MAX_POLICY_BYTES`, before anything
+    is read: a device such as /dev/zero or a named pipe would never end."""
+    # Opened without blocking: opening a named pipe would wait for a writer.
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with open(descriptor, "rb", buffering=0) as handle:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        if info.st_size > MAX_POLICY_BYTES:
+            raise OSError(errno.EFBIG, f"larger than {MAX_POLICY_BYTES >> 20} MB")
+        return handle.read()
+
+
 def parse_file(path: str | Path, included: bool = False) -> ParseResult:
     """Read and parse a file. Unreadable, binary and non-UTF-8 files become
     diagnostics (E100), never exceptions. ``included``: the file is included
     by a policy (SPEC §3.1), so it has no header and may be empty."""
     name = str(path)
     try:
-        data = Path(path).read_bytes()
+        data = read_policy(path)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         return ParseResult(
