@@ -572,3 +572,26 @@ def test_a_name_of_two_kinds_says_where_the_other_is(tmp_path: Path) -> None:
     assert re.search(r"the field is at \S*s\.mql:1\b", out + err)
     assert "`demo` is already an event; a score needs its own name" in out + err
     assert re.search(r"the event is at \S*s\.mql:2\b", out + err)
+
+
+def test_an_include_written_after_own_declarations_is_warned(tmp_path: Path) -> None:
+    (tmp_path / "dq.mql").write_text('event spam_report\ndisqualify "Spam" when spam_report ever\n')
+    late = (
+        'policy "p"\nevent unsubscribe\ndisqualify "Unsubscribed" when unsubscribe ever\n'
+        'include "dq.mql"\nstages {\n  a\n}\n'
+    )
+    (tmp_path / "late.mql").write_text(late)
+    result = check_file(tmp_path / "late.mql")
+    codes = [(d.code, d.span.line) for d in result.diagnostics]
+    assert ("W509", 4) in codes
+    # The reasons come in the order the warning describes: the included one first.
+    assert result.model is not None
+    assert [d.reason for d in result.model.disqualifiers] == ["Spam", "Unsubscribed"]
+    early = late.replace('include "dq.mql"\n', "").replace(
+        'policy "p"\n', 'policy "p"\ninclude "dq.mql"\n'
+    )
+    (tmp_path / "early.mql").write_text(early)
+    assert "W509" not in [d.code for d in check_file(tmp_path / "early.mql").diagnostics]
+    allowed = late.replace('include "dq.mql"\n', 'include "dq.mql"  # mqldsl: allow W509\n')
+    (tmp_path / "allowed.mql").write_text(allowed)
+    assert "W509" not in [d.code for d in check_file(tmp_path / "allowed.mql").diagnostics]

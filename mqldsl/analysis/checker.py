@@ -14,7 +14,7 @@ from pathlib import Path
 from mqldsl.analysis import types as T
 from mqldsl.analysis.examples import ExampleChecker
 from mqldsl.analysis.expressions import TOP, Scope
-from mqldsl.analysis.lints import lint, score_bounds, suppress
+from mqldsl.analysis.lints import late_includes, lint, score_bounds, suppress
 from mqldsl.analysis.model import (
     Bounds,
     CheckedPolicy,
@@ -89,6 +89,8 @@ def _checked(parsed: ParseResult, read: Reader | None = None) -> CheckResult:
     model, diagnostics = check_policy(resolved.policy, resolved.source, resolved.files)
     if model is not None:
         model.own_policy = resolved.own
+        late = list(late_includes(resolved.own))
+        diagnostics = [*diagnostics, *suppress(late, resolved.own.comments)]
     if any(d.is_error for d in parsed.diagnostics):
         # Checked for more errors only (parser.CHECK_AFTER): no model, and no
         # warnings until the policy is free of errors.

@@ -8,6 +8,7 @@
   declarations of an included file: a shared file serves several policies);
 - W506 a stage that no example expects;
 - W507 a route that can never be chosen (after an unconditional route);
+- W509 an `include` written after the policy's own declarations (they come after it);
 - W508 a negative test on a field that may be missing, where the policy never
   says what a missing value should do.
 
@@ -381,6 +382,37 @@ def _missing_fields(model: CheckedPolicy, nodes: Sequence[ast.Expr]) -> Iterator
             f"say what a missing value means: `{name} is missing or ...` or "
             f"`{name} is present and ...`",
         )
+
+
+_DECLARATIONS = (
+    ast.LeadBlock,
+    ast.AccountBlock,
+    ast.EventDecl,
+    ast.Param,
+    ast.Score,
+    ast.Disqualify,
+)
+
+
+def late_includes(own: ast.Policy) -> Iterator[Diagnostic]:
+    """W509: an `include` written after some of the policy's own declarations (``own``: the
+    policy as written, its includes not merged). Its declarations count as if written right
+    after the header, where `fmt` puts the line (SPEC §3's order), so they come before those
+    declarations (scores in decisions, disqualifier reasons)."""
+    first: ast.Item | None = None
+    for item in own.items:
+        if isinstance(item, _DECLARATIONS) and first is None:
+            first = item
+        elif isinstance(item, ast.Include) and first is not None:
+            yield warning(
+                "W509",
+                f'`include "{item.path}"` is written after the policy\'s own declarations: '
+                "its declarations count as written right after the header, where `fmt` puts it",
+                item.span,
+                f"so they come before the declarations from line {first.span.line} on; move "
+                "it up to just after the header (`mqldsl fmt` does) so that the file reads in "
+                "the order the policy has",
+            )
 
 
 def lint(model: CheckedPolicy) -> list[Diagnostic]:

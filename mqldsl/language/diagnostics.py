@@ -173,6 +173,7 @@ CODES: dict[str, str] = {
     "W506": "stage no example covers",
     "W507": "shadowed route",
     "W508": "silent dependency on a missing field",
+    "W509": "include after the policy's own declarations",
     # E6xx what the SQL back end cannot evaluate faithfully (`mqldsl sql`, `--engine duckdb`)
     "E601": "recycling in SQL",
     "E602": "account fields in SQL",
