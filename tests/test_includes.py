@@ -595,3 +595,14 @@ def test_an_include_written_after_own_declarations_is_warned(tmp_path: Path) -> 
     allowed = late.replace('include "dq.mql"\n', 'include "dq.mql"  # mqldsl: allow W509\n')
     (tmp_path / "allowed.mql").write_text(allowed)
     assert "W509" not in [d.code for d in check_file(tmp_path / "allowed.mql").diagnostics]
+
+
+def test_a_broken_policy_does_not_make_its_shared_files_orphans(tmp_path: Path) -> None:
+    (tmp_path / "t.mql").write_text("event demo\n")
+    (tmp_path / "s.mql").write_text('include "t.mql"\nevent other\n')
+    (tmp_path / "p.mql").write_text('policy "p"\ninclude "s.mql"\nscore {\nstages {\n  a\n}\n')
+    for command in ("check", "test"):
+        code, out, err = run(command, str(tmp_path))
+        assert code == 1
+        assert "E111" not in out + err, out + err
+        assert "p.mql:3" in out + err

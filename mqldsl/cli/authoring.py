@@ -52,10 +52,14 @@ def check(paths: tuple[str, ...], output_format: str, strict: bool, show_hash: b
     everything: list[Diagnostic] = []
     included: set[str] = set()
 
+    unknown = False  # a policy whose includes could not all be followed (E1xx)
+
     def check_one(file: str) -> None:
+        nonlocal unknown
         result = check_file(file)
         included.update(os.path.realpath(name) for name in result.source.included)
         diagnostics = result.diagnostics
+        unknown = unknown or any(d.is_error and d.code.startswith("E1") for d in diagnostics)
         everything.extend(diagnostics)
         if output_format == "text":
             print_diagnostics(diagnostics, result.source)
@@ -66,7 +70,9 @@ def check(paths: tuple[str, ...], output_format: str, strict: bool, show_hash: b
 
     for file in files:
         check_one(file)
-    orphans = [f for f in shared if os.path.realpath(f) not in included]
+    # A file no policy includes is reported (E111), unless a policy could not be read or
+    # followed through its includes: it may be one of that policy's files.
+    orphans = [] if unknown else [f for f in shared if os.path.realpath(f) not in included]
     for file in orphans:
         check_one(file)
     files += orphans
@@ -196,6 +202,9 @@ def test_command(paths: tuple[str, ...], coverage: bool) -> None:
         file = queue.pop(0)
         run = run_examples(file)
         included.update(os.path.realpath(name) for name in run.check.source.included)
+        diagnostics = run.check.diagnostics
+        if any(d.is_error and d.code.startswith("E1") for d in diagnostics):
+            shared = []  # its includes could not all be followed: no file is known orphan
         if not queue and shared:
             queue = [f for f in shared if os.path.realpath(f) not in included]
             shared = []
