@@ -606,3 +606,18 @@ def test_a_broken_policy_does_not_make_its_shared_files_orphans(tmp_path: Path) 
         assert code == 1
         assert "E111" not in out + err, out + err
         assert "p.mql:3" in out + err
+
+
+def test_docs_say_which_fields_an_included_file_declares(tmp_path: Path) -> None:
+    (tmp_path / "c.mql").write_text("lead { size: int }\naccount { tier: text }\n")
+    (tmp_path / "p.mql").write_text(
+        'policy "Docs"\ninclude "c.mql"\nlead { role: text }\naccount { target: bool }\n'
+        "stages {\n  a\n}\n"
+    )
+    code, text, err = run("docs", str(tmp_path / "p.mql"))
+    assert code == 0, err
+    assert (
+        "The lead field `size` comes from `c.mql`. The other lead fields are the policy's" in text
+    )
+    assert "The account field `tier` comes from `c.mql`." in text
+    assert "The lead fields come from" not in text

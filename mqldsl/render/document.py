@@ -118,9 +118,7 @@ def context(
         # SPEC §3.1: the files the policy includes, by their path from its folder; each
         # declaration written in one of them says so ("origin").
         "included": [file.relative for file in model.includes],
-        "fields_from": sorted(
-            {origin for f in model.fields.values() if (origin := model.origin(f.node.span))}
-        ),
+        "fields_from": _fields_from(model),
         "locked": model.locked,
         "stages": stages,
         "recycles": recycles,
@@ -321,3 +319,29 @@ def render(model: CheckedPolicy, kind: str, **options: Any) -> str:
     if kind == "html":
         return templating.render("definitions.html.j2", **data)
     return templating.render("definitions.md.j2", **data)
+
+
+def _fields_from(model: CheckedPolicy) -> list[str]:
+    """Sentences saying which lead and account fields an included file declares (SPEC §3.1:
+    the document says where each declaration comes from); none without includes."""
+    sentences = []
+    for kind, fields in (("lead", model.fields), ("account", model.account_fields)):
+        by_file: dict[str, list[str]] = {}
+        own = 0
+        for name, info in fields.items():
+            origin = model.origin(info.node.span)
+            if origin is None:
+                own += 1
+            else:
+                by_file.setdefault(origin, []).append(name)
+        if not own and len(by_file) == 1:
+            sentences.append(f"The {kind} fields come from `{next(iter(by_file))}`.")
+            continue
+        for origin, names in sorted(by_file.items()):
+            listed = ", ".join(f"`{name}`" for name in names)
+            noun = "field" if len(names) == 1 else "fields"
+            verb = "comes" if len(names) == 1 else "come"
+            sentences.append(f"The {kind} {noun} {listed} {verb} from `{origin}`.")
+        if by_file and own:
+            sentences.append(f"The other {kind} fields are the policy's own.")
+    return sentences
