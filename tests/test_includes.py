@@ -621,3 +621,15 @@ def test_docs_say_which_fields_an_included_file_declares(tmp_path: Path) -> None
     )
     assert "The account field `tier` comes from `c.mql`." in text
     assert "The lead fields come from" not in text
+
+
+def test_an_item_an_included_file_may_not_hold_does_not_hide_other_errors(tmp_path: Path) -> None:
+    (tmp_path / "r.mql").write_text("event demo\nroute mql to sdr\n")
+    (tmp_path / "p.mql").write_text(
+        'policy "p"\ninclude "r.mql"\nlead { n: int }\nscore s { +1 when n == "a" }\n'
+        "stages {\n  a\n  mql when demo ever\n}\nroute mqll to sdr\n"
+    )
+    result = check_file(tmp_path / "p.mql")
+    assert result.model is None
+    codes = sorted(d.code for d in result.diagnostics if d.is_error)
+    assert codes == ["E116", "E206", "E301"], codes

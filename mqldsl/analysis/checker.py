@@ -61,6 +61,12 @@ class CheckResult:
         return self.model is not None
 
 
+# Include errors after which every declaration is still there (an item an included file may not
+# hold, such as a route, is left out): the policy is checked on, so that its other problems are
+# reported too (SPEC §11).
+_INTACT = frozenset({"E116"})
+
+
 def check_file(path: str | Path, read: Reader | None = None) -> CheckResult:
     """Check the policy at ``path`` with its includes (SPEC §3.1), read from
     the file system relative to it (or by ``read``, a file name -> bytes)."""
@@ -81,7 +87,7 @@ def _checked(parsed: ParseResult, read: Reader | None = None) -> CheckResult:
     if parsed.policy is None:
         return CheckResult(parsed.source, None, None, sort_diagnostics(parsed.diagnostics))
     resolved = resolve_includes(parsed, read)
-    if any(d.is_error for d in resolved.diagnostics):
+    if any(d.is_error and d.code not in _INTACT for d in resolved.diagnostics):
         # A file that cannot be read or parsed: its declarations are missing,
         # so checking names now would only echo the problem.
         found = sort_diagnostics([*parsed.diagnostics, *resolved.diagnostics])
@@ -91,8 +97,8 @@ def _checked(parsed: ParseResult, read: Reader | None = None) -> CheckResult:
         model.own_policy = resolved.own
         late = list(late_includes(resolved.own))
         diagnostics = [*diagnostics, *suppress(late, resolved.own.comments)]
-    if any(d.is_error for d in parsed.diagnostics):
-        # Checked for more errors only (parser.CHECK_AFTER): no model, and no
+    if any(d.is_error for d in [*parsed.diagnostics, *resolved.diagnostics]):
+        # Checked for more errors only (parser.CHECK_AFTER, or E116): no model, and no
         # warnings until the policy is free of errors.
         model = None
         diagnostics = [d for d in diagnostics if d.is_error]
