@@ -633,3 +633,15 @@ def test_an_item_an_included_file_may_not_hold_does_not_hide_other_errors(tmp_pa
     assert result.model is None
     codes = sorted(d.code for d in result.diagnostics if d.is_error)
     assert codes == ["E116", "E206", "E301"], codes
+
+
+def test_check_folder_reports_a_shared_files_problem_once(tmp_path: Path) -> None:
+    (tmp_path / "s.mql").write_text("lead { n: int }\nscore s { +1 when regin == 1 }\n")
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.mql").write_text(
+            f'policy "{name}"\ninclude "s.mql"\nstages {{\n  x\n}}\n'
+        )
+    code, out, err = run("check", str(tmp_path))
+    assert code == 1
+    assert (out + err).count("unknown name `regin`") == 1, out + err
+    assert "checked 2 files: 1 error" in err

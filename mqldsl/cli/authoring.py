@@ -53,17 +53,20 @@ def check(paths: tuple[str, ...], output_format: str, strict: bool, show_hash: b
     included: set[str] = set()
 
     unknown = False  # a policy whose includes could not all be followed (E1xx)
+    reported: set[Diagnostic] = set()
 
     def check_one(file: str) -> None:
         nonlocal unknown
         result = check_file(file)
         included.update(os.path.realpath(name) for name in result.source.included)
-        diagnostics = result.diagnostics
+        # A problem in a file several policies include is reported once.
+        diagnostics = [d for d in result.diagnostics if d.span.file == file or d not in reported]
+        reported.update(diagnostics)
         unknown = unknown or any(d.is_error and d.code.startswith("E1") for d in diagnostics)
         everything.extend(diagnostics)
         if output_format == "text":
             print_diagnostics(diagnostics, result.source)
-        if show_hash and result.model is not None and not any(d.is_error for d in diagnostics):
+        if show_hash and result.model is not None:
             version = result.model.version
             shown = "none" if version is None else version
             click.echo(f"{file}: version {shown}, sha256 {result.model.sha256}")
