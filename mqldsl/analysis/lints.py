@@ -25,6 +25,7 @@ from collections.abc import Iterator, Sequence
 from mqldsl.analysis.model import Bounds, CheckedPolicy, numeric_constant
 from mqldsl.language import ast
 from mqldsl.language.diagnostics import Diagnostic, warning
+from mqldsl.language.includes import ALLOWED
 from mqldsl.language.notation import expr as show
 
 INF = math.inf
@@ -384,14 +385,8 @@ def _missing_fields(model: CheckedPolicy, nodes: Sequence[ast.Expr]) -> Iterator
         )
 
 
-_DECLARATIONS = (
-    ast.LeadBlock,
-    ast.AccountBlock,
-    ast.EventDecl,
-    ast.Param,
-    ast.Score,
-    ast.Disqualify,
-)
+# The declarations an included file may hold (SPEC §3.1), the include lines themselves aside.
+_DECLARATIONS = tuple(kind for kind in ALLOWED if kind is not ast.Include)
 
 
 def late_includes(own: ast.Policy) -> Iterator[Diagnostic]:
