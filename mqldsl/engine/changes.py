@@ -198,17 +198,19 @@ class ChangePoints:
         every = _any(continuous)
         # Each pattern's match times, then each of its windows' ends.
         moments: dict[str, list[str]] = {}
-        for (times, _), guards in windows.items():
+        ends: dict[str, list[tuple[float, list[str]]]] = {}
+        for (times, seconds), guards in windows.items():
             moments.setdefault(times, []).extend(guards)
+            if seconds is not None:
+                ends.setdefault(times, []).append((seconds, guards))
         # The timeline starts at its first instant (the entry stage's `entered`).
         # The limit of instants a lead (E900) is checked before anything is listed.
         body = ["_limit(META, lead, as_of)", "P = {as_of, events[0].at} if events else {as_of}"]
         for times, guards in sorted(moments.items(), key=lambda item: int(item[0][1:])):
             body.append(_when(_any(guards), f"P.update({times})"))
-            for (other, seconds), ends in sorted(windows.items(), key=_order):
-                if other == times and seconds is not None:
-                    add = f"P.update([a + {seconds!r} for a in {times}])"
-                    body.append(_when(_any(ends), add))
+            for seconds, guarded in sorted(ends.get(times, ())):
+                add = f"P.update([a + {seconds!r} for a in {times}])"
+                body.append(_when(_any(guarded), add))
         for (times, period), guards in sorted(steps.items()):
             body.append(_when(_any(guards), f"_steps(P, {times}, {period!r}, as_of)"))
         body.append("pts = sorted([p for p in P if p <= as_of])")
@@ -226,11 +228,6 @@ class ChangePoints:
 
 def _seconds(window: ast.Window) -> float | None:
     return window.seconds if isinstance(window, ast.Duration) else None
-
-
-def _order(item: tuple[Read, list[str]]) -> float:
-    (_, seconds), _ = item
-    return -1.0 if seconds is None else seconds
 
 
 def _when(test: str, line: str) -> str:

@@ -250,7 +250,7 @@ class _Compiler(ExpressionCode):
                 w.line("rp.append(c)")
         if score.range is not None:
             w.line(f"x = _clamp(x, {float(score.range.low)!r}, {float(score.range.high)!r})")
-        if _whole(score):
+        if _whole_sums(score):
             # Whole points, caps and range, no decay: the sum is a whole number (SPEC §4).
             w.line(f"{v} = int(x)")
         else:
@@ -396,7 +396,7 @@ class _Compiler(ExpressionCode):
         self.function("def route(stage, t, s):", build, lazy=True, inline=True)
 
 
-def _whole(score: ast.Score) -> bool:
+def _whole_sums(score: ast.Score) -> bool:
     """Whether a score of rules always sums to a whole number: whole points and caps,
     a whole range, no decay."""
     numbers: list[float] = []

@@ -42,7 +42,7 @@ import orjson
 
 from mqldsl.analysis.model import CheckedPolicy, FieldInfo
 from mqldsl.analysis.types import Type
-from mqldsl.engine.runtime import Event, Lead
+from mqldsl.engine.runtime import Event, Lead, new_event
 from mqldsl.io.values import INSTANT_MAX, INSTANT_MIN, INT_MAX, INT_MIN, RecordError
 
 _WHOLE = Annotated[int, msgspec.Meta(ge=INT_MIN, le=INT_MAX)]
@@ -50,11 +50,6 @@ _FINITE = Annotated[float, msgspec.Meta(ge=-sys.float_info.max, le=sys.float_inf
 _ID = Union[Annotated[str, msgspec.Meta(min_length=1)], _WHOLE]  # noqa: UP007
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)  # as in mqldsl.engine.runtime.to_seconds
 _PARSE = dt.datetime.fromisoformat
-# An Event made by setting its slots, as its (frozen) __init__ does, at half the cost.
-_NEW_EVENT = Event.__new__
-_SLOTS: Any = Event  # the class's slot descriptors
-_SET_AT, _SET_TYPE = _SLOTS.at.__set__, _SLOTS.type.__set__
-_SET_FIELDS, _SET_INDEX = _SLOTS.fields.__set__, _SLOTS.index.__set__
 
 
 def _scalar(kind: Type) -> Any:
@@ -198,12 +193,7 @@ class FastDecoder:
                     fields = _values(item, several)
                     if len(fields) > 1:
                         return None  # the validator keeps their input order: not known here
-                event = _NEW_EVENT(Event)
-                _SET_AT(event, seconds)
-                _SET_TYPE(event, kind)
-                _SET_FIELDS(event, fields)
-                _SET_INDEX(event, position)
-                events.append(event)
+                events.append(new_event(seconds, kind, fields, position))
             events.sort(key=_at)
         profile = _values(journey.profile, self._profile)
         account_profile = _values(journey.account_profile, self._account)
