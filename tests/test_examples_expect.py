@@ -388,6 +388,22 @@ def test_coverage_gives_the_share_of_parts_exercised() -> None:
     assert sum(1 for ln in out.splitlines() if ln.startswith("  not covered: ")) == total - covered
 
 
+def test_coverage_with_k_leaves_out_files_none_of_whose_examples_ran() -> None:
+    # Only "A demo request from a fitting account is an MQL" runs. It exercises fit +20
+    # (size 900) and +15 (secops), intent +30 (demo request), the stage mql (the lead is an
+    # MQL from its first instant, never a visitor) and the route to sdr_inbound: 5 of 29.
+    saas = ROOT / "policies" / "saas_trial.mql"
+    model = check_text(saas.read_text(), str(saas)).model
+    assert model is not None
+    code, out, _ = run("test", "--coverage", "-k", "FITTING account", str(ACME_PATH), str(saas))
+    assert code == 0
+    assert str(saas) not in out
+    assert out.splitlines()[-2:] == [
+        "coverage: 5 of 29 parts exercised (17.2%)",
+        f"1 passed, 0 failed, {5 + len(model.examples)} deselected",
+    ]
+
+
 @pytest.mark.parametrize(
     ("threshold", "code"), [("55", 0), ("55.17", 0), ("55.18", 1), ("60", 1), ("0", 0), ("100", 1)]
 )
@@ -432,6 +448,7 @@ def test_json_gives_examples_totals_and_coverage(acme_with_cases: Path, tmp_path
     }
     assert failing["failures"][2]["expectation"] == "expect intent between 40 and 50"
     acme, unreadable = data["files"]
+    assert acme["ran"] == 8 and acme["deselected"] == 0 and unreadable["ran"] == 0
     assert unreadable["readable"] is False and unreadable["diagnostics"][0]["code"] == "E109"
     # The two new examples exercise nothing new (the same rules, stage, route, disqualifier)
     assert acme["coverage"]["covered"] == 16 and acme["coverage"]["total"] == 29

@@ -233,8 +233,8 @@ def test_command(
     does not contain TEXT are deselected (counted, not run); when no example
     is selected the command says so and exits 1.
     """
-    from mqldsl.engine.coverage import Coverage, shown_percent
-    from mqldsl.engine.testing import ExampleRun, report, run_examples
+    from mqldsl.engine.coverage import shown_percent
+    from mqldsl.engine.testing import ExampleRun, report, run_examples, total_coverage
     from mqldsl.io.files import expand_policy_paths
     from mqldsl.render.explanation import outline, render_explanation
 
@@ -300,7 +300,7 @@ def test_command(
     failed = sum(run.failed for _, run in runs)
     deselected = sum(run.deselected for _, run in runs)
     unreadable = sum(1 for _, run in runs if not run.readable)
-    total = sum((run.coverage() for _, run in runs), Coverage(()))
+    total = total_coverage(runs)
     low = coverage and fail_under is not None and total.below(fail_under)
     nothing_selected = keyword is not None and not passed + failed
     if not text:

@@ -33,6 +33,12 @@ class ExampleRun:
         return self.check.model is not None
 
     @property
+    def counted(self) -> bool:
+        """Whether the file counts in a coverage total: it could be read, and ``-k`` did
+        not leave out all of its examples."""
+        return self.readable and not (self.deselected and not self.outcomes)
+
+    @property
     def passed(self) -> int:
         return sum(1 for outcome in self.outcomes if outcome.passed)
 
@@ -92,11 +98,11 @@ def report(
         entry: dict[str, object] = {
             "file": file,
             "readable": run.readable,
-            "examples": len(run.outcomes),
+            "ran": len(run.outcomes),
             "deselected": run.deselected,
             "diagnostics": [d.to_json() for d in run.check.diagnostics if d.is_error],
         }
-        if total is not None and run.readable:
+        if total is not None and run.counted:
             entry["coverage"] = _figures(run.coverage())
         files.append(entry)
         for outcome in run.outcomes:
@@ -137,10 +143,16 @@ def report(
         figures["uncovered"] = [
             {"file": file, **part.to_json()}
             for file, run in runs
+            if run.counted
             for part in run.coverage().uncovered()
         ]
         document["coverage"] = figures
     return json.dumps(document, indent=2, ensure_ascii=False)
+
+
+def total_coverage(runs: Sequence[tuple[str, ExampleRun]]) -> Coverage:
+    """The parts of every file that counts (:attr:`ExampleRun.counted`), together."""
+    return sum((run.coverage() for _, run in runs if run.counted), Coverage(()))
 
 
 def _figures(figure: Coverage) -> dict[str, object]:
@@ -152,4 +164,4 @@ def _figures(figure: Coverage) -> dict[str, object]:
     }
 
 
-__all__ = ["ExampleRun", "report", "run_examples", "selected"]
+__all__ = ["ExampleRun", "report", "run_examples", "selected", "total_coverage"]
