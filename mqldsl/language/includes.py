@@ -48,6 +48,7 @@ ALLOWED: tuple[type, ...] = (
     ast.LeadBlock,
     ast.AccountBlock,
     ast.EventDecl,
+    ast.Calendar,
     ast.Param,
     ast.Score,
     ast.Disqualify,
