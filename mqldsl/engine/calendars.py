@@ -25,31 +25,38 @@ The reading of §8.1 implemented here:
 from __future__ import annotations
 
 import datetime as dt
+import weakref
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from mqldsl.engine.runtime import LAST_INSTANT, from_seconds, to_seconds
+from mqldsl.analysis.calendars import IDLE_LIMIT_DAYS, CalendarInfo
+from mqldsl.analysis.model import CheckedPolicy
+from mqldsl.engine.runtime import LAST_INSTANT, due_time, from_seconds, to_seconds
+from mqldsl.language import ast
 
 __all__ = [
     "BUSINESS_UNITS",
     "IDLE_LIMIT_DAYS",
     "CalendarError",
+    "Deadline",
     "WorkingCalendar",
     "business_seconds",
+    "route_deadlines",
     "route_due",
+    "working_calendars",
 ]
 
 #: The units of a business SLA (SPEC §8.1); a business day is a working day's length.
 BUSINESS_UNITS = ("minute", "hour", "day")
 
-#: A calendar with no working time for this many consecutive dates (every working day a
-#: holiday for years) cannot give a due time: the search stops with a :class:`CalendarError`
-#: rather than run on. The checker refuses such a calendar before anything is evaluated
-#: (E334), so this is a guard, not a rule a user meets.
-IDLE_LIMIT_DAYS = 3660
-
 _LAST_DATE = dt.date(9999, 12, 30)
 _FIRST_DATE = dt.date(1, 1, 2)
+
+
+# A calendar with no working time for IDLE_LIMIT_DAYS consecutive dates (every working day a
+# holiday for years) cannot give a due time: the search stops with a CalendarError rather than
+# run on. The checker refuses such a calendar before anything is evaluated (E334), so this is a
+# guard, not a rule a user meets.
 
 
 class CalendarError(ValueError):
@@ -153,5 +160,70 @@ def route_due(entered: float, seconds: float, calendar: WorkingCalendar | None) 
     """When a handoff at ``entered`` with an SLA of ``seconds`` is due: plain elapsed time
     without a calendar, working time of ``calendar`` with one."""
     if calendar is None:
-        return min(entered + seconds, LAST_INSTANT)
+        return due_time(entered, seconds)
     return calendar.add(entered, seconds)
+
+
+def working_calendars(model: CheckedPolicy) -> dict[str | None, WorkingCalendar]:
+    """The policy's calendars, ready to count working time in (None: the unnamed one)."""
+    return {name: _working(info) for name, info in model.calendars.items()}
+
+
+def _working(info: CalendarInfo) -> WorkingCalendar:
+    return WorkingCalendar(
+        name=info.name,
+        zone_name=info.zone,
+        opens=info.opens,
+        closes=info.closes,
+        weekdays=info.weekdays,
+        holidays=frozenset(info.holidays),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    """A route's SLA: its text in decisions (``4 hours``, ``4 business hours``), its length in
+    seconds (working seconds for a business SLA) and the calendar it counts in."""
+
+    text: str
+    seconds: float
+    calendar: WorkingCalendar | None
+
+    def due(self, entered: float) -> float:
+        """When a handoff made at ``entered`` is due."""
+        return route_due(entered, self.seconds, self.calendar)
+
+
+# route_deadlines per checked policy: the simulator asks once per lead, and a calendar's
+# cache of working days is worth keeping across leads. Keyed by identity, with a weak
+# reference to tell a new policy that reuses a freed one's id.
+_DEADLINES: dict[int, tuple[weakref.ref[CheckedPolicy], tuple[Deadline | None, ...]]] = {}
+
+
+def route_deadlines(model: CheckedPolicy) -> tuple[Deadline | None, ...]:
+    """Each route's SLA (None: the route has none), in the order of ``model.routes``. The
+    routes that count in one calendar share one :class:`WorkingCalendar` (and its cache)."""
+    cached = _DEADLINES.get(id(model))
+    if cached is not None and cached[0]() is model:
+        return cached[1]
+    if len(_DEADLINES) > 64:
+        _DEADLINES.clear()
+    deadlines = _route_deadlines(model)
+    _DEADLINES[id(model)] = (weakref.ref(model), deadlines)
+    return deadlines
+
+
+def _route_deadlines(model: CheckedPolicy) -> tuple[Deadline | None, ...]:
+    calendars = working_calendars(model)
+    deadlines: list[Deadline | None] = []
+    for route in model.routes:
+        sla = route.sla
+        if sla is None:
+            deadlines.append(None)
+        elif isinstance(sla, ast.BusinessSla):
+            calendar = calendars[sla.calendar]
+            seconds = business_seconds(sla.amount, sla.unit, calendar)
+            deadlines.append(Deadline(sla.text(), seconds, calendar))
+        else:
+            deadlines.append(Deadline(sla.text(), sla.seconds, None))
+    return tuple(deadlines)

@@ -149,7 +149,7 @@ class AstBuilder(ExpressionBuilder):
     def _clock(self, token: Token) -> int:
         """``HH:MM`` -> minutes after midnight; 24:00 is the midnight that ends a day."""
         hours, minutes = (int(part) for part in str(token).split(":"))
-        if hours < 24 and minutes < 60 or (hours, minutes) == (24, 0):
+        if (hours < 24 and minutes < 60) or (hours, minutes) == (24, 0):
             return hours * 60 + minutes
         self.diagnostics.append(
             error(

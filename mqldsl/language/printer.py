@@ -172,7 +172,6 @@ def _attach(policy: ast.Policy, source: Source | None) -> _Attached:
 # ---------------------------------------------------------------- statements
 
 
-
 def _holidays(node: ast.CalendarHolidays, indent: int) -> list[str]:
     """``holidays [...]`` on one line, or the dates over several lines when it is too long."""
     dates = [d.isoformat() for d in node.dates]
@@ -187,7 +186,6 @@ def _holidays(node: ast.CalendarHolidays, indent: int) -> list[str]:
         line += date + ", "
     lines += [line.rstrip(), "]"]
     return lines
-
 
 
 class _Printer:
