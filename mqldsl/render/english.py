@@ -60,13 +60,12 @@ def sla(value: ast.Duration | ast.BusinessSla, model: CheckedPolicy) -> str:
     if info is None:
         return text
     owner = f"calendar {words(info.name)}: " if info.name is not None else ""
-    return f"{text} ({owner}{_zone_words(info.zone)} working time)"
+    return f"{text} ({owner}{_city(info.zone)} working time)"
 
 
-def _zone_words(zone: str) -> str:
-    """`America/New_York` -> "New York time" (the city of an IANA name)."""
-    city = zone.rsplit("/", 1)[-1].replace("_", " ")
-    return f"{city} time"
+def _city(zone: str) -> str:
+    """`America/New_York` -> "New York" (the last part of an IANA name)."""
+    return zone.rsplit("/", 1)[-1].replace("_", " ")
 
 
 def _clock(minutes: int) -> str:
@@ -92,7 +91,7 @@ def calendar(info: CalendarInfo) -> str:
     not on 25 December 2026 or 1 January 2027"."""
     text = (
         f"{_days(info.weekdays)}, {_clock(info.opens)} to {_clock(info.closes)} "
-        f"{_zone_words(info.zone)} ({info.zone})"
+        f"{_city(info.zone)} time ({info.zone})"
     )
     if info.holidays:
         dates = [f"{d.day} {d:%B} {d.year}" for d in info.holidays]
