@@ -13,20 +13,23 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mqldsl.analysis.checker import check_text
+from mqldsl.analysis.checker import check_file, check_text
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.calendars import CalendarError, WorkingCalendar, route_deadlines
 from mqldsl.engine.evaluator import Evaluator
+from mqldsl.engine.examples import run_example
 from mqldsl.engine.interpreter import Interpreter
 from mqldsl.engine.runtime import Event, Lead, format_instant, parse_instant
 from mqldsl.io.scoring import decision_line
 from mqldsl.language.printer import canonical_items, format_policy
+from mqldsl.language.source import Source
 from mqldsl.render.diff import diff
 from mqldsl.render.document import render
 from mqldsl.simulation.metrics import _deadline
 from mqldsl.simulation.records import lead_record
 from mqldsl.warehouse.engine import DuckDBEngine
 
+from .conftest import ROOT
 from .helpers import parse_ok
 
 UTC = dt.UTC
@@ -274,7 +277,7 @@ def test_calendar_and_business_sla_forms_parse() -> None:
     printed = format_policy(policy)
     assert parse_ok(printed) == canonical_items(policy)
     assert format_policy(parse_ok(printed)) == printed
-    assert "calendar emea {\n  timezone \"Europe/Berlin\"\n  hours 08:00 to 17:00\n" in printed
+    assert 'calendar emea {\n  timezone "Europe/Berlin"\n  hours 08:00 to 17:00\n' in printed
     assert "  days mon, tue, wed, thu, fri\n" in printed
     assert "route mql to sdr_emea when region == emea, sla 1 business day of emea\n" in printed
 
@@ -287,6 +290,20 @@ def test_calendar_settings_print_in_order_and_singular_units_stay_singular() -> 
     printed = format_policy(parse_ok(text))
     assert '  timezone "UTC"\n  hours 10:00 to 24:00\n  days sat to sun\n}' in printed
     assert printed.endswith("sla 1 business minute of x\n")
+
+
+def test_comments_around_a_calendar_are_kept() -> None:
+    text = (
+        'policy "t"\n\n# the SDR team\'s hours\ncalendar {\n  days mon to fri  # weekdays\n'
+        '  # New York\n  timezone "America/New_York"\n  hours 09:00 to 17:30\n}\n\n'
+        "stages {\n  a\n}\n"
+    )
+    printed = format_policy(parse_ok(text), Source("t.mql", text))
+    assert printed == (
+        'policy "t"\n\n# the SDR team\'s hours\ncalendar {\n  # New York\n'
+        '  timezone "America/New_York"\n  hours 09:00 to 17:30\n  days mon to fri  # weekdays\n'
+        "}\n\nstages {\n  a\n}\n"
+    )
 
 
 def test_the_new_words_can_still_be_names() -> None:
@@ -305,9 +322,7 @@ def test_checker_errors() -> None:
         ("E230", 12)
     ]
     assert errors(head + good.replace('"UTC"', '"Mars/Olympus"') + tail) == [("E330", 4)]
-    assert errors(head + good.replace("09:00 to 17:00", "17:00 to 17:00") + tail) == [
-        ("E331", 5)
-    ]
+    assert errors(head + good.replace("09:00 to 17:00", "17:00 to 17:00") + tail) == [("E331", 5)]
     assert errors(head + good.replace("mon to fri", "mon, funday") + tail) == [("E332", 6)]
     assert errors(head + good.replace('  timezone "UTC"\n', "") + tail) == [("E333", 3)]
     assert errors(head + good.replace("  days", "  days sun\n  days") + tail) == [("E333", 7)]
@@ -443,6 +458,20 @@ def test_simulated_sla_compliance_uses_the_business_due_time() -> None:
     assert _deadline(touched) == at("2026-03-09T15:30:00Z")
 
 
+def test_the_shipped_policy_hands_a_late_friday_request_over_on_monday() -> None:
+    model = check_file(ROOT / "policies" / "saas_trial.mql").model
+    assert model is not None
+    (example,) = [e for e in model.examples if "late on a Friday" in e.name]
+    result = run_example(Evaluator(model), example)
+    assert result.passed
+    route = result.result.decision.route
+    assert route is not None and route.sla == "4 business hours"
+    # The request at 15:00 EST on Friday 11 Dec 2026 (20:00Z): 2.5 h until 17:30; the weekend;
+    # Monday 14 Dec opens at 09:00 EST (14:00Z), + 1.5 h = 10:30 EST = 15:30Z.
+    assert route.entered == at("2026-12-11T20:00:00Z")
+    assert format_instant(route.due or 0) == "2026-12-14T15:30:00Z"
+
+
 # ---------------------------------------------------------------- documents
 
 
@@ -469,3 +498,23 @@ def test_diff_notices_calendar_and_business_sla_changes() -> None:
     changes = [c.text() for c in diff(old, new)]
     assert len(changes) == 1 and "route mql to sdr_inbound" in changes[0]
     assert "4 business hours" in changes[0] and "within 4 hours" in changes[0]
+
+
+def test_a_calendar_can_live_in_an_included_file() -> None:
+    shared = (
+        'calendar emea {\n  timezone "Europe/Berlin"\n  hours 08:00 to 17:00\n'
+        "  days mon to fri\n}\n"
+    )
+    files = {"pol/common/hours.mql": shared.encode()}
+    text = (
+        'policy "t"\ninclude "common/hours.mql"\nevent e\nstages {\n  a\n  b when e ever\n}\n'
+        "route b to q, sla 2 business hours of emea\n"
+    )
+    result = check_text(text, "pol/main.mql", read=lambda name: files[name])
+    assert result.model is not None, [d.message for d in result.diagnostics]
+    assert "Calendar `emea`" in render(result.model, "md")
+    assert "(from `common/hours.mql`)" in render(result.model, "md")
+    # A second calendar of the same name in the policy: E208 naming the included file.
+    again = check_text(text + shared, "pol/main.mql", read=lambda name: files[name])
+    (problem,) = [d for d in again.diagnostics if d.is_error]
+    assert problem.code == "E208" and "pol/common/hours.mql:1" in (problem.hint or "")

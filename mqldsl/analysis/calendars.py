@@ -252,9 +252,9 @@ def _longest_idle(weekdays: frozenset[int], holidays: tuple[dt.date, ...]) -> in
     off = set(holidays)
     longest = run = 0
     index = 0  # the next holiday not yet passed
-    day = max(holidays[0] - dt.timedelta(days=7), dt.date.min)
-    end = min(holidays[-1] + dt.timedelta(days=7), dt.date.max)
     week = dt.timedelta(days=7)
+    day = holidays[0] - week if holidays[0] > dt.date.min + week else dt.date.min
+    end = holidays[-1] + week if holidays[-1] < dt.date.max - week else dt.date.max
     while True:
         if day.weekday() in weekdays and day not in off:
             run = 0

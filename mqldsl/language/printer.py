@@ -195,7 +195,8 @@ class _Printer:
         self.lines: list[str] = []
 
     def run(self) -> str:
-        items = canonical_items(self.policy).items
+        # The items themselves (not canonical_items' copies): comments are attached by identity.
+        items = sorted(self.policy.items, key=lambda item: _ORDER[type(item)])
         previous: int | None = None
         for item in items:
             rank = _ORDER[type(item)]
