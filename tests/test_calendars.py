@@ -21,6 +21,7 @@ from mqldsl.engine.examples import run_example
 from mqldsl.engine.interpreter import Interpreter
 from mqldsl.engine.runtime import Event, Lead, format_instant, parse_instant
 from mqldsl.io.scoring import decision_line
+from mqldsl.language.parser import parse_text
 from mqldsl.language.printer import canonical_items, format_policy
 from mqldsl.language.source import Source
 from mqldsl.render.diff import diff
@@ -366,6 +367,9 @@ def test_bad_clock_times_and_business_weeks_are_syntax_errors() -> None:
         "t.mql",
     )
     assert [(d.code, d.span.line) for d in result.diagnostics] == [("E107", 4), ("E130", 10)]
+    long = parse_text('policy "t"\nstages {\n  a\n}\nroute a to q, sla 3661 business days\n')
+    assert [d.code for d in long.diagnostics] == ["E114"]
+    assert not parse_text('policy "t"\nroute a to q, sla 87840 business hours\n').diagnostics
 
 
 # ---------------------------------------------------------------- decisions

@@ -17,10 +17,11 @@ from lark import Token, v_args
 
 from mqldsl.language import ast
 from mqldsl.language.diagnostics import error
-from mqldsl.language.expression_builder import DURATION_LIMIT_DAYS, ExpressionBuilder
+from mqldsl.language.expression_builder import ExpressionBuilder
 from mqldsl.language.suggestions import closest
 
 SIMPLE_TYPES = ("int", "number", "bool", "text", "date")
+BUSINESS_LIMIT_DAYS = 3660  # the longest business SLA, in business days (ten years)
 
 
 @v_args(inline=True)
@@ -307,12 +308,14 @@ class AstBuilder(ExpressionBuilder):
             )
             base = "day"
         number = self._number(amount)
-        if number * {"minute": 1 / 1440, "hour": 1 / 24, "day": 1.0}[base] > DURATION_LIMIT_DAYS:
+        # Counting working time walks the calendar day by day: ten years of it at most.
+        if number * {"minute": 1 / 1440, "hour": 1 / 24, "day": 1.0}[base] > BUSINESS_LIMIT_DAYS:
             self.diagnostics.append(
                 error(
                     "E114",
-                    f"`{amount} business {text}` is out of range: a duration is at most "
-                    f"{DURATION_LIMIT_DAYS:,} days (10,000 years)",
+                    f"`{amount} business {text}` is out of range: a business SLA is at most "
+                    f"{BUSINESS_LIMIT_DAYS:,} days, {BUSINESS_LIMIT_DAYS * 24:,} hours or "
+                    f"{BUSINESS_LIMIT_DAYS * 1440:,} minutes",
                     span,
                     "use a shorter duration",
                 )
