@@ -35,7 +35,6 @@ from mqldsl.engine.runtime import LAST_INSTANT, due_time, from_seconds, to_secon
 from mqldsl.language import ast
 
 __all__ = [
-    "BUSINESS_UNITS",
     "IDLE_LIMIT_DAYS",
     "CalendarError",
     "Deadline",
@@ -46,21 +45,15 @@ __all__ = [
     "working_calendars",
 ]
 
-#: The units of a business SLA (SPEC §8.1); a business day is a working day's length.
-BUSINESS_UNITS = ("minute", "hour", "day")
-
 _LAST_DATE = dt.date(9999, 12, 30)
 _FIRST_DATE = dt.date(1, 1, 2)
 
 
-# A calendar with no working time for IDLE_LIMIT_DAYS consecutive dates (every working day a
-# holiday for years) cannot give a due time: the search stops with a CalendarError rather than
-# run on. The checker refuses such a calendar before anything is evaluated (E334), so this is a
-# guard, not a rule a user meets.
-
-
 class CalendarError(ValueError):
-    """A calendar that has no working time left to count an SLA in."""
+    """A calendar that has no working time left to count an SLA in: no working day for
+    IDLE_LIMIT_DAYS dates in a row (every working day a holiday for years). The search for a
+    due time stops with it rather than run on. The checker refuses such a calendar before
+    anything is evaluated (E334), so this is a guard, not a rule a user meets."""
 
 
 @dataclass(frozen=True, eq=False)
