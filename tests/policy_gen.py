@@ -28,7 +28,32 @@ event ev3 { v: number }
 
 param pn = 10
 param pe = [a, b]
+
+calendar {
+  timezone "America/New_York"
+  hours 09:00 to 17:30
+  days mon to fri
+  holidays [2026-10-12, 2026-10-30]
+}
+
+calendar emea {
+  timezone "Europe/Berlin"
+  hours 08:00 to 17:00
+  days mon, tue, wed, thu, fri
+  holidays [2026-10-26]
+}
 """
+# Plain and business-hours SLAs (SPEC §8.1): the as-of instant is New York's autumn change
+# (1 Nov 2026) and Berlin's (25 Oct) is within the journeys' 40 days.
+SLAS = [
+    "5 minutes",
+    "1 hour",
+    "2 days",
+    "4 business hours",
+    "30 business minutes",
+    "1 business day of emea",
+    "3 business days",
+]
 AS_OF = to_seconds(dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
 WINDOWS = [1, 3, 7, 30]  # days
 OPS = ["==", "!=", "<", "<=", ">", ">="]
@@ -196,7 +221,7 @@ def policies(draw: st.DrawFn, recycling: bool = True) -> str:
             if draw(st.booleans()):
                 route += f" when {draw(condition(scores))}"
             if draw(st.booleans()):
-                route += f", sla {draw(st.sampled_from(['5 minutes', '1 hour', '2 days']))}"
+                route += f", sla {draw(st.sampled_from(SLAS))}"
             text += route + "\n"
     return text
 
@@ -225,6 +250,8 @@ def leads(draw: st.DrawFn) -> Lead:
         st.integers(min_value=-80, max_value=4).map(lambda h: h * DAY / 2),
         # a fraction of a second: the compiled evaluator then visits every instant
         st.integers(min_value=-40, max_value=2).map(lambda d: d * DAY + 0.000022),
+        # any hour and half hour: handoffs inside and outside working hours
+        st.integers(min_value=-80 * 24, max_value=48).map(lambda h: h * 1800.0),
         st.just(0.0),
     )
     events = []

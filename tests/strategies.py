@@ -61,6 +61,33 @@ durations = st.builds(
     amount=st.one_of(st.integers(min_value=1, max_value=400), decimals.filter(lambda v: v > 0)),
     unit=st.sampled_from(UNITS),
 )
+business_slas = st.builds(
+    ast.BusinessSla,
+    amount=st.one_of(st.integers(min_value=1, max_value=400), decimals.filter(lambda v: v > 0)),
+    unit=st.sampled_from(["minute", "hour", "day"]),
+    calendar=st.one_of(st.none(), st.sampled_from(NAMES)),
+)
+clock_minutes = st.integers(min_value=0, max_value=1440)
+day_names = st.sampled_from(["mon", "tue", "wed", "thu", "fri", "sat", "sun", *NAMES])
+calendar_settings: st.SearchStrategy[ast.CalendarSetting] = st.one_of(
+    st.builds(ast.CalendarTimezone, zone=st.sampled_from(["UTC", "Europe/Berlin"]) | text),
+    st.builds(ast.CalendarHours, opens=clock_minutes, closes=clock_minutes),
+    st.builds(ast.CalendarDays, days=st.tuples(day_names, day_names), through=st.just(True)),
+    st.builds(
+        ast.CalendarDays,
+        days=st.lists(day_names, min_size=1, max_size=4).map(tuple),
+        through=st.just(False),
+    ),
+    st.builds(
+        ast.CalendarHolidays,
+        dates=st.lists(st.dates(), max_size=12).map(tuple),
+    ),
+)
+calendars = st.builds(
+    ast.Calendar,
+    name=st.one_of(st.none(), st.sampled_from(NAMES)),
+    settings=st.lists(calendar_settings, max_size=5).map(tuple),
+)
 
 literal_leaves: st.SearchStrategy[ast.Expr] = st.one_of(
     st.builds(ast.NumberLit, value=unsigned),
@@ -240,6 +267,7 @@ body_items: st.SearchStrategy[ast.Item] = st.one_of(
         fields=st.one_of(st.none(), field_lists),
     ),
     st.builds(ast.Param, name=names, value=values, description=descriptions),
+    calendars,
     scores,
     st.builds(ast.Stages, locked=st.booleans(), stages=stage_lists),
     st.builds(ast.Disqualify, reason=text, condition=exprs),
@@ -251,7 +279,7 @@ body_items: st.SearchStrategy[ast.Item] = st.one_of(
         stage=names,
         queue=names,
         condition=st.one_of(st.none(), exprs),
-        sla=st.one_of(st.none(), durations),
+        sla=st.one_of(st.none(), durations, business_slas),
     ),
     st.builds(
         ast.Example,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mqldsl.analysis import types as T
+from mqldsl.analysis.calendars import CalendarInfo, check_business_sla, check_calendars
 from mqldsl.analysis.examples import ExampleChecker
 from mqldsl.analysis.expressions import TOP, Scope
 from mqldsl.analysis.lints import late_includes, lint, score_bounds, suppress
@@ -170,6 +171,8 @@ class _Checker(ExampleChecker):
         self.deps: dict[str, set[str]] = {}
         self.windows: set[float] = set()
         self.param_enums: dict[str, set[str]] = {}
+        self.calendars: dict[str | None, CalendarInfo] = {}
+        self.calendar_nodes: dict[str | None, ast.Calendar] = {}
 
     # ------------------------------------------------------------ run
 
@@ -178,6 +181,7 @@ class _Checker(ExampleChecker):
         self._one_only(items)
         self._declare_fields(items)
         self._declare_events(items)
+        self._declare_calendars(items)
         self._declare_params(items)
         self._declare_scores(items)
         self.diagnostics += reserved_names(self.events, self.score_nodes)
@@ -224,6 +228,7 @@ class _Checker(ExampleChecker):
             types=self.types,
             refs=self.refs,
             param_members={k: tuple(sorted(v)) for k, v in self.param_enums.items()},
+            calendars=self.calendars,
         )
         bounds: dict[str, Bounds] = {}
         for name in order:
@@ -323,6 +328,13 @@ class _Checker(ExampleChecker):
                 continue
             fields = self._field_table(decl.fields or (), f"field of event `{decl.name}`:")
             self.events[decl.name] = EventInfo(decl.name, decl.description, fields, decl)
+
+    def _declare_calendars(self, items: Sequence[ast.Item]) -> None:
+        calendars = [item for item in items if isinstance(item, ast.Calendar)]
+        self.calendars, found = check_calendars(calendars)
+        self.diagnostics += found
+        for calendar in calendars:
+            self.calendar_nodes.setdefault(calendar.name, calendar)
 
     def _declare_params(self, items: Sequence[ast.Item]) -> None:
         for decl in (i for i in items if isinstance(i, ast.Param)):
@@ -571,5 +583,7 @@ class _Checker(ExampleChecker):
                 )
             if route.condition is not None:
                 self._condition(route.condition, TOP)
-            if route.sla is not None:
+            if isinstance(route.sla, ast.BusinessSla):
+                self.diagnostics += check_business_sla(route.sla, self.calendar_nodes)
+            elif route.sla is not None:
                 self._duration(route.sla)

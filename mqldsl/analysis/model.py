@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
+from mqldsl.analysis.calendars import CalendarInfo
 from mqldsl.analysis.types import Type
 from mqldsl.language import ast
 from mqldsl.language.includes import IncludedFile
@@ -110,6 +111,8 @@ class CheckedPolicy:
     # alone (``policy`` is the merged policy; None: the same, it includes nothing).
     includes: tuple[IncludedFile, ...] = field(default=(), repr=False)
     own_policy: ast.Policy | None = field(default=None, repr=False)
+    # The calendars of business SLAs (SPEC §8.1), by name; None names the unnamed one.
+    calendars: dict[str | None, CalendarInfo] = field(default_factory=dict, repr=False)
 
     @property
     def locked(self) -> bool:

@@ -19,6 +19,7 @@ from typing import Any
 
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.analysis.stamp import PolicyStamp, policy_stamp
+from mqldsl.engine.calendars import Deadline, route_deadlines
 from mqldsl.engine.runtime import (
     DAY,
     Decision,
@@ -31,7 +32,6 @@ from mqldsl.engine.runtime import (
     check_size,
     clamp,
     decay_factor,
-    due_time,
     instants,
     round_score,
 )
@@ -129,7 +129,7 @@ class PolicyMeta:
     decay_periods: tuple[float, ...]
     scores: tuple[str, ...]  # evaluation order
     declared: tuple[str, ...]  # declaration order: the order decisions report scores in
-    routes: tuple[tuple[str, str | None, float | None], ...]  # queue, sla text, sla seconds
+    routes: tuple[tuple[str, Deadline | None], ...]  # queue, SLA
     recycles: tuple[tuple[str, str, int], ...]  # from, to, line
     policy: PolicyStamp  # stamped on every decision
 
@@ -145,12 +145,8 @@ class PolicyMeta:
             scores=model.score_order,
             declared=tuple(model.scores),
             routes=tuple(
-                (
-                    r.queue,
-                    r.sla.text() if r.sla is not None else None,
-                    r.sla.seconds if r.sla is not None else None,
-                )
-                for r in model.routes
+                (r.queue, deadline)
+                for r, deadline in zip(model.routes, route_deadlines(model), strict=True)
             ),
             recycles=tuple((r.from_stage, r.to_stage, r.span.line) for r in model.recycles),
             policy=policy_stamp(model, params),
@@ -281,10 +277,10 @@ def _route_decision(meta: PolicyMeta, index: int, at: float) -> RouteDecision | 
     """The handoff made at ``at`` by route number ``index`` (-1: none)."""
     if index < 0:
         return None
-    queue, sla, seconds = meta.routes[index]
-    return RouteDecision(
-        queue=queue, sla=sla, due=due_time(at, seconds) if seconds is not None else None, entered=at
-    )
+    queue, deadline = meta.routes[index]
+    if deadline is None:
+        return RouteDecision(queue=queue, sla=None, due=None, entered=at)
+    return RouteDecision(queue=queue, sla=deadline.text, due=deadline.due(at), entered=at)
 
 
 def _explained_step(

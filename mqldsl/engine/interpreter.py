@@ -13,6 +13,7 @@ from typing import Any
 
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.analysis.stamp import policy_stamp
+from mqldsl.engine.calendars import route_deadlines
 from mqldsl.engine.runtime import (
     COMPARE,
     DAY,
@@ -26,7 +27,6 @@ from mqldsl.engine.runtime import (
     cap,
     clamp,
     decay_factor,
-    due_time,
     instants,
     round_score,
 )
@@ -54,6 +54,7 @@ class Interpreter(ast.ContextVisitor[Context, Any]):
         self.params = {name: info.value for name, info in model.params.items()}
         self.params.update(params or {})
         self.stamp = policy_stamp(model, self.params)
+        self.deadlines = route_deadlines(model)
 
     # ------------------------------------------------------------ expressions
 
@@ -356,11 +357,11 @@ class Interpreter(ast.ContextVisitor[Context, Any]):
         if number < 0:
             return None
         route = self.model.routes[number]
-        sla = route.sla
+        deadline = self.deadlines[number]
         return RouteDecision(
             queue=route.queue,
-            sla=sla.text() if sla is not None else None,
-            due=due_time(at, sla.seconds) if sla is not None else None,
+            sla=deadline.text if deadline is not None else None,
+            due=deadline.due(at) if deadline is not None else None,
             entered=at,
         )
 

@@ -454,6 +454,57 @@ class Param:
     span: Span = _span()
 
 
+# ---------------------------------------------------------------- calendars (SPEC §8.1)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CalendarTimezone:
+    zone: str  # an IANA name, checked by the checker
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CalendarHours:
+    opens: int  # minutes after local midnight
+    closes: int  # minutes after local midnight; 1440 is 24:00
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CalendarDays:
+    """``days mon to fri`` (``through``: the two ends of a run of days, which may wrap past
+    Sunday) or ``days mon, wed, fri`` (the days themselves)."""
+
+    days: tuple[str, ...]
+    through: bool
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CalendarHolidays:
+    dates: tuple[dt.date, ...]
+    span: Span = _span()
+
+
+CalendarSetting: TypeAlias = CalendarTimezone | CalendarHours | CalendarDays | CalendarHolidays
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Calendar:
+    """``calendar [NAME] { ... }``: its settings in source order (the checker wants each of
+    timezone, hours and days once; holidays are optional)."""
+
+    name: str | None
+    settings: tuple[CalendarSetting, ...]
+    span: Span = _span()
+
+    def setting(self, kind: type[ItemT]) -> ItemT | None:
+        for item in self.settings:
+            if isinstance(item, kind):
+                return item
+        return None
+
+
 # ---------------------------------------------------------------- scores
 
 
@@ -539,11 +590,28 @@ class Recycle:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class BusinessSla:
+    """``sla 4 business hours [of NAME]`` (SPEC §8.1): working time of a calendar (the
+    unnamed one when ``calendar`` is None)."""
+
+    amount: Number
+    unit: str  # minute, hour, day
+    calendar: str | None
+    span: Span = _span()
+
+    def text(self) -> str:
+        amount = _number_text(self.amount)
+        unit = self.unit if self.amount == 1 else f"{self.unit}s"
+        tail = f" of {self.calendar}" if self.calendar is not None else ""
+        return f"{amount} business {unit}{tail}"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Route:
     stage: str
     queue: str
     condition: Expr | None
-    sla: Duration | None
+    sla: Duration | BusinessSla | None
     span: Span = _span()
 
 
@@ -689,6 +757,7 @@ Item: TypeAlias = (
     | LeadBlock
     | AccountBlock
     | EventDecl
+    | Calendar
     | Param
     | Score
     | Stages

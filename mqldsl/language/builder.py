@@ -21,6 +21,7 @@ from mqldsl.language.expression_builder import ExpressionBuilder
 from mqldsl.language.suggestions import closest
 
 SIMPLE_TYPES = ("int", "number", "bool", "text", "date")
+BUSINESS_LIMIT_DAYS = 3660  # the longest business SLA, in business days (ten years)
 
 
 @v_args(inline=True)
@@ -127,6 +128,49 @@ class AstBuilder(ExpressionBuilder):
             value=value,
             description=description.value if description else None,
             span=self.here,
+        )
+
+    # -- calendars (SPEC §8.1)
+
+    def calendar(self, name: Token | None, *settings: ast.CalendarSetting | None) -> ast.Calendar:
+        return ast.Calendar(
+            name=self._ident(name) if name is not None else None,
+            settings=tuple(s for s in settings if s is not None),
+            span=self.here,
+        )
+
+    def calendar_timezone(self, zone: ast.StringLit) -> ast.CalendarTimezone:
+        return ast.CalendarTimezone(zone=zone.value, span=self.here)
+
+    def calendar_hours(self, opens: Token, closes: Token) -> ast.CalendarHours:
+        return ast.CalendarHours(
+            opens=self._clock(opens), closes=self._clock(closes), span=self.here
+        )
+
+    def _clock(self, token: Token) -> int:
+        """``HH:MM`` -> minutes after midnight; 24:00 is the midnight that ends a day."""
+        hours, minutes = (int(part) for part in str(token).split(":"))
+        if (hours < 24 and minutes < 60) or (hours, minutes) == (24, 0):
+            return hours * 60 + minutes
+        self.diagnostics.append(
+            error(
+                "E107",
+                f"`{token}` is not a time of day",
+                self._tok_span(token),
+                "write a time from 00:00 to 24:00, e.g. `09:00` or `17:30`",
+            )
+        )
+        return 0
+
+    def calendar_day_range(self, first: Token, last: Token) -> ast.CalendarDays:
+        return ast.CalendarDays(days=(str(first), str(last)), through=True, span=self.here)
+
+    def calendar_day_list(self, *days: Token) -> ast.CalendarDays:
+        return ast.CalendarDays(days=tuple(str(d) for d in days), through=False, span=self.here)
+
+    def calendar_holidays(self, *dates: Token | None) -> ast.CalendarHolidays:
+        return ast.CalendarHolidays(
+            dates=tuple(self._date(d) for d in dates if d is not None), span=self.here
         )
 
     # -- scores
@@ -238,7 +282,7 @@ class AstBuilder(ExpressionBuilder):
         stage: Token,
         queue: Token,
         condition: ast.Expr | None,
-        sla: ast.Duration | None,
+        sla: ast.Duration | ast.BusinessSla | None,
     ) -> ast.Route:
         return ast.Route(
             stage=self._ident(stage),
@@ -246,6 +290,42 @@ class AstBuilder(ExpressionBuilder):
             condition=condition,
             sla=sla,
             span=self.here,
+        )
+
+    def business_sla(self, amount: Token, unit: Token, calendar: Token | None) -> ast.BusinessSla:
+        text = str(unit)
+        base = text[:-1] if text.endswith("s") else text
+        span = self.here
+        if base not in ("minute", "hour", "day"):
+            self.diagnostics.append(
+                error(
+                    "E130",
+                    f"`business {text}` is not a business-hours unit",
+                    self._tok_span(unit),
+                    "write business minutes, business hours or business days "
+                    "(a business day is one working day of the calendar)",
+                )
+            )
+            base = "day"
+        number = self._number(amount)
+        # Counting working time walks the calendar day by day: ten years of it at most.
+        if number * {"minute": 1 / 1440, "hour": 1 / 24, "day": 1.0}[base] > BUSINESS_LIMIT_DAYS:
+            self.diagnostics.append(
+                error(
+                    "E114",
+                    f"`{amount} business {text}` is out of range: a business SLA is at most "
+                    f"{BUSINESS_LIMIT_DAYS:,} days, {BUSINESS_LIMIT_DAYS * 24:,} hours or "
+                    f"{BUSINESS_LIMIT_DAYS * 1440:,} minutes",
+                    span,
+                    "use a shorter duration",
+                )
+            )
+            number = 1
+        return ast.BusinessSla(
+            amount=number,
+            unit=base,
+            calendar=self._ident(calendar) if calendar is not None else None,
+            span=span,
         )
 
     # -- examples

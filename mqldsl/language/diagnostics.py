@@ -119,6 +119,7 @@ CODES: dict[str, str] = {
     "E115": "include cycle",
     "E116": "not allowed in an included file",
     "E117": "invalid include",
+    "E130": "not a business-hours unit",
     # E2xx names
     "E201": "unknown name",
     "E202": "unknown event",
@@ -136,6 +137,8 @@ CODES: dict[str, str] = {
     "E214": "unknown account field",
     "E215": "event field named at or type",
     "E216": "score named like a decision column",
+    "E230": "unknown calendar",
+    "E231": "business SLA without a calendar",
     # E3xx types
     "E301": "incompatible comparison",
     "E302": "between needs numbers or dates",
@@ -153,6 +156,11 @@ CODES: dict[str, str] = {
     "E314": "duration must be positive",
     "E315": "is missing / is present on a non-field",
     "E316": "event inside a where condition",
+    "E330": "unknown time zone",
+    "E331": "working hours that end before they start",
+    "E332": "unknown day",
+    "E333": "calendar setting missing or repeated",
+    "E334": "calendar without working time",
     # E4xx stages, routes, examples
     "E401": "no stages block",
     "E402": "more than one stages block",

@@ -48,6 +48,7 @@ ALLOWED: tuple[type, ...] = (
     ast.LeadBlock,
     ast.AccountBlock,
     ast.EventDecl,
+    ast.Calendar,
     ast.Param,
     ast.Score,
     ast.Disqualify,
@@ -263,8 +264,8 @@ class _Loader:
                         "E116",
                         f"{_KIND.get(type(inner), 'this')} cannot be in an included file",
                         inner.span,
-                        "an included file holds only `lead`, `account`, `event`, `param`, "
-                        "`score`, `disqualify` and `include`; move it to the policy",
+                        "an included file holds only `lead`, `account`, `event`, `calendar`, "
+                        "`param`, `score`, `disqualify` and `include`; move it to the policy",
                     )
                 )
         kept = ast.Policy(

@@ -66,6 +66,27 @@ def duration(value: ast.Duration) -> str:
     return value.text()
 
 
+def sla_text(value: ast.Duration | ast.BusinessSla) -> str:
+    """An SLA as written: ``4 hours``, ``4 business hours``, ``1 business day of emea``."""
+    return value.text()
+
+
+def clock(minutes: int) -> str:
+    """Minutes after midnight as ``HH:MM`` (1440 is ``24:00``)."""
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def calendar_setting(node: ast.CalendarSetting) -> str:
+    """One line of a `calendar` block, canonically."""
+    if isinstance(node, ast.CalendarTimezone):
+        return f"timezone {string(node.zone)}"
+    if isinstance(node, ast.CalendarHours):
+        return f"hours {clock(node.opens)} to {clock(node.closes)}"
+    if isinstance(node, ast.CalendarDays):
+        return "days " + (" to " if node.through else ", ").join(node.days)
+    return "holidays [" + ", ".join(d.isoformat() for d in node.dates) + "]"
+
+
 def type_expr(value: ast.TypeExpr) -> str:
     if isinstance(value, ast.SimpleType):
         return value.name

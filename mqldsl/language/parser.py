@@ -39,10 +39,10 @@ from mqldsl.language.source import Source, Span
 from mqldsl.language.spans import SpanTracker
 
 # Errors that leave a complete AST (with a stand-in for the bad part: the
-# escaped character itself, `days` for `months`, the reserved word as the
-# name). After only these, the policy is still handed to the checker, so that
+# escaped character itself, `days` for `months` or for `business weeks`, the
+# reserved word as the name). After only these, the policy is still handed to the checker, so that
 # one run reports its other problems too; the result is never a model.
-CHECK_AFTER = frozenset(["E104", "E105", "E106"])
+CHECK_AFTER = frozenset(["E104", "E105", "E106", "E130"])
 
 
 @functools.cache
@@ -132,6 +132,7 @@ _NAMED_TERMINALS = {
     "DATE": "a date such as `2026-12-01`",
     "INSTANT": "an instant such as `2026-12-01T09:30:00Z`",
     "UNIT": "a duration unit (minutes, hours, days or weeks)",
+    "CLOCK": "a time of day such as `09:00`",
     "COMPARE": "a comparison (`==`, `!=`, `<`, `<=`, `>`, `>=`)",
     "_NL": "the end of the line",
     "$END": "the end of the file",

@@ -19,6 +19,7 @@ from mqldsl.language.notation import (
     INDENT,
     WIDTH,
     broken,
+    calendar_setting,
     duration,
     expr,
     instant,
@@ -27,6 +28,7 @@ from mqldsl.language.notation import (
     number,
     pattern_text,
     points,
+    sla_text,
     string,
     type_expr,
 )
@@ -44,15 +46,22 @@ _ORDER: dict[type, int] = {
     ast.LeadBlock: 6,
     ast.AccountBlock: 7,
     ast.EventDecl: 8,
-    ast.Param: 9,
-    ast.Score: 10,
-    ast.Stages: 11,
-    ast.Disqualify: 12,
-    ast.Recycle: 13,
-    ast.Route: 14,
-    ast.Example: 15,
+    ast.Calendar: 9,
+    ast.Param: 10,
+    ast.Score: 11,
+    ast.Stages: 12,
+    ast.Disqualify: 13,
+    ast.Recycle: 14,
+    ast.Route: 15,
+    ast.Example: 16,
 }
 _HEADER = {0, 1, 2, 3, 4, 5}
+_SETTING_ORDER: dict[type, int] = {
+    ast.CalendarTimezone: 0,
+    ast.CalendarHours: 1,
+    ast.CalendarDays: 2,
+    ast.CalendarHolidays: 3,
+}
 
 
 def format_policy(policy: ast.Policy, source: Source | None = None) -> str:
@@ -65,8 +74,17 @@ def format_policy(policy: ast.Policy, source: Source | None = None) -> str:
 def canonical_items(policy: ast.Policy) -> ast.Policy:
     """The same policy with its items in the formatter's order (stable): what
     parsing the formatted text gives back."""
-    items = tuple(sorted(policy.items, key=lambda item: _ORDER[type(item)]))
+    items = tuple(
+        _calendar_in_order(item) if isinstance(item, ast.Calendar) else item
+        for item in sorted(policy.items, key=lambda item: _ORDER[type(item)])
+    )
     return ast.Policy(items=items, comments=policy.comments, span=policy.span)
+
+
+def _calendar_in_order(item: ast.Calendar) -> ast.Calendar:
+    """A calendar's settings in the printed order: timezone, hours, days, holidays."""
+    settings = tuple(sorted(item.settings, key=lambda s: _SETTING_ORDER[type(s)]))
+    return ast.Calendar(name=item.name, settings=settings, span=item.span)
 
 
 # ---------------------------------------------------------------- comments
@@ -91,12 +109,14 @@ def _children(node: object) -> Sequence[object]:
         return node.stages
     if isinstance(node, ast.Example):
         return node.items
+    if isinstance(node, ast.Calendar):
+        return node.settings
     return ()
 
 
 def _has_block(node: object) -> bool:
     return (
-        isinstance(node, ast.LeadBlock | ast.AccountBlock | ast.Stages | ast.Example)
+        isinstance(node, ast.LeadBlock | ast.AccountBlock | ast.Stages | ast.Example | ast.Calendar)
         or (isinstance(node, ast.Score) and node.rules is not None)
         or (isinstance(node, ast.EventDecl) and node.fields is not None)
     )
@@ -152,6 +172,22 @@ def _attach(policy: ast.Policy, source: Source | None) -> _Attached:
 # ---------------------------------------------------------------- statements
 
 
+def _holidays(node: ast.CalendarHolidays, indent: int) -> list[str]:
+    """``holidays [...]`` on one line, or the dates over several lines when it is too long."""
+    dates = [d.isoformat() for d in node.dates]
+    single = calendar_setting(node)
+    if indent + len(single) <= WIDTH:
+        return [single]
+    lines, line = ["holidays ["], INDENT
+    for date in dates:
+        if len(line) > len(INDENT) and indent + len(line) + len(date) + 1 > WIDTH:
+            lines.append(line.rstrip())
+            line = INDENT
+        line += date + ", "
+    lines += [line.rstrip(), "]"]
+    return lines
+
+
 class _Printer:
     def __init__(self, policy: ast.Policy, source: Source | None) -> None:
         self.policy = policy
@@ -159,7 +195,8 @@ class _Printer:
         self.lines: list[str] = []
 
     def run(self) -> str:
-        items = canonical_items(self.policy).items
+        # The items themselves (not canonical_items' copies): comments are attached by identity.
+        items = sorted(self.policy.items, key=lambda item: _ORDER[type(item)])
         previous: int | None = None
         for item in items:
             rank = _ORDER[type(item)]
@@ -260,6 +297,8 @@ class _Printer:
                 self._emit(item, "", [head])
             else:
                 self._fields_block(item, head, item.fields, inline=True)
+        elif isinstance(item, ast.Calendar):
+            self._calendar(item)
         elif isinstance(item, ast.Param):
             line = f"param {item.name} = {literal(item.value)}"
             if item.description is not None:
@@ -281,13 +320,27 @@ class _Printer:
             self._emit(item, "", self._condition(head, item.condition, tail, ""))
         elif isinstance(item, ast.Route):
             head = f"route {item.stage} to {item.queue}"
-            tail = f", sla {duration(item.sla)}" if item.sla is not None else ""
+            tail = f", sla {sla_text(item.sla)}" if item.sla is not None else ""
             if item.condition is None:
                 self._emit(item, "", [head + tail])
             else:
                 self._emit(item, "", self._condition(head + " when ", item.condition, tail, ""))
         elif isinstance(item, ast.Example):
             self._example(item)
+
+    def _calendar(self, item: ast.Calendar) -> None:
+        head = "calendar" + (f" {item.name}" if item.name is not None else "")
+        if not item.settings:
+            self._emit(item, "", [head + " {}"])
+            return
+        self._open(item, "", head)
+        inner = INDENT
+        for setting in _calendar_in_order(item).settings:
+            if isinstance(setting, ast.CalendarHolidays):
+                self._emit(setting, inner, _holidays(setting, len(inner)))
+            else:
+                self._emit(setting, inner, [calendar_setting(setting)])
+        self._close(item, "")
 
     def _fields_block(
         self, node: object, head: str, fields: Sequence[ast.FieldDecl], inline: bool

@@ -13,7 +13,7 @@ from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.language import ast
 from mqldsl.language.notation import expr, number
 from mqldsl.language.printer import canonical_items
-from mqldsl.render.english import English, duration
+from mqldsl.render.english import English, calendar, duration, sla
 
 
 @dataclass(frozen=True)
@@ -254,7 +254,7 @@ def _keyed(
 
 def _route_text(english: English, route: ast.Route) -> str:
     text = "always" if route.condition is None else f"when {english.condition(route.condition)}"
-    return text + (f", first touch within {duration(route.sla)}" if route.sla else "")
+    return text + (f", first touch within {sla(route.sla, english.model)}" if route.sla else "")
 
 
 def diff(old: CheckedPolicy, new: CheckedPolicy) -> list[Change]:
@@ -275,6 +275,12 @@ def diff(old: CheckedPolicy, new: CheckedPolicy) -> list[Change]:
         {(r.from_stage, r.to_stage): say.condition(r.condition) for r in old.recycles},
         {(r.from_stage, r.to_stage): said.condition(r.condition) for r in new.recycles},
         lambda key: f"{key[0]} to {key[1]}",
+    )
+    changes += _keyed(
+        "calendar",
+        {name: calendar(info) for name, info in old.calendars.items()},
+        {name: calendar(info) for name, info in new.calendars.items()},
+        lambda key: key if key is not None else "(unnamed)",
     )
     changes += _keyed(
         "route",

@@ -14,7 +14,7 @@ from mqldsl.engine.runtime import format_instant
 from mqldsl.language import ast
 from mqldsl.language.notation import number
 from mqldsl.render import templating
-from mqldsl.render.english import OPERATORS, English, duration, signed, words
+from mqldsl.render.english import OPERATORS, English, calendar, duration, signed, sla, words
 from mqldsl.render.english import number as english_number
 from mqldsl.render.grammar import event_noun
 from mqldsl.render.lifecycle import Diagram, mermaid, svg
@@ -162,6 +162,14 @@ def context(
             }
             for param, info in model.params.items()
         ],
+        "calendars": [
+            {
+                "name": info.name or "",
+                "words": calendar(info),
+                "origin": model.origin(info.node.span) or "",
+            }
+            for info in model.calendars.values()
+        ],
         "disqualifiers": [
             {
                 "reason": d.reason,
@@ -177,7 +185,7 @@ def context(
                 "when": say.condition(route.condition)
                 if route.condition is not None
                 else "otherwise",
-                "sla": duration(route.sla) if route.sla is not None else "no SLA",
+                "sla": sla(route.sla, model) if route.sla is not None else "no SLA",
             }
             for route in model.routes
         ],

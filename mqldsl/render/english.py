@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from mqldsl.analysis.calendars import CalendarInfo
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.language import ast
 from mqldsl.render.grammar import event_noun
@@ -44,6 +45,59 @@ def duration(value: ast.Duration) -> str:
     amount = number(value.amount)
     unit = value.unit if value.amount == 1 else value.unit + "s"
     return f"{amount} {unit}"
+
+
+_DAY_WORDS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def sla(value: ast.Duration | ast.BusinessSla, model: CheckedPolicy) -> str:
+    """An SLA in words: "4 hours", or "4 business hours (New York working time)"."""
+    if isinstance(value, ast.Duration):
+        return duration(value)
+    unit = value.unit if value.amount == 1 else value.unit + "s"
+    text = f"{number(value.amount)} business {unit}"
+    info = model.calendars.get(value.calendar)
+    if info is None:
+        return text
+    owner = f"calendar {words(info.name)}: " if info.name is not None else ""
+    return f"{text} ({owner}{_city(info.zone)} working time)"
+
+
+def _city(zone: str) -> str:
+    """`America/New_York` -> "New York" (the last part of an IANA name)."""
+    return zone.rsplit("/", 1)[-1].replace("_", " ")
+
+
+def _clock(minutes: int) -> str:
+    return f"{minutes // 60}:{minutes % 60:02d}"
+
+
+def _days(weekdays: frozenset[int]) -> str:
+    """Monday to Friday; Saturday and Sunday; Monday, Wednesday and Friday."""
+    ordered = sorted(weekdays)
+    if len(ordered) == 7:
+        return "every day"
+    # a run of three or more days (wrapping past Sunday) reads as "X to Y"
+    for start in ordered:
+        run = [(start + step) % 7 for step in range(len(ordered))]
+        if set(run) == weekdays and len(run) >= 3:
+            return f"{_DAY_WORDS[run[0]]} to {_DAY_WORDS[run[-1]]}"
+    names = [_DAY_WORDS[d] for d in ordered]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def calendar(info: CalendarInfo) -> str:
+    """A calendar in words (SPEC §8.1): "Monday to Friday, 9:00 to 17:30 New York time;
+    not on 25 December 2026 or 1 January 2027"."""
+    text = (
+        f"{_days(info.weekdays)}, {_clock(info.opens)} to {_clock(info.closes)} "
+        f"{_city(info.zone)} time ({info.zone})"
+    )
+    if info.holidays:
+        dates = [f"{d.day} {d:%B} {d.year}" for d in info.holidays]
+        listed = dates[0] if len(dates) == 1 else ", ".join(dates[:-1]) + " or " + dates[-1]
+        text += f"; not on {listed}"
+    return text
 
 
 def window(value: ast.Window) -> str:

@@ -95,8 +95,8 @@ def transitions(base: Sequence[LeadRecord], proposed: Sequence[LeadRecord]) -> l
 
 def outcome(record: LeadRecord) -> tuple[Any, ...]:
     """What a what-if compares of a lead: its stage, its handoff (instant,
-    queue, SLA) and its disqualification reasons."""
-    return (record.stage, record.handoff, record.queue, record.sla, record.disqualified)
+    queue, SLA and its due time) and its disqualification reasons."""
+    return (record.stage, record.handoff, record.queue, record.sla, record.due, record.disqualified)
 
 
 def attribution(

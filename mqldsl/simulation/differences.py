@@ -23,7 +23,7 @@ from mqldsl.analysis.matching import match_rules
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.language import ast
 from mqldsl.language.ast import walk
-from mqldsl.language.notation import duration, expr, rule_text
+from mqldsl.language.notation import duration, expr, rule_text, sla_text
 from mqldsl.simulation.results import Attribution
 
 Moved = Callable[[Any, Any], bool]  # (base result, proposed result) -> moved?
@@ -97,7 +97,7 @@ def _recycle_moved(origin: str) -> Moved:
 def _routes(model: CheckedPolicy, result: Any) -> set[tuple[str, str, Any]]:
     routes = model.routes
     found = {
-        (stage, routes[index].queue, routes[index].sla and routes[index].sla.seconds)
+        (stage, routes[index].queue, _sla_key(routes[index].sla))
         for stage, (_, index) in result.first_entries.items()
         if index >= 0
     }
@@ -105,6 +105,14 @@ def _routes(model: CheckedPolicy, result: Any) -> set[tuple[str, str, Any]]:
     if route is not None:
         found.add((result.decision.stage, route.queue, route.due))
     return found
+
+
+def _sla_key(sla: ast.Duration | ast.BusinessSla | None) -> object:
+    """What makes two SLAs the same: the length of a plain one (`1 day` is `24 hours`); a
+    business one is its amount, unit and calendar (its text)."""
+    if isinstance(sla, ast.BusinessSla):
+        return sla.text()
+    return sla.seconds if sla is not None else None
 
 
 def _score_moved(name: str) -> Moved:
@@ -131,7 +139,7 @@ def _rule_moved(score: str, old: int | None, new: int | None) -> Moved:
 
 def _route_text(route: ast.Route) -> str:
     text = "always" if route.condition is None else f"when {expr(route.condition)}"
-    return text + (f", sla {duration(route.sla)}" if route.sla is not None else "")
+    return text + (f", sla {sla_text(route.sla)}" if route.sla is not None else "")
 
 
 def _keyed(

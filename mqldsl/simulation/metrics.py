@@ -184,7 +184,7 @@ def metrics(
         r
         for r in with_sla
         if r.touch is not None
-        or (r.handoff is not None and r.sla is not None and r.handoff + r.sla <= as_of)
+        or (r.handoff is not None and r.sla is not None and _deadline(r) <= as_of)
     ]
     met = [
         r
@@ -192,7 +192,7 @@ def metrics(
         if r.touch is not None
         and r.handoff is not None
         and r.sla is not None
-        and r.touch <= r.handoff + r.sla
+        and r.touch <= _deadline(r)
     ]
     touched = [r for r in mqls if r.touch is not None]
     waiting = [r for r in mqls if r.queue is not None and r.touch is None]
@@ -289,6 +289,10 @@ def sla_by_queue(
 
 
 def _deadline(record: LeadRecord) -> float:
+    """When the record's first touch is due: its due time (working time for a business SLA,
+    SPEC §8.1), or the handoff plus the SLA for a record made without one."""
+    if record.due is not None:
+        return record.due
     assert record.handoff is not None and record.sla is not None
     return record.handoff + record.sla
 

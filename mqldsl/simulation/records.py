@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mqldsl.analysis.model import CheckedPolicy
+from mqldsl.engine.calendars import route_deadlines
 from mqldsl.engine.runtime import Decision, Lead, parse_instant
 
 
@@ -33,6 +34,9 @@ class LeadRecord:
     known_from: float | None = None  # truth.created_at, else the first event; None: no time
     outcome_after: bool = False  # a truth outcome (sql_at, won_at) dated after the as-of
     last_event: float | None = None
+    # When the handoff's first touch is due (SPEC §8.1: counted in working time for a
+    # business SLA); None: no SLA, or a record made without it (handoff + sla then).
+    due: float | None = None
     # The scores at the handoff, for the report's charts (run.with_mql_scores;
     # () when not computed, as in tune's cache, so left out of comparisons).
     mql_scores: tuple[Any, ...] = field(default=(), compare=False)
@@ -52,14 +56,15 @@ def lead_record(
     routes = model.routes
     handoff = None
     queue = None
-    sla = None
+    sla = due = None
     for stage, (at, route_index) in sorted(first_entries.items(), key=lambda kv: kv[1][0]):
         if names.index(stage) >= mql_index:
             handoff = at
             if route_index >= 0:
-                route = routes[route_index]
-                queue = route.queue
-                sla = route.sla.seconds if route.sla is not None else None
+                queue = routes[route_index].queue
+                deadline = route_deadlines(model)[route_index]
+                if deadline is not None:
+                    sla, due = deadline.seconds, deadline.due(at)
             break
     truth = lead.truth or {}
     as_of = decision.as_of
@@ -83,6 +88,7 @@ def lead_record(
         handoff=handoff,
         queue=queue,
         sla=sla,
+        due=due,
         buyer=None if buyer is None else buyer and not later,
         window_closes=_instant(closes),
         first_event=first_event,

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from sqlglot import exp
 
 from mqldsl.engine.runtime import LAST_INSTANT
+from mqldsl.language import ast
 from mqldsl.warehouse.builders import (
     US,
     case,
@@ -419,7 +420,9 @@ class QueryBuilder:
                                         ),
                                         timestamp(LAST_INSTANT),  # as engine.runtime.due_time
                                     )
-                                    if r.sla is not None
+                                    if isinstance(r.sla, ast.Duration)
+                                    # A business SLA's due time is counted in Python from
+                                    # the handoff instant (warehouse.rows.RowReader).
                                     else None
                                     for r in self.model.routes
                                 ]

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mqldsl.analysis.stamp import policy_stamp
+from mqldsl.engine.calendars import Deadline, route_deadlines
 from mqldsl.engine.runtime import UTC, Decision, RouteDecision, round_score, to_seconds
 from mqldsl.warehouse.compiler import DISQUALIFIED, SqlPolicy
 
@@ -39,6 +40,14 @@ class RowReader:
         self.i_id, self.i_stage = position["id"], position["stage"]
         self.i_dq, self.i_queue = position["disqualified"], position["queue"]
         self.i_sla, self.i_due = position["sla"], position["due"]
+        # The query leaves the due time of a business SLA (SPEC §8.1) empty: it is counted
+        # here, by the module the Python evaluators use. Its text names its calendar, so the
+        # text alone says which deadline it is.
+        self.business: dict[str, Deadline] = {
+            deadline.text: deadline
+            for deadline in route_deadlines(compiled.model)
+            if deadline is not None and deadline.calendar is not None
+        }
 
     def __call__(self, row: Sequence[Any]) -> SqlDecision:
         stage = row[self.i_stage]
@@ -48,10 +57,18 @@ class RowReader:
         route = None
         if stage != DISQUALIFIED and row[self.i_queue] is not None:
             due = row[self.i_due]
+            sla = row[self.i_sla]
+            business = self.business.get(sla) if sla is not None else None
             route = RouteDecision(
                 queue=row[self.i_queue],
-                sla=row[self.i_sla],
-                due=_seconds(due) if due is not None else None,
+                sla=sla,
+                due=(
+                    business.due(entered[stage])
+                    if business is not None
+                    else _seconds(due)
+                    if due is not None
+                    else None
+                ),
                 entered=entered[stage],
             )
         decision = Decision(
