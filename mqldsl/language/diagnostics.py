@@ -136,6 +136,7 @@ CODES: dict[str, str] = {
     "E214": "unknown account field",
     "E215": "event field named at or type",
     "E216": "score named like a decision column",
+    "E220": "aggregate over any event",
     # E3xx types
     "E301": "incompatible comparison",
     "E302": "between needs numbers or dates",
@@ -153,6 +154,7 @@ CODES: dict[str, str] = {
     "E314": "duration must be positive",
     "E315": "is missing / is present on a non-field",
     "E316": "event inside a where condition",
+    "E320": "aggregate of a field that is not a number",
     # E4xx stages, routes, examples
     "E401": "no stages block",
     "E402": "more than one stages block",
