@@ -355,7 +355,10 @@ def test_an_aggregate_parses_to_its_node() -> None:
             'min(run.n where branch == "main") < 2',
             'the smallest `n` of runs where branch is "main" is below 2',
         ),
-        ("avg(run.minutes within 1 day) <= 5", "the average `minutes` of runs in the last day is at most 5"),
+        (
+            "avg(run.minutes within 1 day) <= 5",
+            "the average `minutes` of runs in the last day is at most 5",
+        ),
     ],
 )
 def test_aggregates_in_english(text: str, english: str) -> None:

@@ -154,4 +154,3 @@ def portable(query: exp.Expr, dialect: str) -> exp.Expr:
         return node
 
     return query.transform(plain)
-

@@ -15,7 +15,8 @@ The steps, as CTEs: ``lf`` (the leads, fields numbered), ``ev`` (their
 declared events up to the as-of instant, one flag per pattern), ``deltas``,
 ``grouped`` and ``running`` (the counters' changes at every instant, summed
 per instant, then running), ``decayed`` (the decayed sums, if any),
-``aggregated`` (the aggregates, if any) and ``inst`` (the counters unpacked, with the lead's fields).
+``aggregated`` (the aggregates, if any) and ``inst`` (the counters unpacked,
+with the lead's fields).
 """
 
 from __future__ import annotations
