@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -234,6 +235,16 @@ def test_after_recycling_only_the_fresh_journeys_runs_count() -> None:
         assert decision.entered == {"mql": T - 50 * DAY, "visitor": T - 20 * DAY}
 
 
+def test_the_compiled_timeline_visits_an_aggregates_matches_and_window_ends_only() -> None:
+    # The change points of `sum(run.n within 7 days)` are the runs and the runs + 7 days, as
+    # for count(); every instant is visited only for events at fractions of a second.
+    model = checked(SCHEMA + "stages {\n  visitor\n  mql when sum(run.n within 7 days) >= 10\n}\n")
+    lines = [line.strip() for line in Evaluator(model).source.splitlines()]
+    assert lines.count("pts = None") == 1
+    assert lines[lines.index("pts = None") - 1] == "if (not _whole(events)):"
+    assert "P.update([a + 604800.0 for a in m0])" in lines
+
+
 # ---------------------------------------------------------------- the checker
 
 
@@ -279,6 +290,19 @@ def test_wrong_aggregates_are_named_errors(
         assert errors[0].hint == "did you mean `minutes`?"
     elif hint is not None:
         assert hint in (errors[0].hint or "")
+
+
+def test_aggregates_are_unbounded_so_no_threshold_is_called_unreachable() -> None:
+    # A field's values are unbounded (negative too): a score that is a total has no bounds, and
+    # a threshold on it is never "unreachable" (W501), however high or low.
+    result = check_text(
+        SCHEMA + "score total = sum(run.n) + max(run.minutes)\n"
+        "stages {\n  visitor\n  mql when total >= 1000000\n  sql when total < -1000000\n}\n"
+    )
+    assert result.model is not None
+    bounds = result.model.scores["total"].bounds
+    assert (bounds.low, bounds.high) == (-math.inf, math.inf)
+    assert "W501" not in {d.code for d in result.diagnostics}
 
 
 def test_the_field_is_underlined_where_it_is_written() -> None:
