@@ -23,6 +23,7 @@ from mqldsl.language import ast
 from mqldsl.language.notation import expr
 from mqldsl.language.printer import format_policy
 from mqldsl.render.english import English
+from mqldsl.warehouse.compiler import DIALECTS, compile_sql
 from mqldsl.warehouse.engine import DuckDBEngine
 
 from .helpers import condition, run
@@ -440,3 +441,17 @@ def test_explanation_lists_the_runs_behind_a_total_and_its_value(tmp_path: Path)
     # the mean of every run with minutes: (50 + 4 + 7.5) / 3 = 20.5
     assert "[yes] avg(run.minutes) 20.5 > 5" in text
     assert "run at 2026-10-31 23:00 UTC (minutes: 7.5), 1 hour old" in text
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_the_exact_sum_is_duckdbs_fsum_and_a_plain_sum_elsewhere(dialect: str) -> None:
+    model = checked(
+        SCHEMA + "stages {\n  visitor\n  mql when sum(run.minutes within 7 days) >= 10\n"
+        "    or avg(run.minutes) > 2 or sum(run.n) > 3\n}\n"
+    )
+    text = compile_sql(model, T).sql(dialect).upper()
+    if dialect == "duckdb":
+        # the number sum and the sum inside avg are exact; the int sum is a plain SUM
+        assert text.count("FSUM(") == 2 and text.count(" SUM(") + text.count("(SUM(") >= 1
+    else:
+        assert "FSUM(" not in text and "SUM(" in text
