@@ -1,5 +1,5 @@
 """Hypothesis strategies for *checked* policies and journeys over a fixed
-schema: every construct of the expression language, both stage modes,
+schema: every construct of the expression language (aggregates included), both stage modes,
 decay, caps, ranges, derived scores, recycling, routes; journeys with events
 on window edges, missing fields and events after the as-of instant."""
 
@@ -97,6 +97,20 @@ def pattern(draw: st.DrawFn) -> str:
     return text + window
 
 
+@st.composite
+def aggregate(draw: st.DrawFn) -> str:
+    """`sum/max/min/avg` of ev1's int `v` or ev3's number `v` (both often absent)."""
+    function = draw(st.sampled_from(["sum", "max", "min", "avg"]))
+    event = draw(st.sampled_from(["ev1", "ev3"]))
+    text = f"{event}.v"
+    if event == "ev1" and draw(st.booleans()):
+        text += " where " + draw(where_ev1())
+    elif event == "ev3" and draw(st.booleans()):
+        text += " where " + draw(st.sampled_from(["v > 1.5", "v < 0", "n > 5"]))
+    window = draw(st.sampled_from(["", " ever", *[" within " + _duration(w) for w in WINDOWS]]))
+    return f"{function}({text}{window})"
+
+
 def numeric(scores: list[str]) -> st.SearchStrategy[str]:
     leaves = [
         st.just("n"),
@@ -105,6 +119,7 @@ def numeric(scores: list[str]) -> st.SearchStrategy[str]:
         st.integers(min_value=0, max_value=20).map(str),
         st.sampled_from(["0.5", "2.25", "7.5"]),
         pattern().map(lambda p: f"count({p})"),
+        aggregate(),
         st.sampled_from(
             ["(days since ev2)", "(days since ev1 where k == a)", "(days since event)"]
         ),

@@ -153,6 +153,12 @@ event_leaves: st.SearchStrategy[ast.Expr] = st.one_of(
     patterns(bare_name_allowed=False),
     st.builds(ast.NoEvents, pattern=patterns()),
     st.builds(ast.Count, pattern=patterns()),
+    st.builds(
+        ast.Aggregate,
+        function=st.sampled_from(["sum", "max", "min", "avg"]),  # type: ignore[arg-type]
+        field=names,
+        pattern=patterns(),
+    ),
     st.builds(ast.DaysSince, event=any_event, where=st.one_of(st.none(), where_exprs)),
 )
 

@@ -76,7 +76,7 @@ def test_a_sweep_over_a_param_a_score_reads_runs_every_value_in_full(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     model = load_policy(SAAS)
-    assert score_params(model) == {"team_min"}  # the team score reads it
+    assert score_params(model) == {"team_min", "heavy_minutes"}  # the usage score reads them
     source = Source(scenario=ROOT / "simulations" / "saas_trial.toml", leads=300)
     calls = _calls(monkeypatch, sweep_module)
     reused = _bytes(sweep(model, ["team_min=2..4"], source))

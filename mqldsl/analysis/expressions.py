@@ -297,6 +297,79 @@ class ExpressionChecker(ast.ContextVisitor[Scope, T.Type]):
         self.types[id(node.pattern)] = T.BOOL
         return T.INT
 
+    def visit_Aggregate(self, node: ast.Aggregate, scope: Scope) -> T.Type:
+        """`sum/max/min/avg(EVENT.FIELD ...)`: EVENT a declared event (not the word `event`:
+        a field is declared per event type), FIELD one of its int or number fields."""
+        pattern = node.pattern
+        if scope.in_where:
+            self.err(
+                "E316",
+                "a `where` condition speaks of one event and the lead: "
+                f"it cannot hold `{node.function}(...)`",
+                node.span,
+                "compare the total outside the pattern, joined with `and`",
+            )
+            return T.ERROR
+        if pattern.event is None:
+            having = [
+                name
+                for name, info in self.events.items()
+                if node.field in info.fields and info.fields[node.field].type.is_numeric
+            ]
+            self.err(
+                "E220",
+                f"`{node.function}(event.{node.field})` needs one event type: a field is "
+                "declared per event",
+                node.span,
+                f"write `{node.function}({having[0]}.{node.field})`"
+                if having
+                else f"name an event that declares `{node.field}`",
+            )
+            return T.ERROR
+        self._pattern(pattern, scope)
+        if pattern.event not in self.events:
+            return T.ERROR  # reported by _pattern (E202, E209)
+        fields = self.events[pattern.event].fields
+        info = fields.get(node.field)
+        span = self._field_span(pattern.event, node.field, node.span)
+        if info is None:
+            numeric = [name for name, f in fields.items() if f.type.is_numeric]
+            self.err(
+                "E203",
+                f"unknown field `{node.field}` of event `{pattern.event}`",
+                span,
+                did_you_mean(node.field, fields)
+                or (
+                    f"its numeric fields are {', '.join(numeric)}"
+                    if numeric
+                    else f"`{pattern.event}` declares no int or number field"
+                ),
+            )
+            return T.ERROR
+        if not info.type.is_numeric:
+            self.err(
+                "E320",
+                f"`{node.function}` needs a numeric field: `{pattern.event}.{node.field}` is "
+                f"{T.noun(info.type)}",
+                span,
+                "aggregate an int or number field; to count the events, write "
+                f"`count({pattern.event})`",
+            )
+            return T.ERROR
+        if node.function == "avg":
+            return T.NUMBER
+        if node.function == "sum":
+            return T.INT if info.type.kind == "int" else T.NUMBER
+        return info.type  # max, min
+
+    def _field_span(self, event: str, name: str, span: Span) -> Span:
+        """The span of the field in `EVENT.FIELD` (the whole ``span`` if it is not found)."""
+        found = self._name_span(f"{event}.{name}", span)
+        if found is span:
+            return span
+        start = found.column + len(event) + 1
+        return Span(found.file, found.line, start, found.line, start + len(name))
+
     def visit_DaysSince(self, node: ast.DaysSince, scope: Scope) -> T.Type:
         self._event_pattern(node.event, node.where, node.span, scope)
         return T.NUMBER

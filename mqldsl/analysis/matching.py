@@ -21,6 +21,7 @@ def rule_shape(rule: ast.Rule) -> tuple[str, str]:
     names = sorted(
         {p.name for p in walk(node) if isinstance(p, ast.Name)}
         | {p.event or "event" for p in walk(node) if isinstance(p, ast.Pattern)}
+        | {f"{p.pattern.event}.{p.field}" for p in walk(node) if isinstance(p, ast.Aggregate)}
     )
     return (type(rule).__name__, ",".join(names))
 

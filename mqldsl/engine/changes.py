@@ -12,7 +12,8 @@ intent's windows do not matter for it). The generated code lists, per lead,
 only the instants where something read can change:
 
 - a ``within D`` read of pattern m changes at each match time and each match
-  time plus D; an ``ever`` read (and a bare event name) at each match time;
+  time plus D; an ``ever`` read (and a bare event name) at each match time; so do
+  ``count(...)`` and ``sum/max/min/avg(...)`` of the pattern;
 - a score read by a condition reads everything its rules read;
 - each condition is first partially evaluated on what is the same at every
   instant (profile fields, params, static scores): one that is certainly false,
@@ -80,8 +81,11 @@ class ChangePoints:
         for part in walk(node):
             if isinstance(part, ast.Pattern):
                 found.windows.add((code.pattern(part.event, part.where), _seconds(part.window)))
-            elif isinstance(part, ast.NoEvents | ast.Count):
-                continue  # their pattern is read as a child
+            elif isinstance(part, ast.NoEvents | ast.Count | ast.Aggregate):
+                # Their pattern is read as a child: an aggregate changes only where its
+                # pattern's count does (a match, or a match leaving the window), and its
+                # matches include the events that have the field.
+                continue
             elif not isinstance(part, STATIC_KINDS):
                 # `days since`, or a kind this module does not know: it may change at any
                 # instant, so every instant of SPEC §7 is visited.

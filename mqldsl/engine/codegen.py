@@ -160,7 +160,7 @@ class _Compiler(ExpressionCode):
                 w.line(f"a{index} = acc.get({name!r})")
         w.line("events = lead.events")
         # The events grouped by type once, then filtered once per pattern.
-        typed = any(p.event is not None for p in self.patterns.values())
+        typed = bool(self.series) or any(p.event is not None for p in self.patterns.values())
         if typed:
             w.line("by = _group(events)")
         for pattern in sorted(self.patterns.values(), key=lambda p: p.index):
@@ -178,6 +178,7 @@ class _Compiler(ExpressionCode):
             w.line(f"{m}.append(e.at)")
             w.outdent()
             w.outdent()
+        self._series_lines()
         w.lines.extend(lead_level.lines)
         w.lines.extend(body.lines)
         w.line(
@@ -186,6 +187,30 @@ class _Compiler(ExpressionCode):
         )
         w.outdent()
         return w.source()
+
+    def _series_lines(self) -> None:
+        """Each aggregate's series: the times of the events that match its pattern and have
+        its field, and the field's values (prefix sums for an int sum), in time order."""
+        w = self.w
+        for series in sorted(self.series.values(), key=lambda item: item.index):
+            a = f"a{series.index}"
+            w.line(f"{a}t = []")
+            w.line(f"{a}v = []")
+            w.line(f"for e in by.get({series.event!r}, ()):")
+            w.indent()
+            w.line("ef = e.fields")
+            w.line(f"av = ef.get({series.field!r})")
+            test = "av is not None"
+            if series.where is not None:
+                test += f" and {self.cond(series.where)}"
+            w.line(f"if {test}:")
+            w.indent()
+            w.line(f"{a}t.append(e.at)")
+            w.line(f"{a}v.append(av)")
+            w.outdent()
+            w.outdent()
+            if series.whole:
+                w.line(f"{a}p = list(_acc({a}v, initial=0))")
 
     @property
     def _rules_by_id(self) -> dict[int, ast.Rule]:

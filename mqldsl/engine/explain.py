@@ -257,9 +257,10 @@ class _Builder:
                         events.append(EventPoints(event, None, None, age / DAY))
             else:
                 seen: dict[tuple[float, int], Event] = {}
-                for part in _patterns(self.model, rule.condition):
+                for part, field in _patterns(self.model, rule.condition):
                     for event in self.interpreter.matches(part, ctx):
-                        seen.setdefault((event.at, event.index), event)
+                        if field is None or event.fields.get(field) is not None:
+                            seen.setdefault((event.at, event.index), event)
                 events = [
                     EventPoints(seen[key], None, None, (ctx.t - seen[key].at) / DAY)
                     for key in sorted(seen)
@@ -399,6 +400,8 @@ def _kind(model: CheckedPolicy, node: ast.Expr) -> str:
         return "count"
     if isinstance(node, ast.DaysSince):
         return "days since"
+    if isinstance(node, ast.Aggregate):
+        return "aggregate"
     if isinstance(node, ast.NumberLit | ast.StringLit | ast.BoolLit | ast.DateLit | ast.ListLit):
         return "literal"
     return "value"
@@ -412,16 +415,21 @@ def _names(node: ast.Expr) -> list[ast.Name]:
     return list(seen.values())
 
 
-def _patterns(model: CheckedPolicy, node: ast.Expr) -> list[ast.Pattern]:
-    """The positive event patterns inside a condition (the events behind a `when` rule)."""
-    found: list[ast.Pattern] = []
+def _patterns(model: CheckedPolicy, node: ast.Expr) -> list[tuple[ast.Pattern, str | None]]:
+    """The positive event patterns inside a condition (the events behind a `when` rule), each
+    with the field an aggregate reads (only the events that have it count) or None."""
+    found: list[tuple[ast.Pattern, str | None]] = []
+    aggregated: set[int] = set()
     for part in ast.walk(node):
-        if isinstance(part, ast.Pattern):
-            found.append(part)
+        if isinstance(part, ast.Aggregate):
+            found.append((part.pattern, part.field))
+            aggregated.add(id(part.pattern))  # walked next: not all its matches count
+        elif isinstance(part, ast.Pattern) and id(part) not in aggregated:
+            found.append((part, None))
         elif isinstance(part, ast.Count):
-            found.append(part.pattern)
+            found.append((part.pattern, None))
         elif isinstance(part, ast.DaysSince):
-            found.append(ast.Pattern(event=part.event, where=part.where, window=None))
+            found.append((ast.Pattern(event=part.event, where=part.where, window=None), None))
         elif isinstance(part, ast.Name) and model.ref(part).kind == "event":
-            found.append(ast.Pattern(event=part.name, where=None, window=None))
+            found.append((ast.Pattern(event=part.name, where=None, window=None), None))
     return found

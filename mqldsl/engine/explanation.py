@@ -105,7 +105,9 @@ class Operand:
     """An operand of a clause: its text, what it is, and the value used (None: missing)."""
 
     text: str
-    kind: str  # field, account field, event field, param, score, count, days since, literal, value
+    # field, account field, event field, param, score, count, days since, aggregate, literal,
+    # value
+    kind: str
     value: Any
 
     def to_json(self) -> dict[str, Any]:

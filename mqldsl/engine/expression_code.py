@@ -6,7 +6,8 @@ compiles to code that is always a bool (SPEC §5: a comparison with a missing
 value is false). The code reads locals that the generated function sets up:
 ``f<i>`` (lead fields), ``a<i>`` (account fields), ``ef`` (the fields of the
 event inside a `where`), ``v<i>`` (scores), ``m<i>`` (the sorted match times
-of each distinct event pattern), ``t`` (the instant) and ``s`` (the journey
+of each distinct event pattern), ``a<i>t`` and ``a<i>v`` or ``a<i>p`` (the times and
+values, or prefix sums, of each aggregate's events), ``t`` (the instant) and ``s`` (the journey
 start); window bounds ``w<i>`` and search heads ``hm<i>`` are computed once at
 the top of each generated function (:meth:`ExpressionCode.prelude`).
 """
@@ -56,6 +57,19 @@ class EventPattern:
     where: ast.Expr | None
 
 
+@dataclass
+class AggregateSeries:
+    """The events of one (event, where) pattern that have one field: their times are the local
+    ``a<index>t`` and the field's values ``a<index>v`` (with ``whole``, an int field summed:
+    the prefix sums ``a<index>p`` instead)."""
+
+    index: int
+    event: str
+    where: ast.Expr | None
+    field: str
+    whole: bool
+
+
 class ExpressionCode:
     """The state shared by the code of all expressions of one policy: the
     constants table, numbered temporaries, the distinct event patterns, and
@@ -67,6 +81,7 @@ class ExpressionCode:
         self.constants: list[Any] = []
         self.temps = 0
         self.patterns: dict[tuple[str | None, str], EventPattern] = {}
+        self.series: dict[tuple[str, str, str, bool], AggregateSeries] = {}
         self.field_index = {name: i for i, name in enumerate(model.fields)}
         self.account_index = {name: i for i, name in enumerate(model.account_fields)}
         self.score_index = {name: i for i, name in enumerate(model.score_order)}
@@ -101,6 +116,28 @@ class ExpressionCode:
         if key not in self.patterns:
             self.patterns[key] = EventPattern(len(self.patterns), event, where)
         return f"m{self.patterns[key].index}"
+
+    def aggregate(self, node: ast.Aggregate) -> str:
+        """Code for `sum/max/min/avg(...)` at instant t, over the series of the events that
+        match its pattern in (low, t] and have the field (SPEC §5)."""
+        pattern = node.pattern
+        assert pattern.event is not None  # the checker refuses the word `event`
+        whole = node.function == "sum" and self.model.type_of(node).kind == "int"
+        key = (pattern.event, expr(pattern.where) if pattern.where is not None else "")
+        series = self.series.setdefault(
+            (*key, node.field, whole),
+            AggregateSeries(len(self.series), pattern.event, pattern.where, node.field, whole),
+        )
+        name = f"a{series.index}"
+        high = f"br({name}t, t)"
+        if not isinstance(pattern.window, ast.Duration) and self.fresh:
+            low = "0"
+        else:
+            low = f"br({name}t, {self.low(pattern.window)})"
+        if whole:
+            return f"({name}p[{high}] - {name}p[{low}])" if low != "0" else f"{name}p[{high}]"
+        helper = {"sum": "_fsum", "max": "_amax", "min": "_amin", "avg": "_aavg"}[node.function]
+        return f"{helper}({name}v, {low}, {high})"
 
     def lazy_score(self, name: str) -> str | None:
         """The code of a score's value when computed on first use; None: the local."""
@@ -257,6 +294,10 @@ class _Value(ast.Visitor[tuple[str, bool]]):
     def visit_Count(self, node: ast.Count) -> tuple[str, bool]:
         times = self.code.pattern(node.pattern.event, node.pattern.where)
         return self.code.count(times, node.pattern.window), False
+
+    def visit_Aggregate(self, node: ast.Aggregate) -> tuple[str, bool]:
+        # A sum is never missing (0 when nothing matches); max, min and avg may be.
+        return self.code.aggregate(node), node.function != "sum"
 
     def visit_DaysSince(self, node: ast.DaysSince) -> tuple[str, bool]:
         times = self.code.pattern(node.event, node.where)

@@ -14,6 +14,7 @@ import math
 from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 from types import MappingProxyType
 from typing import Any
 
@@ -64,6 +65,26 @@ def _dsum(
     for index in range(bisect_right(times, low), bisect_right(times, t)):
         total += points * decay_factor(percent, every, t - times[index])
     return total
+
+
+# Aggregates (SPEC §5) over the values at indexes [i, j) of an aggregate's series: the
+# matching events that have the field, in time order (an int sum reads prefix sums instead).
+
+
+def _fsum(values: Sequence[float], i: int, j: int) -> float:
+    return math.fsum(values[i:j])
+
+
+def _amax(values: Sequence[float], i: int, j: int) -> float | None:
+    return max(values[i:j]) if j > i else None
+
+
+def _amin(values: Sequence[float], i: int, j: int) -> float | None:
+    return min(values[i:j]) if j > i else None
+
+
+def _aavg(values: Sequence[float], i: int, j: int) -> float | None:
+    return math.fsum(values[i:j]) / (j - i) if j > i else None
 
 
 def _group(events: Sequence[Any]) -> dict[str, list[Any]]:
@@ -311,6 +332,11 @@ HELPERS: Mapping[str, Any] = MappingProxyType(
         "_latest": _latest,
         "_since": _since,
         "_dsum": _dsum,
+        "_fsum": _fsum,
+        "_amax": _amax,
+        "_amin": _amin,
+        "_aavg": _aavg,
+        "_acc": accumulate,
         "_div": _div,
         "_group": _group,
         "_steps": _steps,

@@ -24,6 +24,7 @@ from mqldsl.engine.runtime import (
     RouteDecision,
     TimelineStep,
     TimelineTooLong,
+    aggregate,
     cap,
     clamp,
     decay_factor,
@@ -158,6 +159,12 @@ class Interpreter(ast.ContextVisitor[Context, Any]):
 
     def visit_Count(self, node: ast.Count, ctx: Context) -> Any:
         return len(self.matches(node.pattern, ctx))
+
+    def visit_Aggregate(self, node: ast.Aggregate, ctx: Context) -> Any:
+        # The matching events that have the field; the others contribute nothing (SPEC §5).
+        found = self.matches(node.pattern, ctx)
+        values = [v for v in (e.fields.get(node.field) for e in found) if v is not None]
+        return aggregate(node.function, values, self.model.type_of(node).kind == "int")
 
     def visit_DaysSince(self, node: ast.DaysSince, ctx: Context) -> Any:
         since = self.matches(ast.Pattern(event=node.event, where=node.where, window=None), ctx)

@@ -227,6 +227,23 @@ def cap(total: float, limit: float | None) -> float:
     return total
 
 
+def aggregate(function: str, values: Sequence[Any], whole: bool) -> Any:
+    """``sum``, ``max``, ``min`` or ``avg`` of an event field (SPEC §5) over ``values``: the
+    field's values in the matching events that have it. A sum is 0 when there are none, the
+    others are missing (None). A sum of an int field (``whole``) is exact; a sum of numbers
+    and the sum inside ``avg`` are :func:`math.fsum`, correctly rounded whatever the order of
+    the events. ``avg`` is not rounded."""
+    if function == "sum":
+        return sum(values) if whole else math.fsum(values)
+    if not values:
+        return None
+    if function == "max":
+        return max(values)
+    if function == "min":
+        return min(values)
+    return math.fsum(values) / len(values)
+
+
 class TimelineTooLong(ValueError):
     """A lead whose timeline would have more than :data:`MAX_INSTANTS` instants (its events,
     their window ends and its decay steps): rejected (code E900), not evaluated."""

@@ -229,6 +229,21 @@ class Count:
     span: Span = _span()
 
 
+AggregateFunction: TypeAlias = TypingLiteral["sum", "max", "min", "avg"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Aggregate:
+    """``sum|max|min|avg(EVENT.FIELD [where COND] [within D | ever])`` (SPEC §5): a numeric
+    field of the events that match ``pattern`` (whose ``event`` is the EVENT written; None
+    for the word ``event``, which the checker refuses)."""
+
+    function: AggregateFunction
+    field: str
+    pattern: Pattern
+    span: Span = _span()
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class DaysSince:
     event: str | None
@@ -258,6 +273,7 @@ Expr: TypeAlias = (
     | Pattern
     | NoEvents
     | Count
+    | Aggregate
     | DaysSince
 )
 
@@ -278,6 +294,7 @@ _CHILDREN: dict[type, Callable[[Any], Sequence[Expr | None]]] = {
     Pattern: lambda n: (n.where,),
     NoEvents: lambda n: (n.pattern,),
     Count: lambda n: (n.pattern,),
+    Aggregate: lambda n: (n.pattern,),
     DaysSince: lambda n: (n.where,),
 }
 

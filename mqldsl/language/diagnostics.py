@@ -137,6 +137,7 @@ CODES: dict[str, str] = {
     "E214": "unknown account field",
     "E215": "event field named at or type",
     "E216": "score named like a decision column",
+    "E220": "aggregate over any event",
     "E230": "unknown calendar",
     "E231": "business SLA without a calendar",
     # E3xx types
@@ -156,6 +157,7 @@ CODES: dict[str, str] = {
     "E314": "duration must be positive",
     "E315": "is missing / is present on a non-field",
     "E316": "event inside a where condition",
+    "E320": "aggregate of a field that is not a number",
     "E330": "unknown time zone",
     "E331": "working hours that end before they start",
     "E332": "unknown day",

@@ -399,6 +399,37 @@ class ExpressionBuilder(Transformer[Token, list[ast.Item]]):
     def count(self, pattern: ast.Pattern) -> ast.Count:
         return self._nest(ast.Count(pattern=pattern, span=self.here), pattern)
 
+    def aggregate(
+        self,
+        function: Token,
+        event: Token,
+        field: Token,
+        where: ast.Expr | None,
+        window: ast.Duration | Token | None,
+    ) -> ast.Aggregate:
+        # The pattern spans `EVENT.FIELD [where COND] [window]`, inside the parentheses.
+        end = self._tok_span(field)
+        if window is not None:
+            end = window.span if isinstance(window, ast.Duration) else self._tok_span(window)
+        elif where is not None:
+            end = where.span
+        start = self._tok_span(event)
+        span = Span(self.file, start.line, start.column, end.end_line, end.end_column)
+        pattern = ast.Pattern(
+            event=self._event_name(event),
+            where=where,
+            window="ever" if isinstance(window, Token) else window,
+            span=span,
+        )
+        self._nest(pattern, where)
+        node = ast.Aggregate(
+            function=str(function),  # type: ignore[arg-type]
+            field=self._ident(field),
+            pattern=pattern,
+            span=self.here,
+        )
+        return self._nest(node, pattern)
+
     def days_since(self, event: Token, where: ast.Expr | None) -> ast.DaysSince:
         node = ast.DaysSince(event=self._event_name(event), where=where, span=self.here)
         return self._nest(node, where)

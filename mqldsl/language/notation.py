@@ -144,7 +144,12 @@ def expr(node: ast.Expr, minimum: int = 0) -> str:
 
 def pattern_text(node: ast.Pattern) -> str:
     """An event pattern as written: `EVENT [where COND] [within D | ever]`."""
-    text = node.event if node.event is not None else "event"
+    return (node.event if node.event is not None else "event") + _qualifiers(node)
+
+
+def _qualifiers(node: ast.Pattern) -> str:
+    """What follows a pattern's event: ` where COND`, ` within D`, ` ever`."""
+    text = ""
     if node.where is not None:
         text += " where " + expr(node.where)
     if node.window == "ever":
@@ -225,6 +230,11 @@ class _ExprPrinter(ast.Visitor[str]):
 
     def visit_Count(self, node: ast.Count) -> str:
         return "count(" + pattern_text(node.pattern) + ")"
+
+    def visit_Aggregate(self, node: ast.Aggregate) -> str:
+        pattern = node.pattern
+        event = pattern.event if pattern.event is not None else "event"
+        return f"{node.function}({event}.{node.field}{_qualifiers(pattern)})"
 
     def visit_DaysSince(self, node: ast.DaysSince) -> str:
         text = "days since " + (node.event if node.event is not None else "event")

@@ -138,6 +138,7 @@ _NAMED_TERMINALS = {
     "$END": "the end of the file",
     "ANY_EVENT": "`event`",
     "EVER": "`ever`",
+    "AGGREGATE": "`sum(`, `max(`, `min(` or `avg(`",
     "LOCKED": "`locked`",
 }
 

@@ -200,6 +200,19 @@ def context(
     }
 
 
+def _aggregated(condition: ast.Expr) -> ast.Pattern | None:
+    """The pattern of a `when` rule that tests one aggregate and no other event
+    (`sum(pipeline_run.pipelines within 7 days) >= 100`): its window is the rule's."""
+    timed = [
+        part
+        for part in ast.walk(condition)
+        if isinstance(part, ast.Pattern | ast.NoEvents | ast.Count | ast.Aggregate | ast.DaysSince)
+    ]
+    if len(timed) == 2 and isinstance(timed[0], ast.Aggregate):
+        return timed[0].pattern  # the aggregate and its own pattern
+    return None
+
+
 def _scores(model: CheckedPolicy, say: English) -> list[dict[str, Any]]:
     scores = []
     for score, info in model.scores.items():
@@ -213,7 +226,7 @@ def _scores(model: CheckedPolicy, say: English) -> list[dict[str, Any]]:
                 if isinstance(rule, ast.PerRule)
                 else rule.condition
                 if isinstance(rule.condition, ast.Pattern)
-                else None
+                else _aggregated(rule.condition)
             )
             if pattern is not None and isinstance(pattern.window, ast.Duration):
                 window = f"last {duration(pattern.window)}"

@@ -254,6 +254,12 @@ class _Value(ast.Visitor[str]):
     def visit_Count(self, node: ast.Count) -> str:
         return f"the number of {self.say.pattern_noun(node.pattern, plural=True)}"
 
+    def visit_Aggregate(self, node: ast.Aggregate) -> str:
+        # "the total `pipelines` of pipeline runs in the last 7 days"
+        what = {"sum": "total", "max": "largest", "min": "smallest", "avg": "average"}
+        noun = self.say.pattern_noun(node.pattern, plural=True)
+        return f"the {what[node.function]} `{node.field}` of {noun}"
+
     def visit_DaysSince(self, node: ast.DaysSince) -> str:
         noun = self.say.pattern_noun(ast.Pattern(event=node.event, where=node.where, window="ever"))
         return f"the days since the last {noun}"

@@ -19,8 +19,8 @@ The decoder's rules, for the values a generator makes (SPEC §12):
   of such elements, as a frozenset in list order;
 - other types (dates, instants, lists, nested sets) are not modelled here:
   a policy that declares one takes the round trip for every journey;
-- the profile comes out in declaration order; an event keeps its one field,
-  and an event with two or more fields present takes the round trip;
+- the profile comes out in declaration order; an event's fields keep the
+  generator's order, as the decoder keeps an event's input order;
 - events are numbered in the generator's order (by time, then type) and
   sorted by time (stable); the instants are whole seconds;
 - the truth must pass :func:`~mqldsl.io.journeys.check_truth`.
@@ -107,6 +107,26 @@ def _record(fields: Mapping[str, FieldInfo], raw: Any) -> dict[str, Any] | None:
     return out
 
 
+def _event_fields(
+    fields: Mapping[str, FieldInfo], item: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """The present field values of a generated event in the generator's order (the decoder
+    keeps an event's fields in input order); None if refused."""
+    out: dict[str, Any] = {}
+    for name, raw in item.items():
+        if name in _KEYS:
+            continue
+        info = fields.get(name)
+        if info is None:
+            return None
+        value = _value(info.type, raw)
+        if value is _REFUSED:
+            return None
+        if value is not _MISSING:
+            out[name] = value
+    return out
+
+
 class GeneratedLeads:
     """Leads from the values of generated journeys, for one policy."""
 
@@ -156,8 +176,8 @@ class GeneratedLeads:
             if not INSTANT_MIN <= at <= INSTANT_MAX:
                 return None
             if declared:
-                fields = _record(declared, {k: v for k, v in item.items() if k not in _KEYS})
-                if fields is None or len(fields) > 1:
+                fields = _event_fields(declared, item)
+                if fields is None:
                     return None
             elif len(item) != 2:  # a key an event without fields does not declare
                 return None

@@ -47,7 +47,7 @@ from mqldsl.language.ast import walk
 from mqldsl.simulation.records import LeadRecord, lead_record
 from mqldsl.simulation.run import evaluate_all
 
-_TIMED = (ast.Pattern, ast.NoEvents, ast.Count, ast.DaysSince)
+_TIMED = (ast.Pattern, ast.NoEvents, ast.Count, ast.Aggregate, ast.DaysSince)
 
 
 def _mentions(model: CheckedPolicy, node: ast.Expr | None, names: set[str]) -> bool:

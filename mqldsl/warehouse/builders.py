@@ -129,3 +129,28 @@ def greatest(a: exp.Expr, b: exp.Expr) -> exp.Expr:
 def least(a: exp.Expr, b: exp.Expr) -> exp.Expr:
     """The smaller of two values."""
     return exp.Least(this=a, expressions=[b])
+
+
+# The exact sum of doubles (DuckDB's FSUM, as Python's math.fsum: correctly rounded whatever
+# the order of the rows); :func:`portable` writes it as SUM for the other dialects.
+EXACT_SUM = "FSUM"
+
+
+def exact_sum(x: exp.Expr) -> exp.Expr:
+    """The sum of a DOUBLE column over a group, rounded once (NULL for no value)."""
+    return exp.Anonymous(this=EXACT_SUM, expressions=[x])
+
+
+def portable(query: exp.Expr, dialect: str) -> exp.Expr:
+    """``query`` for ``dialect``: :func:`exact_sum` is DuckDB's own; elsewhere it is the
+    plain SUM (which adds in the order the rows come, so the last binary digit of a sum of
+    decimals such as 0.1 may differ from the Python engine's)."""
+    if dialect == "duckdb":
+        return query
+
+    def plain(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Anonymous) and node.name == EXACT_SUM:
+            return exp.Sum(this=node.expressions[0])
+        return node
+
+    return query.transform(plain)

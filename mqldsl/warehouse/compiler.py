@@ -40,6 +40,7 @@ from sqlglot import exp
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.analysis.stamp import PolicyStamp, policy_stamp
 from mqldsl.language.diagnostics import DiagnosticsError
+from mqldsl.warehouse.builders import portable
 from mqldsl.warehouse.expressions import ExpressionCompiler
 from mqldsl.warehouse.query import DISQUALIFIED, QueryBuilder
 from mqldsl.warehouse.support import sql_diagnostics
@@ -73,7 +74,8 @@ class SqlPolicy:
     def sql(self, dialect: str = "duckdb", pretty: bool = True) -> str:
         """The query as text in ``dialect``; raises where sqlglot cannot
         write a construct in that dialect faithfully."""
-        return self.query.sql(dialect=dialect, pretty=pretty, unsupported_level=_RAISE)
+        query = portable(self.query, dialect)
+        return query.sql(dialect=dialect, pretty=pretty, unsupported_level=_RAISE)
 
 
 _RAISE = sqlglot.ErrorLevel.RAISE

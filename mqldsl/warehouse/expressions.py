@@ -6,7 +6,8 @@ Compiling an expression registers what the timeline must carry for it: each
 event pattern (event type and `where` filter) gets a flag ``p<i>`` on the
 events, each pattern and window a counter ``n<i>``, each `days since` or
 decayed `when` a running maximum of match times ``x<i>``, each decayed `per`
-rule a decayed sum ``k<i>``. Lead fields are ``f<i>`` (in declared order)
+rule a decayed sum ``k<i>``, each `sum/max/min/avg` a column ``g<i>`` (over the
+aggregated field's values ``v<j>`` on the events). Lead fields are ``f<i>`` (in declared order)
 and scores ``s<i>`` (in dependency order).
 
 Every condition compiles to a boolean that is never NULL (SPEC §5): a
@@ -71,6 +72,19 @@ class DecayedRule(NamedTuple):
     every_us: int  # the decay period
 
 
+class AggregateColumn(NamedTuple):
+    """`sum/max/min/avg(...)`: at each instant, ``function`` of the values (the ``ev`` column
+    ``value``) of the events that match pattern ``pattern`` within the last ``window_us``
+    microseconds (None: ever). Column ``name``; ``whole``: a sum of an int field."""
+
+    name: str
+    pattern: int
+    window_us: int | None
+    function: str
+    value: str
+    whole: bool
+
+
 def _window_us(window: ast.Duration | str | None) -> int | None:
     """A pattern's window in microseconds (None: ever)."""
     return round(window.seconds * US) if isinstance(window, ast.Duration) else None
@@ -88,6 +102,8 @@ class ExpressionCompiler:
         self.counters: dict[tuple[int, int | None], Counter] = {}  # (pattern, window) -> counter
         self.latest: dict[int, str] = {}  # pattern -> column of its latest match time
         self.decayed: list[DecayedRule] = []
+        self.aggregates: dict[tuple[int, int | None, str, str], AggregateColumn] = {}
+        self.values: dict[str, str] = {}  # an event field aggregated -> its `ev` column
         # Whether a value changes between the instants at which counters
         # change (`days since` grows with time): then every instant counts.
         self.continuous = False
@@ -123,6 +139,21 @@ class ExpressionCompiler:
         if index not in self.latest:
             self.latest[index] = f"x{len(self.latest)}"
         return col(self.latest[index])
+
+    def aggregate(self, node: ast.Aggregate) -> exp.Column:
+        """The column of an aggregate at each instant (registered on first use): NULL for
+        max, min and avg when no matching event has the field; a sum is never NULL."""
+        pattern = node.pattern
+        index = self.pattern(pattern.event, pattern.where)
+        window = _window_us(pattern.window)
+        key = (index, window, node.function, node.field)
+        if key not in self.aggregates:
+            value = self.values.setdefault(node.field, f"v{len(self.values)}")
+            whole = node.function == "sum" and self.model.type_of(node).kind == "int"
+            self.aggregates[key] = AggregateColumn(
+                f"g{len(self.aggregates)}", index, window, node.function, value, whole
+            )
+        return col(self.aggregates[key].name)
 
     # ------------------------------------------------------------ expressions
 
@@ -265,6 +296,9 @@ class _Values(ast.Visitor[Value]):
 
     def visit_Count(self, node: ast.Count) -> Value:
         return self.c.counter(node.pattern), False
+
+    def visit_Aggregate(self, node: ast.Aggregate) -> Value:
+        return self.c.aggregate(node), node.function != "sum"
 
     def visit_DaysSince(self, node: ast.DaysSince) -> Value:
         self.c.continuous = True

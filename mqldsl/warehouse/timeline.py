@@ -8,13 +8,15 @@ event leaves the window (exactly at ``at + D``, so windows are half-open); a
 running sum over the instants gives the count in ``(t - D, t]`` at every
 instant. ``days since`` and decayed ``when`` rules read a running maximum of
 the match times. Decayed ``per`` rules sum their occurrences at each instant
-through a join of the instants with the events.
+through a join of the instants with the events, and so do the aggregates
+(``sum/max/min/avg``), each over its pattern's events that have the field.
 
 The steps, as CTEs: ``lf`` (the leads, fields numbered), ``ev`` (their
 declared events up to the as-of instant, one flag per pattern), ``deltas``,
 ``grouped`` and ``running`` (the counters' changes at every instant, summed
-per instant, then running), ``decayed`` (the decayed sums, if any) and
-``inst`` (the counters unpacked, with the lead's fields).
+per instant, then running), ``decayed`` (the decayed sums, if any),
+``aggregated`` (the aggregates, if any) and ``inst`` (the counters unpacked,
+with the lead's fields).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from mqldsl.warehouse.builders import (
     case,
     col,
     double,
+    exact_sum,
     greatest,
     interval,
     micros_between,
@@ -72,6 +75,7 @@ class Timeline:
         self._events_cte(events_table)
         self._stream_ctes()
         self._decayed_cte()
+        self._aggregated_cte()
         self._instant_cte()
         return self.ctes
 
@@ -108,6 +112,10 @@ class Timeline:
                 tests.append(paren(self.c.cond(where, in_event=True)))
             matches = exp.and_(*tests) if tests else exp.true()
             flags.append(exp.alias_(matches, f"p{index}"))
+        # The event fields that aggregates read (DOUBLE, NULL where an event lacks one).
+        flags += [
+            exp.alias_(double(user_col(name, "e")), value) for name, value in self.c.values.items()
+        ]
         declared = [exp.Literal.string(name) for name in self.model.events]
         event_at = exp.cast(user_col("at", "e"), exp.DataType.Type.TIMESTAMP)
         event_filter = exp.and_(
@@ -186,6 +194,7 @@ class Timeline:
                 counted = sorted(
                     {n.pattern for n in self.counters if n.window_us == width}
                     | {r.pattern for r in self.c.decayed if r.window_us == width}
+                    | {g.pattern for g in self.c.aggregates.values() if g.window_us == width}
                 )
                 if not counted:
                     continue
@@ -321,6 +330,52 @@ class Timeline:
                 )
             )
 
+    def _aggregated_cte(self) -> None:
+        # aggregated: each `sum/max/min/avg` at every instant, over the lead's events up to it
+        # (in its window) that match its pattern; an event without the field is NULL there,
+        # which SUM, MAX, MIN and COUNT skip.
+        if not self.c.aggregates:
+            return
+        columns: list[exp.Expr] = [col("lid", "r"), col("t", "r")]
+        for name, matched, reach, function, value, whole in self.c.aggregates.values():
+            inside: list[exp.Expr] = [col(f"p{matched}", "ev")]
+            if reach is not None:
+                inside.append(
+                    exp.GT(
+                        this=col("t", "ev"),
+                        expression=exp.Sub(this=col("t", "r"), expression=interval(reach)),
+                    )
+                )
+            picked = case([(exp.and_(*inside), col(value, "ev"))])
+            result: exp.Expr
+            if function == "sum":
+                result = exp.Sum(this=picked) if whole else exact_sum(picked)
+            elif function == "max":
+                result = exp.Max(this=picked)
+            elif function == "min":
+                result = exp.Min(this=picked)
+            else:
+                count = exp.Nullif(
+                    this=exp.Count(this=picked.copy()), expression=exp.Literal.number(0)
+                )
+                result = exp.Div(this=exact_sum(picked), expression=count)
+            columns.append(exp.alias_(result, name))
+        self.ctes.append(
+            (
+                "aggregated",
+                exp.select(*columns)
+                .from_(exp.to_table("running").as_("r"))
+                .join(
+                    exp.to_table("ev"),
+                    on=exp.and_(
+                        exp.EQ(this=col("lid", "ev"), expression=col("lid", "r")),
+                        exp.LTE(this=col("t", "ev"), expression=col("t", "r")),
+                    ),
+                )
+                .group_by(col("lid", "r"), col("t", "r")),
+            )
+        )
+
     def _instant_cte(self) -> None:
         # inst: one row per lead and instant, with the lead's fields.
         inst_columns: list[exp.Expr] = [col("lid", "r"), col("t", "r")]
@@ -356,6 +411,26 @@ class Timeline:
                 on=exp.and_(
                     exp.EQ(this=col("lid", "dk"), expression=col("lid", "r")),
                     exp.EQ(this=col("t", "dk"), expression=col("t", "r")),
+                ),
+            )
+        if self.c.aggregates:
+            # A sum over no event is 0; max, min and avg are then missing (SPEC §5).
+            inst = inst.select(
+                *[
+                    exp.alias_(
+                        exp.Coalesce(this=col(g.name, "ag"), expressions=[self.zero.copy()])
+                        if g.function == "sum"
+                        else col(g.name, "ag"),
+                        g.name,
+                    )
+                    for g in self.c.aggregates.values()
+                ]
+            ).join(
+                exp.to_table("aggregated").as_("ag"),
+                join_type="LEFT",
+                on=exp.and_(
+                    exp.EQ(this=col("lid", "ag"), expression=col("lid", "r")),
+                    exp.EQ(this=col("t", "ag"), expression=col("t", "r")),
                 ),
             )
         self.ctes.append(("inst", inst))
