@@ -110,6 +110,11 @@ class CheckedPolicy:
     # alone (``policy`` is the merged policy; None: the same, it includes nothing).
     includes: tuple[IncludedFile, ...] = field(default=(), repr=False)
     own_policy: ast.Policy | None = field(default=None, repr=False)
+    # This policy checked again with other lengths for its duration params (SPEC §5.2), by
+    # the changed params' (name, seconds): see mqldsl.analysis.durations.bind.
+    bound: dict[tuple[tuple[str, float], ...], CheckedPolicy] = field(
+        default_factory=dict, repr=False
+    )
 
     @property
     def locked(self) -> bool:

@@ -303,6 +303,10 @@ class ExpressionBuilder(Transformer[Token, list[ast.Item]]):
             number = 1
         return ast.Duration(amount=number, unit=base, span=span)
 
+    def duration_param(self, name: Token) -> ast.Duration:
+        # The param's value is not known yet: the checker resolves it (SPEC §5.2).
+        return ast.Duration(amount=0, unit="day", param=self._ident(name), span=self.here)
+
     # -- expressions
 
     def name(self, token: Token) -> ast.Name:

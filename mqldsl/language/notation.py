@@ -63,7 +63,9 @@ def instant(value: dt.datetime) -> str:
 
 
 def duration(value: ast.Duration) -> str:
-    return value.text()
+    """A duration as written: its amount and unit, or the name of the
+    duration param that stands for it (SPEC §5.2)."""
+    return value.param if value.param is not None else value.text()
 
 
 def type_expr(value: ast.TypeExpr) -> str:

@@ -1,0 +1,135 @@
+"""Duration params (SPEC §5.2): `param demo_window = 30 days`, and its name
+written wherever a duration is (`within demo_window`, `decay 10% every
+step`, `sla inbound_sla`).
+
+The parser leaves such a duration unresolved (:attr:`ast.Duration.param`
+holds the name). Before checking, :func:`resolve` gives each one the param's
+value, so that every back end reads a plain length of time and none of them
+knows about duration params. A run with another value (`--set`, a sweep, a
+tune) checks the policy again with that value (:func:`bind`): a window's
+length decides the timeline's instants (SPEC §7), so it is part of the model,
+not a value handed to compiled code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from mqldsl.analysis.model import CheckedPolicy
+from mqldsl.language import ast
+from mqldsl.language.expression_builder import DURATION_LIMIT_DAYS
+
+NodeT = TypeVar("NodeT")
+
+
+def declared(policy: ast.Policy) -> dict[str, ast.Duration]:
+    """The duration params a policy declares, at their written values (the
+    first declaration of a name: a second one is an error of its own)."""
+    found: dict[str, ast.Duration] = {}
+    for item in policy.items:
+        if isinstance(item, ast.Param) and isinstance(item.value, ast.Duration):
+            found.setdefault(item.name, item.value)
+    return found
+
+
+def resolve(policy: ast.Policy, values: Mapping[str, ast.Duration]) -> ast.Policy:
+    """``policy`` with every duration written as a param's name in ``values``
+    given that value (name and span kept). Nodes without such a duration are
+    shared with ``policy``; a name not in ``values`` is left for the checker
+    to report."""
+    if not values:
+        return policy
+    return _rewrite(policy, values)
+
+
+def _rewrite(node: NodeT, values: Mapping[str, ast.Duration]) -> NodeT:
+    if isinstance(node, ast.Duration):
+        value = values.get(node.param) if node.param is not None else None
+        if value is None:
+            return node
+        return dataclasses.replace(node, amount=value.amount, unit=value.unit)  # type: ignore[return-value]
+    if isinstance(node, tuple):
+        items = tuple(_rewrite(item, values) for item in node)
+        same = all(new is old for new, old in zip(items, node, strict=True))
+        return node if same else items  # type: ignore[return-value]
+    if not dataclasses.is_dataclass(node) or isinstance(node, type):
+        return node
+    changes: dict[str, Any] = {}
+    for item in dataclasses.fields(node):
+        if item.name in ("span", "comments"):
+            continue
+        old = getattr(node, item.name)
+        new = _rewrite(old, values)
+        if new is not old:
+            changes[item.name] = new
+    return dataclasses.replace(node, **changes) if changes else node
+
+
+def bind(model: CheckedPolicy, params: Mapping[str, Any] | None) -> CheckedPolicy:
+    """``model`` as it is with ``params`` (a run's param values): itself when
+    they give every duration param its declared length, else the policy
+    checked again with the given lengths (kept on ``model``, so a run that
+    compiles several evaluators checks once)."""
+    if not params:
+        return model
+    changed: dict[str, ast.Duration] = {}
+    for name, info in model.params.items():
+        value = params.get(name)
+        if (
+            isinstance(value, ast.Duration)
+            and isinstance(info.value, ast.Duration)
+            and value.seconds != info.value.seconds
+        ):
+            changed[name] = value
+    if not changed:
+        return model
+    key = tuple((name, value.seconds) for name, value in changed.items())
+    found = model.bound.get(key)
+    if found is not None:
+        return found
+    from mqldsl.analysis.checker import check_policy  # the checker imports this module
+
+    bound, diagnostics = check_policy(model.policy, model.source, model.includes, lengths=changed)
+    if bound is None:
+        problems = "; ".join(d.message for d in diagnostics if d.is_error)
+        shown = ", ".join(f"{name}={value.text()}" for name, value in changed.items())
+        raise ValueError(f"the policy is not valid with {shown}: {problems}")
+    bound.own_policy = model.own_policy
+    model.bound[key] = bound
+    return bound
+
+
+def compact_duration(value: ast.Duration) -> str:
+    """A duration as the command line takes it compactly: `14d`, `90m`."""
+    amount = value.amount
+    return (str(amount) if isinstance(amount, int) else repr(amount)) + value.unit[0]
+
+
+_COMPACT = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*(m|h|d|w)")
+_WORDS = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s+(minute|hour|day|week)s?")
+_UNITS = {"m": "minute", "h": "hour", "d": "day", "w": "week"}
+
+
+def parse_duration(text: str) -> ast.Duration:
+    """A duration from the command line (SPEC §5.2): as a policy writes it,
+    `14 days`, or compactly, `90m`, `36h`, `14d`, `2w`. Positive and at most
+    10,000 years; ValueError naming the problem otherwise."""
+    text = text.strip()
+    match = _COMPACT.fullmatch(text) or _WORDS.fullmatch(text)
+    if match is None:
+        if re.fullmatch(r"[0-9]+(\.[0-9]+)?\s*(months?|years?|mo|y)", text):
+            raise ValueError("months and years vary in length: write days, e.g. 30d")
+        if re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", text):
+            raise ValueError("a duration needs a unit: e.g. 14d or `14 days`")
+        raise ValueError("a duration is written `14 days` or 90m, 36h, 14d, 2w")
+    amount_text, unit = match.groups()
+    amount: int | float = float(amount_text) if "." in amount_text else int(amount_text)
+    duration = ast.Duration(amount=amount, unit=_UNITS.get(unit, unit))
+    if duration.seconds <= 0:
+        raise ValueError("a duration must be positive")
+    if duration.seconds > DURATION_LIMIT_DAYS * 86400:
+        raise ValueError(f"a duration is at most {DURATION_LIMIT_DAYS:,} days")
+    return duration
