@@ -60,6 +60,8 @@ def _params_read(model: CheckedPolicy, node: object, found: set[str]) -> None:
             ref = model.refs.get(id(item))
             if ref is not None and ref.kind == "param":
                 found.add(ref.name)
+        elif isinstance(item, ast.Duration) and item.param is not None:
+            found.add(item.param)  # a window or decay period (SPEC §5.2)
         if dataclasses.is_dataclass(item) and not isinstance(item, type):
             stack.extend(getattr(item, f.name) for f in dataclasses.fields(item))
         elif isinstance(item, tuple | list):
