@@ -50,7 +50,7 @@ def _rewrite(node: NodeT, values: Mapping[str, ast.Duration]) -> NodeT:
         value = values.get(node.param) if node.param is not None else None
         if value is None:
             return node
-        return dataclasses.replace(node, amount=value.amount, unit=value.unit)  # type: ignore[return-value]
+        return dataclasses.replace(node, amount=value.amount, unit=value.unit)
     if isinstance(node, tuple):
         items = tuple(_rewrite(item, values) for item in node)
         same = all(new is old for new, old in zip(items, node, strict=True))
@@ -78,6 +78,8 @@ def bind(model: CheckedPolicy, params: Mapping[str, Any] | None) -> CheckedPolic
     changed: dict[str, ast.Duration] = {}
     for name, info in model.params.items():
         value = params.get(name)
+        if isinstance(value, str) and isinstance(info.value, ast.Duration):
+            value = parse_duration(value)  # as a report writes it, `14 days`
         if (
             isinstance(value, ast.Duration)
             and isinstance(info.value, ast.Duration)
@@ -100,6 +102,24 @@ def bind(model: CheckedPolicy, params: Mapping[str, Any] | None) -> CheckedPolic
     bound.own_policy = model.own_policy
     model.bound[key] = bound
     return bound
+
+
+def magnitude(value: Any) -> Any:
+    """A param value as something that orders and subtracts: a duration's
+    seconds, any other value itself."""
+    return value.seconds if isinstance(value, ast.Duration) else value
+
+
+def plain(value: Any) -> Any:
+    """``value`` (a report's JSON, with param values in it) with each duration
+    written as the policy writes it, `14 days`."""
+    if isinstance(value, ast.Duration):
+        return value.text()
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(item) for item in value]
+    return value
 
 
 def compact_duration(value: ast.Duration) -> str:

@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from mqldsl.analysis.durations import bind
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.parallel import can_fork, ordered_map
 from mqldsl.engine.runtime import Lead, TimelineTooLong
@@ -122,7 +123,8 @@ class _Deciders:
     def __init__(self, job: _Job) -> None:
         self.job = job
         self.parts = []
-        for model, params in job.variants:
+        for unbound, params in job.variants:
+            model = bind(unbound, params)  # the routes' SLAs as run (SPEC §5.2)
             names = model.stage_names
             sql_index = names.index(job.sql_stage) if job.sql_stage in names else None
             self.parts.append(

@@ -73,9 +73,10 @@ def parse_sweep_param(model: CheckedPolicy, spec: str) -> SweepAxis:
     if not match:
         raise UsageProblem(f"`{spec}` is not NAME=LO..HI[:STEP]", "--param")
     name, low, high, step = match.groups()
-    info = model.params.get(name)
-    if info is None:
+    found = model.params.get(name)
+    if found is None:
         raise UsageProblem(f"error[E204]: unknown param `{name}`", "--param")
+    info = found
     if info.type == T.DURATION:
         raise UsageProblem(
             f"`{spec}`: param `{name}` holds a duration; give durations with units, "
@@ -138,6 +139,14 @@ def _duration_axis(spec: str, name: str, low: str, high: str, step: str | None) 
     unit = next(u for u in units if all((s / UNIT_SECONDS[u]).is_integer() for s in seconds))
     values = [ast.Duration(amount=round(s / UNIT_SECONDS[unit]), unit=unit) for s in seconds]
     return SweepAxis(name, values)
+
+
+def _as_swept(axis: SweepAxis, value: Any) -> Any:
+    """``value`` as the axis writes it: a duration param's `30 days` is the
+    row `30 days` of a sweep in days, and its `4 weeks` in a sweep in weeks."""
+    if isinstance(value, ast.Duration):
+        return next((v for v in axis.values if v.seconds == value.seconds), value)
+    return value
 
 
 def check_axes(axes: Sequence[SweepAxis], limit: int = MAX_COMBINATIONS) -> int:
@@ -273,7 +282,7 @@ def sweep(
         leads=len(loaded.leads),
         params=[axis.name for axis in axes],
         rows=rows,
-        current={axis.name: running[axis.name] for axis in axes},
+        current={axis.name: _as_swept(axis, running[axis.name]) for axis in axes},
         notes=loaded.lines,
         rejected=loaded.rejected,
     )

@@ -15,8 +15,8 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from mqldsl.analysis.limits import MAX_INSTANTS
 from mqldsl.analysis import durations
+from mqldsl.analysis.limits import MAX_INSTANTS
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.runtime import Lead, TimelineTooLong, too_long
 from mqldsl.io.journeys import ReadReport
