@@ -140,6 +140,8 @@ def parse_duration(text: str) -> ast.Duration:
     text = text.strip()
     match = _COMPACT.fullmatch(text) or _WORDS.fullmatch(text)
     if match is None:
+        if text.startswith("-"):
+            raise ValueError("a duration must be positive")
         if re.fullmatch(r"[0-9]+(\.[0-9]+)?\s*(months?|years?|mo|y)", text):
             raise ValueError("months and years vary in length: write days, e.g. 30d")
         if re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", text):

@@ -119,7 +119,7 @@ def _item(model: CheckedPolicy, info: ParamInfo, kind: T.Type, text: str) -> obj
         return parse_duration(text)
     if kind.kind in ("int", "number"):
         if _DURATION_LIKE.fullmatch(text):
-            raise ValueError("a duration; this param holds a number, not a duration")
+            raise ValueError("that is a duration; this param holds a number")
         return parse_number(text, kind.kind == "int")
     if kind.kind == "bool":
         if text not in ("true", "false"):
