@@ -153,6 +153,7 @@ CODES: dict[str, str] = {
     "E314": "duration must be positive",
     "E315": "is missing / is present on a non-field",
     "E316": "event inside a where condition",
+    "E317": "duration param in the wrong place",
     # E4xx stages, routes, examples
     "E401": "no stages block",
     "E402": "more than one stages block",
