@@ -17,6 +17,7 @@ from mqldsl.analysis.durations import bind, parse_duration
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.analysis.params import ParamOverrideError, parse_param_override
 from mqldsl.engine.evaluator import Evaluator
+from mqldsl.engine.explain import explain
 from mqldsl.engine.interpreter import Interpreter
 from mqldsl.engine.runtime import DAY, Decision, Event, Lead, to_seconds
 from mqldsl.io.errors import UsageProblem
@@ -27,6 +28,7 @@ from mqldsl.render.document import context
 from mqldsl.simulation import sweep as sweep_module
 from mqldsl.simulation.differences import differences
 from mqldsl.simulation.reuse import score_params
+from mqldsl.simulation.run import evaluate_all
 from mqldsl.simulation.sources import Source
 from mqldsl.simulation.sweep import parse_sweep_param, sweep
 from mqldsl.simulation.tune_cache import DecisionCache
@@ -459,3 +461,40 @@ def test_whatif_attribution_names_the_duration_change() -> None:
     b = Evaluator(model, _set(model, "demo_window=14d")).run(subject, T)
     assert found[0].moved(a, b)
     assert not found[0].moved(a, a)
+
+
+def test_the_tune_cache_with_a_duration_param_set_equals_full_runs() -> None:
+    # --set demo_window=14d on top, `threshold` tuned: the cache re-thresholds the conditions
+    # of the policy checked with 14 days.
+    model = _model()
+    base = _set(model, "demo_window=14d")
+    subjects = [
+        Lead(
+            id=f"L{n}",
+            profile={},
+            events=tuple(
+                Event(at=T - d * DAY, type=kind, fields={}, index=i)
+                for i, (kind, d) in enumerate([("demo", 25 - n / 2), ("view", 3)])
+            ),
+        )
+        for n in range(40)
+    ]
+    cache = DecisionCache(model, subjects, base, ["threshold"], T, "mql", None)
+    assert cache.reason is None
+    stages = set()
+    for value in (2, 12, 25):
+        full = evaluate_all(model, base | {"threshold": value}, subjects, T, "mql")[0]
+        assert cache.records({"threshold": value}) == full, value
+        stages.add(tuple(r.stage for r in full))
+    assert len(stages) == 3  # the threshold matters on these leads
+
+
+def test_an_explanation_gives_the_runs_window_and_the_params_name() -> None:
+    model = _model()
+    params = _set(model, "demo_window=14d", "step=3d")
+    subject = lead(("demo", -10 * DAY))
+    result = Evaluator(model, params).run(subject, T, explain=True)
+    text = json.dumps(explain(model, subject, result, params).to_json())
+    assert "within 14 days (demo_window)" in text
+    assert "50% every 3 days (step)" in text
+    assert "within 30 days" not in text

@@ -39,6 +39,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from mqldsl.analysis.durations import bind
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.analysis.types import DURATION
 from mqldsl.engine.interpreter import Context, Interpreter
@@ -123,7 +124,9 @@ class DecisionCache:
         mql_stage: str,
         sql_stage: str | None,
     ) -> None:
-        self.model = model
+        # With a duration param set (--set), the policy checked with its length (SPEC §5.2):
+        # the conditions below are evaluated on its nodes.
+        self.model = model = bind(model, base)
         self.leads = leads
         self.base = dict(base)
         self.as_of = as_of
