@@ -498,3 +498,16 @@ def test_an_explanation_gives_the_runs_window_and_the_params_name() -> None:
     assert "within 14 days (demo_window)" in text
     assert "50% every 3 days (step)" in text
     assert "within 30 days" not in text
+
+
+def test_the_api_takes_a_timedelta_or_text_for_a_duration_param() -> None:
+    import mqldsl
+
+    record = {"id": "L", "events": [{"type": "demo", "at": "2026-10-12T00:00:00Z"}]}
+    at = "2026-11-01T00:00:00Z"
+    policy = _model()
+    assert mqldsl.decide(policy, record, at).stage == "mql"
+    for value in (dt.timedelta(days=14), "14d", "2 weeks"):
+        assert mqldsl.decide(policy, record, at, params={"demo_window": value}).stage == "visitor"
+    with pytest.raises(mqldsl.UsageError):
+        mqldsl.decide(policy, record, at, params={"demo_window": dt.timedelta(0)})

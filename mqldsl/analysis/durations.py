@@ -14,6 +14,7 @@ not a value handed to compiled code.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import re
 from collections.abc import Mapping
 from typing import Any, TypeVar
@@ -126,6 +127,17 @@ def compact_duration(value: ast.Duration) -> str:
     """A duration as the command line takes it compactly: `14d`, `90m`."""
     amount = value.amount
     return (str(amount) if isinstance(amount, int) else repr(amount)) + value.unit[0]
+
+
+def timedelta_text(value: dt.timedelta) -> str:
+    """A ``timedelta`` as the command line writes a duration, in the largest
+    unit it is a whole number of (`2w`, `36h`; else minutes, `1.5m`)."""
+    seconds = value.total_seconds()
+    for unit in ("week", "day", "hour", "minute"):
+        amount = seconds / ast.UNIT_SECONDS[unit]
+        if amount.is_integer():
+            return f"{int(amount)}{unit[0]}"
+    return f"{seconds / 60!r}m"
 
 
 _COMPACT = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*(m|h|d|w)")
