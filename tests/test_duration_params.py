@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
+from mqldsl.analysis.bound import bind
 from mqldsl.analysis.checker import check_text
-from mqldsl.analysis.durations import bind, parse_duration
+from mqldsl.analysis.durations import parse_duration
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.analysis.params import ParamOverrideError, parse_param_override
 from mqldsl.engine.evaluator import Evaluator

@@ -6,9 +6,10 @@ The parser leaves such a duration unresolved (:attr:`ast.Duration.param`
 holds the name). Before checking, :func:`resolve` gives each one the param's
 value, so that every back end reads a plain length of time and none of them
 knows about duration params. A run with another value (`--set`, a sweep, a
-tune) checks the policy again with that value (:func:`bind`): a window's
-length decides the timeline's instants (SPEC §7), so it is part of the model,
-not a value handed to compiled code.
+tune) checks the policy again with that value
+(:func:`mqldsl.analysis.bound.bind`): a window's length decides the
+timeline's instants (SPEC §7), so it is part of the model, not a value
+handed to compiled code.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import re
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.language import ast
 from mqldsl.language.expression_builder import DURATION_LIMIT_DAYS
 
@@ -67,42 +67,6 @@ def _rewrite(node: NodeT, values: Mapping[str, ast.Duration]) -> NodeT:
         if new is not old:
             changes[item.name] = new
     return dataclasses.replace(node, **changes) if changes else node
-
-
-def bind(model: CheckedPolicy, params: Mapping[str, Any] | None) -> CheckedPolicy:
-    """``model`` as it is with ``params`` (a run's param values): itself when
-    they give every duration param its declared length, else the policy
-    checked again with the given lengths (kept on ``model``, so a run that
-    compiles several evaluators checks once)."""
-    if not params:
-        return model
-    changed: dict[str, ast.Duration] = {}
-    for name, info in model.params.items():
-        value = params.get(name)
-        if isinstance(value, str) and isinstance(info.value, ast.Duration):
-            value = parse_duration(value)  # as a report writes it, `14 days`
-        if (
-            isinstance(value, ast.Duration)
-            and isinstance(info.value, ast.Duration)
-            and value.seconds != info.value.seconds
-        ):
-            changed[name] = value
-    if not changed:
-        return model
-    key = tuple((name, value.seconds) for name, value in changed.items())
-    found = model.bound.get(key)
-    if found is not None:
-        return found
-    from mqldsl.analysis.checker import check_policy  # the checker imports this module
-
-    bound, diagnostics = check_policy(model.policy, model.source, model.includes, lengths=changed)
-    if bound is None:
-        problems = "; ".join(d.message for d in diagnostics if d.is_error)
-        shown = ", ".join(f"{name}={value.text()}" for name, value in changed.items())
-        raise ValueError(f"the policy is not valid with {shown}: {problems}")
-    bound.own_policy = model.own_policy
-    model.bound[key] = bound
-    return bound
 
 
 def magnitude(value: Any) -> Any:

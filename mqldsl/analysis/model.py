@@ -111,7 +111,7 @@ class CheckedPolicy:
     includes: tuple[IncludedFile, ...] = field(default=(), repr=False)
     own_policy: ast.Policy | None = field(default=None, repr=False)
     # This policy checked again with other lengths for its duration params (SPEC §5.2), by
-    # the changed params' (name, seconds): see mqldsl.analysis.durations.bind.
+    # the changed params' (name, seconds): see mqldsl.analysis.bound.bind.
     bound: dict[tuple[tuple[str, float], ...], CheckedPolicy] = field(
         default_factory=dict, repr=False
     )

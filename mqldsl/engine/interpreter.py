@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from mqldsl.analysis import durations
+from mqldsl.analysis.bound import bind
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.analysis.stamp import policy_stamp
 from mqldsl.engine.runtime import (
@@ -51,7 +51,7 @@ class Interpreter(ast.ContextVisitor[Context, Any]):
     ``visit_<Kind>(node, ctx)`` method."""
 
     def __init__(self, model: CheckedPolicy, params: Mapping[str, Any] | None = None) -> None:
-        self.model = model = durations.bind(model, params)
+        self.model = model = bind(model, params)
         self.params = {name: info.value for name, info in model.params.items()}
         self.params.update(params or {})
         self.stamp = policy_stamp(model, self.params)

@@ -19,7 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mqldsl.analysis.durations import bind, magnitude, plain
+from mqldsl.analysis.bound import bind
+from mqldsl.analysis.durations import magnitude, plain
 from mqldsl.analysis.matching import match_rules
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.language import ast

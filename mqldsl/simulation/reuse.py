@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mqldsl.analysis.durations import bind
+from mqldsl.analysis.bound import bind
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.parallel import can_fork, ordered_map
 from mqldsl.engine.runtime import Lead, TimelineTooLong

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from mqldsl.analysis.durations import bind
+from mqldsl.analysis.bound import bind
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.evaluator import Evaluator
 from mqldsl.engine.parallel import can_fork, ordered_map

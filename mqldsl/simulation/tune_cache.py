@@ -39,7 +39,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mqldsl.analysis.durations import bind
+from mqldsl.analysis.bound import bind
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.analysis.types import DURATION
 from mqldsl.engine.interpreter import Context, Interpreter

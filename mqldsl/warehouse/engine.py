@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from mqldsl.analysis import durations
+from mqldsl.analysis.bound import bind
 from mqldsl.analysis.limits import MAX_INSTANTS
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.runtime import Lead, TimelineTooLong, too_long
@@ -172,7 +172,7 @@ class DuckDBEngine:
         ``engine.runtime.timeline_size`` counts it), in input order: (id, size, events, the
         oldest event's instant). At most ``limit`` of them. ``params`` may give a duration
         param another length (SPEC §5.2)."""
-        model = durations.bind(self.model, params)
+        model = bind(self.model, params)
         periods = sorted(
             {
                 round(info.node.decay.every.seconds * 1_000_000)
