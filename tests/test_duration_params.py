@@ -30,15 +30,18 @@ from mqldsl.simulation import sweep as sweep_module
 from mqldsl.simulation.differences import differences
 from mqldsl.simulation.reuse import score_params
 from mqldsl.simulation.run import evaluate_all
-from mqldsl.simulation.sources import Source
+from mqldsl.simulation.simulate import SimulationOptions
+from mqldsl.simulation.sources import Source, generate_journeys
 from mqldsl.simulation.sweep import parse_sweep_param, sweep
 from mqldsl.simulation.tune_cache import DecisionCache
+from mqldsl.simulation.whatif import whatif
 
 from .conftest import ROOT
 from .helpers import parse_ok, run
 
 T = to_seconds(dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
 HOUR = 3600.0
+AS_OF_DEC = to_seconds(dt.datetime(2026, 12, 1, tzinfo=dt.UTC))
 
 POLICY = """policy "windows"
 version 1
@@ -512,3 +515,23 @@ def test_the_api_takes_a_timedelta_or_text_for_a_duration_param() -> None:
         assert mqldsl.decide(policy, record, at, params={"demo_window": value}).stage == "visitor"
     with pytest.raises(mqldsl.UsageError):
         mqldsl.decide(policy, record, at, params={"demo_window": dt.timedelta(0)})
+
+
+def test_whatif_with_a_duration_set_attributes_every_moved_lead_to_it(tmp_path: Path) -> None:
+    saas = ROOT / "policies" / "saas_trial.mql"
+    journeys = tmp_path / "j.jsonl"
+    generate_journeys(str(ROOT / "simulations" / "saas_trial.toml"), journeys, leads=400, seed=2)
+    model = _model(saas.read_text(encoding="utf-8"))
+    options = SimulationOptions(params=_set(model, "quiet_period=10d"))
+    report = whatif(model, None, Source(journeys=journeys, as_of=AS_OF_DEC), options).to_json()
+    # independently: the leads `score` puts in another stage with the shorter quiet period
+    stages = []
+    for extra in ([], ["--set", "quiet_period=10 days"]):
+        code, out, err = run("score", str(saas), str(journeys), "--as-of", "2026-12-01", *extra)
+        assert code == 0, err
+        stages.append({d["id"]: d["stage"] for d in map(json.loads, out.splitlines())})
+    moved = sum(1 for i in stages[0] if stages[0][i] != stages[1][i])
+    assert moved > 0 and report["changed_leads"] == moved
+    change = {"what": "param quiet_period", "base": "30 days", "proposed": "10 days"}
+    assert report["changes"] == [change]
+    assert report["attribution"] == [{**change, "leads": report["moved_leads"]}]
