@@ -64,7 +64,7 @@ def parse_sweep_param(model: CheckedPolicy, spec: str) -> SweepAxis:
         info = model.params[lengths.group(1)]
         if info.type == T.DURATION:
             return _duration_axis(spec, info.name, *lengths.groups()[1:])
-        if not _SPEC.fullmatch(spec):
+        if not _SPEC.fullmatch(spec) and any(_is_duration(v) for v in lengths.groups()[1:3]):
             raise UsageProblem(
                 f"`{spec}`: param `{info.name}` holds {T.noun(info.type)}, not a duration",
                 "--param",
@@ -112,6 +112,14 @@ def parse_sweep_param(model: CheckedPolicy, spec: str) -> SweepAxis:
 
 
 _LENGTHS = re.compile(r"\s*([a-z_][a-z0-9_]*)\s*=\s*([^:]*?)\s*\.\.\s*([^:]*?)\s*(?::\s*(.*?))?\s*")
+
+def _is_duration(text: str) -> bool:
+    try:
+        parse_duration(text)
+    except ValueError:
+        return False
+    return True
+
 
 # The unit a swept duration's values are written in: the STEP's (else LO's) when
 # every value is a whole number of it, else the largest unit that is.
