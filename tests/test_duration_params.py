@@ -535,3 +535,25 @@ def test_whatif_with_a_duration_set_attributes_every_moved_lead_to_it(tmp_path: 
     change = {"what": "param quiet_period", "base": "30 days", "proposed": "10 days"}
     assert report["changes"] == [change]
     assert report["attribution"] == [{**change, "leads": report["moved_leads"]}]
+
+
+def test_a_length_that_makes_the_policy_invalid_is_a_usage_error(tmp_path: Path) -> None:
+    # 1 minute decay steps: the example's event 100 days back needs the as-of instant, the
+    # event, its 30-day window's end and 100 * 1,440 decay steps: 144,003 instants (E410).
+    policy = tmp_path / "p.mql"
+    policy.write_text(
+        POLICY + 'example "An old demo" at 2026-11-01 {\n  demo at -100 days\n'
+        "  expect stage visitor\n}\n",
+        encoding="utf-8",
+    )
+    journeys = tmp_path / "j.jsonl"
+    journeys.write_text('{"id": "L", "events": []}\n', encoding="utf-8")
+    code, _, err = run("score", str(policy), str(journeys), "--set", "step=1m")
+    assert code == 2
+    assert (
+        "the policy is not valid with step=1 minute" in err
+        and f"{3 + 100 * 1440:,} instants" in err
+    )
+    with pytest.raises(UsageProblem) as caught:
+        parse_sweep_param(_model(policy.read_text(encoding="utf-8")), "step=1m..2d:1d")
+    assert "the policy is not valid with step=1 minute" in str(caught.value)

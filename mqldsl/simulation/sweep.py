@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mqldsl.analysis import types as T
+from mqldsl.analysis.bound import bind
 from mqldsl.analysis.durations import parse_duration
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.analysis.params import INT_MAX
@@ -63,7 +64,7 @@ def parse_sweep_param(model: CheckedPolicy, spec: str) -> SweepAxis:
     if lengths and lengths.group(1) in model.params:
         info = model.params[lengths.group(1)]
         if info.type == T.DURATION:
-            return _duration_axis(spec, info.name, *lengths.groups()[1:])
+            return _duration_axis(model, spec, info.name, *lengths.groups()[1:])
         if not _SPEC.fullmatch(spec) and any(_is_duration(v) for v in lengths.groups()[1:3]):
             raise UsageProblem(
                 f"`{spec}`: param `{info.name}` holds {T.noun(info.type)}, not a duration",
@@ -126,7 +127,9 @@ def _is_duration(text: str) -> bool:
 _UNIT_ORDER = ("week", "day", "hour", "minute")
 
 
-def _duration_axis(spec: str, name: str, low: str, high: str, step: str | None) -> SweepAxis:
+def _duration_axis(
+    model: CheckedPolicy, spec: str, name: str, low: str, high: str, step: str | None
+) -> SweepAxis:
     """A duration param's values, ``LO..HI[:STEP]`` written as `--set` takes a
     duration (`7d..35d:7d`, `"7 days".."5 weeks":"1 week"`); STEP defaults to
     one of LO's unit."""
@@ -146,6 +149,11 @@ def _duration_axis(spec: str, name: str, low: str, high: str, step: str | None) 
     units = [delta.unit, *_UNIT_ORDER]
     unit = next(u for u in units if all((s / UNIT_SECONDS[u]).is_integer() for s in seconds))
     values = [ast.Duration(amount=round(s / UNIT_SECONDS[unit]), unit=unit) for s in seconds]
+    for value in values:
+        try:
+            bind(model, {name: value})  # checked with the policy before any run (cached)
+        except ValueError as exc:
+            raise UsageProblem(f"`{spec}`: {exc}", "--param") from None
     return SweepAxis(name, values)
 
 
