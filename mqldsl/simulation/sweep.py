@@ -114,6 +114,7 @@ def parse_sweep_param(model: CheckedPolicy, spec: str) -> SweepAxis:
 
 _LENGTHS = re.compile(r"\s*([a-z_][a-z0-9_]*)\s*=\s*([^:]*?)\s*\.\.\s*([^:]*?)\s*(?::\s*(.*?))?\s*")
 
+
 def _is_duration(text: str) -> bool:
     try:
         parse_duration(text)
