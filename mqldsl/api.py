@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from mqldsl.analysis.checker import CheckResult, check_file, check_text
+from mqldsl.analysis.durations import timedelta_text
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.evaluator import Evaluator
 from mqldsl.engine.runtime import Decision, Lead, parse_instant, to_seconds
@@ -407,6 +408,8 @@ def _options(
 def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, dt.timedelta):  # a duration param's value (SPEC §5.2)
+        return timedelta_text(value)
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, list | tuple | set | frozenset):

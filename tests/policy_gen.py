@@ -10,6 +10,7 @@ import datetime as dt
 from hypothesis import strategies as st
 
 from mqldsl.engine.runtime import DAY, Event, Lead, to_seconds
+from mqldsl.language import ast
 
 SCHEMA = """lead {
   n: int
@@ -42,6 +43,9 @@ calendar emea {
   days mon, tue, wed, thu, fri
   holidays [2026-10-26]
 }
+param pw = 7 days
+param pd = 2 days
+param ps = 1 hour
 """
 # Plain and business-hours SLAs (SPEC §8.1): the as-of instant is New York's autumn change
 # (1 Nov 2026) and Berlin's (25 Oct) is within the journeys' 40 days.
@@ -53,9 +57,19 @@ SLAS = [
     "30 business minutes",
     "1 business day of emea",
     "3 business days",
+    "ps",  # a duration param (SPEC §5.2)
 ]
 AS_OF = to_seconds(dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
 WINDOWS = [1, 3, 7, 30]  # days
+# Duration params (SPEC §5.2) the policies use, and lengths a run may give them instead.
+LENGTHS = st.sampled_from(
+    [
+        {},
+        {"pw": ast.Duration(amount=3, unit="day")},
+        {"pw": ast.Duration(amount=36, unit="hour"), "pd": ast.Duration(amount=1, unit="week")},
+        {"pd": ast.Duration(amount=12, unit="hour"), "ps": ast.Duration(amount=2, unit="day")},
+    ]
+)
 OPS = ["==", "!=", "<", "<=", ">", ">="]
 
 
@@ -91,7 +105,9 @@ def pattern(draw: st.DrawFn) -> str:
         text += " where " + draw(where_ev1())
     elif event == "ev3" and draw(st.booleans()):
         text += " where " + draw(st.sampled_from(["v > 1.5", "v < 0", "v is present"]))
-    window = draw(st.sampled_from(["", " ever", *[" within " + _duration(w) for w in WINDOWS]]))
+    window = draw(
+        st.sampled_from(["", " ever", " within pw", *[" within " + _duration(w) for w in WINDOWS]])
+    )
     if event == "event" and window == "" and " where " not in text:
         window = " ever"
     return text + window
@@ -192,7 +208,8 @@ def score_block(draw: st.DrawFn, name: str, earlier: list[str]) -> str:
         low = draw(st.integers(min_value=-50, max_value=0))
         head += f" range {low} to {low + draw(st.integers(min_value=1, max_value=80))}"
     if draw(st.booleans()):
-        head += f" decay {draw(st.sampled_from([10, 25, 50]))}% every {_duration(draw(st.sampled_from([1, 2, 7])))}"
+        every = draw(st.sampled_from(["pd", *[_duration(d) for d in (1, 2, 7)]]))
+        head += f" decay {draw(st.sampled_from([10, 25, 50]))}% every {every}"
     lines = [head + " {"]
     for _ in range(draw(st.integers(min_value=1, max_value=5))):
         points = draw(st.sampled_from(["+5", "-3", "+2.5", "+10", "-20", "+0.25"]))

@@ -88,6 +88,11 @@ calendars = st.builds(
     name=st.one_of(st.none(), st.sampled_from(NAMES)),
     settings=st.lists(calendar_settings, max_size=5).map(tuple),
 )
+# Where a policy's rules take a length of time, a duration param's name may stand (SPEC §5.2):
+# parsed, it is unresolved (amount 0, day) until the checker gives it the param's value.
+lengths: st.SearchStrategy[ast.Duration] = st.one_of(
+    durations, st.builds(ast.Duration, amount=st.just(0), unit=st.just("day"), param=names)
+)
 
 literal_leaves: st.SearchStrategy[ast.Expr] = st.one_of(
     st.builds(ast.NumberLit, value=unsigned),
@@ -135,7 +140,7 @@ def _operators(children: st.SearchStrategy[ast.Expr]) -> st.SearchStrategy[ast.E
 # Conditions after `where`: no event patterns inside.
 where_exprs: st.SearchStrategy[ast.Expr] = st.recursive(literal_leaves, _operators, max_leaves=6)
 
-windows: st.SearchStrategy[ast.Window] = st.one_of(st.none(), st.just("ever"), durations)
+windows: st.SearchStrategy[ast.Window] = st.one_of(st.none(), st.just("ever"), lengths)
 any_event = st.one_of(st.none(), names)
 
 
@@ -212,7 +217,7 @@ scores = st.one_of(
         name=names,
         description=descriptions,
         range=st.one_of(st.none(), st.builds(ast.RangeOption, low=signed, high=signed)),
-        decay=st.one_of(st.none(), st.builds(ast.DecayOption, percent=unsigned, every=durations)),
+        decay=st.one_of(st.none(), st.builds(ast.DecayOption, percent=unsigned, every=lengths)),
         rules=st.lists(rules, max_size=4).map(tuple),
         formula=st.none(),
     ),
@@ -272,7 +277,7 @@ body_items: st.SearchStrategy[ast.Item] = st.one_of(
         description=descriptions,
         fields=st.one_of(st.none(), field_lists),
     ),
-    st.builds(ast.Param, name=names, value=values, description=descriptions),
+    st.builds(ast.Param, name=names, value=st.one_of(values, durations), description=descriptions),
     calendars,
     scores,
     st.builds(ast.Stages, locked=st.booleans(), stages=stage_lists),
@@ -285,7 +290,7 @@ body_items: st.SearchStrategy[ast.Item] = st.one_of(
         stage=names,
         queue=names,
         condition=st.one_of(st.none(), exprs),
-        sla=st.one_of(st.none(), durations, business_slas),
+        sla=st.one_of(st.none(), lengths, business_slas),
     ),
     st.builds(
         ast.Example,

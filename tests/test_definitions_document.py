@@ -309,8 +309,9 @@ def test_mermaid_shows_disqualified_and_each_recycle_with_its_condition(tmp_path
     two = tmp_path / "two.mql"
     two.write_text(
         SAAS.read_text().replace(
-            'recycle mql to trial when no event within 30 days "Went cold: back to the trial nurture"',
-            "recycle mql to trial when no event within 30 days\n"
+            "recycle mql to trial when no event within quiet_period "
+            '"Went cold: back to the trial nurture"',
+            "recycle mql to trial when no event within quiet_period\n"
             "recycle sql to trial when no feature_used within 60 days",
         )
     )
@@ -321,7 +322,7 @@ def test_mermaid_shows_disqualified_and_each_recycle_with_its_condition(tmp_path
     assert "funnel -. " in chart and " .-> dq" in chart
     arcs = re.findall(r"^  s(\d) -\. \"(.+)\" \.-> s(\d)$", chart, re.MULTILINE)
     assert arcs == [
-        ("4", "recycle when no activity in the last 30 days", "3"),
+        ("4", "recycle when no activity in the last 30 days (param quiet_period)", "3"),
         ("5", "recycle when no feature use in the last 60 days", "3"),
     ]
     # the HTML diagram: the same state, the same labels, the stage descriptions
@@ -330,7 +331,7 @@ def test_mermaid_shows_disqualified_and_each_recycle_with_its_condition(tmp_path
     svg = page.read_text()
     svg = svg[svg.index("<svg") : svg.index("</svg>")]
     assert ">disqualified</text>" in svg and ">Student or education; Unsubscribed</text>" in svg
-    assert ">recycle when no activity in the last 30 days</text>" in svg
+    assert ">recycle when no activity in the last 30 days (param `quiet_period`)</text>" in svg
     assert ">recycle when no feature use in the last 60 days</text>" in svg
     for description in ("Has a free account", "Trying the paid features", "Sales qualified"):
         assert f">{description}</text>" in svg

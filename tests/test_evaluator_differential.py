@@ -4,6 +4,8 @@ window edges, missing fields, events after the as-of instant)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -13,7 +15,7 @@ from mqldsl.engine.evaluator import Evaluator
 from mqldsl.engine.interpreter import Interpreter
 from mqldsl.engine.runtime import Event, Lead, parse_instant
 
-from .policy_gen import AS_OF, leads, policies
+from .policy_gen import AS_OF, LENGTHS, leads, policies
 
 
 @settings(
@@ -21,13 +23,16 @@ from .policy_gen import AS_OF, leads, policies
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-@given(policies(), st.lists(leads(), min_size=1, max_size=4))
-def test_compiled_equals_interpreted(text: str, journeys: list[Lead]) -> None:
+@given(policies(), st.lists(leads(), min_size=1, max_size=4), LENGTHS)
+def test_compiled_equals_interpreted(
+    text: str, journeys: list[Lead], lengths: dict[str, Any]
+) -> None:
     result = check_text(text, "generated.mql")
     errors = [d.render(result.source) for d in result.diagnostics if d.is_error]
     assert result.model is not None, "\n".join(errors) + "\n" + text
-    compiled = Evaluator(result.model)
-    reference = Interpreter(result.model)
+    # The duration params at their declared lengths or, as with --set, at others.
+    compiled = Evaluator(result.model, lengths)
+    reference = Interpreter(result.model, lengths)
     for lead in journeys:
         fast = compiled.run(lead, AS_OF)
         slow, steps = reference.run(lead, AS_OF)

@@ -322,7 +322,7 @@ def test_html_change_column_keeps_sign_and_percentage(tmp_path: Path) -> None:
         (
             "saas_trial",
             "saas_trial",
-            "recycle mql to trial when no event within 30 days",
+            "recycle mql to trial when no event within quiet_period",
             "recycle mql to trial when no event within 10 days",
             "recycle mql to trial",
         ),

@@ -7,10 +7,11 @@ back ends read.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from mqldsl.analysis import durations
 from mqldsl.analysis import types as T
 from mqldsl.analysis.calendars import CalendarInfo, check_business_sla, check_calendars
 from mqldsl.analysis.examples import ExampleChecker
@@ -112,11 +113,17 @@ def _checked(parsed: ParseResult, read: Reader | None = None) -> CheckResult:
 
 
 def check_policy(
-    policy: ast.Policy, source: Source, includes: Sequence[IncludedFile] = ()
+    policy: ast.Policy,
+    source: Source,
+    includes: Sequence[IncludedFile] = (),
+    *,
+    lengths: Mapping[str, ast.Duration] | None = None,
 ) -> tuple[CheckedPolicy | None, list[Diagnostic]]:
     """Check a parsed policy (with its includes merged: ``includes`` are the
-    files they read). The model is None when there is an error."""
+    files they read). The model is None when there is an error. ``lengths``
+    gives duration params other values than the policy's (SPEC §5.2)."""
     with paused_gc():
+        policy = durations.resolve(policy, durations.declared(policy) | dict(lengths or {}))
         checker = _Checker(policy, source)
         model = checker.run()
         diagnostics = checker.diagnostics
@@ -358,10 +365,12 @@ class _Checker(ExampleChecker):
             if kind.kind == "error":
                 self.err(
                     "E307",
-                    "a param's value is a number, text, true/false, a date, an enum member "
-                    "or a list of them",
+                    "a param's value is a number, text, true/false, a date, an enum member, "
+                    "a list of them or a duration",
                     decl.value.span,
                 )
+            if isinstance(decl.value, ast.Duration):
+                self._duration(decl.value)
             self.params[decl.name] = ParamInfo(decl.name, kind, value, decl.description, decl)
 
     def _declare_scores(self, items: Sequence[ast.Item]) -> None:

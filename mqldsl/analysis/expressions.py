@@ -56,8 +56,34 @@ class ExpressionChecker(ast.ContextVisitor[Scope, T.Type]):
         return [*self.fields, *self.params, *self.score_nodes, *self.events]
 
     def _duration(self, duration: ast.Duration) -> None:
-        if duration.amount <= 0:
+        if duration.param is not None:
+            self._duration_param(duration, duration.param)
+        elif duration.amount <= 0:
             self.err("E314", "a duration must be positive", duration.span, "e.g. `30 days`")
+
+    def _duration_param(self, duration: ast.Duration, name: str) -> None:
+        """A duration written as a param's name (SPEC §5.2): the param must be
+        a duration param; :mod:`mqldsl.analysis.durations` gave it its value."""
+        info = self.params.get(name)
+        if info is None:
+            lengths = [n for n, p in self.params.items() if p.type == T.DURATION]
+            self.err(
+                "E204",
+                f"unknown param `{name}`: a duration is a number and a unit, or a duration "
+                "param's name",
+                duration.span,
+                did_you_mean(name, lengths or self.params)
+                or f"e.g. `30 days`, or declare `param {name} = 30 days`",
+            )
+            return
+        self.refs[id(duration)] = Ref("param", name)
+        if info.type != T.DURATION and info.type.kind != "error":
+            self.err(
+                "E317",
+                f"param `{name}` holds {T.noun(info.type)}, not a duration",
+                duration.span,
+                f"declare it as a duration, e.g. `param {name} = 30 days`",
+            )
 
     def _condition(self, node: ast.Expr, scope: Scope) -> None:
         kind = self._expr(node, scope)
@@ -119,6 +145,15 @@ class ExpressionChecker(ast.ContextVisitor[Scope, T.Type]):
         elif name in self.fields:
             self.refs[id(node)] = Ref("field", name)
             kind = self.fields[name].type
+        elif name in self.params and self.params[name].type == T.DURATION:
+            self.refs[id(node)] = Ref("param", name)
+            self.err(
+                "E317",
+                f"`{name}` is a duration param; it stands only where a duration is written",
+                node.span,
+                f"write it after `within`, `every` or `sla`, e.g. `within {name}`",
+            )
+            kind = T.ERROR
         elif name in self.params:
             self.refs[id(node)] = Ref("param", name)
             kind = self.params[name].type

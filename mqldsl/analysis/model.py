@@ -113,6 +113,11 @@ class CheckedPolicy:
     own_policy: ast.Policy | None = field(default=None, repr=False)
     # The calendars of business SLAs (SPEC §8.1), by name; None names the unnamed one.
     calendars: dict[str | None, CalendarInfo] = field(default_factory=dict, repr=False)
+    # This policy checked again with other lengths for its duration params (SPEC §5.2), by
+    # the changed params' (name, seconds): see mqldsl.analysis.bound.bind.
+    bound: dict[tuple[tuple[str, float], ...], CheckedPolicy] = field(
+        default_factory=dict, repr=False
+    )
 
     @property
     def locked(self) -> bool:

@@ -6,15 +6,20 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 
 from mqldsl.analysis import types as T
+from mqldsl.analysis.durations import compact_duration, parse_duration
 from mqldsl.analysis.model import CheckedPolicy, ParamInfo
 from mqldsl.language import ast
 from mqldsl.language.suggestions import did_you_mean
 
 
-def param_value(node: ast.Value) -> tuple[T.Type, object]:
-    """The type and value of a param's declared value (a list: a tuple)."""
+def param_value(node: ast.ParamValue) -> tuple[T.Type, object]:
+    """The type and value of a param's declared value (a list: a tuple; a
+    duration: the :class:`ast.Duration`)."""
+    if isinstance(node, ast.Duration):
+        return T.DURATION, ast.Duration(amount=node.amount, unit=node.unit)
     if isinstance(node, ast.NumberLit):
         return (T.INT if isinstance(node.value, int) else T.NUMBER), node.value
     if isinstance(node, ast.StringLit):
@@ -69,6 +74,8 @@ def parse_param_override(model: CheckedPolicy, assignment: str) -> tuple[str, ob
         ) from None
 
 
+_DURATION_LIKE = re.compile(r"[0-9.]+\s*(m|h|d|w|(minute|hour|day|week|month|year)s?)")
+
 #: Whole numbers a param may hold: the signed 64-bit range of the SQL back end's BIGINT.
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 
@@ -108,7 +115,11 @@ def _typed(model: CheckedPolicy, info: ParamInfo, text: str) -> object:
 
 
 def _item(model: CheckedPolicy, info: ParamInfo, kind: T.Type, text: str) -> object:
+    if kind.kind == "duration":
+        return parse_duration(text)
     if kind.kind in ("int", "number"):
+        if _DURATION_LIKE.fullmatch(text):
+            raise ValueError("that is a duration; this param holds a number")
         return parse_number(text, kind.kind == "int")
     if kind.kind == "bool":
         if text not in ("true", "false"):
@@ -144,6 +155,8 @@ class ParamOverrideError(ValueError):
 
 def _example_value(info: ParamInfo) -> str:
     value = info.value
+    if isinstance(value, ast.Duration):
+        return compact_duration(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, tuple):

@@ -61,6 +61,8 @@ def _same(value: Any, declared: Any) -> bool:
         return type(value) is type(declared) and value == declared
     if isinstance(value, list | tuple) and isinstance(declared, list | tuple):
         return list(value) == list(declared)
+    if isinstance(value, ast.Duration) and isinstance(declared, ast.Duration):
+        return value.seconds == declared.seconds
     return bool(value == declared)
 
 
@@ -75,6 +77,8 @@ def _text(value: Any) -> str:
 
 
 def _json_value(value: Any) -> Any:
+    if isinstance(value, ast.Duration):
+        return value.text()
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, tuple | list):

@@ -15,7 +15,7 @@ from mqldsl.language import ast
 
 @dataclass(frozen=True, slots=True)
 class Type:
-    kind: str  # int number bool text date instant enum set list member error
+    kind: str  # int number bool text date instant duration enum set list member error
     members: tuple[str, ...] = ()
     element: Type | None = None
     member: str | None = None  # for kind == "member": the name
@@ -40,6 +40,7 @@ BOOL = Type("bool")
 TEXT = Type("text")
 DATE = Type("date")
 INSTANT = Type("instant")
+DURATION = Type("duration")  # a duration param's (SPEC §5.2)
 ERROR = Type("error")  # already reported: suppresses follow-up errors
 
 
@@ -81,6 +82,8 @@ def noun(kind: Type) -> str:
     text = str(kind)
     if kind.kind == "member":
         return text
+    if kind.kind == "duration":
+        return "a duration"
     if kind.kind in ("int", "instant", "enum", "error"):
         return ("an " if text[0] in "aeiou" else "a ") + text
     if kind.kind in ("set", "list"):

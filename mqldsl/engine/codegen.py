@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mqldsl.analysis.bound import bind
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.changes import ChangePoints
 from mqldsl.engine.expression_code import ExpressionCode
@@ -435,7 +436,9 @@ def _whole_sums(score: ast.Score) -> bool:
 
 
 def compile_policy(model: CheckedPolicy, params: Mapping[str, Any] | None = None) -> CompiledPolicy:
-    """Compile ``model`` with its params (overridden by ``params``)."""
+    """Compile ``model`` with its params (overridden by ``params``; a duration
+    param's new length recompiles the policy's windows, SPEC §5.2)."""
+    model = bind(model, params)
     values = {name: info.value for name, info in model.params.items()}
     values.update(params or {})
     compiler = _Compiler(model, values)

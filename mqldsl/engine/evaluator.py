@@ -25,8 +25,9 @@ class Evaluator:
     """A checked policy compiled for fast evaluation."""
 
     def __init__(self, model: CheckedPolicy, params: Mapping[str, Any] | None = None) -> None:
-        self.model = model
         self.compiled = compile_policy(model, params)
+        # With a duration param set to another length, the policy checked with it (SPEC §5.2).
+        self.model = self.compiled.model
         self._evaluate = self.compiled.evaluate
 
     def run(self, lead: Lead, as_of: float, explain: bool = False) -> EvalResult:

@@ -34,7 +34,7 @@ from mqldsl.engine.helpers import DISQUALIFIED
 from mqldsl.engine.interpreter import Context, Interpreter
 from mqldsl.engine.runtime import DAY, EvalResult, Event, Lead, TimelineStep, decay_factor
 from mqldsl.language import ast
-from mqldsl.language.notation import duration, expr, rule_condition, rule_text
+from mqldsl.language.notation import expr, rule_condition, rule_text
 
 __all__ = ["Explanation", "explain"]
 
@@ -48,7 +48,10 @@ def explain(
 ) -> Explanation:
     """The explanation of ``result`` (evaluated with ``explain=True``) for ``lead``; a loop
     over many leads passes one ``interpreter`` (of ``model`` with ``params``) to all."""
-    return _Builder(model, lead, result, interpreter or Interpreter(model, params)).build()
+    interpreter = interpreter or Interpreter(model, params)
+    # The interpreter's model: with a duration param set to another length, the policy
+    # checked with it (SPEC §5.2), whose nodes the interpreter knows.
+    return _Builder(interpreter.model, lead, result, interpreter).build()
 
 
 class _Builder:
@@ -277,7 +280,7 @@ class _Builder:
             uncapped=uncapped,
             decay=None
             if decay is None or not events or not any(e.factor is not None for e in events)
-            else f"{plain(float(decay.percent))}% every {duration(decay.every)}",
+            else f"{plain(float(decay.percent))}% every {_length(decay.every)}",
             file=self.model.origin(rule.span),
         )
 
@@ -345,11 +348,9 @@ class _Builder:
 
     def events(self, text: str, pattern: ast.Pattern, ctx: Context, negated: bool) -> Clause:
         found = self.interpreter.matches(pattern, ctx)
-        window = (
-            "ever"
-            if not isinstance(pattern.window, ast.Duration)
-            else ("within " + duration(pattern.window))
-        )
+        window = "ever"
+        if isinstance(pattern.window, ast.Duration):
+            window = "within " + _length(pattern.window)
         last = None
         age = None
         if not found:
@@ -376,6 +377,12 @@ class _Builder:
                 or last.at > ctx.t - pattern.window.seconds
             ),
         )
+
+
+def _length(value: ast.Duration) -> str:
+    """A duration as this run has it; a duration param's name follows (SPEC §5.2):
+    `14 days (demo_window)`."""
+    return value.text() + (f" ({value.param})" if value.param is not None else "")
 
 
 def _numbers(*values: Any) -> bool:

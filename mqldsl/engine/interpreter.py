@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from mqldsl.analysis.bound import bind
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.analysis.stamp import policy_stamp
 from mqldsl.engine.calendars import route_deadlines
@@ -51,7 +52,7 @@ class Interpreter(ast.ContextVisitor[Context, Any]):
     ``visit_<Kind>(node, ctx)`` method."""
 
     def __init__(self, model: CheckedPolicy, params: Mapping[str, Any] | None = None) -> None:
-        self.model = model
+        self.model = model = bind(model, params)
         self.params = {name: info.value for name, info in model.params.items()}
         self.params.update(params or {})
         self.stamp = policy_stamp(model, self.params)

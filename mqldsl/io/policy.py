@@ -7,6 +7,7 @@ import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 
+from mqldsl.analysis.bound import bind
 from mqldsl.analysis.checker import check_file
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.analysis.params import ParamOverrideError, parse_param_override
@@ -45,6 +46,10 @@ def param_values(model: CheckedPolicy, assignments: Sequence[str]) -> dict[str, 
                 "--set",
             ) from None
         values[name] = value
+    try:
+        bind(model, values)  # a duration param's length checked with the policy (SPEC §5.2)
+    except ValueError as exc:
+        raise UsageProblem(f"error[E307]: {exc}", "--set") from None
     return values
 
 

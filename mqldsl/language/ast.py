@@ -62,8 +62,14 @@ TypeExpr: TypeAlias = SimpleType | EnumType | SetType
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Duration:
+    """A length of time. Written as a param's name (``within demo_window``,
+    SPEC §5.2), ``param`` holds that name: the parser leaves ``amount`` 0,
+    and the checker resolves it to the param's value (see
+    :func:`mqldsl.analysis.durations.resolve`)."""
+
     amount: Number
     unit: str  # minute, hour, day, week
+    param: str | None = None
     span: Span = _span()
 
     @property
@@ -73,6 +79,10 @@ class Duration:
     def text(self) -> str:
         amount = _number_text(self.amount)
         return f"{amount} {self.unit}" if self.amount == 1 else f"{amount} {self.unit}s"
+
+    def __str__(self) -> str:
+        # A duration param's value shows as the policy writes it: "30 days".
+        return self.text()
 
 
 def _number_text(value: Number) -> str:
@@ -391,6 +401,8 @@ class ContextVisitor(Generic[C, R]):
 # Values written in params and examples: literals, enum members (Name),
 # lists of them, and negative numbers (NumberLit with a negative value).
 Value: TypeAlias = NumberLit | StringLit | BoolLit | DateLit | InstantLit | Name | ListLit
+#: What a param may hold: a value, or a duration (SPEC §5.2).
+ParamValue: TypeAlias = Value | Duration
 
 
 # ---------------------------------------------------------------- header items
@@ -466,7 +478,7 @@ class EventDecl:
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Param:
     name: str
-    value: Value
+    value: ParamValue
     description: str | None
     span: Span = _span()
 

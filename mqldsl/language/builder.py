@@ -121,7 +121,7 @@ class AstBuilder(ExpressionBuilder):
         return ast.SetType(element=element, span=self.here)
 
     def param_decl(
-        self, name: Token, value: ast.Value, description: ast.StringLit | None
+        self, name: Token, value: ast.ParamValue, description: ast.StringLit | None
     ) -> ast.Param:
         return ast.Param(
             name=self._ident(name),

@@ -157,6 +157,7 @@ CODES: dict[str, str] = {
     "E314": "duration must be positive",
     "E315": "is missing / is present on a non-field",
     "E316": "event inside a where condition",
+    "E317": "duration param in the wrong place",
     "E320": "aggregate of a field that is not a number",
     "E330": "unknown time zone",
     "E331": "working hours that end before they start",

@@ -70,6 +70,7 @@ def to_number(text: str) -> ast.Number:
 NUMBER_LIMIT = 2**63 - 1
 #: The longest duration: 10,000 years of 365.25 days, the length of the calendar (E114).
 DURATION_LIMIT_DAYS = 3_652_500
+_UNIT_WORD = re.compile(r"(minute|hour|day|week|month|year)s?")
 _UNIT_DAYS = {"minute": 1 / 1440, "hour": 1 / 24, "day": 1.0, "week": 7.0}
 
 
@@ -302,6 +303,22 @@ class ExpressionBuilder(Transformer[Token, list[ast.Item]]):
             )
             number = 1
         return ast.Duration(amount=number, unit=base, span=span)
+
+    def duration_param(self, name: Token) -> ast.Duration:
+        # The param's value is not known yet: the checker resolves it (SPEC §5.2).
+        if _UNIT_WORD.fullmatch(str(name)):
+            # `within days`: a unit without its number, not a param's name.
+            before = self.source.text[: name.start_pos or 0].rstrip().rsplit(None, 1)[-1:]
+            keyword = f" after `{before[0]}`" if before else ""
+            self.diagnostics.append(
+                error(
+                    "E101",
+                    f"expected a duration such as `30 days`{keyword}, found `{name}`",
+                    self._tok_span(name),
+                )
+            )
+            return ast.Duration(amount=1, unit="day", span=self.here)
+        return ast.Duration(amount=0, unit="day", param=self._ident(name), span=self.here)
 
     # -- expressions
 

@@ -63,11 +63,16 @@ def instant(value: dt.datetime) -> str:
 
 
 def duration(value: ast.Duration) -> str:
-    return value.text()
+    """A duration as written: its amount and unit, or the name of the
+    duration param that stands for it (SPEC §5.2)."""
+    return value.param if value.param is not None else value.text()
 
 
 def sla_text(value: ast.Duration | ast.BusinessSla) -> str:
-    """An SLA as written: ``4 hours``, ``4 business hours``, ``1 business day of emea``."""
+    """An SLA as written: ``4 hours``, ``4 business hours``, ``1 business day of emea``, or
+    the name of the duration param that stands for it (SPEC §5.2)."""
+    if isinstance(value, ast.Duration):
+        return duration(value)
     return value.text()
 
 

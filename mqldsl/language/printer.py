@@ -300,7 +300,9 @@ class _Printer:
         elif isinstance(item, ast.Calendar):
             self._calendar(item)
         elif isinstance(item, ast.Param):
-            line = f"param {item.name} = {literal(item.value)}"
+            value = item.value
+            shown = duration(value) if isinstance(value, ast.Duration) else literal(value)
+            line = f"param {item.name} = {shown}"
             if item.description is not None:
                 line += f" {string(item.description)}"
             self._emit(item, "", [line])

@@ -42,9 +42,11 @@ def signed(value: float | int) -> str:
 
 
 def duration(value: ast.Duration) -> str:
+    """`30 days`; a duration param's name follows its value (SPEC §5.2):
+    `30 days (param `demo_window`)`."""
     amount = number(value.amount)
     unit = value.unit if value.amount == 1 else value.unit + "s"
-    return f"{amount} {unit}"
+    return f"{amount} {unit}" + (f" (param `{value.param}`)" if value.param is not None else "")
 
 
 _DAY_WORDS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -102,7 +104,7 @@ def calendar(info: CalendarInfo) -> str:
 
 def window(value: ast.Window) -> str:
     if isinstance(value, ast.Duration):
-        if value.amount == 1:
+        if value.amount == 1 and value.param is None:
             return f"in the last {value.unit}"
         return f"in the last {duration(value)}"
     return "at any time"

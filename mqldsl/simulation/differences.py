@@ -19,6 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from mqldsl.analysis.bound import bind
+from mqldsl.analysis.durations import magnitude, plain
 from mqldsl.analysis.matching import match_rules
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.language import ast
@@ -52,6 +54,8 @@ def _params_read(model: CheckedPolicy, node: Any) -> set[str]:
             ref = model.refs.get(id(part))
             if ref is not None and ref.kind == "param":
                 found.add(ref.name)
+        elif isinstance(part, ast.Pattern) and isinstance(part.window, ast.Duration):
+            found.update([part.window.param] if part.window.param else [])  # SPEC §5.2
     return found
 
 
@@ -221,21 +225,29 @@ def differences(
                 node = rule.pattern if isinstance(rule, ast.PerRule) else rule.condition
                 reads(model, node, _parts_moved(name))
             reads(model, info.node.formula, _score_moved(name))
+            if info.node.decay is not None and info.node.decay.every.param is not None:
+                readers.setdefault(info.node.decay.every.param, []).append(_score_moved(name))
         for stage in model.stages.stages:
             reads(model, stage.condition, _stage_moved(stage.name))
         for disqualifier in model.disqualifiers:
             reads(model, disqualifier.condition, _reason_moved(disqualifier.reason))
         for recycle in model.recycles:
             reads(model, recycle.condition, _recycle_moved(recycle.from_stage))
-    routes_moved: Moved = lambda a, b: _routes(base, a) != _routes(proposed, b)  # noqa: E731
+    # The SLAs as run: a duration param may give them other lengths (SPEC §5.2).
+    base_run, proposed_run = bind(base, base_params), bind(proposed, proposed_params)
+    routes_moved: Moved = lambda a, b: _routes(base_run, a) != _routes(proposed_run, b)  # noqa: E731
     for model in (base, proposed):
         for route in model.routes:
             reads(model, route.condition, routes_moved)
+            if isinstance(route.sla, ast.Duration) and route.sla.param is not None:
+                readers.setdefault(route.sla.param, []).append(routes_moved)
 
     for name in sorted(set(base_params) | set(proposed_params)):
         old, new = base_params.get(name), proposed_params.get(name)
-        if old != new:
-            found.append(Difference(f"param {name}", old, new, _any(readers.get(name, []))))
+        if magnitude(old) != magnitude(new):
+            found.append(
+                Difference(f"param {name}", plain(old), plain(new), _any(readers.get(name, [])))
+            )
     found += _rules(base, proposed)
 
     def condition(stage: ast.Stage) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.evaluator import DISQUALIFIED
 from mqldsl.engine.runtime import format_instant
+from mqldsl.language import ast
 from mqldsl.simulation.distributions import distributions, thresholds
 from mqldsl.simulation.records import LeadRecord
 from mqldsl.simulation.results import PolicySummary, SimulationReport
@@ -448,6 +449,8 @@ def report(
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, ast.Duration):
+        return value.text()
     if isinstance(value, tuple):
         return list(value)
     if isinstance(value, dt.date):

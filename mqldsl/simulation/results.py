@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from mqldsl.analysis.durations import plain
+
 Json = dict[str, Any]
 
 
@@ -271,7 +273,7 @@ class SweepRow:
     metrics: Json
 
     def to_json(self) -> Json:
-        return {"params": self.params, "metrics": self.metrics}
+        return {"params": plain(self.params), "metrics": self.metrics}
 
 
 @dataclass(frozen=True)
@@ -295,7 +297,7 @@ class SweepReport:
             "as_of": self.as_of,
             "leads": self.leads,
             "params": self.params,
-            "current": self.current,
+            "current": plain(self.current),
             "rows": [row.to_json() for row in self.rows],
         }
 

@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from mqldsl.analysis.bound import bind
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.parallel import can_fork, ordered_map
 from mqldsl.engine.runtime import Lead, TimelineTooLong
@@ -60,6 +61,8 @@ def _params_read(model: CheckedPolicy, node: object, found: set[str]) -> None:
             ref = model.refs.get(id(item))
             if ref is not None and ref.kind == "param":
                 found.add(ref.name)
+        elif isinstance(item, ast.Duration) and item.param is not None:
+            found.add(item.param)  # a window or decay period (SPEC §5.2)
         if dataclasses.is_dataclass(item) and not isinstance(item, type):
             stack.extend(getattr(item, f.name) for f in dataclasses.fields(item))
         elif isinstance(item, tuple | list):
@@ -120,7 +123,8 @@ class _Deciders:
     def __init__(self, job: _Job) -> None:
         self.job = job
         self.parts = []
-        for model, params in job.variants:
+        for unbound, params in job.variants:
+            model = bind(unbound, params)  # the routes' SLAs as run (SPEC §5.2)
             names = model.stage_names
             sql_index = names.index(job.sql_stage) if job.sql_stage in names else None
             self.parts.append(

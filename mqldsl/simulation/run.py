@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from mqldsl.analysis.bound import bind
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.evaluator import Evaluator
 from mqldsl.engine.parallel import can_fork, ordered_map
@@ -38,6 +39,7 @@ def evaluate_all(
 ) -> tuple[list[LeadRecord], dict[str, Any]]:
     """Records per lead; the evaluation results of the leads in ``explain_ids``.
     ``progress`` is called with the number of leads done, now and then."""
+    model = bind(model, params)  # the routes' SLAs as run (SPEC §5.2)
     evaluator = Evaluator(model, params)
     names = model.stage_names
     mql_index = names.index(mql_stage)
@@ -92,6 +94,7 @@ def evaluate_sql(
     for all its runs)."""
     from mqldsl.warehouse.engine import DuckDBEngine
 
+    model = bind(model, params)  # the routes' SLAs as run (SPEC §5.2)
     names = model.stage_names
     mql_index = names.index(mql_stage)
     sql_index = names.index(sql_stage) if sql_stage in names else None
@@ -270,6 +273,7 @@ def run_policy(
     starts from them.
     """
     params = dict(spec.params)
+    model = bind(model, params)  # a duration param's length as run (SPEC §5.2)
     as_of = spec.as_of
     try:
         kept: dict[str, Any] = {}
@@ -317,6 +321,7 @@ def accept_into_sql_stage(
     is then whether the lead reached the SQL stage, and the report's SQLs
     and stage counts agree. Explained leads are explained again. Returns
     the records and the report's ``sales`` entry."""
+    model = bind(model, params)
     event, note = acceptance_event(model, spec.sql_stage)
     accepted = {r.id: index for index, r in enumerate(records) if r.sql}
     entry: dict[str, Any] = {

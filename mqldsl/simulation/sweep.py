@@ -11,9 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from mqldsl.analysis import types as T
+from mqldsl.analysis.bound import bind
+from mqldsl.analysis.durations import parse_duration
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.analysis.params import INT_MAX
 from mqldsl.io.errors import UsageProblem
+from mqldsl.language import ast
+from mqldsl.language.ast import UNIT_SECONDS
 from mqldsl.simulation.records import LeadRecord
 from mqldsl.simulation.results import SweepReport, SweepRow
 from mqldsl.simulation.reuse import (
@@ -55,13 +60,30 @@ def parse_sweep_param(model: CheckedPolicy, spec: str) -> SweepAxis:
     """``NAME=LO..HI[:STEP]`` as the values from LO to HI in STEPs (default:
     1 for a whole-number param, a tenth of the range otherwise); at most
     :data:`MAX_VALUES`. :class:`UsageProblem` (option ``--param``) otherwise."""
+    lengths = _LENGTHS.fullmatch(spec)
+    if lengths and lengths.group(1) in model.params:
+        info = model.params[lengths.group(1)]
+        if info.type == T.DURATION:
+            return _duration_axis(model, spec, info.name, *lengths.groups()[1:])
+        if not _SPEC.fullmatch(spec) and any(_is_duration(v) for v in lengths.groups()[1:3]):
+            raise UsageProblem(
+                f"`{spec}`: param `{info.name}` holds {T.noun(info.type)}, not a duration",
+                "--param",
+            )
     match = _SPEC.fullmatch(spec)
     if not match:
         raise UsageProblem(f"`{spec}` is not NAME=LO..HI[:STEP]", "--param")
     name, low, high, step = match.groups()
-    info = model.params.get(name)
-    if info is None:
+    found = model.params.get(name)
+    if found is None:
         raise UsageProblem(f"error[E204]: unknown param `{name}`", "--param")
+    info = found
+    if info.type == T.DURATION:
+        raise UsageProblem(
+            f"`{spec}`: param `{name}` holds a duration; give durations with units, "
+            f"e.g. {name}=7d..35d:7d",
+            "--param",
+        )
     if not info.type.is_numeric:
         raise UsageProblem(f"param `{name}` is not a number", "--param")
     whole = info.type.kind == "int"
@@ -88,6 +110,60 @@ def parse_sweep_param(model: CheckedPolicy, spec: str) -> SweepAxis:
     if len(values) > MAX_VALUES:
         raise UsageProblem(f"`{spec}` gives {len(values)} values; at most {MAX_VALUES}", "--param")
     return SweepAxis(name, values)
+
+
+_LENGTHS = re.compile(r"\s*([a-z_][a-z0-9_]*)\s*=\s*([^:]*?)\s*\.\.\s*([^:]*?)\s*(?::\s*(.*?))?\s*")
+
+
+def _is_duration(text: str) -> bool:
+    try:
+        parse_duration(text)
+    except ValueError:
+        return False
+    return True
+
+
+# The unit a swept duration's values are written in: the STEP's (else LO's) when
+# every value is a whole number of it, else the largest unit that is.
+_UNIT_ORDER = ("week", "day", "hour", "minute")
+
+
+def _duration_axis(
+    model: CheckedPolicy, spec: str, name: str, low: str, high: str, step: str | None
+) -> SweepAxis:
+    """A duration param's values, ``LO..HI[:STEP]`` written as `--set` takes a
+    duration (`7d..35d:7d`, `"7 days".."5 weeks":"1 week"`); STEP defaults to
+    one of LO's unit."""
+    try:
+        lo, hi = parse_duration(low), parse_duration(high)
+        delta = parse_duration(step) if step else ast.Duration(amount=1, unit=lo.unit)
+    except ValueError as exc:
+        zero = step is not None and re.fullmatch(r"-.*|0+(\.0*)?\s*[a-z ]*", step.strip())
+        why = "a positive STEP is needed" if zero else str(exc)
+        raise UsageProblem(f"`{spec}`: {why}", "--param") from None
+    if hi.seconds < lo.seconds:
+        raise UsageProblem(f"`{spec}`: need LO <= HI", "--param")
+    count = math.floor((hi.seconds - lo.seconds) / delta.seconds + 1e-9) + 1
+    if count > MAX_VALUES:
+        raise UsageProblem(f"`{spec}` gives {count} values; at most {MAX_VALUES}", "--param")
+    seconds = [lo.seconds + k * delta.seconds for k in range(count)]
+    units = [delta.unit, *_UNIT_ORDER]
+    unit = next(u for u in units if all((s / UNIT_SECONDS[u]).is_integer() for s in seconds))
+    values = [ast.Duration(amount=round(s / UNIT_SECONDS[unit]), unit=unit) for s in seconds]
+    for value in values:
+        try:
+            bind(model, {name: value})  # checked with the policy before any run (cached)
+        except ValueError as exc:
+            raise UsageProblem(f"`{spec}`: {exc}", "--param") from None
+    return SweepAxis(name, values)
+
+
+def _as_swept(axis: SweepAxis, value: Any) -> Any:
+    """``value`` as the axis writes it: a duration param's `30 days` is the
+    row `30 days` of a sweep in days, and its `4 weeks` in a sweep in weeks."""
+    if isinstance(value, ast.Duration):
+        return next((v for v in axis.values if v.seconds == value.seconds), value)
+    return value
 
 
 def check_axes(axes: Sequence[SweepAxis], limit: int = MAX_COMBINATIONS) -> int:
@@ -165,11 +241,16 @@ def sweep(
             and len(combinations) > 1
             and not score_params(model) & {axis.name for axis in axes}
         )
+        # tune's cache re-evaluates conditions at fixed instants: a swept duration param
+        # moves the instants (SPEC §5.2, §7), and recycling restarts timelines.
+        rethreshold = not model.recycles and all(
+            model.params[axis.name].type != T.DURATION for axis in axes
+        )
         per_call = variants_per_call(len(loaded.leads)) if reusing else 1
         for first in range(0, len(combinations), per_call):
             group = combinations[first : first + per_call]
             decided: list[list[LeadRecord]] | list[None] = [None] * len(group)
-            if reusing and not model.recycles and len(group) >= CACHE_FROM:
+            if reusing and rethreshold and len(group) >= CACHE_FROM:
                 decided = decide_by_cache(
                     model,
                     options.params,
@@ -218,7 +299,7 @@ def sweep(
         leads=len(loaded.leads),
         params=[axis.name for axis in axes],
         rows=rows,
-        current={axis.name: running[axis.name] for axis in axes},
+        current={axis.name: _as_swept(axis, running[axis.name]) for axis in axes},
         notes=loaded.lines,
         rejected=loaded.rejected,
     )

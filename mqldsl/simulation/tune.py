@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mqldsl.analysis.checker import check_text
+from mqldsl.analysis.durations import magnitude, plain
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.runtime import Lead, format_instant, to_seconds
 from mqldsl.io.errors import InputProblem, UsageProblem
@@ -87,7 +88,7 @@ class TuneReport:
     summary: str | None = field(default=None, compare=False)  # N read, N used, N rejected
 
     def to_json(self) -> Json:
-        return {
+        data: Json = {
             "policy": {"title": self.title, "file": self.file, "version": self.version},
             "as_of": self.as_of,
             "maximize": self.maximize,
@@ -108,6 +109,7 @@ class TuneReport:
             "diff": self.diff,
             "notes": list(self.notes),
         }
+        return plain(data)  # type: ignore[no-any-return]
 
 
 # ---------------------------------------------------------------- the split
@@ -169,7 +171,10 @@ def _show(value: Any, kind: str) -> str:
         return f"{int(value)}.0" if kind == "number" else str(int(value))
     if kind == "number" and isinstance(value, int):
         return f"{value}.0"
-    return str(value)
+    return str(value)  # a duration: as the policy writes it, `14 days`
+
+
+_UNIT = r"(?:[ \t]+(?:minute|hour|day|week)s?)"
 
 
 def tuned_policy_text(model: CheckedPolicy, values: Mapping[str, Any]) -> str:
@@ -189,7 +194,7 @@ def tuned_policy_text(model: CheckedPolicy, values: Mapping[str, Any]) -> str:
             )
         begin = starts[span.line - 1] + span.column - 1
         end = starts[span.end_line - 1] + span.end_column - 1
-        found = re.compile(rf"param\s+{re.escape(name)}\s*=\s*(-?[0-9][0-9_.]*)").match(
+        found = re.compile(rf"param\s+{re.escape(name)}\s*=\s*(-?[0-9][0-9_.]*{_UNIT}?)").match(
             text, begin, end
         )
         if found is None:  # pragma: no cover - the checker read a number here
@@ -274,8 +279,10 @@ class _Evaluation:
 def _distance(values: Values, current: Values, axes: Sequence[SweepAxis]) -> float:
     total = 0.0
     for axis in axes:
-        width = (max(axis.values) - min(axis.values)) or 1
-        total += abs(float(values[axis.name]) - float(current[axis.name])) / width
+        sizes = [magnitude(v) for v in axis.values]
+        width = (max(sizes) - min(sizes)) or 1
+        gap = float(magnitude(values[axis.name])) - float(magnitude(current[axis.name]))
+        total += abs(gap) / width
     return total
 
 
@@ -365,7 +372,11 @@ def tune(
 
     def rank(values: Values) -> tuple[Any, ...]:
         score = evaluation.fit(values)[maximize]
-        return (-score, _distance(values, current, axes), tuple(values[n] for n in names))
+        return (
+            -score,
+            _distance(values, current, axes),
+            tuple(magnitude(values[n]) for n in names),
+        )
 
     if all(evaluation.fit(v)[maximize] is None for v in candidates):
         raise InputProblem(
@@ -458,7 +469,7 @@ def _curve(
     the direction its bound prefers; `mqls`, fewer is better, without one)."""
     name = axes[0].name
     if len(axes) == 1:
-        ordered = sorted(candidates, key=lambda v: v[name])
+        ordered = sorted(candidates, key=lambda v: magnitude(v[name]))
         return "curve", [_point(v, evaluation.fit(v), maximize, constraints) for v in ordered]
     if constraints.parts:
         second = constraints.parts[0].metrics[0]
@@ -476,7 +487,7 @@ def _curve(
         for p in points
         if not any(q[0] >= p[0] and q[1] >= p[1] and (q[0] > p[0] or q[1] > p[1]) for q in points)
     ]
-    front.sort(key=lambda p: (-p[0], -p[1], tuple(p[2][a.name] for a in axes)))
+    front.sort(key=lambda p: (-p[0], -p[1], tuple(magnitude(p[2][a.name]) for a in axes)))
     seen: set[tuple[Any, Any]] = set()
     rows = []
     for objective, other, values in front:

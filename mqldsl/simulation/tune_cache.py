@@ -4,8 +4,9 @@ the conditions that mention a tuned param are evaluated again per candidate.
 Why it equals a full run (``evaluate_all`` with the candidate's params):
 
 - the instants of a lead's timeline (SPEC §7) come from its events, the
-  policy's windows and decay periods, and the as-of instant; the language
-  has no duration params, so no tuned value moves them;
+  policy's windows and decay periods, and the as-of instant; a tuned
+  duration param (SPEC §5.2) moves them, so with one every candidate is a
+  full run, and no other tuned value moves them;
 - when no score mentions a tuned param, every score at every instant is the
   same for every candidate;
 - without `recycle`, every instant is evaluated from the start of the
@@ -38,7 +39,9 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from mqldsl.analysis.bound import bind
 from mqldsl.analysis.model import CheckedPolicy
+from mqldsl.analysis.types import DURATION
 from mqldsl.engine.interpreter import Context, Interpreter
 from mqldsl.engine.runtime import Lead, TimelineTooLong, instants
 from mqldsl.engine.timelines import MemoEvaluator, score_timelines
@@ -58,6 +61,9 @@ def _mentions(model: CheckedPolicy, node: ast.Expr | None, names: set[str]) -> b
             ref = model.refs.get(id(part))
             if ref is not None and ref.kind == "param" and ref.name in names:
                 return True
+        window = getattr(part, "window", None)  # a pattern's, also under `no` and `count`
+        if isinstance(window, ast.Duration) and window.param in names:
+            return True
     return False
 
 
@@ -70,7 +76,8 @@ def scores_using(model: CheckedPolicy, tuned: Sequence[str]) -> list[str]:
         parts: list[ast.Expr | None] = [node.formula]
         for rule in node.rules or ():
             parts.append(rule.condition if isinstance(rule, ast.WhenRule) else rule.pattern)
-        if any(_mentions(model, part, names) for part in parts):
+        decay = node.decay.every.param if node.decay is not None else None
+        if decay in names or any(_mentions(model, part, names) for part in parts):
             found.append(name)
     return found
 
@@ -117,7 +124,9 @@ class DecisionCache:
         mql_stage: str,
         sql_stage: str | None,
     ) -> None:
-        self.model = model
+        # With a duration param set (--set), the policy checked with its length (SPEC §5.2):
+        # the conditions below are evaluated on its nodes.
+        self.model = model = bind(model, base)
         self.leads = leads
         self.base = dict(base)
         self.as_of = as_of
@@ -125,8 +134,11 @@ class DecisionCache:
         self.sql_stage = sql_stage
         names = set(tuned)
         feeding = scores_using(model, tuned)
+        lengths = [name for name in tuned if model.params[name].type == DURATION]
         self.reason: str | None = None
-        if feeding:
+        if lengths:
+            self.reason = f"param `{lengths[0]}` is a duration: it moves the timeline's instants"
+        elif feeding:
             self.reason = f"score `{feeding[0]}` uses a tuned param"
         elif model.recycles:
             self.reason = "the policy recycles leads"

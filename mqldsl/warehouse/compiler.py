@@ -37,6 +37,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
+from mqldsl.analysis.bound import bind
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.analysis.stamp import PolicyStamp, policy_stamp
 from mqldsl.language.diagnostics import DiagnosticsError
@@ -102,6 +103,7 @@ def compile_sql(
     to other values than the policy's (`NAME=VALUE; ...`, NULL for none).
     Raises DiagnosticsError (E6xx) for what SQL cannot evaluate faithfully.
     """
+    model = bind(model, params)
     problems = sql_diagnostics(model)
     if problems:
         raise DiagnosticsError(problems, model.source)

@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from mqldsl.analysis.bound import bind
 from mqldsl.analysis.limits import MAX_INSTANTS
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.runtime import Lead, TimelineTooLong, too_long
@@ -153,7 +154,7 @@ class DuckDBEngine:
                 f"a lead has {most[0]:,} events; the SQL back end counts at most {MAX_COUNT:,} "
                 "per lead: score these journeys with the Python engine"
             )
-        long = self.long_timelines(as_of, limit=1)
+        long = self.long_timelines(as_of, limit=1, params=params)
         if long:
             lead_id, size, events, oldest = long[0]
             raise TimelineTooLong(f"lead `{lead_id}`: " + self._too_long(size, events, oldest))
@@ -165,19 +166,21 @@ class DuckDBEngine:
         return self._chunked(self.compile(as_of, params, first_entries, chunked=True), chunks)
 
     def long_timelines(
-        self, as_of: float, limit: int | None = None
+        self, as_of: float, limit: int | None = None, params: Mapping[str, Any] | None = None
     ) -> list[tuple[str, int, int, float]]:
         """The leads whose timeline is longer than :data:`MAX_INSTANTS` (counted as
         ``engine.runtime.timeline_size`` counts it), in input order: (id, size, events, the
-        oldest event's instant). At most ``limit`` of them."""
+        oldest event's instant). At most ``limit`` of them. ``params`` may give a duration
+        param another length (SPEC §5.2)."""
+        model = bind(self.model, params)
         periods = sorted(
             {
                 round(info.node.decay.every.seconds * 1_000_000)
-                for info in self.model.scores.values()
+                for info in model.scores.values()
                 if info.node.decay is not None
             }
         )
-        windows = sorted({round(w * 1_000_000) for w in self.model.windows})
+        windows = sorted({round(w * 1_000_000) for w in model.windows})
         at_us = "date_diff('microsecond', TIMESTAMP '1970-01-01', e.\"at\")"
         age = f"date_diff('microsecond', e.\"at\", {timestamp(as_of).sql('duckdb')})"
         terms = ["1"]
