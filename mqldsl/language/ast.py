@@ -540,11 +540,16 @@ class Recycle:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Route:
+    """``route STAGE to QUEUE [on EVENT [where COND]] [when COND] [, sla D]``: ``on`` None
+    is an entry route; otherwise a hot-event route (SPEC §8), a handoff at each matching
+    event while the lead is in the stage."""
+
     stage: str
     queue: str
     condition: Expr | None
     sla: Duration | None
     span: Span = _span()
+    on: Pattern | None = None
 
 
 # ---------------------------------------------------------------- examples

@@ -237,6 +237,7 @@ class AstBuilder(ExpressionBuilder):
         self,
         stage: Token,
         queue: Token,
+        on: ast.Pattern | None,
         condition: ast.Expr | None,
         sla: ast.Duration | None,
     ) -> ast.Route:
@@ -246,7 +247,11 @@ class AstBuilder(ExpressionBuilder):
             condition=condition,
             sla=sla,
             span=self.here,
+            on=on,
         )
+
+    def route_on(self, pattern: ast.Pattern) -> ast.Pattern:
+        return pattern
 
     # -- examples
 
