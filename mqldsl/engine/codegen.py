@@ -388,6 +388,8 @@ class _Compiler(ExpressionCode):
                 w.line("return -1")
                 return
             for number, route in enumerate(model.routes):
+                if route.on is not None:  # a hot-event route: see _hot_function
+                    continue
                 test = f"stage == {names.index(route.stage)}"
                 if route.condition is not None:
                     test += f" and {self.cond(route.condition)}"

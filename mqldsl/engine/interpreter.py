@@ -361,10 +361,10 @@ class Interpreter(ast.ContextVisitor[Context, Any]):
         return self.run(lead, as_of)[0]
 
     def route_index(self, lead: Lead, stage: str, at: float, start: float) -> int:
-        """The number of the first route of ``stage`` whose condition holds at ``at``; -1."""
+        """The number of the first entry route of ``stage`` whose condition holds at ``at``; -1."""
         ctx = Context(lead, at, start, self.scores(lead, at, start))
         for number, route in enumerate(self.model.routes):
-            if route.stage != stage:
+            if route.stage != stage or route.on is not None:
                 continue
             if route.condition is None or self.eval(route.condition, ctx):
                 return number

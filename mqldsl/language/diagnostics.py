@@ -164,6 +164,7 @@ CODES: dict[str, str] = {
     "E408": "example event after the example's instant",
     "E409": "stages block without stages",
     "E410": "example too long to evaluate",
+    "E411": "window on a hot-event route",
     # W5xx warnings
     "W501": "threshold that can never be reached",
     "W502": "condition that can never hold",
@@ -178,4 +179,5 @@ CODES: dict[str, str] = {
     "E601": "recycling in SQL",
     "E602": "account fields in SQL",
     "E603": "column name clash in SQL",
+    "E604": "hot-event routes in SQL",
 }
