@@ -132,7 +132,9 @@ class _Compiler(ExpressionCode):
         self._instant_function()
         self._recycle_function()
         self._route_function()
-        self._hot_function()
+        has_hot = any(r.on is not None for r in model.routes)
+        if has_hot:
+            self._hot_function()
         # What is the same at every instant, once per lead.
         self.w = lead_level
         for name in model.score_order:
@@ -186,7 +188,7 @@ class _Compiler(ExpressionCode):
         w.lines.extend(body.lines)
         w.line(
             "return _drive(META, lead, as_of, explain, "
-            "scores, scores_explain, instant, recycle, route, pts, hot)"
+            f"scores, scores_explain, instant, recycle, route, pts, {'hot' if has_hot else 'None'})"
         )
         w.outdent()
         return w.source()
