@@ -69,7 +69,7 @@ def assert_same(python: list[bytes], sql: list[bytes], text: str = "") -> None:
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(
-    policies(recycling=False),
+    policies(recycling=False, hot=False),
     st.lists(leads(), min_size=1, max_size=5),
     st.sampled_from([None, 1, 4]),
 )
