@@ -133,7 +133,10 @@ def test_an_event_in_a_later_stage_without_routes_of_its_own_hands_off(run: Run)
     result = run(POLICY, subject, T)
     assert result.decision.stage == "opportunity"
     assert route_of(result) == ("sdr_inbound", -2 * DAY, -2 * DAY + 5 * MINUTE)
-    assert handoffs(result) == [(-13 * DAY, "mql", "sdr_plg"), (-2 * DAY, "opportunity", "sdr_inbound")]
+    assert handoffs(result) == [
+        (-13 * DAY, "mql", "sdr_plg"),
+        (-2 * DAY, "opportunity", "sdr_inbound"),
+    ]
     # With a route of its own, the later stage takes no `on` route of mql.
     owned = POLICY + "route opportunity to account_exec, sla 2 days\n"
     result = run(owned, subject, T)
@@ -389,7 +392,9 @@ def test_every_handoff_is_a_request_for_a_touch() -> None:
             [("use", -21 * DAY), ("use", -20 * DAY), ("demo_request", -6 * DAY + 9 * HOUR)]
         )
     ))  # fmt: skip
-    b = Lead("B", {"size": 1}, (Event(T - 20 * DAY, "use", {}, 0), Event(T - 19 * DAY, "use", {}, 1)))
+    b = Lead(
+        "B", {"size": 1}, (Event(T - 20 * DAY, "use", {}, 0), Event(T - 19 * DAY, "use", {}, 1))
+    )
     records = []
     for subject in (a, b):
         result = evaluator.run(subject, T)

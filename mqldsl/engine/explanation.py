@@ -66,7 +66,7 @@ def _instant(value: float | None) -> str | None:
 def _route_json(route: RouteDecision | None) -> dict[str, Any] | None:
     if route is None:
         return None
-    data = {
+    data: dict[str, Any] = {
         "queue": route.queue,
         "sla": route.sla,
         "at": format_instant(route.entered),

@@ -264,9 +264,7 @@ class Interpreter(ast.ContextVisitor[Context, Any]):
 
     def _run(
         self, lead: Lead, as_of: float, explain: bool
-    ) -> tuple[
-        Decision, list[TimelineStep], float, dict[str, tuple[float, int]], list[Handoff]
-    ]:
+    ) -> tuple[Decision, list[TimelineStep], float, dict[str, tuple[float, int]], list[Handoff]]:
         model = self.model
         names = model.stage_names
         decay_periods = [

@@ -186,7 +186,9 @@ def metrics(
     judged = [
         q for q in with_sla if q.touch is not None or (q.sla is not None and q.at + q.sla <= as_of)
     ]
-    met = [q for q in judged if q.touch is not None and q.sla is not None and q.touch <= q.at + q.sla]
+    met = [
+        q for q in judged if q.touch is not None and q.sla is not None and q.touch <= q.at + q.sla
+    ]
     touched = [q for q in requests if q.touch is not None]
     waiting = [q for q in requests if q.touch is None]
     result: dict[str, Any] = {
