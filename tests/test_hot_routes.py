@@ -446,3 +446,23 @@ def test_every_handoff_is_a_request_for_a_touch() -> None:
     queues = {q["queue"]: q for q in sla_by_queue(model, replayed, T, True)["queues"]}
     assert (queues["sdr_inbound"]["judged"], queues["sdr_inbound"]["met"]) == (1, 0)
     assert format_instant(T) == "2026-11-01T00:00:00Z"
+
+
+def test_a_hot_event_that_makes_the_mql_is_one_request_to_its_queue() -> None:
+    # The demo request makes the MQL at -2 days: the entry (sdr_plg) and the `on` route fire
+    # at one instant and the `on` route's handoff stands: one request, to sdr_inbound.
+    model = check_text(POLICY).model
+    assert model is not None
+    subject = lead(("use", -3 * DAY), ("demo_request", -2 * DAY))
+    result = Evaluator(model).run(subject, T)
+    record = lead_record(
+        model,
+        subject,
+        result.decision,
+        result.first_entries,
+        model.stage_names.index("mql"),
+        None,
+        handoffs=result.handoffs,
+    )
+    assert (record.handoff, record.queue, record.sla) == (T - 2 * DAY, "sdr_inbound", 5 * MINUTE)
+    assert [(q.at - T, q.queue) for q in record.touch_requests()] == [(-2 * DAY, "sdr_inbound")]

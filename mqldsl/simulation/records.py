@@ -86,6 +86,18 @@ def lead_record(
                 queue = route.queue
                 sla = route.sla.seconds if route.sla is not None else None
             break
+    # The hot-event handoffs: at one instant, the last stands (SPEC §8), and one at the MQL
+    # handoff's instant stands over the entry's: it is the MQL handoff's queue and SLA.
+    standing: dict[float, TouchRequest] = {}
+    for h in handoffs:
+        if h.event >= 0:
+            sla_of = routes[h.route].sla
+            seconds = sla_of.seconds if sla_of is not None else None
+            standing[h.at] = TouchRequest(h.at, routes[h.route].queue, seconds)
+    if handoff is not None and handoff in standing:
+        over = standing.pop(handoff)
+        queue, sla = over.queue, over.sla
+    requests = tuple(standing.values())
     truth = lead.truth or {}
     as_of = decision.as_of
     buyer = truth.get("buyer") if isinstance(truth.get("buyer"), bool) else None
@@ -120,15 +132,7 @@ def lead_record(
         known_from=created if created is not None else first_event,
         outcome_after=later,
         last_event=max((e.at for e in lead.events if e.at <= as_of), default=None),
-        requests=tuple(
-            TouchRequest(
-                h.at,
-                routes[h.route].queue,
-                sla_seconds.seconds if (sla_seconds := routes[h.route].sla) is not None else None,
-            )
-            for h in handoffs
-            if h.event >= 0
-        ),
+        requests=requests,
     )
 
 
