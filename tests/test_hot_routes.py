@@ -466,3 +466,31 @@ def test_a_hot_event_that_makes_the_mql_is_one_request_to_its_queue() -> None:
     )
     assert (record.handoff, record.queue, record.sla) == (T - 2 * DAY, "sdr_inbound", 5 * MINUTE)
     assert [(q.at - T, q.queue) for q in record.touch_requests()] == [(-2 * DAY, "sdr_inbound")]
+
+
+def test_coverage_counts_a_hot_route_when_it_made_an_examples_route(tmp_path: Any) -> None:
+    from mqldsl.engine.coverage import uncovered
+    from mqldsl.engine.testing import run_examples
+
+    head = POLICY.replace('policy "hot"\n', 'policy "hot"\neffective 2026-12-01\n')
+    lines = head.splitlines()
+    entry_line = lines.index("route mql to sdr_plg, sla 1 day") + 1
+    hot_line = lines.index("route mql to sdr_inbound on demo_request, sla 5 minutes") + 1
+
+    def routes_uncovered(events: str, queue: str) -> list[str]:
+        path = tmp_path / "p.mql"
+        path.write_text(
+            head + f'example "e" {{\n  use at -21 days, -20 days\n{events}'
+            f"  expect route {queue}\n}}\n"
+        )
+        run_ = run_examples(path)
+        assert run_.check.model is not None and run_.passed == 1
+        return [line for line in uncovered(run_.check.model, run_.outcomes) if "route" in line]
+
+    # A demo after usage: the hot route made the route; the entry route's handoff was
+    # superseded, so it is not what any example's route came from.
+    assert routes_uncovered("  demo_request at -1 day\n", "sdr_inbound") == [
+        f"route mql to sdr_plg (line {entry_line})"
+    ]
+    # Usage only: the entry route made it; the hot route never fired.
+    assert routes_uncovered("", "sdr_plg") == [f"route mql to sdr_inbound (line {hot_line})"]

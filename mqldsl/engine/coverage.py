@@ -13,17 +13,25 @@ from mqldsl.language.notation import rule_text
 def uncovered(model: CheckedPolicy, outcomes: Sequence[ExampleResult]) -> list[str]:
     """One line per part of ``model`` no outcome exercised: a rule that gave
     no points, a stage never entered, a disqualifier never met, a route never
-    taken; in the policy's order, each with its line."""
+    taken (a hot-event route: that never made an example's route); in the policy's order,
+    each with its line."""
     used_rules: set[tuple[str, int]] = set()
     stages: set[str] = set()
     reasons: set[str] = set()
     queues: set[tuple[str, str]] = set()
+    hot: set[int] = set()  # the hot-event routes (by number) that made a decision's route
     for outcome in outcomes:
         decision = outcome.result.decision
         stages.update(step.stage for step in outcome.result.steps)
         reasons.update(decision.disqualified)
-        if decision.route is not None:
-            queues.add((decision.stage, decision.route.queue))
+        route = decision.route
+        if route is not None and route.trigger is None:
+            queues.add((decision.stage, route.queue))
+        elif route is not None:  # a hot-event route made it: the last handoff at its instant
+            numbers = [
+                h.route for h in outcome.result.handoffs if h.event >= 0 and h.at == route.entered
+            ]
+            hot.update(numbers[-1:])
         for name, parts in (outcome.result.contributions or {}).items():
             for index, given in enumerate(parts):
                 if given:
@@ -39,8 +47,9 @@ def uncovered(model: CheckedPolicy, outcomes: Sequence[ExampleResult]) -> list[s
     for d in model.disqualifiers:
         if d.reason not in reasons:
             lines.append(f'disqualifier "{d.reason}" (line {d.span.line})')
-    for route in model.routes:
-        if (route.stage, route.queue) not in queues:
+    for number, route in enumerate(model.routes):
+        taken = number in hot if route.on is not None else (route.stage, route.queue) in queues
+        if not taken:
             lines.append(f"route {route.stage} to {route.queue} (line {route.span.line})")
     return lines
 
