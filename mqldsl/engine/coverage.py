@@ -24,12 +24,12 @@ def uncovered(model: CheckedPolicy, outcomes: Sequence[ExampleResult]) -> list[s
         decision = outcome.result.decision
         stages.update(step.stage for step in outcome.result.steps)
         reasons.update(decision.disqualified)
-        route = decision.route
-        if route is not None and route.trigger is None:
-            queues.add((decision.stage, route.queue))
-        elif route is not None:  # a hot-event route made it: the last handoff at its instant
+        made = decision.route
+        if made is not None and made.trigger is None:
+            queues.add((decision.stage, made.queue))
+        elif made is not None:  # a hot-event route made it: the last handoff at its instant
             numbers = [
-                h.route for h in outcome.result.handoffs if h.event >= 0 and h.at == route.entered
+                h.route for h in outcome.result.handoffs if h.event >= 0 and h.at == made.entered
             ]
             hot.update(numbers[-1:])
         for name, parts in (outcome.result.contributions or {}).items():
