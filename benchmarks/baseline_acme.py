@@ -299,15 +299,22 @@ def decide(lead: Journey, as_of: float) -> bytes:
         # Unsubscribed is the one disqualifier left, and disqualified for ever.
         reasons = b'["Unsubscribed"]' if label == "disqualified" else b"[]"
     route = b"null"
+    # The route's `entered` is its handoff instant: the entry into the stage (acme has no
+    # hot-event routes).
     if label == "mql":
         due = instant(entered["mql"] + (300 if p.channel == "inbound" else DAY)).encode()
+        at = instant(entered["mql"]).encode()
         if p.channel == "inbound":
-            route = b'{"queue":"sdr_inbound","sla":"5 minutes","due":"%s"}' % due
+            route = b'{"queue":"sdr_inbound","sla":"5 minutes","due":"%s","entered":"%s"}' % (
+                due,
+                at,
+            )
         else:
-            route = b'{"queue":"sdr_outbound","sla":"1 day","due":"%s"}' % due
+            route = b'{"queue":"sdr_outbound","sla":"1 day","due":"%s","entered":"%s"}' % (due, at)
     elif label == "sql":
         due = instant(entered["sql"] + DAY).encode()
-        route = b'{"queue":"account_exec","sla":"1 day","due":"%s"}' % due
+        at = instant(entered["sql"]).encode()
+        route = b'{"queue":"account_exec","sla":"1 day","due":"%s","entered":"%s"}' % (due, at)
     text = ",".join(f'"{stage}":"{instant(at)}"' for stage, at in entered.items())
     return b"".join(
         (

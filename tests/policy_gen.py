@@ -1,6 +1,6 @@
 """Hypothesis strategies for *checked* policies and journeys over a fixed
 schema: every construct of the expression language (aggregates included), both stage modes,
-decay, caps, ranges, derived scores, recycling, routes; journeys with events
+decay, caps, ranges, derived scores, recycling, routes (entry and hot-event); journeys with events
 on window edges, missing fields and events after the as-of instant."""
 
 from __future__ import annotations
@@ -127,6 +127,19 @@ def aggregate(draw: st.DrawFn) -> str:
     return f"{function}({text}{window})"
 
 
+@st.composite
+def hot_event(draw: st.DrawFn) -> str:
+    """The event of a hot-event route: a pattern without a window."""
+    event = draw(st.sampled_from(["ev1", "ev2", "ev3", "event"]))
+    if event == "ev1" and draw(st.booleans()):
+        return event + " where " + draw(where_ev1())
+    if event == "ev3" and draw(st.booleans()):
+        return event + " where " + draw(st.sampled_from(["v > 1.5", "v < 0", "v is present"]))
+    if event == "event" and draw(st.booleans()):
+        return event + " where " + draw(st.sampled_from(["n > 5", "e == a"]))
+    return event
+
+
 def numeric(scores: list[str]) -> st.SearchStrategy[str]:
     leaves = [
         st.just("n"),
@@ -223,9 +236,9 @@ def score_block(draw: st.DrawFn, name: str, earlier: list[str]) -> str:
 
 
 @st.composite
-def policies(draw: st.DrawFn, recycling: bool = True) -> str:
-    """A checked policy; ``recycling=False`` leaves out `recycle` rules (the
-    SQL back end refuses them)."""
+def policies(draw: st.DrawFn, recycling: bool = True, hot: bool = True) -> str:
+    """A checked policy; ``recycling=False`` leaves out `recycle` rules and ``hot=False``
+    hot-event routes (the SQL back end refuses both)."""
     text = 'policy "generated"\n\n' + SCHEMA + "\n"
     scores: list[str] = []
     for index in range(draw(st.integers(min_value=1, max_value=3))):
@@ -250,6 +263,8 @@ def policies(draw: st.DrawFn, recycling: bool = True) -> str:
         for _ in range(draw(st.integers(min_value=0, max_value=2))):
             queue = draw(st.sampled_from(["q1", "q2", "q3"]))
             route = f"route {name} to {queue}"
+            if hot and draw(st.integers(min_value=0, max_value=2)) == 0:
+                route += f" on {draw(hot_event())}"  # a hot-event route (SPEC §8)
             if draw(st.booleans()):
                 route += f" when {draw(condition(scores))}"
             if draw(st.booleans()):

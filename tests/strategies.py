@@ -291,6 +291,16 @@ body_items: st.SearchStrategy[ast.Item] = st.one_of(
         queue=names,
         condition=st.one_of(st.none(), exprs),
         sla=st.one_of(st.none(), lengths, business_slas),
+        # a hot-event route (SPEC §8); the checker refuses a window there, the parser not
+        on=st.one_of(
+            st.none(),
+            st.builds(
+                ast.Pattern,
+                event=any_event,
+                where=st.one_of(st.none(), where_exprs),
+                window=windows,
+            ),
+        ),
     ),
     st.builds(
         ast.Example,

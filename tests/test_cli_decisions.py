@@ -54,7 +54,12 @@ def test_score_writes_one_decision_per_lead_in_input_order(tmp_path: Path) -> No
         "stage": "mql",
         "scores": {"fit": 40, "intent": 30},
         "disqualified": [],
-        "route": {"queue": "sdr_inbound", "sla": "5 minutes", "due": "2026-10-31T23:05:00Z"},
+        "route": {
+            "queue": "sdr_inbound",
+            "sla": "5 minutes",
+            "due": "2026-10-31T23:05:00Z",
+            "entered": "2026-10-31T23:00:00Z",
+        },
         "entered": {"mql": "2026-10-31T23:00:00Z"},
         # acme.mql is canonical (tests/test_printer.py): its bytes are what `fmt` writes
         "policy": {"version": 4, "sha256": hashlib.sha256(Path(ACME).read_bytes()).hexdigest()},

@@ -90,7 +90,11 @@ def test_generated_journeys_of_every_scenario(tmp_path: Path, scenario: Path) ->
     last = max(e.at for lead in leads for e in lead.events)
     instants = [last + 86400, last - 20 * 86400, last + 0.5]
     # Today's params, then every param changed (the stamp lists them).
-    changed = {name: info.value + 1 for name, info in model.params.items()}
+    changed = {
+        name: info.value + 1
+        for name, info in model.params.items()
+        if isinstance(info.value, int | float) and not isinstance(info.value, bool)
+    }
     stages: set[str] = set()
     routes: set[tuple[bool, bool]] = set()
     for params in ({}, changed):

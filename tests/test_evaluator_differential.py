@@ -40,8 +40,12 @@ def test_compiled_equals_interpreted(
         assert [(s.at, s.stage, s.reason, s.recycled_by) for s in fast.steps] == [
             (s.at, s.stage, s.reason, s.recycled_by) for s in steps
         ], text
-        # The simulator's handoffs: the first entry into each stage and its route.
-        assert fast.first_entries == reference.result(lead, AS_OF).first_entries, text
+        # The simulator's handoffs: the first entry into each stage and its route, and
+        # every handoff (entries and hot events, SPEC §8).
+        oracle = reference.result(lead, AS_OF)
+        assert fast.first_entries == oracle.first_entries, text
+        assert fast.handoffs == oracle.handoffs, text
+        assert fast.decision.route == slow.route, text  # with a hot route's trigger
 
 
 # The compiled evaluator visits only the instants where something a condition reads can

@@ -195,6 +195,7 @@ def test_decided_variants_equal_a_plain_evaluation_of_each(
                 result.first_entries,
                 names.index("mql"),
                 names.index("sql"),
+                handoffs=result.handoffs,  # saas_trial's hot-event route: touch requests
             )
             assert record == expected
             at_handoff = ()

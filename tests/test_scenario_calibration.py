@@ -102,20 +102,31 @@ def funnel(name: str, seed: int, tmp: Path) -> dict[str, Any]:
     evaluator = Evaluator(model, {})
     leads = {j["id"]: j for j in map(json.loads, journeys.read_text().splitlines())}
     handoffs = []
+    # Hot events' handoffs (SPEC §8: saas_trial's `route mql to sdr_inbound on
+    # sales_contact_request`): each a further request for a touch, to that route's queue;
+    # one at the MQL handoff's instant is the MQL handoff's queue instead.
+    hot: dict[str, dict[float, str]] = {}
     for lead in read_leads(model, str(journeys), None, ReadReport()):
-        entries = evaluator.run(lead, as_of).first_entries
+        result = evaluator.run(lead, as_of)
+        entries = result.first_entries
         entered = [entries[s][0] for s in ("mql", "sql") if s in entries]
         if entered:
             handoffs.append((min(entered), lead.id))
+        for h in result.handoffs:
+            if h.event >= 0:
+                hot.setdefault(lead.id, {})[h.at] = model.routes[h.route].queue
     buyers = [i for _, i in handoffs if leads[i]["truth"]["buyer"]]
     # The sales replay, written out: each queue touches its handoffs first come, first
     # served; a buyer touched before its window closes becomes an SQL with probability
     # sql_rate * 0.5^(delay / half-life), a non-buyer with non_buyer_sql_rate.
     sales = config["sales"]
-    queues: dict[str, list[tuple[float, str]]] = {}
+    queues: dict[str, list[tuple[float, str, int]]] = {}
     for at, lead_id in handoffs:
-        queue = QUEUES[name](leads[lead_id]["profile"])
-        queues.setdefault(queue, []).append((at, lead_id))
+        queue = hot.get(lead_id, {}).pop(at, None) or QUEUES[name](leads[lead_id]["profile"])
+        queues.setdefault(queue, []).append((at, lead_id, -1))  # -1: the MQL handoff
+    for lead_id, requests in hot.items():
+        for number, (at, queue) in enumerate(sorted(requests.items())):
+            queues.setdefault(queue, []).append((at, lead_id, number))
     chances = []
     delays = []
     for queue, waiting in queues.items():
@@ -126,15 +137,18 @@ def funnel(name: str, seed: int, tmp: Path) -> dict[str, Any]:
         )
         slots = [t for t in _slots(round(capacity), sales, start, end) if t <= as_of]
         position = 0
-        for at, lead_id in sorted(waiting):
+        for at, lead_id, kind in sorted(waiting):
             while position < len(slots) and slots[position] < at:
                 position += 1
             if position == len(slots):
-                chances.append(0.0)  # never touched by the as-of instant
+                if kind < 0:
+                    chances.append(0.0)  # never touched by the as-of instant
                 continue
             touch = slots[position]
             position += 1
             delays.append((touch - at) / HOUR)
+            if kind >= 0:  # a hot event's request: a touch, no SQL outcome of its own
+                continue
             truth = leads[lead_id]["truth"]
             if not truth["buyer"]:
                 chances.append(sales["non_buyer_sql_rate"])

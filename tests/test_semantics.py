@@ -237,6 +237,7 @@ def test_route_is_the_first_matching_route_at_the_entry_instant(engine: Engine) 
         "queue": "outbound_desk",
         "sla": "1 day",
         "due": "2026-10-30T00:00:00Z",
+        "entered": "2026-10-29T00:00:00Z",
     }
 
 

@@ -590,9 +590,24 @@ class _Checker(ExampleChecker):
                     route.span,
                     did_you_mean(route.stage, self.stage_names),
                 )
+            if route.on is not None:
+                self._route_on(route.on)
             if route.condition is not None:
                 self._condition(route.condition, TOP)
             if isinstance(route.sla, ast.BusinessSla):
                 self.diagnostics += check_business_sla(route.sla, self.calendar_nodes)
             elif route.sla is not None:
                 self._duration(route.sla)
+
+    def _route_on(self, on: ast.Pattern) -> None:
+        """The pattern of a hot-event route (SPEC §8) names one event: no window."""
+        if on.window is not None:
+            window = "ever" if on.window == "ever" else f"within {on.window.text()}"
+            self.err(
+                "E413",
+                f"`on` names one event as it arrives: it takes no `{window}`",
+                on.span,
+                "drop the window; to look back in time, write it in the route's `when`",
+            )
+        self._event_pattern(on.event, on.where, on.span, TOP)
+        self.types[id(on)] = T.BOOL

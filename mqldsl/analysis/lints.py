@@ -136,6 +136,8 @@ def _conditions(model: CheckedPolicy) -> Iterator[ast.Expr]:
     for recycle in model.recycles:
         yield recycle.condition
     for route in model.routes:
+        if route.on is not None:
+            yield route.on
         if route.condition is not None:
             yield route.condition
 
@@ -331,8 +333,26 @@ def _uncovered_stages(model: CheckedPolicy, _nodes: Sequence[ast.Expr]) -> Itera
 
 
 def _shadowed_routes(model: CheckedPolicy, _nodes: Sequence[ast.Expr]) -> Iterator[Diagnostic]:
+    # Entry routes and hot-event (`on`) routes are chosen separately (SPEC §8): an
+    # unconditional entry route shadows the later entry routes of its stage; an `on` route
+    # with no `where` and no `when` shadows the later `on` routes of its stage for the same
+    # event (`on event`: for every event).
     catch_all: dict[str, ast.Route] = {}
+    hot: dict[tuple[str, str | None], ast.Route] = {}
     for route in model.routes:
+        if route.on is not None:
+            first = hot.get((route.stage, None)) or hot.get((route.stage, route.on.event))
+            if first is not None:
+                yield warning(
+                    "W507",
+                    f"this route is never used: the route on line {first.span.line} already "
+                    f"takes every such event of a `{route.stage}` lead",
+                    route.span,
+                    "move the route without `where` and `when` last, or give it a condition",
+                )
+            elif route.on.where is None and route.condition is None:
+                hot[(route.stage, route.on.event)] = route
+            continue
         if route.stage in catch_all:
             first = catch_all[route.stage]
             yield warning(

@@ -34,6 +34,7 @@ from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.changes import ChangePoints
 from mqldsl.engine.expression_code import ExpressionCode
 from mqldsl.engine.helpers import PolicyMeta, namespace
+from mqldsl.engine.runtime import hot_routes
 from mqldsl.language import ast
 
 
@@ -132,6 +133,9 @@ class _Compiler(ExpressionCode):
         self._instant_function()
         self._recycle_function()
         self._route_function()
+        has_hot = any(r.on is not None for r in model.routes)
+        if has_hot:
+            self._hot_function()
         # What is the same at every instant, once per lead.
         self.w = lead_level
         for name in model.score_order:
@@ -147,6 +151,8 @@ class _Compiler(ExpressionCode):
         conditions = [s.condition for s in model.stages.stages if s.condition is not None]
         conditions += [d.condition for d in model.disqualifiers]
         conditions += [r.condition for r in model.recycles]
+        # A hot-event route hands off at each matching event (SPEC §8): those are instants.
+        conditions += [r.on for r in model.routes if r.on is not None]
         for text in ChangePoints(self).lines(conditions):
             lead_level.line(text)
         self.w = w
@@ -184,7 +190,7 @@ class _Compiler(ExpressionCode):
         w.lines.extend(body.lines)
         w.line(
             "return _drive(META, lead, as_of, explain, "
-            "scores, scores_explain, instant, recycle, route, pts)"
+            f"scores, scores_explain, instant, recycle, route, pts, {'hot' if has_hot else 'None'})"
         )
         w.outdent()
         return w.source()
@@ -410,6 +416,8 @@ class _Compiler(ExpressionCode):
                 w.line("return -1")
                 return
             for number, route in enumerate(model.routes):
+                if route.on is not None:  # a hot-event route: see _hot_function
+                    continue
                 test = f"stage == {names.index(route.stage)}"
                 if route.condition is not None:
                     test += f" and {self.cond(route.condition)}"
@@ -420,6 +428,34 @@ class _Compiler(ExpressionCode):
             w.line("return -1")
 
         self.function("def route(stage, t, s):", build, lazy=True, inline=True)
+
+    def _hot_function(self) -> None:
+        """``hot(stage, t, s, e)``: the number of the first hot-event route that fires on
+        event ``e`` at ``t`` while the lead is in stage number ``stage``; -1 (SPEC §8)."""
+        model = self.model
+        table = hot_routes(model.stage_names, [(r.stage, r.on is not None) for r in model.routes])
+        w = self.w
+
+        def build() -> None:
+            w.line("ef = e.fields")
+            for number, route in enumerate(model.routes):
+                if route.on is None:
+                    continue
+                stages = tuple(i for i, numbers in enumerate(table) if number in numbers)
+                test = f"stage in {stages!r}"
+                if route.on.event is not None:
+                    test += f" and e.type == {route.on.event!r}"
+                if route.on.where is not None:
+                    test += f" and {self.cond(route.on.where)}"
+                if route.condition is not None:
+                    test += f" and {self.cond(route.condition)}"
+                w.line(f"if {test}:")
+                w.indent()
+                w.line(f"return {number}")
+                w.outdent()
+            w.line("return -1")
+
+        self.function("def hot(stage, t, s, e):", build, lazy=True, inline=True)
 
 
 def _whole_sums(score: ast.Score) -> bool:

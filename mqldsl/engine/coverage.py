@@ -71,12 +71,19 @@ def coverage(model: CheckedPolicy, outcomes: Sequence[ExampleResult]) -> Coverag
     stages: set[str] = set()
     reasons: set[str] = set()
     queues: set[tuple[str, str]] = set()
+    hot: set[int] = set()  # the hot-event routes (by number) that made a decision's route
     for outcome in outcomes:
         decision = outcome.result.decision
         stages.update(step.stage for step in outcome.result.steps)
         reasons.update(decision.disqualified)
-        if decision.route is not None:
-            queues.add((decision.stage, decision.route.queue))
+        made = decision.route
+        if made is not None and made.trigger is None:
+            queues.add((decision.stage, made.queue))
+        elif made is not None:  # a hot-event route made it: the last handoff at its instant
+            numbers = [
+                h.route for h in outcome.result.handoffs if h.event >= 0 and h.at == made.entered
+            ]
+            hot.update(numbers[-1:])
         for name, given in (outcome.result.contributions or {}).items():
             for index, points in enumerate(given):
                 if points:
@@ -92,9 +99,9 @@ def coverage(model: CheckedPolicy, outcomes: Sequence[ExampleResult]) -> Coverag
     for d in model.disqualifiers:
         text = f'disqualifier "{d.reason}" (line {d.span.line})'
         parts.append(Part("disqualifier", d.span.line, text, d.reason in reasons))
-    for route in model.routes:
+    for number, route in enumerate(model.routes):
         text = f"route {route.stage} to {route.queue} (line {route.span.line})"
-        taken = (route.stage, route.queue) in queues
+        taken = number in hot if route.on is not None else (route.stage, route.queue) in queues
         parts.append(Part("route", route.span.line, text, taken))
     return Coverage(tuple(parts))
 
@@ -102,7 +109,8 @@ def coverage(model: CheckedPolicy, outcomes: Sequence[ExampleResult]) -> Coverag
 def uncovered(model: CheckedPolicy, outcomes: Sequence[ExampleResult]) -> list[str]:
     """One line per part of ``model`` no outcome exercised: a rule that gave
     no points, a stage never entered, a disqualifier never met, a route never
-    taken; in the policy's order, each with its line."""
+    taken (a hot-event route: that never made an example's route); in the policy's order,
+    each with its line."""
     return [part.text for part in coverage(model, outcomes).uncovered()]
 
 

@@ -140,6 +140,11 @@ class _Builder:
             route=decision.route,
             timeline=timeline,
             policy=decision.policy.to_json(),
+            hot=tuple(
+                (h.stage, self.interpreter.handoff(h.route, h.at, self.lead.events[h.event]))
+                for h in self.result.handoffs
+                if h.event >= 0
+            ),
         )
 
     # ------------------------------------------------------------ the timeline

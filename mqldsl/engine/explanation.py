@@ -7,7 +7,8 @@ is, for the sales rep reading a handoff and the reviewer tracing a decision.
   (``intent 41 < 50: 9 short``; ``no demo_request within 30 days: the last 41 days ago``),
   and each holding disqualifier with its evidence;
 - **every point**: each rule's points with its events, decay factors and a cap that bit;
-- **the history**: each change of stage with the scores then and the handoff it made.
+- **the history**: each change of stage with the scores then and the handoff it made, and
+  each handoff a hot event made (SPEC §8: `route ... on EVENT`).
 
 :func:`mqldsl.engine.explain.explain` builds it; :mod:`mqldsl.render.explanation` writes
 it as text, Markdown or HTML; ``to_json`` is its JSON form.
@@ -65,12 +66,15 @@ def _instant(value: float | None) -> str | None:
 def _route_json(route: RouteDecision | None) -> dict[str, Any] | None:
     if route is None:
         return None
-    return {
+    data: dict[str, Any] = {
         "queue": route.queue,
         "sla": route.sla,
         "at": format_instant(route.entered),
         "due": _instant(route.due),
     }
+    if route.trigger is not None:  # a hot-event route: the event that handed the lead over
+        data["trigger"] = event_json(route.trigger)
+    return data
 
 
 @dataclass(frozen=True)
@@ -371,6 +375,9 @@ class Explanation:
     # The policy that decided (the decision's `policy`: version, sha256, changed params);
     # the decision's JSON carries it, so ``to_json`` does not repeat it.
     policy: Mapping[str, Any] | None = None
+    # The handoffs hot events made (SPEC §8), each with the stage the lead was in, in time
+    # order; the entries' handoffs are on the timeline's changes.
+    hot: tuple[tuple[str, RouteDecision], ...] = ()
 
     def check(self, stage: str) -> StageCheck:
         """The check of one stage (KeyError for a name that is not a stage)."""
@@ -401,8 +408,13 @@ class Explanation:
         return self.stages[names.index(self.reached) + 1 :]
 
     @property
-    def handoffs(self) -> tuple[Change, ...]:
-        return tuple(c for c in self.timeline if c.handoff is not None)
+    def handoffs(self) -> tuple[tuple[str, RouteDecision], ...]:
+        """Every handoff (stage, route) in time order: entries and hot events; at one instant
+        the entry's comes first (the hot event's is the one that stands)."""
+        entries = [(c.stage, c.handoff) for c in self.timeline if c.handoff is not None]
+        both = [(r.entered, 0, stage, r) for stage, r in entries]
+        both += [(r.entered, 1, stage, r) for stage, r in self.hot]
+        return tuple((stage, r) for _, _, stage, r in sorted(both, key=lambda x: x[:2]))
 
     def to_json(self) -> dict[str, Any]:
         why = self.why
@@ -423,7 +435,7 @@ class Explanation:
             "scores": {s.name: s.to_json() for s in self.scores},
             "route": _route_json(self.route),
             "handoffs": [
-                {"stage": c.stage, **(_route_json(c.handoff) or {})} for c in self.handoffs
+                {"stage": stage, **(_route_json(route) or {})} for stage, route in self.handoffs
             ],
             "timeline": [c.to_json() for c in self.timeline],
         }

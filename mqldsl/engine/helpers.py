@@ -25,6 +25,8 @@ from mqldsl.engine.runtime import (
     DAY,
     Decision,
     EvalResult,
+    Event,
+    Handoff,
     Lead,
     RouteDecision,
     TimelineStep,
@@ -33,6 +35,7 @@ from mqldsl.engine.runtime import (
     check_size,
     clamp,
     decay_factor,
+    hot_routes,
     instants,
     round_score,
 )
@@ -153,6 +156,8 @@ class PolicyMeta:
     routes: tuple[tuple[str, Deadline | None], ...]  # queue, SLA
     recycles: tuple[tuple[str, str, int], ...]  # from, to, line
     policy: PolicyStamp  # stamped on every decision
+    # Per stage, the hot-event routes that fire while a lead is in it (runtime.hot_routes).
+    hot: tuple[tuple[int, ...], ...] = ()
 
     @staticmethod
     def of(model: CheckedPolicy, params: Mapping[str, Any] | None = None) -> PolicyMeta:
@@ -171,6 +176,7 @@ class PolicyMeta:
             ),
             recycles=tuple((r.from_stage, r.to_stage, r.span.line) for r in model.recycles),
             policy=policy_stamp(model, params),
+            hot=hot_routes(model.stage_names, [(r.stage, r.on is not None) for r in model.routes]),
         )
 
 
@@ -185,10 +191,12 @@ def drive(
     recycle: Callable[[int, float, float], tuple[int, int]],
     route: Callable[[int, float, float], int],
     pts: list[float] | None = None,
+    hot: Callable[[int, float, float, Event], int] | None = None,
 ) -> EvalResult:
     """Walk the lead's timeline: at each instant of ``pts`` (its change points, see
     :mod:`mqldsl.engine.changes`; None: every instant of SPEC §7), the holding stage,
-    disqualifiers and recycling; then the decision as of ``as_of``."""
+    disqualifiers and recycling, and the handoffs (SPEC §8: each entry, and each event
+    that fires a hot-event route, ``hot``); then the decision as of ``as_of``."""
     names = meta.stages
     locked = meta.locked
     if pts is None:
@@ -213,6 +221,11 @@ def drive(
     steps: list[TimelineStep] = []
     reasons: list[str] = []
     first: dict[str, tuple[float, int]] = {}
+    handoffs: list[Handoff] = []
+    hot_table = meta.hot if hot is not None and any(meta.hot) else None
+    events = lead.events
+    ei = 0  # the first event not before the instant (hot-event routes)
+    latest: Handoff | None = None  # the last hot-event handoff of the current stay
     while position < total or pending is not None:
         if pending is not None and (position == total or pending < points[position]):
             t, pending = pending, None
@@ -260,8 +273,26 @@ def drive(
                 steps.append(_explained_step(meta, t, start, new, why, cycled, scores, route))
             else:
                 steps.append(TimelineStep(t, new, why, recycled_by=cycled))
-            if new not in first and new != DISQUALIFIED:
-                first[new] = (t, route(names.index(new), t, start))
+            latest = None
+            if new != DISQUALIFIED:
+                number = route(names.index(new), t, start)
+                if new not in first:
+                    first[new] = (t, number)
+                if number >= 0:
+                    handoffs.append(Handoff(t, new, number))
+        if hot_table is not None and label != DISQUALIFIED and hot_table[names.index(label)]:
+            assert hot is not None
+            while ei < len(events) and events[ei].at < t:
+                ei += 1
+            j = ei
+            index = names.index(label)
+            while j < len(events) and events[j].at == t:
+                if t > start:  # a fresh journey holds no event at its recycle instant
+                    number = hot(index, t, start, events[j])
+                    if number >= 0:
+                        latest = Handoff(t, label, number, j)
+                        handoffs.append(latest)
+                j += 1
         if chase and (reached, start, label) != before:
             if full is None:  # bounded: the generated code has checked the limit of instants
                 full = instants(
@@ -278,8 +309,12 @@ def drive(
         values = scores(as_of, start)
     route_decision = None
     if label != DISQUALIFIED:
-        at = entered[label]
-        route_decision = _route_decision(meta, route(names.index(label), at, starts[label]), at)
+        if latest is not None:  # the latest handoff of the stay: a hot event's
+            route_decision = _route_decision(meta, latest.route, latest.at, events[latest.event])
+        else:
+            at = entered[label]
+            number = route(names.index(label), at, starts[label])
+            route_decision = _route_decision(meta, number, at)
     by_name = dict(zip(meta.scores, values, strict=True))
     decision = Decision(
         id=lead.id,
@@ -291,17 +326,22 @@ def drive(
         entered=dict(sorted(entered.items(), key=lambda item: item[1])),
         policy=meta.policy,
     )
-    return EvalResult(decision, tuple(steps), contributions, start, first)
+    return EvalResult(decision, tuple(steps), contributions, start, first, tuple(handoffs))
 
 
-def _route_decision(meta: PolicyMeta, index: int, at: float) -> RouteDecision | None:
-    """The handoff made at ``at`` by route number ``index`` (-1: none)."""
+def _route_decision(
+    meta: PolicyMeta, index: int, at: float, trigger: Event | None = None
+) -> RouteDecision | None:
+    """The handoff made at ``at`` by route number ``index`` (-1: none), on ``trigger`` for a
+    hot-event route."""
     if index < 0:
         return None
     queue, deadline = meta.routes[index]
     if deadline is None:
-        return RouteDecision(queue=queue, sla=None, due=None, entered=at)
-    return RouteDecision(queue=queue, sla=deadline.text, due=deadline.due(at), entered=at)
+        return RouteDecision(queue=queue, sla=None, due=None, entered=at, trigger=trigger)
+    return RouteDecision(
+        queue=queue, sla=deadline.text, due=deadline.due(at), entered=at, trigger=trigger
+    )
 
 
 def _explained_step(

@@ -21,6 +21,7 @@ from mqldsl.engine.runtime import (
     Decision,
     EvalResult,
     Event,
+    Handoff,
     Lead,
     RouteDecision,
     TimelineStep,
@@ -260,7 +261,7 @@ class Interpreter(ast.ContextVisitor[Context, Any]):
     def result(self, lead: Lead, as_of: float) -> EvalResult:
         """What the compiled evaluator's ``run(lead, as_of, explain=True)`` gives, computed
         from scratch: the oracle of the explanation's differential test."""
-        decision, steps, start, first = self._run(lead, as_of, True)
+        decision, steps, start, first, handoffs = self._run(lead, as_of, True)
         contributions = {}
         for name in self.model.score_order:
             score = self.model.scores[name].node
@@ -268,11 +269,11 @@ class Interpreter(ast.ContextVisitor[Context, Any]):
             contributions[name] = tuple(
                 self.rule_points(score, rule, ctx) for rule in score.rules or ()
             )
-        return EvalResult(decision, tuple(steps), contributions, start, first)
+        return EvalResult(decision, tuple(steps), contributions, start, first, tuple(handoffs))
 
     def _run(
         self, lead: Lead, as_of: float, explain: bool
-    ) -> tuple[Decision, list[TimelineStep], float, dict[str, tuple[float, int]]]:
+    ) -> tuple[Decision, list[TimelineStep], float, dict[str, tuple[float, int]], list[Handoff]]:
         model = self.model
         names = model.stage_names
         decay_periods = [
@@ -285,6 +286,8 @@ class Interpreter(ast.ContextVisitor[Context, Any]):
         starts: dict[str, float] = {}
         steps: list[TimelineStep] = []
         first: dict[str, tuple[float, int]] = {}
+        handoffs: list[Handoff] = []
+        current: RouteDecision | None = None  # the latest handoff of the current stay
         try:
             points = instants([e.at for e in lead.events], model.windows, decay_periods, as_of)
         except TimelineTooLong as exc:
@@ -316,8 +319,14 @@ class Interpreter(ast.ContextVisitor[Context, Any]):
                     why = "start" if label is None else _movement(names, label, new)
                 entered[new] = t
                 starts[new] = start
-                if new not in first and new != "disqualified":
-                    first[new] = (t, self.route_index(lead, new, t, start))
+                current = None
+                if new != "disqualified":
+                    number = self.route_index(lead, new, t, start)
+                    if new not in first:
+                        first[new] = (t, number)
+                    if number >= 0:
+                        handoffs.append(Handoff(t, new, number))
+                        current = self.route(lead, new, t, start)
                 if explain:
                     now = self.scores(lead, t, start)
                     shown = {name: now[name] for name in model.scores}
@@ -328,13 +337,21 @@ class Interpreter(ast.ContextVisitor[Context, Any]):
                 else:
                     steps.append(TimelineStep(t, new, why, recycled_by=cycled))
                 label = new
+            if label != "disqualified":
+                # Hot-event routes (SPEC §8): each event at this instant that one fires on
+                # is a handoff; it stands over the entry's at the same instant.
+                for position, event in enumerate(lead.events):
+                    if event.at != t or event.at <= start:
+                        continue
+                    number = self.hot_index(lead, label, event, start)
+                    if number >= 0:
+                        handoffs.append(Handoff(t, label, number, position))
+                        current = self.handoff(number, t, event)
         assert label is not None
         computed = self.scores(lead, as_of, start)
         final = {name: computed[name] for name in model.scores}  # declaration order
         disqualified = tuple(self.disqualified(lead, as_of))
-        route = None
-        if label != "disqualified":
-            route = self.route(lead, label, entered[label], starts[label])
+        route = None if label == "disqualified" else current
         decision = Decision(
             id=lead.id,
             as_of=as_of,
@@ -345,16 +362,16 @@ class Interpreter(ast.ContextVisitor[Context, Any]):
             entered=dict(sorted(entered.items(), key=lambda item: item[1])),
             policy=self.stamp,
         )
-        return decision, steps, start, first
+        return decision, steps, start, first, handoffs
 
     def decide(self, lead: Lead, as_of: float) -> Decision:
         return self.run(lead, as_of)[0]
 
     def route_index(self, lead: Lead, stage: str, at: float, start: float) -> int:
-        """The number of the first route of ``stage`` whose condition holds at ``at``; -1."""
+        """The number of the first entry route of ``stage`` whose condition holds at ``at``; -1."""
         ctx = Context(lead, at, start, self.scores(lead, at, start))
         for number, route in enumerate(self.model.routes):
-            if route.stage != stage:
+            if route.stage != stage or route.on is not None:
                 continue
             if route.condition is None or self.eval(route.condition, ctx):
                 return number
@@ -364,6 +381,10 @@ class Interpreter(ast.ContextVisitor[Context, Any]):
         number = self.route_index(lead, stage, at, start)
         if number < 0:
             return None
+        return self.handoff(number, at, None)
+
+    def handoff(self, number: int, at: float, trigger: Event | None) -> RouteDecision:
+        """The handoff route number ``number`` makes at ``at`` (on ``trigger``: an `on` route)."""
         route = self.model.routes[number]
         deadline = self.deadlines[number]
         return RouteDecision(
@@ -371,7 +392,31 @@ class Interpreter(ast.ContextVisitor[Context, Any]):
             sla=deadline.text if deadline is not None else None,
             due=deadline.due(at) if deadline is not None else None,
             entered=at,
+            trigger=trigger,
         )
+
+    def hot_index(self, lead: Lead, stage: str, event: Event, start: float) -> int:
+        """The number of the first hot-event route (SPEC §8) that fires on ``event`` while the
+        lead is in ``stage``: a route `on` this stage, or on an earlier one when this stage has
+        no route of its own, whose pattern matches the event and whose `when` holds; -1."""
+        names = self.model.stage_names
+        own = {r.stage for r in self.model.routes}
+        ctx = Context(lead, event.at, start, self.scores(lead, event.at, start))
+        for number, route in enumerate(self.model.routes):
+            on = route.on
+            if on is None or route.stage not in names:
+                continue
+            if route.stage != stage and (
+                stage in own or names.index(route.stage) > names.index(stage)
+            ):
+                continue
+            if on.event is not None and on.event != event.type:
+                continue
+            if on.where is not None and not self.eval(on.where, replace(ctx, event=event)):
+                continue
+            if route.condition is None or self.eval(route.condition, ctx):
+                return number
+        return -1
 
 
 def _movement(names: tuple[str, ...], old: str, new: str) -> str:

@@ -72,10 +72,46 @@ class Lead:
 
 @dataclass(frozen=True, slots=True)
 class RouteDecision:
+    """A handoff: the queue, the SLA as written, the due instant and the handoff instant
+    (``entered``); ``trigger`` is the event of a hot-event (`on`) route, None on entry."""
+
     queue: str
     sla: str | None
     due: float | None
     entered: float
+    trigger: Event | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Handoff:
+    """One handoff of a lead's timeline (SPEC §8): at ``at``, in ``stage``, by route number
+    ``route`` of the policy; ``event`` is the position in the lead's events of the event
+    that fired a hot-event route (-1: an entry into the stage)."""
+
+    at: float
+    stage: str
+    route: int
+    event: int = -1
+
+
+def hot_routes(
+    stages: Sequence[str], routes: Sequence[tuple[str, bool]]
+) -> tuple[tuple[int, ...], ...]:
+    """Per stage (by index), the numbers of the hot-event routes that fire while a lead is
+    in it (SPEC §8), in declared order: the `on` routes of the stage itself, and those of an
+    earlier stage when this stage has no route of its own. ``routes``: (stage, is `on`)."""
+    own = {stage for stage, _ in routes}
+    order = {name: index for index, name in enumerate(stages)}
+    return tuple(
+        tuple(
+            number
+            for number, (stage, hot) in enumerate(routes)
+            if hot
+            and stage in order
+            and (stage == name or (order[stage] < index and name not in own))
+        )
+        for index, name in enumerate(stages)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +138,7 @@ class Decision:
                 "queue": self.route.queue,
                 "sla": self.route.sla,
                 "due": format_instant(self.route.due) if self.route.due is not None else None,
+                "entered": format_instant(self.route.entered),
             },
             "entered": {stage: format_instant(at) for stage, at in self.entered.items()},
             "policy": self.policy.to_json(),
@@ -134,6 +171,9 @@ class EvalResult:
     # The first time the lead entered each stage, and the route chosen then
     # (an index into the policy's routes, or -1): the simulator's handoffs.
     first_entries: Mapping[str, tuple[float, int]]
+    # Every handoff (entries and hot events, SPEC §8) up to the as-of instant, in time
+    # order; each is a request for a sales touch in the simulator.
+    handoffs: tuple[Handoff, ...] = ()
 
 
 # ---------------------------------------------------------------- time

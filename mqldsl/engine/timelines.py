@@ -147,6 +147,7 @@ class MemoEvaluator:
             recycle: Any,
             route: Any,
             pts: Any = None,
+            hot: Any = None,
         ) -> Any:
             memo = self._memo
 
@@ -159,11 +160,21 @@ class MemoEvaluator:
             # The conditions compute a score on first use (S<i>, i its position in the
             # evaluation order): those functions read it from the remembered scores.
             self._last = remembered
-            roots = (instant, recycle, route)
+            roots = (instant, recycle, route) if hot is None else (instant, recycle, route, hot)
             for position, lazy in _cells(roots, lazy_names, known).items():
                 lazy.cell_contents = _one(remembered, position)
             return drive(
-                meta, lead, as_of, explain, remembered, scores_explain, instant, recycle, route, pts
+                meta,
+                lead,
+                as_of,
+                explain,
+                remembered,
+                scores_explain,
+                instant,
+                recycle,
+                route,
+                pts,
+                hot,
             )
 
         namespace["_drive"] = drive_with_memo

@@ -131,6 +131,8 @@ class DecisionEncoder:
             route_bytes = (
                 self._route_head(route.queue, route.sla)
                 + (b"null" if due is None else self._quoted_instant(due))
+                + b',"entered":'
+                + self._quoted_instant(route.entered)
                 + b"}"
             )
         instant = self.instant

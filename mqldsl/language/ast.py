@@ -14,10 +14,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, TypeAlias, TypeVar
+from typing import Any, TypeAlias, TypeVar
 from typing import Literal as TypingLiteral
 
 from mqldsl.language.source import Span
+from mqldsl.language.visitors import ContextVisitor as ContextVisitor
+from mqldsl.language.visitors import Visitor as Visitor
 
 NO_SPAN = Span("<none>", 0, 0, 0, 0)
 ItemT = TypeVar("ItemT")
@@ -334,70 +336,6 @@ def walk(node: Expr) -> Iterator[Expr]:
                 stack.append(child)
 
 
-R = TypeVar("R")
-C = TypeVar("C")
-
-
-def _method_for(visitor: Any, kind: type) -> str:
-    """The name of ``visitor``'s method for ``kind``, found once per visitor
-    class: ``visit_<ClassName>`` or, failing that, ``generic_visit``."""
-    dispatch: dict[type, str] = type(visitor)._dispatch
-    name = dispatch.get(kind)
-    if name is None:
-        name = f"visit_{kind.__name__}"
-        if not hasattr(visitor, name):
-            name = "generic_visit"
-        dispatch[kind] = name
-    return name
-
-
-class Visitor(Generic[R]):
-    """Dispatch on the expression kind: ``visit(node)`` calls
-    ``visit_<ClassName>(node)`` (``visit_And``, ``visit_Pattern``, ...). A kind
-    without a method goes to :meth:`generic_visit`, which raises, so a new node
-    kind is noticed by every visitor that does not handle it. The method for
-    each class is looked up once per visitor class."""
-
-    _dispatch: ClassVar[dict[type, str]]
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        cls._dispatch = {}
-
-    def visit(self, node: Expr) -> R:
-        kind = type(node)
-        method: Callable[[Expr], R] = getattr(
-            self, self._dispatch.get(kind) or _method_for(self, kind)
-        )
-        return method(node)
-
-    def generic_visit(self, node: Expr) -> R:
-        raise NotImplementedError(f"{type(self).__name__} does not handle {type(node).__name__}")
-
-
-class ContextVisitor(Generic[C, R]):
-    """A :class:`Visitor` whose methods also take a context, passed down the
-    walk and changed where the meaning of names changes (the checker's scope,
-    the interpreter's lead, instant and event): ``visit(node, context)`` calls
-    ``visit_<ClassName>(node, context)``."""
-
-    _dispatch: ClassVar[dict[type, str]]
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        cls._dispatch = {}
-
-    def visit(self, node: Expr, context: C) -> R:
-        kind = type(node)
-        method: Callable[[Expr, C], R] = getattr(
-            self, self._dispatch.get(kind) or _method_for(self, kind)
-        )
-        return method(node, context)
-
-    def generic_visit(self, node: Expr, context: C) -> R:
-        raise NotImplementedError(f"{type(self).__name__} does not handle {type(node).__name__}")
-
-
 # Values written in params and examples: literals, enum members (Name),
 # lists of them, and negative numbers (NumberLit with a negative value).
 Value: TypeAlias = NumberLit | StringLit | BoolLit | DateLit | InstantLit | Name | ListLit
@@ -637,11 +575,16 @@ class BusinessSla:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Route:
+    """``route STAGE to QUEUE [on EVENT [where COND]] [when COND] [, sla D]``: ``on`` None
+    is an entry route; otherwise a hot-event route (SPEC §8), a handoff at each matching
+    event while the lead is in the stage."""
+
     stage: str
     queue: str
     condition: Expr | None
     sla: Duration | BusinessSla | None
     span: Span = _span()
+    on: Pattern | None = None
 
 
 # ---------------------------------------------------------------- examples

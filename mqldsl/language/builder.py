@@ -281,6 +281,7 @@ class AstBuilder(ExpressionBuilder):
         self,
         stage: Token,
         queue: Token,
+        on: ast.Pattern | None,
         condition: ast.Expr | None,
         sla: ast.Duration | ast.BusinessSla | None,
     ) -> ast.Route:
@@ -290,6 +291,7 @@ class AstBuilder(ExpressionBuilder):
             condition=condition,
             sla=sla,
             span=self.here,
+            on=on,
         )
 
     def business_sla(self, amount: Token, unit: Token, calendar: Token | None) -> ast.BusinessSla:
@@ -327,6 +329,9 @@ class AstBuilder(ExpressionBuilder):
             calendar=self._ident(calendar) if calendar is not None else None,
             span=span,
         )
+
+    def route_on(self, pattern: ast.Pattern) -> ast.Pattern:
+        return pattern
 
     # -- examples
 

@@ -177,6 +177,7 @@ CODES: dict[str, str] = {
     "E410": "example too long to evaluate",
     "E411": "expected range that is empty",
     "E412": "expected due time without an SLA",
+    "E413": "window on a hot-event route",
     # W5xx warnings
     "W501": "threshold that can never be reached",
     "W502": "condition that can never hold",
@@ -191,4 +192,5 @@ CODES: dict[str, str] = {
     "E601": "recycling in SQL",
     "E602": "account fields in SQL",
     "E603": "column name clash in SQL",
+    "E604": "hot-event routes in SQL",
 }

@@ -322,6 +322,8 @@ class _Printer:
             self._emit(item, "", self._condition(head, item.condition, tail, ""))
         elif isinstance(item, ast.Route):
             head = f"route {item.stage} to {item.queue}"
+            if item.on is not None:
+                head += f" on {pattern_text(item.on)}"
             tail = f", sla {sla_text(item.sla)}" if item.sla is not None else ""
             if item.condition is None:
                 self._emit(item, "", [head + tail])

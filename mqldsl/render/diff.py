@@ -253,8 +253,21 @@ def _keyed(
 
 
 def _route_text(english: English, route: ast.Route) -> str:
-    text = "always" if route.condition is None else f"when {english.condition(route.condition)}"
+    if route.on is not None:  # a hot-event route (SPEC §8)
+        text = english.route_condition(route, f"`{route.stage}`")
+    elif route.condition is None:
+        text = "always"
+    else:
+        text = f"when {english.condition(route.condition)}"
     return text + (f", first touch within {sla(route.sla, english.model)}" if route.sla else "")
+
+
+def _route_key(route: ast.Route) -> tuple[str, str, str | None]:
+    """A route is known by its stage, its queue and, for a hot-event route, its event: an
+    entry route and an `on` route to the same queue are two routes."""
+    if route.on is None:
+        return (route.stage, route.queue, None)
+    return (route.stage, route.queue, route.on.event or "event")
 
 
 def diff(old: CheckedPolicy, new: CheckedPolicy) -> list[Change]:
@@ -284,9 +297,9 @@ def diff(old: CheckedPolicy, new: CheckedPolicy) -> list[Change]:
     )
     changes += _keyed(
         "route",
-        {(r.stage, r.queue): _route_text(say, r) for r in old.routes},
-        {(r.stage, r.queue): _route_text(said, r) for r in new.routes},
-        lambda key: f"{key[0]} to {key[1]}",
+        {_route_key(r): _route_text(say, r) for r in old.routes},
+        {_route_key(r): _route_text(said, r) for r in new.routes},
+        lambda key: f"{key[0]} to {key[1]}" + (f" on {key[2]}" if key[2] else ""),
     )
     examples_old = {e.name: e for e in old.examples}
     examples_new = {e.name: e for e in new.examples}

@@ -182,13 +182,12 @@ def context(
             {
                 "stage": name.stage(route.stage),
                 "queue": name.queue(route.queue),
-                "when": say.condition(route.condition)
-                if route.condition is not None
-                else "otherwise",
+                "when": say.route_condition(route, name.stage(route.stage)),
                 "sla": sla(route.sla, model) if route.sla is not None else "no SLA",
             }
             for route in model.routes
         ],
+        "hot_routes": any(route.on is not None for route in model.routes),
         "mql_stage": name.stage(mql_stage(model)),
         "groups": _examples(model, say, name),
         "changes": [c.text() for c in changes] if changes is not None else None,

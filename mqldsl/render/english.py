@@ -170,6 +170,30 @@ class English:
             text += f" where {self.condition(pattern.where)}"
         return f"{text} {window(pattern.window)}"
 
+    def arrival(self, pattern: ast.Pattern) -> str:
+        """The event of a hot-event route (SPEC §8) as it arrives: "a demo request arrives",
+        "a form submit where form == pricing arrives"."""
+        if pattern.event is None:
+            text = "any event"
+        else:
+            noun = event_noun(pattern.event).one()
+            description = self._event_description(pattern.event)
+            text = f"{noun} ({description})" if description else noun
+        if pattern.where is not None:
+            text += f" where {self.condition(pattern.where)}"
+        return text + " arrives"
+
+    def route_condition(self, route: ast.Route, stage: str) -> str:
+        """When a route applies, in words; ``stage`` is the stage as the reader names it.
+        An entry route: its condition (or "otherwise"); a hot-event route: "when a demo
+        request arrives while the lead is at `mql`" and its condition."""
+        if route.on is None:
+            return "otherwise" if route.condition is None else self.condition(route.condition)
+        text = f"when {self.arrival(route.on)} while the lead is at {stage}"
+        if route.condition is not None:
+            text += f", if {self.condition(route.condition)}"
+        return text
+
     def param(self, name: str, shown: str) -> str:
         """A param's value with its description and name: `30 ("Lowest fit
         score an MQL may have", param `mql_fit_min`)`."""

@@ -320,13 +320,17 @@ def outline(data: Explanation) -> list[Section]:
     title = f"Lead {data.lead}, as of {when(t)}: {data.stage}"
     head = Section(title + (f" ({data.description})" if data.description else ""))
     if data.route is not None:
+        since = f"entering {data.stage}"
+        trigger = data.route.trigger
+        if trigger is not None:  # a hot-event route handed the lead over again
+            since = f"the {event_noun(trigger.type).singular}"
         head.add(
             f"Hand to {data.route.queue}"
             + (
                 f": first touch due by {when(data.route.due)} "
-                f"({data.route.sla} after entering {data.stage} at {when(data.route.entered)})"
+                f"({data.route.sla} after {since} at {when(data.route.entered)})"
                 if data.route.due is not None
-                else f" (entered {data.stage} at {when(data.route.entered)}; no SLA)"
+                else f" ({since} at {when(data.route.entered)}; no SLA)"
             )
         )
     elif data.stage != "disqualified":
@@ -518,7 +522,18 @@ def _event_points(item: EventPoints, rule: RuleExplanation) -> str:
 
 def _history(data: Explanation) -> Section:
     section = Section("History")
+    hot = list(data.hot)  # hot-event handoffs (SPEC §8), in time order
+
+    def handoffs_before(at: float) -> None:
+        while hot and hot[0][1].entered < at:
+            stage, route = hot.pop(0)
+            trigger = route.trigger
+            arrived = "" if trigger is None else _arrived([trigger])
+            section.add(f"{when(route.entered)}  {stage}: handed over again{arrived}")
+            section.add(handoff_text(route), 1)
+
     for number_, change in enumerate(data.timeline):
+        handoffs_before(change.at)
         section.add(
             f"{when(change.at)}  {change.stage}: {_movement(change, number_ == 0)}; "
             f"{scores_text(change.scores)}"
@@ -530,6 +545,7 @@ def _history(data: Explanation) -> Section:
                 failing_lines(section, change.clause, change.at, 1)
         if change.handoff is not None:
             section.add(handoff_text(change.handoff), 1)
+    handoffs_before(math.inf)
     return section
 
 

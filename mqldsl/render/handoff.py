@@ -80,6 +80,10 @@ def packet(
         "sla": route.sla,
         "handed_over_at": format_instant(route.entered),
         "due": None if route.due is None else format_instant(route.due),
+    }
+    if route.trigger is not None:  # a hot event handed the lead over (SPEC §8)
+        data["trigger"] = event_json(route.trigger)
+    data |= {
         "scores": {s.name: plain(s.value) for s in why.scores},
         "profile": {k: plain(v) for k, v in sorted(lead.profile.items())},
         "at_handoff": at_handoff,

@@ -25,7 +25,7 @@ from mqldsl.analysis.matching import match_rules
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.language import ast
 from mqldsl.language.ast import walk
-from mqldsl.language.notation import duration, expr, rule_text, sla_text
+from mqldsl.language.notation import duration, expr, pattern_text, rule_text, sla_text
 from mqldsl.simulation.results import Attribution
 
 Moved = Callable[[Any, Any], bool]  # (base result, proposed result) -> moved?
@@ -108,6 +108,10 @@ def _routes(model: CheckedPolicy, result: Any) -> set[tuple[str, str, Any]]:
     route = result.decision.route
     if route is not None:
         found.add((result.decision.stage, route.queue, route.due))
+    for handoff in getattr(result, "handoffs", ()):  # hot events' handoffs (SPEC §8)
+        if handoff.event >= 0:
+            hot = routes[handoff.route]
+            found.add((handoff.stage, hot.queue, (handoff.at, hot.sla and hot.sla.seconds)))
     return found
 
 
@@ -141,8 +145,17 @@ def _rule_moved(score: str, old: int | None, new: int | None) -> Moved:
     return lambda a, b: abs(_points(a, score, old) - _points(b, score, new)) > 1e-9
 
 
+def _route_key(route: ast.Route) -> tuple[str, str, str | None]:
+    """A route by stage, queue and, for a hot-event route, its event (entry and `on` routes to
+    one queue are two routes)."""
+    return (route.stage, route.queue, None if route.on is None else route.on.event or "event")
+
+
 def _route_text(route: ast.Route) -> str:
     text = "always" if route.condition is None else f"when {expr(route.condition)}"
+    if route.on is not None:  # a hot-event route (SPEC §8)
+        text = f"on {pattern_text(route.on)}"
+        text += f" when {expr(route.condition)}" if route.condition is not None else ""
     return text + (f", sla {sla_text(route.sla)}" if route.sla is not None else "")
 
 
@@ -241,6 +254,8 @@ def differences(
             reads(model, route.condition, routes_moved)
             if isinstance(route.sla, ast.Duration) and route.sla.param is not None:
                 readers.setdefault(route.sla.param, []).append(routes_moved)
+            if route.on is not None:
+                reads(model, route.on, routes_moved)
 
     for name in sorted(set(base_params) | set(proposed_params)):
         old, new = base_params.get(name), proposed_params.get(name)
@@ -276,9 +291,9 @@ def differences(
     )
     found += _keyed(
         "route",
-        {(r.stage, r.queue): _route_text(r) for r in base.routes},
-        {(r.stage, r.queue): _route_text(r) for r in proposed.routes},
-        lambda key: f"{key[0]} to {key[1]}",
+        {_route_key(r): _route_text(r) for r in base.routes},
+        {_route_key(r): _route_text(r) for r in proposed.routes},
+        lambda key: f"{key[0]} to {key[1]}" + (f" on {key[2]}" if key[2] else ""),
         lambda key: routes_moved,
     )
     return found

@@ -16,7 +16,7 @@ from mqldsl.engine.evaluator import DISQUALIFIED
 from mqldsl.engine.runtime import format_instant
 from mqldsl.language import ast
 from mqldsl.simulation.distributions import distributions, thresholds
-from mqldsl.simulation.records import LeadRecord
+from mqldsl.simulation.records import LeadRecord, TouchRequest
 from mqldsl.simulation.results import PolicySummary, SimulationReport
 from mqldsl.simulation.sales import HOUR
 
@@ -29,7 +29,7 @@ DEFINITIONS: dict[str, str] = {
     "median_hours_to_mql": "median hours from a lead's first recorded event to its MQL handoff",
     "sqls": "MQL handoffs that became sales qualified by the as-of instant: for scenarios, those the sales replay accepted (moved into the policy's SQL stage when it has one); for real journeys, those with a `truth.sql_at` not after the as-of instant, else those that reached the SQL stage",
     "mql_to_sql": "SQLs divided by MQLs",
-    "sla_met": "share of handoffs with an SLA whose first touch came within the SLA (handoffs still waiting at the as-of instant count once their deadline has passed)",
+    "sla_met": "share of handoffs with an SLA whose first touch came within the SLA (handoffs still waiting at the as-of instant count once their deadline has passed); every handoff asks for a touch: each MQL handoff, and each handoff a hot event makes (`route ... on EVENT`)",
     "median_hours_to_first_touch": "median hours from handoff to the first sales touch, over touched handoffs",
     "sdr_utilisation": "first touches made divided by the touches the queues could make in the period",
     "queue_length": "handoffs still waiting for a first touch at the as-of instant",
@@ -180,23 +180,18 @@ def metrics(
             sqls = sum(1 for r in mqls if r.reached_sql)
         else:
             sqls = None
-    with_sla = [r for r in mqls if r.sla is not None and r.queue is not None]
+    # Every handoff asks for a touch (SPEC §8): the MQL handoffs routed to a queue and the
+    # handoffs hot events made.
+    requests = [q for r in records for q in r.touch_requests()]
+    with_sla = [q for q in requests if q.sla is not None]
     judged = [
-        r
-        for r in with_sla
-        if r.touch is not None
-        or (r.handoff is not None and r.sla is not None and _deadline(r) <= as_of)
+        q for q in with_sla if q.touch is not None or (q.sla is not None and _deadline(q) <= as_of)
     ]
     met = [
-        r
-        for r in judged
-        if r.touch is not None
-        and r.handoff is not None
-        and r.sla is not None
-        and r.touch <= _deadline(r)
+        q for q in judged if q.touch is not None and q.sla is not None and q.touch <= _deadline(q)
     ]
-    touched = [r for r in mqls if r.touch is not None]
-    waiting = [r for r in mqls if r.queue is not None and r.touch is None]
+    touched = [q for q in requests if q.touch is not None]
+    waiting = [q for q in requests if q.touch is None]
     result: dict[str, Any] = {
         "mqls": len(mqls),
         "mqls_per_week": weekly_series(records, as_of)[0],
@@ -216,11 +211,7 @@ def metrics(
         "mql_to_sql": _share(sqls, len(mqls)) if sqls is not None else None,
         "sla_met": _share(len(met), len(judged)) if simulated_sales else None,
         "median_hours_to_first_touch": _median(
-            [
-                (r.touch - r.handoff) / HOUR
-                for r in touched
-                if r.touch is not None and r.handoff is not None
-            ]
+            [(q.touch - q.at) / HOUR for q in touched if q.touch is not None]
         )
         if simulated_sales
         else None,
@@ -243,7 +234,8 @@ def sla_by_queue(
     simulated_sales: bool,
 ) -> dict[str, Any]:
     """SLA compliance per queue named by the policy's routes (in the order
-    they first appear): the MQL handoffs routed to it, those with an SLA,
+    they first appear): the handoffs routed to it (MQL handoffs and those hot events made),
+    those with an SLA,
     and, when the sales replay gave first touches, how many were judged
     (touched, or still waiting past the deadline at the as-of instant), how
     many met the SLA (first touch within it), their share and how many are
@@ -256,10 +248,11 @@ def sla_by_queue(
         text = route.sla.text() if route.sla is not None else None
         if text is not None and text not in texts:
             texts.append(text)
+    requests = [q for r in records for q in r.touch_requests()]
     queues = []
     for queue, texts in slas.items():
-        handoffs = [r for r in records if r.handoff is not None and r.queue == queue]
-        timed = [r for r in handoffs if r.sla is not None]
+        handoffs = [q for q in requests if q.queue == queue]
+        timed = [q for q in handoffs if q.sla is not None]
         entry: dict[str, Any] = {
             "queue": queue,
             "sla": ", ".join(texts) or None,
@@ -271,8 +264,8 @@ def sla_by_queue(
             "not_due": None,
         }
         if simulated_sales:
-            judged = [r for r in timed if r.touch is not None or _deadline(r) <= as_of]
-            met = [r for r in judged if r.touch is not None and r.touch <= _deadline(r)]
+            judged = [q for q in timed if q.touch is not None or _deadline(q) <= as_of]
+            met = [q for q in judged if q.touch is not None and q.touch <= _deadline(q)]
             entry.update(
                 judged=len(judged),
                 met=len(met),
@@ -289,13 +282,13 @@ def sla_by_queue(
     return {"queues": queues, "note": note}
 
 
-def _deadline(record: LeadRecord) -> float:
-    """When the record's first touch is due: its due time (working time for a business SLA,
-    SPEC §8.1), or the handoff plus the SLA for a record made without one."""
-    if record.due is not None:
-        return record.due
-    assert record.handoff is not None and record.sla is not None
-    return record.handoff + record.sla
+def _deadline(request: TouchRequest) -> float:
+    """When a request's first touch is due: its due time (working time for a business SLA,
+    SPEC §8.1), or the handoff plus the SLA for a request made without one."""
+    if request.due is not None:
+        return request.due
+    assert request.sla is not None
+    return request.at + request.sla
 
 
 def backtest(model: CheckedPolicy, records: Sequence[LeadRecord]) -> dict[str, Any] | None:

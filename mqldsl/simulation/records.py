@@ -5,13 +5,27 @@ instant is not an SQL or a win at that instant."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.calendars import route_deadlines
-from mqldsl.engine.runtime import Decision, Lead, parse_instant
+from mqldsl.engine.runtime import Decision, Handoff, Lead, parse_instant
+
+
+@dataclass(frozen=True)
+class TouchRequest:
+    """A handoff that asks sales for a touch (SPEC §8, §14): at ``at`` to ``queue`` with an
+    SLA of ``sla`` seconds (None: no SLA) due at ``due`` (working time for a business SLA,
+    SPEC §8.1); ``touch`` is the first touch the sales replay gave it (None: none, or no
+    replay)."""
+
+    at: float
+    queue: str
+    sla: float | None
+    touch: float | None = None
+    due: float | None = None
 
 
 @dataclass(frozen=True)
@@ -40,6 +54,18 @@ class LeadRecord:
     # The scores at the handoff, for the report's charts (run.with_mql_scores;
     # () when not computed, as in tune's cache, so left out of comparisons).
     mql_scores: tuple[Any, ...] = field(default=(), compare=False)
+    # The handoffs hot events made (`route ... on EVENT`, SPEC §8): each a further request
+    # for a touch, besides the MQL handoff (``handoff``, ``queue``, ``touch``).
+    requests: tuple[TouchRequest, ...] = ()
+
+    def touch_requests(self) -> list[TouchRequest]:
+        """Every request for a touch this lead made: its MQL handoff (when routed to a
+        queue), then its hot-event handoffs."""
+        found = list(self.requests)
+        if self.handoff is not None and self.queue is not None:
+            request = TouchRequest(self.handoff, self.queue, self.sla, self.touch, self.due)
+            found.insert(0, request)
+        return found
 
 
 def lead_record(
@@ -50,8 +76,10 @@ def lead_record(
     mql_index: int,
     sql_index: int | None,
     segment_field: str | None = None,
+    handoffs: Sequence[Handoff] = (),
 ) -> LeadRecord:
-    """What the metrics need of one lead's evaluation (by either engine)."""
+    """What the metrics need of one lead's evaluation (by either engine); ``handoffs``: the
+    result's handoffs, whose hot-event ones are further requests for a touch."""
     names = model.stage_names
     routes = model.routes
     handoff = None
@@ -66,6 +94,19 @@ def lead_record(
                 if deadline is not None:
                     sla, due = deadline.seconds, deadline.due(at)
             break
+    # The hot-event handoffs: at one instant, the last stands (SPEC §8), and one at the MQL
+    # handoff's instant stands over the entry's: it is the MQL handoff's queue and SLA.
+    standing: dict[float, TouchRequest] = {}
+    for h in handoffs:
+        if h.event >= 0:
+            hot = route_deadlines(model)[h.route]
+            seconds = hot.seconds if hot is not None else None
+            hot_due = hot.due(h.at) if hot is not None else None
+            standing[h.at] = TouchRequest(h.at, routes[h.route].queue, seconds, due=hot_due)
+    if handoff is not None and handoff in standing:
+        over = standing.pop(handoff)
+        queue, sla, due = over.queue, over.sla, over.due
+    requests = tuple(standing.values())
     truth = lead.truth or {}
     as_of = decision.as_of
     buyer = truth.get("buyer") if isinstance(truth.get("buyer"), bool) else None
@@ -101,6 +142,7 @@ def lead_record(
         known_from=created if created is not None else first_event,
         outcome_after=later,
         last_event=max((e.at for e in lead.events if e.at <= as_of), default=None),
+        requests=requests,
     )
 
 

@@ -163,7 +163,13 @@ class _Deciders:
             ):
                 result = evaluator.run(lead, job.as_of, memo)
                 record = lead_record(
-                    model, lead, result.decision, result.first_entries, mql_index, sql_index
+                    model,
+                    lead,
+                    result.decision,
+                    result.first_entries,
+                    mql_index,
+                    sql_index,
+                    handoffs=result.handoffs,
                 )
                 if job.handoff_scores and record.handoff is not None:
                     record = dataclasses.replace(

@@ -62,6 +62,7 @@ def evaluate_all(
             mql_index,
             sql_index,
             segment_field,
+            result.handoffs,
         )
         records.append(with_mql_scores(evaluator, lead, record))
     return records, kept
@@ -361,9 +362,14 @@ def accept_into_sql_stage(
             mql_index,
             sql_index,
             spec.segment_field,
+            result.handoffs,
         )
         updated[index] = replace(
-            new, touch=old.touch, first_event=old.first_event, mql_scores=old.mql_scores
+            new,
+            touch=old.touch,
+            first_event=old.first_event,
+            mql_scores=old.mql_scores,
+            requests=old.requests,  # the requests the replay touched
         )
     updated = [replace(r, sql=bool(r.reached_sql)) for r in updated]
     left = sum(

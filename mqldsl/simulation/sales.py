@@ -24,27 +24,43 @@ def replay_sales(
     records: list[LeadRecord], sales: Sales, start: float, as_of: float, seed: int
 ) -> tuple[list[LeadRecord], dict[str, float]]:
     """First touches from each queue's capacity in working hours (first come,
-    first served), and SQL outcomes that fall as the first touch is delayed."""
-    by_queue: dict[str, list[int]] = {}
+    first served), and SQL outcomes that fall as the first touch is delayed.
+    Every handoff asks for a touch (SPEC §8): a lead's MQL handoff, whose touch
+    decides its SQL outcome, and each handoff a hot event made (``requests``)."""
+    # Per queue: (instant, lead id, which request: -1 the MQL handoff, else its position
+    # in the record's requests, record index).
+    by_queue: dict[str, list[tuple[float, str, int, int]]] = {}
     for index, record in enumerate(records):
         if record.handoff is not None and record.queue is not None:
-            by_queue.setdefault(record.queue, []).append(index)
+            by_queue.setdefault(record.queue, []).append((record.handoff, record.id, -1, index))
+        for number, request in enumerate(record.requests):
+            by_queue.setdefault(request.queue, []).append((request.at, record.id, number, index))
     updated = list(records)
+    touched: dict[int, dict[int, float]] = {}  # record index -> request position -> touch
     slots_total = 0
     touches = 0
-    for queue, indices in sorted(by_queue.items()):
+    for queue, items in sorted(by_queue.items()):
         capacity = sales.queue_capacity.get(queue, sales.capacity_per_day)
         slots = _Slots(capacity, sales, start, as_of)
         slots_total += slots.count()
-        indices.sort(key=lambda i: (records[i].handoff, records[i].id))
-        for index in indices:
-            record = records[index]
-            assert record.handoff is not None
-            touch = slots.take(record.handoff)
+        items.sort(key=lambda item: item[:3])
+        for at, _, number, index in items:
+            touch = slots.take(at)
             if touch is None:
                 continue
             touches += 1
-            updated[index] = replace(record, touch=touch, sql=_sql(record, touch, sales, seed))
+            if number < 0:
+                record = updated[index]
+                updated[index] = replace(record, touch=touch, sql=_sql(record, touch, sales, seed))
+            else:
+                touched.setdefault(index, {})[number] = touch
+    for index, found in touched.items():
+        record = updated[index]
+        requests = tuple(
+            replace(request, touch=found[number]) if number in found else request
+            for number, request in enumerate(record.requests)
+        )
+        updated[index] = replace(record, requests=requests)
     return updated, {"slots": float(slots_total), "touches": float(touches)}
 
 

@@ -142,6 +142,8 @@ class DecisionCache:
             self.reason = f"score `{feeding[0]}` uses a tuned param"
         elif model.recycles:
             self.reason = "the policy recycles leads"
+        elif any(r.on is not None for r in model.routes):
+            self.reason = "the policy has hot-event routes"
         self.full_runs = 0
         self.evaluations = 0
         if self.reason is not None:

@@ -1,6 +1,7 @@
 """What the SQL back end cannot evaluate faithfully, as coded diagnostics:
-recycling (E601), account fields (E602), and field names that clash with the
-tables' own columns or with each other in the one events table (E603)."""
+recycling (E601), account fields (E602), field names that clash with the
+tables' own columns or with each other in the one events table (E603), and
+hot-event routes (E604)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,18 @@ def sql_diagnostics(model: CheckedPolicy) -> list[Diagnostic]:
                 "history; score this policy with the Python engine (the default)",
             )
         )
+    for route in model.routes:
+        if route.on is not None:
+            found.append(
+                error(
+                    "E604",
+                    "the SQL back end does not replay hot-event routes "
+                    f"(`route {route.stage} to {route.queue} on ...`)",
+                    route.span,
+                    "a hot event hands the lead over again at the event's instant; score this "
+                    "policy with the Python engine (the default)",
+                )
+            )
     for node in _all_expressions(model):
         for part in walk(node):
             if isinstance(part, ast.AccountRef):
@@ -100,5 +113,6 @@ def _all_expressions(model: CheckedPolicy) -> list[ast.Expr]:
     nodes += [s.condition for s in model.stages.stages if s.condition is not None]
     nodes += [d.condition for d in model.disqualifiers]
     nodes += [r.condition for r in model.routes if r.condition is not None]
+    nodes += [r.on for r in model.routes if r.on is not None]
     nodes += [r.condition for r in model.recycles]
     return nodes
