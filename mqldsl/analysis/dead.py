@@ -199,47 +199,71 @@ def _pattern_implies(model: CheckedPolicy, a: ast.Pattern, b: ast.Pattern) -> bo
 def implies(model: CheckedPolicy, a: ast.Expr, b: ast.Expr) -> bool:
     """True only if ``b`` holds wherever ``a`` holds (for every lead, instant and
     value of the params); False when that cannot be shown simply."""
-    if a == b:
-        return True
-    if isinstance(b, ast.And):
-        return all(implies(model, a, part) for part in b.operands)
-    if isinstance(a, ast.Or):
-        return all(implies(model, part, b) for part in a.operands)
-    if isinstance(b, ast.Or) and any(implies(model, a, part) for part in b.operands):
-        return True
-    parts = a.operands if isinstance(a, ast.And) else (a,)
-    if isinstance(a, ast.And) and any(implies(model, part, b) for part in parts):
-        return True
-    wanted = _atoms(model, b)
-    if wanted is not None:
-        have = [atom for part in parts for atom in _atoms(model, part) or ()]
-        return all(any(_atom_implies(h, w) for h in have) for w in wanted)
-    if isinstance(b, ast.Presence) and not b.missing:
-        return any(_holds_term(model, part) == b.operand for part in parts)
-    pattern_b = _as_pattern(model, b)
-    if pattern_b is not None:
-        return any(
-            (pattern_a := _as_pattern(model, part)) is not None
-            and _pattern_implies(model, pattern_a, pattern_b)
-            for part in parts
-        )
-    if isinstance(b, ast.NoEvents):
-        # `no A` implies `no B` when every B event is an A event.
-        return any(
-            isinstance(part, ast.NoEvents) and _pattern_implies(model, b.pattern, part.pattern)
-            for part in parts
-        )
-    if isinstance(b, ast.Membership) and not b.negated and isinstance(b.collection, ast.ListLit):
-        options = [_constant(model, item) for item in b.collection.items]
-        for part in parts:
-            atoms = _atoms(model, part) or []
-            if (
-                len(atoms) == 1
-                and atoms[0][:2] == (b.operand, "==")
-                and any(o is not None and atoms[0][2].order(o) == 0 for o in options)
-            ):
-                return True
-    return False
+    return _Prover(model).implies(a, b)
+
+
+class _Prover:
+    """:func:`implies` with each pair of sub-conditions decided once: `and` and
+    `or` on both sides can be split in either order, which would otherwise
+    revisit pairs exponentially often in the depth of the conditions."""
+
+    def __init__(self, model: CheckedPolicy) -> None:
+        self.model = model
+        self.known: dict[tuple[int, int], bool] = {}
+
+    def implies(self, a: ast.Expr, b: ast.Expr) -> bool:
+        key = (id(a), id(b))
+        if key not in self.known:
+            self.known[key] = self._implies(a, b)
+        return self.known[key]
+
+    def _implies(self, a: ast.Expr, b: ast.Expr) -> bool:
+        model = self.model
+        if a == b:
+            return True
+        if isinstance(b, ast.And):
+            return all(self.implies(a, part) for part in b.operands)
+        if isinstance(a, ast.Or):
+            return all(self.implies(part, b) for part in a.operands)
+        if isinstance(b, ast.Or) and any(self.implies(a, part) for part in b.operands):
+            return True
+        parts = a.operands if isinstance(a, ast.And) else (a,)
+        if isinstance(a, ast.And) and any(self.implies(part, b) for part in parts):
+            return True
+        wanted = _atoms(model, b)
+        if wanted is not None:
+            have = [atom for part in parts for atom in _atoms(model, part) or ()]
+            return all(any(_atom_implies(h, w) for h in have) for w in wanted)
+        if isinstance(b, ast.Presence) and not b.missing:
+            return any(_holds_term(model, part) == b.operand for part in parts)
+        pattern_b = _as_pattern(model, b)
+        if pattern_b is not None:
+            return any(
+                (pattern_a := _as_pattern(model, part)) is not None
+                and _pattern_implies(model, pattern_a, pattern_b)
+                for part in parts
+            )
+        if isinstance(b, ast.NoEvents):
+            # `no A` implies `no B` when every B event is an A event.
+            return any(
+                isinstance(part, ast.NoEvents) and _pattern_implies(model, b.pattern, part.pattern)
+                for part in parts
+            )
+        if (
+            isinstance(b, ast.Membership)
+            and not b.negated
+            and isinstance(b.collection, ast.ListLit)
+        ):
+            options = [_constant(model, item) for item in b.collection.items]
+            for part in parts:
+                atoms = _atoms(model, part) or []
+                if (
+                    len(atoms) == 1
+                    and atoms[0][:2] == (b.operand, "==")
+                    and any(o is not None and atoms[0][2].order(o) == 0 for o in options)
+                ):
+                    return True
+        return False
 
 
 # ---------------------------------------------------------------- absence
