@@ -68,6 +68,44 @@ def test_the_motivating_quiet_rule_is_dead() -> None:
     )
 
 
+def test_the_motivating_rule_changes_no_score_by_hand() -> None:
+    """Intent with and without the quiet rule, computed by hand for three leads."""
+    rules = ("+10 per page_view within 30 days, max 40", "+30 when demo_request within 14 days")
+    with_rule = check_text(intent(*rules, "-25 when no event within 30 days"), "t.mql").model
+    without = check_text(intent(*rules), "t.mql").model
+    assert with_rule is not None and without is not None
+
+    def lead(*events: tuple[str, float]) -> Lead:
+        found = [
+            Event(at=AS_OF - d * DAY, type=k, fields={}, index=i) for i, (k, d) in enumerate(events)
+        ]
+        return Lead(id="L", profile={}, events=tuple(sorted(found, key=lambda e: e.at)))
+
+    cases = [
+        (lead(), 0),  # quiet: -25 clamps to 0; without the rule: 0
+        (lead(("page_view", 40)), 0),  # the view is 40 days old: -25 -> 0; without: 0
+        (lead(("page_view", 10), ("demo_request", 2)), 40),  # 10 + 30, the rule does not fire
+    ]
+    for journey, intent_by_hand in cases:
+        for model in (with_rule, without):
+            assert Interpreter(model).decide(journey, AS_OF).scores["intent"] == intent_by_hand
+
+
+def test_the_documented_dead_stage_is_never_a_leads_stage() -> None:
+    """docs/errors.md W511: fit 30 and a demo yesterday meets `mql` (fit >= 30, a demo within
+    30 days) and `sql` (fit >= 20, a demo within 60 days); the last holding stage wins."""
+    text = HEAD + (
+        "stages {\n  visitor\n  mql when fit >= 30 and demo_request within 30 days\n"
+        "  sql when fit >= 20 and demo_request within 60 days\n}\n"
+    )
+    model = check_text(text, "t.mql").model
+    assert model is not None
+    demo = (Event(at=AS_OF - DAY, type="demo_request", fields={}, index=0),)
+    hot = Lead(id="L", profile={"company_size": 5000, "role": "secops"}, events=demo)
+    decision = Interpreter(model).decide(hot, AS_OF)
+    assert (decision.scores["fit"], decision.stage) == (30, "sql")
+
+
 @pytest.mark.parametrize(
     "rules",
     [
