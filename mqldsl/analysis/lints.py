@@ -10,7 +10,8 @@
 - W507 a route that can never be chosen (after an unconditional route);
 - W509 an `include` written after the policy's own declarations (they come after it);
 - W508 a negative test on a field that may be missing, where the policy never
-  says what a missing value should do.
+  says what a missing value should do;
+- W510/W511 a score rule or a stage that can never matter (mqldsl.analysis.dead).
 
 A warning can be silenced, deliberately and visibly, with a comment on its
 line or the line before: ``# mqldsl: allow W504``.
@@ -22,6 +23,7 @@ import math
 import re
 from collections.abc import Iterator, Sequence
 
+from mqldsl.analysis.dead import dead_rules, dead_stages
 from mqldsl.analysis.model import Bounds, CheckedPolicy, numeric_constant
 from mqldsl.language import ast
 from mqldsl.language.diagnostics import Diagnostic, warning
@@ -443,6 +445,8 @@ def lint(model: CheckedPolicy) -> list[Diagnostic]:
         _missing_fields,
     ):
         found.extend(check(model, nodes))
+    found.extend(dead_rules(model))
+    found.extend(dead_stages(model))
     return found
 
 

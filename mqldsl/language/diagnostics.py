@@ -188,6 +188,8 @@ CODES: dict[str, str] = {
     "W507": "shadowed route",
     "W508": "silent dependency on a missing field",
     "W509": "include after the policy's own declarations",
+    "W510": "score rule that can never change the score",
+    "W511": "stage that can never be a lead's stage",
     # E6xx what the SQL back end cannot evaluate faithfully (`mqldsl sql`, `--engine duckdb`)
     "E601": "recycling in SQL",
     "E602": "account fields in SQL",
