@@ -49,11 +49,18 @@ STATIC_KINDS = (
 
 @dataclass
 class EventPattern:
-    """One distinct (event, where) pattern: its match times are the local ``m<index>``."""
+    """One distinct (event, where) pattern: its match times are the local ``m<index>``; an
+    account pattern's (SPEC §9, over the events of all the account's leads) are ``q<index>``,
+    with the number of each match's lead in ``q<index>c``."""
 
     index: int
     event: str | None
     where: ast.Expr | None
+    account: bool = False
+
+    @property
+    def local(self) -> str:
+        return f"q{self.index}" if self.account else f"m{self.index}"
 
 
 class ExpressionCode:
@@ -67,6 +74,11 @@ class ExpressionCode:
         self.constants: list[Any] = []
         self.temps = 0
         self.patterns: dict[tuple[str | None, str], EventPattern] = {}
+        self.account_patterns: dict[tuple[str | None, str], EventPattern] = {}
+        # Whether the code being written is an account score's (SPEC §9): its patterns
+        # match the account's events, and lead fields inside `where` are the fields of the
+        # lead each event belongs to (``cp``).
+        self.account = False
         self.field_index = {name: i for i, name in enumerate(model.fields)}
         self.account_index = {name: i for i, name in enumerate(model.account_fields)}
         self.score_index = {name: i for i, name in enumerate(model.score_order)}
@@ -98,9 +110,10 @@ class ExpressionCode:
     def pattern(self, event: str | None, where: ast.Expr | None) -> str:
         """The local holding the sorted match times of (event, where)."""
         key = (event, expr(where) if where is not None else "")
-        if key not in self.patterns:
-            self.patterns[key] = EventPattern(len(self.patterns), event, where)
-        return f"m{self.patterns[key].index}"
+        table = self.account_patterns if self.account else self.patterns
+        if key not in table:
+            table[key] = EventPattern(len(table), event, where, self.account)
+        return table[key].local
 
     def lazy_score(self, name: str) -> str | None:
         """The code of a score's value when computed on first use; None: the local."""
@@ -112,7 +125,7 @@ class ExpressionCode:
         for part in walk(node):
             if not isinstance(part, STATIC_KINDS):
                 return False  # events, or a kind this list does not know yet
-            if isinstance(part, ast.Name):
+            if isinstance(part, ast.Name | ast.AccountRef):
                 ref = self.model.refs.get(id(part))
                 if ref is not None and ref.kind == "event":
                     return False
@@ -126,7 +139,7 @@ class ExpressionCode:
         if self.static(node):
             return 0
         for part in walk(node):
-            if isinstance(part, ast.Name):
+            if isinstance(part, ast.Name | ast.AccountRef):
                 ref = self.model.refs.get(id(part))
                 if ref is not None and ref.kind == "score" and ref.name not in self.static_scores:
                     return 2
@@ -216,7 +229,11 @@ class _Value(ast.Visitor[tuple[str, bool]]):
         code = self.code
         ref = code.model.ref(node)
         if ref.kind == "field":
+            if code.account:  # inside `where` of an account pattern: the event's lead
+                return f"cp.get({ref.name!r})", True
             return f"f{code.field_index[ref.name]}", True
+        if ref.kind == "account_field":
+            return f"a{code.account_index[ref.name]}", True
         if ref.kind == "event_field":
             return f"ef.get({ref.name!r})", True
         if ref.kind == "param":
@@ -232,7 +249,17 @@ class _Value(ast.Visitor[tuple[str, bool]]):
         return code.const(ref.name), False
 
     def visit_AccountRef(self, node: ast.AccountRef) -> tuple[str, bool]:
-        return f"a{self.code.account_index[node.field]}", True
+        code = self.code
+        ref = code.model.refs.get(id(node))
+        if ref is not None and ref.kind == "score":
+            lazy = code.lazy_score(ref.name)
+            return (lazy or f"v{code.score_index[ref.name]}"), True
+        return f"a{code.account_index[node.field]}", True
+
+    def visit_ContactCount(self, node: ast.ContactCount) -> tuple[str, bool]:
+        code = self.code
+        times = code.pattern(node.pattern.event, node.pattern.where)
+        return f"_distinct({times}, {times}c, {code.low(node.pattern.window)}, t)", False
 
     def visit_Unary(self, node: ast.Unary) -> tuple[str, bool]:
         operand, nullable = self.code.value(node.operand)

@@ -27,6 +27,7 @@ from mqldsl.engine.runtime import (
     RouteDecision,
     TimelineStep,
     TimelineTooLong,
+    account_events,
     cap,
     check_size,
     clamp,
@@ -34,6 +35,7 @@ from mqldsl.engine.runtime import (
     due_time,
     instants,
     round_score,
+    timeline_times,
 )
 
 NEG = -math.inf
@@ -82,7 +84,8 @@ def _limit(meta: PolicyMeta, lead: Lead, as_of: float) -> None:
     """:class:`TimelineTooLong` (naming the lead) when its timeline passes the limit of
     instants (SPEC §7, E900): checked before the generated code lists a lead's change points."""
     try:
-        check_size([e.at for e in lead.events], meta.windows, meta.decay_periods, as_of)
+        times = timeline_times(lead, meta.account_timeline)
+        check_size(times, meta.windows, meta.decay_periods, as_of)
     except TimelineTooLong as exc:
         raise exc.for_lead(lead.id) from None
 
@@ -104,6 +107,55 @@ def _steps(points: set[float], times: Sequence[float], period: float, as_of: flo
         while at + k * period <= as_of:
             points.add(at + k * period)
             k += 1
+
+
+def _distinct(times: Sequence[float], leads: Sequence[int], low: float, t: float) -> int:
+    """How many distinct leads have a match time in (low, t] (`count(distinct contact with
+    ...)`, SPEC §9): ``times`` sorted, ``leads`` the lead of each match."""
+    return len(set(leads[bisect_right(times, low) : bisect_right(times, t)]))
+
+
+def _dcontacts(
+    times: Sequence[float],
+    leads: Sequence[int],
+    low: float,
+    t: float,
+    points: float,
+    percent: float,
+    every: float,
+) -> float:
+    """`+P per contact with ...` in a decayed account score: P for each lead with a match in
+    (low, t], decayed by the age of that lead's latest match."""
+    latest: dict[int, float] = {}
+    for i in range(bisect_right(times, low), bisect_right(times, t)):
+        latest[leads[i]] = times[i]  # times ascend: the last one seen is the latest
+    total = 0.0
+    for _, at in sorted(latest.items()):  # in the leads' order, as the interpreter adds
+        total += points * decay_factor(percent, every, t - at)
+    return total
+
+
+def _account_events(lead: Lead) -> list[tuple[Any, Any, int]]:
+    """Every event of the account's leads with the lead's profile and number, by time."""
+    return [(event, contact.profile, number) for event, contact, number in account_events(lead)]
+
+
+def _timeline_events(lead: Lead) -> list[Any]:
+    """The events of all the account's leads, by time: what a lead's timeline is built on
+    when the policy has account scores (SPEC §9)."""
+    return [event for event, _, _ in account_events(lead)]
+
+
+def _group_account(events: Sequence[tuple[Any, Any, int]]) -> dict[str, list[Any]]:
+    """:func:`_account_events` grouped by event type (each group in time order)."""
+    groups: dict[str, list[Any]] = {}
+    for item in events:
+        group = groups.get(item[0].type)
+        if group is None:
+            groups[item[0].type] = [item]
+        else:
+            group.append(item)
+    return groups
 
 
 def _div(a: Any, b: Any) -> Any:
@@ -128,10 +180,16 @@ class PolicyMeta:
     windows: tuple[float, ...]
     decay_periods: tuple[float, ...]
     scores: tuple[str, ...]  # evaluation order
-    declared: tuple[str, ...]  # declaration order: the order decisions report scores in
+    declared: tuple[str, ...]  # lead scores in declaration order: a decision's `scores`
+    shown: tuple[str, ...]  # every score in declaration order: a timeline step's scores
     routes: tuple[tuple[str, str | None, float | None], ...]  # queue, sla text, sla seconds
     recycles: tuple[tuple[str, str, int], ...]  # from, to, line
     policy: PolicyStamp  # stamped on every decision
+    # Accounts (SPEC §9): the account scores (declaration order), whether decisions carry
+    # `account`/`account_scores`, whether the timeline has the colleagues' event times.
+    account_scores: tuple[str, ...] = ()
+    uses_accounts: bool = False
+    account_timeline: bool = False
 
     @staticmethod
     def of(model: CheckedPolicy, params: Mapping[str, Any] | None = None) -> PolicyMeta:
@@ -143,7 +201,8 @@ class PolicyMeta:
                 sorted({s.node.decay.every.seconds for s in model.scores.values() if s.node.decay})
             ),
             scores=model.score_order,
-            declared=tuple(model.scores),
+            declared=model.lead_scores,
+            shown=tuple(model.scores),
             routes=tuple(
                 (
                     r.queue,
@@ -154,6 +213,9 @@ class PolicyMeta:
             ),
             recycles=tuple((r.from_stage, r.to_stage, r.span.line) for r in model.recycles),
             policy=policy_stamp(model, params),
+            account_scores=model.account_scores,
+            uses_accounts=model.uses_accounts,
+            account_timeline=model.reads_account_scores,
         )
 
 
@@ -176,7 +238,8 @@ def drive(
     locked = meta.locked
     if pts is None:
         try:
-            points = instants([e.at for e in lead.events], meta.windows, meta.decay_periods, as_of)
+            times = timeline_times(lead, meta.account_timeline)
+            points = instants(times, meta.windows, meta.decay_periods, as_of)
         except TimelineTooLong as exc:
             raise exc.for_lead(lead.id) from None
     else:
@@ -247,9 +310,8 @@ def drive(
                 first[new] = (t, route(names.index(new), t, start))
         if chase and (reached, start, label) != before:
             if full is None:  # bounded: the generated code has checked the limit of instants
-                full = instants(
-                    [e.at for e in lead.events], meta.windows, meta.decay_periods, as_of
-                )
+                times = timeline_times(lead, meta.account_timeline)
+                full = instants(times, meta.windows, meta.decay_periods, as_of)
             after = bisect_right(full, t)
             pending = full[after] if after < len(full) else None
     assert label is not None
@@ -273,6 +335,10 @@ def drive(
         route=route_decision,
         entered=dict(sorted(entered.items(), key=lambda item: item[1])),
         policy=meta.policy,
+        account_scores={name: by_name[name] for name in meta.account_scores}
+        if meta.uses_accounts
+        else None,
+        account=lead.account,
     )
     return EvalResult(decision, tuple(steps), contributions, start, first)
 
@@ -302,7 +368,7 @@ def _explained_step(
     handoff = None
     if stage != DISQUALIFIED:
         handoff = _route_decision(meta, route(meta.stages.index(stage), t, start), t)
-    shown = {name: by_name[name] for name in meta.declared}
+    shown = {name: by_name[name] for name in meta.shown}
     return TimelineStep(t, stage, why, scores=shown, route=handoff, recycled_by=cycled)
 
 
@@ -315,6 +381,11 @@ HELPERS: Mapping[str, Any] = MappingProxyType(
         "_latest": _latest,
         "_since": _since,
         "_dsum": _dsum,
+        "_distinct": _distinct,
+        "_dcontacts": _dcontacts,
+        "_aev": _account_events,
+        "_agroup": _group_account,
+        "_tev": _timeline_events,
         "_div": _div,
         "_group": _group,
         "_steps": _steps,

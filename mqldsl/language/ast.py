@@ -230,6 +230,15 @@ class Count:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class ContactCount:
+    """``count(distinct contact with PATTERN)`` (account scores only, SPEC §9): how many of
+    the account's leads have at least one event matching the pattern."""
+
+    pattern: Pattern
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class DaysSince:
     event: str | None
     where: Expr | None
@@ -258,6 +267,7 @@ Expr: TypeAlias = (
     | Pattern
     | NoEvents
     | Count
+    | ContactCount
     | DaysSince
 )
 
@@ -278,6 +288,7 @@ _CHILDREN: dict[type, Callable[[Any], Sequence[Expr | None]]] = {
     Pattern: lambda n: (n.where,),
     NoEvents: lambda n: (n.pattern,),
     Count: lambda n: (n.pattern,),
+    ContactCount: lambda n: (n.pattern,),
     DaysSince: lambda n: (n.where,),
 }
 
@@ -485,6 +496,9 @@ class PerRule:
     pattern: Pattern
     max: Number | None
     label: str | None
+    # `+P per contact with PATTERN` (account scores, SPEC §9): P for each of the account's
+    # leads with at least one matching event, rather than for each matching event.
+    per_contact: bool = False
     span: Span = _span()
 
 
@@ -501,6 +515,9 @@ class Score:
     decay: DecayOption | None
     rules: tuple[Rule, ...] | None
     formula: Expr | None
+    # `score NAME on account` (SPEC §9): a score of the lead's account, over the events of
+    # all the account's leads.
+    on_account: bool = False
     span: Span = _span()
 
 
@@ -609,8 +626,44 @@ class ExpectRoute:
     span: Span = _span()
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ExampleAccount:
+    """``account { FIELD: VALUE, ... }``: the example's account fields (SPEC §10)."""
+
+    entries: tuple[Entry, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ExampleContact:
+    """``contact "ID" { lead {...}  EVENT at WHEN ... }``: a colleague at the example lead's
+    account, with its own profile and events (SPEC §10)."""
+
+    id: str
+    items: tuple[ExampleLead | ExampleEvent, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ExpectAccountScore:
+    """``expect account.SCORE OP N``."""
+
+    score: str
+    op: TypingLiteral["==", "!=", "<", "<=", ">", ">="]
+    value: Number
+    span: Span = _span()
+
+
 ExampleItem: TypeAlias = (
-    ExampleLead | ExampleEvent | ExpectStage | ExpectDisqualified | ExpectScore | ExpectRoute
+    ExampleLead
+    | ExampleEvent
+    | ExampleAccount
+    | ExampleContact
+    | ExpectStage
+    | ExpectDisqualified
+    | ExpectScore
+    | ExpectAccountScore
+    | ExpectRoute
 )
 
 

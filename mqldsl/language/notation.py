@@ -205,6 +205,9 @@ class _ExprPrinter(ast.Visitor[str]):
     def visit_Count(self, node: ast.Count) -> str:
         return "count(" + pattern_text(node.pattern) + ")"
 
+    def visit_ContactCount(self, node: ast.ContactCount) -> str:
+        return "count(distinct contact with " + pattern_text(node.pattern) + ")"
+
     def visit_DaysSince(self, node: ast.DaysSince) -> str:
         text = "days since " + (node.event if node.event is not None else "event")
         if node.where is not None:
@@ -257,7 +260,8 @@ def rule_condition(rule: ast.Rule) -> str:
     """The rule without its points: `when ...` or `per ..., max N`."""
     if isinstance(rule, ast.WhenRule):
         return f"when {expr(rule.condition)}"
-    text = f"per {expr(rule.pattern)}"
+    each = "contact with " if rule.per_contact else ""
+    text = f"per {each}{expr(rule.pattern)}"
     if rule.max is not None:
         text += f", max {number(rule.max)}"
     return text

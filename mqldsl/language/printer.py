@@ -89,14 +89,16 @@ def _children(node: object) -> Sequence[object]:
         return node.rules or ()
     if isinstance(node, ast.Stages):
         return node.stages
-    if isinstance(node, ast.Example):
+    if isinstance(node, ast.Example | ast.ExampleContact):
         return node.items
     return ()
 
 
 def _has_block(node: object) -> bool:
     return (
-        isinstance(node, ast.LeadBlock | ast.AccountBlock | ast.Stages | ast.Example)
+        isinstance(
+            node, ast.LeadBlock | ast.AccountBlock | ast.Stages | ast.Example | ast.ExampleContact
+        )
         or (isinstance(node, ast.Score) and node.rules is not None)
         or (isinstance(node, ast.EventDecl) and node.fields is not None)
     )
@@ -313,6 +315,8 @@ class _Printer:
 
     def _score(self, score: ast.Score) -> None:
         head = f"score {score.name}"
+        if score.on_account:
+            head += " on account"
         if score.description is not None:
             head += f" {string(score.description)}"
         if score.formula is not None:
@@ -335,7 +339,8 @@ class _Printer:
         label = f" {string(rule.label)}" if rule.label is not None else ""
         if isinstance(rule, ast.WhenRule):
             return self._condition(f"{points(rule.points)} when ", rule.condition, label, INDENT)
-        text = f"{points(rule.points)} per {pattern_text(rule.pattern)}"
+        each = "contact with " if rule.per_contact else ""
+        text = f"{points(rule.points)} per {each}{pattern_text(rule.pattern)}"
         if rule.max is not None:
             text += f", max {number(rule.max)}"
         return [text + label]
@@ -371,31 +376,41 @@ class _Printer:
             self._example_item(item)
         self._close(example, "")
 
-    def _example_item(self, item: ast.ExampleItem) -> None:
+    def _example_item(self, item: ast.ExampleItem, indent: str = INDENT) -> None:
         if isinstance(item, ast.ExampleLead):
             line = "lead " + self._record(item.entries)
-            if len(INDENT + line) > WIDTH and item.entries:
+            if len(indent + line) > WIDTH and item.entries:
                 lines = ["lead {"]
                 lines += [f"{INDENT}{e.name}: {literal(e.value)}" for e in item.entries]
                 lines.append("}")
-                self._emit(item, INDENT, lines)
+                self._emit(item, indent, lines)
             else:
-                self._emit(item, INDENT, [line])
+                self._emit(item, indent, [line])
         elif isinstance(item, ast.ExampleEvent):
             text = item.event
             if item.entries is not None:
                 text += " " + self._record(item.entries)
             text += " at " + ", ".join(_time(t) for t in item.times)
-            self._emit(item, INDENT, [text])
+            self._emit(item, indent, [text])
         elif isinstance(item, ast.ExpectStage):
-            self._emit(item, INDENT, [f"expect stage {item.stage}"])
+            self._emit(item, indent, [f"expect stage {item.stage}"])
         elif isinstance(item, ast.ExpectDisqualified):
             reason = f" {string(item.reason)}" if item.reason is not None else ""
-            self._emit(item, INDENT, [f"expect disqualified{reason}"])
+            self._emit(item, indent, [f"expect disqualified{reason}"])
         elif isinstance(item, ast.ExpectScore):
-            self._emit(item, INDENT, [f"expect {item.score} {item.op} {number(item.value)}"])
+            self._emit(item, indent, [f"expect {item.score} {item.op} {number(item.value)}"])
         elif isinstance(item, ast.ExpectRoute):
-            self._emit(item, INDENT, [f"expect route {item.queue}"])
+            self._emit(item, indent, [f"expect route {item.queue}"])
+        elif isinstance(item, ast.ExpectAccountScore):
+            line = f"expect account.{item.score} {item.op} {number(item.value)}"
+            self._emit(item, indent, [line])
+        elif isinstance(item, ast.ExampleAccount):
+            self._emit(item, indent, ["account " + self._record(item.entries)])
+        elif isinstance(item, ast.ExampleContact):
+            self._open(item, indent, f"contact {string(item.id)}")
+            for part in item.items:
+                self._example_item(part, indent + INDENT)
+            self._close(item, indent)
 
 
 def _time(value: ast.TimeRef) -> str:

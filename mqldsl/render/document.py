@@ -222,6 +222,7 @@ def _scores(model: CheckedPolicy, say: English) -> list[dict[str, Any]]:
                 "formula": say.value(node.formula) if node.formula is not None else "",
                 "rules": rules,
                 "origin": model.origin(node.span) or "",
+                "account": node.on_account,
             }
         )
     return scores
