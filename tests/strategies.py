@@ -207,6 +207,10 @@ time_refs: st.SearchStrategy[ast.TimeRef] = st.one_of(
     st.builds(ast.DateLit, value=dates),
     st.builds(ast.InstantLit, value=instants),
 )
+# A number an expectation compares with: written, or a param's name.
+amounts: st.SearchStrategy[ast.Amount] = st.one_of(
+    st.builds(ast.NumberLit, value=signed), st.builds(ast.Name, name=names)
+)
 example_items: st.SearchStrategy[ast.ExampleItem] = st.one_of(
     st.builds(ast.ExampleLead, entries=entries),
     st.builds(
@@ -216,9 +220,14 @@ example_items: st.SearchStrategy[ast.ExampleItem] = st.one_of(
         times=st.lists(time_refs, min_size=1, max_size=3).map(tuple),
     ),
     st.builds(ast.ExpectStage, stage=names),
+    st.builds(ast.ExpectStageIn, stages=st.lists(names, min_size=1, max_size=3).map(tuple)),
     st.builds(ast.ExpectDisqualified, reason=descriptions),
-    st.builds(ast.ExpectScore, score=names, op=st.sampled_from(OPS), value=signed),  # type: ignore[arg-type]
+    st.builds(ast.ExpectNotDisqualified),
+    st.builds(ast.ExpectScore, score=names, op=st.sampled_from(OPS), value=amounts),  # type: ignore[arg-type]
+    st.builds(ast.ExpectBetween, score=names, low=amounts, high=amounts),
     st.builds(ast.ExpectRoute, queue=names),
+    st.builds(ast.ExpectNoRoute),
+    st.builds(ast.ExpectDue, when=time_refs),
 )
 
 body_items: st.SearchStrategy[ast.Item] = st.one_of(

@@ -18,8 +18,8 @@ DOC = ROOT / "docs" / "errors.md"
 SECTION = re.compile(r"^## ([EW]\d{3}) — .*?(?=^## |\Z)", re.M | re.S)
 SNIPPET = re.compile(r"```mql\n(.*?)```", re.S)
 OUTPUT = re.compile(r"```text\n(.*?)```", re.S)
-# a file that cannot be read; a command-line value; an included file's content (two files)
-NO_SNIPPET = {"E100", "E204", "E116", "W509"}
+# a file that cannot be read; an included file's content (two files)
+NO_SNIPPET = {"E100", "E116", "W509"}
 
 
 def sections() -> dict[str, str]:

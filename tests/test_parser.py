@@ -350,6 +350,13 @@ def test_example_with_every_kind_of_line() -> None:
         "  expect fit >= 30\n"
         "  expect intent == -20\n"
         "  expect route sdr_inbound\n"
+        "  expect not disqualified\n"
+        "  expect stage in [lead, mql]\n"
+        "  expect fit between -5 and mql_fit_min\n"
+        "  expect fit < mql_fit_min\n"
+        "  expect route none\n"
+        "  expect due +5 minutes\n"
+        "  expect due 2026-11-01T09:35:00+02:00\n"
         "}"
     )
     assert isinstance(node, ast.Example)
@@ -380,9 +387,18 @@ def test_example_with_every_kind_of_line() -> None:
         ast.ExpectStage(stage="mql"),
         ast.ExpectDisqualified(reason="Competitor"),
         ast.ExpectDisqualified(reason=None),
-        ast.ExpectScore(score="fit", op=">=", value=30),
-        ast.ExpectScore(score="intent", op="==", value=-20),
+        ast.ExpectScore(score="fit", op=">=", value=num(30)),
+        ast.ExpectScore(score="intent", op="==", value=num(-20)),
         ast.ExpectRoute(queue="sdr_inbound"),
+        ast.ExpectNotDisqualified(),
+        ast.ExpectStageIn(stages=("lead", "mql")),
+        ast.ExpectBetween(score="fit", low=num(-5), high=n("mql_fit_min")),
+        ast.ExpectScore(score="fit", op="<", value=n("mql_fit_min")),
+        ast.ExpectNoRoute(),
+        ast.ExpectDue(
+            when=ast.RelativeTime(sign=1, duration=ast.Duration(amount=5, unit="minute"))
+        ),
+        ast.ExpectDue(when=ast.InstantLit(value=dt.datetime(2026, 11, 1, 7, 35, tzinfo=UTC))),
     ]
 
 

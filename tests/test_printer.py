@@ -129,3 +129,37 @@ def test_block_comment_positions() -> None:
 def test_about_with_lines_uses_triple_quotes() -> None:
     out = fmt(HEADER + 'about "one\\ntwo"\n')
     assert out == HEADER + 'about """\none\ntwo\n"""\n'
+
+
+def test_every_expectation_is_printed_canonically_and_keeps_its_meaning() -> None:
+    messy = HEADER + (
+        'example "e" at 2026-11-01 {\n'
+        "  expect   not    disqualified\n"
+        "  expect stage in [ lead ,\n    mql, ]\n"
+        "  expect fit between +5 and mql_fit_min\n"
+        "  expect intent   between -10 and 2.50\n"
+        "  expect fit>=mql_fit_min\n"
+        "  expect route   none\n"
+        "  expect due +5 minutes\n"
+        "  expect due -1 hour\n"
+        "  expect due 2026-11-01T00:05:00+00:00\n"
+        "  expect due 2026-11-02\n"
+        "}\n"
+    )
+    canonical = HEADER + (
+        '\nexample "e" at 2026-11-01 {\n'
+        "  expect not disqualified\n"
+        "  expect stage in [lead, mql]\n"
+        "  expect fit between 5 and mql_fit_min\n"
+        "  expect intent between -10 and 2.5\n"
+        "  expect fit >= mql_fit_min\n"
+        "  expect route none\n"
+        "  expect due +5 minutes\n"
+        "  expect due -1 hour\n"
+        "  expect due 2026-11-01T00:05:00Z\n"
+        "  expect due 2026-11-02\n"
+        "}\n"
+    )
+    assert fmt(messy) == canonical
+    assert fmt(canonical) == canonical
+    assert parse_text(canonical).policy == parse_text(messy).policy

@@ -10,8 +10,10 @@ from collections.abc import Sequence
 from mqldsl.analysis import types as T
 from mqldsl.analysis.expressions import ExpressionChecker
 from mqldsl.analysis.limits import MAX_INSTANTS, timeline_size
-from mqldsl.analysis.model import FieldInfo
+from mqldsl.analysis.model import FieldInfo, Ref
 from mqldsl.language import ast
+from mqldsl.language.notation import number
+from mqldsl.language.source import Span
 from mqldsl.language.suggestions import did_you_mean
 
 
@@ -56,18 +58,13 @@ class ExampleChecker(ExpressionChecker):
                 elif isinstance(item, ast.ExampleEvent):
                     self._example_event(item, at)
                 elif isinstance(item, ast.ExpectStage):
-                    if item.stage not in self.stage_names:
-                        self.err(
-                            "E206",
-                            f"unknown stage `{item.stage}`",
-                            item.span,
-                            did_you_mean(item.stage, self.stage_names)
-                            or (
-                                "a disqualified lead is tested with `expect disqualified`"
-                                if item.stage == "disqualified"
-                                else None
-                            ),
-                        )
+                    self._expected_stage(item.stage, item.span)
+                elif isinstance(item, ast.ExpectStageIn):
+                    for index, stage in enumerate(item.stages):
+                        if stage in item.stages[:index]:
+                            self.err("E208", f"`{stage}` is listed twice", item.span)
+                        else:
+                            self._expected_stage(stage, item.span)
                 elif isinstance(item, ast.ExpectDisqualified):
                     if item.reason is not None and item.reason not in reasons:
                         self.err(
@@ -81,22 +78,8 @@ class ExampleChecker(ExpressionChecker):
                                 else None
                             ),
                         )
-                elif isinstance(item, ast.ExpectScore):
-                    score = self.score_nodes.get(item.score)
-                    if score is not None and score.on_account:
-                        self.err(
-                            "E232",
-                            f"`{item.score}` is an account score: write "
-                            f"`expect account.{item.score} ...`",
-                            item.span,
-                        )
-                    elif item.score not in self.score_nodes:
-                        self.err(
-                            "E205",
-                            f"unknown score `{item.score}`",
-                            item.span,
-                            did_you_mean(item.score, self.score_nodes),
-                        )
+                elif isinstance(item, ast.ExpectScore | ast.ExpectBetween):
+                    self._expect_score(item)
                 elif isinstance(
                     item, ast.ExampleAccount | ast.ExampleContact | ast.ExpectAccountScore
                 ):
@@ -108,6 +91,122 @@ class ExampleChecker(ExpressionChecker):
                         item.span,
                         did_you_mean(item.queue, queues),
                     )
+                elif isinstance(item, ast.ExpectDue):
+                    self._expect_due(item, at, routes)
+
+    def _expected_stage(self, stage: str, span: Span) -> None:
+        if stage not in self.stage_names:
+            self.err(
+                "E206",
+                f"unknown stage `{stage}`",
+                span,
+                did_you_mean(stage, self.stage_names)
+                or (
+                    "a disqualified lead is tested with `expect disqualified`"
+                    if stage == "disqualified"
+                    else None
+                ),
+            )
+
+    def _expect_score(self, item: ast.ExpectScore | ast.ExpectBetween) -> None:
+        """The score is declared; each number is a number or a numeric param (E204, E209,
+        E301/E302); a `between` whose ends are known is not empty (E411)."""
+        score = self.score_nodes.get(item.score)
+        if score is not None and score.on_account:
+            self.err(
+                "E232",
+                f"`{item.score}` is an account score: write `expect account.{item.score} ...`",
+                item.span,
+            )
+        elif item.score not in self.score_nodes:
+            self.err(
+                "E205",
+                f"unknown score `{item.score}`",
+                item.span,
+                did_you_mean(item.score, self.score_nodes),
+            )
+        if isinstance(item, ast.ExpectScore):
+            self._amount(item.value, "E301", f"`{item.op}`")
+            return
+        low = self._amount(item.low, "E302", "`between`")
+        high = self._amount(item.high, "E302", "`between`")
+        if low is not None and high is not None and low > high:
+            self.err(
+                "E411",
+                f"`expect {item.score} between {_shown(item.low, low)} and "
+                f"{_shown(item.high, high)}` can never pass: the low end is above the high end",
+                item.span,
+                "write the lower end first",
+            )
+
+    def _amount(self, value: ast.Amount, code: str, what: str) -> ast.Number | None:
+        """The number a score is compared with (a param at its declared value); None when it
+        is not a number (reported)."""
+        if isinstance(value, ast.NumberLit):
+            return value.value
+        name = value.name
+        info = self.params.get(name)
+        if info is None:
+            numeric = [n for n, p in self.params.items() if p.type.kind in ("int", "number")]
+            kind = _kind_of(name, self)
+            if kind is not None:
+                self.err(
+                    "E209",
+                    f"`{name}` is {kind}, not a param: a score is compared with a number "
+                    "or a numeric param",
+                    value.span,
+                    did_you_mean(name, numeric),
+                )
+            else:
+                self.err(
+                    "E204",
+                    f"unknown param `{name}`",
+                    value.span,
+                    did_you_mean(name, numeric)
+                    or (
+                        "the numeric params are " + ", ".join(f"`{n}`" for n in numeric)
+                        if numeric
+                        else "write a number, or declare `param NAME = NUMBER`"
+                    ),
+                )
+            return None
+        # The param counts as used (W503) and its type is known, as in a condition.
+        self.refs[id(value)] = Ref("param", name)
+        self.types[id(value)] = info.type
+        if info.type.kind not in ("int", "number"):
+            self.err(
+                code,
+                f"{what} compares a score with a number; the param `{name}` holds "
+                f"{T.noun(info.type)}",
+                value.span,
+                "write a number, or name a param that holds a number",
+            )
+            return None
+        assert isinstance(info.value, int | float)
+        return info.value
+
+    def _expect_due(
+        self, item: ast.ExpectDue, at: dt.datetime | None, routes: Sequence[ast.Route]
+    ) -> None:
+        if not any(route.sla is not None for route in routes):
+            self.err(
+                "E412",
+                "`expect due` checks a route's SLA deadline, and no route has an SLA",
+                item.span,
+                "give a route an SLA (`route mql to sdr, sla 5 minutes`), "
+                "or expect the queue with `expect route QUEUE`",
+            )
+        time = item.when
+        if isinstance(time, ast.RelativeTime):
+            self._duration(time.duration)
+            if at is not None and time.sign < 0 and _before_calendar(at, time.duration):
+                self.err(
+                    "E107",
+                    f"`-{time.duration.text()}` from the example's instant is before "
+                    "0001-01-01T00:00:00Z, the start of the calendar",
+                    time.span,
+                    "give the example a later `at`, or the deadline a shorter offset",
+                )
 
     def _account_item(
         self,
@@ -156,6 +255,7 @@ class ExampleChecker(ExpressionChecker):
                 if score is not None:
                     hint = f"`{item.score}` is a lead score: write `expect {item.score} ...`"
                 self.err("E205", f"unknown account score `{item.score}`", item.span, hint)
+            self._amount(item.value, "E301", f"`{item.op}`")
 
     def _example_size(self, example: ast.Example, at: dt.datetime) -> None:
         """E410 when the example's timeline is longer than the engines evaluate."""
@@ -252,6 +352,26 @@ class ExampleChecker(ExpressionChecker):
                 message, hint = problem
                 code = "E207" if message.startswith("`") and "member" in message else "E308"
                 self.err(code, f"{entry.name}: {message}", entry.value.span, hint)
+
+
+def _kind_of(name: str, checker: ExpressionChecker) -> str | None:
+    """What a name that is not a param is, in words ("a score"), or None if unknown."""
+    if name in checker.score_nodes:
+        return "a score"
+    if name in checker.fields:
+        return "a lead field"
+    if name in checker.events:
+        return "an event"
+    if name in checker.stage_names:
+        return "a stage"
+    return None
+
+
+def _shown(value: ast.Amount, number_: ast.Number) -> str:
+    """An end of a range as written, with a param's value (``lo (50)``)."""
+    if isinstance(value, ast.Name):
+        return f"{value.name} ({number(number_)})"
+    return number(value.value)
 
 
 def example_instant(example: ast.Example, effective: dt.date | None) -> dt.datetime | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from pathlib import Path
@@ -176,34 +177,84 @@ def fmt(paths: tuple[str, ...], check_only: bool, show_diff: bool) -> None:
         sys.exit(1)
 
 
+def _percent(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float | None:
+    """--fail-under: a finite percentage from 0 to 100."""
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not 0 <= number <= 100:  # also refuses nan
+        raise click.BadParameter(f"{value!r} is not a percentage from 0 to 100")
+    return number
+
+
 @cli.command(name="test")
 @click.argument("paths", nargs=-1, required=True)
 @click.option(
     "--coverage",
     is_flag=True,
-    help="List rules, stages, disqualifiers and routes no example exercised.",
+    help="Say how many rules, stages, disqualifiers and routes the examples exercised, "
+    "and list the others.",
 )
-def test_command(paths: tuple[str, ...], coverage: bool) -> None:
-    """Run the examples inside policies and report `N passed, M failed`."""
-    from mqldsl.engine.testing import run_examples
+@click.option(
+    "--fail-under",
+    metavar="PCT",
+    callback=_percent,
+    help="Fail (exit 1) when the examples exercise less than PCT percent of the policies' "
+    "parts (0 to 100); implies --coverage.",
+)
+@click.option(
+    "-k",
+    "keyword",
+    metavar="TEXT",
+    help="Run only the examples whose name contains TEXT (ignoring case).",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one JSON document with every example, the totals and the coverage.",
+)
+def test_command(
+    paths: tuple[str, ...],
+    coverage: bool,
+    fail_under: float | None,
+    keyword: str | None,
+    output_format: str,
+) -> None:
+    """Run the examples inside policies and report `N passed, M failed`.
+
+    A policy that cannot be read (syntax or check errors) is reported with
+    its diagnostics, and the command exits 1. With -k, examples whose name
+    does not contain TEXT are deselected (counted, not run); when no example
+    is selected the command says so and exits 1.
+    """
+    from mqldsl.engine.coverage import shown_percent
+    from mqldsl.engine.testing import ExampleRun, report, run_examples, total_coverage
     from mqldsl.io.files import expand_policy_paths
     from mqldsl.render.explanation import outline, render_explanation
 
+    text = output_format == "text"
+    coverage = coverage or fail_under is not None
     files = expand_policy_paths(paths, included=False)
     # As `check` does: a file without a header that no policy includes is run (and fails,
     # E111), not skipped.
     shared = [f for f in expand_policy_paths(paths) if f not in set(files)]
     if not files and not shared:
         raise click.UsageError("no .mql files found in " + ", ".join(paths))
-    passed = failed = 0
-    broken = False
+    runs: list[tuple[str, ExampleRun]] = []
     included: set[str] = set()
     queue = list(files)
     if not queue:  # only files without a header, and no policy to include them
         queue, shared = shared, []
     while queue:
         file = queue.pop(0)
-        run = run_examples(file)
+        run = run_examples(file, keyword)
+        runs.append((file, run))
         included.update(os.path.realpath(name) for name in run.check.source.included)
         diagnostics = run.check.diagnostics
         if any(d.is_error and d.code.startswith("E1") for d in diagnostics):
@@ -211,12 +262,19 @@ def test_command(paths: tuple[str, ...], coverage: bool) -> None:
         if not queue and shared:
             queue = [f for f in shared if os.path.realpath(f) not in included]
             shared = []
-        if run.check.model is None:
-            print_diagnostics([d for d in run.check.diagnostics if d.is_error], run.check.source)
-            broken = True
+        if not text:
+            continue
+        if not run.readable:
+            errors = [d for d in diagnostics if d.is_error]
+            print_diagnostics(errors, run.check.source)
+            noun = "error" if len(errors) == 1 else "errors"
+            click.echo(f"{file}: could not be read ({len(errors)} {noun}); no example ran")
             continue
         outcomes = run.outcomes
-        click.echo(f"{file}: {len(outcomes)} example{'s' if len(outcomes) != 1 else ''}")
+        if run.deselected and not outcomes:
+            continue  # every example left out by -k
+        header = f"{file}: {len(outcomes)} example{'s' if len(outcomes) != 1 else ''}"
+        click.echo(header + (f" ({run.deselected} deselected)" if run.deselected else ""))
         for outcome in outcomes:
             if outcome.passed:
                 click.echo(f"  PASS  {outcome.example.name}")
@@ -227,16 +285,43 @@ def test_command(paths: tuple[str, ...], coverage: bool) -> None:
                 click.echo(
                     f"        expected {failure.expected}, got {failure.actual}  (line {at})"
                 )
-            text = render_explanation(outline(run.explain(outcome)), "text")
-            for line in text.splitlines():
+            explained = render_explanation(outline(run.explain(outcome)), "text")
+            for line in explained.splitlines():
                 click.echo(f"        | {line}" if line else "        |")
-        passed += run.passed
-        failed += run.failed
         if coverage:
-            for line in run.uncovered():
-                click.echo(f"  not covered: {line}")
-    click.echo(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed or broken else 0)
+            parts = run.coverage()
+            click.echo(
+                f"  coverage: {parts.covered} of {parts.total} parts exercised "
+                f"({shown_percent(parts)}%)"
+            )
+            for part in parts.uncovered():
+                click.echo(f"  not covered: {part.text}")
+    passed = sum(run.passed for _, run in runs)
+    failed = sum(run.failed for _, run in runs)
+    deselected = sum(run.deselected for _, run in runs)
+    unreadable = sum(1 for _, run in runs if not run.readable)
+    total = total_coverage(runs)
+    low = coverage and fail_under is not None and total.below(fail_under)
+    nothing_selected = keyword is not None and not passed + failed
+    if not text:
+        click.echo(report(runs, keyword, total if coverage else None, fail_under))
+    else:
+        if coverage and len(runs) > 1:
+            click.echo(
+                f"coverage: {total.covered} of {total.total} parts exercised "
+                f"({shown_percent(total)}%)"
+            )
+        if low:
+            click.echo(f"coverage {shown_percent(total)}% is below --fail-under {fail_under:g}%")
+        counts = [f"{passed} passed", f"{failed} failed"]
+        if deselected:
+            counts.append(f"{deselected} deselected")
+        if unreadable:
+            counts.append(f"{unreadable} file{'s' if unreadable != 1 else ''} could not be read")
+        click.echo(", ".join(counts))
+    if nothing_selected:
+        click.echo(f'no example name contains "{keyword}" ({deselected} deselected)', err=True)
+    sys.exit(1 if failed or unreadable or low or nothing_selected else 0)
 
 
 @cli.command()

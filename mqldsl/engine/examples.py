@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from mqldsl.analysis.examples import example_instant
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.evaluator import EvalResult, Evaluator
-from mqldsl.engine.runtime import COMPARE, Event, Lead, date_seconds, to_seconds
+from mqldsl.engine.runtime import (
+    COMPARE,
+    Decision,
+    Event,
+    Lead,
+    date_seconds,
+    format_instant,
+    to_seconds,
+)
 from mqldsl.language import ast
 from mqldsl.language.notation import number
 
 
 @dataclass(frozen=True)
 class Failure:
-    expectation: ast.ExampleItem
+    expectation: ast.Expectation
     expected: str
     actual: str
 
@@ -109,47 +117,106 @@ def run_example(evaluator: Evaluator, example: ast.Example) -> ExampleResult:
     as_of = to_seconds(instant)
     lead = example_lead(model, example, as_of)
     result = evaluator.run(lead, as_of, explain=True)
-    decision = result.decision
-    failures: list[Failure] = []
-    for item in example.items:
-        if isinstance(item, ast.ExpectStage):
-            if decision.stage != item.stage:
-                failures.append(Failure(item, f"stage {item.stage}", f"stage {decision.stage}"))
-        elif isinstance(item, ast.ExpectDisqualified):
-            reasons = decision.disqualified
-            ok = bool(reasons) if item.reason is None else item.reason in reasons
-            if not ok:
-                expected = "disqualified" + (f' "{item.reason}"' if item.reason else "")
-                actual = (
-                    "disqualified " + ", ".join(f'"{r}"' for r in reasons)
-                    if reasons
-                    else f"not disqualified (stage {decision.stage})"
-                )
-                failures.append(Failure(item, expected, actual))
-        elif isinstance(item, ast.ExpectScore):
-            value = decision.scores.get(item.score)
-            if value is None or not COMPARE[item.op](value, item.value):
-                failures.append(
-                    Failure(
-                        item,
-                        f"{item.score} {item.op} {number(item.value)}",
-                        f"{item.score} is {'missing' if value is None else value}",
-                    )
-                )
-        elif isinstance(item, ast.ExpectAccountScore):
-            value = (decision.account_scores or {}).get(item.score)
-            if value is None or not COMPARE[item.op](value, item.value):
-                failures.append(
-                    Failure(
-                        item,
-                        f"account.{item.score} {item.op} {number(item.value)}",
-                        f"account.{item.score} is {'missing' if value is None else value}",
-                    )
-                )
-        elif isinstance(item, ast.ExpectRoute):
-            queue = decision.route.queue if decision.route else None
-            if queue != item.queue:
-                failures.append(
-                    Failure(item, f"route {item.queue}", f"route {queue}" if queue else "no route")
-                )
+    failures = [
+        failure
+        for item in example.items
+        if not isinstance(item, ast.ExampleLead | ast.ExampleEvent | ast.ExampleAccount)
+        and not isinstance(item, ast.ExampleContact)
+        and (failure := check(item, result.decision, as_of, evaluator.compiled.params))
+    ]
     return ExampleResult(example, lead, as_of, result, tuple(failures))
+
+
+def check(
+    item: ast.Expectation, decision: Decision, as_of: float, params: Mapping[str, Any]
+) -> Failure | None:
+    """The failure of one expectation on ``decision`` (None when it holds): what was
+    expected and what the decision says, in the words `mqldsl test` prints."""
+    if isinstance(item, ast.ExpectStage | ast.ExpectStageIn):
+        stages = (item.stage,) if isinstance(item, ast.ExpectStage) else item.stages
+        if decision.stage in stages:
+            return None
+        expected = "stage " + (
+            item.stage if isinstance(item, ast.ExpectStage) else f"in [{', '.join(stages)}]"
+        )
+        return Failure(item, expected, f"stage {decision.stage}")
+    if isinstance(item, ast.ExpectDisqualified | ast.ExpectNotDisqualified):
+        reasons = decision.disqualified
+        if isinstance(item, ast.ExpectNotDisqualified):
+            ok = not reasons
+            expected = "not disqualified"
+        else:
+            ok = bool(reasons) if item.reason is None else item.reason in reasons
+            expected = "disqualified" + (f' "{item.reason}"' if item.reason else "")
+        if ok:
+            return None
+        actual = (
+            "disqualified " + ", ".join(f'"{r}"' for r in reasons)
+            if reasons
+            else f"not disqualified (stage {decision.stage})"
+        )
+        return Failure(item, expected, actual)
+    if isinstance(item, ast.ExpectAccountScore):
+        value = (decision.account_scores or {}).get(item.score)
+        target = _amount(item.value, params)
+        if value is not None and COMPARE[item.op](value, target):
+            return None
+        expected = f"account.{item.score} {item.op} {_amount_text(item.value, target)}"
+        actual = f"account.{item.score} is {'missing' if value is None else value}"
+        return Failure(item, expected, actual)
+    if isinstance(item, ast.ExpectScore | ast.ExpectBetween):
+        value = decision.scores.get(item.score)
+        if isinstance(item, ast.ExpectScore):
+            target = _amount(item.value, params)
+            ok = value is not None and COMPARE[item.op](value, target)
+            expected = f"{item.score} {item.op} {_amount_text(item.value, target)}"
+        else:
+            low, high = _amount(item.low, params), _amount(item.high, params)
+            ok = value is not None and low <= value <= high
+            expected = (
+                f"{item.score} between {_amount_text(item.low, low)} "
+                f"and {_amount_text(item.high, high)}"
+            )
+        if ok:
+            return None
+        return Failure(item, expected, f"{item.score} is {'missing' if value is None else value}")
+    route = decision.route
+    if isinstance(item, ast.ExpectRoute | ast.ExpectNoRoute):
+        queue = route.queue if route else None
+        wanted = item.queue if isinstance(item, ast.ExpectRoute) else None
+        if queue == wanted:
+            return None
+        return Failure(item, f"route {wanted or 'none'}", f"route {queue}" if queue else "no route")
+    due = due_instant(item.when, as_of)
+    expected = f"due {format_instant(due)}"
+    if isinstance(item.when, ast.RelativeTime):
+        expected += f" ({'-' if item.when.sign < 0 else '+'}{item.when.duration.text()})"
+    if route is None:
+        return Failure(item, expected, "no route")
+    if route.due is None:
+        return Failure(item, expected, f"route {route.queue} without an SLA")
+    if round(route.due, 6) == round(due, 6):
+        return None
+    return Failure(item, expected, f"due {format_instant(route.due)} (route {route.queue})")
+
+
+def due_instant(when: ast.TimeRef, as_of: float) -> float:
+    """The instant an `expect due` names: absolute, or an offset from the example's instant."""
+    if isinstance(when, ast.RelativeTime):
+        return as_of + when.sign * when.duration.seconds
+    if isinstance(when, ast.DateLit):
+        return date_seconds(when.value)
+    return to_seconds(when.value)
+
+
+def _amount(value: ast.Amount, params: Mapping[str, Any]) -> float:
+    if isinstance(value, ast.NumberLit):
+        return value.value
+    number_: float = params[value.name]
+    return number_
+
+
+def _amount_text(value: ast.Amount, resolved: float) -> str:
+    if isinstance(value, ast.NumberLit):
+        return number(value.value)
+    return f"{value.name} ({number(resolved)})"

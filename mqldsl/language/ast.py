@@ -607,22 +607,67 @@ class ExpectStage:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class ExpectStageIn:
+    """``expect stage in [lead, mql]``: the lead ends in one of these stages."""
+
+    stages: tuple[str, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ExpectDisqualified:
     reason: str | None
     span: Span = _span()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class ExpectNotDisqualified:
+    """``expect not disqualified``: no disqualifier holds."""
+
+    span: Span = _span()
+
+
+#: A number an expectation compares a score with: written (``30``) or a param (``mql_fit_min``).
+Amount: TypeAlias = NumberLit | Name
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ExpectScore:
     score: str
     op: TypingLiteral["==", "!=", "<", "<=", ">", ">="]
-    value: Number
+    value: Amount
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ExpectBetween:
+    """``expect intent between 30 and 50``: both ends included, as in conditions."""
+
+    score: str
+    low: Amount
+    high: Amount
     span: Span = _span()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ExpectRoute:
     queue: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ExpectNoRoute:
+    """``expect route none``: the lead has no queue."""
+
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ExpectDue:
+    """``expect due WHEN``: the route's SLA deadline, an instant or an offset from the
+    example's instant (``+5 minutes``)."""
+
+    when: TimeRef
     span: Span = _span()
 
 
@@ -650,21 +695,24 @@ class ExpectAccountScore:
 
     score: str
     op: TypingLiteral["==", "!=", "<", "<=", ">", ">="]
-    value: Number
+    value: Amount
     span: Span = _span()
 
 
-ExampleItem: TypeAlias = (
-    ExampleLead
-    | ExampleEvent
-    | ExampleAccount
-    | ExampleContact
-    | ExpectStage
+#: The expectations (what `mqldsl test` checks), as opposed to the example's data.
+Expectation: TypeAlias = (
+    ExpectStage
+    | ExpectStageIn
     | ExpectDisqualified
+    | ExpectNotDisqualified
     | ExpectScore
-    | ExpectAccountScore
+    | ExpectBetween
     | ExpectRoute
+    | ExpectNoRoute
+    | ExpectDue
+    | ExpectAccountScore
 )
+ExampleItem: TypeAlias = ExampleLead | ExampleEvent | ExampleAccount | ExampleContact | Expectation
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

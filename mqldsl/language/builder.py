@@ -338,26 +338,41 @@ class AstBuilder(ExpressionBuilder):
     def expect_stage(self, stage: Token) -> ast.ExpectStage:
         return ast.ExpectStage(stage=self._ident(stage), span=self.here)
 
+    def expect_stage_in(self, *stages: Token) -> ast.ExpectStageIn:
+        return ast.ExpectStageIn(stages=tuple(self._ident(s) for s in stages), span=self.here)
+
     def expect_disqualified(self, reason: ast.StringLit | None) -> ast.ExpectDisqualified:
         return ast.ExpectDisqualified(reason=reason.value if reason else None, span=self.here)
 
-    def expect_score(self, score: Token, op: Token, value: ast.NumberLit) -> ast.ExpectScore:
+    def expect_not_disqualified(self) -> ast.ExpectNotDisqualified:
+        return ast.ExpectNotDisqualified(span=self.here)
+
+    def expect_score(self, score: Token, op: Token, value: ast.Amount) -> ast.ExpectScore:
         return ast.ExpectScore(
             score=self._ident(score),
             op=str(op),  # type: ignore[arg-type]
-            value=value.value,
+            value=value,
             span=self.here,
         )
 
     def expect_account_score(
-        self, score: Token, op: Token, value: ast.NumberLit
+        self, score: Token, op: Token, value: ast.Amount
     ) -> ast.ExpectAccountScore:
         return ast.ExpectAccountScore(
             score=self._ident(score),
             op=str(op),  # type: ignore[arg-type]
-            value=value.value,
+            value=value,
             span=self.here,
         )
 
+    def expect_between(self, score: Token, low: ast.Amount, high: ast.Amount) -> ast.ExpectBetween:
+        return ast.ExpectBetween(score=self._ident(score), low=low, high=high, span=self.here)
+
     def expect_route(self, queue: Token) -> ast.ExpectRoute:
         return ast.ExpectRoute(queue=self._ident(queue), span=self.here)
+
+    def expect_no_route(self) -> ast.ExpectNoRoute:
+        return ast.ExpectNoRoute(span=self.here)
+
+    def expect_due(self, when: ast.TimeRef) -> ast.ExpectDue:
+        return ast.ExpectDue(when=when, span=self.here)

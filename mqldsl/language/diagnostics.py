@@ -169,6 +169,8 @@ CODES: dict[str, str] = {
     "E408": "example event after the example's instant",
     "E409": "stages block without stages",
     "E410": "example too long to evaluate",
+    "E411": "expected range that is empty",
+    "E412": "expected due time without an SLA",
     # W5xx warnings
     "W501": "threshold that can never be reached",
     "W502": "condition that can never hold",

@@ -392,18 +392,6 @@ class _Printer:
                 text += " " + self._record(item.entries)
             text += " at " + ", ".join(_time(t) for t in item.times)
             self._emit(item, indent, [text])
-        elif isinstance(item, ast.ExpectStage):
-            self._emit(item, indent, [f"expect stage {item.stage}"])
-        elif isinstance(item, ast.ExpectDisqualified):
-            reason = f" {string(item.reason)}" if item.reason is not None else ""
-            self._emit(item, indent, [f"expect disqualified{reason}"])
-        elif isinstance(item, ast.ExpectScore):
-            self._emit(item, indent, [f"expect {item.score} {item.op} {number(item.value)}"])
-        elif isinstance(item, ast.ExpectRoute):
-            self._emit(item, indent, [f"expect route {item.queue}"])
-        elif isinstance(item, ast.ExpectAccountScore):
-            line = f"expect account.{item.score} {item.op} {number(item.value)}"
-            self._emit(item, indent, [line])
         elif isinstance(item, ast.ExampleAccount):
             self._emit(item, indent, ["account " + self._record(item.entries)])
         elif isinstance(item, ast.ExampleContact):
@@ -411,6 +399,36 @@ class _Printer:
             for part in item.items:
                 self._example_item(part, indent + INDENT)
             self._close(item, indent)
+        else:
+            self._emit(item, indent, [expectation(item)])
+
+
+def expectation(item: ast.Expectation) -> str:
+    """An expectation in canonical form (``expect stage in [lead, mql]``)."""
+    if isinstance(item, ast.ExpectStage):
+        return f"expect stage {item.stage}"
+    if isinstance(item, ast.ExpectStageIn):
+        return f"expect stage in [{', '.join(item.stages)}]"
+    if isinstance(item, ast.ExpectDisqualified):
+        reason = f" {string(item.reason)}" if item.reason is not None else ""
+        return f"expect disqualified{reason}"
+    if isinstance(item, ast.ExpectNotDisqualified):
+        return "expect not disqualified"
+    if isinstance(item, ast.ExpectScore):
+        return f"expect {item.score} {item.op} {_amount(item.value)}"
+    if isinstance(item, ast.ExpectBetween):
+        return f"expect {item.score} between {_amount(item.low)} and {_amount(item.high)}"
+    if isinstance(item, ast.ExpectRoute):
+        return f"expect route {item.queue}"
+    if isinstance(item, ast.ExpectNoRoute):
+        return "expect route none"
+    if isinstance(item, ast.ExpectAccountScore):
+        return f"expect account.{item.score} {item.op} {_amount(item.value)}"
+    return f"expect due {_time(item.when)}"
+
+
+def _amount(value: ast.Amount) -> str:
+    return value.name if isinstance(value, ast.Name) else number(value.value)
 
 
 def _time(value: ast.TimeRef) -> str:

@@ -170,6 +170,18 @@ class Recovery:
                 f"expected a duration such as `30 days` after `{previous}`, found {found}",
                 span,
             )
+        if prev_kind == "DUE" and token.type == "NUMBER":
+            # `expect due 5 minutes`: show the offset as written, with its sign.
+            rest = self.source.line_text(token.line or 1)[(token.column or 1) - 1 :]
+            written = re.match(r"[0-9.]+\s*[a-z]*", rest)
+            offset = written.group(0) if written else str(token)
+            return error(
+                "E101",
+                f"expected when the follow-up is due after `due`, found {found}",
+                span,
+                f"an offset from the example's instant has a sign: `+{offset}` after it, "
+                f"`-{offset}` before it; or write an instant such as `2026-12-01T09:30:00Z`",
+            )
         if (
             prev_kind in CONTINUE_AFTER
             and prev_kind not in ("LBRACE", "COMMA")

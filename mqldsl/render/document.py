@@ -9,7 +9,8 @@ from typing import Any
 
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.evaluator import Evaluator
-from mqldsl.engine.examples import run_example
+from mqldsl.engine.examples import due_instant, run_example
+from mqldsl.engine.runtime import format_instant
 from mqldsl.language import ast
 from mqldsl.language.notation import number
 from mqldsl.render import templating
@@ -37,17 +38,32 @@ def mql_stage(model: CheckedPolicy) -> str:
 
 def example_group(model: CheckedPolicy, example: ast.Example) -> str:
     """What an example expects: "accepted" (a stage at or after
-    :func:`mql_stage`, or, without a stage, a route), "rejected"
-    (disqualified, or a stage before it) or "other" (only scores)."""
+    :func:`mql_stage`, or, without a stage, a route or a due time), "rejected"
+    (disqualified, or a stage before it) or "other" (neither: scores only, or
+    only that the lead is not disqualified or has no route). A list of stages
+    (`expect stage in [...]`) counts when all of them are on one side."""
     names = model.stage_names
     first = names.index(mql_stage(model))
     items = example.items
     if any(isinstance(i, ast.ExpectDisqualified) for i in items):
         return "rejected"
-    stages = [i.stage for i in items if isinstance(i, ast.ExpectStage) and i.stage in names]
-    if stages:
-        return "accepted" if names.index(stages[-1]) >= first else "rejected"
-    if any(isinstance(i, ast.ExpectRoute) for i in items):
+    sides: list[str] = []
+    for item in items:
+        listed = (
+            [item.stage]
+            if isinstance(item, ast.ExpectStage)
+            else list(item.stages)
+            if isinstance(item, ast.ExpectStageIn)
+            else []
+        )
+        known = {
+            "accepted" if names.index(s) >= first else "rejected" for s in listed if s in names
+        }
+        if len(known) == 1:
+            sides.append(known.pop())
+    if sides:
+        return sides[-1]
+    if any(isinstance(i, ast.ExpectRoute | ast.ExpectDue) for i in items):
         return "accepted"
     return "other"
 
@@ -231,7 +247,7 @@ def _scores(model: CheckedPolicy, say: English) -> list[dict[str, Any]]:
 GROUPS = (
     ("accepted", "Accepted leads"),
     ("rejected", "Rejected leads"),
-    ("other", "Other examples (scores only)"),
+    ("other", "Other examples"),
 )
 
 
@@ -251,16 +267,20 @@ def _examples(model: CheckedPolicy, say: English, name: _Names) -> list[dict[str
         did = []
         for item in example.items:
             if isinstance(item, ast.ExampleEvent):
-                when = ", ".join(_time_text(t) for t in item.times)
-                fields = ", ".join(
-                    f"{words(e.name)} {_value_text(e.value)}" for e in item.entries or ()
-                )
-                did.append(f"{say.event(item.event)}{f' ({fields})' if fields else ''}: {when}")
+                did.append(_did_text(item, say))
+            elif isinstance(item, ast.ExampleAccount):
+                fields = ", ".join(f"{words(e.name)}: {_value_text(e.value)}" for e in item.entries)
+                did.append(f"its account: {fields or 'no account data'}")
+            elif isinstance(item, ast.ExampleContact):
+                # A colleague at the account (SPEC §10): what they did, under their id.
+                for part in item.items:
+                    if isinstance(part, ast.ExampleEvent):
+                        did.append(f"colleague {item.id}: {_did_text(part, say)}")
         expected = [
-            _expect_text(i, name)
+            _expect_text(i, name, outcome.as_of)
             for i in example.items
-            if isinstance(
-                i, ast.ExpectStage | ast.ExpectDisqualified | ast.ExpectScore | ast.ExpectRoute
+            if not isinstance(
+                i, ast.ExampleLead | ast.ExampleEvent | ast.ExampleAccount | ast.ExampleContact
             )
         ]
         grouped[example_group(model, example)].append(
@@ -304,15 +324,50 @@ def _time_text(value: ast.TimeRef) -> str:
     return value.value.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _expect_text(item: ast.ExampleItem, name: _Names) -> str:
+def _did_text(item: ast.ExampleEvent, say: English) -> str:
+    """An example's event in words: "a demo request: 1 day before"."""
+    when = ", ".join(_time_text(t) for t in item.times)
+    fields = ", ".join(f"{words(e.name)} {_value_text(e.value)}" for e in item.entries or ())
+    return f"{say.event(item.event)}{f' ({fields})' if fields else ''}: {when}"
+
+
+def _expect_text(item: ast.Expectation, name: _Names, as_of: float) -> str:
+    """An expectation in words, for the document's "Expected" line."""
     if isinstance(item, ast.ExpectStage):
         return f"stage {name.stage(item.stage)}"
+    if isinstance(item, ast.ExpectStageIn):
+        return "stage " + " or ".join(name.stage(s) for s in item.stages)
     if isinstance(item, ast.ExpectDisqualified):
         return "disqualified" + (f' ("{item.reason}")' if item.reason else "")
+    if isinstance(item, ast.ExpectNotDisqualified):
+        return "not disqualified"
     if isinstance(item, ast.ExpectScore):
-        return f"{item.score} {OPERATORS[item.op]} {english_number(item.value)}"
-    assert isinstance(item, ast.ExpectRoute)
-    return f"routed to {name.queue(item.queue)}"
+        return f"{item.score} {OPERATORS[item.op]} {_amount_text(item.value)}"
+    if isinstance(item, ast.ExpectBetween):
+        return (
+            f"{item.score} between {_amount_text(item.low)} and {_amount_text(item.high)}"
+            " (both included)"
+        )
+    if isinstance(item, ast.ExpectRoute):
+        return f"routed to {name.queue(item.queue)}"
+    if isinstance(item, ast.ExpectNoRoute):
+        return "not routed to any queue"
+    if isinstance(item, ast.ExpectAccountScore):
+        return f"the account's {item.score} {OPERATORS[item.op]} {_amount_text(item.value)}"
+    due = format_instant(due_instant(item.when, as_of))
+    shown = f"{due[:10]} {due[11:16]} UTC" if due.endswith(":00Z") else due
+    if isinstance(item.when, ast.RelativeTime):
+        side = "before" if item.when.sign < 0 else "after"
+        return f"follow-up due {duration(item.when.duration)} {side} the example's moment ({shown})"
+    return f"follow-up due by {shown}"
+
+
+def _amount_text(value: ast.Amount) -> str:
+    """A number an expectation names: written, or a param by name (its value is in the
+    document's params table, and may change)."""
+    if isinstance(value, ast.Name):
+        return f"the param `{value.name}`"
+    return english_number(value.value)
 
 
 def render(model: CheckedPolicy, kind: str, **options: Any) -> str:
