@@ -383,3 +383,101 @@ def test_engines_without_accounts_support_refuse_clearly(tmp_path: Path) -> None
     assert status == 2 and "does not group leads by account" in err
     status, _, err = run("score", str(ABM), path, "--engine", "duckdb")
     assert status == 1 and "E602" in err
+
+
+def test_diff_names_account_level_changes(tmp_path: Path) -> None:
+    text = ABM.read_text()
+    edited = tmp_path / "abm.mql"
+    edited.write_text(
+        text.replace(
+            "+10 per contact with webinar_attended within 30 days, max 30",
+            "+10 per webinar_attended within 30 days, max 30",
+        ).replace(
+            'count(distinct contact with page_view where path starts with "/pricing" within 14 '
+            "days) >= 2",
+            'count(distinct contact with page_view where path starts with "/pricing" within 14 '
+            "days) >= 3",
+        )
+    )
+    status, out, err = run("diff", str(ABM), str(edited))
+    assert status == 0, err
+    assert (
+        'rule "Webinar attendees" counts: for each person at the account → for each event' in out
+    )
+    assert "the number of people at the account with page views" in out
+    assert "is at least 3" in out
+
+
+def test_import_maps_accounts_from_a_companies_table(tmp_path: Path) -> None:
+    """`import` fills `account` and `account_profile` from a joined companies table; the
+    imported leads are then scored with their colleagues."""
+    leads = tmp_path / "contacts.csv"
+    leads.write_text(
+        "contact_id,company_id,title,email,last_pricing,page\n"
+        "c1,acme,Security Director,corporate,2026-10-29,/pricing\n"
+        "c2,acme,IT Manager,corporate,2026-10-30,/pricing\n"
+        "c3,,IT Manager,corporate,2026-10-30,/pricing\n"
+    )
+    companies = tmp_path / "companies.csv"
+    companies.write_text("company_id,headcount,named\nacme,2400,yes\n")
+    mapping = tmp_path / "map.toml"
+    mapping.write_text(
+        "[source]\n"
+        'id = "contact_id"\n'
+        'account = "company_id"\n'
+        "[profile.role]\n"
+        'column = "title"\n'
+        'values = { "Security Director" = "security", "IT Manager" = "it" }\n'
+        "[profile.email_kind]\n"
+        'column = "email"\n'
+        "[account_profile.employees]\n"
+        'column = "companies.headcount"\n'
+        "[account_profile.target]\n"
+        'column = "companies.named"\n'
+        'values = { "yes" = true, "no" = false }\n'
+        "[[events]]\n"
+        'type = "page_view"\n'
+        'at = { column = "last_pricing", format = "%Y-%m-%d" }\n'
+        'fields = { path = { column = "page" } }\n'
+        "[tables.companies]\n"
+        'key = "company_id"\n'
+        'on = "company_id"\n'
+    )
+    out = tmp_path / "journeys.jsonl"
+    code, _, err = run(
+        "import",
+        str(leads),
+        "--policy",
+        str(ABM),
+        "--mapping",
+        str(mapping),
+        "--table",
+        f"companies={companies}",
+        "-o",
+        str(out),
+    )
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [row.get("account") for row in rows] == ["acme", "acme", None]
+    assert rows[0]["account_profile"] == {"employees": 2400, "target": True}
+    assert "account_profile" not in rows[2]
+    status, text, err = run("score", str(ABM), str(out), "--as-of", "2026-11-01T00:00:00Z")
+    assert status == 0, err
+    decisions = [orjson.loads(line) for line in text.splitlines()]
+    # Two people at acme read pricing within 14 days (+20) and it is a named account (+10).
+    assert [d["account_scores"]["buying_group"] for d in decisions] == [30, 30, 0]
+    assert [d["account"] for d in decisions] == ["acme", "acme", None]
+
+
+def test_import_mapping_names_unknown_account_fields(tmp_path: Path) -> None:
+    leads = tmp_path / "contacts.csv"
+    leads.write_text("contact_id,company_id\nc1,acme\n")
+    mapping = tmp_path / "map.toml"
+    mapping.write_text(
+        '[source]\nid = "contact_id"\naccount = "company"\n[account_profile.employes]\ncolumn = "x"\n'
+    )
+    code, _, err = run(
+        "import", str(leads), "--policy", str(ABM), "--mapping", str(mapping), "-o", "-"
+    )
+    assert code == 1
+    assert "the policy has no account field `employes`; did you mean `employees`?" in err

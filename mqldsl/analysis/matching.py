@@ -22,7 +22,8 @@ def rule_shape(rule: ast.Rule) -> tuple[str, str]:
         {p.name for p in walk(node) if isinstance(p, ast.Name)}
         | {p.event or "event" for p in walk(node) if isinstance(p, ast.Pattern)}
     )
-    return (type(rule).__name__, ",".join(names))
+    kind = type(rule).__name__ + (" per contact" if getattr(rule, "per_contact", False) else "")
+    return (kind, ",".join(names))
 
 
 def rule_key(rule: ast.Rule) -> str:
