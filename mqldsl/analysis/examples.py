@@ -114,7 +114,7 @@ class ExampleChecker(ExpressionChecker):
         score = self.score_nodes.get(item.score)
         if score is not None and score.on_account:
             self.err(
-                "E232",
+                "E242",
                 f"`{item.score}` is an account score: write `expect account.{item.score} ...`",
                 item.span,
             )

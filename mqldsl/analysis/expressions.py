@@ -123,7 +123,7 @@ class ExpressionChecker(ast.ContextVisitor[Scope, T.Type]):
             kind = self.account_fields[name].type
         elif scope.account and not scope.in_where and name in self.fields:
             self.err(
-                "E233",
+                "E243",
                 f"`{name}` is a lead field: an account score speaks of the whole account",
                 node.span,
                 f"test it on the contacts' events, e.g. `count(distinct contact with event "
@@ -147,7 +147,7 @@ class ExpressionChecker(ast.ContextVisitor[Scope, T.Type]):
             kind = T.ERROR
         elif name in self.score_nodes and scope.account and not self.score_nodes[name].on_account:
             self.err(
-                "E230",
+                "E240",
                 f"`{name}` is a lead score: it belongs to one contact, so an account score "
                 "cannot read it",
                 node.span,
@@ -156,7 +156,7 @@ class ExpressionChecker(ast.ContextVisitor[Scope, T.Type]):
             kind = T.ERROR
         elif name in self.score_nodes and not scope.account and self.score_nodes[name].on_account:
             self.err(
-                "E232",
+                "E242",
                 f"`{name}` is an account score: write `account.{name}`",
                 node.span,
                 f"`account.{name}` reads the score of the lead's account",
@@ -279,7 +279,7 @@ class ExpressionChecker(ast.ContextVisitor[Scope, T.Type]):
         if isinstance(operand, ast.Name):
             self._name(operand, scope)
             ref = self.refs.get(id(operand))
-            if ref is None or ref.kind not in ("field", "event_field"):
+            if ref is None or ref.kind not in ("field", "event_field", "account_field"):
                 self.err(
                     "E315",
                     f"`is {'missing' if node.missing else 'present'}` tests a field of the "
@@ -335,10 +335,10 @@ class ExpressionChecker(ast.ContextVisitor[Scope, T.Type]):
         return T.INT
 
     def _contact_allowed(self, span: Span, scope: Scope) -> None:
-        """E231 for `distinct contact` / `per contact` outside an account score."""
+        """E241 for `distinct contact` / `per contact` outside an account score."""
         if not scope.account:
             self.err(
-                "E231",
+                "E241",
                 "`contact` counts the leads of an account: it belongs in an account score",
                 span,
                 "declare the score with `score NAME on account { ... }` and read it in lead "

@@ -179,7 +179,9 @@ class Interpreter(ast.ContextVisitor[Context, Any]):
         """The lead's events that match the pattern at ctx.t (in an account score: the
         events of all the account's leads)."""
         if ctx.account:
-            return [event for _, event in self.account_matches(pattern, ctx)]
+            # In time order (ties: contact order), as the compiled evaluator adds them.
+            found = [event for _, event in self.account_matches(pattern, ctx)]
+            return sorted(found, key=lambda event: event.at)
         return self._matches(ctx.lead, pattern, ctx)
 
     def account_matches(self, pattern: ast.Pattern, ctx: Context) -> list[tuple[int, Event]]:

@@ -119,7 +119,7 @@ CODES: dict[str, str] = {
     "E115": "include cycle",
     "E116": "not allowed in an included file",
     "E117": "invalid include",
-    "E130": "expected a keyword",
+    "E140": "expected a keyword",
     # E2xx names
     "E201": "unknown name",
     "E202": "unknown event",
@@ -137,10 +137,10 @@ CODES: dict[str, str] = {
     "E214": "unknown account field",
     "E215": "event field named at or type",
     "E216": "score named like a decision column",
-    "E230": "lead score inside an account score",
-    "E231": "contact outside an account score",
-    "E232": "account score read without account.",
-    "E233": "lead field outside where in an account score",
+    "E240": "lead score inside an account score",
+    "E241": "contact outside an account score",
+    "E242": "account score read without account.",
+    "E243": "lead field outside where in an account score",
     # E3xx types
     "E301": "incompatible comparison",
     "E302": "between needs numbers or dates",

@@ -147,11 +147,11 @@ class ExpressionBuilder(Transformer[Token, list[ast.Item]]):
         return text
 
     def _soft_word(self, token: Token, word: str, hint: str) -> None:
-        """E130 when a word the grammar takes as any name (so that it stays free as an event or
+        """E140 when a word the grammar takes as any name (so that it stays free as an event or
         field name elsewhere) is not the keyword this form needs."""
         if str(token) != word:
             self.diagnostics.append(
-                error("E130", f"expected `{word}`, found `{token}`", self._tok_span(token), hint)
+                error("E140", f"expected `{word}`, found `{token}`", self._tok_span(token), hint)
             )
 
     def _string(self, token: Token) -> str:
