@@ -5,6 +5,7 @@ on window edges, missing fields and events after the as-of instant."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 from hypothesis import strategies as st
@@ -140,6 +141,57 @@ def hot_event(draw: st.DrawFn) -> str:
     return event
 
 
+ACCOUNT_SCHEMA = """account { size: int, tier: enum(x, y) }
+"""
+
+
+@st.composite
+def account_score(draw: st.DrawFn, name: str, earlier: list[str]) -> str:
+    """An account score (SPEC §9): contact counts, per-contact rules, account-wide patterns,
+    account fields and earlier account scores."""
+    if earlier and draw(st.integers(min_value=0, max_value=4)) == 0:
+        other = draw(st.sampled_from(earlier))
+        return f"score {name} on account = {other} * 2 + size / 100\n"
+    head = f"score {name} on account"
+    if draw(st.booleans()):
+        head += f" range 0 to {draw(st.sampled_from([20, 50]))}"
+    if draw(st.booleans()):
+        head += f" decay {draw(st.sampled_from([10, 50]))}% every {_duration(draw(st.sampled_from([1, 7])))}"
+    lines = [head + " {"]
+    for _ in range(draw(st.integers(min_value=1, max_value=4))):
+        points = draw(st.sampled_from(["+5", "-3", "+2.5", "+10"]))
+        kind = draw(st.integers(min_value=0, max_value=4))
+        if kind == 0:
+            count = draw(st.integers(min_value=1, max_value=3))
+            rule = f"when count(distinct contact with {draw(pattern())}) >= {count}"
+        elif kind == 1:
+            rule = f"per contact with {draw(pattern())}"
+            rule += draw(st.sampled_from(["", ", max 12"]))
+        elif kind == 2:
+            rule = f"per {draw(pattern())}" + draw(st.sampled_from(["", ", max 7"]))
+        elif kind == 3:
+            rule = "when " + draw(
+                st.sampled_from(
+                    ["size > 100", "tier == x", "size is missing", f"{draw(pattern())}"]
+                    + ([f"{earlier[0]} > 3"] if earlier else [])
+                )
+            )
+        else:
+            rule = "when " + draw(
+                st.sampled_from(
+                    [
+                        "(days since ev2) < 3",
+                        "count(ev1) >= 2",
+                        "sum(ev1.v within 7 days) >= 3",
+                        "avg(ev3.v where n > 5) > 0.5",
+                    ]
+                )
+            )
+        lines.append(f"  {points} {rule}")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
 def numeric(scores: list[str]) -> st.SearchStrategy[str]:
     leaves = [
         st.just("n"),
@@ -236,15 +288,30 @@ def score_block(draw: st.DrawFn, name: str, earlier: list[str]) -> str:
 
 
 @st.composite
-def policies(draw: st.DrawFn, recycling: bool = True, hot: bool = True) -> str:
+def policies(
+    draw: st.DrawFn, recycling: bool = True, hot: bool = True, accounts: bool = False
+) -> str:
     """A checked policy; ``recycling=False`` leaves out `recycle` rules and ``hot=False``
-    hot-event routes (the SQL back end refuses both)."""
+    hot-event routes (the SQL back end refuses both); ``accounts`` adds account fields and
+    account scores that lead rules, stages and routes read as `account.NAME` (SPEC §9)."""
     text = 'policy "generated"\n\n' + SCHEMA + "\n"
     scores: list[str] = []
+    if accounts:
+        text += ACCOUNT_SCHEMA + "\n"
+        account_scores: list[str] = []
+        for index in range(draw(st.integers(min_value=1, max_value=2))):
+            name = f"g{index}"
+            text += draw(account_score(name, list(account_scores))) + "\n"
+            account_scores.append(name)
+        # Lead rules read them like scores: `account.g0`.
+        scores += [f"account.{name}" for name in account_scores]
     for index in range(draw(st.integers(min_value=1, max_value=3))):
         name = f"s{index}"
         text += draw(score_block(name, list(scores))) + "\n"
         scores.append(name)
+    if accounts and draw(st.booleans()):
+        text += "route v1 to qa when account.size > 50 or account.tier == y, sla 1 hour\n"
+        text += "\n"
     locked = draw(st.booleans())
     names = ["v0", "v1", "v2", "v3"][: draw(st.integers(min_value=2, max_value=4))]
     text += "stages locked {\n" if locked else "stages {\n"
@@ -317,3 +384,21 @@ def leads(draw: st.DrawFn) -> Lead:
         events.append(Event(at=AS_OF + draw(offsets), type=kind, fields=fields, index=index))
     events.sort(key=lambda e: e.at)
     return Lead(id="L", profile=profile, events=tuple(events))
+
+
+@st.composite
+def account_leads(draw: st.DrawFn) -> list[Lead]:
+    """The leads of one account (1 to 3), each with its colleagues and the account's fields."""
+    profile: dict[str, object] = {}
+    if draw(st.booleans()):
+        profile["size"] = draw(st.sampled_from([10, 80, 500]))
+    if draw(st.booleans()):
+        profile["tier"] = draw(st.sampled_from(["x", "y"]))
+    members = [
+        dataclasses.replace(draw(leads()), id=f"L{number}", account="A", account_profile=profile)
+        for number in range(draw(st.integers(min_value=1, max_value=3)))
+    ]
+    return [
+        dataclasses.replace(lead, colleagues=tuple(o for o in members if o is not lead))
+        for lead in members
+    ]

@@ -164,6 +164,7 @@ event_leaves: st.SearchStrategy[ast.Expr] = st.one_of(
         field=names,
         pattern=patterns(),
     ),
+    st.builds(ast.ContactCount, pattern=patterns()),
     st.builds(ast.DaysSince, event=any_event, where=st.one_of(st.none(), where_exprs)),
 )
 
@@ -208,6 +209,7 @@ rules: st.SearchStrategy[ast.Rule] = st.one_of(
         pattern=patterns(),
         max=st.one_of(st.none(), unsigned),
         label=descriptions,
+        per_contact=st.booleans(),
     ),
 )
 
@@ -220,6 +222,7 @@ scores = st.one_of(
         decay=st.one_of(st.none(), st.builds(ast.DecayOption, percent=unsigned, every=lengths)),
         rules=st.lists(rules, max_size=4).map(tuple),
         formula=st.none(),
+        on_account=st.booleans(),
     ),
     st.builds(
         ast.Score,
@@ -229,6 +232,7 @@ scores = st.one_of(
         decay=st.none(),
         rules=st.none(),
         formula=exprs,
+        on_account=st.booleans(),
     ),
 )
 
@@ -249,14 +253,24 @@ time_refs: st.SearchStrategy[ast.TimeRef] = st.one_of(
 amounts: st.SearchStrategy[ast.Amount] = st.one_of(
     st.builds(ast.NumberLit, value=signed), st.builds(ast.Name, name=names)
 )
+example_events = st.builds(
+    ast.ExampleEvent,
+    event=names,
+    entries=st.one_of(st.none(), entries),
+    times=st.lists(time_refs, min_size=1, max_size=3).map(tuple),
+)
 example_items: st.SearchStrategy[ast.ExampleItem] = st.one_of(
     st.builds(ast.ExampleLead, entries=entries),
+    example_events,
+    st.builds(ast.ExampleAccount, entries=entries),
     st.builds(
-        ast.ExampleEvent,
-        event=names,
-        entries=st.one_of(st.none(), entries),
-        times=st.lists(time_refs, min_size=1, max_size=3).map(tuple),
+        ast.ExampleContact,
+        id=text,
+        items=st.lists(
+            st.one_of(st.builds(ast.ExampleLead, entries=entries), example_events), max_size=3
+        ).map(tuple),
     ),
+    st.builds(ast.ExpectAccountScore, score=names, op=st.sampled_from(OPS), value=amounts),  # type: ignore[arg-type]
     st.builds(ast.ExpectStage, stage=names),
     st.builds(ast.ExpectStageIn, stages=st.lists(names, min_size=1, max_size=3).map(tuple)),
     st.builds(ast.ExpectDisqualified, reason=descriptions),

@@ -475,7 +475,7 @@ class _Checker(ExampleChecker):
     def _check_scores(self) -> None:
         for name, score in self.score_nodes.items():
             self.deps[name] = set()
-            scope = Scope(score=name)
+            scope = Scope(score=name, account=score.on_account)
             if score.range is not None and not score.range.low < score.range.high:
                 self.err(
                     "E309",
@@ -512,6 +512,8 @@ class _Checker(ExampleChecker):
                 if isinstance(rule, ast.WhenRule):
                     self._condition(rule.condition, scope)
                 else:
+                    if rule.per_contact:
+                        self._contact_allowed(rule.span, scope)
                     self._pattern(rule.pattern, scope)
                     if rule.max is not None and rule.max <= 0:
                         self.err(

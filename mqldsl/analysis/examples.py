@@ -80,6 +80,10 @@ class ExampleChecker(ExpressionChecker):
                         )
                 elif isinstance(item, ast.ExpectScore | ast.ExpectBetween):
                     self._expect_score(item)
+                elif isinstance(
+                    item, ast.ExampleAccount | ast.ExampleContact | ast.ExpectAccountScore
+                ):
+                    self._account_item(item, at, example)
                 elif isinstance(item, ast.ExpectRoute) and item.queue not in queues:
                     self.err(
                         "E212",
@@ -107,7 +111,14 @@ class ExampleChecker(ExpressionChecker):
     def _expect_score(self, item: ast.ExpectScore | ast.ExpectBetween) -> None:
         """The score is declared; each number is a number or a numeric param (E204, E209,
         E301/E302); a `between` whose ends are known is not empty (E411)."""
-        if item.score not in self.score_nodes:
+        score = self.score_nodes.get(item.score)
+        if score is not None and score.on_account:
+            self.err(
+                "E242",
+                f"`{item.score}` is an account score: write `expect account.{item.score} ...`",
+                item.span,
+            )
+        elif item.score not in self.score_nodes:
             self.err(
                 "E205",
                 f"unknown score `{item.score}`",
@@ -197,13 +208,67 @@ class ExampleChecker(ExpressionChecker):
                     "give the example a later `at`, or the deadline a shorter offset",
                 )
 
+    def _account_item(
+        self,
+        item: ast.ExampleAccount | ast.ExampleContact | ast.ExpectAccountScore,
+        at: dt.datetime | None,
+        example: ast.Example,
+    ) -> None:
+        """The account parts of an example (SPEC §10): its account's fields, its colleagues
+        (each with one `lead { }` record and events) and `expect account.SCORE`."""
+        if isinstance(item, ast.ExampleAccount):
+            accounts = [i for i in example.items if isinstance(i, ast.ExampleAccount)]
+            if item is not accounts[0]:
+                self.err("E208", "an example has one `account { ... }` record", item.span)
+            if not self.has_account:
+                self.err(
+                    "E214",
+                    "`account { ... }` in an example needs the policy's `account { ... }` block",
+                    item.span,
+                    "declare the account fields first",
+                )
+                return
+            self._record(item.entries, self.account_fields, "account field")
+        elif isinstance(item, ast.ExampleContact):
+            contacts = [i for i in example.items if isinstance(i, ast.ExampleContact)]
+            first = next(c for c in contacts if c.id == item.id)
+            if first is not item:
+                self.err(
+                    "E208",
+                    f'contact "{item.id}" is given twice',
+                    item.span,
+                    f"the first is on line {first.span.line}; contacts need distinct ids",
+                )
+            leads = [i for i in item.items if isinstance(i, ast.ExampleLead)]
+            for extra in leads[1:]:
+                self.err("E208", "a contact has one `lead { ... }` record", extra.span)
+            for part in item.items:
+                if isinstance(part, ast.ExampleLead):
+                    self._record(part.entries, self.fields, "lead field")
+                else:
+                    self._example_event(part, at)
+        else:
+            account_scores = [n for n, s in self.score_nodes.items() if s.on_account]
+            score = self.score_nodes.get(item.score)
+            if score is None or not score.on_account:
+                hint = did_you_mean(item.score, account_scores)
+                if score is not None:
+                    hint = f"`{item.score}` is a lead score: write `expect {item.score} ...`"
+                self.err("E205", f"unknown account score `{item.score}`", item.span, hint)
+            self._amount(item.value, "E301", f"`{item.op}`")
+
     def _example_size(self, example: ast.Example, at: dt.datetime) -> None:
         """E410 when the example's timeline is longer than the engines evaluate."""
+        items = [
+            part
+            for item in example.items
+            for part in (item.items if isinstance(item, ast.ExampleContact) else (item,))
+        ]
         times = [
             -time.duration.seconds
             if isinstance(time, ast.RelativeTime)
             else (_absolute(time) - at).total_seconds()
-            for item in example.items
+            for item in items
             if isinstance(item, ast.ExampleEvent)
             for time in item.times
         ]

@@ -24,6 +24,7 @@ class Scope:
     event: str | None = None  # inside `where` of this event
     in_where: bool = False
     score: str | None = None  # inside the rules of this score
+    account: bool = False  # inside an account score (`score NAME on account`, SPEC §9)
 
 
 TOP = Scope()
@@ -142,6 +143,19 @@ class ExpressionChecker(ast.ContextVisitor[Scope, T.Type]):
         elif scope.event is not None and name in self._event_fields(scope.event):
             self.refs[id(node)] = Ref("event_field", name, scope.event)
             kind = self._event_fields(scope.event)[name].type
+        elif scope.account and not scope.in_where and name in self.account_fields:
+            # In an account score a bare name is first an account field (SPEC §9).
+            self.refs[id(node)] = Ref("account_field", name)
+            kind = self.account_fields[name].type
+        elif scope.account and not scope.in_where and name in self.fields:
+            self.err(
+                "E243",
+                f"`{name}` is a lead field: an account score speaks of the whole account",
+                node.span,
+                f"test it on the contacts' events, e.g. `count(distinct contact with event "
+                f"where {name} ...)`",
+            )
+            kind = T.ERROR
         elif name in self.fields:
             self.refs[id(node)] = Ref("field", name)
             kind = self.fields[name].type
@@ -164,6 +178,23 @@ class ExpressionChecker(ast.ContextVisitor[Scope, T.Type]):
                 "lead's fields",
                 node.span,
                 "compare the score outside the pattern, joined with `and`",
+            )
+            kind = T.ERROR
+        elif name in self.score_nodes and scope.account and not self.score_nodes[name].on_account:
+            self.err(
+                "E240",
+                f"`{name}` is a lead score: it belongs to one contact, so an account score "
+                "cannot read it",
+                node.span,
+                "read account fields, params and other account scores here",
+            )
+            kind = T.ERROR
+        elif name in self.score_nodes and not scope.account and self.score_nodes[name].on_account:
+            self.err(
+                "E242",
+                f"`{name}` is an account score: write `account.{name}`",
+                node.span,
+                f"`account.{name}` reads the score of the lead's account",
             )
             kind = T.ERROR
         elif name in self.score_nodes:
@@ -265,7 +296,7 @@ class ExpressionChecker(ast.ContextVisitor[Scope, T.Type]):
         return kind
 
     def visit_AccountRef(self, node: ast.AccountRef, scope: Scope) -> T.Type:
-        return self._account(node)
+        return self._account(node, scope)
 
     def visit_Not(self, node: ast.Not, scope: Scope) -> T.Type:
         self._condition(node.operand, scope)
@@ -283,7 +314,7 @@ class ExpressionChecker(ast.ContextVisitor[Scope, T.Type]):
         if isinstance(operand, ast.Name):
             self._name(operand, scope)
             ref = self.refs.get(id(operand))
-            if ref is None or ref.kind not in ("field", "event_field"):
+            if ref is None or ref.kind not in ("field", "event_field", "account_field"):
                 self.err(
                     "E315",
                     f"`is {'missing' if node.missing else 'present'}` tests a field of the "
@@ -292,7 +323,7 @@ class ExpressionChecker(ast.ContextVisitor[Scope, T.Type]):
                     f"`{operand.name}` is not a field",
                 )
         elif isinstance(operand, ast.AccountRef):
-            self._account(operand)
+            self._account(operand, scope)
         else:
             self._expr(operand, scope)
             self.err(
@@ -405,11 +436,43 @@ class ExpressionChecker(ast.ContextVisitor[Scope, T.Type]):
         start = found.column + len(event) + 1
         return Span(found.file, found.line, start, found.line, start + len(name))
 
+    def visit_ContactCount(self, node: ast.ContactCount, scope: Scope) -> T.Type:
+        self._contact_allowed(node.span, scope)
+        self._pattern(node.pattern, scope)
+        self.types[id(node.pattern)] = T.BOOL
+        return T.INT
+
+    def _contact_allowed(self, span: Span, scope: Scope) -> None:
+        """E241 for `distinct contact` / `per contact` outside an account score."""
+        if not scope.account:
+            self.err(
+                "E241",
+                "`contact` counts the leads of an account: it belongs in an account score",
+                span,
+                "declare the score with `score NAME on account { ... }` and read it in lead "
+                "rules as `account.NAME`",
+            )
+
     def visit_DaysSince(self, node: ast.DaysSince, scope: Scope) -> T.Type:
         self._event_pattern(node.event, node.where, node.span, scope)
         return T.NUMBER
 
-    def _account(self, node: ast.AccountRef) -> T.Type:
+    def _account(self, node: ast.AccountRef, scope: Scope = TOP) -> T.Type:
+        score = self.score_nodes.get(node.field)
+        if score is not None and score.on_account and node.field not in self.account_fields:
+            if scope.in_where:
+                self.err(
+                    "E209",
+                    f"`account.{node.field}` is a score; a `where` condition speaks of one event "
+                    "and the lead's fields",
+                    node.span,
+                    "compare the score outside the pattern, joined with `and`",
+                )
+                return T.ERROR
+            self.refs[id(node)] = Ref("score", node.field)
+            if scope.score is not None:
+                self.deps.setdefault(scope.score, set()).add(node.field)
+            return T.NUMBER
         if not self.has_account:
             self.err(
                 "E214",
@@ -420,11 +483,13 @@ class ExpressionChecker(ast.ContextVisitor[Scope, T.Type]):
             return T.ERROR
         info = self.account_fields.get(node.field)
         if info is None:
+            account_scores = [n for n, s in self.score_nodes.items() if s.on_account]
             self.err(
                 "E214",
-                f"unknown account field `{node.field}`",
+                f"unknown account field `{node.field}`"
+                + (" or account score" if account_scores else ""),
                 node.span,
-                did_you_mean(node.field, self.account_fields),
+                did_you_mean(node.field, [*self.account_fields, *account_scores]),
             )
             return T.ERROR
         self.refs[id(node)] = Ref("account_field", node.field)
@@ -472,7 +537,8 @@ class ExpressionChecker(ast.ContextVisitor[Scope, T.Type]):
                 )
             return
         if where is not None:
-            self._condition(where, Scope(event=event, in_where=True, score=scope.score))
+            inner = Scope(event=event, in_where=True, score=scope.score, account=scope.account)
+            self._condition(where, inner)
 
     def visit_Compare(self, node: ast.Compare, scope: Scope) -> T.Type:
         left = self._operand(node.left, scope, allow_member=True)

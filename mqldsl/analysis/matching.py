@@ -23,7 +23,8 @@ def rule_shape(rule: ast.Rule) -> tuple[str, str]:
         | {p.event or "event" for p in walk(node) if isinstance(p, ast.Pattern)}
         | {f"{p.pattern.event}.{p.field}" for p in walk(node) if isinstance(p, ast.Aggregate)}
     )
-    return (type(rule).__name__, ",".join(names))
+    kind = type(rule).__name__ + (" per contact" if getattr(rule, "per_contact", False) else "")
+    return (kind, ",".join(names))
 
 
 def rule_key(rule: ast.Rule) -> str:

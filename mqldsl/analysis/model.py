@@ -123,6 +123,28 @@ class CheckedPolicy:
     def locked(self) -> bool:
         return self.stages.locked
 
+    @functools.cached_property
+    def account_scores(self) -> tuple[str, ...]:
+        """The account scores (`score NAME on account`, SPEC §9), in declaration order."""
+        return tuple(name for name, info in self.scores.items() if info.node.on_account)
+
+    @functools.cached_property
+    def lead_scores(self) -> tuple[str, ...]:
+        """The lead scores, in declaration order (a decision's `scores`)."""
+        return tuple(name for name, info in self.scores.items() if not info.node.on_account)
+
+    @functools.cached_property
+    def uses_accounts(self) -> bool:
+        """Whether decisions carry `account` and `account_scores` (SPEC §12): the policy
+        declares account fields or account scores."""
+        return bool(self.account_fields) or bool(self.account_scores)
+
+    @functools.cached_property
+    def reads_account_scores(self) -> bool:
+        """Whether anything a lead's timeline reads depends on account scores, so that the
+        timeline includes the instants of the account's other leads' events (SPEC §9)."""
+        return bool(self.account_scores)
+
     @property
     def stage_names(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.stages.stages)

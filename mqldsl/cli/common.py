@@ -162,6 +162,11 @@ events_option = click.option(
     type=click.Path(exists=True, dir_okay=False),
     help="With a leads CSV: the events table (lead_id, type, at, fields...).",
 )
+accounts_option = click.option(
+    "--accounts",
+    type=click.Path(exists=True, dir_okay=False, allow_dash=False),
+    help='The accounts\' fields: JSON Lines, {"id": "A-17", "profile": {...}} a line.',
+)
 set_option = click.option(
     "--set", "assignments", multiple=True, metavar="PARAM=VALUE", help="Override a param."
 )
@@ -181,6 +186,7 @@ def with_options(options: list[Any]) -> Callable[[Any], Any]:
 __all__ = [
     "INSTANT",
     "MAX_PER_FILE",
+    "accounts_option",
     "as_of_or_now",
     "cli",
     "echo_lines",

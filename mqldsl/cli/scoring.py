@@ -9,6 +9,7 @@ import click
 
 from mqldsl.cli.common import (
     INSTANT,
+    accounts_option,
     as_of_or_now,
     cli,
     echo_lines,
@@ -75,6 +76,7 @@ if TYPE_CHECKING:
     "--events gives its events table.",
 )
 @memory_limit_option
+@accounts_option
 def score(
     policy: str,
     journeys: str | None,
@@ -92,6 +94,7 @@ def score(
     engine: str,
     leads_table: str | None,
     memory_limit: str | None,
+    accounts: str | None,
 ) -> None:
     """Decide every lead in JOURNEYS (JSON Lines, or a leads CSV with --events).
 
@@ -115,6 +118,7 @@ def score(
         explain=explain,
         jobs=jobs,
         max_errors=max_errors,
+        accounts=accounts,
     )
     if handoff:
         others = [crm, leads_table, memory_limit, *crm_map, crm_mapping]
@@ -241,6 +245,7 @@ explanation_format = click.option(
 )
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE.")
 @events_option
+@accounts_option
 def explain(
     policy: str,
     journeys: str,
@@ -251,6 +256,7 @@ def explain(
     why_not: str | None,
     output: str | None,
     events: str | None,
+    accounts: str | None,
 ) -> None:
     """Why a lead is where it is (SPEC §8.0): each clause of its stage with the values
     used and, for a stage entered earlier, when and what tipped it; why not the next
@@ -264,7 +270,7 @@ def explain(
             param_hint="--why-not",
         )
     values = params(model, assignments)
-    lead = _find_lead(model, journeys, events, lead_id)
+    lead = _find_lead(model, journeys, events, lead_id, accounts)
     _write_explanation(model, values, lead, as_of, output_format, output, why_not)
 
 
@@ -277,6 +283,7 @@ def explain(
 @explanation_format
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE.")
 @events_option
+@accounts_option
 def timeline(
     policy: str,
     journeys: str,
@@ -286,12 +293,13 @@ def timeline(
     output_format: str,
     output: str | None,
     events: str | None,
+    accounts: str | None,
 ) -> None:
     """The lead's stage history: each change of stage with the reason, the event that
     tipped it and the scores at that instant, each recycle and disqualification, and
     each handoff with its queue and due time."""
     model = load_policy(policy)
-    lead = _find_lead(model, journeys, events, lead_id)
+    lead = _find_lead(model, journeys, events, lead_id, accounts)
     values = params(model, assignments)
     _write_explanation(model, values, lead, as_of, output_format, output, None, history=True)
 
@@ -346,12 +354,14 @@ def _write_explanation(
         write_output(output, lambda sink: sink.write(payload))
 
 
-def _find_lead(model: CheckedPolicy, journeys: str, events: str | None, lead_id: str) -> Lead:
+def _find_lead(
+    model: CheckedPolicy, journeys: str, events: str | None, lead_id: str, accounts: str | None
+) -> Lead:
     from mqldsl.io.scoring import LeadNotFound, find_lead
 
     try:
         with reported():
-            return find_lead(model, journeys, events, lead_id)
+            return find_lead(model, journeys, events, lead_id, accounts)
     except LeadNotFound as exc:
         echo_lines(exc.rejected)
         raise click.ClickException(exc.message) from None

@@ -81,11 +81,15 @@ class ChangePoints:
         for part in walk(node):
             if isinstance(part, ast.Pattern):
                 found.windows.add((code.pattern(part.event, part.where), _seconds(part.window)))
-            elif isinstance(part, ast.NoEvents | ast.Count | ast.Aggregate):
+            elif isinstance(part, ast.NoEvents | ast.Count | ast.ContactCount | ast.Aggregate):
                 # Their pattern is read as a child: an aggregate changes only where its
                 # pattern's count does (a match, or a match leaving the window), and its
                 # matches include the events that have the field.
                 continue
+            elif isinstance(part, ast.AccountRef):
+                ref = self.model.refs.get(id(part))
+                if ref is not None and ref.kind == "score" and ref.name not in code.static_scores:
+                    found.add(self.score_reads(ref.name))
             elif not isinstance(part, STATIC_KINDS):
                 # `days since`, or a kind this module does not know: it may change at any
                 # instant, so every instant of SPEC §7 is visited.
@@ -106,6 +110,15 @@ class ChangePoints:
             return self._scores[name]
         found = self._scores[name] = Reads()
         score = self.model.scores[name].node
+        saved = self.code.account
+        self.code.account = score.on_account  # an account score's patterns: the account's
+        try:
+            self._score_reads(score, found)
+        finally:
+            self.code.account = saved
+        return found
+
+    def _score_reads(self, score: ast.Score, found: Reads) -> Reads:
         if score.formula is not None:
             found.add(self.reads(score.formula))
             return found
@@ -198,7 +211,7 @@ class ChangePoints:
         # lead with such an event is walked at every instant of SPEC §7.
         arithmetic = steps or any(seconds is not None for _, seconds in windows)
         if arithmetic:
-            continuous.append("(not _whole(events))")
+            continuous.append("(not _whole(tev))")
         every = _any(continuous)
         # Each pattern's match times, then each of its windows' ends.
         moments: dict[str, list[str]] = {}
@@ -209,8 +222,10 @@ class ChangePoints:
                 ends.setdefault(times, []).append((seconds, guards))
         # The timeline starts at its first instant (the entry stage's `entered`).
         # The limit of instants a lead (E900) is checked before anything is listed.
-        body = ["_limit(META, lead, as_of)", "P = {as_of, events[0].at} if events else {as_of}"]
-        for times, guards in sorted(moments.items(), key=lambda item: int(item[0][1:])):
+        body = ["_limit(META, lead, as_of)", "P = {as_of, tev[0].at} if tev else {as_of}"]
+        for times, guards in sorted(
+            moments.items(), key=lambda item: (item[0][0], int(item[0][1:]))
+        ):
             body.append(_when(_any(guards), f"P.update({times})"))
             for seconds, guarded in sorted(ends.get(times, ())):
                 add = f"P.update([a + {seconds!r} for a in {times}])"

@@ -166,6 +166,8 @@ class _Compiler(ExpressionCode):
             for name, index in self.account_index.items():
                 w.line(f"a{index} = acc.get({name!r})")
         w.line("events = lead.events")
+        # The events the timeline is built on: with account scores, the whole account's.
+        w.line("tev = _tev(lead)" if model.reads_account_scores else "tev = events")
         # The events grouped by type once, then filtered once per pattern.
         typed = bool(self.series) or any(p.event is not None for p in self.patterns.values())
         if typed:
@@ -185,6 +187,7 @@ class _Compiler(ExpressionCode):
             w.line(f"{m}.append(e.at)")
             w.outdent()
             w.outdent()
+        self._account_patterns()
         self._series_lines()
         w.lines.extend(lead_level.lines)
         w.lines.extend(body.lines)
@@ -203,8 +206,13 @@ class _Compiler(ExpressionCode):
             a = f"a{series.index}"
             w.line(f"{a}t = []")
             w.line(f"{a}v = []")
-            w.line(f"for e in by.get({series.event!r}, ()):")
+            if series.account:  # an account score's: the events of the account's leads
+                w.line(f"for e, cp, cn in aby.get({series.event!r}, ()):")
+            else:
+                w.line(f"for e in by.get({series.event!r}, ()):")
             w.indent()
+            saved = self.account
+            self.account = series.account
             w.line("ef = e.fields")
             w.line(f"av = ef.get({series.field!r})")
             test = "av is not None"
@@ -216,8 +224,40 @@ class _Compiler(ExpressionCode):
             w.line(f"{a}v.append(av)")
             w.outdent()
             w.outdent()
+            self.account = saved
             if series.whole:
                 w.line(f"{a}p = list(_acc({a}v, initial=0))")
+
+    def _account_patterns(self) -> None:
+        """The match times of each account pattern (``q<i>``) and the number of each match's
+        lead (``q<i>c``), over the events of all the account's leads (SPEC §9)."""
+        w = self.w
+        patterns = sorted(self.account_patterns.values(), key=lambda p: p.index)
+        series = any(item.account for item in self.series.values())
+        if not patterns and not series:
+            return
+        w.line("aev = _aev(lead)")
+        if series or any(p.event is not None for p in patterns):
+            w.line("aby = _agroup(aev)")
+        saved = self.account
+        self.account = True
+        for pattern in patterns:
+            q = pattern.local
+            source = "aev" if pattern.event is None else f"aby.get({pattern.event!r}, ())"
+            w.line(f"{q} = []")
+            w.line(f"{q}c = []")
+            w.line(f"for e, cp, cn in {source}:")
+            w.indent()
+            if pattern.where is not None:
+                w.line("ef = e.fields")
+                w.line(f"if {self.cond(pattern.where)}:")
+                w.indent()
+            w.line(f"{q}.append(e.at)")
+            w.line(f"{q}c.append(cn)")
+            if pattern.where is not None:
+                w.outdent()
+            w.outdent()
+        self.account = saved
 
     @property
     def _rules_by_id(self) -> dict[int, ast.Rule]:
@@ -227,8 +267,16 @@ class _Compiler(ExpressionCode):
 
     def _score_body(self, name: str, explain: bool) -> None:
         """Compute score ``name`` into its local ``v<i>``."""
-        w = self.w
         score = self.model.scores[name].node
+        saved = self.account
+        self.account = score.on_account
+        try:
+            self._score_code(name, score, explain)
+        finally:
+            self.account = saved
+
+    def _score_code(self, name: str, score: ast.Score, explain: bool) -> None:
+        w = self.w
         v = f"v{self.score_index[name]}"
         if score.formula is not None:
             code, _ = self.value(score.formula)
@@ -243,7 +291,18 @@ class _Compiler(ExpressionCode):
         hoist = not explain and name not in self.static_scores
         for rule in score.rules or ():
             pts = repr(float(rule.points))
-            if isinstance(rule, ast.PerRule):
+            if isinstance(rule, ast.PerRule) and rule.per_contact:
+                times = self.pattern(rule.pattern.event, rule.pattern.where)
+                low = self.low(rule.pattern.window)
+                limit = repr(float(rule.max)) if rule.max is not None else "None"
+                if decay is None:
+                    w.line(f"c = _cap({pts} * _distinct({times}, {times}c, {low}, t), {limit})")
+                else:
+                    w.line(
+                        f"c = _cap(_dcontacts({times}, {times}c, {low}, t, {pts}, "
+                        f"{float(decay.percent)!r}, {decay.every.seconds!r}), {limit})"
+                    )
+            elif isinstance(rule, ast.PerRule):
                 times = self.pattern(rule.pattern.event, rule.pattern.where)
                 limit = repr(float(rule.max)) if rule.max is not None else "None"
                 if decay is None and (rule.max is None or rule.max >= 0):

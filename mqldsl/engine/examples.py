@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,10 +54,40 @@ def value_of(node: ast.Value) -> Any:
     return node.value
 
 
+#: The account id of an example lead that has an account or colleagues (SPEC §10).
+EXAMPLE_ACCOUNT = "example-account"
+
+
 def example_lead(model: CheckedPolicy, example: ast.Example, as_of: float) -> Lead:
+    """The example's lead; with `account { }` or `contact "ID" { }` items, at an account
+    (:data:`EXAMPLE_ACCOUNT`) with those fields and those colleagues (SPEC §10)."""
+    account: dict[str, Any] = {}
+    colleagues: list[ast.ExampleContact] = []
+    for item in example.items:
+        if isinstance(item, ast.ExampleAccount):
+            account = {e.name: value_of(e.value) for e in item.entries}
+        elif isinstance(item, ast.ExampleContact):
+            colleagues.append(item)
+    has_account = bool(colleagues) or any(
+        isinstance(item, ast.ExampleAccount) for item in example.items
+    )
+    lead = _lead(example.name, example.items, as_of, has_account, account)
+    if not colleagues:
+        return lead
+    others = tuple(_lead(contact.id, contact.items, as_of, True, account) for contact in colleagues)
+    return dataclasses.replace(lead, colleagues=others)
+
+
+def _lead(
+    lead_id: str,
+    items: Sequence[ast.ExampleItem],
+    as_of: float,
+    at_account: bool,
+    account_profile: dict[str, Any],
+) -> Lead:
     profile: dict[str, Any] = {}
     events: list[Event] = []
-    for item in example.items:
+    for item in items:
         if isinstance(item, ast.ExampleLead):
             profile = {e.name: value_of(e.value) for e in item.entries}
         elif isinstance(item, ast.ExampleEvent):
@@ -70,7 +101,13 @@ def example_lead(model: CheckedPolicy, example: ast.Example, as_of: float) -> Le
                     at = to_seconds(time.value)
                 events.append(Event(at=at, type=item.event, fields=fields, index=len(events)))
     events.sort(key=lambda e: e.at)
-    return Lead(id=example.name, profile=profile, events=tuple(events))
+    return Lead(
+        id=lead_id,
+        profile=profile,
+        events=tuple(events),
+        account=EXAMPLE_ACCOUNT if at_account else None,
+        account_profile=account_profile,
+    )
 
 
 def run_example(evaluator: Evaluator, example: ast.Example) -> ExampleResult:
@@ -83,7 +120,8 @@ def run_example(evaluator: Evaluator, example: ast.Example) -> ExampleResult:
     failures = [
         failure
         for item in example.items
-        if not isinstance(item, ast.ExampleLead | ast.ExampleEvent)
+        if not isinstance(item, ast.ExampleLead | ast.ExampleEvent | ast.ExampleAccount)
+        and not isinstance(item, ast.ExampleContact)
         and (failure := check(item, result.decision, as_of, evaluator.compiled.params))
     ]
     return ExampleResult(example, lead, as_of, result, tuple(failures))
@@ -117,6 +155,14 @@ def check(
             if reasons
             else f"not disqualified (stage {decision.stage})"
         )
+        return Failure(item, expected, actual)
+    if isinstance(item, ast.ExpectAccountScore):
+        value = (decision.account_scores or {}).get(item.score)
+        target = _amount(item.value, params)
+        if value is not None and COMPARE[item.op](value, target):
+            return None
+        expected = f"account.{item.score} {item.op} {_amount_text(item.value, target)}"
+        actual = f"account.{item.score} is {'missing' if value is None else value}"
         return Failure(item, expected, actual)
     if isinstance(item, ast.ExpectScore | ast.ExpectBetween):
         value = decision.scores.get(item.score)

@@ -32,7 +32,15 @@ from mqldsl.engine.explanation import (
 )
 from mqldsl.engine.helpers import DISQUALIFIED
 from mqldsl.engine.interpreter import Context, Interpreter
-from mqldsl.engine.runtime import DAY, EvalResult, Event, Lead, TimelineStep, decay_factor
+from mqldsl.engine.runtime import (
+    DAY,
+    EvalResult,
+    Event,
+    Lead,
+    TimelineStep,
+    contacts,
+    decay_factor,
+)
 from mqldsl.language import ast
 from mqldsl.language.notation import expr, rule_condition, rule_text
 
@@ -74,7 +82,7 @@ class _Builder:
     def build(self) -> Explanation:
         decision = self.result.decision
         names = self.model.stage_names
-        scores = dict(decision.scores)
+        scores = dict(decision.scores) | dict(decision.account_scores or {})
         ctx = Context(self.lead, self.as_of, self.start, scores)
         stages = tuple(
             StageCheck(
@@ -163,7 +171,11 @@ class _Builder:
         (the previous stage's condition, now failing) or was recycled (the recycle rule's
         condition, now holding)."""
         start = self.start_at(step.at)
-        events = tuple(e for e in self.lead.events if e.at == step.at and e.at > start)
+        # With account scores the timeline has the colleagues' events too (SPEC §9).
+        people = contacts(self.lead) if self.model.reads_account_scores else (self.lead,)
+        events = tuple(
+            e for person in people for e in person.events if e.at == step.at and e.at > start
+        )
         recycled = step.recycled_by >= 0
         clause = None
         stages = {s.name: s for s in self.model.stages.stages}
@@ -236,10 +248,30 @@ class _Builder:
         events: list[EventPoints] = []
         limit = None
         uncapped = None
-        if isinstance(rule, ast.PerRule):
+        ctx = replace(ctx, account=score.on_account)
+        if isinstance(rule, ast.PerRule) and rule.per_contact:
+            # One line per lead with a match: its latest matching event (SPEC §9).
+            limit = float(rule.max) if rule.max is not None else None
+            latest: dict[str, Event] = {}
+            for event, contact in self._found(rule.pattern, ctx):
+                if contact not in latest or event.at >= latest[contact].at:
+                    latest[contact or ""] = event
+            total = 0.0
+            for contact, event in latest.items():
+                age = ctx.t - event.at
+                factor = None
+                gives = each
+                if decay is not None:
+                    factor = decay_factor(float(decay.percent), decay.every.seconds, age)
+                    gives = each * factor
+                total += gives
+                events.append(EventPoints(event, gives, factor, age / DAY, contact))
+            if limit is not None and abs(total) > limit:
+                uncapped = total
+        elif isinstance(rule, ast.PerRule):
             limit = float(rule.max) if rule.max is not None else None
             total = 0.0
-            for event in self.interpreter.matches(rule.pattern, ctx):
+            for event, contact in self._found(rule.pattern, ctx):
                 factor = None
                 gives = each
                 if decay is not None:
@@ -248,30 +280,32 @@ class _Builder:
                     )
                     gives = each * factor
                 total += gives
-                events.append(EventPoints(event, gives, factor, (ctx.t - event.at) / DAY))
+                age = (ctx.t - event.at) / DAY
+                events.append(EventPoints(event, gives, factor, age, contact))
             if limit is not None and abs(total) > limit:
                 uncapped = total
         elif points:
             pattern = self.model.decay_pattern(rule.condition)
             if decay is not None and pattern is not None:
-                found = self.interpreter.matches(pattern, ctx)
-                latest = max(found, key=lambda e: (e.at, e.index))
-                for event in found:
+                found = self._found(pattern, ctx)
+                newest = max(found, key=lambda item: (item[0].at, item[0].index))[0]
+                for event, contact in found:
                     age = ctx.t - event.at
-                    if event is latest:
+                    if event is newest:
                         factor = decay_factor(float(decay.percent), decay.every.seconds, age)
-                        events.append(EventPoints(event, each * factor, factor, age / DAY))
+                        events.append(EventPoints(event, each * factor, factor, age / DAY, contact))
                     else:
-                        events.append(EventPoints(event, None, None, age / DAY))
+                        events.append(EventPoints(event, None, None, age / DAY, contact))
             else:
-                seen: dict[tuple[float, int], Event] = {}
+                seen: dict[tuple[float, str, int], tuple[Event, str | None]] = {}
                 for part, field in _patterns(self.model, rule.condition):
-                    for event in self.interpreter.matches(part, ctx):
+                    for event, contact in self._found(part, ctx):
                         if field is None or event.fields.get(field) is not None:
-                            seen.setdefault((event.at, event.index), event)
+                            key = (event.at, contact or "", event.index)
+                            seen.setdefault(key, (event, contact))
                 events = [
-                    EventPoints(seen[key], None, None, (ctx.t - seen[key].at) / DAY)
-                    for key in sorted(seen)
+                    EventPoints(event, None, None, (ctx.t - event.at) / DAY, contact)
+                    for event, contact in (seen[key] for key in sorted(seen))
                 ]
         return RuleExplanation(
             line=rule.span.line,
@@ -288,6 +322,15 @@ class _Builder:
             else f"{plain(float(decay.percent))}% every {_length(decay.every)}",
             file=self.model.origin(rule.span),
         )
+
+    def _found(self, pattern: ast.Pattern, ctx: Context) -> list[tuple[Event, str | None]]:
+        """The events matching ``pattern`` at ctx.t, each with its lead's id in an account
+        rule (the whole account's events, SPEC §9), None in a lead rule."""
+        if not ctx.account:
+            return [(event, None) for event in self.interpreter.matches(pattern, ctx)]
+        people = contacts(ctx.lead)
+        found = self.interpreter.account_matches(pattern, ctx)
+        return [(event, people[number].id) for number, event in found]
 
     # ------------------------------------------------------------ clauses
 

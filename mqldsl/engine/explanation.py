@@ -86,9 +86,12 @@ class EventPoints:
     points: float | None
     factor: float | None
     age_days: float
+    contact: str | None = None  # in an account rule: the lead the event belongs to (SPEC §9)
 
     def to_json(self) -> dict[str, Any]:
         data = event_json(self.event)
+        if self.contact is not None:
+            data["contact"] = self.contact
         data["points"] = plain(self.points)
         if self.factor is not None:
             data["factor"] = plain(self.factor)

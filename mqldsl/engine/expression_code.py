@@ -50,11 +50,18 @@ STATIC_KINDS = (
 
 @dataclass
 class EventPattern:
-    """One distinct (event, where) pattern: its match times are the local ``m<index>``."""
+    """One distinct (event, where) pattern: its match times are the local ``m<index>``; an
+    account pattern's (SPEC §9, over the events of all the account's leads) are ``q<index>``,
+    with the number of each match's lead in ``q<index>c``."""
 
     index: int
     event: str | None
     where: ast.Expr | None
+    account: bool = False
+
+    @property
+    def local(self) -> str:
+        return f"q{self.index}" if self.account else f"m{self.index}"
 
 
 @dataclass
@@ -68,6 +75,7 @@ class AggregateSeries:
     where: ast.Expr | None
     field: str
     whole: bool
+    account: bool = False  # over the events of all the account's leads (SPEC §9)
 
 
 class ExpressionCode:
@@ -81,7 +89,12 @@ class ExpressionCode:
         self.constants: list[Any] = []
         self.temps = 0
         self.patterns: dict[tuple[str | None, str], EventPattern] = {}
-        self.series: dict[tuple[str, str, str, bool], AggregateSeries] = {}
+        self.series: dict[tuple[str, str, str, bool, bool], AggregateSeries] = {}
+        self.account_patterns: dict[tuple[str | None, str], EventPattern] = {}
+        # Whether the code being written is an account score's (SPEC §9): its patterns
+        # match the account's events, and lead fields inside `where` are the fields of the
+        # lead each event belongs to (``cp``).
+        self.account = False
         self.field_index = {name: i for i, name in enumerate(model.fields)}
         self.account_index = {name: i for i, name in enumerate(model.account_fields)}
         self.score_index = {name: i for i, name in enumerate(model.score_order)}
@@ -113,9 +126,10 @@ class ExpressionCode:
     def pattern(self, event: str | None, where: ast.Expr | None) -> str:
         """The local holding the sorted match times of (event, where)."""
         key = (event, expr(where) if where is not None else "")
-        if key not in self.patterns:
-            self.patterns[key] = EventPattern(len(self.patterns), event, where)
-        return f"m{self.patterns[key].index}"
+        table = self.account_patterns if self.account else self.patterns
+        if key not in table:
+            table[key] = EventPattern(len(table), event, where, self.account)
+        return table[key].local
 
     def aggregate(self, node: ast.Aggregate) -> str:
         """Code for `sum/max/min/avg(...)` at instant t, over the series of the events that
@@ -125,8 +139,10 @@ class ExpressionCode:
         whole = node.function == "sum" and self.model.type_of(node).kind == "int"
         key = (pattern.event, expr(pattern.where) if pattern.where is not None else "")
         series = self.series.setdefault(
-            (*key, node.field, whole),
-            AggregateSeries(len(self.series), pattern.event, pattern.where, node.field, whole),
+            (*key, node.field, whole, self.account),
+            AggregateSeries(
+                len(self.series), pattern.event, pattern.where, node.field, whole, self.account
+            ),
         )
         name = f"a{series.index}"
         high = f"br({name}t, t)"
@@ -149,7 +165,7 @@ class ExpressionCode:
         for part in walk(node):
             if not isinstance(part, STATIC_KINDS):
                 return False  # events, or a kind this list does not know yet
-            if isinstance(part, ast.Name):
+            if isinstance(part, ast.Name | ast.AccountRef):
                 ref = self.model.refs.get(id(part))
                 if ref is not None and ref.kind == "event":
                     return False
@@ -163,7 +179,7 @@ class ExpressionCode:
         if self.static(node):
             return 0
         for part in walk(node):
-            if isinstance(part, ast.Name):
+            if isinstance(part, ast.Name | ast.AccountRef):
                 ref = self.model.refs.get(id(part))
                 if ref is not None and ref.kind == "score" and ref.name not in self.static_scores:
                     return 2
@@ -253,7 +269,11 @@ class _Value(ast.Visitor[tuple[str, bool]]):
         code = self.code
         ref = code.model.ref(node)
         if ref.kind == "field":
+            if code.account:  # inside `where` of an account pattern: the event's lead
+                return f"cp.get({ref.name!r})", True
             return f"f{code.field_index[ref.name]}", True
+        if ref.kind == "account_field":
+            return f"a{code.account_index[ref.name]}", True
         if ref.kind == "event_field":
             return f"ef.get({ref.name!r})", True
         if ref.kind == "param":
@@ -269,7 +289,17 @@ class _Value(ast.Visitor[tuple[str, bool]]):
         return code.const(ref.name), False
 
     def visit_AccountRef(self, node: ast.AccountRef) -> tuple[str, bool]:
-        return f"a{self.code.account_index[node.field]}", True
+        code = self.code
+        ref = code.model.refs.get(id(node))
+        if ref is not None and ref.kind == "score":
+            lazy = code.lazy_score(ref.name)
+            return (lazy or f"v{code.score_index[ref.name]}"), True
+        return f"a{code.account_index[node.field]}", True
+
+    def visit_ContactCount(self, node: ast.ContactCount) -> tuple[str, bool]:
+        code = self.code
+        times = code.pattern(node.pattern.event, node.pattern.where)
+        return f"_distinct({times}, {times}c, {code.low(node.pattern.window)}, t)", False
 
     def visit_Unary(self, node: ast.Unary) -> tuple[str, bool]:
         operand, nullable = self.code.value(node.operand)

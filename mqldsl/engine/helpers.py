@@ -31,6 +31,7 @@ from mqldsl.engine.runtime import (
     RouteDecision,
     TimelineStep,
     TimelineTooLong,
+    account_events,
     cap,
     check_size,
     clamp,
@@ -38,6 +39,7 @@ from mqldsl.engine.runtime import (
     hot_routes,
     instants,
     round_score,
+    timeline_times,
 )
 
 NEG = -math.inf
@@ -106,7 +108,8 @@ def _limit(meta: PolicyMeta, lead: Lead, as_of: float) -> None:
     """:class:`TimelineTooLong` (naming the lead) when its timeline passes the limit of
     instants (SPEC §7, E900): checked before the generated code lists a lead's change points."""
     try:
-        check_size([e.at for e in lead.events], meta.windows, meta.decay_periods, as_of)
+        times = timeline_times(lead, meta.account_timeline)
+        check_size(times, meta.windows, meta.decay_periods, as_of)
     except TimelineTooLong as exc:
         raise exc.for_lead(lead.id) from None
 
@@ -128,6 +131,55 @@ def _steps(points: set[float], times: Sequence[float], period: float, as_of: flo
         while at + k * period <= as_of:
             points.add(at + k * period)
             k += 1
+
+
+def _distinct(times: Sequence[float], leads: Sequence[int], low: float, t: float) -> int:
+    """How many distinct leads have a match time in (low, t] (`count(distinct contact with
+    ...)`, SPEC §9): ``times`` sorted, ``leads`` the lead of each match."""
+    return len(set(leads[bisect_right(times, low) : bisect_right(times, t)]))
+
+
+def _dcontacts(
+    times: Sequence[float],
+    leads: Sequence[int],
+    low: float,
+    t: float,
+    points: float,
+    percent: float,
+    every: float,
+) -> float:
+    """`+P per contact with ...` in a decayed account score: P for each lead with a match in
+    (low, t], decayed by the age of that lead's latest match."""
+    latest: dict[int, float] = {}
+    for i in range(bisect_right(times, low), bisect_right(times, t)):
+        latest[leads[i]] = times[i]  # times ascend: the last one seen is the latest
+    total = 0.0
+    for _, at in sorted(latest.items()):  # in the leads' order, as the interpreter adds
+        total += points * decay_factor(percent, every, t - at)
+    return total
+
+
+def _account_events(lead: Lead) -> list[tuple[Any, Any, int]]:
+    """Every event of the account's leads with the lead's profile and number, by time."""
+    return [(event, contact.profile, number) for event, contact, number in account_events(lead)]
+
+
+def _timeline_events(lead: Lead) -> list[Any]:
+    """The events of all the account's leads, by time: what a lead's timeline is built on
+    when the policy has account scores (SPEC §9)."""
+    return [event for event, _, _ in account_events(lead)]
+
+
+def _group_account(events: Sequence[tuple[Any, Any, int]]) -> dict[str, list[Any]]:
+    """:func:`_account_events` grouped by event type (each group in time order)."""
+    groups: dict[str, list[Any]] = {}
+    for item in events:
+        group = groups.get(item[0].type)
+        if group is None:
+            groups[item[0].type] = [item]
+        else:
+            group.append(item)
+    return groups
 
 
 def _div(a: Any, b: Any) -> Any:
@@ -152,12 +204,18 @@ class PolicyMeta:
     windows: tuple[float, ...]
     decay_periods: tuple[float, ...]
     scores: tuple[str, ...]  # evaluation order
-    declared: tuple[str, ...]  # declaration order: the order decisions report scores in
+    declared: tuple[str, ...]  # lead scores in declaration order: a decision's `scores`
+    shown: tuple[str, ...]  # every score in declaration order: a timeline step's scores
     routes: tuple[tuple[str, Deadline | None], ...]  # queue, SLA
     recycles: tuple[tuple[str, str, int], ...]  # from, to, line
     policy: PolicyStamp  # stamped on every decision
     # Per stage, the hot-event routes that fire while a lead is in it (runtime.hot_routes).
     hot: tuple[tuple[int, ...], ...] = ()
+    # Accounts (SPEC §9): the account scores (declaration order), whether decisions carry
+    # `account`/`account_scores`, whether the timeline has the colleagues' event times.
+    account_scores: tuple[str, ...] = ()
+    uses_accounts: bool = False
+    account_timeline: bool = False
 
     @staticmethod
     def of(model: CheckedPolicy, params: Mapping[str, Any] | None = None) -> PolicyMeta:
@@ -169,7 +227,8 @@ class PolicyMeta:
                 sorted({s.node.decay.every.seconds for s in model.scores.values() if s.node.decay})
             ),
             scores=model.score_order,
-            declared=tuple(model.scores),
+            declared=model.lead_scores,
+            shown=tuple(model.scores),
             routes=tuple(
                 (r.queue, deadline)
                 for r, deadline in zip(model.routes, route_deadlines(model), strict=True)
@@ -177,6 +236,9 @@ class PolicyMeta:
             recycles=tuple((r.from_stage, r.to_stage, r.span.line) for r in model.recycles),
             policy=policy_stamp(model, params),
             hot=hot_routes(model.stage_names, [(r.stage, r.on is not None) for r in model.routes]),
+            account_scores=model.account_scores,
+            uses_accounts=model.uses_accounts,
+            account_timeline=model.reads_account_scores,
         )
 
 
@@ -201,7 +263,8 @@ def drive(
     locked = meta.locked
     if pts is None:
         try:
-            points = instants([e.at for e in lead.events], meta.windows, meta.decay_periods, as_of)
+            times = timeline_times(lead, meta.account_timeline)
+            points = instants(times, meta.windows, meta.decay_periods, as_of)
         except TimelineTooLong as exc:
             raise exc.for_lead(lead.id) from None
     else:
@@ -295,9 +358,8 @@ def drive(
                 j += 1
         if chase and (reached, start, label) != before:
             if full is None:  # bounded: the generated code has checked the limit of instants
-                full = instants(
-                    [e.at for e in lead.events], meta.windows, meta.decay_periods, as_of
-                )
+                times = timeline_times(lead, meta.account_timeline)
+                full = instants(times, meta.windows, meta.decay_periods, as_of)
             after = bisect_right(full, t)
             pending = full[after] if after < len(full) else None
     assert label is not None
@@ -325,6 +387,10 @@ def drive(
         route=route_decision,
         entered=dict(sorted(entered.items(), key=lambda item: item[1])),
         policy=meta.policy,
+        account_scores={name: by_name[name] for name in meta.account_scores}
+        if meta.uses_accounts
+        else None,
+        account=lead.account,
     )
     return EvalResult(decision, tuple(steps), contributions, start, first, tuple(handoffs))
 
@@ -359,7 +425,7 @@ def _explained_step(
     handoff = None
     if stage != DISQUALIFIED:
         handoff = _route_decision(meta, route(meta.stages.index(stage), t, start), t)
-    shown = {name: by_name[name] for name in meta.declared}
+    shown = {name: by_name[name] for name in meta.shown}
     return TimelineStep(t, stage, why, scores=shown, route=handoff, recycled_by=cycled)
 
 
@@ -377,6 +443,11 @@ HELPERS: Mapping[str, Any] = MappingProxyType(
         "_amin": _amin,
         "_aavg": _aavg,
         "_acc": accumulate,
+        "_distinct": _distinct,
+        "_dcontacts": _dcontacts,
+        "_aev": _account_events,
+        "_agroup": _group_account,
+        "_tev": _timeline_events,
         "_div": _div,
         "_group": _group,
         "_steps": _steps,

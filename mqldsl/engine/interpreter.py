@@ -29,9 +29,11 @@ from mqldsl.engine.runtime import (
     aggregate,
     cap,
     clamp,
+    contacts,
     decay_factor,
     instants,
     round_score,
+    timeline_times,
 )
 from mqldsl.language import ast
 
@@ -46,6 +48,7 @@ class Context:
     start: float  # events at or before this instant do not count (recycling)
     scores: Mapping[str, Any]
     event: Event | None = None
+    account: bool = False  # in an account score: patterns match the whole account's events
 
 
 class Interpreter(ast.ContextVisitor[Context, Any]):
@@ -82,6 +85,8 @@ class Interpreter(ast.ContextVisitor[Context, Any]):
         if ref.kind == "event_field":
             assert ctx.event is not None
             return ctx.event.fields.get(ref.name)
+        if ref.kind == "account_field":
+            return ctx.lead.account_profile.get(ref.name)
         if ref.kind == "param":
             value = self.params[ref.name]
             return list(value) if isinstance(value, tuple) else value
@@ -92,6 +97,9 @@ class Interpreter(ast.ContextVisitor[Context, Any]):
         return ref.name  # an enum member
 
     def visit_AccountRef(self, node: ast.AccountRef, ctx: Context) -> Any:
+        ref = self.model.refs.get(id(node))
+        if ref is not None and ref.kind == "score":
+            return ctx.scores[ref.name]
         return ctx.lead.account_profile.get(node.field)
 
     def visit_Unary(self, node: ast.Unary, ctx: Context) -> Any:
@@ -168,6 +176,9 @@ class Interpreter(ast.ContextVisitor[Context, Any]):
         values = [v for v in (e.fields.get(node.field) for e in found) if v is not None]
         return aggregate(node.function, values, self.model.type_of(node).kind == "int")
 
+    def visit_ContactCount(self, node: ast.ContactCount, ctx: Context) -> Any:
+        return len({number for number, _ in self.account_matches(node.pattern, ctx)})
+
     def visit_DaysSince(self, node: ast.DaysSince, ctx: Context) -> Any:
         since = self.matches(ast.Pattern(event=node.event, where=node.where, window=None), ctx)
         if not since:
@@ -175,9 +186,27 @@ class Interpreter(ast.ContextVisitor[Context, Any]):
         return (ctx.t - max(e.at for e in since)) / DAY
 
     def matches(self, pattern: ast.Pattern, ctx: Context) -> list[Event]:
-        """The lead's events that match the pattern at ctx.t."""
+        """The lead's events that match the pattern at ctx.t (in an account score: the
+        events of all the account's leads)."""
+        if ctx.account:
+            # In time order (ties: contact order), as the compiled evaluator adds them.
+            found = [event for _, event in self.account_matches(pattern, ctx)]
+            return sorted(found, key=lambda event: event.at)
+        return self._matches(ctx.lead, pattern, ctx)
+
+    def account_matches(self, pattern: ast.Pattern, ctx: Context) -> list[tuple[int, Event]]:
+        """The events of the account's leads that match the pattern at ctx.t, each with
+        its lead's number in :func:`~mqldsl.engine.runtime.contacts`. Inside `where`, lead
+        fields are the fields of the lead the event belongs to (SPEC §9)."""
+        return [
+            (number, event)
+            for number, contact in enumerate(contacts(ctx.lead))
+            for event in self._matches(contact, pattern, ctx)
+        ]
+
+    def _matches(self, lead: Lead, pattern: ast.Pattern, ctx: Context) -> list[Event]:
         found = []
-        for event in ctx.lead.events:
+        for event in lead.events:
             if not ctx.start < event.at <= ctx.t:
                 continue
             if pattern.event is not None and event.type != pattern.event:
@@ -188,7 +217,7 @@ class Interpreter(ast.ContextVisitor[Context, Any]):
             ):
                 continue
             if pattern.where is not None and not self.eval(
-                pattern.where, replace(ctx, event=event)
+                pattern.where, replace(ctx, lead=lead, event=event)
             ):
                 continue
             found.append(event)
@@ -198,6 +227,19 @@ class Interpreter(ast.ContextVisitor[Context, Any]):
 
     def rule_points(self, score: ast.Score, rule: ast.Rule, ctx: Context) -> float:
         decay = score.decay
+        if isinstance(rule, ast.PerRule) and rule.per_contact:
+            # P for each of the account's leads with a match; with decay, each lead's
+            # points decay by the age of its latest match (SPEC §9, docs/language.md).
+            newest: dict[int, float] = {}
+            for number, event in self.account_matches(rule.pattern, ctx):
+                newest[number] = max(newest.get(number, event.at), event.at)
+            total = 0.0
+            for at in newest.values():
+                factor = 1.0
+                if decay is not None:
+                    factor = decay_factor(float(decay.percent), decay.every.seconds, ctx.t - at)
+                total += float(rule.points) * factor
+            return cap(total, float(rule.max) if rule.max is not None else None)
         if isinstance(rule, ast.PerRule):
             found = self.matches(rule.pattern, ctx)
             if decay is None:
@@ -223,7 +265,7 @@ class Interpreter(ast.ContextVisitor[Context, Any]):
         values: dict[str, Any] = {}
         for name in self.model.score_order:
             score = self.model.scores[name].node
-            ctx = Context(lead, t, start, values)
+            ctx = Context(lead, t, start, values, account=score.on_account)
             if score.formula is not None:
                 values[name] = round_score(_number(self.eval(score.formula, ctx)))
                 continue
@@ -265,7 +307,9 @@ class Interpreter(ast.ContextVisitor[Context, Any]):
         contributions = {}
         for name in self.model.score_order:
             score = self.model.scores[name].node
-            ctx = Context(lead, as_of, start, self.scores(lead, as_of, start))
+            ctx = Context(
+                lead, as_of, start, self.scores(lead, as_of, start), account=score.on_account
+            )
             contributions[name] = tuple(
                 self.rule_points(score, rule, ctx) for rule in score.rules or ()
             )
@@ -289,7 +333,8 @@ class Interpreter(ast.ContextVisitor[Context, Any]):
         handoffs: list[Handoff] = []
         current: RouteDecision | None = None  # the latest handoff of the current stay
         try:
-            points = instants([e.at for e in lead.events], model.windows, decay_periods, as_of)
+            times = timeline_times(lead, model.reads_account_scores)
+            points = instants(times, model.windows, decay_periods, as_of)
         except TimelineTooLong as exc:
             raise exc.for_lead(lead.id) from None
         for t in points:
@@ -349,7 +394,7 @@ class Interpreter(ast.ContextVisitor[Context, Any]):
                         current = self.handoff(number, t, event)
         assert label is not None
         computed = self.scores(lead, as_of, start)
-        final = {name: computed[name] for name in model.scores}  # declaration order
+        final = {name: computed[name] for name in model.lead_scores}  # declaration order
         disqualified = tuple(self.disqualified(lead, as_of))
         route = None if label == "disqualified" else current
         decision = Decision(
@@ -361,6 +406,10 @@ class Interpreter(ast.ContextVisitor[Context, Any]):
             route=route,
             entered=dict(sorted(entered.items(), key=lambda item: item[1])),
             policy=self.stamp,
+            account_scores={name: computed[name] for name in model.account_scores}
+            if model.uses_accounts
+            else None,
+            account=lead.account,
         )
         return decision, steps, start, first, handoffs
 

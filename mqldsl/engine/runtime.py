@@ -68,6 +68,36 @@ class Lead:
     account: str | None = None
     account_profile: Mapping[str, Any] = field(default_factory=dict)
     truth: Mapping[str, Any] | None = None
+    # The other leads of its account (SPEC §9), in input order; empty without an account.
+    # Their events count in account scores and, when the policy has account scores, in
+    # this lead's timeline.
+    colleagues: tuple[Lead, ...] = ()
+
+
+def contacts(lead: Lead) -> tuple[Lead, ...]:
+    """The leads of ``lead``'s account, itself first, then its colleagues in input order."""
+    return (lead, *lead.colleagues)
+
+
+def account_events(lead: Lead) -> list[tuple[Event, Lead, int]]:
+    """Every event of the leads of ``lead``'s account, each with its lead and the lead's
+    number in :func:`contacts`, sorted by time (stable: ties in contact order)."""
+    found = [
+        (event, contact, number)
+        for number, contact in enumerate(contacts(lead))
+        for event in contact.events
+    ]
+    found.sort(key=lambda item: item[0].at)
+    return found
+
+
+def timeline_times(lead: Lead, account: bool) -> list[float]:
+    """The event times a lead's timeline is built on (SPEC §7): its own events', and with
+    ``account`` (the policy has account scores, SPEC §9) its colleagues' too."""
+    times = [e.at for e in lead.events]
+    if account:
+        times += [e.at for other in lead.colleagues for e in other.events]
+    return times
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,13 +154,21 @@ class Decision:
     route: RouteDecision | None
     entered: Mapping[str, float]
     policy: PolicyStamp  # which policy decided, with which params (SPEC §12)
+    # With accounts (SPEC §9, §12): the lead's account and its account scores; None when
+    # the policy declares neither account fields nor account scores (the keys are left out).
+    account_scores: Mapping[str, float | int | None] | None = None
+    account: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "as_of": format_instant(self.as_of),
-            "stage": self.stage,
-            "scores": dict(self.scores),
+        head: dict[str, Any] = {"id": self.id}
+        if self.account_scores is not None:
+            head["account"] = self.account
+        head["as_of"] = format_instant(self.as_of)
+        head["stage"] = self.stage
+        head["scores"] = dict(self.scores)
+        if self.account_scores is not None:
+            head["account_scores"] = dict(self.account_scores)
+        return head | {
             "disqualified": list(self.disqualified),
             "route": None
             if self.route is None

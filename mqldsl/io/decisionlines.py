@@ -140,14 +140,19 @@ class DecisionEncoder:
         entered = b",".join(
             name(stage) + f':"{instant(at)}"'.encode() for stage, at in decision.entered.items()
         )
+        account_scores = decision.account_scores
         return b"".join(
             (
                 b'{"id":',
                 orjson.dumps(decision.id),
+                b"" if account_scores is None else b',"account":' + orjson.dumps(decision.account),
                 as_of_bytes,
                 name(decision.stage),
                 b',"scores":',
                 self._scores(decision.scores),
+                b""
+                if account_scores is None
+                else b',"account_scores":' + self._scores(account_scores),
                 b',"disqualified":',
                 self._list(decision.disqualified),
                 b',"route":',

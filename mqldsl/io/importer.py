@@ -181,6 +181,12 @@ def _check_columns(mapping: Mapping, leads: str, available: set[str]) -> None:
                 at="column",
             ).render()
         )
+    if mapping.account is not None and mapping.account not in available:
+        problems.append(
+            mapping.problem(
+                ("source", "account"), f"no column `{mapping.account}` in {leads}", "E754"
+            ).render()
+        )
     if problems:
         raise MappingError(problems)
 
@@ -194,7 +200,7 @@ def import_rows(
 ) -> Iterator[dict[str, Any]]:
     joined = {}
     available: set[str] = set()
-    bad: dict[str, Problem] = {}  # join keys whose table row was rejected
+    bad: dict[str, dict[str, Problem]] = {}  # per table: join keys whose row was rejected
     for table, key in mapping.tables.items():
         if table not in tables:
             raise MappingError(
@@ -204,13 +210,16 @@ def import_rows(
                     ).render()
                 ]
             )
-        joined[table], table_columns = _read_table(tables[table], key, report, bad)
+        bad[table] = {}
+        joined[table], table_columns = _read_table(tables[table], key, report, bad[table])
         available.update(f"{table}.{column}" for column in table_columns)
         available.add(f"{table}.")
     seen: set[str] = set()
     with open_input(leads) as stream:
         reader = CsvTable(stream, leads)
         reader.require(mapping.id, what="leads export (source.id)")
+        for table, column in mapping.joins.items():
+            reader.require(column, what=f"leads export (tables.{table}.on)")
         available.update(reader.columns)
         _check_columns(mapping, leads, available)
         for row in reader.rows():
@@ -218,7 +227,11 @@ def import_rows(
             if not isinstance(row, Row):
                 report.rejected.append(row.problem)
                 continue
-            problem = bad.get(row.cells[mapping.id])
+            # Each joined table matches a column of the export: the lead id, or its `on`.
+            keys = {t: row.cells.get(mapping.joins.get(t, mapping.id)) for t in joined}
+            problem = next(
+                (bad[t][k] for t, k in keys.items() if k is not None and k in bad[t]), None
+            )
             if problem is not None:
                 report.reject(
                     leads,
@@ -229,7 +242,8 @@ def import_rows(
                 continue
             full: dict[str, Any] = dict(row.cells)
             for table, rows in joined.items():
-                match = rows.get(row.cells[mapping.id])
+                value = keys[table]
+                match = rows.get(value) if value is not None else None
                 for column, value in (match or {}).items():
                     full[f"{table}.{column}"] = value
                 full[f"{table}."] = match
@@ -256,7 +270,22 @@ def _journey(
     events = [item for event in mapping.events if (item := _event(model, mapping, event, row))]
     truth = _truth(mapping, row)
     seen.add(lead_id)
-    journey: dict[str, Any] = {"id": lead_id, "profile": profile, "events": events}
+    journey: dict[str, Any] = {"id": lead_id}
+    if mapping.account is not None:
+        account = (row.get(mapping.account) or "").strip()
+        if account and account not in mapping.missing:
+            journey["account"] = account
+    journey["profile"] = profile
+    if mapping.account is not None and journey.get("account") is not None:
+        account_profile: dict[str, Any] = {}
+        for name, rule in mapping.account_profile.items():
+            value = _value(row, rule, mapping)
+            if value is not None:
+                kind = model.account_fields[name].type
+                account_profile[name] = _typed(value, kind, rule.column, name, "E705")
+        if account_profile:
+            journey["account_profile"] = account_profile
+    journey["events"] = events
     if truth:
         journey["truth"] = truth
     return journey

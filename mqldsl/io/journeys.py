@@ -31,6 +31,10 @@ from mqldsl.io.errors import UsageProblem
 from mqldsl.io.fastdecode import FastDecoder
 from mqldsl.io.problems import Problem
 from mqldsl.io.values import RecordError, convert, instant, show
+from mqldsl.language.suggestions import did_you_mean
+
+#: The top-level keys of a journey line (SPEC §12); any other is counted and reported.
+JOURNEY_KEYS = ("id", "account", "profile", "account_profile", "events", "truth")
 
 
 @dataclass
@@ -43,6 +47,7 @@ class ReadReport:
     unknown_event_types: Counter[str] = field(default_factory=Counter)
     unknown_fields: Counter[str] = field(default_factory=Counter)
     unknown_event_fields: Counter[str] = field(default_factory=Counter)
+    unknown_keys: Counter[str] = field(default_factory=Counter)  # top-level keys of a line
     events_after_as_of: int = 0
     keep: int = 200  # how many rejected lines to keep with their reasons
     limit: int | None = None  # stop reading after this many rejected records
@@ -75,6 +80,12 @@ class ReadReport:
     def notes(self) -> list[str]:
         """One line per kind of ignored data, for the summary."""
         lines = []
+        for name, count in sorted(self.unknown_keys.items()):
+            hint = did_you_mean(name, JOURNEY_KEYS)
+            lines.append(
+                f"ignored unknown key `{name}` in journey lines: {count} "
+                f"time{'s' if count != 1 else ''}" + (f" ({hint})" if hint else "")
+            )
         for kind, counter in (
             ("unknown event type", self.unknown_event_types),
             ("unknown profile field", self.unknown_fields),
@@ -85,7 +96,7 @@ class ReadReport:
         return lines
 
 
-def _record(
+def record_values(
     raw: Mapping[str, Any],
     fields: Mapping[str, FieldInfo],
     unknown: Counter[str],
@@ -156,6 +167,7 @@ class JourneyReader:
         self.check_duplicates = check_duplicates
         self._seen: set[str] = set()
         self._fast = FastDecoder.build(model, check_truth) if fast else None
+        self.line = 0  # the line of the lead last yielded by read_jsonl (accounts need it)
 
     def decoded(self, line: bytes) -> Lead | None:
         """The lead on a JSON Lines ``line`` read by the fast path (typed decoding), or None:
@@ -178,18 +190,21 @@ class JourneyReader:
         lead_id = str(lead_id)
         if lead_id in self._seen:
             raise RecordError(f"duplicate id `{lead_id}`", "E704")
+        for key in raw:
+            if key not in JOURNEY_KEYS:
+                self.report.unknown_keys[str(key)] += 1
         profile_raw = raw.get("profile", {})
         if profile_raw is None:
             profile_raw = {}
         if not isinstance(profile_raw, dict):
             raise RecordError('"profile" must be an object', "E705")
-        profile = _record(
+        profile = record_values(
             profile_raw, self.model.fields, self.report.unknown_fields, "profile field"
         )
         account_raw = raw.get("account_profile", {}) or {}
         if not isinstance(account_raw, dict):
             raise RecordError('"account_profile" must be an object', "E705")
-        account_profile = _record(
+        account_profile = record_values(
             account_raw, self.model.account_fields, self.report.unknown_fields, "account field"
         )
         events_raw = raw.get("events", [])
@@ -237,7 +252,7 @@ class JourneyReader:
             self.report.unknown_event_types[kind] += 1
             return None
         raw_fields = {k: v for k, v in item.items() if k not in ("type", "at")}
-        fields = _record(
+        fields = record_values(
             raw_fields,
             info.fields,
             self.report.unknown_event_fields,
@@ -260,6 +275,7 @@ class JourneyReader:
                 if not line.strip():
                     continue
                 self.report.read += 1
+                self.line = number
                 lead = decoded(line)
                 if lead is not None:
                     yield lead
@@ -361,7 +377,9 @@ class JourneyReader:
                 raise RecordError(f"{events_name}:{line}: {exc}", exc.code) from None
             if event is not None:
                 events.append(event)
-        values = _record(profile, self.model.fields, self.report.unknown_fields, "profile field")
+        values = record_values(
+            profile, self.model.fields, self.report.unknown_fields, "profile field"
+        )
         events.sort(key=lambda e: e.at)
         self._seen.add(lead_id)
         return Lead(id=lead_id, profile=values, events=tuple(events), account=account or None)

@@ -57,6 +57,12 @@ class Mapping:
     events: list[EventRule]
     tables: dict[str, str]  # table name -> key column
     path: str = ""
+    # Accounts (SPEC §9): the column of the lead's account id, and the account's fields
+    # (often from a joined companies table: `companies.employees`).
+    account: str | None = None
+    account_profile: dict[str, ColumnRule] = field(default_factory=dict)
+    # A joined table matched on a column of the export other than the lead id (`on`).
+    joins: dict[str, str] = field(default_factory=dict)
     lines: dict[tuple[str | int, ...], int] = field(default_factory=dict)
 
     def problem(
@@ -69,14 +75,14 @@ class Mapping:
 
     def rules(self) -> list[ColumnRule]:
         """Every column rule, in the file's order of sections."""
-        found = [*self.profile.values(), *self.truth.values()]
+        found = [*self.profile.values(), *self.account_profile.values(), *self.truth.values()]
         for event in self.events:
             found += [event.at, *event.fields.values()]
         return found
 
 
-_TOP = ("source", "profile", "truth", "events", "tables")
-_SOURCE_KEYS = ("id", "missing")
+_TOP = ("source", "profile", "account_profile", "truth", "events", "tables")
+_SOURCE_KEYS = ("id", "account", "missing")
 # The truth a mapping can write (SPEC §12, docs/import.md): who bought, and
 # the instants the lead was created, became sales qualified and was won.
 TRUTH_KEYS = ("buyer", "created_at", "sql_at", "won_at")
@@ -314,6 +320,31 @@ def load_mapping(path: str | Path, model: CheckedPolicy) -> Mapping:
         rule = load.rule(spec, key, info.type)
         if rule is not None:
             profile[field_name] = rule
+    if "account" in source and not isinstance(source["account"], str):
+        load.add(("source", "account"), "name the column that holds the account id", "E753")
+    account_profile: dict[str, ColumnRule] = {}
+    for field_name, spec in load.table(
+        raw.get("account_profile", {}), ("account_profile",)
+    ).items():
+        key = ("account_profile", field_name)
+        info = model.account_fields.get(field_name)
+        if info is None:
+            close = did_you_mean(field_name, list(model.account_fields))
+            load.add(
+                key,
+                f"the policy has no account field `{field_name}`" + (f"; {close}" if close else ""),
+                "E752",
+            )
+            continue
+        rule = load.rule(spec, key, info.type)
+        if rule is not None:
+            account_profile[field_name] = rule
+    if account_profile and not isinstance(source.get("account"), str):
+        load.add(
+            ("account_profile",),
+            "account fields need the account: name its column in `[source] account`",
+            "E753",
+        )
     truth: dict[str, ColumnRule] = {}
     for truth_key, spec in load.table(raw.get("truth", {}), ("truth",)).items():
         key = ("truth", truth_key)
@@ -331,13 +362,19 @@ def load_mapping(path: str | Path, model: CheckedPolicy) -> Mapping:
             truth[truth_key] = rule
     events = _events(load, raw.get("events", []))
     tables = {}
+    joins: dict[str, str] = {}
     for table, spec in load.table(raw.get("tables", {}), ("tables",)).items():
         key = ("tables", table)
         if not isinstance(spec, dict) or not isinstance(spec.get("key"), str):
             load.add(key, "give the `key` column that joins it to the leads", "E753")
             continue
-        load.unknown(spec, key, ("key",))
+        load.unknown(spec, key, ("key", "on"))
         tables[table] = spec["key"]
+        if "on" in spec:
+            if isinstance(spec["on"], str):
+                joins[table] = spec["on"]
+            else:
+                load.add((*key, "on"), "name the column of the export to match `key`", "E753")
     if any(key in truth for key in ("sql_at", "won_at")) and "buyer" not in truth:
         load.add(
             ("truth",),
@@ -358,6 +395,9 @@ def load_mapping(path: str | Path, model: CheckedPolicy) -> Mapping:
         tables=tables,
         path=name,
         lines=load.lines,
+        account=source.get("account") if isinstance(source.get("account"), str) else None,
+        account_profile=account_profile,
+        joins=joins,
     )
 
 

@@ -36,6 +36,7 @@ DATA_CODES: dict[str, str] = {
     "E712": "lead whose events row was rejected",
     "E713": "missing column",
     "E714": "column named twice",
+    "E715": "account profiles disagree",
     # ------------------------------------------------ import mappings (E750-E799)
     "E750": "unknown key in a mapping",
     "E751": "mapping that cannot be read",

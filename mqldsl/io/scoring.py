@@ -23,10 +23,11 @@ from mqldsl.engine.explain import explain
 from mqldsl.engine.explanation import Explanation
 from mqldsl.engine.parallel import ordered_map
 from mqldsl.engine.runtime import Decision, Lead, TimelineTooLong
+from mqldsl.io.accounts import grouped, index_accounts, read_accounts
 from mqldsl.io.crm import CrmWriter
 from mqldsl.io.csvrows import open_input
 from mqldsl.io.decisionlines import DecisionEncoder
-from mqldsl.io.errors import InputProblem
+from mqldsl.io.errors import InputProblem, UsageProblem
 from mqldsl.io.journeys import (
     JourneyReader,
     ReadReport,
@@ -51,6 +52,7 @@ class ScoreOptions:
     explain: bool = False
     jobs: int = 1
     max_errors: int | None = None
+    accounts: str | None = None  # the accounts file (SPEC §9), if any
 
 
 _TIMELINE = "\x00E900:"  # marks a worker's E900 rejection
@@ -247,16 +249,33 @@ def _lines_after(path: str, number: int) -> int:
 
 
 def read_leads(
-    model: CheckedPolicy, journeys: str, events: str | None, report: ReadReport
+    model: CheckedPolicy,
+    journeys: str,
+    events: str | None,
+    report: ReadReport,
+    accounts: str | None = None,
 ) -> Iterator[Lead]:
     """The valid leads of a JSON Lines file, or of a leads CSV (with the
     events CSV ``events``); ``report`` collects the rejected records.
+    With a policy that has accounts (SPEC §9), each lead comes with its colleagues
+    and its account's fields (from the accounts file ``accounts`` or the leads'
+    ``account_profile``), in input order (:mod:`mqldsl.io.accounts`).
     :class:`UsageProblem` for ``events`` with a JSON Lines file."""
     check_events_option(journeys, events)
     reader = JourneyReader(model, report)
-    if Path(journeys).suffix.lower() == ".csv":
-        return reader.read_csv(journeys, events)
-    return reader.read_jsonl(journeys)
+    is_csv = Path(journeys).suffix.lower() == ".csv"
+    leads = reader.read_csv(journeys, events) if is_csv else reader.read_jsonl(journeys)
+    if not model.uses_accounts:
+        if accounts is not None:
+            raise UsageProblem(
+                "--accounts: the policy declares no account fields or account scores, so an "
+                "accounts file would change nothing"
+            )
+        return leads
+    table = read_accounts(accounts, model, report) if accounts is not None else None
+    last = None if is_csv else index_accounts(journeys)
+    numbered = ((lead, reader.line) for lead in leads)
+    return grouped(numbered, journeys, report, table, last)
 
 
 def score_sequential(
@@ -272,7 +291,7 @@ def score_sequential(
     evaluator = Evaluator(model, options.params)
     report.limit = options.max_errors
     evaluated = 0
-    for lead in read_leads(model, journeys, events, report):
+    for lead in read_leads(model, journeys, events, report, options.accounts):
         try:
             item = _evaluate_one(evaluator, lead, options)
         except TimelineTooLong as exc:
@@ -299,7 +318,8 @@ def score_journeys(
     processes when that is above 1 (JSON Lines in and out only). Returns
     the number of leads decided; ``report`` collects the rejected records."""
     check_events_option(journeys, events)
-    if options.jobs > 1:
+    # A policy with accounts decides a lead with its colleagues: one process reads them.
+    if options.jobs > 1 and not model.uses_accounts:
         return score_parallel(model.source.name, journeys, options, sink, report)
     if table is not None:
         return write_table(
@@ -315,10 +335,17 @@ def score_journeys(
     return score_sequential(model, journeys, events, options, write, report)
 
 
-def find_lead(model: CheckedPolicy, journeys: str, events: str | None, lead_id: str) -> Lead:
-    """The lead ``lead_id`` of a journeys file; :class:`LeadNotFound` if it has none."""
+def find_lead(
+    model: CheckedPolicy,
+    journeys: str,
+    events: str | None,
+    lead_id: str,
+    accounts: str | None = None,
+) -> Lead:
+    """The lead ``lead_id`` of a journeys file (with its colleagues, when the policy has
+    accounts); :class:`LeadNotFound` if it has none."""
     report = ReadReport()
-    for lead in read_leads(model, journeys, events, report):
+    for lead in read_leads(model, journeys, events, report, accounts):
         if lead.id == lead_id:
             return lead
     raise LeadNotFound(

@@ -17,6 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any, TypeAlias, TypeVar
 from typing import Literal as TypingLiteral
 
+from mqldsl.language.calendar_nodes import Calendar as Calendar
+from mqldsl.language.calendar_nodes import CalendarDays as CalendarDays
+from mqldsl.language.calendar_nodes import CalendarHolidays as CalendarHolidays
+from mqldsl.language.calendar_nodes import CalendarHours as CalendarHours
+from mqldsl.language.calendar_nodes import CalendarSetting as CalendarSetting
+from mqldsl.language.calendar_nodes import CalendarTimezone as CalendarTimezone
 from mqldsl.language.source import Span
 from mqldsl.language.visitors import ContextVisitor as ContextVisitor
 from mqldsl.language.visitors import Visitor as Visitor
@@ -257,6 +263,15 @@ class Aggregate:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class ContactCount:
+    """``count(distinct contact with PATTERN)`` (account scores only, SPEC §9): how many of
+    the account's leads have at least one event matching the pattern."""
+
+    pattern: Pattern
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class DaysSince:
     event: str | None
     where: Expr | None
@@ -286,6 +301,7 @@ Expr: TypeAlias = (
     | NoEvents
     | Count
     | Aggregate
+    | ContactCount
     | DaysSince
 )
 
@@ -307,6 +323,7 @@ _CHILDREN: dict[type, Callable[[Any], Sequence[Expr | None]]] = {
     NoEvents: lambda n: (n.pattern,),
     Count: lambda n: (n.pattern,),
     Aggregate: lambda n: (n.pattern,),
+    ContactCount: lambda n: (n.pattern,),
     DaysSince: lambda n: (n.where,),
 }
 
@@ -421,57 +438,6 @@ class Param:
     span: Span = _span()
 
 
-# ---------------------------------------------------------------- calendars (SPEC §8.1)
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class CalendarTimezone:
-    zone: str  # an IANA name, checked by the checker
-    span: Span = _span()
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class CalendarHours:
-    opens: int  # minutes after local midnight
-    closes: int  # minutes after local midnight; 1440 is 24:00
-    span: Span = _span()
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class CalendarDays:
-    """``days mon to fri`` (``through``: the two ends of a run of days, which may wrap past
-    Sunday) or ``days mon, wed, fri`` (the days themselves)."""
-
-    days: tuple[str, ...]
-    through: bool
-    span: Span = _span()
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class CalendarHolidays:
-    dates: tuple[dt.date, ...]
-    span: Span = _span()
-
-
-CalendarSetting: TypeAlias = CalendarTimezone | CalendarHours | CalendarDays | CalendarHolidays
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Calendar:
-    """``calendar [NAME] { ... }``: its settings in source order (the checker wants each of
-    timezone, hours and days once; holidays are optional)."""
-
-    name: str | None
-    settings: tuple[CalendarSetting, ...]
-    span: Span = _span()
-
-    def setting(self, kind: type[ItemT]) -> ItemT | None:
-        for item in self.settings:
-            if isinstance(item, kind):
-                return item
-        return None
-
-
 # ---------------------------------------------------------------- scores
 
 
@@ -503,6 +469,9 @@ class PerRule:
     pattern: Pattern
     max: Number | None
     label: str | None
+    # `+P per contact with PATTERN` (account scores, SPEC §9): P for each of the account's
+    # leads with at least one matching event, rather than for each matching event.
+    per_contact: bool = False
     span: Span = _span()
 
 
@@ -519,6 +488,9 @@ class Score:
     decay: DecayOption | None
     rules: tuple[Rule, ...] | None
     formula: Expr | None
+    # `score NAME on account` (SPEC §9): a score of the lead's account, over the events of
+    # all the account's leads.
+    on_account: bool = False
     span: Span = _span()
 
 
@@ -694,6 +666,34 @@ class ExpectDue:
     span: Span = _span()
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ExampleAccount:
+    """``account { FIELD: VALUE, ... }``: the example's account fields (SPEC §10)."""
+
+    entries: tuple[Entry, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ExampleContact:
+    """``contact "ID" { lead {...}  EVENT at WHEN ... }``: a colleague at the example lead's
+    account, with its own profile and events (SPEC §10)."""
+
+    id: str
+    items: tuple[ExampleLead | ExampleEvent, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ExpectAccountScore:
+    """``expect account.SCORE OP N``."""
+
+    score: str
+    op: TypingLiteral["==", "!=", "<", "<=", ">", ">="]
+    value: Amount
+    span: Span = _span()
+
+
 #: The expectations (what `mqldsl test` checks), as opposed to the example's data.
 Expectation: TypeAlias = (
     ExpectStage
@@ -705,8 +705,9 @@ Expectation: TypeAlias = (
     | ExpectRoute
     | ExpectNoRoute
     | ExpectDue
+    | ExpectAccountScore
 )
-ExampleItem: TypeAlias = ExampleLead | ExampleEvent | Expectation
+ExampleItem: TypeAlias = ExampleLead | ExampleEvent | ExampleAccount | ExampleContact | Expectation
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

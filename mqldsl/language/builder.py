@@ -175,7 +175,16 @@ class AstBuilder(ExpressionBuilder):
 
     # -- scores
 
-    def score_rules(self, name: Token, description: ast.StringLit | None, *rest: Any) -> ast.Score:
+    def on_account(self) -> bool:
+        return True
+
+    def score_rules(
+        self,
+        name: Token,
+        on_account: bool | None,
+        description: ast.StringLit | None,
+        *rest: Any,
+    ) -> ast.Score:
         range_: ast.RangeOption | None = None
         decay: ast.DecayOption | None = None
         rules: list[ast.Rule] = []
@@ -193,11 +202,16 @@ class AstBuilder(ExpressionBuilder):
             decay=decay,
             rules=tuple(rules),
             formula=None,
+            on_account=bool(on_account),
             span=self.here,
         )
 
     def score_formula(
-        self, name: Token, description: ast.StringLit | None, formula: ast.Expr
+        self,
+        name: Token,
+        on_account: bool | None,
+        description: ast.StringLit | None,
+        formula: ast.Expr,
     ) -> ast.Score:
         return ast.Score(
             name=self._ident(name),
@@ -206,6 +220,7 @@ class AstBuilder(ExpressionBuilder):
             decay=None,
             rules=None,
             formula=formula,
+            on_account=bool(on_account),
             span=self.here,
         )
 
@@ -237,6 +252,24 @@ class AstBuilder(ExpressionBuilder):
             pattern=pattern,
             max=self._number(cap) if cap is not None else None,
             label=label.value if label else None,
+            span=self.here,
+        )
+
+    def per_contact_rule(
+        self,
+        points: Token,
+        word: Token,
+        pattern: ast.Pattern,
+        cap: Token | None,
+        label: ast.StringLit | None,
+    ) -> ast.PerRule:
+        self._soft_word(word, "contact", "write `+P per contact with PATTERN`")
+        return ast.PerRule(
+            points=self._number(points, str(points).lstrip("+")),
+            pattern=pattern,
+            max=self._number(cap) if cap is not None else None,
+            label=label.value if label else None,
+            per_contact=True,
             span=self.here,
         )
 
@@ -367,6 +400,20 @@ class AstBuilder(ExpressionBuilder):
             event=self._ident(name), entries=entries, times=tuple(times), span=self.here
         )
 
+    def example_account(self, entries: tuple[ast.Entry, ...]) -> ast.ExampleAccount:
+        return ast.ExampleAccount(entries=entries, span=self.here)
+
+    def example_contact(
+        self,
+        word: Token,
+        contact: ast.StringLit,
+        *items: ast.ExampleLead | ast.ExampleEvent | None,
+    ) -> ast.ExampleContact:
+        self._soft_word(word, "contact", 'write `contact "ID" { lead { ... }  EVENT at WHEN }`')
+        return ast.ExampleContact(
+            id=contact.value, items=tuple(i for i in items if i is not None), span=self.here
+        )
+
     def ago(self, duration: ast.Duration) -> ast.RelativeTime:
         return ast.RelativeTime(sign=-1, duration=duration, span=self.here)
 
@@ -387,6 +434,16 @@ class AstBuilder(ExpressionBuilder):
 
     def expect_score(self, score: Token, op: Token, value: ast.Amount) -> ast.ExpectScore:
         return ast.ExpectScore(
+            score=self._ident(score),
+            op=str(op),  # type: ignore[arg-type]
+            value=value,
+            span=self.here,
+        )
+
+    def expect_account_score(
+        self, score: Token, op: Token, value: ast.Amount
+    ) -> ast.ExpectAccountScore:
+        return ast.ExpectAccountScore(
             score=self._ident(score),
             op=str(op),  # type: ignore[arg-type]
             value=value,

@@ -120,6 +120,7 @@ CODES: dict[str, str] = {
     "E116": "not allowed in an included file",
     "E117": "invalid include",
     "E130": "not a business-hours unit",
+    "E140": "expected a keyword",
     # E2xx names
     "E201": "unknown name",
     "E202": "unknown event",
@@ -140,6 +141,10 @@ CODES: dict[str, str] = {
     "E220": "aggregate over any event",
     "E230": "unknown calendar",
     "E231": "business SLA without a calendar",
+    "E240": "lead score inside an account score",
+    "E241": "contact outside an account score",
+    "E242": "account score read without account.",
+    "E243": "lead field outside where in an account score",
     # E3xx types
     "E301": "incompatible comparison",
     "E302": "between needs numbers or dates",

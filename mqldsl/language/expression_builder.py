@@ -147,6 +147,14 @@ class ExpressionBuilder(Transformer[Token, list[ast.Item]]):
             )
         return text
 
+    def _soft_word(self, token: Token, word: str, hint: str) -> None:
+        """E140 when a word the grammar takes as any name (so that it stays free as an event or
+        field name elsewhere) is not the keyword this form needs."""
+        if str(token) != word:
+            self.diagnostics.append(
+                error("E140", f"expected `{word}`, found `{token}`", self._tok_span(token), hint)
+            )
+
     def _string(self, token: Token) -> str:
         raw = str(token)
         long = token.type == "LONG_STRING"
@@ -446,6 +454,14 @@ class ExpressionBuilder(Transformer[Token, list[ast.Item]]):
             span=self.here,
         )
         return self._nest(node, pattern)
+
+    def contact_count(
+        self, distinct: Token, contact: Token, pattern: ast.Pattern
+    ) -> ast.ContactCount:
+        hint = "write `count(distinct contact with PATTERN)`"
+        self._soft_word(distinct, "distinct", hint)
+        self._soft_word(contact, "contact", hint)
+        return self._nest(ast.ContactCount(pattern=pattern, span=self.here), pattern)
 
     def days_since(self, event: Token, where: ast.Expr | None) -> ast.DaysSince:
         node = ast.DaysSince(event=self._event_name(event), where=where, span=self.here)

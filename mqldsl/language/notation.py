@@ -241,6 +241,9 @@ class _ExprPrinter(ast.Visitor[str]):
         event = pattern.event if pattern.event is not None else "event"
         return f"{node.function}({event}.{node.field}{_qualifiers(pattern)})"
 
+    def visit_ContactCount(self, node: ast.ContactCount) -> str:
+        return "count(distinct contact with " + pattern_text(node.pattern) + ")"
+
     def visit_DaysSince(self, node: ast.DaysSince) -> str:
         text = "days since " + (node.event if node.event is not None else "event")
         if node.where is not None:
@@ -293,7 +296,8 @@ def rule_condition(rule: ast.Rule) -> str:
     """The rule without its points: `when ...` or `per ..., max N`."""
     if isinstance(rule, ast.WhenRule):
         return f"when {expr(rule.condition)}"
-    text = f"per {expr(rule.pattern)}"
+    each = "contact with " if rule.per_contact else ""
+    text = f"per {each}{expr(rule.pattern)}"
     if rule.max is not None:
         text += f", max {number(rule.max)}"
     return text

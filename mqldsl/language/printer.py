@@ -107,7 +107,7 @@ def _children(node: object) -> Sequence[object]:
         return node.rules or ()
     if isinstance(node, ast.Stages):
         return node.stages
-    if isinstance(node, ast.Example):
+    if isinstance(node, ast.Example | ast.ExampleContact):
         return node.items
     if isinstance(node, ast.Calendar):
         return node.settings
@@ -116,7 +116,15 @@ def _children(node: object) -> Sequence[object]:
 
 def _has_block(node: object) -> bool:
     return (
-        isinstance(node, ast.LeadBlock | ast.AccountBlock | ast.Stages | ast.Example | ast.Calendar)
+        isinstance(
+            node,
+            ast.LeadBlock
+            | ast.AccountBlock
+            | ast.Stages
+            | ast.Example
+            | ast.ExampleContact
+            | ast.Calendar,
+        )
         or (isinstance(node, ast.Score) and node.rules is not None)
         or (isinstance(node, ast.EventDecl) and node.fields is not None)
     )
@@ -370,6 +378,8 @@ class _Printer:
 
     def _score(self, score: ast.Score) -> None:
         head = f"score {score.name}"
+        if score.on_account:
+            head += " on account"
         if score.description is not None:
             head += f" {string(score.description)}"
         if score.formula is not None:
@@ -392,7 +402,8 @@ class _Printer:
         label = f" {string(rule.label)}" if rule.label is not None else ""
         if isinstance(rule, ast.WhenRule):
             return self._condition(f"{points(rule.points)} when ", rule.condition, label, INDENT)
-        text = f"{points(rule.points)} per {pattern_text(rule.pattern)}"
+        each = "contact with " if rule.per_contact else ""
+        text = f"{points(rule.points)} per {each}{pattern_text(rule.pattern)}"
         if rule.max is not None:
             text += f", max {number(rule.max)}"
         return [text + label]
@@ -428,24 +439,31 @@ class _Printer:
             self._example_item(item)
         self._close(example, "")
 
-    def _example_item(self, item: ast.ExampleItem) -> None:
+    def _example_item(self, item: ast.ExampleItem, indent: str = INDENT) -> None:
         if isinstance(item, ast.ExampleLead):
             line = "lead " + self._record(item.entries)
-            if len(INDENT + line) > WIDTH and item.entries:
+            if len(indent + line) > WIDTH and item.entries:
                 lines = ["lead {"]
                 lines += [f"{INDENT}{e.name}: {literal(e.value)}" for e in item.entries]
                 lines.append("}")
-                self._emit(item, INDENT, lines)
+                self._emit(item, indent, lines)
             else:
-                self._emit(item, INDENT, [line])
+                self._emit(item, indent, [line])
         elif isinstance(item, ast.ExampleEvent):
             text = item.event
             if item.entries is not None:
                 text += " " + self._record(item.entries)
             text += " at " + ", ".join(_time(t) for t in item.times)
-            self._emit(item, INDENT, [text])
+            self._emit(item, indent, [text])
+        elif isinstance(item, ast.ExampleAccount):
+            self._emit(item, indent, ["account " + self._record(item.entries)])
+        elif isinstance(item, ast.ExampleContact):
+            self._open(item, indent, f"contact {string(item.id)}")
+            for part in item.items:
+                self._example_item(part, indent + INDENT)
+            self._close(item, indent)
         else:
-            self._emit(item, INDENT, [expectation(item)])
+            self._emit(item, indent, [expectation(item)])
 
 
 def expectation(item: ast.Expectation) -> str:
@@ -467,6 +485,8 @@ def expectation(item: ast.Expectation) -> str:
         return f"expect route {item.queue}"
     if isinstance(item, ast.ExpectNoRoute):
         return "expect route none"
+    if isinstance(item, ast.ExpectAccountScore):
+        return f"expect account.{item.score} {item.op} {_amount(item.value)}"
     return f"expect due {_time(item.when)}"
 
 

@@ -63,6 +63,11 @@ def _rule_changes(
             )
         )
     if isinstance(a, ast.PerRule) and isinstance(b, ast.PerRule):
+        if a.per_contact != b.per_contact:
+            each = {True: "for each person at the account", False: "for each event"}
+            changes.append(
+                Change("changed", f"{name} counts", each[a.per_contact], each[b.per_contact])
+            )
         if expr(a.pattern) != expr(b.pattern):
             changes.append(
                 Change(
@@ -159,6 +164,16 @@ def _scores(old: CheckedPolicy, new: CheckedPolicy, say: English, said: English)
                     f"score {name} range",
                     _show_range(before.range),
                     _show_range(after.range),
+                )
+            )
+        if before.on_account != after.on_account:
+            level = {True: "account score", False: "lead score"}
+            changes.append(
+                Change(
+                    "changed",
+                    f"score {name} level",
+                    level[before.on_account],
+                    level[after.on_account],
                 )
             )
         if _show_decay(before.decay) != _show_decay(after.decay):

@@ -258,6 +258,7 @@ def _scores(model: CheckedPolicy, say: English) -> list[dict[str, Any]]:
                 "formula": say.value(node.formula) if node.formula is not None else "",
                 "rules": rules,
                 "origin": model.origin(node.span) or "",
+                "account": node.on_account,
             }
         )
     return scores
@@ -286,15 +287,21 @@ def _examples(model: CheckedPolicy, say: English, name: _Names) -> list[dict[str
         did = []
         for item in example.items:
             if isinstance(item, ast.ExampleEvent):
-                when = ", ".join(_time_text(t) for t in item.times)
-                fields = ", ".join(
-                    f"{words(e.name)} {_value_text(e.value)}" for e in item.entries or ()
-                )
-                did.append(f"{say.event(item.event)}{f' ({fields})' if fields else ''}: {when}")
+                did.append(_did_text(item, say))
+            elif isinstance(item, ast.ExampleAccount):
+                fields = ", ".join(f"{words(e.name)}: {_value_text(e.value)}" for e in item.entries)
+                did.append(f"its account: {fields or 'no account data'}")
+            elif isinstance(item, ast.ExampleContact):
+                # A colleague at the account (SPEC §10): what they did, under their id.
+                for part in item.items:
+                    if isinstance(part, ast.ExampleEvent):
+                        did.append(f"colleague {item.id}: {_did_text(part, say)}")
         expected = [
             _expect_text(i, name, outcome.as_of)
             for i in example.items
-            if not isinstance(i, ast.ExampleLead | ast.ExampleEvent)
+            if not isinstance(
+                i, ast.ExampleLead | ast.ExampleEvent | ast.ExampleAccount | ast.ExampleContact
+            )
         ]
         grouped[example_group(model, example)].append(
             {
@@ -337,6 +344,13 @@ def _time_text(value: ast.TimeRef) -> str:
     return value.value.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _did_text(item: ast.ExampleEvent, say: English) -> str:
+    """An example's event in words: "a demo request: 1 day before"."""
+    when = ", ".join(_time_text(t) for t in item.times)
+    fields = ", ".join(f"{words(e.name)} {_value_text(e.value)}" for e in item.entries or ())
+    return f"{say.event(item.event)}{f' ({fields})' if fields else ''}: {when}"
+
+
 def _expect_text(item: ast.Expectation, name: _Names, as_of: float) -> str:
     """An expectation in words, for the document's "Expected" line."""
     if isinstance(item, ast.ExpectStage):
@@ -358,6 +372,8 @@ def _expect_text(item: ast.Expectation, name: _Names, as_of: float) -> str:
         return f"routed to {name.queue(item.queue)}"
     if isinstance(item, ast.ExpectNoRoute):
         return "not routed to any queue"
+    if isinstance(item, ast.ExpectAccountScore):
+        return f"the account's {item.score} {OPERATORS[item.op]} {_amount_text(item.value)}"
     due = format_instant(due_instant(item.when, as_of))
     shown = f"{due[:10]} {due[11:16]} UTC" if due.endswith(":00Z") else due
     if isinstance(item.when, ast.RelativeTime):

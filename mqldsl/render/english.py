@@ -212,7 +212,11 @@ class English:
         """`when ...` or `for each ..., at most N`, without the points."""
         if isinstance(rule, ast.WhenRule):
             return f"when {self.condition(rule.condition)}"
-        text = f"for each {self.pattern_noun(rule.pattern)}"
+        if rule.per_contact:
+            noun = self.pattern_noun(rule.pattern, plural=True)
+            text = f"for each person at the account with {noun}"
+        else:
+            text = f"for each {self.pattern_noun(rule.pattern)}"
         if rule.max is not None:
             text += f", at most {number(rule.max)}"
         return text
@@ -285,6 +289,10 @@ class _Value(ast.Visitor[str]):
         what = {"sum": "total", "max": "largest", "min": "smallest", "avg": "average"}
         noun = self.say.pattern_noun(node.pattern, plural=True)
         return f"the {what[node.function]} `{node.field}` of {noun}"
+
+    def visit_ContactCount(self, node: ast.ContactCount) -> str:
+        noun = self.say.pattern_noun(node.pattern, plural=True)
+        return f"the number of people at the account with {noun}"
 
     def visit_DaysSince(self, node: ast.DaysSince) -> str:
         noun = self.say.pattern_noun(ast.Pattern(event=node.event, where=node.where, window="ever"))

@@ -510,6 +510,8 @@ def _rule_lines(section: Section, rule: RuleExplanation) -> None:
 
 def _event_points(item: EventPoints, rule: RuleExplanation) -> str:
     text = event_text(item.event)
+    if item.contact is not None:
+        text = f"{item.contact}: {text}"
     if item.points is None:
         return text + f", {age(item.age_days)} old"
     if item.factor is not None:

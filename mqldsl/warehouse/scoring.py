@@ -152,6 +152,13 @@ def score(model: CheckedPolicy, request: ScoreRequest) -> ScoreOutcome:
             request.output, lambda sink: score_duckdb(model, request, sink, report, table)
         )
         return ScoreOutcome(evaluated, report)
+    if request.engine != "python" and request.options.accounts is not None:
+        raise UsageProblem("--accounts works with the Python engine (the default)")
+    if request.engine == "spark" and model.uses_accounts:
+        raise UsageProblem(
+            "--engine spark does not group leads by account yet: score a policy with accounts "
+            "with the Python engine (the default)"
+        )
     if request.engine == "spark":
         from mqldsl.warehouse.spark_engine import score_spark
 

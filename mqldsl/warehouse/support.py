@@ -39,8 +39,20 @@ def sql_diagnostics(model: CheckedPolicy) -> list[Diagnostic]:
                     "policy with the Python engine (the default)",
                 )
             )
+    for name in model.account_scores:
+        found.append(
+            error(
+                "E602",
+                f"the SQL back end does not compute account scores (`{name}`)",
+                model.scores[name].node.span,
+                "an account score reads the events of all the account's leads; score this "
+                "policy with the Python engine (the default)",
+            )
+        )
     for node in _all_expressions(model):
         for part in walk(node):
+            if isinstance(part, ast.AccountRef) and part.field in model.account_scores:
+                continue  # reported with its score above
             if isinstance(part, ast.AccountRef):
                 found.append(
                     error(

@@ -1,0 +1,236 @@
+"""Accounts (SPEC §9): the accounts file, and leads grouped by account.
+
+A policy with account fields or account scores decides a lead together with the
+other leads of its account: their events count in account scores, and the
+account's fields come from an accounts file (``--accounts FILE``, JSON Lines
+``{"id": "A-17", "profile": {...}}``) or from the ``account_profile`` of the
+account's leads. Two different profiles for one account — two leads, or a
+lead and the accounts file — reject the later lead, naming both places.
+
+Grouping keeps the input streaming where it can (docs/accounts.md): a JSON
+Lines journey file is first read once for its account ids alone (the index:
+the last line of each account), then the leads are read and each one is
+decided as soon as the last line of its account has been read. A file sorted
+(or grouped) by account is therefore decided lead by lead, holding one
+account at a time; a file that is not holds each account's leads from its
+first line to its last. Decisions keep the input order either way. Standard
+input and CSV tables cannot be read twice: their leads are held until the end.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import deque
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from mqldsl.analysis.model import CheckedPolicy
+from mqldsl.engine.runtime import Lead
+from mqldsl.io.csvrows import open_input
+from mqldsl.io.journeys import ReadReport, record_values
+from mqldsl.io.values import RecordError, show
+
+
+@dataclass(frozen=True)
+class AccountRecord:
+    """One account of the accounts file: its fields and where they were read."""
+
+    profile: Mapping[str, Any]
+    place: str  # "accounts.jsonl line 7"
+
+
+def read_accounts(
+    path: str | Path, model: CheckedPolicy, report: ReadReport
+) -> dict[str, AccountRecord]:
+    """The accounts of an accounts file (JSON Lines, ``{"id", "profile"}`` a line), checked
+    against the policy's account fields; a bad line is a rejected record in ``report``."""
+    name = str(path)
+    accounts: dict[str, AccountRecord] = {}
+    with open_input(path) as stream:
+        for number, line in enumerate(stream, start=1):
+            if number == 1:
+                line = line.removeprefix(b"\xef\xbb\xbf")
+            if not line.strip():
+                continue
+            try:
+                raw = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                report.reject(name, number, f"not valid JSON: {exc.msg}", "E701")
+                continue
+            try:
+                account_id, profile = _account(raw, model, report)
+            except RecordError as exc:
+                report.reject(name, number, str(exc), exc.code)
+                continue
+            if account_id in accounts:
+                first = accounts[account_id].place
+                report.reject(
+                    name,
+                    number,
+                    f"account `{account_id}` is given twice (first at {first})",
+                    "E704",
+                )
+                continue
+            accounts[account_id] = AccountRecord(profile, f"{name} line {number}")
+    return accounts
+
+
+_ACCOUNT_KEYS = ("id", "profile")
+
+
+def _account(raw: Any, model: CheckedPolicy, report: ReadReport) -> tuple[str, dict[str, Any]]:
+    if not isinstance(raw, dict):
+        raise RecordError('an accounts line must be a JSON object {"id": ..., "profile": {...}}')
+    account_id = raw.get("id")
+    if isinstance(account_id, bool) or not isinstance(account_id, str | int) or account_id == "":
+        raise RecordError('missing "id" (a string)', "E703")
+    for key in raw:
+        if key not in _ACCOUNT_KEYS:
+            raise RecordError(
+                f"unknown key `{key}` in an accounts line: the keys are `id` and `profile`",
+                "E705",
+            )
+    profile = raw.get("profile", {})
+    if profile is None:
+        profile = {}
+    if not isinstance(profile, dict):
+        raise RecordError(f'"profile" must be an object, got {show(profile)}', "E705")
+    values = record_values(profile, model.account_fields, report.unknown_fields, "account field")
+    return str(account_id), values
+
+
+def index_accounts(path: str | Path) -> dict[str, int] | None:
+    """The last line of each account in a JSON Lines journey file (a quick pass that reads
+    only the `account` keys); None for standard input (it cannot be read twice). Lines that
+    cannot be read are skipped here: the real pass reports them."""
+    if str(path) == "-":
+        return None
+    last: dict[str, int] = {}
+    with open_input(path) as stream:
+        for number, line in enumerate(stream, start=1):
+            if not line.strip():
+                continue
+            try:
+                raw = orjson.loads(line.removeprefix(b"\xef\xbb\xbf") if number == 1 else line)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(raw, dict):
+                account = raw.get("account")
+                if isinstance(account, str | int) and not isinstance(account, bool):
+                    last[str(account)] = number
+    return last
+
+
+class AccountGrouper:
+    """Gives each lead its colleagues and its account's fields (SPEC §9), in input order.
+
+    Feed it the leads as they are read, each with its line; :meth:`ready` yields the
+    leads whose accounts are complete. ``last`` is the index of :func:`index_accounts`
+    (None: nothing is complete before :meth:`finish`)."""
+
+    def __init__(
+        self,
+        file: str,
+        report: ReadReport,
+        accounts: Mapping[str, AccountRecord] | None = None,
+        last: Mapping[str, int] | None = None,
+    ) -> None:
+        self.file = file
+        self.report = report
+        self.accounts = accounts or {}
+        self.last = last
+        self._pending: deque[tuple[Lead, int]] = deque()
+        self._members: dict[str, list[tuple[Lead, int]]] = {}
+        self._resolved: dict[int, Lead] = {}  # held leads of settled accounts, by id()
+        self._line = 0
+
+    def add(self, lead: Lead, line: int) -> None:
+        self._line = max(self._line, line)
+        self._pending.append((lead, line))
+        if lead.account is not None:
+            self._members.setdefault(lead.account, []).append((lead, line))
+
+    def ready(self) -> Iterator[Lead]:
+        """The leads at the head of the input whose accounts have been read in full."""
+        if self.last is None:
+            return
+        while self._pending:
+            lead, _ = self._pending[0]
+            account = lead.account
+            if account is not None and self.last.get(account, 0) > self._line:
+                return
+            yield from self._release()
+
+    def finish(self) -> Iterator[Lead]:
+        """Every lead still held (the input has ended)."""
+        while self._pending:
+            yield from self._release()
+
+    def _release(self) -> Iterator[Lead]:
+        lead, _ = self._pending.popleft()
+        account = lead.account
+        if account is None:
+            yield lead
+            return
+        if account in self._members:
+            self._resolve(account)
+        decided = self._resolved.pop(id(lead), None)
+        if decided is not None:
+            yield decided
+        # A lead whose account profile disagreed has been rejected: nothing to yield.
+
+    def _resolve(self, account: str) -> None:
+        """Settle one account: its profile (the accounts file's, or its leads' where they
+        agree), its members, and each member with its colleagues."""
+        members = self._members.pop(account)
+        record = self.accounts.get(account)
+        # An empty profile (in the accounts file or on a lead) says nothing: no conflict.
+        profile: Mapping[str, Any] | None = record.profile if record and record.profile else None
+        place = record.place if record is not None else None
+        kept: list[Lead] = []
+        for lead, line in members:
+            given = lead.account_profile
+            if given:
+                if profile is None:
+                    profile, place = given, f"{self.file} line {line}"
+                elif dict(given) != dict(profile):
+                    self.report.reject(
+                        self.file,
+                        line,
+                        f"account `{account}`: this lead's account_profile differs from the one "
+                        f"at {place}",
+                        "E715",
+                        hint="give one profile per account (or leave it to the accounts file)",
+                    )
+                    continue
+            kept.append(lead)
+        final = dict(profile or {})
+        for lead in kept:
+            colleagues = tuple(
+                dataclasses.replace(other, account_profile=final)
+                for other in kept
+                if other is not lead
+            )
+            self._resolved[id(lead)] = dataclasses.replace(
+                lead, account_profile=final, colleagues=colleagues
+            )
+
+
+def grouped(
+    leads: Iterator[tuple[Lead, int]],
+    file: str,
+    report: ReadReport,
+    accounts: Mapping[str, AccountRecord] | None,
+    last: Mapping[str, int] | None,
+) -> Iterator[Lead]:
+    """The leads of ``leads`` (each with its line) with their colleagues and account fields,
+    in input order (see :class:`AccountGrouper`)."""
+    grouper = AccountGrouper(file, report, accounts, last)
+    for lead, line in leads:
+        grouper.add(lead, line)
+        yield from grouper.ready()
+    yield from grouper.finish()

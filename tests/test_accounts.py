@@ -1,0 +1,524 @@
+"""Accounts and buying groups (SPEC §9): account scores on both engines, reading
+accounts (the accounts file, account profiles, grouping in input order), the
+checker's errors, and the shipped account-based policy."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mqldsl.analysis.checker import check_file, check_text
+from mqldsl.engine.evaluator import Evaluator
+from mqldsl.engine.interpreter import Interpreter
+from mqldsl.engine.runtime import Event, Lead, parse_instant
+from mqldsl.io.journeys import ReadReport
+from mqldsl.io.scoring import read_leads
+
+from .helpers import run
+from .policy_gen import AS_OF as POLICY_AS_OF
+from .policy_gen import account_leads as account_leads_of_policy
+from .policy_gen import policies
+
+ROOT = Path(__file__).resolve().parent.parent
+ABM = ROOT / "policies" / "abm.mql"
+AS_OF = parse_instant("2026-11-01T00:00:00Z")
+DAY = 86400.0
+
+FLEXIBLE = """policy "accounts, flexible"
+lead { role: enum(security, it, finance, other) }
+account { employees: int, target: bool }
+event page_view { path: text }
+event demo_request
+event webinar
+param group_min = 30
+score group on account range 0 to 80 decay 20% every 5 days {
+  +20 when count(distinct contact with page_view where path starts with "/pricing" within 14 days) >= 2
+  +15 when demo_request within 30 days
+  +10 per contact with webinar within 30 days, max 30
+  +5 per contact with event where role == finance within 10 days
+  -10 when no event within 20 days
+  +10 when target and employees >= 500
+}
+score warmth on account = group + (days since demo_request) / 10
+score intent { +10 per page_view within 7 days, max 30 }
+stages {
+  visitor
+  lead when intent >= 10 or account.group >= 10
+  mql when account.group >= group_min and intent >= 10 or account.warmth >= 50
+}
+route mql to abm when account.target, sla 2 hours
+route mql to inbound
+"""
+
+# ---------------------------------------------------------------- random accounts
+
+TYPES = ("page_view", "demo_request", "webinar", "webinar_attended", "pricing_call", "unsubscribe")
+PATHS = ("/pricing", "/pricing/enterprise", "/blog", "/docs")
+
+
+@st.composite
+def account_leads(draw: st.DrawFn) -> list[Lead]:
+    """One account's leads (1 to 4), each with its own events; times on whole hours and
+    on window edges, some after the as-of instant."""
+    size = draw(st.integers(1, 4))
+    profile = draw(
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "employees": st.integers(0, 5000),
+                "target": st.booleans(),
+                "tier": st.sampled_from(["strategic", "enterprise", "commercial"]),
+            },
+        )
+    )
+    leads = []
+    for number in range(size):
+        events = []
+        for index in range(draw(st.integers(0, 6))):
+            kind = draw(st.sampled_from(TYPES))
+            days = draw(st.sampled_from([0, 1, 2.5, 5, 7, 13, 14, 20, 29, 30, 31, 45, 60, 61, -1]))
+            fields = {"path": draw(st.sampled_from(PATHS))} if kind == "page_view" else {}
+            events.append(Event(at=AS_OF - days * DAY, type=kind, fields=fields, index=index))
+        events.sort(key=lambda e: e.at)
+        lead_profile = draw(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "role": st.sampled_from(["security", "it", "finance", "other"]),
+                    "email_kind": st.sampled_from(["corporate", "free", "disposable"]),
+                    "seniority": st.sampled_from(["ic", "manager", "director", "executive"]),
+                },
+            )
+        )
+        leads.append(
+            Lead(
+                id=f"L-{number}",
+                profile=lead_profile,
+                events=tuple(events),
+                account="A-1",
+                account_profile=profile,
+            )
+        )
+    return [
+        dataclasses.replace(lead, colleagues=tuple(o for o in leads if o is not lead))
+        for lead in leads
+    ]
+
+
+def _model(text: str | None = None):  # type: ignore[no-untyped-def]
+    result = check_file(ABM) if text is None else check_text(text, "accounts.mql")
+    assert result.model is not None, [d.message for d in result.diagnostics]
+    return result.model
+
+
+@pytest.mark.parametrize("text", [None, FLEXIBLE], ids=["abm", "flexible"])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(account=account_leads())
+def test_compiled_equals_interpreted_with_accounts(text: str | None, account: list[Lead]) -> None:
+    model = _model(text)
+    compiled = Evaluator(model)
+    reference = Interpreter(model)
+    for lead in account:
+        fast = compiled.run(lead, AS_OF, explain=True)
+        slow = reference.result(lead, AS_OF)
+        assert fast.decision.to_json() == slow.decision.to_json()
+        assert [(s.at, s.stage, s.reason, s.scores) for s in fast.steps] == [
+            (s.at, s.stage, s.reason, s.scores) for s in slow.steps
+        ]
+        assert fast.first_entries == slow.first_entries
+        assert fast.contributions == slow.contributions
+
+
+# ---------------------------------------------------------------- the figures, by hand
+
+
+def _lead(lead_id: str, profile: dict[str, str], events: list[tuple[str, float, str]]) -> Lead:
+    return Lead(
+        id=lead_id,
+        profile=profile,
+        events=tuple(
+            Event(
+                at=AS_OF - days * DAY,
+                type=kind,
+                fields={"path": path} if kind == "page_view" else {},
+                index=i,
+            )
+            for i, (kind, days, path) in enumerate(sorted(events, key=lambda e: -e[1]))
+        ),
+        account="A-9",
+        account_profile={"target": True, "employees": 2000, "tier": "strategic"},
+    )
+
+
+def _account(*leads: Lead) -> list[Lead]:
+    return [
+        dataclasses.replace(lead, colleagues=tuple(o for o in leads if o is not lead))
+        for lead in leads
+    ]
+
+
+def test_buying_group_by_hand() -> None:
+    """abm.mql's buying_group, computed by hand for one account of four people."""
+    security = _lead(
+        "S",
+        {"role": "security", "seniority": "director", "email_kind": "corporate"},
+        [("page_view", 3, "/pricing")],
+    )
+    it = _lead(
+        "I",
+        {"role": "it", "seniority": "manager", "email_kind": "corporate"},
+        [("page_view", 10, "/pricing/enterprise"), ("webinar_attended", 20, "")],
+    )
+    finance = _lead(
+        "F",
+        {"role": "finance", "seniority": "executive", "email_kind": "corporate"},
+        [("webinar_attended", 5, ""), ("webinar_attended", 40, "")],
+    )
+    old = _lead("O", {"role": "other"}, [("page_view", 20, "/pricing"), ("demo_request", 31, "")])
+    account = _account(security, it, finance, old)
+    # Two people (S, I) read pricing within 14 days: +20. No demo within 30 days (O's is 31
+    # days old): 0. Webinar attendees within 30 days: I and F, +10 each (max 30): +20.
+    # Finance active within 30 days: F, +10 (max 10). Named account: +10. Strategic: +5.
+    # Total 65.
+    evaluator = Evaluator(_model())
+    for lead in account:
+        decision = evaluator.decide(lead, AS_OF)
+        assert decision.account_scores == {"buying_group": 65}
+        assert decision.account == "A-9"
+    # Alone, S's account reads only S's events: one pricing reader; target, strategic: 15.
+    alone = dataclasses.replace(security, colleagues=())
+    assert evaluator.decide(alone, AS_OF).account_scores == {"buying_group": 15}
+
+
+def test_a_colleague_makes_an_mql_at_the_instant_of_their_demo_request() -> None:
+    """The lead's timeline has the colleague's event: `entered` names its instant."""
+    lead = _lead(
+        "S",
+        {"role": "security", "seniority": "director", "email_kind": "corporate"},
+        [("page_view", 5, "/pricing")],
+    )
+    colleague = _lead(
+        "I",
+        {"role": "it", "seniority": "manager", "email_kind": "corporate"},
+        [("page_view", 4, "/pricing"), ("demo_request", 2, "")],
+    )
+    first, _ = _account(lead, colleague)
+    decision = Evaluator(_model()).decide(first, AS_OF)
+    # fit: security 20 + director 15 + target 10 + 2000 employees 10 = 55; intent 5 + 15 < 30.
+    # buying_group: target 10 + strategic 5, and two pricing readers +20 from the instant the
+    # colleague reads pricing (4 days ago): 35 >= buying_group_min, so S is an MQL from then.
+    assert decision.stage == "mql"
+    assert decision.entered["mql"] == AS_OF - 4 * DAY
+    assert decision.account_scores == {"buying_group": 50}  # and the demo request: +15
+    assert decision.route is not None and decision.route.queue == "abm_sdr"
+    assert decision.scores == {"fit": 55, "intent": 20}
+
+
+def test_decision_json_carries_the_account() -> None:
+    lead = _lead("S", {"role": "security"}, [])
+    line = Evaluator(_model()).decide(lead, AS_OF).to_json()
+    assert list(line)[:6] == ["id", "account", "as_of", "stage", "scores", "account_scores"]
+    assert line["account"] == "A-9"
+    assert line["account_scores"] == {"buying_group": 15}
+
+
+# ---------------------------------------------------------------- reading accounts
+
+
+def _write(path: Path, rows: list[dict[str, object]]) -> str:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return str(path)
+
+
+def _journey(lead_id: str, account: str | None, days: list[float], **extra: object) -> dict:
+    events = [{"type": "page_view", "at": _at(d), "path": "/pricing"} for d in days]
+    row: dict[str, object] = {"id": lead_id, "profile": {"role": "it"}, "events": events}
+    if account is not None:
+        row["account"] = account
+    row.update(extra)
+    return row
+
+
+def _at(days: float) -> str:
+    from mqldsl.engine.runtime import format_instant
+
+    return format_instant(AS_OF - days * DAY)
+
+
+def test_leads_are_grouped_whatever_the_order(tmp_path: Path) -> None:
+    """Unsorted input gives every lead its colleagues, and keeps the input order."""
+    rows = [
+        _journey("L1", "A", [3]),
+        _journey("L2", "B", [2]),
+        _journey("L3", None, [1]),
+        _journey("L4", "A", [4]),
+        _journey("L5", "B", []),
+    ]
+    path = _write(tmp_path / "j.jsonl", rows)
+    report = ReadReport()
+    leads = list(read_leads(_model(), path, None, report))
+    assert [lead.id for lead in leads] == ["L1", "L2", "L3", "L4", "L5"]
+    assert {lead.id: [c.id for c in lead.colleagues] for lead in leads} == {
+        "L1": ["L4"],
+        "L2": ["L5"],
+        "L3": [],
+        "L4": ["L1"],
+        "L5": ["L2"],
+    }
+    assert report.rejected_count == 0
+
+
+def test_accounts_file_and_disagreeing_profiles(tmp_path: Path) -> None:
+    accounts = _write(
+        tmp_path / "accounts.jsonl",
+        [{"id": "A", "profile": {"target": True, "employees": 50}}, {"id": "B", "profile": {}}],
+    )
+    rows = [
+        _journey("L1", "A", [3]),
+        _journey("L2", "A", [], account_profile={"target": False}),
+        _journey("L3", "B", [], account_profile={"employees": 7}),
+        _journey("L4", "B", [], account_profile={"employees": 7}),
+    ]
+    path = _write(tmp_path / "j.jsonl", rows)
+    report = ReadReport()
+    leads = {lead.id: lead for lead in read_leads(_model(), path, None, report, accounts)}
+    assert sorted(leads) == ["L1", "L3", "L4"]
+    assert leads["L1"].account_profile == {"target": True, "employees": 50}
+    assert leads["L3"].account_profile == {"employees": 7}
+    assert report.rejected_count == 1
+    problem = report.rejected[0]
+    assert problem.line == 2 and problem.code == "E715"
+    assert f"{accounts} line 1" in problem.message
+
+
+def test_score_cli_with_accounts_and_unknown_key(tmp_path: Path) -> None:
+    accounts = _write(tmp_path / "a.jsonl", [{"id": "A", "profile": {"target": True}}])
+    rows = [
+        _journey("L1", "A", [3]),
+        _journey("L2", "A", [2], acount_profile={"target": False}),
+    ]
+    path = _write(tmp_path / "j.jsonl", rows)
+    status, out, err = run(
+        "score", str(ABM), path, "--accounts", accounts, "--as-of", "2026-11-01T00:00:00Z"
+    )
+    assert status == 0, err
+    decisions = [orjson.loads(line) for line in out.splitlines()]
+    assert [d["account_scores"] for d in decisions] == [{"buying_group": 30}] * 2
+    assert "ignored unknown key `acount_profile`" in err
+    assert "did you mean `account_profile`?" in err
+
+
+def test_accounts_with_a_policy_without_accounts_is_a_usage_error(tmp_path: Path) -> None:
+    accounts = _write(tmp_path / "a.jsonl", [{"id": "A", "profile": {}}])
+    path = _write(tmp_path / "j.jsonl", [_journey("L1", "A", [3])])
+    status, _, err = run(
+        "score", str(ROOT / "policies" / "saas_trial.mql"), path, "--accounts", accounts
+    )
+    assert status == 2, err
+    assert "--accounts" in err
+
+
+# ---------------------------------------------------------------- the checker
+
+HEAD = """policy "p"
+lead { role: enum(a, b) }
+account { size: int }
+event ev { n: int }
+score fit { +10 when role == a }
+"""
+
+
+def _codes(text: str) -> list[str]:
+    return [d.code for d in check_text(text, "t.mql").diagnostics]
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("score g on account { +5 when fit > 3 }", "E240"),
+        ("score g on account { +5 when role == a }", "E243"),
+        ("score g { +5 when count(distinct contact with ev) >= 1 }", "E241"),
+        ("score g { +5 per contact with ev }", "E241"),
+        ("score g on account { +5 when ev ever }\nscore h { +1 when g > 2 }", "E242"),
+        ("score g on account { +5 when count(every contact with ev) > 1 }", "E140"),
+        ("score g on account { +5 when ev ever }\nscore h { +1 when account.gg > 2 }", "E214"),
+    ],
+)
+def test_account_misuse_is_an_error(text: str, code: str) -> None:
+    found = _codes(HEAD + text + "\nstages { a\n b when fit > 1 }\n")
+    assert code in found, found
+
+
+def test_account_scores_read_fields_params_and_other_account_scores() -> None:
+    text = HEAD + (
+        "param big = 100\n"
+        "score g on account { +5 when size > big\n +5 per contact with ev where role == a and n > 1 }\n"
+        "score h on account = g * 2 + account.size / 100\n"
+        "stages { a\n b when account.h > 1 and fit > 1 }\n"
+    )
+    assert [c for c in _codes(text) if c.startswith("E")] == []
+
+
+def test_shipped_abm_policy_checks_and_its_examples_pass() -> None:
+    status, out, err = run("check", "--strict", str(ABM))
+    assert status == 0, out + err
+    status, out, err = run("test", str(ABM))
+    assert status == 0, out + err
+    assert "0 failed" in out
+
+
+def test_fmt_keeps_account_forms(tmp_path: Path) -> None:
+    copy = tmp_path / "abm.mql"
+    copy.write_text(ABM.read_text())
+    status, _, err = run("fmt", "--check", str(copy))
+    assert status == 0, err
+
+
+def test_engines_without_accounts_support_refuse_clearly(tmp_path: Path) -> None:
+    path = _write(tmp_path / "j.jsonl", [_journey("L1", "A", [3])])
+    status, _, err = run("score", str(ABM), path, "--engine", "spark")
+    assert status == 2 and "does not group leads by account" in err
+    status, _, err = run("score", str(ABM), path, "--engine", "duckdb")
+    assert status == 1 and "E602" in err
+
+
+def test_diff_names_account_level_changes(tmp_path: Path) -> None:
+    text = ABM.read_text()
+    edited = tmp_path / "abm.mql"
+    edited.write_text(
+        text.replace(
+            "+10 per contact with webinar_attended within 30 days, max 30",
+            "+10 per webinar_attended within 30 days, max 30",
+        ).replace(
+            'count(distinct contact with page_view where path starts with "/pricing" within 14 '
+            "days) >= 2",
+            'count(distinct contact with page_view where path starts with "/pricing" within 14 '
+            "days) >= 3",
+        )
+    )
+    status, out, err = run("diff", str(ABM), str(edited))
+    assert status == 0, err
+    assert 'rule "Webinar attendees" counts: for each person at the account → for each event' in out
+    assert "the number of people at the account with page views" in out
+    assert "is at least 3" in out
+
+
+def test_import_maps_accounts_from_a_companies_table(tmp_path: Path) -> None:
+    """`import` fills `account` and `account_profile` from a joined companies table; the
+    imported leads are then scored with their colleagues."""
+    leads = tmp_path / "contacts.csv"
+    leads.write_text(
+        "contact_id,company_id,title,email,last_pricing,page\n"
+        "c1,acme,Security Director,corporate,2026-10-29,/pricing\n"
+        "c2,acme,IT Manager,corporate,2026-10-30,/pricing\n"
+        "c3,,IT Manager,corporate,2026-10-30,/pricing\n"
+    )
+    companies = tmp_path / "companies.csv"
+    companies.write_text("company_id,headcount,named\nacme,2400,yes\n")
+    mapping = tmp_path / "map.toml"
+    mapping.write_text(
+        "[source]\n"
+        'id = "contact_id"\n'
+        'account = "company_id"\n'
+        "[profile.role]\n"
+        'column = "title"\n'
+        'values = { "Security Director" = "security", "IT Manager" = "it" }\n'
+        "[profile.email_kind]\n"
+        'column = "email"\n'
+        "[account_profile.employees]\n"
+        'column = "companies.headcount"\n'
+        "[account_profile.target]\n"
+        'column = "companies.named"\n'
+        'values = { "yes" = true, "no" = false }\n'
+        "[[events]]\n"
+        'type = "page_view"\n'
+        'at = { column = "last_pricing", format = "%Y-%m-%d" }\n'
+        'fields = { path = { column = "page" } }\n'
+        "[tables.companies]\n"
+        'key = "company_id"\n'
+        'on = "company_id"\n'
+    )
+    out = tmp_path / "journeys.jsonl"
+    code, _, err = run(
+        "import",
+        str(leads),
+        "--policy",
+        str(ABM),
+        "--mapping",
+        str(mapping),
+        "--table",
+        f"companies={companies}",
+        "-o",
+        str(out),
+    )
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [row.get("account") for row in rows] == ["acme", "acme", None]
+    assert rows[0]["account_profile"] == {"employees": 2400, "target": True}
+    assert "account_profile" not in rows[2]
+    status, text, err = run("score", str(ABM), str(out), "--as-of", "2026-11-01T00:00:00Z")
+    assert status == 0, err
+    decisions = [orjson.loads(line) for line in text.splitlines()]
+    # Two people at acme read pricing within 14 days (+20) and it is a named account (+10).
+    assert [d["account_scores"]["buying_group"] for d in decisions] == [30, 30, 0]
+    assert [d["account"] for d in decisions] == ["acme", "acme", None]
+
+
+def test_import_mapping_names_unknown_account_fields(tmp_path: Path) -> None:
+    leads = tmp_path / "contacts.csv"
+    leads.write_text("contact_id,company_id\nc1,acme\n")
+    mapping = tmp_path / "map.toml"
+    mapping.write_text(
+        '[source]\nid = "contact_id"\naccount = "company"\n[account_profile.employes]\ncolumn = "x"\n'
+    )
+    code, _, err = run(
+        "import", str(leads), "--policy", str(ABM), "--mapping", str(mapping), "-o", "-"
+    )
+    assert code == 1
+    assert "the policy has no account field `employes`; did you mean `employees`?" in err
+
+
+# ---------------------------------------------------------------- random account policies
+
+
+@settings(
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(policies(accounts=True), account_leads_of_policy())
+def test_compiled_equals_interpreted_on_random_account_policies(
+    text: str, account: list[Lead]
+) -> None:
+    result = check_text(text, "generated.mql")
+    assert result.model is not None, [d.message for d in result.diagnostics] + [text]
+    compiled = Evaluator(result.model)
+    reference = Interpreter(result.model)
+    for lead in account:
+        fast = compiled.run(lead, POLICY_AS_OF, explain=True)
+        slow = reference.result(lead, POLICY_AS_OF)
+        assert fast.decision.to_json() == slow.decision.to_json(), text
+        assert [(s.at, s.stage, s.reason) for s in fast.steps] == [
+            (s.at, s.stage, s.reason) for s in slow.steps
+        ], text
+        assert fast.first_entries == slow.first_entries, text
+        assert fast.contributions == slow.contributions, text
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(policies(accounts=True))
+def test_fmt_keeps_random_account_policies(text: str) -> None:
+    from mqldsl.io.formatting import formatted
+    from mqldsl.language.parser import parse_text
+
+    once = formatted(parse_text(text, "generated.mql"))
+    assert once == formatted(parse_text(once, "generated.mql"))
+    first, second = check_text(text, "a.mql").model, check_text(once, "a.mql").model
+    assert first is not None and second is not None
+    assert first.sha256 == second.sha256
