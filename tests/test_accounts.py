@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import orjson
@@ -14,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mqldsl.analysis.checker import check_file, check_text
+from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.evaluator import Evaluator
 from mqldsl.engine.interpreter import Interpreter
 from mqldsl.engine.runtime import Event, Lead, parse_instant
@@ -130,6 +132,61 @@ def test_compiled_equals_interpreted_with_accounts(text: str | None, account: li
         ]
         assert fast.first_entries == slow.first_entries
         assert fast.contributions == slow.contributions
+
+
+# ---------------------------------------------------------------- the SQL back end
+
+ABM_NO_RECYCLE = re.sub(r"recycle mql to lead .*?\n.*?\n", "", ABM.read_text())
+
+
+@st.composite
+def several_accounts(draw: st.DrawFn) -> list[Lead]:
+    """Leads of one to three accounts and zero to two leads without an account, shuffled
+    (input order is not account order)."""
+    leads: list[Lead] = []
+    for number in range(draw(st.integers(1, 3))):
+        for lead in draw(account_leads()):
+            leads.append(dataclasses.replace(lead, id=f"{lead.id}-{number}", account=f"A-{number}"))
+    for number in range(draw(st.integers(0, 2))):
+        alone = draw(account_leads())[0]
+        leads.append(dataclasses.replace(alone, id=f"S-{number}", account=None, account_profile={}))
+    order = draw(st.permutations(range(len(leads))))
+    return [leads[i] for i in order]
+
+
+def _grouped(leads: list[Lead], model: CheckedPolicy) -> list[Lead]:
+    """The leads as the reader gives them: events of declared types only, each lead with
+    its account's other leads (input order) as colleagues."""
+    kept = [
+        dataclasses.replace(lead, events=tuple(e for e in lead.events if e.type in model.events))
+        for lead in leads
+    ]
+    return [
+        dataclasses.replace(
+            lead,
+            colleagues=tuple(
+                o for o in kept if o is not lead and lead.account and o.account == lead.account
+            ),
+        )
+        for lead in kept
+    ]
+
+
+@pytest.mark.parametrize("text", [ABM_NO_RECYCLE, FLEXIBLE], ids=["abm", "flexible"])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(leads=several_accounts())
+def test_duckdb_decides_accounts_as_python_does(text: str, leads: list[Lead]) -> None:
+    from mqldsl.io.scoring import decision_line
+    from mqldsl.warehouse.engine import DuckDBEngine
+
+    model = _model(text)
+    journeys = _grouped(leads, model)
+    evaluator = Evaluator(model)
+    python = [decision_line(evaluator.decide(lead, AS_OF)) for lead in journeys]
+    with DuckDBEngine(model, threads=1) as engine:
+        engine.load_leads(iter(journeys))
+        sql = [decision_line(item.decision) for item in engine.decide(AS_OF)]
+    assert sql == python
 
 
 # ---------------------------------------------------------------- the figures, by hand

@@ -181,6 +181,5 @@ CODES: dict[str, str] = {
     "W509": "include after the policy's own declarations",
     # E6xx what the SQL back end cannot evaluate faithfully (`mqldsl sql`, `--engine duckdb`)
     "E601": "recycling in SQL",
-    "E602": "account fields in SQL",
     "E603": "column name clash in SQL",
 }
