@@ -434,9 +434,48 @@ def test_fmt_keeps_account_forms(tmp_path: Path) -> None:
     assert status == 0, err
 
 
-def test_engines_without_accounts_support_refuse_clearly(tmp_path: Path) -> None:
-    path = _write(tmp_path / "j.jsonl", [_journey("L1", "A", [3])])
-    status, _, err = run("score", str(ABM), path, "--engine", "spark")
-    assert status == 2 and "does not group leads by account" in err
-    status, _, err = run("score", str(ABM), path, "--engine", "duckdb")
-    assert status == 1 and "E602" in err
+def test_every_engine_scores_accounts_and_takes_the_accounts_file(tmp_path: Path) -> None:
+    """`--engine duckdb` decides a policy with accounts (with `--accounts`) as the Python
+    engine does, rejecting the same lead (E715) with the same message."""
+    accounts = _write(tmp_path / "a.jsonl", [{"id": "A", "profile": {"target": True}}])
+    rows = [
+        _journey("L1", "A", [3]),
+        _journey("L2", "B", [2], account_profile={"target": True, "tier": "strategic"}),
+        _journey("L3", "A", [1], account_profile={"target": False}),
+        _journey("L4", None, [5]),
+        _journey("L5", "B", [13]),
+    ]
+    path = _write(tmp_path / "j.jsonl", rows)
+    outputs = []
+    for engine in ("python", "duckdb"):
+        status, out, err = run(
+            "score",
+            _abm_without_recycling(tmp_path),
+            path,
+            "--accounts",
+            accounts,
+            "--engine",
+            engine,
+            "--as-of",
+            "2026-11-01T00:00:00Z",
+        )
+        assert status == 1 and "E715" in err and "j.jsonl:3" in err, err
+        outputs.append((out, err))
+    assert outputs[0] == outputs[1]
+    decisions = [orjson.loads(line) for line in outputs[0][0].splitlines()]
+    assert [(d["id"], d["account"]) for d in decisions] == [
+        ("L1", "A"),
+        ("L2", "B"),
+        ("L4", None),
+        ("L5", "B"),
+    ]
+    # A: target 10, one pricing reader. B: target 10 + strategic 5 + two pricing readers
+    # within 14 days (L2 2 days ago, L5 13 days ago) 20. L4 alone: no account fields.
+    assert [d["account_scores"]["buying_group"] for d in decisions] == [10, 35, 0, 35]
+
+
+def _abm_without_recycling(folder: Path) -> str:
+    """policies/abm.mql without its recycle rule (the SQL back end refuses recycling)."""
+    path = folder / "abm.mql"
+    path.write_text(ABM_NO_RECYCLE)
+    return str(path)
