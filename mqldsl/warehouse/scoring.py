@@ -258,10 +258,11 @@ def policy_sql(
     dialect: str = "duckdb",
     leads_table: str = "leads",
     events_table: str = "events",
+    accounts_table: str = "accounts",
 ) -> str:
     """The SQL query (with a final `;` and newline) that decides every lead
     of ``model`` in a warehouse, in ``dialect``, reading the named tables
-    (NAME or SCHEMA.NAME). Raises :class:`SqlUnsupported`,
+    (NAME or SCHEMA.NAME; ``accounts_table`` for a policy with accounts). Raises :class:`SqlUnsupported`,
     :class:`UsageProblem` for a bad table name and :class:`InputProblem`
     when sqlglot cannot write the dialect."""
     import sqlglot
@@ -271,7 +272,12 @@ def policy_sql(
 
     require_sql(model)
     tables: list[sqlglot.exp.Table] = []
-    for name, option in ((leads_table, "--leads-table"), (events_table, "--events-table")):
+    named = [
+        (leads_table, "--leads-table"),
+        (events_table, "--events-table"),
+        (accounts_table, "--accounts-table"),
+    ]
+    for name, option in named:
         try:
             table = sqlglot.exp.to_table(name)
         except sqlglot.errors.SqlglotError:  # a parse error, or a quote never closed
@@ -290,6 +296,7 @@ def policy_sql(
             params,
             leads_table=tables[0].sql(dialect=dialect),
             events_table=tables[1].sql(dialect=dialect),
+            accounts_table=tables[2].sql(dialect=dialect),
             policy_columns=True,
         )
         return compiled.sql(dialect) + ";\n"
