@@ -479,3 +479,135 @@ def _abm_without_recycling(folder: Path) -> str:
     path = folder / "abm.mql"
     path.write_text(ABM_NO_RECYCLE)
     return str(path)
+
+
+def _abm_journeys(tmp_path: Path) -> tuple[str, str]:
+    """A journeys file for abm.mql (two accounts in shuffled order, a lead without one) and
+    an accounts file."""
+    accounts = _write(
+        tmp_path / "accounts.jsonl",
+        [
+            {"id": "A", "profile": {"target": True, "tier": "strategic", "employees": 3000}},
+            {"id": "B", "profile": {"target": False, "tier": "commercial", "employees": 40}},
+        ],
+    )
+    rows = [
+        _journey("L1", "A", [3, 20]),
+        _journey("L2", "B", [2]),
+        _journey("L3", "A", [1], events_extra=True),
+        _journey("L4", None, [5]),
+        _journey("L5", "B", [13, 40]),
+        _journey("L6", "A", []),
+    ]
+    for row in rows:
+        if row.pop("events_extra", None):
+            row["events"].append({"type": "demo_request", "at": _at(0.5)})  # type: ignore[union-attr]
+            row["profile"] = {
+                "role": "finance",
+                "seniority": "executive",
+                "email_kind": "corporate",
+            }
+    return _write(tmp_path / "j.jsonl", rows), accounts
+
+
+def test_printed_sql_with_accounts_decides_as_python(tmp_path: Path) -> None:
+    """What `mqldsl sql` prints for a policy with accounts reads `leads.account` and the
+    `accounts` table: run in a fresh DuckDB, it gives the Python engine's decisions. Every
+    dialect prints."""
+    import duckdb
+
+    policy = _abm_without_recycling(tmp_path)
+    journeys, accounts = _abm_journeys(tmp_path)
+    for dialect in ("spark", "snowflake", "bigquery", "postgres"):
+        status, query, err = run("sql", policy, "--dialect", dialect, "--as-of", "2026-11-01")
+        assert status == 0, err
+        assert "account_score_buying_group" in query
+    status, query, err = run(
+        "sql", policy, "--as-of", "2026-11-01", "--accounts-table", "crm.accounts"
+    )
+    assert status == 0, err
+    status, expected, err = run(
+        "score", policy, journeys, "--accounts", accounts, "--as-of", "2026-11-01"
+    )
+    assert status == 0, err
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA crm")
+    con.execute(
+        "CREATE TABLE crm.accounts (id VARCHAR, employees DOUBLE, tier VARCHAR, target BOOLEAN)"
+    )
+    con.execute("INSERT INTO crm.accounts VALUES ('A', 3000, 'strategic', true)")
+    con.execute("INSERT INTO crm.accounts VALUES ('B', 40, 'commercial', false)")
+    con.execute(
+        "CREATE TABLE leads (id VARCHAR, account VARCHAR, email_kind VARCHAR, role VARCHAR, "
+        "seniority VARCHAR)"
+    )
+    con.execute('CREATE TABLE events (lead_id VARCHAR, type VARCHAR, "at" TIMESTAMP, path VARCHAR)')
+    for line in Path(journeys).read_text().splitlines():
+        raw = json.loads(line)
+        profile = raw["profile"]
+        con.execute(
+            "INSERT INTO leads VALUES (?, ?, ?, ?, ?)",
+            [raw["id"], raw.get("account")]
+            + [profile.get(k) for k in ("email_kind", "role", "seniority")],
+        )
+        for event in raw["events"]:
+            con.execute(
+                "INSERT INTO events VALUES (?, ?, CAST(? AS TIMESTAMPTZ), ?)",
+                [raw["id"], event["type"], event["at"], event.get("path")],
+            )
+    con.execute("SET TimeZone = 'UTC'")
+    rows = con.execute(query).fetchall()
+    names = [d[0] for d in con.description]
+    got = {row[0]: dict(zip(names, row, strict=True)) for row in rows}
+    decisions = [orjson.loads(line) for line in expected.splitlines()]
+    assert sorted(got) == sorted(d["id"] for d in decisions)
+    for decision in decisions:
+        row = got[decision["id"]]
+        assert row["account"] == decision["account"]
+        assert row["stage"] == decision["stage"]
+        assert row["score_fit"] == decision["scores"]["fit"]
+        assert row["account_score_buying_group"] == decision["account_scores"]["buying_group"]
+    # L3 (finance) asked for a demo 12 hours ago: account A's buying group is 10 (target)
+    # + 5 (strategic) + 15 (a demo) + 10 (finance) = 40, and two pricing readers (L1 3 days
+    # ago, L3 1 day ago) +20: 60. B: one pricing reader within 14 days each... L2 and L5: +20.
+    assert {d["id"]: d["account_scores"]["buying_group"] for d in decisions} == {
+        "L1": 60,
+        "L2": 20,
+        "L3": 60,
+        "L4": 0,
+        "L5": 20,
+        "L6": 60,
+    }
+
+
+def test_parquet_leads_with_an_account_column_and_the_accounts_file(tmp_path: Path) -> None:
+    """`--engine duckdb --leads LEADS.parquet` reads the leads' `account` column and takes
+    the account fields from `--accounts`: the decisions of the same journeys in JSON Lines."""
+    import duckdb
+
+    policy = _abm_without_recycling(tmp_path)
+    journeys, accounts = _abm_journeys(tmp_path)
+    leads, events = tmp_path / "leads.parquet", tmp_path / "events.parquet"
+    con = duckdb.connect()
+    con.execute(
+        f"COPY (SELECT id, account, profile.role AS role, profile.email_kind AS email_kind, "
+        f"profile.seniority AS seniority FROM read_json('{journeys}', "
+        "columns = {id: 'VARCHAR', account: 'VARCHAR', profile: "
+        "'STRUCT(role VARCHAR, email_kind VARCHAR, seniority VARCHAR)'})) "
+        f"TO '{leads}' (FORMAT parquet)"
+    )
+    con.execute(
+        f'COPY (SELECT id AS lead_id, e.type AS type, e."at" AS "at", e.path AS path FROM ('
+        f"SELECT id, unnest(events) AS e FROM read_json('{journeys}', columns = {{id: "
+        "'VARCHAR', events: 'STRUCT(type VARCHAR, \"at\" TIMESTAMP, path VARCHAR)[]'}))) "
+        f"TO '{events}' (FORMAT parquet)"
+    )
+    as_of = ("--as-of", "2026-11-01")
+    status, expected, err = run("score", policy, journeys, "--accounts", accounts, *as_of)
+    assert status == 0, err
+    status, out, err = run(
+        "score", policy, "--leads", str(leads), "--events", str(events),
+        "--accounts", accounts, "--engine", "duckdb", *as_of,
+    )  # fmt: skip
+    assert status == 0, err
+    assert out == expected

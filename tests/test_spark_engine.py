@@ -174,6 +174,33 @@ def test_every_shipped_policy_decides_the_same_on_spark(
     assert len({d["stage"] for d in decisions}) >= 2
 
 
+def test_accounts_file_and_a_disagreeing_profile_on_spark(spark: Any, tmp_path: Path) -> None:
+    """`--accounts` on Spark: the accounts file's profiles win over none, a lead whose
+    account_profile disagrees is rejected (E715) as the Python engine rejects it, and its
+    colleagues are decided without it; CSV output too."""
+    lines, as_of = _accounts(60)
+    rows = [orjson.loads(line) for line in lines]
+    accounts = tmp_path / "accounts.jsonl"
+    accounts.write_bytes(
+        orjson.dumps({"id": "A-0", "profile": {"target": True, "employees": 5000}}) + b"\n"
+    )
+    members = [row for row in rows if row.get("account") == "A-0"]
+    members[-1]["account_profile"] = {"target": False}
+    journeys = tmp_path / "abm.jsonl"
+    journeys.write_bytes(b"".join(orjson.dumps(row) + b"\n" for row in rows))
+    when = from_seconds(as_of).strftime("%Y-%m-%dT%H:%M:%SZ")
+    policy = str(ROOT / "policies" / "abm.mql")
+    for suffix in (".jsonl", ".csv"):
+        python, on_spark = _both(
+            tmp_path, policy, str(journeys), "--accounts", str(accounts), "--as-of", when,
+            suffix=suffix,
+        )  # fmt: skip
+        assert on_spark == python
+        code, _, err, output = python
+        assert code == 1 and "error[E715]" in err
+        assert output is not None and members[-1]["id"].encode() not in output
+
+
 def test_recycling_runs_on_spark(spark: Any, tmp_path: Path) -> None:
     """saas_trial recycles a quiet PQL back to the trial: the SQL back end refuses
     it (E601), Spark decides it like Python, and the journeys do recycle."""

@@ -345,7 +345,11 @@ def _account_rows(
         key = f"l:{lead.id}" if lead.account is None else f"a:{lead.account}"
         records.append((n, line, key, pickle.dumps(lead)))
     frame = session.createDataFrame(records, "n long, line long, gk string, record binary")
-    decided = frame.groupBy("gk").applyInPandas(account_decider(job, accounts, file), OUTPUT_SCHEMA)
+    with warnings.catch_warnings():  # pyspark warns of pandas versions it has not tried
+        warnings.simplefilter("ignore", FutureWarning)
+        decided = frame.groupBy("gk").applyInPandas(
+            account_decider(job, accounts, file), OUTPUT_SCHEMA
+        )
     return iter(decided.orderBy("n").toLocalIterator())
 
 
