@@ -262,9 +262,9 @@ def policy_sql(
 ) -> str:
     """The SQL query (with a final `;` and newline) that decides every lead
     of ``model`` in a warehouse, in ``dialect``, reading the named tables
-    (NAME or SCHEMA.NAME; ``accounts_table`` for a policy with accounts). Raises :class:`SqlUnsupported`,
-    :class:`UsageProblem` for a bad table name and :class:`InputProblem`
-    when sqlglot cannot write the dialect."""
+    (NAME or SCHEMA.NAME; ``accounts_table`` for a policy with accounts).
+    Raises :class:`SqlUnsupported`, :class:`UsageProblem` for a bad table
+    name and :class:`InputProblem` when sqlglot cannot write the dialect."""
     import sqlglot
 
     from mqldsl.language.diagnostics import DiagnosticsError
