@@ -469,6 +469,21 @@ def test_every_engine_scores_accounts_and_takes_the_accounts_file(tmp_path: Path
         ("L4", None),
         ("L5", "B"),
     ]
+    # The CSV table has a column per score, account scores included, on both engines.
+    tables = []
+    for engine in ("python", "duckdb"):
+        target = tmp_path / f"{engine}.csv"
+        status, _, err = run(
+            "score", _abm_without_recycling(tmp_path), path, "--accounts", accounts,
+            "--engine", engine, "--as-of", "2026-11-01T00:00:00Z", "-o", str(target),
+        )  # fmt: skip
+        assert status == 1, err
+        tables.append(target.read_text())
+    assert tables[0] == tables[1]
+    assert tables[0].splitlines()[:2] == [
+        "id,as_of,stage,fit,intent,buying_group,disqualified,queue",
+        "L1,2026-11-01T00:00:00Z,lead,30,20,10,,",  # fit: it 20 + target 10; intent 5 + 15
+    ]
     # A: target 10, one pricing reader. B: target 10 + strategic 5 + two pricing readers
     # within 14 days (L2 2 days ago, L5 13 days ago) 20. L4 alone: no account fields.
     assert [d["account_scores"]["buying_group"] for d in decisions] == [10, 35, 0, 35]

@@ -170,7 +170,9 @@ class CrmWriter:
             row = [decision.id, value, HUBSPOT_LEAD_STATUS.get(decision.stage, "")]
         else:
             row = [decision.id, value]
-        scores = [("" if decision.scores[s] is None else decision.scores[s]) for s in self.scores]
+        from mqldsl.io.scoring import score_cell  # mqldsl.io.scoring imports this module
+
+        scores = [score_cell(decision, s) for s in self.scores]
         queue = decision.route.queue if decision.route else ""
         self.writer.writerow([*row, *scores, decision.stage, queue, *policy_cells(decision)])
 

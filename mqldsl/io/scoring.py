@@ -78,11 +78,20 @@ class CsvWriter:
         self.writer.writerow(["id", "as_of", "stage", *self.scores, "disqualified", "queue"])
 
     def write(self, decision: Decision) -> None:
-        scores = decision.scores
         row: list[object] = [decision.id, _ENCODER.instant(decision.as_of), decision.stage]
-        row += ["" if scores[s] is None else scores[s] for s in self.scores]
+        row += [score_cell(decision, s) for s in self.scores]
         row += ["; ".join(decision.disqualified), decision.route.queue if decision.route else ""]
         self.writer.writerow(row)
+
+
+def score_cell(decision: Decision, name: str) -> object:
+    """A CSV cell of score ``name``: a lead score or an account score (SPEC §9), empty
+    when missing."""
+    scores = decision.scores
+    if name not in scores and decision.account_scores is not None:
+        scores = decision.account_scores
+    value = scores[name]
+    return "" if value is None else value
 
 
 @dataclass(frozen=True)
