@@ -1,6 +1,7 @@
-"""Accounts and buying groups (SPEC §9): account scores on both engines, reading
-accounts (the accounts file, account profiles, grouping in input order), the
-checker's errors, and the shipped account-based policy."""
+"""Accounts and buying groups (SPEC §9): account scores on both evaluators and on the SQL
+back end (DuckDB, the printed query, Parquet tables), reading accounts (the accounts file,
+account profiles, grouping in input order), the checker's errors, and the shipped
+account-based policy. Spark: tests/test_spark_engine.py."""
 
 from __future__ import annotations
 
