@@ -627,3 +627,36 @@ def test_parquet_leads_with_an_account_column_and_the_accounts_file(tmp_path: Pa
     )  # fmt: skip
     assert status == 0, err
     assert out == expected
+
+
+ACCOUNT_FIELDS_ONLY = """policy "account fields only"
+lead { role: enum(security, it, finance, other) }
+account { employees: int, tier: enum(strategic, enterprise, commercial) }
+event page_view { path: text }
+score fit { +10 when role == it
+  +20 when account.employees >= 1000
+  +5 when account.tier == strategic }
+stages { lead
+  mql when fit >= 25 and page_view within 14 days }
+"""
+
+
+@pytest.mark.parametrize("text", [ABM_NO_RECYCLE, ACCOUNT_FIELDS_ONLY], ids=["abm", "fields"])
+def test_duckdb_in_chunks_with_accounts(text: str, tmp_path: Path) -> None:
+    """Deciding in chunks of a few rows: a policy with account scores is decided in one run
+    (a lead reads its colleagues wherever they are); one with account fields only is chunked.
+    Either way the Python engine's decisions, in input order."""
+    from mqldsl.io.scoring import decision_line
+    from mqldsl.warehouse.engine import DuckDBEngine
+
+    model = _model(text)
+    journeys, accounts = _abm_journeys(tmp_path)
+    leads = list(read_leads(model, journeys, None, ReadReport(), accounts))
+    evaluator = Evaluator(model)
+    python = [decision_line(evaluator.decide(lead, AS_OF)) for lead in leads]
+    with DuckDBEngine(model, threads=1, chunk_rows=3) as engine:
+        engine.load_leads(iter(leads))
+        assert (len(engine._chunks()) == 1) == model.reads_account_scores
+        sql = [decision_line(item.decision) for item in engine.decide(AS_OF)]
+    assert sql == python
+    assert b'"account":"A"' in python[0]
