@@ -660,3 +660,23 @@ def test_duckdb_in_chunks_with_accounts(text: str, tmp_path: Path) -> None:
         sql = [decision_line(item.decision) for item in engine.decide(AS_OF)]
     assert sql == python
     assert b'"account":"A"' in python[0]
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ("lead { account: text }\naccount { size: int }", "a lead field named `account`"),
+        ("lead { role: text }\naccount { id: int }", "an account field named `id`"),
+    ],
+)
+def test_sql_names_that_clash_with_the_account_columns(fields: str, message: str) -> None:
+    """With accounts, `leads.account` and `accounts.id` are the tables' own columns (E603)."""
+    from mqldsl.warehouse.compiler import sql_diagnostics
+
+    text = f'policy "p"\n{fields}\nevent ev\nstages {{ a\n b when ev ever }}\n'
+    model = _model(text)
+    found = [(d.code, d.message) for d in sql_diagnostics(model)]
+    assert len(found) == 1 and found[0][0] == "E603" and message in found[0][1], found
+    # Without accounts, a lead field may be called `account`.
+    plain = _model('policy "p"\nlead { account: text }\nevent ev\nstages { a\n b when ev ever }\n')
+    assert sql_diagnostics(plain) == []

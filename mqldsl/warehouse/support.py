@@ -35,6 +35,16 @@ def sql_diagnostics(model: CheckedPolicy) -> list[Diagnostic]:
                     "rename the field (for example `external_id`)",
                 )
             )
+        if name == "account" and model.uses_accounts:
+            found.append(
+                error(
+                    "E603",
+                    "a lead field named `account` clashes with the leads table's `account` "
+                    "column (the lead's account, SPEC §9)",
+                    info.node.span,
+                    "rename the field (for example `account_name`)",
+                )
+            )
     for name, info in model.account_fields.items():
         if name == "id":
             found.append(
