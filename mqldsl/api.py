@@ -333,13 +333,21 @@ def sql(
     params: Params | None = None,
     leads_table: str = "leads",
     events_table: str = "events",
+    accounts_table: str = "accounts",
 ) -> str:
     """The policy as one SQL query (``mqldsl sql``) that decides every lead of
     ``leads_table`` as of ``as_of``, in ``dialect`` (duckdb, spark, snowflake, bigquery,
-    postgres). :class:`Problem` when the policy uses what SQL cannot do faithfully."""
+    postgres); a policy with accounts also reads ``accounts_table``. :class:`Problem` when
+    the policy uses what SQL cannot do faithfully."""
     model = load(policy)
     return policy_sql(
-        model, instant(as_of), _params(model, params), dialect, leads_table, events_table
+        model,
+        instant(as_of),
+        _params(model, params),
+        dialect,
+        leads_table,
+        events_table,
+        accounts_table,
     )
 
 

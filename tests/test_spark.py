@@ -48,8 +48,9 @@ def _tables(spark: Any, model: CheckedPolicy, journeys: list[Lead]) -> None:
         return v
 
     events = event_columns(model)
+    account = [T.StructField("account", T.StringType())] if model.uses_accounts else []
     lead_schema = T.StructType(
-        [T.StructField("id", T.StringType())]
+        [T.StructField("id", T.StringType()), *account]
         + [T.StructField(n, spark_type(i.type)) for n, i in model.fields.items()]
     )
     event_schema = T.StructType(
@@ -61,8 +62,24 @@ def _tables(spark: Any, model: CheckedPolicy, journeys: list[Lead]) -> None:
         + [T.StructField(n, spark_type(i.type)) for n, i in events.items()]
     )
     lead_rows = [
-        (lead.id, *[value(lead.profile.get(n)) for n in model.fields]) for lead in journeys
+        (
+            lead.id,
+            *([lead.account] if model.uses_accounts else []),
+            *[value(lead.profile.get(n)) for n in model.fields],
+        )
+        for lead in journeys
     ]
+    if model.uses_accounts:  # the accounts table (SPEC §9): each account's resolved fields
+        profiles = {lead.account: lead.account_profile for lead in journeys if lead.account}
+        account_schema = T.StructType(
+            [T.StructField("id", T.StringType())]
+            + [T.StructField(n, spark_type(i.type)) for n, i in model.account_fields.items()]
+        )
+        account_rows = [
+            (key, *[value(profile.get(n)) for n in model.account_fields])
+            for key, profile in profiles.items()
+        ]
+        spark.createDataFrame(account_rows, account_schema).createOrReplaceTempView("accounts")
     event_rows = [
         (
             lead.id,
@@ -79,7 +96,7 @@ def _tables(spark: Any, model: CheckedPolicy, journeys: list[Lead]) -> None:
 
 def _compare(
     spark: Any, model: CheckedPolicy, policy_file: str, journeys: list[Lead], as_of: float
-) -> list[bytes]:
+) -> list[bytes]:  # journeys with accounts: as the reader groups them (with colleagues)
     """Run the printed Spark SQL; its decisions must equal the Python engine's."""
     from mqldsl.warehouse.compiler import compile_sql
 
@@ -123,3 +140,24 @@ def test_hostile_names_and_strings_in_spark(spark: Any, tmp_path: Any) -> None:
     as_of = parse_instant("2026-11-01T00:00:00Z")
     lines = _compare(spark, model, str(policy), journeys, as_of)
     assert b"Robert'); DROP TABLE leads;--" in lines[2]
+
+
+def test_abm_spark_sql_with_accounts_decides_like_python(spark: Any, tmp_path: Any) -> None:
+    """Account fields and account scores in the printed Spark SQL (SPEC §9): abm.mql without
+    its recycle rule, on shuffled accounts of one to four leads."""
+    from mqldsl.io.journeys import ReadReport
+    from mqldsl.io.scoring import read_leads
+
+    from .test_accounts import ABM_NO_RECYCLE
+    from .test_spark_engine import _accounts
+
+    policy = tmp_path / "abm.mql"
+    policy.write_text(ABM_NO_RECYCLE, encoding="utf-8")
+    model = checked(ABM_NO_RECYCLE)
+    lines, as_of = _accounts(300)
+    path = tmp_path / "abm.jsonl"
+    path.write_bytes(b"".join(lines))
+    journeys = list(read_leads(model, str(path), None, ReadReport()))
+    assert any(lead.colleagues for lead in journeys)
+    decided = _compare(spark, model, str(policy), journeys, as_of)
+    assert len({line.split(b'"stage":')[1][:6] for line in decided}) >= 3

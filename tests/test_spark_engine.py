@@ -11,6 +11,7 @@ tests/test_spark.py. One small local session (local[2]) serves the module.
 from __future__ import annotations
 
 import csv
+import random
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,7 @@ from .helpers import run
 pytestmark = pytest.mark.spark
 
 DATA = ROOT.parent / "shared" / "data"
-# A policy with accounts (abm) is refused by --engine spark: tests/test_accounts.py checks that.
-POLICIES = sorted(p.stem for p in (ROOT / "policies").glob("*.mql") if p.stem != "abm")
+POLICIES = sorted(p.stem for p in (ROOT / "policies").glob("*.mql"))
 SCENARIOS = {p.stem for p in (ROOT / "simulations").glob("*.toml")}
 
 
@@ -52,7 +52,9 @@ def _journeys(policy: str, tmp_path: Path, count: int) -> tuple[Path, str]:
     and a duplicate mixed in, and an as-of instant."""
     model = check_file(str(ROOT / "policies" / f"{policy}.mql")).model
     assert model is not None
-    if policy in SCENARIOS:
+    if policy not in SCENARIOS and policy == "abm":
+        lines, as_of = _accounts(count)
+    elif policy in SCENARIOS:
         loaded = load_scenario(str(ROOT / "simulations" / f"{policy}.toml"), model)
         lines = [orjson.dumps(item) + b"\n" for item in generate(loaded, seed=11, leads=count)]
         as_of = to_seconds(loaded.end)
@@ -62,6 +64,50 @@ def _journeys(policy: str, tmp_path: Path, count: int) -> tuple[Path, str]:
     path = tmp_path / f"{policy}.jsonl"
     path.write_bytes(b"".join(mixed))
     return path, from_seconds(as_of).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _accounts(count: int) -> tuple[list[bytes], float]:
+    """About ``count`` fixed journey lines for policies/abm.mql (when no scenario generates
+    them): accounts of one to four leads, some leads without an account, every account's
+    profile on some of its leads, in shuffled order (colleagues far apart)."""
+    rng = random.Random(11)
+    as_of = parse_instant("2026-11-01T00:00:00Z")
+    kinds = ["page_view", "page_view", "demo_request", "webinar_attended", "pricing_call"]
+    rows: list[dict[str, Any]] = []
+    number = 0
+    while len(rows) < count:
+        account = f"A-{number}" if rng.random() < 0.85 else None
+        profile = {
+            "employees": rng.choice([50, 800, 1500, 9000]),
+            "tier": rng.choice(["strategic", "enterprise", "commercial"]),
+            "target": rng.random() < 0.4,
+        }
+        for member in range(rng.randint(1, 4) if account else 1):
+            events = []
+            for _ in range(rng.randint(0, 6)):
+                kind = rng.choice(kinds if rng.random() < 0.98 else ["unsubscribe"])
+                at = from_seconds(as_of - rng.randint(0, 70 * 86400))
+                event: dict[str, Any] = {"type": kind, "at": at.strftime("%Y-%m-%dT%H:%M:%SZ")}
+                if kind == "page_view":
+                    event["path"] = rng.choice(["/pricing", "/pricing/enterprise", "/blog"])
+                events.append(event)
+            row: dict[str, Any] = {
+                "id": f"L-{number}-{member}",
+                "profile": {
+                    "email_kind": rng.choice(["corporate"] * 8 + ["free", "disposable"]),
+                    "role": rng.choice(["security", "it", "finance", "engineering", "other"]),
+                    "seniority": rng.choice(["ic", "manager", "director", "executive"]),
+                },
+                "events": events,
+            }
+            if account is not None:
+                row["account"] = account
+                if rng.random() < 0.5:
+                    row["account_profile"] = profile
+            rows.append(row)
+        number += 1
+    rng.shuffle(rows)
+    return [orjson.dumps(row) + b"\n" for row in rows], as_of
 
 
 def _imported(policy: str, tmp_path: Path, count: int) -> tuple[list[bytes], float]:
@@ -126,6 +172,33 @@ def test_every_shipped_policy_decides_the_same_on_spark(
     assert "error[E704]: duplicate id" in err and "error[E701]" in err and "error[E706]" in err
     assert "ignored unknown event type `nope_event`: 2 times" in err
     assert len({d["stage"] for d in decisions}) >= 2
+
+
+def test_accounts_file_and_a_disagreeing_profile_on_spark(spark: Any, tmp_path: Path) -> None:
+    """`--accounts` on Spark: the accounts file's profiles win over none, a lead whose
+    account_profile disagrees is rejected (E715) as the Python engine rejects it, and its
+    colleagues are decided without it; CSV output too."""
+    lines, as_of = _accounts(60)
+    rows = [orjson.loads(line) for line in lines]
+    accounts = tmp_path / "accounts.jsonl"
+    accounts.write_bytes(
+        orjson.dumps({"id": "A-0", "profile": {"target": True, "employees": 5000}}) + b"\n"
+    )
+    members = [row for row in rows if row.get("account") == "A-0"]
+    members[-1]["account_profile"] = {"target": False}
+    journeys = tmp_path / "abm.jsonl"
+    journeys.write_bytes(b"".join(orjson.dumps(row) + b"\n" for row in rows))
+    when = from_seconds(as_of).strftime("%Y-%m-%dT%H:%M:%SZ")
+    policy = str(ROOT / "policies" / "abm.mql")
+    for suffix in (".jsonl", ".csv"):
+        python, on_spark = _both(
+            tmp_path, policy, str(journeys), "--accounts", str(accounts), "--as-of", when,
+            suffix=suffix,
+        )  # fmt: skip
+        assert on_spark == python
+        code, _, err, output = python
+        assert code == 1 and "error[E715]" in err
+        assert output is not None and members[-1]["id"].encode() not in output
 
 
 def test_recycling_runs_on_spark(spark: Any, tmp_path: Path) -> None:

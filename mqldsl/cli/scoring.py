@@ -188,6 +188,12 @@ def _handoff(
     show_default=True,
     help="The events table (may be db.table).",
 )
+@click.option(
+    "--accounts-table",
+    default="accounts",
+    show_default=True,
+    help="The accounts table of a policy with accounts (may be db.table).",
+)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the query to FILE.")
 def sql_command(
     policy: str,
@@ -196,6 +202,7 @@ def sql_command(
     assignments: tuple[str, ...],
     leads_table: str,
     events_table: str,
+    accounts_table: str,
     output: str | None,
 ) -> None:
     """Print the SQL query that decides every lead of POLICY in a warehouse.
@@ -205,7 +212,9 @@ def sql_command(
     `score_<name>` column per score, disqualified (the reasons, in declared
     order), queue, sla, due, one `entered_<stage>` column per stage, and the
     policy (policy_version, policy_sha256, policy_params). It gives the same
-    decisions as `mqldsl score` (see docs/sql.md).
+    decisions as `mqldsl score` (see docs/sql.md). A policy with accounts also
+    reads `leads.account` and `accounts(id, <account fields>)`, and returns
+    `account` and one `account_score_<name>` column per account score.
     """
     from mqldsl.io.files import write_output
     from mqldsl.warehouse.scoring import policy_sql, require_sql
@@ -216,7 +225,9 @@ def sql_command(
     when = as_of_or_now(as_of)
     values = params(model, assignments)
     with reported():
-        data = policy_sql(model, when, values, dialect, leads_table, events_table).encode()
+        data = policy_sql(
+            model, when, values, dialect, leads_table, events_table, accounts_table
+        ).encode()
         write_output(output, lambda sink: sink.write(data))
 
 

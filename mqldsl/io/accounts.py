@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -184,40 +184,64 @@ class AccountGrouper:
         # A lead whose account profile disagreed has been rejected: nothing to yield.
 
     def _resolve(self, account: str) -> None:
-        """Settle one account: its profile (the accounts file's, or its leads' where they
-        agree), its members, and each member with its colleagues."""
+        """Settle one account: its profile, its members, each member with its colleagues."""
         members = self._members.pop(account)
-        record = self.accounts.get(account)
-        # An empty profile (in the accounts file or on a lead) says nothing: no conflict.
-        profile: Mapping[str, Any] | None = record.profile if record and record.profile else None
-        place = record.place if record is not None else None
-        kept: list[Lead] = []
-        for lead, line in members:
-            given = lead.account_profile
-            if given:
-                if profile is None:
-                    profile, place = given, f"{self.file} line {line}"
-                elif dict(given) != dict(profile):
-                    self.report.reject(
-                        self.file,
+        resolved, rejected = resolve_account(
+            account, members, self.accounts.get(account), self.file
+        )
+        for line, message, code, hint in rejected:
+            self.report.reject(self.file, line, message, code, hint=hint)
+        for original, lead, _ in resolved:
+            self._resolved[id(original)] = lead
+
+
+Rejection = tuple[int, str, str, str]  # line, message, code, hint
+
+
+def resolve_account(
+    account: str,
+    members: Sequence[tuple[Lead, int]],
+    record: AccountRecord | None,
+    file: str,
+) -> tuple[list[tuple[Lead, Lead, int]], list[Rejection]]:
+    """One account settled (SPEC §9): its profile (the accounts file's ``record``, or its
+    leads' where they agree) and each member with that profile and its colleagues.
+    ``members`` are the account's leads with their lines, in input order. Returns each
+    kept member (as given, resolved, its line) and the rejected ones (E715)."""
+    # An empty profile (in the accounts file or on a lead) says nothing: no conflict.
+    profile: Mapping[str, Any] | None = record.profile if record and record.profile else None
+    place = record.place if record is not None else None
+    kept: list[tuple[Lead, int]] = []
+    rejected: list[Rejection] = []
+    for lead, line in members:
+        given = lead.account_profile
+        if given:
+            if profile is None:
+                profile, place = given, f"{file} line {line}"
+            elif dict(given) != dict(profile):
+                rejected.append(
+                    (
                         line,
                         f"account `{account}`: this lead's account_profile differs from the one "
                         f"at {place}",
                         "E715",
-                        hint="give one profile per account (or leave it to the accounts file)",
+                        "give one profile per account (or leave it to the accounts file)",
                     )
-                    continue
-            kept.append(lead)
-        final = dict(profile or {})
-        for lead in kept:
-            colleagues = tuple(
-                dataclasses.replace(other, account_profile=final)
-                for other in kept
-                if other is not lead
-            )
-            self._resolved[id(lead)] = dataclasses.replace(
-                lead, account_profile=final, colleagues=colleagues
-            )
+                )
+                continue
+        kept.append((lead, line))
+    final = dict(profile or {})
+    resolved = []
+    for lead, line in kept:
+        colleagues = tuple(
+            dataclasses.replace(other, account_profile=final)
+            for other, _ in kept
+            if other is not lead
+        )
+        resolved.append(
+            (lead, dataclasses.replace(lead, account_profile=final, colleagues=colleagues), line)
+        )
+    return resolved, rejected
 
 
 def grouped(

@@ -57,6 +57,16 @@ CRMS = {
 }
 
 
+def score_cell(decision: Decision, name: str) -> object:
+    """A CSV cell of score ``name``: a lead score or an account score (SPEC §9), empty
+    when missing."""
+    scores = decision.scores
+    if name not in scores and decision.account_scores is not None:
+        scores = decision.account_scores
+    value = scores[name]
+    return "" if value is None else value
+
+
 class CrmMappingError(ValueError):
     pass
 
@@ -170,7 +180,8 @@ class CrmWriter:
             row = [decision.id, value, HUBSPOT_LEAD_STATUS.get(decision.stage, "")]
         else:
             row = [decision.id, value]
-        scores = [("" if decision.scores[s] is None else decision.scores[s]) for s in self.scores]
+
+        scores = [score_cell(decision, s) for s in self.scores]
         queue = decision.route.queue if decision.route else ""
         self.writer.writerow([*row, *scores, decision.stage, queue, *policy_cells(decision)])
 

@@ -24,7 +24,7 @@ from mqldsl.engine.explanation import Explanation
 from mqldsl.engine.parallel import ordered_map
 from mqldsl.engine.runtime import Decision, Lead, TimelineTooLong
 from mqldsl.io.accounts import grouped, index_accounts, read_accounts
-from mqldsl.io.crm import CrmWriter
+from mqldsl.io.crm import CrmWriter, score_cell
 from mqldsl.io.csvrows import open_input
 from mqldsl.io.decisionlines import DecisionEncoder
 from mqldsl.io.errors import InputProblem, UsageProblem
@@ -78,9 +78,8 @@ class CsvWriter:
         self.writer.writerow(["id", "as_of", "stage", *self.scores, "disqualified", "queue"])
 
     def write(self, decision: Decision) -> None:
-        scores = decision.scores
         row: list[object] = [decision.id, _ENCODER.instant(decision.as_of), decision.stage]
-        row += ["" if scores[s] is None else scores[s] for s in self.scores]
+        row += [score_cell(decision, s) for s in self.scores]
         row += ["; ".join(decision.disqualified), decision.route.queue if decision.route else ""]
         self.writer.writerow(row)
 

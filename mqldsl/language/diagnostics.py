@@ -197,7 +197,6 @@ CODES: dict[str, str] = {
     "W511": "stage that can never be a lead's stage",
     # E6xx what the SQL back end cannot evaluate faithfully (`mqldsl sql`, `--engine duckdb`)
     "E601": "recycling in SQL",
-    "E602": "account fields in SQL",
     "E603": "column name clash in SQL",
     "E604": "hot-event routes in SQL",
 }

@@ -67,10 +67,12 @@ class SqlPolicy:
     as_of: float
     params: dict[str, Any]
     query: exp.Query
-    score_columns: dict[str, str]  # score name -> output column
+    score_columns: dict[str, str]  # lead score name -> output column
     entered_columns: dict[str, str]  # stage (and "disqualified") -> output column
     # stage -> (first entry column, its route's column), with first_entries
     first_columns: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # account score name -> output column (SPEC §9)
+    account_score_columns: dict[str, str] = field(default_factory=dict)
 
     def sql(self, dialect: str = "duckdb", pretty: bool = True) -> str:
         """The query as text in ``dialect``; raises where sqlglot cannot
@@ -89,6 +91,7 @@ def compile_sql(
     *,
     leads_table: str = "leads",
     events_table: str = "events",
+    accounts_table: str = "accounts",
     order_column: str | None = None,
     first_entries: bool = False,
     policy_columns: bool = False,
@@ -110,7 +113,7 @@ def compile_sql(
     values = {name: info.value for name, info in model.params.items()}
     values.update(params or {})
     builder = QueryBuilder(ExpressionCompiler(model, values), as_of, order_column, first_entries)
-    query = builder.build(leads_table, events_table)
+    query = builder.build(leads_table, events_table, accounts_table)
     if policy_columns:
         query = query.select(*stamp_columns(policy_stamp(model, values)), copy=False)
     return SqlPolicy(
@@ -121,6 +124,7 @@ def compile_sql(
         score_columns=builder.score_columns,
         entered_columns=builder.entered_columns,
         first_columns=builder.first_columns,
+        account_score_columns=builder.account_score_columns,
     )
 
 

@@ -119,6 +119,24 @@ class DuckDBEngine:
         """Load Parquet tables exported from a warehouse, validating them in SQL."""
         return self._tables.load_tables(leads, events, report)
 
+    def load_accounts(self, accounts: Mapping[str, Mapping[str, Any]]) -> None:
+        """The account fields of each account (by id), for leads loaded from tables."""
+        self._tables.load_accounts(accounts)
+
+    def _events_read(self) -> str:
+        """A query of the events each lead's timeline is built on, as (lid, the event's
+        columns): its own, and with account scores (SPEC §9) its account's other leads'."""
+        if not self.model.reads_account_scores:
+            return "SELECT lead_id AS lid, * FROM events"
+        group = (
+            "CASE WHEN account IS NULL THEN 'l:' || id ELSE 'a:' || CAST(account AS VARCHAR) END"
+        )
+        return (
+            f"SELECT r.id AS lid, e.* FROM events AS e "
+            f"JOIN (SELECT id, {group} AS gk FROM leads) AS o ON o.id = e.lead_id "
+            f"JOIN (SELECT id, {group} AS gk FROM leads) AS r ON r.gk = o.gk"
+        )
+
     # ------------------------------------------------------------ deciding
 
     def compile(
@@ -147,11 +165,13 @@ class DuckDBEngine:
         """Every loaded lead's decision, in input order. EngineError when a
         lead has more events than the query's packed counters can count."""
         most = self.con.execute(
-            "SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM events GROUP BY lead_id)"
+            "SELECT coalesce(max(n), 0) FROM "
+            f"(SELECT count(*) AS n FROM ({self._events_read()}) GROUP BY lid)"
         ).fetchone()
         if most is not None and most[0] > MAX_COUNT:
+            whose = "an account's leads have" if self.model.reads_account_scores else "a lead has"
             raise EngineError(
-                f"a lead has {most[0]:,} events; the SQL back end counts at most {MAX_COUNT:,} "
+                f"{whose} {most[0]:,} events; the SQL back end counts at most {MAX_COUNT:,} "
                 "per lead: score these journeys with the Python engine"
             )
         long = self.long_timelines(as_of, limit=1, params=params)
@@ -191,11 +211,11 @@ class DuckDBEngine:
         rows = self.con.execute(
             f"""
             WITH sizes AS (
-                SELECT e.lead_id AS lid, 1 + sum({" + ".join(terms)}) AS size,
+                SELECT e.lid AS lid, 1 + sum({" + ".join(terms)}) AS size,
                        count(*) AS n, min({at_us}) AS oldest
-                FROM events AS e
+                FROM ({self._events_read()}) AS e
                 WHERE {age} >= 0 AND e.type IN ({declared})
-                GROUP BY e.lead_id
+                GROUP BY e.lid
             )
             SELECT s.lid, s.size, s.n, s.oldest FROM sizes AS s JOIN leads AS l ON l.id = s.lid
             WHERE s.size > {MAX_INSTANTS} ORDER BY l.{order}
@@ -245,7 +265,8 @@ class DuckDBEngine:
         """Ranges of the input order holding about ``chunk_rows`` leads and
         events each (a lead with more events than that is a chunk of its own)."""
         budget = self.chunk_rows or self._default_chunk_rows()
-        if budget is None:
+        if budget is None or self.model.reads_account_scores:
+            # An account score reads the events of leads anywhere in the input: one run.
             return [(0, -1)]
         total = self.con.execute(
             "SELECT (SELECT count(*) FROM leads) + (SELECT count(*) FROM events)"

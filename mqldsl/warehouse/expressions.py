@@ -7,8 +7,15 @@ event pattern (event type and `where` filter) gets a flag ``p<i>`` on the
 events, each pattern and window a counter ``n<i>``, each `days since` or
 decayed `when` a running maximum of match times ``x<i>``, each decayed `per`
 rule a decayed sum ``k<i>``, each `sum/max/min/avg` a column ``g<i>`` (over the
-aggregated field's values ``v<j>`` on the events). Lead fields are ``f<i>`` (in declared order)
-and scores ``s<i>`` (in dependency order).
+aggregated field's values ``v<j>`` on the events). Lead fields are ``f<i>`` (in declared order),
+account fields ``a<i>`` and scores ``s<i>`` (in dependency order).
+
+In an account score (SPEC §9) a pattern is an *account pattern*: it matches the
+events of all the account's leads (its flag is not limited to the lead's own
+events), its `where` reads the fields of the lead each event belongs to; each
+`count(distinct contact with ...)` and `per contact` rule reads, per contact,
+the latest match in the window ``m<i>``, aggregated over the contacts into a
+count ``c<i>`` or a decayed sum ``kc<i>``.
 
 Every condition compiles to a boolean that is never NULL (SPEC §5): a
 comparison, membership or text test with a NULL operand is
@@ -28,7 +35,6 @@ from sqlglot import exp
 
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.language import ast
-from mqldsl.language.diagnostics import DiagnosticsError
 from mqldsl.language.notation import expr as expr_text
 from mqldsl.warehouse.builders import (
     DAY_US,
@@ -45,7 +51,6 @@ from mqldsl.warehouse.builders import (
     timestamp,
     user_col,
 )
-from mqldsl.warehouse.support import sql_diagnostics
 
 Value = tuple[exp.Expr, bool]  # a SQL value and whether it may be NULL (missing)
 
@@ -85,6 +90,19 @@ class AggregateColumn(NamedTuple):
     whole: bool
 
 
+class ContactRule(NamedTuple):
+    """An aggregate over the account's leads, from each lead's latest match of a pattern in
+    a window (the column ``latest`` of the per-contact step): how many leads have one
+    (``points`` None), or the sum over them of ``points * factor ** floor(age / every_us)``
+    of that latest match (a decayed `per contact` rule). Column ``name``."""
+
+    name: str
+    latest: str
+    points: float | None
+    factor: float
+    every_us: int
+
+
 def _window_us(window: ast.Duration | str | None) -> int | None:
     """A pattern's window in microseconds (None: ever)."""
     return round(window.seconds * US) if isinstance(window, ast.Duration) else None
@@ -97,8 +115,16 @@ class ExpressionCompiler:
     def __init__(self, model: CheckedPolicy, params: Mapping[str, Any]) -> None:
         self.model = model
         self.params = params
-        # (event, `where` as text) -> (index, event, where)
-        self.patterns: dict[tuple[str | None, str], tuple[int, str | None, ast.Expr | None]] = {}
+        # (account pattern, event, `where` as text) -> (index, event, where, account pattern)
+        self.patterns: dict[
+            tuple[bool, str | None, str], tuple[int, str | None, ast.Expr | None, bool]
+        ] = {}
+        # Whether the expressions being compiled belong to an account score (SPEC §9): their
+        # patterns match the events of all the account's leads.
+        self.account = False
+        # (pattern, window) -> the column of each contact's latest match in the window
+        self.contact_latest: dict[tuple[int, int | None], str] = {}
+        self.contact_rules: list[ContactRule] = []
         self.counters: dict[tuple[int, int | None], Counter] = {}  # (pattern, window) -> counter
         self.latest: dict[int, str] = {}  # pattern -> column of its latest match time
         self.decayed: list[DecayedRule] = []
@@ -108,6 +134,7 @@ class ExpressionCompiler:
         # change (`days since` grows with time): then every instant counts.
         self.continuous = False
         self.field_index = {name: i for i, name in enumerate(model.fields)}
+        self.account_index = {name: i for i, name in enumerate(model.account_fields)}
         self.score_index = {name: i for i, name in enumerate(model.score_order)}
         self.event_field_kind: dict[str, str] = {}
         for event in model.events.values():
@@ -119,11 +146,41 @@ class ExpressionCompiler:
     # ------------------------------------------------------------ registries
 
     def pattern(self, event: str | None, where: ast.Expr | None) -> int:
-        """The index of an event pattern (registered on first use)."""
-        key = (event, expr_text(where) if where is not None else "")
+        """The index of an event pattern (registered on first use); in an account score,
+        of an account pattern."""
+        key = (self.account, event, expr_text(where) if where is not None else "")
         if key not in self.patterns:
-            self.patterns[key] = (len(self.patterns), event, where)
+            self.patterns[key] = (len(self.patterns), event, where, self.account)
         return self.patterns[key][0]
+
+    def contacts(
+        self,
+        pattern: ast.Pattern,
+        points: float | None = None,
+        decay: ast.DecayOption | None = None,
+    ) -> exp.Column:
+        """The column of how many of the account's leads match ``pattern`` in its window, or
+        (with ``points`` and ``decay``) of a decayed `per contact` rule's sum."""
+        index = self.pattern(pattern.event, pattern.where)
+        key = (index, _window_us(pattern.window))
+        if key not in self.contact_latest:
+            self.contact_latest[key] = f"m{len(self.contact_latest)}"
+        latest = self.contact_latest[key]
+        if points is None or decay is None:
+            for rule in self.contact_rules:
+                if rule.latest == latest and rule.points is None:
+                    return col(rule.name)
+            rule = ContactRule(f"c{len(self.contact_rules)}", latest, None, 1.0, 1)
+        else:
+            rule = ContactRule(
+                f"kc{len(self.contact_rules)}",
+                latest,
+                points,
+                1.0 - float(decay.percent) / 100.0,
+                round(decay.every.seconds * US),
+            )
+        self.contact_rules.append(rule)
+        return col(rule.name)
 
     def counter(self, pattern: ast.Pattern) -> exp.Column:
         """The column that counts the pattern's matches in its window."""
@@ -185,6 +242,14 @@ class ExpressionCompiler:
     def score(self, name: str) -> exp.Expr:
         """The unrounded value of score ``name`` at instant t."""
         score = self.model.scores[name].node
+        saved = self.account
+        self.account = score.on_account
+        try:
+            return self._score(score)
+        finally:
+            self.account = saved
+
+    def _score(self, score: ast.Score) -> exp.Expr:
         if score.formula is not None:
             value, _ = self.value(score.formula)
             return double(value)
@@ -193,7 +258,17 @@ class ExpressionCompiler:
         for rule in score.rules or ():
             points = num(rule.points)
             part: exp.Expr
-            if isinstance(rule, ast.PerRule):
+            if isinstance(rule, ast.PerRule) and rule.per_contact:
+                # P for each of the account's leads with a match (SPEC §9); with decay,
+                # each lead's P decays by the age of its latest match.
+                if decay is None:
+                    part = exp.Mul(this=points, expression=self.contacts(rule.pattern))
+                else:
+                    part = self.contacts(rule.pattern, float(rule.points), decay)
+                if rule.max is not None:
+                    limit = float(rule.max)
+                    part = least(greatest(part, num(-limit)), num(limit))
+            elif isinstance(rule, ast.PerRule):
                 if decay is None:
                     part = exp.Mul(this=points, expression=self.counter(rule.pattern))
                 else:
@@ -273,6 +348,8 @@ class _Values(ast.Visitor[Value]):
             if c.event_field_kind.get(ref.name) in ("int", "number"):
                 column = double(column)
             return column, True
+        if ref.kind == "account_field":
+            return col(f"a{c.account_index[ref.name]}", "lf" if self.in_event else None), True
         if ref.kind == "param":
             return c.literal(c.params[ref.name]), False
         if ref.kind == "score":
@@ -306,9 +383,16 @@ class _Values(ast.Visitor[Value]):
         micros = micros_between(latest, col("t"))
         return exp.Div(this=double(micros), expression=num(float(DAY_US))), True
 
-    def visit_AccountRef(self, node: ast.AccountRef) -> Value:  # pragma: no cover
-        # Refused by sql_diagnostics before compiling.
-        raise DiagnosticsError(sql_diagnostics(self.c.model), self.c.model.source)
+    def visit_ContactCount(self, node: ast.ContactCount) -> Value:
+        return self.c.contacts(node.pattern), False
+
+    def visit_AccountRef(self, node: ast.AccountRef) -> Value:
+        # `account.SCORE` (the account score at t) or `account.FIELD` (SPEC §9).
+        c = self.c
+        ref = c.model.refs.get(id(node))
+        if ref is not None and ref.kind == "score":
+            return col(f"s{c.score_index[ref.name]}"), True
+        return col(f"a{c.account_index[node.field]}", "lf" if self.in_event else None), True
 
     def _condition(
         self,

@@ -77,7 +77,10 @@ class QueryBuilder:
         ]
         self.previous = "inst"  # the CTE that holds the latest score
         self.stage_ids: list[tuple[int, str]] = [(-1, DISQUALIFIED), *enumerate(self.names)]
-        self.score_columns = {name: f"score_{name}" for name in model.scores}
+        self.score_columns = {name: f"score_{name}" for name in model.lead_scores}
+        self.account_score_columns = {
+            name: f"account_score_{name}" for name in model.account_scores
+        }
         self.entered_columns = {stage: f"entered_{stage}" for _, stage in self.stage_ids}
         self.first_columns: dict[str, tuple[str, str]] = (
             {stage: (f"first_{stage}", f"first_route_{stage}") for stage in self.names}
@@ -85,10 +88,12 @@ class QueryBuilder:
             else {}
         )
 
-    def build(self, leads_table: str, events_table: str) -> exp.Select:
-        """The whole query over the two tables."""
+    def build(
+        self, leads_table: str, events_table: str, accounts_table: str = "accounts"
+    ) -> exp.Select:
+        """The whole query over the tables."""
         timeline = Timeline(self.c, self.as_of_sql, self.order_column)
-        self.ctes += timeline.steps(leads_table, events_table)
+        self.ctes += timeline.steps(leads_table, events_table, accounts_table)
         self._score_ctes()
         self._judged_cte()
         self._staged_cte()
@@ -258,6 +263,8 @@ class QueryBuilder:
         decided_columns: list[exp.Expr] = [col("lid")]
         if self.order_column is not None:
             decided_columns.append(exp.alias_(exp.Max(this=col("ord")), "ord"))
+        if self.model.uses_accounts:
+            decided_columns.append(exp.alias_(exp.Max(this=col("acc")), "acc"))
         decided_columns.append(exp.alias_(at_end(col("lab")), "lab"))
         decided_columns += [
             exp.alias_(at_end(col(f"s{self.c.score_index[n]}")), f"s{self.c.score_index[n]}")
@@ -364,14 +371,16 @@ class QueryBuilder:
             return case(whens)
 
         live = exp.GTE(this=col("lab"), expression=exp.Literal.number(0))
-        output: list[exp.Expr] = [
-            exp.alias_(col("lid"), "id"),
+        output: list[exp.Expr] = [exp.alias_(col("lid"), "id")]
+        if self.model.uses_accounts:
+            output.append(exp.alias_(col("acc"), "account"))
+        output += [
             exp.alias_(self.as_of_sql.copy(), "as_of"),
             exp.alias_(stage_name, "stage"),
         ]
         output += [
             exp.alias_(col(f"s{self.c.score_index[name]}"), column, quoted=True)
-            for name, column in self.score_columns.items()
+            for name, column in (self.score_columns | self.account_score_columns).items()
         ]
         output.append(exp.alias_(disqualified, "disqualified"))
         output.append(

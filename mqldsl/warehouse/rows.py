@@ -32,6 +32,11 @@ class RowReader:
         self.as_of = compiled.as_of
         self.policy = policy_stamp(compiled.model, compiled.params)
         self.scores = [(name, position[col]) for name, col in compiled.score_columns.items()]
+        self.accounts = compiled.model.uses_accounts
+        self.account_scores = [
+            (name, position[col]) for name, col in compiled.account_score_columns.items()
+        ]
+        self.i_account = position.get("account")
         self.entered = [(stage, position[col]) for stage, col in compiled.entered_columns.items()]
         self.firsts = [
             (stage, position[at], position[route])
@@ -80,6 +85,10 @@ class RowReader:
             route=route,
             entered=entered,
             policy=self.policy,
+            account_scores={name: round_score(row[i]) for name, i in self.account_scores}
+            if self.accounts
+            else None,
+            account=row[self.i_account] if self.i_account is not None else None,
         )
         first = {
             name: (_seconds(row[a]), int(row[r]))

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from mqldsl.analysis.model import CheckedPolicy
+from mqldsl.io.accounts import read_accounts
 from mqldsl.io.crm import crm_stages
 from mqldsl.io.errors import InputProblem, UsageProblem
 from mqldsl.io.files import write_output
@@ -146,19 +147,17 @@ def score(model: CheckedPolicy, request: ScoreRequest) -> ScoreOutcome:
     """
     table = _table(model, request)
     report = ReadReport()
+    if request.options.accounts is not None and not model.uses_accounts:
+        raise UsageProblem(
+            "--accounts: the policy declares no account fields or account scores, so an "
+            "accounts file would change nothing"
+        )
     if request.engine == "duckdb":
         require_sql(model)
         evaluated = write_output(
             request.output, lambda sink: score_duckdb(model, request, sink, report, table)
         )
         return ScoreOutcome(evaluated, report)
-    if request.engine != "python" and request.options.accounts is not None:
-        raise UsageProblem("--accounts works with the Python engine (the default)")
-    if request.engine == "spark" and model.uses_accounts:
-        raise UsageProblem(
-            "--engine spark does not group leads by account yet: score a policy with accounts "
-            "with the Python engine (the default)"
-        )
     if request.engine == "spark":
         from mqldsl.warehouse.spark_engine import score_spark
 
@@ -207,10 +206,15 @@ def score_duckdb(
             leads_table = request.leads_table
             if leads_table is not None and not leads_table.lower().endswith(".csv"):
                 engine.load_tables(leads_table, request.events, report)
+                if options.accounts is not None:
+                    records = read_accounts(options.accounts, model, report)
+                    engine.load_accounts({k: r.profile for k, r in records.items()})
             else:
                 source = leads_table if leads_table is not None else request.journeys
                 assert source is not None
-                engine.load_leads(read_leads(model, source, request.events, report))
+                engine.load_leads(
+                    read_leads(model, source, request.events, report, options.accounts)
+                )
             engine.drop_long_timelines(options.as_of, report, leads_table or request.journeys or "")
             decided = engine.decide(options.as_of, options.params)
         except (EngineError, duckdb.Error) as exc:
@@ -254,12 +258,13 @@ def policy_sql(
     dialect: str = "duckdb",
     leads_table: str = "leads",
     events_table: str = "events",
+    accounts_table: str = "accounts",
 ) -> str:
     """The SQL query (with a final `;` and newline) that decides every lead
     of ``model`` in a warehouse, in ``dialect``, reading the named tables
-    (NAME or SCHEMA.NAME). Raises :class:`SqlUnsupported`,
-    :class:`UsageProblem` for a bad table name and :class:`InputProblem`
-    when sqlglot cannot write the dialect."""
+    (NAME or SCHEMA.NAME; ``accounts_table`` for a policy with accounts).
+    Raises :class:`SqlUnsupported`, :class:`UsageProblem` for a bad table
+    name and :class:`InputProblem` when sqlglot cannot write the dialect."""
     import sqlglot
 
     from mqldsl.language.diagnostics import DiagnosticsError
@@ -267,7 +272,12 @@ def policy_sql(
 
     require_sql(model)
     tables: list[sqlglot.exp.Table] = []
-    for name, option in ((leads_table, "--leads-table"), (events_table, "--events-table")):
+    named = [
+        (leads_table, "--leads-table"),
+        (events_table, "--events-table"),
+        (accounts_table, "--accounts-table"),
+    ]
+    for name, option in named:
         try:
             table = sqlglot.exp.to_table(name)
         except sqlglot.errors.SqlglotError:  # a parse error, or a quote never closed
@@ -286,6 +296,7 @@ def policy_sql(
             params,
             leads_table=tables[0].sql(dialect=dialect),
             events_table=tables[1].sql(dialect=dialect),
+            accounts_table=tables[2].sql(dialect=dialect),
             policy_columns=True,
         )
         return compiled.sql(dialect) + ";\n"

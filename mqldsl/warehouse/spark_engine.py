@@ -17,6 +17,12 @@ Reading keeps the Python engine's reporting, message for message:
   Python engine stops with ``--max-errors``.
 * A leads CSV with its events CSV: read and validated on the driver (the
   records of a lead span both files); the leads go to the executors pickled.
+* A policy with accounts (SPEC §9): the driver reads and validates the leads
+  (as for a CSV), each keyed by its account (a lead without one is a group of
+  its own); Spark groups them by that key (a shuffle), and each group is
+  settled on an executor as :func:`mqldsl.io.accounts.resolve_account` settles
+  it for the Python engine (the accounts file's profile or the leads' own, the
+  same E715 rejections), then each lead is decided with its colleagues.
 
 The output is the Python engine's, byte for byte: the same JSON lines (or CSV
 rows), in input order, with the same summary.
@@ -40,15 +46,23 @@ from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.evaluator import Evaluator
 from mqldsl.engine.explain import explain
 from mqldsl.engine.runtime import Lead, TimelineTooLong
+from mqldsl.io.accounts import AccountRecord, read_accounts, resolve_account
 from mqldsl.io.csvrows import open_input
 from mqldsl.io.errors import InputProblem
-from mqldsl.io.journeys import JourneyReader, ReadReport, RecordError, json_problem
+from mqldsl.io.journeys import (
+    JourneyReader,
+    ReadReport,
+    RecordError,
+    check_events_option,
+    json_problem,
+)
 from mqldsl.io.scoring import ScoreOptions, TableFormat, decision_line, read_leads, write_table
 from mqldsl.language.includes import reader_of
 
 # What an executor sends back for one input record.
 OUTPUT_SCHEMA = "n long, kind string, id string, payload binary, ignored binary"
 _OK, _REJECTED, _TOO_LONG = "ok", "rejected", "too long"
+_IN_ACCOUNT = "rejected in its account"  # payload: [code, message, hint, line] as JSON
 
 
 @dataclass(frozen=True)
@@ -282,6 +296,75 @@ def spark_problem(exc: Exception) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def account_decider(
+    job: SparkJob, accounts: dict[str, AccountRecord], file: str
+) -> Callable[[Any], Any]:
+    """The function `applyInPandas` runs on the leads of one account (columns ``n``, the
+    lead's place in the input, ``line``, the line the reader reports it at, and ``record``,
+    the pickled lead): the account settled as the Python engine settles it, then each lead
+    decided with its colleagues; rows of :data:`OUTPUT_SCHEMA`."""
+
+    def decide(frame: Any) -> Any:
+        import pandas as pd
+
+        members = sorted(
+            (int(n), int(line), pickle.loads(record))
+            for n, line, record in zip(frame["n"], frame["line"], frame["record"], strict=True)
+        )
+        rows: list[tuple[int, str, str | None, bytes, bytes]] = []
+        order = {id(lead): n for n, _, lead in members}
+        account = members[0][2].account
+        if account is None:  # a lead without an account: an account of its own
+            resolved = [(lead, lead, line) for _, line, lead in members]
+        else:
+            leads = [(lead, line) for _, line, lead in members]
+            resolved, rejected = resolve_account(account, leads, accounts.get(account), file)
+            kept = {id(original) for original, _, _ in resolved}
+            dropped = [(n, lead) for n, _, lead in members if id(lead) not in kept]
+            for (n, lead), (line, message, code, hint) in zip(dropped, rejected, strict=True):
+                payload = orjson.dumps([code, message, hint, line])
+                rows.append((n, _IN_ACCOUNT, lead.id, payload, b""))
+        for original, lead, _ in resolved:
+            rows.append((order[id(original)], *decide_lead(job, lead)))
+        return pd.DataFrame(rows, columns=["n", "kind", "id", "payload", "ignored"])
+
+    return decide
+
+
+def _account_rows(
+    session: Any,
+    job: SparkJob,
+    leads: Iterable[tuple[Lead, int]],
+    accounts: dict[str, AccountRecord],
+    file: str,
+) -> Iterator[Any]:
+    """The executors' rows for a policy with accounts, in input order: the leads (each with
+    the line the reader reports it at) read on the driver, grouped by account in Spark."""
+    records = []
+    for n, (lead, line) in enumerate(leads):
+        key = f"l:{lead.id}" if lead.account is None else f"a:{lead.account}"
+        records.append((n, line, key, pickle.dumps(lead)))
+    frame = session.createDataFrame(records, "n long, line long, gk string, record binary")
+    with warnings.catch_warnings():  # pyspark warns of pandas versions it has not tried
+        warnings.simplefilter("ignore", FutureWarning)
+        decided = frame.groupBy("gk").applyInPandas(
+            account_decider(job, accounts, file), OUTPUT_SCHEMA
+        )
+    return iter(decided.orderBy("n").toLocalIterator())
+
+
+def _read_numbered(
+    model: CheckedPolicy, journeys: str, events: str | None, report: ReadReport
+) -> Iterator[tuple[Lead, int]]:
+    """The valid leads of a JSON Lines file or a leads CSV, each with its line (as
+    :func:`mqldsl.io.scoring.read_leads` numbers them), not yet grouped by account."""
+    check_events_option(journeys, events)
+    reader = JourneyReader(model, report)
+    is_csv = Path(journeys).suffix.lower() == ".csv"
+    for lead in reader.read_csv(journeys, events) if is_csv else reader.read_jsonl(journeys):
+        yield lead, reader.line
+
+
 def _decided_rows(
     session: Any, job: SparkJob, records: list[tuple[int, bytes]], leads: bool
 ) -> Iterator[Any]:
@@ -327,7 +410,20 @@ def score_spark(
     except OSError:
         size = 0  # the readers report an unreadable input with its own message
     session = spark_session(size)
-    if leads_table is not None:
+    if model.uses_accounts:
+        # Read (and the accounts file) on the driver, grouped by account in Spark.
+        if leads_table is not None:
+            from mqldsl.warehouse.spark_tables import table_leads
+
+            journeys = leads_table
+            found = table_leads(model, leads_table, events, options.as_of, report)
+            numbered: Iterable[tuple[Lead, int]] = ((lead, 0) for lead in found)
+        else:
+            numbered = _read_numbered(model, journeys, events, report)
+        records = read_accounts(options.accounts, model, report) if options.accounts else {}
+        rows = _account_rows(session, job, numbered, records, journeys)
+        total = 0
+    elif leads_table is not None:
         from mqldsl.warehouse.spark_tables import table_leads
 
         journeys = leads_table
@@ -389,6 +485,10 @@ def _collect(
             code, column, reason = payload.decode().split("\t", 2)
             report.reject(journeys, number, reason, code, int(column))
             continue
+        if kind == _IN_ACCOUNT:
+            code, reason, hint, line = orjson.loads(payload)
+            report.reject(journeys, line, reason, code, hint=hint)
+            continue
         assert lead_id is not None
         seen.add(lead_id)
         if kind == _TOO_LONG:
@@ -404,6 +504,7 @@ def _collect(
 __all__ = [
     "OUTPUT_SCHEMA",
     "SparkJob",
+    "account_decider",
     "arrow_decider",
     "decide_lead",
     "decide_line",

@@ -61,11 +61,14 @@ def table_leads(
                 if name in info.fields and value is not None
             }
             by_lead.setdefault(lead_id, []).append(Event(at_us / 1_000_000, kind, fields))
+        # The lead's account (SPEC §9): grouped, with the accounts file, by the caller.
+        account = "account" if model.uses_accounts else "NULL"
         cursor = engine.con.execute(
-            f"SELECT id{''.join(', ' + quote(n) for n in names)} FROM leads ORDER BY {quote(ORDER)}"
+            f"SELECT id, {account}{''.join(', ' + quote(n) for n in names)} FROM leads "
+            f"ORDER BY {quote(ORDER)}"
         )
         while rows := cursor.fetchmany(10_000):
-            for lead_id, *values in rows:
+            for lead_id, account_id, *values in rows:
                 profile = {
                     name: runtime_value(value, model.fields[name].type)
                     for name, value in zip(names, values, strict=True)
@@ -74,6 +77,7 @@ def table_leads(
                 ordered = sorted(by_lead.get(lead_id, []), key=lambda e: (e.at, e.type))
                 yield Lead(
                     id=lead_id,
+                    account=account_id,
                     profile=profile,
                     events=tuple(
                         Event(e.at, e.type, e.fields, index) for index, e in enumerate(ordered)

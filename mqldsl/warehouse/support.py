@@ -1,13 +1,11 @@
 """What the SQL back end cannot evaluate faithfully, as coded diagnostics:
-recycling (E601), account fields (E602), field names that clash with the
-tables' own columns or with each other in the one events table (E603), and
-hot-event routes (E604)."""
+recycling (E601), field names that clash with the tables' own columns or with
+each other in the one events table (E603), and hot-event routes (E604). (E602, account fields
+and account scores, is no longer given: the SQL back end computes them.)"""
 
 from __future__ import annotations
 
 from mqldsl.analysis.model import CheckedPolicy
-from mqldsl.language import ast
-from mqldsl.language.ast import walk
 from mqldsl.language.diagnostics import Diagnostic, error
 
 RESERVED_EVENT_COLUMNS = ("lead_id", "type", "at")  # the events table's own columns
@@ -39,29 +37,6 @@ def sql_diagnostics(model: CheckedPolicy) -> list[Diagnostic]:
                     "policy with the Python engine (the default)",
                 )
             )
-    for name in model.account_scores:
-        found.append(
-            error(
-                "E602",
-                f"the SQL back end does not compute account scores (`{name}`)",
-                model.scores[name].node.span,
-                "an account score reads the events of all the account's leads; score this "
-                "policy with the Python engine (the default)",
-            )
-        )
-    for node in _all_expressions(model):
-        for part in walk(node):
-            if isinstance(part, ast.AccountRef) and part.field in model.account_scores:
-                continue  # reported with its score above
-            if isinstance(part, ast.AccountRef):
-                found.append(
-                    error(
-                        "E602",
-                        f"`account.{part.field}` has no column in the SQL tables",
-                        part.span,
-                        "account fields are read from journeys by the Python engine only",
-                    )
-                )
     for name, info in model.fields.items():
         if name == "id":
             found.append(
@@ -70,6 +45,26 @@ def sql_diagnostics(model: CheckedPolicy) -> list[Diagnostic]:
                     "a lead field named `id` clashes with the leads table's `id` column",
                     info.node.span,
                     "rename the field (for example `external_id`)",
+                )
+            )
+        if name == "account" and model.uses_accounts:
+            found.append(
+                error(
+                    "E603",
+                    "a lead field named `account` clashes with the leads table's `account` "
+                    "column (the lead's account, SPEC §9)",
+                    info.node.span,
+                    "rename the field (for example `account_name`)",
+                )
+            )
+    for name, info in model.account_fields.items():
+        if name == "id":
+            found.append(
+                error(
+                    "E603",
+                    "an account field named `id` clashes with the accounts table's `id` column",
+                    info.node.span,
+                    "rename the field (for example `account_number`)",
                 )
             )
     seen: dict[str, tuple[str, str]] = {}
@@ -110,21 +105,3 @@ def _column_kind(kind: str) -> str:
     if kind == "set":
         return "a set"
     return f"a {kind}"
-
-
-def _all_expressions(model: CheckedPolicy) -> list[ast.Expr]:
-    """Every expression of the policy: score formulas and rules, stage,
-    disqualifier, route and recycle conditions."""
-    nodes: list[ast.Expr] = []
-    for info in model.scores.values():
-        score = info.node
-        if score.formula is not None:
-            nodes.append(score.formula)
-        for rule in score.rules or ():
-            nodes.append(rule.condition if isinstance(rule, ast.WhenRule) else rule.pattern)
-    nodes += [s.condition for s in model.stages.stages if s.condition is not None]
-    nodes += [d.condition for d in model.disqualifiers]
-    nodes += [r.condition for r in model.routes if r.condition is not None]
-    nodes += [r.on for r in model.routes if r.on is not None]
-    nodes += [r.condition for r in model.recycles]
-    return nodes

@@ -14,6 +14,14 @@ typed column per field of the policy, loaded in one of two ways:
 
 Either way the ``leads`` table keeps the input order in its column
 :data:`ORDER`.
+
+A policy with account fields or account scores (SPEC §9) adds an ``account``
+column to ``leads`` and an ``accounts`` table (``id`` and one column per
+account field). From journeys, the leads come grouped by the Python reader
+(:mod:`mqldsl.io.accounts`: the accounts file, the leads' `account_profile`,
+the same rejections), and each account's resolved fields make one row. With
+Parquet tables, the leads table's ``account`` column names the account and
+the accounts file (``--accounts``) gives the fields.
 """
 
 from __future__ import annotations
@@ -98,11 +106,18 @@ class InputTables:
         fields = ", ".join(
             f"{quote(name)} {_sql_type(info.type)}" for name, info in self.model.fields.items()
         )
+        account = ", account VARCHAR" if self.model.uses_accounts else ""
         self.con.execute(
-            f"CREATE OR REPLACE TABLE leads (id VARCHAR, {quote(ORDER)} BIGINT"
+            f"CREATE OR REPLACE TABLE leads (id VARCHAR, {quote(ORDER)} BIGINT{account}"
             + (f", {fields}" if fields else "")
             + ")"
         )
+        if self.model.uses_accounts:
+            account_fields = "".join(
+                f", {quote(name)} {_sql_type(info.type)}"
+                for name, info in self.model.account_fields.items()
+            )
+            self.con.execute(f"CREATE OR REPLACE TABLE accounts (id VARCHAR{account_fields})")
         event_fields = ", ".join(
             f"{quote(name)} {_sql_type(info.type)}"
             for name, info in event_columns(self.model).items()
@@ -119,12 +134,25 @@ class InputTables:
         self.create()
         lead_path = Path(self.folder) / "leads.jsonl"
         event_path = Path(self.folder) / "events.jsonl"
+        account_path = Path(self.folder) / "accounts.jsonl"
         count = 0
-        with open(lead_path, "wb") as lead_out, open(event_path, "wb") as event_out:
+        accounts: set[str] = set()
+        with (
+            open(lead_path, "wb") as lead_out,
+            open(event_path, "wb") as event_out,
+            open(account_path, "wb") as account_out,
+        ):
             for lead in leads:
                 row = {name: _plain(value) for name, value in lead.profile.items()}
                 row["id"] = lead.id
                 row[ORDER] = count
+                if self.model.uses_accounts:
+                    row["account"] = lead.account
+                    if lead.account is not None and lead.account not in accounts:
+                        # Every lead of an account carries the account's one resolved profile.
+                        accounts.add(lead.account)
+                        fields = {k: _plain(v) for k, v in lead.account_profile.items()}
+                        account_out.write(orjson.dumps({**fields, "id": lead.account}) + b"\n")
                 lead_out.write(orjson.dumps(row) + b"\n")
                 for event in lead.events:
                     item = {name: _plain(value) for name, value in event.fields.items()}
@@ -135,12 +163,22 @@ class InputTables:
                 count += 1
         self._insert_json("leads", lead_path, self._lead_json_columns())
         self._insert_json("events", event_path, self._event_json_columns(), events=True)
+        if self.model.uses_accounts:
+            self._insert_json("accounts", account_path, self._account_json_columns())
         lead_path.unlink()
         event_path.unlink()
+        account_path.unlink()
         return count
+
+    def _account_json_columns(self) -> dict[str, str]:
+        columns = {"id": "VARCHAR"}
+        columns.update({name: _sql_type(i.type) for name, i in self.model.account_fields.items()})
+        return columns
 
     def _lead_json_columns(self) -> dict[str, str]:
         columns = {"id": "VARCHAR", ORDER: "BIGINT"}
+        if self.model.uses_accounts:
+            columns["account"] = "VARCHAR"
         columns.update({name: _sql_type(i.type) for name, i in self.model.fields.items()})
         return columns
 
@@ -163,6 +201,17 @@ class InputTables:
             f"{literal(str(path))}, format = 'newline_delimited', columns = {spec})"
         )
 
+    def load_accounts(self, accounts: Mapping[str, Mapping[str, Any]]) -> None:
+        """Fill the ``accounts`` table: each account's fields, by account id (the records
+        of an accounts file, :func:`mqldsl.io.accounts.read_accounts`)."""
+        path = Path(self.folder) / "accounts.jsonl"
+        with open(path, "wb") as out:
+            for account_id, profile in accounts.items():
+                fields = {k: _plain(v) for k, v in profile.items()}
+                out.write(orjson.dumps({**fields, "id": account_id}) + b"\n")
+        self._insert_json("accounts", path, self._account_json_columns())
+        path.unlink()
+
     def load_tables(self, leads: str, events: str | None, report: ReadReport) -> int:
         """Load Parquet tables exported from a warehouse, validating them in
         SQL (rejected rows go to ``report``); the number of leads loaded."""
@@ -176,8 +225,9 @@ class InputTables:
             report.reject(leads, int(rn), str(problem), _code(str(problem)))
         report.read += self.con.execute("SELECT count(*) FROM checked_leads").fetchone()[0]  # type: ignore[index]
         names = [quote(n) for n in self.model.fields]
+        account = ", account" if self.model.uses_accounts else ""
         self.con.execute(
-            f"INSERT INTO leads SELECT id, rn{''.join(', ' + n for n in names)} "
+            f"INSERT INTO leads SELECT id, rn{account}{''.join(', ' + n for n in names)} "
             "FROM checked_leads WHERE problem IS NULL"
         )
         if events is not None:
@@ -205,6 +255,14 @@ class InputTables:
             "THEN 'duplicate id `' || CAST(id AS VARCHAR) || '`'"
         )
         problem_sql = " ".join(checks) + " END"
+        if self.model.uses_accounts:
+            # The lead's account (SPEC §9); none when the table has no `account` column.
+            values.insert(
+                0,
+                "nullif(CAST(account AS VARCHAR), '') AS account"
+                if "account" in have
+                else "CAST(NULL AS VARCHAR) AS account",
+            )
         self.con.execute(
             "CREATE OR REPLACE TEMP TABLE checked_leads AS SELECT rn, CAST(id AS VARCHAR) AS id, "
             f"{problem_sql} AS problem"

@@ -15,8 +15,18 @@ The steps, as CTEs: ``lf`` (the leads, fields numbered), ``ev`` (their
 declared events up to the as-of instant, one flag per pattern), ``deltas``,
 ``grouped`` and ``running`` (the counters' changes at every instant, summed
 per instant, then running), ``decayed`` (the decayed sums, if any),
-``aggregated`` (the aggregates, if any) and ``inst`` (the counters unpacked,
-with the lead's fields).
+``aggregated`` (the aggregates, if any), ``contacts`` (the account aggregates over
+contacts, if any) and ``inst`` (the counters unpacked, with the lead's fields).
+
+Accounts (SPEC §9): ``lf`` joins the accounts table for the account fields.
+With account scores, ``oev`` holds each lead's own events (its flags computed
+with its own fields) and ``ev`` gives every lead the events of all the leads
+of its account (``gk``: the account, or the lead itself without one): a lead
+pattern's flag holds on the lead's own events only, an account pattern's on
+all of them, and the colleagues' events are instants of the lead's timeline.
+``count(distinct contact with ...)`` and `per contact` rules join each
+instant with the account's events up to it, take each contact's latest match
+in the window, then count (or sum the decayed points of) the contacts.
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ from collections.abc import Callable
 
 from sqlglot import exp
 
+from mqldsl.language import ast
 from mqldsl.warehouse.builders import (
     US,
     case,
@@ -69,40 +80,63 @@ class Timeline:
         self.zero = exp.Literal.number(0)
         self.no_time = exp.cast(exp.null(), exp.DataType.Type.TIMESTAMP)
 
-    def steps(self, leads_table: str, events_table: str) -> list[tuple[str, exp.Query]]:
-        """The timeline's CTEs (name, query) in order, over the two tables."""
-        self._leads_cte(leads_table)
+    def steps(
+        self, leads_table: str, events_table: str, accounts_table: str = "accounts"
+    ) -> list[tuple[str, exp.Query]]:
+        """The timeline's CTEs (name, query) in order, over the tables."""
+        self._leads_cte(leads_table, accounts_table)
         self._events_cte(events_table)
         self._stream_ctes()
         self._decayed_cte()
         self._aggregated_cte()
+        self._contacts_cte()
         self._instant_cte()
         return self.ctes
 
-    def _leads_cte(self, leads_table: str) -> None:
-        # lf: the leads, with numbered field columns.
-        lead_columns: list[exp.Expr] = [
-            exp.alias_(exp.cast(user_col("id", "l"), exp.DataType.Type.VARCHAR), "lid")
-        ]
+    def _leads_cte(self, leads_table: str, accounts_table: str) -> None:
+        # lf: the leads, with numbered field columns (and their account's).
+        varchar = exp.DataType.Type.VARCHAR
+        lead_columns: list[exp.Expr] = [exp.alias_(exp.cast(user_col("id", "l"), varchar), "lid")]
         if self.order_column is not None:
             lead_columns.append(exp.alias_(user_col(self.order_column, "l"), "ord"))
+        account = exp.cast(user_col("account", "l"), varchar)
+        if self.model.uses_accounts:
+            lead_columns.append(exp.alias_(account.copy(), "acc"))
+        if self.model.reads_account_scores:
+            # The group of leads whose events an account score reads: the account, or the
+            # lead alone (the prefixes keep an account id from meeting a lead id).
+            own = exp.DPipe(
+                this=exp.Literal.string("l:"),
+                expression=exp.cast(user_col("id", "l"), varchar),
+                safe=True,
+            )
+            shared = exp.DPipe(this=exp.Literal.string("a:"), expression=account.copy(), safe=True)
+            alone = exp.Is(this=account.copy(), expression=exp.null())
+            lead_columns.append(exp.alias_(case([(alone, own)], shared), "gk"))
         for name, index in self.c.field_index.items():
             column: exp.Expr = user_col(name, "l")
             if self.model.fields[name].type.kind in ("int", "number"):
                 column = double(column)
             lead_columns.append(exp.alias_(column, f"f{index}"))
-        self.ctes.append(
-            (
-                "lf",
-                exp.select(*lead_columns).from_(exp.to_table(leads_table).as_("l")),
+        for name, index in self.c.account_index.items():
+            column = user_col(name, "a")
+            if self.model.account_fields[name].type.kind in ("int", "number"):
+                column = double(column)
+            lead_columns.append(exp.alias_(column, f"a{index}"))
+        leads = exp.select(*lead_columns).from_(exp.to_table(leads_table).as_("l"))
+        if self.c.account_index:
+            leads = leads.join(
+                exp.to_table(accounts_table).as_("a"),
+                join_type="LEFT",
+                on=exp.EQ(this=exp.cast(user_col("id", "a"), varchar), expression=account.copy()),
             )
-        )
+        self.ctes.append(("lf", leads))
 
     def _events_cte(self, events_table: str) -> None:
         # ev: the lead's declared events up to the as-of instant, one flag per pattern.
         patterns = sorted(self.c.patterns.values())
         flags = []
-        for index, event, where in patterns:
+        for index, event, where, _ in patterns:
             tests: list[exp.Expr] = []
             if event is not None:
                 tests.append(
@@ -122,10 +156,14 @@ class Timeline:
             exp.LTE(this=event_at.copy(), expression=self.as_of_sql.copy()),
             exp.In(this=user_col("type", "e"), expressions=declared) if declared else exp.false(),
         )
+        expand = self.model.reads_account_scores
+        group = [exp.alias_(col("gk", "lf"), "gk")] if expand else []
         self.ctes.append(
             (
-                "ev",
-                exp.select(exp.alias_(col("lid", "lf"), "lid"), exp.alias_(event_at, "t"), *flags)
+                "oev" if expand else "ev",
+                exp.select(
+                    exp.alias_(col("lid", "lf"), "lid"), exp.alias_(event_at, "t"), *group, *flags
+                )
                 .from_(exp.to_table(events_table).as_("e"))
                 .join(
                     exp.to_table("lf"),
@@ -135,6 +173,39 @@ class Timeline:
                     ),
                 )
                 .where(event_filter),
+            )
+        )
+        if expand:
+            self._account_events_cte(patterns)
+
+    def _account_events_cte(
+        self, patterns: list[tuple[int, str | None, ast.Expr | None, bool]]
+    ) -> None:
+        # ev: each lead's account's events (its own and its colleagues'), ``src`` the lead
+        # each belongs to; a lead pattern holds on the lead's own events only.
+        own = exp.EQ(this=col("lid", "o"), expression=col("lid", "m"))
+        flags: list[exp.Expr] = []
+        for index, _, _, account in patterns:
+            flag: exp.Expr = col(f"p{index}", "o")
+            if not account:
+                flag = exp.and_(flag, own.copy())
+            flags.append(exp.alias_(flag, f"p{index}"))
+        self.ctes.append(
+            (
+                "ev",
+                exp.select(
+                    exp.alias_(col("lid", "m"), "lid"),
+                    exp.alias_(col("lid", "o"), "src"),
+                    exp.alias_(col("t", "o"), "t"),
+                    *flags,
+                    # The event fields that aggregates read, as on the lead's own events.
+                    *[exp.alias_(col(value, "o"), value) for value in self.c.values.values()],
+                )
+                .from_(exp.to_table("oev").as_("o"))
+                .join(
+                    exp.to_table("lf").as_("m"),
+                    on=exp.EQ(this=col("gk", "m"), expression=col("gk", "o")),
+                ),
             )
         )
 
@@ -195,6 +266,7 @@ class Timeline:
                     {n.pattern for n in self.counters if n.window_us == width}
                     | {r.pattern for r in self.c.decayed if r.window_us == width}
                     | {g.pattern for g in self.c.aggregates.values() if g.window_us == width}
+                    | {p for p, w in self.c.contact_latest if w == width}
                 )
                 if not counted:
                     continue
@@ -376,11 +448,71 @@ class Timeline:
             )
         )
 
+    def _contacts_cte(self) -> None:
+        # contacts: at every instant, each contact's latest match of each account pattern in
+        # its window (m<i>), then the count of contacts with one (c<i>) or their decayed
+        # points (kc<i>).
+        if not self.c.contact_rules:
+            return
+        latest: list[exp.Expr] = []
+        for (pattern, width), name in self.c.contact_latest.items():
+            inside: list[exp.Expr] = [col(f"p{pattern}", "ev")]
+            if width is not None:
+                inside.append(
+                    exp.GT(
+                        this=col("t", "ev"),
+                        expression=exp.Sub(this=col("t", "r"), expression=interval(width)),
+                    )
+                )
+            latest.append(
+                exp.alias_(exp.Max(this=case([(exp.and_(*inside), col("t", "ev"))])), name)
+            )
+        per_contact = (
+            exp.select(col("lid", "r"), col("t", "r"), *latest)
+            .from_(exp.to_table("running").as_("r"))
+            .join(
+                exp.to_table("ev"),
+                on=exp.and_(
+                    exp.EQ(this=col("lid", "ev"), expression=col("lid", "r")),
+                    exp.LTE(this=col("t", "ev"), expression=col("t", "r")),
+                ),
+            )
+            .group_by(col("lid", "r"), col("t", "r"), col("src", "ev"))
+        )
+        sums: list[exp.Expr] = []
+        for rule in self.c.contact_rules:
+            if rule.points is None:
+                sums.append(exp.alias_(exp.Count(this=col(rule.latest)), rule.name))
+                continue
+            steps = exp.Floor(
+                this=exp.Div(
+                    this=double(micros_between(col(rule.latest), col("t"))),
+                    expression=num(float(rule.every_us)),
+                )
+            )
+            value = exp.Mul(
+                this=num(rule.points), expression=exp.Pow(this=num(rule.factor), expression=steps)
+            )
+            found = exp.Not(this=exp.Is(this=col(rule.latest), expression=exp.null()))
+            sums.append(
+                exp.alias_(exp.Sum(this=case([(found, value)], self.zero.copy())), rule.name)
+            )
+        self.ctes.append(
+            (
+                "contacts",
+                exp.select(col("lid"), col("t"), *sums)
+                .from_(per_contact.subquery("pc"))
+                .group_by(col("lid"), col("t")),
+            )
+        )
+
     def _instant_cte(self) -> None:
         # inst: one row per lead and instant, with the lead's fields.
         inst_columns: list[exp.Expr] = [col("lid", "r"), col("t", "r")]
         if self.order_column is not None:
             inst_columns.append(col("ord", "lf"))
+        if self.model.uses_accounts:
+            inst_columns.append(col("acc", "lf"))
         for number, pack in enumerate(self.packs):
             for slot, n in enumerate(pack):
                 packed: exp.Expr = col(f"pk{number}", "r")
@@ -392,6 +524,7 @@ class Timeline:
                 inst_columns.append(exp.alias_(mask, n.name))
         inst_columns += [col(name, "r") for _, name in self.latest]
         inst_columns += [col(f"f{i}", "lf") for i in self.c.field_index.values()]
+        inst_columns += [col(f"a{i}", "lf") for i in self.c.account_index.values()]
         inst = (
             exp.select(*inst_columns)
             .from_(exp.to_table("running").as_("r"))
@@ -431,6 +564,23 @@ class Timeline:
                 on=exp.and_(
                     exp.EQ(this=col("lid", "ag"), expression=col("lid", "r")),
                     exp.EQ(this=col("t", "ag"), expression=col("t", "r")),
+                ),
+            )
+        if self.c.contact_rules:
+            inst = inst.select(
+                *[
+                    exp.alias_(
+                        exp.Coalesce(this=col(rule.name, "ct"), expressions=[self.zero.copy()]),
+                        rule.name,
+                    )
+                    for rule in self.c.contact_rules
+                ]
+            ).join(
+                exp.to_table("contacts").as_("ct"),
+                join_type="LEFT",
+                on=exp.and_(
+                    exp.EQ(this=col("lid", "ct"), expression=col("lid", "r")),
+                    exp.EQ(this=col("t", "ct"), expression=col("t", "r")),
                 ),
             )
         self.ctes.append(("inst", inst))
