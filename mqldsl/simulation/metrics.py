@@ -14,6 +14,8 @@ from typing import Any
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.evaluator import DISQUALIFIED
 from mqldsl.engine.runtime import format_instant
+from mqldsl.simulation.account_metrics import DEFINITIONS as ACCOUNT_DEFINITIONS
+from mqldsl.simulation.account_metrics import account_metrics, account_report, uses_accounts
 from mqldsl.simulation.distributions import distributions, thresholds
 from mqldsl.simulation.records import LeadRecord
 from mqldsl.simulation.results import PolicySummary, SimulationReport
@@ -232,6 +234,8 @@ def metrics(
         else None,
         "queue_length": len(waiting) if simulated_sales else None,
     }
+    if uses_accounts(records):  # SPEC §9: MQAs beside MQLs, for a policy with accounts
+        result.update(account_metrics(records))
     return result
 
 
@@ -435,11 +439,12 @@ def report(
         stages=stages,
         disqualified={d.reason: reasons.get(d.reason, 0) for d in model.disqualifiers},
         metrics=metrics(records, as_of, capacity, simulated_sales),
-        definitions=DEFINITIONS,
+        definitions=DEFINITIONS | ACCOUNT_DEFINITIONS if uses_accounts(records) else DEFINITIONS,
         score_distributions=distributions(model, records, params),
         sla=sla_by_queue(model, records, as_of, simulated_sales),
         backtest=None if simulated_sales else backtest(model, records),
         timing=timing(records, as_of, leads_after_as_of),
+        accounts=account_report(records),
     )
 
 

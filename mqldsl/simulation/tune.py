@@ -318,7 +318,7 @@ def tune(
     sqls = sql_stage(model, options.sql_stage)
     scenario = open_scenario(source.scenario, model) if source.scenario is not None else None
     seed = source.seed if source.seed is not None else (scenario.seed if scenario else 1)
-    loaded = load_leads(model, scenario, source.journeys, seed, source.leads)
+    loaded = load_leads(model, scenario, source.journeys, seed, source.leads, source.accounts)
     as_of = source.as_of if source.as_of is not None else loaded.default_as_of
     # No time travel (SPEC 14.1): only the leads that existed at the as-of instant count.
     leads = [lead for lead in loaded.leads if (at := arrival(lead)) is None or at <= as_of]
