@@ -17,11 +17,16 @@ from mqldsl.engine.runtime import format_instant
 from mqldsl.simulation.records import LeadRecord
 
 DEFINITIONS: dict[str, str] = {
-    "accounts": "accounts with at least one lead that existed at the as-of instant (a lead without an account is an account of its own)",
-    "mqas": "marketing qualified accounts: accounts with at least one lead that reached the MQL stage (or a later one) at any instant up to the as-of instant",
-    "buyer_accounts": "accounts that are real buyers: accounts with at least one lead whose ground truth says it is a real buyer, as known at the as-of instant",
-    "mqa_precision": "share of MQAs that are buyer accounts (of the MQAs whose leads have ground truth)",
-    "account_recall": "share of buyer accounts that became an MQA before their buying window closed (the latest window of their buyer leads; without one, by the as-of instant)",
+    "accounts": "accounts with at least one lead that existed at the as-of instant "
+    "(a lead without an account is an account of its own)",
+    "mqas": "marketing qualified accounts: accounts with at least one lead that reached the "
+    "MQL stage (or a later one) at any instant up to the as-of instant",
+    "buyer_accounts": "accounts that are real buyers: accounts with at least one lead whose "
+    "ground truth says it is a real buyer, as known at the as-of instant",
+    "mqa_precision": "share of MQAs that are buyer accounts (of the MQAs whose leads have "
+    "ground truth)",
+    "account_recall": "share of buyer accounts that became an MQA before their buying window "
+    "closed (the latest window of their buyer leads; without one, by the as-of instant)",
 }
 #: The account metrics, in report order (numbers a what-if compares and a gate may name).
 NAMES = list(DEFINITIONS)

@@ -13,6 +13,7 @@ from typing import Any
 
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.evaluator import Evaluator
+from mqldsl.simulation.account_metrics import NAMES as ACCOUNT_NAMES
 from mqldsl.simulation.differences import (
     KNOCK_ON,
     UNEXPLAINED,
@@ -23,7 +24,6 @@ from mqldsl.simulation.differences import (
     moved_by_any,
 )
 from mqldsl.simulation.intervals import mean_intervals
-from mqldsl.simulation.account_metrics import NAMES as ACCOUNT_NAMES
 from mqldsl.simulation.metrics import NUMERIC
 from mqldsl.simulation.records import LeadRecord
 from mqldsl.simulation.results import (
