@@ -24,7 +24,7 @@ from mqldsl.simulation.whatif import whatif
 
 from .conftest import ROOT
 
-SHIPPED = ["acme", "enterprise", "olist", "saas_trial"]
+SHIPPED = ["abm", "acme", "enterprise", "olist", "saas_trial"]
 
 
 def _strict(value: Any) -> Any:
