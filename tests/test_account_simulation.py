@@ -25,7 +25,7 @@ from mqldsl.simulation.intervals import paired_bootstrap
 from mqldsl.simulation.metrics import metrics
 from mqldsl.simulation.records import LeadRecord
 from mqldsl.simulation.scenario import ScenarioError, load_scenario
-from mqldsl.simulation.simulate import simulate
+from mqldsl.simulation.simulate import SimulationOptions, simulate
 from mqldsl.simulation.sources import Source, open_scenario, scenario_leads
 
 from .helpers import run
@@ -346,8 +346,6 @@ def test_jobs_keep_each_lead_with_its_colleagues() -> None:
     """Each lead carries its colleagues, so a split across processes decides it as one
     process does: the same report."""
     model = load_policy(ABM)
-    from mqldsl.simulation.simulate import SimulationOptions
-
     source = Source(scenario=SCENARIO, leads=2100)
     one = simulate(model, source).to_json()
     two = simulate(model, source, SimulationOptions(jobs=2)).to_json()
@@ -484,3 +482,56 @@ def test_a_whatif_over_journeys_resamples_accounts(tmp_path: Path) -> None:
     interval = data["delta"]["mqas"]["ci95"]
     assert interval is not None and interval[0] <= data["delta"]["mqas"]["diff"] <= interval[1]
     assert statistics.fmean(interval) >= 0
+
+
+# ---------------------------------------------------------------- sweep and tune
+
+
+def test_sweep_and_tune_rows_carry_the_account_metrics_of_a_plain_run(tmp_path: Path) -> None:
+    report = tmp_path / "sweep.json"
+    code, _, err = run(
+        "sweep", str(ABM), "--scenario", str(SCENARIO), "--leads", "300",
+        "--param", "buying_group_min=20..40:20", "-o", str(report),
+    )  # fmt: skip
+    assert code == 0, err
+    rows = json.loads(report.read_text())["rows"]
+    for row in rows:
+        value = row["params"]["buying_group_min"]
+        alone = simulate(
+            load_policy(ABM),
+            Source(scenario=SCENARIO, leads=300),
+            SimulationOptions(params={"buying_group_min": value}),
+        ).to_json()["metrics"]
+        for name in ("mqls", "accounts", "mqas", "mqa_precision", "account_recall"):
+            assert row["metrics"][name] == alone[name], (value, name)
+    assert rows[0]["metrics"]["mqas"] >= rows[-1]["metrics"]["mqas"]
+    code, out, err = run(
+        "tune", str(ABM), "--scenario", str(SCENARIO), "--leads", "300",
+        "--param", "buying_group_min=20..40:20", "--maximize", "mqas", "--format", "json",
+    )  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out)["best"] == {"buying_group_min": 20}
+    code, _, err = run(
+        "tune", str(ROOT / "policies" / "acme.mql"), "--scenario",
+        str(ROOT / "simulations" / "acme.toml"), "--leads", "100",
+        "--param", "mql_fit_min=20..40:20", "--maximize", "mqas",
+    )  # fmt: skip
+    assert code == 2 and "`mqas` is an account metric" in err
+
+
+def test_a_hash_holdout_keeps_each_account_whole() -> None:
+    from mqldsl.simulation.tune import split_leads
+
+    model = load_policy(ABM)
+    leads = scenario_leads(model, open_scenario(SCENARIO, model), 2, 400)
+    held, _, _ = split_leads(leads, 0.3, None, 9, by_account=True)
+    parts: dict[str | None, set[bool]] = defaultdict(set)
+    for lead, side in zip(leads, held, strict=True):
+        parts[lead.account].add(side)
+    assert all(len(sides) == 1 for sides in parts.values())
+    assert 0.1 < sum(held) / len(held) < 0.5
+    by_lead, _, _ = split_leads(leads, 0.3, None, 9)
+    split = defaultdict(set)
+    for lead, side in zip(leads, by_lead, strict=True):
+        split[lead.account].add(side)
+    assert any(len(sides) == 2 for sides in split.values())
