@@ -245,7 +245,8 @@ def checked_text(text: str, name: str) -> CheckedPolicy:
 
 
 def _numbers(values: Mapping[str, Any]) -> Json:
-    return {name: values.get(name) for name in METRICS}
+    # the account metrics only when the run has them (a policy with accounts)
+    return {name: values.get(name) for name in METRICS if name in values}
 
 
 class _Evaluation:
