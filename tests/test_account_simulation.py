@@ -374,7 +374,10 @@ def test_simulate_abm_reports_mqas_and_whatif_moves_leads_through_the_account_ru
     # a lower bar on the account score only ever qualifies more leads of the base's stage `lead`
     assert all(b != "lead" for _, b in moved)
     named = {a["what"]: a.get("leads") for a in data["attribution"]}
-    assert named.get("param buying_group_min") == data["moved_leads"] > 0
+    # every moved lead is attributed: to the account rule's param, or (a few) to the sales
+    # queue that the extra handoffs delayed
+    assert named["param buying_group_min"] > 0.9 * data["moved_leads"] > 0
+    assert sum(n for n in named.values() if n is not None) >= data["moved_leads"]
     assert data["delta"]["mqas"]["proposed"] >= data["delta"]["mqas"]["base"]
     assert "MQAs" in out and "param buying_group_min" in out
     # the same over Markdown and HTML
