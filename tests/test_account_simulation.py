@@ -538,3 +538,28 @@ def test_a_hash_holdout_keeps_each_account_whole() -> None:
     for lead, side in zip(leads, by_lead, strict=True):
         split[lead.account].add(side)
     assert any(len(sides) == 2 for sides in split.values())
+
+
+def test_the_simulate_report_files_show_the_mqas_and_their_entry_points(tmp_path: Path) -> None:
+    outputs = {}
+    for suffix in (".json", ".md", ".html"):
+        path = tmp_path / f"abm{suffix}"
+        code, _, err = run(
+            "simulate", str(ABM), "--scenario", str(SCENARIO), "--leads", "300", "-o", str(path)
+        )
+        assert code == 0, err
+        outputs[suffix] = path.read_text()
+    data = json.loads(outputs[".json"])
+    first = data["accounts"]["entry_points"]["mqas"][0]
+    for suffix in (".md", ".html"):
+        text = outputs[suffix]
+        assert "Marketing qualified accounts" in text and "MQA precision" in text
+        assert f"{first['account']}: {first['lead']} at {first['at']}" in text
+        assert data["definitions"]["mqas"] in text.replace("&#x27;", "'")
+    # a policy without accounts: no account metrics, no accounts key, nothing in the files
+    acme = simulate(
+        load_policy(ROOT / "policies" / "acme.mql"),
+        Source(scenario=ROOT / "simulations" / "acme.toml", leads=200),
+    ).to_json()
+    assert "accounts" not in acme and "mqas" not in acme["metrics"]
+    assert "mqas" not in acme["definitions"]
