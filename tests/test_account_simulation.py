@@ -27,6 +27,7 @@ from mqldsl.simulation.records import LeadRecord
 from mqldsl.simulation.scenario import ScenarioError, load_scenario
 from mqldsl.simulation.simulate import SimulationOptions, simulate
 from mqldsl.simulation.sources import Source, open_scenario, scenario_leads
+from mqldsl.simulation.whatif import whatif
 
 from .helpers import run
 
@@ -563,3 +564,40 @@ def test_the_simulate_report_files_show_the_mqas_and_their_entry_points(tmp_path
     ).to_json()
     assert "accounts" not in acme and "mqas" not in acme["metrics"]
     assert "mqas" not in acme["definitions"]
+
+
+def test_an_account_score_declared_first_does_not_shift_the_lead_scores(tmp_path: Path) -> None:
+    """Records hold a decision's scores, the lead scores: score charts, the backtest and the
+    scores at each handoff (computed once for both policies of a what-if, or per policy)
+    name them by lead score, wherever the account score is declared."""
+    text = ABM.read_text()
+    text = text[: text.index("recycle mql")] + text[text.index("route sql") :]
+    start = text.index('score buying_group on account "')
+    end = text.index("stages locked")
+    group = text[start:end]
+    last = tmp_path / "last.mql"
+    last.write_text(text)
+    first = tmp_path / "first.mql"
+    moved = text[:start] + text[end:]
+    first.write_text(moved.replace('score fit "', group + 'score fit "', 1))
+    source = Source(scenario=SCENARIO, leads=400)
+    options = SimulationOptions(params={"buying_group_min": 25})
+    reports = []
+    for path in (last, first):
+        model = load_policy(path)
+        assert (next(iter(model.scores)) == "buying_group") == (path == first)
+        shared = whatif(model, None, source, options, replications=1).to_json()
+        alone = whatif(model, None, source, options, replications=1, reuse=False).to_json()
+        assert shared == alone
+        reports.append(shared)
+    for key in ("score_distributions", "metrics", "stages"):
+        assert reports[0]["base"][key] == reports[1]["base"][key], key
+    assert list(reports[1]["base"]["score_distributions"]) == ["fit", "intent"]
+    journeys = tmp_path / "abm.jsonl"
+    code, _, err = run("generate", str(SCENARIO), "--leads", "300", "-o", str(journeys))
+    assert code == 0, err
+    backtests = [
+        simulate(load_policy(path), Source(journeys=journeys)).to_json()["backtest"]
+        for path in (last, first)
+    ]
+    assert backtests[0] == backtests[1] and list(backtests[0]["scores"]) == ["fit", "intent"]

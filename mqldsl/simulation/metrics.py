@@ -324,7 +324,7 @@ def backtest(model: CheckedPolicy, records: Sequence[LeadRecord]) -> dict[str, A
     for entry in [*by_stage.values(), *by_segment.values()]:
         entry["conversion"] = round(entry["buyers"] / entry["leads"], 4)
     scores: dict[str, Any] = {}
-    for index, name in enumerate(model.scores):
+    for index, name in enumerate(model.lead_scores):  # a decision's scores (SPEC §9)
         valued = [
             (r.scores[index], bool(r.buyer))
             for r in known
