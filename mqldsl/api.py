@@ -165,6 +165,7 @@ def simulate(
     *,
     scenario: str | os.PathLike[str] | None = None,
     journeys: str | os.PathLike[str] | None = None,
+    accounts: str | os.PathLike[str] | None = None,
     seed: int | None = None,
     leads: int | None = None,
     as_of: Instant | None = None,
@@ -179,7 +180,7 @@ def simulate(
     or over real journeys (with a backtest when outcomes are known): ``mqldsl simulate``.
     ``report.to_json()`` is the JSON report file."""
     model = load(policy)
-    source = _source(scenario, journeys, seed, leads, as_of)
+    source = _source(scenario, journeys, seed, leads, as_of, accounts)
     options = _options(model, params, mql_stage, sql_stage, jobs, engine, segment)
     return run_simulation(model, source, options)
 
@@ -191,6 +192,7 @@ def compare(
     params: Params | None = None,
     scenario: str | os.PathLike[str] | None = None,
     journeys: str | os.PathLike[str] | None = None,
+    accounts: str | os.PathLike[str] | None = None,
     seed: int | None = None,
     leads: int | None = None,
     as_of: Instant | None = None,
@@ -208,7 +210,7 @@ def compare(
     puts its verdict in the report (``report.gate``)."""
     base_model = load(base)
     proposed_model = load(proposed) if proposed is not None else None
-    source = _source(scenario, journeys, seed, leads, as_of)
+    source = _source(scenario, journeys, seed, leads, as_of, accounts)
     options = _options(proposed_model or base_model, params, mql_stage, sql_stage, jobs, engine)
     return run_whatif(
         base_model, proposed_model, source, options, replications=replications, fail_if=fail_if
@@ -221,6 +223,7 @@ def sweep(
     *,
     scenario: str | os.PathLike[str] | None = None,
     journeys: str | os.PathLike[str] | None = None,
+    accounts: str | os.PathLike[str] | None = None,
     seed: int | None = None,
     leads: int | None = None,
     as_of: Instant | None = None,
@@ -234,7 +237,7 @@ def sweep(
     either ``["mql_min=40..80:10"]`` specs or a mapping of each param to the values to try
     (``{"mql_min": [40, 50, 60]}``). A row of metrics per combination, in order."""
     model = load(policy)
-    source = _source(scenario, journeys, seed, leads, as_of)
+    source = _source(scenario, journeys, seed, leads, as_of, accounts)
     options = _options(model, params, mql_stage, sql_stage, jobs, engine)
     return run_sweep(model, _grid(model, grid), source, options)
 
@@ -247,6 +250,7 @@ def tune(
     subject_to: str | None = None,
     scenario: str | os.PathLike[str] | None = None,
     journeys: str | os.PathLike[str] | None = None,
+    accounts: str | os.PathLike[str] | None = None,
     holdout: float | None = None,
     holdout_after: Instant | None = None,
     seed: int | None = None,
@@ -273,7 +277,7 @@ def tune(
         check_folder(Path(output))
     model = load(policy)
     specs = _grid(model, grid)
-    source = _source(scenario, journeys, seed, leads, as_of)
+    source = _source(scenario, journeys, seed, leads, as_of, accounts)
     options = SimulationOptions(
         params=_params(model, params), mql_stage=mql_stage, sql_stage=sql_stage
     )
@@ -435,10 +439,12 @@ def _source(
     seed: int | None,
     leads: int | None,
     as_of: Instant | None,
+    accounts: str | os.PathLike[str] | None = None,
 ) -> Source:
     return Source(
         scenario=Path(scenario) if scenario is not None else None,
         journeys=Path(journeys) if journeys is not None else None,
+        accounts=Path(accounts) if accounts is not None else None,
         seed=seed,
         leads=leads,
         as_of=instant(as_of) if as_of is not None else None,

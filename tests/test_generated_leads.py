@@ -24,7 +24,7 @@ from mqldsl.simulation.whatif import whatif
 
 from .conftest import ROOT
 
-SHIPPED = ["acme", "enterprise", "olist", "saas_trial"]
+SHIPPED = ["abm", "acme", "enterprise", "olist", "saas_trial"]
 
 
 def _strict(value: Any) -> Any:
@@ -144,13 +144,17 @@ def test_a_policy_with_a_type_not_modelled_takes_the_round_trip(tmp_path: Any) -
     assert GeneratedLeads.build(load_policy(path)) is None
 
 
-@pytest.mark.parametrize("name", ["acme", "saas_trial"])
+@pytest.mark.parametrize("name", ["abm", "acme", "saas_trial"])
 def test_simulate_and_whatif_are_byte_identical_without_the_round_trip(
     monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
     model = load_policy(ROOT / "policies" / f"{name}.mql")
     source = Source(scenario=ROOT / "simulations" / f"{name}.toml", leads=400)
-    param = {"acme": {"mql_intent_min": 30}, "saas_trial": {"pql_usage_min": 30}}[name]
+    param = {
+        "abm": {"buying_group_min": 25},
+        "acme": {"mql_intent_min": 30},
+        "saas_trial": {"pql_usage_min": 30},
+    }[name]
 
     def reports() -> bytes:
         one = simulate(model, source).to_json()

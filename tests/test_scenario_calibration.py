@@ -82,8 +82,20 @@ def _saas_queue(profile: dict[str, Any]) -> str:
     return "sdr_plg" if profile.get("country") in ("US", "CA") else "sdr_plg_intl"
 
 
-# The queue of an MQL as each policy's routes say (all on profile fields).
-QUEUES = {"acme": _acme_queue, "enterprise": _enterprise_queue, "saas_trial": _saas_queue}
+def _abm_queue(journey: dict[str, Any], stage: str) -> str:
+    if stage == "sql":
+        return "ae_team"
+    return "abm_sdr" if journey["account_profile"].get("target") is True else "sdr_inbound"
+
+
+# The queue of a handoff as each policy's routes say (on profile fields; abm's on the stage
+# entered and the account's `target`).
+QUEUES = {
+    "acme": lambda journey, _: _acme_queue(journey["profile"]),
+    "enterprise": lambda journey, _: _enterprise_queue(journey["profile"]),
+    "saas_trial": lambda journey, _: _saas_queue(journey["profile"]),
+    "abm": _abm_queue,
+}
 
 
 def funnel(name: str, seed: int, tmp: Path) -> dict[str, Any]:
@@ -109,20 +121,21 @@ def funnel(name: str, seed: int, tmp: Path) -> dict[str, Any]:
     for lead in read_leads(model, str(journeys), None, ReadReport()):
         result = evaluator.run(lead, as_of)
         entries = result.first_entries
-        entered = [entries[s][0] for s in ("mql", "sql") if s in entries]
+        entered = [(entries[s][0], s) for s in ("mql", "sql") if s in entries]
         if entered:
-            handoffs.append((min(entered), lead.id))
+            at, stage = min(entered)
+            handoffs.append((at, lead.id, stage))
         for h in result.handoffs:
             if h.event >= 0:
                 hot.setdefault(lead.id, {})[h.at] = model.routes[h.route].queue
-    buyers = [i for _, i in handoffs if leads[i]["truth"]["buyer"]]
+    buyers = [i for _, i, _ in handoffs if leads[i]["truth"]["buyer"]]
     # The sales replay, written out: each queue touches its handoffs first come, first
     # served; a buyer touched before its window closes becomes an SQL with probability
     # sql_rate * 0.5^(delay / half-life), a non-buyer with non_buyer_sql_rate.
     sales = config["sales"]
     queues: dict[str, list[tuple[float, str, int]]] = {}
-    for at, lead_id in handoffs:
-        queue = hot.get(lead_id, {}).pop(at, None) or QUEUES[name](leads[lead_id]["profile"])
+    for at, lead_id, stage in handoffs:
+        queue = hot.get(lead_id, {}).pop(at, None) or QUEUES[name](leads[lead_id], stage)
         queues.setdefault(queue, []).append((at, lead_id, -1))  # -1: the MQL handoff
     for lead_id, requests in hot.items():
         for number, (at, queue) in enumerate(sorted(requests.items())):
@@ -171,7 +184,15 @@ def funnel(name: str, seed: int, tmp: Path) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("name", "seed"),
     # each scenario's own seed first
-    [("acme", 42), ("acme", 1), ("acme", 2), ("enterprise", 11), ("saas_trial", 7)],
+    [
+        ("acme", 42),
+        ("acme", 1),
+        ("acme", 2),
+        ("enterprise", 11),
+        ("saas_trial", 7),
+        ("abm", 19),
+        ("abm", 3),
+    ],
 )
 def test_precision_and_mql_to_sql_are_in_the_published_ranges(
     name: str, seed: int, tmp_path: Path

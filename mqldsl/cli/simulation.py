@@ -80,6 +80,11 @@ _sim_source = [
         help="Use these journeys (JSON Lines).",
     ),
     click.option(
+        "--accounts",
+        type=click.Path(exists=True, dir_okay=False),
+        help='With --journeys: the accounts\' fields (JSON Lines, {"id": ..., "profile": {...}}).',
+    ),
+    click.option(
         "--as-of",
         type=INSTANT,
         help="Default: the end of the scenario's period, or the latest event in the journeys.",
@@ -143,12 +148,24 @@ class _Progress:
 
 
 def _source(
-    scenario: str | None, journeys: str | None, seed: int | None, leads: int | None, as_of: Any
+    scenario: str | None,
+    journeys: str | None,
+    seed: int | None,
+    leads: int | None,
+    as_of: Any,
+    accounts: str | None = None,
 ) -> Source:
     from mqldsl.simulation.sources import Source
 
     with reported():
-        return Source(scenario=scenario, journeys=journeys, seed=seed, leads=leads, as_of=as_of)
+        return Source(
+            scenario=scenario,
+            journeys=journeys,
+            seed=seed,
+            leads=leads,
+            as_of=as_of,
+            accounts=accounts,
+        )
 
 
 def _options(
@@ -212,6 +229,7 @@ def simulate(
     policy: str,
     scenario_path: str | None,
     journeys: str | None,
+    accounts: str | None,
     as_of: float | None,
     seed: int | None,
     leads: int | None,
@@ -229,7 +247,7 @@ def simulate(
     replay) or over real journeys, each metric with its definition."""
     from mqldsl.simulation.simulate import simulate as run
 
-    source = _source(scenario_path, journeys, seed, leads, as_of)
+    source = _source(scenario_path, journeys, seed, leads, as_of, accounts)
     model = load_policy(policy)
     options = _options(
         [model], assignments, mql_stage, sql_stage, jobs, engine, memory_limit, segment_field
@@ -262,6 +280,7 @@ def whatif(
     proposed: str | None,
     scenario_path: str | None,
     journeys: str | None,
+    accounts: str | None,
     as_of: float | None,
     seed: int | None,
     leads: int | None,
@@ -282,7 +301,7 @@ def whatif(
     from mqldsl.simulation.failif import FailIfError
     from mqldsl.simulation.whatif import whatif as compare
 
-    source = _source(scenario_path, journeys, seed, leads, as_of)
+    source = _source(scenario_path, journeys, seed, leads, as_of, accounts)
     if proposed is None and not assignments:
         raise click.UsageError("give a PROPOSED policy, or --set PARAM=VALUE to change BASE")
     base_model = load_policy(base)
@@ -327,6 +346,7 @@ def sweep(
     specs: tuple[str, ...],
     scenario_path: str | None,
     journeys: str | None,
+    accounts: str | None,
     as_of: float | None,
     seed: int | None,
     leads: int | None,
@@ -343,7 +363,7 @@ def sweep(
     combination): the threshold-tuning view."""
     from mqldsl.simulation.sweep import sweep as run
 
-    source = _source(scenario_path, journeys, seed, leads, as_of)
+    source = _source(scenario_path, journeys, seed, leads, as_of, accounts)
     model = load_policy(policy)
     options = _options([model], assignments, mql_stage, sql_stage, jobs, engine, memory_limit)
     with reported():

@@ -26,6 +26,11 @@ from mqldsl.cli.simulation import exit_on_rejects
     "--journeys", type=click.Path(exists=True, dir_okay=False), help="Tune on these journeys."
 )
 @click.option(
+    "--accounts",
+    type=click.Path(exists=True, dir_okay=False),
+    help='With --journeys: the accounts\' fields (JSON Lines, {"id": ..., "profile": {...}}).',
+)
+@click.option(
     "--scenario",
     "scenario_path",
     type=click.Path(exists=True, dir_okay=False),
@@ -83,6 +88,7 @@ def tune(
     policy: str,
     specs: tuple[str, ...],
     journeys: str | None,
+    accounts: str | None,
     scenario_path: str | None,
     maximize: str,
     subject_to: str | None,
@@ -123,6 +129,7 @@ def tune(
             subject_to=subject_to,
             scenario=scenario_path,
             journeys=journeys,
+            accounts=accounts,
             holdout=holdout,
             holdout_after=holdout_after,
             seed=seed,

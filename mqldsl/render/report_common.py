@@ -20,6 +20,11 @@ LABELS = {
     "buyers": "real buyers",
     "sdr_utilisation": "SDR utilisation",
     "queue_length": "queue at as-of",
+    "accounts": "accounts",
+    "mqas": "MQAs",
+    "buyer_accounts": "buyer accounts",
+    "mqa_precision": "MQA precision",
+    "account_recall": "buyer account recall",
 }
 
 
@@ -70,3 +75,28 @@ SLA_NOTE = (
 
 
 __all__ = ["LABELS", "SLA_NOTE", "interval_text", "show", "signed_change", "sla_cell", "to_json"]
+
+
+def entry_lines(report: dict[str, Any], shown: int = 5) -> list[str]:
+    """The MQAs' entry points (SPEC §9: the first of an account's leads to reach MQL) in
+    a few lines: how many MQAs each segment entered, and the first ``shown`` MQAs."""
+    accounts = report.get("accounts")
+    if not accounts:
+        return []
+    entry = accounts["entry_points"]
+    rows = entry["mqas"]
+    lines = [
+        f"MQA entry points (the first lead of each MQA to reach MQL): {len(rows)} MQAs"
+        + (
+            "; entered by "
+            + ", ".join(f"{segment} {count}" for segment, count in entry["by_segment"].items())
+            if entry["by_segment"]
+            else ""
+        )
+    ]
+    for row in rows[:shown]:
+        name = row["account"] if row["account"] is not None else "(no account)"
+        lines.append(f"  {name}: {row['lead']} at {row['at']}")
+    if len(rows) > shown:
+        lines.append(f"  ... {len(rows) - shown} more in the JSON report")
+    return lines

@@ -7,7 +7,8 @@ from typing import Any
 
 from mqldsl.render import templating
 from mqldsl.render.charts import binned, grouped_bars, weekly_bars
-from mqldsl.render.report_common import LABELS, SLA_NOTE, show, sla_cell
+from mqldsl.render.report_common import LABELS, SLA_NOTE, entry_lines, show, sla_cell
+from mqldsl.simulation.account_metrics import NAMES as ACCOUNT_NAMES
 from mqldsl.simulation.metrics import DEFINITIONS, MAIN
 
 
@@ -27,6 +28,10 @@ def simulate_text(report: dict[str, Any]) -> str:
     lines.extend(timing_lines(report))
     for name in [*MAIN, "median_hours_to_mql", "sdr_utilisation", "queue_length"]:
         lines.append(f"  {LABELS.get(name, name):<30} {show(m.get(name))}")
+    for name in ACCOUNT_NAMES:  # with accounts (SPEC §9): MQAs beside MQLs
+        if name in m:
+            lines.append(f"  {LABELS.get(name, name):<30} {show(m.get(name))}")
+    lines.extend(f"  {line}" for line in entry_lines(report))
     lines.extend(sla_lines(report))
     lines.append(weekly_line(report))
     return "\n".join(lines) + "\n" + backtest_text(report)
@@ -127,9 +132,10 @@ def backtest_text(report: dict[str, Any]) -> str:
 def _simulate_rows(report: dict[str, Any]) -> list[list[str]]:
     """Each metric with its value and definition (the weekly series aside)."""
     m = report["metrics"]
+    definitions = report.get("definitions") or DEFINITIONS  # with the account metrics' too
     return [
-        [LABELS.get(n, n), show(m.get(n)), DEFINITIONS[n]]
-        for n in DEFINITIONS
+        [LABELS.get(n, n), show(m.get(n)), definitions[n]]
+        for n in definitions
         if n != "mqls_per_week"
     ]
 
@@ -214,6 +220,7 @@ def simulate_markdown(report: dict[str, Any]) -> str:
         sla_note=(report.get("sla") or {}).get("note") or SLA_NOTE,
         medians=score_medians(report),
         medians_header=MEDIANS_HEADER,
+        entries=entry_lines(report, shown=20),
     )
 
 
@@ -291,4 +298,5 @@ def simulate_html(report: dict[str, Any]) -> str:
         sla=sla_rows(report),
         sla_header=SLA_HEADER,
         sla_note=(report.get("sla") or {}).get("note") or SLA_NOTE,
+        entries=entry_lines(report, shown=20),
     )

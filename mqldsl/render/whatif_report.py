@@ -17,6 +17,7 @@ from mqldsl.render.report_common import (
     sla_cell,
 )
 from mqldsl.render.simulate_report import score_charts
+from mqldsl.simulation.account_metrics import NAMES as ACCOUNT_NAMES
 from mqldsl.simulation.metrics import MAIN
 
 
@@ -153,7 +154,7 @@ def whatif_text(report: dict[str, Any]) -> str:
     lines.append(
         header + ("CI of the mean      one quarter" if context["scenario"] else "interval")
     )
-    for name in MAIN:
+    for name in [*MAIN, *(n for n in ACCOUNT_NAMES if n in report["delta"])]:
         d = report["delta"][name]
         row = (
             f"  {LABELS.get(name, name):<30} {show(d['base']):>10} {show(d['proposed']):>10} "
@@ -189,7 +190,7 @@ def _whatif_rows(report: dict[str, Any]) -> list[list[str]]:
     and its 95% interval (and, over a scenario, the one-quarter range)."""
     rows = []
     scenario = any(report["delta"][name].get("pi95") for name in MAIN)
-    for name in MAIN:
+    for name in [*MAIN, *(n for n in ACCOUNT_NAMES if n in report["delta"])]:
         d = report["delta"][name]
         row = [LABELS.get(name, name), show(d["base"]), show(d["proposed"]), signed_change(d)]
         row.append(interval_text(d["ci95"], " to "))

@@ -13,6 +13,7 @@ from typing import Any
 
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.evaluator import Evaluator
+from mqldsl.simulation.account_metrics import NAMES as ACCOUNT_NAMES
 from mqldsl.simulation.differences import (
     KNOCK_ON,
     UNEXPLAINED,
@@ -44,13 +45,20 @@ def _pct(diff: float | None, base: float | None) -> float | None:
     return round(100.0 * diff / base, 2) if diff is not None and base else None
 
 
+def compared(base: Metrics, proposed: Metrics) -> list[str]:
+    """The metrics a what-if compares: every single-number metric, and the account
+    metrics (SPEC §9) when either policy has accounts."""
+    extra = [n for n in ACCOUNT_NAMES if n in base or n in proposed]
+    return [*NUMERIC, *extra]
+
+
 def journeys_delta(
     base: Metrics, proposed: Metrics, intervals: dict[str, list[float] | None]
 ) -> dict[str, MetricDelta]:
     """Over journeys: each metric on the whole data under both policies, the
     difference, and its paired bootstrap interval (``intervals``)."""
     delta: dict[str, MetricDelta] = {}
-    for name in NUMERIC:
+    for name in compared(base, proposed):
         b, p = base.get(name), proposed.get(name)
         diff = None if b is None or p is None else round(p - b, 4)
         delta[name] = MetricDelta(b, p, diff, _pct(diff, b), intervals.get(name))
@@ -63,7 +71,7 @@ def scenario_delta(samples: Samples) -> dict[str, MetricDelta]:
     and the prediction interval of one replication (the replications where
     the metric has data under both policies)."""
     delta: dict[str, MetricDelta] = {}
-    for name in NUMERIC:
+    for name in compared(*samples[0]) if samples else NUMERIC:
         pairs = [
             (a[name], q[name])
             for a, q in samples

@@ -13,10 +13,12 @@ from typing import Any
 from mqldsl.io.errors import UsageProblem
 from mqldsl.language.suggestions import did_you_mean
 from mqldsl.simulation import gates
+from mqldsl.simulation.account_metrics import NAMES as ACCOUNT_NAMES
 from mqldsl.simulation.metrics import DEFINITIONS
 
 # Metrics a search can rank by or bound: the numbers of the report.
-METRICS = tuple(name for name in DEFINITIONS if name != "mqls_per_week")
+# The account metrics (SPEC §9) count only for a policy with accounts (`tune` checks).
+METRICS = (*(name for name in DEFINITIONS if name != "mqls_per_week"), *ACCOUNT_NAMES)
 
 
 def check_metric(name: str, option: str = "--maximize") -> str:

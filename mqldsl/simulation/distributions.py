@@ -62,7 +62,8 @@ def distributions(
     of the other leads at each instant (None without leads)."""
     marks = thresholds(model, params)
     result: dict[str, Any] = {}
-    for index, name in enumerate(model.scores):
+    # a record's scores are its decision's: the lead scores (account scores are not per lead)
+    for index, name in enumerate(model.lead_scores):
         now = _valued(records, index, lambda r: r.scores)
         at_mql = _valued(
             [r for r in records if r.handoff is not None], index, lambda r: r.mql_scores

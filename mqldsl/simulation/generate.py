@@ -14,9 +14,11 @@ from mqldsl.engine.runtime import DAY, format_instant, to_seconds
 from mqldsl.io.errors import UsageProblem
 from mqldsl.io.problems import Problem
 from mqldsl.simulation.scenario import (
+    MAX_CONTACTS,
     MAX_DAYS,
     MAX_EVENTS,
     MAX_LEADS,
+    Accounts,
     Persona,
     Scenario,
     ScenarioError,
@@ -121,7 +123,12 @@ def estimate(scenario: Scenario, leads: int | None = None, days: int | None = No
 
 
 def _expected_leads(scenario: Scenario, days: int) -> float:
-    return sum(_rate(scenario, scenario.start + dt.timedelta(days=d)) for d in range(days))
+    """The leads the scenario expects in ``days``: its arrivals, each an account's worth
+    of contacts with `[accounts]`."""
+    arrivals = sum(_rate(scenario, scenario.start + dt.timedelta(days=d)) for d in range(days))
+    if scenario.accounts is not None:
+        return arrivals * mean_contacts(scenario.accounts)
+    return arrivals
 
 
 def check_work(scenario: Scenario, leads: int | None = None, days: int | None = None) -> None:
@@ -176,12 +183,16 @@ def generate(
     scenario past its limits is refused by it, before anything is generated. With
     ``seconds``, each event's `at` is its instant in whole seconds (a float) instead of
     its text (the same journeys otherwise: the simulator's leads,
-    :mod:`mqldsl.simulation.generated`)."""
+    :mod:`mqldsl.simulation.generated`). A scenario with `[accounts]` generates accounts
+    (:func:`_generate_accounts`)."""
     check_work(scenario, leads, days)
     rng = random.Random(scenario.seed if seed is None else seed)
     period = days if days is not None else scenario.days
     start = to_seconds(dt.datetime.combine(scenario.start, dt.time(), tzinfo=dt.UTC))
     end = start + period * DAY
+    if scenario.accounts is not None:
+        yield from _generate_accounts(scenario, rng, leads, period, end, seconds)
+        return
     personas = scenario.personas
     mixes: dict[dt.date, tuple[list[float], list[float]]] = {}
     for number, arrival in enumerate(_arrivals(rng, scenario, leads, period)):
@@ -196,68 +207,208 @@ def generate(
         evaluates = buyer or (
             persona.non_buyers_evaluate > 0 and rng.random() < persona.non_buyers_evaluate
         )
-        profile: dict[str, Any] = {}
-        for name, distribution in persona.profile.items():
-            if rng.random() < persona.missing.get(name, 0.0):
-                continue
-            profile[name] = _sample(rng, distribution)
-        # The latent buying journey: (state, from, to).
-        periods: list[tuple[str, float, float]] = []
-        window_closes = None
-        if evaluates:
-            t = (
-                arrival + rng.expovariate(1.0 / max(scenario.unaware_days, 1e-9)) * DAY
-                if scenario.unaware_days > 0
-                else arrival
-            )
-            periods.append(("unaware", arrival, t))
-            for state, spread in scenario.states:
-                if isinstance(spread, Numeric):
-                    length = max(float(_sample(rng, spread)), 0.0) * DAY
-                else:
-                    length = rng.expovariate(1.0 / spread) * DAY if spread > 0 else 0.0
-                periods.append((state, t, t + length))
-                t += length
-            window_closes = t if buyer else None
-            periods.append(("dormant", t, math.inf))
-        else:
-            periods.append(("dormant", arrival, math.inf))
-        events: list[tuple[float, str, dict[str, Any]]] = []
-        for event in persona.on_arrival:
-            fields = {
-                name: _sample(rng, distribution)
-                for name, distribution in scenario.event_fields.get(event, {}).items()
-            }
-            events.append((arrival, event, fields))
-        for state, begin, finish in periods:
-            rates = persona.rates.get(state, {})
-            for event, rate in rates.items():
-                for at in _poisson_times(rng, rate, max(begin, arrival), min(finish, end)):
-                    fields = {
-                        name: _sample(rng, distribution)
-                        for name, distribution in scenario.event_fields.get(event, {}).items()
-                    }
-                    events.append((at, event, fields))
-        events.sort(key=lambda item: (item[0], item[1]))
-        # The lead's arrival is when it became known (SPEC §14.1: a backtest
-        # as of an earlier instant does not count it, events or not).
-        truth: dict[str, Any] = {
-            "created_at": format_instant(float(int(arrival))),
-            "buyer": buyer,
-            "persona": persona.name,
+        profile = _profile(rng, persona.profile, persona.missing)
+        periods, window_closes = _buying_states(rng, scenario, arrival, evaluates, buyer)
+        events = _events(rng, scenario, persona, periods, arrival, end)
+        yield _journey(
+            f"S-{number + 1:07d}", profile, events, arrival, buyer, persona, window_closes, seconds
+        )
+
+
+def _profile(
+    rng: random.Random, distributions: dict[str, Distribution], missing: dict[str, float]
+) -> dict[str, Any]:
+    """A profile: a value of each distribution, unless the field is missing."""
+    profile: dict[str, Any] = {}
+    for name, distribution in distributions.items():
+        if rng.random() < missing.get(name, 0.0):
+            continue
+        profile[name] = _sample(rng, distribution)
+    return profile
+
+
+State = tuple[str, float, float]  # a latent buying state, from, to
+
+
+def _buying_states(
+    rng: random.Random, scenario: Scenario, arrival: float, evaluates: bool, buyer: bool
+) -> tuple[list[State], float | None]:
+    """The latent buying journey from ``arrival`` (state, from, to), and when a buyer's
+    buying window closes (None for a non-buyer)."""
+    periods: list[State] = []
+    window_closes = None
+    if evaluates:
+        t = (
+            arrival + rng.expovariate(1.0 / max(scenario.unaware_days, 1e-9)) * DAY
+            if scenario.unaware_days > 0
+            else arrival
+        )
+        periods.append(("unaware", arrival, t))
+        for state, spread in scenario.states:
+            if isinstance(spread, Numeric):
+                length = max(float(_sample(rng, spread)), 0.0) * DAY
+            else:
+                length = rng.expovariate(1.0 / spread) * DAY if spread > 0 else 0.0
+            periods.append((state, t, t + length))
+            t += length
+        window_closes = t if buyer else None
+        periods.append(("dormant", t, math.inf))
+    else:
+        periods.append(("dormant", arrival, math.inf))
+    return periods, window_closes
+
+
+def _events(
+    rng: random.Random,
+    scenario: Scenario,
+    persona: Persona,
+    periods: list[State],
+    arrival: float,
+    end: float,
+) -> list[tuple[float, str, dict[str, Any]]]:
+    """A lead's events: its persona's arrival events, then each state's events at its
+    persona's rates from the lead's arrival to the end of the period; by time, then type."""
+    events: list[tuple[float, str, dict[str, Any]]] = []
+    for event in persona.on_arrival:
+        fields = {
+            name: _sample(rng, distribution)
+            for name, distribution in scenario.event_fields.get(event, {}).items()
         }
-        if window_closes is not None:
-            truth["window_closes"] = format_instant(float(int(min(window_closes, _LAST))))
-        yield {
-            "id": f"S-{number + 1:07d}",
-            "profile": profile,
-            "events": [
-                {
-                    "type": kind,
-                    "at": float(int(at)) if seconds else format_instant(float(int(at))),
-                    **fields,
+        events.append((arrival, event, fields))
+    for state, begin, finish in periods:
+        rates = persona.rates.get(state, {})
+        for event, rate in rates.items():
+            for at in _poisson_times(rng, rate, max(begin, arrival), min(finish, end)):
+                fields = {
+                    name: _sample(rng, distribution)
+                    for name, distribution in scenario.event_fields.get(event, {}).items()
                 }
-                for at, kind, fields in events
-            ],
-            "truth": truth,
-        }
+                events.append((at, event, fields))
+    events.sort(key=lambda item: (item[0], item[1]))
+    return events
+
+
+def _journey(
+    lead_id: str,
+    profile: dict[str, Any],
+    events: list[tuple[float, str, dict[str, Any]]],
+    arrival: float,
+    buyer: bool,
+    persona: Persona,
+    window_closes: float | None,
+    seconds: bool,
+    account: tuple[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """One journey line (SPEC §12); with an ``account`` (its id and fields), the line
+    carries `account` and `account_profile` in the order of the journey keys."""
+    # The lead's arrival is when it became known (SPEC §14.1: a backtest
+    # as of an earlier instant does not count it, events or not).
+    truth: dict[str, Any] = {
+        "created_at": format_instant(float(int(arrival))),
+        "buyer": buyer,
+        "persona": persona.name,
+    }
+    if window_closes is not None:
+        truth["window_closes"] = format_instant(float(int(min(window_closes, _LAST))))
+    journey: dict[str, Any] = {"id": lead_id}
+    if account is not None:
+        journey["account"] = account[0]
+    journey["profile"] = profile
+    if account is not None:
+        journey["account_profile"] = account[1]
+    return journey | {
+        "events": [
+            {
+                "type": kind,
+                "at": float(int(at)) if seconds else format_instant(float(int(at))),
+                **fields,
+            }
+            for at, kind, fields in events
+        ],
+        "truth": truth,
+    }
+
+
+def _contacts(rng: random.Random, accounts: Accounts) -> int:
+    """How many contacts one account has: at least 1, at most MAX_CONTACTS."""
+    return int(min(max(_sample(rng, accounts.contacts), 1), MAX_CONTACTS))
+
+
+def mean_contacts(accounts: Accounts) -> float:
+    """The mean contacts an account has, estimated from 2,000 seeded draws (for the
+    work estimate of :func:`estimate`; generation does not use it)."""
+    rng = random.Random(0)
+    return sum(_contacts(rng, accounts) for _ in range(2000)) / 2000
+
+
+def _generate_accounts(
+    scenario: Scenario,
+    rng: random.Random,
+    leads: int | None,
+    period: int,
+    end: float,
+    seconds: bool,
+) -> Iterator[dict[str, Any]]:
+    """The journeys of a scenario with `[accounts]` (SPEC §9, §14): each arrival is an
+    account. The account's first contact's persona (drawn by the day's weights) decides,
+    by its buyer rate, whether the account buys (and, by `non_buyers_evaluate`, whether a
+    non-buying account evaluates anyway); the account draws one latent buying journey
+    from that arrival, which every contact shares, so a buyer account's contacts are all
+    buyers and their researching and evaluating states overlap in time. The other contacts
+    arrive `join_days` after the first (at the latest, the period's last second), each with
+    a persona drawn by the same weights, its own profile, and its own persona's event rates
+    in the account's states. Accounts come out in arrival order, each account's contacts
+    together in arrival order; leads are numbered S-0000001... in that order, accounts
+    A-000001... With ``leads``, accounts are drawn until there are that many contacts (the
+    last account cut short), then their arrivals."""
+    accounts = scenario.accounts
+    assert accounts is not None
+    personas = scenario.personas
+    if leads is not None:
+        sizes: list[int] = []
+        while sum(sizes) < leads:
+            sizes.append(min(_contacts(rng, accounts), leads - sum(sizes)))
+        arrivals = _arrivals(rng, scenario, len(sizes), period)
+    else:
+        arrivals = _arrivals(rng, scenario, None, period)
+        sizes = []
+    mixes: dict[dt.date, tuple[list[float], list[float]]] = {}
+    number = 0
+    for account_number, arrival in enumerate(arrivals):
+        size = sizes[account_number] if leads is not None else _contacts(rng, accounts)
+        day = dt.datetime.fromtimestamp(arrival, dt.UTC).date()
+        if day not in mixes:
+            mixes[day] = _mix(scenario, day)
+        weights, buyer_rates = mixes[day]
+        index = rng.choices(range(len(personas)), weights)[0]
+        buyer = rng.random() < buyer_rates[index]
+        evaluates = buyer or (
+            personas[index].non_buyers_evaluate > 0
+            and rng.random() < personas[index].non_buyers_evaluate
+        )
+        account_profile = _profile(rng, accounts.profile, accounts.missing)
+        periods, window_closes = _buying_states(rng, scenario, arrival, evaluates, buyer)
+        joined = [arrival]
+        for _ in range(size - 1):
+            delay = max(float(_sample(rng, accounts.join_days)), 0.0) * DAY
+            joined.append(min(arrival + delay, end - 1))
+        joined.sort()
+        account = (f"A-{account_number + 1:06d}", account_profile)
+        for contact, at in enumerate(joined):
+            if contact:
+                index = rng.choices(range(len(personas)), weights)[0]
+            persona = personas[index]
+            profile = _profile(rng, persona.profile, persona.missing)
+            events = _events(rng, scenario, persona, periods, at, end)
+            number += 1
+            yield _journey(
+                f"S-{number:07d}",
+                profile,
+                events,
+                at,
+                buyer,
+                persona,
+                window_closes,
+                seconds,
+                account,
+            )

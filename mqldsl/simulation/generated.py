@@ -44,6 +44,7 @@ _MISSING = object()
 _REFUSED = object()
 _KINDS = ("int", "number", "bool", "text", "enum")
 _TOP = frozenset(("id", "profile", "events", "truth"))
+_ACCOUNT_TOP = _TOP | {"account", "account_profile"}  # a scenario with `[accounts]`
 _KEYS = ("type", "at")
 
 
@@ -132,6 +133,7 @@ class GeneratedLeads:
 
     def __init__(self, model: CheckedPolicy) -> None:
         self._profile = model.fields
+        self._account = model.account_fields
         self._events = {
             name: {n: f for n, f in info.fields.items() if n not in ("type", "at")}
             for name, info in model.events.items()
@@ -153,8 +155,16 @@ class GeneratedLeads:
         """The lead of a generated journey whose events' ``at`` are seconds;
         None where the decoder's rules need the round trip."""
         lead_id = raw.get("id")
-        if set(raw) != _TOP or type(lead_id) is not str or not lead_id:
+        if set(raw) not in (_TOP, _ACCOUNT_TOP) or type(lead_id) is not str or not lead_id:
             return None
+        account: str | None = None
+        account_profile: dict[str, Any] = {}
+        if "account" in raw:
+            account = raw["account"]
+            given = _record(self._account, raw["account_profile"])
+            if type(account) is not str or not account or given is None:
+                return None
+            account_profile = given
         profile = _record(self._profile, raw["profile"])
         truth = raw["truth"]
         if profile is None or type(raw["events"]) is not list:
@@ -185,7 +195,14 @@ class GeneratedLeads:
                 fields = {}
             events.append(new_event(at, kind, fields, position))
         events.sort(key=lambda event: event.at)
-        return Lead(id=lead_id, profile=profile, events=tuple(events), truth=truth)
+        return Lead(
+            id=lead_id,
+            profile=profile,
+            events=tuple(events),
+            account=account,
+            account_profile=account_profile,
+            truth=truth,
+        )
 
 
 __all__ = ["GeneratedLeads"]

@@ -6,7 +6,10 @@
   (the range a single quarter would show).
 - Over journeys: :func:`paired_bootstrap` resamples leads (or accounts) with
   replacement, the same picks for both policies, and gives the 2.5th and
-  97.5th percentiles of the difference. Each lead's part in every metric is
+  97.5th percentiles of the difference. Resampling accounts (when the policy
+  reads accounts, SPEC §14.1), a drawn account brings all its leads, and
+  counts once per draw in the account metrics (MQAs, account precision and
+  recall). Each lead's part in every metric is
   computed once, so a draw is a few sums and weighted medians.
 """
 
@@ -15,12 +18,13 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from mqldsl.simulation.account_metrics import AccountOutcome, outcome, uses_accounts
 from mqldsl.simulation.records import LeadRecord
 from mqldsl.simulation.sales import HOUR
 
@@ -86,6 +90,9 @@ class _Parts:
     counts: dict[str, Floats]
     ratios: dict[str, tuple[str, str]]
     medians: dict[str, tuple[Floats, npt.NDArray[np.intp]]]
+    # Per resampled unit (an account), the 0/1 columns of the account metrics (SPEC §9);
+    # empty when the records carry no accounts or the units are not accounts.
+    units: dict[str, Floats] = field(default_factory=dict)
 
 
 def _parts(records: Sequence[LeadRecord]) -> _Parts:
@@ -131,9 +138,58 @@ def _parts(records: Sequence[LeadRecord]) -> _Parts:
     return _Parts(counts, ratios, medians)
 
 
-def _values(parts: _Parts, weights: Floats) -> dict[str, Floats]:
+def _unit_parts(
+    records: Sequence[LeadRecord], unit_of: npt.NDArray[np.intp], size: int
+) -> dict[str, Floats]:
+    """The account metrics' columns per unit, when each unit is one account (the
+    bootstrap resamples accounts); empty otherwise (the records have no accounts)."""
+    if not uses_accounts(records):
+        return {}
+    members: list[list[LeadRecord]] = [[] for _ in range(size)]
+    for record, unit in zip(records, unit_of, strict=True):
+        members[unit].append(record)
+    keys = [{r.account for r in group} for group in members]
+    if any(len(found) != 1 or None in found for found in keys):
+        return {}
+    found = [outcome(group[0].account, group) for group in members if group[0].account]
+
+    def column(test: Callable[[AccountOutcome], bool]) -> Floats:
+        return np.fromiter((1.0 if test(a) else 0.0 for a in found), np.float64, len(found))
+
+    return {
+        "accounts": np.ones(len(found)),
+        "mqas": column(lambda a: a.mqa),
+        "known": column(lambda a: a.known),
+        "buyers": column(lambda a: a.buyer),
+        "mqa_buyers": column(lambda a: a.mqa and a.buyer),
+        "mqa_known": column(lambda a: a.mqa and a.known),
+        "recalled": column(lambda a: a.buyer and a.recalled),
+    }
+
+
+def _unit_values(units: dict[str, Floats], weights: Floats) -> dict[str, Floats]:
+    """The account metrics per draw from the unit weights (draws x accounts)."""
+    sums = {name: weights @ col for name, col in units.items()}
+    has_truth = sums["known"] > 0
+    nan = np.full(weights.shape[0], np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.where(sums["mqa_known"] > 0, sums["mqa_buyers"] / sums["mqa_known"], nan)
+        recall = np.where(sums["buyers"] > 0, sums["recalled"] / sums["buyers"], nan)
+    return {
+        "accounts": sums["accounts"],
+        "mqas": sums["mqas"],
+        "buyer_accounts": np.where(has_truth, sums["buyers"], nan),
+        "mqa_precision": np.where(has_truth, precision, nan),
+        "account_recall": np.where(has_truth, recall, nan),
+    }
+
+
+def _values(
+    parts: _Parts, weights: Floats, unit_weights: Floats | None = None
+) -> dict[str, Floats]:
     """Every metric per draw, from the lead weights (draws x leads): how
-    many times each lead was picked."""
+    many times each lead was picked; the account metrics from ``unit_weights``
+    (draws x units), when the parts have them."""
     sums = {name: weights @ col for name, col in parts.counts.items()}
     has_truth = sums["truth"] > 0
     nan = np.full(weights.shape[0], np.nan)
@@ -147,6 +203,8 @@ def _values(parts: _Parts, weights: Floats) -> dict[str, Floats]:
         out["sqls"] = sums["sqls"]
     for name, (values, leads) in parts.medians.items():
         out[name] = _weighted_median(values, weights[:, leads])
+    if parts.units and unit_weights is not None:
+        out |= _unit_values(parts.units, unit_weights)
     return out
 
 
@@ -173,7 +231,8 @@ def _rounded(name: str, value: float) -> float:
 def _agrees(parts: _Parts, records: Sequence[LeadRecord], metrics_of: MetricsOf) -> set[str]:
     """The metrics whose per-lead parts give exactly what ``metrics_of``
     gives on all the records (the others are resampled the slow way)."""
-    whole = _values(parts, np.ones((1, len(records))))
+    units = len(next(iter(parts.units.values()))) if parts.units else 0
+    whole = _values(parts, np.ones((1, len(records))), np.ones((1, units)))
     expected = metrics_of(records)
     same = set()
     for name, want in expected.items():
@@ -216,6 +275,8 @@ def paired_bootstrap(
     position = {key: i for i, key in enumerate(units)}
     unit_of = np.array([position[key] for key in keys], dtype=np.intp)
     parts = _parts(base), _parts(proposed)
+    parts[0].units = _unit_parts(base, unit_of, len(units))
+    parts[1].units = _unit_parts(proposed, unit_of, len(units))
     fast = _agrees(parts[0], base, metrics_of) & _agrees(parts[1], proposed, metrics_of)
     slow = [n for n in names if n not in fast]
     rng = np.random.default_rng(seed)
@@ -226,8 +287,10 @@ def paired_bootstrap(
         picks = rng.integers(0, len(units), size=(size, len(units)))
         offsets = picks + np.arange(size)[:, None] * len(units)
         per_unit = np.bincount(offsets.ravel(), minlength=size * len(units))
-        weights = per_unit.reshape(size, len(units)).astype(np.float64)[:, unit_of]
-        a, b = _values(parts[0], weights), _values(parts[1], weights)
+        unit_weights = per_unit.reshape(size, len(units)).astype(np.float64)
+        weights = unit_weights[:, unit_of]
+        a = _values(parts[0], weights, unit_weights)
+        b = _values(parts[1], weights, unit_weights)
         for name in names:
             if name in fast:
                 missing = np.full(size, np.nan)

@@ -15,6 +15,8 @@ from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.evaluator import DISQUALIFIED
 from mqldsl.engine.runtime import format_instant
 from mqldsl.language import ast
+from mqldsl.simulation.account_metrics import DEFINITIONS as ACCOUNT_DEFINITIONS
+from mqldsl.simulation.account_metrics import account_metrics, account_report, uses_accounts
 from mqldsl.simulation.distributions import distributions, thresholds
 from mqldsl.simulation.records import LeadRecord, TouchRequest
 from mqldsl.simulation.results import PolicySummary, SimulationReport
@@ -224,6 +226,8 @@ def metrics(
         else None,
         "queue_length": len(waiting) if simulated_sales else None,
     }
+    if uses_accounts(records):  # SPEC §9: MQAs beside MQLs, for a policy with accounts
+        result.update(account_metrics(records))
     return result
 
 
@@ -318,7 +322,7 @@ def backtest(model: CheckedPolicy, records: Sequence[LeadRecord]) -> dict[str, A
     for entry in [*by_stage.values(), *by_segment.values()]:
         entry["conversion"] = round(entry["buyers"] / entry["leads"], 4)
     scores: dict[str, Any] = {}
-    for index, name in enumerate(model.scores):
+    for index, name in enumerate(model.lead_scores):  # a decision's scores (SPEC §9)
         valued = [
             (r.scores[index], bool(r.buyer))
             for r in known
@@ -433,11 +437,12 @@ def report(
         stages=stages,
         disqualified={d.reason: reasons.get(d.reason, 0) for d in model.disqualifiers},
         metrics=metrics(records, as_of, capacity, simulated_sales),
-        definitions=DEFINITIONS,
+        definitions=DEFINITIONS | ACCOUNT_DEFINITIONS if uses_accounts(records) else DEFINITIONS,
         score_distributions=distributions(model, records, params),
         sla=sla_by_queue(model, records, as_of, simulated_sales),
         backtest=None if simulated_sales else backtest(model, records),
         timing=timing(records, as_of, leads_after_as_of),
+        accounts=account_report(records),
     )
 
 

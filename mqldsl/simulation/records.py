@@ -54,6 +54,10 @@ class LeadRecord:
     # The scores at the handoff, for the report's charts (run.with_mql_scores;
     # () when not computed, as in tune's cache, so left out of comparisons).
     mql_scores: tuple[Any, ...] = field(default=(), compare=False)
+    # The account the lead counts in for the account metrics (SPEC §9): ("account", id), or
+    # ("lead", id) for a lead without an account (an account of its own); None when the
+    # policy has no account fields or account scores (no account metrics).
+    account: tuple[str, str] | None = None
     # The handoffs hot events made (`route ... on EVENT`, SPEC §8): each a further request
     # for a touch, besides the MQL handoff (``handoff``, ``queue``, ``touch``).
     requests: tuple[TouchRequest, ...] = ()
@@ -143,7 +147,13 @@ def lead_record(
         outcome_after=later,
         last_event=max((e.at for e in lead.events if e.at <= as_of), default=None),
         requests=requests,
+        account=account_key(lead) if model.uses_accounts else None,
     )
+
+
+def account_key(lead: Lead) -> tuple[str, str]:
+    """The account a lead counts in (SPEC §9): its account, or itself without one."""
+    return ("account", lead.account) if lead.account is not None else ("lead", lead.id)
 
 
 def _segment(lead: Lead, truth: Any, field: str | None) -> str | None:
@@ -173,4 +183,4 @@ def _instant(value: Any) -> float | None:
         return None
 
 
-__all__ = ["LeadRecord", "arrival", "lead_record"]
+__all__ = ["LeadRecord", "account_key", "arrival", "lead_record"]

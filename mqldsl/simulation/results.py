@@ -64,6 +64,8 @@ class SimulationReport:
     sales: Json | None = None  # the sales replay and the SQL stage (scenarios)
     sla: Json = field(default_factory=dict)  # SLA compliance per route queue
     notes: tuple[str, ...] = field(default=(), compare=False)  # rejected records, not in JSON
+    # With accounts (SPEC §9): the MQAs' entry points; None (the key left out) without.
+    accounts: Json | None = None
 
     def to_json(self) -> Json:
         return {
@@ -80,7 +82,7 @@ class SimulationReport:
             "backtest": self.backtest,
             "timing": self.timing,
             "sales": self.sales,
-        }
+        } | ({"accounts": self.accounts} if self.accounts is not None else {})
 
 
 @dataclass(frozen=True)

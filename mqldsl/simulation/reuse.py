@@ -150,7 +150,7 @@ class _Deciders:
         if model.recycles:
             return tuple(evaluator.run(lead, record.handoff, memo).decision.scores.values())
         values = dict(zip(model.score_order, evaluator.scores_at(record.handoff, NEG), strict=True))
-        return tuple(values[name] for name in model.scores)
+        return tuple(values[name] for name in model.lead_scores)  # as decisions hold them
 
     def decide(self, bounds: tuple[int, int]) -> list[list[LeadRecord]]:
         """The records of the leads within ``bounds``, a list per variant."""

@@ -83,6 +83,21 @@ class Sales:
 
 
 @dataclass(frozen=True)
+class Accounts:
+    """The `[accounts]` table (SPEC §9, §14): leads come in accounts. Each arrival is an
+    account's first contact; ``contacts`` is how many contacts an account has (whole, at
+    least 1, at most :data:`MAX_CONTACTS`), ``join_days`` how many days after the first each
+    other contact arrives; ``profile`` and ``missing`` are the account fields' distributions
+    and the chance each is missing. The contacts of an account share its latent buying state
+    (a buying group researches together); each has its own persona."""
+
+    contacts: Numeric
+    join_days: Numeric
+    profile: dict[str, Distribution]
+    missing: dict[str, float]
+
+
+@dataclass(frozen=True)
 class Scenario:
     path: str
     name: str
@@ -99,6 +114,7 @@ class Scenario:
     sales: Sales
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
     periods: tuple[Period, ...] = ()  # in time order; before the first: the defaults
+    accounts: Accounts | None = None  # leads in accounts (`[accounts]`), or one by one
 
     def period_at(self, day: dt.date) -> Period | None:
         """The period in force on ``day`` (None before the first one)."""
@@ -116,7 +132,17 @@ class Scenario:
         )
 
 
-_TOP = {"scenario", "arrivals", "sales", "states", "personas", "event_fields", "periods"}
+_TOP = {
+    "scenario",
+    "arrivals",
+    "sales",
+    "states",
+    "personas",
+    "event_fields",
+    "periods",
+    "accounts",
+}
+MAX_CONTACTS = 1000  # contacts one generated account may have (`[accounts] contacts`)
 
 
 def load_scenario(path: str | Path, model: CheckedPolicy | None = None) -> Scenario:
@@ -504,6 +530,7 @@ def _build(
     periods = _periods(
         raw.get("periods"), problems, start, days, {p.name: p.weight for p in personas}
     )
+    accounts = _accounts(raw.get("accounts"), problems, model)
     if problems.items:
         return None
     return Scenario(
@@ -521,7 +548,82 @@ def _build(
         sales=sales,
         raw=raw,
         periods=periods,
+        accounts=accounts,
     )
+
+
+_ACCOUNT_KEYS = {"contacts", "join_days", "profile", "missing", "description"}
+
+
+def _accounts(value: Any, problems: Problems, model: CheckedPolicy | None) -> Accounts | None:
+    """The `[accounts]` table (None without one): contacts per account, when the others
+    join, and the account fields' distributions, checked against the policy's `account`
+    block like a persona's profile against its `lead` block."""
+    if value is None:
+        return None
+    keys = ["accounts"]
+    if not isinstance(value, dict):
+        problems.add(keys, "expected a table: [accounts] with contacts = { ... }")
+        return None
+    unknown_keys(value, _ACCOUNT_KEYS, keys, problems)
+    spreads: list[Numeric] = []
+    for key, default, what in (
+        ("contacts", None, "contacts per account"),
+        ("join_days", {"uniform": [0, 14]}, "days after the first contact"),
+    ):
+        spec = value.get(key, default)
+        if not isinstance(spec, dict):
+            problems.add(
+                [*keys, key],
+                f"expected a distribution of {what}, e.g. {{ uniform = [1, 5] }}"
+                if spec is not None
+                else f"missing: give the distribution of {what}, e.g. {{ uniform = [1, 5] }}",
+            )
+            spreads.append(Numeric("constant", 1.0, 0.0))
+            continue
+        spread = read_numeric(spec, [*keys, key], problems, whole=key == "contacts")
+        spreads.append(spread if spread is not None else Numeric("constant", 1.0, 0.0))
+    contacts, join = spreads
+    if contacts.high is not None and contacts.high < 1:
+        problems.add([*keys, "contacts", "max"], "an account has at least one contact", "E804")
+    if contacts.high is not None and contacts.high > MAX_CONTACTS:
+        problems.add(
+            [*keys, "contacts", "max"],
+            f"at most {MAX_CONTACTS} contacts an account (a hard limit)",
+            "E804",
+        )
+    if join.low is not None and join.low < 0:
+        problems.add(
+            [*keys, "join_days", "min"], "days after the first contact: at least 0", "E804"
+        )
+    declared = model.account_fields if model is not None else None
+    profile: dict[str, Distribution] = {}
+    for name, spec in read_table(value, "profile", keys, problems, required=False).items():
+        info = declared.get(name) if declared is not None else None
+        if declared is not None and info is None:
+            problems.add([*keys, "profile", name], _unknown_account_field(name, declared), "E806")
+            continue
+        distribution = read_distribution(
+            spec, [*keys, "profile", name], problems, info.type if info else None
+        )
+        if distribution is not None:
+            profile[name] = distribution
+    missing: dict[str, float] = {}
+    for name, p in read_table(value, "missing", keys, problems, required=False).items():
+        if declared is not None and name not in declared:
+            problems.add([*keys, "missing", name], _unknown_account_field(name, declared), "E806")
+            continue
+        missing[name] = read_number(
+            p, [*keys, "missing", name], problems, 0.0, 1.0, "a probability"
+        )
+    return Accounts(contacts, join, profile, missing)
+
+
+def _unknown_account_field(name: str, declared: dict[str, Any]) -> str:
+    if not declared:
+        return "unknown account field: the policy declares no `account { ... }` fields"
+    close = did_you_mean(name, list(declared))
+    return "unknown account field" + (f"; {close}" if close else "")
 
 
 _PERIOD_KEYS = {"from", "per_day", "weights", "buyer_rates", "description"}

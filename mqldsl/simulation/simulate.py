@@ -95,7 +95,7 @@ def simulate(
         raise UsageProblem(f"the policy has no lead field `{segment}`", "--segment")
     scenario = open_scenario(source.scenario, model) if source.scenario is not None else None
     seed = source.seed if source.seed is not None else (scenario.seed if scenario else 1)
-    loaded = load_leads(model, scenario, source.journeys, seed, source.leads)
+    loaded = load_leads(model, scenario, source.journeys, seed, source.leads, source.accounts)
     spec = RunSpec(
         params=options.params,
         as_of=source.as_of if source.as_of is not None else loaded.default_as_of,

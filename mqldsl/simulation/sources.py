@@ -14,6 +14,7 @@ import orjson
 
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.runtime import Lead, format_instant, parse_instant, to_seconds
+from mqldsl.io.accounts import AccountGrouper
 from mqldsl.io.errors import InputProblem, UsageProblem
 from mqldsl.io.files import write_output
 from mqldsl.io.journeys import JourneyReader, ReadReport, RecordError
@@ -45,10 +46,16 @@ class Source:
     seed: int | None = None
     leads: int | None = None
     as_of: float | None = None
+    accounts: str | Path | None = None  # with journeys: the accounts file (SPEC §9)
 
     def __post_init__(self) -> None:
         if (self.scenario is None) == (self.journeys is None):
             raise UsageProblem("give exactly one of --scenario and --journeys")
+        if self.accounts is not None and self.journeys is None:
+            raise UsageProblem(
+                "--accounts goes with --journeys (a scenario generates its accounts' fields)",
+                "--accounts",
+            )
         if self.as_of is not None:
             try:
                 format_instant(self.as_of)
@@ -187,7 +194,22 @@ def scenario_leads(
                     f"policy: {exc}; nothing was simulated"
                 ]
             ) from None
+    if model.uses_accounts:
+        return with_colleagues(result, str(scenario.path))
     return result
+
+
+def with_colleagues(leads: list[Lead], name: str) -> list[Lead]:
+    """Generated leads, each with its colleagues and its account's fields (SPEC §9), in
+    the same order (:class:`~mqldsl.io.accounts.AccountGrouper`: a generated account gives
+    every contact the same profile, so none is rejected)."""
+    report = ReadReport()
+    grouper = AccountGrouper(name, report)
+    for line, lead in enumerate(leads, start=1):
+        grouper.add(lead, line)
+    grouped = list(grouper.finish())
+    assert len(grouped) == len(leads), report.rejected_count
+    return grouped
 
 
 def load_leads(
@@ -196,16 +218,23 @@ def load_leads(
     journeys: str | Path | None,
     seed: int,
     leads: int | None = None,
+    accounts: str | Path | None = None,
 ) -> LoadedLeads:
     """The leads of a scenario (generated with ``seed``; the default as-of
     is the end of its period) or of a journeys file (the default as-of is
-    its latest instant, an event or a date in a lead's truth, or now)."""
+    its latest instant, an event or a date in a lead's truth, or now). With a policy
+    that has accounts, each lead comes with its colleagues (SPEC §9); ``accounts`` is the
+    journeys' accounts file."""
     if scenario is not None:
         generated = scenario_leads(model, scenario, seed, leads)
         return LoadedLeads(generated, 0, to_seconds(scenario.end))
     assert journeys is not None
     report = ReadReport()
-    found = list(read_leads(model, str(journeys), None, report))
+    found = list(
+        read_leads(
+            model, str(journeys), None, report, str(accounts) if accounts is not None else None
+        )
+    )
     notes = summary_lines(len(found), report)[:-1] if report.rejected_count else []
     read = len(found) + report.rejected_count
     summary = f"{journeys}: {read} read, {len(found)} used, {report.rejected_count} rejected"

@@ -218,7 +218,7 @@ def sweep(
     sqls = sql_stage(model, options.sql_stage)
     scenario = open_scenario(source.scenario, model) if source.scenario is not None else None
     seed = source.seed if source.seed is not None else (scenario.seed if scenario else 1)
-    loaded = load_leads(model, scenario, source.journeys, seed, source.leads)
+    loaded = load_leads(model, scenario, source.journeys, seed, source.leads, source.accounts)
     moment = source.as_of if source.as_of is not None else loaded.default_as_of
     rows = []
     as_of = ""

@@ -21,6 +21,7 @@ from mqldsl.engine.runtime import Lead, format_instant, to_seconds
 from mqldsl.io.errors import InputProblem, UsageProblem
 from mqldsl.language import ast
 from mqldsl.simulation import gates
+from mqldsl.simulation.account_metrics import NAMES as ACCOUNT_NAMES
 from mqldsl.simulation.constraints import METRICS, Constraints, check_metric
 from mqldsl.simulation.metrics import metrics
 from mqldsl.simulation.records import LeadRecord, arrival
@@ -124,14 +125,27 @@ def hash_share(seed: int, lead_id: str) -> float:
 
 
 def split_leads(
-    leads: Sequence[Lead], holdout: float | None, after: float | None, seed: int
+    leads: Sequence[Lead],
+    holdout: float | None,
+    after: float | None,
+    seed: int,
+    by_account: bool = False,
 ) -> tuple[list[bool], Split, list[str]]:
-    """Per lead, whether it is held out; the split; notes."""
+    """Per lead, whether it is held out; the split; notes. With ``by_account`` (a policy
+    with accounts, SPEC §9) the hash holdout keeps each account whole: a lead with an
+    account falls where ``"account ID"`` hashes."""
     notes: list[str] = []
     if holdout is not None:
         if not 0 < holdout < 1:
             raise UsageProblem(f"{holdout} is not a fraction between 0 and 1", "--holdout")
-        held = [hash_share(seed, lead.id) < holdout for lead in leads]
+        held = [
+            hash_share(
+                seed,
+                f"account {lead.account}" if by_account and lead.account is not None else lead.id,
+            )
+            < holdout
+            for lead in leads
+        ]
         split = Split("hash", fraction=holdout, seed=seed)
     elif after is not None:
         arrivals = [arrival(lead) for lead in leads]
@@ -236,7 +250,8 @@ def checked_text(text: str, name: str) -> CheckedPolicy:
 
 
 def _numbers(values: Mapping[str, Any]) -> Json:
-    return {name: values.get(name) for name in METRICS}
+    # the account metrics only when the run has them (a policy with accounts)
+    return {name: values.get(name) for name in METRICS if name in values}
 
 
 class _Evaluation:
@@ -319,17 +334,26 @@ def tune(
             "--subject-to",
         )
     constraints = Constraints(subject_to)
+    accounts_read = [n for n in (maximize, *constraints.metrics) if n in ACCOUNT_NAMES]
+    if accounts_read and not model.uses_accounts:
+        raise UsageProblem(
+            f"`{accounts_read[0]}` is an account metric (SPEC §9), and the policy declares no "
+            "account fields or account scores",
+            "--maximize" if accounts_read[0] == maximize else "--subject-to",
+        )
     if trials < 1:
         raise UsageProblem("need at least one trial", "--trials")
     stage = mql_stage(model, options.mql_stage)
     sqls = sql_stage(model, options.sql_stage)
     scenario = open_scenario(source.scenario, model) if source.scenario is not None else None
     seed = source.seed if source.seed is not None else (scenario.seed if scenario else 1)
-    loaded = load_leads(model, scenario, source.journeys, seed, source.leads)
+    loaded = load_leads(model, scenario, source.journeys, seed, source.leads, source.accounts)
     as_of = source.as_of if source.as_of is not None else loaded.default_as_of
     # No time travel (SPEC 14.1): only the leads that existed at the as-of instant count.
     leads = [lead for lead in loaded.leads if (at := arrival(lead)) is None or at <= as_of]
-    held, split, notes = split_leads(leads, holdout, holdout_after, seed)
+    held, split, notes = split_leads(
+        leads, holdout, holdout_after, seed, by_account=model.uses_accounts
+    )
     notes = list(loaded.notes) + notes
     if len(leads) < len(loaded.leads):
         notes.append(

@@ -13,8 +13,10 @@ from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.explain import explain as explain_result
 from mqldsl.engine.runtime import Lead
 from mqldsl.io.errors import UsageProblem
+from mqldsl.simulation.account_metrics import NAMES as ACCOUNT_NAMES
 from mqldsl.simulation.compare import (
     Samples,
+    compared,
     journeys_delta,
     outcome,
     scenario_delta,
@@ -74,7 +76,8 @@ def whatif(
     """
     options = options or SimulationOptions()
     if fail_if is not None:
-        check_expression(fail_if, NUMERIC)
+        uses = base.uses_accounts or (proposed is not None and proposed.uses_accounts)
+        check_expression(fail_if, [*NUMERIC, *(ACCOUNT_NAMES if uses else [])])
     if proposed is None and not options.params:
         raise UsageProblem("give a PROPOSED policy, or --set PARAM=VALUE to change BASE")
     proposed_model = proposed if proposed is not None else base
@@ -93,9 +96,14 @@ def whatif(
     variants: list[Variant] = [(base, base_params), (proposed_model, dict(options.params))]
     shared = reuse and options.engine == "python" and share_scores(variants)
     samples: Samples = []
+    # The leads are read for the policy that has accounts, if only one has (SPEC §9):
+    # each lead then comes with its colleagues, which the other policy does not read.
+    reader = proposed_model if proposed_model.uses_accounts and not base.uses_accounts else base
     first: tuple[Run, Run, list[Lead], float, list[str]] | None = None
     for index in range(replications if scenario is not None else 1):
-        loaded = load_leads(base, scenario, source.journeys, seed + index, source.leads)
+        loaded = load_leads(
+            reader, scenario, source.journeys, seed + index, source.leads, source.accounts
+        )
         moment = source.as_of if source.as_of is not None else loaded.default_as_of
 
         base_spec = RunSpec(
@@ -146,22 +154,24 @@ def whatif(
     delta: dict[str, MetricDelta]
     accounts = False
     if scenario is None:
-        accounts = bool(base.account_fields or proposed_model.account_fields)
+        # SPEC §14.1: resample accounts when either policy reads accounts (fields or scores).
+        accounts = base.uses_accounts or proposed_model.uses_accounts
         # One key per record: the records hold only the leads that existed at the as-of
         # instant (no time travel), which may be fewer than the leads read.
-        account_of = {lead.id: lead.account for lead in leads}
+        with_accounts = a.records if base.uses_accounts else b.records
         keys = [
-            f"account {account_of[record.id]}"
-            if accounts and account_of.get(record.id)
+            " ".join(record.account)
+            if accounts and record.account is not None
             else f"lead {record.id}"
-            for record in a.records
+            for record in with_accounts
         ]
 
         def metrics_of(records: Sequence[LeadRecord]) -> dict[str, Any]:
             return metrics(records, moment, None, False)
 
+        names = list(compared(a.report.metrics, b.report.metrics))
         intervals = paired_bootstrap(
-            a.records, b.records, keys, NUMERIC, metrics_of, draws=BOOTSTRAP_DRAWS, seed=seed
+            a.records, b.records, keys, names, metrics_of, draws=BOOTSTRAP_DRAWS, seed=seed
         )
         delta = journeys_delta(a.report.metrics, b.report.metrics, intervals)
     else:
