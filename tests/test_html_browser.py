@@ -158,7 +158,9 @@ def test_definitions_document_renders_in_chromium(tmp_path: Path, name: str) -> 
         assert f">{stage}</text>" in diagram and f">{description}</text>" in diagram
     assert ">disqualified</text>" in diagram
     if name == "saas_trial":
-        assert ">recycle when no activity in the last 30 days</text>" in diagram
+        assert (
+            ">recycle when no activity in the last 30 days (param `quiet_period`)</text>" in diagram
+        )
     # examples grouped, with the check stated apart from accepted/rejected
     assert ">Accepted leads</h3>" in dom and ">Rejected leads</h3>" in dom
     assert "Check: the current rules agree." in dom and "✓" not in dom
