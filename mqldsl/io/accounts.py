@@ -31,7 +31,7 @@ import orjson
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.runtime import Lead
 from mqldsl.io.csvrows import open_input
-from mqldsl.io.journeys import ReadReport, record_values
+from mqldsl.io.journeys import ReadReport, json_problem, record_values
 from mqldsl.io.values import RecordError, show
 
 
@@ -47,7 +47,9 @@ def read_accounts(
     path: str | Path, model: CheckedPolicy, report: ReadReport
 ) -> dict[str, AccountRecord]:
     """The accounts of an accounts file (JSON Lines, ``{"id", "profile"}`` a line), checked
-    against the policy's account fields; a bad line is a rejected record in ``report``."""
+    against the policy's account fields; a bad line is a rejected record in ``report``, and
+    is counted as read there too (a record of its own, like an events row of no lead), so
+    the summary's counts add up: read = used + rejected."""
     name = str(path)
     accounts: dict[str, AccountRecord] = {}
     with open_input(path) as stream:
@@ -59,15 +61,19 @@ def read_accounts(
             try:
                 raw = orjson.loads(line)
             except orjson.JSONDecodeError as exc:
-                report.reject(name, number, f"not valid JSON: {exc.msg}", "E701")
+                reason, column = json_problem(exc, line)
+                report.read += 1
+                report.reject(name, number, reason, "E701", column)
                 continue
             try:
                 account_id, profile = _account(raw, model, report)
             except RecordError as exc:
+                report.read += 1
                 report.reject(name, number, str(exc), exc.code)
                 continue
             if account_id in accounts:
                 first = accounts[account_id].place
+                report.read += 1
                 report.reject(
                     name,
                     number,
