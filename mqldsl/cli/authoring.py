@@ -17,10 +17,11 @@ from mqldsl.cli.common import cli, load_policy, policy_file, print_diagnostics, 
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["text", "json"]),
+    type=click.Choice(["text", "json", "github", "sarif"]),
     default="text",
     show_default=True,
-    help="How to print the diagnostics.",
+    help="How to print the diagnostics: for people, as JSON, as GitHub Actions annotations, "
+    "or as a SARIF log for code scanning (docs/ci.md).",
 )
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
 @click.option(
@@ -38,12 +39,13 @@ def check(paths: tuple[str, ...], output_format: str, strict: bool, show_hash: b
     each policy without errors `FILE: version N, sha256 HEX`: the `policy` its
     decisions carry (the hash of its canonical text, what `fmt` writes).
     """
+    from mqldsl import __version__
     from mqldsl.analysis.checker import check_file
     from mqldsl.io.files import expand_policy_paths
-    from mqldsl.language.diagnostics import Diagnostic, summary, to_json
+    from mqldsl.language.diagnostics import Diagnostic, summary, to_github, to_json, to_sarif
 
-    if show_hash and output_format == "json":
-        raise click.UsageError("--hash prints text: leave out --format json")
+    if show_hash and output_format != "text":
+        raise click.UsageError(f"--hash prints text: leave out --format {output_format}")
     files = expand_policy_paths(paths, included=False)
     # Files without a `policy` header under a folder: included files, checked through the
     # policies that include them; one that no policy includes is checked (E111), not skipped.
@@ -82,7 +84,11 @@ def check(paths: tuple[str, ...], output_format: str, strict: bool, show_hash: b
     files += orphans
     if output_format == "json":
         click.echo(to_json(everything))
+    elif output_format == "sarif":
+        click.echo(to_sarif(everything, __version__))
     else:
+        if output_format == "github" and everything:
+            click.echo(to_github(everything))
         noun = "file" if len(files) == 1 else "files"
         click.echo(f"checked {len(files)} {noun}: {summary(everything)}", err=True)
     failed = any(d.is_error for d in everything) or (strict and bool(everything))

@@ -97,6 +97,89 @@ def to_json(diagnostics: Sequence[Diagnostic]) -> str:
     return json.dumps([d.to_json() for d in diagnostics], indent=2, ensure_ascii=False)
 
 
+def _github_data(text: str) -> str:
+    """A workflow command's message, escaped as GitHub Actions reads it."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _github_property(text: str) -> str:
+    """A workflow command's property value (a file name, a title), escaped."""
+    return _github_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def to_github(diagnostics: Sequence[Diagnostic]) -> str:
+    """GitHub Actions workflow commands (``::error file=...,line=...::message``), one line a
+    diagnostic: a workflow step that runs `mqldsl check --format github` annotates the pull
+    request's lines (docs/ci.md)."""
+    lines = []
+    for d in diagnostics:
+        kind = "error" if d.is_error else "warning"
+        span = d.span
+        properties = [
+            f"file={_github_property(span.file)}",
+            f"line={span.line}",
+            f"col={span.column}",
+            f"endLine={span.end_line}",
+            f"endColumn={span.end_column}",
+            f"title={_github_property(f'{d.code} {CODES.get(d.code, d.code)}')}",
+        ]
+        message = f"[{d.code}] {d.message}" + (f" ({d.hint})" if d.hint else "")
+        lines.append(f"::{kind} {','.join(properties)}::{_github_data(message)}")
+    return "\n".join(lines)
+
+
+def to_sarif(diagnostics: Sequence[Diagnostic], version: str) -> str:
+    """The diagnostics as a SARIF 2.1.0 log (for code scanning): one run of the tool
+    ``mqldsl``, its rules the codes that occur (with their titles), one result a diagnostic
+    with its file and region (lines and columns from 1, the end column exclusive)."""
+    codes = sorted({d.code for d in diagnostics})
+    rules = [
+        {
+            "id": code,
+            "name": CODES.get(code, code),
+            "shortDescription": {"text": CODES.get(code, code)},
+            "help": {"text": f"docs/errors.md explains {code} with an example and its fix"},
+        }
+        for code in codes
+    ]
+    results = []
+    for d in diagnostics:
+        text = d.message + (f" ({d.hint})" if d.hint else "")
+        region = {
+            "startLine": max(d.span.line, 1),
+            "startColumn": max(d.span.column, 1),
+            "endLine": max(d.span.end_line, d.span.line, 1),
+            "endColumn": max(d.span.end_column, 1),
+        }
+        results.append(
+            {
+                "ruleId": d.code,
+                "ruleIndex": codes.index(d.code),
+                "level": "error" if d.is_error else "warning",
+                "message": {"text": text},
+                "locations": [
+                    {
+                        "physicalLocation": {
+                            "artifactLocation": {"uri": d.span.file.replace("\\", "/")},
+                            "region": region,
+                        }
+                    }
+                ],
+            }
+        )
+    log = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {"driver": {"name": "mqldsl", "version": version, "rules": rules}},
+                "results": results,
+            }
+        ],
+    }
+    return json.dumps(log, indent=2, ensure_ascii=False)
+
+
 # Every code the package can emit, with a one-line title. docs/errors.md
 # documents each; a test keeps the two in step.
 CODES: dict[str, str] = {
