@@ -292,7 +292,7 @@ def policies(
     draw: st.DrawFn, recycling: bool = True, hot: bool = True, accounts: bool = False
 ) -> str:
     """A checked policy; ``recycling=False`` leaves out `recycle` rules and ``hot=False``
-    hot-event routes (the SQL back end refuses both); ``accounts`` adds account fields and
+    hot-event routes (the SQL back end refuses recycling); ``accounts`` adds account fields and
     account scores that lead rules, stages and routes read as `account.NAME` (SPEC §9)."""
     text = 'policy "generated"\n\n' + SCHEMA + "\n"
     scores: list[str] = []

@@ -826,7 +826,7 @@ def test_fmt_keeps_random_account_policies(text: str) -> None:
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-@given(policies(recycling=False, hot=False, accounts=True), account_leads_of_policy())
+@given(policies(recycling=False, accounts=True), account_leads_of_policy())  # with hot routes
 def test_duckdb_equals_python_on_random_account_policies(text: str, account: list[Lead]) -> None:
     """Random account policies (contact counts, per-contact rules, account aggregates) on
     DuckDB give the Python engine's decisions, byte for byte."""

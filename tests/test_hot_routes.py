@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+import duckdb
 import pytest
 
 from mqldsl.analysis.checker import check_text
@@ -19,6 +20,7 @@ from mqldsl.engine.evaluator import Evaluator
 from mqldsl.engine.explain import explain
 from mqldsl.engine.interpreter import Interpreter
 from mqldsl.engine.runtime import DAY, EvalResult, Event, Lead, format_instant, to_seconds
+from mqldsl.io.scoring import decision_line
 from mqldsl.language.parser import parse_text
 from mqldsl.language.printer import format_policy
 from mqldsl.render.diff import diff
@@ -28,7 +30,11 @@ from mqldsl.simulation.metrics import metrics, sla_by_queue
 from mqldsl.simulation.records import lead_record
 from mqldsl.simulation.sales import replay_sales
 from mqldsl.simulation.scenario import Sales
+from mqldsl.warehouse.compiler import DIALECTS, compile_sql
+from mqldsl.warehouse.engine import DuckDBEngine
 from mqldsl.warehouse.support import sql_diagnostics
+
+from .helpers import run as cli_run
 
 T = to_seconds(dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
 HOUR = 3600.0
@@ -71,7 +77,23 @@ def _interpreted(text: str, subject: Lead, as_of: float) -> EvalResult:
     return Interpreter(model).result(subject, as_of)
 
 
-@pytest.fixture(params=[_compiled, _interpreted], ids=["compiled", "interpreter"])
+def _on_duckdb(text: str, subject: Lead, as_of: float) -> EvalResult:
+    """The compiled evaluator's timeline with the decision DuckDB makes (the SQL back end,
+    SPEC §8): the tests' figures then check DuckDB's route, and it must equal the Python
+    engine's decision byte for byte."""
+    model = check_text(text).model
+    assert model is not None
+    result = Evaluator(model).run(subject, as_of)
+    with DuckDBEngine(model, threads=1) as engine:
+        engine.load_leads(iter([subject]))
+        (decided,) = [item.decision for item in engine.decide(as_of)]
+    assert decision_line(decided) == decision_line(result.decision)
+    return replace(result, decision=decided)
+
+
+@pytest.fixture(
+    params=[_compiled, _interpreted, _on_duckdb], ids=["compiled", "interpreter", "duckdb"]
+)
 def run(request: pytest.FixtureRequest) -> Run:
     return request.param  # type: ignore[no-any-return]
 
@@ -259,6 +281,37 @@ def test_on_any_event(run: Run) -> None:
     assert route_of(run(text, small, T)) == ("sdr_plg", -20 * DAY, -19 * DAY)
 
 
+def test_events_of_one_instant_hand_off_in_the_journeys_order(run: Run) -> None:
+    # A use and a demo request at the same instant while an MQL each fire a route of their
+    # own: both are handoffs, in the journey's order, and the last stands (whichever it is).
+    text = POLICY.replace(
+        "route mql to sdr_inbound on demo_request, sla 5 minutes\n",
+        "route mql to sdr_inbound on demo_request, sla 5 minutes\n"
+        "route mql to usage_desk on use when usage >= 30, sla 2 hours\n",
+    )
+    base = [("use", -21 * DAY), ("use", -20 * DAY)]
+    demo_last = lead(*base, ("use", -DAY), ("demo_request", -DAY))
+    assert route_of(run(text, demo_last, T)) == ("sdr_inbound", -DAY, -DAY + 5 * MINUTE)
+    use_last = lead(*base, ("demo_request", -DAY), ("use", -DAY))
+    assert route_of(run(text, use_last, T)) == ("usage_desk", -DAY, -DAY + 2 * HOUR)
+
+
+def test_a_business_hours_sla_counts_from_the_hot_event(run: Run) -> None:
+    # T is Sunday 2026-11-01 00:00 UTC. The demo request on Friday 20:00 (after closing) hands
+    # over to sdr_inbound; its two business hours run from Monday's opening (09:00) to 11:00.
+    text = POLICY.replace(
+        "route mql to sdr_inbound on demo_request, sla 5 minutes",
+        "route mql to sdr_inbound on demo_request, sla 2 business hours",
+    ).replace(
+        "stages {",
+        'calendar {\n  timezone "UTC"\n  hours 09:00 to 17:00\n  days mon to fri\n}\nstages {',
+    )
+    friday = -DAY - 4 * HOUR
+    subject = lead(("use", -21 * DAY), ("use", -20 * DAY), ("demo_request", friday))
+    monday_eleven = DAY + 11 * HOUR
+    assert route_of(run(text, subject, T + 2 * DAY)) == ("sdr_inbound", friday, monday_eleven)
+
+
 def test_the_example_of_the_shipped_policy() -> None:
     from mqldsl.engine.testing import run_examples
 
@@ -370,10 +423,85 @@ def test_document_and_diff_say_it_in_words() -> None:
     ]
 
 
-def test_the_sql_back_end_refuses_on_routes() -> None:
+def test_the_sql_back_end_compiles_on_routes_for_every_dialect() -> None:
     model = check_text(POLICY).model
     assert model is not None
-    assert [d.code for d in sql_diagnostics(model)] == ["E604"]
+    assert sql_diagnostics(model) == []
+    compiled = compile_sql(model, T)
+    for dialect in DIALECTS:
+        text = compiled.sql(dialect)
+        assert "route_entered" in text and "hotlast" in text, dialect
+
+
+TIED = POLICY.replace(
+    "route mql to sdr_inbound on demo_request, sla 5 minutes\n",
+    "route mql to sdr_inbound on demo_request, sla 5 minutes\n"
+    "route mql to usage_desk on use when usage >= 30, sla 2 hours\n",
+)
+
+
+def test_the_printed_query_hands_off_in_the_events_order_column(tmp_path: Any) -> None:
+    """What `mqldsl sql` prints, run on hand-made tables: L1's use and demo request of one
+    instant (the use last in the `seq` column) hand over to usage_desk; L2's demo request,
+    a day after the lead became an MQL, to sdr_inbound; L3 keeps its entry route."""
+    policy = tmp_path / "tied.mql"
+    policy.write_text(TIED, encoding="utf-8")
+    con = duckdb.connect()
+    con.execute("CREATE TABLE leads (id VARCHAR, size BIGINT)")
+    con.execute("INSERT INTO leads VALUES ('L1', 10), ('L2', 10), ('L3', 10)")
+    con.execute(
+        'CREATE TABLE events (lead_id VARCHAR, type VARCHAR, "at" TIMESTAMP, '
+        "source VARCHAR, seq BIGINT)"
+    )
+    rows = [
+        ("L1", "use", "2026-10-11 00:00:00", 1),
+        ("L1", "use", "2026-10-12 00:00:00", 2),
+        ("L1", "use", "2026-10-31 00:00:00", 4),  # after the demo request in the journey
+        ("L1", "demo_request", "2026-10-31 00:00:00", 3),
+        ("L2", "use", "2026-10-11 00:00:00", 5),
+        ("L2", "use", "2026-10-12 00:00:00", 6),
+        ("L2", "demo_request", "2026-10-13 06:00:00", 7),
+        ("L3", "use", "2026-10-11 00:00:00", 8),
+        ("L3", "use", "2026-10-12 00:00:00", 9),
+    ]
+    for lead_id, kind, at, seq in rows:
+        con.execute("INSERT INTO events VALUES (?, ?, ?, NULL, ?)", [lead_id, kind, at, seq])
+    as_of = ["--as-of", "2026-11-01T00:00:00Z"]
+    code, query, err = cli_run("sql", str(policy), *as_of, "--events-order", "seq")
+    assert code == 0, err
+    result = con.execute(query)
+    names = [d[0] for d in result.description]
+    got = {row[0]: dict(zip(names, row, strict=True)) for row in result.fetchall()}
+    at = dt.datetime.fromisoformat
+    assert [
+        (got[i]["queue"], got[i]["sla"], got[i]["route_entered"], got[i]["due"])
+        for i in ("L1", "L2", "L3")
+    ] == [
+        ("usage_desk", "2 hours", at("2026-10-31 00:00:00"), at("2026-10-31 02:00:00")),
+        ("sdr_inbound", "5 minutes", at("2026-10-13 06:00:00"), at("2026-10-13 06:05:00")),
+        ("sdr_plg", "1 day", at("2026-10-12 00:00:00"), at("2026-10-13 00:00:00")),
+    ]
+    # The Python engine, on the same journeys in the same order, decides the same routes.
+    model = check_text(TIED).model
+    assert model is not None
+    by_lead: dict[str, list[Event]] = {}
+    for lead_id, kind, when, seq in sorted(rows, key=lambda r: (r[2], r[3])):
+        moment = to_seconds(at(when).replace(tzinfo=dt.UTC))
+        by_lead.setdefault(lead_id, []).append(Event(moment, kind, {}, seq))
+    evaluator = Evaluator(model)
+    for lead_id, events in by_lead.items():
+        decided = evaluator.decide(Lead(id=lead_id, profile={"size": 10}, events=tuple(events)), T)
+        assert decided.route is not None
+        assert decided.route.queue == got[lead_id]["queue"]
+        assert decided.route.entered == to_seconds(
+            got[lead_id]["route_entered"].replace(tzinfo=dt.UTC)
+        )
+    code, _, err = cli_run("sql", str(policy), *as_of, "--events-order", " ")
+    assert code == 2 and "--events-order" in err
+    # Without the order column, events of one instant hand off by the first declared route.
+    code, query, err = cli_run("sql", str(policy), *as_of)
+    assert code == 0, err
+    assert con.execute(query).fetchall()[0][names.index("queue")] == "sdr_inbound"
 
 
 # ---------------------------------------------------------------- the simulator

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from mqldsl.analysis.checker import check_file, check_text
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.evaluator import Evaluator
-from mqldsl.engine.runtime import Event, Lead, parse_instant, to_seconds
+from mqldsl.engine.runtime import Event, Handoff, Lead, parse_instant, to_seconds
 from mqldsl.io.journeys import JourneyReader, ReadReport
 from mqldsl.io.scoring import decision_line
 from mqldsl.simulation.generate import generate
@@ -69,7 +69,7 @@ def assert_same(python: list[bytes], sql: list[bytes], text: str = "") -> None:
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(
-    policies(recycling=False, hot=False),
+    policies(recycling=False),  # hot-event routes included (SPEC §8)
     st.lists(leads(), min_size=1, max_size=5),
     st.sampled_from([None, 1, 4]),
 )
@@ -113,26 +113,32 @@ def test_shipped_policies_decide_the_same_on_both_engines(policy: str, scenario:
 
 def test_locked_stages_without_recycling_decide_the_same() -> None:
     text = (ROOT / "policies" / "saas_trial.mql").read_text(encoding="utf-8")
-    # Without its recycle rule and its hot-event route (E601, E604: the SQL back end refuses both)
-    locked = "\n".join(
-        line
-        for line in text.splitlines()
-        if not line.startswith("recycle")
-        and " on sales_contact_request" not in line
-        and "expect route sdr_inbound" not in line  # that route's example
-    )
+    # Without its recycle rule (E601: the SQL back end refuses recycling); its hot-event route
+    # (`route mql to sdr_inbound on sales_contact_request`, SPEC §8) stays.
+    locked = "\n".join(line for line in text.splitlines() if not line.startswith("recycle"))
     model = checked(locked)
     assert model.locked
+    assert any(route.on is not None for route in model.routes)
     journeys, end = generated("saas_trial", model, 500)
     python, sql = both(model, journeys, end)
     assert_same(python, sql)
+    # The journeys exercise the hot route: some MQLs were handed over by a sales request
+    # after they entered the stage (the route's own `entered` is later than the stage's).
+    hot = [
+        line
+        for line in map(orjson.loads, python)
+        if line["route"] is not None
+        and line["route"]["queue"] == "sdr_inbound"
+        and line["route"]["entered"] != line["entered"][line["stage"]]
+    ]
+    assert hot
 
 
 def test_recycling_is_refused_with_a_coded_diagnostic() -> None:
     model = check_file(str(ROOT / "policies" / "saas_trial.mql")).model
     assert model is not None
     problems = sql_diagnostics(model)
-    assert problems and {d.code for d in problems} == {"E601", "E604"}  # and a hot route
+    assert problems and {d.code for d in problems} == {"E601"}  # its hot route compiles
     code, out, err = run("sql", str(ROOT / "policies" / "saas_trial.mql"))
     assert code == 1 and out == ""
     assert "error[E601]" in err and "Python engine" in err
@@ -671,3 +677,71 @@ def test_a_decayed_per_rule_changes_the_score_when_its_event_leaves_the_window()
     # v1 from the day the first ev1 left its 1-day window (s0 = 0 = x) until the next ev1.
     assert b'"entered":{"v1":"2026-10-31T00:00:00Z","v0":"2026-11-01T00:00:00Z"}' in python[0]
     assert_same(python, sql)
+
+
+def standing_hot_handoffs(handoffs: tuple[Handoff, ...]) -> list[Handoff]:
+    """The hot-event handoffs of a Python timeline that stand: the last of each instant."""
+    last: dict[float, Handoff] = {}
+    for handoff in handoffs:
+        if handoff.event >= 0:
+            last[handoff.at] = handoff
+    return list(last.values())
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    policies(recycling=False).filter(lambda text: " on " in text),
+    st.lists(leads(), min_size=1, max_size=5),
+)
+def test_duckdb_lists_the_hot_handoffs_the_simulator_counts(
+    text: str, journeys: list[Lead]
+) -> None:
+    """With first entries (the simulator, `--engine duckdb`), every hot handoff of the
+    history (SPEC §8; the last event of each instant that fires one) is the Python engine's,
+    and so are the first entries and the decisions."""
+    model = checked(text)
+    numbered = [dataclasses.replace(lead, id=f"L{i}") for i, lead in enumerate(journeys)]
+    evaluator = Evaluator(model)
+    with DuckDBEngine(model, threads=2) as engine:
+        engine.load_leads(iter(numbered))
+        decided = list(engine.decide(AS_OF, first_entries=True))
+    for lead, item in zip(numbered, decided, strict=True):
+        result = evaluator.run(lead, AS_OF)
+        assert decision_line(item.decision) == decision_line(result.decision), text
+        assert item.first_entries == dict(result.first_entries), text
+        assert list(item.handoffs) == standing_hot_handoffs(result.handoffs), text
+
+
+def test_simulate_counts_hot_handoffs_the_same_on_duckdb(tmp_path: Path) -> None:
+    """saas_trial without its recycle rule (E601) keeps its hot-event route: every sales
+    request of an MQL is a further request for a touch (SPEC §8), counted the same when the
+    leads are decided in SQL, queue by queue."""
+    text = (ROOT / "policies" / "saas_trial.mql").read_text(encoding="utf-8")
+    policy = tmp_path / "saas_trial.mql"
+    policy.write_text(
+        "\n".join(line for line in text.splitlines() if not line.startswith("recycle")) + "\n",
+        encoding="utf-8",
+    )
+    simulated = {}
+    for engine in ("python", "duckdb"):
+        out = tmp_path / f"simulate-{engine}.json"
+        code, _, err = run(
+            "simulate",
+            str(policy),
+            "--scenario",
+            str(ROOT / "simulations" / "saas_trial.toml"),
+            "--leads",
+            "300",
+            "--engine",
+            engine,
+            "-o",
+            str(out),
+        )
+        assert code == 0, err
+        simulated[engine] = orjson.loads(out.read_bytes())
+    assert simulated["python"] == simulated["duckdb"]
+    assert "sdr_inbound" in orjson.dumps(simulated["duckdb"]).decode()

@@ -194,6 +194,12 @@ def _handoff(
     show_default=True,
     help="The accounts table of a policy with accounts (may be db.table).",
 )
+@click.option(
+    "--events-order",
+    metavar="COLUMN",
+    help="A column of the events table that gives the events' input order: hot-event routes "
+    "hand off the events of one instant in that order, the last standing (as `score` does).",
+)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the query to FILE.")
 def sql_command(
     policy: str,
@@ -203,6 +209,7 @@ def sql_command(
     leads_table: str,
     events_table: str,
     accounts_table: str,
+    events_order: str | None,
     output: str | None,
 ) -> None:
     """Print the SQL query that decides every lead of POLICY in a warehouse.
@@ -214,7 +221,8 @@ def sql_command(
     policy (policy_version, policy_sha256, policy_params). It gives the same
     decisions as `mqldsl score` (see docs/sql.md). A policy with accounts also
     reads `leads.account` and `accounts(id, <account fields>)`, and returns
-    `account` and one `account_score_<name>` column per account score.
+    `account` and one `account_score_<name>` column per account score. With
+    hot-event routes it also returns `route_entered` (the handoff instant).
     """
     from mqldsl.io.files import write_output
     from mqldsl.warehouse.scoring import policy_sql, require_sql
@@ -226,7 +234,7 @@ def sql_command(
     values = params(model, assignments)
     with reported():
         data = policy_sql(
-            model, when, values, dialect, leads_table, events_table, accounts_table
+            model, when, values, dialect, leads_table, events_table, accounts_table, events_order
         ).encode()
         write_output(output, lambda sink: sink.write(data))
 

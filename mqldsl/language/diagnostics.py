@@ -281,5 +281,4 @@ CODES: dict[str, str] = {
     # E6xx what the SQL back end cannot evaluate faithfully (`mqldsl sql`, `--engine duckdb`)
     "E601": "recycling in SQL",
     "E603": "column name clash in SQL",
-    "E604": "hot-event routes in SQL",
 }

@@ -118,6 +118,7 @@ def evaluate_sql(
                     mql_index,
                     sql_index,
                     segment_field,
+                    item.handoffs,
                 ),
             )
             for lead, item in zip(leads, decided, strict=True)

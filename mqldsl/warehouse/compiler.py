@@ -9,7 +9,8 @@ The query reads two tables::
 and returns one row per lead: ``id``, ``as_of``, ``stage``, ``score_<name>``
 for every score, ``disqualified`` (the reasons that hold, in declared order),
 ``queue``, ``sla``, ``due`` and ``entered_<stage>`` for every stage (and
-``entered_disqualified``); with ``policy_columns`` (the query `mqldsl sql`
+``entered_disqualified``), with hot-event routes also ``route_entered`` (the
+handoff instant); with ``policy_columns`` (the query `mqldsl sql`
 prints), also the policy that decides (SPEC §12): ``policy_version``,
 ``policy_sha256`` and ``policy_params``, constants.
 
@@ -73,6 +74,9 @@ class SqlPolicy:
     first_columns: dict[str, tuple[str, str]] = field(default_factory=dict)
     # account score name -> output column (SPEC §9)
     account_score_columns: dict[str, str] = field(default_factory=dict)
+    # with first_entries and hot-event routes: the lists of every hot handoff (SPEC §8), as
+    # internal column -> output column (instants, route numbers, stage indexes, event positions)
+    hot_columns: dict[str, str] = field(default_factory=dict)
 
     def sql(self, dialect: str = "duckdb", pretty: bool = True) -> str:
         """The query as text in ``dialect``; raises where sqlglot cannot
@@ -93,13 +97,17 @@ def compile_sql(
     events_table: str = "events",
     accounts_table: str = "accounts",
     order_column: str | None = None,
+    event_order_column: str | None = None,
     first_entries: bool = False,
     policy_columns: bool = False,
 ) -> SqlPolicy:
     """The query that decides every lead of ``leads_table`` as of ``as_of``.
 
     ``order_column`` (a column of the leads table) orders the result; without
-    it the result is ordered by id. ``first_entries`` adds, for the
+    it the result is ordered by id. ``event_order_column`` (a column of the events
+    table: the events' input order) orders the events of one instant for hot-event
+    routes (SPEC §8); without it, events of one instant that fire different routes
+    hand over by the first declared of those routes. ``first_entries`` adds, for the
     simulator, ``first_<stage>`` (the first instant the lead entered the
     stage) and ``first_route_<stage>`` (the index of the route chosen then).
     ``policy_columns`` adds the policy's version, sha256 and the params set
@@ -112,7 +120,9 @@ def compile_sql(
         raise DiagnosticsError(problems, model.source)
     values = {name: info.value for name, info in model.params.items()}
     values.update(params or {})
-    builder = QueryBuilder(ExpressionCompiler(model, values), as_of, order_column, first_entries)
+    builder = QueryBuilder(
+        ExpressionCompiler(model, values), as_of, order_column, first_entries, event_order_column
+    )
     query = builder.build(leads_table, events_table, accounts_table)
     if policy_columns:
         query = query.select(*stamp_columns(policy_stamp(model, values)), copy=False)
@@ -125,6 +135,7 @@ def compile_sql(
         entered_columns=builder.entered_columns,
         first_columns=builder.first_columns,
         account_score_columns=builder.account_score_columns,
+        hot_columns=builder.hot_columns,
     )
 
 

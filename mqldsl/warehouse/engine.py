@@ -23,7 +23,15 @@ from mqldsl.io.journeys import ReadReport
 from mqldsl.warehouse.builders import timestamp
 from mqldsl.warehouse.compiler import MAX_COUNT, SqlPolicy, compile_sql
 from mqldsl.warehouse.rows import RowReader, SqlDecision
-from mqldsl.warehouse.tables import ORDER, EngineError, InputTables, event_columns, literal, quote
+from mqldsl.warehouse.tables import (
+    EVENT_ORDER,
+    ORDER,
+    EngineError,
+    InputTables,
+    event_columns,
+    literal,
+    quote,
+)
 
 __all__ = [
     "BATCH",
@@ -156,6 +164,7 @@ class DuckDBEngine:
             leads_table=leads,
             events_table=events,
             order_column=ORDER,
+            event_order_column=EVENT_ORDER,
             first_entries=first_entries,
         )
 

@@ -13,8 +13,15 @@ How the steps keep the Python engine's semantics (SPEC §4–8):
   holds. A disqualified lead's label is -1.
 - **Routes and entries** (``routed``, ``marked``): a stay starts where the
   label changes; ``entered`` is the first instant of each stage's latest
-  stay, and the route is the first route of the stage whose condition holds
-  at that instant.
+  stay, and the route is the first entry route of the stage whose condition
+  holds at that instant.
+- **Hot-event routes** (``hot``, ``hotlast``, ``handed``; SPEC §8): each of the
+  lead's events at an instant of its latest stay is joined with that instant;
+  the route it fires is the first declared `on` route that applies to the stage
+  (:func:`mqldsl.engine.runtime.hot_routes`), whose pattern the event matches
+  (a flag of ``ev``) and whose `when` holds at the instant. The latest such
+  event (by instant, then by the events' input order) is the decision's
+  handoff; at the entry instant it stands over the entry route's.
 - **The result** (``decided``, then the final select): the values at the
   as-of instant, one row per lead, ordered by the order column or by id.
 """
@@ -25,7 +32,7 @@ from collections.abc import Sequence
 
 from sqlglot import exp
 
-from mqldsl.engine.runtime import LAST_INSTANT
+from mqldsl.engine.runtime import LAST_INSTANT, hot_routes
 from mqldsl.language import ast
 from mqldsl.warehouse.builders import (
     US,
@@ -43,6 +50,8 @@ from mqldsl.warehouse.expressions import ExpressionCompiler
 from mqldsl.warehouse.timeline import Timeline
 
 DISQUALIFIED = "disqualified"  # the stage of a disqualified lead
+# The lists of every hot handoff (first_entries): column of `hotlist`, column of `hot` listed.
+HOT_LISTS = (("hat", "t"), ("hrt", "hr"), ("hlab", "lab"), ("hep", "ep"))
 
 
 class QueryBuilder:
@@ -50,16 +59,24 @@ class QueryBuilder:
     another (the module docstrings say what each step keeps)."""
 
     def __init__(
-        self, c: ExpressionCompiler, as_of: float, order_column: str | None, first_entries: bool
+        self,
+        c: ExpressionCompiler,
+        as_of: float,
+        order_column: str | None,
+        first_entries: bool,
+        event_order_column: str | None = None,
     ) -> None:
         """``order_column`` (a column of the leads table) orders the result;
-        ``first_entries`` adds the first entry into each stage and its route."""
+        ``first_entries`` adds the first entry into each stage and its route;
+        ``event_order_column`` (a column of the events table) orders the events of one
+        instant, for hot-event routes."""
         model = c.model
         self.c = c
         self.model = model
         self.as_of_sql = timestamp(as_of)
         self.names = model.stage_names
         self.order_column = order_column
+        self.event_order_column = event_order_column
         self.first_entries = first_entries
         self.ctes: list[tuple[str, exp.Query]] = []
         # Everything evaluated per instant, compiled first: it registers the
@@ -71,10 +88,29 @@ class QueryBuilder:
             for index, stage in enumerate(model.stages.stages)
             if index > 0 and stage.condition is not None
         ]
+        # Entry routes (number, stage index, condition); hot-event routes (SPEC §8): number,
+        # the stages (indexes) it applies to, its pattern's flag in `ev`, its `when`.
         self.routes = [
-            (self.names.index(route.stage), c.cond(route.condition) if route.condition else None)
-            for route in model.routes
+            (
+                number,
+                self.names.index(route.stage),
+                c.cond(route.condition) if route.condition else None,
+            )
+            for number, route in enumerate(model.routes)
+            if route.on is None
         ]
+        applies = hot_routes(self.names, [(r.stage, r.on is not None) for r in model.routes])
+        self.hot = [
+            (
+                number,
+                [index for index, numbers in enumerate(applies) if number in numbers],
+                c.pattern(route.on.event, route.on.where),
+                c.cond(route.condition) if route.condition else None,
+            )
+            for number, route in enumerate(model.routes)
+            if route.on is not None
+        ]
+        self.hot = [item for item in self.hot if item[1]]  # a route of no stage never fires
         self.previous = "inst"  # the CTE that holds the latest score
         self.stage_ids: list[tuple[int, str]] = [(-1, DISQUALIFIED), *enumerate(self.names)]
         self.score_columns = {name: f"score_{name}" for name in model.lead_scores}
@@ -82,6 +118,13 @@ class QueryBuilder:
             name: f"account_score_{name}" for name in model.account_scores
         }
         self.entered_columns = {stage: f"entered_{stage}" for _, stage in self.stage_ids}
+        # With hot-event routes and first_entries: every hot handoff of the history, as lists
+        # in time order (instants, route numbers, stage indexes, event positions).
+        self.hot_columns = (
+            {"hat": "hot_at", "hrt": "hot_route", "hlab": "hot_stage", "hep": "hot_event"}
+            if first_entries and self.hot and event_order_column is not None
+            else {}
+        )
         self.first_columns: dict[str, tuple[str, str]] = (
             {stage: (f"first_{stage}", f"first_route_{stage}") for stage in self.names}
             if first_entries
@@ -92,7 +135,12 @@ class QueryBuilder:
         self, leads_table: str, events_table: str, accounts_table: str = "accounts"
     ) -> exp.Select:
         """The whole query over the tables."""
-        timeline = Timeline(self.c, self.as_of_sql, self.order_column)
+        timeline = Timeline(
+            self.c,
+            self.as_of_sql,
+            self.order_column,
+            self.event_order_column if self.hot else None,
+        )
         self.ctes += timeline.steps(leads_table, events_table, accounts_table)
         self._score_ctes()
         self._judged_cte()
@@ -100,6 +148,8 @@ class QueryBuilder:
         self._routed_cte()
         self._marked_cte()
         self._decided_cte()
+        if self.hot:
+            self._hot_ctes()
         return self._result()
 
     def _score_ctes(self) -> None:
@@ -187,13 +237,18 @@ class QueryBuilder:
                         ),
                         exp.Literal.number(number),
                     )
-                    for number, (stage, cond) in enumerate(self.routes)
+                    for number, stage, cond in self.routes
                 ],
                 exp.Literal.number(-1),
             )
             if self.routes
             else exp.Literal.number(-1)
         )
+        # w<i>: whether the `when` of hot-event route number i holds at the instant.
+        whens = [
+            exp.alias_(paren(cond) if cond is not None else exp.true(), f"w{number}")
+            for number, _, _, cond in self.hot
+        ]
         self.ctes.append(
             (
                 "routed",
@@ -201,6 +256,7 @@ class QueryBuilder:
                     exp.Star(),
                     exp.alias_(route_case, "rt"),
                     exp.alias_(window(exp.Lag(this=col("lab")), running=False), "prv"),
+                    *whens,
                 ).from_("staged"),
             )
         )
@@ -282,7 +338,7 @@ class QueryBuilder:
                 exp.Max(
                     this=case([(exp.EQ(this=col("t"), expression=col("last_start")), col("rt"))])
                 ),
-                "rt",
+                "ert" if self.hot else "rt",  # with hot-event routes, `handed` gives `rt`
             )
         )
         decided_columns.append(exp.alias_(exp.Max(this=col("last_start")), "last_start"))
@@ -326,6 +382,144 @@ class QueryBuilder:
         self.ctes.append(
             ("decided", exp.select(*decided_columns).from_("marked").group_by(col("lid")))
         )
+
+    def _hot_ctes(self) -> None:
+        # hot: each of the lead's events at an instant of its latest stay, with the hot-event
+        # route it fires (hr, -1: none); hotlast: the latest of them (by instant, then by the
+        # events' input order); handed: the decision's route (rt) and handoff instant (ho).
+        fired = case(
+            [
+                (
+                    exp.and_(
+                        exp.In(
+                            this=col("lab", "m"),
+                            expressions=[exp.Literal.number(index) for index in stages],
+                        ),
+                        col(f"p{pattern}", "ev"),
+                        col(f"w{number}", "m"),
+                    ),
+                    exp.Literal.number(number),
+                )
+                for number, stages, pattern, _ in self.hot
+            ],
+            exp.Literal.number(-1),
+        )
+        ordered = self.event_order_column is not None
+        self.ctes.append(
+            (
+                "hot",
+                exp.select(
+                    exp.alias_(col("lid", "m"), "lid"),
+                    exp.alias_(col("t", "m"), "t"),
+                    exp.alias_(col("lab", "m"), "lab"),
+                    exp.alias_(col("last_start", "m"), "ls"),
+                    *(
+                        [exp.alias_(col("eo", "ev"), "eo"), exp.alias_(col("ep", "ev"), "ep")]
+                        if ordered
+                        else []
+                    ),
+                    exp.alias_(fired, "hr"),
+                )
+                .from_(exp.to_table("marked").as_("m"))
+                .join(
+                    exp.to_table("ev"),
+                    on=exp.and_(
+                        exp.EQ(this=col("lid", "ev"), expression=col("lid", "m")),
+                        exp.EQ(this=col("t", "ev"), expression=col("t", "m")),
+                    ),
+                )
+                .where(exp.GTE(this=col("lab", "m"), expression=exp.Literal.number(0))),
+            )
+        )
+        # Without the events' input order, events of one instant that fire different routes
+        # hand over by the first declared of those routes.
+        tie = (
+            exp.Ordered(this=col("eo"), desc=True)
+            if ordered
+            else exp.Ordered(this=col("hr"), desc=False)
+        )
+
+        def ranked(partition: list[exp.Expr], by_time: bool) -> exp.Window:
+            keys = [exp.Ordered(this=col("t"), desc=True)] if by_time else []
+            return exp.Window(
+                this=exp.RowNumber(),
+                partition_by=partition,
+                order=exp.Order(expressions=[*keys, tie.copy()]),
+            )
+
+        fires = exp.GTE(this=col("hr"), expression=exp.Literal.number(0))
+        self.ctes.append(
+            (
+                "hotranked",
+                exp.select(
+                    col("lid"), col("t"), col("hr"), exp.alias_(ranked([col("lid")], True), "rk")
+                )
+                .from_("hot")
+                .where(exp.and_(fires.copy(), exp.GTE(this=col("t"), expression=col("ls")))),
+            )
+        )
+        self.ctes.append(
+            (
+                "hotlast",
+                exp.select(col("lid"), col("t"), col("hr"))
+                .from_("hotranked")
+                .where(exp.EQ(this=col("rk"), expression=exp.Literal.number(1))),
+            )
+        )
+        no_hot = exp.Is(this=col("lid", "h"), expression=exp.null())
+        handed = (
+            exp.select(
+                exp.Column(this=exp.Star(), table=exp.to_identifier("d")),
+                exp.alias_(case([(no_hot, col("ert", "d"))], col("hr", "h")), "rt"),
+                exp.alias_(case([(no_hot.copy(), col("last_start", "d"))], col("t", "h")), "ho"),
+            )
+            .from_(exp.to_table("decided").as_("d"))
+            .join(
+                exp.to_table("hotlast").as_("h"),
+                join_type="LEFT",
+                on=exp.EQ(this=col("lid", "h"), expression=col("lid", "d")),
+            )
+        )
+        if self.hot_columns:
+            # For the simulator: every hot handoff of the history, the last event of each
+            # instant that fires one (hotsteps), listed in time order per lead (hotlist).
+            self.ctes.append(
+                (
+                    "hotsteps",
+                    exp.select(
+                        exp.Star(),
+                        exp.alias_(ranked([col("lid"), col("t")], False), "rk"),
+                    )
+                    .from_("hot")
+                    .where(fires.copy()),
+                )
+            )
+
+            def listed(value: str) -> exp.Expr:
+                return exp.ArrayAgg(
+                    this=exp.Order(this=col(value), expressions=[exp.Ordered(this=col("t"))])
+                )
+
+            self.ctes.append(
+                (
+                    "hotlist",
+                    exp.select(
+                        col("lid"),
+                        *[exp.alias_(listed(value), inner) for inner, value in HOT_LISTS],
+                    )
+                    .from_("hotsteps")
+                    .where(exp.EQ(this=col("rk"), expression=exp.Literal.number(1)))
+                    .group_by(col("lid")),
+                )
+            )
+            handed = handed.select(
+                *[exp.alias_(col(inner, "hl"), inner) for inner, _ in HOT_LISTS]
+            ).join(
+                exp.to_table("hotlist").as_("hl"),
+                join_type="LEFT",
+                on=exp.EQ(this=col("lid", "hl"), expression=col("lid", "d")),
+            )
+        self.ctes.append(("handed", handed))
 
     def _result(self) -> exp.Select:
         # The result: the output columns of one row per lead, and the steps.
@@ -424,7 +618,7 @@ class QueryBuilder:
                                 [
                                     least(
                                         exp.Add(
-                                            this=col("last_start"),
+                                            this=col("ho" if self.hot else "last_start"),
                                             expression=interval(round(r.sla.seconds * US)),
                                         ),
                                         timestamp(LAST_INSTANT),  # as engine.runtime.due_time
@@ -450,7 +644,12 @@ class QueryBuilder:
             for index, stage in enumerate(self.names):
                 output.append(exp.alias_(col(f"fs{index}"), f"first_{stage}", quoted=True))
                 output.append(exp.alias_(col(f"fr{index}"), f"first_route_{stage}", quoted=True))
-        query = exp.select(*output).from_("decided")
+        if self.hot:  # the handoff instant: the entry's or the latest hot event's
+            output.append(exp.alias_(col("ho"), "route_entered"))
+            if self.hot_columns:  # every hot handoff: instants, routes, stages, events
+                for inner, _ in HOT_LISTS:
+                    output.append(exp.alias_(col(inner), self.hot_columns[inner]))
+        query = exp.select(*output).from_("handed" if self.hot else "decided")
         query = query.order_by(col("ord") if self.order_column is not None else col("lid"))
         for name, cte in self.ctes:
             query = query.with_(name, as_=cte)

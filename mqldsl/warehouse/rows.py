@@ -10,7 +10,14 @@ from typing import Any
 
 from mqldsl.analysis.stamp import policy_stamp
 from mqldsl.engine.calendars import Deadline, route_deadlines
-from mqldsl.engine.runtime import UTC, Decision, RouteDecision, round_score, to_seconds
+from mqldsl.engine.runtime import (
+    UTC,
+    Decision,
+    Handoff,
+    RouteDecision,
+    round_score,
+    to_seconds,
+)
 from mqldsl.warehouse.compiler import DISQUALIFIED, SqlPolicy
 
 
@@ -21,6 +28,9 @@ class SqlDecision:
 
     decision: Decision
     first_entries: dict[str, tuple[float, int]]
+    # With first entries and hot-event routes (SPEC §8): every handoff a hot event made, in
+    # time order (the last event of each instant that fires one), as the Python engine's.
+    handoffs: tuple[Handoff, ...] = ()
 
 
 class RowReader:
@@ -33,6 +43,7 @@ class RowReader:
         self.policy = policy_stamp(compiled.model, compiled.params)
         self.scores = [(name, position[col]) for name, col in compiled.score_columns.items()]
         self.accounts = compiled.model.uses_accounts
+        self.stages = compiled.model.stage_names
         self.account_scores = [
             (name, position[col]) for name, col in compiled.account_score_columns.items()
         ]
@@ -42,9 +53,12 @@ class RowReader:
             (stage, position[at], position[route])
             for stage, (at, route) in compiled.first_columns.items()
         ]
+        self.hot = [position[column] for column in compiled.hot_columns.values()]
         self.i_id, self.i_stage = position["id"], position["stage"]
         self.i_dq, self.i_queue = position["disqualified"], position["queue"]
         self.i_sla, self.i_due = position["sla"], position["due"]
+        # With hot-event routes (SPEC §8), the handoff instant (else the stage's entry).
+        self.i_handoff = position.get("route_entered")
         # The query leaves the due time of a business SLA (SPEC §8.1) empty: it is counted
         # here, by the module the Python evaluators use. Its text names its calendar, so the
         # text alone says which deadline it is.
@@ -64,17 +78,20 @@ class RowReader:
             due = row[self.i_due]
             sla = row[self.i_sla]
             business = self.business.get(sla) if sla is not None else None
+            handoff = (
+                _seconds(row[self.i_handoff]) if self.i_handoff is not None else entered[stage]
+            )
             route = RouteDecision(
                 queue=row[self.i_queue],
                 sla=sla,
                 due=(
-                    business.due(entered[stage])
+                    business.due(handoff)
                     if business is not None
                     else _seconds(due)
                     if due is not None
                     else None
                 ),
-                entered=entered[stage],
+                entered=handoff,
             )
         decision = Decision(
             id=row[self.i_id],
@@ -95,7 +112,16 @@ class RowReader:
             for name, a, r in self.firsts
             if row[a] is not None
         }
-        return SqlDecision(decision, first)
+        handoffs: tuple[Handoff, ...] = ()
+        if self.hot:
+            at, route_numbers, stages, positions = (row[i] or () for i in self.hot)
+            handoffs = tuple(
+                Handoff(_seconds(moment), self.stages[int(stage)], int(number), int(event))
+                for moment, number, stage, event in zip(
+                    at, route_numbers, stages, positions, strict=True
+                )
+            )
+        return SqlDecision(decision, first, handoffs)
 
 
 def _seconds(value: dt.datetime) -> float:

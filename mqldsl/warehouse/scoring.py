@@ -259,10 +259,13 @@ def policy_sql(
     leads_table: str = "leads",
     events_table: str = "events",
     accounts_table: str = "accounts",
+    events_order: str | None = None,
 ) -> str:
     """The SQL query (with a final `;` and newline) that decides every lead
     of ``model`` in a warehouse, in ``dialect``, reading the named tables
-    (NAME or SCHEMA.NAME; ``accounts_table`` for a policy with accounts).
+    (NAME or SCHEMA.NAME; ``accounts_table`` for a policy with accounts);
+    ``events_order`` (a column of the events table) is the events' input order,
+    which orders the hot-event handoffs of one instant (SPEC §8).
     Raises :class:`SqlUnsupported`, :class:`UsageProblem` for a bad table
     name and :class:`InputProblem` when sqlglot cannot write the dialect."""
     import sqlglot
@@ -289,6 +292,8 @@ def policy_sql(
                 option,
             )
         tables.append(table)
+    if events_order is not None and not events_order.strip():
+        raise UsageProblem("an empty name is no column of the events table", "--events-order")
     try:
         compiled = compile_sql(
             model,
@@ -297,6 +302,7 @@ def policy_sql(
             leads_table=tables[0].sql(dialect=dialect),
             events_table=tables[1].sql(dialect=dialect),
             accounts_table=tables[2].sql(dialect=dialect),
+            event_order_column=events_order,
             policy_columns=True,
         )
         return compiled.sql(dialect) + ";\n"

@@ -1,7 +1,7 @@
 """What the SQL back end cannot evaluate faithfully, as coded diagnostics:
-recycling (E601), field names that clash with the tables' own columns or with
-each other in the one events table (E603), and hot-event routes (E604). (E602, account fields
-and account scores, is no longer given: the SQL back end computes them.)"""
+recycling (E601) and field names that clash with the tables' own columns or with
+each other in the one events table (E603). (E602, account fields and account scores, and
+E604, hot-event routes, are no longer given: the SQL back end computes them.)"""
 
 from __future__ import annotations
 
@@ -25,18 +25,6 @@ def sql_diagnostics(model: CheckedPolicy) -> list[Diagnostic]:
                 "history; score this policy with the Python engine (the default)",
             )
         )
-    for route in model.routes:
-        if route.on is not None:
-            found.append(
-                error(
-                    "E604",
-                    "the SQL back end does not replay hot-event routes "
-                    f"(`route {route.stage} to {route.queue} on ...`)",
-                    route.span,
-                    "a hot event hands the lead over again at the event's instant; score this "
-                    "policy with the Python engine (the default)",
-                )
-            )
     for name, info in model.fields.items():
         if name == "id":
             found.append(

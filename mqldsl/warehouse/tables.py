@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     import duckdb
 
 ORDER = "mqldsl ord"  # the input-order column: a name no policy can give a field
+EVENT_ORDER = "mqldsl seq"  # the events' input order (hot-event routes, SPEC §8)
 
 
 class EngineError(Exception):
@@ -123,7 +124,8 @@ class InputTables:
             for name, info in event_columns(self.model).items()
         )
         self.con.execute(
-            'CREATE OR REPLACE TABLE events (lead_id VARCHAR, type VARCHAR, "at" TIMESTAMP'
+            'CREATE OR REPLACE TABLE events (lead_id VARCHAR, type VARCHAR, "at" TIMESTAMP, '
+            + f"{quote(EVENT_ORDER)} BIGINT"
             + (f", {event_fields}" if event_fields else "")
             + ")"
         )
@@ -136,6 +138,7 @@ class InputTables:
         event_path = Path(self.folder) / "events.jsonl"
         account_path = Path(self.folder) / "accounts.jsonl"
         count = 0
+        sequence = 0  # the events' input order
         accounts: set[str] = set()
         with (
             open(lead_path, "wb") as lead_out,
@@ -159,6 +162,8 @@ class InputTables:
                     item["lead_id"] = lead.id
                     item["type"] = event.type
                     item["at"] = round(event.at * 1_000_000)
+                    item[EVENT_ORDER] = sequence
+                    sequence += 1
                     event_out.write(orjson.dumps(item) + b"\n")
                 count += 1
         self._insert_json("leads", lead_path, self._lead_json_columns())
@@ -183,7 +188,7 @@ class InputTables:
         return columns
 
     def _event_json_columns(self) -> dict[str, str]:
-        columns = {"lead_id": "VARCHAR", "type": "VARCHAR", "at": "BIGINT"}
+        columns = {"lead_id": "VARCHAR", "type": "VARCHAR", "at": "BIGINT", EVENT_ORDER: "BIGINT"}
         columns.update({name: _sql_type(i.type) for name, i in event_columns(self.model).items()})
         return columns
 
@@ -233,7 +238,7 @@ class InputTables:
         if events is not None:
             event_names = [quote(n) for n in event_columns(self.model)]
             self.con.execute(
-                'INSERT INTO events SELECT e.lead_id, e.type, e."at"'
+                'INSERT INTO events SELECT e.lead_id, e.type, e."at", e.rn'
                 + "".join(", e." + n for n in event_names)
                 + " FROM checked_events e JOIN leads l ON l.id = e.lead_id"
             )

@@ -65,14 +65,21 @@ class Timeline:
     policy is compiled (the compiler's registries are then complete)."""
 
     def __init__(
-        self, c: ExpressionCompiler, as_of_sql: exp.Expr, order_column: str | None
+        self,
+        c: ExpressionCompiler,
+        as_of_sql: exp.Expr,
+        order_column: str | None,
+        event_order_column: str | None = None,
     ) -> None:
         """``as_of_sql`` is the as-of instant as a TIMESTAMP; ``order_column``
-        (a column of the leads table, or None) is carried as ``ord``."""
+        (a column of the leads table, or None) is carried as ``ord``;
+        ``event_order_column`` (a column of the events table, or None: the events'
+        input order, which hot-event routes read) as ``eo`` of ``ev``."""
         self.c = c
         self.model = c.model
         self.as_of_sql = as_of_sql
         self.order_column = order_column
+        self.event_order_column = event_order_column
         self.ctes: list[tuple[str, exp.Query]] = []
         self.counters = list(c.counters.values())
         self.latest = sorted(c.latest.items(), key=lambda item: item[1])
@@ -135,6 +142,7 @@ class Timeline:
     def _events_cte(self, events_table: str) -> None:
         # ev: the lead's declared events up to the as-of instant, one flag per pattern.
         patterns = sorted(self.c.patterns.values())
+        event_at = exp.cast(user_col("at", "e"), exp.DataType.Type.TIMESTAMP)
         flags = []
         for index, event, where, _ in patterns:
             tests: list[exp.Expr] = []
@@ -150,8 +158,19 @@ class Timeline:
         flags += [
             exp.alias_(double(user_col(name, "e")), value) for name, value in self.c.values.items()
         ]
+        if self.event_order_column is not None:
+            order = user_col(self.event_order_column, "e")
+            flags.append(exp.alias_(order.copy(), "eo"))
+            # ep: the event's position in the lead's events (as Handoff.event counts it)
+            position = exp.Window(
+                this=exp.RowNumber(),
+                partition_by=[col("lid", "lf")],
+                order=exp.Order(
+                    expressions=[exp.Ordered(this=event_at.copy()), exp.Ordered(this=order)]
+                ),
+            )
+            flags.append(exp.alias_(exp.Sub(this=position, expression=num(1)), "ep"))
         declared = [exp.Literal.string(name) for name in self.model.events]
-        event_at = exp.cast(user_col("at", "e"), exp.DataType.Type.TIMESTAMP)
         event_filter = exp.and_(
             exp.LTE(this=event_at.copy(), expression=self.as_of_sql.copy()),
             exp.In(this=user_col("type", "e"), expressions=declared) if declared else exp.false(),
@@ -200,6 +219,11 @@ class Timeline:
                     *flags,
                     # The event fields that aggregates read, as on the lead's own events.
                     *[exp.alias_(col(value, "o"), value) for value in self.c.values.values()],
+                    *(
+                        [col("eo", "o"), col("ep", "o")]
+                        if self.event_order_column is not None
+                        else []
+                    ),
                 )
                 .from_(exp.to_table("oev").as_("o"))
                 .join(
