@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -19,13 +20,40 @@ def mqldsl(*args: str) -> list[str]:
     return [PYTHON, "-m", "mqldsl", *args]
 
 
-def run(command: list[str], output: Path | None = None) -> tuple[float, float]:
-    """Run ``command`` from the repository root, its standard output to ``output``
-    (or discarded); (wall seconds, the child's peak resident memory in MB, from its
-    own rusage). Fails loudly when the command fails."""
+def run(
+    command: list[str],
+    output: Path | None = None,
+    *,
+    cwd: Path = ROOT,
+    env: dict[str, str] | None = None,
+) -> tuple[float, float]:
+    """Run ``command`` from ``cwd`` (the repository root), with ``env`` (or this process's
+    environment), its standard output to ``output`` (or discarded); (wall seconds, the
+    child's peak resident memory in MB, from its own rusage). Fails loudly when the
+    command fails."""
+    elapsed, usage = _run(command, output, cwd, env)
+    return elapsed, usage.ru_maxrss / 1024  # ru_maxrss is in KB on Linux
+
+
+def run_cpu(
+    command: list[str],
+    output: Path | None = None,
+    *,
+    cwd: Path = ROOT,
+    env: dict[str, str] | None = None,
+) -> tuple[float, float]:
+    """As :func:`run`, but (wall seconds, the child's CPU seconds, user and system): on a
+    shared machine the CPU time is disturbed less by other jobs than the wall clock."""
+    elapsed, usage = _run(command, output, cwd, env)
+    return elapsed, usage.ru_utime + usage.ru_stime
+
+
+def _run(
+    command: list[str], output: Path | None, cwd: Path, env: dict[str, str] | None
+) -> tuple[float, resource.struct_rusage]:
     start = time.perf_counter()
     with open(output or os.devnull, "wb") as sink:
-        child = subprocess.Popen(command, cwd=ROOT, stdout=sink, stderr=subprocess.PIPE)
+        child = subprocess.Popen(command, cwd=cwd, env=env, stdout=sink, stderr=subprocess.PIPE)
         assert child.stderr is not None
         errors = child.stderr.read()  # small: summaries and progress
         _, status, usage = os.wait4(child.pid, 0)
@@ -34,7 +62,7 @@ def run(command: list[str], output: Path | None = None) -> tuple[float, float]:
     if child.returncode != 0:
         sys.stderr.write(errors.decode(errors="replace"))
         raise SystemExit(f"failed ({child.returncode}): {' '.join(command)}")
-    return elapsed, usage.ru_maxrss / 1024  # ru_maxrss is in KB on Linux
+    return elapsed, usage
 
 
 def print_table(rows: list[tuple[str, str]]) -> None:
