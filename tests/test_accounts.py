@@ -841,3 +841,41 @@ def test_duckdb_equals_python_on_random_account_policies(text: str, account: lis
         engine.load_leads(iter(account))
         sql = [decision_line(item.decision) for item in engine.decide(POLICY_AS_OF)]
     assert sql == python, text
+
+
+def test_handoff_packets_read_the_accounts_file(tmp_path: Path) -> None:
+    """`score --handoff --accounts`: the packets are made with the account's fields (a
+    named account routes to abm_sdr) and its colleagues (two pricing readers)."""
+    accounts = _write(
+        tmp_path / "a.jsonl",
+        [{"id": "A", "profile": {"target": True, "tier": "strategic", "employees": 3000}}],
+    )
+    rows = [
+        _journey(
+            "L1",
+            "A",
+            [3],
+            profile={"role": "security", "seniority": "director", "email_kind": "corporate"},
+        ),
+        _journey(
+            "L2",
+            "A",
+            [2],
+            profile={"role": "it", "seniority": "manager", "email_kind": "corporate"},
+        ),
+    ]
+    path = _write(tmp_path / "j.jsonl", rows)
+    status, out, err = run(
+        "score",
+        str(ABM),
+        path,
+        "--accounts",
+        accounts,
+        "--handoff",
+        "--as-of",
+        "2026-11-01T00:00:00Z",
+    )
+    assert status == 0, err
+    packets = [orjson.loads(line) for line in out.splitlines()]
+    assert [p["lead"] if "lead" in p else p["id"] for p in packets] == ["L1", "L2"]
+    assert all("abm_sdr" in line for line in out.splitlines())

@@ -180,7 +180,7 @@ def write_packets(
     evaluator = Evaluator(model, options.params)
 
     def produce(sink: IO[bytes]) -> None:
-        for lead in read_leads(model, journeys, events, outcome.report):
+        for lead in read_leads(model, journeys, events, outcome.report, options.accounts):
             outcome.evaluated += 1
             result = evaluator.run(lead, options.as_of, explain=True)
             if result.decision.route is None:
