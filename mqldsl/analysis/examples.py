@@ -196,17 +196,21 @@ class ExampleChecker(ExpressionChecker):
                 "give a route an SLA (`route mql to sdr, sla 5 minutes`), "
                 "or expect the queue with `expect route QUEUE`",
             )
-        time = item.when
-        if isinstance(time, ast.RelativeTime):
-            self._duration(time.duration)
-            if at is not None and time.sign < 0 and _before_calendar(at, time.duration):
-                self.err(
-                    "E107",
-                    f"`-{time.duration.text()}` from the example's instant is before "
-                    "0001-01-01T00:00:00Z, the start of the calendar",
-                    time.span,
-                    "give the example a later `at`, or the deadline a shorter offset",
-                )
+        if isinstance(item.when, ast.RelativeTime):
+            self._offset(item.when, at, "the deadline")
+
+    def _offset(self, time: ast.RelativeTime, at: dt.datetime | None, what: str) -> None:
+        """An offset from the example's instant: a positive duration (E314) that does not
+        reach before the start of the calendar (E107)."""
+        self._duration(time.duration)
+        if at is not None and time.sign < 0 and _before_calendar(at, time.duration):
+            self.err(
+                "E107",
+                f"`-{time.duration.text()}` from the example's instant is before "
+                "0001-01-01T00:00:00Z, the start of the calendar",
+                time.span,
+                f"give the example a later `at`, or {what} a shorter offset",
+            )
 
     def _account_item(
         self,
@@ -299,15 +303,7 @@ class ExampleChecker(ExpressionChecker):
             )
         for time in item.times:
             if isinstance(time, ast.RelativeTime):
-                self._duration(time.duration)
-                if at is not None and time.sign < 0 and _before_calendar(at, time.duration):
-                    self.err(
-                        "E107",
-                        f"`-{time.duration.text()}` from the example's instant is before "
-                        "0001-01-01T00:00:00Z, the start of the calendar",
-                        time.span,
-                        "give the example a later `at`, or the event a shorter offset",
-                    )
+                self._offset(time, at, "the event")
                 if time.sign > 0:
                     self.err(
                         "E408",

@@ -167,7 +167,13 @@ class _Compiler(ExpressionCode):
                 w.line(f"a{index} = acc.get({name!r})")
         w.line("events = lead.events")
         # The events the timeline is built on: with account scores, the whole account's.
-        w.line("tev = _tev(lead)" if model.reads_account_scores else "tev = events")
+        if model.reads_account_scores:
+            # The account's events, gathered and sorted once: account patterns read them with
+            # their leads; the timeline reads their times.
+            w.line("aev = _aev(lead)")
+            w.line("tev = [item[0] for item in aev]")
+        else:
+            w.line("tev = events")
         # The events grouped by type once, then filtered once per pattern.
         typed = bool(self.series) or any(p.event is not None for p in self.patterns.values())
         if typed:
@@ -236,7 +242,6 @@ class _Compiler(ExpressionCode):
         series = any(item.account for item in self.series.values())
         if not patterns and not series:
             return
-        w.line("aev = _aev(lead)")
         if series or any(p.event is not None for p in patterns):
             w.line("aby = _agroup(aev)")
         saved = self.account

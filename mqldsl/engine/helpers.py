@@ -164,12 +164,6 @@ def _account_events(lead: Lead) -> list[tuple[Any, Any, int]]:
     return [(event, contact.profile, number) for event, contact, number in account_events(lead)]
 
 
-def _timeline_events(lead: Lead) -> list[Any]:
-    """The events of all the account's leads, by time: what a lead's timeline is built on
-    when the policy has account scores (SPEC §9)."""
-    return [event for event, _, _ in account_events(lead)]
-
-
 def _group_account(events: Sequence[tuple[Any, Any, int]]) -> dict[str, list[Any]]:
     """:func:`_account_events` grouped by event type (each group in time order)."""
     groups: dict[str, list[Any]] = {}
@@ -447,7 +441,6 @@ HELPERS: Mapping[str, Any] = MappingProxyType(
         "_dcontacts": _dcontacts,
         "_aev": _account_events,
         "_agroup": _group_account,
-        "_tev": _timeline_events,
         "_div": _div,
         "_group": _group,
         "_steps": _steps,
