@@ -143,7 +143,7 @@ def test_bootstrap_intervals_cover_the_true_difference(tmp_path: Path) -> None:
     policy_file = tmp_path / "coverage.mql"
     policy_file.write_text(COVERAGE_POLICY)
     policy = load_policy(policy_file)
-    leads, worlds = 1000, 300
+    leads, worlds = 400, 300
     # cut 60 -> 50: in expectation 10% of leads move (x in 50..59); the true
     # precision is the mean of x/100 over the MQL range: .795 -> .745
     truth = {"mqls": 0.1 * leads, "mql_precision": 0.745 - 0.795}

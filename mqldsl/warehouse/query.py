@@ -652,5 +652,5 @@ class QueryBuilder:
         query = exp.select(*output).from_("handed" if self.hot else "decided")
         query = query.order_by(col("ord") if self.order_column is not None else col("lid"))
         for name, cte in self.ctes:
-            query = query.with_(name, as_=cte)
+            query = query.with_(name, as_=cte, copy=False)
         return query
