@@ -318,6 +318,105 @@ async def test_definition_in_an_included_file(client: LanguageClient, folder: Pa
     assert found == [at(schema.as_uri(), declared, f"{name.group(1)}:", 0, len(name.group(1)))]
 
 
+async def test_included_files_open_saved_and_closed(client: LanguageClient, folder: Path) -> None:
+    """A problem in an included file is published to that file's URI: from the editor's
+    buffer when it is open there (re-checked as it changes), else from disk (on save)."""
+    text = (ROOT / "policies" / "acme_outbound.mql").read_text()
+    main = await opened(client, folder / "outbound2.mql", text)
+    assert await diagnostics_of(client, main) == []
+    fit = folder / "common" / "acme_fit.mql"
+    fit_text = fit.read_text()
+    # the included file, opened: alone it is only parsed (it has no `policy` header)
+    fit_uri = await opened(client, fit, fit_text)
+    assert await diagnostics_of(client, fit_uri) == []
+
+    # a misspelt name typed in the included file's buffer: found by checking the policy
+    typo = fit_text.replace("when seniority in", "when senority in")
+    client.diagnostics.clear()
+    client.text_document_did_change(
+        lsp.DidChangeTextDocumentParams(
+            text_document=lsp.VersionedTextDocumentIdentifier(uri=fit_uri, version=2),
+            content_changes=[lsp.TextDocumentContentChangeWholeDocument(text=typo)],
+        )
+    )
+    while not client.diagnostics.get(fit_uri):
+        await client.wait_for_notification(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    (found,) = client.diagnostics[fit_uri]
+    assert found.code == "E201" and found.range.start == where(typo, "senority")
+    assert "did you mean `seniority`?" in found.message
+    assert fit.read_text() == fit_text  # not saved: the buffer was read
+
+    # closed without saving: the policy reads the file on disk again
+    client.diagnostics.clear()
+    client.text_document_did_close(
+        lsp.DidCloseTextDocumentParams(text_document=lsp.TextDocumentIdentifier(uri=fit_uri))
+    )
+    while fit_uri not in client.diagnostics or client.diagnostics[fit_uri]:
+        await client.wait_for_notification(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+
+    # changed on disk by another program, then the policy saved: checked again
+    schema = folder / "common" / "acme_schema.mql"
+    original = schema.read_text()
+    schema.write_text(original.replace("company_size: int", "company_size: integer"))
+    try:
+        client.diagnostics.clear()
+        client.text_document_did_save(
+            lsp.DidSaveTextDocumentParams(text_document=lsp.TextDocumentIdentifier(uri=main))
+        )
+        while not client.diagnostics.get(schema.as_uri()):
+            await client.wait_for_notification(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+        expected = check_json(folder / "outbound2.mql")
+        got = client.diagnostics[schema.as_uri()]
+        assert [d.code for d in got] == [d["code"] for d in expected if d["file"] == str(schema)]
+        assert got and got[0].range.start.line == where(original, "company_size: int").line
+    finally:
+        schema.write_text(original)
+
+
+async def test_bad_documents_get_diagnostics_not_a_crash(
+    client: LanguageClient, folder: Path
+) -> None:
+    for name, text in [
+        ("empty.mql", ""),
+        ("garbage.mql", '\x00\x01 {{{ ]]] "unterminated\n\t\u2028 +-*/ 🚀'),
+        ("header_only.mql", 'policy "P"\n'),
+    ]:
+        path = folder / name
+        uri = await opened(client, path, text)
+        found = await diagnostics_of(client, uri)
+        expected = check_json(path)
+        assert [d.code for d in found] == [d["code"] for d in expected], name
+        for position in [lsp.Position(line=0, character=0), lsp.Position(line=50, character=80)]:
+            assert (
+                await client.text_document_hover_async(
+                    lsp.HoverParams(text_document=doc(uri), position=position)
+                )
+                is None
+            )
+            assert (
+                await client.text_document_definition_async(
+                    lsp.DefinitionParams(text_document=doc(uri), position=position)
+                )
+                is None
+            )
+            completions = await client.text_document_completion_async(
+                lsp.CompletionParams(text_document=doc(uri), position=position)
+            )
+            assert isinstance(completions, lsp.CompletionList)
+            assert "within" in {item.label for item in completions.items}
+        edits = await client.text_document_formatting_async(
+            lsp.DocumentFormattingParams(
+                text_document=doc(uri),
+                options=lsp.FormattingOptions(tab_size=2, insert_spaces=True),
+            )
+        )
+        fmt = CliRunner().invoke(cli, ["fmt", "-"], input=text)
+        if fmt.exit_code:  # `fmt` refuses it: no edit
+            assert not edits, name
+        else:  # the empty file: what `fmt` writes
+            assert apply(text, list(edits or [])) == fmt.stdout, name
+
+
 async def test_references(client: LanguageClient, folder: Path) -> None:
     uri = await opened(client, folder / "references.mql", ACME)
     for word, kind_at in [

@@ -20,7 +20,7 @@ from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.language import ast
 from mqldsl.language.diagnostics import Diagnostic, sort_diagnostics
 from mqldsl.language.includes import headerless
-from mqldsl.language.parser import parse_text, read_policy
+from mqldsl.language.parser import parse_bytes, parse_text, read_policy
 from mqldsl.language.source import Source, Span
 from mqldsl.lsp.symbols import Declarations, Index, declarations, index
 
@@ -158,10 +158,29 @@ def _reader(opened: Opened) -> Callable[[str], bytes]:
     def read(name: str) -> bytes:
         text = opened(uri_of(name))
         if text is not None:
-            return text.encode("utf-8")
+            return encoded(text)
         return read_policy(name)
 
     return read
+
+
+def encoded(text: str) -> bytes:
+    """A buffer's text as a file's bytes (a lone surrogate stays invalid UTF-8, as on disk)."""
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _declares(text: str) -> bool:
+    """Whether a text has a line that is neither blank nor a comment (an empty file is
+    reported as `check` reports it, E110, rather than taken for an included file)."""
+    return any(line.strip() and not line.strip().startswith("#") for line in text.splitlines())
 
 
 def analyse(
@@ -174,15 +193,23 @@ def analyse(
     units = units or Units()
     path = path_of(uri)
     name = path if path is not None else f"<{uri}>"
-    if headerless(text.encode("utf-8")):
-        parsed = parse_text(text, name, included=True)
+    data = encoded(text)
+    if b"\x00" in data or not _utf8(data):  # E100, as `check` reports such a file
+        refused = parse_bytes(data, name)
+        return Analysis(
+            uri, name, text, units, refused.diagnostics, None, None, {name: Source(name, text)}
+        )
+    # A byte-order mark (which `check` skips) read as a space: the columns stay the editor's.
+    body = " " + text[1:] if text.startswith("\ufeff") else text
+    if headerless(data) and _declares(text):
+        parsed = parse_text(body, name, included=True)
         policy = parsed.policy
         analysis = Analysis(
             uri, name, text, units, sort_diagnostics(parsed.diagnostics), policy, None,
             {name: parsed.source}, included=True,
         )  # fmt: skip
     else:
-        result: CheckResult = check_text(text, name, _reader(opened or (lambda _: None)))
+        result: CheckResult = check_text(body, name, _reader(opened or (lambda _: None)))
         model = result.model
         sources = {name: Source(name, text), **result.source.included}
         policy = model.policy if model is not None else result.policy

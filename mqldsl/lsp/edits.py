@@ -13,7 +13,7 @@ from mqldsl.io.formatting import MeaningChanged, formatted
 from mqldsl.language.diagnostics import Diagnostic
 from mqldsl.language.includes import parse_any
 from mqldsl.language.source import Span
-from mqldsl.lsp.document import Analysis, analyse
+from mqldsl.lsp.document import Analysis, analyse, encoded
 from mqldsl.lsp.symbols import IDENTIFIER, RENAMEABLE, Occurrence, identifiers
 
 _HINT = re.compile(r"did you mean `([a-z_][a-z0-9_]*)`\?")
@@ -31,7 +31,7 @@ def formatting(analysis: Analysis) -> list[lsp.TextEdit]:
     """One edit that replaces the document by its canonical text; none when
     it is canonical already, or has a syntax error (as `mqldsl fmt` leaves
     such a file untouched)."""
-    parsed = parse_any(analysis.text.encode("utf-8"), analysis.name)
+    parsed = parse_any(encoded(analysis.text), analysis.name)
     if parsed.policy is None or any(d.is_error for d in parsed.diagnostics):
         return []
     try:

@@ -30,8 +30,9 @@ class PolicyServer(LanguageServer):
         self.analyses: dict[str, Analysis] = {}
         # a document's URI -> the declarations of its last version that parsed (for completion)
         self.last_good: dict[str, Declarations] = {}
-        # a document's URI -> the URIs its diagnostics went to (its own, its included files')
-        self.published_to: dict[str, set[str]] = {}
+        # a document's URI -> its diagnostics by the URI of the file they are in (its own,
+        # its included files')
+        self.found: dict[str, dict[str, list[lsp.Diagnostic]]] = {}
 
     def units(self) -> Units:
         encoding = self.workspace.position_encoding
@@ -59,28 +60,43 @@ class PolicyServer(LanguageServer):
             self.last_good[analysis.uri] = analysis.declared
         return analysis
 
-    def refresh(self, uri: str) -> None:
-        """Analyse the document again and publish its diagnostics."""
+    def refresh(self, uri: str, dependents: bool = True) -> None:
+        """Analyse the document again and publish its diagnostics; with
+        ``dependents``, also those of the open policies that include it."""
         text = self.opened(uri)
         if text is None:
             return
         analysis = self.remember(analyse(uri, text, self.units(), self.opened))
-        found = analysis.published()
-        for stale in self.published_to.get(uri, set()) - set(found):
-            found[stale] = []
-        for target, diagnostics in found.items():
-            self.text_document_publish_diagnostics(
-                lsp.PublishDiagnosticsParams(uri=target, diagnostics=diagnostics)
-            )
-        self.published_to[uri] = {target for target, d in found.items() if d} | {uri}
+        before = set(self.found.get(uri, {}))
+        self.found[uri] = analysis.published()
+        for target in sorted(before | set(self.found[uri])):
+            self.publish(target)
+        if dependents:
+            for other in list(self.analyses.values()):
+                if other.uri != uri and uri in {other.uri_for(f) for f in other.sources}:
+                    self.refresh(other.uri, dependents=False)
+
+    def publish(self, target: str) -> None:
+        """Publish what every open document found in the file ``target`` (a
+        file that policies include is checked through each of them)."""
+        merged: dict[tuple[object, ...], lsp.Diagnostic] = {}
+        for found in self.found.values():
+            for d in found.get(target, []):
+                start, end = d.range.start, d.range.end
+                key = (start.line, start.character, end.line, end.character, d.code, d.message)
+                merged.setdefault(key, d)
+        self.text_document_publish_diagnostics(
+            lsp.PublishDiagnosticsParams(uri=target, diagnostics=list(merged.values()))
+        )
 
     def forget(self, uri: str) -> None:
         self.analyses.pop(uri, None)
         self.last_good.pop(uri, None)
-        for target in self.published_to.pop(uri, set()):
-            self.text_document_publish_diagnostics(
-                lsp.PublishDiagnosticsParams(uri=target, diagnostics=[])
-            )
+        for target in sorted(self.found.pop(uri, {})):
+            self.publish(target)
+        for other in list(self.analyses.values()):  # they read the file from disk now
+            if uri in {other.uri_for(f) for f in other.sources}:
+                self.refresh(other.uri, dependents=False)
 
     def location(self, analysis: Analysis, occurrence: Occurrence) -> lsp.Location:
         o = occurrence
