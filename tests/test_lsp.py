@@ -306,6 +306,19 @@ async def test_definition(client: LanguageClient, folder: Path) -> None:
     assert found == [at(uri, ACME, "route mql to sdr_inbound", 13, 11)]
 
 
+async def test_definition_of_account_names(client: LanguageClient, folder: Path) -> None:
+    """`account.NAME` is an account field or an account score (SPEC §9)."""
+    text = (ROOT / "policies" / "abm.mql").read_text()
+    uri = await opened(client, folder / "abm.mql", text)
+    found = await definition(client, uri, where(text, "account.buying_group >=", 9))
+    assert found == [at(uri, text, "score buying_group on account", 6, 12)]
+    found = await definition(client, uri, where(text, "account.target", 9))
+    assert found == [at(uri, text, "  target: bool", 2, 6)]
+    # a recycle, in words
+    recycle = await hover(client, uri, where(text, "recycle mql to lead", 2))
+    assert recycle.startswith("back from `mql` to `lead` when no activity in the last 60 days")
+
+
 async def test_definition_in_an_included_file(client: LanguageClient, folder: Path) -> None:
     text = (ROOT / "policies" / "acme_outbound.mql").read_text()
     uri = await opened(client, folder / "outbound.mql", text)
@@ -615,6 +628,34 @@ async def test_rename(client: LanguageClient, folder: Path) -> None:
     )
     assert answer is None
     assert client.messages and "fit" in client.messages[-1].message
+
+
+async def test_rename_across_included_files(client: LanguageClient, folder: Path) -> None:
+    """`fit` is declared in common/acme_fit.mql and used by the policy that includes it."""
+    text = (ROOT / "policies" / "acme_outbound.mql").read_text()
+    uri = await opened(client, folder / "outbound3.mql", text)
+    fit = folder / "common" / "acme_fit.mql"
+    answer = await client.text_document_rename_async(
+        lsp.RenameParams(
+            text_document=doc(uri), position=where(text, "when fit >=", 6), new_name="icp_fit"
+        )
+    )
+    assert answer is not None and answer.changes is not None
+    assert set(answer.changes) == {uri, fit.as_uri()}
+    copy = folder / "renamed_outbound"
+    shutil.copytree(folder / "common", copy / "common")
+    for path, target in [
+        (folder / "outbound3.mql", copy / "p.mql"),
+        (fit, copy / "common" / fit.name),
+    ]:
+        original = path.read_text()
+        edits = answer.changes[path.as_uri()]
+        assert sorted((e.range.start.line, e.range.start.character) for e in edits) == positions(
+            original, "fit"
+        ), path.name
+        target.write_text(apply(original, edits))
+    assert check_json(copy / "p.mql") == []
+    assert "score icp_fit" in (copy / "common" / fit.name).read_text()
 
 
 # ---------------------------------------------------------------- code actions

@@ -78,18 +78,23 @@ def rename(
         span = Span(o.file, o.line, o.column, o.line, o.end_column)
         edit = lsp.TextEdit(range=analysis.to_range(span), new_text=new_name)
         changes.setdefault(analysis.uri_for(o.file), []).append(edit)
-    if set(changes) == {analysis.uri}:
-        _verify(analysis, occurrences, new_name)
+    _verify(analysis, occurrences, new_name)
     return changes
 
 
 def _verify(analysis: Analysis, occurrences: list[Occurrence], new_name: str) -> None:
-    """Refuse a rename that would make the policy wrong (a name taken, a keyword)."""
-    lines = analysis.text.split("\n")
-    for o in sorted(occurrences, key=lambda o: (o.line, o.column), reverse=True):
-        text = lines[o.line - 1]
-        lines[o.line - 1] = text[: o.column - 1] + new_name + text[o.end_column - 1 :]
-    after = analyse(analysis.uri, "\n".join(lines), analysis.units)
+    """Refuse a rename that would make the policy wrong (a name taken, a keyword where a
+    name must stand): the renamed files are checked again, and may not have more errors."""
+    texts = {analysis.uri_for(file): source.text for file, source in analysis.sources.items()}
+    texts[analysis.uri] = analysis.text
+    for file in {o.file for o in occurrences}:
+        lines = texts[analysis.uri_for(file)].split("\n")
+        mine = [o for o in occurrences if o.file == file]
+        for o in sorted(mine, key=lambda o: (o.line, o.column), reverse=True):
+            text = lines[o.line - 1]
+            lines[o.line - 1] = text[: o.column - 1] + new_name + text[o.end_column - 1 :]
+        texts[analysis.uri_for(file)] = "\n".join(lines)
+    after = analyse(analysis.uri, texts[analysis.uri], analysis.units, texts.get)
     before = [d for d in analysis.diagnostics if d.is_error]
     errors = [d for d in after.diagnostics if d.is_error]
     if len(errors) > len(before):

@@ -183,7 +183,7 @@ def _queue(analysis: Analysis, name: str, say: English | None) -> list[str]:
 
 
 def _statement(analysis: Analysis, line: int, column: int) -> tuple[str, Span] | None:
-    """A rule, disqualifier or route under the position, in words."""
+    """A rule, disqualifier, recycle or route under the position, in words."""
     say = _english(analysis)
     if say is None or analysis.model is None:
         return None
@@ -196,6 +196,10 @@ def _statement(analysis: Analysis, line: int, column: int) -> tuple[str, Span] |
                     return f"**{item.name}**: {say.rule(rule)}", rule.span
         elif isinstance(item, ast.Disqualify):
             return f"disqualified ({item.reason}) when {say.condition(item.condition)}", item.span
+        elif isinstance(item, ast.Recycle):
+            words = say.condition(item.condition)
+            text = f"back from `{item.from_stage}` to `{item.to_stage}` when {words}"
+            return text, item.span
         elif isinstance(item, ast.Route):
             words = _route_words(analysis, item, say)
             return f"from stage `{item.stage}` to `{item.queue}` {words}", item.span

@@ -368,8 +368,12 @@ class _Indexer:
                 self.add(Symbol("event", node.event), node.span, node.event, 2)
             if node.where is not None:
                 self.expr(node.where, node.event)
-        elif isinstance(node, ast.AccountRef):
-            self.add(Symbol("account_field", node.field), node.span, node.field, 1)
+        elif isinstance(node, ast.AccountRef):  # `account.NAME`: a field or an account score
+            on_account = node.field not in self.declared.account_fields
+            kind: Kind = (
+                "score" if on_account and node.field in self.declared.scores else "account_field"
+            )
+            self.add(Symbol(kind, node.field), node.span, node.field, 1)
         else:
             for child in ast.children(node):
                 self.expr(child, event)
