@@ -10,6 +10,7 @@ formatting from `mqldsl fmt -`, score ranges by adding up the rules' points.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -699,3 +700,26 @@ async def test_code_actions_for_did_you_mean(client: LanguageClient, folder: Pat
         )
     )
     assert not actions
+
+
+# ---------------------------------------------------------------- the process
+
+
+async def test_a_message_it_cannot_read_is_one_line_not_a_traceback() -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "mqldsl",
+        "lsp",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    out, err = await asyncio.wait_for(
+        process.communicate(b"Content-Length: 5\r\n\r\n{bad}"), timeout=30
+    )
+    assert process.returncode == 0
+    assert b"Traceback" not in err
+    assert err.decode().strip() == "mqldsl lsp: error: Unable to handle message"
+    assert b'"window/showMessage"' in out  # the client is told too

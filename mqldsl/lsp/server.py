@@ -6,6 +6,9 @@ in them). Requests read the latest analysis of their document."""
 
 from __future__ import annotations
 
+import logging
+import sys
+
 from lsprotocol import types as lsp
 from pygls.lsp.server import LanguageServer
 
@@ -217,6 +220,20 @@ def build() -> PolicyServer:
     return server
 
 
+class _OneLine(logging.Formatter):
+    """pygls's log records as one line each on standard error: a message the
+    server cannot read is reported, not shown as a Python traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"mqldsl lsp: {record.levelname.lower()}: {record.getMessage()}"
+
+
 def serve() -> None:
     """Answer one client over standard input and output until it exits."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_OneLine())
+    log = logging.getLogger("pygls")
+    log.addHandler(handler)
+    log.setLevel(logging.WARNING)
+    log.propagate = False
     build().start_io()
