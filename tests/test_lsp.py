@@ -702,6 +702,33 @@ async def test_code_actions_for_did_you_mean(client: LanguageClient, folder: Pat
     assert not actions
 
 
+async def test_code_actions_for_other_kinds_of_hint(client: LanguageClient, folder: Path) -> None:
+    """An event's field (E203, the event named first in the message), an enum member (E207),
+    a misspelt keyword (E101): each quick fix restores the original text."""
+    for number, (good, bad) in enumerate(
+        [
+            ("content_download { kind: case_study }", "content_download { knd: case_study }"),
+            ("role: developer", "role: develper"),
+            ("within 14 days, max 20", "whithin 14 days, max 20"),
+        ]
+    ):
+        text = ACME.replace(good, bad, 1)
+        uri = await opened(client, folder / f"fix_{number}.mql", text)
+        (diagnostic,) = await diagnostics_of(client, uri)
+        actions = await client.text_document_code_action_async(
+            lsp.CodeActionParams(
+                text_document=doc(uri),
+                range=diagnostic.range,
+                context=lsp.CodeActionContext(diagnostics=[diagnostic]),
+            )
+        )
+        assert actions is not None and len(actions) == 1, bad
+        action = actions[0]
+        assert isinstance(action, lsp.CodeAction)
+        assert action.edit is not None and action.edit.changes is not None
+        assert apply(text, list(action.edit.changes[uri])) == ACME, bad
+
+
 # ---------------------------------------------------------------- the process
 
 

@@ -86,7 +86,6 @@ class Analysis:
     sources: dict[str, Source]  # the document's own and its included files', by name
     declared: Declarations = field(default_factory=Declarations)
     names: Index = field(default_factory=lambda: Index([]))
-    included: bool = False  # a file without a `policy` header, that policies include
 
     @property
     def source(self) -> Source:
@@ -204,10 +203,9 @@ def analyse(
     if headerless(data) and _declares(text):
         parsed = parse_text(body, name, included=True)
         policy = parsed.policy
-        analysis = Analysis(
-            uri, name, text, units, sort_diagnostics(parsed.diagnostics), policy, None,
-            {name: parsed.source}, included=True,
-        )  # fmt: skip
+        diagnostics = sort_diagnostics(parsed.diagnostics)
+        sources = {name: parsed.source}
+        analysis = Analysis(uri, name, text, units, diagnostics, policy, None, sources)
     else:
         result: CheckResult = check_text(body, name, _reader(opened or (lambda _: None)))
         model = result.model

@@ -5,6 +5,7 @@ hints (the misspelt name replaced by the one suggested)."""
 
 from __future__ import annotations
 
+import difflib
 import re
 
 from lsprotocol import types as lsp
@@ -134,14 +135,20 @@ def code_actions(analysis: Analysis, wanted: lsp.Range) -> list[lsp.CodeAction]:
 
 
 def _fix(analysis: Analysis, diagnostic: Diagnostic) -> tuple[Span, str, str] | None:
-    """Where the misspelt name is written, the name, and the suggestion."""
+    """Where the misspelt name is written, the name, and the suggestion. The
+    misspelt name is the quoted word of the message most like the suggestion
+    ("unknown field of event `content_download` `knd`": `knd`)."""
     hint = _HINT.search(diagnostic.hint or "")
-    wrong = _QUOTED.search(diagnostic.message)
-    if hint is None or wrong is None:
+    if hint is None:
         return None
+    right = hint.group(1)
+    quoted = [w for w in _QUOTED.findall(diagnostic.message) if w != right]
+    if not quoted:
+        return None
+    wrong = max(quoted, key=lambda w: difflib.SequenceMatcher(None, w, right).ratio())
     for word, line, column, end in identifiers(analysis.source, diagnostic.span):
-        if word == wrong.group(1):
-            return Span(analysis.name, line, column, line, end), word, hint.group(1)
+        if word == wrong:
+            return Span(analysis.name, line, column, line, end), word, right
     return None
 
 
