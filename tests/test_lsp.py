@@ -433,17 +433,18 @@ async def test_bad_documents_get_diagnostics_not_a_crash(
 
 async def test_references(client: LanguageClient, folder: Path) -> None:
     uri = await opened(client, folder / "references.mql", ACME)
-    for word, kind_at in [
-        ("mql", "route mql to"),
-        ("intent", "intent >="),
-        ("demo_request", "when demo_request"),
+    # (the name, where a use of it is written, the offset of the name there)
+    for word, use, offset in [
+        ("mql", "route mql to", 6),
+        ("intent", "intent >=", 1),
+        ("demo_request", "when demo_request", 6),
+        ("page_view", "per page_view within", 5),
+        ("kind", "where kind in", 7),
     ]:
         answer = await client.text_document_references_async(
             lsp.ReferenceParams(
                 text_document=doc(uri),
-                position=where(
-                    ACME, kind_at, 1 if word == "intent" else len(kind_at.split()[0]) + 2
-                ),
+                position=where(ACME, use, offset),
                 context=lsp.ReferenceContext(include_declaration=True),
             )
         )
