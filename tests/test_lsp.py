@@ -538,6 +538,14 @@ async def test_completion(client: LanguageClient, folder: Path) -> None:
     assert set(stages) == {"visitor", "subscriber", "lead", "mql", "sql"}
     queues = await labels(client, uri, where(ACME, "expect route sdr_inbound", 13))
     assert set(queues) == {"sdr_inbound", "sdr_outbound", "account_exec"}
+    assert set(await labels(client, uri, where(ACME, "route mql to sdr_inbound", 6))) == set(stages)
+    assert set(await labels(client, uri, where(ACME, "route mql to sdr_inbound", 13))) == set(
+        queues
+    )
+    # inside `EVENT where`: the event's own fields too
+    in_where = await labels(client, uri, where(ACME, "page_view where path", 16))
+    assert in_where["path"] == lsp.CompletionItemKind.Field
+    assert "path" not in anywhere and "company_size" in in_where
 
 
 # ---------------------------------------------------------------- formatting
