@@ -19,8 +19,10 @@ from .conftest import ROOT
 PACKAGE = ROOT / "mqldsl"
 
 # Lowest first. A module may import the package's modules of its own layer and of lower layers.
-LAYERS = ["language", "analysis", "engine", "io", "warehouse", "simulation", "render", "api", "cli"]
-ONLY_IMPORTER = {"lark": "language", "click": "cli"}
+LAYERS = [
+    "language", "analysis", "engine", "io", "warehouse", "simulation", "render", "api", "lsp", "cli"
+]  # fmt: skip
+ONLY_IMPORTER = {"lark": "language", "click": "cli", "pygls": "lsp", "lsprotocol": "lsp"}
 HARD_CEILING = 800  # lines
 
 

@@ -10,7 +10,8 @@ existing ``-o`` file as it was and no temporary file behind.
 One module per command group: :mod:`~mqldsl.cli.authoring` (check, fmt,
 test, docs, diff), :mod:`~mqldsl.cli.scoring` (score, sql, explain,
 timeline, import) and :mod:`~mqldsl.cli.simulation` (generate, simulate,
-whatif, sweep), :mod:`~mqldsl.cli.tuning` (tune);
+whatif, sweep), :mod:`~mqldsl.cli.tuning` (tune), :mod:`~mqldsl.cli.editor`
+(lsp, the language server);
 :mod:`~mqldsl.cli.common` holds the group, the shared options and the
 mapping of library problems to exit codes.
 """
@@ -29,7 +30,7 @@ from collections.abc import Callable, Iterator, Sequence
 import click
 
 from mqldsl import __version__
-from mqldsl.cli import authoring, scoring, simulation, tuning  # noqa: F401 - they register commands
+from mqldsl.cli import authoring, editor, scoring, simulation, tuning  # noqa: F401 - they register commands
 from mqldsl.cli.common import cli
 
 
