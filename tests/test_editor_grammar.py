@@ -125,6 +125,11 @@ def lark_tokens() -> LarkTokens:
     return LarkTokens()
 
 
+@cache
+def tokens_of(text: str) -> tuple[LarkToken, ...]:
+    return tuple(lark_tokens()(text))
+
+
 # ---------------------------------------------------------------- the TextMate side
 
 _OPERATOR = re.compile(r"keyword\.operator\.(comparison|arithmetic|assignment)\b")
@@ -215,7 +220,7 @@ def mismatches(grammar: Grammar, text: str, limit: int = 20) -> list[str]:
     calls for (at most ``limit`` of them)."""
     scopes = grammar.tokenize(text)
     found = []
-    for token in lark_tokens()(text):
+    for token in tokens_of(text):
         want = expected_family(token.kind)
         got = {family(scopes[i]) for i in range(token.start, token.end) if not text[i].isspace()}
         if got != {want}:
@@ -262,7 +267,7 @@ def test_the_forms_policy_holds_every_keyword_and_kind_of_token() -> None:
     kinds: set[str] = set()
     words: set[str] = set()
     for path in FORMS:
-        for token in lark_tokens()(path.read_text(encoding="utf-8")):
+        for token in tokens_of(path.read_text(encoding="utf-8")):
             kinds.add(token.kind)
             words.add(token.text)
     terminals = {t.name for t in lark_tokens().lark.terminals if not t.name.startswith("_")}
