@@ -22,10 +22,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 from lark import Lark, Token, Tree
 
+from mqldsl.language import ast
 from mqldsl.language.continuation import PostLexer
 from mqldsl.language.parser import grammar_text
+from mqldsl.language.printer import format_policy
+from tests.strategies import policies
 from tests.textmate import Grammar, Scopes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -254,6 +258,16 @@ def grammar() -> Grammar:
 def test_every_token_is_coloured_as_the_lark_grammar_reads_it(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     assert mismatches(grammar(), text) == []
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(policies())
+def test_generated_policies_are_coloured_as_the_lark_grammar_reads_them(
+    policy: ast.Policy,
+) -> None:
+    """Any policy the printer writes (random names, strings with escapes and any characters,
+    every kind of item), not only the shipped ones."""
+    assert mismatches(grammar(), format_policy(policy)) == []
 
 
 def test_the_shipped_policies_are_all_checked() -> None:
