@@ -51,11 +51,20 @@ class LarkToken:
     kind: str  # the terminal, or for a name its role: NAME:decl, NAME:type, NAME:soft, NAME
 
 
-# The rules whose first name declares something (SPEC: fields, events, params, scores, stages,
+# The rules whose first name declares something (fields, events, params, scores, stages,
 # calendars); a route's second name declares its queue.
-_DECLARING = {"field", "event_decl", "param_decl", "score_rules", "score_formula", "stage"}
-_DECLARING |= {"calendar"}
-# Names the grammar takes as any name and the builder requires to be one word (E140).
+_DECLARING = {
+    "field",
+    "event_decl",
+    "param_decl",
+    "score_rules",
+    "score_formula",
+    "stage",
+    "calendar",
+}
+# How many leading names of a rule are soft words: the grammar takes any name there and the
+# builder requires one word (E140): `count(distinct contact with ...)`, `per contact with`, an
+# example's `contact "ID" { ... }`.
 _SOFT = {"contact_count": 2, "per_contact_rule": 1, "example_contact": 1}
 
 
@@ -197,6 +206,9 @@ _BY_TERMINAL = {
     "SLASH": "operator",
     "EQUAL": "operator",
     "PERCENT": "keyword",
+    "LOCKED": "keyword",
+    "EVER": "keyword",
+    "ANY_EVENT": "keyword",
 }
 
 
@@ -214,8 +226,8 @@ def expected_family(kind: str) -> str:
     if kind in _BY_TERMINAL:
         return _BY_TERMINAL[kind]
     written = _terminal_patterns().get(kind)
-    if written is None:  # a named regex terminal: LOCKED, EVER, ANY_EVENT
-        return "keyword"
+    if written is None:  # a new named terminal: say above how it is coloured
+        return f"unclassified terminal {kind}"
     return "keyword" if written.isalpha() else "punctuation"
 
 
