@@ -530,3 +530,11 @@ def test_the_extension_starts_mqldsl_lsp_over_stdio(setting: Any, command: list[
     assert client["id"] == "mqldsl"
     assert client["transport"] == 0  # stdio
     assert {"scheme": "file", "language": "mqldsl"} in client["selector"]
+
+
+def test_the_extension_readme_links_nothing_outside_the_folder() -> None:
+    """`vsce package` refuses a README whose relative links leave the extension (the
+    repository's URL is not known to it)."""
+    readme = (VSCODE / "README.md").read_text(encoding="utf-8")
+    links = re.findall(r"\]\(([^)]+)\)", readme)
+    assert all(re.match(r"https?://", link) or not link.startswith("..") for link in links)
