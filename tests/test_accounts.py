@@ -372,6 +372,29 @@ def test_score_cli_with_accounts_and_unknown_key(tmp_path: Path) -> None:
     assert "did you mean `account_profile`?" in err
 
 
+def test_max_errors_stops_in_the_accounts_file(tmp_path: Path) -> None:
+    """--max-errors counts the accounts file's bad lines too: after the second bad line
+    nothing more is read, and the summary says how many lines were left (accounts file and
+    journeys file) and that every record read was rejected."""
+    accounts = tmp_path / "a.jsonl"
+    accounts.write_text(
+        '{"id": "A", "profile": {"target": "yes"}}\n'  # line 1: a text for a boolean
+        "not json\n"  # line 2: the second rejected record: reading stops here
+        '{"id": "B", "profile": {}}\n'  # lines 3-4: not read
+        "also not json\n"
+    )
+    path = _write(tmp_path / "j.jsonl", [_journey(f"L{i}", "A", [3]) for i in range(5)])
+    status, out, err = run(
+        "score", str(ABM), path, "--accounts", str(accounts), "--max-errors", "2"
+    )
+    assert status == 1, err
+    assert out == ""
+    assert f"{accounts}:2" in err and f"{accounts}:4" not in err
+    # 2 lines of the accounts file (3 and 4) and the 5 journey lines
+    assert "stopped after 2 rejected records (--max-errors); 7 lines not read" in err
+    assert "2 read" in err and "0 used" in err and "2 rejected" in err
+
+
 def test_accounts_with_a_policy_without_accounts_is_a_usage_error(tmp_path: Path) -> None:
     accounts = _write(tmp_path / "a.jsonl", [{"id": "A", "profile": {}}])
     path = _write(tmp_path / "j.jsonl", [_journey("L1", "A", [3])])

@@ -31,7 +31,7 @@ import orjson
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.runtime import Lead
 from mqldsl.io.csvrows import open_input
-from mqldsl.io.journeys import ReadReport, json_problem, record_values
+from mqldsl.io.journeys import ReadReport, json_problem, record_values, remaining_lines
 from mqldsl.io.values import RecordError, show
 
 
@@ -54,6 +54,9 @@ def read_accounts(
     accounts: dict[str, AccountRecord] = {}
     with open_input(path) as stream:
         for number, line in enumerate(stream, start=1):
+            if report.full:  # --max-errors: the journeys are not read either
+                report.stop(remaining_lines(stream, line))
+                break
             if number == 1:
                 line = line.removeprefix(b"\xef\xbb\xbf")
             if not line.strip():

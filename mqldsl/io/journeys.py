@@ -57,6 +57,16 @@ class ReadReport:
     def full(self) -> bool:
         return self.limit is not None and self.rejected_count >= self.limit
 
+    def stop(self, left: int) -> None:
+        """The limit stopped reading a file with ``left`` lines unread (-1: unknown); added
+        to the lines left unread in the files stopped before it (an accounts file, SPEC §9)."""
+        if self.not_read is None:
+            self.not_read = left
+        elif self.not_read < 0 or left < 0:
+            self.not_read = -1
+        else:
+            self.not_read += left
+
     def reject(
         self,
         file: str,
@@ -268,7 +278,7 @@ class JourneyReader:
         with open_input(path) as stream:
             for number, line in enumerate(stream, start=1):
                 if self.report.full:
-                    self.report.not_read = remaining_lines(stream, line)
+                    self.report.stop(remaining_lines(stream, line))
                     return
                 if number == 1:
                     line = line.removeprefix(b"\xef\xbb\xbf")  # a byte-order mark
@@ -318,7 +328,7 @@ class JourneyReader:
             table.require("id", what="leads table")
             for row in table.rows():
                 if report.full:
-                    report.not_read = 1 + table.remaining()
+                    report.stop(1 + table.remaining())
                     return
                 report.read += 1
                 if isinstance(row, Bad):
