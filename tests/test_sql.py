@@ -719,7 +719,7 @@ def test_duckdb_lists_the_hot_handoffs_the_simulator_counts(
 
 
 @settings(
-    max_examples=40,
+    max_examples=15,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

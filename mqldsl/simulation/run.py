@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -324,8 +325,8 @@ class _Acceptance:
         explain_ids: set[str] | None,
     ) -> None:
         self.model = model = bind(model, params)
+        self.params = params
         self.event, self.note = acceptance_event(model, spec.sql_stage)
-        self.evaluator = Evaluator(model, params)
         self.leads = {lead.id: lead for lead in leads}
         self.records = records
         self.spec = spec
@@ -335,18 +336,26 @@ class _Acceptance:
         self.sql_index = names.index(spec.sql_stage) if spec.sql_stage in names else None
         self.results: dict[str, tuple[Lead, Any]] = {}
 
-    def __call__(self, index: int, touch: float) -> list[TouchRequest] | None:
-        if self.event is None or self.sql_index is None:
-            return None
-        lead = self.leads[self.records[index].id]
+    @functools.cached_property
+    def evaluator(self) -> Evaluator:
+        return Evaluator(self.model, self.params)  # compiled only when a lead is accepted
+
+    def rerun(self, lead: Lead, touch: float) -> tuple[Lead, Any]:
+        """The lead with the acceptance event at ``touch``, decided again (kept)."""
+        assert self.event is not None
         events = sorted(
             [*lead.events, Event(at=touch, type=self.event, fields={}, index=len(lead.events))],
             key=lambda e: e.at,
         )
         moved = replace(lead, events=tuple(events))
         explain = self.explain_ids is not None and lead.id in self.explain_ids
-        result = self.evaluator.run(moved, self.spec.as_of, explain=explain)
-        self.results[lead.id] = (moved, result)
+        self.results[lead.id] = (moved, self.evaluator.run(moved, self.spec.as_of, explain))
+        return self.results[lead.id]
+
+    def __call__(self, index: int, touch: float) -> list[TouchRequest] | None:
+        if self.event is None or self.sql_index is None:
+            return None
+        moved, result = self.rerun(self.leads[self.records[index].id], touch)
         record = lead_record(
             self.model,
             moved,
@@ -380,7 +389,7 @@ def replay_and_accept(
         records, spec.scenario.sales, start, spec.as_of, spec.seed, accept
     )
     done, entry = accept_into_sql_stage(
-        model, params, leads, replayed, spec, kept, explain_ids, accept.results
+        model, params, leads, replayed, spec, kept, explain_ids, accept
     )
     return done, capacity, entry
 
@@ -393,15 +402,15 @@ def accept_into_sql_stage(
     spec: RunSpec,
     kept: dict[str, Any],
     explain_ids: set[str] | None = None,
-    decided: Mapping[str, tuple[Lead, Any]] | None = None,
+    acceptance: _Acceptance | None = None,
 ) -> tuple[list[LeadRecord], dict[str, Any]]:
     """After the sales replay: when the policy's SQL stage is entered by one
     event (:func:`~mqldsl.simulation.sales.acceptance_event`), each accepted
     lead gets that event at its first touch and is decided again (in
     Python), so the policy moves it into the stage; every record's ``sql``
     is then whether the lead reached the SQL stage, and the report's SQLs
-    and stage counts agree. Explained leads are explained again. ``decided``: the
-    accepted leads decided so already (the replay's :class:`_Acceptance`). Returns
+    and stage counts agree. Explained leads are explained again. ``acceptance``: the
+    replay's :class:`_Acceptance`, whose leads are decided so already. Returns
     the records and the report's ``sales`` entry."""
     model = bind(model, params)
     event, note = acceptance_event(model, spec.sql_stage)
@@ -418,7 +427,8 @@ def accept_into_sql_stage(
     names = model.stage_names
     mql_index = names.index(spec.mql_stage)
     sql_index = names.index(spec.sql_stage)
-    evaluator = Evaluator(model, params)
+    if acceptance is None:
+        acceptance = _Acceptance(model, params, leads, records, spec, explain_ids)
     updated = list(records)
     for lead in leads:
         index = accepted.get(lead.id)
@@ -427,15 +437,8 @@ def accept_into_sql_stage(
         old = records[index]
         assert old.touch is not None
         explain = explain_ids is not None and lead.id in explain_ids
-        if decided is not None and lead.id in decided:
-            moved, result = decided[lead.id]
-        else:
-            events = sorted(
-                [*lead.events, Event(at=old.touch, type=event, fields={}, index=len(lead.events))],
-                key=lambda e: e.at,
-            )
-            moved = replace(lead, events=tuple(events))
-            result = evaluator.run(moved, spec.as_of, explain=explain)
+        found = acceptance.results.get(lead.id)
+        moved, result = found if found is not None else acceptance.rerun(lead, old.touch)
         if explain:
             kept[lead.id] = (moved, result)
         new = lead_record(
