@@ -132,7 +132,7 @@ def requests(model: CheckedPolicy, subject: Lead, result: Any) -> list[tuple[flo
         result.decision,
         result.first_entries,
         model.stage_names.index("mql"),
-        model.stage_names.index("sql"),
+        model.stage_names.index("sql") if "sql" in model.stage_names else None,
         handoffs=result.handoffs,
     )
     return [(q.at, q.queue) for q in record.touch_requests()]
@@ -219,3 +219,65 @@ def test_an_acceptance_moves_the_lead_on_in_the_replay(model: CheckedPolicy, eng
     assert (figures["mqls"], figures["sqls"]) == (4, 4)  # one SQL outcome per lead
     assert figures["sla_met"] == 0.7  # 7 of 10
     assert run.report.stages["sql"] == 4
+
+
+# A locked funnel that recycles a quiet MQL and pauses an unsubscribed one (SPEC §7).
+RECYCLING = """policy "recycled"
+lead {
+  size: int
+}
+event use
+event unsubscribe
+score usage {
+  +10 per use within 7 days
+}
+stages locked {
+  visitor
+  mql when usage >= 20
+}
+disqualify "Unsubscribed" when unsubscribe within 2 days
+recycle mql to visitor when no event within 3 days
+route mql to sdr, sla 1 day
+"""
+
+
+def test_a_recycled_lead_and_one_back_from_disqualified_ask_again() -> None:
+    checked = check_text(RECYCLING).model
+    assert checked is not None
+    # MQL on Monday 5th 11:00; no event for 3 days: recycled on Thursday 8th 11:00; fresh
+    # uses make it an MQL again on Monday 12th 11:00 (a new stay); the unsubscribe on
+    # Wednesday 14th 10:00 disqualifies it for two days; on Friday 16th 10:00 none holds and
+    # it is back at `mql` (another new stay), until recycled on Saturday 17th 10:00.
+    subject = lead(
+        "R",
+        ("use", at(5, 10)),
+        ("use", at(5, 11)),
+        ("use", at(12, 10)),
+        ("use", at(12, 11)),
+        ("unsubscribe", at(14, 10)),
+    )
+    expected = [(at(5, 11), "sdr"), (at(12, 11), "sdr"), (at(16, 10), "sdr")]
+    for result in (
+        Evaluator(checked).run(subject, T),
+        Interpreter(checked).result(subject, T),
+    ):
+        assert [(s.at, s.stage) for s in result.steps][1:] == [
+            (at(5, 11), "mql"),
+            (at(8, 11), "visitor"),
+            (at(12, 11), "mql"),
+            (at(14, 10), "disqualified"),
+            (at(16, 10), "mql"),
+            (at(17, 10), "visitor"),
+        ]
+        assert requests(checked, subject, result) == expected
+    spec = RunSpec(params={}, as_of=T, scenario=scenario(False))
+    run = run_policy(checked, [subject], spec)
+    # sdr at 9:00 each working day: Mon 5th 11:00 -> Tue 6th 09:00 (due Tue 11:00: met);
+    # Mon 12th 11:00 -> Tue 13th 09:00 (met); Fri 16th 10:00 -> Mon 19th 09:00 (due Sat
+    # 10:00: missed). One MQL, three requests.
+    (record,) = run.records
+    assert (record.handoff, record.touch) == (at(5, 11), at(6, 9))
+    assert [q.touch for q in record.requests] == [at(13, 9), at(19, 9)]
+    assert run.report.metrics["mqls"] == 1
+    assert run.report.metrics["sla_met"] == round(2 / 3, 4)
+    assert queues(run.report) == {"sdr": (3, 3, 2)}
