@@ -6,6 +6,7 @@ arithmetic. Then the reports that show them (terminal, Markdown, HTML)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import statistics
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 
 from mqldsl.engine.evaluator import Evaluator
+from mqldsl.engine.runtime import Event, Lead
 from mqldsl.io.journeys import ReadReport
 from mqldsl.io.policy import load_policy
 from mqldsl.io.scoring import read_leads
@@ -27,6 +29,7 @@ from mqldsl.simulation.sources import Source, generate_journeys
 from mqldsl.simulation.whatif import whatif
 
 from .conftest import ROOT
+from .sales_by_hand import Request, Touched, accepted, replay, slots, sql_chance, standing
 
 SCENARIO = ROOT / "simulations" / "acme.toml"
 POLICY = ROOT / "policies" / "acme.mql"
@@ -44,41 +47,36 @@ def _queue(stage: str, profile: dict[str, Any]) -> str:
     return "sdr_inbound" if profile.get("channel") == "inbound" else "sdr_outbound"
 
 
-def _slots(capacity: int, sales: dict[str, Any], start: dt.date, as_of: float) -> list[float]:
-    """The first touches one queue can make: `capacity` a working day, evenly
-    spaced over the working hours, up to the as-of instant."""
-    opening, closing = sales.get("working_hours", [9, 17])
-    days = sales.get("working_days", ["mon", "tue", "wed", "thu", "fri"])
-    names = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-    slots: list[float] = []
-    day = start
-    while dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp() <= as_of:
-        if names[day.weekday()] in days:
-            midnight = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp()
-            spacing = (closing - opening) * HOUR / capacity
-            slots.extend(midnight + opening * HOUR + k * spacing for k in range(capacity))
-        day += dt.timedelta(days=1)
-    return [t for t in slots if t <= as_of]
+def _requests(evaluator: Evaluator, lead: Lead, profile: dict[str, Any], as_of: float) -> Any:
+    """The lead's decision and its requests for a touch: every handoff of its timeline (SPEC
+    §8: entries, re-entries and the SQL entry), to the queue its stage's routes choose; at
+    one instant the last stands."""
+    result = evaluator.run(lead, as_of)
+    return result, standing((h.at, _queue(h.stage, profile)) for h in result.handoffs)
 
 
 def _decide(journeys: Path, as_of: float, params: dict[str, Any]) -> list[dict[str, Any]]:
     """Each lead of the journeys under policies/acme.mql run with ``params``:
-    whether a buyer, its scores at the as-of, and for an MQL its handoff (the
+    whether a buyer, its scores at the as-of, for an MQL its handoff (the
     first step of its timeline at the MQL stage or later), queue and scores
-    at the handoff."""
+    at the handoff, and its requests for a touch."""
     model = load_policy(str(POLICY))
     rows = {j["id"]: j for j in map(json.loads, journeys.read_text().splitlines())}
     evaluator = Evaluator(model, params)
     leads = []
     for lead in read_leads(model, str(journeys), None, ReadReport()):
-        result = evaluator.run(lead, as_of)
-        step = next((s for s in result.steps if s.stage in LATER), None)
         row = rows[lead.id]
+        result, requests = _requests(evaluator, lead, row["profile"], as_of)
+        step = next((s for s in result.steps if s.stage in LATER), None)
         entry = {
             "id": lead.id,
             "buyer": bool(row["truth"].get("buyer")),
             "now": dict(result.decision.scores),
             "handoff": None,
+            "lead": lead,
+            "row": row,
+            "params": params,
+            "requests": requests,
         }
         if step is not None:
             entry["handoff"] = step.at
@@ -110,37 +108,52 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def _replay(
-    world: dict[str, Any], leads: list[dict[str, Any]] | None = None
+    world: dict[str, Any], leads: list[dict[str, Any]] | None = None, sales_replay: bool = True
 ) -> dict[str, dict[str, int]]:
-    """SLA compliance per queue from the sales replay written out: each queue
-    touches its handoffs first come, first served, at its evenly spaced
-    working-hour slots; a handoff is judged once touched or once its
-    deadline has passed by the as-of instant, and met when touched by then."""
+    """SLA compliance per queue from the sales replay written out (tests/sales_by_hand.py):
+    each queue touches its requests first come, first served, at its evenly spaced
+    working-hour slots, a touch answering the lead's earlier requests in its queue; an
+    accepted lead gets `sales_accepted` at its touch and makes the requests the policy then
+    gives it. A request is judged once touched or once its deadline has passed by the as-of
+    instant, and met when touched by then. Without ``sales_replay`` (real journeys), only
+    the requests per queue."""
     sales = world["config"]["sales"]
     as_of = world["as_of"]
-    found: dict[str, dict[str, int]] = {}
-    for queue, sla in SLA.items():
-        waiting = sorted(
-            (lead["handoff"], lead["id"])
-            for lead in (world["leads"] if leads is None else leads)
-            if lead["handoff"] is not None and lead["queue"] == queue
-        )
-        capacity = (
+    decided = {lead["id"]: lead for lead in (world["leads"] if leads is None else leads)}
+    model = load_policy(str(POLICY))
+    evaluator = Evaluator(model, next(iter(decided.values()))["params"])
+
+    def capacity(queue: str) -> list[float]:
+        per_day = (
             sales.get("queues", {})
             .get(queue, {})
             .get("capacity_per_day", sales["sdr_capacity_per_day"])
         )
-        slots = _slots(round(capacity), sales, world["start"], as_of)
-        position = judged = met = 0
-        for at, _ in waiting:
-            while position < len(slots) and slots[position] < at:
-                position += 1
-            touch = slots[position] if position < len(slots) else None
-            position += touch is not None
-            if touch is not None or at + sla <= as_of:
-                judged += 1
-                met += touch is not None and touch <= at + sla
-        found[queue] = {"handoffs": len(waiting), "judged": judged, "met": met}
+        return slots(round(per_day), sales, world["start"], as_of)
+
+    def accept(lead_id: str, handoff: float, touch: float) -> list[Request] | None:
+        entry = decided[lead_id]
+        if not accepted(SEED, lead_id, sql_chance(sales, entry["row"]["truth"], handoff, touch)):
+            return None
+        lead = entry["lead"]
+        event = Event(at=touch, type="sales_accepted", fields={}, index=len(lead.events))
+        moved = dataclasses.replace(
+            lead, events=tuple(sorted([*lead.events, event], key=lambda e: e.at))
+        )
+        return _requests(evaluator, moved, entry["row"]["profile"], as_of)[1]
+
+    requests = {i: lead["requests"] for i, lead in decided.items()}
+    mqls = {i: lead["handoff"] for i, lead in decided.items() if lead["handoff"] is not None}
+    if sales_replay:
+        replayed = replay(requests, mqls, capacity, accept)
+    else:
+        replayed = [Touched(i, at, q, None, False) for i, r in requests.items() for at, q in r]
+    found: dict[str, dict[str, int]] = {}
+    for queue, sla in SLA.items():
+        mine = [t for t in replayed if t.queue == queue]
+        judged = [t for t in mine if t.touch is not None or t.at + sla <= as_of]
+        met = [t for t in judged if t.touch is not None and t.touch <= t.at + sla]
+        found[queue] = {"handoffs": len(mine), "judged": len(judged), "met": len(met)}
     return found
 
 
@@ -230,7 +243,7 @@ def test_journeys_without_touches_say_sla_is_not_measured(
     generate_journeys(SCENARIO, journeys, seed=SEED)
     model = load_policy(str(POLICY))
     report = simulate(model, Source(journeys=journeys, as_of=world["as_of"]))
-    expected = _replay(world)
+    expected = _replay(world, sales_replay=False)
     assert report.sla["note"] and "not measured" in report.sla["note"]
     for entry in report.sla["queues"]:
         assert entry["handoffs"] == expected[entry["queue"]]["handoffs"]

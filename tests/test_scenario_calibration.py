@@ -8,6 +8,7 @@ metrics (which are then compared with it)."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import json
 import math
@@ -21,6 +22,7 @@ import pytest
 
 from mqldsl.analysis.checker import check_file
 from mqldsl.engine.evaluator import Evaluator
+from mqldsl.engine.runtime import Event, Lead
 from mqldsl.io.journeys import ReadReport
 from mqldsl.io.policy import load_policy
 from mqldsl.io.scoring import read_leads
@@ -29,6 +31,7 @@ from mqldsl.simulation.simulate import simulate
 from mqldsl.simulation.sources import Source, generate_journeys
 
 from .conftest import ROOT
+from .sales_by_hand import Request, accepted, replay, slots, sql_chance, standing
 
 DATA = ROOT.parent / "shared" / "data"
 ACME_SCENARIO = ROOT / "simulations" / "acme.toml"
@@ -45,23 +48,6 @@ HOUR = 3600.0
 
 def _instant(text: str) -> float:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-
-
-def _slots(capacity: int, sales: dict[str, Any], start: dt.date, end: dt.date) -> list[float]:
-    """The first touches one queue can make: `capacity` a working day, evenly
-    spaced over the working hours (docs/scenarios.md, "The sales replay")."""
-    opening, closing = sales.get("working_hours", [9, 17])
-    days = sales.get("working_days", ["mon", "tue", "wed", "thu", "fri"])
-    names = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-    slots = []
-    day = start
-    while day < end:
-        if names[day.weekday()] in days:
-            midnight = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp()
-            spacing = (closing - opening) * HOUR / capacity
-            slots.extend(midnight + opening * HOUR + k * spacing for k in range(capacity))
-        day += dt.timedelta(days=1)
-    return slots
 
 
 def _acme_queue(profile: dict[str, Any]) -> str:
@@ -88,13 +74,28 @@ def _abm_queue(journey: dict[str, Any], stage: str) -> str:
     return "abm_sdr" if journey["account_profile"].get("target") is True else "sdr_inbound"
 
 
-# The queue of a handoff as each policy's routes say (on profile fields; abm's on the stage
-# entered and the account's `target`).
+# The queue of an entry's handoff as each policy's routes say (on profile fields; abm's on
+# the account's `target`; an SQL goes to the account executives).
 QUEUES = {
-    "acme": lambda journey, _: _acme_queue(journey["profile"]),
-    "enterprise": lambda journey, _: _enterprise_queue(journey["profile"]),
-    "saas_trial": lambda journey, _: _saas_queue(journey["profile"]),
+    "acme": lambda journey, stage: (
+        "account_exec" if stage == "sql" else _acme_queue(journey["profile"])
+    ),
+    "enterprise": lambda journey, stage: (
+        "enterprise_ae" if stage == "sql" else _enterprise_queue(journey["profile"])
+    ),
+    "saas_trial": lambda journey, stage: (
+        "account_exec" if stage == "sql" else _saas_queue(journey["profile"])
+    ),
     "abm": _abm_queue,
+}
+SQL_QUEUE = {"acme": "account_exec", "enterprise": "enterprise_ae", "saas_trial": "account_exec",
+             "abm": "ae_team"}  # fmt: skip
+# The event each policy's SQL stage asks for: the replay records an acceptance as it.
+ACCEPTANCE = {
+    "acme": "sales_accepted",
+    "enterprise": "sales_accepted",
+    "saas_trial": "sales_accepted",
+    "abm": "pricing_call",
 }
 
 
@@ -110,74 +111,76 @@ def funnel(name: str, seed: int, tmp: Path) -> dict[str, Any]:
     start = config["scenario"]["start"]
     end = start + dt.timedelta(days=config["scenario"]["days"])
     as_of = dt.datetime(end.year, end.month, end.day, tzinfo=dt.UTC).timestamp()
-    # the policy's decisions: the first instant each lead reached the MQL stage or later
+    # the policy's decisions: the first instant each lead reached the MQL stage or later,
+    # and every handoff of its timeline (SPEC §8): an entry's goes to the queue its stage's
+    # routes choose (QUEUES), a hot event's (saas_trial's `route mql to sdr_inbound on
+    # sales_contact_request`) to that route's queue; at one instant the last stands.
     evaluator = Evaluator(model, {})
     leads = {j["id"]: j for j in map(json.loads, journeys.read_text().splitlines())}
-    handoffs = []
-    # Hot events' handoffs (SPEC §8: saas_trial's `route mql to sdr_inbound on
-    # sales_contact_request`): each a further request for a touch, to that route's queue;
-    # one at the MQL handoff's instant is the MQL handoff's queue instead.
-    hot: dict[str, dict[float, str]] = {}
-    for lead in read_leads(model, str(journeys), None, ReadReport()):
+    read = {lead.id: lead for lead in read_leads(model, str(journeys), None, ReadReport())}
+
+    def made(lead: Lead) -> tuple[float | None, list[Request]]:
         result = evaluator.run(lead, as_of)
         entries = result.first_entries
-        entered = [(entries[s][0], s) for s in ("mql", "sql") if s in entries]
-        if entered:
-            at, stage = min(entered)
-            handoffs.append((at, lead.id, stage))
-        for h in result.handoffs:
-            if h.event >= 0:
-                hot.setdefault(lead.id, {})[h.at] = model.routes[h.route].queue
-    buyers = [i for _, i, _ in handoffs if leads[i]["truth"]["buyer"]]
-    # The sales replay, written out: each queue touches its handoffs first come, first
-    # served; a buyer touched before its window closes becomes an SQL with probability
-    # sql_rate * 0.5^(delay / half-life), a non-buyer with non_buyer_sql_rate.
+        entered = [entries[s][0] for s in ("mql", "sql") if s in entries]
+        asked = standing(
+            (
+                h.at,
+                model.routes[h.route].queue
+                if h.event >= 0
+                else QUEUES[name](leads[lead.id], h.stage),
+            )
+            for h in result.handoffs
+        )
+        return (min(entered) if entered else None), asked
+
+    handoffs = []
+    requests: dict[str, list[Request]] = {}
+    for lead in read.values():
+        first, requests[lead.id] = made(lead)
+        if first is not None:
+            handoffs.append((first, lead.id))
+    buyers = [i for _, i in handoffs if leads[i]["truth"]["buyer"]]
+    # The sales replay, written out (tests/sales_by_hand.py): a buyer touched before its
+    # window closes becomes an SQL with probability sql_rate * 0.5^(delay / half-life), a
+    # non-buyer with non_buyer_sql_rate; an accepted lead gets the acceptance event at its
+    # touch and makes the requests the policy then gives it.
     sales = config["sales"]
-    queues: dict[str, list[tuple[float, str, int]]] = {}
-    for at, lead_id, stage in handoffs:
-        queue = hot.get(lead_id, {}).pop(at, None) or QUEUES[name](leads[lead_id], stage)
-        queues.setdefault(queue, []).append((at, lead_id, -1))  # -1: the MQL handoff
-    for lead_id, requests in hot.items():
-        for number, (at, queue) in enumerate(sorted(requests.items())):
-            queues.setdefault(queue, []).append((at, lead_id, number))
-    chances = []
-    delays = []
-    for queue, waiting in queues.items():
-        capacity = (
+    chances: dict[str, float] = {}
+
+    def accept(lead_id: str, handoff: float, touch: float) -> list[Request] | None:
+        chance = sql_chance(sales, leads[lead_id]["truth"], handoff, touch)
+        chances[lead_id] = chance
+        if not accepted(seed, lead_id, chance):
+            return None
+        lead = read[lead_id]
+        event = Event(at=touch, type=ACCEPTANCE[name], fields={}, index=len(lead.events))
+        moved = dataclasses.replace(
+            lead, events=tuple(sorted([*lead.events, event], key=lambda e: e.at))
+        )
+        return made(moved)[1]
+
+    def capacity(queue: str) -> list[float]:
+        per_day = (
             sales.get("queues", {})
             .get(queue, {})
             .get("capacity_per_day", sales["sdr_capacity_per_day"])
         )
-        slots = [t for t in _slots(round(capacity), sales, start, end) if t <= as_of]
-        position = 0
-        for at, lead_id, kind in sorted(waiting):
-            while position < len(slots) and slots[position] < at:
-                position += 1
-            if position == len(slots):
-                if kind < 0:
-                    chances.append(0.0)  # never touched by the as-of instant
-                continue
-            touch = slots[position]
-            position += 1
-            delays.append((touch - at) / HOUR)
-            if kind >= 0:  # a hot event's request: a touch, no SQL outcome of its own
-                continue
-            truth = leads[lead_id]["truth"]
-            if not truth["buyer"]:
-                chances.append(sales["non_buyer_sql_rate"])
-            elif touch > _instant(truth["window_closes"]):
-                chances.append(0.0)
-            else:
-                decay = 0.5 ** ((touch - at) / HOUR / sales["sql_half_life_hours"])
-                chances.append(sales["sql_rate"] * decay)
+        return slots(round(per_day), sales, start, as_of)
+
+    replayed = replay(requests, dict((i, at) for at, i in handoffs), capacity, accept)
+    delays = [(t.touch - t.at) / HOUR for t in replayed if t.touch is not None]
+    # an MQL never touched by the as-of instant has no chance
+    outcomes = [chances.get(i, 0.0) for _, i in handoffs]
     mqls = len(handoffs)
     return {
         "journeys": journeys,
         "mqls": mqls,
         "precision": len(buyers) / mqls,
-        "mql_to_sql": sum(chances) / mqls,
-        "mql_to_sql_sd": math.sqrt(sum(p * (1 - p) for p in chances)) / mqls,
+        "mql_to_sql": sum(outcomes) / mqls,
+        "mql_to_sql_sd": math.sqrt(sum(p * (1 - p) for p in outcomes)) / mqls,
         "median_delay": statistics.median(delays),
+        "requests": Counter(t.queue for t in replayed),
     }
 
 
@@ -203,13 +206,18 @@ def test_precision_and_mql_to_sql_are_in_the_published_ranges(
     # mqldsl's report over the same world says the same
     model = load_policy(str(ROOT / "policies" / f"{name}.mql"))
     scenario = ROOT / "simulations" / f"{name}.toml"
-    report = simulate(model, Source(scenario=scenario, seed=seed)).metrics
+    simulated = simulate(model, Source(scenario=scenario, seed=seed))
+    report = simulated.metrics
     assert report["mqls"] == found["mqls"]
     assert report["mql_precision"] == round(found["precision"], 4)
     # its SQLs are draws: within four standard deviations of the expected rate
     assert abs(report["mql_to_sql"] - found["mql_to_sql"]) <= 4 * found["mql_to_sql_sd"] + 1e-3
     assert MQL_TO_SQL_RANGE[0] <= report["mql_to_sql"] <= MQL_TO_SQL_RANGE[1]
     assert abs(report["median_hours_to_first_touch"] - found["median_delay"]) < 0.01
+    # every request for a touch (SPEC §8), queue by queue: re-entries and SQL handoffs too
+    queues = simulated.sla["queues"]
+    assert {q["queue"]: q["handoffs"] for q in queues if q["handoffs"]} == found["requests"]
+    assert found["requests"][SQL_QUEUE[name]] > 0
 
 
 def test_acme_non_buyers_engage_like_buyers(tmp_path: Path) -> None:

@@ -679,13 +679,15 @@ def test_a_decayed_per_rule_changes_the_score_when_its_event_leaves_the_window()
     assert_same(python, sql)
 
 
-def standing_hot_handoffs(handoffs: tuple[Handoff, ...]) -> list[Handoff]:
-    """The hot-event handoffs of a Python timeline that stand: the last of each instant."""
+def standing_handoffs(handoffs: tuple[Handoff, ...]) -> list[Handoff]:
+    """The handoffs of a Python timeline the SQL back end lists: every entry's, and of the
+    hot-event handoffs the last of each instant (the one that stands), after its entry's."""
+    entries = [h for h in handoffs if h.event < 0]
     last: dict[float, Handoff] = {}
     for handoff in handoffs:
         if handoff.event >= 0:
             last[handoff.at] = handoff
-    return list(last.values())
+    return sorted([*entries, *last.values()], key=lambda h: (h.at, h.event >= 0))
 
 
 @settings(
@@ -713,7 +715,30 @@ def test_duckdb_lists_the_hot_handoffs_the_simulator_counts(
         result = evaluator.run(lead, AS_OF)
         assert decision_line(item.decision) == decision_line(result.decision), text
         assert item.first_entries == dict(result.first_entries), text
-        assert list(item.handoffs) == standing_hot_handoffs(result.handoffs), text
+        assert list(item.handoffs) == standing_handoffs(result.handoffs), text
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(policies(recycling=False), st.lists(leads(), min_size=1, max_size=5))
+def test_duckdb_lists_every_entry_handoff_the_simulator_counts(
+    text: str, journeys: list[Lead]
+) -> None:
+    """With first entries, every handoff of the history (SPEC §8: each entry into a routed
+    stage, a new stay after falling back or a spell of `disqualified` too) is the Python
+    engine's, in the same order."""
+    model = checked(text)
+    numbered = [dataclasses.replace(lead, id=f"L{i}") for i, lead in enumerate(journeys)]
+    evaluator = Evaluator(model)
+    with DuckDBEngine(model, threads=2) as engine:
+        engine.load_leads(iter(numbered))
+        decided = list(engine.decide(AS_OF, first_entries=True))
+    for lead, item in zip(numbered, decided, strict=True):
+        result = evaluator.run(lead, AS_OF)
+        assert list(item.handoffs) == standing_handoffs(result.handoffs), text
 
 
 def test_simulate_counts_hot_handoffs_the_same_on_duckdb(tmp_path: Path) -> None:

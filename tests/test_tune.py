@@ -16,6 +16,7 @@ import pytest
 from mqldsl import api
 from mqldsl.io.policy import load_policy
 from mqldsl.simulation.run import RunSpec, evaluate_all, run_policy
+from mqldsl.simulation.simulate import sql_stage
 from mqldsl.simulation.sources import load_leads, open_scenario
 from mqldsl.simulation.tune_cache import DecisionCache
 
@@ -406,9 +407,10 @@ def test_cached_decisions_equal_full_runs(
         full = evaluate_all(model, {param: value}, loaded.leads, as_of, "mql")[0]
         assert cache.records({param: value}) == full, value
     if policy != "custom":
-        # the whole report, sales replay included, through the public tune
-        spec = RunSpec(params={param: values[-1]}, as_of=as_of,
-                       scenario=scenario, seed=3)  # fmt: skip
+        # the whole report, sales replay included, through the public tune (its SQL stage
+        # as simulate finds it: an acceptance moves the lead on in the replay)
+        spec = RunSpec(params={param: values[-1]}, as_of=as_of, scenario=scenario, seed=3,
+                       sql_stage=sql_stage(model, None))  # fmt: skip
         whole = run_policy(model, loaded.leads, spec).report.metrics
         report = api.tune(
             model, [f"{param}={values[-1]}..{values[-1]}"], maximize="mqls",

@@ -108,10 +108,12 @@ def _routes(model: CheckedPolicy, result: Any) -> set[tuple[str, str, Any]]:
     route = result.decision.route
     if route is not None:
         found.add((result.decision.stage, route.queue, route.due))
-    for handoff in getattr(result, "handoffs", ()):  # hot events' handoffs (SPEC §8)
-        if handoff.event >= 0:
-            hot = routes[handoff.route]
-            found.add((handoff.stage, hot.queue, (handoff.at, hot.sla and hot.sla.seconds)))
+    for handoff in getattr(result, "handoffs", ()):  # every handoff (SPEC §8)
+        made = routes[handoff.route]
+        if handoff.event >= 0:  # a hot event's
+            found.add((handoff.stage, made.queue, (handoff.at, made.sla and made.sla.seconds)))
+        else:  # an entry's: a new stay in a stage (after a fall back too) hands over again
+            found.add((handoff.stage, made.queue, (handoff.at, _sla_key(made.sla))))
     return found
 
 

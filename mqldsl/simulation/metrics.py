@@ -31,10 +31,10 @@ DEFINITIONS: dict[str, str] = {
     "median_hours_to_mql": "median hours from a lead's first recorded event to its MQL handoff",
     "sqls": "MQL handoffs that became sales qualified by the as-of instant: for scenarios, those the sales replay accepted (moved into the policy's SQL stage when it has one); for real journeys, those with a `truth.sql_at` not after the as-of instant, else those that reached the SQL stage",
     "mql_to_sql": "SQLs divided by MQLs",
-    "sla_met": "share of handoffs with an SLA whose first touch came within the SLA (handoffs still waiting at the as-of instant count once their deadline has passed); every handoff asks for a touch: each MQL handoff, and each handoff a hot event makes (`route ... on EVENT`)",
-    "median_hours_to_first_touch": "median hours from handoff to the first sales touch, over touched handoffs",
-    "sdr_utilisation": "first touches made divided by the touches the queues could make in the period",
-    "queue_length": "handoffs still waiting for a first touch at the as-of instant",
+    "sla_met": "share of handoffs with an SLA whose first touch came within the SLA (handoffs still waiting at the as-of instant count once their deadline has passed); every handoff asks for a touch: each MQL handoff, each later entry into a routed stage (a new stay after falling back, a recycle or a spell of disqualified too), and each handoff a hot event makes (`route ... on EVENT`); a touch answers every request of that lead in its queue made at or before it",
+    "median_hours_to_first_touch": "median hours from handoff to the first sales touch after it, over touched handoffs",
+    "sdr_utilisation": "touches made divided by the touches the queues could make in the period (a touch that answers several requests of one lead counts once)",
+    "queue_length": "handoffs still waiting for a touch at the as-of instant",
 }
 MAIN = [
     "mqls",
@@ -182,8 +182,8 @@ def metrics(
             sqls = sum(1 for r in mqls if r.reached_sql)
         else:
             sqls = None
-    # Every handoff asks for a touch (SPEC §8): the MQL handoffs routed to a queue and the
-    # handoffs hot events made.
+    # Every handoff asks for a touch (SPEC §8): the MQL handoffs routed to a queue and every
+    # other handoff (entries, re-entries, hot events'), each judged against its own SLA.
     requests = [q for r in records for q in r.touch_requests()]
     with_sla = [q for q in requests if q.sla is not None]
     judged = [
@@ -238,8 +238,8 @@ def sla_by_queue(
     simulated_sales: bool,
 ) -> dict[str, Any]:
     """SLA compliance per queue named by the policy's routes (in the order
-    they first appear): the handoffs routed to it (MQL handoffs and those hot events made),
-    those with an SLA,
+    they first appear): the handoffs routed to it (every request for a touch: MQL handoffs,
+    later entries and re-entries, those hot events made), those with an SLA,
     and, when the sales replay gave first touches, how many were judged
     (touched, or still waiting past the deadline at the as-of instant), how
     many met the SLA (first touch within it), their share and how many are

@@ -58,13 +58,15 @@ class LeadRecord:
     # ("lead", id) for a lead without an account (an account of its own); None when the
     # policy has no account fields or account scores (no account metrics).
     account: tuple[str, str] | None = None
-    # The handoffs hot events made (`route ... on EVENT`, SPEC §8): each a further request
-    # for a touch, besides the MQL handoff (``handoff``, ``queue``, ``touch``).
+    # Every other handoff (SPEC §8), in time order: each a further request for a touch,
+    # besides the MQL handoff (``handoff``, ``queue``, ``touch``): a new stay in a routed
+    # stage (after a fall back, a recycle or a spell of `disqualified`), the entry into a
+    # later routed stage (`route sql ...`), and each hot event's (`route ... on EVENT`).
     requests: tuple[TouchRequest, ...] = ()
 
     def touch_requests(self) -> list[TouchRequest]:
         """Every request for a touch this lead made: its MQL handoff (when routed to a
-        queue), then its hot-event handoffs."""
+        queue), then its other handoffs."""
         found = list(self.requests)
         if self.handoff is not None and self.queue is not None:
             request = TouchRequest(self.handoff, self.queue, self.sla, self.touch, self.due)
@@ -83,7 +85,8 @@ def lead_record(
     handoffs: Sequence[Handoff] = (),
 ) -> LeadRecord:
     """What the metrics need of one lead's evaluation (by either engine); ``handoffs``: the
-    result's handoffs, whose hot-event ones are further requests for a touch."""
+    result's handoffs (every entry into a routed stage and every hot event's, up to the
+    as-of instant), each a request for a touch."""
     names = model.stage_names
     routes = model.routes
     handoff = None
@@ -98,15 +101,17 @@ def lead_record(
                 if deadline is not None:
                     sla, due = deadline.seconds, deadline.due(at)
             break
-    # The hot-event handoffs: at one instant, the last stands (SPEC §8), and one at the MQL
-    # handoff's instant stands over the entry's: it is the MQL handoff's queue and SLA.
+    # Every handoff is a request for a touch (SPEC §8): each entry into a routed stage (the
+    # first, and every new stay after a fall back, a recycle or a spell of `disqualified`)
+    # and each hot event's. At one instant the last stands (an `on` route over the entry's);
+    # the one at the MQL handoff's instant is the MQL handoff's queue and SLA.
     standing: dict[float, TouchRequest] = {}
+    deadlines = route_deadlines(model) if handoffs else ()
     for h in handoffs:
-        if h.event >= 0:
-            hot = route_deadlines(model)[h.route]
-            seconds = hot.seconds if hot is not None else None
-            hot_due = hot.due(h.at) if hot is not None else None
-            standing[h.at] = TouchRequest(h.at, routes[h.route].queue, seconds, due=hot_due)
+        deadline = deadlines[h.route]
+        seconds = deadline.seconds if deadline is not None else None
+        made_due = deadline.due(h.at) if deadline is not None else None
+        standing[h.at] = TouchRequest(h.at, routes[h.route].queue, seconds, due=made_due)
     if handoff is not None and handoff in standing:
         over = standing.pop(handoff)
         queue, sla, due = over.queue, over.sla, over.due

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -17,7 +18,7 @@ from mqldsl.engine.parallel import can_fork, ordered_map
 from mqldsl.engine.runtime import Event, Lead, TimelineTooLong, to_seconds
 from mqldsl.io.errors import InputProblem
 from mqldsl.simulation.metrics import report
-from mqldsl.simulation.records import LeadRecord, lead_record
+from mqldsl.simulation.records import LeadRecord, TouchRequest, lead_record
 from mqldsl.simulation.results import SimulationReport
 from mqldsl.simulation.sales import acceptance_event, replay_sales
 from mqldsl.simulation.scenario import Scenario
@@ -294,9 +295,8 @@ def run_policy(
     scenario = spec.scenario
     if scenario is not None:
         start = to_seconds(dt.datetime.combine(scenario.start, dt.time(), tzinfo=dt.UTC))
-        records, capacity = replay_sales(records, scenario.sales, start, as_of, spec.seed)
-        records, sales = accept_into_sql_stage(
-            model, params, leads, records, spec, kept, explain_ids
+        records, capacity, sales = replay_and_accept(
+            model, params, leads, records, spec, start, kept, explain_ids
         )
     values = {name: info.value for name, info in model.params.items()} | params
     data = report(
@@ -307,6 +307,93 @@ def run_policy(
     return Run(data, records, kept)
 
 
+class _Acceptance:
+    """The sales replay's ``accept`` (:data:`~mqldsl.simulation.sales.Accept`): when the
+    policy's SQL stage is entered by one event (:func:`~mqldsl.simulation.sales.acceptance_event`),
+    a lead accepted at its first touch gets that event then and is decided again (in Python;
+    explained leads with their explanation), so the replay goes on with the requests for a
+    touch the lead then makes (entering the SQL stage is one). The results are kept
+    (``results``: lead id to the moved lead and its result) for :func:`accept_into_sql_stage`."""
+
+    def __init__(
+        self,
+        model: CheckedPolicy,
+        params: dict[str, Any],
+        leads: Sequence[Lead],
+        records: Sequence[LeadRecord],
+        spec: RunSpec,
+        explain_ids: set[str] | None,
+    ) -> None:
+        self.model = model = bind(model, params)
+        self.params = params
+        self.event, self.note = acceptance_event(model, spec.sql_stage)
+        self.leads = {lead.id: lead for lead in leads}
+        self.records = records
+        self.spec = spec
+        self.explain_ids = explain_ids
+        names = model.stage_names
+        self.mql_index = names.index(spec.mql_stage)
+        self.sql_index = names.index(spec.sql_stage) if spec.sql_stage in names else None
+        self.results: dict[str, tuple[Lead, Any]] = {}
+
+    @functools.cached_property
+    def evaluator(self) -> Evaluator:
+        return Evaluator(self.model, self.params)  # compiled only when a lead is accepted
+
+    def rerun(self, lead: Lead, touch: float) -> tuple[Lead, Any]:
+        """The lead with the acceptance event at ``touch``, decided again (kept)."""
+        assert self.event is not None
+        events = sorted(
+            [*lead.events, Event(at=touch, type=self.event, fields={}, index=len(lead.events))],
+            key=lambda e: e.at,
+        )
+        moved = replace(lead, events=tuple(events))
+        explain = self.explain_ids is not None and lead.id in self.explain_ids
+        self.results[lead.id] = (moved, self.evaluator.run(moved, self.spec.as_of, explain))
+        return self.results[lead.id]
+
+    def __call__(self, index: int, touch: float) -> list[TouchRequest] | None:
+        if self.event is None or self.sql_index is None:
+            return None
+        moved, result = self.rerun(self.leads[self.records[index].id], touch)
+        record = lead_record(
+            self.model,
+            moved,
+            result.decision,
+            result.first_entries,
+            self.mql_index,
+            self.sql_index,
+            self.spec.segment_field,
+            result.handoffs,
+        )
+        return record.touch_requests()
+
+
+def replay_and_accept(
+    model: CheckedPolicy,
+    params: dict[str, Any],
+    leads: Sequence[Lead],
+    records: list[LeadRecord],
+    spec: RunSpec,
+    start: float,
+    kept: dict[str, Any],
+    explain_ids: set[str] | None = None,
+) -> tuple[list[LeadRecord], dict[str, float], dict[str, Any]]:
+    """The sales replay of ``spec``'s scenario from ``start``, with the accepted leads moved
+    into the policy's SQL stage as they are accepted (:class:`_Acceptance`), then
+    :func:`accept_into_sql_stage`: the records, the replay's slot and touch counts, and the
+    report's ``sales`` entry."""
+    assert spec.scenario is not None
+    accept = _Acceptance(model, params, leads, records, spec, explain_ids)
+    replayed, capacity = replay_sales(
+        records, spec.scenario.sales, start, spec.as_of, spec.seed, accept
+    )
+    done, entry = accept_into_sql_stage(
+        model, params, leads, replayed, spec, kept, explain_ids, accept
+    )
+    return done, capacity, entry
+
+
 def accept_into_sql_stage(
     model: CheckedPolicy,
     params: dict[str, Any],
@@ -315,13 +402,15 @@ def accept_into_sql_stage(
     spec: RunSpec,
     kept: dict[str, Any],
     explain_ids: set[str] | None = None,
+    acceptance: _Acceptance | None = None,
 ) -> tuple[list[LeadRecord], dict[str, Any]]:
     """After the sales replay: when the policy's SQL stage is entered by one
     event (:func:`~mqldsl.simulation.sales.acceptance_event`), each accepted
     lead gets that event at its first touch and is decided again (in
     Python), so the policy moves it into the stage; every record's ``sql``
     is then whether the lead reached the SQL stage, and the report's SQLs
-    and stage counts agree. Explained leads are explained again. Returns
+    and stage counts agree. Explained leads are explained again. ``acceptance``: the
+    replay's :class:`_Acceptance`, whose leads are decided so already. Returns
     the records and the report's ``sales`` entry."""
     model = bind(model, params)
     event, note = acceptance_event(model, spec.sql_stage)
@@ -338,7 +427,8 @@ def accept_into_sql_stage(
     names = model.stage_names
     mql_index = names.index(spec.mql_stage)
     sql_index = names.index(spec.sql_stage)
-    evaluator = Evaluator(model, params)
+    if acceptance is None:
+        acceptance = _Acceptance(model, params, leads, records, spec, explain_ids)
     updated = list(records)
     for lead in leads:
         index = accepted.get(lead.id)
@@ -346,13 +436,9 @@ def accept_into_sql_stage(
             continue
         old = records[index]
         assert old.touch is not None
-        events = sorted(
-            [*lead.events, Event(at=old.touch, type=event, fields={}, index=len(lead.events))],
-            key=lambda e: e.at,
-        )
-        moved = replace(lead, events=tuple(events))
         explain = explain_ids is not None and lead.id in explain_ids
-        result = evaluator.run(moved, spec.as_of, explain=explain)
+        found = acceptance.results.get(lead.id)
+        moved, result = found if found is not None else acceptance.rerun(lead, old.touch)
         if explain:
             kept[lead.id] = (moved, result)
         new = lead_record(
@@ -393,6 +479,7 @@ __all__ = [
     "evaluate_all",
     "evaluate_parallel",
     "evaluate_sql",
+    "replay_and_accept",
     "run_policy",
     "with_mql_scores",
 ]

@@ -8,60 +8,128 @@ first touch (:mod:`mqldsl.simulation.run`)."""
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import random
-from dataclasses import replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.runtime import to_seconds
 from mqldsl.language import ast
-from mqldsl.simulation.records import LeadRecord
+from mqldsl.simulation.records import LeadRecord, TouchRequest
 from mqldsl.simulation.scenario import Sales
 
 HOUR = 3600.0
 
 
+#: What the replay asks when it accepts a lead (:func:`replay_sales`): given the record's
+#: position and the instant of its first touch, every request for a touch the lead makes
+#: (in time order) when the policy decides it with the acceptance recorded at that touch;
+#: None when the policy cannot record an acceptance.
+Accept = Callable[[int, float], Sequence[TouchRequest] | None]
+
+
 def replay_sales(
-    records: list[LeadRecord], sales: Sales, start: float, as_of: float, seed: int
+    records: list[LeadRecord],
+    sales: Sales,
+    start: float,
+    as_of: float,
+    seed: int,
+    accept: Accept | None = None,
 ) -> tuple[list[LeadRecord], dict[str, float]]:
     """First touches from each queue's capacity in working hours (first come,
     first served), and SQL outcomes that fall as the first touch is delayed.
     Every handoff asks for a touch (SPEC §8): a lead's MQL handoff, whose touch
-    decides its SQL outcome, and each handoff a hot event made (``requests``)."""
-    # Per queue: (instant, lead id, which request: -1 the MQL handoff, else its position
-    # in the record's requests, record index).
-    by_queue: dict[str, list[tuple[float, str, int, int]]] = {}
+    decides its SQL outcome, and each of its other handoffs (``requests``).
+
+    A touch answers every request of the same lead in the same queue made at or before it
+    and still open: such a request is touched then, without a slot of its own (one call
+    answers both a re-entry and a demo request that wait in one queue). Requests are
+    replayed in time order; when ``accept`` is given, a lead accepted at its first touch is
+    decided again with the acceptance (``accept``), and its requests from that instant on
+    are the ones it then makes (entering the SQL stage hands it to the SQL stage's queue;
+    an MQL re-entry after it is no longer made)."""
+    waiting: list[_Request] = []  # every request, by number; the MQL handoffs' too
+    mine: list[list[int]] = [[] for _ in records]  # each record's further requests
+    heap: list[tuple[float, str, int]] = []  # (instant, lead id, request number)
+
+    def ask(index: int, request: TouchRequest, mql: bool = False) -> None:
+        number = len(waiting)
+        waiting.append(_Request(index, request, mql))
+        if not mql:
+            mine[index].append(number)
+        heapq.heappush(heap, (request.at, records[index].id, number))
+
     for index, record in enumerate(records):
         if record.handoff is not None and record.queue is not None:
-            by_queue.setdefault(record.queue, []).append((record.handoff, record.id, -1, index))
-        for number, request in enumerate(record.requests):
-            by_queue.setdefault(request.queue, []).append((request.at, record.id, number, index))
+            ask(index, TouchRequest(record.handoff, record.queue, record.sla), mql=True)
+        for request in record.requests:
+            ask(index, request)
     updated = list(records)
-    touched: dict[int, dict[int, float]] = {}  # record index -> request position -> touch
-    slots_total = 0
+    slots: dict[str, _Slots] = {}
+    answering: dict[tuple[str, int], float] = {}  # (queue, record index) -> latest touch
     touches = 0
-    for queue, items in sorted(by_queue.items()):
-        capacity = sales.queue_capacity.get(queue, sales.capacity_per_day)
-        slots = _Slots(capacity, sales, start, as_of)
-        slots_total += slots.count()
-        items.sort(key=lambda item: item[:3])
-        for at, _, number, index in items:
-            touch = slots.take(at)
-            if touch is None:
-                continue
-            touches += 1
-            if number < 0:
-                record = updated[index]
-                updated[index] = replace(record, touch=touch, sql=_sql(record, touch, sales, seed))
-            else:
-                touched.setdefault(index, {})[number] = touch
-    for index, found in touched.items():
+    while heap:
+        at, _, number = heapq.heappop(heap)
+        item = waiting[number]
+        if not item.live:
+            continue  # a request the lead no longer made once accepted
+        index, queue = item.index, item.request.queue
+        item.done = True
+        latest = answering.get((queue, index))
+        if latest is not None and at <= latest:
+            item.touch = latest  # answered by the touch it waited with
+        else:
+            if queue not in slots:
+                capacity = sales.queue_capacity.get(queue, sales.capacity_per_day)
+                slots[queue] = _Slots(capacity, sales, start, as_of)
+            item.touch = slots[queue].take(at)
+            if item.touch is not None:
+                touches += 1
+                answering[(queue, index)] = item.touch
+        if not item.mql or item.touch is None:
+            continue
+        touch = item.touch
         record = updated[index]
-        requests = tuple(
-            replace(request, touch=found[number]) if number in found else request
-            for number, request in enumerate(record.requests)
+        sql = _sql(record, touch, sales, seed)
+        updated[index] = replace(record, touch=touch, sql=sql)
+        renewed = accept(index, touch) if sql and accept is not None else None
+        if renewed is None:
+            continue
+        # Before the touch the lead's requests are unchanged (the acceptance changes only
+        # its future); from the touch on, it makes those the policy now gives it.
+        # (The MQL handoff and those replayed already, at the touch's instant, stay.)
+        replayed = {(item.request.at, queue)}
+        for other in mine[index]:
+            if waiting[other].done:
+                replayed.add((waiting[other].request.at, waiting[other].request.queue))
+            elif waiting[other].request.at >= touch:
+                waiting[other].live = False
+        for request in renewed:
+            if request.at >= touch and (request.at, request.queue) not in replayed:
+                ask(index, request)
+    for index, record in enumerate(updated):
+        kept = [waiting[n] for n in mine[index] if waiting[n].live]
+        kept.sort(key=lambda item: item.request.at)
+        updated[index] = replace(
+            record, requests=tuple(replace(item.request, touch=item.touch) for item in kept)
         )
-        updated[index] = replace(record, requests=requests)
-    return updated, {"slots": float(slots_total), "touches": float(touches)}
+    total = sum(s.count() for s in slots.values())
+    return updated, {"slots": float(total), "touches": float(touches)}
+
+
+@dataclass
+class _Request:
+    """One request for a touch in the replay: its record's position, whether it is the
+    record's MQL handoff, whether the lead still makes it (``live``; False once an
+    acceptance changed the lead's future), whether it was replayed, and its touch."""
+
+    index: int
+    request: TouchRequest
+    mql: bool
+    live: bool = True
+    done: bool = False
+    touch: float | None = None
 
 
 class _Slots:
@@ -180,4 +248,4 @@ def acceptance_event(model: CheckedPolicy, sql_stage: str | None) -> tuple[str |
     )
 
 
-__all__ = ["HOUR", "acceptance_event", "replay_sales"]
+__all__ = ["HOUR", "Accept", "acceptance_event", "replay_sales"]

@@ -25,8 +25,7 @@ from mqldsl.simulation.account_metrics import NAMES as ACCOUNT_NAMES
 from mqldsl.simulation.constraints import METRICS, Constraints, check_metric
 from mqldsl.simulation.metrics import metrics
 from mqldsl.simulation.records import LeadRecord, arrival
-from mqldsl.simulation.run import RunSpec, accept_into_sql_stage
-from mqldsl.simulation.sales import replay_sales
+from mqldsl.simulation.run import RunSpec, replay_and_accept
 from mqldsl.simulation.simulate import SimulationOptions, mql_stage, sql_stage
 from mqldsl.simulation.sources import Source, load_leads, open_scenario
 from mqldsl.simulation.sweep import SweepAxis, parse_sweep_param
@@ -375,9 +374,17 @@ def tune(
         if scenario is None:
             return records, None
         start = to_seconds(dt.datetime.combine(scenario.start, dt.time(), tzinfo=dt.UTC))
-        replayed, capacity = replay_sales(records, scenario.sales, start, as_of, seed)
-        spec = RunSpec(params=base | dict(values), as_of=as_of, mql_stage=stage, sql_stage=sqls)
-        replayed, _ = accept_into_sql_stage(model, base | dict(values), leads, replayed, spec, {})
+        spec = RunSpec(
+            params=base | dict(values),
+            as_of=as_of,
+            mql_stage=stage,
+            sql_stage=sqls,
+            scenario=scenario,
+            seed=seed,
+        )
+        replayed, capacity, _ = replay_and_accept(
+            model, base | dict(values), leads, records, spec, start, {}
+        )
         return replayed, capacity
 
     evaluation = _Evaluation(cache, held, as_of, replay, scenario is not None)

@@ -225,7 +225,13 @@ class DecisionCache:
             if record is None:
                 result = self._evaluator(params).run(lead, self.as_of, self.known[index])
                 record = lead_record(
-                    self.model, lead, result.decision, result.first_entries, mql_index, sql_index
+                    self.model,
+                    lead,
+                    result.decision,
+                    result.first_entries,
+                    mql_index,
+                    sql_index,
+                    handoffs=result.handoffs,
                 )
                 memo[key] = record
             records.append(record)

@@ -77,6 +77,9 @@ class SqlPolicy:
     # with first_entries and hot-event routes: the lists of every hot handoff (SPEC §8), as
     # internal column -> output column (instants, route numbers, stage indexes, event positions)
     hot_columns: dict[str, str] = field(default_factory=dict)
+    # with first_entries: the lists of every entry handoff (SPEC §8: each entry into a routed
+    # stage), as internal column -> output column (instants, route numbers, stage indexes)
+    entry_columns: dict[str, str] = field(default_factory=dict)
 
     def sql(self, dialect: str = "duckdb", pretty: bool = True) -> str:
         """The query as text in ``dialect``; raises where sqlglot cannot
@@ -109,7 +112,8 @@ def compile_sql(
     routes (SPEC §8); without it, events of one instant that fire different routes
     hand over by the first declared of those routes. ``first_entries`` adds, for the
     simulator, ``first_<stage>`` (the first instant the lead entered the
-    stage) and ``first_route_<stage>`` (the index of the route chosen then).
+    stage) and ``first_route_<stage>`` (the index of the route chosen then), and the lists
+    ``entry_at``, ``entry_route`` and ``entry_stage`` of every entry handoff (SPEC §8).
     ``policy_columns`` adds the policy's version, sha256 and the params set
     to other values than the policy's (`NAME=VALUE; ...`, NULL for none).
     Raises DiagnosticsError (E6xx) for what SQL cannot evaluate faithfully.
@@ -136,6 +140,7 @@ def compile_sql(
         first_columns=builder.first_columns,
         account_score_columns=builder.account_score_columns,
         hot_columns=builder.hot_columns,
+        entry_columns=builder.entry_columns,
     )
 
 

@@ -52,6 +52,9 @@ from mqldsl.warehouse.timeline import Timeline
 DISQUALIFIED = "disqualified"  # the stage of a disqualified lead
 # The lists of every hot handoff (first_entries): column of `hotlist`, column of `hot` listed.
 HOT_LISTS = (("hat", "t"), ("hrt", "hr"), ("hlab", "lab"), ("hep", "ep"))
+# The lists of every entry handoff (first_entries): column of `entrylist`, column of
+# `marked` listed.
+ENTRY_LISTS = (("nat", "t"), ("nrt", "rt"), ("nlab", "lab"))
 
 
 class QueryBuilder:
@@ -130,6 +133,14 @@ class QueryBuilder:
             if first_entries
             else {}
         )
+        # With first_entries: every entry into a routed stage (SPEC §8: each a handoff; a
+        # new stay is an entry), as lists in time order (instants, route numbers, stages).
+        self.entry_columns = (
+            {"nat": "entry_at", "nrt": "entry_route", "nlab": "entry_stage"}
+            if first_entries
+            else {}
+        )
+        self.final = "handed" if self.hot else "decided"  # the CTE the result reads
 
     def build(
         self, leads_table: str, events_table: str, accounts_table: str = "accounts"
@@ -150,6 +161,8 @@ class QueryBuilder:
         self._decided_cte()
         if self.hot:
             self._hot_ctes()
+        if self.entry_columns:
+            self._entry_ctes()
         return self._result()
 
     def _score_ctes(self) -> None:
@@ -521,6 +534,50 @@ class QueryBuilder:
             )
         self.ctes.append(("handed", handed))
 
+    def _entry_ctes(self) -> None:
+        # For the simulator: every entry handoff of the history (an instant where a stay in
+        # a stage starts and a route of it holds), listed in time order per lead (entrylist);
+        # listed: the result so far with those lists.
+        def listed(value: str) -> exp.Expr:
+            return exp.ArrayAgg(
+                this=exp.Order(this=col(value), expressions=[exp.Ordered(this=col("t"))])
+            )
+
+        self.ctes.append(
+            (
+                "entrylist",
+                exp.select(
+                    col("lid"),
+                    *[exp.alias_(listed(value), inner) for inner, value in ENTRY_LISTS],
+                )
+                .from_("marked")
+                .where(
+                    exp.and_(
+                        col("st"),
+                        exp.GTE(this=col("lab"), expression=exp.Literal.number(0)),
+                        exp.GTE(this=col("rt"), expression=exp.Literal.number(0)),
+                    )
+                )
+                .group_by(col("lid")),
+            )
+        )
+        self.ctes.append(
+            (
+                "listed",
+                exp.select(
+                    exp.Column(this=exp.Star(), table=exp.to_identifier("r")),
+                    *[exp.alias_(col(inner, "el"), inner) for inner, _ in ENTRY_LISTS],
+                )
+                .from_(exp.to_table(self.final).as_("r"))
+                .join(
+                    exp.to_table("entrylist").as_("el"),
+                    join_type="LEFT",
+                    on=exp.EQ(this=col("lid", "el"), expression=col("lid", "r")),
+                ),
+            )
+        )
+        self.final = "listed"
+
     def _result(self) -> exp.Select:
         # The result: the output columns of one row per lead, and the steps.
         stage_name = case(
@@ -649,7 +706,9 @@ class QueryBuilder:
             if self.hot_columns:  # every hot handoff: instants, routes, stages, events
                 for inner, _ in HOT_LISTS:
                     output.append(exp.alias_(col(inner), self.hot_columns[inner]))
-        query = exp.select(*output).from_("handed" if self.hot else "decided")
+        for inner, name in self.entry_columns.items():  # every entry handoff
+            output.append(exp.alias_(col(inner), name))
+        query = exp.select(*output).from_(self.final)
         query = query.order_by(col("ord") if self.order_column is not None else col("lid"))
         for name, cte in self.ctes:
             query = query.with_(name, as_=cte, copy=False)

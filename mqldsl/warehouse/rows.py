@@ -28,8 +28,9 @@ class SqlDecision:
 
     decision: Decision
     first_entries: dict[str, tuple[float, int]]
-    # With first entries and hot-event routes (SPEC §8): every handoff a hot event made, in
-    # time order (the last event of each instant that fires one), as the Python engine's.
+    # With first entries: every handoff (SPEC §8) in time order, as the Python engine's: each
+    # entry into a routed stage, and with hot-event routes each handoff a hot event made (the
+    # last event of each instant that fires one; after the entry of its instant).
     handoffs: tuple[Handoff, ...] = ()
 
 
@@ -54,6 +55,7 @@ class RowReader:
             for stage, (at, route) in compiled.first_columns.items()
         ]
         self.hot = [position[column] for column in compiled.hot_columns.values()]
+        self.entries = [position[column] for column in compiled.entry_columns.values()]
         self.i_id, self.i_stage = position["id"], position["stage"]
         self.i_dq, self.i_queue = position["disqualified"], position["queue"]
         self.i_sla, self.i_due = position["sla"], position["due"]
@@ -112,16 +114,24 @@ class RowReader:
             for name, a, r in self.firsts
             if row[a] is not None
         }
-        handoffs: tuple[Handoff, ...] = ()
+        handoffs: list[Handoff] = []
+        if self.entries:
+            at, route_numbers, stages = (row[i] or () for i in self.entries)
+            handoffs += [
+                Handoff(_seconds(moment), self.stages[int(stage)], int(number))
+                for moment, number, stage in zip(at, route_numbers, stages, strict=True)
+            ]
         if self.hot:
             at, route_numbers, stages, positions = (row[i] or () for i in self.hot)
-            handoffs = tuple(
+            handoffs += [
                 Handoff(_seconds(moment), self.stages[int(stage)], int(number), int(event))
                 for moment, number, stage, event in zip(
                     at, route_numbers, stages, positions, strict=True
                 )
-            )
-        return SqlDecision(decision, first, handoffs)
+            ]
+        # in time order; at one instant the entry first (as the Python engine lists them)
+        handoffs.sort(key=lambda h: (h.at, h.event >= 0))
+        return SqlDecision(decision, first, tuple(handoffs))
 
 
 def _seconds(value: dt.datetime) -> float:
