@@ -6,10 +6,22 @@ import math
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from mqldsl.cli.common import cli, load_policy, policy_file, print_diagnostics, reported
+from mqldsl.cli.common import (
+    INSTANT,
+    as_of_or_now,
+    cli,
+    load_policy,
+    policy_file,
+    print_diagnostics,
+    reported,
+)
+
+if TYPE_CHECKING:
+    from mqldsl.analysis.model import CheckedPolicy
 
 
 @cli.command()
@@ -385,13 +397,51 @@ def docs(
     default="text",
     show_default=True,
 )
-def diff_command(old: str, new: str, output_format: str) -> None:
-    """What changed between two versions of a policy, in words, rule by rule."""
+@click.option(
+    "--witness",
+    "witness_file",
+    type=click.Path(dir_okay=False),
+    help="Find a lead the two versions decide differently (stage, disqualification or "
+    "route) and write it to FILE as a journey line, or prove that none exists within the "
+    "bounds (docs/witness.md).",
+)
+@click.option(
+    "--as-of",
+    type=INSTANT,
+    help="With --witness: the instant of the decisions (default: now).",
+)
+@click.option(
+    "--bound",
+    type=click.IntRange(1, 8),
+    default=3,
+    show_default=True,
+    help="With --witness: events of each type the solver considers (1 to 8).",
+)
+def diff_command(
+    old: str,
+    new: str,
+    output_format: str,
+    witness_file: str | None,
+    as_of: float | None,
+    bound: int,
+) -> None:
+    """What changed between two versions of a policy, in words, rule by rule.
+
+    With --witness, also a lead whose decision as of --as-of differs between the two
+    versions, with both decisions and why; or a statement that they decide every lead the
+    same, naming the bounds. The exit code is 0 either way: a difference is what diff
+    reports, not a failure (a what-if run with --fail-if is the gate).
+    """
     import json
 
     from mqldsl.render.diff import diff as semantic_diff
 
-    changes = semantic_diff(load_policy(old), load_policy(new))
+    if witness_file is not None and output_format != "text":
+        raise click.UsageError(f"--witness prints text: leave out --format {output_format}")
+    if witness_file is None and (as_of is not None or bound != 3):
+        raise click.UsageError("--as-of and --bound go with --witness")
+    old_model, new_model = load_policy(old), load_policy(new)
+    changes = semantic_diff(old_model, new_model)
     if output_format == "json":
         click.echo(json.dumps([c.to_json() for c in changes], indent=2, ensure_ascii=False))
     elif not changes:
@@ -399,3 +449,30 @@ def diff_command(old: str, new: str, output_format: str) -> None:
     else:
         for change in changes:
             click.echo(change.text())
+    if witness_file is not None:
+        _witness(old_model, new_model, (old, new), witness_file, as_of_or_now(as_of), bound)
+
+
+def _witness(
+    old: CheckedPolicy,
+    new: CheckedPolicy,
+    names: tuple[str, str],
+    output: str,
+    as_of: float,
+    bound: int,
+) -> None:
+    from mqldsl.io.errors import UsageProblem
+    from mqldsl.io.files import check_folder, write_atomic
+    from mqldsl.render.witness import record_line, witness_text
+    from mqldsl.simulation.witness import find_witness
+
+    try:
+        check_folder(output)
+    except UsageProblem as exc:
+        raise click.BadParameter(exc.message, param_hint="--witness") from None
+    with reported():
+        witness = find_witness(old, new, as_of, bound)
+        if witness.record is not None:
+            write_atomic(output, record_line(witness.record) + "\n")
+        click.echo("")
+        click.echo(witness_text(witness, (old, new), names, output), nl=False)
