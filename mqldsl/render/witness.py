@@ -60,7 +60,7 @@ def witness_text(
         lines.append(f"no proof was made: {witness.reason}")
         lines.append(
             f"a random search over {witness.searched} generated leads "
-            f"({bounds_text(witness)} and one more) found none that the two versions decide "
+            f"({bounds_text(witness)}) found none that the two versions decide "
             f"differently as of {when}"
         )
     else:

@@ -91,7 +91,7 @@ def random_records(
     models: Sequence[CheckedPolicy], count: int, seed: int, bound: int, as_of: float = 0.0
 ) -> Iterator[dict[str, Any]]:
     """``count`` journey records valid for every one of ``models`` (fields with the type of
-    the first that declares them), each with at most ``bound`` + 1 events of a type."""
+    the first that declares them), each with at most ``bound`` events of a type."""
     rng = random.Random(seed)
     values = _Values(models)
     fields: dict[str, Type] = {}
@@ -116,7 +116,7 @@ def random_records(
         for kind in kinds:
             if rng.random() < 0.5:
                 continue
-            for _ in range(rng.randint(1, bound + 1)):
+            for _ in range(rng.randint(1, bound)):
                 age = rng.choice(edges) if rng.random() < 0.4 else rng.uniform(0, longest)
                 event: dict[str, Any] = {"type": kind, "at": format_instant(as_of - round(age))}
                 for field_name, field_type in events[kind].items():

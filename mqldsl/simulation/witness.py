@@ -73,14 +73,18 @@ class _Checker:
     def __init__(self, old: CheckedPolicy, new: CheckedPolicy, as_of: float) -> None:
         self.models = (old, new)
         self.evaluators = (Evaluator(old, {}), Evaluator(new, {}))
+        self.readers = (
+            JourneyReader(old, check_duplicates=False),
+            JourneyReader(new, check_duplicates=False),
+        )
         self.as_of = as_of
 
     def decide(self, record: dict[str, Any]) -> tuple[Decision, Decision] | None:
         """The two decisions, or None when the record is not a valid lead for both."""
         decisions = []
-        for model, evaluator in zip(self.models, self.evaluators, strict=True):
+        for reader, evaluator in zip(self.readers, self.evaluators, strict=True):
             try:
-                lead: Lead = JourneyReader(model).lead(dict(record))
+                lead: Lead = reader.lead(dict(record))
             except RecordError:
                 return None
             decisions.append(evaluator.decide(lead, self.as_of))
