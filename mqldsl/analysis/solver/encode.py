@@ -136,13 +136,28 @@ def _variable(name: str, kind: Type, members: Members) -> tuple[Val, Term]:
     raise Unsupported(f"a field of type {kind}")
 
 
-def _same_fields(where: str, merged: dict[str, FieldInfo], fields: Mapping[str, FieldInfo]) -> None:
+def _common(a: Type, b: Type) -> Type | None:
+    """The values a record may hold for a field of type ``a`` in one version and ``b`` in
+    the other (an enum's members in both); None when no value is valid for both."""
+    if a == b:
+        return a
+    if a.kind == b.kind == "enum":
+        return Type("enum", members=tuple(m for m in a.members if m in b.members))
+    if a.kind == b.kind == "set" and a.element is not None and b.element is not None:
+        element = _common(a.element, b.element)
+        return None if element is None else Type("set", element=element)
+    return None
+
+
+def _same_fields(where: str, merged: dict[str, Type], fields: Mapping[str, FieldInfo]) -> None:
     for name, info in fields.items():
-        other = merged.setdefault(name, info)
-        if other.type != info.type:
+        other = merged.setdefault(name, info.type)
+        common = _common(other, info.type)
+        if common is None:
             raise Unsupported(
-                f"{where} `{name}` is {other.type} in one version and {info.type} in the other"
+                f"{where} `{name}` is {other} in one version and {info.type} in the other"
             )
+        merged[name] = common
 
 
 class SymbolicLead:
@@ -153,8 +168,8 @@ class SymbolicLead:
         self.bound = bound
         self.members = Members()
         self.domain: list[Term] = []
-        fields: dict[str, FieldInfo] = {}
-        events: dict[str, dict[str, FieldInfo]] = {}
+        fields: dict[str, Type] = {}
+        events: dict[str, dict[str, Type]] = {}
         for model in models:
             if model.uses_accounts:
                 raise Unsupported("accounts (account fields and account scores)")
@@ -165,21 +180,21 @@ class SymbolicLead:
             for info in model.fields.values():
                 for member in info.type.members:
                     self.members.number(member)
-        self.field_types = {name: info.type for name, info in fields.items()}
+        self.field_types = fields
         self.profile: dict[str, Val] = {}
-        for name, info in fields.items():
-            val, constraint = _variable(f"lead.{name}", info.type, self.members)
+        for name, kind in fields.items():
+            val, constraint = _variable(f"lead.{name}", kind, self.members)
             self.profile[name] = val
             self.domain.append(constraint)
-        self.event_types = {name: {f: i.type for f, i in fs.items()} for name, fs in events.items()}
+        self.event_types = events
         self.slots: dict[str, list[Slot]] = {}
         for name, event_fields in events.items():
             slots = self.slots[name] = []
             for number in range(bound):
                 prefix = f"{name}#{number}"
                 slot = Slot(name, number, z3.Bool(prefix), z3.Int(f"{prefix}.age"), {})
-                for field_name, info in event_fields.items():
-                    val, constraint = _variable(f"{prefix}.{field_name}", info.type, self.members)
+                for field_name, kind in event_fields.items():
+                    val, constraint = _variable(f"{prefix}.{field_name}", kind, self.members)
                     slot.fields[field_name] = val
                     self.domain.append(constraint)
                 self.domain.append(z3.And(slot.age >= 0, slot.age <= MAX_AGE))
