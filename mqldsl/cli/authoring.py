@@ -22,6 +22,7 @@ from mqldsl.cli.common import (
 
 if TYPE_CHECKING:
     from mqldsl.analysis.model import CheckedPolicy
+    from mqldsl.language.diagnostics import Diagnostic
 
 
 @cli.command()
@@ -37,12 +38,20 @@ if TYPE_CHECKING:
 )
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
 @click.option(
+    "--deep",
+    is_flag=True,
+    help="Also ask the SMT solver for stages, thresholds, routes and disqualifiers no lead "
+    "can reach (W520-W524, each a proof within a stated number of events; docs/witness.md).",
+)
+@click.option(
     "--hash",
     "show_hash",
     is_flag=True,
     help="Print each policy's version and sha256, as its decisions name it.",
 )
-def check(paths: tuple[str, ...], output_format: str, strict: bool, show_hash: bool) -> None:
+def check(
+    paths: tuple[str, ...], output_format: str, strict: bool, deep: bool, show_hash: bool
+) -> None:
     """Parse, type-check and lint policies.
 
     PATHS are .mql files or folders (every .mql file under a folder is
@@ -54,7 +63,7 @@ def check(paths: tuple[str, ...], output_format: str, strict: bool, show_hash: b
     from mqldsl import __version__
     from mqldsl.analysis.checker import check_file
     from mqldsl.io.files import expand_policy_paths
-    from mqldsl.language.diagnostics import Diagnostic, summary, to_github, to_json, to_sarif
+    from mqldsl.language.diagnostics import summary, to_github, to_json, to_sarif
 
     if show_hash and output_format != "text":
         raise click.UsageError(f"--hash prints text: leave out --format {output_format}")
@@ -76,6 +85,8 @@ def check(paths: tuple[str, ...], output_format: str, strict: bool, show_hash: b
         included.update(os.path.realpath(name) for name in result.source.included)
         # A problem in a file several policies include is reported once.
         diagnostics = [d for d in result.diagnostics if d.span.file == file or d not in reported]
+        if deep and result.model is not None:
+            diagnostics = _deep(file, result.model, diagnostics)
         reported.update(diagnostics)
         unknown = unknown or any(d.is_error and d.code.startswith("E1") for d in diagnostics)
         everything.extend(diagnostics)
@@ -105,6 +116,20 @@ def check(paths: tuple[str, ...], output_format: str, strict: bool, show_hash: b
         click.echo(f"checked {len(files)} {noun}: {summary(everything)}", err=True)
     failed = any(d.is_error for d in everything) or (strict and bool(everything))
     sys.exit(1 if failed else 0)
+
+
+def _deep(file: str, model: CheckedPolicy, diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """``diagnostics`` with the W52x warnings of `check --deep` (their `# mqldsl: allow`
+    comments honoured); a note on standard error when some could not be made."""
+    from mqldsl.analysis.lints import suppress
+    from mqldsl.analysis.solver.deep import deep_lints
+    from mqldsl.language.diagnostics import sort_diagnostics
+
+    found = deep_lints(model, diagnostics)
+    if found.note is not None:
+        click.echo(f"note: {file}: check --deep: {found.note}", err=True)
+    extra = suppress(found.diagnostics, model.policy.comments)
+    return sort_diagnostics([*diagnostics, *extra])
 
 
 @cli.command()

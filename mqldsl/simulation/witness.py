@@ -106,6 +106,9 @@ def find_witness(
     try:
         lead = SymbolicLead((old, new), bound)
         encodings = (PolicyEncoding(old, lead), PolicyEncoding(new, lead))
+        for encoding in encodings:
+            if encoding.route_problem is not None:
+                raise encoding.route_problem
     except Unsupported as exc:
         return _search(checker, bound, search, seed, f"{exc.message} is outside the proof")
     solver = z3.Solver()

@@ -270,18 +270,30 @@ class PolicyEncoding(ast.ContextVisitor[Slot | None, Val]):
             )
             self.stage_holds.append(holds)
         self.routes: dict[str, list[tuple[Term, tuple[str, str | None]]]] = {}
-        for route in model.routes:
-            if route.on is not None:
-                raise Unsupported("a hot-event route (`on EVENT`)", route.span)
-            if route.condition is not None and self._timed(route.condition):
-                raise Unsupported(
-                    "a route condition that depends on events (it is read at the instant "
-                    "the lead enters the stage)",
-                    route.span,
-                )
-            holds = z3.BoolVal(True) if route.condition is None else self.condition(route.condition)
-            sla = None if route.sla is None else route.sla.text()
-            self.routes.setdefault(route.stage, []).append((holds, (route.queue, sla)))
+        # Why the routes are not encoded (the stages and disqualifiers still are).
+        self.route_problem: Unsupported | None = None
+        self.route_nodes: dict[str, list[ast.Route]] = {}
+        try:
+            for route in model.routes:
+                self._route(route)
+        except Unsupported as exc:
+            self.route_problem = exc
+            self.routes = {}
+            self.route_nodes = {}
+
+    def _route(self, route: ast.Route) -> None:
+        if route.on is not None:
+            raise Unsupported("a hot-event route (`on EVENT`)", route.span)
+        if route.condition is not None and self._timed(route.condition):
+            raise Unsupported(
+                "a route condition that depends on events (it is read at the instant "
+                "the lead enters the stage)",
+                route.span,
+            )
+        holds = z3.BoolVal(True) if route.condition is None else self.condition(route.condition)
+        sla = None if route.sla is None else route.sla.text()
+        self.routes.setdefault(route.stage, []).append((holds, (route.queue, sla)))
+        self.route_nodes.setdefault(route.stage, []).append(route)
 
     # ------------------------------------------------------------ the decision
 
