@@ -131,6 +131,8 @@ def deep_lints(
             if earlier in never or not prover.impossible(a != b) or prover.impossible(a):
                 continue  # (two conditions that never hold: W520 says so of each)
             never.add(earlier)
+            if ("W511", stages[earlier].span) in seen:
+                continue  # bounds analysis already proved the earlier stage unreachable
             add(
                 "W524",
                 f"the conditions of `{stages[earlier].name}` (line {stages[earlier].span.line}) "
@@ -233,9 +235,10 @@ def _routes(
                 why = f"no `{stage}` lead {within} meets its condition"
             else:
                 lines = ", ".join(str(n.span.line) for n in nodes[:index])
+                word = "line" if index == 1 else "lines"
                 why = (
                     f"every `{stage}` lead {within} that meets its condition meets the "
-                    f"condition of an earlier route (line {lines})"
+                    f"condition of an earlier route ({word} {lines})"
                 )
             add(
                 "W522",
