@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from mqldsl.analysis.checker import check_text
-from mqldsl.analysis.solver.encode import PolicyEncoding, SymbolicLead, Term, Val
+from mqldsl.analysis.solver.encode import PolicyEncoding, SymbolicLead, Term, Val, text_value
 from mqldsl.engine.interpreter import Interpreter
 from mqldsl.engine.runtime import to_seconds
 from mqldsl.io.journeys import JourneyReader
@@ -39,7 +39,7 @@ def _pin_value(val: Val, kind: str, value: Any, names: list[str]) -> list[Term]:
     if kind == "date":
         return [val.raw == dt.date.fromisoformat(value).toordinal()]
     if kind == "text":
-        return [val.raw == z3.StringVal(value)]
+        return [val.raw == text_value(value)]
     if kind == "bool":
         return [val.raw == value]
     return [val.raw == names.index(value)]

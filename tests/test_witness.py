@@ -10,6 +10,7 @@ import random
 import re
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -310,3 +311,53 @@ def _search_leads() -> list[Lead]:
     reader = JourneyReader(model, check_duplicates=False)
     records = random_records((model,), 10_000, 7, 2, policy_gen.AS_OF)
     return [reader.lead(record) for record in records]
+
+
+def test_a_lead_that_does_not_recheck_is_never_printed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If the evaluators decided every proposed lead the same (a wrong encoding), nothing is
+    printed as a witness or written: the answer is "could not confirm"."""
+    import mqldsl.simulation.witness as witness_module
+
+    asked: list[int] = []
+    real = witness_module._Checker.decide
+
+    def same(self: Any, record: dict[str, Any]) -> Any:
+        asked.append(1)
+        decided = real(self, record)
+        return None if decided is None else (decided[0], decided[0])
+
+    monkeypatch.setattr(witness_module._Checker, "decide", same)
+    before, after = EDITS["threshold"]
+    old = _write(tmp_path, "old.mql", ACME)
+    new = _write(tmp_path, "new.mql", ACME.replace(before, after))
+    out = tmp_path / "w.jsonl"
+    result = CliRunner().invoke(cli, ["diff", old, new, "--witness", str(out), "--as-of", AS_OF])
+    assert result.exit_code == 0, result.output
+    assert "could not confirm: the solver proposed leads that the evaluators decide the same" in (
+        result.stdout
+    )
+    assert "witness:" not in result.stdout and not out.exists()
+    assert len(asked) == 5  # asked again after each lead that did not re-check
+
+
+def test_enum_members_added_are_left_out_and_a_type_change_falls_back(tmp_path: Path) -> None:
+    """A member only one version declares cannot be in a lead valid for both: the solver
+    chooses among the others (and proves the change equivalent). A field whose type changes
+    leaves no proof; the answer says which field."""
+    widened = ACME.replace(
+        "email_kind: enum(corporate, personal, competitor)",
+        "email_kind: enum(corporate, personal, competitor, partner)",
+    ).replace("-100 when email_kind == competitor", "-100 when email_kind in [competitor, partner]")
+    old = _write(tmp_path, "old.mql", ACME)
+    runner = CliRunner()
+    args = ["--witness", str(tmp_path / "w.jsonl"), "--as-of", AS_OF]
+    result = runner.invoke(cli, ["diff", old, _write(tmp_path, "wide.mql", widened), *args])
+    assert "no witness: the two versions decide every lead the same" in result.stdout
+    retyped = ACME.replace('company_size: int "Employees', 'company_size: number "Employees')
+    result = runner.invoke(cli, ["diff", old, _write(tmp_path, "num.mql", retyped), *args])
+    assert (
+        "no proof was made: lead field `company_size` is int in one version and number in the "
+        "other is outside the proof"
+    ) in result.stdout

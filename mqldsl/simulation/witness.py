@@ -28,6 +28,7 @@ from mqldsl.analysis.solver.encode import (
     Term,
     Unsupported,
     Val,
+    python_text,
 )
 from mqldsl.engine.evaluator import Evaluator
 from mqldsl.engine.runtime import Decision, Lead, format_instant
@@ -218,7 +219,7 @@ def _value(model: z3.ModelRef, val: Val, kind: str, names: list[str]) -> tuple[A
     if kind == "bool":
         return z3.is_true(found), pin
     if kind == "text":
-        return found.as_string(), pin
+        return python_text(found), pin
     if kind == "date":
         return dt.date.fromordinal(found.as_long()).isoformat(), pin
     return names[found.as_long()], pin  # an enum member

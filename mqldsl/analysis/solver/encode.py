@@ -27,6 +27,7 @@ accounts, instants written in conditions.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -214,6 +215,19 @@ def _round(value: Term) -> Term:
     up = z3.ToReal(z3.ToInt(value * 100 + z3.RealVal("1/2"))) / 100
     down = -z3.ToReal(z3.ToInt(-value * 100 + z3.RealVal("1/2"))) / 100
     return z3.If(value >= 0, up, down)
+
+
+def text_value(text: str) -> Term:
+    """A z3 string of ``text`` (z3 reads escapes in its literals: a backslash is written
+    as one, and so is any character outside printable ASCII)."""
+    escaped = "".join(c if " " <= c <= "~" and c != "\\" else f"\\u{{{ord(c):x}}}" for c in text)
+    return z3.StringVal(escaped)
+
+
+def python_text(term: Term) -> str:
+    """The Python text of a z3 string value (z3 shows characters outside printable ASCII
+    as ``\\u{HEX}``)."""
+    return re.sub(r"\\u\{([0-9a-fA-F]+)\}", lambda m: chr(int(m[1], 16)), term.as_string())
 
 
 def _real(value: float | int) -> Term:
@@ -431,7 +445,7 @@ class PolicyEncoding(ast.ContextVisitor[Slot | None, Val]):
         return Val("num", _real(node.value), z3.BoolVal(True), const=node.value)
 
     def visit_StringLit(self, node: ast.StringLit, slot: Slot | None) -> Val:
-        return Val("str", z3.StringVal(node.value), z3.BoolVal(True), const=node.value)
+        return Val("str", text_value(node.value), z3.BoolVal(True), const=node.value)
 
     def visit_BoolLit(self, node: ast.BoolLit, slot: Slot | None) -> Val:
         return Val("bool", z3.BoolVal(node.value), z3.BoolVal(True), const=node.value)
@@ -455,7 +469,7 @@ class PolicyEncoding(ast.ContextVisitor[Slot | None, Val]):
         if isinstance(value, int | float):
             return Val("num", _real(value), true, const=value)
         if isinstance(value, str):
-            return Val("str", z3.StringVal(value), true, const=value)
+            return Val("str", text_value(value), true, const=value)
         if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
             return Val("date", z3.IntVal(value.toordinal()), true, const=value)
         raise Unsupported(f"a param value {value!r}")
