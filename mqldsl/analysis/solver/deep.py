@@ -45,14 +45,19 @@ class DeepResult:
 def saturation(model: CheckedPolicy) -> int:
     """Events of one type beyond which the policy's caps and counts change nothing (at least
     3, at most 8): a `per` rule capped at M stops at ceil(M / |P|) events, `count(...) >= c`
-    at c events."""
+    at c events; with an uncapped `per` rule or an aggregate (`sum(...)`), 8."""
     needed = DEFAULT_BOUND
     for info in model.scores.values():
         for rule in info.node.rules or ():
-            if isinstance(rule, ast.PerRule) and rule.max is not None and rule.points:
-                needed = max(needed, math.ceil(abs(rule.max) / abs(rule.points)))
+            if not isinstance(rule, ast.PerRule) or not rule.points:
+                continue
+            if rule.max is None:
+                return MAX_BOUND  # no cap: every event counts (the bound says how far)
+            needed = max(needed, math.ceil(abs(rule.max) / abs(rule.points)))
     for root in _roots(model):
         for node in ast.walk(root):
+            if isinstance(node, ast.Aggregate):
+                return MAX_BOUND  # a sum over events grows with each
             if isinstance(node, ast.Compare | ast.Between):
                 parts = (
                     (node.left, node.right)
