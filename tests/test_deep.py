@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, assume, given, settings
 
 from mqldsl.analysis.checker import check_text
 from mqldsl.analysis.solver.deep import deep_lints, saturation
@@ -17,6 +18,8 @@ from mqldsl.engine.evaluator import Evaluator
 from mqldsl.engine.runtime import to_seconds
 from mqldsl.io.journeys import JourneyReader
 from mqldsl.simulation.leadsearch import random_records
+from tests import policy_gen
+from tests.test_witness import _search_leads, solver_policies
 
 GOLDEN = Path(__file__).parent / "golden" / "deep"
 PROVED = GOLDEN / "proved.mql"
@@ -103,3 +106,40 @@ def test_strict_fails_on_a_proof_unless_allowed(allowed: bool, tmp_path: Path) -
     assert result.exit_code == (0 if allowed else 1), result.output
     plain = CliRunner().invoke(cli, ["check", "--strict", str(path)])
     assert "W52" not in plain.stdout  # without --deep, no solver
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+@given(solver_policies())
+def test_random_policies_proofs_hold_on_generated_leads(text: str) -> None:
+    """For random policies in the forms the encoding covers: no generated lead (at most 2
+    events of each type, within every proof's bound) has a stage W520/W524 proved
+    unreachable, a disqualifier W523 proved impossible, or a route W522 proved never chosen."""
+    model = check_text(text, "p.mql").model
+    assume(model is not None)
+    assert model is not None
+    found = deep_lints(model).diagnostics
+    lines = {d.span.line: d.code for d in found}
+    never_stages = {s.name for s in model.stages.stages if lines.get(s.span.line) == "W520"}
+    for d in found:
+        if d.code == "W524":
+            never_stages.add(d.message.split("`")[1])
+    never_reasons = {q.reason for q in model.disqualifiers if lines.get(q.span.line) == "W523"}
+    never_routes = {r.span.line for r in model.routes if lines.get(r.span.line) == "W522"}
+    evaluator = Evaluator(model)
+    for lead in _search_leads():
+        decision = evaluator.decide(lead, policy_gen.AS_OF)
+        assert decision.stage not in never_stages, (decision, found)
+        assert not never_reasons & set(decision.disqualified), (decision, found)
+        if decision.route is not None:
+            chosen = [
+                r.span.line
+                for r in model.routes
+                if r.stage == decision.stage
+                and r.queue == decision.route.queue
+                and (None if r.sla is None else r.sla.text()) == decision.route.sla
+            ]
+            assert not set(chosen) <= never_routes, (decision, found)
