@@ -52,7 +52,7 @@ def pins(lead: SymbolicLead, record: dict[str, Any], as_of: float) -> list[Term]
 
     def fields(values: dict[str, Val], types: dict[str, Any], given: dict[str, Any]) -> None:
         for name, val in values.items():
-            present = name in given
+            present = given.get(name) not in (None, "")  # as the journey reader reads it
             found.append(val.ok == present)
             if present:
                 found.extend(_pin_value(val, types[name].kind, given[name], names))

@@ -124,7 +124,8 @@ def _variable(name: str, kind: Type, members: Members) -> tuple[Val, Term]:
         return Val("bool", var, ok, prefix=name, raw=var), True
     if kind.kind == "text":
         var = z3.String(name)
-        return Val("str", var, ok, prefix=name, raw=var), True
+        # A record's empty text reads as missing (mqldsl.io.journeys.record_values).
+        return Val("str", var, ok, prefix=name, raw=var), z3.Implies(ok, z3.Length(var) > 0)
     if kind.kind == "date":
         var = z3.Int(name)
         return Val("date", var, ok, prefix=name, raw=var), z3.And(var >= 1, var <= 3652059)
