@@ -8,8 +8,9 @@ import re
 import pytest
 
 from mqldsl.analysis.checker import check_text
+from mqldsl.analysis.solver.deep import DEEP_CODES, deep_lints
 from mqldsl.io.problems import DATA_CODES
-from mqldsl.language.diagnostics import CODES
+from mqldsl.language.diagnostics import CODES, sort_diagnostics
 from mqldsl.warehouse.compiler import sql_diagnostics
 
 from .conftest import ROOT
@@ -27,11 +28,15 @@ def sections() -> dict[str, str]:
     return {m.group(1): m.group(0) for m in SECTION.finditer(DOC.read_text(encoding="utf-8"))}
 
 
-def render(snippet: str) -> tuple[list[str], str]:
-    """What `mqldsl check` reports; for a policy without errors that the SQL
-    back end refuses, what `mqldsl sql` reports (E6xx)."""
+def render(snippet: str, deep: bool = False) -> tuple[list[str], str]:
+    """What `mqldsl check` reports (``deep``: `check --deep`, for W520-W524); for a policy
+    without errors that the SQL back end refuses, what `mqldsl sql` reports (E6xx)."""
     result = check_text(snippet, "example.mql")
     diagnostics = list(result.diagnostics)
+    if deep and result.model is not None:
+        diagnostics = sort_diagnostics(
+            [*diagnostics, *deep_lints(result.model, diagnostics).diagnostics]
+        )
     if result.model is not None and not any(d.is_error for d in diagnostics):
         diagnostics = sql_diagnostics(result.model) or diagnostics
     output = "".join(d.render(result.source) + "\n" for d in diagnostics)
@@ -73,7 +78,7 @@ def test_documented_snippet_yields_exactly_its_code(code: str, update_golden: bo
     section = sections()[code]
     snippet = SNIPPET.search(section)
     assert snippet, f"{code} has no ```mql snippet"
-    codes, output = render(snippet.group(1))
+    codes, output = render(snippet.group(1), deep=code in DEEP_CODES)
     if code.startswith("E"):
         assert {c for c in codes if c.startswith("E")} == {code}, output
     else:

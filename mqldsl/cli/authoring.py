@@ -6,10 +6,23 @@ import math
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from mqldsl.cli.common import cli, load_policy, policy_file, print_diagnostics, reported
+from mqldsl.cli.common import (
+    INSTANT,
+    as_of_or_now,
+    cli,
+    load_policy,
+    policy_file,
+    print_diagnostics,
+    reported,
+)
+
+if TYPE_CHECKING:
+    from mqldsl.analysis.model import CheckedPolicy
+    from mqldsl.language.diagnostics import Diagnostic
 
 
 @cli.command()
@@ -25,12 +38,20 @@ from mqldsl.cli.common import cli, load_policy, policy_file, print_diagnostics, 
 )
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
 @click.option(
+    "--deep",
+    is_flag=True,
+    help="Also ask the SMT solver for stages, thresholds, routes and disqualifiers no lead "
+    "can reach (W520-W524, each a proof within a stated number of events; docs/witness.md).",
+)
+@click.option(
     "--hash",
     "show_hash",
     is_flag=True,
     help="Print each policy's version and sha256, as its decisions name it.",
 )
-def check(paths: tuple[str, ...], output_format: str, strict: bool, show_hash: bool) -> None:
+def check(
+    paths: tuple[str, ...], output_format: str, strict: bool, deep: bool, show_hash: bool
+) -> None:
     """Parse, type-check and lint policies.
 
     PATHS are .mql files or folders (every .mql file under a folder is
@@ -42,7 +63,7 @@ def check(paths: tuple[str, ...], output_format: str, strict: bool, show_hash: b
     from mqldsl import __version__
     from mqldsl.analysis.checker import check_file
     from mqldsl.io.files import expand_policy_paths
-    from mqldsl.language.diagnostics import Diagnostic, summary, to_github, to_json, to_sarif
+    from mqldsl.language.diagnostics import summary, to_github, to_json, to_sarif
 
     if show_hash and output_format != "text":
         raise click.UsageError(f"--hash prints text: leave out --format {output_format}")
@@ -64,6 +85,8 @@ def check(paths: tuple[str, ...], output_format: str, strict: bool, show_hash: b
         included.update(os.path.realpath(name) for name in result.source.included)
         # A problem in a file several policies include is reported once.
         diagnostics = [d for d in result.diagnostics if d.span.file == file or d not in reported]
+        if deep and result.model is not None:
+            diagnostics = _deep(file, result.model, diagnostics)
         reported.update(diagnostics)
         unknown = unknown or any(d.is_error and d.code.startswith("E1") for d in diagnostics)
         everything.extend(diagnostics)
@@ -93,6 +116,20 @@ def check(paths: tuple[str, ...], output_format: str, strict: bool, show_hash: b
         click.echo(f"checked {len(files)} {noun}: {summary(everything)}", err=True)
     failed = any(d.is_error for d in everything) or (strict and bool(everything))
     sys.exit(1 if failed else 0)
+
+
+def _deep(file: str, model: CheckedPolicy, diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """``diagnostics`` with the W52x warnings of `check --deep` (their `# mqldsl: allow`
+    comments honoured); a note on standard error when some could not be made."""
+    from mqldsl.analysis.lints import suppress
+    from mqldsl.analysis.solver.deep import deep_lints
+    from mqldsl.language.diagnostics import sort_diagnostics
+
+    found = deep_lints(model, diagnostics)
+    if found.note is not None:
+        click.echo(f"note: {file}: check --deep: {found.note}", err=True)
+    extra = suppress(found.diagnostics, model.policy.comments)
+    return sort_diagnostics([*diagnostics, *extra])
 
 
 @cli.command()
@@ -385,13 +422,51 @@ def docs(
     default="text",
     show_default=True,
 )
-def diff_command(old: str, new: str, output_format: str) -> None:
-    """What changed between two versions of a policy, in words, rule by rule."""
+@click.option(
+    "--witness",
+    "witness_file",
+    type=click.Path(dir_okay=False),
+    help="Find a lead the two versions decide differently (stage, disqualification or "
+    "route) and write it to FILE as a journey line, or prove that none exists within the "
+    "bounds (docs/witness.md).",
+)
+@click.option(
+    "--as-of",
+    type=INSTANT,
+    help="With --witness: the instant of the decisions (default: now).",
+)
+@click.option(
+    "--bound",
+    type=click.IntRange(1, 8),
+    default=3,
+    show_default=True,
+    help="With --witness: events of each type the solver considers (1 to 8).",
+)
+def diff_command(
+    old: str,
+    new: str,
+    output_format: str,
+    witness_file: str | None,
+    as_of: float | None,
+    bound: int,
+) -> None:
+    """What changed between two versions of a policy, in words, rule by rule.
+
+    With --witness, also a lead whose decision as of --as-of differs between the two
+    versions, with both decisions and why; or a statement that they decide every lead the
+    same, naming the bounds. The exit code is 0 either way: a difference is what diff
+    reports, not a failure (a what-if run with --fail-if is the gate).
+    """
     import json
 
     from mqldsl.render.diff import diff as semantic_diff
 
-    changes = semantic_diff(load_policy(old), load_policy(new))
+    if witness_file is not None and output_format != "text":
+        raise click.UsageError(f"--witness prints text: leave out --format {output_format}")
+    if witness_file is None and (as_of is not None or bound != 3):
+        raise click.UsageError("--as-of and --bound go with --witness")
+    old_model, new_model = load_policy(old), load_policy(new)
+    changes = semantic_diff(old_model, new_model)
     if output_format == "json":
         click.echo(json.dumps([c.to_json() for c in changes], indent=2, ensure_ascii=False))
     elif not changes:
@@ -399,3 +474,30 @@ def diff_command(old: str, new: str, output_format: str) -> None:
     else:
         for change in changes:
             click.echo(change.text())
+    if witness_file is not None:
+        _witness(old_model, new_model, (old, new), witness_file, as_of_or_now(as_of), bound)
+
+
+def _witness(
+    old: CheckedPolicy,
+    new: CheckedPolicy,
+    names: tuple[str, str],
+    output: str,
+    as_of: float,
+    bound: int,
+) -> None:
+    from mqldsl.io.errors import UsageProblem
+    from mqldsl.io.files import check_folder, write_atomic
+    from mqldsl.render.witness import record_line, witness_text
+    from mqldsl.simulation.witness import find_witness
+
+    try:
+        check_folder(output)
+    except UsageProblem as exc:
+        raise click.BadParameter(exc.message, param_hint="--witness") from None
+    with reported():
+        witness = find_witness(old, new, as_of, bound)
+        if witness.record is not None:
+            write_atomic(output, record_line(witness.record) + "\n")
+        click.echo("")
+        click.echo(witness_text(witness, (old, new), names, output), nl=False)

@@ -278,6 +278,12 @@ CODES: dict[str, str] = {
     "W509": "include after the policy's own declarations",
     "W510": "score rule that can never change the score",
     "W511": "stage that can never be a lead's stage",
+    # W52x: `check --deep`, proved by the SMT solver (mqldsl.analysis.solver.deep)
+    "W520": "stage no lead can reach (proved)",
+    "W521": "threshold no lead can cross (proved)",
+    "W522": "route never chosen (proved)",
+    "W523": "disqualifier that can never hold (proved)",
+    "W524": "stages whose conditions can never differ (proved)",
     # E6xx what the SQL back end cannot evaluate faithfully (`mqldsl sql`, `--engine duckdb`)
     "E601": "recycling in SQL",
     "E603": "column name clash in SQL",
