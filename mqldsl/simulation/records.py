@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.calendars import route_deadlines
@@ -72,6 +72,38 @@ class LeadRecord:
             request = TouchRequest(self.handoff, self.queue, self.sla, self.touch, self.due)
             found.insert(0, request)
         return found
+
+
+class Evaluated(Protocol):
+    """A lead's evaluation by either engine (EvalResult, SqlDecision): what a record reads."""
+
+    @property
+    def decision(self) -> Decision: ...
+    @property
+    def first_entries(self) -> Mapping[str, tuple[float, int]]: ...
+    @property
+    def handoffs(self) -> tuple[Handoff, ...]: ...
+
+
+def record_of(
+    model: CheckedPolicy,
+    lead: Lead,
+    result: Evaluated,
+    mql_index: int,
+    sql_index: int | None,
+    segment_field: str | None = None,
+) -> LeadRecord:
+    """:func:`lead_record` of an evaluation, with all its handoffs (each a touch request)."""
+    return lead_record(
+        model,
+        lead,
+        result.decision,
+        result.first_entries,
+        mql_index,
+        sql_index,
+        segment_field,
+        result.handoffs,
+    )
 
 
 def lead_record(

@@ -38,7 +38,7 @@ from mqldsl.engine.timelines import MemoEvaluator
 from mqldsl.io.errors import InputProblem
 from mqldsl.language import ast
 from mqldsl.language.printer import format_policy
-from mqldsl.simulation.records import LeadRecord, lead_record
+from mqldsl.simulation.records import LeadRecord, record_of
 from mqldsl.simulation.tune_cache import DecisionCache
 
 #: How many lead records a reusing run holds at once (leads x variants): the
@@ -162,15 +162,7 @@ class _Deciders:
                 out, self.parts, strict=True
             ):
                 result = evaluator.run(lead, job.as_of, memo)
-                record = lead_record(
-                    model,
-                    lead,
-                    result.decision,
-                    result.first_entries,
-                    mql_index,
-                    sql_index,
-                    handoffs=result.handoffs,
-                )
+                record = record_of(model, lead, result, mql_index, sql_index)
                 if job.handoff_scores and record.handoff is not None:
                     record = dataclasses.replace(
                         record, mql_scores=self._at_handoff(model, evaluator, lead, record, memo)

@@ -18,7 +18,7 @@ from mqldsl.engine.parallel import can_fork, ordered_map
 from mqldsl.engine.runtime import Event, Lead, TimelineTooLong, to_seconds
 from mqldsl.io.errors import InputProblem
 from mqldsl.simulation.metrics import report
-from mqldsl.simulation.records import LeadRecord, TouchRequest, lead_record
+from mqldsl.simulation.records import LeadRecord, TouchRequest, record_of
 from mqldsl.simulation.results import SimulationReport
 from mqldsl.simulation.sales import acceptance_event, replay_sales
 from mqldsl.simulation.scenario import Scenario
@@ -55,16 +55,7 @@ def evaluate_all(
         )
         if explain_ids is not None and lead.id in explain_ids:
             kept[lead.id] = (lead, result)
-        record = lead_record(
-            model,
-            lead,
-            result.decision,
-            result.first_entries,
-            mql_index,
-            sql_index,
-            segment_field,
-            result.handoffs,
-        )
+        record = record_of(model, lead, result, mql_index, sql_index, segment_field)
         records.append(with_mql_scores(evaluator, lead, record))
     return records, kept
 
@@ -111,16 +102,7 @@ def evaluate_sql(
             with_mql_scores(
                 evaluator,
                 lead,
-                lead_record(
-                    model,
-                    lead,
-                    item.decision,
-                    item.first_entries,
-                    mql_index,
-                    sql_index,
-                    segment_field,
-                    item.handoffs,
-                ),
+                record_of(model, lead, item, mql_index, sql_index, segment_field),
             )
             for lead, item in zip(leads, decided, strict=True)
         ]
@@ -356,15 +338,8 @@ class _Acceptance:
         if self.event is None or self.sql_index is None:
             return None
         moved, result = self.rerun(self.leads[self.records[index].id], touch)
-        record = lead_record(
-            self.model,
-            moved,
-            result.decision,
-            result.first_entries,
-            self.mql_index,
-            self.sql_index,
-            self.spec.segment_field,
-            result.handoffs,
+        record = record_of(
+            self.model, moved, result, self.mql_index, self.sql_index, self.spec.segment_field
         )
         return record.touch_requests()
 
@@ -441,16 +416,7 @@ def accept_into_sql_stage(
         moved, result = found if found is not None else acceptance.rerun(lead, old.touch)
         if explain:
             kept[lead.id] = (moved, result)
-        new = lead_record(
-            model,
-            moved,
-            result.decision,
-            result.first_entries,
-            mql_index,
-            sql_index,
-            spec.segment_field,
-            result.handoffs,
-        )
+        new = record_of(model, moved, result, mql_index, sql_index, spec.segment_field)
         updated[index] = replace(
             new,
             touch=old.touch,

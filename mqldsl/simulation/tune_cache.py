@@ -47,7 +47,7 @@ from mqldsl.engine.runtime import Lead, TimelineTooLong, instants
 from mqldsl.engine.timelines import MemoEvaluator, score_timelines
 from mqldsl.language import ast
 from mqldsl.language.ast import walk
-from mqldsl.simulation.records import LeadRecord, lead_record
+from mqldsl.simulation.records import LeadRecord, record_of
 from mqldsl.simulation.run import evaluate_all
 
 _TIMED = (ast.Pattern, ast.NoEvents, ast.Count, ast.Aggregate, ast.DaysSince)
@@ -224,15 +224,7 @@ class DecisionCache:
             record = memo.get(key)
             if record is None:
                 result = self._evaluator(params).run(lead, self.as_of, self.known[index])
-                record = lead_record(
-                    self.model,
-                    lead,
-                    result.decision,
-                    result.first_entries,
-                    mql_index,
-                    sql_index,
-                    handoffs=result.handoffs,
-                )
+                record = record_of(self.model, lead, result, mql_index, sql_index)
                 memo[key] = record
             records.append(record)
         return records
