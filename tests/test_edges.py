@@ -437,3 +437,12 @@ def test_an_example_too_long_to_evaluate_is_a_policy_error(tmp_path: Path) -> No
         code, out, err = run(command, write(tmp_path, "p.mql", longer))
         assert code == 1, (command, err)
         assert f'error[E410]: example "e" needs {MAX_INSTANTS + 1:,} instants' in out + err
+
+
+def test_an_example_beside_a_zero_decay_step_gets_the_step_error_not_a_crash() -> None:
+    # Found by the property test: the example's size check divided by the decay step even
+    # when that step was 0 (itself reported as E314).
+    text = DECAY.replace("every 1 minute", "every 0 minutes")
+    assert "every 0 minutes" in text
+    text += 'example "e" at 2026-11-01 {\n  visit at -1 minute\n  expect stage visitor\n}\n'
+    assert "E314" in codes(text)

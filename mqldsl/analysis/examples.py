@@ -276,7 +276,11 @@ class ExampleChecker(ExpressionChecker):
             if isinstance(item, ast.ExampleEvent)
             for time in item.times
         ]
-        periods = [score.decay.every.seconds for score in self.score_nodes.values() if score.decay]
+        periods = [  # a zero or negative step is an error of its own (E-code at the decay)
+            score.decay.every.seconds
+            for score in self.score_nodes.values()
+            if score.decay and score.decay.every.seconds > 0
+        ]
         size = timeline_size(times, sorted(self.windows), periods, 0.0)
         if size > MAX_INSTANTS:
             self.err(
