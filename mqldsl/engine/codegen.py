@@ -25,6 +25,7 @@ are numbered, and every string is embedded with ``repr``; other constants
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,30 +76,39 @@ class _Compiler(ExpressionCode):
         self.w = _Writer()
 
     def function(
-        self, header: str, build: Callable[[], None], lazy: bool = False, inline: bool = False
+        self,
+        header: str,
+        build: Callable[[], None],
+        lazy: bool = False,
+        inline: bool = False,
+        hoist: bool = True,
     ) -> None:
         """Write a function whose body ``build()`` writes; its window bounds
         and search heads are computed once at its top. With ``lazy``, the scores
         its conditions read are computed on first use (``S<i>(t, s)``), so that a
-        condition that fails on a static score never computes the others."""
+        condition that fails on a static score never computes the others. With ``hoist``, its
+        static conditions are computed once a lead (ExpressionCode.lead_lines)."""
         w = self.w
         w.line(header)
         w.indent()
-        saved = (self.lows, self.heads, self.lazy, self.inline)
+        saved = (self.lows, self.heads, self.lazy, self.inline, self.hoisting)
         self.lows, self.heads, self.lazy, self.inline = {}, set(), lazy, inline
+        self.hoisting = hoist
         start = len(w.lines)
         build()
         body = w.lines[start:]
         del w.lines[start:]
         top = self.prelude("    " * w.level)
         if lazy:
+            text = "\n".join(body)
             top += [
-                "    " * w.level + f"v{self.score_index[name]} = _U"
+                "    " * w.level + f"v{index} = _U"
                 for name in self.model.score_order
                 if name not in self.static_scores
+                and re.search(rf"\bv{(index := self.score_index[name])}\b", text)
             ]
         w.lines.extend(top + body)
-        self.lows, self.heads, self.lazy, self.inline = saved
+        self.lows, self.heads, self.lazy, self.inline, self.hoisting = saved
         w.outdent()
 
     # ------------------------------------------------------------ the function
@@ -147,6 +157,8 @@ class _Compiler(ExpressionCode):
             lead_level.line(
                 f"{constant} = {float(rule.points)!r} if {self.cond(rule.condition)} else 0.0"
             )
+        # The static conditions the per-instant functions read, and first match times.
+        lead_level.lines.extend(self.lead_lines("    " * lead_level.level))
         # The instants where something the timeline reads can change (engine/changes.py).
         conditions = [s.condition for s in model.stages.stages if s.condition is not None]
         conditions += [d.condition for d in model.disqualifiers]
@@ -371,7 +383,11 @@ class _Compiler(ExpressionCode):
             else:
                 self.w.line(f"return ({values}{tail})")
 
-        self.function(f"def {'scores_explain' if explain else 'scores'}(t, s):", build)
+        # The explaining one runs on explained leads only: nothing of it is hoisted (computed
+        # for every lead).
+        self.function(
+            f"def {'scores_explain' if explain else 'scores'}(t, s):", build, hoist=not explain
+        )
 
     def _score_function(self, name: str) -> None:
         """``S<i>(t, s)``: score ``name`` alone at instant t (the scores it reads are

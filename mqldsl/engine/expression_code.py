@@ -106,8 +106,16 @@ class ExpressionCode:
         # Without recycle rules no journey restarts: the start `s` is always minus infinity,
         # so a window's bound needs no clipping and `ever` counts everything up to t.
         self.fresh = not model.recycles
+        # Inside the per-instant functions (``hoisting``), a static condition is computed once
+        # a lead, as the local ``H<i>`` (``hoisted``: its code to its name), and the first
+        # match time of an `ever` pattern is the local ``F<times>`` (``firsts``), so that
+        # "has it happened by t" is one comparison (see :meth:`ExpressionCode.lead_lines`).
+        self.hoisting = False
+        self.hoisted: dict[str, tuple[str, str]] = {}  # expression text: (local, code)
+        self.firsts: set[str] = set()
         self.value: Callable[[ast.Expr], tuple[str, bool]] = _Value(self).visit
-        self.cond: Callable[[ast.Expr], str] = _Condition(self).visit
+        self._condition = _Condition(self).visit
+        self.cond: Callable[[ast.Expr], str] = self._cond
 
     # ------------------------------------------------------------ helpers
 
@@ -118,6 +126,54 @@ class ExpressionCode:
             return repr(value)
         self.constants.append(value)
         return f"C[{len(self.constants) - 1}]"
+
+    def _cond(self, node: ast.Expr) -> str:
+        """Code for a condition; inside a per-instant function a static one is read from the
+        local that computes it once a lead."""
+        if not self.hoisting or isinstance(node, ast.BoolLit) or not self._hoistable(node):
+            return self._condition(node)
+        key = expr(node)  # a name means the same everywhere outside a `where`
+        if key not in self.hoisted:
+            self.hoisting = False
+            try:
+                self.hoisted[key] = (f"H{len(self.hoisted)}", self._condition(node))
+            finally:
+                self.hoisting = True
+        return self.hoisted[key][0]
+
+    def _hoistable(self, node: ast.Expr) -> bool:
+        """Whether a condition is the same at every instant and for every event: static, and
+        reading no field of an event (a `where`) nor of an account's lead."""
+        if self.account or not self.static(node):
+            return False
+        for part in walk(node):
+            if isinstance(part, ast.Name):
+                ref = self.model.refs.get(id(part))
+                if ref is not None and ref.kind == "event_field":
+                    return False
+        return True
+
+    def lead_lines(self, indent: str) -> list[str]:
+        """The lines, run once a lead before the per-instant functions are defined, that
+        compute the hoisted static conditions and the first match times they read."""
+        lines = [f"{indent}F{m} = {m}[0] if {m} else INF" for m in sorted(self.firsts)]
+        lines += [f"{indent}{name} = {code}" for name, code in self.hoisted.values()]
+        return lines
+
+    def happened(self, times: str, window: ast.Window, negated: bool) -> str:
+        """Code for "a match time in (low, t]" (with ``negated``, "none"): in place, one
+        comparison for `ever` (the first match time) and one search for a window (the last
+        match at or before t is after the window's start)."""
+        ever = not isinstance(window, ast.Duration)
+        if self.inline and ever and self.fresh:
+            self.firsts.add(times)
+            return f"(t < F{times})" if negated else f"(F{times} <= t)"
+        if self.inline:
+            i = self.temp()
+            found = f"(({i} := br({times}, t)) and {times}[{i} - 1] > {self.low(window)})"
+            return f"(not {found})" if negated else found
+        count = self.count(times, window)
+        return f"({count} == 0)" if negated else f"({count} > 0)"
 
     def temp(self) -> str:
         self.temps += 1
@@ -365,7 +421,7 @@ class _Condition(ast.Visitor[str]):
         code = self.code
         ref = code.model.ref(node)
         if ref.kind == "event":
-            return f"({code.count(code.pattern(ref.name, None), None)} > 0)"
+            return code.happened(code.pattern(ref.name, None), None, negated=False)
         return self.generic_visit(node)
 
     def visit_Compare(self, node: ast.Compare) -> str:
@@ -401,11 +457,11 @@ class _Condition(ast.Visitor[str]):
 
     def visit_Pattern(self, node: ast.Pattern) -> str:
         times = self.code.pattern(node.event, node.where)
-        return f"({self.code.count(times, node.window)} > 0)"
+        return self.code.happened(times, node.window, negated=False)
 
     def visit_NoEvents(self, node: ast.NoEvents) -> str:
         times = self.code.pattern(node.pattern.event, node.pattern.where)
-        return f"({self.code.count(times, node.pattern.window)} == 0)"
+        return self.code.happened(times, node.pattern.window, negated=True)
 
     def generic_visit(self, node: ast.Expr) -> str:
         # A value used as a condition (a bool field, param or score): only

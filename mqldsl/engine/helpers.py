@@ -451,6 +451,7 @@ HELPERS: Mapping[str, Any] = MappingProxyType(
         "_clamp": clamp,
         "_decay": decay_factor,
         "NEG": NEG,
+        "INF": math.inf,
         "_U": UNSET,
         "_E": (),  # no disqualifier holds
         "_drive": drive,
