@@ -281,6 +281,62 @@ def test_instants_are_the_seconds_parse_instant_gives(moment: dt.datetime, digit
     assert repr(lead.events[0].at) == repr(expected)  # the same float, bit for bit
 
 
+MANGLED_BASES = [
+    "2026-11-01T00:00:00Z",
+    "2024-02-29T23:59:59.123456+05:30",
+    "0001-01-01T00:00:00Z",
+    "9999-12-31T23:59:59Z",
+    "2026-06-15T12:30:45.5-07:00",
+]
+
+
+@fuzz(600)
+@given(
+    base=st.sampled_from(MANGLED_BASES),
+    edits=st.lists(
+        st.tuples(
+            st.integers(0, 40),
+            st.sampled_from("0123456789-:T.Zz+ tW,"),
+            st.sampled_from(["set", "insert", "delete"]),
+        ),
+        max_size=3,
+    ),
+    escape=st.booleans(),
+)
+@example(base="2026-11-01T00:00:00Z", edits=[(19, "z", "set")], escape=True)
+@example(base="2026-11-01T00:00:00Z", edits=[(19, "z", "set")], escape=False)
+@example(base="2026-11-01T00:00:00Z", edits=[(10, "t", "set")], escape=False)
+@example(base="2026-11-01T00:00:00Z", edits=[(19, ".1234567Z", "insert")], escape=False)
+def test_a_mangled_instant_is_read_as_parse_instant_reads_it(
+    base: str, edits: list[tuple[int, str, str]], escape: bool
+) -> None:
+    # Both of the fast path's instant readers (msgspec's, and fromisoformat on lines where
+    # msgspec's could differ: lowercase z, seven digits, an escape) give parse_instant's seconds
+    # or refuse the line.
+    text = base
+    for at, char, how in edits:
+        at = min(at, len(text))
+        if how == "set":
+            text = text[:at] + char + text[at + 1 :]
+        elif how == "insert":
+            text = text[:at] + char + text[at:]
+        else:
+            text = text[:at] + text[at + 1 :]
+    line = json.dumps({"id": "L", "events": [{"type": "demo_request", "at": text}]}).encode()
+    if escape:  # the same JSON text, its last letters written as escapes
+        line = line.replace(b'z"', b'\\u007a"').replace(b'Z"', b'\\u005a"')
+    decoder = FastDecoder.build(acme(), check_truth)
+    assert decoder is not None
+    lead = decoder.lead(line, set())
+    try:
+        expected = parse_instant(text)
+    except ValueError:
+        assert lead is None
+        return
+    assert lead is not None
+    assert repr(lead.events[0].at) == repr(expected)
+
+
 def test_the_limit_on_rejected_lines_stops_both_readings_at_the_same_line(
     tmp_path: Path,
 ) -> None:

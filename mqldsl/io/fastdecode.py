@@ -21,18 +21,28 @@ where the validator could do something other than accept the very same lead with
 - an event with two or more fields present (the validator keeps them in input order, which a
   struct forgets).
 
-Instants are read by CPython's C ``datetime.fromisoformat`` and turned into seconds as
-:func:`parse_instant` does, so the seconds are identical. msgspec's own ``datetime`` reader is
-not used: it accepts what ``parse_instant`` refuses (a lowercase ``z``) and rounds
-where it truncates (more than six digits of a second: ``12:00:00.9999999Z`` is ``12:00:01``
-for msgspec, ``12:00:00.999999`` for Python). The profile's
+Instants are read by msgspec's own ``datetime`` reader (in C, inside the decode) on lines
+where it reads exactly what :func:`parse_instant` reads, and turned into seconds as
+``parse_instant`` does (``datetime.timestamp`` of an aware instant is the same subtraction
+from the epoch), so the seconds are identical. msgspec's reader accepts what
+``parse_instant`` refuses (a lowercase ``z``) and rounds where it truncates (more than six
+digits of a second: ``12:00:00.9999999Z`` is ``12:00:01`` for msgspec, ``12:00:00.999999``
+for Python); so a line with ``z"``, with ``.`` followed by seven digits, or with a backslash
+(a JSON escape could hide either) is decoded with instants as text and read by CPython's
+C ``datetime.fromisoformat``, as is a line msgspec's reader refuses (``parse_instant``
+accepts more forms: ``2026-11-01T10:00Z``, a basic ``20261101T100000Z``, a week date).
+(tests/test_fastdecode.py compares both readers with ``parse_instant`` on generated
+instants.) The profile's
 fields come out in declaration order (the validator keeps input order; nothing reads the
 order of a profile: lookups are by name and the hand-off sorts them).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import operator
+import re
 import sys
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal, Union
@@ -42,14 +52,19 @@ import orjson
 
 from mqldsl.analysis.model import CheckedPolicy, FieldInfo
 from mqldsl.analysis.types import Type
-from mqldsl.engine.runtime import Event, Lead, new_event
+from mqldsl.engine.runtime import Event, Lead
 from mqldsl.io.values import INSTANT_MAX, INSTANT_MIN, INT_MAX, INT_MIN, RecordError
 
 _WHOLE = Annotated[int, msgspec.Meta(ge=INT_MIN, le=INT_MAX)]
 _FINITE = Annotated[float, msgspec.Meta(ge=-sys.float_info.max, le=sys.float_info.max)]
 _ID = Union[Annotated[str, msgspec.Meta(min_length=1)], _WHOLE]  # noqa: UP007
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)  # as in mqldsl.engine.runtime.to_seconds
 _PARSE = dt.datetime.fromisoformat
+_AWARE = Annotated[dt.datetime, msgspec.Meta(tz=True)]  # msgspec refuses a naive instant
+_TIMESTAMP = dt.datetime.timestamp
+_NO_FIELDS: dict[str, Any] = {}  # shared by the events without fields: never written to
+# What makes msgspec's instant reader differ from parse_instant (see the module's text).
+_LOWER_Z = re.compile(rb'z"').search
+_SEVEN_DIGITS = re.compile(rb"\.\d{7}").search
 
 
 def _scalar(kind: Type) -> Any:
@@ -74,7 +89,7 @@ def _scalar(kind: Type) -> Any:
 
 
 def _record_struct(
-    name: str, fields: Mapping[str, FieldInfo], **options: Any
+    name: str, fields: Mapping[str, FieldInfo], at: Any = str, **options: Any
 ) -> tuple[type[msgspec.Struct], tuple[str, ...]] | None:
     """A struct of optional fields (attributes ``f0``, ``f1``… renamed to the fields' names)
     and the names in attribute order; None when a field's type is not modelled."""
@@ -86,12 +101,13 @@ def _record_struct(
         if kind is None:
             return None
         attributes.append((f"f{position}", kind | None, None))
-    extra: list[tuple[str, Any]] = [("at", str)] if event else []
+    extra: list[tuple[str, Any]] = [("at", at)] if event else []
     struct = msgspec.defstruct(
         name,
         [*extra, *attributes],
         rename={f"f{i}": n for i, n in enumerate(names)},
         forbid_unknown_fields=True,
+        gc=False,  # decoded records hold no cycle: not tracked by the collector
         **options,
     )
     return struct, names
@@ -103,13 +119,14 @@ class FastDecoder:
 
     def __init__(
         self,
-        decoder: msgspec.json.Decoder[Any],
+        decoders: tuple[msgspec.json.Decoder[Any], msgspec.json.Decoder[Any]],
         events: dict[type, tuple[str, str | None, tuple[str, ...]]],
         profile: tuple[str, ...],
         account: tuple[str, ...],
         check_truth: Callable[[Any], None],
     ) -> None:
-        self._decoder = decoder
+        # Instants read by msgspec (datetime), and instants as text (see the module's text).
+        self._typed, self._text = decoders
         # struct -> (event type, its one field or None, its fields when two or more)
         self._events = events
         self._profile = profile
@@ -126,36 +143,51 @@ class FastDecoder:
         if profile is None or account is None or not model.events:
             return None
         events: dict[type, tuple[str, str | None, tuple[str, ...]]] = {}
-        structs = []
-        for number, (name, info) in enumerate(model.events.items()):
-            made = _record_struct(f"Event{number}", info.fields, tag_field="type", tag=name)
-            if made is None:
-                return None
-            structs.append(made[0])
-            names = made[1]
-            events[made[0]] = (name, names[0] if len(names) == 1 else None, names[1:] and names)
-        event_type = Union[tuple(structs)]  # type: ignore[valid-type]  # noqa: UP007
-        journey = msgspec.defstruct(
-            "Journey",
-            [
-                ("id", _ID),
-                ("account", _ID | None, None),
-                ("profile", profile[0] | None, None),
-                ("account_profile", account[0] | None, None),
-                ("events", list[event_type] | None, None),  # type: ignore[valid-type]
-                ("truth", msgspec.Raw, msgspec.Raw(b"null")),
-            ],
-            forbid_unknown_fields=True,
-        )
-        return cls(msgspec.json.Decoder(journey), events, profile[1], account[1], check_truth)
+        decoders = []
+        for at in (_AWARE, str):
+            structs = []
+            for number, (name, info) in enumerate(model.events.items()):
+                made = _record_struct(f"Event{number}", info.fields, at, tag_field="type", tag=name)
+                if made is None:
+                    return None
+                structs.append(made[0])
+                names = made[1]
+                single = names[0] if len(names) == 1 else None
+                events[made[0]] = (name, single, names[1:] and names)
+            event_type = Union[tuple(structs)]  # type: ignore[valid-type]  # noqa: UP007
+            journey = msgspec.defstruct(
+                "Journey",
+                [
+                    ("id", _ID),
+                    ("account", _ID | None, None),
+                    ("profile", profile[0] | None, None),
+                    ("account_profile", account[0] | None, None),
+                    ("events", list[event_type] | None, None),  # type: ignore[valid-type]
+                    ("truth", msgspec.Raw, msgspec.Raw(b"null")),
+                ],
+                forbid_unknown_fields=True,
+                gc=False,  # decoded records hold no cycle: not tracked by the collector
+            )
+            decoders.append(msgspec.json.Decoder(journey))
+        return cls((decoders[0], decoders[1]), events, profile[1], account[1], check_truth)
 
     def lead(self, line: bytes, seen: set[str]) -> Lead | None:
         """The lead on ``line``, or None: the validator reads it (see the module's text).
         ``seen``: the ids already read (a duplicate is left to the validator)."""
-        try:
-            journey = self._decoder.decode(line)
-        except (msgspec.ValidationError, msgspec.DecodeError):
-            return None
+        journey = None
+        if not (
+            b"\\" in line
+            or _LOWER_Z(line) is not None
+            or (b"." in line and _SEVEN_DIGITS(line) is not None)
+        ):
+            # A refusal may be an instant only parse_instant reads: the text reader decides.
+            with contextlib.suppress(msgspec.ValidationError, msgspec.DecodeError):
+                journey = self._typed.decode(line)
+        if journey is None:
+            try:
+                journey = self._text.decode(line)
+            except (msgspec.ValidationError, msgspec.DecodeError):
+                return None
         lead_id = str(journey.id)
         if lead_id in seen:
             return None
@@ -171,20 +203,18 @@ class FastDecoder:
                 except RecordError:
                     return None
         events: list[Event] = []
-        if journey.events:
+        items = journey.events
+        if items:
+            seconds = self._seconds([item.at for item in items])
+            if seconds is None:
+                return None
             names_of = self._events
-            for position, item in enumerate(journey.events):
-                try:  # parse_instant's reading, inline
-                    moment = _PARSE(item.at)
-                    if moment.tzinfo is None:
-                        return None
-                    seconds = (moment - _EPOCH).total_seconds()
-                except (ValueError, OverflowError):
-                    return None
-                if not INSTANT_MIN <= seconds <= INSTANT_MAX:
-                    return None
+            kinds = []
+            values: list[dict[str, Any]] = []
+            for item in items:
                 kind, single, several = names_of[type(item)]
-                fields: dict[str, Any] = {}
+                kinds.append(kind)
+                fields: dict[str, Any] = _NO_FIELDS
                 if single is not None:
                     value = item.f0
                     if value is not None and value != "":
@@ -193,8 +223,10 @@ class FastDecoder:
                     fields = _values(item, several)
                     if len(fields) > 1:
                         return None  # the validator keeps their input order: not known here
-                events.append(new_event(seconds, kind, fields, position))
-            events.sort(key=_at)
+                values.append(fields)
+            events = list(map(Event, seconds, kinds, values, range(len(items))))
+            if seconds != sorted(seconds):  # (most journeys are written in time order)
+                events.sort(key=_at)
         profile = _values(journey.profile, self._profile)
         account_profile = _values(journey.account_profile, self._account)
         account = journey.account
@@ -207,9 +239,26 @@ class FastDecoder:
             truth=truth,
         )
 
+    @staticmethod
+    def _seconds(moments: list[Any]) -> list[float] | None:
+        """The seconds of a line's instants (all text, or all read by msgspec) as
+        :func:`parse_instant` gives them; None when one is refused."""
+        try:  # parse_instant's reading
+            if type(moments[0]) is str:
+                moments = list(map(_PARSE, moments))
+                for moment in moments:
+                    if moment.tzinfo is None:
+                        return None
+            # (msgspec's reader refuses an instant without a zone: _AWARE)
+            seconds = list(map(_TIMESTAMP, moments))  # aware: (moment - epoch).total_seconds()
+        except (ValueError, OverflowError):
+            return None
+        if min(seconds) < INSTANT_MIN or max(seconds) > INSTANT_MAX:
+            return None
+        return seconds
 
-def _at(event: Event) -> float:
-    return event.at
+
+_at = operator.attrgetter("at")
 
 
 def _values(record: msgspec.Struct | None, names: tuple[str, ...]) -> dict[str, Any]:
