@@ -9,6 +9,7 @@ import dataclasses
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -424,7 +425,7 @@ def test_the_interpreter_and_duckdb_decide_the_same() -> None:
         dataclasses.replace(
             lead,
             id=f"{lead.id}{step}",
-            events=tuple(dataclasses.replace(e, at=e.at + step * 5413.0) for e in lead.events),
+            events=tuple(msgspec.structs.replace(e, at=e.at + step * 5413.0) for e in lead.events),
         )
         for lead in LEADS
         for step in range(40)

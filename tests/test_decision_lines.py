@@ -14,6 +14,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+import msgspec
 import orjson
 import pytest
 from hypothesis import given, settings
@@ -50,7 +51,7 @@ def dictionary_line(decision: Decision) -> bytes:
 
 def shifted(lead: Lead, seconds: float, suffix: str) -> Lead:
     """The lead with every event moved by ``seconds`` (fractions of a second too)."""
-    events = tuple(dataclasses.replace(e, at=e.at + seconds) for e in lead.events)
+    events = tuple(msgspec.structs.replace(e, at=e.at + seconds) for e in lead.events)
     return dataclasses.replace(lead, id=lead.id + suffix, events=events)
 
 
