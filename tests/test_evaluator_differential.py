@@ -46,6 +46,17 @@ def test_compiled_equals_interpreted(
         assert fast.first_entries == oracle.first_entries, text
         assert fast.handoffs == oracle.handoffs, text
         assert fast.decision.route == slow.route, text  # with a hot route's trigger
+        # An explained lead is walked by the driver, not by the generated walk (`sweep`):
+        # the same decision, changes and handoffs.
+        explained = compiled.run(lead, AS_OF, explain=True)
+        assert explained.decision == fast.decision, text
+        assert [(s.at, s.stage, s.reason) for s in explained.steps] == [
+            (s.at, s.stage, s.reason) for s in fast.steps
+        ], text
+        assert (explained.first_entries, explained.handoffs) == (
+            fast.first_entries,
+            fast.handoffs,
+        ), text
 
 
 # The compiled evaluator visits only the instants where something a condition reads can

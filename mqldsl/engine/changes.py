@@ -36,6 +36,7 @@ exact, and the full timeline's arithmetic decides where it leaves a window.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mqldsl.engine.expression_code import STATIC_KINDS, ExpressionCode
@@ -223,13 +224,28 @@ class ChangePoints:
         # The timeline starts at its first instant (the entry stage's `entered`).
         # The limit of instants a lead (E900) is checked before anything is listed.
         body = ["_limit(META, lead, as_of)", "P = {as_of, tev[0].at} if tev else {as_of}"]
+        # Under each guard, one update with every list of instants it adds; a list is left
+        # out when a pattern that matches every event it matches adds the same instants
+        # under the same guard or none.
+        covers = self._covers()
+        added: dict[str, list[str]] = {}
         for times, guards in sorted(
             moments.items(), key=lambda item: (item[0][0], int(item[0][1:]))
         ):
-            body.append(_when(_any(guards), f"P.update({times})"))
+            guard = _any(guards)
+            if not any(_any(moments.get(b, ["False"])) in ("True", guard) for b in covers(times)):
+                added.setdefault(guard, []).append(times)
             for seconds, guarded in sorted(ends.get(times, ())):
-                add = f"P.update([a + {seconds!r} for a in {times}])"
-                body.append(_when(_any(guarded), add))
+                guard = _any(guarded)
+                if not any(
+                    _any(other) in ("True", guard)
+                    for b in covers(times)
+                    for span, other in ends.get(b, ())
+                    if span == seconds
+                ):
+                    added.setdefault(guard, []).append(f"[a + {seconds!r} for a in {times}]")
+        for guard, lists in added.items():
+            body.append(_when(guard, f"P.update({', '.join(lists)})"))
         for (times, period), guards in sorted(steps.items()):
             body.append(_when(_any(guards), f"_steps(P, {times}, {period!r}, as_of)"))
         body.append("pts = sorted([p for p in P if p <= as_of])")
@@ -243,6 +259,28 @@ class ChangePoints:
             out.append("else:")
             out.extend("    " + line for line in body)
         return out
+
+    def _covers(self) -> Callable[[str], list[str]]:
+        """For a pattern's local, the locals of the other patterns that match every event it
+        matches: the pattern of any event (`event`), and the same event without `where`
+        (lead patterns with lead patterns, account patterns with account patterns)."""
+        code = self.code
+        by_key: dict[tuple[bool, str | None, str], str] = {}
+        keys: dict[str, tuple[bool, str | None, str]] = {}
+        for table in (code.patterns, code.account_patterns):
+            for (event, where), pattern in table.items():
+                key = (pattern.account, event, where)
+                by_key[key] = pattern.local
+                keys[pattern.local] = key
+
+        def covers(local: str) -> list[str]:
+            account, event, where = keys[local]
+            wider: list[tuple[bool, str | None, str]] = [(account, None, "")]
+            if event is not None and where:
+                wider.append((account, event, ""))
+            return [by_key[k] for k in wider if k in by_key and by_key[k] != local]
+
+        return covers
 
 
 def _seconds(window: ast.Window) -> float | None:

@@ -146,6 +146,10 @@ class _Compiler(ExpressionCode):
         has_hot = any(r.on is not None for r in model.routes)
         if has_hot:
             self._hot_function()
+        # A flexible policy without recycling or hot-event routes: its walk written out.
+        sweep = self.fresh and not model.locked and not has_hot
+        if sweep:
+            self._sweep_function()
         # What is the same at every instant, once per lead.
         self.w = lead_level
         for name in model.score_order:
@@ -211,7 +215,8 @@ class _Compiler(ExpressionCode):
         w.lines.extend(body.lines)
         w.line(
             "return _drive(META, lead, as_of, explain, "
-            f"scores, scores_explain, instant, recycle, route, pts, {'hot' if has_hot else 'None'})"
+            "scores, scores_explain, instant, recycle, route, pts, "
+            f"{'hot' if has_hot else 'None'}, {'sweep' if sweep else 'None'})"
         )
         w.outdent()
         return w.source()
@@ -464,6 +469,59 @@ class _Compiler(ExpressionCode):
         if not self.fresh:
             self.function("def disqualifiers(t, s):", disqualifiers, lazy=True, inline=True)
         self.function("def instant(t, s, floor):", instant, lazy=True, inline=True)
+
+    def _sweep_function(self) -> None:
+        """``sweep(tl)``: the walk of a flexible policy without recycling or hot-event routes
+        over its change points ``pts``, written out (no call of ``instant`` at each one): the
+        stage at each instant as ``instant`` gives it, ``tl.step``
+        (mqldsl.engine.helpers.Timeline) at each change; returns the reasons that hold at the
+        last instant."""
+        model = self.model
+        w = self.w
+        staged = [
+            (index, stage.condition)
+            for index, stage in enumerate(model.stages.stages)
+            if index > 0 and stage.condition is not None
+        ]
+
+        def loop() -> None:
+            tests = [self.cond(d.condition) for d in model.disqualifiers]
+            chain = "if"
+            if tests:
+                w.line(f"if {' or '.join(tests)}:")
+                w.indent()
+                w.line("reasons = []")
+                for d, test in zip(model.disqualifiers, tests, strict=True):
+                    w.line(f"if {test}: reasons.append({d.reason!r})")
+                w.line("new = -1")
+                w.outdent()
+                w.line("else:")
+                w.indent()
+            w.line("reasons = _E")
+            # The last-listed stage whose condition holds, as in ``instant``.
+            for index, condition in reversed(staged):
+                w.line(f"{chain} {self.cond(condition)}:")
+                w.line(f"    new = {index}")
+                chain = "elif"
+            if staged:
+                w.line("else:")
+                w.line("    new = 0")
+            else:
+                w.line("new = 0")
+            if tests:
+                w.outdent()
+            w.line("if new != label:")
+            w.line("    label = new")
+            w.line("    tl.step(t, new, reasons)")
+
+        w.line("def sweep(tl):")
+        w.indent()
+        w.line("s = NEG")
+        w.line("label = -2")
+        w.line("reasons = _E")
+        self.function("for t in pts:", loop, lazy=True, inline=True)
+        w.line("return reasons")
+        w.outdent()
 
     def _recycle_function(self) -> None:
         model = self.model

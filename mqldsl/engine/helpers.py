@@ -236,6 +236,132 @@ class PolicyMeta:
         )
 
 
+class Timeline:
+    """What a walk of a lead's timeline keeps (SPEC §7, §8): the current stage, when each
+    stage was entered and from which journey start, the changes, the first entry of each
+    stage and the handoffs. Shared by :func:`drive` and the walk the generated code writes
+    for itself (``sweep``), so that both make the same steps, entries and decision."""
+
+    __slots__ = (
+        "entered",
+        "first",
+        "handoffs",
+        "label",
+        "latest",
+        "lead",
+        "meta",
+        "route",
+        "starts",
+        "steps",
+    )
+
+    def __init__(self, meta: PolicyMeta, lead: Lead, route: Callable[[int, float, float], int]):
+        self.meta = meta
+        self.lead = lead
+        self.route = route
+        self.label: str | None = None
+        self.entered: dict[str, float] = {}
+        self.starts: dict[str, float] = {}
+        self.steps: list[TimelineStep] = []
+        self.first: dict[str, tuple[float, int]] = {}
+        self.handoffs: list[Handoff] = []
+        self.latest: Handoff | None = None  # the last hot-event handoff of the current stay
+
+    def step(self, t: float, holding: int, reasons: Sequence[str]) -> None:
+        """The generated walk's change at ``t`` (``holding``: the stage's number, -1 for
+        disqualified by ``reasons``), on a journey that never restarts."""
+        if holding < 0:
+            self.enter(t, NEG, DISQUALIFIED, "disqualified: " + "; ".join(reasons))
+        else:
+            self.enter(t, NEG, self.meta.stages[holding], "")
+
+    def enter(
+        self,
+        t: float,
+        start: float,
+        new: str,
+        why: str,
+        cycled: int = -1,
+        step: TimelineStep | None = None,
+    ) -> None:
+        """The lead enters stage ``new`` at ``t`` (journey start ``start``) because ``why``
+        (empty: said from the stages left and entered); ``step``: the change as explained."""
+        names = self.meta.stages
+        why = self.why(new, why)
+        self.entered[new] = t
+        self.starts[new] = start
+        self.label = new
+        self.steps.append(step or TimelineStep(t, new, why, recycled_by=cycled))
+        self.latest = None
+        if new != DISQUALIFIED:
+            number = self.route(names.index(new), t, start)
+            if new not in self.first:
+                self.first[new] = (t, number)
+            if number >= 0:
+                self.handoffs.append(Handoff(t, new, number))
+
+    def why(self, new: str, why: str) -> str:
+        """The reason shown for entering ``new`` (see :meth:`enter`)."""
+        label = self.label
+        if why:
+            return why
+        if label is None:
+            return "start"
+        if label == DISQUALIFIED:
+            return "no disqualifier holds any more"
+        names = self.meta.stages
+        if names.index(new) > names.index(label):
+            return "condition now holds"
+        return f"{label}'s condition no longer holds"
+
+    def finish(
+        self,
+        as_of: float,
+        reasons: Sequence[str],
+        values: tuple[Any, ...],
+        contributions: dict[str, tuple[float, ...]] | None,
+        start: float,
+    ) -> EvalResult:
+        """The lead's decision as of ``as_of``: the stage reached, the disqualifiers holding
+        there (``reasons``), the scores there (``values``, in evaluation order), the route of
+        the latest handoff of the stay."""
+        meta = self.meta
+        lead = self.lead
+        label = self.label
+        assert label is not None
+        events = lead.events
+        route_decision = None
+        if label != DISQUALIFIED:
+            latest = self.latest
+            if latest is not None:  # the latest handoff of the stay: a hot event's
+                route_decision = _route_decision(
+                    meta, latest.route, latest.at, events[latest.event]
+                )
+            else:
+                at = self.entered[label]
+                number = self.route(meta.stages.index(label), at, self.starts[label])
+                route_decision = _route_decision(meta, number, at)
+        by_name = dict(zip(meta.scores, values, strict=True))
+        entered = self.entered
+        decision = Decision(
+            id=lead.id,
+            as_of=as_of,
+            stage=label,
+            scores={name: by_name[name] for name in meta.declared},
+            disqualified=tuple(reasons),
+            route=route_decision,
+            entered=dict(sorted(entered.items(), key=lambda item: item[1])),
+            policy=meta.policy,
+            account_scores={name: by_name[name] for name in meta.account_scores}
+            if meta.uses_accounts
+            else None,
+            account=lead.account,
+        )
+        return EvalResult(
+            decision, tuple(self.steps), contributions, start, self.first, tuple(self.handoffs)
+        )
+
+
 def drive(
     meta: PolicyMeta,
     lead: Lead,
@@ -248,11 +374,18 @@ def drive(
     route: Callable[[int, float, float], int],
     pts: list[float] | None = None,
     hot: Callable[[int, float, float, Event], int] | None = None,
+    sweep: Callable[[Timeline], Sequence[str]] | None = None,
 ) -> EvalResult:
     """Walk the lead's timeline: at each instant of ``pts`` (its change points, see
     :mod:`mqldsl.engine.changes`; None: every instant of SPEC §7), the holding stage,
     disqualifiers and recycling, and the handoffs (SPEC §8: each entry, and each event
-    that fires a hot-event route, ``hot``); then the decision as of ``as_of``."""
+    that fires a hot-event route, ``hot``); then the decision as of ``as_of``.
+    ``sweep``: the generated code's own walk of ``pts`` (a flexible policy without
+    hot-event routes), used when the lead is not explained; it returns the reasons
+    at the last instant."""
+    timeline = Timeline(meta, lead, route)
+    if sweep is not None and pts is not None and not explain:
+        return timeline.finish(as_of, sweep(timeline), scores(as_of, NEG), None, NEG)
     names = meta.stages
     locked = meta.locked
     if pts is None:
@@ -272,17 +405,10 @@ def drive(
     position = 0
     reached = 0
     start = NEG
-    label: str | None = None
-    entered: dict[str, float] = {}
-    starts: dict[str, float] = {}
-    steps: list[TimelineStep] = []
-    reasons: list[str] = []
-    first: dict[str, tuple[float, int]] = {}
-    handoffs: list[Handoff] = []
+    reasons: Sequence[str] = []
     hot_table = meta.hot if hot is not None and any(meta.hot) else None
     events = lead.events
     ei = 0  # the first event not before the instant (hot-event routes)
-    latest: Handoff | None = None  # the last hot-event handoff of the current stay
     while position < total or pending is not None:
         if pending is not None and (position == total or pending < points[position]):
             t, pending = pending, None
@@ -291,6 +417,7 @@ def drive(
             position += 1
             if pending == t:
                 pending = None
+        label = timeline.label
         before = (reached, start, label) if chase else None
         # A locked timeline never goes below what it reached: stages up to it are not tried.
         reasons, holding = instant(t, start, reached if locked else 0)
@@ -314,29 +441,12 @@ def drive(
         else:
             new = names[holding]
         if new != label:
-            if not why:
-                if label is None:
-                    why = "start"
-                elif label == DISQUALIFIED:
-                    why = "no disqualifier holds any more"
-                elif names.index(new) > names.index(label):
-                    why = "condition now holds"
-                else:
-                    why = f"{label}'s condition no longer holds"
-            entered[new] = t
-            starts[new] = start
-            label = new
+            step = None
             if explain:
-                steps.append(_explained_step(meta, t, start, new, why, cycled, scores, route))
-            else:
-                steps.append(TimelineStep(t, new, why, recycled_by=cycled))
-            latest = None
-            if new != DISQUALIFIED:
-                number = route(names.index(new), t, start)
-                if new not in first:
-                    first[new] = (t, number)
-                if number >= 0:
-                    handoffs.append(Handoff(t, new, number))
+                why = timeline.why(new, why)
+                step = _explained_step(meta, t, start, new, why, cycled, scores, route)
+            timeline.enter(t, start, new, why, cycled, step)
+            label = new
         if hot_table is not None and label != DISQUALIFIED and hot_table[names.index(label)]:
             assert hot is not None
             while ei < len(events) and events[ei].at < t:
@@ -347,8 +457,8 @@ def drive(
                 if t > start:  # a fresh journey holds no event at its recycle instant
                     number = hot(index, t, start, events[j])
                     if number >= 0:
-                        latest = Handoff(t, label, number, j)
-                        handoffs.append(latest)
+                        timeline.latest = Handoff(t, label, number, j)
+                        timeline.handoffs.append(timeline.latest)
                 j += 1
         if chase and (reached, start, label) != before:
             if full is None:  # bounded: the generated code has checked the limit of instants
@@ -356,37 +466,13 @@ def drive(
                 full = instants(times, meta.windows, meta.decay_periods, as_of)
             after = bisect_right(full, t)
             pending = full[after] if after < len(full) else None
-    assert label is not None
     contributions: dict[str, tuple[float, ...]] | None = None
     if explain:
         values, parts = scores_explain(as_of, start)
         contributions = dict(zip(meta.scores, parts, strict=True))
     else:
         values = scores(as_of, start)
-    route_decision = None
-    if label != DISQUALIFIED:
-        if latest is not None:  # the latest handoff of the stay: a hot event's
-            route_decision = _route_decision(meta, latest.route, latest.at, events[latest.event])
-        else:
-            at = entered[label]
-            number = route(names.index(label), at, starts[label])
-            route_decision = _route_decision(meta, number, at)
-    by_name = dict(zip(meta.scores, values, strict=True))
-    decision = Decision(
-        id=lead.id,
-        as_of=as_of,
-        stage=label,
-        scores={name: by_name[name] for name in meta.declared},
-        disqualified=tuple(reasons),
-        route=route_decision,
-        entered=dict(sorted(entered.items(), key=lambda item: item[1])),
-        policy=meta.policy,
-        account_scores={name: by_name[name] for name in meta.account_scores}
-        if meta.uses_accounts
-        else None,
-        account=lead.account,
-    )
-    return EvalResult(decision, tuple(steps), contributions, start, first, tuple(handoffs))
+    return timeline.finish(as_of, reasons, values, contributions, start)
 
 
 def _route_decision(

@@ -93,8 +93,7 @@ def timeline_times(lead: Lead, account: bool) -> list[float]:
     return times
 
 
-@dataclass(frozen=True, slots=True)
-class RouteDecision:
+class RouteDecision(msgspec.Struct, frozen=True, gc=False):
     """A handoff: the queue, the SLA as written, the due instant and the handoff instant
     (``entered``); ``trigger`` is the event of a hot-event (`on`) route, None on entry."""
 
@@ -105,8 +104,7 @@ class RouteDecision:
     trigger: Event | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Handoff:
+class Handoff(msgspec.Struct, frozen=True, gc=False):
     """One handoff of a lead's timeline (SPEC §8): at ``at``, in ``stage``, by route number
     ``route`` of the policy; ``event`` is the position in the lead's events of the event
     that fired a hot-event route (-1: an entry into the stage)."""
@@ -137,8 +135,7 @@ def hot_routes(
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(msgspec.Struct, frozen=True, gc=False):
     id: str
     as_of: float
     stage: str
@@ -176,8 +173,7 @@ class Decision:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class TimelineStep:
+class TimelineStep(msgspec.Struct, frozen=True, gc=False):
     at: float
     stage: str
     reason: str  # "advanced", "fell back", "disqualified: R", "recycled by RULE", "start"
@@ -190,8 +186,7 @@ class TimelineStep:
     recycled_by: int = -1
 
 
-@dataclass(frozen=True)
-class EvalResult:
+class EvalResult(msgspec.Struct, frozen=True, gc=False):
     """One lead evaluated by either engine (the compiled evaluator or the interpreter)."""
 
     decision: Decision

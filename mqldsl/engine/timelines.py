@@ -148,6 +148,7 @@ class MemoEvaluator:
             route: Any,
             pts: Any = None,
             hot: Any = None,
+            sweep: Any = None,
         ) -> Any:
             memo = self._memo
 
@@ -175,6 +176,7 @@ class MemoEvaluator:
                 route,
                 pts,
                 hot,
+                sweep,
             )
 
         namespace["_drive"] = drive_with_memo
