@@ -243,7 +243,7 @@ def test_the_compiled_timeline_visits_an_aggregates_matches_and_window_ends_only
     lines = [line.strip() for line in Evaluator(model).source.splitlines()]
     assert lines.count("pts = None") == 1
     assert lines[lines.index("pts = None") - 1] == "if (not _whole(tev)):"
-    assert "P.update([a + 604800.0 for a in m0])" in lines
+    assert "P.update(m0, [a + 604800.0 for a in m0])" in lines
 
 
 # ---------------------------------------------------------------- the checker

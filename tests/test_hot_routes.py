@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 import duckdb
+import msgspec
 import pytest
 
 from mqldsl.analysis.checker import check_text
@@ -88,7 +89,7 @@ def _on_duckdb(text: str, subject: Lead, as_of: float) -> EvalResult:
         engine.load_leads(iter([subject]))
         (decided,) = [item.decision for item in engine.decide(as_of)]
     assert decision_line(decided) == decision_line(result.decision)
-    return replace(result, decision=decided)
+    return msgspec.structs.replace(result, decision=decided)
 
 
 @pytest.fixture(
