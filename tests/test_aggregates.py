@@ -242,7 +242,7 @@ def test_the_compiled_timeline_visits_an_aggregates_matches_and_window_ends_only
     model = checked(SCHEMA + "stages {\n  visitor\n  mql when sum(run.n within 7 days) >= 10\n}\n")
     lines = [line.strip() for line in Evaluator(model).source.splitlines()]
     assert lines.count("pts = None") == 1
-    assert lines[lines.index("pts = None") - 1] == "if (not _whole(tev)):"
+    assert lines[lines.index("pts = None") - 1] == "if (not _whole(tts)):"
     assert "P.update(m0, [a + 604800.0 for a in m0])" in lines
 
 

@@ -212,7 +212,7 @@ class ChangePoints:
         # lead with such an event is walked at every instant of SPEC §7.
         arithmetic = steps or any(seconds is not None for _, seconds in windows)
         if arithmetic:
-            continuous.append("(not _whole(tev))")
+            continuous.append("(not _whole(tts))")
         every = _any(continuous)
         # Each pattern's match times, then each of its windows' ends.
         moments: dict[str, list[str]] = {}
@@ -223,7 +223,7 @@ class ChangePoints:
                 ends.setdefault(times, []).append((seconds, guards))
         # The timeline starts at its first instant (the entry stage's `entered`).
         # The limit of instants a lead (E900) is checked before anything is listed.
-        body = ["_limit(META, lead, as_of)", "P = {as_of, tev[0].at} if tev else {as_of}"]
+        body = ["_limit(META, lead, as_of, tts)", "P = {as_of, tts[0]} if tts else {as_of}"]
         # Under each guard, one update with every list of instants it adds; a list is left
         # out when a pattern that matches every event it matches adds the same instants
         # under the same guard or none.

@@ -190,6 +190,7 @@ class _Compiler(ExpressionCode):
             w.line("tev = [item[0] for item in aev]")
         else:
             w.line("tev = events")
+        w.line("tts = [e.at for e in tev]")  # the timeline's event times
         # The events grouped by type once, then filtered once per pattern.
         typed = bool(self.series) or any(p.event is not None for p in self.patterns.values())
         if typed:
@@ -198,7 +199,8 @@ class _Compiler(ExpressionCode):
             m = f"m{pattern.index}"
             source = "events" if pattern.event is None else f"by.get({pattern.event!r}, ())"
             if pattern.where is None:
-                w.line(f"{m} = [e.at for e in {source}]")
+                whole = source == "events" and not model.reads_account_scores
+                w.line(f"{m} = tts" if whole else f"{m} = [e.at for e in {source}]")
                 continue
             w.line(f"{m} = []")
             w.line(f"for e in {source}:")

@@ -104,20 +104,21 @@ def _group(events: Sequence[Any]) -> dict[str, list[Any]]:
     return groups
 
 
-def _limit(meta: PolicyMeta, lead: Lead, as_of: float) -> None:
+def _limit(meta: PolicyMeta, lead: Lead, as_of: float, times: Sequence[float]) -> None:
     """:class:`TimelineTooLong` (naming the lead) when its timeline passes the limit of
-    instants (SPEC §7, E900): checked before the generated code lists a lead's change points."""
+    instants (SPEC §7, E900): checked before the generated code lists a lead's change points.
+    ``times``: the times of the events the timeline is built on (``timeline_times``'s)."""
     try:
-        times = timeline_times(lead, meta.account_timeline)
         check_size(times, meta.windows, meta.decay_periods, as_of)
     except TimelineTooLong as exc:
         raise exc.for_lead(lead.id) from None
 
 
-def _whole(events: Sequence[Any]) -> bool:
-    """Whether every event is at a whole second (window ends and decay steps are then exact)."""
-    for event in events:  # noqa: SIM110 - a loop: twice as fast as all() over a generator
-        if event.at % 1.0:
+def _whole(times: Sequence[float]) -> bool:
+    """Whether every event time is a whole second (window ends and decay steps are then
+    exact)."""
+    for at in times:  # noqa: SIM110 - a loop: twice as fast as all() over a generator
+        if at % 1.0:
             return False
     return True
 
