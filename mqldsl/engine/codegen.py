@@ -146,8 +146,8 @@ class _Compiler(ExpressionCode):
         has_hot = any(r.on is not None for r in model.routes)
         if has_hot:
             self._hot_function()
-        # A flexible policy without recycling or hot-event routes: its walk written out.
-        sweep = self.fresh and not model.locked and not has_hot
+        # A policy without recycling or hot-event routes: its walk written out.
+        sweep = self.fresh and not has_hot
         if sweep:
             self._sweep_function()
         # What is the same at every instant, once per lead.
@@ -473,7 +473,7 @@ class _Compiler(ExpressionCode):
         self.function("def instant(t, s, floor):", instant, lazy=True, inline=True)
 
     def _sweep_function(self) -> None:
-        """``sweep(tl)``: the walk of a flexible policy without recycling or hot-event routes
+        """``sweep(tl)``: the walk of a policy without recycling or hot-event routes
         over its change points ``pts``, written out (no call of ``instant`` at each one): the
         stage at each instant as ``instant`` gives it, ``tl.step``
         (mqldsl.engine.helpers.Timeline) at each change; returns the reasons that hold at the
@@ -500,12 +500,19 @@ class _Compiler(ExpressionCode):
                 w.line("else:")
                 w.indent()
             w.line("reasons = _E")
-            # The last-listed stage whose condition holds, as in ``instant``.
+            # The last-listed stage whose condition holds, as in ``instant``; a locked
+            # timeline tries only the stages above the one it has reached, and stays there.
             for index, condition in reversed(staged):
-                w.line(f"{chain} {self.cond(condition)}:")
-                w.line(f"    new = {index}")
+                if model.locked:
+                    w.line(f"{chain} reached < {index} and {self.cond(condition)}:")
+                    w.line(f"    reached = {index}")
+                else:
+                    w.line(f"{chain} {self.cond(condition)}:")
+                    w.line(f"    new = {index}")
                 chain = "elif"
-            if staged:
+            if model.locked:
+                w.line("new = reached")
+            elif staged:
                 w.line("else:")
                 w.line("    new = 0")
             else:
@@ -520,6 +527,7 @@ class _Compiler(ExpressionCode):
         w.indent()
         w.line("s = NEG")
         w.line("label = -2")
+        w.line("reached = 0")
         w.line("reasons = _E")
         self.function("for t in pts:", loop, lazy=True, inline=True)
         w.line("return reasons")

@@ -381,8 +381,8 @@ def drive(
     :mod:`mqldsl.engine.changes`; None: every instant of SPEC §7), the holding stage,
     disqualifiers and recycling, and the handoffs (SPEC §8: each entry, and each event
     that fires a hot-event route, ``hot``); then the decision as of ``as_of``.
-    ``sweep``: the generated code's own walk of ``pts`` (a flexible policy without
-    hot-event routes), used when the lead is not explained; it returns the reasons
+    ``sweep``: the generated code's own walk of ``pts`` (a policy without recycle rules
+    or hot-event routes), used when the lead is not explained; it returns the reasons
     at the last instant."""
     timeline = Timeline(meta, lead, route)
     if sweep is not None and pts is not None and not explain:
