@@ -65,6 +65,13 @@ def _run(
     return elapsed, usage
 
 
+def generate_acme(leads: int, path: Path) -> None:
+    """Write ``leads`` generated Acme journeys to ``path`` (gen_acme_journeys.py: seeded, the
+    same file every time)."""
+    command = [PYTHON, "benchmarks/gen_acme_journeys.py", "--leads", str(leads), "-o", str(path)]
+    subprocess.run(command, cwd=ROOT, check=True)
+
+
 def print_table(rows: list[tuple[str, str]]) -> None:
     width = max(len(name) for name, _ in rows)
     for name, value in rows:

@@ -22,7 +22,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from bench_util import PYTHON, mqldsl, print_table, run
+from bench_util import generate_acme, mqldsl, print_table, run
 
 POLICY = "policies/acme.mql"
 AS_OF = "2026-11-01T00:00:00Z"
@@ -37,16 +37,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         journeys = work / "acme.jsonl"
-        run(
-            [
-                PYTHON,
-                "benchmarks/gen_acme_journeys.py",
-                "--leads",
-                str(args.leads),
-                "-o",
-                str(journeys),
-            ]
-        )
+        generate_acme(args.leads, journeys)
         with journeys.open("rb") as stream:
             events = sum(line.count(b'"type"') for line in stream)
         score = mqldsl("score", POLICY, str(journeys), "--as-of", AS_OF)

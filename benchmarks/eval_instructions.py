@@ -25,7 +25,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench_util import PYTHON, ROOT, print_table
+from bench_util import PYTHON, ROOT, generate_acme, print_table
 
 # The child: reads the journeys, then does nothing more ("read"), the lead-level work ("setup")
 # or the whole evaluation ("eval") of each lead.
@@ -88,18 +88,7 @@ def main() -> None:
     roots = [ROOT, *(Path(other).resolve() for other in args.others)]
     with tempfile.TemporaryDirectory() as folder:
         journeys = Path(folder) / "acme.jsonl"
-        subprocess.run(
-            [
-                PYTHON,
-                "benchmarks/gen_acme_journeys.py",
-                "--leads",
-                str(args.leads),
-                "-o",
-                str(journeys),
-            ],
-            cwd=ROOT,
-            check=True,
-        )
+        generate_acme(args.leads, journeys)
         rows = [("checkout", "evaluation / lead-level part, instructions a lead")]
         for root in roots:
             policy = root / args.policy

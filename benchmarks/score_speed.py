@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_util import generate_acme
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 AS_OF = "2026-11-01T00:00:00Z"
@@ -84,18 +86,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         journeys = work / "acme.jsonl"
-        subprocess.run(
-            [
-                python,
-                "benchmarks/gen_acme_journeys.py",
-                "--leads",
-                str(args.leads),
-                "-o",
-                str(journeys),
-            ],
-            cwd=ROOT,
-            check=True,
-        )
+        generate_acme(args.leads, journeys)
         events = sum(line.count('"type"') for line in journeys.open())
         acme = ROOT / "policies" / "acme.mql"
         locked = work / "acme_locked.mql"

@@ -436,14 +436,7 @@ class _Compiler(ExpressionCode):
             if self.fresh:
                 # The journey start is minus infinity, as disqualifiers need: tested in place,
                 # the reasons listed only when one holds.
-                tests = [self.cond(d.condition) for d in model.disqualifiers]
-                if tests:
-                    w.line(f"if {' or '.join(tests)}:")
-                    w.indent()
-                    w.line("reasons = []")
-                    for d, test in zip(model.disqualifiers, tests, strict=True):
-                        w.line(f"if {test}: reasons.append({d.reason!r})")
-                    w.line("return reasons, 0")
+                if self._disqualified("return reasons, 0"):
                     w.outdent()
                 w.line("reasons = _E")
             else:
@@ -472,6 +465,23 @@ class _Compiler(ExpressionCode):
             self.function("def disqualifiers(t, s):", disqualifiers, lazy=True, inline=True)
         self.function("def instant(t, s, floor):", instant, lazy=True, inline=True)
 
+    def _disqualified(self, then: str) -> bool:
+        """For a journey that never restarts: writes ``if <any disqualifier holds>:`` and, in
+        its block (left indented), the reasons that hold listed in ``reasons`` and the line
+        ``then``. False (nothing written) for a policy without disqualifiers."""
+        model = self.model
+        w = self.w
+        tests = [self.cond(d.condition) for d in model.disqualifiers]
+        if not tests:
+            return False
+        w.line(f"if {' or '.join(tests)}:")
+        w.indent()
+        w.line("reasons = []")
+        for d, test in zip(model.disqualifiers, tests, strict=True):
+            w.line(f"if {test}: reasons.append({d.reason!r})")
+        w.line(then)
+        return True
+
     def _sweep_function(self) -> None:
         """``sweep(tl)``: the walk of a policy without recycling or hot-event routes
         over its change points ``pts``, written out (no call of ``instant`` at each one): the
@@ -487,15 +497,9 @@ class _Compiler(ExpressionCode):
         ]
 
         def loop() -> None:
-            tests = [self.cond(d.condition) for d in model.disqualifiers]
             chain = "if"
+            tests = self._disqualified("new = -1")
             if tests:
-                w.line(f"if {' or '.join(tests)}:")
-                w.indent()
-                w.line("reasons = []")
-                for d, test in zip(model.disqualifiers, tests, strict=True):
-                    w.line(f"if {test}: reasons.append({d.reason!r})")
-                w.line("new = -1")
                 w.outdent()
                 w.line("else:")
                 w.indent()
