@@ -107,9 +107,10 @@ class ExpressionCode:
         # so a window's bound needs no clipping and `ever` counts everything up to t.
         self.fresh = not model.recycles
         # Inside the per-instant functions (``hoisting``), a static condition is computed once
-        # a lead, as the local ``H<i>`` (``hoisted``: its code to its name), and the first
-        # match time of an `ever` pattern is the local ``F<times>`` (``firsts``), so that
-        # "has it happened by t" is one comparison (see :meth:`ExpressionCode.lead_lines`).
+        # a lead, as the local ``H<i>`` (``hoisted``: by its text, the local and its code),
+        # and the first match time of an `ever` pattern is the local ``F<times>``
+        # (``firsts``), so that "has it happened by t" is one comparison (see
+        # :meth:`ExpressionCode.lead_lines`).
         self.hoisting = False
         self.hoisted: dict[str, tuple[str, str]] = {}  # expression text: (local, code)
         self.firsts: set[str] = set()
