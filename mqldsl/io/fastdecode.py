@@ -31,7 +31,7 @@ for Python); so a line with ``z"``, with ``.`` followed by seven digits, or with
 (a JSON escape could hide either) is decoded with instants as text and read by CPython's
 C ``datetime.fromisoformat``, as is a line msgspec's reader refuses (``parse_instant``
 accepts more forms: ``2026-11-01T10:00Z``, a basic ``20261101T100000Z``, a week date).
-(tests/test_fastdecode.py compares both readers with ``parse_instant`` on generated
+(tests/test_fast_decoding.py compares both readers with ``parse_instant`` on generated
 instants.) The profile's
 fields come out in declaration order (the validator keeps input order; nothing reads the
 order of a profile: lookups are by name and the hand-off sorts them).
