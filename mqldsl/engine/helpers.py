@@ -256,7 +256,9 @@ class Timeline:
         "steps",
     )
 
-    def __init__(self, meta: PolicyMeta, lead: Lead, route: Callable[[int, float, float], int]):
+    def __init__(
+        self, meta: PolicyMeta, lead: Lead, route: Callable[[int, float, float], int]
+    ) -> None:
         self.meta = meta
         self.lead = lead
         self.route = route
