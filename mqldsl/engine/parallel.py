@@ -11,10 +11,14 @@ setup function and its arguments must be picklable.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
+import pickle
 import threading
-from collections.abc import Callable, Generator, Iterable
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Sequence
+from multiprocessing.connection import Connection
 from typing import Any, TypeVar
 
 Item = TypeVar("Item")
@@ -68,4 +72,120 @@ def ordered_map(
         stopper.join(STOP_WAIT)
 
 
-__all__ = ["can_fork", "ordered_map"]
+def _chunk_child(
+    work: Callable[[Sequence[Any]], list[Any]],
+    items: list[Any],
+    bounds: tuple[int, int],
+    sink: Connection,
+) -> None:
+    """In a forked child: ``work`` on its chunk of the inherited ``items``, sent back
+    pickled as ("ok", results) or ("error", the exception)."""
+    try:
+        answer: tuple[str, Any] = ("ok", work(items[bounds[0] : bounds[1]]))
+    except BaseException as exc:
+        answer = ("error", exc)
+    try:
+        data = pickle.dumps(answer, pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        data = pickle.dumps(("error", RuntimeError(repr(answer[1]))))
+    sink.send_bytes(data)
+    sink.close()
+
+
+class _Chunks:
+    """The children of :func:`produce_and_map`, oldest first."""
+
+    def __init__(self, work: Callable[[Sequence[Any]], list[Any]], items: list[Any]) -> None:
+        self.work = work
+        self.items = items
+        self.running: deque[tuple[Any, Connection]] = deque()
+        self.context = multiprocessing.get_context("fork")
+        self.froze = False
+
+    def start(self, low: int, high: int) -> None:
+        source, sink = self.context.Pipe(duplex=False)
+        # The produced items are inherited, not copied: keep the child's collector off them
+        # (a full collection there would touch, and so copy, every page of the parent's).
+        gc.freeze()
+        self.froze = True
+        process = self.context.Process(
+            target=_chunk_child, args=(self.work, self.items, (low, high), sink), daemon=True
+        )
+        process.start()
+        sink.close()
+        self.running.append((process, source))
+
+    def finish_oldest(self, progress: Callable[[int], None] | None) -> list[Any]:
+        process, source = self.running.popleft()
+        try:
+            status, payload = pickle.loads(source.recv_bytes())
+        except EOFError:
+            process.join()
+            raise RuntimeError(
+                f"a worker process stopped without an answer (exit code {process.exitcode})"
+            ) from None
+        finally:
+            source.close()
+        process.join()
+        if status == "error":
+            raise payload
+        if progress is not None:
+            progress(len(payload))
+        return list(payload)
+
+    def stop(self) -> None:
+        for process, source in self.running:
+            process.terminate()
+            process.join()
+            source.close()
+        self.running.clear()
+
+
+def produce_and_map(
+    items: Iterable[Item],
+    work: Callable[[Sequence[Item]], list[Result]],
+    jobs: int,
+    chunk: int,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[list[Item], list[Result]]:
+    """Every item of ``items`` (consumed here, in order) and ``work`` of them, chunk by
+    chunk, in input order: while this process produces the next ``chunk`` items, up to
+    ``jobs - 1`` forked children run ``work`` on the chunks already made (they inherit them:
+    nothing is copied in; only the results come back, pickled). The last chunk is shared
+    between a child and this process. ``work`` of a chunk must depend only on that chunk,
+    so the results are the same whatever ``jobs`` and ``chunk`` are. Without fork, or with
+    one job, ``work`` runs here on all the items at once. An exception in ``work`` is raised
+    here (a worker that dies without a word: :class:`RuntimeError`). ``progress`` is told
+    how many more results are made, as they come back."""
+    if jobs <= 1 or not can_fork():
+        produced = list(items)
+        return produced, work(produced)
+    produced = []
+    results: list[Result] = []
+    chunks = _Chunks(work, produced)
+    try:
+        start = 0
+        for item in items:
+            if len(produced) - start >= chunk:  # a full chunk, not the last one
+                while len(chunks.running) >= jobs - 1:
+                    results.extend(chunks.finish_oldest(progress))
+                chunks.start(start, len(produced))
+                start = len(produced)
+            produced.append(item)
+        middle = start + (len(produced) - start) // 2
+        if middle > start:
+            chunks.start(start, middle)  # the last chunk: half in a child, half here
+        mine = work(produced[middle:])
+        if progress is not None:
+            progress(len(mine))
+        while chunks.running:
+            results.extend(chunks.finish_oldest(progress))
+        results.extend(mine)
+    finally:
+        chunks.stop()
+        if chunks.froze:
+            gc.unfreeze()
+    return produced, results
+
+
+__all__ = ["can_fork", "ordered_map", "produce_and_map"]

@@ -5,8 +5,11 @@ scenario and seed always give the same journeys, byte for byte."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
+import operator
 import random
+from bisect import bisect_right as _bisect
 from collections.abc import Iterator
 from typing import Any
 
@@ -36,9 +39,19 @@ from mqldsl.simulation.scenario_fields import (
 _LAST = to_seconds(dt.datetime.combine(dt.date.max, dt.time(23, 59, 59), tzinfo=dt.UTC))
 
 
+def _index(rng: random.Random, cumulative: list[float]) -> int:
+    """``rng.choices(range(len(weights)), weights)[0]`` for ``cumulative`` the running sums
+    of ``weights``: the same draw and the same index (Python's own steps, without summing the
+    weights again at every draw; tests/test_generate.py compares both)."""
+    total = cumulative[-1] + 0.0
+    if not 0.0 < total < math.inf:  # (a scenario refuses such weights) random's own error
+        return rng.choices(range(len(cumulative)), cum_weights=cumulative)[0]
+    return _bisect(cumulative, rng.random() * total, 0, len(cumulative) - 1)
+
+
 def _sample(rng: random.Random, distribution: Distribution) -> Any:
     if isinstance(distribution, Categorical):
-        return rng.choices(distribution.values, distribution.weights)[0]
+        return distribution.values[_index(rng, distribution.cumulative)]
     if isinstance(distribution, SetField):
         return [member for member, p in distribution.members if rng.random() < p]
     value: float
@@ -94,12 +107,13 @@ def _arrivals(rng: random.Random, scenario: Scenario, leads: int | None, days: i
 
 
 def _mix(scenario: Scenario, day: dt.date) -> tuple[list[float], list[float]]:
-    """The persona weights and buyer rates in force on ``day``."""
+    """The persona weights in force on ``day`` (their running sums, for :func:`_index`) and
+    the buyer rates."""
     period = scenario.period_at(day)
     weights = period.weights if period is not None else {}
     rates = period.buyer_rates if period is not None else {}
     return (
-        [weights.get(p.name, p.weight) for p in scenario.personas],
+        list(itertools.accumulate(weights.get(p.name, p.weight) for p in scenario.personas)),
         [rates.get(p.name, p.buyer_rate) for p in scenario.personas],
     )
 
@@ -181,9 +195,9 @@ def generate(
 ) -> Iterator[dict[str, Any]]:
     """Journeys in the SPEC §12 shape, with `truth`. Checked by :func:`check_work` first: a
     scenario past its limits is refused by it, before anything is generated. With
-    ``seconds``, each event's `at` is its instant in whole seconds (a float) instead of
-    its text (the same journeys otherwise: the simulator's leads,
-    :mod:`mqldsl.simulation.generated`). A scenario with `[accounts]` generates accounts
+    ``seconds``, each event is the generator's ``(at, type, fields)`` tuple, its instant in
+    whole seconds (a float) instead of text (the same journeys otherwise: the simulator's
+    leads, :mod:`mqldsl.simulation.generated`). A scenario with `[accounts]` generates accounts
     (:func:`_generate_accounts`)."""
     check_work(scenario, leads, days)
     rng = random.Random(scenario.seed if seed is None else seed)
@@ -200,31 +214,19 @@ def generate(
         if day not in mixes:
             mixes[day] = _mix(scenario, day)
         weights, buyer_rates = mixes[day]
-        index = rng.choices(range(len(personas)), weights)[0]
+        index = _index(rng, weights)
         persona: Persona = personas[index]
         buyer = rng.random() < buyer_rates[index]
         # non-buyers who evaluate anyway go through the buying states, never buy
         evaluates = buyer or (
             persona.non_buyers_evaluate > 0 and rng.random() < persona.non_buyers_evaluate
         )
-        profile = _profile(rng, persona.profile, persona.missing)
+        profile = _draw(rng, persona.profile, persona.missing)
         periods, window_closes = _buying_states(rng, scenario, arrival, evaluates, buyer)
         events = _events(rng, scenario, persona, periods, arrival, end)
         yield _journey(
             f"S-{number + 1:07d}", profile, events, arrival, buyer, persona, window_closes, seconds
         )
-
-
-def _profile(
-    rng: random.Random, distributions: dict[str, Distribution], missing: dict[str, float]
-) -> dict[str, Any]:
-    """A profile: a value of each distribution, unless the field is missing."""
-    profile: dict[str, Any] = {}
-    for name, distribution in distributions.items():
-        if rng.random() < missing.get(name, 0.0):
-            continue
-        profile[name] = _sample(rng, distribution)
-    return profile
 
 
 State = tuple[str, float, float]  # a latent buying state, from, to
@@ -270,22 +272,53 @@ def _events(
     persona's rates from the lead's arrival to the end of the period; by time, then type."""
     events: list[tuple[float, str, dict[str, Any]]] = []
     for event in persona.on_arrival:
-        fields = {
-            name: _sample(rng, distribution)
-            for name, distribution in scenario.event_fields.get(event, {}).items()
-        }
-        events.append((arrival, event, fields))
+        events.append((arrival, event, _draw(rng, scenario.event_fields.get(event))))
+    random_number = rng.random
     for state, begin, finish in periods:
-        rates = persona.rates.get(state, {})
+        rates = persona.rates.get(state)
+        if not rates:
+            continue
+        low, high = max(begin, arrival), min(finish, end)
         for event, rate in rates.items():
-            for at in _poisson_times(rng, rate, max(begin, arrival), min(finish, end)):
-                fields = {
-                    name: _sample(rng, distribution)
-                    for name, distribution in scenario.event_fields.get(event, {}).items()
-                }
-                events.append((at, event, fields))
-    events.sort(key=lambda item: (item[0], item[1]))
+            if rate <= 0 or high <= low:
+                continue
+            # _poisson_times inlined (the same draws: rng.expovariate's own formula)
+            step = rate / DAY
+            samplers = scenario.event_fields.get(event)
+            t = low
+            while True:
+                t += -_log(1.0 - random_number()) / step
+                if t >= high:
+                    break
+                events.append((t, event, _draw(rng, samplers) if samplers else {}))
+    events.sort(key=_TIME_THEN_TYPE)
     return events
+
+
+def _draw(
+    rng: random.Random,
+    distributions: dict[str, Distribution] | None,
+    missing: dict[str, float] | None = None,
+) -> dict[str, Any]:
+    """A value of each distribution, in order (:func:`_sample`; a categorical draw written
+    out: it is most of them). With ``missing`` (a profile), a field is first drawn missing
+    with its chance there (a draw for every field, even at no chance)."""
+    drawn: dict[str, Any] = {}
+    if distributions:
+        for name, distribution in distributions.items():
+            if missing is not None and rng.random() < missing.get(name, 0.0):
+                continue
+            pick = getattr(distribution, "pick", None)
+            if pick is not None:  # _index, its steps written out
+                values, cumulative, total, last = pick
+                drawn[name] = values[_bisect(cumulative, rng.random() * total, 0, last)]
+            else:
+                drawn[name] = _sample(rng, distribution)
+    return drawn
+
+
+_TIME_THEN_TYPE = operator.itemgetter(0, 1)
+_log = math.log
 
 
 def _journey(
@@ -316,17 +349,15 @@ def _journey(
     journey["profile"] = profile
     if account is not None:
         journey["account_profile"] = account[1]
-    return journey | {
-        "events": [
-            {
-                "type": kind,
-                "at": float(int(at)) if seconds else format_instant(float(int(at))),
-                **fields,
-            }
+    if seconds:  # the generator's values: (instant in whole seconds, type, fields)
+        journey["events"] = [(float(int(at)), kind, fields) for at, kind, fields in events]
+    else:
+        journey["events"] = [
+            {"type": kind, "at": format_instant(float(int(at))), **fields}
             for at, kind, fields in events
-        ],
-        "truth": truth,
-    }
+        ]
+    journey["truth"] = truth
+    return journey
 
 
 def _contacts(rng: random.Random, accounts: Accounts) -> int:
@@ -380,13 +411,13 @@ def _generate_accounts(
         if day not in mixes:
             mixes[day] = _mix(scenario, day)
         weights, buyer_rates = mixes[day]
-        index = rng.choices(range(len(personas)), weights)[0]
+        index = _index(rng, weights)
         buyer = rng.random() < buyer_rates[index]
         evaluates = buyer or (
             personas[index].non_buyers_evaluate > 0
             and rng.random() < personas[index].non_buyers_evaluate
         )
-        account_profile = _profile(rng, accounts.profile, accounts.missing)
+        account_profile = _draw(rng, accounts.profile, accounts.missing)
         periods, window_closes = _buying_states(rng, scenario, arrival, evaluates, buyer)
         joined = [arrival]
         for _ in range(size - 1):
@@ -396,9 +427,9 @@ def _generate_accounts(
         account = (f"A-{account_number + 1:06d}", account_profile)
         for contact, at in enumerate(joined):
             if contact:
-                index = rng.choices(range(len(personas)), weights)[0]
+                index = _index(rng, weights)
             persona = personas[index]
-            profile = _profile(rng, persona.profile, persona.missing)
+            profile = _draw(rng, persona.profile, persona.missing)
             events = _events(rng, scenario, persona, periods, at, end)
             number += 1
             yield _journey(

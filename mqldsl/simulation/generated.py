@@ -31,21 +31,23 @@ Generated ids are numbered (``S-0000001``…), so never repeated.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Mapping
 from typing import Any
 
 from mqldsl.analysis.model import CheckedPolicy, FieldInfo
 from mqldsl.analysis.types import Type
-from mqldsl.engine.runtime import Event, Lead, new_event
+from mqldsl.engine.runtime import Event, Lead
 from mqldsl.io.journeys import check_truth
 from mqldsl.io.values import INSTANT_MAX, INSTANT_MIN, INT_MAX, INT_MIN, RecordError
+from mqldsl.simulation.scenario import Scenario
+from mqldsl.simulation.scenario_fields import Categorical, Distribution, Numeric
 
 _MISSING = object()
 _REFUSED = object()
 _KINDS = ("int", "number", "bool", "text", "enum")
 _TOP = frozenset(("id", "profile", "events", "truth"))
 _ACCOUNT_TOP = _TOP | {"account", "account_profile"}  # a scenario with `[accounts]`
-_KEYS = ("type", "at")
 
 
 def _modelled(kind: Type) -> bool:
@@ -109,14 +111,12 @@ def _record(fields: Mapping[str, FieldInfo], raw: Any) -> dict[str, Any] | None:
 
 
 def _event_fields(
-    fields: Mapping[str, FieldInfo], item: Mapping[str, Any]
+    fields: Mapping[str, FieldInfo], given: Mapping[str, Any]
 ) -> dict[str, Any] | None:
     """The present field values of a generated event in the generator's order (the decoder
     keeps an event's fields in input order); None if refused."""
     out: dict[str, Any] = {}
-    for name, raw in item.items():
-        if name in _KEYS:
-            continue
+    for name, raw in given.items():
         info = fields.get(name)
         if info is None:
             return None
@@ -128,32 +128,60 @@ def _event_fields(
     return out
 
 
-class GeneratedLeads:
-    """Leads from the values of generated journeys, for one policy."""
+def _kept(kind: Type, distribution: Distribution) -> bool:
+    """Whether every value ``distribution`` draws (:func:`~mqldsl.simulation.generate._sample`)
+    is one the decoder keeps as it is in a field of type ``kind``: present, accepted, the same
+    object (not a list made a frozenset, not ``""`` made missing)."""
+    if isinstance(distribution, Categorical):
+        return all(_value(kind, value) is value for value in distribution.values)
+    if isinstance(distribution, Numeric):
+        # a whole number within +-MAX_VALUE (inside the 64-bit range), or a finite float
+        return kind.kind == "number" or (kind.kind == "int" and distribution.whole)
+    return False  # a set: a list the decoder makes a frozenset
 
-    def __init__(self, model: CheckedPolicy) -> None:
+
+class GeneratedLeads:
+    """Leads from the values of generated journeys, for one policy (and, when built with
+    it, one scenario: then only that scenario's journeys may be given)."""
+
+    def __init__(self, model: CheckedPolicy, scenario: Scenario | None = None) -> None:
         self._profile = model.fields
         self._account = model.account_fields
         self._events = {
             name: {n: f for n, f in info.fields.items() if n not in ("type", "at")}
             for name, info in model.events.items()
         }
+        # The event types whose generated fields the decoder keeps as they are, whatever is
+        # drawn (declared, each value accepted unchanged): their events are made without
+        # looking at each value.
+        self._kept: frozenset[str] = frozenset()
+        if scenario is not None:
+            self._kept = frozenset(
+                name
+                for name, declared in self._events.items()
+                if all(
+                    field in declared and _kept(declared[field].type, distribution)
+                    for field, distribution in scenario.event_fields.get(name, {}).items()
+                )
+            )
 
     @classmethod
-    def build(cls, model: CheckedPolicy) -> GeneratedLeads | None:
+    def build(cls, model: CheckedPolicy, scenario: Scenario | None = None) -> GeneratedLeads | None:
         """None when the policy declares a type this module does not model
-        (or no events, where the decoder is not used either)."""
+        (or no events, where the decoder is not used either). With ``scenario``, the
+        leads made are only ever those of its journeys (its field distributions are
+        checked once, not each value drawn)."""
         declared = [*model.fields.values(), *model.account_fields.values()]
         declared += [
             f for e in model.events.values() for n, f in e.fields.items() if n not in ("type", "at")
         ]
         if not model.events or not all(_modelled(f.type) for f in declared):
             return None
-        return cls(model)
+        return cls(model, scenario)
 
     def lead(self, raw: Mapping[str, Any]) -> Lead | None:
-        """The lead of a generated journey whose events' ``at`` are seconds;
-        None where the decoder's rules need the round trip."""
+        """The lead of a generated journey whose events are ``(at, type, fields)`` with
+        ``at`` in seconds; None where the decoder's rules need the round trip."""
         lead_id = raw.get("id")
         if set(raw) not in (_TOP, _ACCOUNT_TOP) or type(lead_id) is not str or not lead_id:
             return None
@@ -167,42 +195,57 @@ class GeneratedLeads:
             account_profile = given
         profile = _record(self._profile, raw["profile"])
         truth = raw["truth"]
-        if profile is None or type(raw["events"]) is not list:
+        items = raw["events"]
+        if profile is None or type(items) is not list:
             return None
         try:
             check_truth(truth)
         except RecordError:
             return None
-        events: list[Event] = []
-        for position, item in enumerate(raw["events"]):
-            if type(item) is not dict:
-                return None
-            kind, at = item.get("type"), item.get("at")
-            if type(kind) is not str:
-                return None
-            declared = self._events.get(kind)
-            if declared is None or type(at) is not float or not at.is_integer():
-                return None
-            if not INSTANT_MIN <= at <= INSTANT_MAX:
-                return None
-            if declared:
-                fields = _event_fields(declared, item)
-                if fields is None:
-                    return None
-            elif len(item) != 2:  # a key an event without fields does not declare
-                return None
-            else:
-                fields = {}
-            events.append(new_event(at, kind, fields, position))
-        events.sort(key=lambda event: event.at)
+        events = self._events_of(items)
+        if events is None:
+            return None
         return Lead(
             id=lead_id,
             profile=profile,
-            events=tuple(events),
+            events=events,
             account=account,
             account_profile=account_profile,
             truth=truth,
         )
 
+    def _events_of(self, items: list[Any]) -> tuple[Event, ...] | None:
+        """A journey's events, numbered in the generator's order and sorted by time
+        (stable); None where the decoder's rules need the round trip."""
+        if not items:
+            return ()
+        if set(map(type, items)) != {tuple} or set(map(len, items)) != {3}:
+            return None
+        ats, kinds, given = zip(*items, strict=True)
+        if set(map(type, ats)) != {float} or not all(map(float.is_integer, ats)):
+            return None
+        if min(ats) < INSTANT_MIN or max(ats) > INSTANT_MAX:
+            return None
+        if set(map(type, given)) != {dict}:
+            return None
+        if not self._kept.issuperset(kinds):
+            checked = []
+            for kind, fields in zip(kinds, given, strict=True):
+                declared = self._events.get(kind) if type(kind) is str else None
+                if declared is None:
+                    return None
+                if fields:
+                    fields = _event_fields(declared, fields)
+                    if fields is None:
+                        return None
+                checked.append(fields)
+            given = tuple(checked)
+        events = list(map(Event, ats, kinds, given, range(len(items))))
+        if any(map(operator.gt, ats, ats[1:])):  # (the generator gives them in time order)
+            events.sort(key=_AT)
+        return tuple(events)
+
+
+_AT = operator.attrgetter("at")
 
 __all__ = ["GeneratedLeads"]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from mqldsl.analysis.bound import bind
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.evaluator import Evaluator
-from mqldsl.engine.parallel import can_fork, ordered_map
+from mqldsl.engine.parallel import can_fork, ordered_map, produce_and_map
 from mqldsl.engine.runtime import Event, Lead, TimelineTooLong, to_seconds
 from mqldsl.io.errors import InputProblem
 from mqldsl.simulation.metrics import report
@@ -37,11 +37,14 @@ def evaluate_all(
     sql_stage: str | None = None,
     progress: Callable[[int], None] | None = None,
     segment_field: str | None = None,
+    evaluator: Evaluator | None = None,
 ) -> tuple[list[LeadRecord], dict[str, Any]]:
     """Records per lead; the evaluation results of the leads in ``explain_ids``.
-    ``progress`` is called with the number of leads done, now and then."""
+    ``progress`` is called with the number of leads done, now and then. ``evaluator``:
+    the policy compiled with ``params`` already (compiled here when None)."""
     model = bind(model, params)  # the routes' SLAs as run (SPEC §5.2)
-    evaluator = Evaluator(model, params)
+    if evaluator is None:
+        evaluator = Evaluator(model, params)
     names = model.stage_names
     mql_index = names.index(mql_stage)
     sql_index = names.index(sql_stage) if sql_stage in names else None
@@ -155,6 +158,41 @@ def evaluate_parallel(
     bounds = [(i, min(i + size, count)) for i in range(0, count, size)]
     parts = ordered_map(_evaluate_chunk, bounds, jobs, _job, (job,))
     return [record for part in parts for record in part]
+
+
+#: Leads a forked process decides at a time while the next are generated.
+_GENERATED_CHUNK = 5_000
+
+
+def decide_generated(
+    model: CheckedPolicy,
+    leads: Iterable[Lead],
+    spec: RunSpec,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[list[Lead], list[LeadRecord]]:
+    """The leads of ``leads`` (a generator's: consumed here, in this process) and their
+    records as :func:`evaluate_all` gives them, decided by ``spec.jobs - 1`` forked
+    processes while this one generates the next leads (:func:`produce_and_map`), for
+    :func:`run_policy`'s ``decided``. A lead too long to evaluate stops the run (E900)."""
+    params = dict(spec.params)
+    evaluator = Evaluator(bind(model, params), params)  # compiled once, inherited
+
+    def work(chunk: Sequence[Lead]) -> list[LeadRecord]:
+        return evaluate_all(
+            model,
+            params,
+            chunk,
+            spec.as_of,
+            spec.mql_stage,
+            None,
+            spec.sql_stage,
+            evaluator=evaluator,
+        )[0]
+
+    try:
+        return produce_and_map(leads, work, spec.jobs, _GENERATED_CHUNK, progress)
+    except TimelineTooLong as exc:
+        raise InputProblem([f"error[E900]: {exc.message}"]) from None
 
 
 # ---------------------------------------------------------------- one run
@@ -424,7 +462,9 @@ def accept_into_sql_stage(
             mql_scores=old.mql_scores,
             requests=old.requests,  # the requests the replay touched
         )
-    updated = [replace(r, sql=bool(r.reached_sql)) for r in updated]
+    updated = [
+        r if r.sql == bool(r.reached_sql) else replace(r, sql=bool(r.reached_sql)) for r in updated
+    ]
     left = sum(
         1 for r in updated if r.sql and (r.stage not in names or names.index(r.stage) < sql_index)
     )
@@ -442,6 +482,7 @@ __all__ = [
     "Run",
     "RunSpec",
     "accept_into_sql_stage",
+    "decide_generated",
     "evaluate_all",
     "evaluate_parallel",
     "evaluate_sql",

@@ -110,6 +110,8 @@ def replay_sales(
                 ask(index, request)
     for index, record in enumerate(updated):
         kept = [waiting[n] for n in mine[index] if waiting[n].live]
+        if not kept and not record.requests:
+            continue  # (most leads: nothing to change)
         kept.sort(key=lambda item: item.request.at)
         updated[index] = replace(
             record, requests=tuple(replace(item.request, touch=item.touch) for item in kept)

@@ -4,9 +4,10 @@ weights and the distributions of lead and event fields, each checked."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mqldsl.io.problems import Problem
@@ -37,6 +38,22 @@ class Numeric:
 class Categorical:
     values: tuple[Any, ...]
     weights: tuple[float, ...]
+    # The running sums of the weights, as `random.choices` computes them at every draw
+    # (the generator draws with them: the same value from the same random number).
+    cumulative: list[float] = field(init=False, repr=False, compare=False)
+    # (values, cumulative, their total, the last index) for a draw by bisection; None when
+    # the total is not a positive number (`random.choices` then raises its own error)
+    pick: tuple[tuple[Any, ...], list[float], float, int] | None = field(
+        init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        cumulative = list(itertools.accumulate(self.weights))
+        object.__setattr__(self, "cumulative", cumulative)
+        total = cumulative[-1] + 0.0 if cumulative else 0.0
+        valid = 0.0 < total < math.inf
+        pick = (self.values, cumulative, total, len(cumulative) - 1) if valid else None
+        object.__setattr__(self, "pick", pick)
 
 
 @dataclass(frozen=True)

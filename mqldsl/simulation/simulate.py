@@ -11,11 +11,18 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mqldsl.analysis.model import CheckedPolicy
+from mqldsl.engine.parallel import can_fork
 from mqldsl.io.errors import UsageProblem
 from mqldsl.io.problems import Problem
 from mqldsl.simulation.results import SimulationReport
-from mqldsl.simulation.run import RunSpec, run_policy
-from mqldsl.simulation.sources import Source, load_leads, open_scenario
+from mqldsl.simulation.run import RunSpec, decide_generated, run_policy
+from mqldsl.simulation.sources import (
+    Source,
+    each_scenario_lead,
+    load_leads,
+    open_scenario,
+    scenario_end,
+)
 from mqldsl.warehouse.scoring import check_memory_limit, require_sql
 
 
@@ -95,20 +102,36 @@ def simulate(
         raise UsageProblem(f"the policy has no lead field `{segment}`", "--segment")
     scenario = open_scenario(source.scenario, model) if source.scenario is not None else None
     seed = source.seed if source.seed is not None else (scenario.seed if scenario else 1)
-    loaded = load_leads(model, scenario, source.journeys, seed, source.leads, source.accounts)
     spec = RunSpec(
         params=options.params,
-        as_of=source.as_of if source.as_of is not None else loaded.default_as_of,
+        as_of=0.0,  # set below, from the source
         mql_stage=stage,
         sql_stage=sqls,
         scenario=scenario,
         seed=seed,
-        rejected=loaded.rejected,
         segment_field=segment,
         engine=options.engine,
         jobs=options.jobs,
         memory_limit=options.memory_limit,
     )
+    if scenario is not None and _overlapped(model, spec):
+        # Decided while they are generated: the same records, on two or more cores.
+        spec = replace(
+            spec, as_of=source.as_of if source.as_of is not None else scenario_end(scenario)
+        )
+        count = source.leads
+        progress = options.progress(count, "simulating") if options.progress and count else None
+        try:
+            made, decided = decide_generated(
+                model, each_scenario_lead(model, scenario, seed, source.leads), spec, progress
+            )
+        finally:
+            if progress is not None:
+                progress.close()
+        return run_policy(model, made, spec, decided=decided).report
+    loaded = load_leads(model, scenario, source.journeys, seed, source.leads, source.accounts)
+    as_of = source.as_of if source.as_of is not None else loaded.default_as_of
+    spec = replace(spec, as_of=as_of, rejected=loaded.rejected)
     progress = options.progress(len(loaded.leads), "evaluating") if options.progress else None
     try:
         run = run_policy(model, loaded.leads, spec, progress=progress)
@@ -116,6 +139,20 @@ def simulate(
         if progress is not None:
             progress.close()
     return replace(run.report, notes=loaded.lines)
+
+
+def _overlapped(model: CheckedPolicy, spec: RunSpec) -> bool:
+    """Whether a scenario's leads are decided while they are generated
+    (:func:`~mqldsl.simulation.run.decide_generated`): with two or more jobs on the Python
+    engine where processes fork, unless the policy has accounts (a lead's colleagues are
+    known only once all are generated) or the run is split by segment."""
+    return (
+        spec.jobs > 1
+        and spec.engine == "python"
+        and spec.segment_field is None
+        and not model.uses_accounts
+        and can_fork()
+    )
 
 
 def rejects_problem(journeys: str | Path | None, rejected: int) -> str | None:

@@ -6,6 +6,7 @@ scenario's journeys written as JSON Lines."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -146,7 +147,9 @@ def scenario_policy(path: str | Path, policy: str | None = None) -> str:
 
 def _as_text(raw: dict[str, Any]) -> dict[str, Any]:
     """A journey generated with instants in seconds, as the generator writes it."""
-    events = [{**event, "at": format_instant(event["at"])} for event in raw["events"]]
+    events = [
+        {"type": kind, "at": format_instant(at), **fields} for at, kind, fields in raw["events"]
+    ]
     return {**raw, "events": events}
 
 
@@ -163,30 +166,52 @@ def scenario_leads(
     generate. With ``handed`` (the default) the generator's values become leads without a
     JSON round trip where :mod:`mqldsl.simulation.generated` can make the very lead the
     typed decoder gives; ``handed=False`` takes the round trip for every journey."""
+    result = list(each_scenario_lead(model, scenario, seed, leads, handed=handed))
+    if model.uses_accounts:
+        return with_colleagues(result, str(scenario.path))
+    return result
+
+
+def each_scenario_lead(
+    model: CheckedPolicy,
+    scenario: Scenario,
+    seed: int,
+    leads: int | None,
+    *,
+    handed: bool = True,
+) -> Iterator[Lead]:
+    """:func:`scenario_leads` one at a time, as they are generated, without their
+    colleagues (a policy with accounts needs them all first: :func:`with_colleagues`).
+    The scenario's limits are checked before the first lead (E809)."""
     try:
         check_work(scenario, leads)
     except ScenarioError as exc:
         raise ScenarioProblem(exc.problems) from None
+    return _each_lead(model, scenario, seed, leads, handed)
+
+
+def _each_lead(
+    model: CheckedPolicy, scenario: Scenario, seed: int, leads: int | None, handed: bool
+) -> Iterator[Lead]:
     reader = JourneyReader(model)
-    direct = GeneratedLeads.build(model) if handed else None
-    result = []
+    direct = GeneratedLeads.build(model, scenario) if handed else None
     for raw in generate(scenario, seed=seed, leads=leads, seconds=direct is not None):
         if direct is not None:
             # The lead the typed decoder would give, made from the generator's values
             # (mqldsl.simulation.generated); anything else takes the round trip below.
             lead = direct.lead(raw)
             if lead is not None:
-                result.append(lead)
+                yield lead
                 continue
             raw = _as_text(raw)
         # The typed decoder reads a generated journey in C (about 3x faster than the
         # validator); what it does not model goes to the validator, as in a journeys file.
         fast = reader.decoded(orjson.dumps(raw))
         if fast is not None:
-            result.append(fast)
+            yield fast
             continue
         try:
-            result.append(reader.lead(raw))
+            yield reader.lead(raw)
         except RecordError as exc:  # the scenario is checked against the policy: a safety net
             raise ScenarioProblem(
                 [
@@ -194,9 +219,6 @@ def scenario_leads(
                     f"policy: {exc}; nothing was simulated"
                 ]
             ) from None
-    if model.uses_accounts:
-        return with_colleagues(result, str(scenario.path))
-    return result
 
 
 def with_colleagues(leads: list[Lead], name: str) -> list[Lead]:
@@ -210,6 +232,11 @@ def with_colleagues(leads: list[Lead], name: str) -> list[Lead]:
     grouped = list(grouper.finish())
     assert len(grouped) == len(leads), report.rejected_count
     return grouped
+
+
+def scenario_end(scenario: Scenario) -> float:
+    """A scenario's default as-of instant: the end of its period."""
+    return to_seconds(scenario.end)
 
 
 def load_leads(
@@ -227,7 +254,7 @@ def load_leads(
     journeys' accounts file."""
     if scenario is not None:
         generated = scenario_leads(model, scenario, seed, leads)
-        return LoadedLeads(generated, 0, to_seconds(scenario.end))
+        return LoadedLeads(generated, 0, scenario_end(scenario))
     assert journeys is not None
     report = ReadReport()
     found = list(
@@ -301,9 +328,11 @@ __all__ = [
     "LoadedLeads",
     "ScenarioProblem",
     "Source",
+    "each_scenario_lead",
     "generate_journeys",
     "load_leads",
     "open_scenario",
+    "scenario_end",
     "scenario_leads",
     "scenario_policy",
 ]
