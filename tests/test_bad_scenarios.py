@@ -203,7 +203,7 @@ def test_generation_is_refused_before_work_when_it_could_not_end(tmp_path: Path)
     assert code == 1 and out == ""
     # 500 leads x (5000 + the persona's other researching rates) a day x 91 days
     assert "error[E809]: this run could generate about 22" in err, err
-    assert "at most 50,000,000 a run" in err and "hint: lower --leads or --days" in err
+    assert "at most 200,000,000 estimated a run" in err and "hint: lower --leads or --days" in err
     code, _, err = run("simulate", ACME, "--scenario", str(busy), "--leads", "500")
     assert code == 1 and "error[E809]" in err, err
     code, _, err = run("whatif", ACME, "--scenario", str(busy), "--set", "mql_fit_min=40")
@@ -244,6 +244,55 @@ def test_the_work_estimate_bounds_what_is_generated(tmp_path: Path) -> None:
         assert named is not None
         model = load_policy(str((path.parent / named.group(1)).resolve()))
         assert estimate(open_scenario(path, model)) < 500_000 * 2
+
+
+def test_the_events_really_generated_are_held_to_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The estimate is an upper bound far above what most runs generate (a million Acme
+    leads: about 171 million estimated, about 21 million generated), so the limit of
+    events is also kept while generating: past it the run stops with E809, nothing written
+    and nothing simulated."""
+    from mqldsl.io.policy import load_policy
+    from mqldsl.simulation import generate as generate_module
+    from mqldsl.simulation.simulate import SimulationOptions, simulate
+    from mqldsl.simulation.sources import (
+        ScenarioProblem,
+        Source,
+        generate_journeys,
+        open_scenario,
+    )
+
+    scenario = open_scenario(SCENARIO, load_policy(ACME))
+    journeys = list(generate_module.generate(scenario, leads=200))
+    events = sum(len(journey["events"]) for journey in journeys)
+    # the journey whose events pass the limit: the first past it, counted independently
+    limit = events // 2
+    running, stop = 0, None
+    for journey in journeys:
+        running += len(journey["events"])
+        if running > limit:
+            stop = journey["id"]
+            break
+    monkeypatch.setattr(generate_module, "MAX_EVENTS", limit)
+    expected = (
+        f"error[E809]: this run passed {limit:,} events at its journey {stop}; "
+        f"at most {limit:,} a run"
+    )
+    output = tmp_path / "j.jsonl"
+    with pytest.raises(ScenarioProblem) as caught:
+        generate_journeys(SCENARIO, output, leads=200)
+    assert expected in caught.value.lines[0] and not output.exists()
+    for jobs in (1, 2):
+        with pytest.raises(ScenarioProblem) as caught:
+            simulate(
+                load_policy(ACME),
+                Source(scenario=SCENARIO, leads=200),
+                SimulationOptions(jobs=jobs),
+            )
+        assert expected in caught.value.lines[0]
+    monkeypatch.setattr(generate_module, "MAX_EVENTS", events)  # exactly at the limit: runs
+    assert generate_journeys(SCENARIO, output, leads=200) == 200
 
 
 def test_a_scenario_at_the_end_of_the_calendar_generates(tmp_path: Path) -> None:

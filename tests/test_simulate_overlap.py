@@ -162,9 +162,8 @@ def test_the_generator_is_the_same_with_and_without_the_inlined_draws(
             drawn[name] = sample(rng, distribution)
         return drawn
 
-    def plain_events(
-        rng: random.Random, scenario: Any, persona: Any, periods: Any, arrival: float, end: float
-    ) -> Any:
+    def plain_events(*args: Any) -> Any:
+        rng, scenario, persona, periods, arrival, end, _ = args
         events = []
         for event in persona.on_arrival:
             events.append((arrival, event, plain_draw(rng, scenario.event_fields.get(event))))

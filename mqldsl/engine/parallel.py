@@ -150,9 +150,10 @@ def produce_and_map(
 ) -> tuple[list[Item], list[Result]]:
     """Every item of ``items`` (consumed here, in order) and ``work`` of them, chunk by
     chunk, in input order: while this process produces the next ``chunk`` items, up to
-    ``jobs - 1`` forked children run ``work`` on the chunks already made (they inherit them:
-    nothing is copied in; only the results come back, pickled). The last chunk is shared
-    between a child and this process. ``work`` of a chunk must depend only on that chunk,
+    ``jobs`` forked children run ``work`` on the chunks already made (they inherit them:
+    nothing is copied in; only the results come back, pickled), so the cores stay busy
+    whichever of producing and working is the slower. The last chunk is shared between a
+    child and this process. ``work`` of a chunk must depend only on that chunk,
     so the results are the same whatever ``jobs`` and ``chunk`` are. Without fork, or with
     one job, ``work`` runs here on all the items at once. An exception in ``work`` is raised
     here (a worker that dies without a word: :class:`RuntimeError`). ``progress`` is told
@@ -167,7 +168,7 @@ def produce_and_map(
         start = 0
         for item in items:
             if len(produced) - start >= chunk:  # a full chunk, not the last one
-                while len(chunks.running) >= jobs - 1:
+                while len(chunks.running) >= jobs:
                     results.extend(chunks.finish_oldest(progress))
                 chunks.start(start, len(produced))
                 start = len(produced)

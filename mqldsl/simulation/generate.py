@@ -19,6 +19,7 @@ from mqldsl.io.problems import Problem
 from mqldsl.simulation.scenario import (
     MAX_CONTACTS,
     MAX_DAYS,
+    MAX_ESTIMATED_EVENTS,
     MAX_EVENTS,
     MAX_LEADS,
     Accounts,
@@ -149,7 +150,8 @@ def check_work(scenario: Scenario, leads: int | None = None, days: int | None = 
     """Refuse, before any work starts, a run that would not end: ``leads`` above
     :data:`MAX_LEADS` or ``days`` above :data:`MAX_DAYS` or past the calendar
     (:class:`UsageProblem`), a scenario expecting more than :data:`MAX_LEADS` leads or an
-    estimated :func:`estimate` above :data:`MAX_EVENTS` events (:class:`ScenarioError`, E809)."""
+    estimated :func:`estimate` above :data:`MAX_ESTIMATED_EVENTS` events (:class:`ScenarioError`,
+    E809; the events really generated are held to :data:`MAX_EVENTS` by :func:`generate`)."""
     if leads is not None and not 1 <= leads <= MAX_LEADS:
         raise UsageProblem(f"{leads}: give between 1 and {MAX_LEADS:,} leads", "--leads")
     if days is not None:
@@ -169,11 +171,12 @@ def check_work(scenario: Scenario, leads: int | None = None, days: int | None = 
             f"at most {MAX_LEADS:,} a run",
             "lower `per_day` (or `weekday_shape`), or give --leads or --days",
         )
-    if (events := estimate(scenario, leads, days)) > MAX_EVENTS:
+    if (events := estimate(scenario, leads, days)) > MAX_ESTIMATED_EVENTS:
         raise _too_much(
             scenario,
             f"this run could generate about {events:,.0f} events (leads x the busiest "
-            f"persona's event rates x {period} days); at most {MAX_EVENTS:,} a run",
+            f"persona's event rates x {period} days); at most {MAX_ESTIMATED_EVENTS:,} "
+            "estimated a run",
             "lower --leads or --days, or the event rates a day of the busiest persona",
         )
 
@@ -198,14 +201,37 @@ def generate(
     ``seconds``, each event is the generator's ``(at, type, fields)`` tuple, its instant in
     whole seconds (a float) instead of text (the same journeys otherwise: the simulator's
     leads, :mod:`mqldsl.simulation.generated`). A scenario with `[accounts]` generates accounts
-    (:func:`_generate_accounts`)."""
+    (:func:`_generate_accounts`). The events really generated are counted: past
+    :data:`MAX_EVENTS`, :class:`ScenarioError` (E809) stops the run."""
     check_work(scenario, leads, days)
+    return _counted(scenario, _journeys(scenario, seed, leads, days, seconds))
+
+
+def _counted(scenario: Scenario, journeys: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """``journeys``, stopped by E809 when their events pass :data:`MAX_EVENTS`."""
+    total = 0
+    for journey in journeys:
+        total += len(journey["events"])
+        if total > MAX_EVENTS:
+            raise _too_much(
+                scenario,
+                f"this run passed {MAX_EVENTS:,} events at its journey {journey['id']}; "
+                f"at most {MAX_EVENTS:,} a run",
+                "lower --leads or --days, or the event rates",
+            )
+        yield journey
+
+
+def _journeys(
+    scenario: Scenario, seed: int | None, leads: int | None, days: int | None, seconds: bool
+) -> Iterator[dict[str, Any]]:
     rng = random.Random(scenario.seed if seed is None else seed)
     period = days if days is not None else scenario.days
     start = to_seconds(dt.datetime.combine(scenario.start, dt.time(), tzinfo=dt.UTC))
     end = start + period * DAY
+    plans = _plans(scenario)
     if scenario.accounts is not None:
-        yield from _generate_accounts(scenario, rng, leads, period, end, seconds)
+        yield from _generate_accounts(scenario, rng, leads, period, end, seconds, plans)
         return
     personas = scenario.personas
     mixes: dict[dt.date, tuple[list[float], list[float]]] = {}
@@ -223,7 +249,7 @@ def generate(
         )
         profile = _draw(rng, persona.profile, persona.missing)
         periods, window_closes = _buying_states(rng, scenario, arrival, evaluates, buyer)
-        events = _events(rng, scenario, persona, periods, arrival, end)
+        events = _events(rng, scenario, persona, periods, arrival, end, plans)
         yield _journey(
             f"S-{number + 1:07d}", profile, events, arrival, buyer, persona, window_closes, seconds
         )
@@ -260,6 +286,28 @@ def _buying_states(
     return periods, window_closes
 
 
+# An event type's fields drawn from one categorical distribution: every fields dict it can
+# have (made once, shared by its events: an event's fields are never changed) and the draw
+# (Categorical.pick).
+_Plan = tuple[tuple[dict[str, Any], ...], list[float], float, int]
+_NO_FIELDS: dict[str, Any] = {}  # shared by the events without fields: never changed
+
+
+def _plans(scenario: Scenario) -> dict[str, _Plan]:
+    """The event types whose fields come from one categorical distribution, each with its
+    :data:`_Plan` (the others draw with :func:`_draw`)."""
+    plans: dict[str, _Plan] = {}
+    for event, distributions in scenario.event_fields.items():
+        if len(distributions) != 1:
+            continue
+        [(name, distribution)] = distributions.items()
+        pick = getattr(distribution, "pick", None)
+        if pick is not None:
+            values, cumulative, total, last = pick
+            plans[event] = (tuple({name: value} for value in values), cumulative, total, last)
+    return plans
+
+
 def _events(
     rng: random.Random,
     scenario: Scenario,
@@ -267,9 +315,11 @@ def _events(
     periods: list[State],
     arrival: float,
     end: float,
+    plans: dict[str, _Plan],
 ) -> list[tuple[float, str, dict[str, Any]]]:
     """A lead's events: its persona's arrival events, then each state's events at its
-    persona's rates from the lead's arrival to the end of the period; by time, then type."""
+    persona's rates from the lead's arrival to the end of the period; by time, then type.
+    ``plans``: :func:`_plans` of the scenario."""
     events: list[tuple[float, str, dict[str, Any]]] = []
     for event in persona.on_arrival:
         events.append((arrival, event, _draw(rng, scenario.event_fields.get(event))))
@@ -285,12 +335,18 @@ def _events(
             # _poisson_times inlined (the same draws: rng.expovariate's own formula)
             step = rate / DAY
             samplers = scenario.event_fields.get(event)
+            plan = plans.get(event)
             t = low
             while True:
                 t += -_log(1.0 - random_number()) / step
                 if t >= high:
                     break
-                events.append((t, event, _draw(rng, samplers) if samplers else {}))
+                if plan is not None:  # _draw of its one categorical field, the dict shared
+                    shared, cumulative, total, last = plan
+                    fields = shared[_bisect(cumulative, random_number() * total, 0, last)]
+                else:
+                    fields = _draw(rng, samplers) if samplers else _NO_FIELDS
+                events.append((t, event, fields))
     events.sort(key=_TIME_THEN_TYPE)
     return events
 
@@ -379,6 +435,7 @@ def _generate_accounts(
     period: int,
     end: float,
     seconds: bool,
+    plans: dict[str, _Plan],
 ) -> Iterator[dict[str, Any]]:
     """The journeys of a scenario with `[accounts]` (SPEC §9, §14): each arrival is an
     account. The account's first contact's persona (drawn by the day's weights) decides,
@@ -430,7 +487,7 @@ def _generate_accounts(
                 index = _index(rng, weights)
             persona = personas[index]
             profile = _draw(rng, persona.profile, persona.missing)
-            events = _events(rng, scenario, persona, periods, at, end)
+            events = _events(rng, scenario, persona, periods, at, end, plans)
             number += 1
             yield _journey(
                 f"S-{number:07d}",

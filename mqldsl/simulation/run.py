@@ -171,7 +171,7 @@ def decide_generated(
     progress: Callable[[int], None] | None = None,
 ) -> tuple[list[Lead], list[LeadRecord]]:
     """The leads of ``leads`` (a generator's: consumed here, in this process) and their
-    records as :func:`evaluate_all` gives them, decided by ``spec.jobs - 1`` forked
+    records as :func:`evaluate_all` gives them, decided by up to ``spec.jobs`` forked
     processes while this one generates the next leads (:func:`produce_and_map`), for
     :func:`run_policy`'s ``decided``. A lead too long to evaluate stops the run (E900)."""
     params = dict(spec.params)

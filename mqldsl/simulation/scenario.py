@@ -33,7 +33,10 @@ WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 MAX_PER_DAY = 1e6  # arrivals a day, event rates a day, sales capacities a day
 MAX_DAYS = 3650  # days of a scenario (and `--days`), mean days in a buying state
 MAX_LEADS = 10_000_000  # leads one run generates (`--leads`, or the period's arrivals)
-MAX_EVENTS = 50_000_000  # events one run may generate, estimated before it starts
+MAX_EVENTS = 50_000_000  # events one run may generate, counted as they are
+# An upper estimate of the events a run could generate (its leads, each at the busiest
+# persona's rates for the whole period), checked before anything is generated.
+MAX_ESTIMATED_EVENTS = 200_000_000
 
 
 class ScenarioError(ValueError):

@@ -195,6 +195,20 @@ def _each_lead(
 ) -> Iterator[Lead]:
     reader = JourneyReader(model)
     direct = GeneratedLeads.build(model, scenario) if handed else None
+    try:
+        yield from _leads_of(model, scenario, reader, direct, seed, leads)
+    except ScenarioError as exc:  # past the events a run may generate (E809)
+        raise ScenarioProblem(exc.problems) from None
+
+
+def _leads_of(
+    model: CheckedPolicy,
+    scenario: Scenario,
+    reader: JourneyReader,
+    direct: GeneratedLeads | None,
+    seed: int,
+    leads: int | None,
+) -> Iterator[Lead]:
     for raw in generate(scenario, seed=seed, leads=leads, seconds=direct is not None):
         if direct is not None:
             # The lead the typed decoder would give, made from the generator's values
@@ -316,9 +330,12 @@ def generate_journeys(
 
     def produce(sink: BinaryIO) -> int:
         count = 0
-        for journey in generate(spec, seed=seed, leads=leads, days=days):
-            sink.write(orjson.dumps(journey) + b"\n")
-            count += 1
+        try:
+            for journey in generate(spec, seed=seed, leads=leads, days=days):
+                sink.write(orjson.dumps(journey) + b"\n")
+                count += 1
+        except ScenarioError as exc:  # past the events a run may generate (E809)
+            raise ScenarioProblem(exc.problems) from None
         return count
 
     return write_output(output, produce)
