@@ -110,7 +110,7 @@ def test_a_lead_too_long_to_evaluate_stops_the_run_with_e900() -> None:
 
     spec = RunSpec(params={}, as_of=parse_instant("2026-11-01T00:00:00Z"), jobs=2)
     with pytest.raises(InputProblem) as caught:
-        decide_generated(model, leads(), spec)
+        decide_generated(model, leads(), lambda lead: lead, spec)  # type: ignore[arg-type]
     assert caught.value.lines[0].startswith("error[E900]: lead `L-3`: its timeline needs ")
 
 

@@ -173,8 +173,13 @@ class ExpressionCode:
             i = self.temp()
             found = f"(({i} := br({times}, t)) and {times}[{i} - 1] > {self.low(window)})"
             return f"(not {found})" if negated else found
-        count = self.count(times, window)
-        return f"({count} == 0)" if negated else f"({count} > 0)"
+        if ever and self.fresh:
+            count = self.count(times, window)
+            return f"({count} == 0)" if negated else f"({count} > 0)"
+        self.heads.add(times)  # one search: the last match at or before t, after low?
+        h = f"h{times}"
+        found = f"({h} > 0 and {times}[{h} - 1] > {self.low(window)})"
+        return f"(not {found})" if negated else found
 
     def temp(self) -> str:
         self.temps += 1
@@ -275,7 +280,8 @@ class ExpressionCode:
         self.heads.add(times)
         if ever and self.fresh:
             return f"h{times}"
-        return f"(h{times} - br({times}, {self.low(window)}))"
+        # (no second search when nothing matched by t: the count is 0 all the same)
+        return f"(h{times} and h{times} - br({times}, {self.low(window)}))"
 
     def prelude(self, indent: str) -> list[str]:
         """The lines that compute the window bounds and search heads used so far."""

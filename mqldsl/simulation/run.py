@@ -9,7 +9,7 @@ import datetime as dt
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from mqldsl.analysis.bound import bind
 from mqldsl.analysis.model import CheckedPolicy
@@ -164,24 +164,61 @@ def evaluate_parallel(
 _GENERATED_CHUNK = 5_000
 
 
+class MadeLeads(Sequence[Lead]):
+    """Leads kept as the journeys they are made from (``make``, deterministic): each made
+    again when it is read, so that a run holds its journeys but never all their leads.
+    :meth:`lead_of` finds one by id."""
+
+    def __init__(self, journeys: list[dict[str, Any]], make: Callable[[dict[str, Any]], Lead]):
+        self._journeys = journeys
+        self._make = make
+        self._where: dict[str, int] | None = None
+
+    def __len__(self) -> int:
+        return len(self._journeys)
+
+    @overload
+    def __getitem__(self, index: int) -> Lead: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Lead]: ...
+    def __getitem__(self, index: int | slice) -> Lead | Sequence[Lead]:
+        if isinstance(index, slice):
+            return [self._make(journey) for journey in self._journeys[index]]
+        return self._make(self._journeys[index])
+
+    def lead_of(self, lead_id: str) -> Lead:
+        if self._where is None:
+            self._where = {journey["id"]: n for n, journey in enumerate(self._journeys)}
+        return self[self._where[lead_id]]
+
+
+def lead_finder(leads: Sequence[Lead]) -> Callable[[str], Lead]:
+    """The lead of an id among ``leads``."""
+    if isinstance(leads, MadeLeads):
+        return leads.lead_of
+    return {lead.id: lead for lead in leads}.__getitem__
+
+
 def decide_generated(
     model: CheckedPolicy,
-    leads: Iterable[Lead],
+    journeys: Iterable[dict[str, Any]],
+    make: Callable[[dict[str, Any]], Lead],
     spec: RunSpec,
     progress: Callable[[int], None] | None = None,
-) -> tuple[list[Lead], list[LeadRecord]]:
-    """The leads of ``leads`` (a generator's: consumed here, in this process) and their
-    records as :func:`evaluate_all` gives them, decided by up to ``spec.jobs`` forked
-    processes while this one generates the next leads (:func:`produce_and_map`), for
-    :func:`run_policy`'s ``decided``. A lead too long to evaluate stops the run (E900)."""
+) -> tuple[MadeLeads, list[LeadRecord]]:
+    """The leads of a generator's ``journeys`` (consumed here, in this process; ``make``
+    makes each journey's lead) and their records as :func:`evaluate_all` gives them, made
+    and decided by up to ``spec.jobs`` forked processes while this one generates the next
+    journeys (:func:`produce_and_map`), for :func:`run_policy`'s ``decided``. A lead too long
+    to evaluate stops the run (E900)."""
     params = dict(spec.params)
     evaluator = Evaluator(bind(model, params), params)  # compiled once, inherited
 
-    def work(chunk: Sequence[Lead]) -> list[LeadRecord]:
+    def work(chunk: Sequence[dict[str, Any]]) -> list[LeadRecord]:
         return evaluate_all(
             model,
             params,
-            chunk,
+            map(make, chunk),
             spec.as_of,
             spec.mql_stage,
             None,
@@ -190,9 +227,10 @@ def decide_generated(
         )[0]
 
     try:
-        return produce_and_map(leads, work, spec.jobs, _GENERATED_CHUNK, progress)
+        made, records = produce_and_map(journeys, work, spec.jobs, _GENERATED_CHUNK, progress)
     except TimelineTooLong as exc:
         raise InputProblem([f"error[E900]: {exc.message}"]) from None
+    return MadeLeads(made, make), records
 
 
 # ---------------------------------------------------------------- one run
@@ -347,7 +385,7 @@ class _Acceptance:
         self.model = model = bind(model, params)
         self.params = params
         self.event, self.note = acceptance_event(model, spec.sql_stage)
-        self.leads = {lead.id: lead for lead in leads}
+        self.lead_of = lead_finder(leads)
         self.records = records
         self.spec = spec
         self.explain_ids = explain_ids
@@ -375,7 +413,7 @@ class _Acceptance:
     def __call__(self, index: int, touch: float) -> list[TouchRequest] | None:
         if self.event is None or self.sql_index is None:
             return None
-        moved, result = self.rerun(self.leads[self.records[index].id], touch)
+        moved, result = self.rerun(self.lead_of(self.records[index].id), touch)
         record = record_of(
             self.model, moved, result, self.mql_index, self.sql_index, self.spec.segment_field
         )
@@ -443,10 +481,8 @@ def accept_into_sql_stage(
     if acceptance is None:
         acceptance = _Acceptance(model, params, leads, records, spec, explain_ids)
     updated = list(records)
-    for lead in leads:
-        index = accepted.get(lead.id)
-        if index is None:
-            continue
+    for index in accepted.values():  # (in the leads' order, as the records are)
+        lead = acceptance.lead_of(records[index].id)
         old = records[index]
         assert old.touch is not None
         explain = explain_ids is not None and lead.id in explain_ids
@@ -479,6 +515,7 @@ def accept_into_sql_stage(
 
 __all__ = [
     "LeadRecord",
+    "MadeLeads",
     "Run",
     "RunSpec",
     "accept_into_sql_stage",

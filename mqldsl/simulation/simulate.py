@@ -17,8 +17,8 @@ from mqldsl.io.problems import Problem
 from mqldsl.simulation.results import SimulationReport
 from mqldsl.simulation.run import RunSpec, decide_generated, run_policy
 from mqldsl.simulation.sources import (
+    GeneratedJourneys,
     Source,
-    each_scenario_lead,
     load_leads,
     open_scenario,
     scenario_end,
@@ -121,9 +121,10 @@ def simulate(
         )
         count = source.leads
         progress = options.progress(count, "simulating") if options.progress and count else None
+        generated = GeneratedJourneys(model, scenario)
         try:
             made, decided = decide_generated(
-                model, each_scenario_lead(model, scenario, seed, source.leads), spec, progress
+                model, generated.journeys(seed, source.leads), generated.lead, spec, progress
             )
         finally:
             if progress is not None:

@@ -166,71 +166,63 @@ def scenario_leads(
     generate. With ``handed`` (the default) the generator's values become leads without a
     JSON round trip where :mod:`mqldsl.simulation.generated` can make the very lead the
     typed decoder gives; ``handed=False`` takes the round trip for every journey."""
-    result = list(each_scenario_lead(model, scenario, seed, leads, handed=handed))
+    made = GeneratedJourneys(model, scenario, handed=handed)
+    result = list(map(made.lead, made.journeys(seed, leads)))
     if model.uses_accounts:
         return with_colleagues(result, str(scenario.path))
     return result
 
 
-def each_scenario_lead(
-    model: CheckedPolicy,
-    scenario: Scenario,
-    seed: int,
-    leads: int | None,
-    *,
-    handed: bool = True,
-) -> Iterator[Lead]:
-    """:func:`scenario_leads` one at a time, as they are generated, without their
-    colleagues (a policy with accounts needs them all first: :func:`with_colleagues`).
-    The scenario's limits are checked before the first lead (E809)."""
-    try:
-        check_work(scenario, leads)
-    except ScenarioError as exc:
-        raise ScenarioProblem(exc.problems) from None
-    return _each_lead(model, scenario, seed, leads, handed)
+class GeneratedJourneys:
+    """A scenario's journeys as its generator gives them, and the lead
+    :func:`scenario_leads` makes of each (:meth:`lead`): two steps, so that the leads can
+    be made where they are decided (in another process) while the generator goes on."""
 
+    def __init__(self, model: CheckedPolicy, scenario: Scenario, *, handed: bool = True) -> None:
+        self.scenario = scenario
+        self.reader = JourneyReader(model)
+        self.direct = GeneratedLeads.build(model, scenario) if handed else None
 
-def _each_lead(
-    model: CheckedPolicy, scenario: Scenario, seed: int, leads: int | None, handed: bool
-) -> Iterator[Lead]:
-    reader = JourneyReader(model)
-    direct = GeneratedLeads.build(model, scenario) if handed else None
-    try:
-        yield from _leads_of(model, scenario, reader, direct, seed, leads)
-    except ScenarioError as exc:  # past the events a run may generate (E809)
-        raise ScenarioProblem(exc.problems) from None
+    def journeys(self, seed: int, leads: int | None) -> Iterator[dict[str, Any]]:
+        """The journeys generated with ``seed``; the scenario's limits are checked before
+        the first (E809), and the events as they are generated."""
+        try:
+            check_work(self.scenario, leads)
+            journeys = generate(
+                self.scenario, seed=seed, leads=leads, seconds=self.direct is not None
+            )
+        except ScenarioError as exc:
+            raise ScenarioProblem(exc.problems) from None
+        return self._checked(journeys)
 
+    @staticmethod
+    def _checked(journeys: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        try:
+            yield from journeys
+        except ScenarioError as exc:  # past the events a run may generate (E809)
+            raise ScenarioProblem(exc.problems) from None
 
-def _leads_of(
-    model: CheckedPolicy,
-    scenario: Scenario,
-    reader: JourneyReader,
-    direct: GeneratedLeads | None,
-    seed: int,
-    leads: int | None,
-) -> Iterator[Lead]:
-    for raw in generate(scenario, seed=seed, leads=leads, seconds=direct is not None):
-        if direct is not None:
+    def lead(self, raw: dict[str, Any]) -> Lead:
+        """The lead of a journey of :meth:`journeys`."""
+        if self.direct is not None:
             # The lead the typed decoder would give, made from the generator's values
             # (mqldsl.simulation.generated); anything else takes the round trip below.
-            lead = direct.lead(raw)
+            lead = self.direct.lead(raw)
             if lead is not None:
-                yield lead
-                continue
+                return lead
             raw = _as_text(raw)
         # The typed decoder reads a generated journey in C (about 3x faster than the
         # validator); what it does not model goes to the validator, as in a journeys file.
-        fast = reader.decoded(orjson.dumps(raw))
+        fast = self.reader.decoded(orjson.dumps(raw))
         if fast is not None:
-            yield fast
-            continue
+            return fast
         try:
-            yield reader.lead(raw)
+            return self.reader.lead(raw)
         except RecordError as exc:  # the scenario is checked against the policy: a safety net
             raise ScenarioProblem(
                 [
-                    f"{scenario.path}: generated journey {raw.get('id')} does not fit the "
-                    f"policy: {exc}; nothing was simulated"
+                    f"{self.scenario.path}: generated journey {raw.get('id')} does not fit "
+                    f"the policy: {exc}; nothing was simulated"
                 ]
             ) from None
 
@@ -342,10 +334,10 @@ def generate_journeys(
 
 
 __all__ = [
+    "GeneratedJourneys",
     "LoadedLeads",
     "ScenarioProblem",
     "Source",
-    "each_scenario_lead",
     "generate_journeys",
     "load_leads",
     "open_scenario",
