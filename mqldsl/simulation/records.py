@@ -5,13 +5,15 @@ instant is not an SQL or a win at that instant."""
 
 from __future__ import annotations
 
+import bisect
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.calendars import route_deadlines
-from mqldsl.engine.runtime import Decision, Handoff, Lead, parse_instant
+from mqldsl.engine.runtime import Decision, Event, Handoff, Lead, parse_instant
 
 
 @dataclass(frozen=True)
@@ -182,10 +184,19 @@ def lead_record(
         else any(names.index(stage) >= sql_index for stage in first_entries),
         known_from=created if created is not None else first_event,
         outcome_after=later,
-        last_event=max((e.at for e in lead.events if e.at <= as_of), default=None),
+        last_event=_last_event(lead.events, as_of),
         requests=requests,
         account=account_key(lead) if model.uses_accounts else None,
     )
+
+
+def _last_event(events: Sequence[Event], as_of: float) -> float | None:
+    """The time of the last of ``events`` (in time order) at or before ``as_of``."""
+    found = bisect.bisect_right(events, as_of, key=_AT)
+    return events[found - 1].at if found else None
+
+
+_AT = operator.attrgetter("at")
 
 
 def account_key(lead: Lead) -> tuple[str, str]:
