@@ -149,7 +149,8 @@ def produce_and_map(
     progress: Callable[[int], None] | None = None,
 ) -> tuple[list[Item], list[Result]]:
     """Every item of ``items`` (consumed here, in order) and ``work`` of them, chunk by
-    chunk, in input order: while this process produces the next ``chunk`` items, up to
+    chunk (``chunk`` items, more as the items made grow), in input order: while this
+    process produces the next chunk, up to
     ``jobs`` forked children run ``work`` on the chunks already made (they inherit them:
     nothing is copied in; only the results come back, pickled), so the cores stay busy
     whichever of producing and working is the slower. The last chunk is shared between a
@@ -167,7 +168,9 @@ def produce_and_map(
     try:
         start = 0
         for item in items:
-            if len(produced) - start >= chunk:  # a full chunk, not the last one
+            # A full chunk, not the last one: ``chunk`` items, or a twentieth of those made so
+            # far when that is more (each fork copies the page tables of all of them).
+            if len(produced) - start >= max(chunk, start // 20):
                 while len(chunks.running) >= jobs:
                     results.extend(chunks.finish_oldest(progress))
                 chunks.start(start, len(produced))
