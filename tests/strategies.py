@@ -63,7 +63,10 @@ durations = st.builds(
 )
 business_slas = st.builds(
     ast.BusinessSla,
-    amount=st.one_of(st.integers(min_value=1, max_value=400), decimals.filter(lambda v: v > 0)),
+    # (at most 3,660 business days: E114 above, as the parser says)
+    amount=st.one_of(
+        st.integers(min_value=1, max_value=400), decimals.filter(lambda v: 0 < v <= 3660)
+    ),
     unit=st.sampled_from(["minute", "hour", "day"]),
     calendar=st.one_of(st.none(), st.sampled_from(NAMES)),
 )
