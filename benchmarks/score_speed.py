@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_util import generate_acme
+from bench_util import ENV, generate_acme
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -31,7 +31,9 @@ AS_OF = "2026-11-01T00:00:00Z"
 def timed(command: list[str], output: Path | None = None) -> float:
     start = time.perf_counter()
     with open(output, "wb") if output else open("/dev/null", "wb") as sink:
-        subprocess.run(command, cwd=ROOT, check=True, stdout=sink, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            command, cwd=ROOT, env=ENV, check=True, stdout=sink, stderr=subprocess.DEVNULL
+        )
     return time.perf_counter() - start
 
 

@@ -27,13 +27,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import tempfile
 from pathlib import Path
 
-from bench_util import PYTHON, ROOT, print_table, run
+from bench_util import ENV, PYTHON, ROOT, print_table, run
 
 # One process, one version: the leads read once, then the best of three evaluation passes.
 # Only what both versions have: check_file, JourneyReader, Evaluator, parse_instant.
@@ -65,7 +64,7 @@ COMPARED = ("id", "stage", "scores", "disqualified", "entered")
 
 
 def environment(checkout: Path) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(checkout)}
+    return {**ENV, "PYTHONPATH": str(checkout)}
 
 
 def same_decisions(old: Path, new: Path) -> str:
