@@ -60,9 +60,21 @@ def _dies_on_42(chunk: Sequence[int]) -> list[int]:
     return list(chunk)
 
 
+def _refuses_42(chunk: Sequence[int]) -> list[int]:
+    if 42 in chunk:
+        raise InputProblem(["s.toml: generated journey 42 does not fit", "nothing was simulated"])
+    return list(chunk)
+
+
 def test_a_failure_in_a_worker_is_raised_here() -> None:
     with pytest.raises(TimelineTooLong, match="lead `42`: its timeline needs"):
         produce_and_map(iter(range(100)), _fails_on_42, 2, 10)
+    with pytest.raises(InputProblem) as caught:  # its lines whole, not its text cut up
+        produce_and_map(iter(range(100)), _refuses_42, 2, 10)
+    assert caught.value.lines == [
+        "s.toml: generated journey 42 does not fit",
+        "nothing was simulated",
+    ]
     with pytest.raises(RuntimeError, match=r"stopped without an answer \(exit code 3\)"):
         produce_and_map(iter(range(100)), _dies_on_42, 2, 10)
 
