@@ -43,7 +43,7 @@ _LAST = to_seconds(dt.datetime.combine(dt.date.max, dt.time(23, 59, 59), tzinfo=
 def _index(rng: random.Random, cumulative: list[float]) -> int:
     """``rng.choices(range(len(weights)), weights)[0]`` for ``cumulative`` the running sums
     of ``weights``: the same draw and the same index (Python's own steps, without summing the
-    weights again at every draw; tests/test_generate.py compares both)."""
+    weights again at every draw; tests/test_simulate_overlap.py compares both)."""
     total = cumulative[-1] + 0.0
     if not 0.0 < total < math.inf:  # (a scenario refuses such weights) random's own error
         return rng.choices(range(len(cumulative)), cum_weights=cumulative)[0]

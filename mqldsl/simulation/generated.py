@@ -2,12 +2,15 @@
 
 A simulation used to write each generated journey as JSON bytes and read
 them back with the typed decoder (:mod:`mqldsl.io.fastdecode`). Here the
-generator's values (events' instants as seconds) become the very
-:class:`~mqldsl.engine.runtime.Lead` the decoder would give, by the
-decoder's rules: a journey with anything those rules would refuse, or that
-this module does not model, returns None and takes the round trip as before
-(:func:`~mqldsl.simulation.sources.scenario_leads`), so the leads, and every
-figure made from them, are the same.
+generator's values (each event an ``(at, type, fields)`` tuple, its instant in
+seconds) become the very :class:`~mqldsl.engine.runtime.Lead` the decoder would
+give, by the decoder's rules: a journey with anything those rules would refuse,
+or that this module does not model, returns None and takes the round trip as
+before (:func:`~mqldsl.simulation.sources.scenario_leads`), so the leads, and
+every figure made from them, are the same. Built with the scenario, an event
+type whose field distributions only ever draw values the decoder keeps as they
+are (declared, accepted, not ``""`` in text, not a set) is made without looking
+at each value; the others are checked value by value.
 
 The decoder's rules, for the values a generator makes (SPEC §12):
 
