@@ -44,7 +44,7 @@ evaluate = Evaluator(model).compiled.evaluate
 if mode == "setup":
     namespace = dict(evaluate.__globals__)
     namespace["_drive"] = lambda *args: None
-    evaluate = types.FunctionType(evaluate.__code__, namespace)
+    evaluate = types.FunctionType(evaluate.__code__, namespace, None, evaluate.__defaults__)
 if mode != "read":
     for lead in leads:
         evaluate(lead, as_of, False)

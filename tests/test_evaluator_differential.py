@@ -60,6 +60,11 @@ def test_compiled_equals_interpreted(
             fast.first_entries,
             fast.handoffs,
         ), text
+        # The scores as of an instant (the simulator's scores at a handoff): those of a
+        # decision as of it, with or without a walk of the timeline.
+        for at in {AS_OF, *(event.at for event in lead.events[:3] if event.at <= AS_OF)}:
+            decided = reference.run(lead, at)[0].scores
+            assert compiled.scores_at(lead, at) == tuple(decided.values()), text
 
 
 def _whole_seconds(lead: Lead) -> Lead:

@@ -64,7 +64,9 @@ class CompiledPolicy:
     model: CheckedPolicy
     params: dict[str, Any]
     source: str
-    evaluate: Any  # (lead, as_of, explain) -> EvalResult
+    # (lead, as_of, explain) -> EvalResult; (lead, as_of, False, True) -> the scores as of
+    # as_of, in evaluation order, for a policy without recycle rules
+    evaluate: Any
     constants: list[Any] = field(default_factory=list)
 
 
@@ -172,7 +174,7 @@ class _Compiler(ExpressionCode):
         for text in ChangePoints(self).lines(conditions):
             lead_level.line(text)
         self.w = w
-        w.line("def evaluate(lead, as_of, explain):")
+        w.line("def evaluate(lead, as_of, explain, only_scores=False):")
         w.indent()
         w.line("prof = lead.profile")
         for name, index in self.field_index.items():
@@ -215,6 +217,10 @@ class _Compiler(ExpressionCode):
         self._series_lines()
         w.lines.extend(lead_level.lines)
         w.lines.extend(body.lines)
+        if self.fresh:
+            # A journey that never restarts: the scores as of an instant need no walk.
+            w.line("if only_scores:")
+            w.line("    return scores(as_of, NEG)")
         w.line(
             "return _drive(META, lead, as_of, explain, "
             "scores, scores_explain, instant, recycle, route, pts, "

@@ -39,6 +39,16 @@ class Evaluator:
     def decide(self, lead: Lead, as_of: float) -> Decision:
         return self.run(lead, as_of).decision
 
+    def scores_at(self, lead: Lead, at: float) -> tuple[Any, ...]:
+        """The lead's scores as of ``at``, as ``run(lead, at).decision.scores`` holds them
+        (values in declaration order). A policy without recycle rules computes them
+        without walking the timeline (its journey never restarts)."""
+        model = self.model
+        if model.recycles:
+            return tuple(self.run(lead, at).decision.scores.values())
+        values = dict(zip(model.score_order, self._evaluate(lead, at, False, True), strict=True))
+        return tuple(values[name] for name in model.lead_scores)
+
     @functools.cached_property
     def reference(self) -> Interpreter:
         """The reference interpreter of the same policy and params (explanations use its

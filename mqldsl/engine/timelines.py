@@ -36,7 +36,9 @@ def score_timelines(
     evaluate = compile_policy(model, params).evaluate
     namespace = dict(evaluate.__globals__)
     namespace["_drive"] = _capture
-    patched = types.FunctionType(evaluate.__code__, namespace, evaluate.__name__)
+    patched = types.FunctionType(
+        evaluate.__code__, namespace, evaluate.__name__, evaluate.__defaults__
+    )
 
     def timeline(lead: Lead, as_of: float) -> ScoresAt:
         scores: ScoresAt = patched(lead, as_of, False)
@@ -180,7 +182,9 @@ class MemoEvaluator:
             )
 
         namespace["_drive"] = drive_with_memo
-        self._evaluate = types.FunctionType(evaluate.__code__, namespace, evaluate.__name__)
+        self._evaluate = types.FunctionType(
+            evaluate.__code__, namespace, evaluate.__name__, evaluate.__defaults__
+        )
 
     def run(
         self, lead: Lead, as_of: float, memo: dict[tuple[float, float], tuple[Any, ...]]

@@ -65,12 +65,12 @@ def evaluate_all(
 
 def with_mql_scores(evaluator: Evaluator, lead: Lead, record: LeadRecord) -> LeadRecord:
     """The record with the lead's scores at its handoff (the first instant
-    it reached the MQL stage or a later one): the lead decided again as of
-    that instant, which sees exactly the events and windows up to it."""
+    it reached the MQL stage or a later one): those of a decision as of that
+    instant, which sees exactly the events and windows up to it
+    (:meth:`Evaluator.scores_at <mqldsl.engine.evaluator.Evaluator.scores_at>`)."""
     if record.handoff is None:
         return record
-    scores = evaluator.run(lead, record.handoff).decision.scores
-    return replace(record, mql_scores=tuple(scores.values()))
+    return replace(record, mql_scores=evaluator.scores_at(lead, record.handoff))
 
 
 def evaluate_sql(
