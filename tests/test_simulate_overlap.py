@@ -27,6 +27,7 @@ from mqldsl.simulation.simulate import SimulationOptions, simulate
 from mqldsl.simulation.sources import Source
 
 from .conftest import ROOT
+from .test_edges import DECAY  # a decay a minute: a lead from 1900 is too long
 
 
 def _squares(chunk: Sequence[int]) -> list[int]:
@@ -97,18 +98,6 @@ def test_two_jobs_give_the_report_of_one(name: str, monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(run_module, "produce_and_map", counted)
     assert simulate(model, source, SimulationOptions(jobs=2)).to_json() == one
     assert calls == [1]  # the overlapped path was taken
-
-
-DECAY = """policy "t"
-event visit
-score fit decay 1% every 1 minute {
-  +5 per visit within 3 days
-}
-stages {
-  visitor
-  mql when fit >= 5
-}
-"""
 
 
 def test_a_lead_too_long_to_evaluate_stops_the_run_with_e900() -> None:
