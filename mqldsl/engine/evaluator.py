@@ -18,7 +18,7 @@ from mqldsl.engine.helpers import DISQUALIFIED
 from mqldsl.engine.interpreter import Interpreter
 from mqldsl.engine.runtime import Decision, EvalResult, Lead
 
-__all__ = ["DISQUALIFIED", "EvalResult", "Evaluator"]
+__all__ = ["DISQUALIFIED", "EvalResult", "Evaluator", "lead_scores"]
 
 
 class Evaluator:
@@ -43,11 +43,9 @@ class Evaluator:
         """The lead's scores as of ``at``, as ``run(lead, at).decision.scores`` holds them
         (values in declaration order). A policy without recycle rules computes them
         without walking the timeline (its journey never restarts)."""
-        model = self.model
-        if model.recycles:
+        if self.model.recycles:
             return tuple(self.run(lead, at).decision.scores.values())
-        values = dict(zip(model.score_order, self._evaluate(lead, at, False, True), strict=True))
-        return tuple(values[name] for name in model.lead_scores)
+        return lead_scores(self.model, self._evaluate(lead, at, False, True))
 
     @functools.cached_property
     def reference(self) -> Interpreter:
@@ -59,3 +57,10 @@ class Evaluator:
     def source(self) -> str:
         """The generated Python source (for debugging, like Jinja2's raw mode)."""
         return self.compiled.source
+
+
+def lead_scores(model: CheckedPolicy, values: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The lead scores of ``values`` (every score, in evaluation order) in declaration order,
+    as a decision's ``scores`` holds them."""
+    by_name = dict(zip(model.score_order, values, strict=True))
+    return tuple(by_name[name] for name in model.lead_scores)

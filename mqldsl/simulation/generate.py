@@ -52,7 +52,10 @@ def _index(rng: random.Random, cumulative: list[float]) -> int:
 
 def _sample(rng: random.Random, distribution: Distribution) -> Any:
     if isinstance(distribution, Categorical):
-        return distribution.values[_index(rng, distribution.cumulative)]
+        if distribution.pick is None:  # random's own error
+            return rng.choices(distribution.values, distribution.weights)[0]
+        values, cumulative, total, last = distribution.pick  # rng.choices' steps
+        return values[_bisect(cumulative, rng.random() * total, 0, last)]
     if isinstance(distribution, SetField):
         return [member for member, p in distribution.members if rng.random() < p]
     value: float
@@ -301,9 +304,8 @@ def _plans(scenario: Scenario) -> dict[str, _Plan]:
         if len(distributions) != 1:
             continue
         [(name, distribution)] = distributions.items()
-        pick = getattr(distribution, "pick", None)
-        if pick is not None:
-            values, cumulative, total, last = pick
+        if isinstance(distribution, Categorical) and distribution.pick is not None:
+            values, cumulative, total, last = distribution.pick
             plans[event] = (tuple({name: value} for value in values), cumulative, total, last)
     return plans
 
@@ -364,9 +366,8 @@ def _draw(
         for name, distribution in distributions.items():
             if missing is not None and rng.random() < missing.get(name, 0.0):
                 continue
-            pick = getattr(distribution, "pick", None)
-            if pick is not None:  # _index, its steps written out
-                values, cumulative, total, last = pick
+            if isinstance(distribution, Categorical) and distribution.pick is not None:
+                values, cumulative, total, last = distribution.pick  # _sample's, in place
                 drawn[name] = values[_bisect(cumulative, rng.random() * total, 0, last)]
             else:
                 drawn[name] = _sample(rng, distribution)

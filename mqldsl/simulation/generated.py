@@ -131,7 +131,7 @@ def _event_fields(
     return out
 
 
-def _kept(kind: Type, distribution: Distribution) -> bool:
+def _kept_as_is(kind: Type, distribution: Distribution) -> bool:
     """Whether every value ``distribution`` draws (:func:`~mqldsl.simulation.generate._sample`)
     is one the decoder keeps as it is in a field of type ``kind``: present, accepted, the same
     object (not a list made a frozenset, not ``""`` made missing)."""
@@ -163,7 +163,7 @@ class GeneratedLeads:
                 name
                 for name, declared in self._events.items()
                 if all(
-                    field in declared and _kept(declared[field].type, distribution)
+                    field in declared and _kept_as_is(declared[field].type, distribution)
                     for field, distribution in scenario.event_fields.get(name, {}).items()
                 )
             )

@@ -32,6 +32,7 @@ from typing import Any
 
 from mqldsl.analysis.bound import bind
 from mqldsl.analysis.model import CheckedPolicy
+from mqldsl.engine.evaluator import lead_scores
 from mqldsl.engine.parallel import can_fork, ordered_map
 from mqldsl.engine.runtime import Lead, TimelineTooLong
 from mqldsl.engine.timelines import MemoEvaluator
@@ -149,8 +150,7 @@ class _Deciders:
         assert record.handoff is not None
         if model.recycles:
             return tuple(evaluator.run(lead, record.handoff, memo).decision.scores.values())
-        values = dict(zip(model.score_order, evaluator.scores_at(record.handoff, NEG), strict=True))
-        return tuple(values[name] for name in model.lead_scores)  # as decisions hold them
+        return lead_scores(model, evaluator.scores_at(record.handoff, NEG))
 
     def decide(self, bounds: tuple[int, int]) -> list[list[LeadRecord]]:
         """The records of the leads within ``bounds``, a list per variant."""

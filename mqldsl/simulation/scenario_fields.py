@@ -38,18 +38,16 @@ class Numeric:
 class Categorical:
     values: tuple[Any, ...]
     weights: tuple[float, ...]
-    # The running sums of the weights, as `random.choices` computes them at every draw
-    # (the generator draws with them: the same value from the same random number).
-    cumulative: list[float] = field(init=False, repr=False, compare=False)
-    # (values, cumulative, their total, the last index) for a draw by bisection; None when
-    # the total is not a positive number (`random.choices` then raises its own error)
+    # (values, the running sums of the weights as `random.choices` computes them at every
+    # draw, their total, the last index): the generator draws with them, the same value from
+    # the same random number. None when the total is not a positive number (`random.choices`
+    # then raises its own error).
     pick: tuple[tuple[Any, ...], list[float], float, int] | None = field(
         init=False, repr=False, compare=False
     )
 
     def __post_init__(self) -> None:
         cumulative = list(itertools.accumulate(self.weights))
-        object.__setattr__(self, "cumulative", cumulative)
         total = cumulative[-1] + 0.0 if cumulative else 0.0
         valid = 0.0 < total < math.inf
         pick = (self.values, cumulative, total, len(cumulative) - 1) if valid else None

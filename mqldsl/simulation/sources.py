@@ -21,7 +21,7 @@ from mqldsl.io.files import write_output
 from mqldsl.io.journeys import JourneyReader, ReadReport, RecordError
 from mqldsl.io.policy import load_policy, now
 from mqldsl.io.scoring import read_leads, summary_lines
-from mqldsl.simulation.generate import check_work, generate
+from mqldsl.simulation.generate import generate
 from mqldsl.simulation.generated import GeneratedLeads
 from mqldsl.simulation.scenario import (
     Scenario,
@@ -186,8 +186,7 @@ class GeneratedJourneys:
     def journeys(self, seed: int, leads: int | None) -> Iterator[dict[str, Any]]:
         """The journeys generated with ``seed``; the scenario's limits are checked before
         the first (E809), and the events as they are generated."""
-        try:
-            check_work(self.scenario, leads)
+        try:  # (generate checks the limits before it returns)
             journeys = generate(
                 self.scenario, seed=seed, leads=leads, seconds=self.direct is not None
             )
@@ -315,15 +314,15 @@ def generate_journeys(
         spec = open_scenario(scenario, load_policy(_named_policy(scenario, read[1])), read)
     else:
         spec = open_scenario(scenario, load_policy(policy))
-    try:
-        check_work(spec, leads, days)
+    try:  # the limits are checked here, before the output is opened
+        journeys = generate(spec, seed=seed, leads=leads, days=days)
     except ScenarioError as exc:
         raise ScenarioProblem(exc.problems) from None
 
     def produce(sink: BinaryIO) -> int:
         count = 0
         try:
-            for journey in generate(spec, seed=seed, leads=leads, days=days):
+            for journey in journeys:
                 sink.write(orjson.dumps(journey) + b"\n")
                 count += 1
         except ScenarioError as exc:  # past the events a run may generate (E809)
