@@ -190,3 +190,61 @@ def test_the_generator_is_the_same_with_and_without_the_inlined_draws(
     events = [event for journey in fast for event in journey["events"]]
     assert len(events) > 1000 and sum(len(event) > 2 for event in events) > 100  # with fields
     assert any(journey.get("account_profile") for journey in fast)
+
+
+# ---------------------------------------------------------------- the collector
+
+
+def test_a_run_keeps_its_data_out_of_the_collector_and_gives_it_back() -> None:
+    # Inside a run (simulate, whatif, sweep, tune) the leads made are taken out of the
+    # cyclic collector's rounds; when it returns, the collector sees everything again.
+    import gc
+
+    from mqldsl.engine.parallel import holds_long_lived, keep
+
+    seen: list[int] = []
+
+    @holds_long_lived
+    def inner() -> None:
+        keep()
+        seen.append(gc.get_freeze_count())
+
+    @holds_long_lived
+    def outer() -> None:
+        keep()
+        seen.append(gc.get_freeze_count())
+        inner()
+        seen.append(gc.get_freeze_count())  # the inner run's end gives nothing back
+
+    assert gc.get_freeze_count() == 0
+    keep()  # outside a run: nothing is taken out
+    assert gc.get_freeze_count() == 0
+    outer()
+    assert seen[0] > 0 and seen[1] >= seen[0] and seen[2] >= seen[0]
+    assert gc.get_freeze_count() == 0
+    # A run that fails gives everything back too.
+    with pytest.raises(ZeroDivisionError):
+        holds_long_lived(lambda: (keep(), 1 / 0))()
+    assert gc.get_freeze_count() == 0
+    # What was taken out before a run began is left as it was (whoever took it gives it back).
+    gc.freeze()
+    try:
+        before = gc.get_freeze_count()
+        outer()
+        assert gc.get_freeze_count() >= before > 0
+    finally:
+        gc.unfreeze()
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_simulate_gives_the_collector_everything_back(jobs: int) -> None:
+    import gc
+
+    model = load_policy(str(ROOT / "policies" / "acme.mql"))
+    assert gc.get_freeze_count() == 0
+    simulate(
+        model,
+        Source(scenario=str(ROOT / "simulations" / "acme.toml"), leads=300),
+        SimulationOptions(jobs=jobs),
+    )
+    assert gc.get_freeze_count() == 0

@@ -248,7 +248,9 @@ class ChangePoints:
             body.append(_when(guard, f"P.update({', '.join(lists)})"))
         for (times, period), guards in sorted(steps.items()):
             body.append(_when(_any(guards), f"_steps(P, {times}, {period!r}, as_of)"))
-        body.append("pts = sorted([p for p in P if p <= as_of])")
+        # Sorted, then cut after as_of (in C: cheaper than filtering first in Python).
+        body.append("pts = sorted(P)")
+        body.append("del pts[br(pts, as_of):]")
         if every == "True":
             out.append("pts = None")
         elif every == "False":

@@ -117,10 +117,13 @@ def _limit(meta: PolicyMeta, lead: Lead, as_of: float, times: Sequence[float]) -
 def _whole(times: Sequence[float]) -> bool:
     """Whether every event time is a whole second (window ends and decay steps are then
     exact)."""
-    for at in times:  # noqa: SIM110 - a loop: twice as fast as all() over a generator
-        if at % 1.0:
-            return False
-    return True
+    try:
+        return all(map(_IS_INTEGER, times))  # in C: half the cost of a loop in Python
+    except TypeError:  # an int time (a lead made in code, not read)
+        return all(at % 1.0 == 0 for at in times)
+
+
+_IS_INTEGER = float.is_integer
 
 
 def _steps(points: set[float], times: Sequence[float], period: float, as_of: float) -> None:

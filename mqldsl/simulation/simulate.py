@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mqldsl.analysis.model import CheckedPolicy
-from mqldsl.engine.parallel import can_fork
+from mqldsl.engine.parallel import can_fork, holds_long_lived, keep
 from mqldsl.io.errors import UsageProblem
 from mqldsl.io.problems import Problem
 from mqldsl.simulation.results import SimulationReport
@@ -82,6 +82,7 @@ def sql_stage(model: CheckedPolicy, name: str | None) -> str | None:
     return mql_stage(model, name, "--sql-stage")
 
 
+@holds_long_lived
 def simulate(
     model: CheckedPolicy, source: Source, options: SimulationOptions | None = None
 ) -> SimulationReport:
@@ -129,6 +130,7 @@ def simulate(
         finally:
             if progress is not None:
                 progress.close()
+        keep()  # the journeys and records, until the report is made
         return run_policy(model, made, spec, decided=decided).report
     loaded = load_leads(model, scenario, source.journeys, seed, source.leads, source.accounts)
     as_of = source.as_of if source.as_of is not None else loaded.default_as_of

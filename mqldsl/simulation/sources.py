@@ -14,6 +14,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from mqldsl.analysis.model import CheckedPolicy
+from mqldsl.engine.parallel import keep
 from mqldsl.engine.runtime import Lead, format_instant, parse_instant, to_seconds
 from mqldsl.io.accounts import AccountGrouper
 from mqldsl.io.errors import InputProblem, UsageProblem
@@ -259,6 +260,7 @@ def load_leads(
     journeys' accounts file."""
     if scenario is not None:
         generated = scenario_leads(model, scenario, seed, leads)
+        keep()  # they live until the run ends (engine/parallel.py)
         return LoadedLeads(generated, 0, scenario_end(scenario))
     assert journeys is not None
     report = ReadReport()
@@ -274,6 +276,7 @@ def load_leads(
         (at for lead in found for at in _instants(lead)),
         default=now(),
     )
+    keep()
     return LoadedLeads(found, report.rejected_count, latest, notes, summary)
 
 

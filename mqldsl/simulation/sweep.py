@@ -16,6 +16,7 @@ from mqldsl.analysis.bound import bind
 from mqldsl.analysis.durations import parse_duration
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.analysis.params import INT_MAX
+from mqldsl.engine.parallel import holds_long_lived
 from mqldsl.io.errors import UsageProblem
 from mqldsl.language import ast
 from mqldsl.language.ast import UNIT_SECONDS
@@ -185,6 +186,7 @@ def check_axes(axes: Sequence[SweepAxis], limit: int = MAX_COMBINATIONS) -> int:
     return combinations
 
 
+@holds_long_lived
 def sweep(
     model: CheckedPolicy,
     params: Sequence[str | SweepAxis],

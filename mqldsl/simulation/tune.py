@@ -17,6 +17,7 @@ from typing import Any
 from mqldsl.analysis.checker import check_text
 from mqldsl.analysis.durations import magnitude, plain
 from mqldsl.analysis.model import CheckedPolicy
+from mqldsl.engine.parallel import holds_long_lived
 from mqldsl.engine.runtime import Lead, format_instant, to_seconds
 from mqldsl.io.errors import InputProblem, UsageProblem
 from mqldsl.language import ast
@@ -300,6 +301,7 @@ def _distance(values: Values, current: Values, axes: Sequence[SweepAxis]) -> flo
     return total
 
 
+@holds_long_lived
 def tune(
     model: CheckedPolicy,
     params: Sequence[str | SweepAxis],

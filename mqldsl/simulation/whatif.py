@@ -11,6 +11,7 @@ from typing import Any
 
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.explain import explain as explain_result
+from mqldsl.engine.parallel import holds_long_lived
 from mqldsl.engine.runtime import Lead
 from mqldsl.io.errors import UsageProblem
 from mqldsl.simulation.account_metrics import NAMES as ACCOUNT_NAMES
@@ -40,6 +41,7 @@ from mqldsl.simulation.sources import Source, load_leads, open_scenario
 EXPLAINED_LEADS = 2000  # changed leads re-run with explanations, for attribution
 
 
+@holds_long_lived
 def whatif(
     base: CheckedPolicy,
     proposed: CheckedPolicy | None,
