@@ -519,6 +519,20 @@ def test_a_policy_reads_at_most_max_files_included_files() -> None:
 # ---------------------------------------------------------------- found by review
 
 
+def test_an_include_path_with_a_nul_character_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    # Found by the property test: os.path.realpath raises ValueError on "\x00".
+    text = 'policy "p"\ninclude "\x00common/fields.mql"\nstages {\n  a\n}\n'
+    result = check_text(text, "main.mql", read=reader_of({}))
+    assert [(d.code, d.span.line) for d in result.diagnostics] == [("E117", 2)]
+    assert "NUL character" in result.diagnostics[0].message
+    policy = tmp_path / "nul.mql"
+    policy.write_text(text)
+    code, out, err = run("check", str(policy))
+    # (a file with a NUL byte is not read as a policy at all: E100, binary)
+    assert code == 1 and "Traceback" not in out + err
+    assert f"{policy}:1:1: error[E100]" in out + err
+
+
 def test_an_include_that_is_not_a_regular_file_is_refused_at_once(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "pipe.mql")  # opening a pipe to read would wait for a writer
     (tmp_path / "folder.mql").mkdir()

@@ -174,6 +174,16 @@ class _Loader:
         chain: tuple[tuple[str | None, str], ...],
     ) -> list[ast.Item]:
         path = item.path
+        if "\x00" in path:  # no file system has such a name (and Python refuses it)
+            self.diagnostics.append(
+                error(
+                    "E117",
+                    f"the path {path!r} has a NUL character",
+                    item.span,
+                    "remove it: a file's name cannot hold one",
+                )
+            )
+            return []
         if not path.strip() or _absolute(path):
             self.diagnostics.append(
                 error(
