@@ -674,3 +674,12 @@ def test_a_gate_that_holds_still_reports_the_rejected_records(
         "--fail-if", "changed_leads >= 0", "--allow-rejects",
     )  # fmt: skip
     assert code == 1 and "fail-if held" in err and "error[E850]" not in err, err
+
+
+def test_a_policy_path_with_a_nul_character_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    # os.open raises ValueError (not OSError) on "\x00": read_policy turns it into E100.
+    path = _scenario(tmp_path, f'policy = "{ACME}"', 'policy = "\\u0000acme.mql"')
+    code, out, err = run("generate", str(path), "--leads", "5")
+    assert code == 1, out + err
+    assert "error[E100]: cannot read the file: a path cannot hold a NUL character" in err
+    assert "internal error" not in out + err

@@ -180,6 +180,8 @@ def read_policy(path: str | Path) -> bytes:
     """The bytes of a policy file (or a file a policy includes). OSError for what cannot be
     read, and for what is not a regular file or passes :data:`MAX_POLICY_BYTES`, before anything
     is read: a device such as /dev/zero or a named pipe would never end."""
+    if "\x00" in os.fsdecode(path):  # (os.open raises ValueError on it)
+        raise OSError(errno.EINVAL, "a path cannot hold a NUL character")
     # Opened without blocking: opening a named pipe would wait for a writer.
     descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     with open(descriptor, "rb", buffering=0) as handle:
