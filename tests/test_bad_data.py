@@ -660,3 +660,23 @@ def test_a_lead_whose_joined_row_was_rejected_is_rejected_not_imported_without_i
         f"{tmp_path / 'leads.csv'}:6: error[E712]: its row {deals}:3 in a joined table was rejected (E708)"
         in err
     )
+
+
+def test_ignored_names_with_control_characters_are_shown_escaped(tmp_path: Path) -> None:
+    # An unknown event type, field or key is counted in the summary; a control character in
+    # its name is written escaped (as in the positioned errors), not sent to the terminal.
+    line = {
+        "id": "L1",
+        "profile": {"role": "secops", "col\tour": "red"},
+        "events": [{"type": "dem\u0000o_request", "at": "2026-10-01T00:00:00Z"}],
+        "ext\u001bra": 1,
+    }
+    journeys = tmp_path / "j.jsonl"
+    journeys.write_text(json.dumps(line) + "\n", encoding="utf-8")
+    code, out, err = run("score", ACME, str(journeys), "--as-of", "2026-11-01T00:00:00Z")
+    assert code == 0, err
+    assert json.loads(out)["id"] == "L1"  # the lead is decided all the same
+    assert "ignored unknown event type `dem\\u0000o_request`: 1 time" in err
+    assert "ignored unknown profile field `col\\tour`: 1 time" in err
+    assert "ignored unknown key `ext\\u001bra` in journey lines: 1 time" in err
+    assert "\x00" not in err and "\x1b" not in err and "\t" not in err

@@ -16,6 +16,7 @@ silently.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -93,7 +94,7 @@ class ReadReport:
         for name, count in sorted(self.unknown_keys.items()):
             hint = did_you_mean(name, JOURNEY_KEYS)
             lines.append(
-                f"ignored unknown key `{name}` in journey lines: {count} "
+                f"ignored unknown key `{_printable(name)}` in journey lines: {count} "
                 f"time{'s' if count != 1 else ''}" + (f" ({hint})" if hint else "")
             )
         for kind, counter in (
@@ -102,8 +103,15 @@ class ReadReport:
             ("unknown event field", self.unknown_event_fields),
         ):
             for name, count in sorted(counter.items()):
-                lines.append(f"ignored {kind} `{name}`: {count} time{'s' if count != 1 else ''}")
+                lines.append(
+                    f"ignored {kind} `{_printable(name)}`: {count} time{'s' if count != 1 else ''}"
+                )
         return lines
+
+
+def _printable(name: str) -> str:
+    """``name`` as the terminal can show it: control characters escaped as JSON does."""
+    return name if name.isprintable() else json.dumps(name, ensure_ascii=False)[1:-1]
 
 
 def record_values(
