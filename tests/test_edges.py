@@ -446,3 +446,25 @@ def test_an_example_beside_a_zero_decay_step_gets_the_step_error_not_a_crash() -
     assert "every 0 minutes" in text
     text += 'example "e" at 2026-11-01 {\n  visit at -1 minute\n  expect stage visitor\n}\n'
     assert "E314" in codes(text)
+
+
+@pytest.mark.parametrize(
+    ("times", "whole"),
+    [
+        ([], True),
+        ([0.0, 86400.0, -3600.0], True),
+        ([0.0, 86400.5], False),
+        ([1e-6], False),
+        ([-0.25], False),
+        ([3, 4.0], True),  # an int time (a lead made in code): the fallback
+        ([3, 4.5], False),
+        ([7], True),
+    ],
+)
+def test_whole_seconds_is_checked_for_floats_and_ints(times: list[float], whole: bool) -> None:
+    # Whether a lead's change points can be listed (window ends exact), or its whole
+    # timeline is walked (SPEC §7): engine/helpers.py _whole, which the generated code calls.
+    from mqldsl.engine.helpers import _whole
+
+    assert _whole(times) is whole
+    assert whole == all(float(at).is_integer() for at in times)
