@@ -31,9 +31,9 @@ def run(
     cwd: Path = ROOT,
     env: dict[str, str] | None = None,
 ) -> tuple[float, float]:
-    """Run ``command`` from ``cwd`` (the repository root), with ``env`` (or :data:`ENV`), its standard output to ``output`` (or discarded); (wall seconds, the
-    child's peak resident memory in MB, from its own rusage). Fails loudly when the
-    command fails."""
+    """Run ``command`` from ``cwd`` (the repository root), with ``env`` (or :data:`ENV`), its
+    standard output to ``output`` (or discarded); (wall seconds, the child's peak resident
+    memory in MB, from its own rusage). Fails loudly when the command fails."""
     elapsed, usage = _run(command, output, cwd, env)
     return elapsed, usage.ru_maxrss / 1024  # ru_maxrss is in KB on Linux
 

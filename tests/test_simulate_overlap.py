@@ -195,6 +195,12 @@ def test_the_generator_is_the_same_with_and_without_the_inlined_draws(
 # ---------------------------------------------------------------- the collector
 
 
+def _frozen_count(chunk: Sequence[int]) -> list[bool]:
+    import gc
+
+    return [gc.get_freeze_count() > 0 for _ in chunk]
+
+
 def test_a_run_keeps_its_data_out_of_the_collector_and_gives_it_back() -> None:
     # Inside a run (simulate, whatif, sweep, tune) the leads made are taken out of the
     # cyclic collector's rounds; when it returns, the collector sees everything again.
@@ -221,6 +227,10 @@ def test_a_run_keeps_its_data_out_of_the_collector_and_gives_it_back() -> None:
     assert gc.get_freeze_count() == 0
     outer()
     assert seen[0] > 0 and seen[1] >= seen[0] and seen[2] >= seen[0]
+    assert gc.get_freeze_count() == 0
+    # produce_and_map is such a run: what it made is frozen before each fork (in the
+    # children and in this process, which works on the last half chunk), and given back after.
+    assert produce_and_map(iter(range(30)), _frozen_count, 2, 5)[1] == [True] * 30
     assert gc.get_freeze_count() == 0
     # A run that fails gives everything back too.
     with pytest.raises(ZeroDivisionError):

@@ -143,7 +143,7 @@ class _Chunks:
         source, sink = self.context.Pipe(duplex=False)
         # The produced items are inherited, not copied: keep the child's collector off them
         # (a full collection there would touch, and so copy, every page of the parent's).
-        gc.freeze()
+        keep()
         process = self.context.Process(
             target=_chunk_child, args=(self.work, self.items, (low, high), sink), daemon=True
         )
@@ -177,6 +177,7 @@ class _Chunks:
         self.running.clear()
 
 
+@holds_long_lived  # (the produced items live until it returns)
 def produce_and_map(
     items: Iterable[Item],
     work: Callable[[Sequence[Item]], list[Result]],
@@ -201,7 +202,6 @@ def produce_and_map(
     produced = []
     results: list[Result] = []
     chunks = _Chunks(work, produced)
-    fresh = _RUNS[0] == 0 and gc.get_freeze_count() == 0
     try:
         start = 0
         for item in items:
@@ -224,8 +224,6 @@ def produce_and_map(
         results.extend(mine)
     finally:
         chunks.stop()
-        if fresh:  # (inside a run, the run's end does it)
-            gc.unfreeze()
     return produced, results
 
 
