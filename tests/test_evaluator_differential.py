@@ -189,3 +189,111 @@ def test_fractions_of_a_second_across_a_power_of_two(
     assert fast.decision.to_json() == slow.to_json()
     assert [(s.at, s.stage) for s in fast.steps] == [(s.at, s.stage) for s in steps]
     assert fast.decision.entered["visitor"] == at + gap  # the other event's instant
+
+
+# The generated walk computes the scores its conditions read at instants that only grow, so
+# their window searches are pointers moved forward from one call to the next (ExpressionCode.
+# search). A score read through another (a formula), a capped count whose window's start lands
+# exactly on its events, a `when ... within` and an aggregate's window, read at some instants only.
+POINTERS = """policy "pointers"
+lead { size: int }
+event view
+event run { n: int }
+score fit { +10 when size > 5 }
+score heat {
+  +5 per view within 7 days, max 15
+  +10 when run within 3 days
+  -5 when no event within 10 days
+}
+score usage = sum(run.n within 7 days)
+score blend = heat + usage
+stages {
+  visitor
+  lead when view ever
+  mql when fit >= 10 and blend >= 20
+}
+"""
+
+
+def test_the_walks_pointers_keep_window_edges() -> None:
+    result = check_text(POINTERS, "pointers.mql")
+    assert result.model is not None
+    compiled = Evaluator(result.model)
+    walk = compiled.source[compiled.source.index("def sweep(tl):") :]
+    assert "def R3(t):" in walk and "nonlocal" in walk  # blend, through heat and usage
+    for function in walk.split("def R")[1:]:
+        assert "br(" not in function.split("for t in pts:")[0]
+    day = 86400.0
+    d0 = AS_OF - 12 * day
+    events = [Event(d0, "view", {}, i) for i in range(3)]
+    events.append(Event(d0 + 3600, "run", {"n": 5}, 3))
+    lead = Lead(id="L", profile={"size": 9}, events=tuple(events))
+    fast = compiled.run(lead, AS_OF)
+    # By hand: three views (heat 15); the run an hour later (heat 25, usage 5: blend 30, mql);
+    # three days after the run heat is 15 (blend 20: still mql); seven days after the views
+    # (the window's start is their instant: they are out) blend is 5: back to lead.
+    assert [(s.at, s.stage) for s in fast.steps] == [
+        (d0, "lead"),
+        (d0 + 3600, "mql"),
+        (d0 + 7 * day, "lead"),
+    ]
+    # As of twelve days later: no event within 10 days (-5), the run out of its window.
+    assert fast.decision.scores == {"fit": 10, "heat": -5, "usage": 0, "blend": -5}
+    # Against the interpreter, as of every hour of the fortnight (each a walk of its own).
+    reference = Interpreter(result.model)
+    for hour in range(0, 14 * 24, 5):
+        as_of = d0 - day + hour * 3600.0
+        fast = compiled.run(lead, as_of)
+        slow, steps = reference.run(lead, as_of)
+        assert fast.decision.to_json() == slow.to_json(), as_of
+        assert [(s.at, s.stage) for s in fast.steps] == [(s.at, s.stage) for s in steps]
+
+
+# Two scores over the same events with windows of different lengths, the one listed second
+# read first (`hot` is tried before `warm`): each window keeps its own pointer, and the lists
+# both search are made once, at whichever call comes first.
+SHARED = """policy "shared"
+lead { size: int }
+event view
+event demo
+score week {
+  +1 per view within 7 days
+  +1 when demo within 7 days
+}
+score days3 { +1 per view within 3 days }
+stages {
+  visitor
+  warm when week >= 3
+  hot when size > 5 and days3 >= 2
+}
+"""
+
+
+@pytest.mark.parametrize("size", [9, 3])
+def test_the_walks_pointers_are_per_window(size: int) -> None:
+    result = check_text(SHARED, "shared.mql")
+    assert result.model is not None
+    compiled = Evaluator(result.model)
+    day = 86400.0
+    d0 = AS_OF - 20 * day
+    lead = Lead(
+        id="L",
+        profile={"size": size},
+        events=tuple(Event(d0 + k * day, "view", {}, i) for i, k in enumerate([0, 1, 2, 4.5])),
+    )
+    fast = compiled.run(lead, AS_OF)
+    # By hand (a window holds what is after its start): two views in the last three days from
+    # day 1 (hot); at day 4 the 3-day window holds day 2's only (warm: three in the week); the
+    # view of day 4.5 (hot again); day 2's leaves the 3-day window at day 5 (warm); from day 8
+    # the week holds two (visitor).
+    steps = [(0, "visitor"), (1, "hot"), (4, "warm"), (4.5, "hot"), (5, "warm"), (8, "visitor")]
+    if size == 3:  # never hot: warm from the third view to day 8
+        steps = [(0, "visitor"), (2, "warm"), (8, "visitor")]
+    assert [(s.at, s.stage) for s in fast.steps] == [(d0 + k * day, n) for k, n in steps]
+    reference = Interpreter(result.model)
+    for hour in range(0, 14 * 24, 7):
+        as_of = d0 + hour * 3600.0
+        fast = compiled.run(lead, as_of)
+        slow, slow_steps = reference.run(lead, as_of)
+        assert fast.decision.to_json() == slow.to_json(), as_of
+        assert [(s.at, s.stage) for s in fast.steps] == [(s.at, s.stage) for s in slow_steps]

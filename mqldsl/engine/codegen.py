@@ -9,8 +9,14 @@ is evaluated without walking the AST. Per lead, the generated code:
   a sorted list of match times, so that a window test at instant t is two
   binary searches;
 - defines closures that compute the scores, the holding stage, the
-  disqualifiers, recycling and routes at an instant;
-- hands them to :func:`mqldsl.engine.helpers.drive`, which walks the timeline.
+  disqualifiers, recycling and routes at an instant (those only an explained lead
+  or the driver's walk calls are defined only then: a closure costs in proportion
+  to what it reads);
+- hands them to :func:`mqldsl.engine.helpers.drive`, which walks the timeline, or,
+  for a policy without recycling or hot-event routes, walks the lead's change points
+  itself (``sweep``): there the scores its conditions read (``R<i>``) are called at
+  instants that only grow, so each window search is a pointer moved forward from
+  one call to the next instead of a binary search.
 
 The code of each expression comes from :mod:`mqldsl.engine.expression_code`;
 this module lays out the functions around it.
@@ -33,7 +39,7 @@ from typing import Any
 from mqldsl.analysis.bound import bind
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.changes import ChangePoints
-from mqldsl.engine.expression_code import ExpressionCode
+from mqldsl.engine.expression_code import SENTINELS, ExpressionCode
 from mqldsl.engine.helpers import PolicyMeta, namespace
 from mqldsl.engine.runtime import hot_routes
 from mqldsl.language import ast
@@ -84,18 +90,22 @@ class _Compiler(ExpressionCode):
         lazy: bool = False,
         inline: bool = False,
         hoist: bool = True,
+        incremental: bool = False,
     ) -> None:
         """Write a function whose body ``build()`` writes; its window bounds
         and search heads are computed once at its top. With ``lazy``, the scores
         its conditions read are computed on first use (``S<i>(t, s)``), so that a
         condition that fails on a static score never computes the others. With ``hoist``, its
-        static conditions are computed once a lead (ExpressionCode.lead_lines)."""
+        static conditions are computed once a lead (ExpressionCode.lead_lines). With
+        ``incremental``, its searches are pointers (ExpressionCode.search)."""
         w = self.w
         w.line(header)
         w.indent()
         saved = (self.lows, self.heads, self.lazy, self.inline, self.hoisting)
+        saved_search = (self.incremental, self.pointers)
         self.lows, self.heads, self.lazy, self.inline = {}, set(), lazy, inline
         self.hoisting = hoist
+        self.incremental, self.pointers = incremental, {}
         start = len(w.lines)
         build()
         body = w.lines[start:]
@@ -111,6 +121,7 @@ class _Compiler(ExpressionCode):
             ]
         w.lines.extend(top + body)
         self.lows, self.heads, self.lazy, self.inline, self.hoisting = saved
+        self.incremental, self.pointers = saved_search
         w.outdent()
 
     # ------------------------------------------------------------ the function
@@ -130,6 +141,7 @@ class _Compiler(ExpressionCode):
             if is_static:
                 self.static_scores.add(name)
         self.rule_constants: dict[int, str] = {}
+        self.sweeping = False
         w = self.w
         lead_level = _Writer()
         lead_level.level = 1
@@ -137,19 +149,30 @@ class _Compiler(ExpressionCode):
         body.level = 1
         # Everything that depends on the instant, as closures.
         self.w = body
+        has_hot = any(r.on is not None for r in model.routes)
+        # A policy without recycling or hot-event routes: its walk written out.
+        sweep = self.fresh and not has_hot
         self._scores_function(explain=False)
-        self._scores_function(explain=True)
+        # Defining a closure costs in proportion to what it reads (~12,000 instructions a lead
+        # for the Acme policy's explaining scores): the functions only an explained lead, or a
+        # walk without the written-out sweep, calls are defined only then.
+        self._only_if("explain", ["scores_explain"], lambda: self._scores_function(explain=True))
         for name in model.score_order:
             if name not in self.static_scores:
                 self._score_function(name)
-        self._instant_function()
-        self._recycle_function()
+
+        def walk() -> None:
+            self._instant_function()
+            self._recycle_function()
+
+        names = ["instant", "recycle"] if self.fresh else ["disqualifiers", "instant", "recycle"]
+        if sweep:
+            self._only_if("explain or pts is None", names, walk)
+        else:
+            walk()
         self._route_function()
-        has_hot = any(r.on is not None for r in model.routes)
         if has_hot:
             self._hot_function()
-        # A policy without recycling or hot-event routes: its walk written out.
-        sweep = self.fresh and not has_hot
         if sweep:
             self._sweep_function()
         # What is the same at every instant, once per lead.
@@ -201,8 +224,14 @@ class _Compiler(ExpressionCode):
             m = f"m{pattern.index}"
             source = "events" if pattern.event is None else f"by.get({pattern.event!r}, ())"
             if pattern.where is None:
-                whole = source == "events" and not model.reads_account_scores
-                w.line(f"{m} = tts" if whole else f"{m} = [e.at for e in {source}]")
+                if source == "events":
+                    whole = not model.reads_account_scores
+                    w.line(f"{m} = tts" if whole else f"{m} = [e.at for e in events]")
+                else:
+                    # (a comprehension costs ~1,500 instructions even over nothing, and most
+                    # leads have no event of most types)
+                    group = f"by.get({pattern.event!r})"
+                    w.line(f"{m} = [e.at for e in eg] if (eg := {group}) else []")
                 continue
             w.line(f"{m} = []")
             w.line(f"for e in {source}:")
@@ -228,6 +257,17 @@ class _Compiler(ExpressionCode):
         )
         w.outdent()
         return w.source()
+
+    def _only_if(self, guard: str, names: list[str], build: Callable[[], None]) -> None:
+        """The definitions ``build`` writes, made only when ``guard`` holds (the ``names``
+        they define are None otherwise)."""
+        w = self.w
+        w.line(f"if {guard}:")
+        w.indent()
+        build()
+        w.outdent()
+        w.line("else:")
+        w.line(f"    {' = '.join(names)} = None")
 
     def _series_lines(self) -> None:
         """Each aggregate's series: the times of the events that match its pattern and have
@@ -418,8 +458,10 @@ class _Compiler(ExpressionCode):
         ``v<i>`` holds it)."""
         if not self.lazy or name in self.static_scores:
             return None
-        v = f"v{self.score_index[name]}"
-        return f"({v} if {v} is not _U else ({v} := S{self.score_index[name]}(t, s)))"
+        index = self.score_index[name]
+        v = f"v{index}"
+        call = f"R{index}(t)" if self.sweeping else f"S{index}(t, s)"
+        return f"({v} if {v} is not _U else ({v} := {call}))"
 
     def _instant_function(self) -> None:
         """(reasons, holding) at instant t for journey start s, holding being the
@@ -539,9 +581,51 @@ class _Compiler(ExpressionCode):
         w.line("label = -2")
         w.line("reached = 0")
         w.line("reasons = _E")
+        self.sweeping = True
+        # The scores the walk reads, as functions of instants that only grow: their searches
+        # are pointers (ExpressionCode.search), set up here, moved forward by the functions.
+        functions = _Writer()
+        functions.level = w.level
+        self.w = functions
+        self.sweep_pointers = {}
+        for name in model.score_order:
+            if name not in self.static_scores:
+                self._sweep_score_function(name)
+        self.w = w
+        if self.sweep_pointers:
+            lists = sorted({times for times, _ in self.sweep_pointers})
+            sentinels = [f"z{times}" for times in lists]
+            w.line(f"{' = '.join(sentinels)} = None")
+            w.line(f"{' = '.join(sorted(self.sweep_pointers.values()))} = 0")
+            for line in functions.lines:
+                if line.strip() == SENTINELS:  # every list, made at the first call of any
+                    indent = line[: len(line) - len(line.lstrip())]
+                    w.lines.append(f"{indent}if {sentinels[0]} is None:")
+                    for times, name in zip(lists, sentinels, strict=True):
+                        w.lines.append(f"{indent}    {name} = {times} + [INF]")
+                else:
+                    w.lines.append(line.replace(SENTINELS, ", ".join(sentinels)))
+        else:
+            w.lines.extend(functions.lines)
+        start = len(w.lines)
         self.function("for t in pts:", loop, lazy=True, inline=True)
+        # The walk itself searches in place (``inline``): it never assigns a pointer.
+        assigned = {line.split("=")[0].strip() for line in w.lines[start:] if " = " in line}
+        assert not assigned & set(self.sweep_pointers.values()), assigned
+        self.sweeping = False
         w.line("return reasons")
         w.outdent()
+
+    def _sweep_score_function(self, name: str) -> None:
+        """``R<i>(t)``: score ``name`` at instant t, as ``S<i>`` but called by the sweep only,
+        at instants that only grow (its searches are pointers the sweep keeps)."""
+        index = self.score_index[name]
+
+        def build() -> None:
+            self._score_body(name, explain=False)
+            self.w.line(f"return v{index}")
+
+        self.function(f"def R{index}(t):", build, lazy=True, incremental=True)
 
     def _recycle_function(self) -> None:
         model = self.model

@@ -48,6 +48,11 @@ STATIC_KINDS = (
 )
 
 
+#: In an incremental prelude (ExpressionCode.prelude), where the sweep's sentinel lists go: in
+#: a `nonlocal` their names, on a line of its own the code that makes them at the first call.
+SENTINELS = "<sentinels>"
+
+
 @dataclass
 class EventPattern:
     """One distinct (event, where) pattern: its match times are the local ``m<index>``; an
@@ -102,6 +107,14 @@ class ExpressionCode:
         self.heads: set[str] = set()
         self.lazy = False  # whether scores are computed on first use (codegen's lazy functions)
         self.inline = False  # whether window searches are written in place (see count)
+        # Inside the sweep's scores (codegen), instants only grow: a search of a sorted list
+        # for a bound that grows with t is a pointer kept from one call to the next (see
+        # :meth:`search`). ``pointers``: the function's, by (list, bound's local);
+        # ``sweep_pointers``: the sweep's, by (list, window in seconds or the bound's code),
+        # shared by the functions that search the same list for the same window.
+        self.incremental = False
+        self.pointers: dict[tuple[str, str], str] = {}
+        self.sweep_pointers: dict[tuple[str, float | str], str] = {}
         self.static_scores: set[str] = set()
         # Without recycle rules no journey restarts: the start `s` is always minus infinity,
         # so a window's bound needs no clipping and `ever` counts everything up to t.
@@ -207,11 +220,11 @@ class ExpressionCode:
             ),
         )
         name = f"a{series.index}"
-        high = f"br({name}t, t)"
+        high = self.search(f"{name}t", "t")
         if not isinstance(pattern.window, ast.Duration) and self.fresh:
             low = "0"
         else:
-            low = f"br({name}t, {self.low(pattern.window)})"
+            low = self.search(f"{name}t", self.low(pattern.window))
         if whole:
             return f"({name}p[{high}] - {name}p[{low}])" if low != "0" else f"{name}p[{high}]"
         helper = {"sum": "_fsum", "max": "_amax", "min": "_amin", "avg": "_aavg"}[node.function]
@@ -281,14 +294,47 @@ class ExpressionCode:
         if ever and self.fresh:
             return f"h{times}"
         # (no second search when nothing matched by t: the count is 0 all the same)
-        return f"(h{times} and h{times} - br({times}, {self.low(window)}))"
+        return f"(h{times} and h{times} - {self.search(times, self.low(window))})"
+
+    def search(self, times: str, bound: str) -> str:
+        """Code for the number of the sorted ``times`` at or before ``bound`` (t or a window's
+        start): a binary search, or, in the sweep's scores (``incremental``), a pointer that
+        the function's prelude moves forward."""
+        if not self.incremental:
+            return f"br({times}, {bound})"
+        key = (times, bound)
+        if key not in self.pointers:
+            # A window's local (w<i>) means another window in another function: the sweep's
+            # pointer is the window's, by its length.
+            seconds = {name: span for span, name in self.lows.items()}.get(bound, bound)
+            name = self.sweep_pointers.get((times, seconds))
+            if name is None:
+                name = f"h{times}" if bound == "t" else f"p{len(self.sweep_pointers)}"
+                self.sweep_pointers[(times, seconds)] = name
+            self.pointers[key] = name
+        return self.pointers[key]
 
     def prelude(self, indent: str) -> list[str]:
         """The lines that compute the window bounds and search heads used so far."""
         lines = [f"{indent}{name} = t - {seconds!r}" for seconds, name in self.lows.items()]
         if not self.fresh:
             lines += [f"{indent}if {name} < s: {name} = s" for name in self.lows.values()]
-        lines += [f"{indent}h{times} = br({times}, t)" for times in sorted(self.heads)]
+        if not self.incremental:
+            lines += [f"{indent}h{times} = br({times}, t)" for times in sorted(self.heads)]
+            return lines
+        for times in sorted(self.heads):
+            self.search(times, "t")
+        if not self.pointers:
+            return lines
+        # The pointers and their lists (copies with an infinite sentinel, all made at the
+        # first call of any of the sweep's scores: SENTINELS, which the sweep fills in once it
+        # knows every list) live in the sweep (codegen's _sweep_function): moved forward only.
+        lines.append(f"{indent}nonlocal {', '.join(sorted(self.pointers.values()))}, {SENTINELS}")
+        lines.append(f"{indent}{SENTINELS}")
+        lines += [
+            f"{indent}while z{times}[{pointer}] <= {bound}: {pointer} += 1"
+            for (times, bound), pointer in sorted(self.pointers.items())
+        ]
         return lines
 
     def binary(self, left: ast.Expr, right: ast.Expr, build: Callable[[str, str], str]) -> str:
