@@ -297,3 +297,30 @@ def test_the_walks_pointers_are_per_window(size: int) -> None:
         slow, slow_steps = reference.run(lead, as_of)
         assert fast.decision.to_json() == slow.to_json(), as_of
         assert [(s.at, s.stage) for s in fast.steps] == [(s.at, s.stage) for s in slow_steps]
+
+
+# A score of whole points is summed as ints in the compiled code where that changes nothing:
+# where the sum of floats would round (past 2**53), it stays a sum of floats, as the
+# interpreter's (9007199254740994 + 3 is 9007199254740996 in floats).
+BIG = """policy "big"
+lead { n: int }
+event ev
+score s {
+  +9007199254740994 when n > 1
+  +1 per ev
+}
+stages {
+  visitor
+  lead when s >= 9007199254740997
+}
+"""
+
+
+def test_whole_points_past_two_to_the_53_are_summed_as_floats() -> None:
+    result = check_text(BIG, "big.mql")
+    assert result.model is not None
+    events = tuple(Event(AS_OF - 3600.0 * (3 - i), "ev", {}, i) for i in range(3))
+    lead = Lead(id="L", profile={"n": 5}, events=events)
+    fast = Evaluator(result.model).run(lead, AS_OF).decision
+    assert fast.scores == {"s": 9007199254740996} and fast.stage == "visitor"
+    assert fast.to_json() == Interpreter(result.model).run(lead, AS_OF)[0].to_json()

@@ -141,6 +141,7 @@ class _Compiler(ExpressionCode):
             if is_static:
                 self.static_scores.add(name)
         self.rule_constants: dict[int, str] = {}
+        self.int_rules: set[int] = set()  # the rules whose constant is an int (_int_text)
         self.sweeping = False
         w = self.w
         lead_level = _Writer()
@@ -183,8 +184,11 @@ class _Compiler(ExpressionCode):
         for key, constant in self.rule_constants.items():
             rule = self._rules_by_id[key]
             assert isinstance(rule, ast.WhenRule)
+            # (read only where the explanation is not written: its score's numbers)
+            number = _int_text if id(rule) in self.int_rules else _float_text
             lead_level.line(
-                f"{constant} = {float(rule.points)!r} if {self.cond(rule.condition)} else 0.0"
+                f"{constant} = {number(rule.points)} if {self.cond(rule.condition)} "
+                f"else {number(0)}"
             )
         # The static conditions the per-instant functions read, and first match times.
         lead_level.lines.extend(self.lead_lines("    " * lead_level.level))
@@ -354,17 +358,20 @@ class _Compiler(ExpressionCode):
             if explain:
                 w.line("parts.append(())")
             return
-        w.line("x = 0.0")
+        # Whole points summed as ints where the floats' sum is exact all the same: no float
+        # made at each rule (the explanation shows its contributions as floats).
+        number = _int_text if not explain and _small_whole_sums(score) else _float_text
+        w.line(f"x = {number(0)}")
         if explain:
             w.line("rp = []")
         decay = score.decay
         hoist = not explain and name not in self.static_scores
         for rule in score.rules or ():
-            pts = repr(float(rule.points))
+            pts = number(rule.points)
             if isinstance(rule, ast.PerRule) and rule.per_contact:
                 times = self.pattern(rule.pattern.event, rule.pattern.where)
                 low = self.low(rule.pattern.window)
-                limit = repr(float(rule.max)) if rule.max is not None else "None"
+                limit = number(rule.max) if rule.max is not None else "None"
                 if decay is None:
                     w.line(f"c = _cap({pts} * _distinct({times}, {times}c, {low}, t), {limit})")
                 else:
@@ -374,7 +381,7 @@ class _Compiler(ExpressionCode):
                     )
             elif isinstance(rule, ast.PerRule):
                 times = self.pattern(rule.pattern.event, rule.pattern.where)
-                limit = repr(float(rule.max)) if rule.max is not None else "None"
+                limit = number(rule.max) if rule.max is not None else "None"
                 if decay is None and (rule.max is None or rule.max >= 0):
                     w.line(f"c = {pts} * {self.count(times, rule.pattern.window)}")
                     if rule.max is not None:
@@ -403,9 +410,11 @@ class _Compiler(ExpressionCode):
                     constant = self.rule_constants.setdefault(
                         id(rule), f"k{len(self.rule_constants)}"
                     )
+                    if number is _int_text:
+                        self.int_rules.add(id(rule))
                     w.line(f"c = {constant}")
                 else:
-                    w.line(f"c = {pts} if {self.cond(rule.condition)} else 0.0")
+                    w.line(f"c = {pts} if {self.cond(rule.condition)} else {number(0)}")
             w.line("x += c")
             if explain:
                 w.line("rp.append(c)")
@@ -711,6 +720,23 @@ def _whole_sums(score: ast.Score) -> bool:
     if score.range is not None:
         numbers += [float(score.range.low), float(score.range.high)]
     return score.decay is None and all(n.is_integer() for n in numbers)
+
+
+def _small_whole_sums(score: ast.Score) -> bool:
+    """Whether a score's rules can be summed as ints: whole sums (:func:`_whole_sums`) of
+    numbers small enough that the sum of floats is exact too (it stays below 2**53 unless
+    a lead has billions of events)."""
+    numbers = [rule.points for rule in score.rules or ()]
+    numbers += [r.max for r in score.rules or () if isinstance(r, ast.PerRule) and r.max]
+    return _whole_sums(score) and all(abs(float(n)) <= 2**20 for n in numbers)
+
+
+def _int_text(value: Any) -> str:
+    return repr(int(value))
+
+
+def _float_text(value: Any) -> str:
+    return repr(float(value))
 
 
 def compile_policy(model: CheckedPolicy, params: Mapping[str, Any] | None = None) -> CompiledPolicy:
