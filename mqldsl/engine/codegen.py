@@ -166,9 +166,8 @@ class _Compiler(ExpressionCode):
             self._instant_function()
             self._recycle_function()
 
-        names = ["instant", "recycle"] if self.fresh else ["disqualifiers", "instant", "recycle"]
-        if sweep:
-            self._only_if("explain or pts is None", names, walk)
+        if sweep:  # (a journey that never restarts: no `disqualifiers` function)
+            self._only_if("explain or pts is None", ["instant", "recycle"], walk)
         else:
             walk()
         self._route_function()
@@ -451,16 +450,18 @@ class _Compiler(ExpressionCode):
             f"def {'scores_explain' if explain else 'scores'}(t, s):", build, hoist=not explain
         )
 
-    def _score_function(self, name: str) -> None:
+    def _score_function(self, name: str, sweep: bool = False) -> None:
         """``S<i>(t, s)``: score ``name`` alone at instant t (the scores it reads are
-        computed lazily in turn)."""
+        computed lazily in turn). With ``sweep``, ``R<i>(t)``: the same, called by the sweep
+        only, at instants that only grow (its searches are pointers the sweep keeps)."""
         index = self.score_index[name]
 
         def build() -> None:
             self._score_body(name, explain=False)
             self.w.line(f"return v{index}")
 
-        self.function(f"def S{index}(t, s):", build, lazy=True)
+        header = f"def R{index}(t):" if sweep else f"def S{index}(t, s):"
+        self.function(header, build, lazy=True, incremental=sweep)
 
     def lazy_score(self, name: str) -> str | None:
         """The code of a score's value where scores are lazy; None elsewhere (the local
@@ -599,7 +600,7 @@ class _Compiler(ExpressionCode):
         self.sweep_pointers = {}
         for name in model.score_order:
             if name not in self.static_scores:
-                self._sweep_score_function(name)
+                self._score_function(name, sweep=True)
         self.w = w
         if self.sweep_pointers:
             lists = sorted({times for times, _ in self.sweep_pointers})
@@ -624,17 +625,6 @@ class _Compiler(ExpressionCode):
         self.sweeping = False
         w.line("return reasons")
         w.outdent()
-
-    def _sweep_score_function(self, name: str) -> None:
-        """``R<i>(t)``: score ``name`` at instant t, as ``S<i>`` but called by the sweep only,
-        at instants that only grow (its searches are pointers the sweep keeps)."""
-        index = self.score_index[name]
-
-        def build() -> None:
-            self._score_body(name, explain=False)
-            self.w.line(f"return v{index}")
-
-        self.function(f"def R{index}(t):", build, lazy=True, incremental=True)
 
     def _recycle_function(self) -> None:
         model = self.model
