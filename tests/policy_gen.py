@@ -5,9 +5,9 @@ on window edges, missing fields and events after the as-of instant."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 
+import msgspec
 from hypothesis import strategies as st
 
 from mqldsl.engine.runtime import DAY, Event, Lead, to_seconds
@@ -395,10 +395,12 @@ def account_leads(draw: st.DrawFn) -> list[Lead]:
     if draw(st.booleans()):
         profile["tier"] = draw(st.sampled_from(["x", "y"]))
     members = [
-        dataclasses.replace(draw(leads()), id=f"L{number}", account="A", account_profile=profile)
+        msgspec.structs.replace(
+            draw(leads()), id=f"L{number}", account="A", account_profile=profile
+        )
         for number in range(draw(st.integers(min_value=1, max_value=3)))
     ]
     return [
-        dataclasses.replace(lead, colleagues=tuple(o for o in members if o is not lead))
+        msgspec.structs.replace(lead, colleagues=tuple(o for o in members if o is not lead))
         for lead in members
     ]

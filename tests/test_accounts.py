@@ -5,11 +5,11 @@ account-based policy. Spark: tests/test_spark_engine.py."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from pathlib import Path
 
+import msgspec
 import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -109,7 +109,7 @@ def account_leads(draw: st.DrawFn) -> list[Lead]:
             )
         )
     return [
-        dataclasses.replace(lead, colleagues=tuple(o for o in leads if o is not lead))
+        msgspec.structs.replace(lead, colleagues=tuple(o for o in leads if o is not lead))
         for lead in leads
     ]
 
@@ -150,10 +150,14 @@ def several_accounts(draw: st.DrawFn) -> list[Lead]:
     leads: list[Lead] = []
     for number in range(draw(st.integers(1, 3))):
         for lead in draw(account_leads()):
-            leads.append(dataclasses.replace(lead, id=f"{lead.id}-{number}", account=f"A-{number}"))
+            leads.append(
+                msgspec.structs.replace(lead, id=f"{lead.id}-{number}", account=f"A-{number}")
+            )
     for number in range(draw(st.integers(0, 2))):
         alone = draw(account_leads())[0]
-        leads.append(dataclasses.replace(alone, id=f"S-{number}", account=None, account_profile={}))
+        leads.append(
+            msgspec.structs.replace(alone, id=f"S-{number}", account=None, account_profile={})
+        )
     order = draw(st.permutations(range(len(leads))))
     return [leads[i] for i in order]
 
@@ -162,11 +166,13 @@ def _grouped(leads: list[Lead], model: CheckedPolicy) -> list[Lead]:
     """The leads as the reader gives them: events of declared types only, each lead with
     its account's other leads (input order) as colleagues."""
     kept = [
-        dataclasses.replace(lead, events=tuple(e for e in lead.events if e.type in model.events))
+        msgspec.structs.replace(
+            lead, events=tuple(e for e in lead.events if e.type in model.events)
+        )
         for lead in leads
     ]
     return [
-        dataclasses.replace(
+        msgspec.structs.replace(
             lead,
             colleagues=tuple(
                 o for o in kept if o is not lead and lead.account and o.account == lead.account
@@ -216,7 +222,7 @@ def _lead(lead_id: str, profile: dict[str, str], events: list[tuple[str, float, 
 
 def _account(*leads: Lead) -> list[Lead]:
     return [
-        dataclasses.replace(lead, colleagues=tuple(o for o in leads if o is not lead))
+        msgspec.structs.replace(lead, colleagues=tuple(o for o in leads if o is not lead))
         for lead in leads
     ]
 
@@ -250,7 +256,7 @@ def test_buying_group_by_hand() -> None:
         assert decision.account_scores == {"buying_group": 65}
         assert decision.account == "A-9"
     # Alone, S's account reads only S's events: one pricing reader; target, strategic: 15.
-    alone = dataclasses.replace(security, colleagues=())
+    alone = msgspec.structs.replace(security, colleagues=())
     assert evaluator.decide(alone, AS_OF).account_scores == {"buying_group": 15}
 
 

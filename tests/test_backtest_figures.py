@@ -11,10 +11,10 @@ import datetime as dt
 import json
 import random
 from collections import Counter
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -492,7 +492,9 @@ def test_the_replay_moves_accepted_leads_into_the_sql_stage(tmp_path: Path) -> N
     for lead in leads:
         if lead.id in accepted:
             event = Event(at=accepted[lead.id], type="sales_accepted", fields={})
-            lead = replace(lead, events=tuple(sorted([*lead.events, event], key=lambda e: e.at)))
+            lead = msgspec.structs.replace(
+                lead, events=tuple(sorted([*lead.events, event], key=lambda e: e.at))
+            )
         stages[evaluator.run(lead, as_of).decision.stage] += 1
     assert len(accepted) > 10
     assert report["sales"]["accepted"] == len(accepted)
@@ -532,7 +534,9 @@ def test_sqls_that_left_the_stage_are_counted_and_explained(tmp_path: Path) -> N
     for lead in leads:
         if lead.id in accepted:
             event = Event(at=accepted[lead.id], type="sales_accepted", fields={})
-            lead = replace(lead, events=tuple(sorted([*lead.events, event], key=lambda e: e.at)))
+            lead = msgspec.structs.replace(
+                lead, events=tuple(sorted([*lead.events, event], key=lambda e: e.at))
+            )
             still += evaluator.run(lead, as_of).decision.stage == "sql"
     assert report["metrics"]["sqls"] == len(accepted)  # each entered the stage at its touch
     assert report["stages"]["sql"] == still < len(accepted)

@@ -422,7 +422,7 @@ def test_the_interpreter_and_duckdb_decide_the_same() -> None:
     model = checked(POLICY)
     evaluator, interpreter = Evaluator(model), Interpreter(model)
     journeys = [
-        dataclasses.replace(
+        msgspec.structs.replace(
             lead,
             id=f"{lead.id}{step}",
             events=tuple(msgspec.structs.replace(e, at=e.at + step * 5413.0) for e in lead.events),

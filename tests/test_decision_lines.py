@@ -6,7 +6,6 @@ built decisions with awkward ids, scores, routes, stamps and instants."""
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import math
 import tomllib
@@ -52,7 +51,7 @@ def dictionary_line(decision: Decision) -> bytes:
 def shifted(lead: Lead, seconds: float, suffix: str) -> Lead:
     """The lead with every event moved by ``seconds`` (fractions of a second too)."""
     events = tuple(msgspec.structs.replace(e, at=e.at + seconds) for e in lead.events)
-    return dataclasses.replace(lead, id=lead.id + suffix, events=events)
+    return msgspec.structs.replace(lead, id=lead.id + suffix, events=events)
 
 
 def _odd(lead: Lead, number: int) -> list[Lead]:
@@ -61,7 +60,7 @@ def _odd(lead: Lead, number: int) -> list[Lead]:
         lead,
         shifted(lead, 0.25, "+0.25s"),
         shifted(lead, -1e-6, "-1µs"),
-        dataclasses.replace(lead, id=odd_ids[number % len(odd_ids)] + str(number)),
+        msgspec.structs.replace(lead, id=odd_ids[number % len(odd_ids)] + str(number)),
     ]
 
 

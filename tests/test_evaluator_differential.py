@@ -4,7 +4,6 @@ window edges, missing fields, events after the as-of instant)."""
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from typing import Any
 
@@ -74,7 +73,7 @@ def _whole_seconds(lead: Lead) -> Lead:
         (msgspec.structs.replace(e, at=float(math.floor(e.at))) for e in lead.events),
         key=lambda e: e.at,
     )
-    return dataclasses.replace(lead, events=tuple(events))
+    return msgspec.structs.replace(lead, events=tuple(events))
 
 
 @settings(

@@ -6,7 +6,6 @@ arithmetic. Then the reports that show them (terminal, Markdown, HTML)."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import statistics
@@ -15,6 +14,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from mqldsl.engine.evaluator import Evaluator
@@ -137,7 +137,7 @@ def _replay(
             return None
         lead = entry["lead"]
         event = Event(at=touch, type="sales_accepted", fields={}, index=len(lead.events))
-        moved = dataclasses.replace(
+        moved = msgspec.structs.replace(
             lead, events=tuple(sorted([*lead.events, event], key=lambda e: e.at))
         )
         return _requests(evaluator, moved, entry["row"]["profile"], as_of)[1]

@@ -8,7 +8,6 @@ metrics (which are then compared with it)."""
 from __future__ import annotations
 
 import csv
-import dataclasses
 import datetime as dt
 import json
 import math
@@ -18,6 +17,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from mqldsl.analysis.checker import check_file
@@ -155,7 +155,7 @@ def funnel(name: str, seed: int, tmp: Path) -> dict[str, Any]:
             return None
         lead = read[lead_id]
         event = Event(at=touch, type=ACCEPTANCE[name], fields={}, index=len(lead.events))
-        moved = dataclasses.replace(
+        moved = msgspec.structs.replace(
             lead, events=tuple(sorted([*lead.events, event], key=lambda e: e.at))
         )
         return made(moved)[1]

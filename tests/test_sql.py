@@ -5,13 +5,13 @@ tables, through the `score --engine duckdb` and `sql` commands."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
+import msgspec
 import orjson
 import pytest
 import sqlglot
@@ -77,7 +77,7 @@ def test_duckdb_equals_python_on_random_policies(
     text: str, journeys: list[Lead], chunk_rows: int | None
 ) -> None:
     model = checked(text)
-    numbered = [dataclasses.replace(lead, id=f"L{i}") for i, lead in enumerate(journeys)]
+    numbered = [msgspec.structs.replace(lead, id=f"L{i}") for i, lead in enumerate(journeys)]
     python, sql = both(model, numbered, AS_OF, chunk_rows)
     assert_same(python, sql, text)
 
@@ -706,7 +706,7 @@ def test_duckdb_lists_the_hot_handoffs_the_simulator_counts(
     history (SPEC §8; the last event of each instant that fires one) is the Python engine's,
     and so are the first entries and the decisions."""
     model = checked(text)
-    numbered = [dataclasses.replace(lead, id=f"L{i}") for i, lead in enumerate(journeys)]
+    numbered = [msgspec.structs.replace(lead, id=f"L{i}") for i, lead in enumerate(journeys)]
     evaluator = Evaluator(model)
     with DuckDBEngine(model, threads=2) as engine:
         engine.load_leads(iter(numbered))
@@ -731,7 +731,7 @@ def test_duckdb_lists_every_entry_handoff_the_simulator_counts(
     stage, a new stay after falling back or a spell of `disqualified` too) is the Python
     engine's, in the same order."""
     model = checked(text)
-    numbered = [dataclasses.replace(lead, id=f"L{i}") for i, lead in enumerate(journeys)]
+    numbered = [msgspec.structs.replace(lead, id=f"L{i}") for i, lead in enumerate(journeys)]
     evaluator = Evaluator(model)
     with DuckDBEngine(model, threads=2) as engine:
         engine.load_leads(iter(numbered))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from mqldsl.analysis.examples import example_instant
 from mqldsl.analysis.model import CheckedPolicy
@@ -75,7 +76,7 @@ def example_lead(model: CheckedPolicy, example: ast.Example, as_of: float) -> Le
     if not colleagues:
         return lead
     others = tuple(_lead(contact.id, contact.items, as_of, True, account) for contact in colleagues)
-    return dataclasses.replace(lead, colleagues=others)
+    return msgspec.structs.replace(lead, colleagues=others)
 
 
 def _lead(

@@ -19,13 +19,13 @@ input and CSV tables cannot be read twice: their leads are held until the end.
 
 from __future__ import annotations
 
-import dataclasses
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import orjson
 
 from mqldsl.analysis.model import CheckedPolicy
@@ -243,12 +243,16 @@ def resolve_account(
     resolved = []
     for lead, line in kept:
         colleagues = tuple(
-            dataclasses.replace(other, account_profile=final)
+            msgspec.structs.replace(other, account_profile=final)
             for other, _ in kept
             if other is not lead
         )
         resolved.append(
-            (lead, dataclasses.replace(lead, account_profile=final, colleagues=colleagues), line)
+            (
+                lead,
+                msgspec.structs.replace(lead, account_profile=final, colleagues=colleagues),
+                line,
+            )
         )
     return resolved, rejected
 

@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, overload
 
+import msgspec
+
 from mqldsl.analysis.bound import bind
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.evaluator import Evaluator
@@ -405,7 +407,7 @@ class _Acceptance:
             [*lead.events, Event(at=touch, type=self.event, fields={}, index=len(lead.events))],
             key=lambda e: e.at,
         )
-        moved = replace(lead, events=tuple(events))
+        moved = msgspec.structs.replace(lead, events=tuple(events))
         explain = self.explain_ids is not None and lead.id in self.explain_ids
         self.results[lead.id] = (moved, self.evaluator.run(moved, self.spec.as_of, explain))
         return self.results[lead.id]
