@@ -6,6 +6,7 @@ built decisions with awkward ids, scores, routes, stamps and instants."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import math
 import tomllib
@@ -22,6 +23,7 @@ from hypothesis import strategies as st
 import mqldsl
 from mqldsl.analysis.examples import example_instant
 from mqldsl.analysis.stamp import PolicyStamp
+from mqldsl.engine import runtime
 from mqldsl.engine.evaluator import Evaluator
 from mqldsl.engine.examples import example_lead
 from mqldsl.engine.runtime import (
@@ -183,10 +185,20 @@ def test_built_decisions(batch: list[Decision]) -> None:
         assert encoder.line(decision) == dictionary_line(decision)
 
 
+def reference_instant(value: float) -> str:
+    """SPEC §12's instant text, computed apart from format_instant: datetime's own ISO
+    text of the instant (microseconds), trailing zeros of the fraction dropped, then Z."""
+    moment = dt.datetime(1970, 1, 1) + dt.timedelta(seconds=value)
+    whole, fraction = moment.isoformat(timespec="microseconds").split(".")
+    fraction = fraction.rstrip("0")
+    return f"{whole}.{fraction}Z" if fraction else f"{whole}Z"
+
+
 @settings(max_examples=400, deadline=None)
 @given(instants)
 def test_instants(value: float) -> None:
-    assert DecisionEncoder().instant(value) == format_instant(value)
+    assert format_instant(value) == reference_instant(value)
+    assert DecisionEncoder().instant(value) == reference_instant(value)
 
 
 @pytest.mark.parametrize(
@@ -200,25 +212,48 @@ def test_instants(value: float) -> None:
         -86400.0,
         951782400.0,  # 2000-02-29
         4107542400.0,  # 2100-03-01
+        -62104060800.0,  # 0002-01-01: a year written with four digits
         1.5,
         -0.5,
         1e-7,
-        0.9999995,  # rounds up to the next second in format_instant
+        0.9999995,  # rounds up to the next second
         LAST_INSTANT + 0.5,
     ],
 )
 def test_instant_edges(value: float) -> None:
-    assert DecisionEncoder().instant(value) == format_instant(value)
+    assert format_instant(value) == reference_instant(value)
 
 
 @pytest.mark.parametrize(
-    "value", [LAST_INSTANT + 0.999999, LAST_INSTANT + 86400 * 400, math.inf, -math.inf, math.nan]
+    "value",
+    [
+        LAST_INSTANT + 1,
+        FIRST_INSTANT - 1,
+        LAST_INSTANT + 0.999999,
+        LAST_INSTANT + 86400 * 400,
+        1e300,
+        math.inf,
+        -math.inf,
+        math.nan,
+    ],
 )
-def test_instants_outside_the_calendar_fail_as_before(value: float) -> None:
-    with pytest.raises(Exception) as before:
+def test_instants_outside_the_calendar_fail_as_datetime_does(value: float) -> None:
+    with pytest.raises((OverflowError, ValueError)) as expected:
+        reference_instant(value)
+    with pytest.raises(type(expected.value)):
         format_instant(value)
-    with pytest.raises(type(before.value)):
-        DecisionEncoder().instant(value)
+
+
+def test_the_day_cache_starts_afresh_and_stays_right(monkeypatch: pytest.MonkeyPatch) -> None:
+    """format_instant's cache of day prefixes is bounded: past its size it starts afresh,
+    and an instant is written the same before, across and after that."""
+    monkeypatch.setattr(runtime, "_DAYS_KEPT", 3)
+    monkeypatch.setattr(runtime, "_DAY_PREFIXES", {})
+    days = [0, 1, 2, 3, 4, 1, 0, -1, 10_000, 3]
+    for day in days:
+        value = day * 86400.0 + 3723.0
+        assert format_instant(value) == reference_instant(value)
+        assert len(runtime._DAY_PREFIXES) <= 3
 
 
 def test_lists_and_mappings_from_a_caller() -> None:

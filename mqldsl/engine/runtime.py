@@ -226,12 +226,38 @@ def from_seconds(value: float) -> dt.datetime:
 #: to :data:`LAST_INSTANT`.
 FIRST_INSTANT = to_seconds(dt.datetime.min.replace(tzinfo=UTC))  # 0001-01-01T00:00:00Z
 LAST_INSTANT = to_seconds(dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC))
+_LAST_ORDINAL = dt.date.max.toordinal()
+
+
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
+# "YYYY-MM-DDT" of a day (days since 1970-01-01): format_instant's cache, started afresh past
+# _DAYS_KEPT days (memory stays flat; a day is 11 characters).
+_DAY_PREFIXES: dict[int, str] = {}
+_DAYS_KEPT = 65536
 
 
 def format_instant(value: float) -> str:
-    """``YYYY-MM-DDTHH:MM:SS[.ffffff]Z`` (four-digit years, also before 1000)."""
+    """``YYYY-MM-DDTHH:MM:SS[.ffffff]Z`` (four-digit years, also before 1000). Whole seconds
+    come from a cache of day prefixes (going through ``datetime`` and ``strftime`` for each
+    instant cost six times as much); OverflowError outside the calendar."""
+    if value == value and abs(value) != math.inf and (whole := int(value)) == value:
+        days, seconds = divmod(whole, 86400)
+        prefix = _DAY_PREFIXES.get(days)
+        if prefix is None and 1 <= _EPOCH_ORDINAL + days <= _LAST_ORDINAL:
+            day = dt.date.fromordinal(_EPOCH_ORDINAL + days)
+            prefix = f"{day.year:04d}-{day.month:02d}-{day.day:02d}T"
+            if len(_DAY_PREFIXES) >= _DAYS_KEPT:
+                _DAY_PREFIXES.clear()
+            _DAY_PREFIXES[days] = prefix
+        if prefix is not None:
+            hours, rest = divmod(seconds, 3600)
+            minutes, secs = divmod(rest, 60)
+            return f"{prefix}{hours:02d}:{minutes:02d}:{secs:02d}Z"
     moment = from_seconds(value)
-    text = f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment:%H:%M:%S}"
+    text = (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
+        f"T{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}"
+    )
     if moment.microsecond:
         return f"{text}.{moment.microsecond:06d}".rstrip("0") + "Z"
     return text + "Z"

@@ -5,8 +5,8 @@ A decision's line is exactly ``orjson.dumps(decision.to_json()) + b"\\n"``
 <mqldsl.engine.runtime.Decision.to_json>` as orjson writes them), but built
 without the per-lead dictionaries: what is the same for every lead of a run
 is encoded once (the key names, the policy stamp, stage and queue names,
-the lists of disqualifiers), and instants are formatted from a cache of
-day prefixes (``format_instant`` goes through ``datetime`` for each one).
+the lists of disqualifiers); instants come from ``format_instant``'s cache of
+day prefixes.
 The values that vary (ids, scores) are still encoded by orjson, so their
 escaping and number formatting cannot drift from the dictionary path.
 tests/test_decision_lines.py compares both paths byte for byte.
@@ -14,7 +14,6 @@ tests/test_decision_lines.py compares both paths byte for byte.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,8 +21,6 @@ import orjson
 
 from mqldsl.engine.runtime import Decision, format_instant
 
-_DAY = 86400
-_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 _CACHE_LIMIT = 65536  # entries per cache; past it a cache starts afresh (memory stays flat)
 
 
@@ -32,7 +29,6 @@ class DecisionEncoder:
     caches bounded."""
 
     def __init__(self) -> None:
-        self._days: dict[int, str] = {}
         self._names: dict[str, bytes] = {}
         self._lists: dict[tuple[str, ...], bytes] = {}
         self._routes: dict[tuple[str, str | None], bytes] = {}
@@ -43,28 +39,8 @@ class DecisionEncoder:
 
     # ------------------------------------------------------------ instants
 
-    def instant(self, value: float) -> str:
-        """``format_instant(value)``: whole seconds from a cache of day prefixes."""
-        try:
-            whole = int(value)
-        except (OverflowError, ValueError):  # infinite or NaN: format_instant's error
-            return format_instant(value)
-        if whole != value:
-            return format_instant(value)  # fractions of seconds: rounding as there
-        days, seconds = divmod(whole, _DAY)
-        prefix = self._days.get(days)
-        if prefix is None:
-            try:
-                day = dt.date.fromordinal(_EPOCH_ORDINAL + days)
-            except (ValueError, OverflowError):
-                return format_instant(value)  # outside the calendar: its error
-            prefix = f"{day.year:04d}-{day.month:02d}-{day.day:02d}T"
-            if len(self._days) >= _CACHE_LIMIT:
-                self._days.clear()
-            self._days[days] = prefix
-        hours, rest = divmod(seconds, 3600)
-        minutes, secs = divmod(rest, 60)
-        return f"{prefix}{hours:02d}:{minutes:02d}:{secs:02d}Z"
+    #: ``format_instant`` (whole seconds from its cache of day prefixes).
+    instant = staticmethod(format_instant)
 
     def _quoted_instant(self, value: float) -> bytes:
         return f'"{self.instant(value)}"'.encode()
