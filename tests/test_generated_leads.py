@@ -185,6 +185,8 @@ version 1
 
 lead {
   role: enum(buyer, other)
+  title: text
+  size: int
 }
 
 event visit { path: text, seconds: int, depth: number, tags: set of text, kept: text }
@@ -232,6 +234,8 @@ buyer_rate = 0.5
 
 [personas.one.profile]
 role = { buyer = 0.5, other = 0.5 }
+title = { cto = 0.5, "" = 0.5 }
+size = { lognormal = [4.0, 1.0] }
 
 [personas.one.events.dormant]
 visit = 0.5
@@ -243,9 +247,10 @@ visit = 2
 
 
 def test_fields_the_decoder_changes_are_checked_value_by_value(tmp_path: Any) -> None:
-    """Built with a scenario, an event type's leads are made without checking each value
-    only when every value its distributions draw is kept as it is: `""` in a text field
-    (missing) and a set (a frozenset) are not; the leads are the decoder's either way."""
+    """Built with a scenario, an event type's leads (and a profile field's values) are made
+    without checking each value only when every value its distributions draw is kept as it
+    is: `""` in a text field (missing) and a set (a frozenset) are not; the leads are the
+    decoder's either way."""
     (tmp_path / "p.mql").write_text(MIXED_POLICY)
 
     def built(text: str) -> tuple[Any, GeneratedLeads]:
@@ -258,18 +263,21 @@ def test_fields_the_decoder_changes_are_checked_value_by_value(tmp_path: Any) ->
     model = load_policy(tmp_path / "p.mql")
     scenario, direct = built(MIXED_SCENARIO)
     assert direct._kept == {"signup"}
+    # (a profile field likewise: a title drawn "" is missing, so it is checked)
+    assert direct._profile_kept == {"role", "size"}
     reader = JourneyReader(model)
-    seen = {"empty": 0, "tags": 0}
+    seen = {"empty": 0, "tags": 0, "no title": 0}
     for raw in generate(scenario, seed=3, leads=150, seconds=True):
         lead = direct.lead(raw)
         assert lead is not None
         line = orjson.dumps(_as_text(raw))
         decoded = JourneyReader(model).decoded(line) or reader.lead(orjson.loads(line))
         assert _lead(lead) == _lead(decoded)
+        seen["no title"] += raw["profile"].get("title") == "" and "title" not in lead.profile
         for _, _, fields in raw["events"]:
             seen["empty"] += fields.get("path") == ""
             seen["tags"] += bool(fields.get("tags"))
-    assert seen["empty"] > 20 and seen["tags"] > 20
+    assert seen["empty"] > 20 and seen["tags"] > 20 and seen["no title"] > 20
     empty = 'path = { "/pricing" = 0.5, "" = 0.5 }\n'
     tags = "tags = { a = 0.5, b = 0.5 }\n"
     assert built(MIXED_SCENARIO.replace(empty, ""))[1]._kept == {"signup"}

@@ -414,18 +414,34 @@ class _Compiler(ExpressionCode):
                     w.line(f"c = {constant}")
                 else:
                     w.line(f"c = {pts} if {self.cond(rule.condition)} else {number(0)}")
-            w.line("x += c")
             if explain:
+                w.line("x += c")
                 w.line("rp.append(c)")
+            else:
+                self._add_last_rule()
         if score.range is not None:
             w.line(f"x = _clamp(x, {float(score.range.low)!r}, {float(score.range.high)!r})")
-        if _whole_sums(score):
+        if number is _int_text and score.range is None:
+            w.line(f"{v} = x")  # (a sum of ints)
+        elif _whole_sums(score):
             # Whole points, caps and range, no decay: the sum is a whole number (SPEC §4).
             w.line(f"{v} = int(x)")
         else:
             w.line(f"{v} = _round(x)")
         if explain:
             w.line("parts.append(tuple(rp))")
+
+    def _add_last_rule(self) -> None:
+        """Adds the rule just written (``c = ...``, perhaps capped) to the sum ``x``: a rule
+        written on one line is added in place (``x += ...``: the same additions, in the same
+        order, without storing ``c``)."""
+        lines = self.w.lines
+        last = lines[-1]
+        head = last[: len(last) - len(last.lstrip())]
+        if last.startswith(f"{head}c = "):
+            lines[-1] = f"{head}x += {last[len(head) + 4 :]}"
+        else:
+            self.w.line("x += c")
 
     def _scores_function(self, explain: bool) -> None:
         model = self.model

@@ -10,7 +10,8 @@ before (:func:`~mqldsl.simulation.sources.scenario_leads`), so the leads, and
 every figure made from them, are the same. Built with the scenario, an event
 type whose field distributions only ever draw values the decoder keeps as they
 are (declared, accepted, not ``""`` in text, not a set) is made without looking
-at each value; the others are checked value by value.
+at each value, and so is such a profile or account field; the others are checked
+value by value.
 
 The decoder's rules, for the values a generator makes (SPEC §12):
 
@@ -98,13 +99,20 @@ def _value(kind: Type, value: Any) -> Any:
     return _element(kind, value)
 
 
-def _record(fields: Mapping[str, FieldInfo], raw: Any) -> dict[str, Any] | None:
-    """The present values of a generated record in declaration order; None if refused."""
+def _record(
+    fields: Mapping[str, FieldInfo], raw: Any, kept: frozenset[str] = frozenset()
+) -> dict[str, Any] | None:
+    """The present values of a generated record in declaration order; None if refused.
+    The fields in ``kept`` are taken as they are (their distributions only draw values the
+    decoder keeps unchanged: :func:`_kept_as_is`)."""
     if type(raw) is not dict or any(name not in fields for name in raw):
         return None
     out: dict[str, Any] = {}
     for name, info in fields.items():
         if name in raw:
+            if name in kept:
+                out[name] = raw[name]
+                continue
             value = _value(info.type, raw[name])
             if value is _REFUSED:
                 return None
@@ -143,6 +151,18 @@ def _kept_as_is(kind: Type, distribution: Distribution) -> bool:
     return False  # a set: a list the decoder makes a frozenset
 
 
+def _kept_fields(
+    fields: Mapping[str, FieldInfo], drawn: list[dict[str, Distribution]]
+) -> frozenset[str]:
+    """The declared ``fields`` whose every distribution in ``drawn`` (a record's, for each
+    persona) only draws values the decoder keeps as they are."""
+    return frozenset(
+        name
+        for name, info in fields.items()
+        if all(_kept_as_is(info.type, d[name]) for d in drawn if name in d)
+    )
+
+
 class GeneratedLeads:
     """Leads from the values of generated journeys, for one policy (and, when built with
     it, one scenario: then only that scenario's journeys may be given)."""
@@ -158,7 +178,14 @@ class GeneratedLeads:
         # drawn (declared, each value accepted unchanged): their events are made without
         # looking at each value.
         self._kept: frozenset[str] = frozenset()
+        # The same for the profile and account fields: those whose values are taken as drawn.
+        self._profile_kept: frozenset[str] = frozenset()
+        self._account_kept: frozenset[str] = frozenset()
         if scenario is not None:
+            drawn = [persona.profile for persona in scenario.personas]
+            self._profile_kept = _kept_fields(self._profile, drawn)
+            if scenario.accounts is not None:
+                self._account_kept = _kept_fields(self._account, [scenario.accounts.profile])
             self._kept = frozenset(
                 name
                 for name, declared in self._events.items()
@@ -192,11 +219,11 @@ class GeneratedLeads:
         account_profile: dict[str, Any] = {}
         if "account" in raw:
             account = raw["account"]
-            given = _record(self._account, raw["account_profile"])
+            given = _record(self._account, raw["account_profile"], self._account_kept)
             if type(account) is not str or not account or given is None:
                 return None
             account_profile = given
-        profile = _record(self._profile, raw["profile"])
+        profile = _record(self._profile, raw["profile"], self._profile_kept)
         truth = raw["truth"]
         items = raw["events"]
         if profile is None or type(items) is not list:
