@@ -145,8 +145,9 @@ class CheckedPolicy:
         timeline includes the instants of the account's other leads' events (SPEC §9)."""
         return bool(self.account_scores)
 
-    @property
+    @functools.cached_property
     def stage_names(self) -> tuple[str, ...]:
+        """The stages' names, in order (read for every lead by the simulation's records)."""
         return tuple(s.name for s in self.stages.stages)
 
     @property
