@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from mqldsl.io.errors import terminal_text
 from mqldsl.simulation import gates
 from mqldsl.simulation.constraints import Constraints
 
@@ -138,3 +139,31 @@ def test_tune_says_when_the_objective_has_no_data(journeys: Path) -> None:
     assert code == 1
     assert "`sla_met` has no data on these leads" in err and "Traceback" not in err
     assert out == ""
+
+
+def test_terminal_text_escapes_control_characters_only() -> None:
+    assert terminal_text("plain, accentué, 🚀\tand\nlines") == "plain, accentué, 🚀\tand\nlines"
+    assert terminal_text("a\x1b[31mb\rc\x08d\x7fe\x85") == (
+        "a\\u001b[31mb\\u000dc\\u0008d\\u007fe\\u0085"
+    )
+
+
+def test_a_value_with_control_characters_is_shown_not_obeyed(tmp_path: Path) -> None:
+    """A value or a file name from the command line or the input reaches the terminal with
+    its control characters written out: an escape sequence or a carriage return in it would
+    otherwise recolour or overwrite the message that names it."""
+    journeys = tmp_path / "one.jsonl"
+    journeys.write_text('{"id": "L1", "events": []}\n')
+    code, _, err = run(
+        "score", ACME, str(journeys), "--crm", "hubspot", "-o", str(tmp_path / "o.csv"),
+        "--crm-map", "mq\x1b[31m\rl=x",
+    )  # fmt: skip
+    assert code == 2
+    assert "\x1b" not in err and "\r" not in err
+    assert "`mq\\u001b[31m\\u000dl` is not a stage of the policy" in err
+    named = tmp_path / "leads\x1b[2J.jsonl"
+    named.write_text('{"id": "L1", "events": []}\n{"id": \n')
+    code, _, err = run("score", ACME, str(named), "--as-of", AS_OF_EARLY)
+    assert code == 1
+    assert "\x1b" not in err
+    assert "leads\\u001b[2J.jsonl:2:" in err

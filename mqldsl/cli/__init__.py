@@ -31,7 +31,7 @@ import click
 
 from mqldsl import __version__
 from mqldsl.cli import authoring, editor, scoring, simulation, tuning  # noqa: F401 - they register commands
-from mqldsl.cli.common import cli
+from mqldsl.cli.common import cli, echo_lines
 
 
 class Terminated(BaseException):
@@ -155,12 +155,11 @@ def _last_resort(exc: Exception) -> None:
     from mqldsl.io.files import what_failed
 
     if isinstance(exc, InputProblem):
-        for line in exc.lines:
-            click.echo(line, err=True)
+        echo_lines(exc.lines)
         sys.exit(1)
     if isinstance(exc, UsageProblem):
         where = f"{exc.option}: " if exc.option else ""
-        click.echo(f"Error: {where}{exc.message}", err=True)
+        echo_lines([f"Error: {where}{exc.message}"])
         sys.exit(2)
     if isinstance(exc, OSError) and exc.errno == errno.EPIPE:
         with contextlib.suppress(OSError):  # the reader of standard output went away
@@ -168,13 +167,13 @@ def _last_resort(exc: Exception) -> None:
         sys.exit(1)
     engine = sys.modules.get("mqldsl.warehouse.engine")
     if engine is not None and isinstance(exc, engine.EngineError):
-        click.echo(f"error: {exc}", err=True)  # journeys the SQL engine cannot take
+        echo_lines([f"error: {exc}"])  # journeys the SQL engine cannot take
         sys.exit(1)
     duckdb = sys.modules.get("duckdb")
     if duckdb is not None and isinstance(exc, duckdb.OutOfMemoryException):
         from mqldsl.warehouse.scoring import engine_problem
 
-        click.echo(f"error: {engine_problem(exc)}", err=True)  # a resource, not a bug
+        echo_lines([f"error: {engine_problem(exc)}"])  # a resource, not a bug
         sys.exit(1)
     if os.environ.get("MQLDSL_DEBUG"):
         raise exc
@@ -190,7 +189,7 @@ def _last_resort(exc: Exception) -> None:
     ]
     if kept:
         lines.append(f"{', '.join(kept)}: left as it was (the new output was not written)")
-    click.echo("\n".join(lines), err=True)
+    echo_lines(lines)
     sys.exit(3)
 
 
@@ -208,13 +207,11 @@ def _unreadable(exc: OSError | UnicodeDecodeError, doing: list[tuple[str, str]])
 
         message = f"the file is not UTF-8 text ({exc.reason})"
         hint = "save the file as UTF-8"
-        click.echo(
-            Problem(name or "an input file", 0, message, "E961", hint=hint).render(), err=True
-        )
+        echo_lines([Problem(name or "an input file", 0, message, "E961", hint=hint).render()])
         sys.exit(1)
     shown = str(name) if name is not None else "a file"
     problem = cannot_write(shown, exc) if action == "writing" else cannot_read(shown, exc)
-    click.echo(problem.render(), err=True)
+    echo_lines([problem.render()])
     sys.exit(1)
 
 

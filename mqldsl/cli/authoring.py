@@ -14,6 +14,7 @@ from mqldsl.cli.common import (
     INSTANT,
     as_of_or_now,
     cli,
+    echo_lines,
     load_policy,
     policy_file,
     print_diagnostics,
@@ -113,7 +114,7 @@ def check(
         if output_format == "github" and everything:
             click.echo(to_github(everything))
         noun = "file" if len(files) == 1 else "files"
-        click.echo(f"checked {len(files)} {noun}: {summary(everything)}", err=True)
+        echo_lines([f"checked {len(files)} {noun}: {summary(everything)}"])
     failed = any(d.is_error for d in everything) or (strict and bool(everything))
     sys.exit(1 if failed else 0)
 
@@ -127,7 +128,7 @@ def _deep(file: str, model: CheckedPolicy, diagnostics: list[Diagnostic]) -> lis
 
     found = deep_lints(model, diagnostics)
     if found.note is not None:
-        click.echo(f"note: {file}: check --deep: {found.note}", err=True)
+        echo_lines([f"note: {file}: check --deep: {found.note}"])
     extra = suppress(found.diagnostics, model.policy.comments)
     return sort_diagnostics([*diagnostics, *extra])
 
@@ -208,7 +209,7 @@ def fmt(paths: tuple[str, ...], check_only: bool, show_diff: bool) -> None:
             click.echo(f"would reformat {file}")
         else:
             write_atomic(file, text)
-            click.echo(f"reformatted {file}", err=True)
+            echo_lines([f"reformatted {file}"])
     verb = "would be reformatted" if (check_only or show_diff) else "reformatted"
     if any(f != "-" for f in files):
         click.echo(
@@ -363,7 +364,7 @@ def test_command(
             counts.append(f"{unreadable} file{'s' if unreadable != 1 else ''} could not be read")
         click.echo(", ".join(counts))
     if nothing_selected:
-        click.echo(f'no example name contains "{keyword}" ({deselected} deselected)', err=True)
+        echo_lines([f'no example name contains "{keyword}" ({deselected} deselected)'])
     sys.exit(1 if failed or unreadable or low or nothing_selected else 0)
 
 
@@ -409,7 +410,7 @@ def docs(
         click.echo(text, nl=False)
     else:
         write_atomic(output, text)
-        click.echo(f"wrote {output}", err=True)
+        echo_lines([f"wrote {output}"])
 
 
 @cli.command(name="diff")

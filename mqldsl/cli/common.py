@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from mqldsl import __version__
+from mqldsl.io.errors import terminal_text
 
 if TYPE_CHECKING:
     from mqldsl.analysis.model import CheckedPolicy
@@ -44,15 +45,15 @@ def reported() -> Iterator[None]:
     try:
         yield
     except UsageProblem as exc:
+        message = terminal_text(exc.message)
         if exc.option is not None:
-            raise click.BadParameter(exc.message, param_hint=exc.option) from None
-        raise click.UsageError(exc.message) from None
+            raise click.BadParameter(message, param_hint=exc.option) from None
+        raise click.UsageError(message) from None
     except InputProblem as exc:
-        for line in exc.lines:
-            click.echo(line, err=True)
+        echo_lines(exc.lines)
         sys.exit(1)
     except TimelineTooLong as exc:  # a lead (or example) too long to evaluate (E900)
-        click.echo(f"error[E900]: {exc.message}", err=True)
+        echo_lines([f"error[E900]: {exc.message}"])
         sys.exit(1)
 
 
@@ -60,7 +61,7 @@ def print_diagnostics(
     diagnostics: Sequence[Diagnostic], source: Source | None, limit: int = MAX_PER_FILE
 ) -> None:
     for diagnostic in diagnostics[:limit]:
-        click.echo(diagnostic.render(source))
+        click.echo(terminal_text(diagnostic.render(source)))
     if len(diagnostics) > limit:
         file = diagnostics[0].span.file
         click.echo(f"{file}: ... and {len(diagnostics) - limit} more")
@@ -89,9 +90,10 @@ def as_of_or_now(as_of: float | None) -> float:
 
 
 def echo_lines(lines: Sequence[str]) -> None:
-    """Lines to standard error."""
+    """Lines to standard error, their control characters shown (``terminal_text``: a file
+    name or a value from the input never drives the terminal)."""
     for line in lines:
-        click.echo(line, err=True)
+        click.echo(terminal_text(line), err=True)
 
 
 # ---------------------------------------------------------------- option types

@@ -64,7 +64,7 @@ def generate(
         count = generate_journeys(
             scenario, output, policy=policy, seed=seed, leads=leads, days=days
         )
-    click.echo(f"{count} journeys generated", err=True)
+    echo_lines([f"{count} journeys generated"])
 
 
 _sim_source = [
@@ -206,7 +206,7 @@ def _show(report: Report, output: str | None) -> None:
     if output is not None:
         with reported():
             write_report(report, output)
-        click.echo(f"wrote {output}", err=True)
+        echo_lines([f"wrote {output}"])
 
 
 def exit_on_rejects(journeys: str | None, rejected: int, allow_rejects: bool) -> None:

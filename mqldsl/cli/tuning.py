@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from mqldsl.cli.common import INSTANT, cli, params, policy_file, reported
+from mqldsl.cli.common import INSTANT, cli, echo_lines, params, policy_file, reported
 from mqldsl.cli.simulation import exit_on_rejects
 
 
@@ -142,17 +142,18 @@ def tune(
             sql_stage=sql_stage,
         )
     if report.summary:
-        click.echo(report.summary, err=True)
+        echo_lines([report.summary])
     data = report.to_json()
     if output_format == "json":
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
     else:
         click.echo(tune_text(data), nl=False)
     if report.best is None:
-        click.echo(
-            f"error: no candidate satisfies `{report.subject_to}` on the fitting part "
-            f"({report.search['evaluated']} tried); loosen the constraints or widen --param",
-            err=True,
+        echo_lines(
+            [
+                f"error: no candidate satisfies `{report.subject_to}` on the fitting part "
+                f"({report.search['evaluated']} tried); loosen the constraints or widen --param"
+            ]
         )
     exit_on_rejects(journeys, report.rejected, allow_rejects)
     if report.best is None:
