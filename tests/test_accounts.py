@@ -23,7 +23,7 @@ from mqldsl.engine.runtime import Event, Lead, parse_instant
 from mqldsl.io.journeys import ReadReport
 from mqldsl.io.scoring import read_leads
 
-from .helpers import run
+from .helpers import line_of, run
 from .policy_gen import AS_OF as POLICY_AS_OF
 from .policy_gen import account_leads as account_leads_of_policy
 from .policy_gen import policies
@@ -131,6 +131,7 @@ def test_compiled_equals_interpreted_with_accounts(text: str | None, account: li
         fast = compiled.run(lead, AS_OF, explain=True)
         slow = reference.result(lead, AS_OF)
         assert fast.decision.to_json() == slow.decision.to_json()
+        assert line_of(compiled.run(lead, AS_OF).decision) == line_of(slow.decision)
         assert [(s.at, s.stage, s.reason, s.scores) for s in fast.steps] == [
             (s.at, s.stage, s.reason, s.scores) for s in slow.steps
         ]
@@ -830,6 +831,9 @@ def test_compiled_equals_interpreted_on_random_account_policies(
         fast = compiled.run(lead, POLICY_AS_OF, explain=True)
         slow = reference.result(lead, POLICY_AS_OF)
         assert fast.decision.to_json() == slow.decision.to_json(), text
+        # (not explained: the generated walk, its whole scores as ints, written the same)
+        plain = compiled.run(lead, POLICY_AS_OF)
+        assert line_of(plain.decision) == line_of(slow.decision), text
         assert [(s.at, s.stage, s.reason) for s in fast.steps] == [
             (s.at, s.stage, s.reason) for s in slow.steps
         ], text

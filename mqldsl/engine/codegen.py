@@ -365,9 +365,11 @@ class _Compiler(ExpressionCode):
             w.line("rp = []")
         decay = score.decay
         hoist = not explain and name not in self.static_scores
+        capped = False  # a rule through _cap, which gives a float past its limit: int() then
         for rule in score.rules or ():
             pts = number(rule.points)
             if isinstance(rule, ast.PerRule) and rule.per_contact:
+                capped = True
                 times = self.pattern(rule.pattern.event, rule.pattern.where)
                 low = self.low(rule.pattern.window)
                 limit = number(rule.max) if rule.max is not None else "None"
@@ -390,8 +392,10 @@ class _Compiler(ExpressionCode):
                         else:
                             w.line(f"if c < -{limit}: c = -{limit}")
                 elif decay is None:
+                    capped = True
                     w.line(f"c = _cap({pts} * {self.count(times, rule.pattern.window)}, {limit})")
                 else:
+                    capped = True
                     w.line(
                         f"c = _cap(_dsum({times}, t, {self.low(rule.pattern.window)}, {pts}, "
                         f"{float(decay.percent)!r}, {decay.every.seconds!r}), {limit})"
@@ -421,7 +425,7 @@ class _Compiler(ExpressionCode):
                 self._add_last_rule()
         if score.range is not None:
             w.line(f"x = _clamp(x, {float(score.range.low)!r}, {float(score.range.high)!r})")
-        if number is _int_text and score.range is None:
+        if number is _int_text and score.range is None and not capped:
             w.line(f"{v} = x")  # (a sum of ints)
         elif _whole_sums(score):
             # Whole points, caps and range, no decay: the sum is a whole number (SPEC §4).
