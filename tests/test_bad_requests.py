@@ -146,6 +146,11 @@ def test_terminal_text_escapes_control_characters_only() -> None:
     assert terminal_text("a\x1b[31mb\rc\x08d\x7fe\x85") == (
         "a\\u001b[31mb\\u000dc\\u0008d\\u007fe\\u0085"
     )
+    # a right-to-left override would show what follows it backwards
+    assert terminal_text("id\u202eexe.txt") == "id\\u202eexe.txt"
+    assert (
+        terminal_text("family: \U0001f468\u200d\U0001f469") == "family: \U0001f468\u200d\U0001f469"
+    )
 
 
 def test_a_value_with_control_characters_is_shown_not_obeyed(tmp_path: Path) -> None:

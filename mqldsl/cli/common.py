@@ -64,7 +64,7 @@ def print_diagnostics(
         click.echo(terminal_text(diagnostic.render(source)))
     if len(diagnostics) > limit:
         file = diagnostics[0].span.file
-        click.echo(f"{file}: ... and {len(diagnostics) - limit} more")
+        click.echo(terminal_text(f"{file}: ... and {len(diagnostics) - limit} more"))
 
 
 def load_policy(path: str) -> CheckedPolicy:

@@ -75,10 +75,16 @@ _EXCERPT_WIDTH = 120
 _EXCERPT_CONTEXT = 40
 
 
+# The bidirectional embeddings, overrides and isolates: shown as they are, they reorder what
+# the terminal shows around them (the "Trojan Source" trick), so they are written out too.
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def _shown(char: str) -> str:
     """A character as a terminal shows it literally: a control character but newline and
-    tab written ``\\u`` and its code, as JSON writes it; any other as it is."""
-    if char in "\n\t" or unicodedata.category(char) != "Cc":
+    tab, or a bidirectional override, written ``\\u`` and its code, as JSON writes it; any
+    other as it is."""
+    if char in "\n\t" or (unicodedata.category(char) != "Cc" and char not in _BIDI):
         return char
     return f"\\u{ord(char):04x}"
 
