@@ -193,3 +193,15 @@ def test_a_diagnostic_shows_control_characters_with_its_caret_in_place(tmp_path:
     source, carets = lines[at + 1], lines[at + 2]
     assert '"a\\u0007\\u0008b"' in source
     assert carets.index("^") == source.index("compnay_size")
+
+
+def test_an_example_name_with_control_characters_is_shown_written_out(tmp_path: Path) -> None:
+    policy = tmp_path / "p.mql"
+    name = "A blog subscriber is not yet a lead"
+    text = Path(ACME).read_text()
+    assert f'example "{name}"' in text
+    policy.write_text(text.replace(f'example "{name}"', 'example "Blog\x08\x08\x08\x08Lead"'))
+    code, out, _ = run("test", str(policy))
+    assert code == 0
+    assert "\x08" not in out
+    assert "PASS  Blog\\u0008\\u0008\\u0008\\u0008Lead" in out

@@ -27,6 +27,12 @@ if TYPE_CHECKING:
     from mqldsl.language.diagnostics import Diagnostic
 
 
+def _say(text: str) -> None:
+    """A line of `test`'s report to standard output, its control characters written out (an
+    example's name or an expected value comes from the policy's text)."""
+    click.echo(terminal_text(text))
+
+
 @cli.command()
 @click.argument("paths", nargs=-1, required=True)
 @click.option(
@@ -313,34 +319,32 @@ def test_command(
             errors = [d for d in diagnostics if d.is_error]
             print_diagnostics(errors, run.check.source)
             noun = "error" if len(errors) == 1 else "errors"
-            click.echo(f"{file}: could not be read ({len(errors)} {noun}); no example ran")
+            _say(f"{file}: could not be read ({len(errors)} {noun}); no example ran")
             continue
         outcomes = run.outcomes
         if run.deselected and not outcomes:
             continue  # every example left out by -k
         header = f"{file}: {len(outcomes)} example{'s' if len(outcomes) != 1 else ''}"
-        click.echo(header + (f" ({run.deselected} deselected)" if run.deselected else ""))
+        _say(header + (f" ({run.deselected} deselected)" if run.deselected else ""))
         for outcome in outcomes:
             if outcome.passed:
-                click.echo(f"  PASS  {outcome.example.name}")
+                _say(f"  PASS  {outcome.example.name}")
                 continue
-            click.echo(f"  FAIL  {outcome.example.name}  ({file}:{outcome.example.span.line})")
+            _say(f"  FAIL  {outcome.example.name}  ({file}:{outcome.example.span.line})")
             for failure in outcome.failures:
                 at = failure.expectation.span.line
-                click.echo(
-                    f"        expected {failure.expected}, got {failure.actual}  (line {at})"
-                )
+                _say(f"        expected {failure.expected}, got {failure.actual}  (line {at})")
             explained = render_explanation(outline(run.explain(outcome)), "text")
             for line in explained.splitlines():
-                click.echo(f"        | {line}" if line else "        |")
+                _say(f"        | {line}" if line else "        |")
         if coverage:
             parts = run.coverage()
-            click.echo(
+            _say(
                 f"  coverage: {parts.covered} of {parts.total} parts exercised "
                 f"({shown_percent(parts)}%)"
             )
             for part in parts.uncovered():
-                click.echo(f"  not covered: {part.text}")
+                _say(f"  not covered: {part.text}")
     passed = sum(run.passed for _, run in runs)
     failed = sum(run.failed for _, run in runs)
     deselected = sum(run.deselected for _, run in runs)
