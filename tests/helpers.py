@@ -6,8 +6,6 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 from mqldsl.cli import cli
-from mqldsl.engine.runtime import Decision
-from mqldsl.io.scoring import decision_line
 from mqldsl.language import ast
 from mqldsl.language.parser import parse_text
 
@@ -46,9 +44,3 @@ def run(*args: str, input: str | None = None) -> tuple[int, str, str]:
     result = CliRunner().invoke(cli, list(args), input=input)
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     return result.exit_code, result.stdout, result.stderr
-
-
-def line_of(decision: Decision) -> bytes:
-    """A decision's JSON line, as `score` writes it: where ``==`` takes 55 and 55.0 for the
-    same score, the line does not (a whole score is written without a decimal point)."""
-    return decision_line(decision)

@@ -21,9 +21,9 @@ from mqldsl.engine.evaluator import Evaluator
 from mqldsl.engine.interpreter import Interpreter
 from mqldsl.engine.runtime import Event, Lead, parse_instant
 from mqldsl.io.journeys import ReadReport
-from mqldsl.io.scoring import read_leads
+from mqldsl.io.scoring import decision_line, read_leads
 
-from .helpers import line_of, run
+from .helpers import run
 from .policy_gen import AS_OF as POLICY_AS_OF
 from .policy_gen import account_leads as account_leads_of_policy
 from .policy_gen import policies
@@ -131,7 +131,7 @@ def test_compiled_equals_interpreted_with_accounts(text: str | None, account: li
         fast = compiled.run(lead, AS_OF, explain=True)
         slow = reference.result(lead, AS_OF)
         assert fast.decision.to_json() == slow.decision.to_json()
-        assert line_of(compiled.run(lead, AS_OF).decision) == line_of(slow.decision)
+        assert decision_line(compiled.run(lead, AS_OF).decision) == decision_line(slow.decision)
         assert [(s.at, s.stage, s.reason, s.scores) for s in fast.steps] == [
             (s.at, s.stage, s.reason, s.scores) for s in slow.steps
         ]
@@ -833,7 +833,7 @@ def test_compiled_equals_interpreted_on_random_account_policies(
         assert fast.decision.to_json() == slow.decision.to_json(), text
         # (not explained: the generated walk, its whole scores as ints, written the same)
         plain = compiled.run(lead, POLICY_AS_OF)
-        assert line_of(plain.decision) == line_of(slow.decision), text
+        assert decision_line(plain.decision) == decision_line(slow.decision), text
         assert [(s.at, s.stage, s.reason) for s in fast.steps] == [
             (s.at, s.stage, s.reason) for s in slow.steps
         ], text

@@ -226,10 +226,9 @@ def from_seconds(value: float) -> dt.datetime:
 #: to :data:`LAST_INSTANT`.
 FIRST_INSTANT = to_seconds(dt.datetime.min.replace(tzinfo=UTC))  # 0001-01-01T00:00:00Z
 LAST_INSTANT = to_seconds(dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC))
-_LAST_ORDINAL = dt.date.max.toordinal()
-
 
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
+_LAST_ORDINAL = dt.date.max.toordinal()
 # "YYYY-MM-DDT" of a day (days since 1970-01-01): format_instant's cache, started afresh past
 # _DAYS_KEPT days (memory stays flat; a day is 11 characters).
 _DAY_PREFIXES: dict[int, str] = {}
