@@ -41,6 +41,8 @@ def test_compiled_equals_interpreted(
         slow, steps = reference.run(lead, AS_OF)
         # (the lines, not ==, which takes a whole score of 55 and 55.0 for the same)
         assert decision_line(fast.decision) == decision_line(slow), text
+        # `decide` keeps the decision only (helpers.Entries on the generated walk)
+        assert decision_line(compiled.decide(lead, AS_OF)) == decision_line(slow), text
         assert [(s.at, s.stage, s.reason, s.recycled_by) for s in fast.steps] == [
             (s.at, s.stage, s.reason, s.recycled_by) for s in steps
         ], text
@@ -99,6 +101,7 @@ def test_the_generated_walk_equals_the_interpreter(text: str, journeys: list[Lea
         fast = compiled.run(lead, AS_OF)
         slow, steps = reference.run(lead, AS_OF)
         assert fast.decision.to_json() == slow.to_json(), text
+        assert decision_line(compiled.decide(lead, AS_OF)) == decision_line(slow), text
         assert [(s.at, s.stage, s.reason) for s in fast.steps] == [
             (s.at, s.stage, s.reason) for s in steps
         ], text

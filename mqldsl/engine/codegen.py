@@ -70,7 +70,8 @@ class CompiledPolicy:
     model: CheckedPolicy
     params: dict[str, Any]
     source: str
-    # (lead, as_of, explain) -> EvalResult; (lead, as_of, False, True) -> the scores as of
+    # (lead, as_of, explain) -> EvalResult (explain None: the decision only, see
+    # helpers.drive); (lead, as_of, False, True) -> the scores as of
     # as_of, in evaluation order, for a policy without recycle rules
     evaluate: Any
     constants: list[Any] = field(default_factory=list)

@@ -37,7 +37,10 @@ class Evaluator:
         return result
 
     def decide(self, lead: Lead, as_of: float) -> Decision:
-        return self.run(lead, as_of).decision
+        """The lead's decision at ``as_of`` (``run(lead, as_of).decision``, without the
+        steps, first entries and handoffs that nothing reads then)."""
+        result: EvalResult = self._evaluate(lead, as_of, None)
+        return result.decision
 
     def scores_at(self, lead: Lead, at: float) -> tuple[Any, ...]:
         """The lead's scores as of ``at``, as ``run(lead, at).decision.scores`` holds them

@@ -10,7 +10,9 @@ the code generator.
 
 from __future__ import annotations
 
+import functools
 import math
+import operator
 from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -215,6 +217,12 @@ class PolicyMeta:
     uses_accounts: bool = False
     account_timeline: bool = False
 
+    @functools.cached_property
+    def places(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """Where each of ``declared`` and of ``account_scores`` is in ``scores``."""
+        order = {name: i for i, name in enumerate(self.scores)}
+        return tuple(order[n] for n in self.declared), tuple(order[n] for n in self.account_scores)
+
     @staticmethod
     def of(model: CheckedPolicy, params: Mapping[str, Any] | None = None) -> PolicyMeta:
         return PolicyMeta(
@@ -347,32 +355,95 @@ class Timeline:
                 at = self.entered[label]
                 number = self.route(meta.stages.index(label), at, self.starts[label])
                 route_decision = _route_decision(meta, number, at)
-        by_name = dict(zip(meta.scores, values, strict=True))
-        entered = self.entered
-        decision = Decision(
-            id=lead.id,
-            as_of=as_of,
-            stage=label,
-            scores={name: by_name[name] for name in meta.declared},
-            disqualified=tuple(reasons),
-            route=route_decision,
-            entered=dict(sorted(entered.items(), key=lambda item: item[1])),
-            policy=meta.policy,
-            account_scores={name: by_name[name] for name in meta.account_scores}
-            if meta.uses_accounts
-            else None,
-            account=lead.account,
+        decision = _decision(
+            meta, lead, as_of, label, self.entered, reasons, values, route_decision
         )
         return EvalResult(
             decision, tuple(self.steps), contributions, start, self.first, tuple(self.handoffs)
         )
 
 
+class Entries:
+    """What the generated walk (``sweep``) keeps when only the lead's decision is read
+    (:meth:`Evaluator.decide <mqldsl.engine.evaluator.Evaluator.decide>`): the current
+    stage and when each stage was last entered, without the steps, first entries and
+    handoffs a :class:`Timeline` records for explanations and the simulator. The same
+    decision as a :class:`Timeline`'s (tests/test_evaluator_differential.py)."""
+
+    __slots__ = ("entered", "label", "stages")
+
+    def __init__(self, stages: tuple[str, ...]) -> None:
+        self.stages = stages
+        self.entered: dict[str, float] = {}
+        self.label: str | None = None
+
+    def step(self, t: float, holding: int, reasons: Sequence[str]) -> None:
+        """As :meth:`Timeline.step` (a journey that never restarts)."""
+        label = DISQUALIFIED if holding < 0 else self.stages[holding]
+        self.entered[label] = t
+        self.label = label
+
+    def finish(
+        self,
+        meta: PolicyMeta,
+        lead: Lead,
+        as_of: float,
+        reasons: Sequence[str],
+        values: tuple[Any, ...],
+        route: Callable[[int, float, float], int],
+    ) -> EvalResult:
+        """As :meth:`Timeline.finish` for a walk without hot-event routes or restarts; the
+        result holds the decision only."""
+        label = self.label
+        assert label is not None
+        route_decision = None
+        if label != DISQUALIFIED:
+            at = self.entered[label]
+            route_decision = _route_decision(meta, route(self.stages.index(label), at, NEG), at)
+        decision = _decision(
+            meta, lead, as_of, label, self.entered, reasons, values, route_decision
+        )
+        return EvalResult(decision, (), None, NEG, {}, ())
+
+
+def _decision(
+    meta: PolicyMeta,
+    lead: Lead,
+    as_of: float,
+    label: str,
+    entered: dict[str, float],
+    reasons: Sequence[str],
+    values: tuple[Any, ...],
+    route: RouteDecision | None,
+) -> Decision:
+    """The decision of a walk that ended in stage ``label``, with the scores ``values`` (in
+    evaluation order) as of ``as_of``."""
+    declared, account = meta.places
+    value = values.__getitem__
+    return Decision(
+        id=lead.id,
+        as_of=as_of,
+        stage=label,
+        scores=dict(zip(meta.declared, map(value, declared), strict=True)),
+        disqualified=tuple(reasons),
+        route=route,
+        entered=dict(sorted(entered.items(), key=_SECOND)),  # stable: ties keep their order
+        policy=meta.policy,
+        account_scores=dict(zip(meta.account_scores, map(value, account), strict=True))
+        if meta.uses_accounts
+        else None,
+        account=lead.account,
+    )
+
+
+_SECOND = operator.itemgetter(1)
+
+
 def drive(
     meta: PolicyMeta,
     lead: Lead,
     as_of: float,
-    explain: bool,
+    explain: bool | None,
     scores: Callable[[float, float], tuple[Any, ...]],
     scores_explain: Callable[[float, float], tuple[tuple[Any, ...], list[tuple[float, ...]]]],
     instant: Callable[[float, float, int], tuple[list[str], int]],
@@ -380,7 +451,7 @@ def drive(
     route: Callable[[int, float, float], int],
     pts: list[float] | None = None,
     hot: Callable[[int, float, float, Event], int] | None = None,
-    sweep: Callable[[Timeline], Sequence[str]] | None = None,
+    sweep: Callable[[Timeline | Entries], Sequence[str]] | None = None,
 ) -> EvalResult:
     """Walk the lead's timeline: at each instant of ``pts`` (its change points, see
     :mod:`mqldsl.engine.changes`; None: every instant of SPEC §7), the holding stage,
@@ -388,10 +459,15 @@ def drive(
     that fires a hot-event route, ``hot``); then the decision as of ``as_of``.
     ``sweep``: the generated code's own walk of ``pts`` (a policy without recycle rules
     or hot-event routes), used when the lead is not explained; it returns the reasons
-    at the last instant."""
-    timeline = Timeline(meta, lead, route)
+    at the last instant. ``explain`` None: only the decision is read (the sweep then keeps
+    :class:`Entries`, and the result has no steps, first entries or handoffs)."""
     if sweep is not None and pts is not None and not explain:
-        return timeline.finish(as_of, sweep(timeline), scores(as_of, NEG), None, NEG)
+        if explain is None:  # the decision only
+            entries = Entries(meta.stages)
+            return entries.finish(meta, lead, as_of, sweep(entries), scores(as_of, NEG), route)
+        walked = Timeline(meta, lead, route)
+        return walked.finish(as_of, sweep(walked), scores(as_of, NEG), None, NEG)
+    timeline = Timeline(meta, lead, route)
     names = meta.stages
     locked = meta.locked
     if pts is None:
