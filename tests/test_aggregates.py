@@ -19,6 +19,7 @@ from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.evaluator import Evaluator
 from mqldsl.engine.interpreter import Interpreter
 from mqldsl.engine.runtime import DAY, Decision, Event, Lead, format_instant, to_seconds
+from mqldsl.io.scoring import decision_line
 from mqldsl.language import ast
 from mqldsl.language.notation import expr
 from mqldsl.language.printer import format_policy
@@ -455,3 +456,39 @@ def test_the_exact_sum_is_duckdbs_fsum_and_a_plain_sum_elsewhere(dialect: str) -
         assert text.count("FSUM(") == 2 and text.count(" SUM(") + text.count("(SUM(") >= 1
     else:
         assert "FSUM(" not in text and "SUM(" in text
+
+
+# ---------------------------------------------------------------- past the largest float
+
+
+@pytest.mark.parametrize("decide", [_compiled, _interpreted], ids=["compiled", "interpreter"])
+def test_sums_whose_partial_sums_pass_the_largest_float_are_exact(
+    decide: Engine,
+) -> None:
+    # 1e308 + 1e308 - 1e308 passes the largest float on the way (math.fsum gives up there);
+    # the exact sum is 1e308, and the mean of 1e308 and 1e308 is 1e308. A sum that is itself
+    # past the largest float is infinite: missing as a score (SPEC §4 writes no infinity).
+    subject = lead(run_event(3, minutes=1e308), run_event(2, minutes=1e308))
+    body = (
+        "score s = sum(run.minutes within 7 days)\n"
+        "score a = avg(run.minutes within 7 days)\n"
+        "score small = sum(run.minutes within 30 hours)"
+    )
+    got = scores(decide, body, lead(*subject_events(1e308, 1e308, -1e308)))
+    assert got == {"s": 1e308, "a": 1e308 / 3, "small": -1e308}
+    assert scores(decide, body, subject) == {"s": None, "a": 1e308, "small": 0}
+
+
+def subject_events(*minutes: float) -> list[tuple[str, float, dict[str, Any]]]:
+    """Runs 3, 2 and 1 days before T with these minutes."""
+    return [run_event(3 - i, minutes=m) for i, m in enumerate(minutes)]
+
+
+def test_a_whole_score_past_64_bits_is_written_as_a_number(engine: Engine) -> None:
+    # Whole scores are written as integers (SPEC §4); one past the 64-bit range, which JSON
+    # writers do not take as an integer, stays the float it is.
+    body = "score big = size * 1000000000000000000.0\nscore small = size * 2.0"
+    decision = engine(SCHEMA + body + "\nstages {\n  visitor\n}\n", lead(size=100), T)
+    assert decision.scores == {"big": 1e20, "small": 200}
+    assert isinstance(decision.scores["big"], float) and isinstance(decision.scores["small"], int)
+    assert b'"scores":{"big":1e+20,"small":200}' in decision_line(decision)

@@ -11,6 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -339,6 +340,50 @@ def test_the_limit_on_rejected_lines_stops_both_readings_at_the_same_line(
     good = b'{"id":"L%d","events":[]}'
     lines = [good % 1, b"nope", good % 2, b"{}", b"[]", good % 3]
     same_reading(tmp_path, lines, limit=2)
+
+
+@pytest.mark.parametrize("depth", [990, 1000, 1030])
+def test_deep_nesting_is_read_as_the_validator_reads_it(tmp_path: Path, depth: int) -> None:
+    # msgspec gives up (RecursionError) at about 1,000 levels in a value it keeps raw or
+    # skips, orjson at 1,024: the line is then the validator's (a lead, or E701 past 1,024).
+    deep = b"[" * depth + b"]" * depth
+    lines = [
+        b'{"id":"ok"}',
+        b'{"id":"truth","truth":{"a":' + deep + b"}}",
+        b'{"id":"field","events":[{"at":"2026-10-01T00:00:00Z","note":'
+        + deep
+        + b',"type":"page_view","path":"/pricing"}]}',
+    ]
+    path = tmp_path / "j.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    readings = []
+    for fast in (True, False):
+        leads, report = read(path, fast)
+        # (the truth by its depth: comparing it would recurse as deep)
+        leads = [
+            msgspec.structs.replace(lead, truth={"depth": _depth(lead.truth)}) for lead in leads
+        ]
+        readings.append(seen(leads, report))
+    assert readings[0] == readings[1]
+    expected = ["ok"] if depth > 1020 else ["ok", "truth", "field"]
+    assert [lead[0] for lead in readings[0]["leads"]] == expected
+    assert readings[0]["counts"][1] == 3 - len(expected)
+    if depth <= 1020:
+        assert [lead[5] for lead in readings[0]["leads"]][1] == {"depth": depth + 1}
+
+
+def _depth(value: Any) -> int:
+    """How deep lists and objects nest in ``value`` (0 for a scalar), without recursion."""
+    deepest = 0
+    stack = [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, level + 1)
+            stack.extend((child, level + 1) for child in item)
+    return deepest
 
 
 # ---------------------------------------------------------------- scoring, end to end

@@ -38,6 +38,8 @@ from mqldsl.engine.runtime import (
     check_size,
     clamp,
     decay_factor,
+    exact_mean,
+    exact_sum,
     hot_routes,
     instants,
     round_score,
@@ -79,7 +81,7 @@ def _dsum(
 
 
 def _fsum(values: Sequence[float], i: int, j: int) -> float:
-    return math.fsum(values[i:j])
+    return exact_sum(values[i:j])
 
 
 def _amax(values: Sequence[float], i: int, j: int) -> float | None:
@@ -91,7 +93,7 @@ def _amin(values: Sequence[float], i: int, j: int) -> float | None:
 
 
 def _aavg(values: Sequence[float], i: int, j: int) -> float | None:
-    return math.fsum(values[i:j]) / (j - i) if j > i else None
+    return exact_mean(values[i:j]) if j > i else None
 
 
 def _group(events: Sequence[Any]) -> dict[str, list[Any]]:

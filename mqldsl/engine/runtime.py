@@ -12,6 +12,7 @@ import math
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -292,13 +293,14 @@ def due_time(entered: float, sla_seconds: float) -> float:
 
 
 def round_score(value: float | None) -> float | int | None:
-    """Two decimals, half away from zero; whole numbers as int (SPEC §4)."""
+    """Two decimals, half away from zero; whole numbers as int (SPEC §4) where JSON writers
+    take them (a 64-bit integer: a whole score of 1e20 stays the float it is)."""
     if value is None:
         return None
     if math.isnan(value) or math.isinf(value):
         return None
     if value == int(value):
-        return int(value)
+        return int(value) if -_INT64 <= value < _INT64 else float(value)
     rounded = float(Decimal(repr(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
     return int(rounded) if rounded == int(rounded) else rounded
 
@@ -329,14 +331,43 @@ def aggregate(function: str, values: Sequence[Any], whole: bool) -> Any:
     and the sum inside ``avg`` are :func:`math.fsum`, correctly rounded whatever the order of
     the events. ``avg`` is not rounded."""
     if function == "sum":
-        return sum(values) if whole else math.fsum(values)
+        return sum(values) if whole else exact_sum(values)
     if not values:
         return None
     if function == "max":
         return max(values)
     if function == "min":
         return min(values)
-    return math.fsum(values) / len(values)
+    return exact_mean(values)
+
+
+_INT64 = 2**63
+
+
+def exact_sum(values: Sequence[float]) -> float:
+    """The sum of ``values`` correctly rounded whatever their order (:func:`math.fsum`), also
+    where a partial sum passes the largest float (fsum then raises OverflowError; the exact
+    sum is computed with fractions): ±inf only when the sum itself is past it."""
+    try:
+        return math.fsum(values)
+    except OverflowError:
+        return _rounded(sum(map(Fraction, values), Fraction(0)))
+
+
+def exact_mean(values: Sequence[float]) -> float:
+    """The mean of ``values`` (not empty): :func:`exact_sum` over their count, or the exact
+    mean rounded when the sum is past the largest float (1e308 and 1e308: 1e308)."""
+    total = exact_sum(values)
+    if math.isinf(total):
+        return _rounded(sum(map(Fraction, values), Fraction(0)) / len(values))
+    return total / len(values)
+
+
+def _rounded(value: Fraction) -> float:
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
 
 
 class TimelineTooLong(ValueError):

@@ -61,6 +61,10 @@ _ID = Union[Annotated[str, msgspec.Meta(min_length=1)], _WHOLE]  # noqa: UP007
 _PARSE = dt.datetime.fromisoformat
 _AWARE = Annotated[dt.datetime, msgspec.Meta(tz=True)]  # msgspec refuses a naive instant
 _TIMESTAMP = dt.datetime.timestamp
+# What a decoder raises for a line it does not take; msgspec's RecursionError: nesting deeper
+# than it goes (about 1,000 levels) in a value it skips or keeps raw (`truth`, an unknown
+# field before an event's `type`), which orjson, and so the validator, may still read.
+_REFUSED = (msgspec.ValidationError, msgspec.DecodeError, RecursionError)
 _NO_FIELDS: dict[str, Any] = {}  # shared by the events without fields: never written to
 # What makes msgspec's instant reader differ from parse_instant (see the module's text).
 _LOWER_Z = re.compile(rb'z"').search
@@ -181,12 +185,12 @@ class FastDecoder:
             or (b"." in line and _SEVEN_DIGITS(line) is not None)
         ):
             # A refusal may be an instant only parse_instant reads: the text reader decides.
-            with contextlib.suppress(msgspec.ValidationError, msgspec.DecodeError):
+            with contextlib.suppress(*_REFUSED):
                 journey = self._typed.decode(line)
         if journey is None:
             try:
                 journey = self._text.decode(line)
-            except (msgspec.ValidationError, msgspec.DecodeError):
+            except _REFUSED:
                 return None
         lead_id = str(journey.id)
         if lead_id in seen:
