@@ -216,6 +216,56 @@ def test_max_errors_says_how_many_lines_were_never_read(tmp_path: Path, jobs: st
     assert err.splitlines()[-1] == "5 read, 2 used, 3 rejected"
 
 
+MINUTE_DECAY = """policy "Minute decay"
+lead {
+  role: enum(a, b)
+}
+event ping
+score heat decay 1% every 1 minute {
+  +10 per ping within 365 days
+}
+stages {
+  visitor
+  mql when heat >= 5
+}
+"""
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_several_processes_read_a_file_as_one_does(tmp_path: Path, jobs: str) -> None:
+    # Each case where a worker, which sees only its chunk of lines, could part from one reader:
+    # a byte-order mark on line 1; an ignored key; a lead refused for its timeline (E900, at
+    # its line) whose id a later line repeats; duplicates whose other problems are not read
+    # (nor counted as ignored); --max-errors reached on the last line (nothing left unread).
+    policy = write(tmp_path / "p.mql", MINUTE_DECAY)
+    old = '{"id":"L1","events":[{"type":"ping","at":"2026-01-01T00:00:00Z"}]}'
+    lines = [
+        b'\xef\xbb\xbf{"id":"a","extra":1}',
+        old.encode(),
+        b'{"id":"L1","events":[{"type":"ping","at":"2026-11-30T23:59:00Z"}]}',
+        b'{"id":"a","profile":{"zz":1}}',
+        b'{"id":"b"}',
+        b'{"id":"b","events":5}',
+        b'{"id":"c","events":5}',
+    ]
+    path = write(tmp_path / "j.jsonl", b"\n".join(lines) + b"\n")
+    as_of = ["--as-of", "2026-12-01T00:00:00Z", "--jobs", jobs]
+    code, out, err = run("score", policy, path, *as_of, "--max-errors", "5")
+    assert code == 1, err
+    assert [json.loads(line)["id"] for line in out.splitlines()] == ["a", "b"]
+    first, *rest = err.splitlines()
+    # (a year of minute steps is past the limit of instants a lead)
+    assert first.startswith(f"{path}:2: error[E900]: lead `L1`: its timeline needs ")
+    assert rest == [
+        f"{path}:3: error[E704]: duplicate id `L1`",
+        f"{path}:4: error[E704]: duplicate id `a`",
+        f"{path}:6: error[E704]: duplicate id `b`",
+        f'{path}:7: error[E706]: "events" must be a list',
+        "ignored unknown key `extra` in journey lines: 1 time",
+        "7 read, 2 used, 5 rejected",
+    ]
+
+
 def test_max_errors_on_a_leads_table_counts_the_lines_left(tmp_path: Path) -> None:
     rows = ["x,y,z,w"] * 2 + [f"L-{n},secops,1" for n in range(10)]
     leads = write(tmp_path / "leads.csv", HEADER + "\n".join(rows) + "\n")

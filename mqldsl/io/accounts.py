@@ -163,8 +163,9 @@ class AccountGrouper:
         if lead.account is not None:
             self._members.setdefault(lead.account, []).append((lead, line))
 
-    def ready(self) -> Iterator[Lead]:
-        """The leads at the head of the input whose accounts have been read in full."""
+    def ready(self) -> Iterator[tuple[Lead, int]]:
+        """The leads at the head of the input whose accounts have been read in full, each
+        with its line."""
         if self.last is None:
             return
         while self._pending:
@@ -174,22 +175,22 @@ class AccountGrouper:
                 return
             yield from self._release()
 
-    def finish(self) -> Iterator[Lead]:
-        """Every lead still held (the input has ended)."""
+    def finish(self) -> Iterator[tuple[Lead, int]]:
+        """Every lead still held (the input has ended), each with its line."""
         while self._pending:
             yield from self._release()
 
-    def _release(self) -> Iterator[Lead]:
-        lead, _ = self._pending.popleft()
+    def _release(self) -> Iterator[tuple[Lead, int]]:
+        lead, line = self._pending.popleft()
         account = lead.account
         if account is None:
-            yield lead
+            yield lead, line
             return
         if account in self._members:
             self._resolve(account)
         decided = self._resolved.pop(id(lead), None)
         if decided is not None:
-            yield decided
+            yield decided, line
         # A lead whose account profile disagreed has been rejected: nothing to yield.
 
     def _resolve(self, account: str) -> None:
@@ -263,9 +264,9 @@ def grouped(
     report: ReadReport,
     accounts: Mapping[str, AccountRecord] | None,
     last: Mapping[str, int] | None,
-) -> Iterator[Lead]:
+) -> Iterator[tuple[Lead, int]]:
     """The leads of ``leads`` (each with its line) with their colleagues and account fields,
-    in input order (see :class:`AccountGrouper`)."""
+    in input order, each with its line (see :class:`AccountGrouper`)."""
     grouper = AccountGrouper(file, report, accounts, last)
     for lead, line in leads:
         grouper.add(lead, line)

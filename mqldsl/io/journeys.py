@@ -185,7 +185,7 @@ class JourneyReader:
         self.check_duplicates = check_duplicates
         self._seen: set[str] = set()
         self._fast = FastDecoder.build(model, check_truth) if fast else None
-        self.line = 0  # the line of the lead last yielded by read_jsonl (accounts need it)
+        self.line = 0  # the line of the lead last yielded (of the leads table for a CSV)
 
     def decoded(self, line: bytes) -> Lead | None:
         """The lead on a JSON Lines ``line`` read by the fast path (typed decoding), or None:
@@ -202,10 +202,9 @@ class JourneyReader:
         """A lead from one decoded JSON object; RecordError if it is unusable."""
         if not isinstance(raw, dict):
             raise RecordError("a journey line must be a JSON object", "E701")
-        lead_id = raw.get("id")
-        if isinstance(lead_id, bool) or not isinstance(lead_id, str | int) or lead_id == "":
+        lead_id = record_id(raw)
+        if lead_id is None:
             raise RecordError('missing "id" (a string)', "E703")
-        lead_id = str(lead_id)
         if lead_id in self._seen:
             raise RecordError(f"duplicate id `{lead_id}`", "E704")
         for key in raw:
@@ -361,6 +360,7 @@ class JourneyReader:
                     }
                     item["_line"] = event_line
                     raw_events.append(item)
+                self.line = row.line
                 try:
                     yield self._csv_lead(
                         lead_id, row.cells.get("account"), profile, raw_events, events_name
@@ -426,6 +426,17 @@ def check_events_option(journeys: str, events: str | None) -> None:
         )
 
 
+def record_id(raw: Any) -> str | None:
+    """The id of a decoded journey line, as text; None when it has none a lead can take (not an
+    object, or an id that is missing, empty, or not a string or a whole number: E701, E703)."""
+    if not isinstance(raw, dict):
+        return None
+    lead_id = raw.get("id")
+    if isinstance(lead_id, bool) or not isinstance(lead_id, str | int) or lead_id == "":
+        return None
+    return str(lead_id)
+
+
 def remaining_lines(stream: BinaryIO, current: bytes) -> int:
     """The lines left in ``stream``, ``current`` (read, not used) included; counted in
     blocks, without decoding."""
@@ -446,5 +457,6 @@ __all__ = [
     "check_truth",
     "count_line",
     "json_problem",
+    "record_id",
     "remaining_lines",
 ]

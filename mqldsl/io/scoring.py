@@ -35,6 +35,7 @@ from mqldsl.io.journeys import (
     check_events_option,
     count_line,
     json_problem,
+    record_id,
     remaining_lines,
 )
 
@@ -136,55 +137,63 @@ def _worker(policy: str, params: dict[str, Any], options: ScoreOptions) -> _Work
     return _Worker(result.model, Evaluator(result.model, params), options)
 
 
-def _work(
-    worker: _Worker, chunk: list[tuple[int, bytes]]
-) -> list[tuple[int, str | None, bytes | str]]:
-    """Per line: (line number, id or None, the output line or the rejection's code, column
-    and reason, separated by tabs)."""
+# One line's outcome, from a worker: (its number, its id when it has one a lead can take, the
+# decision's JSON line or the rejection's code, column and reason separated by tabs, what the
+# validator ignored on it as [event types, profile fields, event fields, keys] or None).
+_Outcome = tuple[int, str | None, bytes | str, list[dict[str, int]] | None]
+
+
+def _work(worker: _Worker, chunk: list[tuple[int, bytes]]) -> list[_Outcome]:
+    """Each line of ``chunk`` read and decided. What the validator ignores is kept per line:
+    the parent drops it with a line it rejects as a duplicate, as one reader would have."""
     reader = JourneyReader(worker.model, check_duplicates=False)  # the parent checks across chunks
-    out: list[tuple[int, str | None, bytes | str]] = []
+    out: list[_Outcome] = []
     for number, line in chunk:
         lead = reader.decoded(line)  # typed decoding; the validator reads what it refuses
+        lead_id = None if lead is None else lead.id
+        notes = None
         if lead is None:
             try:
                 raw = orjson.loads(line)
             except orjson.JSONDecodeError as exc:
                 reason, column = json_problem(exc, line)
-                out.append((number, None, f"E701\t{column}\t{reason}"))
+                out.append((number, None, f"E701\t{column}\t{reason}", None))
                 continue
+            lead_id = record_id(raw)
+            reader.report = ReadReport()  # what this line alone makes it ignore
             try:
                 lead = reader.lead(raw)
             except RecordError as exc:
-                out.append((number, None, f"{exc.code}\t0\t{exc}"))
+                out.append((number, lead_id, f"{exc.code}\t0\t{exc}", _ignored(reader.report)))
                 continue
+            notes = _ignored(reader.report)
         try:
             result = _evaluate_one(worker.evaluator, lead, worker.options)
         except TimelineTooLong as exc:
-            out.append((number, None, _TIMELINE + exc.message))
+            out.append((number, lead_id, _TIMELINE + exc.message, notes))
             continue
-        out.append(
-            (number, lead.id, result if isinstance(result, bytes) else decision_line(result))
-        )
-    counters = reader.report
-    out.append(
-        (
-            -1,
-            None,
-            orjson.dumps(
-                [
-                    dict(counters.unknown_event_types),
-                    dict(counters.unknown_fields),
-                    dict(counters.unknown_event_fields),
-                ]
-            ).decode(),
-        )
-    )
+        decided = result if isinstance(result, bytes) else decision_line(result)
+        out.append((number, lead_id, decided, notes))
     return out
+
+
+def _ignored(report: ReadReport) -> list[dict[str, int]] | None:
+    counters = (
+        report.unknown_event_types,
+        report.unknown_fields,
+        report.unknown_event_fields,
+        report.unknown_keys,
+    )
+    return [dict(counter) for counter in counters] if any(counters) else None
 
 
 def _chunks(path: str) -> Iterator[list[tuple[int, bytes]]]:
     with open_input(path) as stream:
-        numbered = ((n, line) for n, line in enumerate(stream, start=1) if line.strip())
+        lines: Iterator[tuple[int, bytes]] = enumerate(stream, start=1)
+        first = next(lines, None)
+        if first is not None:  # a byte-order mark, as JourneyReader.read_jsonl drops it
+            lines = itertools.chain([(1, first[1].removeprefix(b"\xef\xbb\xbf"))], lines)
+        numbered = ((n, line) for n, line in lines if line.strip())
         while True:
             chunk = list(itertools.islice(numbered, CHUNK))
             if not chunk:
@@ -197,42 +206,56 @@ def score_parallel(
 ) -> int:
     """Decide the JSON Lines file ``journeys`` across ``options.jobs``
     processes, writing JSON Lines to ``sink`` in input order; the number of
-    leads decided. ``policy`` is the policy's path (each worker checks it)."""
+    leads decided. ``policy`` is the policy's path (each worker checks it). The same
+    decisions, rejections and notes as one process reading the file
+    (:func:`score_sequential`)."""
     seen: set[str] = set()
     evaluated = 0
+    full_at = 0  # the line whose rejection reached --max-errors
     results = ordered_map(
         _work, _chunks(journeys), options.jobs, _worker, (policy, options.params, options)
     )
     with contextlib.closing(results):
         for part in results:
-            for number, lead_id, payload in part:
-                if number == -1:
-                    assert isinstance(payload, str)
-                    types, fields, event_fields = orjson.loads(payload)
-                    report.unknown_event_types.update(types)
-                    report.unknown_fields.update(fields)
-                    report.unknown_event_fields.update(event_fields)
-                    continue
+            for number, lead_id, payload, notes in part:
+                if full_at:  # one reader stops at the next line (closing stops the workers)
+                    _stop(report, journeys, full_at, options.max_errors)
+                    return evaluated
                 report.read += 1
-                if lead_id is None and str(payload).startswith(_TIMELINE):
-                    message = str(payload).removeprefix(_TIMELINE)
-                    report.reject(journeys, number, message, code="E900")
-                elif lead_id is None:
-                    assert isinstance(payload, str)
-                    code, column, reason = payload.split("\t", 2)
-                    report.reject(journeys, number, reason, code, int(column))
-                elif lead_id in seen:
+                if lead_id is not None and lead_id in seen:
+                    # (checked first, as the reader does: what else the line has is not read)
                     report.reject(journeys, number, f"duplicate id `{lead_id}`", "E704")
                 else:
-                    seen.add(lead_id)
-                    assert isinstance(payload, bytes)
-                    sink.write(payload)
-                    evaluated += 1
+                    if notes is not None:
+                        types, fields, event_fields, keys = notes
+                        report.unknown_event_types.update(types)
+                        report.unknown_fields.update(fields)
+                        report.unknown_event_fields.update(event_fields)
+                        report.unknown_keys.update(keys)
+                    if isinstance(payload, bytes):
+                        assert lead_id is not None
+                        seen.add(lead_id)
+                        sink.write(payload)
+                        evaluated += 1
+                    elif payload.startswith(_TIMELINE):
+                        assert lead_id is not None
+                        seen.add(lead_id)  # read, then refused: a later line is a duplicate
+                        message = payload.removeprefix(_TIMELINE)
+                        report.reject(journeys, number, message, code="E900")
+                    else:
+                        code, column, reason = payload.split("\t", 2)
+                        report.reject(journeys, number, reason, code, int(column))
                 if options.max_errors is not None and report.rejected_count >= options.max_errors:
-                    report.limit = options.max_errors
-                    report.not_read = _lines_after(journeys, number)
-                    return evaluated  # closing the results stops the workers
+                    full_at = number
+    if full_at and _lines_after(journeys, full_at) > 0:  # blank lines after it: one reader
+        _stop(report, journeys, full_at, options.max_errors)  # reads one and stops there
     return evaluated
+
+
+def _stop(report: ReadReport, journeys: str, line: int, limit: int | None) -> None:
+    """--max-errors (``limit``) stopped the reading after line ``line``."""
+    report.limit = limit
+    report.not_read = _lines_after(journeys, line)
 
 
 def _lines_after(path: str, number: int) -> int:
@@ -260,20 +283,32 @@ def read_leads(
     and its account's fields (from the accounts file ``accounts`` or the leads'
     ``account_profile``), in input order (:mod:`mqldsl.io.accounts`).
     :class:`UsageProblem` for ``events`` with a JSON Lines file."""
+    numbered = read_numbered_leads(model, journeys, events, report, accounts)
+    return (lead for lead, _ in numbered)
+
+
+def read_numbered_leads(
+    model: CheckedPolicy,
+    journeys: str,
+    events: str | None,
+    report: ReadReport,
+    accounts: str | None = None,
+) -> Iterator[tuple[Lead, int]]:
+    """:func:`read_leads`, each lead with its line (in the leads table for a CSV)."""
     check_events_option(journeys, events)
     reader = JourneyReader(model, report)
     is_csv = Path(journeys).suffix.lower() == ".csv"
     leads = reader.read_csv(journeys, events) if is_csv else reader.read_jsonl(journeys)
+    numbered = ((lead, reader.line) for lead in leads)
     if not model.uses_accounts:
         if accounts is not None:
             raise UsageProblem(
                 "--accounts: the policy declares no account fields or account scores, so an "
                 "accounts file would change nothing"
             )
-        return leads
+        return numbered
     table = read_accounts(accounts, model, report) if accounts is not None else None
     last = None if is_csv else index_accounts(journeys)
-    numbered = ((lead, reader.line) for lead in leads)
     return grouped(numbered, journeys, report, table, last)
 
 
@@ -290,11 +325,11 @@ def score_sequential(
     evaluator = Evaluator(model, options.params)
     report.limit = options.max_errors
     evaluated = 0
-    for lead in read_leads(model, journeys, events, report, options.accounts):
+    for lead, line in read_numbered_leads(model, journeys, events, report, options.accounts):
         try:
             item = _evaluate_one(evaluator, lead, options)
         except TimelineTooLong as exc:
-            report.reject(journeys, 0, exc.message, code="E900")
+            report.reject(journeys, line, exc.message, code="E900")
             continue
         write(item)
         evaluated += 1

@@ -235,7 +235,7 @@ def with_colleagues(leads: list[Lead], name: str) -> list[Lead]:
     grouper = AccountGrouper(name, report)
     for line, lead in enumerate(leads, start=1):
         grouper.add(lead, line)
-    grouped = list(grouper.finish())
+    grouped = [lead for lead, _ in grouper.finish()]
     assert len(grouped) == len(leads), report.rejected_count
     return grouped
 
