@@ -384,10 +384,11 @@ def test_a_lead_with_too_many_instants_is_rejected_and_counted(
     assert "4 read, 2 used, 2 rejected" in err
     minutes = (dt.datetime(2026, 11, 1) - dt.datetime(1900, 1, 1)) // dt.timedelta(minutes=1)
     assert (
-        f"error[E900]: lead `old`: its timeline needs {minutes + 3:,} instants (1 event, decay "
-        "steps of 1 minute from its oldest event at 1900-01-01T00:00:00Z); at most 100,000"
+        f"{data}:1: error[E900]: lead `old`: its timeline needs {minutes + 3:,} instants (1 "
+        "event, decay steps of 1 minute from its oldest event at 1900-01-01T00:00:00Z); at "
+        "most 100,000"
     ) in err
-    assert f"lead `over`: its timeline needs {MAX_INSTANTS + 1:,} instants" in err
+    assert f"{data}:3: error[E900]: lead `over`: its timeline needs {MAX_INSTANTS + 1:,}" in err
 
 
 @pytest.mark.parametrize("engine", ["python", "duckdb"])

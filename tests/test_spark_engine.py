@@ -25,6 +25,7 @@ from mqldsl.simulation.scenario import load_scenario
 
 from .conftest import ROOT
 from .helpers import run
+from .test_bad_data import MINUTE_DECAY
 
 pytestmark = pytest.mark.spark
 
@@ -249,6 +250,40 @@ def test_leads_csv_with_events_csv_matches(spark: Any, tmp_path: Path) -> None:
     python, on_spark = _both(tmp_path, *args, "--as-of", "2026-11-01T00:00:00Z")
     assert on_spark == python
     assert python[0] == 1
+
+
+def test_lines_spark_could_read_apart_are_read_as_python_reads_them(
+    spark: Any, tmp_path: Path
+) -> None:
+    # A byte-order mark, an ignored key, a lead refused for its timeline (E900, at its line)
+    # whose id a later line repeats, duplicates whose other problems are not read; then a
+    # leads table whose lead is refused for its timeline, at its line of the table.
+    policy = tmp_path / "p.mql"
+    policy.write_text(MINUTE_DECAY)
+    journeys = tmp_path / "j.jsonl"
+    journeys.write_bytes(
+        b'\xef\xbb\xbf{"id":"a","extra":1}\n'
+        b'{"id":"L1","events":[{"type":"ping","at":"2026-01-01T00:00:00Z"}]}\n'
+        b'{"id":"L1"}\n{"id":"a","profile":{"zz":1}}\n{"id":"b"}\n{"id":"b","events":5}\n'
+    )
+    as_of = ("--as-of", "2026-12-01T00:00:00Z")
+    python, on_spark = _both(tmp_path, str(policy), str(journeys), *as_of)
+    assert on_spark == python
+    err = python[2]
+    assert f"{journeys}:2: error[E900]: lead `L1`" in err
+    assert f"{journeys}:3: error[E704]: duplicate id `L1`" in err
+    assert f"{journeys}:6: error[E704]: duplicate id `b`" in err
+    assert "ignored unknown key `extra` in journey lines: 1 time" in err
+    assert "zz" not in err and err.splitlines()[-1] == "6 read, 2 used, 4 rejected"
+    leads = tmp_path / "leads.csv"
+    leads.write_text("id,role\nL0,a\nL1,b\n")
+    events = tmp_path / "events.csv"
+    events.write_text(
+        "lead_id,type,at\nL1,ping,2026-01-01T00:00:00Z\nL0,ping,2026-11-30T00:00:00Z\n"
+    )
+    python, on_spark = _both(tmp_path, str(policy), str(leads), "--events", str(events), *as_of)
+    assert on_spark == python
+    assert f"{leads}:3: error[E900]: lead `L1`" in python[2]
 
 
 def test_spark_refuses_jobs(tmp_path: Path) -> None:

@@ -88,6 +88,29 @@ class ReadReport:
         if len(self.rejected) < self.keep:
             self.rejected.append(problem)
 
+    def ignored(self) -> list[dict[str, int]] | None:
+        """What was ignored (unknown event types, profile fields, event fields, keys), as
+        plain counts for another process; None for nothing."""
+        counters = self._ignored_counters()
+        return [dict(counter) for counter in counters] if any(counters) else None
+
+    def add_ignored(self, counts: list[dict[str, int]]) -> None:
+        """Add what another reading ignored (:meth:`ignored`)."""
+        for counter, added in zip(self._ignored_counters(), counts, strict=True):
+            counter.update(added)
+
+    def clear_ignored(self) -> None:
+        for counter in self._ignored_counters():
+            counter.clear()
+
+    def _ignored_counters(self) -> tuple[Counter[str], ...]:
+        return (
+            self.unknown_event_types,
+            self.unknown_fields,
+            self.unknown_event_fields,
+            self.unknown_keys,
+        )
+
     def notes(self) -> list[str]:
         """One line per kind of ignored data, for the summary."""
         lines = []

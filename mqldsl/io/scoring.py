@@ -164,9 +164,9 @@ def _work(worker: _Worker, chunk: list[tuple[int, bytes]]) -> list[_Outcome]:
             try:
                 lead = reader.lead(raw)
             except RecordError as exc:
-                out.append((number, lead_id, f"{exc.code}\t0\t{exc}", _ignored(reader.report)))
+                out.append((number, lead_id, f"{exc.code}\t0\t{exc}", reader.report.ignored()))
                 continue
-            notes = _ignored(reader.report)
+            notes = reader.report.ignored()
         try:
             result = _evaluate_one(worker.evaluator, lead, worker.options)
         except TimelineTooLong as exc:
@@ -175,16 +175,6 @@ def _work(worker: _Worker, chunk: list[tuple[int, bytes]]) -> list[_Outcome]:
         decided = result if isinstance(result, bytes) else decision_line(result)
         out.append((number, lead_id, decided, notes))
     return out
-
-
-def _ignored(report: ReadReport) -> list[dict[str, int]] | None:
-    counters = (
-        report.unknown_event_types,
-        report.unknown_fields,
-        report.unknown_event_fields,
-        report.unknown_keys,
-    )
-    return [dict(counter) for counter in counters] if any(counters) else None
 
 
 def _chunks(path: str) -> Iterator[list[tuple[int, bytes]]]:
@@ -227,11 +217,7 @@ def score_parallel(
                     report.reject(journeys, number, f"duplicate id `{lead_id}`", "E704")
                 else:
                     if notes is not None:
-                        types, fields, event_fields, keys = notes
-                        report.unknown_event_types.update(types)
-                        report.unknown_fields.update(fields)
-                        report.unknown_event_fields.update(event_fields)
-                        report.unknown_keys.update(keys)
+                        report.add_ignored(notes)
                     if isinstance(payload, bytes):
                         assert lead_id is not None
                         seen.add(lead_id)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from mqldsl.analysis.bound import bind
@@ -233,13 +233,23 @@ class DuckDBEngine:
         ).fetchall()
         return [(str(lid), int(size), int(n), int(at) / 1_000_000) for lid, size, n, at in rows]
 
-    def drop_long_timelines(self, as_of: float, report: ReadReport, source: str) -> None:
+    def drop_long_timelines(
+        self, as_of: float, report: ReadReport, source: str, lines: Sequence[int] = ()
+    ) -> None:
         """Reject (code E900) and drop the leads whose timeline is too long: the Python
-        engine rejects the same leads."""
+        engine rejects the same leads. ``lines``: the line of each lead loaded, in input
+        order (none: leads from tables, reported without a line)."""
         long = self.long_timelines(as_of)
+        places: dict[str, int] = {}
+        if long and lines:
+            ids = ", ".join(literal(lead_id) for lead_id, _, _, _ in long)
+            order = quote(ORDER)
+            found = self.con.execute(f"SELECT id, {order} FROM leads WHERE id IN ({ids})")
+            places = {str(lead_id): int(place) for lead_id, place in found.fetchall()}
         for lead_id, size, events, oldest in long:
             message = f"lead `{lead_id}`: " + self._too_long(size, events, oldest)
-            report.reject(source, 0, message, code="E900")
+            place = places.get(lead_id)
+            report.reject(source, 0 if place is None else lines[place], message, code="E900")
         if long:
             ids = ", ".join(literal(lead_id) for lead_id, _, _, _ in long)
             self.con.execute(f"DELETE FROM events WHERE lead_id IN ({ids})")

@@ -7,11 +7,13 @@ standard output."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
 from mqldsl.analysis.model import CheckedPolicy
+from mqldsl.engine.runtime import Lead
 from mqldsl.io.accounts import read_accounts
 from mqldsl.io.crm import crm_stages
 from mqldsl.io.errors import InputProblem, UsageProblem
@@ -21,7 +23,7 @@ from mqldsl.io.scoring import (
     ScoreOptions,
     TableFormat,
     decision_line,
-    read_leads,
+    read_numbered_leads,
     score_journeys,
     summary_lines,
     write_table,
@@ -201,6 +203,7 @@ def score_duckdb(
 
     options = request.options
     report.limit = options.max_errors
+    lines = array("q")  # the line of each lead loaded (E900 names it)
     with DuckDBEngine(model, memory_limit=request.memory_limit) as engine:
         try:
             leads_table = request.leads_table
@@ -212,10 +215,13 @@ def score_duckdb(
             else:
                 source = leads_table if leads_table is not None else request.journeys
                 assert source is not None
-                engine.load_leads(
-                    read_leads(model, source, request.events, report, options.accounts)
+                numbered = read_numbered_leads(
+                    model, source, request.events, report, options.accounts
                 )
-            engine.drop_long_timelines(options.as_of, report, leads_table or request.journeys or "")
+                engine.load_leads(_noting_lines(numbered, lines))
+            engine.drop_long_timelines(
+                options.as_of, report, leads_table or request.journeys or "", lines
+            )
             decided = engine.decide(options.as_of, options.params)
         except (EngineError, duckdb.Error) as exc:
             raise EngineProblem([f"error: {engine_problem(exc)}"]) from exc
@@ -249,6 +255,13 @@ __all__ = [
     "score",
     "score_duckdb",
 ]
+
+
+def _noting_lines(numbered: Iterator[tuple[Lead, int]], lines: array[int]) -> Iterator[Lead]:
+    """The leads of ``numbered``, their lines appended to ``lines`` as they pass."""
+    for lead, line in numbered:
+        lines.append(line)
+        yield lead
 
 
 def policy_sql(

@@ -33,7 +33,6 @@ from __future__ import annotations
 import os
 import pickle
 import warnings
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,8 +54,15 @@ from mqldsl.io.journeys import (
     RecordError,
     check_events_option,
     json_problem,
+    record_id,
 )
-from mqldsl.io.scoring import ScoreOptions, TableFormat, decision_line, read_leads, write_table
+from mqldsl.io.scoring import (
+    ScoreOptions,
+    TableFormat,
+    decision_line,
+    read_numbered_leads,
+    write_table,
+)
 from mqldsl.language.includes import reader_of
 
 # What an executor sends back for one input record.
@@ -116,16 +122,6 @@ def job_evaluator(job: SparkJob) -> Evaluator:
     return evaluator
 
 
-def _raw_id(raw: Any) -> str | None:
-    """The id the reader would take from a decoded line (None: it has none)."""
-    if not isinstance(raw, dict):
-        return None
-    lead_id = raw.get("id")
-    if isinstance(lead_id, bool) or not isinstance(lead_id, str | int) or lead_id == "":
-        return None
-    return str(lead_id)
-
-
 def _decided(job: SparkJob, evaluator: Evaluator, lead: Lead) -> bytes:
     if job.explain:
         result = evaluator.run(lead, job.as_of, explain=True)
@@ -137,13 +133,11 @@ def _decided(job: SparkJob, evaluator: Evaluator, lead: Lead) -> bytes:
 
 def _ignored(report: ReadReport) -> bytes:
     """The ignored-data counts one record added (then cleared), as JSON; b"" for none."""
-    counters = (report.unknown_event_types, report.unknown_fields, report.unknown_event_fields)
-    if not any(counters):
+    counts = report.ignored()
+    if counts is None:
         return b""
-    out = orjson.dumps([dict(counter) for counter in counters])
-    for counter in counters:
-        counter.clear()
-    return out
+    report.clear_ignored()
+    return orjson.dumps(counts)
 
 
 def decide_line(
@@ -157,7 +151,7 @@ def decide_line(
     except orjson.JSONDecodeError as exc:
         reason, column = json_problem(exc, line)
         return _REJECTED, None, f"E701\t{column}\t{reason}".encode(), b""
-    lead_id = _raw_id(raw)
+    lead_id = record_id(raw)
     try:
         lead = reader.lead(raw)
     except RecordError as exc:
@@ -337,20 +331,23 @@ def _account_rows(
     leads: Iterable[tuple[Lead, int]],
     accounts: dict[str, AccountRecord],
     file: str,
-) -> Iterator[Any]:
+) -> tuple[Iterator[Any], list[int]]:
     """The executors' rows for a policy with accounts, in input order: the leads (each with
-    the line the reader reports it at) read on the driver, grouped by account in Spark."""
+    the line the reader reports it at) read on the driver, grouped by account in Spark; and
+    the line of each row's number."""
     records = []
+    lines = []
     for n, (lead, line) in enumerate(leads):
         key = f"l:{lead.id}" if lead.account is None else f"a:{lead.account}"
         records.append((n, line, key, pickle.dumps(lead)))
+        lines.append(line)
     frame = session.createDataFrame(records, "n long, line long, gk string, record binary")
     with warnings.catch_warnings():  # pyspark warns of pandas versions it has not tried
         warnings.simplefilter("ignore", FutureWarning)
         decided = frame.groupBy("gk").applyInPandas(
             account_decider(job, accounts, file), OUTPUT_SCHEMA
         )
-    return iter(decided.orderBy("n").toLocalIterator())
+    return iter(decided.orderBy("n").toLocalIterator()), lines
 
 
 def _read_numbered(
@@ -377,14 +374,25 @@ def _decided_rows(
 
 
 def _lines(journeys: str) -> tuple[list[tuple[int, bytes]], int]:
-    """The numbered non-blank lines of a JSON Lines file, and its number of lines."""
+    """The numbered non-blank lines of a JSON Lines file (without a byte-order mark, as
+    the reader drops it), and its number of lines."""
     numbered: list[tuple[int, bytes]] = []
     total = 0
     with open_input(journeys) as stream:
         for total, line in enumerate(stream, start=1):
+            if total == 1:
+                line = line.removeprefix(b"\xef\xbb\xbf")
             if line.strip():
                 numbered.append((total, line))
     return numbered, total
+
+
+def _same(number: int) -> int:
+    return number
+
+
+def _no_line(number: int) -> int:
+    return 0
 
 
 def score_spark(
@@ -421,8 +429,9 @@ def score_spark(
         else:
             numbered = _read_numbered(model, journeys, events, report)
         records = read_accounts(options.accounts, model, report) if options.accounts else {}
-        rows = _account_rows(session, job, numbered, records, journeys)
+        rows, lines_of = _account_rows(session, job, numbered, records, journeys)
         total = 0
+        line_of: Callable[[int], int] = lines_of.__getitem__
     elif leads_table is not None:
         from mqldsl.warehouse.spark_tables import table_leads
 
@@ -431,20 +440,24 @@ def score_spark(
         leads = [(n, pickle.dumps(lead)) for n, lead in enumerate(found)]
         rows = _decided_rows(session, job, leads, leads=True)
         total = 0
+        line_of = _no_line  # (a table's rows have no lines)
     elif Path(journeys).suffix.lower() == ".csv":
+        # (numbered by their lines in the leads table: the order, and where E900 is reported)
         leads = [
-            (n, pickle.dumps(lead))
-            for n, lead in enumerate(read_leads(model, journeys, events, report))
+            (line, pickle.dumps(lead))
+            for lead, line in read_numbered_leads(model, journeys, events, report)
         ]
         rows = _decided_rows(session, job, leads, leads=True)
         total = 0
+        line_of = _same
     else:
         lines, total = _lines(journeys)
         rows = _decided_rows(session, job, lines, leads=False)
+        line_of = _same
 
     def fill(write: Callable[[bytes], object]) -> int:
         try:
-            return _collect(rows, journeys, total, report, write)
+            return _collect(rows, journeys, total, report, write, line_of)
         except InputProblem:
             raise
         except Exception as exc:  # a failed job surfaces as a py4j or pyspark exception
@@ -463,12 +476,13 @@ def _collect(
     total: int,
     report: ReadReport,
     write: Callable[[bytes], object],
+    line_of: Callable[[int], int],
 ) -> int:
     """Report and write the executors' rows in order, as the sequential reader
-    would have (duplicates, ignored-data counts, the stop at the limit)."""
+    would have (duplicates, ignored-data counts, the stop at the limit); ``line_of``: the
+    line a row's number stands for (E900 is reported there)."""
     seen: set[str] = set()
     evaluated = last = 0
-    ignored = (report.unknown_event_types, report.unknown_fields, report.unknown_event_fields)
     for number, kind, lead_id, payload, counts in rows:
         if total and report.full:
             break
@@ -479,8 +493,7 @@ def _collect(
                 report.reject(journeys, number, f"duplicate id `{lead_id}`", "E704")
                 continue
             if counts:
-                for counter, added in zip(ignored, orjson.loads(counts), strict=True):
-                    counter.update(Counter(added))
+                report.add_ignored(orjson.loads(counts))
         if kind == _REJECTED:
             code, column, reason = payload.decode().split("\t", 2)
             report.reject(journeys, number, reason, code, int(column))
@@ -492,7 +505,7 @@ def _collect(
         assert lead_id is not None
         seen.add(lead_id)
         if kind == _TOO_LONG:
-            report.reject(journeys, 0, payload.decode(), code="E900")
+            report.reject(journeys, line_of(number), payload.decode(), code="E900")
             continue
         write(payload)
         evaluated += 1
