@@ -19,7 +19,7 @@ How it is fast:
   is the demo window, so the sweep visits only the "ever" events; the sweep stops at the first unsubscribe (disqualified from
   then on) and, after a sales acceptance, only looks for one;
 - the decision written as bytes: constant parts encoded once, instants from
-  cached day prefixes.
+  cached day prefixes and tables of the minutes of a day and seconds of a minute.
 """
 
 from __future__ import annotations
@@ -75,6 +75,9 @@ NO_PROFILE = Profile()
 # ---------------------------------------------------------------- instants
 
 _DAY_TEXT: dict[int, str] = {}
+# "HH:MM:" of each minute of a day, "SSZ" of each second of a minute.
+CLOCK = [f"{h:02d}:{m:02d}:" for h in range(24) for m in range(60)]
+SECONDS = [f"{s:02d}Z" for s in range(60)]
 
 
 def instant(value: float) -> str:
@@ -91,9 +94,8 @@ def instant(value: float) -> str:
     if prefix is None:
         day = dt.date.fromordinal(EPOCH_ORDINAL + days)
         prefix = _DAY_TEXT[days] = f"{day.year:04d}-{day.month:02d}-{day.day:02d}T"
-    hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
-    return f"{prefix}{hours:02d}:{minutes:02d}:{secs:02d}Z"
+    return prefix + CLOCK[minutes] + SECONDS[secs]
 
 
 # ---------------------------------------------------------------- the policy
