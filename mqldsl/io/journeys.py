@@ -49,7 +49,6 @@ class ReadReport:
     unknown_fields: Counter[str] = field(default_factory=Counter)
     unknown_event_fields: Counter[str] = field(default_factory=Counter)
     unknown_keys: Counter[str] = field(default_factory=Counter)  # top-level keys of a line
-    events_after_as_of: int = 0
     keep: int = 200  # how many rejected lines to keep with their reasons
     limit: int | None = None  # stop reading after this many rejected records
     not_read: int | None = None  # lines left unread when the limit stopped reading (-1: unknown)
