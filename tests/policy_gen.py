@@ -263,6 +263,23 @@ def condition(scores: list[str]) -> st.SearchStrategy[str]:
     )
 
 
+def lasting() -> st.SearchStrategy[str]:
+    """A condition that, once it holds, holds at every later instant of a journey that never
+    restarts: profile tests and `ever` patterns, joined by `and`/`or`."""
+    atoms = st.one_of(
+        st.sampled_from(["e == a", "b", "n is missing", 't starts with "ab"']),
+        st.sampled_from(["ev1", "ev2 ever", "ev1 where k == a ever", "ev3 where v > 1.5 ever"]),
+    )
+    return st.recursive(
+        atoms,
+        lambda inner: st.one_of(
+            st.tuples(inner, inner).map(lambda t: f"({t[0]}) and ({t[1]})"),
+            st.tuples(inner, inner).map(lambda t: f"({t[0]}) or ({t[1]})"),
+        ),
+        max_leaves=3,
+    )
+
+
 @st.composite
 def score_block(draw: st.DrawFn, name: str, earlier: list[str]) -> str:
     if earlier and draw(st.integers(min_value=0, max_value=4)) == 0:
@@ -320,7 +337,9 @@ def policies(
         text += f"  {name} when {draw(condition(scores))}\n"
     text += "}\n\n"
     for index in range(draw(st.integers(min_value=0, max_value=2))):
-        text += f'disqualify "R{index}" when {draw(condition(scores))}\n'
+        # (a lasting condition half of the time: the walk stops at a lasting disqualification)
+        reason = draw(st.one_of(condition(scores), lasting()))
+        text += f'disqualify "R{index}" when {reason}\n'
     if locked and recycling:
         for _ in range(draw(st.integers(min_value=0, max_value=2))):
             later = draw(st.integers(min_value=1, max_value=len(names) - 1))

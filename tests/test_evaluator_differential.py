@@ -325,3 +325,57 @@ def test_whole_points_past_two_to_the_53_are_summed_as_floats() -> None:
     fast = Evaluator(result.model).run(lead, AS_OF).decision
     assert fast.scores == {"s": 9007199254740996} and fast.stage == "visitor"
     assert fast.to_json() == Interpreter(result.model).run(lead, AS_OF)[0].to_json()
+
+
+# Disqualifiers that, once they hold, hold for good (a profile test, an event ever): the walk
+# goes from the disqualification straight to the last instant, whose reasons the decision
+# gives. These would go wrong if it stopped at the disqualification, or skipped the last.
+LASTING = """policy "lasting"
+lead {
+  kind: enum(corporate, competitor)
+}
+event view
+event unsubscribe
+event bounce { hard: bool }
+stages {
+  visitor
+  lead when view
+}
+disqualify "Competitor" when kind == competitor
+disqualify "Unsubscribed" when unsubscribe
+disqualify "Bounced" when bounce where hard ever
+"""
+
+
+def test_a_lasting_disqualification_keeps_the_reasons_of_the_last_instant() -> None:
+    result = check_text(LASTING, "lasting.mql")
+    assert result.model is not None
+    compiled = Evaluator(result.model)
+    assert "_islice(_it" in compiled.source  # every disqualifier lasts: the walk skips
+    day = 86400.0
+    d0 = AS_OF - 20 * day
+    events = (
+        Event(d0, "view", {}, 0),
+        Event(d0 + day, "unsubscribe", {}, 1),
+        Event(d0 + 2 * day, "view", {}, 2),
+        Event(d0 + 3 * day, "bounce", {"hard": False}, 3),
+        Event(d0 + 4 * day, "bounce", {"hard": True}, 4),
+        Event(d0 + 5 * day, "view", {}, 5),
+    )
+    competitor = Lead(id="C", profile={"kind": "competitor"}, events=events)
+    corporate = Lead(id="P", profile={"kind": "corporate"}, events=events)
+    # By hand: the competitor is disqualified from its first instant, the other lead from its
+    # unsubscribe; both are still disqualified as of AS_OF, for every reason that holds then.
+    for lead, since, reasons in (
+        (competitor, d0, ["Competitor", "Unsubscribed", "Bounced"]),
+        (corporate, d0 + day, ["Unsubscribed", "Bounced"]),
+    ):
+        decision = compiled.decide(lead, AS_OF)
+        assert decision.stage == "disqualified"
+        assert list(decision.disqualified) == reasons
+        assert decision.entered["disqualified"] == since
+    # As of each day of the journey (before the hard bounce, the reasons are fewer).
+    early = compiled.decide(corporate, d0 + 3 * day)
+    assert list(early.disqualified) == ["Unsubscribed"]
+    for lead in (competitor, corporate):
+        _same_as_interpreter(compiled, lead, [d0 + hour * 3600.0 for hour in range(0, 24 * 7, 7)])

@@ -605,6 +605,11 @@ class _Compiler(ExpressionCode):
             w.line("if new != label:")
             w.line("    label = new")
             w.line("    tl.step(t, new, reasons)")
+            if forever:
+                # Disqualified for good: nothing changes at the instants left but the
+                # reasons, which are those of the last one (as_of): it alone is visited.
+                w.line("    if new < 0 and (_k := _it.__length_hint__() - 1) > 0:")
+                w.line("        next(_islice(_it, _k, _k), None)")
 
         w.line("def sweep(tl):")
         w.indent()
@@ -638,14 +643,37 @@ class _Compiler(ExpressionCode):
                     w.lines.append(line.replace(SENTINELS, ", ".join(sentinels)))
         else:
             w.lines.extend(functions.lines)
+        # Whether a disqualified lead stays disqualified (every disqualifier, once it holds,
+        # holds at every later instant of a journey that never restarts).
+        forever = bool(model.disqualifiers) and all(
+            self._holds_for_good(d.condition) for d in model.disqualifiers
+        )
         start = len(w.lines)
-        self.function("for t in pts:", loop, lazy=True, inline=True)
+        if forever:
+            w.line("_it = iter(pts)")
+        self.function(f"for t in {'_it' if forever else 'pts'}:", loop, lazy=True, inline=True)
         # The walk itself searches in place (``inline``): it never assigns a pointer.
         assigned = {line.split("=")[0].strip() for line in w.lines[start:] if " = " in line}
         assert not assigned & set(self.sweep_pointers.values()), assigned
         self.sweeping = False
         w.line("return reasons")
         w.outdent()
+
+    def _holds_for_good(self, node: ast.Expr) -> bool:
+        """Whether ``node``, once it holds at an instant, holds at every later one, on a
+        journey that never restarts: it reads only what is the same at every instant, or
+        whether an event ever happened (an `ever` pattern, a bare event name), joined by
+        `and`/`or`. Anything else (a window, a count, a score, `not`) may stop holding."""
+        if self.static(node):
+            return True
+        if isinstance(node, ast.And | ast.Or):
+            return all(self._holds_for_good(operand) for operand in node.operands)
+        if isinstance(node, ast.Pattern):
+            return node.window is None or node.window == "ever"
+        if isinstance(node, ast.Name):
+            ref = self.model.refs.get(id(node))
+            return ref is not None and ref.kind == "event"
+        return False
 
     def _recycle_function(self) -> None:
         model = self.model

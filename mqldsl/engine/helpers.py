@@ -11,6 +11,7 @@ the code generator.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import operator
 from bisect import bisect_right
@@ -613,6 +614,7 @@ HELPERS: Mapping[str, Any] = MappingProxyType(
         "_agroup": _group_account,
         "_div": _div,
         "_group": _group,
+        "_islice": itertools.islice,
         "_steps": _steps,
         "_limit": _limit,
         "_whole": _whole,
