@@ -143,6 +143,47 @@ def test_a_recycling_policy_keeps_the_memo_path_for_many_values(
     assert reused == _bytes(sweep(model, param, source, reuse=False))
 
 
+HOT = """policy "Hot"
+effective 2026-11-01
+event demo
+event visit
+param min = 1
+score s {
+  +1 per demo
+  +1 per visit within 7 days
+}
+stages {
+  v
+  mql when s >= min
+}
+route mql to q, sla 1 day
+route mql to hot on demo, sla 5 minutes
+"""
+
+
+def test_a_policy_with_hot_event_routes_keeps_the_memo_path_for_many_values(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The tune cache re-thresholds stage conditions; a hot-event route hands over at events:
+    # a sweep of eight values or more (the cache's size) decides it in full, as tune does.
+    policy = tmp_path / "hot.mql"
+    policy.write_text(HOT)
+    journeys = tmp_path / "j.jsonl"
+    lines = []
+    for n in range(30):
+        events = [{"type": "visit", "at": f"2026-10-{10 + k:02d}T09:00:00Z"} for k in range(n % 5)]
+        events += [{"type": "demo", "at": f"2026-10-2{k}T12:00:00Z"} for k in range(n % 3)]
+        lines.append(json.dumps({"id": f"L{n}", "events": events}))
+    journeys.write_text("\n".join(lines) + "\n")
+    model = load_policy(policy)
+    source = Source(journeys=journeys, as_of=parse_instant("2026-11-01T00:00:00Z"))
+    cached = _calls(monkeypatch, sweep_module, "decide_by_cache")
+    param = ["min=1..9"]
+    reused = _bytes(sweep(model, param, source))
+    assert cached == []
+    assert reused == _bytes(sweep(model, param, source, reuse=False))
+
+
 XED_CSV = ROOT.parent / "shared" / "data" / "xeducation" / "xeducation_Leads.csv"
 
 

@@ -37,6 +37,7 @@ from mqldsl.simulation.simulate import (
     sql_stage,
 )
 from mqldsl.simulation.sources import Source, load_leads, open_scenario
+from mqldsl.simulation.tune_cache import cache_refusal
 
 MAX_VALUES = 200  # values of one param
 MAX_COMBINATIONS = 10_000  # rows of one sweep: each is a full run over the leads
@@ -243,11 +244,10 @@ def sweep(
             and len(combinations) > 1
             and not score_params(model) & {axis.name for axis in axes}
         )
-        # tune's cache re-evaluates conditions at fixed instants: a swept duration param
-        # moves the instants (SPEC §5.2, §7), and recycling restarts timelines.
-        rethreshold = not model.recycles and all(
-            model.params[axis.name].type != T.DURATION for axis in axes
-        )
+        # tune's cache re-evaluates conditions at fixed instants: not where a swept duration
+        # param moves the instants (SPEC §5.2, §7), recycling restarts timelines or hot-event
+        # routes hand over at events (cache_refusal).
+        rethreshold = cache_refusal(model, [axis.name for axis in axes]) is None
         per_call = variants_per_call(len(loaded.leads)) if reusing else 1
         for first in range(0, len(combinations), per_call):
             group = combinations[first : first + per_call]

@@ -133,17 +133,7 @@ class DecisionCache:
         self.mql_stage = mql_stage
         self.sql_stage = sql_stage
         names = set(tuned)
-        feeding = scores_using(model, tuned)
-        lengths = [name for name in tuned if model.params[name].type == DURATION]
-        self.reason: str | None = None
-        if lengths:
-            self.reason = f"param `{lengths[0]}` is a duration: it moves the timeline's instants"
-        elif feeding:
-            self.reason = f"score `{feeding[0]}` uses a tuned param"
-        elif model.recycles:
-            self.reason = "the policy recycles leads"
-        elif any(r.on is not None for r in model.routes):
-            self.reason = "the policy has hot-event routes"
+        self.reason = cache_refusal(model, tuned)
         self.full_runs = 0
         self.evaluations = 0
         if self.reason is not None:
@@ -243,4 +233,20 @@ def _decay_periods(model: CheckedPolicy) -> tuple[float, ...]:
     return tuple(sorted({d.every.seconds for d in decays if d is not None}))
 
 
-__all__ = ["DecisionCache", "scores_using"]
+def cache_refusal(model: CheckedPolicy, tuned: Sequence[str]) -> str | None:
+    """Why :class:`DecisionCache` cannot decide ``model`` with the params ``tuned`` set to
+    other values; None when it can."""
+    feeding = scores_using(model, tuned)
+    lengths = [name for name in tuned if model.params[name].type == DURATION]
+    if lengths:
+        return f"param `{lengths[0]}` is a duration: it moves the timeline's instants"
+    if feeding:
+        return f"score `{feeding[0]}` uses a tuned param"
+    if model.recycles:
+        return "the policy recycles leads"
+    if any(r.on is not None for r in model.routes):
+        return "the policy has hot-event routes"
+    return None
+
+
+__all__ = ["DecisionCache", "cache_refusal", "scores_using"]
