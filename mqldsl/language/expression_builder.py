@@ -11,6 +11,7 @@ unknown escapes, and conditions nested too deeply.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from typing import Any, TypeVar
 
@@ -61,8 +62,21 @@ _ESCAPE = re.compile(r"\\(.)", re.DOTALL)
 
 
 def to_number(text: str) -> ast.Number:
-    """A number token's value: an int unless it has a decimal point."""
-    return float(text) if "." in text else int(text)
+    """A number token's value: an int unless it has a decimal point. A whole number with more
+    digits than any 64-bit number has is infinite (out of range, E114) without being converted
+    (Python converts at most 4,300 digits)."""
+    if "." in text:
+        return float(text)
+    if len(text.lstrip("+-").lstrip("0")) > 20:
+        return -math.inf if text.startswith("-") else math.inf
+    return int(text)
+
+
+def _shown(text: str) -> str:
+    """A number as a message quotes it: a very long one cut in the middle."""
+    if len(text) <= 40:
+        return text
+    return f"{text[:16]}…{text[-8:]} ({len(text):,} characters)"
 
 
 #: The largest magnitude a number in a policy may have: the signed 64-bit range that the SQL
@@ -191,7 +205,7 @@ class ExpressionBuilder(Transformer[Token, list[ast.Item]]):
             self.diagnostics.append(
                 error(
                     "E114",
-                    f"`{token}` is out of range: numbers in a policy are at most "
+                    f"`{_shown(str(token))}` is out of range: numbers in a policy are at most "
                     f"{NUMBER_LIMIT:,} in size",
                     self._tok_span(token),
                     "use a smaller number",
@@ -289,12 +303,13 @@ class ExpressionBuilder(Transformer[Token, list[ast.Item]]):
         span = self.here
         if base not in UNITS:
             days = {"month": 30, "year": 365}[base]
+            count = to_number(str(amount)) * days
             self.diagnostics.append(
                 error(
                     "E105",
                     f"`{text}` is not a duration unit: months and years vary in length",
                     self._tok_span(unit),
-                    f"write days, e.g. `{to_number(amount) * days} days`",
+                    f"write days, e.g. `{count} days`" if math.isfinite(count) else "write days",
                 )
             )
             base = "day"
