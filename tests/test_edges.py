@@ -296,6 +296,29 @@ def test_example_instants_before_the_calendar_are_errors(
     assert code == 1 and "error[E107]" in err and "calendar" in err
 
 
+@pytest.mark.parametrize(
+    ("example", "item"),
+    [
+        ("9999-12-31T00:00:00Z", "expect due +2 days"),
+        ("9999-12-31T12:00:00Z", "expect due +12 hours"),
+        ("9999-12-30", "expect due +2 days"),
+    ],
+)
+def test_example_offsets_past_the_end_of_the_calendar_are_errors(
+    tmp_path: Path, example: str, item: str
+) -> None:
+    # (`test` and `docs` failed on them while `check` took them)
+    text = 'policy "t"\nevent visit\nstages {\n  visitor\n  mql when visit\n}\n'
+    text += "route mql to q, sla 1 day\n"
+    text += f'example "e" at {example} {{\n  visit at -1 minute\n  {item}\n}}\n'
+    assert codes(text) == ["E107"]
+    policy = write(tmp_path, "p.mql", text)
+    for command in (["check"], ["test"], ["docs", "-o", str(tmp_path / "d.md")]):
+        code, out, err = run(*command[:1], policy, *command[1:])
+        assert code == 1 and "error[E107]" in err + out and "end of the calendar" in err + out
+        assert "internal error" not in err
+
+
 SLA = """policy "t"
 event visit
 stages {

@@ -201,7 +201,7 @@ class ExampleChecker(ExpressionChecker):
 
     def _offset(self, time: ast.RelativeTime, at: dt.datetime | None, what: str) -> None:
         """An offset from the example's instant: a positive duration (E314) that does not
-        reach before the start of the calendar (E107)."""
+        reach before the start of the calendar or past its end (E107)."""
         self._duration(time.duration)
         if at is not None and time.sign < 0 and _before_calendar(at, time.duration):
             self.err(
@@ -210,6 +210,14 @@ class ExampleChecker(ExpressionChecker):
                 "0001-01-01T00:00:00Z, the start of the calendar",
                 time.span,
                 f"give the example a later `at`, or {what} a shorter offset",
+            )
+        if at is not None and time.sign > 0 and _after_calendar(at, time.duration):
+            self.err(
+                "E107",
+                f"`+{time.duration.text()}` from the example's instant is after "
+                "9999-12-31T23:59:59Z, the end of the calendar",
+                time.span,
+                f"give the example an earlier `at`, or {what} a shorter offset",
             )
 
     def _account_item(
@@ -386,6 +394,11 @@ def example_instant(example: ast.Example, effective: dt.date | None) -> dt.datet
 def _before_calendar(at: dt.datetime, duration: ast.Duration) -> bool:
     start = dt.datetime.min.replace(tzinfo=dt.UTC)
     return (at - start).total_seconds() < duration.seconds
+
+
+def _after_calendar(at: dt.datetime, duration: ast.Duration) -> bool:
+    end = dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
+    return (end - at).total_seconds() < duration.seconds
 
 
 def _absolute(value: ast.DateLit | ast.InstantLit) -> dt.datetime:
