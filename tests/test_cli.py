@@ -152,3 +152,15 @@ def test_fmt_stdin_to_stdout() -> None:
     code, out, _ = run("fmt", "-", input=GOOD.replace("visitor", "visitor   "))
     assert code == 0
     assert out == GOOD
+
+
+def test_fmt_check_and_diff_of_stdin_say_whether_it_would_change() -> None:
+    # (a CI step `... | mqldsl fmt --check -` must fail on unformatted input)
+    messy = GOOD.replace("visitor", "visitor   ")
+    code, out, _ = run("fmt", "--check", "-", input=messy)
+    assert (code, out) == (1, "would reformat <stdin>\n")
+    code, out, _ = run("fmt", "--diff", "-", input=messy)
+    assert code == 1 and out.startswith("--- <stdin>\n+++ <stdin> (formatted)\n")
+    assert "-  visitor   \n+  visitor\n" in out
+    for option in ("--check", "--diff"):
+        assert run("fmt", option, "-", input=GOOD)[:2] == (0, "")

@@ -193,27 +193,28 @@ def fmt(paths: tuple[str, ...], check_only: bool, show_diff: bool) -> None:
             text = formatted(result)
         except MeaningChanged as exc:
             raise click.ClickException(terminal_text(str(exc))) from None
-        if file == "-":
-            click.echo(text, nl=False)
+        if file == "-" and not (check_only or show_diff):
+            click.echo(text, nl=False)  # standard input formatted to standard output
             continue
         if text == original:
             unchanged += 1
             continue
         changed.append(file)
+        name = "<stdin>" if file == "-" else file
         if show_diff:
             click.echo(
                 "".join(
                     difflib.unified_diff(
                         original.splitlines(keepends=True),
                         text.splitlines(keepends=True),
-                        fromfile=file,
-                        tofile=file + " (formatted)",
+                        fromfile=name,
+                        tofile=name + " (formatted)",
                     )
                 ),
                 nl=False,
             )
         elif check_only:
-            click.echo(f"would reformat {file}")
+            click.echo(f"would reformat {name}")
         else:
             write_atomic(file, text)
             echo_lines([f"reformatted {file}"])
