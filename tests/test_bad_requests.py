@@ -74,6 +74,28 @@ def test_tune_refuses_a_missing_output_folder_before_searching(journeys: Path) -
 
 
 @pytest.mark.parametrize(
+    "command",
+    [
+        ["docs", ACME],
+        ["simulate", ACME],
+        ["whatif", ACME, "--set", "mql_intent_min=30"],
+        ["sweep", ACME, "--param", "mql_intent_min=30..50:10"],
+        ["score", ACME, "--as-of", "2026-11-01T00:00:00Z"],
+    ],
+)
+def test_every_command_refuses_a_missing_output_folder_as_a_usage_error(
+    journeys: Path, command: list[str]
+) -> None:
+    source = [str(journeys)] if command[0] == "score" else []
+    if command[0] in ("simulate", "whatif", "sweep"):
+        source = ["--journeys", str(journeys)]
+    code, out, err = run(*command, *source, "-o", "/nonexistent-folder/out.json")
+    assert code == 2, err
+    assert "Invalid value for -o: the folder '/nonexistent-folder' does not exist" in err
+    assert out == ""  # refused before any work
+
+
+@pytest.mark.parametrize(
     ("spec", "message"),
     [
         ("mql_intent_min=1.2.3..5", "is not NAME=LO..HI[:STEP]"),

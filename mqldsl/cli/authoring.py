@@ -13,6 +13,7 @@ import click
 from mqldsl.cli.common import (
     INSTANT,
     as_of_or_now,
+    check_output,
     cli,
     echo_lines,
     load_policy,
@@ -406,6 +407,7 @@ def docs(
     from mqldsl.render.outputs import document_kind
     from mqldsl.render.simulation_section import load_report
 
+    check_output(output)
     model = load_policy(policy)
     changes = semantic_diff(load_policy(previous), model) if previous else None
     with reported():

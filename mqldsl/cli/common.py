@@ -57,6 +57,16 @@ def reported() -> Iterator[None]:
         sys.exit(1)
 
 
+def check_output(output: str | None) -> None:
+    """Before the work, so that a typo does not waste it: ``-o``'s folder exists (else a
+    usage error, exit 2) and a file can be created there (else E950, exit 1)."""
+    from mqldsl.io.files import check_folder
+
+    if output is not None:
+        with reported():
+            check_folder(output)
+
+
 def print_diagnostics(
     diagnostics: Sequence[Diagnostic], source: Source | None, limit: int = MAX_PER_FILE
 ) -> None:

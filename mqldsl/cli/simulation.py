@@ -9,6 +9,7 @@ import click
 
 from mqldsl.cli.common import (
     INSTANT,
+    check_output,
     cli,
     echo_lines,
     load_policy,
@@ -248,6 +249,7 @@ def simulate(
     replay) or over real journeys, each metric with its definition."""
     from mqldsl.simulation.simulate import simulate as run
 
+    check_output(output)
     source = _source(scenario_path, journeys, seed, leads, as_of, accounts)
     model = load_policy(policy)
     options = _options(
@@ -302,6 +304,7 @@ def whatif(
     from mqldsl.simulation.failif import FailIfError
     from mqldsl.simulation.whatif import whatif as compare
 
+    check_output(output)
     source = _source(scenario_path, journeys, seed, leads, as_of, accounts)
     if proposed is None and not assignments:
         raise click.UsageError("give a PROPOSED policy, or --set PARAM=VALUE to change BASE")
@@ -364,6 +367,7 @@ def sweep(
     combination): the threshold-tuning view."""
     from mqldsl.simulation.sweep import sweep as run
 
+    check_output(output)
     source = _source(scenario_path, journeys, seed, leads, as_of, accounts)
     model = load_policy(policy)
     options = _options([model], assignments, mql_stage, sql_stage, jobs, engine, memory_limit)
