@@ -163,3 +163,29 @@ def test_every_expectation_is_printed_canonically_and_keeps_its_meaning() -> Non
     assert fmt(messy) == canonical
     assert fmt(canonical) == canonical
     assert parse_text(canonical).policy == parse_text(messy).policy
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a pragma after several fields of one line: fmt puts each field on its own line
+        'policy "P"\nlead { role: enum(a, b)\n  x: int, y: int, z: int  # mqldsl: allow W505\n}\n'
+        "stages {\n  v\n  m when role == a\n}\n",
+        # a condition over two lines, each with its pragma: fmt joins them on one line
+        'policy "P"\nlead { role: enum(a, b) }\nevent ev\nscore s { +1 when ev ever }\n'
+        "stages {\n  v\n  m when s >= 5 and  # mqldsl: allow W501\n"
+        "    role != a  # mqldsl: allow W508\n}\n",
+    ],
+)
+def test_fmt_keeps_what_pragmas_allow(text: str) -> None:
+    from mqldsl.analysis.checker import check_text
+
+    def warnings(source: str) -> list[str]:
+        result = check_text(source, "p.mql")
+        return sorted(d.code for d in result.diagnostics if not d.is_error)
+
+    out = fmt(text)
+    assert out.count("\n") > text.count("\n") or "W501 # mqldsl: allow W508" in out
+    assert warnings(out) == warnings(text)
+    assert "W505" not in warnings(out) and "W508" not in warnings(out)
+    assert fmt(out) == out

@@ -460,8 +460,9 @@ def suppress(diagnostics: list[Diagnostic], comments: Sequence[ast.Comment]) -> 
     line or on the line before. Errors are never suppressed."""
     allowed: dict[int, set[str]] = {}
     for comment in comments:
-        match = _ALLOW.search(comment.text)
-        if match:
+        # (every pragma of the comment: `fmt` joins the lines of a condition, and their
+        # comments with them)
+        for match in _ALLOW.finditer(comment.text):
             codes = {c.strip() for c in match.group(1).split(",")}
             allowed.setdefault(comment.line, set()).update(codes)
     if not allowed:

@@ -11,6 +11,7 @@ piece (a literal, an expression, a rule) is written is in
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -89,6 +90,8 @@ def _calendar_in_order(item: ast.Calendar) -> ast.Calendar:
 
 # ---------------------------------------------------------------- comments
 
+_PRAGMA = re.compile(r"mqldsl:\s*allow\b")  # a comment that allows warnings (analysis.lints)
+
 
 @dataclass
 class _Attached:
@@ -146,7 +149,7 @@ def _attach(policy: ast.Policy, source: Source | None) -> _Attached:
 
     def place(comment: ast.Comment, container: object | None, siblings: Sequence[object]) -> None:
         line = comment.line
-        for node in siblings:
+        for index, node in enumerate(siblings):
             span = _span_of(node)
             if span.line <= line <= span.end_line:
                 inner = _children(node)
@@ -163,6 +166,12 @@ def _attach(policy: ast.Policy, source: Source | None) -> _Attached:
                     attached.leading.setdefault(id(node), []).append(comment)
                     return
                 attached.trailing.setdefault(id(node), []).append(comment)
+                if _PRAGMA.search(comment.text):
+                    # A pragma allows warnings on its line: it goes with each statement of
+                    # that line (`x: int, y: int  # mqldsl: allow W505` puts one per field).
+                    for other in siblings[index + 1 :]:
+                        if _span_of(other).line <= line <= _span_of(other).end_line:
+                            attached.trailing.setdefault(id(other), []).append(comment)
                 return
             if span.line > line:
                 attached.leading.setdefault(id(node), []).append(comment)
