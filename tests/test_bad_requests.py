@@ -64,6 +64,25 @@ def test_tune_counts_only_the_leads_that_existed_at_the_as_of(journeys: Path) ->
     assert any("did not exist yet" in note for note in report["notes"])
 
 
+@pytest.mark.parametrize(
+    ("metric", "as_of", "why"),
+    [
+        ("buyer_recall", "2020-01-01T00:00:00Z", "no lead to fit on: none had arrived"),
+        ("sla_met", None, "SLA and first-touch metrics need a sales replay: use --scenario"),
+    ],
+)
+def test_tune_says_why_a_metric_has_no_data(
+    journeys: Path, metric: str, as_of: str | None, why: str
+) -> None:
+    when = ["--as-of", as_of] if as_of else []
+    code, _, err = run(
+        "tune", ACME, "--param", "mql_intent_min=30..50:10", "--journeys", str(journeys),
+        "--maximize", metric, *when,
+    )  # fmt: skip
+    assert code == 1
+    assert f"`{metric}` has no data on these leads for any candidate" in err and why in err
+
+
 def test_tune_refuses_a_missing_output_folder_before_searching(journeys: Path) -> None:
     code, _, err = run(
         "tune", ACME, "--param", "mql_intent_min=30..50:10", "--journeys", str(journeys),
@@ -100,13 +119,36 @@ def test_every_command_refuses_a_missing_output_folder_as_a_usage_error(
     [
         ("mql_intent_min=1.2.3..5", "is not NAME=LO..HI[:STEP]"),
         ("mql_intent_min=...5", "is not NAME=LO..HI[:STEP]"),
-        ("mql_intent_min=0..100000000:1", "gives 100000001 values; at most 200"),
+        ("mql_intent_min=0..100000000:1", "gives 100,000,001 values; at most 200"),
+        ("mql_intent_min=1..9223372036854775806:1", "gives 9,223,372,036,854,775,806 values"),
+        ("mql_intent_min=0..9223372036854775808", "numbers are at most 9,223,372,036,854,775,807"),
+        ("mql_intent_min=1.5..3", "holds whole numbers"),
     ],
 )
 def test_sweep_refuses_malformed_or_huge_ranges(spec: str, message: str) -> None:
     code, _, err = run("sweep", ACME, "--param", spec, "--scenario", SCENARIO, "--leads", "20")
     assert code == 2
     assert message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("spec", "values"),
+    [
+        # whole numbers are exact, to the ends of the 64-bit range (as floats, 2**53 + 1
+        # would be 2**53)
+        ("mql_intent_min=9007199254740993..9007199254740995", [2**53 + 1, 2**53 + 2, 2**53 + 3]),
+        ("mql_intent_min=9223372036854775807..9223372036854775807", [2**63 - 1]),
+        ("mql_intent_min=-9223372036854775808..-9223372036854775807", [-(2**63), 1 - 2**63]),
+        ("mql_intent_min=10.0..30:10", [10, 20, 30]),
+    ],
+)
+def test_sweep_values_of_a_whole_param_are_exact(spec: str, values: list[int]) -> None:
+    from mqldsl.io.policy import load_policy
+    from mqldsl.simulation.sweep import parse_sweep_param
+
+    axis = parse_sweep_param(load_policy(ACME), spec)
+    assert axis.values == values
+    assert all(type(value) is int for value in axis.values)
 
 
 def test_a_truth_date_mapped_to_a_missing_column_is_refused(tmp_path: Path) -> None:

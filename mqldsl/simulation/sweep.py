@@ -15,7 +15,7 @@ from mqldsl.analysis import types as T
 from mqldsl.analysis.bound import bind
 from mqldsl.analysis.durations import parse_duration
 from mqldsl.analysis.model import CheckedPolicy
-from mqldsl.analysis.params import INT_MAX
+from mqldsl.analysis.params import INT_MAX, INT_MIN
 from mqldsl.engine.parallel import holds_long_lived
 from mqldsl.io.errors import UsageProblem
 from mqldsl.language import ast
@@ -89,29 +89,59 @@ def parse_sweep_param(model: CheckedPolicy, spec: str) -> SweepAxis:
     if not info.type.is_numeric:
         raise UsageProblem(f"param `{name}` is not a number", "--param")
     whole = info.type.kind == "int"
+    if whole:
+        return SweepAxis(name, _whole_values(spec, name, low, high, step))
     lo, hi = float(low), float(high)
     if not all(abs(v) <= INT_MAX for v in (lo, hi, float(step or 0))):
         raise UsageProblem(
             f"`{spec}`: numbers are at most {INT_MAX:,} in size (signed 64 bits)", "--param"
         )
-    delta = float(step) if step else (1.0 if whole else (hi - lo) / 10 or 1.0)
+    delta = float(step) if step else ((hi - lo) / 10 or 1.0)
     if delta <= 0 or hi < lo:
         raise UsageProblem(f"`{spec}`: need LO <= HI and a positive STEP", "--param")
-    if whole and not (lo.is_integer() and hi.is_integer() and delta.is_integer()):
-        raise UsageProblem(f"param `{name}` holds whole numbers", "--param")
     # Count before building: a range of a hundred million steps is refused, not enumerated.
     count = math.floor((hi - lo) / delta + 1e-9) + 1
     if count > MAX_VALUES:
-        raise UsageProblem(f"`{spec}` gives {count} values; at most {MAX_VALUES}", "--param")
+        raise UsageProblem(f"`{spec}` gives {count:,} values; at most {MAX_VALUES}", "--param")
     values: list[Any] = []
     k = 0
     while lo + k * delta <= hi + 1e-9:
-        value = lo + k * delta
-        values.append(round(value) if whole else round(value, 6))
+        values.append(round(lo + k * delta, 6))
         k += 1
     if len(values) > MAX_VALUES:
         raise UsageProblem(f"`{spec}` gives {len(values)} values; at most {MAX_VALUES}", "--param")
     return SweepAxis(name, values)
+
+
+def _whole_values(spec: str, name: str, low: str, high: str, step: str | None) -> list[int]:
+    """The values of a whole-number param's ``LO..HI[:STEP]``, in exact integers (as floats,
+    numbers past 2**53 would move to their neighbours)."""
+    bounds = [_whole(text, name) for text in (low, high, step or "1")]
+    if not all(INT_MIN <= v <= INT_MAX for v in bounds):
+        raise UsageProblem(
+            f"`{spec}`: numbers are at most {INT_MAX:,} in size (signed 64 bits)", "--param"
+        )
+    lo, hi, delta = bounds
+    if delta <= 0 or hi < lo:
+        raise UsageProblem(f"`{spec}`: need LO <= HI and a positive STEP", "--param")
+    count = (hi - lo) // delta + 1  # counted before building: a huge range is refused
+    if count > MAX_VALUES:
+        raise UsageProblem(f"`{spec}` gives {count:,} values; at most {MAX_VALUES}", "--param")
+    return list(range(lo, hi + 1, delta))
+
+
+def _whole(text: str, name: str) -> int:
+    """A whole number written as one (``12``, also ``12.0`` or ``1e3``)."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    value = float(text)
+    if not value.is_integer():
+        raise UsageProblem(f"param `{name}` holds whole numbers", "--param")
+    if abs(value) > 2**53:  # a float that far out is not the number written
+        raise UsageProblem(f"`{text}`: write a whole number this large in digits", "--param")
+    return int(value)
 
 
 _LENGTHS = re.compile(r"\s*([a-z_][a-z0-9_]*)\s*=\s*([^:]*?)\s*\.\.\s*([^:]*?)\s*(?::\s*(.*?))?\s*")

@@ -291,6 +291,20 @@ class _Evaluation:
         return found
 
 
+# The metrics only a sales replay measures (simulation.metrics: None without one).
+_REPLAYED = ("sla_met", "median_hours_to_first_touch", "sdr_utilisation", "queue_length")
+
+
+def _why_no_data(evaluation: _Evaluation, values: Values, maximize: str) -> str:
+    """Why the metric ``maximize`` is missing for every candidate, as a hint."""
+    if maximize in _REPLAYED and not evaluation.simulated:
+        return "SLA and first-touch metrics need a sales replay: use --scenario"
+    records, _ = evaluation.replay(evaluation.cache.records(values), values)
+    if not any(not held for held in evaluation.held[: len(records)]):
+        return "no lead to fit on: none had arrived by the as-of instant, or all are held out"
+    return "its leads lack what it is measured on: buyer metrics need `truth` in the journeys"
+
+
 def _distance(values: Values, current: Values, axes: Sequence[SweepAxis]) -> float:
     total = 0.0
     for axis in axes:
@@ -415,8 +429,7 @@ def tune(
         raise InputProblem(
             [
                 f"error: `{maximize}` has no data on these leads for any candidate, so there is"
-                " nothing to maximise (SLA and first-touch metrics need a sales replay:"
-                " use --scenario)"
+                f" nothing to maximise ({_why_no_data(evaluation, candidates[0], maximize)})"
             ]
         )
     feasible = [
