@@ -550,3 +550,41 @@ def test_a_report_of_another_text_of_the_policy_is_noted(tmp_path: Path) -> None
     code, out, err = run("docs", str(ACME), "--simulation", str(report))
     assert code == 0, err
     assert "another text" not in out
+
+
+HOSTILE = """policy "<script>alert(1)</script> `a<b`"
+owner "<b>ops</b>"
+effective 2026-11-01
+about "<img src=x onerror=alert(2)>"
+lead {
+  role: enum(a, b)
+}
+event ev
+score s "<i>why</i>" {
+  +1 when ev ever
+}
+stages {
+  v "<u>start</u>"
+  m when s >= 1 and role == a
+}
+example "<x>|" {
+  lead { role: a }
+  expect stage v
+}
+"""
+
+
+def test_a_policys_words_open_no_html_tag_in_the_markdown(tmp_path: Path) -> None:
+    # Table cells were escaped; the title, owner, about, descriptions and example names
+    # too (a Markdown viewer would run them as HTML). Code spans keep their text.
+    policy = tmp_path / "p.mql"
+    policy.write_text(HOSTILE)
+    code, out, err = run("docs", str(policy))
+    assert code == 0, err
+    prose = re.sub(r"`[^`\n]*`", "", out)
+    assert re.search(r"<[a-z/]", prose) is None, [
+        line for line in prose.splitlines() if "<" in line
+    ]
+    assert out.startswith("# &lt;script>alert(1)&lt;/script> `a<b`\n")
+    for text in ("&lt;img src=x", "Owner: &lt;b>ops&lt;/b>", "#### &lt;x>|", "— &lt;i>why&lt;/i>"):
+        assert text in out, text

@@ -422,3 +422,23 @@ def test_a_lead_disqualified_from_its_first_instant(tmp_path: Path) -> None:
     )
     code, text, _ = run(*base, "--lead", "Q")
     assert "Disqualified by its profile (no event up to 2026-12-01 00:00 UTC)." in text
+
+
+def test_a_policy_without_scores_is_explained_without_empty_clauses(tmp_path: Path) -> None:
+    policy = tmp_path / "p.mql"
+    policy.write_text(
+        'policy "no scores"\nevent ev\nstages locked {\n  v\n  m when ev ever\n}\n'
+        "route m to q, sla 1 day\n"
+    )
+    journeys = tmp_path / "j.jsonl"
+    journeys.write_text(record("L", [{"type": "ev", "at": "2026-10-01T09:00:00Z"}]) + "\n")
+    for command in ("explain", "timeline"):
+        code, text, err = run(
+            command, str(policy), str(journeys), "--lead", "L", "--as-of", "2026-11-01T00:00:00Z"
+        )
+        assert code == 0, err
+        assert ";  " not in text and "; \n" not in text and not text.count("; at that"), text
+    code, text, _ = run(
+        "explain", str(policy), str(journeys), "--lead", "L", "--as-of", "2026-11-01T00:00:00Z"
+    )
+    assert "Entered m at 2026-10-01 09:00 UTC when an ev arrived." in text

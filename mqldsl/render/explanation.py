@@ -278,6 +278,11 @@ def scores_text(scores: Mapping[str, Any]) -> str:
     return ", ".join(f"{name} {number(value)}" for name, value in scores.items())
 
 
+def _scores_then(scores: Mapping[str, Any]) -> str:
+    """``; fit 40, intent 55 at that moment`` (nothing for a policy without scores)."""
+    return f"; {scores_text(scores)} at that moment" if scores else ""
+
+
 def handoff_text(route: RouteDecision) -> str:
     text = f"handed to {route.queue}"
     if route.due is not None:
@@ -393,14 +398,14 @@ def _why(data: Explanation, why: StageCheck) -> Section:
     elif entry is not None and entry.stage == data.stage:
         if entry.recycle is not None:
             section.add(
-                f"{entry.reason.capitalize()} to {data.stage} at {when(entry.at)}; "
-                f"{scores_text(entry.scores)} at that moment. The rule's condition then:"
+                f"{entry.reason.capitalize()} to {data.stage} at {when(entry.at)}"
+                f"{_scores_then(entry.scores)}. The rule's condition then:"
             )
             clause_lines(section, entry.recycle, entry.at, 1)
         else:
             section.add(
-                f"Entered {data.stage} at {when(entry.at)}{_arrived(entry.events)}; "
-                f"{scores_text(entry.scores)} at that moment."
+                f"Entered {data.stage} at {when(entry.at)}{_arrived(entry.events)}"
+                f"{_scores_then(entry.scores)}."
             )
             if entry.clause is not None and entry.at != t:
                 section.add(f"Then ({when(entry.at)}), {why.condition}:")
@@ -537,8 +542,8 @@ def _history(data: Explanation) -> Section:
     for number_, change in enumerate(data.timeline):
         handoffs_before(change.at)
         section.add(
-            f"{when(change.at)}  {change.stage}: {_movement(change, number_ == 0)}; "
-            f"{scores_text(change.scores)}"
+            f"{when(change.at)}  {change.stage}: {_movement(change, number_ == 0)}"
+            + (f"; {scores_text(change.scores)}" if change.scores else "")
         )
         if change.clause is not None:
             if change.clause.holds:

@@ -25,6 +25,7 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["md"] = markdown_cell
+    env.filters["mdtext"] = markdown_text
     env.filters["code"] = html_code
     env.filters["html_escape"] = html_escape
     return env
@@ -46,6 +47,17 @@ def html_code(value: Any) -> markupsafe.Markup:
     """Escaped text with `name` shown as code (HTML only)."""
     escaped = html.escape(str(value))
     return markupsafe.Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped))
+
+
+_CODE_SPAN = re.compile(r"(`[^`\n]*`)")
+
+
+def markdown_text(value: Any) -> str:
+    """Running Markdown text: ``<`` outside code spans written ``&lt;``, so that a policy's
+    words (its title, a description, an example's name) cannot open an HTML tag in the
+    document; code spans show ``<`` as it is."""
+    parts = _CODE_SPAN.split(str(value))
+    return "".join(part if i % 2 else part.replace("<", "&lt;") for i, part in enumerate(parts))
 
 
 def markdown_cell(value: Any) -> str:
