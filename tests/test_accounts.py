@@ -443,6 +443,21 @@ def test_account_misuse_is_an_error(text: str, code: str) -> None:
     assert code in found, found
 
 
+@pytest.mark.parametrize(
+    ("contacts", "codes"),
+    [
+        ('contact "c1" { ev at -1 day }\n  contact "c2" { ev at -1 day }', []),
+        ('contact "c1" { ev at -1 day }\n  contact "c1" { ev at -2 days }', ["E208"]),
+        # the example's own lead has the example's name as id: a contact cannot take it
+        ('contact "e" { ev at -1 day }', ["E208"]),
+    ],
+)
+def test_an_examples_contacts_are_other_people(contacts: str, codes: list[str]) -> None:
+    text = HEAD + "score g on account { +5 per contact with ev }\nstages { a\n b when fit > 1 }\n"
+    text += f'example "e" at 2026-11-01T00:00:00Z {{\n  {contacts}\n  expect stage a\n}}\n'
+    assert [c for c in _codes(text) if c.startswith("E")] == codes
+
+
 def test_account_scores_read_fields_params_and_other_account_scores() -> None:
     text = HEAD + (
         "param big = 100\n"

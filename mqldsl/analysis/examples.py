@@ -251,6 +251,13 @@ class ExampleChecker(ExpressionChecker):
                     item.span,
                     f"the first is on line {first.span.line}; contacts need distinct ids",
                 )
+            elif item.id == example.name:  # the example's lead has the example's name as id
+                self.err(
+                    "E208",
+                    f'contact "{item.id}" has the id of the example\'s own lead',
+                    item.span,
+                    "give the contact another id: it is a second person at the account",
+                )
             leads = [i for i in item.items if isinstance(i, ast.ExampleLead)]
             for extra in leads[1:]:
                 self.err("E208", "a contact has one `lead { ... }` record", extra.span)
