@@ -91,6 +91,11 @@ def test_base_policy_is_valid() -> None:
         ('disqualify "x" when mql\n', [("E209", 1, 21)]),
         ('disqualify "x" when demo_request == true\n', [("E209", 1, 21)]),
         ('disqualify "x" when page_view where demo_request ever\n', [("E316", 1, 37)]),
+        ('disqualify "x" when page_view where count(demo_request) > 1\n', [("E316", 1, 37)]),
+        (
+            'disqualify "x" when page_view where (count(demo_request within 3 days) > 1)\n',
+            [("E316", 1, 38)],
+        ),
         ("route mqll to q\n", [("E206", 1, 1)]),
         ("param fit_min = 40\n", [("E208", 1, 1)]),
         ("event demo_request\n", [("E208", 1, 1)]),

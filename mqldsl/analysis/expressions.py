@@ -358,7 +358,20 @@ class ExpressionChecker(ast.ContextVisitor[Scope, T.Type]):
         self.types[id(node.pattern)] = T.BOOL
         return T.BOOL
 
+    def _counted_in_where(self, node: ast.Count | ast.ContactCount, scope: Scope) -> bool:
+        """E316 for `count(...)` inside a `where` condition (True when reported)."""
+        if scope.in_where:
+            self.err(
+                "E316",
+                "a `where` condition speaks of one event and the lead: it cannot hold `count(...)`",
+                node.span,
+                "compare the count outside the pattern, joined with `and`",
+            )
+        return scope.in_where
+
     def visit_Count(self, node: ast.Count, scope: Scope) -> T.Type:
+        if self._counted_in_where(node, scope):
+            return T.ERROR
         self._pattern(node.pattern, scope)
         self.types[id(node.pattern)] = T.BOOL
         return T.INT
@@ -437,6 +450,8 @@ class ExpressionChecker(ast.ContextVisitor[Scope, T.Type]):
         return Span(found.file, found.line, start, found.line, start + len(name))
 
     def visit_ContactCount(self, node: ast.ContactCount, scope: Scope) -> T.Type:
+        if self._counted_in_where(node, scope):
+            return T.ERROR
         self._contact_allowed(node.span, scope)
         self._pattern(node.pattern, scope)
         self.types[id(node.pattern)] = T.BOOL
