@@ -6,7 +6,9 @@ account-based policy. Spark: tests/test_spark_engine.py."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import threading
 from pathlib import Path
 
 import msgspec
@@ -337,6 +339,49 @@ def test_leads_are_grouped_whatever_the_order(tmp_path: Path) -> None:
         "L5": ["L2"],
     }
     assert report.rejected_count == 0
+
+
+def test_a_pipe_is_read_whole_and_an_empty_account_is_none(tmp_path: Path) -> None:
+    # A pipe cannot be read twice (the quick pass that finds each account's last line drained
+    # it: nothing was read, silently); `"account": ""` is no account, as an empty cell of a
+    # leads table is (it made one shared account named "").
+    rows = [
+        _journey("L1", "A", [3]),
+        _journey("L2", "", [2]),
+        _journey("L3", "", [1]),
+        _journey("L4", "A", [4]),
+    ]
+    path = _write(tmp_path / "j.jsonl", rows)
+    fifo = tmp_path / "j.pipe"
+    os.mkfifo(fifo)
+    feeder = threading.Thread(target=lambda: fifo.write_bytes(Path(path).read_bytes()), daemon=True)
+    feeder.start()
+    report = ReadReport()
+    piped: list[Lead] = []
+    reader = threading.Thread(
+        target=lambda: piped.extend(read_leads(_model(), str(fifo), None, report)), daemon=True
+    )
+    reader.start()
+    reader.join(30)
+    if reader.is_alive():  # opening the pipe a second time waits for a writer: let it end
+        with open(fifo, "wb"):
+            pass
+        pytest.fail("reading the pipe did not end")
+    leads = list(read_leads(_model(), path, None, ReadReport()))
+    for found in (piped, leads):
+        assert [(lead.id, lead.account) for lead in found] == [
+            ("L1", "A"),
+            ("L2", None),
+            ("L3", None),
+            ("L4", "A"),
+        ]
+        assert {lead.id: [c.id for c in lead.colleagues] for lead in found} == {
+            "L1": ["L4"],
+            "L2": [],
+            "L3": [],
+            "L4": ["L1"],
+        }
+    assert report.read == 4 and report.rejected_count == 0
 
 
 def test_accounts_file_and_disagreeing_profiles(tmp_path: Path) -> None:

@@ -114,9 +114,10 @@ def _account(raw: Any, model: CheckedPolicy, report: ReadReport) -> tuple[str, d
 
 def index_accounts(path: str | Path) -> dict[str, int] | None:
     """The last line of each account in a JSON Lines journey file (a quick pass that reads
-    only the `account` keys); None for standard input (it cannot be read twice). Lines that
-    cannot be read are skipped here: the real pass reports them."""
-    if str(path) == "-":
+    only the `account` keys); None for standard input or a pipe (it cannot be read twice:
+    its leads are then held to the end). Lines that cannot be read are skipped here: the
+    real pass reports them."""
+    if str(path) == "-" or not Path(path).is_file():
         return None
     last: dict[str, int] = {}
     with open_input(path) as stream:
@@ -129,7 +130,11 @@ def index_accounts(path: str | Path) -> dict[str, int] | None:
                 continue
             if isinstance(raw, dict):
                 account = raw.get("account")
-                if isinstance(account, str | int) and not isinstance(account, bool):
+                if (
+                    isinstance(account, str | int)
+                    and not isinstance(account, bool)
+                    and account != ""
+                ):
                     last[str(account)] = number
     return last
 

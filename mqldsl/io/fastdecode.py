@@ -238,7 +238,7 @@ class FastDecoder:
             id=lead_id,
             profile=profile,
             events=tuple(events),
-            account=str(account) if account is not None else None,
+            account=str(account) if account is not None and account != "" else None,
             account_profile=account_profile,
             truth=truth,
         )

@@ -271,7 +271,8 @@ class JourneyReader:
             id=lead_id,
             profile=profile,
             events=tuple(events),
-            account=str(account) if account is not None else None,
+            # (an empty account is none, as an empty cell of a leads table: SPEC §9)
+            account=str(account) if account is not None and account != "" else None,
             account_profile=account_profile,
             truth=truth,
         )
