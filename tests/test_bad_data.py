@@ -110,6 +110,35 @@ def test_bytes_that_are_not_utf8_and_huge_cells_are_reported_at_their_row(
     assert err.splitlines()[-1] == "5 read, 2 used, 3 rejected"
 
 
+@pytest.mark.parametrize("engine", ["python", "duckdb"])
+def test_a_lead_whose_events_row_cannot_be_read_is_rejected_with_it(
+    tmp_path: Path, engine: str
+) -> None:
+    # Each events row below is rejected (a quote never closed, bytes not UTF-8, a cell over
+    # the limit); its lead id comes before the damage, so its lead is rejected too (E712),
+    # not decided without that event. A row whose id itself is damaged names no lead.
+    huge = "x" * 200_000
+    events = (
+        b"lead_id,type,at,path\n"
+        b'L-1,page_view,2026-10-20T10:00:00Z,"/pricing\n'
+        b"L-2,page_view,2026-10-20T10:00:00Z,/pr\xe9cing\n"
+        + f"L-3,page_view,2026-10-20T10:00:00Z,{huge}\n".encode()
+        + b'"L-4,page_view,2026-10-20T10:00:00Z,/pricing\n'
+    )
+    leads = write(
+        tmp_path / "leads.csv",
+        HEADER + "L-1,secops,10\nL-2,secops,20\nL-3,secops,30\nL-4,secops,40\n",
+    )
+    path = write(tmp_path / "events.csv", events)
+    code, ids, err = score(leads, "--events", path, "--engine", engine)
+    assert code == 1
+    assert ids == ["L-4"]
+    for line, code_ in ((2, "E702"), (3, "E709"), (4, "E710")):
+        assert f"{leads}:{line}: error[E712]: its events row {path}:{line}" in err, err
+        assert f"({code_})" in err
+    assert err.splitlines()[-1] == "8 read, 1 used, 7 rejected"
+
+
 @pytest.mark.parametrize(
     ("leads", "events", "bad", "message"),
     [

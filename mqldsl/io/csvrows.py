@@ -31,7 +31,8 @@ from mqldsl.io.problems import Problem
 
 CELL_LIMIT = csv.field_size_limit()  # 131,072 characters unless the process raised it
 
-Reject = Callable[[Problem], None]
+# A rejected record: its problem, and the cells read alike whatever is wrong with it (None).
+Reject = Callable[[Problem, "list[str] | None"], None]
 
 
 @dataclass(frozen=True)
@@ -123,10 +124,11 @@ def _records(name: str, lines: _Lines, reject: Reject) -> Iterator[tuple[int, in
             if not taken:  # pragma: no cover - the csv reader always reads a line first
                 return
             start = taken[0][0]
+            leading = _leading_cells(taken[0][1])
             hint = _QUOTE_HINT
             if "field larger than field limit" in str(exc):
                 if len(taken) == 1:
-                    reject(_too_large(name, start))
+                    reject(_too_large(name, start), leading)
                     continue
                 message = (
                     "a quoted cell opened on this line is not closed within "
@@ -144,7 +146,7 @@ def _records(name: str, lines: _Lines, reject: Reject) -> Iterator[tuple[int, in
                 )
             else:
                 message = "malformed quoting: a closing quote is not followed by a comma"
-            reject(Problem(name, start, message, "E702", hint=hint))
+            reject(Problem(name, start, message, "E702", hint=hint), leading)
             lines.again(taken[1:])  # go on at the next line
             continue
         if not cells:
@@ -154,6 +156,17 @@ def _records(name: str, lines: _Lines, reject: Reject) -> Iterator[tuple[int, in
 
 
 _QUOTE_HINT = 'close the quote, or double a quote inside a quoted cell ("")'
+
+
+def _leading_cells(text: str) -> list[str]:
+    """The cells of a line that a malformed quote or an oversized cell after them cannot
+    change: those before the line's first quote (the last of them only when no quote
+    follows). A rejected events row keeps its lead id so (its lead is rejected with it)."""
+    text = text.rstrip("\r\n")
+    quote = text.find('"')
+    if quote < 0:
+        return text.split(",")
+    return text[:quote].split(",")[:-1]
 
 
 def _too_large(name: str, line: int) -> Problem:
@@ -166,7 +179,7 @@ def _too_large(name: str, line: int) -> Problem:
     )
 
 
-def _header_problem(problem: Problem) -> None:
+def _header_problem(problem: Problem, _cells: list[str] | None = None) -> None:
     message = f"the header: {problem.message}"
     raise InputProblem([Problem(problem.file, problem.line, message, problem.code).render()])
 
@@ -224,17 +237,22 @@ class CsvTable:
         """Each record in file order: a good row, or the problem that rejects it (at the line
         where the record starts)."""
         width = len(self.columns)
-        pending: list[Problem] = []
-        for line, lines, cells in _records(self.name, self.lines, pending.append):
-            yield from (Bad(problem) for problem in pending)
+        pending: list[Bad] = []
+
+        def reject(problem: Problem, cells: list[str] | None) -> None:
+            pending.append(Bad(problem, cells))
+
+        for line, lines, cells in _records(self.name, self.lines, reject):
+            yield from pending
             pending.clear()
             if any(n in self.lines.bad_bytes for n in range(line, line + lines)):
-                yield Bad(self._not_utf8(line, lines))
+                # (its cells are read: only some bytes of some cells are not UTF-8)
+                yield Bad(self._not_utf8(line, lines), cells if lines == 1 else None)
             elif len(cells) != width:
                 yield Bad(self._width(line, lines, cells, width), cells if lines == 1 else None)
             else:
                 yield Row(line, dict(zip(self.columns, cells, strict=True)))
-        yield from (Bad(problem) for problem in pending)
+        yield from pending
 
     def _width(self, line: int, lines: int, cells: list[str], width: int) -> Problem:
         if lines > 1:
