@@ -384,6 +384,23 @@ def test_a_pipe_is_read_whole_and_an_empty_account_is_none(tmp_path: Path) -> No
     assert report.read == 4 and report.rejected_count == 0
 
 
+def test_explain_and_timeline_say_what_the_reading_rejected(tmp_path: Path) -> None:
+    # L2's account profile disagrees with L1's: it is rejected (E715), and L3's explanation
+    # counts its account without L2's visits: said on standard error, exit 1, as `score` does.
+    rows = [
+        _journey("L1", "A", [3], account_profile={"target": True}),
+        _journey("L2", "A", [2], account_profile={"target": False}),
+        _journey("L3", "A", [1]),
+    ]
+    path = _write(tmp_path / "j.jsonl", rows)
+    for command in ("explain", "timeline"):
+        code, out, err = run(command, str(ABM), path, "--lead", "L3", "--as-of", "2026-11-01")
+        assert code == 1, err
+        assert "L3" in out  # the explanation is written first
+        assert f"{path}:2: error[E715]" in err
+        assert err.splitlines()[-1] == "3 read, 2 used, 1 rejected"
+
+
 def test_accounts_file_and_disagreeing_profiles(tmp_path: Path) -> None:
     accounts = _write(
         tmp_path / "accounts.jsonl",

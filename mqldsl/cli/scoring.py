@@ -26,6 +26,7 @@ from mqldsl.cli.common import (
 if TYPE_CHECKING:
     from mqldsl.analysis.model import CheckedPolicy
     from mqldsl.engine.runtime import Lead
+    from mqldsl.io.journeys import ReadReport
     from mqldsl.io.scoring import ScoreOptions
 
 
@@ -289,8 +290,9 @@ def explain(
             param_hint="--why-not",
         )
     values = params(model, assignments)
-    lead = _find_lead(model, journeys, events, lead_id, accounts)
+    lead, report = _find_lead(model, journeys, events, lead_id, accounts)
     _write_explanation(model, values, lead, as_of, output_format, output, why_not)
+    _exit_on_rejected(report)
 
 
 @cli.command()
@@ -318,9 +320,10 @@ def timeline(
     tipped it and the scores at that instant, each recycle and disqualification, and
     each handoff with its queue and due time."""
     model = load_policy(policy)
-    lead = _find_lead(model, journeys, events, lead_id, accounts)
+    lead, report = _find_lead(model, journeys, events, lead_id, accounts)
     values = params(model, assignments)
     _write_explanation(model, values, lead, as_of, output_format, output, None, history=True)
+    _exit_on_rejected(report)
 
 
 def _write_explanation(
@@ -375,15 +378,30 @@ def _write_explanation(
 
 def _find_lead(
     model: CheckedPolicy, journeys: str, events: str | None, lead_id: str, accounts: str | None
-) -> Lead:
+) -> tuple[Lead, ReadReport]:
+    from mqldsl.io.journeys import ReadReport
     from mqldsl.io.scoring import LeadNotFound, find_lead
 
+    report = ReadReport()
     try:
         with reported():
-            return find_lead(model, journeys, events, lead_id, accounts)
+            return find_lead(model, journeys, events, lead_id, accounts, report), report
     except LeadNotFound as exc:
         echo_lines(exc.rejected)
         raise click.ClickException(exc.message) from None
+
+
+def _exit_on_rejected(report: ReadReport) -> None:
+    """After the explanation: the records the reading rejected (a colleague's among them
+    changes the lead's account scores) and what it ignored, then exit 1 if it rejected any
+    (every record read is used or rejected, and said: docs/import.md)."""
+    from mqldsl.io.scoring import summary_lines
+
+    if report.rejected_count or report.notes():
+        lines = summary_lines(report.read - report.rejected_count, report)
+        echo_lines(lines[:-1] if not report.rejected_count else lines)
+    if report.rejected_count:
+        sys.exit(1)
 
 
 @cli.command(name="import")

@@ -361,13 +361,18 @@ def find_lead(
     events: str | None,
     lead_id: str,
     accounts: str | None = None,
+    report: ReadReport | None = None,
 ) -> Lead:
     """The lead ``lead_id`` of a journeys file (with its colleagues, when the policy has
-    accounts); :class:`LeadNotFound` if it has none."""
-    report = ReadReport()
+    accounts); :class:`LeadNotFound` if it has none. The whole file is read: ``report``
+    collects every record rejected (a colleague's among them changes the lead's account)."""
+    report = ReadReport() if report is None else report
+    found = None
     for lead in read_leads(model, journeys, events, report, accounts):
-        if lead.id == lead_id:
-            return lead
+        if lead.id == lead_id and found is None:
+            found = lead
+    if found is not None:
+        return found
     raise LeadNotFound(
         f"no lead with id `{lead_id}` in {journeys}",
         [problem.render() for problem in report.rejected],
