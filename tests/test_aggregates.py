@@ -492,3 +492,15 @@ def test_a_whole_score_past_64_bits_is_written_as_a_number(engine: Engine) -> No
     assert decision.scores == {"big": 1e20, "small": 200}
     assert isinstance(decision.scores["big"], float) and isinstance(decision.scores["small"], int)
     assert b'"scores":{"big":1e+20,"small":200}' in decision_line(decision)
+
+
+@pytest.mark.parametrize("decide", [_compiled, _interpreted], ids=["compiled", "interpreter"])
+def test_a_sum_of_whole_points_past_64_bits_is_written_as_a_number(decide: Engine) -> None:
+    # The compiled sum of whole points was an int whatever its size (JSON writers refuse one
+    # past 64 bits); three runs of 9e18 points are 2.7e19, past it: the float it is.
+    body = "score big {\n  +9000000000000000000 per run\n}\nscore ok {\n  +3 per run\n}"
+    subject = lead(run_event(1, n=1), run_event(2, n=1), run_event(3, n=1))
+    decision = decide(SCHEMA + body + "\nstages {\n  visitor\n}\n", subject, T)
+    assert decision.scores == {"big": 2.7e19, "ok": 9}
+    assert type(decision.scores["big"]) is float and type(decision.scores["ok"]) is int
+    assert b'"scores":{"big":2.7e+19,"ok":9}' in decision_line(decision)

@@ -65,18 +65,18 @@ def test_tune_counts_only_the_leads_that_existed_at_the_as_of(journeys: Path) ->
 
 
 @pytest.mark.parametrize(
-    ("metric", "as_of", "why"),
+    ("metric", "as_of", "values", "why"),
     [
-        ("buyer_recall", "2020-01-01T00:00:00Z", "no lead to fit on: none had arrived"),
-        ("sla_met", None, "SLA and first-touch metrics need a sales replay: use --scenario"),
+        ("buyer_recall", "2020-01-01T00:00:00Z", "30..50:10", "no lead to fit on: none had"),
+        ("sla_met", None, "30..50:10", "SLA and first-touch metrics need a sales replay"),
     ],
 )
 def test_tune_says_why_a_metric_has_no_data(
-    journeys: Path, metric: str, as_of: str | None, why: str
+    journeys: Path, metric: str, as_of: str | None, values: str, why: str
 ) -> None:
     when = ["--as-of", as_of] if as_of else []
     code, _, err = run(
-        "tune", ACME, "--param", "mql_intent_min=30..50:10", "--journeys", str(journeys),
+        "tune", ACME, "--param", f"mql_intent_min={values}", "--journeys", str(journeys),
         "--maximize", metric, *when,
     )  # fmt: skip
     assert code == 1
@@ -123,6 +123,7 @@ def test_every_command_refuses_a_missing_output_folder_as_a_usage_error(
         ("mql_intent_min=1..9223372036854775806:1", "gives 9,223,372,036,854,775,806 values"),
         ("mql_intent_min=0..9223372036854775808", "numbers are at most 9,223,372,036,854,775,807"),
         ("mql_intent_min=1.5..3", "holds whole numbers"),
+        ("mql_intent_min=0..1" + "0" * 5000, "numbers are at most 9,223,372,036,854,775,807"),
     ],
 )
 def test_sweep_refuses_malformed_or_huge_ranges(spec: str, message: str) -> None:

@@ -429,8 +429,9 @@ class _Compiler(ExpressionCode):
         if number is _int_text and score.range is None and not capped:
             w.line(f"{v} = x")  # (a sum of ints)
         elif _whole_sums(score):
-            # Whole points, caps and range, no decay: the sum is a whole number (SPEC §4).
-            w.line(f"{v} = int(x)")
+            # Whole points, caps and range, no decay: the sum is a whole number (SPEC §4),
+            # an int where it fits 64 bits (round_score's rule).
+            w.line(f"{v} = int(x) if {-_INT64!r} <= x < {_INT64!r} else _round(x)")
         else:
             w.line(f"{v} = _round(x)")
         if explain:
@@ -759,6 +760,9 @@ def _whole_sums(score: ast.Score) -> bool:
     if score.range is not None:
         numbers += [float(score.range.low), float(score.range.high)]
     return score.decay is None and all(n.is_integer() for n in numbers)
+
+
+_INT64 = float(2**63)  # a whole score from there on is written as the float it is
 
 
 def _small_whole_sums(score: ast.Score) -> bool:

@@ -118,8 +118,9 @@ def _whole_values(spec: str, name: str, low: str, high: str, step: str | None) -
     numbers past 2**53 would move to their neighbours)."""
     bounds = [_whole(text, name) for text in (low, high, step or "1")]
     if not all(INT_MIN <= v <= INT_MAX for v in bounds):
+        shown = spec if len(spec) <= 80 else spec[:60] + "…"
         raise UsageProblem(
-            f"`{spec}`: numbers are at most {INT_MAX:,} in size (signed 64 bits)", "--param"
+            f"`{shown}`: numbers are at most {INT_MAX:,} in size (signed 64 bits)", "--param"
         )
     lo, hi, delta = bounds
     if delta <= 0 or hi < lo:
@@ -131,7 +132,10 @@ def _whole_values(spec: str, name: str, low: str, high: str, step: str | None) -
 
 
 def _whole(text: str, name: str) -> int:
-    """A whole number written as one (``12``, also ``12.0`` or ``1e3``)."""
+    """A whole number written as one (``12``, also ``12.0``); one of more digits than any
+    64-bit number has is past the range (Python converts at most 4,300 digits)."""
+    if len(text.lstrip("-").split(".")[0].lstrip("0")) > 20:
+        return INT_MAX + 1 if not text.startswith("-") else INT_MIN - 1
     try:
         return int(text)
     except ValueError:

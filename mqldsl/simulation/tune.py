@@ -302,7 +302,9 @@ def _why_no_data(evaluation: _Evaluation, values: Values, maximize: str) -> str:
     records, _ = evaluation.replay(evaluation.cache.records(values), values)
     if not any(not held for held in evaluation.held[: len(records)]):
         return "no lead to fit on: none had arrived by the as-of instant, or all are held out"
-    return "its leads lack what it is measured on: buyer metrics need `truth` in the journeys"
+    if maximize in ("buyers", "mql_precision", "buyer_recall"):
+        return "its leads have no outcome: buyer metrics need `truth` in the journeys"
+    return "no candidate gives what it measures (no lead reached the MQL stage, say)"
 
 
 def _distance(values: Values, current: Values, axes: Sequence[SweepAxis]) -> float:
