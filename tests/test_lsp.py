@@ -759,3 +759,62 @@ async def test_a_message_it_cannot_read_is_one_line_not_a_traceback() -> None:
     assert b"Traceback" not in err
     assert err.decode().strip() == "mqldsl lsp: error: Unable to handle message"
     assert b'"window/showMessage"' in out  # the client is told too
+
+
+def _framed(*messages: dict[str, object]) -> bytes:
+    bodies = [json.dumps(m).encode() for m in messages]
+    return b"".join(b"Content-Length: %d\r\n\r\n%s" % (len(b), b) for b in bodies)
+
+
+async def test_a_request_with_params_it_cannot_read_gets_an_error_answer() -> None:
+    # JSON-RPC: a request is always answered; one whose params cannot be read with -32602
+    # (the client waited for ever), and the log says so in one line.
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "mqldsl",
+        "lsp",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    hover = "textDocument/hover"
+    document = {"uri": "file:///x.mql"}
+    messages = _framed(
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}}},
+        {"jsonrpc": "2.0", "method": "initialized", "params": {}},
+        {"jsonrpc": "2.0", "id": 2, "method": hover, "params": {"position": {"line": -1}}},
+        {"jsonrpc": "2.0", "id": 3, "method": hover, "params": None},
+        {
+            "jsonrpc": "2.0",
+            "id": 4,
+            "method": hover,
+            "params": {"textDocument": document, "position": {"line": 0, "character": 0}},
+        },
+        {"jsonrpc": "2.0", "id": 5, "method": "shutdown"},
+        {"jsonrpc": "2.0", "method": "exit"},
+    )
+    out, err = await asyncio.wait_for(process.communicate(messages), timeout=30)
+    assert process.returncode == 0
+    answers = {
+        m["id"]: m
+        for m in (json.loads(part.split(b"\r\n\r\n", 1)[1]) for part in _split(out))
+        if "id" in m
+    }
+    for number in (2, 3):
+        assert answers[number]["error"]["code"] == -32602, answers
+    assert answers[4]["result"] is None and answers[5]["result"] is None
+    assert b"Traceback" not in err
+    assert err.decode().splitlines() == ["mqldsl lsp: error: Unable to deserialize message"] * 2
+
+
+def _split(out: bytes) -> list[bytes]:
+    """The framed messages of a server's output."""
+    parts = []
+    while out:
+        head, rest = out.split(b"\r\n\r\n", 1)
+        length = int(head.split(b"Content-Length:")[1].split(b"\r\n")[0])
+        parts.append(head + b"\r\n\r\n" + rest[:length])
+        out = rest[length:]
+    return parts

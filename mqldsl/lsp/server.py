@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
 
 from mqldsl import __version__
 from mqldsl.language.source import Span
@@ -23,12 +26,37 @@ from mqldsl.lsp.symbols import Declarations, Occurrence
 NAME = "mqldsl"
 
 
+# A request answered while it was read (its params could not be read): nothing more to do.
+_ANSWERED = object()
+
+
+class _Protocol(LanguageServerProtocol):
+    """pygls's protocol, answering a request whose params it cannot read with the JSON-RPC
+    error for it (-32602) instead of no answer at all (the client would wait for ever)."""
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as exc:
+            if isinstance(data, dict) and "id" in data and "method" in data:
+                self._send_response(data["id"], error=exc.to_response_error())
+                return _ANSWERED
+            raise
+
+    def handle_message(self, message: Any) -> None:
+        if message is not _ANSWERED:
+            super().handle_message(message)
+
+
 class PolicyServer(LanguageServer):
     """A pygls server that keeps the analysis of every open policy."""
 
     def __init__(self) -> None:
         super().__init__(
-            NAME, __version__, text_document_sync_kind=lsp.TextDocumentSyncKind.Incremental
+            NAME,
+            __version__,
+            protocol_cls=_Protocol,
+            text_document_sync_kind=lsp.TextDocumentSyncKind.Incremental,
         )
         self.analyses: dict[str, Analysis] = {}
         # a document's URI -> the declarations of its last version that parsed (for completion)
@@ -225,7 +253,9 @@ class _OneLine(logging.Formatter):
     server cannot read is reported, not shown as a Python traceback."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return f"mqldsl lsp: {record.levelname.lower()}: {record.getMessage()}"
+        # (pygls puts a traceback under some messages: the first line says what happened)
+        first = record.getMessage().strip().split("\n", 1)[0]
+        return f"mqldsl lsp: {record.levelname.lower()}: {first}"
 
 
 def serve() -> None:
