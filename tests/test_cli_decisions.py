@@ -211,7 +211,7 @@ def test_a_policy_with_errors_is_refused_before_reading_leads(tmp_path: Path) ->
     assert code == 1
     assert out == ""
     assert "error[E201]: unknown name `nothing_here`" in err
-    assert "no lead was read" in err
+    assert "the policy has errors; nothing was run" in err
 
 
 def test_explain_speaks_to_a_sales_rep(tmp_path: Path) -> None:
@@ -383,3 +383,9 @@ def test_crm_mapping_file(tmp_path: Path) -> None:
     )
     assert code == 0, err
     assert out.read_text().splitlines()[1].startswith("L-1,marketingqualifiedlead,NEW")
+
+
+def test_score_without_journeys_says_what_to_give() -> None:
+    code, _, err = run("score", str(ROOT / "policies" / "acme.mql"), "--as-of", "2026-11-01")
+    assert code == 2
+    assert "give the journeys: a JOURNEYS file, or --leads LEADS (a table)" in err

@@ -28,7 +28,7 @@ def load_policy(path: str | Path) -> CheckedPolicy:
     errors = [d for d in result.diagnostics if d.is_error]
     if result.model is None or errors:
         lines = [d.render(result.source) for d in result.diagnostics[:MAX_PER_FILE]]
-        raise PolicyError([*lines, f"{path}: the policy has errors; no lead was read"])
+        raise PolicyError([*lines, f"{path}: the policy has errors; nothing was run"])
     return result.model
 
 

@@ -122,7 +122,9 @@ def _table(model: CheckedPolicy, request: ScoreRequest) -> TableFormat | None:
     stages = crm_stages(model, request.crm, request.crm_map, request.crm_mapping, request.to_csv)
     if request.to_csv and request.options.explain:
         raise UsageProblem("--explain needs JSON Lines output (-o FILE.jsonl or standard output)")
-    if (request.journeys is None) == (request.leads_table is None):
+    if request.journeys is None and request.leads_table is None:
+        raise UsageProblem("give the journeys: a JOURNEYS file, or --leads LEADS (a table)")
+    if request.journeys is not None and request.leads_table is not None:
         raise UsageProblem("give JOURNEYS or --leads LEADS (a table), not both")
     if request.leads_table is not None and request.engine not in ("duckdb", "spark"):
         raise UsageProblem(
