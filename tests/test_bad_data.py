@@ -511,6 +511,20 @@ def test_mapping_problems_are_positioned(tmp_path: Path, mapping: str, expected:
     assert len(err.splitlines()) == len(expected)
 
 
+def test_a_mapping_that_is_not_utf8_is_positioned(tmp_path: Path) -> None:
+    import_(tmp_path, IMPORT_MAPPING)  # the files, then a mapping with a Latin-1 byte
+    (tmp_path / "map.toml").write_bytes(b"# mapping\n# caf\xe9\n" + IMPORT_MAPPING.encode())
+    code, _, err = run(
+        "import", str(tmp_path / "leads.csv"), "--policy", str(tmp_path / "p.mql"),
+        "--mapping", str(tmp_path / "map.toml"), "-o", str(tmp_path / "again.jsonl"),
+    )  # fmt: skip
+    assert code == 1
+    assert err.startswith(
+        f"{tmp_path / 'map.toml'}:2:6: error[E751]: cannot read the mapping: bytes that are "
+        "not UTF-8 (the first at byte 6)"
+    )
+
+
 # ---------------------------------------------------------------- property
 
 

@@ -278,11 +278,25 @@ def load_mapping(path: str | Path, model: CheckedPolicy) -> Mapping:
     every problem with its line."""
     name = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8").removeprefix("\ufeff")
-    except (OSError, UnicodeDecodeError) as exc:
+        data = Path(path).read_bytes()
+    except OSError as exc:
         raise MappingError(
             [Problem(name, 0, f"cannot read the mapping: {exc}", "E751").render()]
         ) from None
+    try:
+        text = data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        problem = Problem(
+            name,
+            line,
+            f"cannot read the mapping: bytes that are not UTF-8 (the first at byte {column})",
+            "E751",
+            column,
+            hint="save the mapping as UTF-8",
+        )
+        raise MappingError([problem.render()]) from None
     try:
         raw = tomllib.loads(text)
     except RecursionError:
