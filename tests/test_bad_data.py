@@ -4,7 +4,9 @@ line and a specific code, the rest of the file is still read, and both engines a
 from __future__ import annotations
 
 import json
+import os
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -293,6 +295,23 @@ def test_several_processes_read_a_file_as_one_does(tmp_path: Path, jobs: str) ->
         "ignored unknown key `extra` in journey lines: 1 time",
         "7 read, 2 used, 5 rejected",
     ]
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_max_errors_on_a_pipe_counts_the_blank_lines_left(tmp_path: Path, jobs: str) -> None:
+    # The limit is reached on the last line with text; two blank lines follow: one reader
+    # reads the next and stops there, so does a run across processes (it read the pipe once).
+    fifo = tmp_path / "j.pipe"
+    os.mkfifo(fifo)
+    feeder = threading.Thread(
+        target=lambda: fifo.write_bytes(b'{"id":"a"}\n{"id":"a"}\n\n\n'), daemon=True
+    )
+    feeder.start()
+    code, ids, err = score(str(fifo), "--max-errors", "1", "--jobs", jobs)
+    feeder.join(30)
+    assert code == 1 and ids == ["a"]
+    assert "stopped after 1 rejected record (--max-errors); 2 lines not read" in err
+    assert err.splitlines()[-1] == "2 read, 1 used, 1 rejected"
 
 
 def test_max_errors_on_a_leads_table_counts_the_lines_left(tmp_path: Path) -> None:

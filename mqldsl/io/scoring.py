@@ -177,15 +177,25 @@ def _work(worker: _Worker, chunk: list[tuple[int, bytes]]) -> list[_Outcome]:
     return out
 
 
-def _chunks(path: str) -> Iterator[list[tuple[int, bytes]]]:
+def _chunks(path: str, counted: list[int]) -> Iterator[list[tuple[int, bytes]]]:
+    """The numbered non-blank lines of ``path`` in chunks; ``counted[0]``: the lines read so
+    far, blank ones too (all of them once the chunks are exhausted: a pipe is not read
+    twice)."""
     with open_input(path) as stream:
         lines: Iterator[tuple[int, bytes]] = enumerate(stream, start=1)
         first = next(lines, None)
         if first is not None:  # a byte-order mark, as JourneyReader.read_jsonl drops it
             lines = itertools.chain([(1, first[1].removeprefix(b"\xef\xbb\xbf"))], lines)
-        numbered = ((n, line) for n, line in lines if line.strip())
+
+        def numbered() -> Iterator[tuple[int, bytes]]:
+            for n, line in lines:
+                counted[0] = n
+                if line.strip():
+                    yield n, line
+
+        taken = numbered()
         while True:
-            chunk = list(itertools.islice(numbered, CHUNK))
+            chunk = list(itertools.islice(taken, CHUNK))
             if not chunk:
                 return
             yield chunk
@@ -202,8 +212,9 @@ def score_parallel(
     seen: set[str] = set()
     evaluated = 0
     full_at = 0  # the line whose rejection reached --max-errors
+    counted = [0]  # the lines of the input read (_chunks)
     results = ordered_map(
-        _work, _chunks(journeys), options.jobs, _worker, (policy, options.params, options)
+        _work, _chunks(journeys, counted), options.jobs, _worker, (policy, options.params, options)
     )
     with contextlib.closing(results):
         for part in results:
@@ -233,15 +244,18 @@ def score_parallel(
                         report.reject(journeys, number, reason, code, int(column))
                 if options.max_errors is not None and report.rejected_count >= options.max_errors:
                     full_at = number
-    if full_at and _lines_after(journeys, full_at) > 0:  # blank lines after it: one reader
-        _stop(report, journeys, full_at, options.max_errors)  # reads one and stops there
+    if full_at and counted[0] > full_at:  # blank lines after it: one reader reads one and
+        _stop(report, journeys, full_at, options.max_errors, counted[0] - full_at)  # stops
     return evaluated
 
 
-def _stop(report: ReadReport, journeys: str, line: int, limit: int | None) -> None:
-    """--max-errors (``limit``) stopped the reading after line ``line``."""
+def _stop(
+    report: ReadReport, journeys: str, line: int, limit: int | None, left: int | None = None
+) -> None:
+    """--max-errors (``limit``) stopped the reading after line ``line``; ``left``: the lines
+    after it, when known (else counted in the file; -1 for a pipe, read once)."""
     report.limit = limit
-    report.not_read = _lines_after(journeys, line)
+    report.not_read = _lines_after(journeys, line) if left is None else left
 
 
 def _lines_after(path: str, number: int) -> int:
