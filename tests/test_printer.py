@@ -171,6 +171,9 @@ def test_every_expectation_is_printed_canonically_and_keeps_its_meaning() -> Non
         # a pragma after several fields of one line: fmt puts each field on its own line
         'policy "P"\nlead { role: enum(a, b)\n  x: int, y: int, z: int  # mqldsl: allow W505\n}\n'
         "stages {\n  v\n  m when role == a\n}\n",
+        # the same on the first line of the block
+        'policy "P"\nlead { role: enum(a, b), x: int, y: int  # mqldsl: allow W505\n  z: int\n}\n'
+        "stages {\n  v\n  m when role == a and z > 1\n}\n",
         # a condition over two lines, each with its pragma: fmt joins them on one line
         'policy "P"\nlead { role: enum(a, b) }\nevent ev\nscore s { +1 when ev ever }\n'
         "stages {\n  v\n  m when s >= 5 and  # mqldsl: allow W501\n"

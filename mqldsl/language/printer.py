@@ -160,6 +160,12 @@ def _attach(policy: ast.Policy, source: Source | None) -> _Attached:
                     place(comment, node, inner)
                     return
                 if _has_block(node) and line == span.line < span.end_line and not alone(comment):
+                    on_line = [c for c in inner if _span_of(c).line == line]
+                    if on_line and _PRAGMA.search(comment.text):
+                        # (a pragma after statements on the block's first line: with each)
+                        for child in on_line:
+                            attached.trailing.setdefault(id(child), []).append(comment)
+                        return
                     attached.closing.setdefault(-id(node), []).append(comment)
                     return
                 if alone(comment) and line == span.line:
