@@ -341,7 +341,7 @@ def test_bad_parquet_rows_are_rejected_and_reported(tmp_path: Path) -> None:
 
 def test_score_engine_usage_errors(acme_journeys: Path) -> None:
     code, _, err = run("score", ACME, "--engine", "duckdb")
-    assert code == 2 and "JOURNEYS or --leads" in err
+    assert code == 2 and "a JOURNEYS file, or --leads" in err
     code, _, err = run("score", ACME, str(acme_journeys), "--engine", "duckdb", "--explain")
     assert code == 2 and "Python engine" in err
     code, _, err = run("score", ACME, "--leads", str(acme_journeys))
