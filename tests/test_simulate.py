@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -347,6 +348,42 @@ def test_whatif_with_two_policies_attributes_rules(
     assert list(rules) == ["rule intent: +10 per page_view within 30 days, max 40"]
     assert report["changed_leads"] <= rules[next(iter(rules))] <= report["moved_leads"]
     assert report["moved_leads"] >= report["changed_leads"]
+
+
+SUBSCRIBER = '  subscriber "Reads our content" when newsletter_signup ever\n'
+LEAD = '  lead "Engaged with an offer" when content_download ever or trial_started ever\n'
+ROUTES = (
+    "route mql to sdr_inbound when channel == inbound, sla 5 minutes\n"
+    "route mql to sdr_outbound, sla 1 day\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("edit", "what"),
+    [
+        # the first route whose condition holds assigns the queue (SPEC §8)
+        (lambda t: t.replace(ROUTES, "".join(reversed(ROUTES.splitlines(True)))), "route order"),
+        (lambda t: t.replace(SUBSCRIBER + LEAD, LEAD + SUBSCRIBER), "stage order"),
+        (lambda t: t.replace("stages {", "stages locked {"), "stage mode"),
+    ],
+)
+def test_whatif_and_diff_name_an_order_or_mode_that_moved_leads(
+    acme: CheckedPolicy, journeys: Path, tmp_path: Path, edit: Any, what: str
+) -> None:
+    # (the two policies were "the same" to the what-if, and the moved leads unattributed)
+    text = Path(ACME).read_text()
+    assert ROUTES in text and SUBSCRIBER + LEAD in text and "stages {" in text
+    proposed = tmp_path / "proposed.mql"
+    proposed.write_text(edit(text))
+    report = whatif(acme, load_policy(proposed), Source(journeys=journeys, as_of=AS_OF)).to_json()
+    assert [c["what"] for c in report["changes"]][:1] == [what] or any(
+        c["what"].startswith(what) for c in report["changes"]
+    ), report["changes"]
+    moved = {item["what"]: item["leads"] for item in report["attribution"] if "leads" in item}
+    assert report["moved_leads"] > 0
+    assert sum(n for w, n in moved.items() if w.startswith(what)) == report["moved_leads"]
+    code, out, _ = run("diff", ACME, str(proposed))
+    assert code == 0 and out.startswith(what), out
 
 
 def test_fail_if_gates_a_change(acme: CheckedPolicy, journeys: Path) -> None:

@@ -285,6 +285,24 @@ def _route_key(route: ast.Route) -> tuple[str, str, str | None]:
     return (route.stage, route.queue, route.on.event or "event")
 
 
+def _route_order(old: CheckedPolicy, new: CheckedPolicy) -> list[Change]:
+    """The order of a stage's routes (those in both versions): the first whose condition
+    holds assigns the queue (SPEC §8), so a new order is a change in meaning."""
+    changes = []
+    for stage in dict.fromkeys(r.stage for r in new.routes):
+        keys_old = [_route_key(r) for r in old.routes if r.stage == stage]
+        keys_new = [_route_key(r) for r in new.routes if r.stage == stage]
+        kept_old = [k for k in keys_old if k in keys_new]
+        kept_new = [k for k in keys_new if k in keys_old]
+        if kept_old != kept_new:
+            names = [
+                ", ".join(k[1] + (f" on {k[2]}" if k[2] else "") for k in kept)
+                for kept in (kept_old, kept_new)
+            ]
+            changes.append(Change("changed", f"route order of {stage}", *names))
+    return changes
+
+
 def diff(old: CheckedPolicy, new: CheckedPolicy) -> list[Change]:
     """Every change in meaning from ``old`` to ``new`` (empty when there is none)."""
     if canonical_items(old.policy) == canonical_items(new.policy):
@@ -316,6 +334,7 @@ def diff(old: CheckedPolicy, new: CheckedPolicy) -> list[Change]:
         {_route_key(r): _route_text(said, r) for r in new.routes},
         lambda key: f"{key[0]} to {key[1]}" + (f" on {key[2]}" if key[2] else ""),
     )
+    changes += _route_order(old, new)
     examples_old = {e.name: e for e in old.examples}
     examples_new = {e.name: e for e in new.examples}
     for name, example in examples_old.items():

@@ -277,6 +277,26 @@ def differences(
         lambda key: f"{key} condition",
         _stage_moved,
     )
+    # The order of the stages (the last that holds is the lead's) and their mode (a locked
+    # lead keeps the furthest it reached): either moves a lead in any stage.
+    stages = sorted(set(base.stage_names) | set(proposed.stage_names))
+    any_stage = _any([_stage_moved(name) for name in stages])
+    kept = [
+        [n for n in m.stage_names if n in base.stage_names and n in proposed.stage_names]
+        for m in (base, proposed)
+    ]
+    if kept[0] != kept[1]:
+        found.append(
+            Difference(
+                "stage order",
+                ", ".join(base.stage_names),
+                ", ".join(proposed.stage_names),
+                any_stage,
+            )
+        )
+    if base.locked != proposed.locked:
+        modes = ["locked" if m.locked else "flexible" for m in (base, proposed)]
+        found.append(Difference("stage mode", modes[0], modes[1], any_stage))
     found += _keyed(
         "disqualifier",
         {d.reason: expr(d.condition) for d in base.disqualifiers},
@@ -298,6 +318,13 @@ def differences(
         lambda key: f"{key[0]} to {key[1]}" + (f" on {key[2]}" if key[2] else ""),
         lambda key: routes_moved,
     )
+    # The first route of a stage whose condition holds assigns the queue (SPEC §8).
+    for routed in dict.fromkeys(r.stage for r in proposed.routes):
+        keys = [[_route_key(r) for r in m.routes if r.stage == routed] for m in (base, proposed)]
+        order = [[k for k in keys[i] if k in keys[1 - i]] for i in (0, 1)]
+        if order[0] != order[1]:
+            names = [", ".join(k[1] + (f" on {k[2]}" if k[2] else "") for k in o) for o in order]
+            found.append(Difference(f"route order of {routed}", names[0], names[1], routes_moved))
     return found
 
 
