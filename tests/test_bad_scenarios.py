@@ -147,6 +147,13 @@ def test_broken_toml_is_reported_where_it_breaks(tmp_path: Path) -> None:
             '"high"',
         ),
         ("per_day = 40", "per_dya = 40", "E802", "unknown key; did you mean `per_day`?", "per_dya"),
+        (
+            "capacity_per_day = 14",
+            "capacity_per_day = 14\ncapacty = 4",
+            "E802",
+            "sales.queues.sdr_inbound.capacty: unknown key",
+            "capacty",
+        ),
     ],
 )
 def test_values_that_make_no_sense_are_refused_at_their_line(

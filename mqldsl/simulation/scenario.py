@@ -492,6 +492,8 @@ def _build(
                 f"no route of the policy uses the queue `{queue}`",
                 "E806",
             )
+        if isinstance(table, dict):
+            unknown_keys(table, {"capacity_per_day"}, ["sales", "queues", queue], problems)
         capacity: Any = table.get("capacity_per_day") if isinstance(table, dict) else None
         queues[queue] = read_number(
             capacity, ["sales", "queues", queue, "capacity_per_day"], problems, 0.0, MAX_PER_DAY
