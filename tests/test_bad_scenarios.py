@@ -690,3 +690,15 @@ def test_a_policy_path_with_a_nul_character_is_an_error_not_a_crash(tmp_path: Pa
     assert code == 1, out + err
     assert "error[E100]: cannot read the file: a path cannot hold a NUL character" in err
     assert "internal error" not in out + err
+
+
+def test_a_misspelt_scenario_table_is_the_files_problem_not_a_usage_error(
+    tmp_path: Path,
+) -> None:
+    # The `[scenario]` table names the policy: misspelt, `generate` said "give --policy"
+    # (exit 2) instead of what is wrong with the file.
+    path = _scenario(tmp_path, "[scenario]", "[scenari]")
+    code, out, err = run("generate", str(path), "--leads", "5")
+    assert code == 1 and out == ""
+    assert ":2: error[E802]: scenari: unknown key; did you mean `scenario`?" in err
+    assert "give --policy" not in err

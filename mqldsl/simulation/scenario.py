@@ -228,6 +228,16 @@ def scenario_from_toml(
     return scenario
 
 
+def head_problems(name: str, text: str, raw: dict[str, Any]) -> list[str]:
+    """The problems of a scenario's top level alone (unknown tables, the `[scenario]` table
+    missing or not a table): what to say of a file whose `[scenario]` table, which names
+    its policy, cannot be read (the rest is checked against the policy)."""
+    problems = Problems(name, text)
+    unknown_keys(raw, _TOP, [], problems)
+    read_table(raw, "scenario", [], problems)
+    return problems.items
+
+
 def _build(
     raw: dict[str, Any], problems: Problems, name: str, model: CheckedPolicy | None
 ) -> Scenario | None:

@@ -27,6 +27,7 @@ from mqldsl.simulation.generated import GeneratedLeads
 from mqldsl.simulation.scenario import (
     Scenario,
     ScenarioError,
+    head_problems,
     load_scenario,
     parse_toml,
     scenario_from_toml,
@@ -128,8 +129,13 @@ def _problem(path: str | Path, exc: ScenarioError) -> ScenarioProblem:
     )
 
 
-def _named_policy(path: str | Path, raw: dict[str, Any]) -> str:
+def _named_policy(path: str | Path, raw: dict[str, Any], text: str | None = None) -> str:
     table = raw.get("scenario")
+    if not isinstance(table, dict) and text is not None:
+        # No `[scenario]` table (misspelt, say): the file's problems, not a usage error.
+        found = head_problems(str(path), text, raw)
+        if found:
+            raise _problem(path, ScenarioError(found))
     named = table.get("policy") if isinstance(table, dict) else None
     if not isinstance(named, str):
         raise UsageProblem(f"{path} names no policy (`[scenario] policy = ...`): give --policy")
@@ -143,7 +149,8 @@ def scenario_policy(path: str | Path, policy: str | None = None) -> str:
     :class:`UsageProblem` if it names no policy."""
     if policy is not None:
         return policy
-    return _named_policy(path, _scenario_file(path)[1])
+    text, raw = _scenario_file(path)
+    return _named_policy(path, raw, text)
 
 
 def _as_text(raw: dict[str, Any]) -> dict[str, Any]:
@@ -314,7 +321,7 @@ def generate_journeys(
         raise UsageProblem("give --leads or --days, not both")
     if policy is None:  # the scenario names its policy: read the file once
         read = _scenario_file(scenario)
-        spec = open_scenario(scenario, load_policy(_named_policy(scenario, read[1])), read)
+        spec = open_scenario(scenario, load_policy(_named_policy(scenario, read[1], read[0])), read)
     else:
         spec = open_scenario(scenario, load_policy(policy))
     try:  # the limits are checked here, before the output is opened
