@@ -702,3 +702,27 @@ def test_a_misspelt_scenario_table_is_the_files_problem_not_a_usage_error(
     assert code == 1 and out == ""
     assert ":2: error[E802]: scenari: unknown key; did you mean `scenario`?" in err
     assert "give --policy" not in err
+
+
+def test_a_problem_is_placed_at_its_own_key_within_its_table() -> None:
+    # The key path is followed key by key from the table's header (the `lognormal` of
+    # `tech_stack`, not the one of the field above it), and not past the table's end (a key
+    # missing from `[arrivals]` is not the `per_day` of a later table).
+    from mqldsl.simulation.scenario_fields import Problems
+
+    text = (
+        "[personas.buyer.profile]\n"
+        "company_size = { lognormal = [6.3, 1.1] }\n"
+        "tech_stack = { lognormal = [1, 2] }\n"
+        "\n"
+        "[arrivals]\n"
+        "mix = 1\n"
+        "\n"
+        "[[periods]]\n"
+        "per_day = 3\n"
+    )
+    problems = Problems("s.toml", text)
+    assert problems.line_of(["personas", "buyer", "profile", "tech_stack", "lognormal"]) == 3
+    assert problems.line_of(["personas", "buyer", "profile", "company_size", "lognormal"]) == 2
+    assert problems.line_of(["arrivals", "per_day"]) == 5
+    assert problems.line_of(["arrivals", "mix"]) == 6

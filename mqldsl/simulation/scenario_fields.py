@@ -65,6 +65,9 @@ Distribution = Numeric | Categorical | SetField
 MAX_WEIGHT = 1e6
 
 
+_HEADER = re.compile(r"^\s*\[")  # a table's header line
+
+
 class Problems:
     def __init__(self, path: str, text: str) -> None:
         self.path = path
@@ -80,6 +83,7 @@ class Problems:
                 at = headers[int(keys[1]) - 1]
                 return self.key_line(keys[-1], at) if len(keys) > 2 else at
         table_line = 0
+        depth = 0
         for depth in range(len(keys), 0, -1):
             header = re.compile(
                 r"^\s*\[+\s*" + r"\s*\.\s*".join(re.escape(k) for k in keys[:depth]) + r"\s*\]+"
@@ -90,14 +94,31 @@ class Problems:
                     break
             if table_line:
                 break
-        key = keys[-1] if keys else ""
-        pattern = re.compile(
-            r"^\s*(?:\"?" + re.escape(key) + r"\"?)\s*=|[{,]\s*\"?" + re.escape(key) + r"\"?\s*="
-        )
-        for number in range(table_line, len(self.lines) + 1):
-            if number >= 1 and pattern.search(self.lines[number - 1]):
-                return number
-        return max(table_line, 1)
+        if not table_line:
+            depth = 0
+        # The keys after the table's header, each searched from the line of the one before
+        # (`tech_stack = { lognormal = ... }`: the `lognormal` of `tech_stack`, not of the
+        # field above it), within the table (not in the tables after it).
+        end = len(self.lines) + 1
+        if table_line:
+            end = next(
+                (n for n in range(table_line + 1, end) if _HEADER.match(self.lines[n - 1])), end
+            )
+        found = max(table_line, 1)
+        start = max(table_line, 1)
+        for key in keys[depth:] or keys[-1:]:
+            pattern = re.compile(
+                r"^\s*(?:\"?"
+                + re.escape(key)
+                + r"\"?)\s*=|[{,]\s*\"?"
+                + re.escape(key)
+                + r"\"?\s*="
+            )
+            hit = next((n for n in range(start, end) if pattern.search(self.lines[n - 1])), None)
+            if hit is None:
+                return found if key == keys[-1] else start
+            found = start = hit
+        return found
 
     def column_of(self, keys: list[str], line: int) -> int:
         """The column (from 1) of the last key of a path on ``line``; 0 when it is not there."""
