@@ -270,3 +270,13 @@ def test_an_example_name_with_control_characters_is_shown_written_out(tmp_path: 
     assert code == 0
     assert "\x08" not in out
     assert "PASS  Blog\\u0008\\u0008\\u0008\\u0008Lead" in out
+
+
+def test_whatif_over_journeys_refuses_replications(journeys: Path) -> None:
+    # (they were ignored without a word: a journeys file is compared once, with a bootstrap)
+    code, out, err = run(
+        "whatif", ACME, "--set", "mql_intent_min=30", "--journeys", str(journeys),
+        "--replications", "3",
+    )  # fmt: skip
+    assert code == 2 and out == ""
+    assert "Invalid value for --replications: replications repeat a scenario" in err

@@ -305,6 +305,13 @@ def whatif(
     from mqldsl.simulation.whatif import whatif as compare
 
     check_output(output)
+    given = click.get_current_context().get_parameter_source("replications")
+    if journeys is not None and given is click.core.ParameterSource.COMMANDLINE:
+        raise click.BadParameter(
+            "replications repeat a scenario with other seeds; over journeys the intervals "
+            "come from a bootstrap of the leads",
+            param_hint="--replications",
+        )
     source = _source(scenario_path, journeys, seed, leads, as_of, accounts)
     if proposed is None and not assignments:
         raise click.UsageError("give a PROPOSED policy, or --set PARAM=VALUE to change BASE")
