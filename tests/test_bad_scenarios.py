@@ -375,6 +375,7 @@ def test_a_run_that_rejected_records_exits_1_unless_allowed(
         ("mqls.delta_pct > 2 and mqls.delta", "`mqls.delta` at column 24 is not a condition"),
         ("1", "`1` at column 1 is not a condition"),
         ("not 3", "`3` at column 5 is not a condition"),
+        ("mqls.delta_pct ** 2 > 1", "`mqls.delta_pct ** 2` at column 1 is not read"),
     ],
 )
 def test_odd_gate_expressions_are_usage_errors_with_a_position(

@@ -91,7 +91,12 @@ class Constraints:
         for part in pyast.walk(node):
             if not isinstance(part, allowed):
                 shown = pyast.unparse(part) if isinstance(part, pyast.expr) else type(part).__name__
-                raise UsageProblem(f"unexpected `{shown}` in `{self.expression}`", self.option)
+                where = f" at column {part.col_offset + 1}" if isinstance(part, pyast.expr) else ""
+                raise UsageProblem(
+                    f"error[{gates.CODE}]: `{shown}`{where} in `{self.expression}` is not read: "
+                    "write names, numbers, + - * /, comparisons, and, or, not",
+                    self.option,
+                )
             if isinstance(part, pyast.Constant) and (
                 isinstance(part.value, bool) or not isinstance(part.value, int | float)
             ):

@@ -99,13 +99,20 @@ def _truth(value: Any) -> bool | None:
     return None if value is None else bool(value)
 
 
+def _unexpected(node: pyast.expr) -> str:
+    return (
+        f"error[{CODE}]: `{pyast.unparse(node)}` at column {node.col_offset + 1} is not read "
+        "by a gate: write names, numbers, + - * /, comparisons, and, or, not"
+    )
+
+
 def dotted(node: pyast.expr, problem: Problem) -> str:
     """The name a ``Name`` or ``Attribute`` chain spells (``mqls.delta``)."""
     if isinstance(node, pyast.Name):
         return node.id
     if isinstance(node, pyast.Attribute):
         return f"{dotted(node.value, problem)}.{node.attr}"
-    raise problem(f"unexpected `{pyast.unparse(node)}`")
+    raise problem(_unexpected(node))
 
 
 def evaluate(node: pyast.expr, lookup: Lookup, problem: Problem) -> Any:
@@ -122,7 +129,7 @@ def evaluate(node: pyast.expr, lookup: Lookup, problem: Problem) -> Any:
             return None if truth is None else not truth
         if isinstance(node.op, pyast.USub):
             return None if inner is None else -inner
-        raise problem(f"unexpected `{pyast.unparse(node)}`")
+        raise problem(_unexpected(node))
     if isinstance(node, pyast.Compare):
         left = evaluate(node.left, lookup, problem)
         for op, right_node in zip(node.ops, node.comparators, strict=True):
@@ -153,7 +160,7 @@ def evaluate(node: pyast.expr, lookup: Lookup, problem: Problem) -> Any:
         return node.value
     if isinstance(node, pyast.Name | pyast.Attribute):
         return lookup(node)
-    raise problem(f"unexpected `{pyast.unparse(node)}`")
+    raise problem(_unexpected(node))
 
 
 def top_parts(node: pyast.expr, joined_by: type[pyast.boolop]) -> list[pyast.expr]:
