@@ -486,3 +486,15 @@ def test_document_names_the_hash_decisions_carry(tmp_path: Path) -> None:
     canonical = hashlib.sha256(tidy.read_bytes()).hexdigest()
     assert canonical != hashlib.sha256(messy.read_bytes()).hexdigest()
     assert f"version 4, sha256 `{canonical}`, as decisions name it" in out
+
+
+def test_diff_moves_no_rule_when_one_is_added_or_removed_before_it(tmp_path: Path) -> None:
+    # (every later rule was listed as moved, "position 9 → position 8")
+    text = ACME.read_text()
+    line = "  +10 when company_size between 50 and 199\n"
+    assert line in text
+    for old, new in ((text, text.replace(line, "")), (text.replace(line, ""), text)):
+        code, out = diff(tmp_path, old, new)
+        assert code == 0
+        assert not any(line.startswith("moved") for line in out.splitlines()), out
+        assert len(out.splitlines()) == 1 and "score fit rule" in out, out

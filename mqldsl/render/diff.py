@@ -44,6 +44,7 @@ def _rule_changes(
     new_index: int,
     say: English,
     said: English,
+    moved: bool = True,
 ) -> list[Change]:
     name = f'score {score}: rule "{b.label or said.rule(b)}"'
     changes = []
@@ -81,7 +82,7 @@ def _rule_changes(
             changes.append(Change("changed", f"{name} cap", _cap(a.max), _cap(b.max)))
     if a.label != b.label:
         changes.append(Change("changed", f"{name} label", repr(a.label), repr(b.label)))
-    if old_index != new_index and not changes and rule_key(a) == rule_key(b):
+    if moved and old_index != new_index and not changes and rule_key(a) == rule_key(b):
         changes.append(
             Change("moved", name, f"position {old_index + 1}", f"position {new_index + 1}")
         )
@@ -193,8 +194,13 @@ def _scores(old: CheckedPolicy, new: CheckedPolicy, say: English, said: English)
             continue
         old_rules, new_rules = before.rules or (), after.rules or ()
         pairs, removed, added = match_rules(old_rules, new_rules)
+        # A rule moved when its place among the rules in both versions changed (not when a
+        # rule was added or removed before it).
+        rank_old = {i: r for r, i in enumerate(sorted(i for i, _ in pairs))}
+        rank_new = {j: r for r, j in enumerate(sorted(j for _, j in pairs))}
         for i, j in pairs:
-            changes.extend(_rule_changes(name, old_rules[i], new_rules[j], i, j, say, said))
+            moved = rank_old[i] != rank_new[j]
+            changes.extend(_rule_changes(name, old_rules[i], new_rules[j], i, j, say, said, moved))
         for i in removed:
             changes.append(Change("removed", f"score {name} rule", say.rule(old_rules[i])))
         for j in added:
