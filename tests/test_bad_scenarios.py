@@ -147,6 +147,7 @@ def test_broken_toml_is_reported_where_it_breaks(tmp_path: Path) -> None:
             '"high"',
         ),
         ("per_day = 40", "per_dya = 40", "E802", "unknown key; did you mean `per_day`?", "per_dya"),
+        ("days = 91", "days = 30.5", "E803", "expected a whole number of days, got 30.5", "days"),
         (
             "capacity_per_day = 14",
             "capacity_per_day = 14\ncapacty = 4",

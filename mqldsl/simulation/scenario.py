@@ -250,11 +250,12 @@ def _build(
     if not isinstance(start, dt.date) or isinstance(start, dt.datetime):
         problems.add(["scenario", "start"], "expected a date such as 2026-09-01")
         start = dt.date(2026, 1, 1)
-    days = int(
-        read_number(
-            head.get("days"), ["scenario", "days"], problems, 1, MAX_DAYS, "a number of days"
-        )
+    days_value = read_number(
+        head.get("days"), ["scenario", "days"], problems, 1, MAX_DAYS, "a number of days"
     )
+    if not float(days_value).is_integer():
+        problems.add(["scenario", "days"], f"expected a whole number of days, got {days_value}")
+    days = int(days_value)
     if (last := last_start(days)) < start:
         problems.add(
             ["scenario", "start"],
