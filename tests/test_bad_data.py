@@ -197,7 +197,7 @@ def test_whole_numbers_beyond_64_bits_and_instants_outside_the_calendar_are_refu
     for line in (5, 6, 7):
         assert f":{line}: error[E706]: event 1 (demo_request)" in err
     assert "`0001-01-01T00:00:00+01:00` is outside the calendar" in err
-    assert ":8: error[E705]: profile field `company_size`: expected a whole number" in err
+    assert ':8: error[E705]: profile field `company_size`: "1111111111111111' in err
     assert err.splitlines()[-1] == "8 read, 1 used, 7 rejected"
 
 
@@ -312,6 +312,25 @@ def test_max_errors_on_a_pipe_counts_the_blank_lines_left(tmp_path: Path, jobs: 
     assert code == 1 and ids == ["a"]
     assert "stopped after 1 rejected record (--max-errors); 2 lines not read" in err
     assert err.splitlines()[-1] == "2 read, 1 used, 1 rejected"
+
+
+def test_numbers_in_a_table_are_written_in_ascii_digits(tmp_path: Path) -> None:
+    # Python's int() also reads `2_50` and other scripts' digits; an export does not mean
+    # them as numbers. Spaces around a number are taken (cells are often padded).
+    rows = [
+        "L-1,secops,2_50",
+        "L-2,secops,\u0663\u0660\u0660",
+        "L-3,secops, 300 ",
+        "L-4,secops,+40",
+    ]
+    leads = write(tmp_path / "leads.csv", HEADER + "\n".join(rows) + "\n")
+    code, ids, err = score(leads)
+    assert code == 1 and ids == ["L-3", "L-4"]
+    assert (
+        f'{leads}:2: error[E705]: profile field `company_size`: expected a whole number, got "2_50"'
+        in err
+    )
+    assert f"{leads}:3: error[E705]" in err
 
 
 def test_max_errors_on_a_leads_table_counts_the_lines_left(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import contextlib
 import datetime as dt
 import json
 import math
+import re
 from typing import Any
 
 from mqldsl.analysis.types import Type
@@ -30,6 +31,12 @@ class RecordError(ValueError):
         self.code = code
 
 
+# A number written in a text cell (a CSV): ASCII digits only (Python's int() and float() also
+# take `2_50` and other scripts' digits, which an export does not mean as numbers).
+_WHOLE_TEXT = re.compile(r"[+-]?[0-9]+")
+_NUMBER_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
 def convert(value: Any, kind: Type) -> Any:
     """A JSON (or CSV text) value as the runtime value of a declared type."""
     k = kind.kind
@@ -45,9 +52,12 @@ def convert(value: Any, kind: Type) -> Any:
             number = int(value)
             if number <= INT_MIN:
                 number -= 1
-        elif isinstance(value, str):
-            with contextlib.suppress(ValueError):
-                number = int(value.strip())
+        elif isinstance(value, str) and _WHOLE_TEXT.fullmatch(value.strip()):
+            if len(value.strip().lstrip("+-").lstrip("0")) > 20:  # (not converted: no limit)
+                raise RecordError(
+                    f"{show(value)} is outside the whole numbers mqldsl takes (-2^63 to 2^63-1)"
+                )
+            number = int(value.strip())
         if number is None:
             raise RecordError(f"expected a whole number, got {show(value)}")
         return _in_range(number)
@@ -60,13 +70,9 @@ def convert(value: Any, kind: Type) -> Any:
             return _finite(value)
         if isinstance(value, str):
             text = value.strip()
-            try:
-                whole = int(text)
-            except ValueError:
-                pass
-            else:
-                return _whole_number(whole)
-            with contextlib.suppress(ValueError):
+            if _WHOLE_TEXT.fullmatch(text) and len(text) <= 21:
+                return _whole_number(int(text))
+            if _NUMBER_TEXT.fullmatch(text):
                 return _finite(float(text))
         raise RecordError(f"expected a number, got {show(value)}")
     if k == "bool":
