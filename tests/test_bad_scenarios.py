@@ -148,6 +148,14 @@ def test_broken_toml_is_reported_where_it_breaks(tmp_path: Path) -> None:
         ),
         ("per_day = 40", "per_dya = 40", "E802", "unknown key; did you mean `per_day`?", "per_dya"),
         ("days = 91", "days = 30.5", "E803", "expected a whole number of days, got 30.5", "days"),
+        ('name = "Acme', 'name = 7\nx = "Acme', "E803", "scenario.name: expected text", "name"),
+        (
+            'working_days = ["mon", "tue"',
+            'working_days = ["mon", "mon"',
+            "E806",
+            "`mon` is listed twice",
+            "working_days",
+        ),
         (
             "capacity_per_day = 14",
             "capacity_per_day = 14\ncapacty = 4",
@@ -476,10 +484,10 @@ def test_values_a_field_cannot_hold_are_refused(tmp_path: Path) -> None:
         code, out, err = run(*args)
         assert code == 1 and out == "", err
         assert (
-            f"{path}:13:12: error[E803]: personas.p.profile.signed.garbage: the field cannot "
+            f"{path}:13:12: error[E806]: personas.p.profile.signed.garbage: the field cannot "
             'hold `garbage`: expected a date such as 2026-12-01, got "garbage"' in err
         ), err
-        assert f"{path}:18:9: error[E803]: event_fields.visit.day.not a date" in err, err
+        assert f"{path}:18:9: error[E806]: event_fields.visit.day.not a date" in err, err
 
 
 def _reference_replay(
@@ -728,3 +736,28 @@ def test_a_problem_is_placed_at_its_own_key_within_its_table() -> None:
     assert problems.line_of(["personas", "buyer", "profile", "company_size", "lognormal"]) == 2
     assert problems.line_of(["arrivals", "per_day"]) == 5
     assert problems.line_of(["arrivals", "mix"]) == 6
+
+
+@pytest.mark.parametrize(
+    ("spread", "expected"),
+    [
+        ("contacts = { constant = 0 }", "an account has at least one contact"),
+        ("contacts = { uniform = [-3, -1] }", "an account has at least one contact"),
+        ("join_days = { uniform = [-5, 21] }", "days after the first contact: at least 0"),
+    ],
+)
+def test_account_spreads_that_cannot_be_drawn_are_refused(
+    tmp_path: Path, spread: str, expected: str
+) -> None:
+    # (they were clamped: a constant 0 contacts made one, negative join days were taken)
+    abm = ROOT / "simulations" / "abm.toml"
+    text = abm.read_text().replace(
+        'policy = "../policies/abm.mql"', f'policy = "{ROOT / "policies" / "abm.mql"}"'
+    )
+    key = spread.split(" =")[0]
+    line = next(line for line in text.splitlines() if line.startswith(f"{key} ="))
+    path = tmp_path / "bad.toml"
+    path.write_text(text.replace(line, spread))
+    code, out, err = run("generate", str(path), "--leads", "5")
+    assert code == 1 and out == ""
+    assert "error[E804]" in err and expected in err, err

@@ -5,6 +5,7 @@ every problem names the file, the line and the key path, and what to do."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -246,6 +247,9 @@ def _build(
     unknown_keys(
         head, {"name", "policy", "start", "days", "seed", "description"}, ["scenario"], problems
     )
+    for text_key in ("name", "description"):
+        if text_key in head and not isinstance(head[text_key], str):
+            problems.add(["scenario", text_key], f"expected text, got {head[text_key]!r}")
     start = head.get("start")
     if not isinstance(start, dt.date) or isinstance(start, dt.datetime):
         problems.add(["scenario", "start"], "expected a date such as 2026-09-01")
@@ -491,7 +495,9 @@ def _build(
                 f"`{day}` is not a weekday ({', '.join(WEEKDAYS)})",
                 "E806",
             )
-        elif WEEKDAYS.index(day) not in days_index:
+        elif WEEKDAYS.index(day) in days_index:
+            problems.add(["sales", "working_days"], f"`{day}` is listed twice", "E806")
+        else:
             days_index.append(WEEKDAYS.index(day))
     queues = {}
     for queue, table in read_table(
@@ -568,6 +574,30 @@ def _build(
     )
 
 
+def _most(spread: Numeric) -> float:
+    """The largest value a spread can draw (its `max`, else its own: a constant's value, a
+    uniform's upper bound; unbounded otherwise)."""
+    if spread.high is not None:
+        return spread.high
+    if spread.kind == "constant":
+        return spread.a
+    if spread.kind == "uniform":
+        return max(spread.a, spread.b)
+    return math.inf
+
+
+def _least(spread: Numeric) -> float:
+    """The smallest value a spread can draw (:func:`_most`'s other end; a lognormal's is 0;
+    a normal without `min` is left to the generator's clamp)."""
+    if spread.low is not None:
+        return spread.low
+    if spread.kind == "constant":
+        return spread.a
+    if spread.kind == "uniform":
+        return min(spread.a, spread.b)
+    return 0.0
+
+
 _ACCOUNT_KEYS = {"contacts", "join_days", "profile", "missing", "description"}
 
 
@@ -600,7 +630,7 @@ def _accounts(value: Any, problems: Problems, model: CheckedPolicy | None) -> Ac
         spread = read_numeric(spec, [*keys, key], problems, whole=key == "contacts")
         spreads.append(spread if spread is not None else Numeric("constant", 1.0, 0.0))
     contacts, join = spreads
-    if contacts.high is not None and contacts.high < 1:
+    if _most(contacts) < 1:
         problems.add([*keys, "contacts", "max"], "an account has at least one contact", "E804")
     if contacts.high is not None and contacts.high > MAX_CONTACTS:
         problems.add(
@@ -608,7 +638,7 @@ def _accounts(value: Any, problems: Problems, model: CheckedPolicy | None) -> Ac
             f"at most {MAX_CONTACTS} contacts an account (a hard limit)",
             "E804",
         )
-    if join.low is not None and join.low < 0:
+    if _least(join) < 0:
         problems.add(
             [*keys, "join_days", "min"], "days after the first contact: at least 0", "E804"
         )

@@ -325,7 +325,7 @@ def read_distribution(
             try:
                 convert(v, field_type)
             except RecordError as exc:
-                problems.add([*keys, str(v)], f"the field cannot hold `{v}`: {exc}")
+                problems.add([*keys, str(v)], f"the field cannot hold `{v}`: {exc}", "E806")
     if categorical is not None and kind == "bool":
         converted = []
         for v in categorical.values:
