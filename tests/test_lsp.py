@@ -741,8 +741,9 @@ async def test_code_actions_for_other_kinds_of_hint(client: LanguageClient, fold
 # ---------------------------------------------------------------- the process
 
 
-async def test_a_message_it_cannot_read_is_one_line_not_a_traceback() -> None:
-    process = await asyncio.create_subprocess_exec(
+async def _server() -> asyncio.subprocess.Process:
+    """`python -m mqldsl lsp` as a process, talked to over its standard streams."""
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "mqldsl",
@@ -752,6 +753,10 @@ async def test_a_message_it_cannot_read_is_one_line_not_a_traceback() -> None:
         stderr=asyncio.subprocess.PIPE,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
+
+
+async def test_a_message_it_cannot_read_is_one_line_not_a_traceback() -> None:
+    process = await _server()
     out, err = await asyncio.wait_for(
         process.communicate(b"Content-Length: 5\r\n\r\n{bad}"), timeout=30
     )
@@ -769,16 +774,7 @@ def _framed(*messages: dict[str, object]) -> bytes:
 async def test_a_request_with_params_it_cannot_read_gets_an_error_answer() -> None:
     # JSON-RPC: a request is always answered; one whose params cannot be read with -32602
     # (the client waited for ever), and the log says so in one line.
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "mqldsl",
-        "lsp",
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+    process = await _server()
     hover = "textDocument/hover"
     document = {"uri": "file:///x.mql"}
     messages = _framed(
