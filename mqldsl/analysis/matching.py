@@ -8,7 +8,8 @@ a moved rule is never reported as removed and added.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Sequence
+from typing import TypeVar
 
 from mqldsl.language import ast
 from mqldsl.language.ast import walk
@@ -60,3 +61,45 @@ def match_rules(
             left.remove(i)
             right.remove(j)
     return sorted(pairs), left, right
+
+
+# ---------------------------------------------------------------- orders
+
+K = TypeVar("K", bound=Hashable)
+RouteKey = tuple[str, str, str | None]
+
+
+def common_order(old: Sequence[K], new: Sequence[K]) -> tuple[list[K], list[K]] | None:
+    """The items in both, each version's order, where those orders differ (None: the same
+    order, or nothing in common to order). An item added or removed moves nothing."""
+    kept_old = [item for item in old if item in new]
+    kept_new = [item for item in new if item in old]
+    return None if kept_old == kept_new else (kept_old, kept_new)
+
+
+def route_key(route: ast.Route) -> RouteKey:
+    """A route by stage, queue and, for a hot-event route, its event: an entry route and an
+    `on` route to the same queue are two routes."""
+    return (route.stage, route.queue, None if route.on is None else route.on.event or "event")
+
+
+def route_name(key: RouteKey) -> str:
+    """A route's queue, with `on EVENT` for a hot-event route."""
+    return key[1] + (f" on {key[2]}" if key[2] else "")
+
+
+def route_orders(
+    old: Sequence[ast.Route], new: Sequence[ast.Route]
+) -> list[tuple[str, list[RouteKey], list[RouteKey]]]:
+    """Per stage whose routes (those in both versions) come in another order: the stage and
+    both orders. The first route of a stage whose condition holds assigns the queue (SPEC
+    §8): a new order is a change in meaning."""
+    found = []
+    for stage in dict.fromkeys(r.stage for r in new):
+        moved = common_order(
+            [route_key(r) for r in old if r.stage == stage],
+            [route_key(r) for r in new if r.stage == stage],
+        )
+        if moved is not None:
+            found.append((stage, *moved))
+    return found

@@ -8,7 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mqldsl.analysis.matching import match_rules, rule_key
+from mqldsl.analysis.matching import (
+    common_order,
+    match_rules,
+    route_key,
+    route_name,
+    route_orders,
+    rule_key,
+)
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.language import ast
 from mqldsl.language.notation import expr, number
@@ -246,9 +253,7 @@ def _stages(old: CheckedPolicy, new: CheckedPolicy, say: English, said: English)
     for stage in new.stages.stages:
         if stage.name not in before:
             changes.append(Change("added", f"stage {stage.name}", None, criteria(said, stage)))
-    kept_old = [s for s in old.stage_names if s in after]
-    kept_new = [s for s in new.stage_names if s in before]
-    if kept_old != kept_new:
+    if common_order(old.stage_names, new.stage_names) is not None:
         changes.append(
             Change("changed", "stage order", ", ".join(old.stage_names), ", ".join(new.stage_names))
         )
@@ -283,30 +288,17 @@ def _route_text(english: English, route: ast.Route) -> str:
     return text + (f", first touch within {sla(route.sla, english.model)}" if route.sla else "")
 
 
-def _route_key(route: ast.Route) -> tuple[str, str, str | None]:
-    """A route is known by its stage, its queue and, for a hot-event route, its event: an
-    entry route and an `on` route to the same queue are two routes."""
-    if route.on is None:
-        return (route.stage, route.queue, None)
-    return (route.stage, route.queue, route.on.event or "event")
-
-
 def _route_order(old: CheckedPolicy, new: CheckedPolicy) -> list[Change]:
-    """The order of a stage's routes (those in both versions): the first whose condition
-    holds assigns the queue (SPEC §8), so a new order is a change in meaning."""
-    changes = []
-    for stage in dict.fromkeys(r.stage for r in new.routes):
-        keys_old = [_route_key(r) for r in old.routes if r.stage == stage]
-        keys_new = [_route_key(r) for r in new.routes if r.stage == stage]
-        kept_old = [k for k in keys_old if k in keys_new]
-        kept_new = [k for k in keys_new if k in keys_old]
-        if kept_old != kept_new:
-            names = [
-                ", ".join(k[1] + (f" on {k[2]}" if k[2] else "") for k in kept)
-                for kept in (kept_old, kept_new)
-            ]
-            changes.append(Change("changed", f"route order of {stage}", *names))
-    return changes
+    """A new order of a stage's routes (matching.route_orders)."""
+    return [
+        Change(
+            "changed",
+            f"route order of {stage}",
+            ", ".join(map(route_name, before)),
+            ", ".join(map(route_name, after)),
+        )
+        for stage, before, after in route_orders(old.routes, new.routes)
+    ]
 
 
 def diff(old: CheckedPolicy, new: CheckedPolicy) -> list[Change]:
@@ -336,9 +328,9 @@ def diff(old: CheckedPolicy, new: CheckedPolicy) -> list[Change]:
     )
     changes += _keyed(
         "route",
-        {_route_key(r): _route_text(say, r) for r in old.routes},
-        {_route_key(r): _route_text(said, r) for r in new.routes},
-        lambda key: f"{key[0]} to {key[1]}" + (f" on {key[2]}" if key[2] else ""),
+        {route_key(r): _route_text(say, r) for r in old.routes},
+        {route_key(r): _route_text(said, r) for r in new.routes},
+        lambda key: f"{key[0]} to {route_name(key)}",
     )
     changes += _route_order(old, new)
     examples_old = {e.name: e for e in old.examples}

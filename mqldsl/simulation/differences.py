@@ -21,7 +21,13 @@ from typing import Any
 
 from mqldsl.analysis.bound import bind
 from mqldsl.analysis.durations import magnitude, plain
-from mqldsl.analysis.matching import match_rules
+from mqldsl.analysis.matching import (
+    common_order,
+    match_rules,
+    route_key,
+    route_name,
+    route_orders,
+)
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.language import ast
 from mqldsl.language.ast import walk
@@ -145,12 +151,6 @@ def _points(result: Any, score: str, index: int | None) -> float:
 
 def _rule_moved(score: str, old: int | None, new: int | None) -> Moved:
     return lambda a, b: abs(_points(a, score, old) - _points(b, score, new)) > 1e-9
-
-
-def _route_key(route: ast.Route) -> tuple[str, str, str | None]:
-    """A route by stage, queue and, for a hot-event route, its event (entry and `on` routes to
-    one queue are two routes)."""
-    return (route.stage, route.queue, None if route.on is None else route.on.event or "event")
 
 
 def _route_text(route: ast.Route) -> str:
@@ -281,11 +281,7 @@ def differences(
     # lead keeps the furthest it reached): either moves a lead in any stage.
     stages = sorted(set(base.stage_names) | set(proposed.stage_names))
     any_stage = _any([_stage_moved(name) for name in stages])
-    kept = [
-        [n for n in m.stage_names if n in base.stage_names and n in proposed.stage_names]
-        for m in (base, proposed)
-    ]
-    if kept[0] != kept[1]:
+    if common_order(base.stage_names, proposed.stage_names) is not None:
         found.append(
             Difference(
                 "stage order",
@@ -313,18 +309,20 @@ def differences(
     )
     found += _keyed(
         "route",
-        {_route_key(r): _route_text(r) for r in base.routes},
-        {_route_key(r): _route_text(r) for r in proposed.routes},
-        lambda key: f"{key[0]} to {key[1]}" + (f" on {key[2]}" if key[2] else ""),
+        {route_key(r): _route_text(r) for r in base.routes},
+        {route_key(r): _route_text(r) for r in proposed.routes},
+        lambda key: f"{key[0]} to {route_name(key)}",
         lambda key: routes_moved,
     )
-    # The first route of a stage whose condition holds assigns the queue (SPEC §8).
-    for routed in dict.fromkeys(r.stage for r in proposed.routes):
-        keys = [[_route_key(r) for r in m.routes if r.stage == routed] for m in (base, proposed)]
-        order = [[k for k in keys[i] if k in keys[1 - i]] for i in (0, 1)]
-        if order[0] != order[1]:
-            names = [", ".join(k[1] + (f" on {k[2]}" if k[2] else "") for k in o) for o in order]
-            found.append(Difference(f"route order of {routed}", names[0], names[1], routes_moved))
+    for routed, before, after in route_orders(base.routes, proposed.routes):
+        found.append(
+            Difference(
+                f"route order of {routed}",
+                ", ".join(map(route_name, before)),
+                ", ".join(map(route_name, after)),
+                routes_moved,
+            )
+        )
     return found
 
 
