@@ -20,13 +20,12 @@ line or the line before: ``# mqldsl: allow W504``.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterator, Sequence
 
 from mqldsl.analysis.dead import dead_rules, dead_stages
 from mqldsl.analysis.model import Bounds, CheckedPolicy, numeric_constant
 from mqldsl.language import ast
-from mqldsl.language.diagnostics import Diagnostic, warning
+from mqldsl.language.diagnostics import ALLOW_PRAGMA, Diagnostic, warning
 from mqldsl.language.includes import ALLOWED
 from mqldsl.language.notation import expr as show
 
@@ -452,8 +451,6 @@ def lint(model: CheckedPolicy) -> list[Diagnostic]:
 
 # ---------------------------------------------------------------- suppression
 
-_ALLOW = re.compile(r"mqldsl:\s*allow\s+(W\d{3}(?:\s*,\s*W\d{3})*)")
-
 
 def suppress(diagnostics: list[Diagnostic], comments: Sequence[ast.Comment]) -> list[Diagnostic]:
     """Drop warnings allowed by a `# mqldsl: allow Wnnn` comment on the same
@@ -462,7 +459,7 @@ def suppress(diagnostics: list[Diagnostic], comments: Sequence[ast.Comment]) -> 
     for comment in comments:
         # (every pragma of the comment: `fmt` joins the lines of a condition, and their
         # comments with them)
-        for match in _ALLOW.finditer(comment.text):
+        for match in ALLOW_PRAGMA.finditer(comment.text):
             codes = {c.strip() for c in match.group(1).split(",")}
             allowed.setdefault(comment.line, set()).update(codes)
     if not allowed:

@@ -7,11 +7,17 @@ Every problem with user input (a policy, a journey line, a scenario) becomes a
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
 from mqldsl.language.source import Source, Span, render_snippet
+
+#: A comment that allows warnings on its line and the next: `# mqldsl: allow W501, W508`
+#: (the codes in group 1; analysis.lints drops them, the printer keeps each pragma with the
+#: statements of its line).
+ALLOW_PRAGMA = re.compile(r"mqldsl:\s*allow\s+(W\d{3}(?:\s*,\s*W\d{3})*)")
 
 
 class Severity(StrEnum):

@@ -11,11 +11,11 @@ piece (a literal, an expression, a rule) is written is in
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from mqldsl.language import ast
+from mqldsl.language.diagnostics import ALLOW_PRAGMA
 from mqldsl.language.notation import (
     INDENT,
     WIDTH,
@@ -90,8 +90,6 @@ def _calendar_in_order(item: ast.Calendar) -> ast.Calendar:
 
 # ---------------------------------------------------------------- comments
 
-_PRAGMA = re.compile(r"mqldsl:\s*allow\b")  # a comment that allows warnings (analysis.lints)
-
 
 @dataclass
 class _Attached:
@@ -161,7 +159,7 @@ def _attach(policy: ast.Policy, source: Source | None) -> _Attached:
                     return
                 if _has_block(node) and line == span.line < span.end_line and not alone(comment):
                     on_line = [c for c in inner if _span_of(c).line == line]
-                    if on_line and _PRAGMA.search(comment.text):
+                    if on_line and ALLOW_PRAGMA.search(comment.text):
                         # (a pragma after statements on the block's first line: with each)
                         for child in on_line:
                             attached.trailing.setdefault(id(child), []).append(comment)
@@ -172,7 +170,7 @@ def _attach(policy: ast.Policy, source: Source | None) -> _Attached:
                     attached.leading.setdefault(id(node), []).append(comment)
                     return
                 attached.trailing.setdefault(id(node), []).append(comment)
-                if _PRAGMA.search(comment.text):
+                if ALLOW_PRAGMA.search(comment.text):
                     # A pragma allows warnings on its line: it goes with each statement of
                     # that line (`x: int, y: int  # mqldsl: allow W505` puts one per field).
                     for other in siblings[index + 1 :]:
