@@ -558,8 +558,8 @@ def test_a_mapping_that_is_not_utf8_is_positioned(tmp_path: Path) -> None:
     )  # fmt: skip
     assert code == 1
     assert err.startswith(
-        f"{tmp_path / 'map.toml'}:2:6: error[E751]: cannot read the mapping: bytes that are "
-        "not UTF-8 (the first at byte 6)"
+        f"{tmp_path / 'map.toml'}:2:6: error[E751]: cannot read the mapping: the file is not "
+        "UTF-8 text (byte 0xe9 cannot be decoded)"
     )
 
 

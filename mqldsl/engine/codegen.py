@@ -41,7 +41,7 @@ from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.changes import ChangePoints
 from mqldsl.engine.expression_code import SENTINELS, ExpressionCode
 from mqldsl.engine.helpers import PolicyMeta, namespace
-from mqldsl.engine.runtime import hot_routes
+from mqldsl.engine.runtime import WHOLE_BOUND, hot_routes
 from mqldsl.language import ast
 
 
@@ -431,7 +431,8 @@ class _Compiler(ExpressionCode):
         elif _whole_sums(score):
             # Whole points, caps and range, no decay: the sum is a whole number (SPEC §4),
             # an int where it fits 64 bits (round_score's rule).
-            w.line(f"{v} = int(x) if {-_INT64!r} <= x < {_INT64!r} else _round(x)")
+            bound = float(WHOLE_BOUND)
+            w.line(f"{v} = int(x) if {-bound!r} <= x < {bound!r} else _round(x)")
         else:
             w.line(f"{v} = _round(x)")
         if explain:
@@ -760,9 +761,6 @@ def _whole_sums(score: ast.Score) -> bool:
     if score.range is not None:
         numbers += [float(score.range.low), float(score.range.high)]
     return score.decay is None and all(n.is_integer() for n in numbers)
-
-
-_INT64 = float(2**63)  # a whole score from there on is written as the float it is
 
 
 def _small_whole_sums(score: ast.Score) -> bool:

@@ -306,7 +306,7 @@ def round_score(value: float | None) -> float | int | None:
     if math.isnan(value) or math.isinf(value):
         return None
     if value == int(value):
-        return int(value) if -_INT64 <= value < _INT64 else float(value)
+        return int(value) if -WHOLE_BOUND <= value < WHOLE_BOUND else float(value)
     rounded = float(Decimal(repr(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
     return int(rounded) if rounded == int(rounded) else rounded
 
@@ -347,7 +347,8 @@ def aggregate(function: str, values: Sequence[Any], whole: bool) -> Any:
     return exact_mean(values)
 
 
-_INT64 = 2**63
+#: Whole scores are written as integers below this magnitude (64 bits), as floats from it.
+WHOLE_BOUND = 2**63
 
 
 def exact_sum(values: Sequence[float]) -> float:

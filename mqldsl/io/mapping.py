@@ -18,6 +18,7 @@ from typing import Any
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.analysis.types import BOOL, INSTANT, Type
 from mqldsl.io.errors import InputProblem
+from mqldsl.io.files import not_utf8
 from mqldsl.io.problems import Problem
 from mqldsl.io.values import RecordError, convert
 from mqldsl.language.suggestions import did_you_mean
@@ -286,14 +287,13 @@ def load_mapping(path: str | Path, model: CheckedPolicy) -> Mapping:
     try:
         text = data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        where = not_utf8(name, data, exc)  # (its line, column and message; the code E751)
         problem = Problem(
             name,
-            line,
-            f"cannot read the mapping: bytes that are not UTF-8 (the first at byte {column})",
+            where.line,
+            f"cannot read the mapping: {where.message}",
             "E751",
-            column,
+            where.column,
             hint="save the mapping as UTF-8",
         )
         raise MappingError([problem.render()]) from None

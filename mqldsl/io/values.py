@@ -52,12 +52,12 @@ def convert(value: Any, kind: Type) -> Any:
             number = int(value)
             if number <= INT_MIN:
                 number -= 1
-        elif isinstance(value, str) and _WHOLE_TEXT.fullmatch(value.strip()):
-            if len(value.strip().lstrip("+-").lstrip("0")) > 20:  # (not converted: no limit)
+        elif isinstance(value, str) and _WHOLE_TEXT.fullmatch(text := value.strip()):
+            if len(text.lstrip("+-").lstrip("0")) > 20:  # (not converted: no limit)
                 raise RecordError(
                     f"{show(value)} is outside the whole numbers mqldsl takes (-2^63 to 2^63-1)"
                 )
-            number = int(value.strip())
+            number = int(text)
         if number is None:
             raise RecordError(f"expected a whole number, got {show(value)}")
         return _in_range(number)

@@ -574,28 +574,20 @@ def _build(
     )
 
 
-def _most(spread: Numeric) -> float:
-    """The largest value a spread can draw (its `max`, else its own: a constant's value, a
-    uniform's upper bound; unbounded otherwise)."""
-    if spread.high is not None:
-        return spread.high
+def _reach(spread: Numeric) -> tuple[float, float]:
+    """The smallest and largest values a spread can draw: its `min` and `max`, else its own
+    (a constant's value, a uniform's bounds; a lognormal's are 0 and unbounded; a normal's
+    lower end is left to the generator's clamp)."""
     if spread.kind == "constant":
-        return spread.a
-    if spread.kind == "uniform":
-        return max(spread.a, spread.b)
-    return math.inf
-
-
-def _least(spread: Numeric) -> float:
-    """The smallest value a spread can draw (:func:`_most`'s other end; a lognormal's is 0;
-    a normal without `min` is left to the generator's clamp)."""
-    if spread.low is not None:
-        return spread.low
-    if spread.kind == "constant":
-        return spread.a
-    if spread.kind == "uniform":
-        return min(spread.a, spread.b)
-    return 0.0
+        least = most = spread.a
+    elif spread.kind == "uniform":
+        least, most = min(spread.a, spread.b), max(spread.a, spread.b)
+    else:
+        least, most = 0.0, math.inf
+    return (
+        least if spread.low is None else spread.low,
+        most if spread.high is None else spread.high,
+    )
 
 
 _ACCOUNT_KEYS = {"contacts", "join_days", "profile", "missing", "description"}
@@ -630,7 +622,7 @@ def _accounts(value: Any, problems: Problems, model: CheckedPolicy | None) -> Ac
         spread = read_numeric(spec, [*keys, key], problems, whole=key == "contacts")
         spreads.append(spread if spread is not None else Numeric("constant", 1.0, 0.0))
     contacts, join = spreads
-    if _most(contacts) < 1:
+    if _reach(contacts)[1] < 1:
         problems.add([*keys, "contacts", "max"], "an account has at least one contact", "E804")
     if contacts.high is not None and contacts.high > MAX_CONTACTS:
         problems.add(
@@ -638,7 +630,7 @@ def _accounts(value: Any, problems: Problems, model: CheckedPolicy | None) -> Ac
             f"at most {MAX_CONTACTS} contacts an account (a hard limit)",
             "E804",
         )
-    if _least(join) < 0:
+    if _reach(join)[0] < 0:
         problems.add(
             [*keys, "join_days", "min"], "days after the first contact: at least 0", "E804"
         )

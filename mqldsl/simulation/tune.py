@@ -295,13 +295,12 @@ class _Evaluation:
 _REPLAYED = ("sla_met", "median_hours_to_first_touch", "sdr_utilisation", "queue_length")
 
 
-def _why_no_data(evaluation: _Evaluation, values: Values, maximize: str) -> str:
+def _why_no_data(evaluation: _Evaluation, maximize: str) -> str:
     """Why the metric ``maximize`` is missing for every candidate, as a hint."""
     if maximize in _REPLAYED and not evaluation.simulated:
         return "SLA and first-touch metrics need a sales replay: use --scenario"
-    records, _ = evaluation.replay(evaluation.cache.records(values), values)
-    if not any(not held for held in evaluation.held[: len(records)]):
-        return "no lead to fit on: none had arrived by the as-of instant, or all are held out"
+    if not evaluation.held:  # (every lead held out is refused before)
+        return "no lead to fit on: none had arrived by the as-of instant"
     if maximize in ("buyers", "mql_precision", "buyer_recall"):
         return "its leads have no outcome: buyer metrics need `truth` in the journeys"
     return "no candidate gives what it measures (no lead reached the MQL stage, say)"
@@ -431,7 +430,7 @@ def tune(
         raise InputProblem(
             [
                 f"error: `{maximize}` has no data on these leads for any candidate, so there is"
-                f" nothing to maximise ({_why_no_data(evaluation, candidates[0], maximize)})"
+                f" nothing to maximise ({_why_no_data(evaluation, maximize)})"
             ]
         )
     feasible = [

@@ -240,9 +240,9 @@ class DuckDBEngine:
         engine rejects the same leads. ``lines``: the line of each lead loaded, in input
         order (none: leads from tables, reported without a line)."""
         long = self.long_timelines(as_of)
+        ids = ", ".join(literal(lead_id) for lead_id, _, _, _ in long)
         places: dict[str, int] = {}
         if long and lines:
-            ids = ", ".join(literal(lead_id) for lead_id, _, _, _ in long)
             order = quote(ORDER)
             found = self.con.execute(f"SELECT id, {order} FROM leads WHERE id IN ({ids})")
             places = {str(lead_id): int(place) for lead_id, place in found.fetchall()}
@@ -251,7 +251,6 @@ class DuckDBEngine:
             place = places.get(lead_id)
             report.reject(source, 0 if place is None else lines[place], message, code="E900")
         if long:
-            ids = ", ".join(literal(lead_id) for lead_id, _, _, _ in long)
             self.con.execute(f"DELETE FROM events WHERE lead_id IN ({ids})")
             self.con.execute(f"DELETE FROM leads WHERE id IN ({ids})")
 
