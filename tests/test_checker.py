@@ -96,6 +96,13 @@ def test_base_policy_is_valid() -> None:
             'disqualify "x" when page_view where (count(demo_request within 3 days) > 1)\n',
             [("E316", 1, 38)],
         ),
+        # `no EVENT` and `days since EVENT` inside a `where`: E316, not a reserved word
+        ('disqualify "x" when page_view where no demo_request within 7 days\n', [("E316", 1, 37)]),
+        (
+            'disqualify "x" when page_view where pth == "/x" or no event\n',
+            [("E201", 1, 37), ("E316", 1, 52)],
+        ),
+        ('disqualify "x" when page_view where days since demo_request < 3\n', [("E316", 1, 37)]),
         ("route mqll to q\n", [("E206", 1, 1)]),
         ("param fit_min = 40\n", [("E208", 1, 1)]),
         ("event demo_request\n", [("E208", 1, 1)]),

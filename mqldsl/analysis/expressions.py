@@ -354,9 +354,23 @@ class ExpressionChecker(ast.ContextVisitor[Scope, T.Type]):
         return T.BOOL
 
     def visit_NoEvents(self, node: ast.NoEvents, scope: Scope) -> T.Type:
+        if self._other_events_in_where("`no ...`", node.span, scope):
+            return T.ERROR
         self._pattern(node.pattern, scope)
         self.types[id(node.pattern)] = T.BOOL
         return T.BOOL
+
+    def _other_events_in_where(self, form: str, span: Span, scope: Scope) -> bool:
+        """E316 for a test of other events (``form``) inside a `where` condition (True when
+        reported)."""
+        if scope.in_where:
+            self.err(
+                "E316",
+                f"a `where` condition speaks of one event and the lead: it cannot hold {form}",
+                span,
+                "test other events outside the pattern, joined with `and`",
+            )
+        return scope.in_where
 
     def _counted_in_where(self, node: ast.Count | ast.ContactCount, scope: Scope) -> bool:
         """E316 for `count(...)` inside a `where` condition (True when reported)."""
@@ -469,6 +483,8 @@ class ExpressionChecker(ast.ContextVisitor[Scope, T.Type]):
             )
 
     def visit_DaysSince(self, node: ast.DaysSince, scope: Scope) -> T.Type:
+        if self._other_events_in_where("`days since`", node.span, scope):
+            return T.ERROR
         self._event_pattern(node.event, node.where, node.span, scope)
         return T.NUMBER
 

@@ -436,6 +436,17 @@ class ExpressionBuilder(Transformer[Token, list[ast.Item]]):
     def no(self, pattern: ast.Pattern) -> ast.NoEvents:
         return self._nest(ast.NoEvents(pattern=pattern, span=self.here), pattern)
 
+    def w_no(self, event: Token) -> ast.NoEvents:
+        """`no EVENT` inside a `where` (the checker refuses it there: E316)."""
+        pattern = ast.Pattern(
+            event=self._event_name(event), where=None, window=None, span=self._tok_span(event)
+        )
+        return self.no(pattern)
+
+    def w_days_since(self, event: Token) -> ast.DaysSince:
+        """`days since EVENT` inside a `where` (the checker refuses it there: E316)."""
+        return self.days_since(event, None)
+
     def count(self, pattern: ast.Pattern) -> ast.Count:
         return self._nest(ast.Count(pattern=pattern, span=self.here), pattern)
 
