@@ -8,6 +8,7 @@ checker, the printer, the SQL back end and the simulator make of it."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -351,6 +352,36 @@ def test_the_explanation_and_timeline_list_every_handoff() -> None:
         "  Hand to sdr_inbound: first touch due by 2026-10-26 00:05 UTC "
         "(5 minutes after the demo request at 2026-10-26 00:00 UTC)"
     )
+
+
+def test_the_timeline_as_json_lists_every_handoff(tmp_path: Any) -> None:
+    """`timeline --format json` has the hot events' handoffs too (they are not changes of
+    stage, so the `timeline` list alone left them out): the one that stands included."""
+    policy = tmp_path / "hot.mql"
+    policy.write_text(POLICY, encoding="utf-8")
+    events = [
+        {"type": "use", "at": "2026-10-10T00:00:00Z"},
+        {"type": "use", "at": "2026-10-11T00:00:00Z"},
+        {"type": "demo_request", "at": "2026-10-20T09:00:00Z"},
+        {"type": "demo_request", "at": "2026-10-25T09:00:00Z", "source": "web"},
+    ]
+    journeys = tmp_path / "j.jsonl"
+    journeys.write_text(json.dumps({"id": "H1", "profile": {}, "events": events}) + "\n")
+    args = [str(policy), str(journeys), "--lead", "H1", "--as-of", "2026-11-01T00:00:00Z"]
+    code, out, err = cli_run("timeline", *args, "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert [(h["stage"], h["queue"], h["at"], h["due"]) for h in data["handoffs"]] == [
+        ("mql", "sdr_plg", "2026-10-11T00:00:00Z", "2026-10-12T00:00:00Z"),
+        ("mql", "sdr_inbound", "2026-10-20T09:00:00Z", "2026-10-20T09:05:00Z"),
+        ("mql", "sdr_inbound", "2026-10-25T09:00:00Z", "2026-10-25T09:05:00Z"),
+    ]
+    assert data["handoffs"][2]["trigger"] == {
+        "at": "2026-10-25T09:00:00Z",
+        "type": "demo_request",
+        "source": "web",
+    }
+    assert data["route"]["due"] == "2026-10-25T09:05:00Z"
 
 
 # ---------------------------------------------------------------- language

@@ -351,7 +351,13 @@ def _write_explanation(
         decision, data = explain_lead(model, values, lead, as_of_or_now(as_of))
     if output_format == "json":
         if history:
-            body: dict[str, Any] = {**decision, "timeline": data.to_json()["timeline"]}
+            # (every handoff too: the hot events' are not changes of stage, SPEC §8.0)
+            whole = data.to_json()
+            body: dict[str, Any] = {
+                **decision,
+                "timeline": whole["timeline"],
+                "handoffs": whole["handoffs"],
+            }
         elif why_not is not None:
             body = {
                 **decision,
