@@ -91,6 +91,12 @@ def test_set_a_list_of_numbers_holds_numbers(tmp_path: Path, value: str, points:
         ("ratio=inf", "not a finite number"),
         ("ratio=-inf", "not a finite number"),
         ("ratio=1e400", "not a finite number"),
+        # (what is wrong, in words: not Python's `invalid literal for int() with base 10`)
+        ("floor=abc", "which holds an int (not a number)"),
+        ("floor=2.5", "which holds an int (not a whole number)"),
+        ("floor=1_000", "(write a number with the digits 0-9 only)"),
+        ("ratio=1_000.5", "(write a number with the digits 0-9 only)"),
+        ("ratio=x1", "which holds a number (not a number)"),
         ("floor=9223372036854775808", "outside the signed 64-bit range"),
         ("floor=-9223372036854775809", "outside the signed 64-bit range"),
         ("ratio=99999999999999999999", "outside the signed 64-bit range"),

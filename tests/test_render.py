@@ -228,6 +228,14 @@ def test_diff_json(tmp_path: Path) -> None:
     assert json.loads(out) == [{"kind": "changed", "what": "version", "old": "4", "new": "5"}]
 
 
+def test_diff_says_none_of_a_header_line_taken_out(tmp_path: Path) -> None:
+    text = ACME.read_text()
+    new = text.replace("version 4\n", "").replace("effective 2026-12-01\n", "")
+    code, out = diff(tmp_path, text, new)
+    assert code == 0
+    assert out.splitlines() == ["version: 4 → none", "effective date: 2026-12-01 → none"]
+
+
 HOSTILE = "<script>alert('x')</script> & \"co\""
 
 

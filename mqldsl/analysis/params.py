@@ -80,16 +80,34 @@ _DURATION_LIKE = re.compile(r"[0-9.]+\s*(m|h|d|w|(minute|hour|day|week|month|yea
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 
 
+_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?").fullmatch
+
+
+def _not_a_number(text: str) -> str:
+    """Why ``text``, which is not written as a number of ASCII digits, is refused."""
+    try:
+        value = float(text)
+    except ValueError:
+        return "not a number"
+    if not math.isfinite(value):
+        return "not a finite number"
+    return "write a number with the digits 0-9 only"
+
+
 def parse_number(text: str, whole: bool) -> int | float:
     """A finite number (``whole``: an int in the signed 64-bit range) from
     command-line text; ValueError naming what is wrong otherwise. `nan`,
     `inf` and values that overflow to infinity (`1e400`) are refused."""
     text = text.strip()
     if whole:
+        if not re.fullmatch(r"[+-]?[0-9]+", text):  # (int() takes `1_000` and other scripts)
+            raise ValueError("not a whole number" if _NUMBER(text) else _not_a_number(text))
         value = int(text)
         if not INT_MIN <= value <= INT_MAX:
             raise ValueError("outside the signed 64-bit range")
         return value
+    if not _NUMBER(text):  # (float() takes `1_000`, `nan`, `infinity` and other scripts)
+        raise ValueError(_not_a_number(text))
     number = float(text)
     if math.isnan(number) or math.isinf(number):
         raise ValueError("not a finite number")

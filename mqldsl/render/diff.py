@@ -122,8 +122,13 @@ def _header(old: CheckedPolicy, new: CheckedPolicy) -> list[Change]:
         ("about text", old.about, new.about),
     ):
         if before != after:
-            changes.append(Change("changed", label, str(before), str(after)))
+            changes.append(Change("changed", label, _shown(before), _shown(after)))
     return changes
+
+
+def _shown(value: object) -> str:
+    """A header value in words (an absent one is `none`)."""
+    return "none" if value is None else str(value)
 
 
 def _schema(old: CheckedPolicy, new: CheckedPolicy) -> list[Change]:
