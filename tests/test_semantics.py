@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from fractions import Fraction
 from typing import Any
 
 import pytest
@@ -125,6 +126,31 @@ def test_range_clamps_then_rounds_half_away_from_zero(engine: Engine) -> None:
     assert score_of(engine, body, lead({}, *[("view", -h * HOUR) for h in range(3)])) == 0.38
     body = "score s {\n  -0.125 per view\n}\n"
     assert score_of(engine, body, lead({}, *[("view", -h * HOUR) for h in range(3)])) == -0.38
+
+
+def _half_away(value: Fraction) -> Fraction:
+    """``value`` to the cent, half away from zero, in exact arithmetic (the test's own)."""
+    cents = abs(value) * 100
+    whole = int(cents + Fraction(1, 2))
+    return Fraction(whole if value >= 0 else -whole, 100)
+
+
+@pytest.mark.parametrize(
+    ("rules", "exact"),
+    [
+        # one view 21 days old: three decay steps of 10%; 5 x 0.9**3 - 8 is -4.355 exactly
+        # (the float sum is -4.3549999999999995, which rounded as it is gives -4.35)
+        ("  +5 per view\n  -8 when no view within 10 days\n", 5 * Fraction(9, 10) ** 3 - 8),
+        ("  -5 per view\n  +8 when no view within 10 days\n", 8 - 5 * Fraction(9, 10) ** 3),
+    ],
+)
+def test_a_decayed_sum_on_a_half_cent_rounds_as_its_exact_value(
+    engine: Engine, rules: str, exact: Fraction
+) -> None:
+    body = f"score s decay 10% every 7 days {{\n{rules}}}\n"
+    value = score_of(engine, body, lead({}, ("view", -21 * DAY)))
+    assert (exact * 200).denominator == 1 and (exact * 100).denominator != 1  # a half cent
+    assert Fraction(str(value)) == _half_away(exact)
 
 
 def test_whole_points_without_decay_give_an_integer(engine: Engine) -> None:

@@ -679,6 +679,22 @@ def test_a_decayed_per_rule_changes_the_score_when_its_event_leaves_the_window()
     assert_same(python, sql)
 
 
+def test_a_decayed_sum_on_a_half_cent_rounds_as_the_python_engine_does() -> None:
+    """5 x 0.9**3 - 8 is -4.355: -4.36 on both engines (the float sum, -4.3549999999999995,
+    is taken to the billionth before it is rounded to the cent)."""
+    model = checked(
+        'policy "half cent"\n\nevent view\n\n'
+        "score s decay 10% every 7 days {\n  +5 per view\n  -8 when no view within 10 days\n}\n\n"
+        "stages {\n  v0\n  v1 when s < -4.355\n}\n"
+    )
+    lead = Lead(
+        id="L", profile={}, events=(Event(at=AS_OF - 21 * 86400.0, type="view", fields={}),)
+    )
+    python, sql = both(model, [lead], AS_OF)
+    assert b'"scores":{"s":-4.36}' in python[0] and b'"stage":"v1"' in python[0]
+    assert_same(python, sql)
+
+
 def standing_handoffs(handoffs: tuple[Handoff, ...]) -> list[Handoff]:
     """The handoffs of a Python timeline the SQL back end lists: every entry's, and of the
     hot-event handoffs the last of each instant (the one that stands), after its entry's."""

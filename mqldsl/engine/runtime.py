@@ -298,16 +298,32 @@ def due_time(entered: float, sla_seconds: float) -> float:
 # ---------------------------------------------------------------- numbers
 
 
+#: Where a score's float is taken to the decimal it stands for before it is rounded to two
+#: decimals: the billionth (round_score).
+SCORE_SNAP = Decimal("1e-9")
+_CENT = Decimal("0.01")
+
+
 def round_score(value: float | None) -> float | int | None:
     """Two decimals, half away from zero; whole numbers as int (SPEC §4) where JSON writers
-    take them (a 64-bit integer: a whole score of 1e20 stays the float it is)."""
+    take them (a 64-bit integer: a whole score of 1e20 stays the float it is).
+
+    The sum a score's rules make is a decimal number (points, caps and decay factors are
+    decimals), but it is added in binary floats, which miss it by a few units of the 16th
+    digit either way: `5 x 0.9**3 - 8` is -4.355, the float -4.3549999999999995. So the float's
+    shortest decimal form is first rounded (half away from zero) to nine decimals, giving the
+    decimal it stands for, and that is rounded to two: -4.36, as the exact sum gives. (Only a
+    sum within a billionth of a half cent, and not on it, rounds otherwise than its exact
+    value would; the SQL back end rounds the same way.)"""
     if value is None:
         return None
     if math.isnan(value) or math.isinf(value):
         return None
     if value == int(value):
         return int(value) if -WHOLE_BOUND <= value < WHOLE_BOUND else float(value)
-    rounded = float(Decimal(repr(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+    # (a float that is not whole is under 2**53: 16 digits and 9 decimals fit the context's 28)
+    snapped = Decimal(repr(value)).quantize(SCORE_SNAP, rounding=ROUND_HALF_UP)
+    rounded = float(snapped.quantize(_CENT, rounding=ROUND_HALF_UP))
     return int(rounded) if rounded == int(rounded) else rounded
 
 

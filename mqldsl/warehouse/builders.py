@@ -110,11 +110,13 @@ def window(function: exp.Expr, *, running: bool = True, order: bool = True) -> e
 
 def round_score(x: exp.Expr) -> exp.Expr:
     """Two decimals, half away from zero, on the shortest decimal form of the
-    double (the Python engine rounds ``Decimal(repr(x))``); whole numbers as
-    they are. ``x`` must be a column (it appears three times)."""
+    double first rounded to nine decimals (the Python engine's
+    ``mqldsl.engine.runtime.round_score``: ``Decimal(repr(x))`` to the billionth, then to the
+    cent); whole numbers as they are. ``x`` must be a column (it appears three times)."""
     decimal = exp.DataType.build("DECIMAL(38, 16)")
     text = exp.cast(x.copy(), exp.DataType.Type.VARCHAR)
-    rounded = exp.Round(this=exp.cast(text, decimal), decimals=exp.Literal.number(2))
+    snapped = exp.Round(this=exp.cast(text, decimal), decimals=exp.Literal.number(9))
+    rounded = exp.Round(this=snapped, decimals=exp.Literal.number(2))
     return case(
         [(exp.EQ(this=x.copy(), expression=exp.Floor(this=x.copy())), double(x.copy()))],
         double(rounded),
