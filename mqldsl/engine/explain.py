@@ -113,7 +113,14 @@ class _Builder:
                 clause = self.clause(stage.condition, at)
             recycle = last.clause if last.recycled else None
             entry = Entry(
-                last.stage, last.at, last.reason, last.scores, last.events, clause, recycle
+                last.stage,
+                last.at,
+                last.reason,
+                last.scores,
+                last.events,
+                clause,
+                recycle,
+                last.contacts,
             )
         whole = ctx
         if self.start != -math.inf:
@@ -173,9 +180,13 @@ class _Builder:
         start = self.start_at(step.at)
         # With account scores the timeline has the colleagues' events too (SPEC §9).
         people = contacts(self.lead) if self.model.reads_account_scores else (self.lead,)
-        events = tuple(
-            e for person in people for e in person.events if e.at == step.at and e.at > start
-        )
+        found = [
+            (e, None if person is self.lead else person.id)
+            for person in people
+            for e in person.events
+            if e.at == step.at and e.at > start
+        ]
+        events = tuple(e for e, _ in found)
         recycled = step.recycled_by >= 0
         clause = None
         stages = {s.name: s for s in self.model.stages.stages}
@@ -204,6 +215,7 @@ class _Builder:
             events=events,
             handoff=step.route,
             clause=clause,
+            contacts=tuple(contact for _, contact in found),
         )
 
     # ------------------------------------------------------------ scores

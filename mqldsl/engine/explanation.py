@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -105,6 +105,18 @@ def event_json(event: Event) -> dict[str, Any]:
         "type": event.type,
         **{k: plain(v) for k, v in event.fields.items()},
     }
+
+
+def events_json(events: Sequence[Event], contacts: Sequence[str | None]) -> list[dict[str, Any]]:
+    """The events of one instant, a colleague's with its `contact` (SPEC §9)."""
+    out = []
+    for number, event in enumerate(events):
+        data = event_json(event)
+        contact = contacts[number] if number < len(contacts) else None
+        if contact is not None:
+            data["contact"] = contact
+        out.append(data)
+    return out
 
 
 @dataclass(frozen=True)
@@ -211,6 +223,8 @@ class Entry:
     events: tuple[Event, ...]
     clause: Clause | None
     recycle: Clause | None = None  # entered by a recycle: the rule's condition, then
+    # For each of ``events``, the colleague whose event it is (SPEC §9), None for the lead's own.
+    contacts: tuple[str | None, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -218,7 +232,7 @@ class Entry:
             "at": format_instant(self.at),
             "reason": self.reason,
             "scores": {k: plain(v) for k, v in self.scores.items()},
-            "events": [event_json(e) for e in self.events],
+            "events": events_json(self.events, self.contacts),
             "clause": None if self.clause is None else self.clause.to_json(),
             "recycle": None if self.recycle is None else self.recycle.to_json(),
         }
@@ -345,6 +359,8 @@ class Change:
     # A fall back: the previous stage's condition, failing; a recycle: the recycle
     # rule's condition, holding. None for other changes.
     clause: Clause | None = None
+    # For each of ``events``, the colleague whose event it is (SPEC §9), None for the lead's own.
+    contacts: tuple[str | None, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -353,7 +369,7 @@ class Change:
             "reason": self.reason,
             "recycled": self.recycled,
             "scores": {k: plain(v) for k, v in self.scores.items()},
-            "events": [event_json(e) for e in self.events],
+            "events": events_json(self.events, self.contacts),
             "handoff": _route_json(self.handoff),
             "clause": None if self.clause is None else self.clause.to_json(),
         }

@@ -305,15 +305,20 @@ def _movement(change: Change, first: bool) -> str:
     text = held or ("advanced" if change.reason == "condition now holds" else change.reason)
     if not change.events:
         return text + " (no event at that instant: a time window closed or a decay step passed)"
-    return text + _arrived(change.events)
+    return text + _arrived(change.events, change.contacts)
 
 
-def _arrived(events: Sequence[Event]) -> str:
-    """`` when a demo request arrived`` (the events at one instant, by type)."""
+def _arrived(events: Sequence[Event], contacts: Sequence[str | None] = ()) -> str:
+    """`` when a demo request arrived`` (the events at one instant, by type), a colleague's
+    named (`` when a page view of contact L-2 arrived``, SPEC §9)."""
     if not events:
         return ""
-    kinds = sorted({e.type for e in events})
-    return " when " + " and ".join(f"{event_noun(kind).one()} arrived" for kind in kinds)
+    owners = list(contacts) + [None] * (len(events) - len(contacts))
+    kinds = sorted({(e.type, owner or "") for e, owner in zip(events, owners, strict=True)})
+    return " when " + " and ".join(
+        f"{event_noun(kind).one()}{f' of contact {owner}' if owner else ''} arrived"
+        for kind, owner in kinds
+    )
 
 
 # ---------------------------------------------------------------- the outline
@@ -404,7 +409,7 @@ def _why(data: Explanation, why: StageCheck) -> Section:
             clause_lines(section, entry.recycle, entry.at, 1)
         else:
             section.add(
-                f"Entered {data.stage} at {when(entry.at)}{_arrived(entry.events)}"
+                f"Entered {data.stage} at {when(entry.at)}{_arrived(entry.events, entry.contacts)}"
                 f"{_scores_then(entry.scores)}."
             )
             if entry.clause is not None and entry.at != t:
