@@ -192,3 +192,22 @@ def test_fmt_keeps_what_pragmas_allow(text: str) -> None:
     assert warnings(out) == warnings(text)
     assert "W505" not in warnings(out) and "W508" not in warnings(out)
     assert fmt(out) == out
+
+
+def test_instants_of_the_first_centuries_keep_four_digits() -> None:
+    """strftime's %Y writes the year 1 as `1`: the printed policy did not read back (fmt
+    refused it as a change of meaning), nor did explanations print a readable instant."""
+    from mqldsl.engine.runtime import parse_instant
+    from mqldsl.render.explanation import when
+
+    text = (
+        'policy "y"\n\nevent e\n\nstages {\n  v\n  m when e\n}\n\n'
+        'example "x" at 0001-01-02T00:00:00Z {\n  e at 0001-01-01T09:30:05Z\n  expect stage m\n}\n'
+    )
+    result = parse_text(text)
+    assert result.policy is not None
+    printed = format_policy(result.policy, result.source)
+    assert printed == text
+    assert "e at 0001-01-01T09:30:05Z" in printed
+    assert when(parse_instant("0001-01-01T09:30:05Z")) == "0001-01-01 09:30:05 UTC"
+    assert when(parse_instant("0099-12-31T23:59:00Z")) == "0099-12-31 23:59 UTC"

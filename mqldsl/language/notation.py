@@ -56,7 +56,8 @@ def long_string(value: str) -> str:
 
 def instant(value: dt.datetime) -> str:
     utc = value.astimezone(dt.UTC)
-    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
+    # (not strftime's %Y: it writes the year 1 as `1`, which no reader takes back)
+    text = f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}"
     if utc.microsecond:
         text += f".{utc.microsecond:06d}"
     return text + "Z"

@@ -341,7 +341,8 @@ def _time_text(value: ast.TimeRef) -> str:
         return f"{duration(value.duration)} {'before' if value.sign < 0 else 'after'}"
     if isinstance(value, ast.DateLit):
         return value.value.isoformat()
-    return value.value.strftime("%Y-%m-%d %H:%M UTC")
+    moment = value.value
+    return f"{moment.year:04d}-{moment:%m-%d %H:%M} UTC"
 
 
 def _did_text(item: ast.ExampleEvent, say: English) -> str:

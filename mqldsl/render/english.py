@@ -242,7 +242,8 @@ class _Value(ast.Visitor[str]):
         return node.value.isoformat()
 
     def visit_InstantLit(self, node: ast.InstantLit) -> str:
-        return node.value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        moment = node.value.astimezone(dt.UTC)
+        return f"{moment.year:04d}-{moment:%m-%d %H:%M} UTC"
 
     def visit_ListLit(self, node: ast.ListLit) -> str:
         return _either([self.visit(i) for i in node.items])

@@ -63,9 +63,10 @@ class Section:
 def when(at: float) -> str:
     """An instant as a rep reads it: ``2026-11-19 09:02 UTC`` (seconds when not zero)."""
     moment = from_seconds(at)
+    day = f"{moment.year:04d}-{moment:%m-%d %H:%M}"  # (strftime's %Y writes the year 1 as `1`)
     if moment.second or moment.microsecond:
-        return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
+        return f"{day}:{moment:%S} UTC"
+    return f"{day} UTC"
 
 
 def number(value: Any) -> str:
