@@ -248,6 +248,16 @@ def test_explain_json_and_unknown_lead(tmp_path: Path) -> None:
     assert "no lead with id `nope`" in err
 
 
+def test_explain_of_a_lead_whose_line_was_rejected_says_so(tmp_path: Path) -> None:
+    bad = {"id": "L-bad", "profile": {"role": "secop"}, "events": []}
+    path = journeys(tmp_path, [GOOD[0], bad])
+    code, _, err = run("explain", ACME, path, "--lead", "L-bad", "--as-of", AS_OF)
+    assert code == 1
+    assert ':2: error[E705]: profile field `role`: "secop" is not one of' in err
+    assert f"the line of lead `L-bad` ({path}:2) was rejected (above)" in err
+    assert "no lead with id" not in err
+
+
 def test_timeline_lists_every_stage_change(tmp_path: Path) -> None:
     code, out, _ = run(
         "timeline", ACME, journeys(tmp_path, GOOD), "--lead", "L-2", "--as-of", AS_OF

@@ -52,6 +52,9 @@ class ReadReport:
     keep: int = 200  # how many rejected lines to keep with their reasons
     limit: int | None = None  # stop reading after this many rejected records
     not_read: int | None = None  # lines left unread when the limit stopped reading (-1: unknown)
+    # The ids of the kept rejected JSON Lines records that had one, with their lines (so that
+    # `explain --lead ID` can say that the lead's own line was rejected)
+    rejected_ids: dict[str, int] = field(default_factory=dict)
 
     @property
     def full(self) -> bool:
@@ -330,6 +333,9 @@ class JourneyReader:
                     yield self.lead(raw)
                 except RecordError as exc:
                     self.report.reject(name, number, str(exc), exc.code)
+                    rejected_id = record_id(raw)
+                    if rejected_id is not None and len(self.report.rejected_ids) < self.report.keep:
+                        self.report.rejected_ids.setdefault(rejected_id, number)
 
     def read_csv(self, leads: str | Path, events: str | Path | None) -> Iterator[Lead]:
         """Leads from a leads table and an events table (CRM exports). A lead row is one

@@ -387,10 +387,14 @@ def find_lead(
             found = lead
     if found is not None:
         return found
-    raise LeadNotFound(
-        f"no lead with id `{lead_id}` in {journeys}",
-        [problem.render() for problem in report.rejected],
+    line = report.rejected_ids.get(lead_id)
+    message = (
+        f"no lead with id `{lead_id}` in {journeys}"
+        if line is None
+        else f"the line of lead `{lead_id}` ({journeys}:{line}) was rejected (above): "
+        "correct it, then ask again"
     )
+    raise LeadNotFound(message, [problem.render() for problem in report.rejected])
 
 
 class LeadNotFound(LookupError):
