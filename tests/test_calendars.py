@@ -348,6 +348,20 @@ def test_unknown_names_get_a_suggestion() -> None:
     assert problem.hint.startswith("did you mean `mon`?")
 
 
+def test_an_unknown_day_is_pointed_at_and_empty_hours_are_called_so() -> None:
+    text = (
+        'policy "t"\nevent e\ncalendar {\n  timezone "UTC"\n  hours 09:00 to 09:00\n'
+        "  days mon, tuesday, fri, funday\n}\nstages {\n  a\n  b when e\n}\n"
+    )
+    result = check_text(text, "t.mql")
+    found = [(d.code, d.span.line, d.span.column, d.message) for d in result.diagnostics]
+    assert found == [
+        ("E331", 5, 3, "`hours 09:00 to 09:00` is no time at all"),
+        ("E332", 6, 13, "unknown day `tuesday`"),
+        ("E332", 6, 27, "unknown day `funday`"),
+    ]
+
+
 def test_ten_years_of_holidays_is_refused_by_the_checker() -> None:
     sundays = ", ".join(
         (dt.date(2026, 1, 4) + dt.timedelta(weeks=w)).isoformat() for w in range(530)

@@ -186,10 +186,11 @@ def _check_calendar(calendar: ast.Calendar, found: list[Diagnostic]) -> Calendar
     hours = calendar.setting(ast.CalendarHours)
     if hours is not None and hours.closes <= hours.opens:
         ok = False
+        how = "ends before it starts" if hours.closes < hours.opens else "is no time at all"
         found.append(
             error(
                 "E331",
-                f"`hours {clock(hours.opens)} to {clock(hours.closes)}` ends before it starts",
+                f"`hours {clock(hours.opens)} to {clock(hours.closes)}` {how}",
                 hours.span,
                 "working hours run within one day, e.g. `hours 09:00 to 17:30`; "
                 "write 24:00 for midnight at the end of the day",
@@ -198,7 +199,8 @@ def _check_calendar(calendar: ast.Calendar, found: list[Diagnostic]) -> Calendar
     days = calendar.setting(ast.CalendarDays)
     weekdays: set[int] = set()
     if days is not None:
-        for name in days.days:
+        spans = days.day_spans if len(days.day_spans) == len(days.days) else None
+        for number, name in enumerate(days.days):
             if name not in DAY_NAMES:
                 ok = False
                 short = _FULL_NAMES.get(name) or closest(name, DAY_NAMES)
@@ -206,7 +208,7 @@ def _check_calendar(calendar: ast.Calendar, found: list[Diagnostic]) -> Calendar
                     error(
                         "E332",
                         f"unknown day `{name}`",
-                        days.span,
+                        days.span if spans is None else spans[number],
                         (f"did you mean `{short}`? " if short else "")
                         + "the days are mon, tue, wed, thu, fri, sat, sun",
                     )

@@ -163,10 +163,20 @@ class AstBuilder(ExpressionBuilder):
         return 0
 
     def calendar_day_range(self, first: Token, last: Token) -> ast.CalendarDays:
-        return ast.CalendarDays(days=(str(first), str(last)), through=True, span=self.here)
+        return ast.CalendarDays(
+            days=(str(first), str(last)),
+            through=True,
+            span=self.here,
+            day_spans=(self._tok_span(first), self._tok_span(last)),
+        )
 
     def calendar_day_list(self, *days: Token) -> ast.CalendarDays:
-        return ast.CalendarDays(days=tuple(str(d) for d in days), through=False, span=self.here)
+        return ast.CalendarDays(
+            days=tuple(str(d) for d in days),
+            through=False,
+            span=self.here,
+            day_spans=tuple(self._tok_span(d) for d in days),
+        )
 
     def calendar_holidays(self, *dates: Token | None) -> ast.CalendarHolidays:
         return ast.CalendarHolidays(

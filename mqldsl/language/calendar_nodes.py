@@ -40,6 +40,8 @@ class CalendarDays:
     days: tuple[str, ...]
     through: bool
     span: Span = _span()
+    # Where each of ``days`` is written (a diagnostic points at the day it names).
+    day_spans: tuple[Span, ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
