@@ -434,3 +434,13 @@ def test_param_overrides_are_typed_like_the_declared_value() -> None:
         assert info.value.code == code, bad
     with pytest.raises(ParamOverrideError, match="did you mean `fit_min`"):
         parse_param_override(model, "fit_mni=3")
+
+
+def test_an_event_field_outside_its_pattern_is_pointed_to_the_pattern() -> None:
+    result = check_text(BASE + 'disqualify "x" when path == "/careers"\n', "t.mql")
+    (problem,) = [d for d in result.diagnostics if d.is_error]
+    assert (problem.code, problem.message) == ("E201", "unknown name `path`")
+    assert problem.hint == (
+        "`path` is a field of the event `page_view`: test it in a pattern, "
+        "`page_view where path ...`"
+    )

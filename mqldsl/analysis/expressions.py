@@ -128,6 +128,12 @@ class ExpressionChecker(ast.ContextVisitor[Scope, T.Type]):
         if scope.event is not None and scope.event in self.events:
             candidates += list(self.events[scope.event].fields)
         hint = did_you_mean(node.name, candidates)
+        owners = [name for name, info in self.events.items() if node.name in info.fields]
+        if hint is None and owners:  # an event's field outside its pattern
+            hint = (
+                f"`{node.name}` is a field of the event `{owners[0]}`: test it in a pattern, "
+                f"`{owners[0]} where {node.name} ...`"
+            )
         if hint is None and expected is not None and expected.kind == "text":
             hint = f'to compare with text, write it in quotes: "{node.name}"'
         self.err("E201", f"unknown name `{node.name}`", node.span, hint)
