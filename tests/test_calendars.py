@@ -508,6 +508,17 @@ def test_the_definitions_document_says_the_calendar_in_words() -> None:
     assert "Monday to Friday, 9:00 to 17:30 New York time" in html
 
 
+def test_a_fixed_offset_zone_is_said_with_the_offset_it_means() -> None:
+    """`Etc/GMT+5` is five hours *behind* UTC (POSIX signs): saying "GMT+5 time" told a
+    reader the opposite of what the engine does."""
+    model = checked(POLICY.replace('"Europe/Berlin"', '"Etc/GMT+5"'))
+    text = render(model, "md")
+    assert "Calendar `emea`: Monday to Friday, 8:00 to 17:00 UTC-5 time (Etc/GMT+5)." in text
+    assert "1 business day (calendar emea: UTC-5 working time)" in text
+    east = render(checked(POLICY.replace('"Europe/Berlin"', '"Etc/GMT-14"')), "md")
+    assert "UTC+14 time (Etc/GMT-14)" in east
+
+
 def test_diff_notices_calendar_and_business_sla_changes() -> None:
     old = checked(POLICY)
     new = checked(POLICY.replace("hours 08:00 to 17:00", "hours 08:00 to 16:00"))

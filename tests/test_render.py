@@ -55,7 +55,11 @@ def english(condition: str) -> str:
         ("role not in [student]", "role is not student"),
         ('tech_stack contains "aws"', 'tech stack includes "aws"'),
         ('email ends with ".edu"', 'email ends with ".edu"'),
-        ("company_size is missing", "company size is unknown"),
+        ("company_size is missing", "company size is missing"),
+        ("company_size is present", "company size is present"),
+        ("fit >= -10", "fit is at least -10"),
+        ("company_size between -10 and -1", "company size is between -10 and -1"),
+        ("-fit < -(fit + 2)", "-fit is below -(fit + 2)"),
         ("no event within 30 days", "no activity in the last 30 days"),
         (
             'count(page_view where path starts with "/pricing" within 7 days) >= 3',

@@ -6,6 +6,7 @@ one demo request in the last 60 days", "fit is at least 30 (param
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from mqldsl.analysis.calendars import CalendarInfo
 from mqldsl.analysis.model import CheckedPolicy
@@ -66,7 +67,11 @@ def sla(value: ast.Duration | ast.BusinessSla, model: CheckedPolicy) -> str:
 
 
 def _city(zone: str) -> str:
-    """`America/New_York` -> "New York" (the last part of an IANA name)."""
+    """`America/New_York` -> "New York" (the last part of an IANA name); the fixed offsets
+    `Etc/GMT+5` -> "UTC-5" (POSIX signs: `Etc/GMT+5` is five hours behind UTC)."""
+    fixed = re.fullmatch(r"Etc/GMT([+-])([0-9]+)", zone)
+    if fixed is not None:
+        return f"UTC{'-' if fixed[1] == '+' else '+'}{fixed[2]}"
     return zone.rsplit("/", 1)[-1].replace("_", " ")
 
 
@@ -270,7 +275,9 @@ class _Value(ast.Visitor[str]):
         return f"the account's {words(node.field)}"
 
     def visit_Unary(self, node: ast.Unary) -> str:
-        return f"minus {self.visit(node.operand)}"
+        # (the ASCII hyphen-minus, as in the policy: docs/definitions.md)
+        operand = self.visit(node.operand)
+        return f"-({operand})" if isinstance(node.operand, ast.Arith) else f"-{operand}"
 
     def visit_Arith(self, node: ast.Arith) -> str:
         symbol = {"+": "+", "-": "-", "*": "×", "/": "÷"}[node.op]
@@ -358,7 +365,8 @@ class _Condition(ast.ContextVisitor[bool, str]):
         return f"{operand} {node.op} {value(node.value)}"
 
     def visit_Presence(self, node: ast.Presence, nested: bool) -> str:
-        return f"{self.say.value(node.operand)} is {'unknown' if node.missing else 'known'}"
+        # (the policy's own words: "unknown" could be read as an enum member of that name)
+        return f"{self.say.value(node.operand)} is {'missing' if node.missing else 'present'}"
 
     def visit_Pattern(self, node: ast.Pattern, nested: bool) -> str:
         return self.say.pattern(node)
