@@ -588,3 +588,36 @@ def test_a_policys_words_open_no_html_tag_in_the_markdown(tmp_path: Path) -> Non
     assert out.startswith("# &lt;script>alert(1)&lt;/script> `a<b`\n")
     for text in ("&lt;img src=x", "Owner: &lt;b>ops&lt;/b>", "#### &lt;x>|", "— &lt;i>why&lt;/i>"):
         assert text in out, text
+
+
+MARKUP = '''policy "*Big* [deal](http://x)"
+owner "[ops](http://evil)"
+about """
+# Not a heading
+> not a quote
+a \\\\ b and _under_ and snake_case
+"""
+lead {
+  note: text
+}
+stages {
+  v "[x](y)"
+  m when note contains "a*b*c"
+}
+'''
+
+
+def test_a_policys_words_make_no_markdown_markup(tmp_path: Path) -> None:
+    """The Markdown page shows a policy's words as the HTML page does: no emphasis, link,
+    heading or quotation made of them (each markup character escaped, so a viewer shows it)."""
+    policy = tmp_path / "p.mql"
+    policy.write_text(MARKUP)
+    code, out, err = run("docs", str(policy))
+    assert code == 0, err
+    assert out.startswith("# \\*Big\\* \\[deal\\](http://x)\n")
+    assert "Owner: \\[ops\\](http://evil)" in out
+    assert "\\# Not a heading\n\\> not a quote\na \\\\ b and \\_under\\_ and snake_case" in out
+    assert "\\[x\\](y)" in out
+    assert '"a\\*b\\*c"' in out
+    lines = out.splitlines()
+    assert not any(line.startswith(("# Not", "> not")) for line in lines)

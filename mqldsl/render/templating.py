@@ -50,17 +50,36 @@ def html_code(value: Any) -> markupsafe.Markup:
 
 
 _CODE_SPAN = re.compile(r"(`[^`\n]*`)")
+# What Markdown reads as markup in running text: emphasis, links, escapes (written with a
+# backslash before them, which a Markdown viewer does not show); `_` inside a word
+# (`America/New_York`) makes no emphasis and stays as it is.
+_MARKUP = re.compile(r"([\\*\[\]]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z]))")
+# A line that starts with these is a heading or a quotation.
+_LINE_MARKUP = re.compile(r"^(\s*)([#>])", re.MULTILINE)
+
+
+def _escaped(part: str, cell: bool) -> str:
+    """Text outside code spans, shown as written: markup characters escaped, ``<`` as
+    ``&lt;`` (no HTML tag), and in a table cell ``|`` escaped and no line break."""
+    text = _MARKUP.sub(r"\\\g<1>", part).replace("<", "&lt;")
+    if cell:
+        return text.replace("|", "\\|").replace("\n", " ")
+    return _LINE_MARKUP.sub(r"\1\\\2", text)
 
 
 def markdown_text(value: Any) -> str:
-    """Running Markdown text: ``<`` outside code spans written ``&lt;``, so that a policy's
-    words (its title, a description, an example's name) cannot open an HTML tag in the
-    document; code spans show ``<`` as it is."""
+    """Running Markdown text: a policy's words (its title, a description, an example's name, a
+    literal in a rule) shown as written, as the HTML page shows them: no emphasis, link,
+    heading or HTML tag made of them; code spans (`name`, which the document writes around
+    names) as they are."""
     parts = _CODE_SPAN.split(str(value))
-    return "".join(part if i % 2 else part.replace("<", "&lt;") for i, part in enumerate(parts))
+    return "".join(part if i % 2 else _escaped(part, False) for i, part in enumerate(parts))
 
 
 def markdown_cell(value: Any) -> str:
-    """Text safe inside a Markdown table cell."""
-    text = str(value)
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
+    """Text safe inside a Markdown table cell (as :func:`markdown_text`, on one line, ``|``
+    escaped, in code spans too)."""
+    parts = _CODE_SPAN.split(str(value).replace("\n", " "))
+    return "".join(
+        part.replace("|", "\\|") if i % 2 else _escaped(part, True) for i, part in enumerate(parts)
+    )
