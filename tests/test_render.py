@@ -182,7 +182,7 @@ def diff(tmp_path: Path, old: str, new: str, *args: str) -> tuple[int, str]:
 def test_diff_formatting_and_comment_changes_mean_nothing(tmp_path: Path) -> None:
     text = ACME.read_text()
     messy = "# a new comment\n" + text.replace(
-        "param mql_fit_min = 30", "param   mql_fit_min=30   # same"
+        "param mql_fit_min = 30 ", "param   mql_fit_min=30   "
     )
     assert diff(tmp_path, text, messy) == (0, "no change in meaning\n")
 
@@ -230,6 +230,29 @@ def test_diff_json(tmp_path: Path) -> None:
     code, out = diff(tmp_path, text, text.replace("version 4", "version 5"), "--format", "json")
     assert code == 0
     assert json.loads(out) == [{"kind": "changed", "what": "version", "old": "4", "new": "5"}]
+
+
+def test_diff_lists_changed_descriptions_and_event_fields(tmp_path: Path) -> None:
+    text = ACME.read_text()
+    new = (
+        text.replace('event demo_request "Asked for a demo on the website"', "event demo_request")
+        .replace("event feature_used { feature: text }", "event feature_used { feature: int }")
+        .replace("event sales_rejected { reason: text }", "event sales_rejected")
+        .replace('company_size: int "Employees, from enrichment"', 'company_size: int "Employees"')
+        .replace('"Lowest fit score an MQL may have"', '"Lowest fit for an MQL"')
+        .replace('score fit "How closely', 'score fit "How well')
+    )
+    code, out = diff(tmp_path, text, new)
+    assert code == 0
+    assert out.splitlines() == [
+        "lead field company_size description: Employees, from enrichment → Employees",
+        "event demo_request description: Asked for a demo on the website → none",
+        "event feature_used field feature type: text → int",
+        "removed event sales_rejected field reason: text",
+        "param mql_fit_min description: Lowest fit score an MQL may have → Lowest fit for an MQL",
+        "score fit description: How closely the lead matches our ideal customer profile → "
+        "How well the lead matches our ideal customer profile",
+    ]
 
 
 def test_diff_says_none_of_a_header_line_taken_out(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from mqldsl.analysis.matching import (
     route_orders,
     rule_key,
 )
-from mqldsl.analysis.model import CheckedPolicy
+from mqldsl.analysis.model import CheckedPolicy, FieldInfo
 from mqldsl.language import ast
 from mqldsl.language.notation import expr, number
 from mqldsl.language.printer import canonical_items
@@ -137,29 +137,53 @@ def _schema(old: CheckedPolicy, new: CheckedPolicy) -> list[Change]:
         ("lead field", old.fields, new.fields),
         ("account field", old.account_fields, new.account_fields),
     ):
-        for name, info in before.items():
-            if name not in after:
-                changes.append(Change("removed", f"{kind} {name}", str(info.type)))
-            elif info.type != after[name].type:
-                changes.append(
-                    Change("changed", f"{kind} {name} type", str(info.type), str(after[name].type))
-                )
-        for name, info in after.items():
-            if name not in before:
-                changes.append(Change("added", f"{kind} {name}", None, str(info.type)))
+        changes += _fields(kind, before, after)
     changes += [Change("removed", f"event {n}") for n in old.events if n not in new.events]
     changes += [Change("added", f"event {n}") for n in new.events if n not in old.events]
+    for name, event in old.events.items():
+        if name in new.events:
+            other = new.events[name]
+            changes += _description(f"event {name}", event.description, other.description)
+            changes += _fields(f"event {name} field", event.fields, other.fields)
     for name, param in old.params.items():
         if name not in new.params:
             changes.append(Change("removed", f"param {name}", str(param.value)))
-        elif param.value != new.params[name].value:
+            continue
+        if param.value != new.params[name].value:
             changes.append(
                 Change("changed", f"param {name}", str(param.value), str(new.params[name].value))
             )
+        changes += _description(f"param {name}", param.description, new.params[name].description)
     for name, param in new.params.items():
         if name not in old.params:
             changes.append(Change("added", f"param {name}", None, str(param.value)))
     return changes
+
+
+def _fields(kind: str, before: dict[str, FieldInfo], after: dict[str, FieldInfo]) -> list[Change]:
+    """The fields of a record (``kind``: what they are) removed, added, or of another type or
+    description."""
+    changes = []
+    for name, info in before.items():
+        if name not in after:
+            changes.append(Change("removed", f"{kind} {name}", str(info.type)))
+            continue
+        if info.type != after[name].type:
+            changes.append(
+                Change("changed", f"{kind} {name} type", str(info.type), str(after[name].type))
+            )
+        changes += _description(f"{kind} {name}", info.description, after[name].description)
+    for name, info in after.items():
+        if name not in before:
+            changes.append(Change("added", f"{kind} {name}", None, str(info.type)))
+    return changes
+
+
+def _description(what: str, before: str | None, after: str | None) -> list[Change]:
+    """The change of ``what``'s description, if any (the words the documents show)."""
+    if before == after:
+        return []
+    return [Change("changed", f"{what} description", _shown(before), _shown(after))]
 
 
 def _scores(old: CheckedPolicy, new: CheckedPolicy, say: English, said: English) -> list[Change]:
@@ -170,6 +194,7 @@ def _scores(old: CheckedPolicy, new: CheckedPolicy, say: English, said: English)
             continue
         before: ast.Score = info.node
         after: ast.Score = new.scores[name].node
+        changes += _description(f"score {name}", before.description, after.description)
         if _show_range(before.range) != _show_range(after.range):
             changes.append(
                 Change(
@@ -246,15 +271,7 @@ def _stages(old: CheckedPolicy, new: CheckedPolicy, say: English, said: English)
                     criteria(said, other),
                 )
             )
-        if stage.description != other.description:
-            changes.append(
-                Change(
-                    "changed",
-                    f"stage {stage.name} description",
-                    str(stage.description),
-                    str(other.description),
-                )
-            )
+        changes += _description(f"stage {stage.name}", stage.description, other.description)
     for stage in new.stages.stages:
         if stage.name not in before:
             changes.append(Change("added", f"stage {stage.name}", None, criteria(said, stage)))
