@@ -195,7 +195,8 @@ def test_descriptions_replace_generated_phrases(policy: Path) -> None:
 
 
 def test_diff_compares_rules_not_descriptions(tmp_path: Path) -> None:
-    """`diff` shares the English; a changed description is no change in meaning."""
+    """`diff` shares the English; a changed description is no change in meaning, but the
+    documents show it, so it is listed (as reworded)."""
     new = tmp_path / "new.mql"
     new.write_text(
         ACME.read_text()
@@ -203,7 +204,16 @@ def test_diff_compares_rules_not_descriptions(tmp_path: Path) -> None:
         .replace('"Lowest fit score an MQL may have"', '"Fit floor"')
     )
     code, out, _ = run("diff", str(ACME), str(new))
-    assert (code, out) == (0, "no change in meaning\n")
+    assert (code, out.splitlines()) == (
+        0,
+        [
+            "event demo_request description: Asked for a demo on the website → Asked for a demo",
+            "param mql_fit_min description: Lowest fit score an MQL may have → Fit floor",
+            "no change in meaning: only descriptions changed",
+        ],
+    )
+    code, out, _ = run("diff", str(ACME), str(new), "--format", "json")
+    assert [c["kind"] for c in json.loads(out)] == ["reworded", "reworded"]
 
 
 # ---------------------------------------------------------------- negative numbers
@@ -621,3 +631,33 @@ def test_a_policys_words_make_no_markdown_markup(tmp_path: Path) -> None:
     assert '"a\\*b\\*c"' in out
     lines = out.splitlines()
     assert not any(line.startswith(("# Not", "> not")) for line in lines)
+
+
+def test_the_data_section_gives_each_fields_type_and_description(tmp_path: Path) -> None:
+    """A rule's numbers need their units: the fields' descriptions (lead, account and event
+    fields) are on the page, with their types in words."""
+    abm = ACME.parent / "abm.mql"
+    code, out, err = run("docs", str(abm))
+    assert code == 0, err
+    assert "| account field | type | what it is |" in out
+    assert (
+        "| tier (`tier`) | one of strategic, enterprise, commercial | Account tier set by sales |"
+        in out
+    )
+    assert "| target (`target`) | yes or no | On the named-account list |" in out
+    code, out, err = run("docs", str(ACME))
+    assert "| company size (`company_size`) | whole number | Employees, from enrichment |" in out
+    assert "| tech stack (`tech_stack`) | a set of texts |  |" in out
+    policy = tmp_path / "p.mql"
+    policy.write_text(
+        'policy "p"\nevent session { minutes: number "Minutes of active use" }\nstages {\n  v\n}\n'
+    )
+    code, out, err = run("docs", str(policy))
+    assert code == 0, err
+    assert "The policy declares no lead fields." in out
+    assert "| minutes (Minutes of active use) |" in out
+    code, _, err = run("docs", str(policy), "-o", str(tmp_path / "p.html"))
+    assert code == 0, err
+    page = (tmp_path / "p.html").read_text()
+    assert "<p>The policy declares no lead fields.</p>" in page
+    assert "minutes (Minutes of active use)" in page

@@ -483,6 +483,8 @@ def diff_command(
     else:
         for change in changes:
             click.echo(change.text())
+        if all(change.kind == "reworded" for change in changes):
+            click.echo("no change in meaning: only descriptions changed")
     if witness_file is not None:
         _witness(old_model, new_model, (old, new), witness_file, as_of_or_now(as_of), bound)
 

@@ -25,7 +25,7 @@ from mqldsl.render.english import English, calendar, duration, sla
 
 @dataclass(frozen=True)
 class Change:
-    kind: str  # added, removed, changed, moved
+    kind: str  # added, removed, changed, moved; reworded (a description: no change in meaning)
     what: str
     old: str | None = None
     new: str | None = None
@@ -183,7 +183,7 @@ def _description(what: str, before: str | None, after: str | None) -> list[Chang
     """The change of ``what``'s description, if any (the words the documents show)."""
     if before == after:
         return []
-    return [Change("changed", f"{what} description", _shown(before), _shown(after))]
+    return [Change("reworded", f"{what} description", _shown(before), _shown(after))]
 
 
 def _scores(old: CheckedPolicy, new: CheckedPolicy, say: English, said: English) -> list[Change]:

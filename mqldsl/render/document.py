@@ -5,9 +5,11 @@ never drift from the rules."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
-from mqldsl.analysis.model import CheckedPolicy
+from mqldsl.analysis.model import CheckedPolicy, FieldInfo
+from mqldsl.analysis.types import Type
 from mqldsl.engine.evaluator import Evaluator
 from mqldsl.engine.examples import due_instant, run_example
 from mqldsl.engine.runtime import format_instant
@@ -145,11 +147,18 @@ def context(
                 "name": event,
                 "noun": event_noun(event).singular,
                 "description": info.description or "",
-                "fields": ", ".join(words(f) for f in info.fields),
+                "fields": ", ".join(
+                    words(f) + (f" ({field.description})" if field.description else "")
+                    for f, field in info.fields.items()
+                ),
                 "origin": model.origin(info.node.span) or "",
             }
             for event, info in model.events.items()
         ],
+        # The record's fields, with their types and descriptions (the units a rule's numbers
+        # are in: "annual revenue is at least 1,000" says nothing without them).
+        "lead_fields": _field_rows(model.fields),
+        "account_fields": _field_rows(model.account_fields),
         "scores": _scores(model, say),
         "params": [
             {
@@ -396,6 +405,31 @@ def render(model: CheckedPolicy, kind: str, **options: Any) -> str:
     if kind == "html":
         return templating.render("definitions.html.j2", **data)
     return templating.render("definitions.md.j2", **data)
+
+
+def _field_rows(fields: Mapping[str, FieldInfo]) -> list[dict[str, str]]:
+    """A row per declared field: its words, identifier, type and description."""
+    return [
+        {
+            "words": words(name),
+            "name": name,
+            "type": _type_words(info.type),
+            "description": info.description or "",
+        }
+        for name, info in fields.items()
+    ]
+
+
+def _type_words(kind: Type) -> str:
+    """A declared type as a reader says it: "whole number", "one of a, b", "yes or no"."""
+    if kind.kind == "enum":
+        return "one of " + ", ".join(kind.members)
+    if kind.kind == "set" and kind.element is not None:
+        element = kind.element
+        if element.kind == "enum":
+            return "any of " + ", ".join(element.members)
+        return f"a set of {_type_words(element)}s"
+    return {"int": "whole number", "bool": "yes or no"}.get(kind.kind, kind.kind)
 
 
 def _fields_from(model: CheckedPolicy) -> list[str]:
