@@ -661,3 +661,13 @@ def test_the_data_section_gives_each_fields_type_and_description(tmp_path: Path)
     page = (tmp_path / "p.html").read_text()
     assert "<p>The policy declares no lead fields.</p>" in page
     assert "minutes (Minutes of active use)" in page
+
+
+def test_an_example_says_its_moment_and_its_colleagues_fields() -> None:
+    code, out, err = run("docs", str(ACME.parent / "abm.mql"))
+    assert code == 0, err
+    start = out.index("#### A free email never qualifies")
+    end = out.find("\n#", start + 1)
+    block = out[start : end if end > 0 else None]
+    assert "- As of: 2026-11-01 00:00 UTC\n" in block
+    assert "colleague L-7 is email kind: corporate, role: finance, seniority: executive" in block

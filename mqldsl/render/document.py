@@ -18,6 +18,7 @@ from mqldsl.language.notation import number
 from mqldsl.render import templating
 from mqldsl.render.english import OPERATORS, English, calendar, duration, signed, sla, words
 from mqldsl.render.english import number as english_number
+from mqldsl.render.explanation import when
 from mqldsl.render.grammar import event_noun
 from mqldsl.render.lifecycle import Diagram, mermaid, svg
 from mqldsl.render.simulation_section import simulation_section
@@ -301,7 +302,16 @@ def _examples(model: CheckedPolicy, say: English, name: _Names) -> list[dict[str
                 fields = ", ".join(f"{words(e.name)}: {_value_text(e.value)}" for e in item.entries)
                 did.append(f"its account: {fields or 'no account data'}")
             elif isinstance(item, ast.ExampleContact):
-                # A colleague at the account (SPEC §10): what they did, under their id.
+                # A colleague at the account (SPEC §10): who they are (a buying group's
+                # score can read their fields) and what they did, under their id.
+                fields = ", ".join(
+                    f"{words(e.name)}: {_value_text(e.value)}"
+                    for part in item.items
+                    if isinstance(part, ast.ExampleLead)
+                    for e in part.entries
+                )
+                if fields:
+                    did.append(f"colleague {item.id} is {fields}")
                 for part in item.items:
                     if isinstance(part, ast.ExampleEvent):
                         did.append(f"colleague {item.id}: {_did_text(part, say)}")
@@ -315,6 +325,7 @@ def _examples(model: CheckedPolicy, say: English, name: _Names) -> list[dict[str
         grouped[example_group(model, example)].append(
             {
                 "name": example.name,
+                "as_of": when(outcome.as_of),  # what "1 hour before" counts from
                 "profile": profile,
                 "did": did or ["nothing yet"],
                 "expected": expected,
