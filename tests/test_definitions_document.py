@@ -671,3 +671,26 @@ def test_an_example_says_its_moment_and_its_colleagues_fields() -> None:
     block = out[start : end if end > 0 else None]
     assert "- As of: 2026-11-01 00:00 UTC\n" in block
     assert "colleague L-7 is email kind: corporate, role: finance, seniority: executive" in block
+
+
+def test_a_scores_bounds_are_said_for_what_they_are(tmp_path: Path) -> None:
+    """The checker's bounds count each rule on its own: the page says "at most" (Acme's fit
+    cannot reach -130, two of its negative rules exclude each other), and says "no bound" in
+    words (it said "from unbounded to unbounded")."""
+    code, out, err = run("docs", str(ACME))
+    assert code == 0, err
+    assert (
+        "Its value lies between -130 and 80 (at most: rules that cannot hold together can keep "
+        "it further in)."
+    ) in out
+    policy = tmp_path / "p.mql"
+    policy.write_text(
+        'policy "p"\nlead {\n  revenue: number\n}\nscore r = revenue * 2\n'
+        "score s = 5\nscore f {\n  +5 when revenue > 1\n}\nstages {\n  v\n}\n"
+    )
+    code, out, err = run("docs", str(policy))
+    assert code == 0, err
+    assert "Its value has no bound." in out
+    assert "Its value is always 5." in out
+    assert "Its value lies between 0 and 5 (at most: rules" in out
+    assert "unbounded" not in out

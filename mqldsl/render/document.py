@@ -24,8 +24,23 @@ from mqldsl.render.lifecycle import Diagram, mermaid, svg
 from mqldsl.render.simulation_section import simulation_section
 
 
-def _bound(value: float) -> str:
-    return "unbounded" if math.isinf(value) else english_number(value)
+def _bounds(low: float, high: float, formula: bool) -> str:
+    """What the checker's bounds of a score say: the sum of its rules' points at their most
+    (each rule on its own; rules that exclude each other, `company_size between 50 and 199`
+    and `between 200 and 5000`, can keep the score further in), or the formula's."""
+    cannot = "values that cannot occur together" if formula else "rules that cannot hold together"
+    if math.isinf(low) and math.isinf(high):
+        return "Its value has no bound."
+    if math.isinf(low):
+        return f"Its value is at most {english_number(high)}."
+    if math.isinf(high):
+        return f"Its value is at least {english_number(low)}."
+    if low == high:
+        return f"Its value is always {english_number(low)}."
+    return (
+        f"Its value lies between {english_number(low)} and {english_number(high)} "
+        f"(at most: {cannot} can keep it further in)."
+    )
 
 
 def mql_stage(model: CheckedPolicy) -> str:
@@ -257,8 +272,9 @@ def _scores(model: CheckedPolicy, say: English) -> list[dict[str, Any]]:
             {
                 "name": score,
                 "description": node.description or "",
-                "low": _bound(info.bounds.low),
-                "high": _bound(info.bounds.high),
+                "bounds": _bounds(
+                    info.bounds.low, info.bounds.high, formula=node.formula is not None
+                ),
                 "range": f"{number(node.range.low)} to {number(node.range.high)}"
                 if node.range
                 else "",
