@@ -103,6 +103,13 @@ def test_broken_toml_is_reported_where_it_breaks(tmp_path: Path) -> None:
         ("per_day = 40", "per_day = -4", "E804", "per_day: must be between 0 and 1e+06", "-4"),
         ("per_day = 40", "per_day = 1e12", "E804", "1e+06 is a hard limit", "1e12"),
         (
+            "weekday_shape = [1.2, 1.25, 1.2, 1.1, 0.9, 0.2, 0.15]",
+            "weekday_shape = [0, 0, 0, 0, 0, 0, 0.0]",
+            "E804",
+            "every weekday's weight is 0, so no lead could arrive on any day",
+            "weekday_shape",
+        ),
+        (
             "page_view = 0.7",
             "page_view = 1e7",
             "E804",

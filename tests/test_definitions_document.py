@@ -694,3 +694,13 @@ def test_a_scores_bounds_are_said_for_what_they_are(tmp_path: Path) -> None:
     assert "Its value is always 5." in out
     assert "Its value lies between 0 and 5 (at most: rules" in out
     assert "unbounded" not in out
+
+
+def test_the_header_line_starts_with_what_the_policy_gives(tmp_path: Path) -> None:
+    policy = tmp_path / "p.mql"
+    policy.write_text('policy "p"\nowner "ops"\neffective 2026-01-01\nstages {\n  v\n}\n')
+    code, out, err = run("docs", str(policy))
+    assert code == 0, err
+    assert out.splitlines()[2] == "Owner: ops · Effective 2026-01-01"
+    policy.write_text('policy "p"\neffective 2026-01-01\nstages {\n  v\n}\n')
+    assert run("docs", str(policy))[1].splitlines()[2] == "Effective 2026-01-01"

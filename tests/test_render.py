@@ -24,6 +24,7 @@ lead {
   role: enum(security_engineer, secops, student)
   email: text
   tech_stack: set of text
+  joined: date
 }
 event page_view { path: text }
 event demo_request
@@ -53,6 +54,14 @@ def english(condition: str) -> str:
         ("fit < 10.5", "fit is below 10.5"),
         ("role in [security_engineer, secops]", "role is security engineer or secops"),
         ("role not in [student]", "role is not student"),
+        ("role not in [student, secops]", "role is neither student nor secops"),
+        (
+            "role not in [student, secops, security_engineer]",
+            "role is none of student, secops or security engineer",
+        ),
+        ("joined < 2026-01-01", "joined is before 2026-01-01"),
+        ("joined >= 2025-06-30", "joined is on or after 2025-06-30"),
+        ("joined != 2025-06-30", "joined is not 2025-06-30"),
         ('tech_stack contains "aws"', 'tech stack includes "aws"'),
         ('email ends with ".edu"', 'email ends with ".edu"'),
         ("company_size is missing", "company size is missing"),
@@ -140,6 +149,9 @@ def test_document_is_deterministic_and_dated_only_on_request() -> None:
     assert first == run("docs", str(ACME))[1]
     assert " on 2026-12-01." in run("docs", str(ACME), "--date", "2026-12-01")[1]
     assert " on " not in first.splitlines()[-1]
+    code, out, err = run("docs", str(ACME), "--date", "notadate")
+    assert code == 2 and not out
+    assert "'notadate' is not a date such as 2026-12-01" in err
 
 
 def test_hostile_strings_render_as_text_in_html(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ functions, and the command line's options, messages and exit codes."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections import Counter
 from pathlib import Path
@@ -156,6 +157,8 @@ def test_generate_command(tmp_path: Path) -> None:
     assert code == 0 and err == "20 journeys generated\n"
     generate_journeys(SCENARIO, tmp_path / "b.jsonl", leads=20, seed=5)
     assert path.read_bytes() == (tmp_path / "b.jsonl").read_bytes()
+    code, _, err = run("generate", SCENARIO, "--leads", "1", "-o", str(path))
+    assert code == 0 and err == "1 journey generated\n"
     code, _, err = run("generate", SCENARIO, "--leads", "20", "--days", "3")
     assert code == 2 and "give --leads or --days, not both" in err
 
@@ -458,3 +461,26 @@ def test_jobs_give_the_same_report(acme: CheckedPolicy) -> None:
     one = simulate(acme, source)
     two = simulate(acme, source, SimulationOptions(jobs=2))
     assert one.to_json() == two.to_json()
+
+
+def test_leads_asked_of_a_scenario_without_a_rate_follow_the_weekday_shape(
+    tmp_path: Path,
+) -> None:
+    """`per_day = 0` with `--leads N`: the N arrivals keep to the weekday shape (they were
+    spread over every day, weekends with no weight included)."""
+    text = Path(SCENARIO).read_text().replace("per_day = 40", "per_day = 0")
+    text = text.replace('"../policies/acme.mql"', json.dumps(str(ROOT / "policies" / "acme.mql")))
+    text = text.replace(
+        "weekday_shape = [1.2, 1.25, 1.2, 1.1, 0.9, 0.2, 0.15]",
+        "weekday_shape = [0, 0, 1, 0, 0, 0, 0]",
+    )
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(text)
+    out = tmp_path / "j.jsonl"
+    code, _, err = run("generate", str(scenario), "--leads", "40", "--seed", "3", "-o", str(out))
+    assert code == 0, err
+    days = {
+        dt.datetime.fromisoformat(json.loads(line)["truth"]["created_at"]).weekday()
+        for line in out.read_text().splitlines()
+    }
+    assert days == {2}  # Wednesday only

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from mqldsl.cli.common import (
+    DATE,
     INSTANT,
     as_of_or_now,
     check_output,
@@ -394,7 +395,9 @@ def test_command(
     help="A simulate or whatif JSON report (-o report.json) to summarise: a what-if "
     "shows base, proposed, change and interval for each main metric.",
 )
-@click.option("--date", help="A date to print in the footer (the output has none otherwise).")
+@click.option(
+    "--date", type=DATE, help="A date (2026-12-01) to print in the footer (none otherwise)."
+)
 def docs(
     policy: str, output: str | None, previous: str | None, simulation: str | None, date: str | None
 ) -> None:

@@ -134,6 +134,26 @@ class _Instant(click.ParamType):  # type: ignore[type-arg]
 
 INSTANT = _Instant()
 
+
+class _Date(click.ParamType):  # type: ignore[type-arg]
+    """A calendar date written `2026-12-01`, kept as that text."""
+
+    name = "date"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> str:
+        import datetime as dt
+
+        text = str(value).strip()
+        try:
+            return dt.date.fromisoformat(text).isoformat()
+        except ValueError:
+            self.fail(f"{text!r} is not a date such as 2026-12-01")
+
+
+DATE = _Date()
+
 _SIZE_UNITS = {"kb": "KB", "mb": "MB", "gb": "GB", "tb": "TB"}
 _SIZE_UNITS |= {"kib": "KiB", "mib": "MiB", "gib": "GiB", "tib": "TiB"}
 

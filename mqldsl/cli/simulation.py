@@ -66,7 +66,7 @@ def generate(
         count = generate_journeys(
             scenario, output, policy=policy, seed=seed, leads=leads, days=days
         )
-    echo_lines([f"{count} journeys generated"])
+    echo_lines([f"{count} journey{'' if count == 1 else 's'} generated"])
 
 
 _sim_source = [

@@ -21,6 +21,14 @@ OPERATORS = {
     ">": "is above",
     ">=": "is at least",
 }
+#: The same of dates and instants.
+TIME_OPERATORS = {
+    **OPERATORS,
+    "<": "is before",
+    "<=": "is on or before",
+    ">": "is after",
+    ">=": "is on or after",
+}
 
 
 def words(name: str) -> str:
@@ -340,7 +348,11 @@ class _Condition(ast.ContextVisitor[bool, str]):
 
     def visit_Compare(self, node: ast.Compare, nested: bool) -> str:
         value = self.say.value
-        return f"{value(node.left)} {OPERATORS[node.op]} {value(node.right)}"
+        words_for = OPERATORS
+        kind = self.model.types.get(id(node.left)) or self.model.types.get(id(node.right))
+        if kind is not None and kind.kind in ("date", "instant"):  # "signed up before ..."
+            words_for = TIME_OPERATORS
+        return f"{value(node.left)} {words_for[node.op]} {value(node.right)}"
 
     def visit_Between(self, node: ast.Between, nested: bool) -> str:
         value = self.say.value
@@ -352,6 +364,8 @@ class _Condition(ast.ContextVisitor[bool, str]):
         collection = node.collection
         if isinstance(collection, ast.ListLit):
             options = [value(i) for i in collection.items]
+            if node.negated and len(options) > 1:  # "is neither a nor b", "is none of ..."
+                return f"{value(node.operand)} is {_neither(options)}"
             joined = _neither(options) if node.negated else _either(options)
             return f"{value(node.operand)} {verb} {joined}"
         return f"{value(node.operand)} {verb} one of {value(collection)}"
@@ -399,6 +413,9 @@ def _either(options: list[str]) -> str:
 
 
 def _neither(options: list[str]) -> str:
+    """What "is not" is followed by: `student`, `neither a nor b`, `none of a, b or c`."""
     if len(options) <= 1:
         return options[0] if options else "anything"
-    return ", ".join(options[:-1]) + " nor " + options[-1]
+    if len(options) == 2:
+        return f"neither {options[0]} nor {options[1]}"
+    return "none of " + ", ".join(options[:-1]) + " or " + options[-1]

@@ -101,7 +101,10 @@ def _arrivals(rng: random.Random, scenario: Scenario, leads: int | None, days: i
     start = to_seconds(dt.datetime.combine(scenario.start, dt.time(), tzinfo=dt.UTC))
     rates = [_rate(scenario, scenario.start + dt.timedelta(days=d)) for d in range(days)]
     if leads is not None:
-        weights = rates if sum(rates) > 0 else [1.0] * days
+        # (a scenario whose rate is 0 where --leads asks for leads: the weekday shape alone)
+        shape = scenario.weekday_shape
+        weekdays = [shape[(scenario.start + dt.timedelta(days=d)).weekday()] for d in range(days)]
+        weights = rates if sum(rates) > 0 else weekdays if sum(weekdays) > 0 else [1.0] * days
         chosen = rng.choices(range(days), weights, k=leads)
         return sorted(start + day * DAY + rng.random() * DAY for day in chosen)
     times: list[float] = []

@@ -282,6 +282,14 @@ def _build(
         problems.add(["arrivals", "weekday_shape"], "expected seven numbers, Monday first")
         shape = [1.0] * 7
     shape = [read_number(v, ["arrivals", "weekday_shape"], problems, 0.0) for v in shape]
+    if not any(shape):
+        problems.add(
+            ["arrivals", "weekday_shape"],
+            "every weekday's weight is 0, so no lead could arrive on any day: give at least "
+            "one day a weight above 0",
+            "E804",
+        )
+        shape = [1.0] * 7
     states_raw = read_table(raw, "states", [], problems)
     states: list[tuple[str, float | Numeric]] = []
     unaware = 14.0
