@@ -133,7 +133,7 @@ def test_bad_journey_lines_are_reported_with_their_line_numbers(tmp_path: Path) 
     assert code == 1
     assert len(out.splitlines()) == 2
     assert ":3:2: error[E701]: invalid JSON" in err
-    assert ':4: error[E703]: missing "id"' in err
+    assert ':4: error[E703]: missing "id" (a string or a whole number)' in err
     assert ":5: error[E704]: duplicate id `L-1`" in err
     assert ":6: error[E705]: profile field `company_size`: expected a whole number" in err
     assert ':7: error[E705]: profile field `role`: "ceo" is not one of' in err

@@ -96,7 +96,7 @@ def _account(raw: Any, model: CheckedPolicy, report: ReadReport) -> tuple[str, d
         raise RecordError('an accounts line must be a JSON object {"id": ..., "profile": {...}}')
     account_id = raw.get("id")
     if isinstance(account_id, bool) or not isinstance(account_id, str | int) or account_id == "":
-        raise RecordError('missing "id" (a string)', "E703")
+        raise RecordError('missing "id" (a string or a whole number)', "E703")
     for key in raw:
         if key not in _ACCOUNT_KEYS:
             raise RecordError(

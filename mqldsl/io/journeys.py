@@ -229,7 +229,7 @@ class JourneyReader:
             raise RecordError("a journey line must be a JSON object", "E701")
         lead_id = record_id(raw)
         if lead_id is None:
-            raise RecordError('missing "id" (a string)', "E703")
+            raise RecordError('missing "id" (a string or a whole number)', "E703")
         if lead_id in self._seen:
             raise RecordError(f"duplicate id `{lead_id}`", "E704")
         for key in raw:
