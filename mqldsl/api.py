@@ -324,8 +324,9 @@ def docs(
 
 
 def diff(old: PolicyLike, new: PolicyLike) -> list[Change]:
-    """What changed in meaning between two versions of a policy (``mqldsl diff``): one
-    :class:`~mqldsl.render.diff.Change` per changed rule, stage, param or declaration."""
+    """What changed between two versions of a policy (``mqldsl diff``): one
+    :class:`~mqldsl.render.diff.Change` per changed rule, stage, param or declaration (a
+    changed description is ``reworded``: no change in meaning)."""
     return semantic_diff(load(old), load(new))
 
 

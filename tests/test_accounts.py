@@ -600,6 +600,53 @@ def test_every_engine_scores_accounts_and_takes_the_accounts_file(tmp_path: Path
     assert [d["account_scores"]["buying_group"] for d in decisions] == [10, 35, 0, 35]
 
 
+def test_a_lead_without_an_account_has_no_account_fields(tmp_path: Path) -> None:
+    """SPEC §9: "A lead without an account is an account of its own, without account fields."
+    An `account_profile` on such a line is not read (the Python engine read it, DuckDB did
+    not), and the summary says it was ignored; both engines alike, fast path or not."""
+    rows = [
+        _journey("L1", None, [3], account_profile={"target": True, "tier": "strategic"}),
+        _journey("L2", "", [2], account_profile={"target": True}),
+        _journey("L3", "A", [1], account_profile={"target": True}),
+    ]
+    path = _write(tmp_path / "j.jsonl", rows)
+    outputs = []
+    for engine in ("python", "duckdb"):
+        status, out, err = run(
+            "score", _abm_without_recycling(tmp_path), path, "--engine", engine,
+            "--as-of", "2026-11-01T00:00:00Z",
+        )  # fmt: skip
+        assert status == 0, err
+        assert (
+            "ignored the account_profile of a lead without an account (SPEC §9: it has no "
+            "account fields): 2 times"
+        ) in err
+        outputs.append(out)
+    assert outputs[0] == outputs[1]
+    decisions = [orjson.loads(line) for line in outputs[0].splitlines()]
+    # fit: role it 20, and +10 only where the account is a target: L3's, not L1's or L2's
+    assert [(d["id"], d["account"], d["scores"]["fit"]) for d in decisions] == [
+        ("L1", None, 20),
+        ("L2", None, 20),
+        ("L3", "A", 30),
+    ]
+
+
+def test_explain_of_a_lead_rejected_with_its_account_says_so(tmp_path: Path) -> None:
+    rows = [
+        _journey("L1", "A", [3], account_profile={"target": True}),
+        _journey("L2", "A", [2], account_profile={"target": False}),
+    ]
+    path = _write(tmp_path / "j.jsonl", rows)
+    code, _, err = run(
+        "explain", _abm_without_recycling(tmp_path), path, "--lead", "L2",
+        "--as-of", "2026-11-01T00:00:00Z",
+    )  # fmt: skip
+    assert code == 1
+    assert "j.jsonl:2: error[E715]" in err
+    assert f"the line of lead `L2` ({path}:2) was rejected (above)" in err
+
+
 def _abm_without_recycling(folder: Path) -> str:
     """policies/abm.mql without its recycle rule (the SQL back end refuses recycling)."""
     path = folder / "abm.mql"

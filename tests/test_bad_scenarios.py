@@ -768,3 +768,14 @@ def test_account_spreads_that_cannot_be_drawn_are_refused(
     code, out, err = run("generate", str(path), "--leads", "5")
     assert code == 1 and out == ""
     assert "error[E804]" in err and expected in err, err
+
+
+def test_refused_weekday_weights_are_not_also_called_all_zero(tmp_path: Path) -> None:
+    path = _scenario(
+        tmp_path,
+        "weekday_shape = [1.2, 1.25, 1.2, 1.1, 0.9, 0.2, 0.15]",
+        'weekday_shape = ["a", 0, 0, 0, 0, 0, 0]',
+    )
+    code, _, err = run("generate", str(path), "--leads", "5")
+    assert code == 1
+    assert "arrivals.weekday_shape" in err and "every weekday's weight is 0" not in err

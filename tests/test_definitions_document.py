@@ -601,11 +601,15 @@ def test_a_policys_words_open_no_html_tag_in_the_markdown(tmp_path: Path) -> Non
 
 
 MARKUP = '''policy "*Big* [deal](http://x)"
-owner "[ops](http://evil)"
+owner "[ops](http://evil) R&amp;D"
 about """
 # Not a heading
 > not a quote
 a \\\\ b and _under_ and snake_case
+Why this policy
+---------------
+1986. The year ~~struck~~
+- not a list
 """
 lead {
   note: text
@@ -625,8 +629,12 @@ def test_a_policys_words_make_no_markdown_markup(tmp_path: Path) -> None:
     code, out, err = run("docs", str(policy))
     assert code == 0, err
     assert out.startswith("# \\*Big\\* \\[deal\\](http://x)\n")
-    assert "Owner: \\[ops\\](http://evil)" in out
+    assert "Owner: \\[ops\\](http://evil) R&amp;amp;D" in out
     assert "\\# Not a heading\n\\> not a quote\na \\\\ b and \\_under\\_ and snake_case" in out
+    assert (
+        "Why this policy\n\\---------------\n1986\\. The year \\~\\~struck\\~\\~\n\\- not a list"
+        in out
+    )
     assert "\\[x\\](y)" in out
     assert '"a\\*b\\*c"' in out
     lines = out.splitlines()

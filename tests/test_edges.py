@@ -93,7 +93,8 @@ def test_set_a_list_of_numbers_holds_numbers(tmp_path: Path, value: str, points:
         ("ratio=1e400", "not a finite number"),
         # (what is wrong, in words: not Python's `invalid literal for int() with base 10`)
         ("floor=abc", "which holds an int (not a number)"),
-        ("floor=2.5", "which holds an int (not a whole number)"),
+        ("floor=2.5", "which holds an int (write a whole number, without a decimal point or"),
+        ("floor=1e3", "which holds an int (write a whole number, without a decimal point or"),
         ("floor=1_000", "(write a number with the digits 0-9 only)"),
         ("ratio=1_000.5", "(write a number with the digits 0-9 only)"),
         ("ratio=x1", "which holds a number (not a number)"),

@@ -129,3 +129,36 @@ def test_handoff_refuses_options_it_cannot_honour(tmp_path: Path) -> None:
             "--handoff", *extra,
         )  # fmt: skip
         assert code == 2 and "Traceback" not in err, (extra, err)
+
+
+def test_a_packet_names_the_colleague_whose_event_tipped_the_lead(tmp_path: Path) -> None:
+    """X1 becomes an MQL when its colleague X2 views a pricing page (SPEC §9): the packet's
+    events at the handoff, and the account rule's events, say whose they are."""
+    lines = [
+        {
+            "id": "X1",
+            "account": "ACC",
+            "account_profile": {"tier": "strategic", "target": True, "employees": 4000},
+            "profile": {"email_kind": "corporate", "role": "security", "seniority": "director"},
+            "events": [{"type": "page_view", "at": "2026-11-20T10:00:00Z", "path": "/pricing"}],
+        },
+        {
+            "id": "X2",
+            "account": "ACC",
+            "profile": {"email_kind": "corporate", "role": "finance", "seniority": "manager"},
+            "events": [{"type": "page_view", "at": "2026-11-22T10:00:00Z", "path": "/pricing/x"}],
+        },
+    ]
+    journeys = tmp_path / "j.jsonl"
+    journeys.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    policy = str(Path(__file__).parent.parent / "policies" / "abm.mql")
+    code, out, err = run(
+        "score", policy, str(journeys), "--as-of", "2026-11-30T00:00:00Z", "--handoff"
+    )
+    assert code == 0, err
+    packet = json.loads(out.splitlines()[0])
+    assert packet["at_handoff"]["events"] == [
+        {"at": "2026-11-22T10:00:00Z", "type": "page_view", "path": "/pricing/x", "contact": "X2"}
+    ]
+    contacts = {e.get("contact") for r in packet["reasons"] for e in r["events"]}
+    assert "X2" in contacts

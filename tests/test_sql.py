@@ -695,6 +695,43 @@ def test_a_decayed_sum_on_a_half_cent_rounds_as_the_python_engine_does() -> None
     assert_same(python, sql)
 
 
+def _to_cents(x: float) -> float | int:
+    """The test's own rounding: the shortest decimal of ``x`` to the billionth, then to the
+    cent, each half away from zero, in exact fractions (docs/language.md)."""
+    from fractions import Fraction
+
+    def half_away(value: Fraction, unit: Fraction) -> Fraction:
+        steps = abs(value) / unit
+        whole = int(steps + Fraction(1, 2))
+        return (whole if value >= 0 else -whole) * unit
+
+    cents = half_away(half_away(Fraction(repr(x)), Fraction(1, 10**9)), Fraction(1, 100))
+    return int(cents) if cents.denominator == 1 else float(cents)
+
+
+def test_scores_are_rounded_alike_at_the_edges_of_the_billionth() -> None:
+    """The SQL rounding casts the double's text straight to nine decimals: a cast to sixteen
+    first rounded 0.004999999499999999 up to 0.0049999995, which then went to the cent."""
+    from sqlglot import exp
+
+    from mqldsl.engine.runtime import round_score as python_round
+    from mqldsl.warehouse.builders import round_score as sql_round
+
+    values = [0.004999999499999999, 0.0149999994999999, 0.0049999995, 4.3549999999999995]
+    values += [1.005, 2.675, 0.125, 1e-300, 1.2345678901234567e-05, 123456.004999999499]
+    values += [-v for v in values]
+    con = duckdb.connect()
+    rows = con.execute(
+        f"SELECT x, {sql_round(exp.column('x')).sql(dialect='duckdb')} "
+        "FROM (SELECT UNNEST(?::DOUBLE[]) AS x)",
+        [values],
+    ).fetchall()
+    for x, rounded in rows:
+        expected = _to_cents(x)
+        assert python_round(x) == expected, x
+        assert rounded == expected, x
+
+
 def standing_handoffs(handoffs: tuple[Handoff, ...]) -> list[Handoff]:
     """The handoffs of a Python timeline the SQL back end lists: every entry's, and of the
     hot-event handoffs the last of each instant (the one that stands), after its entry's."""

@@ -80,7 +80,10 @@ _DURATION_LIKE = re.compile(r"[0-9.]+\s*(m|h|d|w|(minute|hour|day|week|month|yea
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 
 
-_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?").fullmatch
+#: A whole number and a number as text (command lines, CSV cells, JSON strings): ASCII
+#: digits only (Python's int() and float() also take `1_000`, `nan` and other scripts' digits).
+WHOLE_TEXT = re.compile(r"[+-]?[0-9]+")
+NUMBER_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 def _not_a_number(text: str) -> str:
@@ -100,13 +103,15 @@ def parse_number(text: str, whole: bool) -> int | float:
     `inf` and values that overflow to infinity (`1e400`) are refused."""
     text = text.strip()
     if whole:
-        if not re.fullmatch(r"[+-]?[0-9]+", text):  # (int() takes `1_000` and other scripts)
-            raise ValueError("not a whole number" if _NUMBER(text) else _not_a_number(text))
+        if not WHOLE_TEXT.fullmatch(text):
+            if NUMBER_TEXT.fullmatch(text):
+                raise ValueError("write a whole number, without a decimal point or exponent")
+            raise ValueError(_not_a_number(text))
         value = int(text)
         if not INT_MIN <= value <= INT_MAX:
             raise ValueError("outside the signed 64-bit range")
         return value
-    if not _NUMBER(text):  # (float() takes `1_000`, `nan`, `infinity` and other scripts)
+    if not NUMBER_TEXT.fullmatch(text):
         raise ValueError(_not_a_number(text))
     number = float(text)
     if math.isnan(number) or math.isinf(number):

@@ -128,7 +128,7 @@ class WorkingCalendar:
                 if idle > IDLE_LIMIT_DAYS:
                     raise CalendarError(
                         f"calendar `{self.name or 'the unnamed one'}` has no working time in the "
-                        f"{IDLE_LIMIT_DAYS} days after {from_seconds(start):%Y-%m-%d}: "
+                        f"{IDLE_LIMIT_DAYS} days after {from_seconds(start).date().isoformat()}: "
                         "check its days and holidays"
                     )
                 continue

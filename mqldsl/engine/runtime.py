@@ -312,9 +312,10 @@ def round_score(value: float | None) -> float | int | None:
     decimals), but it is added in binary floats, which miss it by a few units of the 16th
     digit either way: `5 x 0.9**3 - 8` is -4.355, the float -4.3549999999999995. So the float's
     shortest decimal form is first rounded (half away from zero) to nine decimals, giving the
-    decimal it stands for, and that is rounded to two: -4.36, as the exact sum gives. (Only a
-    sum within a billionth of a half cent, and not on it, rounds otherwise than its exact
-    value would; the SQL back end rounds the same way.)"""
+    decimal it stands for, and that is rounded to two: -4.36, as the exact sum gives. (This
+    holds for sums under about a million in size, whose float misses them by far less than a
+    billionth; a sum within a billionth of a half cent, and not on it, rounds otherwise than
+    its exact value would. The SQL back end rounds the same way.)"""
     if value is None:
         return None
     if math.isnan(value) or math.isinf(value):

@@ -234,6 +234,8 @@ class FastDecoder:
         profile = _values(journey.profile, self._profile)
         account_profile = _values(journey.account_profile, self._account)
         account = journey.account
+        if account_profile and (account is None or account == ""):
+            return None  # the validator counts the account_profile it does not read (SPEC §9)
         return Lead(
             id=lead_id,
             profile=profile,

@@ -49,6 +49,9 @@ class ReadReport:
     unknown_fields: Counter[str] = field(default_factory=Counter)
     unknown_event_fields: Counter[str] = field(default_factory=Counter)
     unknown_keys: Counter[str] = field(default_factory=Counter)  # top-level keys of a line
+    # The `account_profile`s of lines without an account, not read (SPEC §9: a lead without an
+    # account has no account fields); one key, "", counted
+    lone_profiles: Counter[str] = field(default_factory=Counter)
     keep: int = 200  # how many rejected lines to keep with their reasons
     limit: int | None = None  # stop reading after this many rejected records
     not_read: int | None = None  # lines left unread when the limit stopped reading (-1: unknown)
@@ -111,6 +114,7 @@ class ReadReport:
             self.unknown_fields,
             self.unknown_event_fields,
             self.unknown_keys,
+            self.lone_profiles,
         )
 
     def notes(self) -> list[str]:
@@ -121,6 +125,11 @@ class ReadReport:
             lines.append(
                 f"ignored unknown key `{_printable(name)}` in journey lines: {count} "
                 f"time{'s' if count != 1 else ''}" + (f" ({hint})" if hint else "")
+            )
+        if count := self.lone_profiles[""]:
+            lines.append(
+                "ignored the account_profile of a lead without an account (SPEC §9: it has no "
+                f"account fields): {count} time{'s' if count != 1 else ''}"
             )
         for kind, counter in (
             ("unknown event type", self.unknown_event_types),
@@ -268,6 +277,9 @@ class JourneyReader:
         truth = raw.get("truth")
         if truth is not None:
             check_truth(truth)
+        if (account is None or account == "") and account_profile:
+            self.report.lone_profiles[""] += 1  # (SPEC §9: no account, no account fields)
+            account_profile = {}
         if self.check_duplicates:
             self._seen.add(lead_id)
         return Lead(

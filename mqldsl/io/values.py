@@ -9,14 +9,13 @@ import contextlib
 import datetime as dt
 import json
 import math
-import re
 from typing import Any
 
+from mqldsl.analysis.params import INT_MAX, INT_MIN, NUMBER_TEXT, WHOLE_TEXT
 from mqldsl.analysis.types import Type
 from mqldsl.engine.runtime import FIRST_INSTANT, LAST_INSTANT, parse_instant
 
-#: Whole numbers a record may hold: the signed 64-bit range (both engines agree on it).
-INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+# Whole numbers a record may hold: INT_MIN to INT_MAX, the signed 64-bit range (as a param's).
 #: Instants a record may hold, in UTC: the calendar's (0001-01-01 to 9999-12-31T23:59:59),
 #: as for a policy's instants and --as-of.
 INSTANT_MIN = FIRST_INSTANT
@@ -29,12 +28,6 @@ class RecordError(ValueError):
     def __init__(self, message: str, code: str = "E700") -> None:
         super().__init__(message)
         self.code = code
-
-
-# A number written in a text cell (a CSV): ASCII digits only (Python's int() and float() also
-# take `2_50` and other scripts' digits, which an export does not mean as numbers).
-_WHOLE_TEXT = re.compile(r"[+-]?[0-9]+")
-_NUMBER_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 def convert(value: Any, kind: Type) -> Any:
@@ -52,7 +45,7 @@ def convert(value: Any, kind: Type) -> Any:
             number = int(value)
             if number <= INT_MIN:
                 number -= 1
-        elif isinstance(value, str) and _WHOLE_TEXT.fullmatch(text := value.strip()):
+        elif isinstance(value, str) and WHOLE_TEXT.fullmatch(text := value.strip()):
             if len(text.lstrip("+-").lstrip("0")) > 20:  # (not converted: no limit)
                 raise RecordError(
                     f"{show(value)} is outside the whole numbers mqldsl takes (-2^63 to 2^63-1)"
@@ -70,9 +63,9 @@ def convert(value: Any, kind: Type) -> Any:
             return _finite(value)
         if isinstance(value, str):
             text = value.strip()
-            if _WHOLE_TEXT.fullmatch(text) and len(text) <= 21:
+            if WHOLE_TEXT.fullmatch(text) and len(text) <= 21:
                 return _whole_number(int(text))
-            if _NUMBER_TEXT.fullmatch(text):
+            if NUMBER_TEXT.fullmatch(text):
                 return _finite(float(text))
         raise RecordError(f"expected a number, got {show(value)}")
     if k == "bool":

@@ -299,8 +299,7 @@ def _movement(change: Change, first: bool) -> str:
     if change.stage == "disqualified":
         held = "disqualified (" + change.reason.removeprefix("disqualified: ") + ")"
     if first:
-        kinds = sorted({e.type for e in change.events})
-        nouns = " and ".join(event_noun(kind).one() for kind in kinds)
+        nouns = _nouns(change.events, change.contacts)
         text = "first seen" + (f" with {nouns}" if nouns else " (no event yet)")
         return text + (f", already {held}" if held else "")
     text = held or ("advanced" if change.reason == "condition now holds" else change.reason)
@@ -314,10 +313,16 @@ def _arrived(events: Sequence[Event], contacts: Sequence[str | None] = ()) -> st
     named (`` when a page view of contact L-2 arrived``, SPEC §9)."""
     if not events:
         return ""
+    return " when " + _nouns(events, contacts, " arrived")
+
+
+def _nouns(events: Sequence[Event], contacts: Sequence[str | None], verb: str = "") -> str:
+    """The events of one instant by type, a colleague's named: ``a page view and a webinar
+    attendance of contact L-2`` (each followed by ``verb``)."""
     owners = list(contacts) + [None] * (len(events) - len(contacts))
     kinds = sorted({(e.type, owner or "") for e, owner in zip(events, owners, strict=True)})
-    return " when " + " and ".join(
-        f"{event_noun(kind).one()}{f' of contact {owner}' if owner else ''} arrived"
+    return " and ".join(
+        f"{event_noun(kind).one()}{f' of contact {owner}' if owner else ''}{verb}"
         for kind, owner in kinds
     )
 

@@ -20,7 +20,14 @@ import orjson
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.evaluator import Evaluator
 from mqldsl.engine.explain import explain
-from mqldsl.engine.explanation import Clause, Explanation, RuleExplanation, event_json, plain
+from mqldsl.engine.explanation import (
+    Clause,
+    Explanation,
+    RuleExplanation,
+    event_json,
+    events_json,
+    plain,
+)
 from mqldsl.engine.runtime import Event, Lead, format_instant
 from mqldsl.io.files import write_output
 from mqldsl.io.journeys import ReadReport
@@ -59,7 +66,10 @@ def packet(
             "points": plain(rule.points),
             "reason": rule.label or _sentence(say.rule_condition(node).removeprefix("when ")),
             "line": rule.line,
-            "events": [event_json(item.event) for item in rule.events[-EVENTS_PER_REASON:]],
+            "events": [
+                event_json(item.event) | ({"contact": item.contact} if item.contact else {})
+                for item in rule.events[-EVENTS_PER_REASON:]
+            ],
         } | ({"file": rule.file} if rule.file is not None else {})  # an included file's rule
 
     reasons = [reason(*item) for item in given if item[2].points > 0][:TOP_REASONS]
@@ -69,7 +79,7 @@ def packet(
     if entry is not None and entry.at == route.entered:
         at_handoff = {
             "scores": {k: plain(v) for k, v in entry.scores.items()},
-            "events": [event_json(e) for e in entry.events],
+            "events": events_json(entry.events, entry.contacts),
             "held": [] if entry.clause is None else _held(entry.clause, entry.at),
         }
     data: dict[str, Any] = {

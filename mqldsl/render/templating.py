@@ -53,18 +53,29 @@ _CODE_SPAN = re.compile(r"(`[^`\n]*`)")
 # What Markdown reads as markup in running text: emphasis, links, escapes (written with a
 # backslash before them, which a Markdown viewer does not show); `_` inside a word
 # (`America/New_York`) makes no emphasis and stays as it is.
-_MARKUP = re.compile(r"([\\*\[\]]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z]))")
-# A line that starts with these is a heading or a quotation.
-_LINE_MARKUP = re.compile(r"^(\s*)([#>])", re.MULTILINE)
+_MARKUP = re.compile(r"([\\*\[\]~]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z]))")
+# A line that starts with these is a heading, a quotation, a list item or a heading's
+# underline (`1986.` starts a numbered list).
+_LINE_MARKUP = re.compile(r"^(\s*)([#>+=-]|[0-9]+(?=[.)]))", re.MULTILINE)
 
 
 def _escaped(part: str, cell: bool) -> str:
-    """Text outside code spans, shown as written: markup characters escaped, ``<`` as
-    ``&lt;`` (no HTML tag), and in a table cell ``|`` escaped and no line break."""
-    text = _MARKUP.sub(r"\\\g<1>", part).replace("<", "&lt;")
+    """Text outside code spans, shown as written: markup characters escaped, ``&`` and ``<``
+    as entities (no HTML tag or entity made of them), and in a table cell ``|`` escaped and
+    no line break."""
+    text = _MARKUP.sub(r"\\\g<1>", part.replace("&", "&amp;")).replace("<", "&lt;")
     if cell:
         return text.replace("|", "\\|").replace("\n", " ")
-    return _LINE_MARKUP.sub(r"\1\\\2", text)
+    return _LINE_MARKUP.sub(_line_start, text)
+
+
+def _line_start(match: re.Match[str]) -> str:
+    """A line's first character escaped; a number before `.` or `)` keeps its digits, the
+    mark after them escaped (`1986\\.`)."""
+    indent, mark = match[1], match[2]
+    if mark[0].isdigit():
+        return f"{indent}{mark}\\"
+    return f"{indent}\\{mark}"
 
 
 def markdown_text(value: Any) -> str:

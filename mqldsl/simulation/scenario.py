@@ -281,8 +281,9 @@ def _build(
     if not (isinstance(shape, list) and len(shape) == 7):
         problems.add(["arrivals", "weekday_shape"], "expected seven numbers, Monday first")
         shape = [1.0] * 7
+    found = len(problems.items)
     shape = [read_number(v, ["arrivals", "weekday_shape"], problems, 0.0) for v in shape]
-    if not any(shape):
+    if not any(shape) and len(problems.items) == found:  # (not after a refused weight)
         problems.add(
             ["arrivals", "weekday_shape"],
             "every weekday's weight is 0, so no lead could arrive on any day: give at least "

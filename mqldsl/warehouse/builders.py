@@ -113,10 +113,11 @@ def round_score(x: exp.Expr) -> exp.Expr:
     double first rounded to nine decimals (the Python engine's
     ``mqldsl.engine.runtime.round_score``: ``Decimal(repr(x))`` to the billionth, then to the
     cent); whole numbers as they are. ``x`` must be a column (it appears three times)."""
-    decimal = exp.DataType.build("DECIMAL(38, 16)")
+    # (straight to nine decimals: a cast to more decimals first would round the text twice,
+    # 0.004999999499999999 -> 0.0049999995000000 -> 0.000000001 more than Python's)
+    decimal = exp.DataType.build("DECIMAL(38, 9)")
     text = exp.cast(x.copy(), exp.DataType.Type.VARCHAR)
-    snapped = exp.Round(this=exp.cast(text, decimal), decimals=exp.Literal.number(9))
-    rounded = exp.Round(this=snapped, decimals=exp.Literal.number(2))
+    rounded = exp.Round(this=exp.cast(text, decimal), decimals=exp.Literal.number(2))
     return case(
         [(exp.EQ(this=x.copy(), expression=exp.Floor(this=x.copy())), double(x.copy()))],
         double(rounded),
