@@ -461,8 +461,9 @@ def _kind(model: CheckedPolicy, node: ast.Expr) -> str:
             "event": "events",
             "member": "literal",
         }[kind]
-    if isinstance(node, ast.AccountRef):
-        return "account field"
+    if isinstance(node, ast.AccountRef):  # `account.NAME`: a field, or an account score
+        ref = model.refs.get(id(node))
+        return "score" if ref is not None and ref.kind == "score" else "account field"
     if isinstance(node, ast.Count):
         return "count"
     if isinstance(node, ast.DaysSince):
