@@ -399,3 +399,25 @@ def test_score_without_journeys_says_what_to_give() -> None:
     code, _, err = run("score", str(ROOT / "policies" / "acme.mql"), "--as-of", "2026-11-01")
     assert code == 2
     assert "give the journeys: a JOURNEYS file, or --leads LEADS (a table)" in err
+
+
+def test_a_dash_reads_the_journeys_from_standard_input(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = journeys(tmp_path, GOOD)
+    data = Path(path).read_bytes()
+    by_file = run("score", ACME, path, "--as-of", AS_OF)
+    for command in (["score"], ["explain", "--lead", "L-2"], ["timeline", "--lead", "L-2"]):
+        piped = subprocess.run(
+            [sys.executable, "-m", "mqldsl", command[0], ACME, "-", *command[1:], "--as-of", AS_OF],
+            input=data,
+            capture_output=True,
+            cwd=ROOT,
+            check=False,
+        )
+        assert piped.returncode == 0, piped.stderr
+        if command == ["score"]:
+            assert piped.stdout.decode() == by_file[1]
+        else:
+            assert "L-2" in piped.stdout.decode()

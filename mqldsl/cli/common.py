@@ -187,7 +187,16 @@ memory_limit_option = click.option(
     help="With --engine duckdb: the memory DuckDB may use, e.g. 4GB (default: DuckDB's, "
     "80% of RAM); the leads are decided in chunks sized to fit it.",
 )
-journey_file = click.argument("journeys", type=click.Path(exists=True, dir_okay=False))
+
+
+def standard_input(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``-`` for a journeys file: standard input (read as a pipe is, docs/language.md)."""
+    return "/dev/stdin" if value == "-" else value
+
+
+#: The journeys file argument: a file, or `-` for standard input.
+JOURNEYS_PATH = click.Path(exists=True, dir_okay=False, allow_dash=True)
+journey_file = click.argument("journeys", type=JOURNEYS_PATH, callback=standard_input)
 policy_file = click.argument("policy", type=click.Path(exists=True, dir_okay=False))
 events_option = click.option(
     "--events",
@@ -217,6 +226,7 @@ def with_options(options: list[Any]) -> Callable[[Any], Any]:
 
 __all__ = [
     "INSTANT",
+    "JOURNEYS_PATH",
     "MAX_PER_FILE",
     "accounts_option",
     "as_of_or_now",
@@ -231,5 +241,6 @@ __all__ = [
     "print_diagnostics",
     "reported",
     "set_option",
+    "standard_input",
     "with_options",
 ]

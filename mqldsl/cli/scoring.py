@@ -9,6 +9,7 @@ import click
 
 from mqldsl.cli.common import (
     INSTANT,
+    JOURNEYS_PATH,
     accounts_option,
     as_of_or_now,
     cli,
@@ -21,6 +22,7 @@ from mqldsl.cli.common import (
     policy_file,
     reported,
     set_option,
+    standard_input,
 )
 
 if TYPE_CHECKING:
@@ -32,7 +34,7 @@ if TYPE_CHECKING:
 
 @cli.command()
 @policy_file
-@click.argument("journeys", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.argument("journeys", required=False, type=JOURNEYS_PATH, callback=standard_input)
 @click.option("--as-of", type=INSTANT, help="Evaluate as of this instant (default: now).")
 @set_option
 @click.option(
