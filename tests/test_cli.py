@@ -154,6 +154,14 @@ def test_fmt_stdin_to_stdout() -> None:
     assert out == GOOD
 
 
+def test_check_reads_a_policy_on_standard_input() -> None:
+    code, out, _ = run("check", "-", "--hash", input=GOOD)
+    assert code == 0 and "\n<stdin>: version none, sha256 " in out
+    code, out, _ = run("check", "-", input=GOOD.replace("visitor\n", "visitor\n  x when nope\n", 1))
+    assert code == 1
+    assert "<stdin>:" in out and "error[E201]: unknown name `nope`" in out
+
+
 def test_fmt_check_and_diff_of_stdin_say_whether_it_would_change() -> None:
     # (a CI step `... | mqldsl fmt --check -` must fail on unformatted input)
     messy = GOOD.replace("visitor", "visitor   ")

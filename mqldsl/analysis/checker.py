@@ -32,7 +32,13 @@ from mqldsl.language import ast
 from mqldsl.language.diagnostics import Diagnostic, sort_diagnostics
 from mqldsl.language.includes import IncludedFile, Reader, resolve_includes
 from mqldsl.language.notation import number, type_expr
-from mqldsl.language.parser import ParseResult, parse_file, parse_source, paused_gc
+from mqldsl.language.parser import (
+    ParseResult,
+    parse_bytes,
+    parse_file,
+    parse_source,
+    paused_gc,
+)
 from mqldsl.language.source import Source, Span
 from mqldsl.language.suggestions import did_you_mean
 
@@ -77,6 +83,12 @@ def check_file(path: str | Path, read: Reader | None = None) -> CheckResult:
 
 def check_source(source: Source, read: Reader | None = None) -> CheckResult:
     return _checked(parse_source(source), read)
+
+
+def check_bytes(data: bytes, name: str, read: Reader | None = None) -> CheckResult:
+    """Check a policy given as bytes (`check -`: standard input), decoded as a file is;
+    its includes are relative to ``name``'s folder (the current one for `<stdin>`)."""
+    return _checked(parse_bytes(data, name), read)
 
 
 def check_text(text: str, name: str = "<policy>", read: Reader | None = None) -> CheckResult:

@@ -65,13 +65,14 @@ def check(
     """Parse, type-check and lint policies.
 
     PATHS are .mql files or folders (every .mql file under a folder is
-    checked). Prints every problem found, then a summary; exits 1 when there
-    is an error (with --strict, also on a warning). With --hash, prints for
+    checked), or - for a policy on standard input. Prints every problem
+    found, then a summary; exits 1 when there is an error (with --strict,
+    also on a warning). With --hash, prints for
     each policy without errors `FILE: version N, sha256 HEX`: the `policy` its
     decisions carry (the hash of its canonical text, what `fmt` writes).
     """
     from mqldsl import __version__
-    from mqldsl.analysis.checker import check_file
+    from mqldsl.analysis.checker import check_bytes, check_file
     from mqldsl.io.files import expand_policy_paths
     from mqldsl.language.diagnostics import summary, to_github, to_json, to_sarif
 
@@ -91,7 +92,11 @@ def check(
 
     def check_one(file: str) -> None:
         nonlocal unknown
-        result = check_file(file)
+        # `-`: the policy on standard input (its includes relative to the current folder)
+        if file == "-":
+            result = check_bytes(sys.stdin.buffer.read(), "<stdin>")
+        else:
+            result = check_file(file)
         included.update(os.path.realpath(name) for name in result.source.included)
         # A problem in a file several policies include is reported once.
         diagnostics = [d for d in result.diagnostics if d.span.file == file or d not in reported]
@@ -105,7 +110,7 @@ def check(
         if show_hash and result.model is not None:
             version = result.model.version
             shown = "none" if version is None else version
-            click.echo(f"{file}: version {shown}, sha256 {result.model.sha256}")
+            click.echo(f"{result.source.name}: version {shown}, sha256 {result.model.sha256}")
 
     for file in files:
         check_one(file)
