@@ -619,3 +619,57 @@ def test_leads_decided_alike_are_the_knock_on_or_counted_as_not_attributed() -> 
     for touch, line in ((2.0, "sales queue (knock-on"), (1.5, "not attributed")):
         lines = attribution(acme, acme, run_with("mql", 1.5), run_with("sql", touch), found)
         assert [(a.what.split(":")[0][: len(line)], a.leads) for a in lines] == [(line, 1)]
+
+
+def test_a_route_change_is_credited_only_with_the_leads_it_moved(tmp_path: Path) -> None:
+    """A route's difference moved a lead when the route acted differently on it (docs/
+    reports.md): an added route no lead takes moved none; an SLA change moved the leads handed
+    to that queue under both policies, not those that qualify only under the other param
+    (all route differences shared one test, so each was credited with every handoff change)."""
+    journeys = tmp_path / "j.jsonl"
+    generate_journeys(SCENARIO, journeys, leads=300, seed=3)
+    text = Path(ACME).read_text()
+    lowered = text.replace("param mql_intent_min = 40", "param mql_intent_min = 30")
+    proposals = {
+        "unused": lowered.replace(
+            "route mql to sdr_outbound, sla 1 day",
+            "route mql to sdr_outbound, sla 1 day\nroute mql to nurture_team when fit < 20",
+        ),
+        "sla": lowered.replace(
+            "route mql to sdr_outbound, sla 1 day", "route mql to sdr_outbound, sla 2 days"
+        ),
+    }
+    as_of = "2026-11-20T00:00:00Z"
+    credited = {}
+    for name, proposal in proposals.items():
+        path = tmp_path / f"{name}.mql"
+        path.write_text(proposal)
+        out = tmp_path / f"{name}.json"
+        code, _, err = run(
+            "whatif", ACME, str(path), "--journeys", str(journeys), "--as-of", as_of,
+            "-o", str(out),
+        )  # fmt: skip
+        assert code == 0, err
+        credited[name] = {a["what"]: a["leads"] for a in json.loads(out.read_text())["attribution"]}
+        # The independent count: every handoff of each lead under both policies (the
+        # explanations list them), lead by lead.
+        handed = []
+        for policy in (ACME, str(path)):
+            code, lines, err = run("score", policy, str(journeys), "--as-of", as_of, "--explain")
+            assert code == 0, err
+            handed.append(
+                {
+                    d["id"]: {h["queue"] for h in d["explanation"]["handoffs"]}
+                    for d in map(json.loads, lines.splitlines())
+                }
+            )
+        both_outbound = sum(
+            1
+            for lead, queues in handed[0].items()
+            if "sdr_outbound" in queues and "sdr_outbound" in handed[1][lead]
+        )
+        if name == "sla":
+            assert both_outbound > 0
+            assert credited[name]["route mql to sdr_outbound"] == both_outbound
+    assert "route mql to nurture_team" not in credited["unused"]
+    assert credited["unused"]["param mql_intent_min"] > 0

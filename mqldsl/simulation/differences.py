@@ -123,6 +123,28 @@ def _routes(model: CheckedPolicy, result: Any) -> set[tuple[str, str, Any]]:
     return found
 
 
+def _steps(result: Any) -> list[tuple[float, str]]:
+    return [(step.at, step.stage) for step in result.steps]
+
+
+def _route_moved(base: CheckedPolicy, proposed: CheckedPolicy, queues: set[str]) -> Moved:
+    """Whether a route to one of ``queues`` acted differently on a lead: its handoffs to
+    those queues differ, and either it had some under both policies (another SLA, another
+    instant) or its stages moved alike (the route took it, or stopped taking it). A lead
+    handed to those queues under one policy only because its stages moved otherwise was
+    moved by what moved its stages: an unused route, or the SLA a newly qualified lead gets,
+    is not what moved it."""
+
+    def moved(a: Any, b: Any) -> bool:
+        mine_a = {h for h in _routes(base, a) if h[1] in queues}
+        mine_b = {h for h in _routes(proposed, b) if h[1] in queues}
+        if mine_a == mine_b:
+            return False
+        return bool(mine_a and mine_b) or _steps(a) == _steps(b)
+
+    return moved
+
+
 def _sla_key(sla: ast.Duration | ast.BusinessSla | None) -> object:
     """What makes two SLAs the same: the length of a plain one (`1 day` is `24 hours`); a
     business one is its amount, unit and calendar (its text)."""
@@ -312,7 +334,7 @@ def differences(
         {route_key(r): _route_text(r) for r in base.routes},
         {route_key(r): _route_text(r) for r in proposed.routes},
         lambda key: f"{key[0]} to {route_name(key)}",
-        lambda key: routes_moved,
+        lambda key: _route_moved(base_run, proposed_run, {key[1]}),
     )
     for routed, before, after in route_orders(base.routes, proposed.routes):
         found.append(
@@ -320,7 +342,7 @@ def differences(
                 f"route order of {routed}",
                 ", ".join(map(route_name, before)),
                 ", ".join(map(route_name, after)),
-                routes_moved,
+                _route_moved(base_run, proposed_run, {key[1] for key in before}),
             )
         )
     return found
