@@ -10,7 +10,7 @@ import pytest
 from mqldsl.analysis.checker import check_text
 from mqldsl.render import reports
 from mqldsl.render.english import English
-from mqldsl.simulation.metrics import DEFINITIONS, MAIN
+from mqldsl.simulation.metrics import DEFINITIONS, MAIN, NUMERIC
 
 from .conftest import ROOT
 from .helpers import run
@@ -284,7 +284,7 @@ def _simulation(title: str = HOSTILE) -> dict[str, object]:
     metrics["median_hours_to_mql"] = None
     metrics["mqls_per_week"] = [{"week": "2026-W40", "mqls": 3}, {"week": "2026-W41", "mqls": 4}]
     return {
-        "policy": {"title": title, "file": "p.mql"},
+        "policy": {"title": title, "file": "p.mql", "sha256": "0123456789abcdef"},
         "as_of": "2026-12-01T00:00:00Z",
         "leads": 12,
         "rejected": 0,
@@ -297,7 +297,7 @@ def _simulation(title: str = HOSTILE) -> dict[str, object]:
 def _whatif() -> dict[str, object]:
     delta = {
         name: {"base": 1, "proposed": 2, "diff": 1, "diff_pct": 100.0, "ci95": [0.5, 1.5]}
-        for name in MAIN
+        for name in NUMERIC
     }
     return {
         "base": _simulation(),
@@ -386,6 +386,11 @@ def test_whatif_report_pages_from_the_json_dict() -> None:
     )
     assert "<li>rule &lt;b&gt;: +1 when a → +2 when a</li>" in page
     assert "journeys &lt;j&gt;.jsonl: 12 leads, as of 2026-12-01T00:00:00Z" in page
+    # every metric the JSON compares (SPEC §14), and each policy with its hash (§14.1)
+    for label in ("real buyers", "median hours to MQL", "SDR utilisation", "queue at as-of"):
+        for text in (page, reports.whatif_markdown(report), reports.whatif_text(report)):
+            assert label in text, label
+    assert "(p.mql, sha256 0123456789ab)" in reports.whatif_markdown(report)
     assert (
         "<strong>--fail-if `mqls.delta &gt; 0`: failed (held: mqls.delta &gt; 0)</strong>" in page
     )
@@ -396,7 +401,9 @@ def test_whatif_report_pages_from_the_json_dict() -> None:
     assert "<li>rule &lt;b&gt;: +1 when a → +2 when a — moved 2 leads</li>" in page
     assert page.endswith("<h2>Score distributions (proposed)</h2>\n</body></html>\n")
     text = reports.whatif_markdown(report)
-    assert text.startswith(f"# What-if: {HOSTILE}\n\n- base: {HOSTILE} (p.mql)\n")
+    assert text.startswith(
+        f"# What-if: {HOSTILE}\n\n- base: {HOSTILE} (p.mql, sha256 0123456789ab)\n"
+    )
     assert "| metric | base | proposed | change | 95% interval |\n" in text
     assert "| MQLs | 1 | 2 | +1 (+100.0%) | [0.5 to 1.5] |" in text
     assert "\n\n## Transitions\n\nLeads whose stage changed: 2\n\n| from | to | leads |\n" in text

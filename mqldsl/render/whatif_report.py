@@ -18,12 +18,14 @@ from mqldsl.render.report_common import (
 )
 from mqldsl.render.simulate_report import score_charts
 from mqldsl.simulation.account_metrics import NAMES as ACCOUNT_NAMES
-from mqldsl.simulation.metrics import MAIN
+from mqldsl.simulation.metrics import MAIN, NUMERIC
 
 
 def _version(policy: dict[str, Any]) -> str:
+    """A policy as its decisions name it: title, version, the start of its sha256, file."""
     version = f" version {policy['version']}" if policy.get("version") is not None else ""
-    return f"{policy['title']}{version} ({policy['file']})"
+    digest = f", sha256 {policy['sha256'][:12]}" if policy.get("sha256") else ""
+    return f"{policy['title']}{version} ({policy['file']}{digest})"
 
 
 def _item(item: dict[str, Any]) -> str:
@@ -154,7 +156,7 @@ def whatif_text(report: dict[str, Any]) -> str:
     lines.append(
         header + ("CI of the mean      one quarter" if context["scenario"] else "interval")
     )
-    for name in [*MAIN, *(n for n in ACCOUNT_NAMES if n in report["delta"])]:
+    for name in [n for n in [*NUMERIC, *ACCOUNT_NAMES] if n in report["delta"]]:
         d = report["delta"][name]
         row = (
             f"  {LABELS.get(name, name):<30} {show(d['base']):>10} {show(d['proposed']):>10} "
@@ -190,7 +192,7 @@ def _whatif_rows(report: dict[str, Any]) -> list[list[str]]:
     and its 95% interval (and, over a scenario, the one-quarter range)."""
     rows = []
     scenario = any(report["delta"][name].get("pi95") for name in MAIN)
-    for name in [*MAIN, *(n for n in ACCOUNT_NAMES if n in report["delta"])]:
+    for name in [n for n in [*NUMERIC, *ACCOUNT_NAMES] if n in report["delta"]]:
         d = report["delta"][name]
         row = [LABELS.get(name, name), show(d["base"]), show(d["proposed"]), signed_change(d)]
         row.append(interval_text(d["ci95"], " to "))
