@@ -357,7 +357,7 @@ def test_simulate_report_pages_from_the_json_dict() -> None:
     report = _simulation()
     page = reports.simulate_html(report)
     _assert_page(page, "Simulation")
-    assert "<p>12 leads as of 2026-12-01T00:00:00Z.</p>" in page
+    assert "<p>12 leads as of 2026-12-01T00:00:00Z. Data: sha256 0123456789ab.</p>" in page
     assert (
         "<tr><th>metric</th><th>value</th><th>definition</th></tr><tr><td>MQLs</td><td>7</td>"
         in page
@@ -367,7 +367,10 @@ def test_simulate_report_pages_from_the_json_dict() -> None:
     assert "<h2>MQLs per week</h2><svg" in page and "<h2>Funnel</h2><svg" in page
     assert page.count("<svg") == 2  # no score distributions in this report
     text = reports.simulate_markdown(report)
-    assert text.startswith(f"# Simulation: {HOSTILE}\n\n12 leads as of 2026-12-01T00:00:00Z.\n\n")
+    assert text.startswith(
+        f"# Simulation: {HOSTILE}\n\n12 leads as of 2026-12-01T00:00:00Z. "
+        "Data: sha256 0123456789ab.\n\n"
+    )
     assert "| metric | value | definition |\n|---|---|---|\n| MQLs | 7 | " in text
     assert (
         "\n\n## Leads by stage\n\n| stage | leads |\n|---|---|\n| lead | 5 |\n| mql | 7 |\n" in text

@@ -452,7 +452,10 @@ def test_sweep_command_prints_a_table_and_writes_the_same_report(
     assert code == 0 and err == f"{journeys}: 600 read, 600 used, 0 rejected\nwrote {report_file}\n"
     result = sweep(acme, ["mql_intent_min=20..60:20"], Source(journeys=journeys, as_of=AS_OF))
     assert out == report_text(result)
-    assert out.splitlines()[0].split()[0] == "mql_intent_min" and len(out.splitlines()) == 4
+    head, columns, *rows = out.splitlines()
+    assert head.startswith("sweep: Acme Cloud Security lead qualification — ")
+    assert "version 4, sha256 " in head and f"; journeys {journeys}" in head
+    assert columns.split()[0] == "mql_intent_min" and len(rows) == 3
     assert report_file.read_text() == report_document(result, report_file)
 
 

@@ -25,9 +25,16 @@ def report_text(report: Report) -> str:
 def sweep_text(report: SweepReport) -> str:
     """One row per combination: the params (today's values marked "(current)"), then the
     main metrics."""
-    header, rows = reports.sweep_table(report.to_json())
+    data = report.to_json()
+    header, rows = reports.sweep_table(data)
     widths = [max(len(h), 8, *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
-    lines = ["  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True))]
+    # (what ran on what: the policy, the leads counted, the as-of instant, the data)
+    said = reports.data_words(data)
+    lines = [
+        f"sweep: {report.title} — {report.leads} leads as of {report.as_of}"
+        + (f"; {said}" if said else ""),
+        "  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True)),
+    ]
     for cells in rows:
         lines.append("  ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True)))
     return "\n".join(lines) + "\n"

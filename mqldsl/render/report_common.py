@@ -51,6 +51,29 @@ def interval_text(interval: list[float] | None, joiner: str = ", ") -> str:
     return f"[{show(interval[0])}{joiner}{show(interval[1])}]" if interval else ""
 
 
+def data_words(report: dict[str, Any]) -> str:
+    """Which policy ran on which leads (SPEC §14.1), in words: `version 4, sha256
+    291dc6af1f01; scenario simulations/acme.toml, seed 7`, or `...; journeys j.jsonl`; and the
+    leads left out because they did not exist yet at the as-of instant. "" when the report
+    names neither (an older report)."""
+    parts = []
+    policy = report.get("policy") or {}
+    version = policy.get("version")
+    digest = policy.get("sha256")
+    if version is not None or digest:
+        named = [f"version {version}"] if version is not None else []
+        parts.append(", ".join(named + ([f"sha256 {digest[:12]}"] if digest else [])))
+    source = report.get("source") or {}
+    if source.get("scenario") is not None:
+        parts.append(f"scenario {source['scenario']}, seed {source.get('seed')}")
+    elif source.get("journeys") is not None:
+        parts.append(f"journeys {source['journeys']}")
+    later = report.get("leads_after_as_of")  # (a simulation says it among its timing notes)
+    if later:
+        parts.append(f"{later} more left out: they did not exist yet at the as-of instant")
+    return "; ".join(parts)
+
+
 def to_json(report: dict[str, Any]) -> str:
     """Any report as the JSON text of its .json file."""
     return json.dumps(report, indent=2, ensure_ascii=False) + "\n"

@@ -10,7 +10,7 @@ rows, cells and charts they show are picked by one module per report kind
 
 from __future__ import annotations
 
-from mqldsl.render.report_common import LABELS, show, to_json
+from mqldsl.render.report_common import LABELS, data_words, show, to_json
 from mqldsl.render.simulate_report import (
     backtest_text,
     simulate_html,
@@ -25,6 +25,7 @@ from mqldsl.render.whatif_report import whatif_context, whatif_html, whatif_mark
 __all__ = [
     "LABELS",
     "backtest_text",
+    "data_words",
     "show",
     "simulate_html",
     "simulate_markdown",

@@ -7,7 +7,14 @@ from typing import Any
 
 from mqldsl.render import templating
 from mqldsl.render.charts import binned, grouped_bars, weekly_bars
-from mqldsl.render.report_common import LABELS, SLA_NOTE, entry_lines, show, sla_cell
+from mqldsl.render.report_common import (
+    LABELS,
+    SLA_NOTE,
+    data_words,
+    entry_lines,
+    show,
+    sla_cell,
+)
 from mqldsl.simulation.account_metrics import NAMES as ACCOUNT_NAMES
 from mqldsl.simulation.metrics import DEFINITIONS, MAIN
 
@@ -15,9 +22,11 @@ from mqldsl.simulation.metrics import DEFINITIONS, MAIN
 def simulate_text(report: dict[str, Any]) -> str:
     """The terminal summary of a simulation (and its backtest, if any)."""
     m = report["metrics"]
+    data = data_words(report)
     lines = [
         f"{report['policy']['title']} — {report['leads']} leads as of {report['as_of']}"
         + (f" ({report['rejected']} rejected)" if report["rejected"] else ""),
+        *([f"data: {data}"] if data else []),
         "stages now: " + ", ".join(f"{k} {v}" for k, v in report["stages"].items()),
     ]
     if report["disqualified"]:
@@ -209,6 +218,7 @@ def simulate_markdown(report: dict[str, Any]) -> str:
         title=report["policy"]["title"],
         leads=report["leads"],
         as_of=report["as_of"],
+        data=data_words(report),
         metrics=_simulate_rows(report),
         stages=[[k, str(v)] for k, v in report["stages"].items()],
         weeks=[[_week_label(w), str(w["mqls"])] for w in report["metrics"]["mqls_per_week"]],
@@ -274,6 +284,7 @@ def simulate_html(report: dict[str, Any]) -> str:
         title=report["policy"]["title"],
         leads=report["leads"],
         as_of=report["as_of"],
+        data=data_words(report),
         metrics=_simulate_rows(report),
         notes=timing_lines(report),
         weekly_note=(report.get("timing") or {}).get("weekly_note"),

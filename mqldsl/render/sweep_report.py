@@ -7,7 +7,7 @@ from typing import Any
 
 from mqldsl.render import templating
 from mqldsl.render.charts import grouped_bars, lines, tradeoff
-from mqldsl.render.report_common import LABELS, show
+from mqldsl.render.report_common import LABELS, data_words, show
 from mqldsl.simulation.metrics import MAIN
 
 
@@ -118,6 +118,7 @@ def _render(template: str, report: dict[str, Any], **extra: Any) -> str:
         title=report["policy"]["title"],
         leads=report["leads"],
         as_of=report["as_of"],
+        data=data_words(report),
         current=_current_text(report),
         header=header,
         rows=rows,

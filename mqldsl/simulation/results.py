@@ -66,10 +66,14 @@ class SimulationReport:
     notes: tuple[str, ...] = field(default=(), compare=False)  # rejected records, not in JSON
     # With accounts (SPEC §9): the MQAs' entry points; None (the key left out) without.
     accounts: Json | None = None
+    # Where the leads came from (SPEC §14.1): {scenario, seed} or {journeys}; None (the key
+    # left out) for a report made without a source (a what-if's sides carry theirs in `data`)
+    source: Json | None = None
 
     def to_json(self) -> Json:
         return {
             "policy": self.policy.to_json(),
+            **({} if self.source is None else {"source": self.source}),
             "as_of": self.as_of,
             "leads": self.leads,
             "rejected": self.rejected,
@@ -292,12 +296,23 @@ class SweepReport:
     current: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = field(default=(), compare=False)  # rejected records, not in JSON
     rejected: int = field(default=0, compare=False)  # records rejected on reading, not in JSON
+    version: Any = None  # the policy's version and sha256, as its decisions name it
+    sha256: str = ""
+    source: Json | None = None  # where the leads came from, as a simulation report's
+    leads_after_as_of: int = 0  # leads left out: they did not exist yet (SPEC §14.1)
 
     def to_json(self) -> Json:
         return {
-            "policy": {"title": self.title, "file": self.file},
+            "policy": {
+                "title": self.title,
+                "file": self.file,
+                "version": self.version,
+                "sha256": self.sha256,
+            },
+            "source": self.source,
             "as_of": self.as_of,
             "leads": self.leads,
+            "leads_after_as_of": self.leads_after_as_of,
             "params": self.params,
             "current": plain(self.current),
             "rows": [row.to_json() for row in self.rows],

@@ -131,7 +131,8 @@ def simulate(
             if progress is not None:
                 progress.close()
         keep()  # the journeys and records, until the report is made
-        return run_policy(model, made, spec, decided=decided).report
+        made_report = run_policy(model, made, spec, decided=decided).report
+        return replace(made_report, source=source.described(seed))
     loaded = load_leads(model, scenario, source.journeys, seed, source.leads, source.accounts)
     as_of = source.as_of if source.as_of is not None else loaded.default_as_of
     spec = replace(spec, as_of=as_of, rejected=loaded.rejected)
@@ -141,7 +142,7 @@ def simulate(
     finally:
         if progress is not None:
             progress.close()
-    return replace(run.report, notes=loaded.lines)
+    return replace(run.report, notes=loaded.lines, source=source.described(seed))
 
 
 def _overlapped(model: CheckedPolicy, spec: RunSpec) -> bool:

@@ -51,6 +51,13 @@ class Source:
     as_of: float | None = None
     accounts: str | Path | None = None  # with journeys: the accounts file (SPEC §9)
 
+    def described(self, seed: int) -> dict[str, Any]:
+        """Where the leads come from, for a report (SPEC §14.1): the scenario and the seed
+        the run used, or the journeys file."""
+        if self.scenario is not None:
+            return {"scenario": str(self.scenario), "seed": seed}
+        return {"journeys": str(self.journeys)}
+
     def __post_init__(self) -> None:
         if (self.scenario is None) == (self.journeys is None):
             raise UsageProblem("give exactly one of --scenario and --journeys")

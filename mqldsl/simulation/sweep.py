@@ -259,6 +259,7 @@ def sweep(
     moment = source.as_of if source.as_of is not None else loaded.default_as_of
     rows = []
     as_of = ""
+    counted, later = len(loaded.leads), 0  # (set from the first row's report)
     with contextlib.ExitStack() as stack:
         engine = None
         if options.engine == "duckdb":
@@ -323,6 +324,8 @@ def sweep(
                     model, loaded.leads, spec, loaded=engine, decided=records
                 ).report
                 as_of = report.as_of
+                # (the leads that existed at the as-of instant: the same for every row)
+                counted, later = report.leads, report.timing.get("leads_after_as_of", 0)
                 rows.append(
                     SweepRow({axis.name: values[axis.name] for axis in axes}, report.metrics)
                 )
@@ -332,7 +335,11 @@ def sweep(
         title=model.title,
         file=model.source.name,
         as_of=as_of,
-        leads=len(loaded.leads),
+        leads=counted,
+        leads_after_as_of=later,
+        version=model.version,
+        sha256=model.sha256,
+        source=source.described(seed),
         params=[axis.name for axis in axes],
         rows=rows,
         current={axis.name: _as_swept(axis, running[axis.name]) for axis in axes},
