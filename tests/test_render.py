@@ -366,6 +366,16 @@ def test_simulate_report_pages_from_the_json_dict() -> None:
     assert "lead&#x27;s first recorded event" in page  # DEFINITIONS text, escaped
     assert "<h2>MQLs per week</h2><svg" in page and "<h2>Funnel</h2><svg" in page
     assert page.count("<svg") == 2  # no score distributions in this report
+    assert "Disqualified by reason" not in page  # (nobody is)
+    report["disqualified"] = {"Competitor": 2, "Unsubscribed": 1}
+    page = reports.simulate_html(report)
+    assert (
+        "<h2>Disqualified by reason</h2><table><tr><th>reason</th><th>leads</th></tr>"
+        "<tr><td>Competitor</td><td>2</td></tr><tr><td>Unsubscribed</td><td>1</td></tr></table>"
+    ) in page
+    assert "## Disqualified by reason\n\n| reason | leads |\n|---|---|\n| Competitor | 2 |" in (
+        reports.simulate_markdown(report)
+    )
     text = reports.simulate_markdown(report)
     assert text.startswith(
         f"# Simulation: {HOSTILE}\n\n12 leads as of 2026-12-01T00:00:00Z. "

@@ -221,6 +221,7 @@ def simulate_markdown(report: dict[str, Any]) -> str:
         data=data_words(report),
         metrics=_simulate_rows(report),
         stages=[[k, str(v)] for k, v in report["stages"].items()],
+        reasons=[[k, str(v)] for k, v in report["disqualified"].items()],
         weeks=[[_week_label(w), str(w["mqls"])] for w in report["metrics"]["mqls_per_week"]],
         notes=timing_lines(report),
         weekly_note=(report.get("timing") or {}).get("weekly_note"),
@@ -296,6 +297,7 @@ def simulate_html(report: dict[str, Any]) -> str:
             if any(w.get("partial") for w in weeks)
             else "MQLs per week",
         ),
+        reasons=[[k, str(v)] for k, v in report["disqualified"].items()],
         funnel=grouped_bars(
             list(report["stages"]),
             [("leads", list(report["stages"].values()))],
