@@ -565,3 +565,31 @@ def test_diff_moves_no_rule_when_one_is_added_or_removed_before_it(tmp_path: Pat
         assert code == 0
         assert not any(line.startswith("moved") for line in out.splitlines()), out
         assert len(out.splitlines()) == 1 and "score fit rule" in out, out
+
+
+def test_a_what_if_of_one_replication_says_why_it_has_no_interval() -> None:
+    """Its Markdown rows had five cells under six columns, and it spoke of "1 replications"
+    and of intervals it did not have."""
+    report = _whatif()
+    report["data"] = {  # type: ignore[index]
+        **report["data"],  # type: ignore[dict-item]
+        "scenario": "s.toml",
+        "journeys": None,
+        "seed": 42,
+        "replications": 1,
+        "intervals": {"method": "replications"},
+    }
+    for d in report["delta"].values():  # type: ignore[attr-defined]
+        d["ci95"] = None
+        d["pi95"] = None
+    text = reports.whatif_markdown(report)
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| metric |"))
+    rows = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        rows.append(line)
+    assert len(rows) > 5 and all(row.count("|") == rows[0].count("|") for row in rows), rows
+    assert "1 replication (seed 42)" in text and "1 replications" not in text
+    assert "No interval: an interval over replications needs two or more" in text

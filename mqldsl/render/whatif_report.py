@@ -18,7 +18,7 @@ from mqldsl.render.report_common import (
 )
 from mqldsl.render.simulate_report import score_charts
 from mqldsl.simulation.account_metrics import NAMES as ACCOUNT_NAMES
-from mqldsl.simulation.metrics import MAIN, NUMERIC
+from mqldsl.simulation.metrics import NUMERIC
 
 
 def _version(policy: dict[str, Any]) -> str:
@@ -45,9 +45,10 @@ def whatif_context(report: dict[str, Any]) -> dict[str, Any]:
     method = (data.get("intervals") or {}).get("method")
     if data.get("scenario") is not None:
         seed, count = data["seed"], data["replications"]
+        seeds = f"seed {seed}" if count == 1 else f"seeds {seed} to {seed + count - 1}"
         source = (
-            f"scenario {data['scenario']}, seed {seed}, {count} replications "
-            f"(seeds {seed} to {seed + count - 1}); replication 1 has {data['leads']} leads, "
+            f"scenario {data['scenario']}, seed {seed}, {count} replication"
+            f"{'' if count == 1 else 's'} ({seeds}); replication 1 has {data['leads']} leads, "
             f"as of {data['as_of']}"
         )
     else:
@@ -56,7 +57,12 @@ def whatif_context(report: dict[str, Any]) -> dict[str, Any]:
             f"journeys {data.get('journeys')}: {data.get('leads', report['base']['leads'])} "
             f"leads{rejected}, as of {data.get('as_of', report['base']['as_of'])}"
         )
-    if method == "replications":
+    if method == "replications" and data.get("replications") == 1:
+        reading = [
+            "Base, proposed and change are those of the one replication.",
+            "No interval: an interval over replications needs two or more (--replications).",
+        ]
+    elif method == "replications":
         reading = [
             f"Base, proposed and change are means over the {data['replications']} replications.",
             "95% CI: the confidence interval of that mean change (where the average change lies).",
@@ -191,7 +197,7 @@ def _whatif_rows(report: dict[str, Any]) -> list[list[str]]:
     """Each main metric: base, proposed, change (signed, with its percentage)
     and its 95% interval (and, over a scenario, the one-quarter range)."""
     rows = []
-    scenario = any(report["delta"][name].get("pi95") for name in MAIN)
+    scenario = whatif_context(report)["scenario"]  # (the header's columns, as many cells)
     for name in [n for n in [*NUMERIC, *ACCOUNT_NAMES] if n in report["delta"]]:
         d = report["delta"][name]
         row = [LABELS.get(name, name), show(d["base"]), show(d["proposed"]), signed_change(d)]
