@@ -411,6 +411,11 @@ def test_fail_if_gates_a_change(acme: CheckedPolicy, journeys: Path) -> None:
     result = whatif(acme, None, Source(journeys=journeys, as_of=AS_OF), options)
     assert result.fail_if("mqls.delta_pct > 5")
     assert result.fail_if("mqls.delta_pct > 100000") == []
+    # Journeys carry no first touches: SLA met has no data, so a gate on it cannot hold; the
+    # verdict says so instead of a bare "passed" (a CI gate that can never fire)
+    code, out, _ = run(*args, "--fail-if", "sla_met.delta < 0 or mqls.delta_pct > 100000")
+    assert code == 0
+    assert "passed (nothing held); no data for sla_met.delta: a comparison with it is" in out
 
 
 def test_whatif_over_a_scenario_uses_replications(acme: CheckedPolicy) -> None:

@@ -85,6 +85,11 @@ def whatif_context(report: dict[str, Any]) -> dict[str, Any]:
         verdict = f"--fail-if `{gate['expression']}`: {gate['verdict']}" + (
             " (held: " + "; ".join(gate["held"]) + ")" if gate["held"] else " (nothing held)"
         )
+        if gate.get("no_data"):  # (an unknown comparison never holds: say which they were)
+            verdict += (
+                "; no data for " + ", ".join(gate["no_data"]) + ": a comparison with it is "
+                "unknown and never holds"
+            )
     examined = data.get("examined")
     moved = report.get("moved_leads", report["changed_leads"])
     return {

@@ -76,4 +76,26 @@ def check_fail_if(expression: str, report: dict[str, Any]) -> list[str]:
     return held
 
 
-__all__ = ["FailIfError", "check_expression", "check_fail_if", "fail_if_names"]
+def no_data_names(expression: str, report: dict[str, Any]) -> list[str]:
+    """The names ``expression`` reads that have no value in this report (a metric without
+    data, an interval a single run has not): the comparisons with them are unknown, and an
+    unknown never holds, so a gate of only such names always passes: the verdict says so."""
+    names = _names(report)
+
+    def problem(message: str) -> FailIfError:
+        return FailIfError(f"--fail-if: {message}")
+
+    tree = gates.parse(expression, problem)
+    found = set()
+    for node in pyast.walk(tree):
+        if isinstance(node, pyast.Attribute | pyast.Name):
+            try:
+                name = gates.dotted(node, problem)
+            except FailIfError:
+                continue
+            if name in names and names[name] is None:
+                found.add(name)
+    return sorted(found)
+
+
+__all__ = ["FailIfError", "check_expression", "check_fail_if", "fail_if_names", "no_data_names"]

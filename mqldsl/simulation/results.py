@@ -191,6 +191,9 @@ class FailIfVerdict:
 
     expression: str
     held: list[str]
+    # The names the expression reads that have no value here: their comparisons are unknown
+    # (never hold), which the verdict says (a gate on a metric without data always passes)
+    no_data: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
@@ -201,6 +204,7 @@ class FailIfVerdict:
             "expression": self.expression,
             "verdict": "failed" if self.held else "passed",
             "held": self.held,
+            "no_data": self.no_data,
         }
 
 

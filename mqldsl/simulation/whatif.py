@@ -23,7 +23,12 @@ from mqldsl.simulation.compare import (
     scenario_delta,
     whatif_report,
 )
-from mqldsl.simulation.failif import FailIfError, check_expression, check_fail_if
+from mqldsl.simulation.failif import (
+    FailIfError,
+    check_expression,
+    check_fail_if,
+    no_data_names,
+)
 from mqldsl.simulation.intervals import BOOTSTRAP_DRAWS, paired_bootstrap
 from mqldsl.simulation.metrics import NUMERIC, metrics
 from mqldsl.simulation.records import LeadRecord
@@ -202,7 +207,8 @@ def whatif(
         base, proposed_model, a, b, delta, explain, data, params=(base_params, options.params)
     )
     if fail_if is not None:
-        report = replace(report, gate=FailIfVerdict(fail_if, report.fail_if(fail_if)))
+        unknown = no_data_names(fail_if, report.to_json())
+        report = replace(report, gate=FailIfVerdict(fail_if, report.fail_if(fail_if), unknown))
     return replace(report, notes=tuple(notes))
 
 
