@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -416,6 +417,9 @@ def test_fail_if_gates_a_change(acme: CheckedPolicy, journeys: Path) -> None:
     code, out, _ = run(*args, "--fail-if", "sla_met.delta < 0 or mqls.delta_pct > 100000")
     assert code == 0
     assert "passed (nothing held); no data for sla_met.delta: a comparison with it is" in out
+    code, out, _ = run(*args, "--fail-if", "changed_leads > 0")
+    assert code == 1 and "(changed_leads = " in out and "(changed_leads = 0" not in out
+    assert re.search(r"\(changed_leads = [0-9]+\)", out), out  # a count, not `42.0`
 
 
 def test_whatif_over_a_scenario_uses_replications(acme: CheckedPolicy) -> None:

@@ -240,8 +240,12 @@ def test_json_shape_and_determinism_whatever_the_line_order(tmp_path: Path) -> N
     shuffled = tmp_path / "shuffled.jsonl"
     shuffled.write_text("\n".join(lines) + "\n")
     _, again, _ = run("tune", XED_POLICY, "--journeys", str(shuffled), *args)
-    assert json.loads(first) == json.loads(again)
-    report = json.loads(first)
+    report, shuffled_report = json.loads(first), json.loads(again)
+    # (the same figures; `source` names each file)
+    assert report.pop("source") == {"journeys": str(journeys)}
+    assert shuffled_report.pop("source") == {"journeys": str(shuffled)}
+    assert report == shuffled_report
+    assert len(report["policy"]["sha256"]) == 64
     assert set(report) >= {"best", "fit", "holdout", "current", "curve", "split", "search"}
     assert set(report["best"]) == {"mql_min"}
     assert set(report["current"]) == {"values", "fit", "holdout"}

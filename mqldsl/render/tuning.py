@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mqldsl.render.report_common import data_words
 from mqldsl.simulation.constraints import METRICS
 
 
@@ -34,6 +35,9 @@ def tune_text(report: dict[str, Any]) -> str:
     if report["subject_to"]:
         goal += f" subject to {report['subject_to']}"
     lines.append(f"tune {report['policy']['file']}: {goal}")
+    said = data_words(report)
+    if said:
+        lines.append(f"data: {said}")
     split = report["split"]
     leads = report["leads"]
     if split["method"] == "hash":

@@ -31,8 +31,8 @@ def _names(report: dict[str, Any]) -> dict[str, float | None]:
         prediction = values.get("pi95")
         names[f"{metric}.pi_low"] = prediction[0] if prediction else None
         names[f"{metric}.pi_high"] = prediction[1] if prediction else None
-    names["changed_leads"] = float(report["changed_leads"])
-    names["moved_leads"] = float(report.get("moved_leads", 0))
+    names["changed_leads"] = report["changed_leads"]  # (counts: shown as whole numbers)
+    names["moved_leads"] = report.get("moved_leads", 0)
     return names
 
 

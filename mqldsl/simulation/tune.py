@@ -87,10 +87,18 @@ class TuneReport:
     notes: tuple[str, ...] = ()
     rejected: int = field(default=0, compare=False)  # records rejected on reading, not in JSON
     summary: str | None = field(default=None, compare=False)  # N read, N used, N rejected
+    sha256: str = ""  # the policy's, as its decisions name it
+    source: Json | None = None  # where the leads came from, as a simulation report's
 
     def to_json(self) -> Json:
         data: Json = {
-            "policy": {"title": self.title, "file": self.file, "version": self.version},
+            "policy": {
+                "title": self.title,
+                "file": self.file,
+                "version": self.version,
+                "sha256": self.sha256,
+            },
+            "source": self.source,
             "as_of": self.as_of,
             "maximize": self.maximize,
             "subject_to": self.subject_to,
@@ -454,6 +462,8 @@ def tune(
         title=model.title,
         file=model.source.name,
         version=model.version,
+        sha256=model.sha256,
+        source=source.described(seed),
         as_of=format_instant(as_of),
         maximize=maximize,
         subject_to=constraints.expression,
