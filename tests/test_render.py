@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
@@ -593,3 +594,21 @@ def test_a_what_if_of_one_replication_says_why_it_has_no_interval() -> None:
     assert len(rows) > 5 and all(row.count("|") == rows[0].count("|") for row in rows), rows
     assert "1 replication (seed 42)" in text and "1 replications" not in text
     assert "No interval: an interval over replications needs two or more" in text
+
+
+def test_a_what_if_lists_its_sample_leads_in_every_format() -> None:
+    """SPEC §14: "sample leads with their explanations under both policies": they were in the
+    JSON only; every format now names them (stage and scores under each policy)."""
+    report = _whatif()
+    report["samples"] = [
+        {
+            "id": "S-<7>",
+            "base": {"stage": "lead", "scores": {"fit": 35, "intent": 30}, "explanation": {}},
+            "proposed": {"stage": "mql", "scores": {"fit": 35, "intent": 30}, "explanation": {}},
+        }
+    ]
+    line = "S-<7>: lead (fit 35, intent 30) → mql (fit 35, intent 30)"
+    assert f"  {line}\n" in reports.whatif_text(report)
+    assert "## Sample leads\n" in reports.whatif_markdown(report)
+    assert f"- {line}\n" in reports.whatif_markdown(report)
+    assert f"<li>{html.escape(line)}</li>" in reports.whatif_html(report)

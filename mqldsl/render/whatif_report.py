@@ -113,7 +113,19 @@ def whatif_context(report: dict[str, Any]) -> dict[str, Any]:
             )
         ),
         "attribution": [_item(item) for item in report["attribution"]],
+        "samples": [_sample(sample) for sample in report.get("samples") or []],
     }
+
+
+def _sample(sample: dict[str, Any]) -> str:
+    """A sample lead (SPEC §14): its stage and scores under each policy; its explanations
+    under both are in the JSON report."""
+
+    def side(outcome: dict[str, Any]) -> str:
+        scores = ", ".join(f"{k} {show(v)}" for k, v in (outcome.get("scores") or {}).items())
+        return str(outcome["stage"]) + (f" ({scores})" if scores else "")
+
+    return f"{sample['id']}: {side(sample['base'])} → {side(sample['proposed'])}"
 
 
 def sla_compared(report: dict[str, Any]) -> dict[str, Any]:
@@ -184,6 +196,9 @@ def whatif_text(report: dict[str, Any]) -> str:
     if context["attribution"]:
         lines.append("what moved them:")
         lines += [f"  {line}" for line in context["attribution"][:12]]
+    if context["samples"]:
+        lines.append("sample leads, base → proposed (their explanations: the JSON report):")
+        lines += [f"  {line}" for line in context["samples"]]
     sla = sla_compared(report)
     if sla["rows"]:
         lines.append("SLA by queue, base -> proposed:")
