@@ -612,3 +612,21 @@ def test_a_what_if_lists_its_sample_leads_in_every_format() -> None:
     assert "## Sample leads\n" in reports.whatif_markdown(report)
     assert f"- {line}\n" in reports.whatif_markdown(report)
     assert f"<li>{html.escape(line)}</li>" in reports.whatif_html(report)
+
+
+def test_a_simulations_backtest_by_segment_is_in_every_format() -> None:
+    report = _simulation()
+    report["backtest"] = {
+        "leads_with_truth": 10,
+        "buyers": 3,
+        "base_rate": 0.3,
+        "mql_precision": 0.5,
+        "lift": 1.667,
+        "by_segment": {"security_buyer": {"leads": 4, "conversion": 0.5, "mqls": 2}},
+        "scores": {},
+    }
+    assert "security_buyer: 4 leads, conversion 0.5, 2 MQLs" in reports.simulate_text(report)
+    assert "| security_buyer | 4 | 0.5 | 2 |" in reports.simulate_markdown(report)
+    assert "<td>security_buyer</td><td>4</td><td>0.5</td><td>2</td>" in reports.simulate_html(
+        report
+    )

@@ -270,6 +270,11 @@ def _backtest_tables(report: dict[str, Any]) -> dict[str, Any] | None:
         "scores": scores,
         "note": "Deciles are cut on score values, highest first: leads tied on a score share "
         "a decile, so a decile can be empty (empty ones are not shown).",
+        # (by the field --segment names, as the terminal lists them)
+        "segments": [
+            [str(segment), str(entry["leads"]), show(entry["conversion"]), str(entry["mqls"])]
+            for segment, entry in data.get("by_segment", {}).items()
+        ],
     }
 
 
