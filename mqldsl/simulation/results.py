@@ -39,6 +39,11 @@ class PolicySummary:
         }
 
 
+def named_policy(title: str, file: str, version: Any, sha256: str) -> Json:
+    """A report's `policy`: which policy ran, as its decisions name it (SPEC §12, §14.1)."""
+    return {"title": title, "file": file, "version": version, "sha256": sha256}
+
+
 @dataclass(frozen=True)
 class SimulationReport:
     """One policy over one set of journeys: stage counts, funnel metrics,
@@ -307,12 +312,7 @@ class SweepReport:
 
     def to_json(self) -> Json:
         return {
-            "policy": {
-                "title": self.title,
-                "file": self.file,
-                "version": self.version,
-                "sha256": self.sha256,
-            },
+            "policy": named_policy(self.title, self.file, self.version, self.sha256),
             "source": self.source,
             "as_of": self.as_of,
             "leads": self.leads,
@@ -336,4 +336,5 @@ __all__ = [
     "Transition",
     "WhatIfData",
     "WhatIfReport",
+    "named_policy",
 ]

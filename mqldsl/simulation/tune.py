@@ -26,6 +26,7 @@ from mqldsl.simulation.account_metrics import NAMES as ACCOUNT_NAMES
 from mqldsl.simulation.constraints import METRICS, Constraints, check_metric
 from mqldsl.simulation.metrics import metrics
 from mqldsl.simulation.records import LeadRecord, arrival
+from mqldsl.simulation.results import named_policy
 from mqldsl.simulation.run import RunSpec, replay_and_accept
 from mqldsl.simulation.simulate import SimulationOptions, mql_stage, sql_stage
 from mqldsl.simulation.sources import Source, load_leads, open_scenario
@@ -92,12 +93,7 @@ class TuneReport:
 
     def to_json(self) -> Json:
         data: Json = {
-            "policy": {
-                "title": self.title,
-                "file": self.file,
-                "version": self.version,
-                "sha256": self.sha256,
-            },
+            "policy": named_policy(self.title, self.file, self.version, self.sha256),
             "source": self.source,
             "as_of": self.as_of,
             "maximize": self.maximize,
