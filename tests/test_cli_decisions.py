@@ -237,7 +237,7 @@ def test_explain_json_and_unknown_lead(tmp_path: Path) -> None:
         {
             "at": "2026-10-29T08:00:00Z",
             "type": "page_view",
-            "path": "/pricing",
+            "fields": {"path": "/pricing"},
             "points": 5,
             "age_days": 2.6667,
         }
@@ -246,6 +246,38 @@ def test_explain_json_and_unknown_lead(tmp_path: Path) -> None:
     code, _, err = run("explain", ACME, path, "--lead", "nope", "--as-of", AS_OF)
     assert code == 1
     assert "no lead with id `nope`" in err
+
+
+def test_explanation_json_keeps_event_fields_apart_from_what_it_says(tmp_path: Path) -> None:
+    # Event fields named like the keys an explanation adds beside an event (`points`,
+    # `contact`, `factor`, `age_days`) keep their values: the fields are an object of their own.
+    policy = tmp_path / "badges.mql"
+    policy.write_text(
+        'policy "Badges"\n'
+        "account {\n  tier: text\n}\n"
+        "event badge { points: int, contact: text, factor: number, age_days: int }\n"
+        "score buying on account {\n  +3 per contact with badge within 30 days, max 9\n}\n"
+        "score fit {\n  +5 per badge where points >= 10\n}\n"
+        "stages {\n  visitor\n  lead when fit >= 5 or account.buying >= 6\n}\n"
+    )
+    badge = {"points": 12, "contact": "Jo", "factor": 0.5, "age_days": 4}
+    path = journeys(
+        tmp_path,
+        [
+            {"id": "B-1", "account": "A", "events": [{"type": "badge", "at": AS_OF} | badge]},
+            {"id": "B-2", "account": "A", "events": [{"type": "badge", "at": AS_OF} | badge]},
+        ],
+    )
+    code, out, err = run("explain", str(policy), path, "--lead", "B-1", "--as-of", AS_OF,
+                         "--format", "json")  # fmt: skip
+    assert code == 0, err
+    explanation = json.loads(out)["explanation"]
+    (rule,) = explanation["scores"]["fit"]["rules"]
+    (event,) = rule["events"]
+    assert event["fields"] == badge and event["points"] == 5 and event["type"] == "badge"
+    (entry_event, colleague) = explanation["why"]["entered"]["events"]
+    assert entry_event["fields"] == badge and "contact" not in entry_event
+    assert colleague["fields"] == badge and colleague["contact"] == "B-2"
 
 
 def test_explain_of_a_lead_whose_line_was_rejected_says_so(tmp_path: Path) -> None:

@@ -50,7 +50,7 @@ def test_packets_for_handed_over_leads_only_with_reasons_and_activity(tmp_path: 
         ("Browsing", 15),
         ('For each page view where path starts with "/pricing" in the last 60 days', 10),
     ]
-    assert [e["path"] for e in packet["reasons"][3]["events"]] == ["/pricing", "/pricing"]
+    assert [e["fields"]["path"] for e in packet["reasons"][3]["events"]] == ["/pricing", "/pricing"]
     # Key activity: every event up to the as-of instant, by type, the most recent first.
     seen = [e for e in hot if e["at"] <= "2026-12-01T00:00:00Z"]
     views = [e for e in seen if e["type"] == "page_view"]
@@ -97,7 +97,7 @@ def test_a_packet_says_why_at_the_handoff_and_lists_penalties(tmp_path: Path) ->
     # second option held: a demo request within 30 days and fit 65 >= 60.
     assert packet["at_handoff"] == {
         "scores": {"fit": 65, "intent": 40, "activity": 5},
-        "events": [{"at": "2026-11-30T11:00:00Z", "type": "demo_request"}],
+        "events": [{"at": "2026-11-30T11:00:00Z", "type": "demo_request", "fields": {}}],
         "held": [
             "demo_request within 30 days: 1 matching, the last demo_request at that moment "
             "(2026-11-30 11:00 UTC)",
@@ -158,7 +158,12 @@ def test_a_packet_names_the_colleague_whose_event_tipped_the_lead(tmp_path: Path
     assert code == 0, err
     packet = json.loads(out.splitlines()[0])
     assert packet["at_handoff"]["events"] == [
-        {"at": "2026-11-22T10:00:00Z", "type": "page_view", "path": "/pricing/x", "contact": "X2"}
+        {
+            "at": "2026-11-22T10:00:00Z",
+            "type": "page_view",
+            "fields": {"path": "/pricing/x"},
+            "contact": "X2",
+        }
     ]
     contacts = {e.get("contact") for r in packet["reasons"] for e in r["events"]}
     assert "X2" in contacts

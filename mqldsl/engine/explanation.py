@@ -100,10 +100,13 @@ class EventPoints:
 
 
 def event_json(event: Event) -> dict[str, Any]:
+    """An event as the explanations' JSON gives it: its time, type and own fields. The fields
+    are an object of their own, so that no field name (`points`, `contact`, ...) can collide
+    with what an explanation says about the event."""
     return {
         "at": format_instant(event.at),
         "type": event.type,
-        **{k: plain(v) for k, v in event.fields.items()},
+        "fields": {k: plain(v) for k, v in event.fields.items()},
     }
 
 
