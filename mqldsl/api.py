@@ -34,6 +34,7 @@ from mqldsl.io.scoring import explain_lead, read_leads, summary_lines
 from mqldsl.render.diff import Change
 from mqldsl.render.diff import diff as semantic_diff
 from mqldsl.render.document import render as render_document
+from mqldsl.render.explanation import sample_json
 from mqldsl.render.outputs import report_text, sweep_text, write_report
 from mqldsl.simulation.results import SimulationReport, SweepReport, WhatIfReport
 from mqldsl.simulation.simulate import SimulationOptions
@@ -213,7 +214,13 @@ def compare(
     source = _source(scenario, journeys, seed, leads, as_of, accounts)
     options = _options(proposed_model or base_model, params, mql_stage, sql_stage, jobs, engine)
     return run_whatif(
-        base_model, proposed_model, source, options, replications=replications, fail_if=fail_if
+        base_model,
+        proposed_model,
+        source,
+        options,
+        replications=replications,
+        fail_if=fail_if,
+        describe=sample_json,
     )
 
 

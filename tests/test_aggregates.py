@@ -433,7 +433,7 @@ def test_explanation_lists_the_runs_behind_a_total_and_its_value(tmp_path: Path)
     (rule,) = why["scores"]["usage"]["rules"]
     # 4 + 7.5 = 11.5 >= 10 in the last 7 days: the two runs with minutes in the window
     assert rule["points"] == 15
-    assert [(e["at"], e["minutes"]) for e in rule["events"]] == [
+    assert [(e["at"], e["fields"]["minutes"]) for e in rule["events"]] == [
         (format_instant(T - 2 * DAY), 4),
         (format_instant(T - HOUR), 7.5),
     ]

@@ -341,7 +341,11 @@ def test_the_explanation_and_timeline_list_every_handoff() -> None:
         ("sdr_plg", "2026-10-12T00:00:00Z", "2026-10-13T00:00:00Z"),
         ("sdr_inbound", "2026-10-26T00:00:00Z", "2026-10-26T00:05:00Z"),
     ]
-    assert data["handoffs"][1]["trigger"] == {"at": "2026-10-26T00:00:00Z", "type": "demo_request"}
+    assert data["handoffs"][1]["trigger"] == {
+        "at": "2026-10-26T00:00:00Z",
+        "type": "demo_request",
+        "fields": {},
+    }
     assert data["route"]["queue"] == "sdr_inbound"
     history = render_explanation(timeline_outline(why), "text")
     assert "2026-10-26 00:00 UTC  mql: handed over again when a demo request arrived" in history
@@ -379,7 +383,7 @@ def test_the_timeline_as_json_lists_every_handoff(tmp_path: Any) -> None:
     assert data["handoffs"][2]["trigger"] == {
         "at": "2026-10-25T09:00:00Z",
         "type": "demo_request",
-        "source": "web",
+        "fields": {"source": "web"},
     }
     assert data["route"]["due"] == "2026-10-25T09:05:00Z"
 

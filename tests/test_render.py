@@ -598,20 +598,58 @@ def test_a_what_if_of_one_replication_says_why_it_has_no_interval() -> None:
 
 def test_a_what_if_lists_its_sample_leads_in_every_format() -> None:
     """SPEC §14: "sample leads with their explanations under both policies": they were in the
-    JSON only; every format now names them (stage and scores under each policy)."""
+    JSON only; every format now names them (stage and scores under each policy) and shows
+    why the lead is at its stage under each (and not at the other's)."""
     report = _whatif()
+    why_not = {
+        "title": "Why not mql",
+        "lines": [
+            {"text": "mql needs intent >= 40 (line 9).", "level": 0, "mark": None},
+            {"text": "intent 30 < 40: 10 short <b>", "level": 1, "mark": "no"},
+        ],
+    }
+    why = {"title": "Why mql", "lines": [{"text": "intent 30 >= 25", "level": 1, "mark": "yes"}]}
     report["samples"] = [
         {
             "id": "S-<7>",
-            "base": {"stage": "lead", "scores": {"fit": 35, "intent": 30}, "explanation": {}},
-            "proposed": {"stage": "mql", "scores": {"fit": 35, "intent": 30}, "explanation": {}},
+            "base": {
+                "stage": "lead",
+                "scores": {"fit": 35, "intent": 30},
+                "why": [{"title": "Why lead", "lines": []}, why_not],
+                "explanation": {},
+            },
+            "proposed": {
+                "stage": "mql",
+                "scores": {"fit": 35, "intent": 30},
+                "why": [why],
+                "explanation": {},
+            },
         }
     ]
     line = "S-<7>: lead (fit 35, intent 30) → mql (fit 35, intent 30)"
-    assert f"  {line}\n" in reports.whatif_text(report)
-    assert "## Sample leads\n" in reports.whatif_markdown(report)
-    assert f"- {line}\n" in reports.whatif_markdown(report)
-    assert f"<li>{html.escape(line)}</li>" in reports.whatif_html(report)
+    text = reports.whatif_text(report)
+    assert (
+        f"  {line}\n"
+        "    under the base policy:\n"
+        "      Why lead\n"
+        "      Why not mql\n"
+        "        mql needs intent >= 40 (line 9).\n"
+        "          [no ] intent 30 < 40: 10 short <b>\n"
+        "    under the proposed policy:\n"
+        "      Why mql\n"
+        "          [yes] intent 30 >= 25\n"
+    ) in text
+    markdown = reports.whatif_markdown(report)
+    assert "## Sample leads\n" in markdown
+    assert "- S-&lt;7>: lead (fit 35, intent 30) → mql (fit 35, intent 30)\n" in markdown
+    assert "  - under the base policy:\n    - **Why not mql**\n" in markdown.replace(
+        "    - **Why lead**\n", ""
+    )
+    assert "        - fails: intent 30 &lt; 40: 10 short &lt;b>\n" in markdown
+    page = reports.whatif_html(report)
+    assert f"<h3>{html.escape(line)}</h3>" in page
+    assert "<summary>Under the proposed policy</summary><h4>Why mql</h4>" in page
+    assert '<span class="mark no">fails</span> intent 30 &lt; 40: 10 short &lt;b&gt;' in page
 
 
 def test_a_simulations_backtest_by_segment_is_in_every_format() -> None:

@@ -17,6 +17,7 @@ from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.io.errors import UsageProblem
 from mqldsl.io.policy import load_policy, param_values
 from mqldsl.io.scoring import ScoreOptions
+from mqldsl.render.explanation import sample_json
 from mqldsl.render.outputs import report_document, report_text, write_report
 from mqldsl.simulation.scenario import ScenarioError, load_scenario
 from mqldsl.simulation.simulate import SimulationOptions, simulate
@@ -313,6 +314,32 @@ def test_whatif_transitions_equal_an_independent_count(
     assert "what-if" in report_text(result)
 
 
+def test_a_what_ifs_sample_leads_are_explained_as_the_run_left_them(acme: CheckedPolicy) -> None:
+    """Over a scenario the sales replay moves accepted leads into `sql` (a `sales_accepted`
+    event at their first touch). The sample leads were explained by a second replay of those
+    leads alone, which touched them at other times or not at all: a lead counted `lead -> sql`
+    was shown as `lead -> lead`. Each sample is now one of the report's transitions, and says
+    why it is at its stage under each policy (and why not at the other's)."""
+    options = SimulationOptions(params=param_values(acme, ["mql_intent_min=30"]))
+    source = Source(scenario=SCENARIO, leads=2000, seed=7)
+    report = whatif(acme, None, source, options, replications=1, describe=sample_json).to_json()
+    moves = {(t["from"], t["to"]) for t in report["transitions"]}
+    samples = report["samples"]
+    assert len(samples) == 3
+    order = [stage.name for stage in acme.stages.stages]
+    for sample in samples:
+        base, proposed = sample["base"], sample["proposed"]
+        assert (base["stage"], proposed["stage"]) in moves, sample["id"]
+        for side, other in ((base, proposed), (proposed, base)):
+            assert side["explanation"]["stage"] == side["stage"]
+            titles = [section["title"] for section in side["why"]]
+            assert titles[0] == f"Why {side['stage']}"
+            later = order.index(other["stage"]) > order.index(side["stage"])
+            assert (f"Why not {other['stage']}" in titles) == later, titles
+    # At least one sample was accepted by sales under one policy only (the case that broke).
+    assert any("sql" in (s["base"]["stage"], s["proposed"]["stage"]) for s in samples)
+
+
 def test_whatif_command_prints_the_summary_and_writes_the_same_report(
     acme: CheckedPolicy, journeys: Path, tmp_path: Path
 ) -> None:
@@ -321,7 +348,8 @@ def test_whatif_command_prints_the_summary_and_writes_the_same_report(
     code, out, err = run(*args, "--set", "mql_intent_min=25", "-o", str(report_file))
     assert code == 0 and err == f"{journeys}: 600 read, 600 used, 0 rejected\nwrote {report_file}\n"
     options = SimulationOptions(params={"mql_intent_min": 25})
-    result = whatif(acme, None, Source(journeys=journeys, as_of=AS_OF), options)
+    source = Source(journeys=journeys, as_of=AS_OF)
+    result = whatif(acme, None, source, options, describe=sample_json)  # as the command does
     assert out == report_text(result)
     assert report_file.read_text() == report_document(result, report_file)
     code, _, err = run(*args)

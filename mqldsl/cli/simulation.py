@@ -301,6 +301,7 @@ def whatif(
     """What a rule change does before rollout: BASE and PROPOSED (or BASE with
     --set params changed) over the same journeys, metric by metric, with the
     change, a 95% interval, the leads that move between stages and why."""
+    from mqldsl.render.explanation import sample_json
     from mqldsl.simulation.failif import FailIfError
     from mqldsl.simulation.whatif import whatif as compare
 
@@ -328,6 +329,7 @@ def whatif(
                 options,
                 replications=replications,
                 fail_if=fail_if,
+                describe=sample_json,
             )
     except FailIfError as exc:
         message = str(exc).removeprefix("--fail-if: ")

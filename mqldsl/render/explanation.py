@@ -466,6 +466,55 @@ def why_not_outline(data: Explanation, stage: str) -> list[Section]:
     return [section]
 
 
+def sample_outline(data: Explanation, other: str) -> list[Section]:
+    """What a what-if's sample lead shows under one policy (SPEC §14): why it is at its
+    stage (or disqualified) and, when the other policy puts it further on, why it is not
+    there under this one."""
+    stage = f"Why {data.stage}" if data.stage != "disqualified" else "Why disqualified"
+    sections = [section for section in outline(data) if section.title == stage]
+    names = [check.stage for check in data.stages]
+    if other in names and (
+        data.stage == "disqualified" or names.index(other) > names.index(data.reached)
+    ):
+        sections += why_not_outline(data, other)
+    return sections
+
+
+def sample_json(data: Explanation, other: str) -> list[dict[str, Any]]:
+    """:func:`sample_outline` as JSON: what a what-if report carries of a sample lead."""
+    return outline_json(sample_outline(data, other))
+
+
+def outline_json(sections: Sequence[Section]) -> list[dict[str, Any]]:
+    """An outline as JSON (a report carries it, and its renderers read it back with
+    :func:`outline_from_json`)."""
+    return [
+        {
+            "title": section.title,
+            "lines": [
+                {"text": line.text, "level": line.level, "mark": line.mark}
+                for line in section.lines
+            ],
+        }
+        for section in sections
+    ]
+
+
+def outline_from_json(data: Sequence[Mapping[str, Any]]) -> list[Section]:
+    return [
+        Section(
+            str(section["title"]),
+            [Line(str(x["text"]), int(x["level"]), x.get("mark")) for x in section["lines"]],
+        )
+        for section in data
+    ]
+
+
+def outline_lines(sections: Sequence[Section], indent: str = "") -> list[str]:
+    """An outline as terminal lines (as :func:`render_explanation`'s text), each prefixed."""
+    return [indent + line for line in _text(sections).splitlines() if line]
+
+
 def _points(data: Explanation) -> Section:
     section = Section("Every point")
     for score in data.scores:

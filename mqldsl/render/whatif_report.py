@@ -8,6 +8,7 @@ from typing import Any
 
 from mqldsl.render import templating
 from mqldsl.render.charts import grouped_bars, weekly_bars
+from mqldsl.render.explanation import outline_from_json, outline_lines
 from mqldsl.render.report_common import (
     LABELS,
     SLA_NOTE,
@@ -117,15 +118,24 @@ def whatif_context(report: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _sample(sample: dict[str, Any]) -> str:
-    """A sample lead (SPEC §14): its stage and scores under each policy; its explanations
-    under both are in the JSON report."""
+def _sample(sample: dict[str, Any]) -> dict[str, Any]:
+    """A sample lead (SPEC §14): its stage and scores under each policy (``line``), and
+    under each the parts of its explanation that say why it is at its stage and not at the
+    other policy's (``sides``: the policy's name and the outline; the whole explanations
+    are in the JSON report)."""
 
     def side(outcome: dict[str, Any]) -> str:
         scores = ", ".join(f"{k} {show(v)}" for k, v in (outcome.get("scores") or {}).items())
         return str(outcome["stage"]) + (f" ({scores})" if scores else "")
 
-    return f"{sample['id']}: {side(sample['base'])} → {side(sample['proposed'])}"
+    return {
+        "line": f"{sample['id']}: {side(sample['base'])} → {side(sample['proposed'])}",
+        "sides": [
+            (name, outline_from_json(sample[name].get("why") or []))
+            for name in ("base", "proposed")
+            if sample[name].get("why")
+        ],
+    }
 
 
 def sla_compared(report: dict[str, Any]) -> dict[str, Any]:
@@ -197,8 +207,12 @@ def whatif_text(report: dict[str, Any]) -> str:
         lines.append("what moved them:")
         lines += [f"  {line}" for line in context["attribution"][:12]]
     if context["samples"]:
-        lines.append("sample leads, base → proposed (their explanations: the JSON report):")
-        lines += [f"  {line}" for line in context["samples"]]
+        lines.append("sample leads, base → proposed (their whole explanations: the JSON report):")
+        for sample in context["samples"]:
+            lines.append(f"  {sample['line']}")
+            for name, sections in sample["sides"]:
+                lines.append(f"    under the {name} policy:")
+                lines += outline_lines(sections, "      ")
     sla = sla_compared(report)
     if sla["rows"]:
         lines.append("SLA by queue, base -> proposed:")

@@ -13,6 +13,7 @@ from typing import Any
 
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.evaluator import Evaluator
+from mqldsl.engine.explain import Explanation
 from mqldsl.simulation.account_metrics import NAMES as ACCOUNT_NAMES
 from mqldsl.simulation.differences import (
     KNOCK_ON,
@@ -28,6 +29,7 @@ from mqldsl.simulation.metrics import NUMERIC
 from mqldsl.simulation.records import LeadRecord
 from mqldsl.simulation.results import (
     Attribution,
+    Describe,
     MetricDelta,
     SampleLead,
     SampleOutcome,
@@ -38,6 +40,8 @@ from mqldsl.simulation.results import (
 from mqldsl.simulation.run import Run
 
 Metrics = dict[str, Any]
+# How many sample leads a what-if explains (the first whose stage changed, in id order).
+SAMPLE_LEADS = 3
 Samples = list[tuple[Metrics, Metrics]]  # (base, proposed) metrics per replication
 
 
@@ -165,39 +169,46 @@ def whatif_report(
     base: Run,
     proposed: Run,
     delta: dict[str, MetricDelta],
-    explain: Callable[[CheckedPolicy, Any, Any, Mapping[str, Any]], dict[str, Any]],
+    explain: Callable[[CheckedPolicy, Any, Any, Mapping[str, Any]], Explanation],
     data: WhatIfData | None = None,
     params: tuple[Mapping[str, Any], Mapping[str, Any]] | None = None,
+    describe: Describe | None = None,
+    shown: tuple[Mapping[str, Any], Mapping[str, Any]] | None = None,
 ) -> WhatIfReport:
     """The what-if report of two runs over the same leads with the metrics
     compared in ``delta``; ``explain(model, lead, result, params)`` gives the sample
-    leads' explanations (JSON). The leads whose stage changed are taken in id order.
+    leads' explanations, and ``describe(explanation, other_stage)`` what a report shows of
+    each (why it is at its stage under one policy and not at the other's; in the JSON as
+    ``why``). The leads whose stage changed are taken in id order.
     ``params`` are the param overrides each policy ran with (for the
     attribution of leads whose timelines parted before the as-of instant:
-    :func:`attribution`)."""
+    :func:`attribution`). The attribution reads the runs' ``kept`` results (the leads as
+    their journeys give them); ``shown``, when given, holds each run's results of the sample
+    leads as the run left them (:func:`~mqldsl.simulation.run.explain_as_run`: with the sales
+    replay's acceptance events), from which the samples are explained."""
     changed = sorted(
         a.id for a, b in zip(base.records, proposed.records, strict=True) if a.stage != b.stage
     )
     sample_leads = []
-    for lead_id in changed[:3]:
-        if lead_id in base.kept and lead_id in proposed.kept:
-            lead, a = base.kept[lead_id]
-            _, b = proposed.kept[lead_id]
-            sample_leads.append(
-                SampleLead(
-                    lead_id,
-                    SampleOutcome(
-                        a.decision.stage,
-                        dict(a.decision.scores),
-                        explain(base_model, lead, a, params[0] if params else {}),
-                    ),
-                    SampleOutcome(
-                        b.decision.stage,
-                        dict(b.decision.scores),
-                        explain(proposed_model, lead, b, params[1] if params else {}),
-                    ),
-                )
+    results = shown or (base.kept, proposed.kept)
+    for lead_id in changed[:SAMPLE_LEADS]:
+        if lead_id in results[0] and lead_id in results[1]:
+            lead, a = results[0][lead_id]
+            other, b = results[1][lead_id]
+            told = (
+                explain(base_model, lead, a, params[0] if params else {}),
+                explain(proposed_model, other, b, params[1] if params else {}),
             )
+            outcomes = [
+                SampleOutcome(
+                    x.decision.stage,
+                    dict(x.decision.scores),
+                    explanation.to_json(),
+                    describe(explanation, other.decision.stage) if describe else [],
+                )
+                for x, other, explanation in ((a, b, told[0]), (b, a, told[1]))
+            ]
+            sample_leads.append(SampleLead(lead_id, outcomes[0], outcomes[1]))
     found = differences(
         base_model, proposed_model, base.report.policy.params, proposed.report.policy.params
     )

@@ -11,12 +11,19 @@ for the person running it and stay out of the JSON.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mqldsl.analysis.durations import plain
 
+if TYPE_CHECKING:
+    from mqldsl.engine.explain import Explanation
+
 Json = dict[str, Any]
+# What a report shows of a sample lead's explanation under one policy, given the stage the
+# other policy puts it in (the render layer's sample_outline, as JSON: simulation.whatif).
+Describe = Callable[["Explanation", str], list[Json]]
 
 
 @dataclass(frozen=True)
@@ -220,9 +227,17 @@ class SampleOutcome:
     stage: str
     scores: dict[str, Any]
     explanation: dict[str, Any]  # engine.explain.Explanation.to_json()
+    # What the reports show of it: the sections of the explanation that say why it is at its
+    # stage and not at the other policy's (render.explanation.sample_outline, as JSON).
+    why: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> Json:
-        return {"stage": self.stage, "scores": self.scores, "explanation": self.explanation}
+        return {
+            "stage": self.stage,
+            "scores": self.scores,
+            "why": self.why,
+            "explanation": self.explanation,
+        }
 
 
 @dataclass(frozen=True)

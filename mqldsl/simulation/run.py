@@ -270,6 +270,9 @@ class Run:
     report: SimulationReport
     records: list[LeadRecord]
     kept: dict[str, Any] = field(default_factory=dict)
+    # The leads the sales replay accepted into the policy's SQL stage: lead id to the instant
+    # of the acceptance event it was given (its first touch); see :func:`explain_as_run`.
+    accepted: dict[str, float] = field(default_factory=dict)
 
 
 def _decide(
@@ -352,10 +355,11 @@ def run_policy(
     later = len(records) - len(arrived)
     records = arrived
     capacity = None
+    accepted: dict[str, float] = {}
     scenario = spec.scenario
     if scenario is not None:
         start = to_seconds(dt.datetime.combine(scenario.start, dt.time(), tzinfo=dt.UTC))
-        records, capacity, sales = replay_and_accept(
+        records, capacity, sales, accepted = replay_and_accept(
             model, params, leads, records, spec, start, kept, explain_ids
         )
     values = {name: info.value for name, info in model.params.items()} | params
@@ -364,7 +368,36 @@ def run_policy(
     )
     if scenario is not None:
         data = replace(data, sales=sales)
-    return Run(data, records, kept)
+    return Run(data, records, kept, accepted)
+
+
+def explain_as_run(
+    model: CheckedPolicy, leads: Sequence[Lead], spec: RunSpec, accepted: Mapping[str, float]
+) -> dict[str, tuple[Lead, Any]]:
+    """``leads`` decided again with explanations, each as the run whose ``accepted`` these
+    are left it: a lead the sales replay accepted has the acceptance event at its first
+    touch (:func:`replay_and_accept`), so its explanation is of the stage the run's
+    records give it (a replay of these leads alone would touch them at other times)."""
+    params = dict(spec.params)
+    model = bind(model, params)
+    evaluator = Evaluator(model, params)
+    event, _ = acceptance_event(model, spec.sql_stage)
+    kept: dict[str, tuple[Lead, Any]] = {}
+    for lead in leads:
+        touch = accepted.get(lead.id)
+        if event is not None and touch is not None:
+            lead = with_acceptance(lead, event, touch)
+        kept[lead.id] = (lead, evaluator.run(lead, spec.as_of, explain=True))
+    return kept
+
+
+def with_acceptance(lead: Lead, event: str, touch: float) -> Lead:
+    """``lead`` with an ``event`` (sales' acceptance, without fields) at ``touch``."""
+    events = sorted(
+        [*lead.events, Event(at=touch, type=event, fields={}, index=len(lead.events))],
+        key=lambda e: e.at,
+    )
+    return msgspec.structs.replace(lead, events=tuple(events))
 
 
 class _Acceptance:
@@ -403,11 +436,7 @@ class _Acceptance:
     def rerun(self, lead: Lead, touch: float) -> tuple[Lead, Any]:
         """The lead with the acceptance event at ``touch``, decided again (kept)."""
         assert self.event is not None
-        events = sorted(
-            [*lead.events, Event(at=touch, type=self.event, fields={}, index=len(lead.events))],
-            key=lambda e: e.at,
-        )
-        moved = msgspec.structs.replace(lead, events=tuple(events))
+        moved = with_acceptance(lead, self.event, touch)
         explain = self.explain_ids is not None and lead.id in self.explain_ids
         self.results[lead.id] = (moved, self.evaluator.run(moved, self.spec.as_of, explain))
         return self.results[lead.id]
@@ -431,11 +460,12 @@ def replay_and_accept(
     start: float,
     kept: dict[str, Any],
     explain_ids: set[str] | None = None,
-) -> tuple[list[LeadRecord], dict[str, float], dict[str, Any]]:
+) -> tuple[list[LeadRecord], dict[str, float], dict[str, Any], dict[str, float]]:
     """The sales replay of ``spec``'s scenario from ``start``, with the accepted leads moved
     into the policy's SQL stage as they are accepted (:class:`_Acceptance`), then
-    :func:`accept_into_sql_stage`: the records, the replay's slot and touch counts, and the
-    report's ``sales`` entry."""
+    :func:`accept_into_sql_stage`: the records, the replay's slot and touch counts, the
+    report's ``sales`` entry, and the leads moved (id to the acceptance event's instant;
+    none when the policy's SQL stage is not entered by one event)."""
     assert spec.scenario is not None
     accept = _Acceptance(model, params, leads, records, spec, explain_ids)
     replayed, capacity = replay_sales(
@@ -444,7 +474,12 @@ def replay_and_accept(
     done, entry = accept_into_sql_stage(
         model, params, leads, replayed, spec, kept, explain_ids, accept
     )
-    return done, capacity, entry
+    moved = (
+        {r.id: r.touch for r in replayed if r.sql and r.touch is not None}
+        if entry["acceptance_event"] is not None and spec.sql_stage is not None
+        else {}
+    )
+    return done, capacity, entry, moved
 
 
 def accept_into_sql_stage(
@@ -525,6 +560,7 @@ __all__ = [
     "evaluate_all",
     "evaluate_parallel",
     "evaluate_sql",
+    "explain_as_run",
     "replay_and_accept",
     "run_policy",
     "with_mql_scores",

@@ -403,7 +403,7 @@ def tune(
             scenario=scenario,
             seed=seed,
         )
-        replayed, capacity, _ = replay_and_accept(
+        replayed, capacity, _, _ = replay_and_accept(
             model, base | dict(values), leads, records, spec, start, {}
         )
         return replayed, capacity

@@ -10,12 +10,14 @@ from dataclasses import replace
 from typing import Any
 
 from mqldsl.analysis.model import CheckedPolicy
+from mqldsl.engine.explain import Explanation
 from mqldsl.engine.explain import explain as explain_result
 from mqldsl.engine.parallel import holds_long_lived
 from mqldsl.engine.runtime import Lead
 from mqldsl.io.errors import UsageProblem
 from mqldsl.simulation.account_metrics import NAMES as ACCOUNT_NAMES
 from mqldsl.simulation.compare import (
+    SAMPLE_LEADS,
     Samples,
     compared,
     journeys_delta,
@@ -32,9 +34,15 @@ from mqldsl.simulation.failif import (
 from mqldsl.simulation.intervals import BOOTSTRAP_DRAWS, paired_bootstrap
 from mqldsl.simulation.metrics import NUMERIC, metrics
 from mqldsl.simulation.records import LeadRecord
-from mqldsl.simulation.results import FailIfVerdict, MetricDelta, WhatIfData, WhatIfReport
+from mqldsl.simulation.results import (
+    Describe,
+    FailIfVerdict,
+    MetricDelta,
+    WhatIfData,
+    WhatIfReport,
+)
 from mqldsl.simulation.reuse import Variant, decide_variants, share_scores
-from mqldsl.simulation.run import Run, RunSpec, run_policy
+from mqldsl.simulation.run import Run, RunSpec, explain_as_run, run_policy
 from mqldsl.simulation.simulate import (
     SimulationOptions,
     check_engine,
@@ -56,6 +64,7 @@ def whatif(
     replications: int = 5,
     fail_if: str | None = None,
     reuse: bool = True,
+    describe: Describe | None = None,
 ) -> WhatIfReport:
     """Compare ``base`` with ``proposed`` (None: ``base`` again) run with
     ``options.params``, over the same leads.
@@ -65,7 +74,9 @@ def whatif(
     replications; the report itself is that of the first. Over journeys, the
     intervals come from a bootstrap of the leads. The first
     :data:`EXPLAINED_LEADS` leads whose stage changed are re-run with
-    explanations, for the attribution and the sample leads.
+    explanations, for the attribution and the sample leads; ``describe`` says what the
+    report shows of a sample lead's explanation under each policy (the render layer's
+    :func:`~mqldsl.render.explanation.sample_json`; without it, the explanations only).
 
     When the two policies compute the same scores (the same declarations
     and score blocks, and the same values of the params the scores read:
@@ -153,11 +164,22 @@ def whatif(
     changed = {x.id for x, y in zip(a.records, b.records, strict=True) if outcome(x) != outcome(y)}
     subset = sorted((lead for lead in leads if lead.id in changed), key=lambda x: x.id)
     subset = subset[:EXPLAINED_LEADS]
-    ids = {lead.id for lead in subset}
-    explained = RunSpec(params=base_params, as_of=moment, mql_stage=stage, seed=seed)
-    a.kept = run_policy(base, subset, explained, explain_ids=ids).kept
-    explained = RunSpec(params=options.params, as_of=moment, mql_stage=stage, seed=seed)
-    b.kept = run_policy(proposed_model, subset, explained, explain_ids=ids).kept
+    # The attribution reads the leads as their journeys give them (a lead the policies decide
+    # alike, moved by the sales replay only, is a knock-on); the samples are explained as the
+    # runs left them, with the acceptance events the sales replay gave.
+    specs = [
+        RunSpec(params=values, as_of=moment, mql_stage=stage, sql_stage=sqls)
+        for values in (base_params, options.params)
+    ]
+    a.kept = explain_as_run(base, subset, specs[0], {})
+    b.kept = explain_as_run(proposed_model, subset, specs[1], {})
+    stage_changed = (x.id for x, y in zip(a.records, b.records, strict=True) if x.stage != y.stage)
+    ids = set(sorted(stage_changed)[:SAMPLE_LEADS])  # as whatif_report takes them
+    sampled = [lead for lead in leads if lead.id in ids]
+    shown = (
+        explain_as_run(base, sampled, specs[0], a.accepted),
+        explain_as_run(proposed_model, sampled, specs[1], b.accepted),
+    )
     delta: dict[str, MetricDelta]
     accounts = False
     if scenario is None:
@@ -186,8 +208,8 @@ def whatif(
 
     def explain(
         model: CheckedPolicy, lead: Lead, result: Any, values: Mapping[str, Any]
-    ) -> dict[str, Any]:
-        return explain_result(model, lead, result, values).to_json()
+    ) -> Explanation:
+        return explain_result(model, lead, result, values)
 
     data = WhatIfData(
         leads=a.report.leads,
@@ -204,7 +226,16 @@ def whatif(
         examined=len(subset),
     )
     report = whatif_report(
-        base, proposed_model, a, b, delta, explain, data, params=(base_params, options.params)
+        base,
+        proposed_model,
+        a,
+        b,
+        delta,
+        explain,
+        data,
+        params=(base_params, options.params),
+        describe=describe,
+        shown=shown,
     )
     if fail_if is not None:
         unknown = no_data_names(fail_if, report.to_json())
