@@ -280,3 +280,31 @@ def test_whatif_over_journeys_refuses_replications(journeys: Path) -> None:
     )  # fmt: skip
     assert code == 2 and out == ""
     assert "Invalid value for --replications: replications repeat a scenario" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "shown"),
+    [
+        (["score", "{missing}.mql", "{journeys}"], "{missing}.mql:1:1: error[E100]: cannot read"),
+        (["score", ACME, "{missing}.jsonl"], "{missing}.jsonl: error[E960]: cannot read the file"),
+        (
+            ["score", ACME, "{folder}"],
+            "{folder}: error[E960]: cannot read the file: is a directory",
+        ),
+        (["explain", ACME, "{journeys}", "--lead", "x", "--accounts", "{missing}.jsonl"], "E960"),
+        (["whatif", ACME, "{missing}.mql", "--journeys", "{journeys}"], "E100"),
+        (["simulate", ACME, "--scenario", "{missing}.toml"], "{missing}.toml: error[E960]"),
+        (["diff", ACME, "{folder}"], "{folder}:1:1: error[E100]: cannot read the file"),
+    ],
+)
+def test_an_input_file_that_cannot_be_read_is_a_problem_with_the_input(
+    tmp_path: Path, args: list[str], shown: str
+) -> None:
+    """A missing file or a folder where an input file goes is reported as `check` and
+    docs/errors.md (E960) say, exit 1; it was click's usage error, exit 2."""
+    journeys = tmp_path / "j.jsonl"
+    journeys.write_text("")
+    names = {"missing": str(tmp_path / "nope"), "folder": str(tmp_path), "journeys": str(journeys)}
+    code, out, err = run(*(arg.format(**names) for arg in args))
+    assert code == 1, err
+    assert shown.format(**names) in err and "Usage:" not in err and out == ""

@@ -453,3 +453,34 @@ def test_a_dash_reads_the_journeys_from_standard_input(tmp_path: Path) -> None:
             assert piped.stdout.decode() == by_file[1]
         else:
             assert "L-2" in piped.stdout.decode()
+
+
+def test_dash_as_the_output_is_standard_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `-o -` wrote a file named `-` in the current folder (and printed nothing).
+    path = journeys(tmp_path, GOOD)
+    monkeypatch.chdir(tmp_path)
+    code, plain, _ = run("score", ACME, path, "--as-of", AS_OF)
+    code_dash, dashed, _ = run("score", ACME, path, "--as-of", AS_OF, "-o", "-")
+    assert code == code_dash == 0 and dashed == plain and len(plain.splitlines()) == 2
+    code, out, _ = run("explain", ACME, path, "--lead", "L-1", "--as-of", AS_OF, "-o", "-")
+    assert code == 0 and out.startswith("Lead L-1, as of")
+    assert not (tmp_path / "-").exists()
+
+
+def test_an_unknown_event_type_is_ignored_whatever_its_time(tmp_path: Path) -> None:
+    # SPEC §12: unknown event types are counted and ignored. One without a time, or with a
+    # date only (a CRM's logged call), rejected its whole lead (E706) before.
+    good = {"type": "page_view", "at": "2026-10-29T10:00:00Z", "path": "/pricing"}
+    records = [
+        {"id": "U1", "events": [{"type": "call_logged"}, good]},
+        {"id": "U2", "events": [{"type": "call_logged", "at": "2026-10-01"}, good]},
+        {"id": "U3", "events": [{"type": 5, "at": "2026-10-01T00:00:00Z"}]},
+    ]
+    code, out, err = run("score", ACME, journeys(tmp_path, records), "--as-of", AS_OF)
+    assert code == 1
+    assert [json.loads(line)["id"] for line in out.splitlines()] == ["U1", "U2"]
+    assert 'journeys.jsonl:3: error[E706]: event 1: "type" must be text, got 5' in err
+    assert "ignored unknown event type `call_logged`: 2 times" in err
+    assert "3 read, 2 used, 1 rejected" in err

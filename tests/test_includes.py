@@ -69,15 +69,16 @@ def test_each_include_error_is_where_it_is_written() -> None:
         ("shared.mql", 3, "E116"),
         ("shared.mql", 4, "E116"),
     }
-    # the included file's declarations come first (the include line is after the header)
+    # the include line counts where SPEC §3's order puts it: after the policy's own fields
+    # and events, before its params (the later declaration of each pair is the error)
     twice = render(GOLDEN / "twice_declared")
     assert places("twice_declared") == {
-        ("main.mql", 4, "E208"),
-        ("main.mql", 6, "E208"),
+        ("shared.mql", 2, "E208"),
+        ("shared.mql", 5, "E208"),
         ("main.mql", 7, "E208"),
     }
-    assert "the first is at shared.mql:2" in twice
-    assert "the first is at shared.mql:5" in twice
+    assert "the first is at main.mql:4" in twice
+    assert "the first is at main.mql:6" in twice
     assert "the first is at shared.mql:6" in twice
     assert places("included_twice") == {("b.mql", 1, "E117")}
     assert "it is included at a.mql:1" in render(GOLDEN / "included_twice")
@@ -89,8 +90,8 @@ def test_each_include_error_is_where_it_is_written() -> None:
     nested = os.path.join("common", "b.mql")
     assert places("nested_missing") == {(os.path.join("common", "a.mql"), 1, "E112")}
     assert f"`{nested}`" in render(GOLDEN / "nested_missing")
-    assert places("merged_fields") == {("main.mql", 4, "E208")}
-    assert "the first is at common/a.mql:3" in render(GOLDEN / "merged_fields")
+    assert places("merged_fields") == {(os.path.join("common", "a.mql"), 3, "E208")}
+    assert "the first is at main.mql:4" in render(GOLDEN / "merged_fields")
 
 
 def test_includes_nest_at_most_max_depth(tmp_path: Path) -> None:
@@ -115,7 +116,8 @@ def test_lead_blocks_of_several_files_merge_in_load_order() -> None:
     text = 'policy "P"\ninclude "b.mql"\nlead {\n  region: text\n}\nstages { visitor }\n'
     model = check_text(text, "main.mql", read=reader_of(files)).model
     assert model is not None
-    assert list(model.fields) == ["role", "size", "region"]
+    # each file's own fields, then (at its include line, after them) the included file's
+    assert list(model.fields) == ["region", "size", "role"]
     # two lead blocks in one file stay an error
     twice = 'policy "P"\nlead {\n  a: int\n}\nlead {\n  b: int\n}\nstages { visitor }\n'
     assert [d.code for d in check_text(twice, "main.mql").diagnostics] == ["E213"]
@@ -138,8 +140,10 @@ def split(text: str) -> tuple[str, dict[str, str]]:
     others = [line for line in lifecycle.splitlines() if not line.startswith("disqualify ")]
     lead_block, declarations = SCHEMA.split("}\n", 1)
     fields = lead_block.removeprefix("lead {\n").splitlines()
-    schema = "lead {\n" + "\n".join(fields[:4]) + "\n}\n" + declarations
-    own_fields = "lead {\n" + "\n".join(fields[4:]) + "\n}\n"
+    # (the policy's own fields count before the included ones: SPEC §3 puts `include` after
+    # the lead block)
+    schema = "lead {\n" + "\n".join(fields[4:]) + "\n}\n" + declarations
+    own_fields = "lead {\n" + "\n".join(fields[:4]) + "\n}\n"
     scores = '# scores\ninclude "schema.mql"\n' + scores_part + "\n".join(disqualify) + "\n"
     main = head + 'include "shared/scores.mql"\n' + own_fields + "\n".join(others) + "\n"
     return main, {"shared/schema.mql": schema, "shared/scores.mql": scores}
@@ -312,7 +316,7 @@ def test_fmt_formats_each_file_alone_and_keeps_includes(tmp_path: Path) -> None:
     code, _, err = run("fmt", str(tmp_path))
     assert code == 0, err
     assert main.read_text() == (
-        'policy "P"\ninclude "shared.mql"\n\nparam x = 1\n\nstages {\n  visitor\n'
+        'policy "P"\n\ninclude "shared.mql"\n\nparam x = 1\n\nstages {\n  visitor\n'
         "  mql when role > x and demo_request ever\n}\n"
     )
     assert shared.read_text() == "lead {\n  role: int\n}\n\nevent demo_request\n"
@@ -483,7 +487,7 @@ def test_account_blocks_merge_and_allow_comments_work_in_included_files() -> Non
     )
     result = check_text(text, "main.mql", read=reader_of(files))
     assert result.model is not None
-    assert list(result.model.account_fields) == ["tier", "seats"]
+    assert list(result.model.account_fields) == ["seats", "tier"]
     codes = {(d.code, d.span.file, d.span.line) for d in result.diagnostics}
     assert ("W502", "shared.mql", 7) in codes  # a warning in the included file, where written
     quiet = files["shared.mql"].replace("size < 5\n", "size < 5  # mqldsl: allow W502\n")
@@ -660,3 +664,24 @@ def test_check_folder_reports_a_shared_files_problem_once(tmp_path: Path) -> Non
     assert code == 1
     assert (out + err).count("unknown name `regin`") == 1, out + err
     assert "checked 2 files: 1 error" in err
+
+
+def test_an_include_in_spec_order_after_the_events_is_canonical(tmp_path: Path) -> None:
+    """SPEC §3's table puts `include` after the lead fields and the events; a file written in
+    that order got W509 and `fmt --check` moved the line up to the header."""
+    (tmp_path / "shared.mql").write_text(
+        'disqualify "Competitor" when k < 0\nscore s { +1 when k > 0 }\n'
+    )
+    text = (
+        'policy "Spec order"\n\nlead {\n  k: int\n}\n\nevent demo\n\ninclude "shared.mql"\n\n'
+        "score t {\n  +1 when demo ever\n}\n\nstages {\n  visitor\n  l when s >= 1\n}\n\n"
+        'disqualify "Own" when k < -5\n'
+    )
+    main = tmp_path / "main.mql"
+    main.write_text(text)
+    result = check_file(main)
+    assert "W509" not in [d.code for d in result.diagnostics]
+    assert run("fmt", "--check", str(main))[0] == 0
+    assert result.model is not None
+    assert list(result.model.scores) == ["s", "t"]  # the included score at the include line
+    assert [d.reason for d in result.model.disqualifiers] == ["Competitor", "Own"]

@@ -8,7 +8,7 @@
   declarations of an included file: a shared file serves several policies);
 - W506 a stage that no example expects;
 - W507 a route that can never be chosen (after an unconditional route);
-- W509 an `include` written after the policy's own declarations (they come after it);
+- W509 an `include` written after items that come after it in SPEC §3's order;
 - W508 a negative test on a field that may be missing, where the policy never
   says what a missing value should do;
 - W510/W511 a score rule or a stage that can never matter (mqldsl.analysis.dead).
@@ -26,7 +26,6 @@ from mqldsl.analysis.dead import dead_rules, dead_stages
 from mqldsl.analysis.model import Bounds, CheckedPolicy, numeric_constant
 from mqldsl.language import ast
 from mqldsl.language.diagnostics import ALLOW_PRAGMA, Diagnostic, warning
-from mqldsl.language.includes import ALLOWED
 from mqldsl.language.notation import expr as show
 
 INF = math.inf
@@ -406,29 +405,55 @@ def _missing_fields(model: CheckedPolicy, nodes: Sequence[ast.Expr]) -> Iterator
         )
 
 
-# The declarations an included file may hold (SPEC §3.1), the include lines themselves aside.
-_DECLARATIONS = tuple(kind for kind in ALLOWED if kind is not ast.Include)
+# The items that come after the `include` lines in SPEC §3's order (the formatter's).
+_AFTER_INCLUDES = (
+    ast.Calendar,
+    ast.Param,
+    ast.Score,
+    ast.Stages,
+    ast.Disqualify,
+    ast.Recycle,
+    ast.Route,
+    ast.Example,
+)
 
 
 def late_includes(own: ast.Policy) -> Iterator[Diagnostic]:
-    """W509: an `include` written after some of the policy's own declarations (``own``: the
-    policy as written, its includes not merged). Its declarations count as if written right
-    after the header, where `fmt` puts the line (SPEC §3's order), so they come before those
-    declarations (scores in decisions, disqualifier reasons)."""
+    """W509: an `include` written after some of the policy's own items that come after the
+    includes in SPEC §3's order (``own``: the policy as written, its includes not merged).
+    Its declarations count as written where `fmt` puts the line (after the events, before
+    the calendars, params and scores), so they come before those items (scores in
+    decisions, disqualifier reasons)."""
     first: ast.Item | None = None
     for item in own.items:
-        if isinstance(item, _DECLARATIONS) and first is None:
+        if isinstance(item, _AFTER_INCLUDES) and first is None:
             first = item
         elif isinstance(item, ast.Include) and first is not None:
             yield warning(
                 "W509",
-                f'`include "{item.path}"` is written after the policy\'s own declarations: '
-                "its declarations count as written right after the header, where `fmt` puts it",
+                f'`include "{item.path}"` is written after the policy\'s own '
+                f"{_kind(first)} on line {first.span.line}: its declarations count as written "
+                "where `fmt` puts it, after the events and before the calendars, params and "
+                "scores",
                 item.span,
-                f"so they come before the declarations from line {first.span.line} on; move "
-                "it up to just after the header (`mqldsl fmt` does) so that the file reads in "
-                "the order the policy has",
+                f"so they come before the items from line {first.span.line} on; move it up "
+                "to just after the events (`mqldsl fmt` does) so that the file reads in the "
+                "order the policy has",
             )
+
+
+def _kind(item: ast.Item) -> str:
+    words = {
+        ast.Calendar: "calendar",
+        ast.Param: "param",
+        ast.Score: "score",
+        ast.Stages: "stages",
+        ast.Disqualify: "disqualifier",
+        ast.Recycle: "recycle rule",
+        ast.Route: "route",
+        ast.Example: "example",
+    }
+    return words.get(type(item), "declarations")
 
 
 def lint(model: CheckedPolicy) -> list[Diagnostic]:

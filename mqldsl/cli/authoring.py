@@ -13,6 +13,9 @@ import click
 from mqldsl.cli.common import (
     DATE,
     INSTANT,
+    OUTPUT_OR_STDOUT,
+    POLICY_PATH,
+    InputPath,
     as_of_or_now,
     check_output,
     cli,
@@ -21,6 +24,7 @@ from mqldsl.cli.common import (
     policy_file,
     print_diagnostics,
     reported,
+    standard_output,
 )
 from mqldsl.io.errors import terminal_text
 
@@ -386,17 +390,18 @@ def test_command(
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False),
-    help="FILE.md or FILE.html (default: Markdown on standard output).",
+    type=OUTPUT_OR_STDOUT,
+    callback=standard_output,
+    help="FILE.md or FILE.html (default, or `-`: Markdown on standard output).",
 )
 @click.option(
     "--previous",
-    type=click.Path(exists=True, dir_okay=False),
+    type=POLICY_PATH,
     help="The previous version, for the change log.",
 )
 @click.option(
     "--simulation",
-    type=click.Path(exists=True, dir_okay=False),
+    type=InputPath(),
     help="A simulate or whatif JSON report (-o report.json) to summarise: a what-if "
     "shows base, proposed, change and interval for each main metric.",
 )
@@ -430,8 +435,8 @@ def docs(
 
 
 @cli.command(name="diff")
-@click.argument("old", type=click.Path(exists=True, dir_okay=False))
-@click.argument("new", type=click.Path(exists=True, dir_okay=False))
+@click.argument("old", type=POLICY_PATH)
+@click.argument("new", type=POLICY_PATH)
 @click.option(
     "--format",
     "output_format",

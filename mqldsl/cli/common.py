@@ -194,18 +194,73 @@ def standard_input(ctx: click.Context, param: click.Parameter, value: str | None
     return "/dev/stdin" if value == "-" else value
 
 
+class InputPath(click.Path):
+    """An input file named on the command line. One that does not exist, is a folder or
+    cannot be read is a problem with the input, reported as every unreadable input is
+    (``E960``; a policy as ``check`` reports it, ``E100``) with exit 1 (docs/errors.md),
+    not as a misuse of the command line (exit 2)."""
+
+    def __init__(self, *, policy: bool = False, allow_dash: bool = False) -> None:
+        super().__init__(exists=True, dir_okay=False, allow_dash=allow_dash)
+        self.policy = policy
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter:
+            pass
+        import errno
+        import os
+
+        from mqldsl.io.files import cannot_read
+
+        name = os.fsdecode(value)
+        if os.path.isdir(name):
+            reason = "is a directory, not a file"
+        elif not os.path.exists(name):
+            reason = os.strerror(errno.ENOENT)
+        else:
+            reason = os.strerror(errno.EACCES)
+        if self.policy:
+            raise Unreadable([f"{name}:1:1: error[E100]: cannot read the file: {reason}"])
+        raise Unreadable([cannot_read(name, OSError(errno.EINVAL, reason)).render()])
+
+
+class Unreadable(click.ClickException):
+    """An input file that cannot be read (:class:`InputPath`): its lines, exit 1."""
+
+    exit_code = 1
+
+    def __init__(self, lines: Sequence[str]) -> None:
+        super().__init__(lines[0])
+        self.lines = list(lines)
+
+    def show(self, file: Any = None) -> None:
+        echo_lines(self.lines)
+
+
+def standard_output(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``-o -``: standard output, where the command writes without ``-o`` (a file named
+    ``-`` was written in the current folder)."""
+    return None if value == "-" else value
+
+
+#: An output that may be standard output (`-o -`).
+OUTPUT_OR_STDOUT = click.Path(dir_okay=False, allow_dash=True)
+
 #: The journeys file argument: a file, or `-` for standard input.
-JOURNEYS_PATH = click.Path(exists=True, dir_okay=False, allow_dash=True)
+JOURNEYS_PATH = InputPath(allow_dash=True)
+POLICY_PATH = InputPath(policy=True)
 journey_file = click.argument("journeys", type=JOURNEYS_PATH, callback=standard_input)
-policy_file = click.argument("policy", type=click.Path(exists=True, dir_okay=False))
+policy_file = click.argument("policy", type=POLICY_PATH)
 events_option = click.option(
     "--events",
-    type=click.Path(exists=True, dir_okay=False),
+    type=InputPath(),
     help="With a leads CSV: the events table (lead_id, type, at, fields...).",
 )
 accounts_option = click.option(
     "--accounts",
-    type=click.Path(exists=True, dir_okay=False, allow_dash=False),
+    type=InputPath(),
     help='The accounts\' fields: JSON Lines, {"id": "A-17", "profile": {...}} a line.',
 )
 set_option = click.option(

@@ -10,6 +10,9 @@ import click
 from mqldsl.cli.common import (
     INSTANT,
     JOURNEYS_PATH,
+    OUTPUT_OR_STDOUT,
+    POLICY_PATH,
+    InputPath,
     accounts_option,
     as_of_or_now,
     cli,
@@ -23,6 +26,7 @@ from mqldsl.cli.common import (
     reported,
     set_option,
     standard_input,
+    standard_output,
 )
 
 if TYPE_CHECKING:
@@ -38,7 +42,11 @@ if TYPE_CHECKING:
 @click.option("--as-of", type=INSTANT, help="Evaluate as of this instant (default: now).")
 @set_option
 @click.option(
-    "-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE.jsonl or FILE.csv."
+    "-o",
+    "--output",
+    type=OUTPUT_OR_STDOUT,
+    callback=standard_output,
+    help="Write to FILE.jsonl or FILE.csv (`-`: standard output).",
 )
 @click.option("--explain", is_flag=True, help="Add each decision's explanation (JSON Lines only).")
 @click.option(
@@ -59,7 +67,7 @@ if TYPE_CHECKING:
 )
 @click.option(
     "--crm-mapping",
-    type=click.Path(exists=True, dir_okay=False),
+    type=InputPath(),
     help="A TOML file whose [stages] table maps stages to CRM values.",
 )
 @events_option
@@ -74,7 +82,7 @@ if TYPE_CHECKING:
 @click.option(
     "--leads",
     "leads_table",
-    type=click.Path(exists=True, dir_okay=False),
+    type=InputPath(),
     help="With --engine duckdb or spark: a leads table (Parquet or CSV) instead of JOURNEYS; "
     "--events gives its events table.",
 )
@@ -203,7 +211,13 @@ def _handoff(
     help="A column of the events table that gives the events' input order: hot-event routes "
     "hand off the events of one instant in that order, the last standing (as `score` does).",
 )
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the query to FILE.")
+@click.option(
+    "-o",
+    "--output",
+    type=OUTPUT_OR_STDOUT,
+    callback=standard_output,
+    help="Write the query to FILE (`-`: standard output).",
+)
 def sql_command(
     policy: str,
     dialect: str,
@@ -265,7 +279,13 @@ explanation_format = click.option(
     metavar="STAGE",
     help="Only why the lead is not at STAGE: each failing clause, its values and shortfall.",
 )
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE.")
+@click.option(
+    "-o",
+    "--output",
+    type=OUTPUT_OR_STDOUT,
+    callback=standard_output,
+    help="Write to FILE (`-`: standard output).",
+)
 @events_option
 @accounts_option
 def explain(
@@ -304,7 +324,13 @@ def explain(
 @click.option("--as-of", type=INSTANT, help="Up to this instant (default: now).")
 @set_option
 @explanation_format
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to FILE.")
+@click.option(
+    "-o",
+    "--output",
+    type=OUTPUT_OR_STDOUT,
+    callback=standard_output,
+    help="Write to FILE (`-`: standard output).",
+)
 @events_option
 @accounts_option
 def timeline(
@@ -413,16 +439,16 @@ def _exit_on_rejected(report: ReadReport) -> None:
 
 
 @cli.command(name="import")
-@click.argument("leads", type=click.Path(exists=True, dir_okay=False))
+@click.argument("leads", type=InputPath())
 @click.option(
     "--policy",
-    type=click.Path(exists=True, dir_okay=False),
+    type=POLICY_PATH,
     required=True,
     help="The policy whose schema the journeys follow.",
 )
 @click.option(
     "--mapping",
-    type=click.Path(exists=True, dir_okay=False),
+    type=InputPath(),
     required=True,
     help="The mapping file (docs/import.md).",
 )

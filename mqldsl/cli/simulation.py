@@ -9,6 +9,9 @@ import click
 
 from mqldsl.cli.common import (
     INSTANT,
+    OUTPUT_OR_STDOUT,
+    POLICY_PATH,
+    InputPath,
     check_output,
     cli,
     echo_lines,
@@ -17,6 +20,7 @@ from mqldsl.cli.common import (
     params,
     policy_file,
     reported,
+    standard_output,
     with_options,
 )
 from mqldsl.io.errors import terminal_text
@@ -29,10 +33,10 @@ if TYPE_CHECKING:
 
 
 @cli.command()
-@click.argument("scenario", type=click.Path(exists=True, dir_okay=False))
+@click.argument("scenario", type=InputPath())
 @click.option(
     "--policy",
-    type=click.Path(exists=True, dir_okay=False),
+    type=POLICY_PATH,
     help="The policy whose schema the journeys follow (default: the one the scenario names).",
 )
 @click.option("--seed", type=int, help="Random seed (default: the scenario's).")
@@ -45,8 +49,9 @@ if TYPE_CHECKING:
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False),
-    help="Write JSON Lines here (default: standard output).",
+    type=OUTPUT_OR_STDOUT,
+    callback=standard_output,
+    help="Write JSON Lines here (default, or `-`: standard output).",
 )
 def generate(
     scenario: str,
@@ -73,17 +78,17 @@ _sim_source = [
     click.option(
         "--scenario",
         "scenario_path",
-        type=click.Path(exists=True, dir_okay=False),
+        type=InputPath(),
         help="Generate journeys from this scenario.",
     ),
     click.option(
         "--journeys",
-        type=click.Path(exists=True, dir_okay=False),
+        type=InputPath(),
         help="Use these journeys (JSON Lines).",
     ),
     click.option(
         "--accounts",
-        type=click.Path(exists=True, dir_okay=False),
+        type=InputPath(),
         help='With --journeys: the accounts\' fields (JSON Lines, {"id": ..., "profile": {...}}).',
     ),
     click.option(
@@ -262,8 +267,8 @@ def simulate(
 
 
 @cli.command()
-@click.argument("base", type=click.Path(exists=True, dir_okay=False))
-@click.argument("proposed", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.argument("base", type=POLICY_PATH)
+@click.argument("proposed", required=False, type=POLICY_PATH)
 @with_options(_sim_source)
 @click.option(
     "--replications",

@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from mqldsl.cli.common import INSTANT, cli, echo_lines, params, policy_file, reported
+from mqldsl.cli.common import INSTANT, InputPath, cli, echo_lines, params, policy_file, reported
 from mqldsl.cli.simulation import exit_on_rejects
 
 
@@ -22,18 +22,16 @@ from mqldsl.cli.simulation import exit_on_rejects
     metavar="NAME=LO..HI[:STEP]",
     help="A param and the values to try (repeat for several).",
 )
-@click.option(
-    "--journeys", type=click.Path(exists=True, dir_okay=False), help="Tune on these journeys."
-)
+@click.option("--journeys", type=InputPath(), help="Tune on these journeys.")
 @click.option(
     "--accounts",
-    type=click.Path(exists=True, dir_okay=False),
+    type=InputPath(),
     help='With --journeys: the accounts\' fields (JSON Lines, {"id": ..., "profile": {...}}).',
 )
 @click.option(
     "--scenario",
     "scenario_path",
-    type=click.Path(exists=True, dir_okay=False),
+    type=InputPath(),
     help="Tune on journeys generated from this scenario.",
 )
 @click.option("--maximize", required=True, metavar="METRIC", help="The metric to maximise.")

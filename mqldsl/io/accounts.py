@@ -208,10 +208,9 @@ class AccountGrouper:
             self.report.reject(self.file, line, message, code, hint=hint)
         for original, lead, _ in resolved:
             self._resolved[id(original)] = lead
-        ids = self.report.rejected_ids  # (so that `explain --lead` can say the line was rejected)
-        for lead, line in members:
-            if id(lead) not in self._resolved and len(ids) < self.report.keep:
-                ids.setdefault(lead.id, line)
+        for lead, line in members:  # (so that `explain --lead` can say the line was rejected)
+            if id(lead) not in self._resolved:
+                self.report.rejected_lead(lead.id, line)
 
 
 Rejection = tuple[int, str, str, str]  # line, message, code, hint

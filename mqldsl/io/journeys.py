@@ -87,6 +87,12 @@ class ReadReport:
         if len(self.rejected) < self.keep:
             self.rejected.append(Problem(file, line, reason, code, column, hint))
 
+    def rejected_lead(self, lead_id: str | None, line: int) -> None:
+        """Note that the record of ``lead_id`` at ``line`` was rejected (the first ``keep``
+        of them), so that `explain --lead` can say so instead of "no lead with id"."""
+        if lead_id is not None and len(self.rejected_ids) < self.keep:
+            self.rejected_ids.setdefault(lead_id, line)
+
     def add(self, problem: Problem) -> None:
         """Count one rejected record with its problem."""
         self.rejected_count += 1
@@ -297,15 +303,18 @@ class JourneyReader:
             raise RecordError(f"event {position + 1} is not an object", "E706")
         kind = item.get("type")
         if not isinstance(kind, str):
+            if "type" in item:
+                shown = json.dumps(kind)[:40]
+                raise RecordError(f'event {position + 1}: "type" must be text, got {shown}', "E706")
             raise RecordError(f'event {position + 1} has no "type"', "E706")
+        info = self.model.events.get(kind)
+        if info is None:  # counted and ignored (SPEC §12), whatever else it holds
+            self.report.unknown_event_types[kind] += 1
+            return None
         try:
             at = instant(item.get("at"))
         except ValueError as exc:
             raise RecordError(f'event {position + 1} ({kind}): "at": {exc}', "E706") from None
-        info = self.model.events.get(kind)
-        if info is None:
-            self.report.unknown_event_types[kind] += 1
-            return None
         raw_fields = {k: v for k, v in item.items() if k not in ("type", "at")}
         fields = record_values(
             raw_fields,
@@ -345,9 +354,7 @@ class JourneyReader:
                     yield self.lead(raw)
                 except RecordError as exc:
                     self.report.reject(name, number, str(exc), exc.code)
-                    rejected_id = record_id(raw)
-                    if rejected_id is not None and len(self.report.rejected_ids) < self.report.keep:
-                        self.report.rejected_ids.setdefault(rejected_id, number)
+                    self.report.rejected_lead(record_id(raw), number)
 
     def read_csv(self, leads: str | Path, events: str | Path | None) -> Iterator[Lead]:
         """Leads from a leads table and an events table (CRM exports). A lead row is one
@@ -381,6 +388,9 @@ class JourneyReader:
                 report.read += 1
                 if isinstance(row, Bad):
                     report.add(row.problem)
+                    id_at = table.columns.index("id")
+                    if row.cells is not None and id_at < len(row.cells):
+                        report.rejected_lead(row.cells[id_at], row.problem.line)
                     continue
                 lead_id = row.cells["id"]
                 if lead_id in bad_events:
@@ -392,6 +402,7 @@ class JourneyReader:
                         f"its events row {problem.where} was rejected ({problem.code})",
                         "E712",
                     )
+                    report.rejected_lead(lead_id, row.line)
                     continue
                 profile = {k: v for k, v in row.cells.items() if k not in ("id", "account")}
                 raw_events = []
@@ -408,6 +419,7 @@ class JourneyReader:
                     )
                 except RecordError as exc:
                     report.reject(name, row.line, str(exc), exc.code)
+                    report.rejected_lead(lead_id, row.line)
         for lead_id, rows in sorted(grouped.items()):
             for line, _ in rows:
                 if report.full:

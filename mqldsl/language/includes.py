@@ -4,7 +4,8 @@ A policy's includes are read once, when it is checked: each path is resolved
 relative to the file that includes it, parsed as an *included file* (no
 header; only `lead`, `account`, `event`, `param`, `score` and `disqualify`,
 and more `include` lines), and its declarations take the place of the
-`include` line — where `mqldsl fmt` puts it, after the header — so that the
+`include` line — where SPEC §3's order and `mqldsl fmt` put it, after the
+policy's own fields and events — so that the
 checker sees one merged policy. Every node keeps the span of the file it is
 written in, so every diagnostic names that file and line.
 

@@ -43,10 +43,10 @@ _ORDER: dict[type, int] = {
     ast.Owner: 2,
     ast.Effective: 3,
     ast.About: 4,
-    ast.Include: 5,
-    ast.LeadBlock: 6,
-    ast.AccountBlock: 7,
-    ast.EventDecl: 8,
+    ast.LeadBlock: 5,
+    ast.AccountBlock: 6,
+    ast.EventDecl: 7,
+    ast.Include: 8,  # (SPEC §3's order: after the events, before the calendars)
     ast.Calendar: 9,
     ast.Param: 10,
     ast.Score: 11,
@@ -56,7 +56,7 @@ _ORDER: dict[type, int] = {
     ast.Route: 15,
     ast.Example: 16,
 }
-_HEADER = {0, 1, 2, 3, 4, 5}
+_HEADER = {0, 1, 2, 3, 4}
 _SETTING_ORDER: dict[type, int] = {
     ast.CalendarTimezone: 0,
     ast.CalendarHours: 1,
