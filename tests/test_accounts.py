@@ -1036,3 +1036,65 @@ def test_handoff_packets_read_the_accounts_file(tmp_path: Path) -> None:
     packets = [orjson.loads(line) for line in out.splitlines()]
     assert [p["lead"] if "lead" in p else p["id"] for p in packets] == ["L1", "L2"]
     assert all("abm_sdr" in line for line in out.splitlines())
+
+
+def test_a_rejected_accounts_line_rejects_its_accounts_leads(tmp_path: Path) -> None:
+    """A lead whose account's line was rejected was decided without the account's fields (a
+    wrong decision that looked right): it is rejected with it (E716), on every engine and
+    from tables too. The same account given twice with the same profile is taken; with
+    another, the message says which field differs."""
+    import duckdb
+
+    policy = _abm_without_recycling(tmp_path)
+    journeys, accounts = _abm_journeys(tmp_path)
+    good = Path(accounts).read_text().splitlines()
+    bad = good[0].replace('"strategic"', '"Strategic"')
+    Path(accounts).write_text("\n".join([bad, good[1], good[1]]) + "\n")
+    as_of = ("--as-of", "2026-11-01")
+    lines = Path(journeys).read_text().splitlines()
+    in_a = [n for n, line in enumerate(lines, 1) if orjson.loads(line).get("account") == "A"]
+    assert len(in_a) == 3
+    outputs = []
+    for engine in ("python", "duckdb"):
+        code, out, err = run("score", policy, journeys, "--accounts", accounts, "--engine", engine, *as_of)  # fmt: skip
+        assert code == 1, err
+        assert all(orjson.loads(line).get("account") != "A" for line in out.splitlines())
+        for n in in_a:
+            assert (
+                f"{journeys}:{n}: error[E716]: its account `A` was rejected at {accounts} line 1"
+                in err
+            )
+        assert f"{accounts}:1: error[E705]" in err and "E704" not in err  # (line 3 = line 2)
+        assert err.splitlines()[-1] == "7 read, 3 used, 4 rejected"
+        outputs.append(out)
+    assert outputs[0] == outputs[1]
+    # From tables: the same leads rejected, by id.
+    leads, events = tmp_path / "leads.parquet", tmp_path / "events.parquet"
+    con = duckdb.connect()
+    con.execute(
+        f"COPY (SELECT id, account, profile.role AS role FROM read_json('{journeys}', "
+        "columns = {id: 'VARCHAR', account: 'VARCHAR', profile: 'STRUCT(role VARCHAR)'})) "
+        f"TO '{leads}' (FORMAT parquet)"
+    )
+    con.execute(
+        f'COPY (SELECT id AS lead_id, e.type AS type, e."at" AS "at", e.path AS path FROM ('
+        f"SELECT id, unnest(events) AS e FROM read_json('{journeys}', columns = {{id: "
+        "'VARCHAR', events: 'STRUCT(type VARCHAR, \"at\" TIMESTAMP, path VARCHAR)[]'}))) "
+        f"TO '{events}' (FORMAT parquet)"
+    )
+    code, out, err = run(
+        "score", policy, "--leads", str(leads), "--events", str(events),
+        "--accounts", accounts, "--engine", "duckdb", *as_of,
+    )  # fmt: skip
+    assert code == 1, err
+    assert sorted(orjson.loads(line)["id"] for line in out.splitlines()) == ["L2", "L4", "L5"]
+    assert err.count("error[E716]") == 3 and "lead `L1`: its account `A`" in err
+    # Another profile for one account: the field that differs is named.
+    other = good[1].replace('"commercial"', '"enterprise"')
+    Path(accounts).write_text("\n".join([good[0], good[1], other]) + "\n")
+    code, _, err = run("score", policy, journeys, "--accounts", accounts, *as_of)
+    assert code == 1
+    assert (
+        f"{accounts}:3: error[E704]: account `B` is given twice (first at {accounts} line 2): "
+        '`tier` is "commercial" there and "enterprise" here'
+    ) in err

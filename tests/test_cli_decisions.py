@@ -484,3 +484,18 @@ def test_an_unknown_event_type_is_ignored_whatever_its_time(tmp_path: Path) -> N
     assert 'journeys.jsonl:3: error[E706]: event 1: "type" must be text, got 5' in err
     assert "ignored unknown event type `call_logged`: 2 times" in err
     assert "3 read, 2 used, 1 rejected" in err
+
+
+def test_an_unknown_key_in_truth_is_counted(tmp_path: Path) -> None:
+    # A misspelt truth key (`sql_date` for `sql_at`) was dropped without a word, and the
+    # backtest counted no SQL for it.
+    records = [
+        {"id": "T1", "events": [], "truth": {"buyer": True, "sql_date": "2026-10-12T10:00:00Z"}},
+        {"id": "T2", "events": [], "truth": {"buyer": False, "persona": "student"}},
+    ]
+    path = journeys(tmp_path, records)
+    for jobs in ("1", "2"):
+        code, out, err = run("score", ACME, path, "--as-of", AS_OF, "--jobs", jobs)
+        assert code == 0 and len(out.splitlines()) == 2
+        assert "ignored unknown key `sql_date` in truth: 1 time (did you mean `sql_at`?)" in err
+        assert "persona" not in err

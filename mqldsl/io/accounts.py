@@ -41,6 +41,9 @@ class AccountRecord:
 
     profile: Mapping[str, Any]
     place: str  # "accounts.jsonl line 7"
+    # The line was rejected (its problem is in the report): the account's leads are rejected
+    # with it (E716), since deciding them without its fields could give the wrong stage.
+    rejected: bool = False
 
 
 def read_accounts(
@@ -68,24 +71,51 @@ def read_accounts(
                 report.read += 1
                 report.reject(name, number, reason, "E701", column)
                 continue
+            place = f"{name} line {number}"
             try:
                 account_id, profile = _account(raw, model, report)
             except RecordError as exc:
                 report.read += 1
                 report.reject(name, number, str(exc), exc.code)
+                known = _known_id(raw)
+                if known is not None and known not in accounts:
+                    accounts[known] = AccountRecord({}, place, rejected=True)
                 continue
             if account_id in accounts:
-                first = accounts[account_id].place
+                first = accounts[account_id]
+                if not first.rejected and dict(first.profile) == profile:
+                    continue  # the same account again, word for word: nothing to choose
                 report.read += 1
                 report.reject(
                     name,
                     number,
-                    f"account `{account_id}` is given twice (first at {first})",
+                    f"account `{account_id}` is given twice (first at {first.place})"
+                    + (f": {_difference(first.profile, profile)}" if not first.rejected else ""),
                     "E704",
                 )
                 continue
-            accounts[account_id] = AccountRecord(profile, f"{name} line {number}")
+            accounts[account_id] = AccountRecord(profile, place)
     return accounts
+
+
+def _known_id(raw: Any) -> str | None:
+    """The account id of a rejected accounts line, when it has a usable one."""
+    found = raw.get("id") if isinstance(raw, dict) else None
+    if isinstance(found, bool) or not isinstance(found, str | int) or found == "":
+        return None
+    return str(found)
+
+
+def _difference(first: Mapping[str, Any], second: Mapping[str, Any]) -> str:
+    """The first field (in name order) two profiles of one account disagree on, in words."""
+    for key in sorted(set(first) | set(second)):
+        if key not in second:
+            return f"`{key}` is {show(first[key])} there and missing here"
+        if key not in first:
+            return f"`{key}` is missing there and {show(second[key])} here"
+        if first[key] != second[key]:
+            return f"`{key}` is {show(first[key])} there and {show(second[key])} here"
+    return "they differ"
 
 
 _ACCOUNT_KEYS = ("id", "profile")
@@ -216,6 +246,15 @@ class AccountGrouper:
 Rejection = tuple[int, str, str, str]  # line, message, code, hint
 
 
+def lost_account(account: str, record: AccountRecord) -> tuple[str, str]:
+    """E716's message and hint for a lead of ``account``, whose accounts line was rejected."""
+    return (
+        f"its account `{account}` was rejected at {record.place} (above): deciding it "
+        "without its account's fields could give the wrong stage",
+        "correct the account's line in the accounts file",
+    )
+
+
 def resolve_account(
     account: str,
     members: Sequence[tuple[Lead, int]],
@@ -226,6 +265,9 @@ def resolve_account(
     leads' where they agree) and each member with that profile and its colleagues.
     ``members`` are the account's leads with their lines, in input order. Returns each
     kept member (as given, resolved, its line) and the rejected ones (E715)."""
+    if record is not None and record.rejected:
+        lost, hint = lost_account(account, record)
+        return [], [(line, lost, "E716", hint) for _, line in members]
     # An empty profile (in the accounts file or on a lead) says nothing: no conflict.
     profile: Mapping[str, Any] | None = record.profile if record and record.profile else None
     place = record.place if record is not None else None
@@ -241,7 +283,7 @@ def resolve_account(
                     (
                         line,
                         f"account `{account}`: this lead's account_profile differs from the one "
-                        f"at {place}",
+                        f"at {place} ({_difference(profile, given)})",
                         "E715",
                         "give one profile per account (or leave it to the accounts file)",
                     )

@@ -53,7 +53,7 @@ import orjson
 from mqldsl.analysis.model import CheckedPolicy, FieldInfo
 from mqldsl.analysis.types import Type
 from mqldsl.engine.runtime import Event, Lead
-from mqldsl.io.values import INSTANT_MAX, INSTANT_MIN, INT_MAX, INT_MIN, RecordError
+from mqldsl.io.values import INSTANT_MAX, INSTANT_MIN, INT_MAX, INT_MIN, TRUTH_KEYS, RecordError
 
 _WHOLE = Annotated[int, msgspec.Meta(ge=INT_MIN, le=INT_MAX)]
 _FINITE = Annotated[float, msgspec.Meta(ge=-sys.float_info.max, le=sys.float_info.max)]
@@ -206,6 +206,8 @@ class FastDecoder:
                     self._check_truth(truth)
                 except RecordError:
                     return None
+                if any(key not in TRUTH_KEYS for key in truth):
+                    return None  # the validator counts the keys nothing reads
         events: list[Event] = []
         items = journey.events
         if items:

@@ -31,7 +31,7 @@ from mqldsl.io.csvrows import Bad, CsvTable, Row, open_input
 from mqldsl.io.errors import UsageProblem
 from mqldsl.io.fastdecode import FastDecoder
 from mqldsl.io.problems import Problem
-from mqldsl.io.values import RecordError, convert, instant, show
+from mqldsl.io.values import TRUTH_KEYS, RecordError, convert, instant, show
 from mqldsl.language.suggestions import did_you_mean
 
 #: The top-level keys of a journey line (SPEC §12); any other is counted and reported.
@@ -49,6 +49,7 @@ class ReadReport:
     unknown_fields: Counter[str] = field(default_factory=Counter)
     unknown_event_fields: Counter[str] = field(default_factory=Counter)
     unknown_keys: Counter[str] = field(default_factory=Counter)  # top-level keys of a line
+    unknown_truth_keys: Counter[str] = field(default_factory=Counter)  # keys of a `truth`
     # The `account_profile`s of lines without an account, not read (SPEC §9: a lead without an
     # account has no account fields); one key, "", counted
     lone_profiles: Counter[str] = field(default_factory=Counter)
@@ -121,6 +122,7 @@ class ReadReport:
             self.unknown_event_fields,
             self.unknown_keys,
             self.lone_profiles,
+            self.unknown_truth_keys,
         )
 
     def notes(self) -> list[str]:
@@ -130,6 +132,12 @@ class ReadReport:
             hint = did_you_mean(name, JOURNEY_KEYS)
             lines.append(
                 f"ignored unknown key `{_printable(name)}` in journey lines: {count} "
+                f"time{'s' if count != 1 else ''}" + (f" ({hint})" if hint else "")
+            )
+        for name, count in sorted(self.unknown_truth_keys.items()):
+            hint = did_you_mean(name, TRUTH_KEYS)
+            lines.append(
+                f"ignored unknown key `{_printable(name)}` in truth: {count} "
                 f"time{'s' if count != 1 else ''}" + (f" ({hint})" if hint else "")
             )
         if count := self.lone_profiles[""]:
@@ -182,6 +190,11 @@ def record_values(
 # when the lead was created, became sales qualified, was won, and when a
 # (simulated) buyer's window closed. Each is an instant, or null.
 TRUTH_INSTANTS = ("created_at", "sql_at", "won_at", "window_closes")
+
+
+def unknown_truth_keys(truth: dict[str, Any]) -> list[str]:
+    """The keys of ``truth`` that nothing reads (a misspelt `sql_date` would be lost)."""
+    return [key for key in truth if key not in TRUTH_KEYS]
 
 
 def check_truth(truth: Any) -> None:
@@ -283,6 +296,7 @@ class JourneyReader:
         truth = raw.get("truth")
         if truth is not None:
             check_truth(truth)
+            self.report.unknown_truth_keys.update(unknown_truth_keys(truth))
         if (account is None or account == "") and account_profile:
             self.report.lone_profiles[""] += 1  # (SPEC §9: no account, no account fields)
             account_profile = {}

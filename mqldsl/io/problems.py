@@ -37,6 +37,7 @@ DATA_CODES: dict[str, str] = {
     "E713": "missing column",
     "E714": "column named twice",
     "E715": "account profiles disagree",
+    "E716": "lead whose account's record was rejected",
     # ------------------------------------------------ import mappings (E750-E799)
     "E750": "unknown key in a mapping",
     "E751": "mapping that cannot be read",

@@ -21,6 +21,10 @@ from mqldsl.engine.runtime import FIRST_INSTANT, LAST_INSTANT, parse_instant
 INSTANT_MIN = FIRST_INSTANT
 INSTANT_MAX = LAST_INSTANT
 
+#: The keys of a journey's `truth` that the metrics read (SPEC §12, docs/reports.md); any other
+#: is counted and ignored (a misspelt `sql_date` would otherwise be lost without a word).
+TRUTH_KEYS = ("buyer", "created_at", "sql_at", "won_at", "window_closes", "persona")
+
 
 class RecordError(ValueError):
     """A record that cannot be used; the message says why, ``code`` which kind it is."""
@@ -151,6 +155,7 @@ __all__ = [
     "INSTANT_MIN",
     "INT_MAX",
     "INT_MIN",
+    "TRUTH_KEYS",
     "RecordError",
     "convert",
     "instant",

@@ -19,6 +19,7 @@ from mqldsl.analysis.bound import bind
 from mqldsl.analysis.limits import MAX_INSTANTS
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.runtime import Lead, TimelineTooLong, too_long
+from mqldsl.io.accounts import AccountRecord, lost_account
 from mqldsl.io.journeys import ReadReport
 from mqldsl.warehouse.builders import timestamp
 from mqldsl.warehouse.compiler import MAX_COUNT, SqlPolicy, compile_sql
@@ -253,6 +254,29 @@ class DuckDBEngine:
         if long:
             self.con.execute(f"DELETE FROM events WHERE lead_id IN ({ids})")
             self.con.execute(f"DELETE FROM leads WHERE id IN ({ids})")
+
+    def drop_lost_accounts(
+        self, records: Mapping[str, AccountRecord], report: ReadReport, source: str
+    ) -> None:
+        """Reject (E716) and drop the leads of the accounts whose line of the accounts file
+        was rejected (leads from tables: reported without a line, by id), as the Python
+        engine does (:func:`mqldsl.io.accounts.resolve_account`)."""
+        lost = {account: record for account, record in records.items() if record.rejected}
+        if not lost or not self.model.uses_accounts:  # (no account column to read)
+            return
+        accounts = ", ".join(literal(account) for account in lost)
+        order = quote(ORDER)
+        found = self.con.execute(
+            f"SELECT id, account FROM leads WHERE account IN ({accounts}) ORDER BY {order}"
+        ).fetchall()
+        for lead_id, account in found:
+            message, hint = lost_account(str(account), lost[str(account)])
+            report.reject(source, 0, f"lead `{lead_id}`: {message}", "E716", hint=hint)
+        self.con.execute(
+            f"DELETE FROM events WHERE lead_id IN (SELECT id FROM leads WHERE account IN "
+            f"({accounts}))"
+        )
+        self.con.execute(f"DELETE FROM leads WHERE account IN ({accounts})")
 
     def _too_long(self, size: int, events: int, oldest: float) -> str:
         periods = [

@@ -214,6 +214,7 @@ def score_duckdb(
                 if options.accounts is not None:
                     records = read_accounts(options.accounts, model, report)
                     engine.load_accounts({k: r.profile for k, r in records.items()})
+                    engine.drop_lost_accounts(records, report, leads_table)
             else:
                 source = leads_table if leads_table is not None else request.journeys
                 assert source is not None
