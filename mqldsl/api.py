@@ -277,8 +277,8 @@ def tune(
     no candidate satisfies the constraints. ``output``: write the policy with the best values
     and its version increased (atomically); ``report.diff`` then lists the changes."""
     from mqldsl.io.files import check_folder, write_atomic
-    from mqldsl.simulation.tune import checked_text, tuned_policy_text
     from mqldsl.simulation.tune import tune as run_tune
+    from mqldsl.simulation.tune_output import checked_text, tuned_policy_text
 
     if output is not None:
         check_folder(Path(output))
@@ -300,7 +300,8 @@ def tune(
         options=options,
     )
     if output is not None and report.best is not None:
-        text = tuned_policy_text(model, report.best)
+        # The `--set` values too: the report's figures are those of the policy with them.
+        text = tuned_policy_text(model, {**options.params, **report.best}, output)
         proposed = checked_text(text, str(output))
         write_atomic(Path(output), text)
         changes = [change.text() for change in semantic_diff(model, proposed)]

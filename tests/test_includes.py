@@ -435,7 +435,7 @@ def test_spark_executors_get_the_included_texts_not_the_driver_files(tmp_path: P
 
 def test_tune_output_refuses_a_param_of_an_included_file(tmp_path: Path) -> None:
     from mqldsl.io.errors import UsageProblem
-    from mqldsl.simulation.tune import tuned_policy_text
+    from mqldsl.simulation.tune_output import tuned_policy_text
 
     files = {"shared.mql": "param low = 5\nevent demo_request\n"}
     text = 'policy "P"\ninclude "shared.mql"\nparam high = 9\nstages {\n  visitor\n'

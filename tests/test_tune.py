@@ -469,3 +469,91 @@ def test_o_keeps_a_number_param_a_number(tmp_path: Path) -> None:
     assert re.match(r"param mql_intent_min = \d+\.0 ", line), line
     code, _, err = run("tune", str(tuned), *args)
     assert code == 0, err
+
+
+def test_o_elsewhere_keeps_the_includes_and_writes_the_set_values(tmp_path: Path) -> None:
+    """`-o` into another folder: the include paths still name the shared files (they were
+    copied as written, so the tuned policy did not check and nothing was written). `--set`
+    values are part of every candidate's figures: the written policy holds them, and the
+    report says them."""
+    journeys = tmp_path / "j.jsonl"
+    scenario = str(ROOT / "simulations" / "acme_outbound.toml")
+    code, _, err = run("generate", scenario, "--leads", "300", "--seed", "3", "-o", str(journeys))
+    assert code == 0, err
+    new = tmp_path / "elsewhere" / "tuned.mql"
+    new.parent.mkdir()
+    policy = ROOT / "policies" / "acme_outbound.mql"
+    assert 'include "common/acme_fit.mql"' in policy.read_text()
+    code, out, err = run(
+        "tune", str(policy), "--journeys", str(journeys), "--param", "mql_fit_min=10..50:20",
+        "--maximize", "mqls", "--set", "mql_fit_min=30", "-o", str(new), "--format", "json",
+    )  # fmt: skip
+    assert code == 0, err
+    checked = api.check(new)
+    assert checked.ok and checked.model is not None
+    assert set(checked.model.scores) == set(api.check(policy).model.scores)  # type: ignore[union-attr]
+    (line,) = [x for x in new.read_text().splitlines() if x.startswith("include ")]
+    target = (new.parent / json.loads(line.removeprefix("include "))).resolve()
+    assert target == (policy.parent / "common" / "acme_fit.mql").resolve()
+    # --set of another param: written, and in the report
+    saas = ROOT / "policies" / "saas_trial.mql"
+    journeys = tmp_path / "saas.jsonl"
+    code, _, err = run(
+        "generate", str(ROOT / "simulations" / "saas_trial.toml"), "--leads", "300", "-o", str(journeys)
+    )  # fmt: skip
+    assert code == 0, err
+    written = tmp_path / "saas_tuned.mql"
+    args = [
+        "tune", str(saas), "--journeys", str(journeys), "--param", "pql_usage_min=20..60:20",
+        "--maximize", "mqls", "--set", "heavy_minutes=30", "--set", "quiet_period=14d",
+    ]  # fmt: skip
+    code, out, err = run(*args, "-o", str(written), "--format", "json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["set"] == {"heavy_minutes": 30, "quiet_period": "14 days"}
+    text = written.read_text()
+    assert "param heavy_minutes = 30 " in text and "param quiet_period = 14 days " in text
+    tuned = api.check(written).model
+    assert tuned is not None and tuned.params["heavy_minutes"].value == 30
+    code, out, _ = run(*args)
+    assert code == 0 and "--set heavy_minutes=30, quiet_period=14 days" in out
+
+
+def test_tune_with_no_lead_to_fit_on_is_an_error(tmp_path: Path) -> None:
+    """Every candidate "satisfied" everything with zeros: exit 0, a proposal, and `-o` wrote
+    a new version. Also with --holdout-after (it said every lead was held out)."""
+    journeys = _journeys(tmp_path / "j.jsonl")
+    lines = [json.loads(line) for line in journeys.read_text().splitlines()]
+    for lead in lines:
+        lead["truth"]["created_at"] = "2026-11-01T00:00:00Z"
+    journeys.write_text("".join(json.dumps(lead) + "\n" for lead in lines))
+    args = ["tune", XED_POLICY, "--param", "mql_min=40..80:10", "--journeys", str(journeys)]
+    for extra in ([], ["--holdout-after", "2026-10-15"]):
+        out_file = tmp_path / "never.mql"
+        code, out, err = run(*args, "--as-of", "2026-10-01", "--maximize", "mqls", *extra,
+                             "-o", str(out_file))  # fmt: skip
+        assert code == 1, out + err
+        assert "no lead to fit on: none of the 60 leads read had arrived by the as-of" in err
+        assert not out_file.exists()
+
+
+@pytest.mark.parametrize(
+    ("constraint", "larger"),
+    [
+        ("mql_precision >= 0.3", True),
+        ("mql_precision * 100 >= 30", True),
+        ("0.3 <= mql_precision + 0", True),
+        ("mqls <= 300", False),
+        ("mqls / 1 <= 300", False),
+        ("not mqls > 300", False),
+        ("-mqls >= -300", False),
+        ("mqls >= 10 or mqls >= 20", True),
+        ("mqls == 10", None),
+    ],
+)
+def test_the_pareto_direction_of_a_constraint_whatever_its_form(
+    constraint: str, larger: bool | None
+) -> None:
+    from mqldsl.simulation.constraints import Constraints
+
+    assert Constraints(constraint).parts[0].larger_is_better is larger

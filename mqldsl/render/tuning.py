@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mqldsl.render.report_common import data_words
+from mqldsl.render.report_common import data_words, show
 from mqldsl.simulation.constraints import METRICS
 
 
@@ -38,6 +38,9 @@ def tune_text(report: dict[str, Any]) -> str:
     said = data_words(report)
     if said:
         lines.append(f"data: {said}")
+    if report.get("set"):
+        given = ", ".join(f"{k}={show(v)}" for k, v in report["set"].items())
+        lines.append(f"--set {given} (every candidate, and the policy -o writes)")
     split = report["split"]
     leads = report["leads"]
     if split["method"] == "hash":

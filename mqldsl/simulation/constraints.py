@@ -56,12 +56,8 @@ class Constraints:
         top = gates.top_parts(self.tree, pyast.And)
         for node in top:
             names = tuple(dict.fromkeys(_names(node)))
-            larger: bool | None = None
-            if isinstance(node, pyast.Compare) and len(node.ops) == 1:
-                if isinstance(node.ops[0], pyast.Gt | pyast.GtE):
-                    larger = isinstance(node.left, pyast.Name)
-                elif isinstance(node.ops[0], pyast.Lt | pyast.LtE):
-                    larger = not isinstance(node.left, pyast.Name)
+            slope = _better(node, names[0]) if names else None
+            larger = None if slope is None else slope > 0
             self.parts.append(Part(pyast.unparse(node), names, larger))
 
     @property
@@ -135,6 +131,66 @@ class Constraints:
                     gap = abs(left - right) / (abs(right) or 1.0)
             total += gap
         return total
+
+
+def _better(node: pyast.expr, metric: str) -> int | None:
+    """Whether a larger ``metric`` makes the condition ``node`` hold more easily (1), less
+    easily (-1), or cannot be told (None: no bound on it, or bounds both ways): the sign of
+    the slack of each comparison in the metric, through `not`, `and`/`or` (when their parts
+    agree) and arithmetic with numbers (`mql_precision * 100 >= 33`, `not mqls > 300`)."""
+    if isinstance(node, pyast.UnaryOp) and isinstance(node.op, pyast.Not):
+        inner = _better(node.operand, metric)
+        return None if inner is None else -inner
+    if isinstance(node, pyast.BoolOp):
+        found = {_better(value, metric) for value in node.values} - {0}
+        return found.pop() if len(found) == 1 else None
+    if isinstance(node, pyast.Compare):
+        sides = [node.left, *node.comparators]
+        found = set()
+        for op, left, right in zip(node.ops, sides, sides[1:], strict=False):
+            a, b = _slope(left, metric), _slope(right, metric)
+            if a is None or b is None:
+                return None
+            if isinstance(op, pyast.Gt | pyast.GtE):
+                found.add(_sign(a - b))
+            elif isinstance(op, pyast.Lt | pyast.LtE):
+                found.add(_sign(b - a))
+            elif a != b:
+                return None  # (== and != bound it both ways)
+        found -= {0}
+        return found.pop() if len(found) == 1 else (0 if not found else None)
+    return None
+
+
+def _slope(node: pyast.expr, metric: str) -> int | None:
+    """The sign of how ``node`` grows with ``metric`` (1, -1, 0), None when not monotone or
+    not known (a product of two metrics, a division by one)."""
+    if isinstance(node, pyast.Name):
+        return 1 if node.id == metric else 0
+    if isinstance(node, pyast.Constant):
+        return 0
+    if isinstance(node, pyast.UnaryOp) and isinstance(node.op, pyast.USub):
+        inner = _slope(node.operand, metric)
+        return None if inner is None else -inner
+    if isinstance(node, pyast.BinOp):
+        left, right = _slope(node.left, metric), _slope(node.right, metric)
+        if left is None or right is None:
+            return None
+        if isinstance(node.op, pyast.Add | pyast.Sub):
+            right = -right if isinstance(node.op, pyast.Sub) else right
+            return left if right in (0, left) else (right if left == 0 else None)
+        if isinstance(node.op, pyast.Mult | pyast.Div) and isinstance(node.right, pyast.Constant):
+            factor = node.right.value
+            return left * _sign(factor) if isinstance(factor, int | float) else None
+        if isinstance(node.op, pyast.Mult) and isinstance(node.left, pyast.Constant):
+            factor = node.left.value
+            return right * _sign(factor) if isinstance(factor, int | float) else None
+        return 0 if left == right == 0 else None
+    return None
+
+
+def _sign(value: float) -> int:
+    return (value > 0) - (value < 0)
 
 
 def _names(node: pyast.expr) -> list[str]:

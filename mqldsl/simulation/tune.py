@@ -8,19 +8,16 @@ import datetime as dt
 import hashlib
 import itertools
 import math
-import re
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mqldsl.analysis.checker import check_text
 from mqldsl.analysis.durations import magnitude, plain
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.parallel import holds_long_lived
 from mqldsl.engine.runtime import Lead, format_instant, to_seconds
 from mqldsl.io.errors import InputProblem, UsageProblem
-from mqldsl.language import ast
 from mqldsl.simulation import gates
 from mqldsl.simulation.account_metrics import NAMES as ACCOUNT_NAMES
 from mqldsl.simulation.constraints import METRICS, Constraints, check_metric
@@ -90,6 +87,7 @@ class TuneReport:
     summary: str | None = field(default=None, compare=False)  # N read, N used, N rejected
     sha256: str = ""  # the policy's, as its decisions name it
     source: Json | None = None  # where the leads came from, as a simulation report's
+    set_values: Json = field(default_factory=dict)  # the `--set` params (not tuned), as run
 
     def to_json(self) -> Json:
         data: Json = {
@@ -99,6 +97,7 @@ class TuneReport:
             "maximize": self.maximize,
             "subject_to": self.subject_to,
             "params": self.params,
+            "set": self.set_values,
             "best": self.best,
             "fit": self.fit,
             "holdout": self.holdout,
@@ -169,85 +168,6 @@ def split_leads(
     if not any(held):
         raise UsageProblem("no lead is held out; the holdout part is empty", option)
     return held, split, notes
-
-
-# ---------------------------------------------------------------- -o
-
-
-def _offsets(text: str) -> list[int]:
-    starts = [0]
-    for index, char in enumerate(text):
-        if char == "\n":
-            starts.append(index + 1)
-    return starts
-
-
-def _show(value: Any, kind: str) -> str:
-    """A param value as the policy writes it, keeping its type: a `number` param keeps a
-    decimal point (`55.0`), so that the tuned policy declares the same type as before."""
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
-        return f"{int(value)}.0" if kind == "number" else str(int(value))
-    if kind == "number" and isinstance(value, int):
-        return f"{value}.0"
-    return str(value)  # a duration: as the policy writes it, `14 days`
-
-
-_UNIT = r"(?:[ \t]+(?:minute|hour|day|week)s?)"
-
-
-def tuned_policy_text(model: CheckedPolicy, values: Mapping[str, Any]) -> str:
-    """The policy's text with the params set to ``values`` and its `version`
-    increased by one (added after the title when there is none); everything
-    else, comments included, is kept byte for byte."""
-    text = model.source.text
-    starts = _offsets(text)
-    edits: list[tuple[int, int, str]] = []
-    for name, value in values.items():
-        span = model.params[name].node.span
-        if span.file != model.source.name:
-            raise UsageProblem(
-                f"param `{name}` is declared in the included file {span.file}: `-o` writes "
-                "the policy file only; tune without -o and set the value in that file",
-                "-o",
-            )
-        begin = starts[span.line - 1] + span.column - 1
-        end = starts[span.end_line - 1] + span.end_column - 1
-        found = re.compile(rf"param\s+{re.escape(name)}\s*=\s*(-?[0-9][0-9_.]*{_UNIT}?)").match(
-            text, begin, end
-        )
-        if found is None:  # pragma: no cover - the checker read a number here
-            raise UsageProblem(f"cannot find the value of param `{name}` in the policy", "-o")
-        edits.append((found.start(1), found.end(1), _show(value, model.params[name].type.kind)))
-    version = model.policy.first(ast.Version)
-    if version is not None:
-        span = version.span
-        begin = starts[span.line - 1] + span.column - 1
-        end = starts[span.end_line - 1] + span.end_column - 1
-        found = re.compile(r"version\s+([0-9][0-9_.]*)").match(text, begin, end)
-        if found is not None:
-            number = version.number
-            bumped = number + 1 if isinstance(number, int) else math.floor(number) + 1
-            edits.append((found.start(1), found.end(1), str(bumped)))
-    else:
-        title = model.policy.first(ast.PolicyTitle)
-        line = title.span.end_line if title is not None else 0
-        at = starts[line] if line < len(starts) else len(text)
-        edits.append((at, at, "version 1\n"))
-    for begin, end, new in sorted(edits, reverse=True):
-        text = text[:begin] + new + text[end:]
-    return text
-
-
-def checked_text(text: str, name: str) -> CheckedPolicy:
-    """The checked model of the proposed policy; :class:`InputProblem` if it
-    does not check clean (a bug in the rewrite, never expected)."""
-    result = check_text(text, name)
-    if result.model is None:
-        raise InputProblem(
-            [f"{name}: the proposed policy does not check:"]
-            + [d.render(result.source) for d in result.diagnostics if d.is_error]
-        )
-    return result.model
 
 
 # ---------------------------------------------------------------- the search
@@ -371,6 +291,20 @@ def tune(
     as_of = source.as_of if source.as_of is not None else loaded.default_as_of
     # No time travel (SPEC 14.1): only the leads that existed at the as-of instant count.
     leads = [lead for lead in loaded.leads if (at := arrival(lead)) is None or at <= as_of]
+    if not leads:  # nothing to fit on: every candidate would "satisfy" everything with zeros
+        read = len(loaded.leads)
+        raise InputProblem(
+            [
+                "error: no lead to fit on: "
+                + (
+                    f"none of the {read} leads read had arrived by the as-of instant "
+                    f"{format_instant(as_of)} (created or first seen later); give a later "
+                    "--as-of"
+                    if read
+                    else "no lead was read"
+                )
+            ]
+        )
     held, split, notes = split_leads(
         leads, holdout, holdout_after, seed, by_account=model.uses_accounts
     )
@@ -465,6 +399,7 @@ def tune(
         subject_to=constraints.expression,
         params=names,
         current_values=current,
+        set_values={k: v for k, v in options.params.items() if k not in names},
         best=best,
         fit=fit,
         holdout=holdout_metrics,
@@ -594,9 +529,7 @@ __all__ = [
     "EXHAUSTIVE_LIMIT",
     "Split",
     "TuneReport",
-    "checked_text",
     "hash_share",
     "split_leads",
     "tune",
-    "tuned_policy_text",
 ]
