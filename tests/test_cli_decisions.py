@@ -499,3 +499,27 @@ def test_an_unknown_key_in_truth_is_counted(tmp_path: Path) -> None:
         assert code == 0 and len(out.splitlines()) == 2
         assert "ignored unknown key `sql_date` in truth: 1 time (did you mean `sql_at`?)" in err
         assert "persona" not in err
+
+
+def test_a_line_that_is_not_utf8_or_broken_in_two_says_so(tmp_path: Path) -> None:
+    # It said "str is not valid UTF-8: surrogates not allowed" at column 1, and nothing of a
+    # line broken in two (the usual cause, docs/errors.md E701).
+    path = tmp_path / "j.jsonl"
+    path.write_bytes(b'{"id": "x\xe9"}\n{"id": "L-1",\n "profile": {}}\n')
+    code, out, err = run("score", ACME, str(path), "--as-of", AS_OF)
+    assert code == 1 and out == ""
+    assert f"{path}:1:10: error[E701]: the line is not UTF-8 text (byte 0xe9" in err
+    assert (
+        f"{path}:2:14: error[E701]: invalid JSON: unexpected end of data (one lead a line: is this line broken in two"
+        in err
+    )
+    assert f"{path}:3:" in err
+
+
+def test_an_id_of_the_wrong_kind_is_not_called_missing(tmp_path: Path) -> None:
+    path = journeys(tmp_path, [{"id": True}, {"id": 1.5}, {"events": []}])
+    code, _, err = run("score", ACME, path, "--as-of", AS_OF)
+    assert code == 1
+    assert ':1: error[E703]: "id" must be a string or a whole number, got true' in err
+    assert ':2: error[E703]: "id" must be a string or a whole number, got 1.5' in err
+    assert ':3: error[E703]: missing "id" (a string or a whole number)' in err

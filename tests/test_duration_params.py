@@ -557,3 +557,20 @@ def test_a_length_that_makes_the_policy_invalid_is_a_usage_error(tmp_path: Path)
     with pytest.raises(UsageProblem) as caught:
         parse_sweep_param(_model(policy.read_text(encoding="utf-8")), "step=1m..2d:1d")
     assert "the policy is not valid with step=1 minute" in str(caught.value)
+
+
+def test_a_duration_param_may_be_named_after_a_unit() -> None:
+    """SPEC §2: units are keywords only where the grammar expects them, so `param day = 1 day`
+    names a param, which stands where a duration goes (SPEC §5.2). It was declared, then
+    refused at every use as "a unit without its number" (E101); without the declaration
+    `within days` stays that error."""
+    text = (
+        'policy "Units"\nlead { k: int }\nevent demo\nparam day = 1 day\nparam minutes = 5 minutes\n'
+        "score s decay 10% every day {\n  +1 when demo within day\n}\n"
+        "stages {\n  visitor\n  l when s >= 1\n}\nroute l to q, sla minutes\n"
+    )
+    result = check_text(text, "units.mql")
+    assert result.model is not None, [d.message for d in result.diagnostics]
+    assert result.model.params["day"].value.seconds == 86400  # type: ignore[union-attr]
+    broken = check_text(text.replace("param day = 1 day\n", ""), "units.mql")
+    assert [d.code for d in broken.diagnostics if d.is_error] == ["E101", "E101"]

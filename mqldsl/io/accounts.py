@@ -32,7 +32,7 @@ from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.runtime import Lead
 from mqldsl.io.csvrows import open_input
 from mqldsl.io.journeys import ReadReport, json_problem, record_values, remaining_lines
-from mqldsl.io.values import RecordError, show
+from mqldsl.io.values import RecordError, id_problem, show
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,7 @@ def _account(raw: Any, model: CheckedPolicy, report: ReadReport) -> tuple[str, d
         raise RecordError('an accounts line must be a JSON object {"id": ..., "profile": {...}}')
     account_id = raw.get("id")
     if isinstance(account_id, bool) or not isinstance(account_id, str | int) or account_id == "":
-        raise RecordError('missing "id" (a string or a whole number)', "E703")
+        raise RecordError(id_problem(raw), "E703")
     for key in raw:
         if key not in _ACCOUNT_KEYS:
             raise RecordError(

@@ -31,7 +31,7 @@ from mqldsl.io.csvrows import Bad, CsvTable, Row, open_input
 from mqldsl.io.errors import UsageProblem
 from mqldsl.io.fastdecode import FastDecoder
 from mqldsl.io.problems import Problem
-from mqldsl.io.values import TRUTH_KEYS, RecordError, convert, instant, show
+from mqldsl.io.values import TRUTH_KEYS, RecordError, convert, id_problem, instant, show
 from mqldsl.language.suggestions import did_you_mean
 
 #: The top-level keys of a journey line (SPEC §12); any other is counted and reported.
@@ -257,7 +257,7 @@ class JourneyReader:
             raise RecordError("a journey line must be a JSON object", "E701")
         lead_id = record_id(raw)
         if lead_id is None:
-            raise RecordError('missing "id" (a string or a whole number)', "E703")
+            raise RecordError(id_problem(raw), "E703")
         if lead_id in self._seen:
             raise RecordError(f"duplicate id `{lead_id}`", "E704")
         for key in raw:
@@ -473,8 +473,19 @@ class JourneyReader:
 def json_problem(exc: orjson.JSONDecodeError, line: bytes) -> tuple[str, int]:
     """The reason and the column of a JSON line that does not parse (the column past the
     end when the line ends too early)."""
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError as bad:  # (orjson says "str is not valid UTF-8: surrogates...")
+        return (
+            f"the line is not UTF-8 text (byte 0x{line[bad.start]:02x} cannot be decoded): "
+            "save the file as UTF-8",
+            bad.start + 1,
+        )
     column = exc.colno if exc.lineno == 1 else len(line.rstrip(b"\r\n")) + 1
-    return f"invalid JSON: {exc.msg[:120]}", column
+    reason = f"invalid JSON: {exc.msg[:120]}"
+    if exc.msg.startswith(("unexpected end of data", "unexpected content after document")):
+        reason += " (one lead a line: is this line broken in two, or two lines run together?)"
+    return reason, column
 
 
 def count_line(read: int, used: int, rejected: int) -> str:

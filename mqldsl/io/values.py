@@ -106,10 +106,18 @@ def convert(value: Any, kind: Type) -> Any:
     raise RecordError(f"unsupported type {kind}")  # pragma: no cover
 
 
+def _digits(number: int) -> str:
+    """A whole number as written (its first and last digits when it is very long)."""
+    if number.bit_length() > 13_000:  # (str() refuses more than 4,300 digits)
+        return f"a whole number of about {int(number.bit_length() * 0.30103):,} digits"
+    text = str(number)
+    return text if len(text) <= 40 else f"{text[:20]}...{text[-8:]} ({len(text):,} characters)"
+
+
 def _in_range(number: int) -> int:
     if not INT_MIN <= number <= INT_MAX:
         raise RecordError(
-            f"{number:.6g} is outside the whole numbers mqldsl takes (-2^63 to 2^63-1)"
+            f"{_digits(number)} is outside the whole numbers mqldsl takes (-2^63 to 2^63-1)"
         )
     return number
 
@@ -150,6 +158,13 @@ def show(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def id_problem(raw: dict[str, Any]) -> str:
+    """What is wrong with a record's `id` (E703): missing, or not a string or a whole number."""
+    if "id" not in raw or raw["id"] is None or raw["id"] == "":
+        return 'missing "id" (a string or a whole number)'
+    return f'"id" must be a string or a whole number, got {show(raw["id"])}'
+
+
 __all__ = [
     "INSTANT_MAX",
     "INSTANT_MIN",
@@ -158,6 +173,7 @@ __all__ = [
     "TRUTH_KEYS",
     "RecordError",
     "convert",
+    "id_problem",
     "instant",
     "show",
 ]

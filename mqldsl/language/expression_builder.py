@@ -327,10 +327,18 @@ class ExpressionBuilder(Transformer[Token, list[ast.Item]]):
             number = 1
         return ast.Duration(amount=number, unit=base, span=span)
 
+    def _declares_param(self, name: str) -> bool:
+        """Whether this file declares a param ``name`` (a unit word: `param week = 7 days`)."""
+        return (
+            re.search(rf"(?m)^[ \t]*param[ \t]+{re.escape(name)}[ \t]*=", self.source.text)
+            is not None
+        )
+
     def duration_param(self, name: Token) -> ast.Duration:
         # The param's value is not known yet: the checker resolves it (SPEC §5.2).
-        if _UNIT_WORD.fullmatch(str(name)):
-            # `within days`: a unit without its number, not a param's name.
+        if _UNIT_WORD.fullmatch(str(name)) and not self._declares_param(str(name)):
+            # `within days`: a unit without its number, not a param's name (unless the file
+            # declares a param of that name: `param day = 1 day`, SPEC §2 keywords in context).
             before = self.source.text[: name.start_pos or 0].rstrip().rsplit(None, 1)[-1:]
             keyword = f" after `{before[0]}`" if before else ""
             self.diagnostics.append(
