@@ -184,6 +184,11 @@ def test_score_reads_csv_leads_and_events(tmp_path: Path) -> None:
     assert code == 1  # the event of an unknown lead is reported
     assert [json.loads(line)["stage"] for line in out.splitlines()] == ["mql", "disqualified"]
     assert "events.csv:5: error[E711]: no lead with id `L-9`" in err
+    assert "no events table" not in err
+    # Without its events table (a forgotten --events): decided on profiles alone, and said.
+    code, out, err = run("score", ACME, str(leads), "--as-of", AS_OF)
+    assert code == 0 and len(out.splitlines()) == 2
+    assert f"no events table was given with the leads table {leads} (--events EVENTS.csv)" in err
 
 
 def test_set_overrides_a_param_with_type_checking(tmp_path: Path) -> None:

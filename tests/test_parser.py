@@ -771,3 +771,40 @@ def test_one_suggestion_helper_whatever_the_order_of_the_candidates() -> None:
     assert did_you_mean("cuntry", names) == "did you mean `country`?"
     assert did_you_mean("zzz", names) is None
     assert closest("stagse", ["stages"], cutoff=0.75) == "stages"
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "message", "hint"),
+    [
+        ("score s = a && b\n", "E102", "unexpected `&&`: the language writes `and`", "write `and`"),
+        ("score s = a || b\n", "E102", "unexpected `||`: the language writes `or`", "write `or`"),
+        (
+            "stages {\n  v\n  l when k in (a, b)\n}\n",
+            "E101",
+            "unexpected `,`: a list of values is written in brackets",
+            "write `x in [a, b]` (square brackets), not `x in (a, b)`",
+        ),
+        (
+            "effective 2026-12-01T00:00:00Z\n",
+            "E102",
+            "an instant where a date goes: write the date alone, e.g. `2026-12-01`",
+            None,
+        ),
+        ('version "2"\n', "E101", "unexpected string after `version`", "expected a number"),
+        (  # and nothing more: what follows is the string's text (`Never` was an E102)
+            'about """\nNever closed\nlead { k: int }\n',
+            "E103",
+            'unterminated string: the `"""` opened here is never closed',
+            'close it with `"""` where the text ends',
+        ),
+    ],
+)
+def test_other_languages_habits_get_a_precise_message(
+    text: str, code: str, message: str, hint: str | None
+) -> None:
+    # They said "unexpected character `&`: remove it", "names are written in lower case:
+    # write `t00`", "unexpected a string", and nothing of brackets for `in (a, b)`.
+    (d,) = parse_text(HEADER + text, "t.mql").diagnostics
+    assert (d.code, d.message) == (code, message)
+    if hint is not None:
+        assert d.hint == hint

@@ -50,6 +50,9 @@ class ReadReport:
     unknown_event_fields: Counter[str] = field(default_factory=Counter)
     unknown_keys: Counter[str] = field(default_factory=Counter)  # top-level keys of a line
     unknown_truth_keys: Counter[str] = field(default_factory=Counter)  # keys of a `truth`
+    # A leads table read without its events table (`--events`): said, since a forgotten
+    # option decides every lead on its profile alone.
+    without_events: str | None = None
     # The `account_profile`s of lines without an account, not read (SPEC §9: a lead without an
     # account has no account fields); one key, "", counted
     lone_profiles: Counter[str] = field(default_factory=Counter)
@@ -133,6 +136,11 @@ class ReadReport:
             lines.append(
                 f"ignored unknown key `{_printable(name)}` in journey lines: {count} "
                 f"time{'s' if count != 1 else ''}" + (f" ({hint})" if hint else "")
+            )
+        if self.without_events is not None:
+            lines.append(
+                f"no events table was given with the leads table {self.without_events} "
+                "(--events EVENTS.csv): every lead is decided on its profile alone"
             )
         for name, count in sorted(self.unknown_truth_keys.items()):
             hint = did_you_mean(name, TRUTH_KEYS)
@@ -378,6 +386,8 @@ class JourneyReader:
         events_name = str(events) if events is not None else ""
         bad_events: dict[str, Problem] = {}
         report = self.report
+        if events is None:
+            report.without_events = str(leads)
         if events is not None:
             with open_input(events) as stream:
                 table = CsvTable(stream, events_name)

@@ -28,6 +28,11 @@ from mqldsl.language.suggestions import did_you_mean
 MAX_SYNTAX_ERRORS = 50
 
 
+_OPEN_LONG_STRING = 'unterminated string: the `"""`'
+# Operators of other languages, and what this one writes (E102).
+_OPERATORS = {"&&": ("&&", "and"), "||": ("||", "or")}
+
+
 class Recovery:
     """Turns Lark's exceptions into diagnostics and resumes after the broken
     statement: it skips to the end of the statement and truncates the parser's
@@ -82,6 +87,11 @@ class Recovery:
             text = text[:27] + "..."
         return f"`{text}`"
 
+    def _in_parenthesised_list(self, token: Token) -> bool:
+        """Whether ``token`` (a comma) follows `in (` on its line: `x in (a, b)`."""
+        line = self.source.line_text(token.line or 1)[: (token.column or 1) - 1]
+        return re.search(r"\bin\s*\([^()\[\]]*$", line) is not None
+
     def _expected(self, names: set[str]) -> list[str]:
         shown = sorted({self.displays.get(n, n) for n in names if n != "_CONT"})
         return shown
@@ -93,6 +103,16 @@ class Recovery:
             position = exc.pos_in_stream or 0
             char = self.source.text[position : position + 1]
             span = Span.point(name, line, column)
+            # (`""` lexes as an empty string: the third quote of an open `"""` is the one seen)
+            opened = self.source.text.find('"""', max(0, position - 2), position + 3)
+            if char == '"' and 0 <= opened <= position:
+                start = column - (position - opened)
+                return error(
+                    "E103",
+                    _OPEN_LONG_STRING + " opened here is never closed",
+                    Span(name, line, start, line, start + 3),
+                    'close it with `"""` where the text ends',
+                )
             if char == '"':
                 return error(
                     "E103",
@@ -100,6 +120,23 @@ class Recovery:
                     span,
                     'close the string with `"` on the same line, or use """...""" '
                     "for text that spans lines",
+                )
+            operator = _OPERATORS.get(self.source.text[position : position + 2])
+            if operator is not None:
+                typed, meant = operator
+                return error(
+                    "E102",
+                    f"unexpected `{typed}`: the language writes `{meant}`",
+                    Span(name, line, column, line, column + len(typed)),
+                    f"write `{meant}`",
+                )
+            before = self.source.text[max(0, position - 10) : position]
+            if char == "T" and re.search(r"[0-9]{4}-[0-9]{2}-[0-9]{2}$", before):
+                return error(
+                    "E102",
+                    "an instant where a date goes: write the date alone, e.g. `2026-12-01`",
+                    Span(name, line, column - 10, line, column),
+                    "a date is written `2026-12-01` (the header's `effective`, a date field)",
                 )
             if char.isascii() and char.isupper():
                 word = re.match(r"[A-Za-z_][A-Za-z0-9_]*", self.source.text[position:])
@@ -200,6 +237,13 @@ class Recovery:
                 span,
                 "e.g. `fit >= 30` or `demo_request within 60 days`",
             )
+        if token.type == "COMMA" and self._in_parenthesised_list(token):
+            return error(
+                "E101",
+                "unexpected `,`: a list of values is written in brackets",
+                span,
+                "write `x in [a, b]` (square brackets), not `x in (a, b)`",
+            )
         if token.type == "EQUAL" and "COMPARE" in expected:
             return error("E101", "`=` assigns; to compare, write `==`", span, "write `==`")
         # A misspelt keyword: a word that fits nowhere here (lexed as a name,
@@ -213,7 +257,7 @@ class Recovery:
                 cutoff=0.75,
             )
             if hint is not None:
-                return error("E101", f"unexpected {found}", span, hint)
+                return error("E101", f"unexpected {found.removeprefix('a ')}", span, hint)
         if token.type != "NAME" and "NAME" in expected and str(token) in RESERVED:
             return error(
                 "E106",
@@ -226,7 +270,7 @@ class Recovery:
         elif token.type == "$END":
             what = "the file ends in the middle of a statement"
         else:
-            what = f"unexpected {found}"
+            what = f"unexpected {found.removeprefix('a ')}"
             if previous is not None and previous.type not in ("_NL", "LBRACE"):
                 what += f" after {self._describe(previous)}"
         options = self._expected(expected)
@@ -256,6 +300,8 @@ class Recovery:
         self.spans.lenient = True
         if len(self.diagnostics) >= MAX_SYNTAX_ERRORS:
             return False
+        if self.diagnostics and self.diagnostics[-1].message.startswith(_OPEN_LONG_STRING):
+            return False  # the rest of the file is the string's text: nothing to read there
         if isinstance(exc, UnexpectedToken) and exc.token.type == "$END":
             return False
         interactive: Any = getattr(exc, "interactive_parser", None)
