@@ -9,6 +9,8 @@ from __future__ import annotations
 import pytest
 
 from mqldsl.analysis.checker import check_text
+from mqldsl.language.parser import parse_text
+from mqldsl.language.printer import format_policy
 
 BASE = """policy "t"
 effective 2026-12-01
@@ -383,6 +385,19 @@ def test_a_comment_can_allow_a_warning() -> None:
     assert "W508" not in warnings_of('disqualify "x" when role != student  # mqldsl: allow W508\n')
     assert "W508" not in warnings_of('# mqldsl: allow W508\ndisqualify "x" when role != student\n')
     assert "W508" in warnings_of('# mqldsl: allow W501\ndisqualify "x" when role != student\n')
+    # A condition over two lines: the comment on its second line allows what the warning
+    # points at, as after `fmt` joins the lines (it was reported before the join, not after).
+    two_lines = (
+        'policy "AL"\nlead { k: int }\nscore s {\n  +10 when k > 5 and  # first part\n'
+        "    k < 3  # mqldsl: allow W502\n  +1 when k > 0\n}\n"
+        "stages {\n  visitor\n  l when s >= 1\n}\n"
+    )
+    parsed = parse_text(two_lines).policy
+    assert parsed is not None
+    for text in (two_lines, format_policy(parsed)):
+        assert "W502" not in {d.code for d in check_text(text).diagnostics}
+        unallowed = text.replace("allow W502", "allow W501")
+        assert "W502" in {d.code for d in check_text(unallowed).diagnostics}
 
 
 # ---------------------------------------------------------------- the model

@@ -478,8 +478,10 @@ def lint(model: CheckedPolicy) -> list[Diagnostic]:
 
 
 def suppress(diagnostics: list[Diagnostic], comments: Sequence[ast.Comment]) -> list[Diagnostic]:
-    """Drop warnings allowed by a `# mqldsl: allow Wnnn` comment on the same
-    line or on the line before. Errors are never suppressed."""
+    """Drop warnings allowed by a `# mqldsl: allow Wnnn` comment on a line of what the
+    warning points at (a condition may run over several lines: the comment on any of them,
+    as `fmt` keeps it when it joins them) or on the line before. Errors are never
+    suppressed."""
     allowed: dict[int, set[str]] = {}
     for comment in comments:
         # (every pragma of the comment: `fmt` joins the lines of a condition, and their
@@ -491,10 +493,8 @@ def suppress(diagnostics: list[Diagnostic], comments: Sequence[ast.Comment]) -> 
         return diagnostics
     kept = []
     for d in diagnostics:
-        line = d.span.line
-        if not d.is_error and (
-            d.code in allowed.get(line, ()) or d.code in allowed.get(line - 1, ())
-        ):
+        lines = range(d.span.line - 1, max(d.span.line, d.span.end_line) + 1)
+        if not d.is_error and any(d.code in allowed.get(line, ()) for line in lines):
             continue
         kept.append(d)
     return kept
