@@ -427,6 +427,24 @@ def test_a_lead_with_too_many_instants_is_rejected_and_counted(
 
 
 @pytest.mark.parametrize("engine", ["python", "duckdb"])
+def test_events_at_one_instant_share_their_instants(tmp_path: Path, engine: str) -> None:
+    """The limit counts distinct event times: the instants of 40 events at one moment (a
+    bulk import stamps them alike) are those of one event. Counted per event, the lead at
+    the limit with 40 copies of its event was refused (E900, "needs 4,000,000 instants")."""
+    steps_ok = MAX_INSTANTS - 3
+    event = {"type": "visit", "at": minutes_before(AS_OF, steps_ok)}
+    over = {"type": "visit", "at": minutes_before(AS_OF, steps_ok + 1)}
+    data = journeys(
+        tmp_path, {"id": "copies", "events": [event] * 40}, {"id": "over", "events": [over] * 40}
+    )
+    policy = write(tmp_path, "p.mql", DECAY)
+    code, out, err = run("score", policy, data, "--as-of", AS_OF, "--engine", engine)
+    assert code == 1
+    assert [json.loads(line)["id"] for line in out.splitlines()] == ["copies"]
+    assert f"lead `over`: its timeline needs {MAX_INSTANTS + 1:,} instants (40 events" in err
+
+
+@pytest.mark.parametrize("engine", ["python", "duckdb"])
 def test_a_simulation_stops_with_a_clear_error(tmp_path: Path, engine: str) -> None:
     policy, data, _ = bounded_leads(tmp_path)
     code, _, err = run(

@@ -17,12 +17,14 @@ def timeline_size(
     decay_periods: Sequence[float],
     as_of: float,
 ) -> int:
-    """How many instants a lead's timeline considers, before merging equal ones: the as-of
-    instant, and per event up to it, the event, its window ends up to it and its decay steps
-    up to it (the SQL back end counts the same, ``warehouse.engine``)."""
+    """How many instants a lead's timeline considers: the as-of instant, and per distinct
+    event time up to it, the event, its window ends up to it and its decay steps up to it
+    (events at one instant share all of them; the instants of events at different times are
+    not merged: it is a bound, counted without listing them). The SQL back end counts the
+    same (``warehouse.engine``)."""
     spans, periods = set(windows), set(decay_periods)
     count = 1
-    for at in event_times:
+    for at in set(event_times):
         if at > as_of:
             continue
         count += 1 + sum(1 for w in spans if at + w <= as_of)

@@ -220,11 +220,16 @@ class DuckDBEngine:
         order = quote(ORDER)
         rows = self.con.execute(
             f"""
-            WITH sizes AS (
-                SELECT e.lid AS lid, 1 + sum({" + ".join(terms)}) AS size,
-                       count(*) AS n, min({at_us}) AS oldest
+            WITH times AS (
+                SELECT e.lid AS lid, e."at" AS "at", count(*) AS n
                 FROM ({self._events_read()}) AS e
                 WHERE {age} >= 0 AND e.type IN ({declared})
+                GROUP BY e.lid, e."at"
+            ),
+            sizes AS (  -- (events at one instant share their instants: counted once)
+                SELECT e.lid AS lid, 1 + sum({" + ".join(terms)}) AS size,
+                       sum(e.n) AS n, min({at_us}) AS oldest
+                FROM times AS e
                 GROUP BY e.lid
             )
             SELECT s.lid, s.size, s.n, s.oldest FROM sizes AS s JOIN leads AS l ON l.id = s.lid
