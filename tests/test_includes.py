@@ -70,15 +70,16 @@ def test_each_include_error_is_where_it_is_written() -> None:
         ("shared.mql", 4, "E116"),
     }
     # the include line counts where SPEC §3's order puts it: after the policy's own fields
-    # and events, before its params (the later declaration of each pair is the error)
+    # and events, before its params; the error is at the policy's own declaration (the
+    # file being written), naming the shared file's
     twice = render(GOLDEN / "twice_declared")
     assert places("twice_declared") == {
-        ("shared.mql", 2, "E208"),
-        ("shared.mql", 5, "E208"),
+        ("main.mql", 4, "E208"),
+        ("main.mql", 6, "E208"),
         ("main.mql", 7, "E208"),
     }
-    assert "the first is at main.mql:4" in twice
-    assert "the first is at main.mql:6" in twice
+    assert "the other is at shared.mql:2" in twice
+    assert "the other is at shared.mql:5" in twice
     assert "the first is at shared.mql:6" in twice
     assert places("included_twice") == {("b.mql", 1, "E117")}
     assert "it is included at a.mql:1" in render(GOLDEN / "included_twice")
@@ -90,8 +91,8 @@ def test_each_include_error_is_where_it_is_written() -> None:
     nested = os.path.join("common", "b.mql")
     assert places("nested_missing") == {(os.path.join("common", "a.mql"), 1, "E112")}
     assert f"`{nested}`" in render(GOLDEN / "nested_missing")
-    assert places("merged_fields") == {(os.path.join("common", "a.mql"), 3, "E208")}
-    assert "the first is at main.mql:4" in render(GOLDEN / "merged_fields")
+    assert places("merged_fields") == {("main.mql", 4, "E208")}
+    assert "the other is at common/a.mql:3" in render(GOLDEN / "merged_fields")
 
 
 def test_includes_nest_at_most_max_depth(tmp_path: Path) -> None:

@@ -282,16 +282,23 @@ class _Checker(ExampleChecker):
                 else:
                     first[kind] = item
 
+    def _declared_twice(self, message: str, first: Span, second: Span) -> None:
+        """E208 at the later of two declarations, naming the first; but when the first is
+        the policy's own and the later one is in an included file (the policy's fields and
+        events count before its includes, SPEC §3), at the policy's: the file being
+        written, where the name was added (a shared file serves several policies)."""
+        main = self.source.name
+        if first.file == main and second.file != main:
+            self.err("E208", message, first, f"the other is {_at(second, first)}")
+        else:
+            self.err("E208", message, second, f"the first is {_at(first, second)}")
+
     def _field_table(self, decls: Sequence[ast.FieldDecl], what: str) -> dict[str, FieldInfo]:
         table: dict[str, FieldInfo] = {}
         for decl in decls:
             if decl.name in table:
-                self.err(
-                    "E208",
-                    f"{what} `{decl.name}` is declared twice",
-                    decl.span,
-                    f"the first is {_at(table[decl.name].node.span, decl.span)}",
-                )
+                message = f"{what} `{decl.name}` is declared twice"
+                self._declared_twice(message, table[decl.name].node.span, decl.span)
                 continue
             self._check_type(decl.type)
             table[decl.name] = FieldInfo(decl.name, T.from_ast(decl.type), decl.description, decl)
@@ -338,12 +345,8 @@ class _Checker(ExampleChecker):
     def _declare_events(self, items: Sequence[ast.Item]) -> None:
         for decl in (i for i in items if isinstance(i, ast.EventDecl)):
             if decl.name in self.events:
-                self.err(
-                    "E208",
-                    f"event `{decl.name}` is declared twice",
-                    decl.span,
-                    f"the first is {_at(self.events[decl.name].node.span, decl.span)}",
-                )
+                message = f"event `{decl.name}` is declared twice"
+                self._declared_twice(message, self.events[decl.name].node.span, decl.span)
                 continue
             fields = self._field_table(decl.fields or (), f"field of event `{decl.name}`:")
             self.events[decl.name] = EventInfo(decl.name, decl.description, fields, decl)

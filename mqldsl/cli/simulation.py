@@ -32,6 +32,14 @@ if TYPE_CHECKING:
     from mqldsl.simulation.sources import Source
 
 
+def check_report_output(output: str | None) -> None:
+    """Before the run (minutes, for a large one): a report's ``-o`` names a format
+    (`.json`, `.md`, `.html`) and a folder where it can be written."""
+    check_output(output)
+    if output is not None and not output.lower().endswith((".json", ".md", ".html", ".htm")):
+        raise click.BadParameter("the report must end in .json, .html or .md", param_hint="-o")
+
+
 @cli.command()
 @click.argument("scenario", type=InputPath())
 @click.option(
@@ -254,7 +262,7 @@ def simulate(
     replay) or over real journeys, each metric with its definition."""
     from mqldsl.simulation.simulate import simulate as run
 
-    check_output(output)
+    check_report_output(output)
     source = _source(scenario_path, journeys, seed, leads, as_of, accounts)
     model = load_policy(policy)
     options = _options(
@@ -310,7 +318,7 @@ def whatif(
     from mqldsl.simulation.failif import FailIfError
     from mqldsl.simulation.whatif import whatif as compare
 
-    check_output(output)
+    check_report_output(output)
     given = click.get_current_context().get_parameter_source("replications")
     if journeys is not None and given is click.core.ParameterSource.COMMANDLINE:
         raise click.BadParameter(
@@ -381,7 +389,7 @@ def sweep(
     combination): the threshold-tuning view."""
     from mqldsl.simulation.sweep import sweep as run
 
-    check_output(output)
+    check_report_output(output)
     source = _source(scenario_path, journeys, seed, leads, as_of, accounts)
     model = load_policy(policy)
     options = _options([model], assignments, mql_stage, sql_stage, jobs, engine, memory_limit)

@@ -6,6 +6,7 @@ a stage with no mapping is an error, never a guess."""
 from __future__ import annotations
 
 import csv
+import shlex
 from collections.abc import Sequence
 from typing import IO
 
@@ -117,7 +118,9 @@ def crm_stages(
     try:
         return stage_mapping(model, crm, overrides)
     except CrmMappingError as exc:
-        raise UsageProblem(str(exc), "--crm-map") from None
+        # (a stage left unmapped is the policy's and --crm's, not an option the user gave)
+        option = "--crm-map" if crm_map or crm_mapping else "--crm"
+        raise UsageProblem(str(exc), option) from None
 
 
 def stage_mapping(model: CheckedPolicy, crm: str, overrides: dict[str, str]) -> dict[str, str]:
@@ -139,7 +142,7 @@ def stage_mapping(model: CheckedPolicy, crm: str, overrides: dict[str, str]) -> 
         raise CrmMappingError(
             f"no {crm} value for the stage{'s' if plural else ''} {', '.join(unmapped)}: "
             f"map {'them' if plural else 'it'} with --crm-map, "
-            f"e.g. --crm-map {unmapped[0]}={allowed[0]}"
+            f"e.g. --crm-map {shlex.quote(f'{unmapped[0]}={allowed[0]}')}"
         )
     return mapping
 

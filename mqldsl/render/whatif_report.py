@@ -49,14 +49,16 @@ def whatif_context(report: dict[str, Any]) -> dict[str, Any]:
         seeds = f"seed {seed}" if count == 1 else f"seeds {seed} to {seed + count - 1}"
         source = (
             f"scenario {data['scenario']}, seed {seed}, {count} replication"
-            f"{'' if count == 1 else 's'} ({seeds}); replication 1 has {data['leads']} leads, "
+            f"{'' if count == 1 else 's'} ({seeds}); replication 1 has {data['leads']} "
+            f"lead{'' if data['leads'] == 1 else 's'}, "
             f"as of {data['as_of']}"
         )
     else:
         rejected = f", {data['rejected']} rejected" if data.get("rejected") else ""
+        count = data.get("leads", report["base"]["leads"])
         source = (
-            f"journeys {data.get('journeys')}: {data.get('leads', report['base']['leads'])} "
-            f"leads{rejected}, as of {data.get('as_of', report['base']['as_of'])}"
+            f"journeys {data.get('journeys')}: {count} lead{'' if count == 1 else 's'}"
+            f"{rejected}, as of {data.get('as_of', report['base']['as_of'])}"
         )
     if method == "replications" and data.get("replications") == 1:
         reading = [
@@ -200,12 +202,12 @@ def whatif_text(report: dict[str, Any]) -> str:
         lines.append(row.rstrip())
     lines.append("")
     lines.append(f"leads whose stage changed: {report['changed_leads']}")
-    for t in report["transitions"][:8]:
+    for t in report["transitions"]:  # (every one: the counts add up to the line above)
         lines.append(f"  {t['from']} -> {t['to']}: {t['leads']}")
     lines.append(context["moved"])
     if context["attribution"]:
         lines.append("what moved them:")
-        lines += [f"  {line}" for line in context["attribution"][:12]]
+        lines += [f"  {line}" for line in context["attribution"]]
     if context["samples"]:
         lines.append("sample leads, base → proposed (their whole explanations: the JSON report):")
         for sample in context["samples"]:

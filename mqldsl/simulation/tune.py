@@ -223,8 +223,6 @@ def _why_no_data(evaluation: _Evaluation, maximize: str) -> str:
     """Why the metric ``maximize`` is missing for every candidate, as a hint."""
     if maximize in _REPLAYED and not evaluation.simulated:
         return "SLA and first-touch metrics need a sales replay: use --scenario"
-    if not evaluation.held:  # (every lead held out is refused before)
-        return "no lead to fit on: none had arrived by the as-of instant"
     if maximize in ("buyers", "mql_precision", "buyer_recall"):
         return "its leads have no outcome: buyer metrics need `truth` in the journeys"
     return "no candidate gives what it measures (no lead reached the MQL stage, say)"
