@@ -62,7 +62,7 @@ def outcome(key: tuple[str, str], members: Sequence[LeadRecord]) -> AccountOutco
     recalled = bool(buyers) and entry is not None
     if recalled and closes and all(c is not None for c in closes):
         assert entry is not None and entry.handoff is not None
-        recalled = entry.handoff <= max(c for c in closes if c is not None)
+        recalled = entry.handoff < max(c for c in closes if c is not None)  # (before it)
     return AccountOutcome(
         key=key,
         entry=entry,

@@ -24,7 +24,7 @@ from mqldsl.simulation.differences import (
     divergence,
     moved_by_any,
 )
-from mqldsl.simulation.intervals import mean_intervals
+from mqldsl.simulation.intervals import mean_intervals, rounded_like
 from mqldsl.simulation.metrics import NUMERIC
 from mqldsl.simulation.records import LeadRecord
 from mqldsl.simulation.results import (
@@ -57,15 +57,29 @@ def compared(base: Metrics, proposed: Metrics) -> list[str]:
 
 
 def journeys_delta(
-    base: Metrics, proposed: Metrics, intervals: dict[str, list[float] | None]
+    base: Metrics,
+    proposed: Metrics,
+    intervals: dict[str, list[float] | None],
+    exact: Mapping[str, tuple[float, float]] | None = None,
 ) -> dict[str, MetricDelta]:
     """Over journeys: each metric on the whole data under both policies, the
-    difference, and its paired bootstrap interval (``intervals``)."""
+    difference, and its paired bootstrap interval (``intervals``). ``exact``: the metrics'
+    values before rounding (:func:`~mqldsl.simulation.intervals.exact_values`), from which
+    the difference and its share are taken where given."""
     delta: dict[str, MetricDelta] = {}
     for name in compared(base, proposed):
         b, p = base.get(name), proposed.get(name)
-        diff = None if b is None or p is None else round(p - b, 4)
-        delta[name] = MetricDelta(b, p, diff, _pct(diff, b), intervals.get(name))
+        if b is None or p is None:
+            diff = pct = None
+        elif exact and name in exact and not (isinstance(b, int) and isinstance(p, int)):
+            # (a ratio or a median; a count's difference is exact as it is, a whole number)
+            whole_b, whole_p = exact[name]
+            diff = rounded_like(name, whole_p - whole_b)
+            pct = round(100.0 * (whole_p - whole_b) / whole_b, 2) if whole_b else None
+        else:
+            diff = round(p - b, 4)
+            pct = _pct(diff, b)
+        delta[name] = MetricDelta(b, p, diff, pct, intervals.get(name))
     return delta
 
 

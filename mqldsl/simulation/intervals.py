@@ -25,8 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mqldsl.simulation.account_metrics import AccountOutcome, outcome, uses_accounts
-from mqldsl.simulation.records import LeadRecord
-from mqldsl.simulation.sales import HOUR
+from mqldsl.simulation.records import LeadRecord, counts_as_sql, hours_to_mql, recalled
 
 Floats = npt.NDArray[np.float64]
 MetricsOf = Callable[[Sequence[LeadRecord]], dict[str, Any]]
@@ -108,26 +107,16 @@ def _parts(records: Sequence[LeadRecord]) -> _Parts:
         "buyers": column(lambda r: r.buyer is True),
         "mql_buyers": column(lambda r: r.handoff is not None and r.buyer is True),
         "mql_known": column(lambda r: r.handoff is not None and r.buyer is not None),
-        "recalled": column(
-            lambda r: (
-                r.buyer is True
-                and r.handoff is not None
-                and (r.window_closes is None or r.handoff <= r.window_closes)
-            )
-        ),
+        "recalled": column(recalled),
     }
     ratios = {"mql_precision": ("mql_buyers", "mql_known"), "buyer_recall": ("recalled", "buyers")}
-    if any(r.handoff is not None and r.truth_sql is not None for r in records):
-        counts["sqls"] = column(lambda r: r.handoff is not None and r.truth_sql is True)
-    elif records and records[0].reached_sql is not None:
-        counts["sqls"] = column(lambda r: r.handoff is not None and bool(r.reached_sql))
+    if any(r.handoff is not None and r.truth_sql is not None for r in records) or (
+        records and records[0].reached_sql is not None
+    ):  # (as metrics() counts them)
+        counts["sqls"] = column(lambda r: r.handoff is not None and counts_as_sql(r))
     if "sqls" in counts:
         ratios["mql_to_sql"] = ("sqls", "mqls")
-    timed = [
-        (i, (r.handoff - r.first_event) / HOUR)
-        for i, r in enumerate(records)
-        if r.handoff is not None and r.first_event is not None
-    ]
+    timed = [(i, hours) for i, r in enumerate(records) if (hours := hours_to_mql(r)) is not None]
     timed.sort(key=lambda item: (item[1], item[0]))
     medians = {
         "median_hours_to_mql": (
@@ -224,7 +213,9 @@ def _weighted_median(values: Floats, weights: Floats) -> Floats:
     return np.where(total > 0, result, np.nan)
 
 
-def _rounded(name: str, value: float) -> float:
+def rounded_like(name: str, value: float) -> float:
+    """A value (or a difference) of the metric ``name`` rounded as reports round it:
+    medians to 0.01, the rest to 0.0001."""
     return round(value, 2) if name.startswith("median") else round(value, 4)
 
 
@@ -240,7 +231,7 @@ def _agrees(parts: _Parts, records: Sequence[LeadRecord], metrics_of: MetricsOf)
         if isinstance(want, list | dict):
             continue
         if (want is None and math.isnan(value)) or (
-            want is not None and not math.isnan(value) and _rounded(name, value) == want
+            want is not None and not math.isnan(value) and rounded_like(name, value) == want
         ):
             same.add(name)
     return same
@@ -306,6 +297,35 @@ def paired_bootstrap(
     }
 
 
+def exact_values(
+    base: Sequence[LeadRecord],
+    proposed: Sequence[LeadRecord],
+    keys: Sequence[str],
+    metrics_of: MetricsOf,
+) -> dict[str, tuple[float, float]]:
+    """The metrics of both runs on the whole data before any rounding, for those the
+    per-lead parts reproduce (``metrics_of`` rounds them for reports): a what-if's
+    difference is taken from these, so it is the difference on the whole data (SPEC §14.1),
+    not the difference of two rounded figures. A metric with no data under either run is
+    left out."""
+    units = sorted(set(keys))
+    position = {key: i for i, key in enumerate(units)}
+    unit_of = np.array([position[key] for key in keys], dtype=np.intp)
+    parts = _parts(base), _parts(proposed)
+    parts[0].units = _unit_parts(base, unit_of, len(units))
+    parts[1].units = _unit_parts(proposed, unit_of, len(units))
+    fast = _agrees(parts[0], base, metrics_of) & _agrees(parts[1], proposed, metrics_of)
+    whole = [_values(part, np.ones((1, len(records))), np.ones((1, len(units))))
+             for part, records in zip(parts, (base, proposed), strict=True)]  # fmt: skip
+    found = {}
+    for name in fast:
+        if name in whole[0] and name in whole[1]:
+            a, b = float(whole[0][name][0]), float(whole[1][name][0])
+            if not (math.isnan(a) or math.isnan(b)):
+                found[name] = (a, b)
+    return found
+
+
 def _slow(
     base: Sequence[LeadRecord],
     proposed: Sequence[LeadRecord],
@@ -329,7 +349,9 @@ def _slow(
 __all__ = [
     "BOOTSTRAP_DRAWS",
     "MeanIntervals",
+    "exact_values",
     "mean_intervals",
     "paired_bootstrap",
+    "rounded_like",
     "t_quantile",
 ]

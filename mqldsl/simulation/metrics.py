@@ -18,7 +18,14 @@ from mqldsl.language import ast
 from mqldsl.simulation.account_metrics import DEFINITIONS as ACCOUNT_DEFINITIONS
 from mqldsl.simulation.account_metrics import account_metrics, account_report, uses_accounts
 from mqldsl.simulation.distributions import distributions, thresholds
-from mqldsl.simulation.records import LeadRecord, TouchRequest
+from mqldsl.simulation.records import (
+    LeadRecord,
+    TouchRequest,
+    counts_as_sql,
+    hours_to_mql,
+    recalled,
+    timed,
+)
 from mqldsl.simulation.results import PolicySummary, SimulationReport
 from mqldsl.simulation.sales import HOUR
 
@@ -28,8 +35,8 @@ DEFINITIONS: dict[str, str] = {
     "buyers": "leads whose ground truth says they are real buyers, as known at the as-of instant (a buyer whose SQL or won date is later is not yet one)",
     "mql_precision": "share of MQLs that are real buyers",
     "buyer_recall": "share of real buyers who became MQL before their buying window closed",
-    "median_hours_to_mql": "median hours from a lead's first recorded event to its MQL handoff",
-    "sqls": "MQL handoffs that became sales qualified by the as-of instant: for scenarios, those the sales replay accepted (moved into the policy's SQL stage when it has one); for real journeys, those with a `truth.sql_at` not after the as-of instant, else those that reached the SQL stage",
+    "median_hours_to_mql": "median hours from a lead's first recorded event (up to the as-of instant) to its MQL handoff (0 for a lead a colleague's event qualified before its own first event)",
+    "sqls": "MQL handoffs that became sales qualified by the as-of instant: for scenarios, those the sales replay accepted (moved into the policy's SQL stage when it has one); for real journeys, lead by lead, those with a `truth.sql_at` not after the as-of instant, and among the leads without one those that reached the SQL stage",
     "mql_to_sql": "SQLs divided by MQLs",
     "sla_met": "share of handoffs with an SLA whose first touch came within the SLA (handoffs still waiting at the as-of instant count once their deadline has passed); every handoff asks for a touch: each MQL handoff, each later entry into a routed stage (a new stay after falling back, a recycle or a spell of disqualified too), and each handoff a hot event makes (`route ... on EVENT`); a touch answers every request of that lead in its queue made at or before it",
     "median_hours_to_first_touch": "median hours from handoff to the first sales touch after it, over touched handoffs",
@@ -110,7 +117,7 @@ def weekly_series(
     untimed = 0
     for r in mqls:
         assert r.handoff is not None
-        if r.first_event is None:
+        if not timed(r, as_of):
             untimed += 1
         else:
             counts[_week_start(r.handoff)] += 1
@@ -124,7 +131,7 @@ def weekly_series(
         return [], note
     end = max(
         max(r.last_event for r in records if r.last_event is not None),
-        max(r.handoff for r in mqls if r.handoff is not None and r.first_event is not None),
+        max(r.handoff for r in mqls if r.handoff is not None and timed(r, as_of)),
     )
     last = _week_start(end)
     if last == end and not counts.get(last):
@@ -166,22 +173,15 @@ def metrics(
     with_truth = [r for r in records if r.buyer is not None]
     buyers = [r for r in with_truth if r.buyer]
     mql_buyers = [r for r in mqls if r.buyer]
-    recalled = [
-        r
-        for r in buyers
-        if r.handoff is not None and (r.window_closes is None or r.handoff <= r.window_closes)
-    ]
+    found = [r for r in buyers if recalled(r)]
     if simulated_sales:
         sqls = sum(1 for r in mqls if r.sql)
+    elif any(r.truth_sql is not None for r in mqls) or (
+        records and records[0].reached_sql is not None  # the policy has an SQL stage
+    ):
+        sqls = sum(1 for r in mqls if counts_as_sql(r))
     else:
-        known = [r for r in mqls if r.truth_sql is not None]
-        if known:
-            sqls = sum(1 for r in known if r.truth_sql)
-        elif records and records[0].reached_sql is not None:
-            # the policy's own SQL stage (e.g. a sales_accepted event)
-            sqls = sum(1 for r in mqls if r.reached_sql)
-        else:
-            sqls = None
+        sqls = None
     # Every handoff asks for a touch (SPEC §8): the MQL handoffs routed to a queue and every
     # other handoff (entries, re-entries, hot events'), each judged against its own SLA.
     requests = [q for r in records for q in r.touch_requests()]
@@ -201,13 +201,9 @@ def metrics(
         "mql_precision": _share(len(mql_buyers), len([r for r in mqls if r.buyer is not None]))
         if with_truth
         else None,
-        "buyer_recall": _share(len(recalled), len(buyers)) if with_truth else None,
+        "buyer_recall": _share(len(found), len(buyers)) if with_truth else None,
         "median_hours_to_mql": _median(
-            [
-                (r.handoff - r.first_event) / HOUR
-                for r in mqls
-                if r.handoff is not None and r.first_event is not None
-            ]
+            [hours for r in mqls if (hours := hours_to_mql(r)) is not None]
         ),
         "sqls": sqls,
         "mql_to_sql": _share(sqls, len(mqls)) if sqls is not None else None,

@@ -163,7 +163,10 @@ def lead_record(
     truth_sql = None
     if "sql_at" in truth:
         truth_sql = truth["sql_at"] is not None and not (sql_at is not None and sql_at > as_of)
-    first_event = lead.events[0].at if lead.events else None
+    first_seen = lead.events[0].at if lead.events else None
+    # (what was known at the as-of instant: a first event after it is not the lead's first
+    # recorded event then, SPEC §14.1)
+    first_event = first_seen if first_seen is not None and first_seen <= as_of else None
     created = _instant(truth.get("created_at"))
     return LeadRecord(
         id=lead.id,
@@ -182,12 +185,45 @@ def lead_record(
         reached_sql=None
         if sql_index is None
         else any(names.index(stage) >= sql_index for stage in first_entries),
-        known_from=created if created is not None else first_event,
+        known_from=created if created is not None else first_seen,
         outcome_after=later,
         last_event=_last_event(lead.events, as_of),
         requests=requests,
         account=account_key(lead) if model.uses_accounts else None,
     )
+
+
+def recalled(record: LeadRecord) -> bool:
+    """A real buyer who became an MQL before its buying window closed (a handoff at the very
+    instant it closes is not before it; SPEC §14)."""
+    return (
+        record.buyer is True
+        and record.handoff is not None
+        and (record.window_closes is None or record.handoff < record.window_closes)
+    )
+
+
+def counts_as_sql(record: LeadRecord) -> bool:
+    """On real journeys, whether an MQL is an SQL at the as-of instant: its `truth.sql_at`
+    when it has the key (not after the as-of instant), else whether it reached the policy's
+    SQL stage (lead by lead: a partial export dates some SQLs only)."""
+    return record.truth_sql if record.truth_sql is not None else bool(record.reached_sql)
+
+
+def hours_to_mql(record: LeadRecord) -> float | None:
+    """Hours from the lead's first recorded event (up to the as-of instant) to its MQL
+    handoff; None without either. A lead that a colleague's event qualified before its own
+    first event (SPEC §9) was an MQL when it first showed: 0 hours."""
+    if record.handoff is None or record.first_event is None:
+        return None
+    return max(0.0, record.handoff - record.first_event) / 3600
+
+
+def timed(record: LeadRecord, as_of: float) -> bool:
+    """Whether the record's MQL handoff has a real time: an event's (its own, or with
+    accounts a colleague's), not the as-of instant at which a lead without any event is
+    decided."""
+    return record.handoff is not None and (record.first_event is not None or record.handoff < as_of)
 
 
 def _last_event(events: Sequence[Event], as_of: float) -> float | None:

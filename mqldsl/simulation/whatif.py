@@ -31,7 +31,7 @@ from mqldsl.simulation.failif import (
     check_fail_if,
     no_data_names,
 )
-from mqldsl.simulation.intervals import BOOTSTRAP_DRAWS, paired_bootstrap
+from mqldsl.simulation.intervals import BOOTSTRAP_DRAWS, exact_values, paired_bootstrap
 from mqldsl.simulation.metrics import NUMERIC, metrics
 from mqldsl.simulation.records import LeadRecord
 from mqldsl.simulation.results import (
@@ -202,7 +202,8 @@ def whatif(
         intervals = paired_bootstrap(
             a.records, b.records, keys, names, metrics_of, draws=BOOTSTRAP_DRAWS, seed=seed
         )
-        delta = journeys_delta(a.report.metrics, b.report.metrics, intervals)
+        exact = exact_values(a.records, b.records, keys, metrics_of)
+        delta = journeys_delta(a.report.metrics, b.report.metrics, intervals, exact)
     else:
         delta = scenario_delta(samples)
 
