@@ -197,3 +197,30 @@ def test_explanation_renders_in_chromium(tmp_path: Path) -> None:
         assert text in dom, text
     assert dom.count('class="mark no"') >= 1 and dom.count('class="mark yes"') >= 1
     assert screenshot.stat().st_size > 10_000
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "params", [["mql_intent_min=20..50:10"], ["mql_intent_min=30..50:10", "mql_fit_min=20..40:10"]]
+)
+def test_tune_page_renders_in_chromium_with_its_chart(tmp_path: Path, params: list[str]) -> None:
+    page = tmp_path / "tune.html"
+    policy = str(ROOT / "policies" / "acme.mql")
+    scenario = str(ROOT / "simulations" / "acme.toml")
+    args = ["tune", policy, "--scenario", scenario, "--leads", "300", "--maximize", "buyer_recall"]
+    args += ["--subject-to", "mql_precision >= 0.2", "--format", "html"]
+    for param in params:
+        args += ["--param", param]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    page.write_text(result.stdout)
+    ARTIFACTS.mkdir(exist_ok=True)
+    screenshot = ARTIFACTS / f"tune-{len(params)}.png"
+    dom, log = open_in_browser(page, screenshot)
+    assert [line for line in log.splitlines() if "CONSOLE" in line or "Uncaught" in line] == []
+    assert dom.count("<svg") == 1 and "<h2>Metrics</h2>" in dom
+    if len(params) == 1:
+        assert "current 40" in dom and ">mql_intent_min</text>" in dom
+    else:
+        assert "Pareto front" in dom and ">30, 20</text>" in dom  # the proposed point, named
+    assert screenshot.stat().st_size > 20_000

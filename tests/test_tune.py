@@ -557,3 +557,25 @@ def test_the_pareto_direction_of_a_constraint_whatever_its_form(
     from mqldsl.simulation.constraints import Constraints
 
     assert Constraints(constraint).parts[0].larger_is_better is larger
+
+
+def test_tune_markdown_has_the_terminals_figures_as_tables(tmp_path: Path) -> None:
+    """The same report as Markdown: every line of the terminal's figures, its tables as
+    tables (a column once, even when the objective is also constrained)."""
+    journeys = _journeys(tmp_path / "j.jsonl")
+    args = [
+        "tune", XED_POLICY, "--param", "mql_min=40..80:20", "--journeys", str(journeys),
+        "--maximize", "mqls", "--subject-to", "mqls >= 1", "--as-of", AS_OF,
+    ]  # fmt: skip
+    code, text, err = run(*args)
+    assert code == 0, err
+    code, markdown, err = run(*args, "--format", "markdown")
+    assert code == 0, err
+    assert markdown.startswith(f"# tune {XED_POLICY}: maximise mqls subject to mqls >= 1\n")
+    assert "| metric | current fit | proposed fit |" in markdown
+    assert "|   | mql_min | mqls | feasible |" in markdown  # mqls once
+    header = next(line for line in text.splitlines() if line.startswith(" ") and "mql_min" in line)
+    assert header.split() == ["mql_min", "mqls", "feasible"]
+    for line in text.splitlines():
+        if line.startswith("best: "):
+            assert line.replace("best: ", "- best: ") in markdown

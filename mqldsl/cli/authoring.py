@@ -160,7 +160,8 @@ def _deep(file: str, model: CheckedPolicy, diagnostics: list[Diagnostic]) -> lis
     "--diff",
     "show_diff",
     is_flag=True,
-    help="Print what would change as a unified diff; change nothing.",
+    help="Print what would change as a unified diff; change nothing (exit 1 when a file "
+    "would change, as --check).",
 )
 def fmt(paths: tuple[str, ...], check_only: bool, show_diff: bool) -> None:
     """Rewrite policies in canonical form.
@@ -392,7 +393,7 @@ def test_command(
     "--output",
     type=OUTPUT_OR_STDOUT,
     callback=standard_output,
-    help="FILE.md or FILE.html (default, or `-`: Markdown on standard output).",
+    help="FILE.md or FILE.html; without it (or with `-`), Markdown on standard output.",
 )
 @click.option(
     "--previous",
@@ -443,6 +444,7 @@ def docs(
     type=click.Choice(["text", "json"]),
     default="text",
     show_default=True,
+    help="text: the changes in words; json: each change with its kind and place.",
 )
 @click.option(
     "--witness",

@@ -55,7 +55,13 @@ if TYPE_CHECKING:
     help="Write a handoff packet (queue, due, top reasons, key activity) for each lead "
     "handed over at or before the as-of instant, instead of decisions (JSON Lines).",
 )
-@click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True, help="Processes.")
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Processes deciding leads (the same decisions, in input order).",
+)
 @click.option("--max-errors", type=click.IntRange(1), help="Stop after this many rejected records.")
 @click.option(
     "--crm",

@@ -59,7 +59,7 @@ def check_report_output(output: str | None) -> None:
     "--output",
     type=OUTPUT_OR_STDOUT,
     callback=standard_output,
-    help="Write JSON Lines here (default, or `-`: standard output).",
+    help="Write JSON Lines here; without it (or with `-`), to standard output.",
 )
 def generate(
     scenario: str,
@@ -364,7 +364,7 @@ def whatif(
     multiple=True,
     required=True,
     metavar="NAME=LO..HI[:STEP]",
-    help="A param and the values to try.",
+    help="A param and the values to try; repeat for several (every combination is run).",
 )
 @with_options(_sim_source)
 def sweep(

@@ -44,7 +44,8 @@ from mqldsl.cli.simulation import exit_on_rejects
     "--holdout",
     type=float,
     metavar="FRACTION",
-    help="Hold out this fraction of the leads (by a seeded hash of their id).",
+    help="Hold out this fraction of the leads (by a seeded hash of their id). Without it "
+    "or --holdout-after, nothing is held out: the figures are of the fitting part only.",
 )
 @click.option(
     "--holdout-after",
@@ -58,9 +59,11 @@ from mqldsl.cli.simulation import exit_on_rejects
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["text", "json"]),
+    type=click.Choice(["text", "json", "markdown", "html"]),
     default="text",
     show_default=True,
+    help="text: the report for a terminal; json: every figure (docs/tune.md); markdown; "
+    "html: a page with the trade-off chart (redirect it to a file).",
 )
 @click.option("--seed", type=int, help="Seed of the holdout hash, the scenario and Optuna.")
 @click.option(
@@ -111,7 +114,7 @@ def tune(
     """
     from mqldsl import api
     from mqldsl.cli.common import load_policy
-    from mqldsl.render.tuning import tune_text
+    from mqldsl.render.tuning import tune_html, tune_markdown, tune_text
 
     if holdout is not None and holdout_after is not None:
         raise click.UsageError("give --holdout or --holdout-after, not both")
@@ -144,6 +147,10 @@ def tune(
     data = report.to_json()
     if output_format == "json":
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    elif output_format == "markdown":
+        click.echo(tune_markdown(data), nl=False)
+    elif output_format == "html":
+        click.echo(tune_html(data), nl=False)
     else:
         click.echo(tune_text(data), nl=False)
     if report.best is None:
