@@ -442,7 +442,7 @@ def test_score_names_each_broken_accounts_line_and_the_counts_add_up(tmp_path: P
     assert f"first at {accounts} line 1" in problems[1]
     assert "unknown key `profil`" in problems[2]
     assert "`gold`" in problems[3] or '"gold"' in problems[3]
-    assert "ignored unknown profile field `colour`: 1 time" in err
+    assert "ignored unknown account field `colour`: 1 time" in err
     counts = re.search(r"(\d+) read, (\d+) used, (\d+) rejected", err.splitlines()[-1])
     assert counts is not None, err
     read, used, rejected = (int(number) for number in counts.groups())

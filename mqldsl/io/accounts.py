@@ -138,7 +138,9 @@ def _account(raw: Any, model: CheckedPolicy, report: ReadReport) -> tuple[str, d
         profile = {}
     if not isinstance(profile, dict):
         raise RecordError(f'"profile" must be an object, got {show(profile)}', "E705")
-    values = record_values(profile, model.account_fields, report.unknown_fields, "account field")
+    values = record_values(
+        profile, model.account_fields, report.unknown_account_fields, "account field"
+    )
     return str(account_id), values
 
 

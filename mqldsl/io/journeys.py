@@ -50,6 +50,9 @@ class ReadReport:
     unknown_event_fields: Counter[str] = field(default_factory=Counter)
     unknown_keys: Counter[str] = field(default_factory=Counter)  # top-level keys of a line
     unknown_truth_keys: Counter[str] = field(default_factory=Counter)  # keys of a `truth`
+    # (an accounts file's profiles, a lead's account_profile: fields the policy's `account`
+    # block does not declare)
+    unknown_account_fields: Counter[str] = field(default_factory=Counter)
     # A leads table read without its events table (`--events`): said, since a forgotten
     # option decides every lead on its profile alone.
     without_events: str | None = None
@@ -126,6 +129,7 @@ class ReadReport:
             self.unknown_keys,
             self.lone_profiles,
             self.unknown_truth_keys,
+            self.unknown_account_fields,
         )
 
     def notes(self) -> list[str]:
@@ -156,6 +160,7 @@ class ReadReport:
         for kind, counter in (
             ("unknown event type", self.unknown_event_types),
             ("unknown profile field", self.unknown_fields),
+            ("unknown account field", self.unknown_account_fields),
             ("unknown event field", self.unknown_event_fields),
         ):
             for name, count in sorted(counter.items()):
@@ -283,7 +288,10 @@ class JourneyReader:
         if not isinstance(account_raw, dict):
             raise RecordError('"account_profile" must be an object', "E705")
         account_profile = record_values(
-            account_raw, self.model.account_fields, self.report.unknown_fields, "account field"
+            account_raw,
+            self.model.account_fields,
+            self.report.unknown_account_fields,
+            "account field",
         )
         events_raw = raw.get("events", [])
         if events_raw is None:
