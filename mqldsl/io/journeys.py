@@ -94,6 +94,13 @@ class ReadReport:
         if len(self.rejected) < self.keep:
             self.rejected.append(Problem(file, line, reason, code, column, hint))
 
+    def in_order(self) -> list[Problem]:
+        """The problems kept, each file's in line order (the files in the order their first
+        problem came): a lead rejected when its account was settled (E715, E716) is found
+        after the lines read since, but is told at its own line."""
+        files = list(dict.fromkeys(problem.file for problem in self.rejected))
+        return sorted(self.rejected, key=lambda problem: (files.index(problem.file), problem.line))
+
     def rejected_lead(self, lead_id: str | None, line: int) -> None:
         """Note that the record of ``lead_id`` at ``line`` was rejected (the first ``keep``
         of them), so that `explain --lead` can say so instead of "no lead with id"."""

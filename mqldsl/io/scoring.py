@@ -394,7 +394,7 @@ def find_lead(
         else f"the line of lead `{lead_id}` ({journeys}:{line}) was rejected (above): "
         "correct it, then ask again"
     )
-    raise LeadNotFound(message, [problem.render() for problem in report.rejected])
+    raise LeadNotFound(message, [problem.render() for problem in report.in_order()])
 
 
 class LeadNotFound(LookupError):
@@ -422,7 +422,7 @@ def explain_lead(
 def summary_lines(evaluated: int, report: ReadReport, shown: int = 20) -> list[str]:
     """The summary of reading records, for standard error: the first ``shown`` rejected
     records, the ignored data, where ``--max-errors`` stopped reading, and the counts (last)."""
-    lines = [problem.render() for problem in report.rejected[:shown]]
+    lines = [problem.render() for problem in report.in_order()[:shown]]
     if report.rejected_count > shown:
         lines.append(f"... and {report.rejected_count - shown:,} more rejected records")
     lines.extend(report.notes())
