@@ -1098,3 +1098,22 @@ def test_a_rejected_accounts_line_rejects_its_accounts_leads(tmp_path: Path) -> 
         f"{accounts}:3: error[E704]: account `B` is given twice (first at {accounts} line 2): "
         '`tier` is "commercial" there and "enterprise" here'
     ) in err
+
+
+def test_rejected_records_are_listed_in_line_order(tmp_path: Path) -> None:
+    # Line 2's account profile disagrees (E715, found when the account is settled, after
+    # line 4 was read); line 4's event has no instant (E706). Listed 4 then 2 before.
+    rows = [
+        _journey("L1", "A", [3], account_profile={"employees": 5000}),
+        _journey("L2", "A", [2], account_profile={"employees": 6000}),
+        _journey("L3", "A", [1]),
+        _journey("L4", "A", [1]),
+    ]
+    rows[3]["events"] = [{"type": "page_view", "at": "bad", "path": "/"}]
+    path = _write(tmp_path / "j.jsonl", rows)
+    status, _, err = run("score", str(ABM), path, "--as-of", "2026-11-01T00:00:00Z")
+    assert status == 1
+    problems = [line for line in err.splitlines() if ": error[" in line]
+    assert [line.split(": error[")[1][:4] for line in problems] == ["E715", "E706"]
+    assert problems[0].startswith(f"{path}:2:") and problems[1].startswith(f"{path}:4:")
+    assert "(`employees` is 5000 there and 6000 here)" in problems[0]
