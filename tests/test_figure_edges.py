@@ -134,3 +134,15 @@ def test_a_what_ifs_difference_is_taken_on_the_whole_data() -> None:
     change = Fraction(46, 199) - Fraction(45, 175)
     assert precision.diff == round(float(change), 4) == -0.026
     assert precision.diff_pct == round(float(100 * change / Fraction(45, 175)), 2)
+
+
+def test_no_durations_on_data_without_real_event_times(tmp_path: Path) -> None:
+    # Every event at one instant (an export stamped at once): the weekly series is withheld,
+    # and so is the median hours to MQL (it printed 0.0, a duration made up as well).
+    profile = {"email_kind": "corporate", "role": "secops", "company_size": 800}
+    demo = {"type": "demo_request", "at": "2026-10-31T00:00:00Z"}
+    rows = [{"id": f"E{i}", "profile": profile, "events": [demo]} for i in range(3)]
+    report = _simulate(ACME, _write(tmp_path / "j.jsonl", rows), tmp_path)
+    assert report["metrics"]["mqls"] == 3
+    assert report["metrics"]["mqls_per_week"] == []
+    assert report["metrics"]["median_hours_to_mql"] is None

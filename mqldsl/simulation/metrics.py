@@ -202,9 +202,13 @@ def metrics(
         if with_truth
         else None,
         "buyer_recall": _share(len(found), len(buyers)) if with_truth else None,
+        # (data without real event times has no durations either: SPEC §14.1, "only what
+        # the data supports"; its weekly series is withheld alike)
         "median_hours_to_mql": _median(
             [hours for r in mqls if (hours := hours_to_mql(r)) is not None]
-        ),
+        )
+        if has_event_times(records)
+        else None,
         "sqls": sqls,
         "mql_to_sql": _share(sqls, len(mqls)) if sqls is not None else None,
         "sla_met": _share(len(met), len(judged)) if simulated_sales else None,
