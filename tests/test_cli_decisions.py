@@ -528,3 +528,15 @@ def test_an_id_of_the_wrong_kind_is_not_called_missing(tmp_path: Path) -> None:
     assert ':1: error[E703]: "id" must be a string or a whole number, got true' in err
     assert ':2: error[E703]: "id" must be a string or a whole number, got 1.5' in err
     assert ':3: error[E703]: missing "id" (a string or a whole number)' in err
+
+
+def test_an_output_name_that_is_neither_jsonl_nor_csv_says_what_it_got(tmp_path: Path) -> None:
+    out = tmp_path / "decisions.txt"
+    code, _, err = run("score", ACME, journeys(tmp_path, GOOD), "--as-of", AS_OF, "-o", str(out))
+    assert code == 0
+    assert f"wrote JSON Lines to {out} (a name ending in .csv writes a table)" in err
+    assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == ["L-1", "L-2"]
+    code, _, err = run(
+        "score", ACME, journeys(tmp_path, GOOD), "--as-of", AS_OF, "-o", str(tmp_path / "d.jsonl")
+    )
+    assert code == 0 and "wrote JSON Lines" not in err

@@ -155,7 +155,10 @@ def score(
     )
     with reported():
         outcome = score_leads(model, request)
-    echo_lines(outcome.summary_lines())
+    lines = outcome.summary_lines()
+    if output is not None and not output.lower().endswith((".jsonl", ".ndjson", ".json", ".csv")):
+        lines.insert(0, f"wrote JSON Lines to {output} (a name ending in .csv writes a table)")
+    echo_lines(lines)
     sys.exit(1 if outcome.failed else 0)
 
 
