@@ -36,6 +36,16 @@ if TYPE_CHECKING:
     from mqldsl.io.scoring import ScoreOptions
 
 
+#: `-o FILE` of `explain` and `timeline` (`-`: standard output, where they write without it).
+write_option = click.option(
+    "-o",
+    "--output",
+    type=OUTPUT_OR_STDOUT,
+    callback=standard_output,
+    help="Write to FILE (`-`: standard output).",
+)
+
+
 @cli.command()
 @policy_file
 @click.argument("journeys", required=False, type=JOURNEYS_PATH, callback=standard_input)
@@ -288,13 +298,7 @@ explanation_format = click.option(
     metavar="STAGE",
     help="Only why the lead is not at STAGE: each failing clause, its values and shortfall.",
 )
-@click.option(
-    "-o",
-    "--output",
-    type=OUTPUT_OR_STDOUT,
-    callback=standard_output,
-    help="Write to FILE (`-`: standard output).",
-)
+@write_option
 @events_option
 @accounts_option
 def explain(
@@ -333,13 +337,7 @@ def explain(
 @click.option("--as-of", type=INSTANT, help="Up to this instant (default: now).")
 @set_option
 @explanation_format
-@click.option(
-    "-o",
-    "--output",
-    type=OUTPUT_OR_STDOUT,
-    callback=standard_output,
-    help="Write to FILE (`-`: standard output).",
-)
+@write_option
 @events_option
 @accounts_option
 def timeline(

@@ -245,6 +245,24 @@ def _percentiles(diffs: Floats) -> list[float] | None:
     return [round(float(low), 4), round(float(high), 4)]
 
 
+def _prepared(
+    base: Sequence[LeadRecord],
+    proposed: Sequence[LeadRecord],
+    keys: Sequence[str],
+    metrics_of: MetricsOf,
+) -> tuple[list[str], np.ndarray[Any, np.dtype[np.intp]], tuple[_Parts, _Parts], set[str]]:
+    """The units (keys in key order), each record's unit, both runs' per-lead (and per-unit)
+    parts, and the metrics those parts reproduce exactly (:func:`_agrees`)."""
+    units = sorted(set(keys))
+    position = {key: i for i, key in enumerate(units)}
+    unit_of = np.array([position[key] for key in keys], dtype=np.intp)
+    parts = _parts(base), _parts(proposed)
+    parts[0].units = _unit_parts(base, unit_of, len(units))
+    parts[1].units = _unit_parts(proposed, unit_of, len(units))
+    fast = _agrees(parts[0], base, metrics_of) & _agrees(parts[1], proposed, metrics_of)
+    return units, unit_of, parts, fast
+
+
 def paired_bootstrap(
     base: Sequence[LeadRecord],
     proposed: Sequence[LeadRecord],
@@ -262,13 +280,7 @@ def paired_bootstrap(
     same picks for both runs. ``metrics_of`` (the metrics of a list of
     records) is called on the whole data to check the per-lead parts, and
     once per draw for any metric they do not reproduce."""
-    units = sorted(set(keys))
-    position = {key: i for i, key in enumerate(units)}
-    unit_of = np.array([position[key] for key in keys], dtype=np.intp)
-    parts = _parts(base), _parts(proposed)
-    parts[0].units = _unit_parts(base, unit_of, len(units))
-    parts[1].units = _unit_parts(proposed, unit_of, len(units))
-    fast = _agrees(parts[0], base, metrics_of) & _agrees(parts[1], proposed, metrics_of)
+    units, unit_of, parts, fast = _prepared(base, proposed, keys, metrics_of)
     slow = [n for n in names if n not in fast]
     rng = np.random.default_rng(seed)
     diffs: dict[str, list[Floats]] = {name: [] for name in names}
@@ -308,13 +320,7 @@ def exact_values(
     difference is taken from these, so it is the difference on the whole data (SPEC §14.1),
     not the difference of two rounded figures. A metric with no data under either run is
     left out."""
-    units = sorted(set(keys))
-    position = {key: i for i, key in enumerate(units)}
-    unit_of = np.array([position[key] for key in keys], dtype=np.intp)
-    parts = _parts(base), _parts(proposed)
-    parts[0].units = _unit_parts(base, unit_of, len(units))
-    parts[1].units = _unit_parts(proposed, unit_of, len(units))
-    fast = _agrees(parts[0], base, metrics_of) & _agrees(parts[1], proposed, metrics_of)
+    units, _, parts, fast = _prepared(base, proposed, keys, metrics_of)
     whole = [_values(part, np.ones((1, len(records))), np.ones((1, len(units))))
              for part, records in zip(parts, (base, proposed), strict=True)]  # fmt: skip
     found = {}
