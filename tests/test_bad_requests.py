@@ -332,3 +332,15 @@ def test_a_report_name_without_a_format_is_refused_before_the_run(
     )
     assert code == 2 and out == ""
     assert "Invalid value for -o: the report must end in .json, .html or .md" in err
+
+
+def test_leads_with_journeys_and_a_misspelt_sweep_param_are_usage_errors(journeys: Path) -> None:
+    # `--leads` with `--journeys` was ignored without a word; a misspelt `--param` had no hint.
+    for command in (["simulate", ACME], ["sweep", ACME, "--param", "mql_intent_min=30..40:10"]):
+        code, out, err = run(*command, "--journeys", str(journeys), "--leads", "5")
+        assert code == 2 and out == ""
+        assert "--journeys reads every lead of its file: leave out --leads" in err
+    code, _, err = run(
+        "sweep", ACME, "--param", "mql_intnt_min=30..40:10", "--journeys", str(journeys)
+    )
+    assert code == 2 and "unknown param `mql_intnt_min`; did you mean `mql_intent_min`?" in err

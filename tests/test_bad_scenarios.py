@@ -170,6 +170,13 @@ def test_broken_toml_is_reported_where_it_breaks(tmp_path: Path) -> None:
             "sales.queues.sdr_inbound.capacty: unknown key",
             "capacty",
         ),
+        (  # (2.5 was rounded half to even, 0.5 to no touch at all)
+            "sdr_capacity_per_day = 12",
+            "sdr_capacity_per_day = 2.5",
+            "E803",
+            "expected a whole number of touches a day, got 2.5",
+            "sdr_capacity_per_day",
+        ),
     ],
 )
 def test_values_that_make_no_sense_are_refused_at_their_line(

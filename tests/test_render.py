@@ -473,6 +473,12 @@ def test_sweep_marks_the_current_values_in_every_format() -> None:
     assert text.count("(current)") == 1  # only the row
     page = reports.sweep_html(report)
     assert "<tr><td>#3 (current)</td><td>40</td><td>10</td><td>50</td>" in page
+    # Today's values outside the range swept: no row is marked, and the text says so (it
+    # pointed to "the row marked current").
+    report["current"] = {"mql_min": 90, "fit_min": 10}
+    for text in (reports.sweep_markdown(report), reports.sweep_html(report)):
+        assert "mql_min=90, fit_min=10 (outside the values swept: no row has them)" in text
+        assert "(current)" not in text and "the row marked current" not in text
     assert "<h2>MQL precision against buyer recall, one point per row of the table</h2><svg" in page
     assert "current values (#3)" in page  # the chart's legend
     assert "<h2>MQLs per combination</h2><svg" in page

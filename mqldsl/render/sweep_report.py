@@ -127,5 +127,11 @@ def _render(template: str, report: dict[str, Any], **extra: Any) -> str:
 
 
 def _current_text(report: dict[str, Any]) -> str:
+    """Today's values, and where they are in the table (or that no row has them)."""
     current = report.get("current") or {}
-    return ", ".join(f"{name}={show(value)}" for name, value in current.items())
+    if not current:
+        return ""
+    values = ", ".join(f"{name}={show(value)}" for name, value in current.items())
+    if any(_is_current(report, row) for row in report["rows"]):
+        return f"{values} (the row marked current)"
+    return f"{values} (outside the values swept: no row has them)"

@@ -20,6 +20,7 @@ from mqldsl.simulation.scenario_fields import (
     Distribution,
     Numeric,
     Problems,
+    read_capacity,
     read_distribution,
     read_number,
     read_numeric,
@@ -521,15 +522,14 @@ def _build(
         if isinstance(table, dict):
             unknown_keys(table, {"capacity_per_day"}, ["sales", "queues", queue], problems)
         capacity: Any = table.get("capacity_per_day") if isinstance(table, dict) else None
-        queues[queue] = read_number(
-            capacity, ["sales", "queues", queue, "capacity_per_day"], problems, 0.0, MAX_PER_DAY
+        queues[queue] = read_capacity(
+            capacity, ["sales", "queues", queue, "capacity_per_day"], problems, MAX_PER_DAY
         )
     sales = Sales(
-        capacity_per_day=read_number(
+        capacity_per_day=read_capacity(
             sales_raw.get("sdr_capacity_per_day"),
             ["sales", "sdr_capacity_per_day"],
             problems,
-            0.0,
             MAX_PER_DAY,
         ),
         queue_capacity=queues,

@@ -200,6 +200,21 @@ def read_number(
     return float(value)
 
 
+def read_capacity(value: Any, keys: list[str], problems: Problems, high: float) -> float:
+    """A capacity: a whole number of first touches a working day (an SDR makes a touch or
+    does not; 2.5 was rounded to 2, and 0.5 meant no touch at all)."""
+    number = read_number(value, keys, problems, 0.0, high, "a whole number of touches a day")
+    if value is not None and number != math.floor(number):
+        problems.add(
+            keys,
+            f"expected a whole number of touches a day, got {value!r}: a team that makes 2.5 "
+            "a day makes 5 in 2 days; give what it makes in one",
+            "E803",
+        )
+        return float(math.floor(number))
+    return number
+
+
 def read_table(
     raw: dict[str, Any], key: str, keys: list[str], problems: Problems, required: bool = True
 ) -> dict[str, Any]:

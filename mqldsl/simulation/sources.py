@@ -61,6 +61,12 @@ class Source:
     def __post_init__(self) -> None:
         if (self.scenario is None) == (self.journeys is None):
             raise UsageProblem("give exactly one of --scenario and --journeys")
+        if self.leads is not None and self.journeys is not None:
+            raise UsageProblem(
+                "--leads sizes the journeys a scenario generates; --journeys reads every "
+                "lead of its file: leave out --leads",
+                "--leads",
+            )
         if self.accounts is not None and self.journeys is None:
             raise UsageProblem(
                 "--accounts goes with --journeys (a scenario generates its accounts' fields)",

@@ -20,6 +20,7 @@ from mqldsl.engine.parallel import holds_long_lived
 from mqldsl.io.errors import UsageProblem
 from mqldsl.language import ast
 from mqldsl.language.ast import UNIT_SECONDS
+from mqldsl.language.suggestions import did_you_mean
 from mqldsl.simulation.records import LeadRecord
 from mqldsl.simulation.results import SweepReport, SweepRow
 from mqldsl.simulation.reuse import (
@@ -78,7 +79,12 @@ def parse_sweep_param(model: CheckedPolicy, spec: str) -> SweepAxis:
     name, low, high, step = match.groups()
     found = model.params.get(name)
     if found is None:
-        raise UsageProblem(f"error[E204]: unknown param `{name}`", "--param")
+        hint = did_you_mean(name, list(model.params))
+        raise UsageProblem(
+            f"error[E204]: unknown param `{name}`"
+            + (f"; {hint}" if hint else f"; the params are: {', '.join(model.params) or 'none'}"),
+            "--param",
+        )
     info = found
     if info.type == T.DURATION:
         raise UsageProblem(
