@@ -786,3 +786,25 @@ def test_refused_weekday_weights_are_not_also_called_all_zero(tmp_path: Path) ->
     code, _, err = run("generate", str(path), "--leads", "5")
     assert code == 1
     assert "arrivals.weekday_shape" in err and "every weekday's weight is 0" not in err
+
+
+def test_a_profile_field_no_persona_gives_is_said(tmp_path: Path) -> None:
+    """SPEC §14: a scenario gives distributions for every profile field the policy declares.
+    One that none gives was never set, without a word (a forgotten field: rules on it never
+    fire). The run goes on (a field missing in the real data is a world worth simulating),
+    and says so."""
+    path = _scenario(tmp_path)
+    text = "\n".join(
+        line for line in path.read_text().splitlines() if not line.startswith("region = ")
+    )
+    path.write_text(text + "\n")
+    code, out, err = run("simulate", ACME, "--scenario", str(path), "--leads", "30")
+    assert code == 0, err
+    assert (
+        "note: no persona of the scenario gives the profile field `region` a distribution: "
+        "every generated lead lacks it"
+    ) in out + err
+    code, out, err = run(
+        "simulate", ACME, "--scenario", str(_scenario(tmp_path, name="ok.toml")), "--leads", "30"
+    )
+    assert code == 0 and "no persona of the scenario" not in out + err

@@ -40,7 +40,7 @@ DEFINITIONS: dict[str, str] = {
     "mql_to_sql": "SQLs divided by MQLs",
     "sla_met": "share of handoffs with an SLA whose first touch came within the SLA (handoffs still waiting at the as-of instant count once their deadline has passed); every handoff asks for a touch: each MQL handoff, each later entry into a routed stage (a new stay after falling back, a recycle or a spell of disqualified too), and each handoff a hot event makes (`route ... on EVENT`); a touch answers every request of that lead in its queue made at or before it",
     "median_hours_to_first_touch": "median hours from handoff to the first sales touch after it, over touched handoffs",
-    "sdr_utilisation": "touches made divided by the touches the queues could make in the period (a touch that answers several requests of one lead counts once)",
+    "sdr_utilisation": "touches made by the SDR queues (those that take MQL handoffs) divided by the touches they could make in the period (a touch that answers several requests of one lead counts once; the SQL stage's queue is not an SDR's)",
     "queue_length": "handoffs still waiting for a touch at the as-of instant",
 }
 MAIN = [

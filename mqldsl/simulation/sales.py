@@ -66,6 +66,9 @@ def replay_sales(
         for request in record.requests:
             ask(index, request)
     updated = list(records)
+    # The SDRs' queues, whose utilisation the report gives: those that take MQL handoffs (the
+    # SQL stage's queue, the account executives', works other requests at its own pace).
+    sdr = {r.queue for r in records if r.handoff is not None and r.queue is not None}
     slots: dict[str, _Slots] = {}
     answering: dict[tuple[str, int], float] = {}  # (queue, record index) -> latest touch
     touches = 0
@@ -85,7 +88,7 @@ def replay_sales(
                 slots[queue] = _Slots(capacity, sales, start, as_of)
             item.touch = slots[queue].take(at)
             if item.touch is not None:
-                touches += 1
+                touches += queue in sdr
                 answering[(queue, index)] = item.touch
         if not item.mql or item.touch is None:
             continue
@@ -116,7 +119,7 @@ def replay_sales(
         updated[index] = replace(
             record, requests=tuple(replace(item.request, touch=item.touch) for item in kept)
         )
-    total = sum(s.count() for s in slots.values())
+    total = sum(s.count() for queue, s in slots.items() if queue in sdr)
     return updated, {"slots": float(total), "touches": float(touches)}
 
 

@@ -281,7 +281,7 @@ def load_leads(
     if scenario is not None:
         generated = scenario_leads(model, scenario, seed, leads)
         keep()  # they live until the run ends (engine/parallel.py)
-        return LoadedLeads(generated, 0, scenario_end(scenario))
+        return LoadedLeads(generated, 0, scenario_end(scenario), unset_fields(model, scenario))
     assert journeys is not None
     report = ReadReport()
     found = list(
@@ -298,6 +298,20 @@ def load_leads(
     )
     keep()
     return LoadedLeads(found, report.rejected_count, latest, notes, summary)
+
+
+def unset_fields(model: CheckedPolicy, scenario: Scenario) -> list[str]:
+    """A note for each profile field of the policy that no persona of the scenario gives a
+    distribution (SPEC §14 asks for one for every field): every generated lead lacks it, so
+    rules on it never fire. Said, not refused: a field missing in the real data is a world
+    worth simulating too."""
+    given = {name for persona in scenario.personas for name in persona.profile}
+    return [
+        f"note: no persona of the scenario gives the profile field `{name}` a distribution: "
+        "every generated lead lacks it"
+        for name in model.fields
+        if name not in given
+    ]
 
 
 def _instants(lead: Lead) -> list[float]:
