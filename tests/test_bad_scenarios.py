@@ -170,6 +170,13 @@ def test_broken_toml_is_reported_where_it_breaks(tmp_path: Path) -> None:
             "sales.queues.sdr_inbound.capacty: unknown key",
             "capacty",
         ),
+        (  # (a negative longest duration made the state last 0 days, without a word)
+            "[states]",
+            "[states]\nquick = { lognormal = [1, 1], max = -1 }",
+            "E804",
+            "states.quick.max: a state lasts 0 days or more",
+            "quick",
+        ),
         (  # (2.5 was rounded half to even, 0.5 to no touch at all)
             "sdr_capacity_per_day = 12",
             "sdr_capacity_per_day = 2.5",

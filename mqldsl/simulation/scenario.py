@@ -299,6 +299,11 @@ def _build(
         if isinstance(mean, dict) and state != "unaware":
             spread = read_numeric(mean, ["states", state], problems, whole=False)
             if spread is not None:
+                for bound, key in ((spread.low, "min"), (spread.high, "max")):
+                    if bound is not None and bound < 0:  # (it lasted 0 days, without a word)
+                        problems.add(
+                            ["states", state, key], "a state lasts 0 days or more", "E804"
+                        )
                 states.append((state, spread))
             continue
         value = read_number(
