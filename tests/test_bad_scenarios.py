@@ -170,6 +170,13 @@ def test_broken_toml_is_reported_where_it_breaks(tmp_path: Path) -> None:
             "sales.queues.sdr_inbound.capacty: unknown key",
             "capacty",
         ),
+        (
+            "[sales.queues.sdr_inbound]",
+            "[sales.queues.sdr_inbond]",
+            "E806",
+            "no route of the policy uses the queue `sdr_inbond`; did you mean `sdr_inbound`?",
+            "sdr_inbond",
+        ),
         (  # (a negative longest duration made the state last 0 days, without a word)
             "[states]",
             "[states]\nquick = { lognormal = [1, 1], max = -1 }",

@@ -301,9 +301,7 @@ def _build(
             if spread is not None:
                 for bound, key in ((spread.low, "min"), (spread.high, "max")):
                     if bound is not None and bound < 0:  # (it lasted 0 days, without a word)
-                        problems.add(
-                            ["states", state, key], "a state lasts 0 days or more", "E804"
-                        )
+                        problems.add(["states", state, key], "a state lasts 0 days or more", "E804")
                 states.append((state, spread))
             continue
         value = read_number(
@@ -519,9 +517,11 @@ def _build(
         sales_raw, "queues", ["sales"], problems, required=False
     ).items():
         if model is not None and queue not in model.queues:
+            close = did_you_mean(queue, model.queues)
             problems.add(
                 ["sales", "queues", queue],
-                f"no route of the policy uses the queue `{queue}`",
+                f"no route of the policy uses the queue `{queue}`"
+                + (f"; {close}" if close else f" (its queues: {', '.join(model.queues)})"),
                 "E806",
             )
         if isinstance(table, dict):
