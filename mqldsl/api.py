@@ -278,7 +278,7 @@ def tune(
     and its version increased (atomically); ``report.diff`` then lists the changes."""
     from mqldsl.io.files import check_folder, write_atomic
     from mqldsl.simulation.tune import tune as run_tune
-    from mqldsl.simulation.tune_output import checked_text, tuned_policy_text
+    from mqldsl.simulation.tune_output import check_writable, checked_text, tuned_policy_text
 
     if output is not None:
         check_folder(Path(output))
@@ -288,6 +288,9 @@ def tune(
     options = SimulationOptions(
         params=_params(model, params), mql_stage=mql_stage, sql_stage=sql_stage
     )
+    if output is not None:  # (before the search: a refusal must not come after it)
+        tuned = [s.name if isinstance(s, SweepAxis) else s.split("=", 1)[0].strip() for s in specs]
+        check_writable(model, [*options.params, *tuned])
     report = run_tune(
         model,
         specs,

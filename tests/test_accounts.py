@@ -1092,12 +1092,16 @@ def test_a_rejected_accounts_line_rejects_its_accounts_leads(tmp_path: Path) -> 
     # Another profile for one account: the field that differs is named.
     other = good[1].replace('"commercial"', '"enterprise"')
     Path(accounts).write_text("\n".join([good[0], good[1], other]) + "\n")
-    code, _, err = run("score", policy, journeys, "--accounts", accounts, *as_of)
+    code, out, err = run("score", policy, journeys, "--accounts", accounts, *as_of)
     assert code == 1
     assert (
         f"{accounts}:3: error[E704]: account `B` is given twice (first at {accounts} line 2): "
         '`tier` is "commercial" there and "enterprise" here'
     ) in err
+    # which profile is B's is not known: its leads are rejected too (they were decided with
+    # the first)
+    assert f"its account `B` was rejected at {accounts} line 2 and line 3" in err
+    assert all(orjson.loads(line).get("account") != "B" for line in out.splitlines())
 
 
 def test_rejected_records_are_listed_in_line_order(tmp_path: Path) -> None:

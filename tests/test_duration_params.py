@@ -23,6 +23,7 @@ from mqldsl.engine.interpreter import Interpreter
 from mqldsl.engine.runtime import DAY, Decision, Event, Lead, to_seconds
 from mqldsl.io.errors import UsageProblem
 from mqldsl.language import ast
+from mqldsl.language.includes import reader_of
 from mqldsl.language.printer import format_policy
 from mqldsl.render.diff import diff
 from mqldsl.render.document import context
@@ -574,3 +575,10 @@ def test_a_duration_param_may_be_named_after_a_unit() -> None:
     assert result.model.params["day"].value.seconds == 86400  # type: ignore[union-attr]
     broken = check_text(text.replace("param day = 1 day\n", ""), "units.mql")
     assert [d.code for d in broken.diagnostics if d.is_error] == ["E101", "E101"]
+    assert broken.diagnostics[0].message == "expected a duration such as `30 days`, found `day`"
+    # Declared in an included file (SPEC §3.1: as if written at the include line) it is a
+    # param as well: the parser, reading one file, was refusing it.
+    shared = {"units.mql": "param day = 1 day\nparam minutes = 5 minutes\n"}
+    main = text.replace("param day = 1 day\nparam minutes = 5 minutes\n", 'include "units.mql"\n')
+    included = check_text(main, "main.mql", read=reader_of(shared))
+    assert included.model is not None, [d.message for d in included.diagnostics]

@@ -89,7 +89,7 @@ def test_hours_to_mql_and_the_weekly_series_of_an_account_policy(tmp_path: Path)
         {"id": "A1", "account": "A", "events": [{"type": "demo", "at": "2026-10-22T00:00:00Z"}]},
         # A2's own first event comes after the colleague's demo: an MQL before it showed up
         {"id": "A2", "account": "A", "events": [{"type": "visit", "at": "2026-10-30T00:00:00Z"}]},
-        # A3 existed (created) but its only event is after T: it does not exist at T
+        # A3 existed by T (created) but its only event is after T: no event of its own yet
         {"id": "A3", "account": "A", "truth": created,
          "events": [{"type": "visit", "at": "2026-11-02T00:00:00Z"}]},
         # A4 has no event at all; its handoff is the colleague's demo, a real instant
@@ -146,3 +146,23 @@ def test_no_durations_on_data_without_real_event_times(tmp_path: Path) -> None:
     assert report["metrics"]["mqls"] == 3
     assert report["metrics"]["mqls_per_week"] == []
     assert report["metrics"]["median_hours_to_mql"] is None
+
+
+def test_sdr_utilisation_is_the_sdr_queues_only(tmp_path: Path) -> None:
+    """The account executives (the SQL stage's queue) are not SDRs: their idle capacity made
+    an overloaded SDR team look idle (utilisation 0.43 -> 0.0043 when their capacity was
+    raised to 1000 a day, nothing else changed). Recomputed from the queue figures."""
+    text = (ROOT / "simulations" / "acme.toml").read_text()
+    text = text.replace('policy = "../policies/acme.mql"', f'policy = "{ACME}"')
+    figures = []
+    for extra in ("", "\n[sales.queues.account_exec]\ncapacity_per_day = 1000\n"):
+        scenario = tmp_path / "s.toml"
+        scenario.write_text(text + extra)
+        out = tmp_path / "r.json"
+        code, _, err = run(
+            "simulate", ACME, "--scenario", str(scenario), "--leads", "600", "-o", str(out)
+        )
+        assert code == 0, err
+        figures.append(json.loads(out.read_text())["metrics"])
+    assert figures[0]["sdr_utilisation"] == figures[1]["sdr_utilisation"] is not None
+    assert figures[0]["sqls"] == figures[1]["sqls"]

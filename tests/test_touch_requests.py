@@ -191,8 +191,8 @@ def test_sla_compliance_counts_every_request_per_queue(model: CheckedPolicy, eng
     assert figures["sla_met"] == 0.5  # 4 of 8
     # delays 70, 23, 1, 18, 22, 19, 22, 22 hours: median 22
     assert figures["median_hours_to_first_touch"] == 22.0
-    # The SDRs' queues are those of MQL handoffs, sdr and sdr_inbound (ae takes the SQL
-    # stage's): touches sdr 4 (the answered re-entry takes none), sdr_inbound 2; slots: two
+    # The SDRs' queues are those of the routes of the stages before `sql`, sdr and
+    # sdr_inbound (ae is the SQL stage's): touches sdr 4 (the answered re-entry takes none), sdr_inbound 2; slots: two
     # queues, one a working day, 22 working days from 10-01 to 10-30. (ae's idle slots made
     # the SDRs look less busy: 7 / 66 counted them.)
     assert figures["sdr_utilisation"] == round(6 / 44, 4)

@@ -579,3 +579,52 @@ def test_tune_markdown_has_the_terminals_figures_as_tables(tmp_path: Path) -> No
     for line in text.splitlines():
         if line.startswith("best: "):
             assert line.replace("best: ", "- best: ") in markdown
+
+
+def test_o_refuses_a_param_of_an_included_file_before_the_search(tmp_path: Path) -> None:
+    """`--set` of a param an included file declares cannot be written by `-o` (the policy file
+    only): refused before the search (it ran the whole search, printed nothing, then exit 2)."""
+    (tmp_path / "shared.mql").write_text("param low = 5\n")
+    policy = tmp_path / "p.mql"
+    policy.write_text(
+        'policy "P"\nlead { time_on_site: int }\ninclude "shared.mql"\nparam high = 9\n'
+        "stages {\n  visitor\n  mql when time_on_site > high and time_on_site > low\n}\n"
+    )
+    journeys = _journeys(tmp_path / "j.jsonl")
+    args = ["tune", str(policy), "--param", "high=0..2000:500", "--journeys", str(journeys)]
+    args += ["--maximize", "mqls", "--as-of", AS_OF, "-o", str(tmp_path / "new.mql")]
+    code, out, err = run(*args, "--set", "low=6")
+    assert code == 2 and out == ""
+    assert "param `low` is declared in the included file" in err
+    assert " read, " not in err  # the journeys were not even read
+    assert not (tmp_path / "new.mql").exists()
+    code, out, err = run(*args)  # the tuned param is the policy's own: written
+    assert code == 0, err
+    assert "param high = " in (tmp_path / "new.mql").read_text()
+
+
+def test_the_pareto_front_keeps_the_proposed_and_current_rows(tmp_path: Path) -> None:
+    """A param that changes nothing puts several candidates on each point of the front; the
+    front kept the one of smallest values there, so the proposed and current values (and
+    their `>` and `*` marks, which the title promises) could vanish."""
+    text = (ROOT / "policies" / "acme.mql").read_text()
+    text = text.replace(
+        'disqualify "Competitor" when email_kind == competitor',
+        'param ghost = 50 "Changes nothing"\n'
+        'disqualify "Competitor" when email_kind == competitor\n'
+        'disqualify "Ghost" when company_size < 0 - ghost',
+    )
+    policy = tmp_path / "ghost.mql"
+    policy.write_text(text)
+    args = [
+        "tune", str(policy), "--scenario", str(ROOT / "simulations" / "acme.toml"),
+        "--leads", "300", "--param", "mql_intent_min=30..50:10", "--param", "ghost=40..60:10",
+        "--maximize", "buyer_recall", "--subject-to", "mql_precision >= 0.1",
+    ]  # fmt: skip
+    code, out, err = run(*args)
+    assert code == 0, err
+    best = re.search(r"best: mql_intent_min = (\d+), ghost = (\d+)", out)
+    assert best is not None and best.group(2) == "50"  # ghost changes nothing: today's kept
+    rows = out.split("Pareto front", 1)[1].splitlines()[2:]
+    marked = [row.split() for row in rows if row.startswith(">")]
+    assert marked and marked[0][1:3] == [best.group(1), "50"]

@@ -7,6 +7,7 @@ enum member, checked against the enum expected at its position.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from mqldsl.analysis import types as T
@@ -15,6 +16,9 @@ from mqldsl.language import ast
 from mqldsl.language.diagnostics import Diagnostic, error
 from mqldsl.language.source import Source, Span
 from mqldsl.language.suggestions import did_you_mean
+
+# A duration's unit written alone (`within days`): E101 unless a param is called so.
+_UNIT_WORD = re.compile(r"(minute|hour|day|week|month|year)s?")
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,15 @@ class ExpressionChecker(ast.ContextVisitor[Scope, T.Type]):
         """A duration written as a param's name (SPEC §5.2): the param must be
         a duration param; :mod:`mqldsl.analysis.durations` gave it its value."""
         info = self.params.get(name)
+        if info is None and _UNIT_WORD.fullmatch(name):
+            # `within days`: a unit without its number (no param is called so)
+            self.err(
+                "E101",
+                f"expected a duration such as `30 days`, found `{name}`",
+                duration.span,
+                f"a duration is a number and a unit: write `30 {name}`",
+            )
+            return
         if info is None:
             lengths = [n for n, p in self.params.items() if p.type == T.DURATION]
             self.err(

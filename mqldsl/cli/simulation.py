@@ -289,7 +289,7 @@ def simulate(
     "--fail-if",
     "fail_if",
     metavar="EXPR",
-    help='Exit 1 when this holds, e.g. "mqls.delta_pct > 20 or proposed.mql_precision < 0.35".',
+    help='Exit 1 when this holds, e.g. "mqls.delta_pct > 20 or proposed.mql_precision < 0.3".',
 )
 def whatif(
     base: str,

@@ -89,9 +89,18 @@ def read_accounts(
                 report.reject(
                     name,
                     number,
-                    f"account `{account_id}` is given twice (first at {first.place})"
-                    + (f": {_difference(first.profile, profile)}" if not first.rejected else ""),
+                    f"account `{account_id}` is given twice (first at {first.place}"
+                    + (
+                        ", rejected above)"
+                        if first.rejected
+                        else f"): {_difference(first.profile, profile)}"
+                    ),
                     "E704",
+                )
+                # Two profiles: which is the account's is not known, so its leads are
+                # rejected with it (E716), as for a line rejected outright (SPEC §9).
+                accounts[account_id] = AccountRecord(
+                    {}, f"{first.place} and line {number}", rejected=True
                 )
                 continue
             accounts[account_id] = AccountRecord(profile, place)
@@ -249,10 +258,11 @@ Rejection = tuple[int, str, str, str]  # line, message, code, hint
 
 
 def lost_account(account: str, record: AccountRecord) -> tuple[str, str]:
-    """E716's message and hint for a lead of ``account``, whose accounts line was rejected."""
+    """E716's message and hint for a lead of ``account``, whose accounts line was rejected
+    (or given twice with two profiles)."""
     return (
-        f"its account `{account}` was rejected at {record.place} (above): deciding it "
-        "without its account's fields could give the wrong stage",
+        f"its account `{account}` was rejected at {record.place}: deciding it without its "
+        "account's fields could give the wrong stage",
         "correct the account's line in the accounts file",
     )
 

@@ -84,7 +84,6 @@ def _shown(text: str) -> str:
 NUMBER_LIMIT = 2**63 - 1
 #: The longest duration: 10,000 years of 365.25 days, the length of the calendar (E114).
 DURATION_LIMIT_DAYS = 3_652_500
-_UNIT_WORD = re.compile(r"(minute|hour|day|week|month|year)s?")
 _UNIT_DAYS = {"minute": 1 / 1440, "hour": 1 / 24, "day": 1.0, "week": 7.0}
 
 
@@ -327,18 +326,13 @@ class ExpressionBuilder(Transformer[Token, list[ast.Item]]):
             number = 1
         return ast.Duration(amount=number, unit=base, span=span)
 
-    def _declares_param(self, name: str) -> bool:
-        """Whether this file declares a param ``name`` (a unit word: `param week = 7 days`)."""
-        return (
-            re.search(rf"(?m)^[ \t]*param[ \t]+{re.escape(name)}[ \t]*=", self.source.text)
-            is not None
-        )
-
     def duration_param(self, name: Token) -> ast.Duration:
-        # The param's value is not known yet: the checker resolves it (SPEC §5.2).
-        if _UNIT_WORD.fullmatch(str(name)) and not self._declares_param(str(name)):
-            # `within days`: a unit without its number, not a param's name (unless the file
-            # declares a param of that name: `param day = 1 day`, SPEC §2 keywords in context).
+        # The param's value is not known yet: the checker resolves it (SPEC §5.2). A unit
+        # word (`within days`) is a param's name too when one is declared so (SPEC §2:
+        # units are keywords only where the grammar expects them; `param day = 1 day`, in
+        # this file or an included one); the checker says E101 when none is. `days` is a
+        # reserved word (`days since`): never a name, so a unit without its number here.
+        if str(name) in RESERVED:
             before = self.source.text[: name.start_pos or 0].rstrip().rsplit(None, 1)[-1:]
             keyword = f" after `{before[0]}`" if before else ""
             self.diagnostics.append(

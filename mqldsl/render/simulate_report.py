@@ -24,7 +24,8 @@ def simulate_text(report: dict[str, Any]) -> str:
     m = report["metrics"]
     data = data_words(report)
     lines = [
-        f"{report['policy']['title']} — {report['leads']} leads as of {report['as_of']}"
+        f"{report['policy']['title']} — {report['leads']} "
+        f"lead{'' if report['leads'] == 1 else 's'} as of {report['as_of']}"
         + (f" ({report['rejected']} rejected)" if report["rejected"] else ""),
         *([f"data: {data}"] if data else []),
         "stages now: " + ", ".join(f"{k} {v}" for k, v in report["stages"].items()),

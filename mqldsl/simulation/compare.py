@@ -177,6 +177,13 @@ def attribution(
     )
 
 
+def sample_ids(base: Sequence[LeadRecord], proposed: Sequence[LeadRecord]) -> list[str]:
+    """The ids of a what-if's sample leads: the first :data:`SAMPLE_LEADS` (in id order)
+    whose stage differs between the two runs' records."""
+    changed = (a.id for a, b in zip(base, proposed, strict=True) if a.stage != b.stage)
+    return sorted(changed)[:SAMPLE_LEADS]
+
+
 def whatif_report(
     base_model: CheckedPolicy,
     proposed_model: CheckedPolicy,
@@ -200,12 +207,9 @@ def whatif_report(
     their journeys give them); ``shown``, when given, holds each run's results of the sample
     leads as the run left them (:func:`~mqldsl.simulation.run.explain_as_run`: with the sales
     replay's acceptance events), from which the samples are explained."""
-    changed = sorted(
-        a.id for a, b in zip(base.records, proposed.records, strict=True) if a.stage != b.stage
-    )
     sample_leads = []
     results = shown or (base.kept, proposed.kept)
-    for lead_id in changed[:SAMPLE_LEADS]:
+    for lead_id in sample_ids(base.records, proposed.records):
         if lead_id in results[0] and lead_id in results[1]:
             lead, a = results[0][lead_id]
             other, b = results[1][lead_id]
@@ -237,7 +241,9 @@ def whatif_report(
         proposed=proposed.report,
         delta=delta,
         transitions=transitions(base.records, proposed.records),
-        changed_leads=len(changed),
+        changed_leads=sum(
+            1 for a, b in zip(base.records, proposed.records, strict=True) if a.stage != b.stage
+        ),
         attribution=attribution(base_model, proposed_model, base, proposed, found, params),
         samples=sample_leads,
     )

@@ -57,7 +57,7 @@ class Constraints:
         for node in top:
             names = tuple(dict.fromkeys(_names(node)))
             slope = _better(node, names[0]) if names else None
-            larger = None if slope is None else slope > 0
+            larger = None if not slope else slope > 0  # (0: the metric cancels out)
             self.parts.append(Part(pyast.unparse(node), names, larger))
 
     @property

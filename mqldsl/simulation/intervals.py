@@ -25,7 +25,13 @@ import numpy as np
 import numpy.typing as npt
 
 from mqldsl.simulation.account_metrics import AccountOutcome, outcome, uses_accounts
-from mqldsl.simulation.records import LeadRecord, counts_as_sql, hours_to_mql, recalled
+from mqldsl.simulation.records import (
+    LeadRecord,
+    counts_as_sql,
+    hours_to_mql,
+    recalled,
+    sqls_known,
+)
 
 Floats = npt.NDArray[np.float64]
 MetricsOf = Callable[[Sequence[LeadRecord]], dict[str, Any]]
@@ -110,9 +116,7 @@ def _parts(records: Sequence[LeadRecord]) -> _Parts:
         "recalled": column(recalled),
     }
     ratios = {"mql_precision": ("mql_buyers", "mql_known"), "buyer_recall": ("recalled", "buyers")}
-    if any(r.handoff is not None and r.truth_sql is not None for r in records) or (
-        records and records[0].reached_sql is not None
-    ):  # (as metrics() counts them)
+    if sqls_known(records):  # (as metrics() counts them)
         counts["sqls"] = column(lambda r: r.handoff is not None and counts_as_sql(r))
     if "sqls" in counts:
         ratios["mql_to_sql"] = ("sqls", "mqls")

@@ -24,6 +24,7 @@ from mqldsl.simulation.records import (
     counts_as_sql,
     hours_to_mql,
     recalled,
+    sqls_known,
     timed,
 )
 from mqldsl.simulation.results import PolicySummary, SimulationReport
@@ -40,7 +41,7 @@ DEFINITIONS: dict[str, str] = {
     "mql_to_sql": "SQLs divided by MQLs",
     "sla_met": "share of handoffs with an SLA whose first touch came within the SLA (handoffs still waiting at the as-of instant count once their deadline has passed); every handoff asks for a touch: each MQL handoff, each later entry into a routed stage (a new stay after falling back, a recycle or a spell of disqualified too), and each handoff a hot event makes (`route ... on EVENT`); a touch answers every request of that lead in its queue made at or before it",
     "median_hours_to_first_touch": "median hours from handoff to the first sales touch after it, over touched handoffs",
-    "sdr_utilisation": "touches made by the SDR queues (those that take MQL handoffs) divided by the touches they could make in the period (a touch that answers several requests of one lead counts once; the SQL stage's queue is not an SDR's)",
+    "sdr_utilisation": "touches made by the SDR queues (those of the routes of the stages before the SQL stage; every queue when the policy has none) divided by the touches they could make in the period (a touch that answers several requests of one lead counts once)",
     "queue_length": "handoffs still waiting for a touch at the as-of instant",
 }
 MAIN = [
@@ -102,9 +103,10 @@ def weekly_series(
     week that this instant has just opened is left out when it holds none),
     each flagged ``partial`` when the as-of instant falls before its end;
     and a note on what the series leaves out, or why there is none. Only
-    MQLs of leads with events count: a lead without events has no real
-    handoff time. Data without real event times (:func:`has_event_times`)
-    gets no series."""
+    MQLs with a real handoff time count (:func:`~mqldsl.simulation.records.timed`: a
+    lead without events up to the as-of instant, qualified by its profile at that instant,
+    has none; with accounts a colleague's event gives one). Data without real event times
+    (:func:`has_event_times`) gets no series."""
     mqls = [r for r in records if r.handoff is not None]
     if not has_event_times(records):
         if not mqls:
@@ -176,9 +178,7 @@ def metrics(
     found = [r for r in buyers if recalled(r)]
     if simulated_sales:
         sqls = sum(1 for r in mqls if r.sql)
-    elif any(r.truth_sql is not None for r in mqls) or (
-        records and records[0].reached_sql is not None  # the policy has an SQL stage
-    ):
+    elif sqls_known(records):
         sqls = sum(1 for r in mqls if counts_as_sql(r))
     else:
         sqls = None

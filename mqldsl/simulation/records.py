@@ -210,6 +210,14 @@ def counts_as_sql(record: LeadRecord) -> bool:
     return record.truth_sql if record.truth_sql is not None else bool(record.reached_sql)
 
 
+def sqls_known(records: Sequence[LeadRecord]) -> bool:
+    """Whether real journeys say what an SQL is: some MQL carries `truth.sql_at`, or the
+    policy has an SQL stage (:func:`counts_as_sql` then tells each MQL)."""
+    return any(r.handoff is not None and r.truth_sql is not None for r in records) or (
+        bool(records) and records[0].reached_sql is not None
+    )
+
+
 def hours_to_mql(record: LeadRecord) -> float | None:
     """Hours from the lead's first recorded event (up to the as-of instant) to its MQL
     handoff; None without either. A lead that a colleague's event qualified before its own

@@ -469,7 +469,7 @@ def replay_and_accept(
     assert spec.scenario is not None
     accept = _Acceptance(model, params, leads, records, spec, explain_ids)
     replayed, capacity = replay_sales(
-        records, spec.scenario.sales, start, spec.as_of, spec.seed, accept
+        records, spec.scenario.sales, start, spec.as_of, spec.seed, accept, sdr_queues(model, spec)
     )
     done, entry = accept_into_sql_stage(
         model, params, leads, replayed, spec, kept, explain_ids, accept
@@ -480,6 +480,21 @@ def replay_and_accept(
         else {}
     )
     return done, capacity, entry, moved
+
+
+def sdr_queues(model: CheckedPolicy, spec: RunSpec) -> frozenset[str] | None:
+    """The SDRs' queues, whose utilisation a report gives: those of the routes of the stages
+    before the SQL stage (the SQL stage's queue and later ones are the account executives');
+    None (every queue) for a policy without an SQL stage."""
+    names = model.stage_names
+    if spec.sql_stage is None or spec.sql_stage not in names:
+        return None
+    limit = names.index(spec.sql_stage)
+    return frozenset(
+        route.queue
+        for route in model.routes
+        if route.stage in names and names.index(route.stage) < limit
+    )
 
 
 def accept_into_sql_stage(

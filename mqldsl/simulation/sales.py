@@ -36,6 +36,7 @@ def replay_sales(
     as_of: float,
     seed: int,
     accept: Accept | None = None,
+    sdr: frozenset[str] | None = None,
 ) -> tuple[list[LeadRecord], dict[str, float]]:
     """First touches from each queue's capacity in working hours (first come,
     first served), and SQL outcomes that fall as the first touch is delayed.
@@ -48,7 +49,11 @@ def replay_sales(
     replayed in time order; when ``accept`` is given, a lead accepted at its first touch is
     decided again with the acceptance (``accept``), and its requests from that instant on
     are the ones it then makes (entering the SQL stage hands it to the SQL stage's queue;
-    an MQL re-entry after it is no longer made)."""
+    an MQL re-entry after it is no longer made).
+
+    The counts returned (``slots``, ``touches``: the SDR utilisation) are those of the
+    ``sdr`` queues (None: every queue): the SDRs', not the SQL stage's account executives,
+    whose idle capacity would hide an overloaded SDR queue."""
     waiting: list[_Request] = []  # every request, by number; the MQL handoffs' too
     mine: list[list[int]] = [[] for _ in records]  # each record's further requests
     heap: list[tuple[float, str, int]] = []  # (instant, lead id, request number)
@@ -66,9 +71,6 @@ def replay_sales(
         for request in record.requests:
             ask(index, request)
     updated = list(records)
-    # The SDRs' queues, whose utilisation the report gives: those that take MQL handoffs (the
-    # SQL stage's queue, the account executives', works other requests at its own pace).
-    sdr = {r.queue for r in records if r.handoff is not None and r.queue is not None}
     slots: dict[str, _Slots] = {}
     answering: dict[tuple[str, int], float] = {}  # (queue, record index) -> latest touch
     touches = 0
@@ -88,7 +90,7 @@ def replay_sales(
                 slots[queue] = _Slots(capacity, sales, start, as_of)
             item.touch = slots[queue].take(at)
             if item.touch is not None:
-                touches += queue in sdr
+                touches += sdr is None or queue in sdr
                 answering[(queue, index)] = item.touch
         if not item.mql or item.touch is None:
             continue
@@ -119,7 +121,7 @@ def replay_sales(
         updated[index] = replace(
             record, requests=tuple(replace(item.request, touch=item.touch) for item in kept)
         )
-    total = sum(s.count() for queue, s in slots.items() if queue in sdr)
+    total = sum(s.count() for queue, s in slots.items() if sdr is None or queue in sdr)
     return updated, {"slots": float(total), "touches": float(touches)}
 
 

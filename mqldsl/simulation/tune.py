@@ -385,7 +385,8 @@ def tune(
             broken = constraints.broken(holdout_metrics)
     else:
         closest = _closest(candidates, evaluation, constraints)
-    curve_kind, curve = _curve(axes, candidates, evaluation, maximize, constraints)
+    kept = [v for v in (best, current) if v is not None]
+    curve_kind, curve = _curve(axes, candidates, evaluation, maximize, constraints, kept)
     return TuneReport(
         title=model.title,
         file=model.source.name,
@@ -449,6 +450,7 @@ def _curve(
     evaluation: _Evaluation,
     maximize: str,
     constraints: Constraints,
+    shown: Sequence[Values] = (),
 ) -> tuple[str, list[Json]]:
     """One param: every value tried, in order. Several: the Pareto front of
     the objective (larger is better) and the first constraint's metric (in
@@ -473,7 +475,16 @@ def _curve(
         for p in points
         if not any(q[0] >= p[0] and q[1] >= p[1] and (q[0] > p[0] or q[1] > p[1]) for q in points)
     ]
-    front.sort(key=lambda p: (-p[0], -p[1], tuple(magnitude(p[2][a.name]) for a in axes)))
+    # (among candidates on one point, ``shown`` first: the proposed and current values keep
+    # their row and their marks)
+    front.sort(
+        key=lambda p: (
+            -p[0],
+            -p[1],
+            p[2] not in shown,
+            tuple(magnitude(p[2][a.name]) for a in axes),
+        )
+    )
     seen: set[tuple[Any, Any]] = set()
     rows = []
     for objective, other, values in front:

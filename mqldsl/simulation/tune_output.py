@@ -9,7 +9,7 @@ import datetime as dt
 import math
 import os
 import posixpath
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,16 +37,11 @@ def tuned_policy_text(
             starts[span.end_line - 1] + span.end_column - 1,
         )
 
+    check_writable(model, values)
     edits: list[tuple[int, int, str]] = []
     for name, value in values.items():
         info = model.params[name]
         span = info.node.value.span
-        if span.file != model.source.name:
-            raise UsageProblem(
-                f"param `{name}` is declared in the included file {span.file}: `-o` writes "
-                "the policy file only; tune without -o and set the value in that file",
-                "-o",
-            )
         edits.append((*where(span), _show(value, info.type.kind, info.type.element)))
     version = model.policy.first(ast.Version)
     if version is not None:
@@ -64,6 +59,22 @@ def tuned_policy_text(
     for begin, end, new in sorted(edits, reverse=True):
         text = text[:begin] + new + text[end:]
     return text
+
+
+def check_writable(model: CheckedPolicy, names: Iterable[str]) -> None:
+    """:class:`UsageProblem` (``-o``) when one of the params ``names`` (tuned, or given with
+    `--set`) is declared in an included file: `-o` writes the policy file only. Checked
+    before the search, so that it does not end in the refusal."""
+    for name in names:
+        if name not in model.params:
+            continue  # (an unknown name is the search's to refuse, with its did-you-mean)
+        span = model.params[name].node.value.span
+        if span.file != model.source.name:
+            raise UsageProblem(
+                f"param `{name}` is declared in the included file {span.file}: `-o` writes "
+                "the policy file only; tune without -o and set the value in that file",
+                "-o",
+            )
 
 
 def _moved_includes(model: CheckedPolicy, output: Path, where: Any) -> list[tuple[int, int, str]]:
@@ -124,4 +135,4 @@ def checked_text(text: str, name: str) -> CheckedPolicy:
     return result.model
 
 
-__all__ = ["checked_text", "tuned_policy_text"]
+__all__ = ["check_writable", "checked_text", "tuned_policy_text"]

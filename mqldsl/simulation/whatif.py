@@ -17,11 +17,11 @@ from mqldsl.engine.runtime import Lead
 from mqldsl.io.errors import UsageProblem
 from mqldsl.simulation.account_metrics import NAMES as ACCOUNT_NAMES
 from mqldsl.simulation.compare import (
-    SAMPLE_LEADS,
     Samples,
     compared,
     journeys_delta,
     outcome,
+    sample_ids,
     scenario_delta,
     whatif_report,
 )
@@ -173,8 +173,7 @@ def whatif(
     ]
     a.kept = explain_as_run(base, subset, specs[0], {})
     b.kept = explain_as_run(proposed_model, subset, specs[1], {})
-    stage_changed = (x.id for x, y in zip(a.records, b.records, strict=True) if x.stage != y.stage)
-    ids = set(sorted(stage_changed)[:SAMPLE_LEADS])  # as whatif_report takes them
+    ids = set(sample_ids(a.records, b.records))  # (whatif_report takes these)
     sampled = [lead for lead in leads if lead.id in ids]
     shown = (
         explain_as_run(base, sampled, specs[0], a.accepted),
