@@ -177,6 +177,20 @@ def test_broken_toml_is_reported_where_it_breaks(tmp_path: Path) -> None:
             "no route of the policy uses the queue `sdr_inbond`; did you mean `sdr_inbound`?",
             "sdr_inbond",
         ),
+        (
+            "working_hours = [9, 17]",
+            "working_hours = [17, 9]",
+            "E803",
+            "the start (17) must come before the end (9), e.g. [9, 17]",
+            "working_hours",
+        ),
+        (
+            "[event_fields.page_view]\npath",
+            "[event_fields.page_view]\npth",
+            "E806",
+            "event `page_view` has no field `pth`; did you mean `path`?",
+            "pth",
+        ),
         (  # (a negative longest duration made the state last 0 days, without a word)
             "[states]",
             "[states]\nquick = { lognormal = [1, 1], max = -1 }",
@@ -822,3 +836,16 @@ def test_a_profile_field_no_persona_gives_is_said(tmp_path: Path) -> None:
         "simulate", ACME, "--scenario", str(_scenario(tmp_path, name="ok.toml")), "--leads", "30"
     )
     assert code == 0 and "no persona of the scenario" not in out + err
+
+
+def test_a_policy_of_the_wrong_kind_and_a_missing_table_say_what_to_write(tmp_path: Path) -> None:
+    # `policy = 5` was a usage error (exit 2, "names no policy"); a missing table said only
+    # "missing table".
+    path = _scenario(tmp_path, f'policy = "{ACME}"', "policy = 5")
+    code, out, err = run("generate", str(path), "--leads", "5")
+    assert code == 1 and out == ""
+    assert "error[E803]: scenario.policy: expected the path of a policy, got 5" in err
+    path = _scenario(tmp_path, "[personas.student.profile]", "[personas.student.profil]")
+    code, out, err = run("generate", str(path), "--leads", "5")
+    assert code == 1 and out == ""
+    assert "personas.student.profile: missing table: add `[personas.student.profile]`" in err

@@ -332,8 +332,13 @@ def _build(
         for field_name, spec in table.items():
             info = model.events[event].fields.get(field_name) if model is not None else None
             if model is not None and info is None:
+                known = list(model.events[event].fields)
+                close = did_you_mean(field_name, known)
                 problems.add(
-                    [*keys, field_name], f"event `{event}` has no field `{field_name}`", "E806"
+                    [*keys, field_name],
+                    f"event `{event}` has no field `{field_name}`"
+                    + (f"; {close}" if close else f" (its fields: {', '.join(known) or 'none'})"),
+                    "E806",
                 )
                 continue
             distribution = read_distribution(
@@ -489,7 +494,18 @@ def _build(
         and all(isinstance(h, int | float) for h in hours)
         and 0 <= hours[0] < hours[1] <= 24
     ):
-        problems.add(["sales", "working_hours"], "expected [start, end] hours, e.g. [9, 17]")
+        what = "expected [start, end] hours, e.g. [9, 17]"
+        if (
+            isinstance(hours, list)
+            and len(hours) == 2
+            and all(isinstance(h, int | float) and not isinstance(h, bool) for h in hours)
+        ):
+            what = (
+                "hours run from 0 to 24"
+                if not all(0 <= h <= 24 for h in hours)
+                else f"the start ({hours[0]:g}) must come before the end ({hours[1]:g})"
+            ) + ", e.g. [9, 17]"
+        problems.add(["sales", "working_hours"], what)
         hours = [9, 17]
     working = sales_raw.get("working_days", WEEKDAYS[:5])
     if not isinstance(working, list):

@@ -221,7 +221,7 @@ def read_table(
     value = raw.get(key)
     if value is None:
         if required:
-            problems.add([*keys, key], "missing table")
+            problems.add([*keys, key], f"missing table: add `[{'.'.join([*keys, key])}]`")
         return {}
     if not isinstance(value, dict):
         problems.add([*keys, key], "expected a table")

@@ -33,6 +33,7 @@ from mqldsl.simulation.scenario import (
     scenario_from_toml,
     unreadable,
 )
+from mqldsl.simulation.scenario_fields import Problems
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,11 @@ def _named_policy(path: str | Path, raw: dict[str, Any], text: str | None = None
         if found:
             raise _problem(path, ScenarioError(found))
     named = table.get("policy") if isinstance(table, dict) else None
+    if named is not None and not isinstance(named, str) and text is not None:
+        # A policy of the wrong kind (`policy = 5`): the file's problem, at its line.
+        wrong = Problems(str(path), text)
+        wrong.add(["scenario", "policy"], f"expected the path of a policy, got {named!r}", "E803")
+        raise _problem(path, ScenarioError(wrong.items))
     if not isinstance(named, str):
         raise UsageProblem(f"{path} names no policy (`[scenario] policy = ...`): give --policy")
     return os.path.relpath(Path(path).parent / named)
