@@ -756,25 +756,10 @@ def test_printed_sql_with_accounts_decides_as_python(tmp_path: Path) -> None:
 def test_parquet_leads_with_an_account_column_and_the_accounts_file(tmp_path: Path) -> None:
     """`--engine duckdb --leads LEADS.parquet` reads the leads' `account` column and takes
     the account fields from `--accounts`: the decisions of the same journeys in JSON Lines."""
-    import duckdb
 
     policy = _abm_without_recycling(tmp_path)
     journeys, accounts = _abm_journeys(tmp_path)
-    leads, events = tmp_path / "leads.parquet", tmp_path / "events.parquet"
-    con = duckdb.connect()
-    con.execute(
-        f"COPY (SELECT id, account, profile.role AS role, profile.email_kind AS email_kind, "
-        f"profile.seniority AS seniority FROM read_json('{journeys}', "
-        "columns = {id: 'VARCHAR', account: 'VARCHAR', profile: "
-        "'STRUCT(role VARCHAR, email_kind VARCHAR, seniority VARCHAR)'})) "
-        f"TO '{leads}' (FORMAT parquet)"
-    )
-    con.execute(
-        f'COPY (SELECT id AS lead_id, e.type AS type, e."at" AS "at", e.path AS path FROM ('
-        f"SELECT id, unnest(events) AS e FROM read_json('{journeys}', columns = {{id: "
-        "'VARCHAR', events: 'STRUCT(type VARCHAR, \"at\" TIMESTAMP, path VARCHAR)[]'}))) "
-        f"TO '{events}' (FORMAT parquet)"
-    )
+    leads, events = _as_tables(journeys, tmp_path, ["role", "email_kind", "seniority"])
     as_of = ("--as-of", "2026-11-01")
     status, expected, err = run("score", policy, journeys, "--accounts", accounts, *as_of)
     assert status == 0, err
@@ -1043,7 +1028,6 @@ def test_a_rejected_accounts_line_rejects_its_accounts_leads(tmp_path: Path) -> 
     wrong decision that looked right): it is rejected with it (E716), on every engine and
     from tables too. The same account given twice with the same profile is taken; with
     another, the message says which field differs."""
-    import duckdb
 
     policy = _abm_without_recycling(tmp_path)
     journeys, accounts = _abm_journeys(tmp_path)
@@ -1069,19 +1053,7 @@ def test_a_rejected_accounts_line_rejects_its_accounts_leads(tmp_path: Path) -> 
         outputs.append(out)
     assert outputs[0] == outputs[1]
     # From tables: the same leads rejected, by id.
-    leads, events = tmp_path / "leads.parquet", tmp_path / "events.parquet"
-    con = duckdb.connect()
-    con.execute(
-        f"COPY (SELECT id, account, profile.role AS role FROM read_json('{journeys}', "
-        "columns = {id: 'VARCHAR', account: 'VARCHAR', profile: 'STRUCT(role VARCHAR)'})) "
-        f"TO '{leads}' (FORMAT parquet)"
-    )
-    con.execute(
-        f'COPY (SELECT id AS lead_id, e.type AS type, e."at" AS "at", e.path AS path FROM ('
-        f"SELECT id, unnest(events) AS e FROM read_json('{journeys}', columns = {{id: "
-        "'VARCHAR', events: 'STRUCT(type VARCHAR, \"at\" TIMESTAMP, path VARCHAR)[]'}))) "
-        f"TO '{events}' (FORMAT parquet)"
-    )
+    leads, events = _as_tables(journeys, tmp_path, ["role"])
     code, out, err = run(
         "score", policy, "--leads", str(leads), "--events", str(events),
         "--accounts", accounts, "--engine", "duckdb", *as_of,
@@ -1121,3 +1093,26 @@ def test_rejected_records_are_listed_in_line_order(tmp_path: Path) -> None:
     assert [line.split(": error[")[1][:4] for line in problems] == ["E715", "E706"]
     assert problems[0].startswith(f"{path}:2:") and problems[1].startswith(f"{path}:4:")
     assert "(`employees` is 5000 there and 6000 here)" in problems[0]
+
+
+def _as_tables(journeys: str, tmp_path: Path, fields: list[str]) -> tuple[Path, Path]:
+    """The journeys as a warehouse exports them: a leads table (id, account and the profile
+    ``fields``) and an events table (lead_id, type, at, path), Parquet."""
+    import duckdb
+
+    leads, events = tmp_path / "leads.parquet", tmp_path / "events.parquet"
+    picked = "".join(f", profile.{name} AS {name}" for name in fields)
+    struct = ", ".join(f"{name} VARCHAR" for name in fields)
+    con = duckdb.connect()
+    con.execute(
+        f"COPY (SELECT id, account{picked} FROM read_json('{journeys}', columns = "
+        f"{{id: 'VARCHAR', account: 'VARCHAR', profile: 'STRUCT({struct})'}})) "
+        f"TO '{leads}' (FORMAT parquet)"
+    )
+    con.execute(
+        f'COPY (SELECT id AS lead_id, e.type AS type, e."at" AS "at", e.path AS path FROM ('
+        f"SELECT id, unnest(events) AS e FROM read_json('{journeys}', columns = {{id: "
+        "'VARCHAR', events: 'STRUCT(type VARCHAR, \"at\" TIMESTAMP, path VARCHAR)[]'}))) "
+        f"TO '{events}' (FORMAT parquet)"
+    )
+    return leads, events
