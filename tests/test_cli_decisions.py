@@ -540,3 +540,23 @@ def test_an_output_name_that_is_neither_jsonl_nor_csv_says_what_it_got(tmp_path:
         "score", ACME, journeys(tmp_path, GOOD), "--as-of", AS_OF, "-o", str(tmp_path / "d.jsonl")
     )
     assert code == 0 and "wrote JSON Lines" not in err
+
+
+def test_a_decay_factor_is_shown_as_it_was_used(tmp_path: Path) -> None:
+    # 0.9 ** 5 = 0.59049 was shown as 0.5905, and "+30 x 0.5905" is not the 17.7147 beside it.
+    policy = tmp_path / "decay.mql"
+    policy.write_text(
+        'policy "Decay"\nevent demo\nscore intent decay 10% every 1 day {\n  +30 per demo\n}\n'
+        "stages {\n  visitor\n  hot when intent >= 10\n}\n"
+    )
+    path = journeys(
+        tmp_path, [{"id": "D", "events": [{"type": "demo", "at": "2026-10-26T20:00:00Z"}]}]
+    )
+    code, out, err = run("explain", str(policy), path, "--lead", "D", "--as-of", AS_OF)
+    assert code == 0, err
+    assert "+30 x 0.59049, 5.1 days old" in out and "17.7147" in out
+    code, out, err = run(
+        "explain", str(policy), path, "--lead", "D", "--as-of", AS_OF, "--format", "json"
+    )
+    (event,) = json.loads(out)["explanation"]["scores"]["intent"]["rules"][0]["events"]
+    assert event["factor"] == round(0.9**5, 6) == 0.59049 and event["points"] == 17.7147

@@ -93,8 +93,9 @@ class EventPoints:
         if self.contact is not None:
             data["contact"] = self.contact
         data["points"] = plain(self.points)
-        if self.factor is not None:
-            data["factor"] = plain(self.factor)
+        if self.factor is not None:  # (to 6 decimals: 0.9 ** 5 is 0.59049, not 0.5905)
+            factor = round(self.factor, 6)
+            data["factor"] = int(factor) if factor.is_integer() else factor
         data["age_days"] = plain(self.age_days)
         return data
 

@@ -580,11 +580,14 @@ def _event_points(item: EventPoints, rule: RuleExplanation) -> str:
     if item.points is None:
         return text + f", {age(item.age_days)} old"
     if item.factor is not None:
-        return (
-            f"{text}: {signed(rule.each)} x {number(round(item.factor, 4))}, "
-            f"{age(item.age_days)} old"
-        )
+        return f"{text}: {signed(rule.each)} x {_factor(item.factor)}, {age(item.age_days)} old"
     return f"{text}: {signed(item.points)}"
+
+
+def _factor(value: float) -> str:
+    """A decay factor to 6 decimals, as written (0.9 ** 5 is 0.59049: 4 decimals gave 0.5905,
+    and 30 x 0.5905 is not the 17.7147 printed beside it)."""
+    return f"{value:.6f}".rstrip("0").rstrip(".")
 
 
 def _history(data: Explanation) -> Section:
