@@ -658,3 +658,26 @@ def test_coverage_counts_a_hot_route_when_it_made_an_examples_route(tmp_path: An
     ]
     # Usage only: the entry route made it; the hot route never fired.
     assert routes_uncovered("", "sdr_plg") == [f"route mql to sdr_inbound (line {hot_line})"]
+
+
+def test_an_entry_and_a_hot_route_at_one_instant_list_the_hot_handoff_only(tmp_path: Any) -> None:
+    """SPEC §8: when both fire at one instant (a demo request that itself makes the lead an
+    MQL), the `on` route's handoff is the one that stands. The history listed the entry
+    route's too (sdr_plg, due a day later), a promise that never stood."""
+    policy = tmp_path / "hot.mql"
+    policy.write_text(POLICY, encoding="utf-8")
+    events = [{"type": "demo_request", "at": "2026-10-20T09:00:00Z"}]
+    journeys = tmp_path / "j.jsonl"
+    journeys.write_text(json.dumps({"id": "H2", "profile": {}, "events": events}) + "\n")
+    args = [str(policy), str(journeys), "--lead", "H2", "--as-of", "2026-11-01T00:00:00Z"]
+    code, out, err = cli_run("timeline", *args, "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert [(h["queue"], h["at"], h["due"]) for h in data["handoffs"]] == [
+        ("sdr_inbound", "2026-10-20T09:00:00Z", "2026-10-20T09:05:00Z")
+    ]
+    (entry,) = [step for step in data["timeline"] if step["stage"] == "mql"]
+    assert entry["handoff"]["queue"] == "sdr_inbound"
+    code, text, err = cli_run("timeline", *args)
+    assert code == 0, err
+    assert "sdr_plg" not in text and text.count("handed to sdr_inbound") == 1

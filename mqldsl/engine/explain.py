@@ -95,9 +95,21 @@ class _Builder:
             for s in self.model.stages.stages
         )
         steps = self.result.steps
-        timeline = tuple(
-            self.change(step, steps[i - 1] if i else None) for i, step in enumerate(steps)
-        )
+        hot = [
+            (h.stage, self.interpreter.handoff(h.route, h.at, self.lead.events[h.event]))
+            for h in self.result.handoffs
+            if h.event >= 0
+        ]
+        changes = [self.change(step, steps[i - 1] if i else None) for i, step in enumerate(steps)]
+        for number, change in enumerate(changes):
+            # SPEC §8: an entry route and an `on` route firing at one instant (a demo request
+            # that itself makes the lead an MQL): the `on` route's handoff is the one that
+            # stands, so it is the entry's handoff; the entry route's never stood.
+            same = [h for h in hot if h[0] == change.stage and h[1].entered == change.at]
+            if change.handoff is not None and same:
+                changes[number] = replace(change, handoff=same[-1][1])
+                hot = [h for h in hot if h not in same]
+        timeline = tuple(changes)
         # The stage of the current stay; when disqualified, of the last stay before it.
         stays = [c.stage for c in timeline if c.stage != DISQUALIFIED]
         reached = stays[-1] if stays else names[0]
@@ -155,11 +167,7 @@ class _Builder:
             route=decision.route,
             timeline=timeline,
             policy=decision.policy.to_json(),
-            hot=tuple(
-                (h.stage, self.interpreter.handoff(h.route, h.at, self.lead.events[h.event]))
-                for h in self.result.handoffs
-                if h.event >= 0
-            ),
+            hot=tuple(hot),
         )
 
     # ------------------------------------------------------------ the timeline
