@@ -18,6 +18,7 @@ from mqldsl.engine.evaluator import Evaluator
 from mqldsl.engine.examples import run_example
 from mqldsl.language import ast
 from mqldsl.language.parser import parse_text
+from mqldsl.language.printer import format_policy
 
 from .conftest import ROOT
 from .helpers import run
@@ -495,3 +496,35 @@ def test_diff_notices_a_changed_expectation(tmp_path: Path) -> None:
     code, out, _ = run("diff", str(old), str(new))
     assert code == 0
     assert 'example "Due"' in out
+
+
+def test_expect_account_score_between(tmp_path: Path) -> None:
+    """SPEC §10 has `expect SCORE between A and B` and `expect account.SCORE OP N`; the
+    account form of `between` was a syntax error. The free-email example of abm.mql: its
+    colleague L-7 (finance) requested a demo (+15) and attended a webinar (+10) in the last
+    30 days, finance is involved (+10), the account is on the list (+10) and strategic (+5):
+    buying_group = 50."""
+    text = (ROOT / "policies" / "abm.mql").read_text(encoding="utf-8")
+    holds = text.replace(
+        "  expect stage lead\n  expect account.buying_group >= 35\n",
+        "  expect stage lead\n  expect account.buying_group between 45 and 55\n",
+    )
+    assert holds != text
+    policy = tmp_path / "abm.mql"
+    policy.write_text(holds)
+    code, out, err = run("test", str(policy))
+    assert code == 0, out + err
+    policy.write_text(holds.replace("between 45 and 55", "between 60 and buying_group_min"))
+    code, out, _ = run("check", str(policy))
+    assert code == 1 and "can never pass: the low end is above the high end" in out
+    assert "`expect account.buying_group between 60 and buying_group_min (35)`" in out
+    policy.write_text(holds.replace("between 45 and 55", "between 60 and 80"))
+    code, out, _ = run("test", str(policy))
+    assert code == 1
+    assert "expected account.buying_group between 60 and 80, got account.buying_group is 50" in out
+    parsed = parse_text(holds).policy
+    assert parsed is not None
+    formatted = format_policy(parsed)
+    assert "  expect account.buying_group between 45 and 55\n" in formatted
+    again = parse_text(formatted).policy
+    assert again is not None and format_policy(again) == formatted

@@ -112,7 +112,14 @@ class ExampleChecker(ExpressionChecker):
         """The score is declared; each number is a number or a numeric param (E204, E209,
         E301/E302); a `between` whose ends are known is not empty (E411)."""
         score = self.score_nodes.get(item.score)
-        if score is not None and score.on_account:
+        if isinstance(item, ast.ExpectBetween) and item.account:
+            if score is None or not score.on_account:
+                account_scores = [n for n, s in self.score_nodes.items() if s.on_account]
+                hint = did_you_mean(item.score, account_scores)
+                if score is not None:
+                    hint = f"`{item.score}` is a lead score: write `expect {item.score} ...`"
+                self.err("E205", f"unknown account score `{item.score}`", item.span, hint)
+        elif score is not None and score.on_account:
             self.err(
                 "E242",
                 f"`{item.score}` is an account score: write `expect account.{item.score} ...`",
@@ -133,7 +140,8 @@ class ExampleChecker(ExpressionChecker):
         if low is not None and high is not None and low > high:
             self.err(
                 "E411",
-                f"`expect {item.score} between {_shown(item.low, low)} and "
+                f"`expect {'account.' if item.account else ''}{item.score} between "
+                f"{_shown(item.low, low)} and "
                 f"{_shown(item.high, high)}` can never pass: the low end is above the high end",
                 item.span,
                 "write the lower end first",

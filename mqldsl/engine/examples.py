@@ -166,7 +166,10 @@ def check(
         actual = f"account.{item.score} is {'missing' if value is None else value}"
         return Failure(item, expected, actual)
     if isinstance(item, ast.ExpectScore | ast.ExpectBetween):
-        value = decision.scores.get(item.score)
+        account = isinstance(item, ast.ExpectBetween) and item.account
+        scores = (decision.account_scores or {}) if account else decision.scores
+        value = scores.get(item.score)
+        named = f"account.{item.score}" if account else item.score
         if isinstance(item, ast.ExpectScore):
             target = _amount(item.value, params)
             ok = value is not None and COMPARE[item.op](value, target)
@@ -175,12 +178,11 @@ def check(
             low, high = _amount(item.low, params), _amount(item.high, params)
             ok = value is not None and low <= value <= high
             expected = (
-                f"{item.score} between {_amount_text(item.low, low)} "
-                f"and {_amount_text(item.high, high)}"
+                f"{named} between {_amount_text(item.low, low)} and {_amount_text(item.high, high)}"
             )
         if ok:
             return None
-        return Failure(item, expected, f"{item.score} is {'missing' if value is None else value}")
+        return Failure(item, expected, f"{named} is {'missing' if value is None else value}")
     route = decision.route
     if isinstance(item, ast.ExpectRoute | ast.ExpectNoRoute):
         queue = route.queue if route else None

@@ -636,11 +636,13 @@ class ExpectScore:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ExpectBetween:
-    """``expect intent between 30 and 50``: both ends included, as in conditions."""
+    """``expect intent between 30 and 50``: both ends included, as in conditions;
+    ``account``: ``expect account.SCORE between A and B`` (an account score, SPEC §10)."""
 
     score: str
     low: Amount
     high: Amount
+    account: bool = False
     span: Span = _span()
 
 

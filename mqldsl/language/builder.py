@@ -463,6 +463,13 @@ class AstBuilder(ExpressionBuilder):
     def expect_between(self, score: Token, low: ast.Amount, high: ast.Amount) -> ast.ExpectBetween:
         return ast.ExpectBetween(score=self._ident(score), low=low, high=high, span=self.here)
 
+    def expect_account_between(
+        self, score: Token, low: ast.Amount, high: ast.Amount
+    ) -> ast.ExpectBetween:
+        return ast.ExpectBetween(
+            score=self._ident(score), low=low, high=high, account=True, span=self.here
+        )
+
     def expect_route(self, queue: Token) -> ast.ExpectRoute:
         return ast.ExpectRoute(queue=self._ident(queue), span=self.here)
 

@@ -493,7 +493,8 @@ def expectation(item: ast.Expectation) -> str:
     if isinstance(item, ast.ExpectScore):
         return f"expect {item.score} {item.op} {_amount(item.value)}"
     if isinstance(item, ast.ExpectBetween):
-        return f"expect {item.score} between {_amount(item.low)} and {_amount(item.high)}"
+        score = f"account.{item.score}" if item.account else item.score
+        return f"expect {score} between {_amount(item.low)} and {_amount(item.high)}"
     if isinstance(item, ast.ExpectRoute):
         return f"expect route {item.queue}"
     if isinstance(item, ast.ExpectNoRoute):

@@ -401,8 +401,9 @@ def _expect_text(item: ast.Expectation, name: _Names, as_of: float) -> str:
     if isinstance(item, ast.ExpectScore):
         return f"{item.score} {OPERATORS[item.op]} {_amount_text(item.value)}"
     if isinstance(item, ast.ExpectBetween):
+        score = f"the account's {item.score}" if item.account else item.score
         return (
-            f"{item.score} between {_amount_text(item.low)} and {_amount_text(item.high)}"
+            f"{score} between {_amount_text(item.low)} and {_amount_text(item.high)}"
             " (both included)"
         )
     if isinstance(item, ast.ExpectRoute):
