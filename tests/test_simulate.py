@@ -524,3 +524,14 @@ def test_leads_asked_of_a_scenario_without_a_rate_follow_the_weekday_shape(
         for line in out.read_text().splitlines()
     }
     assert days == {2}  # Wednesday only
+
+
+def test_the_reading_summary_counts_as_every_command_does(tmp_path: Path) -> None:
+    # `simulate` printed `1200 read`, `score` and `import` `1,200 read`.
+    journeys = tmp_path / "j.jsonl"
+    generate_journeys(SCENARIO, journeys, leads=1200, seed=2)
+    code, _, err = run("simulate", ACME, "--journeys", str(journeys))
+    assert code == 0, err
+    assert f"{journeys}: 1,200 read, 1,200 used, 0 rejected" in err
+    code, _, err = run("score", ACME, str(journeys))
+    assert err.splitlines()[-1] == "1,200 read, 1,200 used, 0 rejected"

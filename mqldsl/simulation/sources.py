@@ -19,7 +19,7 @@ from mqldsl.engine.runtime import Lead, format_instant, parse_instant, to_second
 from mqldsl.io.accounts import AccountGrouper
 from mqldsl.io.errors import InputProblem, UsageProblem
 from mqldsl.io.files import write_output
-from mqldsl.io.journeys import JourneyReader, ReadReport, RecordError
+from mqldsl.io.journeys import JourneyReader, ReadReport, RecordError, count_line
 from mqldsl.io.policy import load_policy, now
 from mqldsl.io.scoring import read_leads, summary_lines
 from mqldsl.simulation.generate import generate
@@ -297,7 +297,7 @@ def load_leads(
     )
     notes = summary_lines(len(found), report)[:-1] if report.rejected_count else []
     read = len(found) + report.rejected_count
-    summary = f"{journeys}: {read} read, {len(found)} used, {report.rejected_count} rejected"
+    summary = f"{journeys}: {count_line(read, len(found), report.rejected_count)}"
     latest = max(
         (at for lead in found for at in _instants(lead)),
         default=now(),
