@@ -442,3 +442,32 @@ def test_a_policy_without_scores_is_explained_without_empty_clauses(tmp_path: Pa
         "explain", str(policy), str(journeys), "--lead", "L", "--as-of", "2026-11-01T00:00:00Z"
     )
     assert "Entered m at 2026-10-01 09:00 UTC when an ev arrived." in text
+
+
+def test_a_recycle_that_advances_at_once_says_both_steps(tmp_path: Path) -> None:
+    """SPEC §7: the recycle rule applies first, then the lead advances on the fresh journey.
+    The rule sends it to `visitor`; its profile (size 500 > 100) makes it a `lead` at once. The
+    history said "recycled from mql to lead", a move no rule makes."""
+    policy = tmp_path / "p.mql"
+    policy.write_text(
+        'policy "Recycle advance"\nlead { size: int }\nevent page_view\n'
+        "stages locked {\n  visitor\n  lead when size > 100\n  mql when page_view within 5 days\n}\n"
+        "recycle mql to visitor when no page_view within 5 days\n"
+    )
+    line = {
+        "id": "R1",
+        "profile": {"size": 500},
+        "events": [{"type": "page_view", "at": "2026-10-01T00:00:00Z"}],
+    }
+    journeys = tmp_path / "j.jsonl"
+    journeys.write_text(json.dumps(line) + "\n")
+    args = [str(policy), str(journeys), "--lead", "R1", "--as-of", "2026-11-01T00:00:00Z"]
+    code, out, err = run("timeline", *args)
+    assert code == 0, err
+    assert (
+        "2026-10-06 00:00 UTC  lead: recycled from mql (line 9) to visitor, then advanced to "
+        "lead at once (its condition held on the fresh journey)"
+    ) in out
+    code, out, err = run("explain", *args)
+    assert "Recycled from mql (line 9) to visitor, then advanced to lead at once" in out
+    assert "fresh journey) to lead" not in out

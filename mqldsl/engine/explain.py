@@ -197,9 +197,15 @@ class _Builder:
         events = tuple(e for e, _ in found)
         recycled = step.recycled_by >= 0
         clause = None
+        reason = step.reason
         stages = {s.name: s for s in self.model.stages.stages}
         if recycled:
             rule = self.model.recycles[step.recycled_by]
+            if rule.to_stage != step.stage:  # the fresh journey advanced it at once (SPEC §7)
+                reason = (
+                    f"{step.reason} to {rule.to_stage}, then advanced to {step.stage} at "
+                    "once (its condition held on the fresh journey)"
+                )
             before = self.start_at(step.at, inclusive=False)
             scores = self.interpreter.scores(self.lead, step.at, before)
             clause = self.clause(rule.condition, Context(self.lead, step.at, before, scores))
@@ -217,7 +223,7 @@ class _Builder:
         return Change(
             at=step.at,
             stage=step.stage,
-            reason=step.reason,
+            reason=reason,
             recycled=recycled,
             scores=dict(step.scores or {}),
             events=events,

@@ -408,9 +408,12 @@ def _why(data: Explanation, why: StageCheck) -> Section:
         section.add(f"No event up to {when(t)}: the lead's profile alone decides.")
     elif entry is not None and entry.stage == data.stage:
         if entry.recycle is not None:
+            told = entry.reason.capitalize()
+            if ", then advanced to " not in entry.reason:  # (else it says where it went)
+                told += f" to {data.stage}"
             section.add(
-                f"{entry.reason.capitalize()} to {data.stage} at {when(entry.at)}"
-                f"{_scores_then(entry.scores)}. The rule's condition then:"
+                f"{told} at {when(entry.at)}{_scores_then(entry.scores)}. The rule's condition "
+                "then:"
             )
             clause_lines(section, entry.recycle, entry.at, 1)
         else:
