@@ -596,8 +596,14 @@ def test_o_refuses_a_param_of_an_included_file_before_the_search(tmp_path: Path)
     code, out, err = run(*args, "--set", "low=6")
     assert code == 2 and out == ""
     assert "param `low` is declared in the included file" in err
-    assert " read, " not in err  # the journeys were not even read
     assert not (tmp_path / "new.mql").exists()
+    # Before the search: the journeys are not even read (a file that does not exist would
+    # be the problem reported otherwise).
+    with pytest.raises(api.UsageError, match=r"param `low` is declared in the included file"):
+        api.tune(
+            policy, ["high=0..2000:500"], maximize="mqls", journeys=tmp_path / "none.jsonl",
+            params={"low": 6}, output=tmp_path / "new.mql",
+        )  # fmt: skip
     code, out, err = run(*args)  # the tuned param is the policy's own: written
     assert code == 0, err
     assert "param high = " in (tmp_path / "new.mql").read_text()

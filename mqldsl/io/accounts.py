@@ -31,7 +31,13 @@ import orjson
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.runtime import Lead
 from mqldsl.io.csvrows import open_input
-from mqldsl.io.journeys import ReadReport, json_problem, record_values, remaining_lines
+from mqldsl.io.journeys import (
+    ReadReport,
+    json_problem,
+    record_id,
+    record_values,
+    remaining_lines,
+)
 from mqldsl.io.values import RecordError, id_problem, show
 
 
@@ -77,7 +83,7 @@ def read_accounts(
             except RecordError as exc:
                 report.read += 1
                 report.reject(name, number, str(exc), exc.code)
-                known = _known_id(raw)
+                known = record_id(raw)  # (the same ids as a journey line's)
                 if known is not None and known not in accounts:
                     accounts[known] = AccountRecord({}, place, rejected=True)
                 continue
@@ -107,14 +113,6 @@ def read_accounts(
     return accounts
 
 
-def _known_id(raw: Any) -> str | None:
-    """The account id of a rejected accounts line, when it has a usable one."""
-    found = raw.get("id") if isinstance(raw, dict) else None
-    if isinstance(found, bool) or not isinstance(found, str | int) or found == "":
-        return None
-    return str(found)
-
-
 def _difference(first: Mapping[str, Any], second: Mapping[str, Any]) -> str:
     """The first field (in name order) two profiles of one account disagree on, in words."""
     for key in sorted(set(first) | set(second)):
@@ -133,8 +131,8 @@ _ACCOUNT_KEYS = ("id", "profile")
 def _account(raw: Any, model: CheckedPolicy, report: ReadReport) -> tuple[str, dict[str, Any]]:
     if not isinstance(raw, dict):
         raise RecordError('an accounts line must be a JSON object {"id": ..., "profile": {...}}')
-    account_id = raw.get("id")
-    if isinstance(account_id, bool) or not isinstance(account_id, str | int) or account_id == "":
+    account_id = record_id(raw)
+    if account_id is None:
         raise RecordError(id_problem(raw), "E703")
     for key in raw:
         if key not in _ACCOUNT_KEYS:
@@ -150,7 +148,7 @@ def _account(raw: Any, model: CheckedPolicy, report: ReadReport) -> tuple[str, d
     values = record_values(
         profile, model.account_fields, report.unknown_account_fields, "account field"
     )
-    return str(account_id), values
+    return account_id, values
 
 
 def index_accounts(path: str | Path) -> dict[str, int] | None:

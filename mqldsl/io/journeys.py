@@ -341,8 +341,8 @@ class JourneyReader:
         kind = item.get("type")
         if not isinstance(kind, str):
             if "type" in item:
-                shown = json.dumps(kind)[:40]
-                raise RecordError(f'event {position + 1}: "type" must be text, got {shown}', "E706")
+                message = f'event {position + 1}: "type" must be text, got {show(kind)}'
+                raise RecordError(message, "E706")
             raise RecordError(f'event {position + 1} has no "type"', "E706")
         info = self.model.events.get(kind)
         if info is None:  # counted and ignored (SPEC §12), whatever else it holds
@@ -403,7 +403,7 @@ class JourneyReader:
         report = self.report
         if events is None:
             report.without_events = str(leads)
-        if events is not None:
+        else:
             with open_input(events) as stream:
                 table = CsvTable(stream, events_name)
                 table.require("lead_id", "type", "at", what="events table")

@@ -177,11 +177,15 @@ def attribution(
     )
 
 
+def stage_changed(base: Sequence[LeadRecord], proposed: Sequence[LeadRecord]) -> list[str]:
+    """The ids of the leads whose stage differs between the two runs' records, in id order."""
+    return sorted(a.id for a, b in zip(base, proposed, strict=True) if a.stage != b.stage)
+
+
 def sample_ids(base: Sequence[LeadRecord], proposed: Sequence[LeadRecord]) -> list[str]:
-    """The ids of a what-if's sample leads: the first :data:`SAMPLE_LEADS` (in id order)
-    whose stage differs between the two runs' records."""
-    changed = (a.id for a, b in zip(base, proposed, strict=True) if a.stage != b.stage)
-    return sorted(changed)[:SAMPLE_LEADS]
+    """The ids of a what-if's sample leads: the first :data:`SAMPLE_LEADS` whose stage
+    changed."""
+    return stage_changed(base, proposed)[:SAMPLE_LEADS]
 
 
 def whatif_report(
@@ -209,7 +213,8 @@ def whatif_report(
     replay's acceptance events), from which the samples are explained."""
     sample_leads = []
     results = shown or (base.kept, proposed.kept)
-    for lead_id in sample_ids(base.records, proposed.records):
+    changed = stage_changed(base.records, proposed.records)
+    for lead_id in changed[:SAMPLE_LEADS]:
         if lead_id in results[0] and lead_id in results[1]:
             lead, a = results[0][lead_id]
             other, b = results[1][lead_id]
@@ -241,9 +246,7 @@ def whatif_report(
         proposed=proposed.report,
         delta=delta,
         transitions=transitions(base.records, proposed.records),
-        changed_leads=sum(
-            1 for a, b in zip(base.records, proposed.records, strict=True) if a.stage != b.stage
-        ),
+        changed_leads=len(changed),
         attribution=attribution(base_model, proposed_model, base, proposed, found, params),
         samples=sample_leads,
     )

@@ -249,14 +249,26 @@ def _percentiles(diffs: Floats) -> list[float] | None:
     return [round(float(low), 4), round(float(high), 4)]
 
 
-def _prepared(
+@dataclass
+class Prepared:
+    """What a paired bootstrap and the exact point values share (:func:`prepare`): the units
+    (keys in key order), each record's unit, both runs' per-lead (and per-unit) parts, and
+    the metrics those parts reproduce exactly (:func:`_agrees`)."""
+
+    units: list[str]
+    unit_of: np.ndarray[Any, np.dtype[np.intp]]
+    parts: tuple[_Parts, _Parts]
+    fast: set[str]
+
+
+def prepare(
     base: Sequence[LeadRecord],
     proposed: Sequence[LeadRecord],
     keys: Sequence[str],
     metrics_of: MetricsOf,
-) -> tuple[list[str], np.ndarray[Any, np.dtype[np.intp]], tuple[_Parts, _Parts], set[str]]:
-    """The units (keys in key order), each record's unit, both runs' per-lead (and per-unit)
-    parts, and the metrics those parts reproduce exactly (:func:`_agrees`)."""
+) -> Prepared:
+    """The parts of both runs, once for :func:`paired_bootstrap` and :func:`exact_values`
+    (checking them calls ``metrics_of`` on the whole data)."""
     units = sorted(set(keys))
     position = {key: i for i, key in enumerate(units)}
     unit_of = np.array([position[key] for key in keys], dtype=np.intp)
@@ -264,7 +276,7 @@ def _prepared(
     parts[0].units = _unit_parts(base, unit_of, len(units))
     parts[1].units = _unit_parts(proposed, unit_of, len(units))
     fast = _agrees(parts[0], base, metrics_of) & _agrees(parts[1], proposed, metrics_of)
-    return units, unit_of, parts, fast
+    return Prepared(units, unit_of, parts, fast)
 
 
 def paired_bootstrap(
@@ -276,6 +288,7 @@ def paired_bootstrap(
     *,
     draws: int = BOOTSTRAP_DRAWS,
     seed: int = 1,
+    prepared: Prepared | None = None,
 ) -> dict[str, list[float] | None]:
     """Per metric in ``names``, the 95% paired bootstrap percentile interval
     of proposed − base: ``draws`` seeded resamplings with replacement of the
@@ -283,8 +296,10 @@ def paired_bootstrap(
     units are taken in key order, so the input order does not matter), the
     same picks for both runs. ``metrics_of`` (the metrics of a list of
     records) is called on the whole data to check the per-lead parts, and
-    once per draw for any metric they do not reproduce."""
-    units, unit_of, parts, fast = _prepared(base, proposed, keys, metrics_of)
+    once per draw for any metric they do not reproduce. ``prepared``: :func:`prepare`'s, when
+    made already."""
+    found = prepared or prepare(base, proposed, keys, metrics_of)
+    units, unit_of, parts, fast = found.units, found.unit_of, found.parts, found.fast
     slow = [n for n in names if n not in fast]
     rng = np.random.default_rng(seed)
     diffs: dict[str, list[Floats]] = {name: [] for name in names}
@@ -318,17 +333,19 @@ def exact_values(
     proposed: Sequence[LeadRecord],
     keys: Sequence[str],
     metrics_of: MetricsOf,
+    prepared: Prepared | None = None,
 ) -> dict[str, tuple[float, float]]:
     """The metrics of both runs on the whole data before any rounding, for those the
     per-lead parts reproduce (``metrics_of`` rounds them for reports): a what-if's
     difference is taken from these, so it is the difference on the whole data (SPEC §14.1),
     not the difference of two rounded figures. A metric with no data under either run is
-    left out."""
-    units, _, parts, fast = _prepared(base, proposed, keys, metrics_of)
-    whole = [_values(part, np.ones((1, len(records))), np.ones((1, len(units))))
-             for part, records in zip(parts, (base, proposed), strict=True)]  # fmt: skip
+    left out. ``prepared``: :func:`prepare`'s, when made already."""
+    ready = prepared or prepare(base, proposed, keys, metrics_of)
+    units = len(ready.units)
+    whole = [_values(part, np.ones((1, len(records))), np.ones((1, units)))
+             for part, records in zip(ready.parts, (base, proposed), strict=True)]  # fmt: skip
     found = {}
-    for name in fast:
+    for name in ready.fast:
         if name in whole[0] and name in whole[1]:
             a, b = float(whole[0][name][0]), float(whole[1][name][0])
             if not (math.isnan(a) or math.isnan(b)):
@@ -359,9 +376,11 @@ def _slow(
 __all__ = [
     "BOOTSTRAP_DRAWS",
     "MeanIntervals",
+    "Prepared",
     "exact_values",
     "mean_intervals",
     "paired_bootstrap",
+    "prepare",
     "rounded_like",
     "t_quantile",
 ]

@@ -31,7 +31,12 @@ from mqldsl.simulation.failif import (
     check_fail_if,
     no_data_names,
 )
-from mqldsl.simulation.intervals import BOOTSTRAP_DRAWS, exact_values, paired_bootstrap
+from mqldsl.simulation.intervals import (
+    BOOTSTRAP_DRAWS,
+    exact_values,
+    paired_bootstrap,
+    prepare,
+)
 from mqldsl.simulation.metrics import NUMERIC, metrics
 from mqldsl.simulation.records import LeadRecord
 from mqldsl.simulation.results import (
@@ -198,10 +203,18 @@ def whatif(
             return metrics(records, moment, None, False)
 
         names = list(compared(a.report.metrics, b.report.metrics))
+        prepared = prepare(a.records, b.records, keys, metrics_of)
         intervals = paired_bootstrap(
-            a.records, b.records, keys, names, metrics_of, draws=BOOTSTRAP_DRAWS, seed=seed
+            a.records,
+            b.records,
+            keys,
+            names,
+            metrics_of,
+            draws=BOOTSTRAP_DRAWS,
+            seed=seed,
+            prepared=prepared,
         )
-        exact = exact_values(a.records, b.records, keys, metrics_of)
+        exact = exact_values(a.records, b.records, keys, metrics_of, prepared)
         delta = journeys_delta(a.report.metrics, b.report.metrics, intervals, exact)
     else:
         delta = scenario_delta(samples)
