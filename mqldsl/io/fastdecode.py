@@ -211,9 +211,10 @@ class FastDecoder:
         events: list[Event] = []
         items = journey.events
         if items:
-            seconds = self._seconds([item.at for item in items])
-            if seconds is None:
+            read = self._seconds([item.at for item in items])
+            if read is None:
                 return None
+            seconds, in_order = read
             names_of = self._events
             kinds = []
             values: list[dict[str, Any]] = []
@@ -231,7 +232,7 @@ class FastDecoder:
                         return None  # the validator keeps their input order: not known here
                 values.append(fields)
             events = list(map(Event, seconds, kinds, values, range(len(items))))
-            if seconds != sorted(seconds):  # (most journeys are written in time order)
+            if not in_order:  # (most journeys are written in time order)
                 events.sort(key=_at)
         profile = _values(journey.profile, self._profile)
         account_profile = _values(journey.account_profile, self._account)
@@ -248,9 +249,10 @@ class FastDecoder:
         )
 
     @staticmethod
-    def _seconds(moments: list[Any]) -> list[float] | None:
+    def _seconds(moments: list[Any]) -> tuple[list[float], bool] | None:
         """The seconds of a line's instants (all text, or all read by msgspec) as
-        :func:`parse_instant` gives them; None when one is refused."""
+        :func:`parse_instant` gives them, and whether they are in time order; None when one
+        is refused."""
         try:  # parse_instant's reading
             if type(moments[0]) is str:
                 moments = list(map(_PARSE, moments))
@@ -261,9 +263,10 @@ class FastDecoder:
             seconds = list(map(_TIMESTAMP, moments))  # aware: (moment - epoch).total_seconds()
         except (ValueError, OverflowError):
             return None
-        if min(seconds) < INSTANT_MIN or max(seconds) > INSTANT_MAX:
+        ordered = sorted(seconds)  # one pass in C for the bounds and the order
+        if ordered[0] < INSTANT_MIN or ordered[-1] > INSTANT_MAX:
             return None
-        return seconds
+        return seconds, ordered == seconds
 
 
 _at = operator.attrgetter("at")
