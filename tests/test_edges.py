@@ -517,8 +517,9 @@ def test_an_example_beside_a_zero_decay_step_gets_the_step_error_not_a_crash() -
 )
 def test_whole_seconds_is_checked_for_floats_and_ints(times: list[float], whole: bool) -> None:
     # Whether a lead's change points can be listed (window ends exact), or its whole
-    # timeline is walked (SPEC §7): engine/helpers.py _whole, which the generated code calls.
-    from mqldsl.engine.helpers import _whole
+    # timeline is walked (SPEC §7): engine/helpers.py whole_seconds, which the generated code
+    # calls (as `_whole`).
+    from mqldsl.engine.helpers import whole_seconds
 
-    assert _whole(times) is whole
+    assert whole_seconds(times) is whole
     assert whole == all(float(at).is_integer() for at in times)

@@ -234,6 +234,7 @@ def test_an_unexpected_exception_names_the_file_and_keeps_the_output(
 
     monkeypatch.setattr("mqldsl.io.journeys.JourneyReader.lead", broken)
     monkeypatch.setattr("mqldsl.io.journeys.JourneyReader.decoded", broken)  # typed decoding
+    monkeypatch.setattr("mqldsl.io.fastdecode.FastDecoder.parts", broken)  # ... for engine/fused
     monkeypatch.delenv("MQLDSL_DEBUG", raising=False)
     code, _, err = run_main(
         capsys, "score", ACME, str(journeys), "--as-of", "2026-11-01", "-o", str(out)

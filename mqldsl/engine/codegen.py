@@ -77,12 +77,13 @@ class CompiledPolicy:
     constants: list[Any] = field(default_factory=list)
 
 
-class _Compiler(ExpressionCode):
+class PolicyCompiler(ExpressionCode):
     """Writes the ``evaluate`` function of one policy (see the module docstring)."""
 
     def __init__(self, model: CheckedPolicy, params: Mapping[str, Any]) -> None:
         super().__init__(model, params)
         self.w = _Writer()
+        self.rest: list[str] | None = None  # see compile
 
     def function(
         self,
@@ -250,6 +251,8 @@ class _Compiler(ExpressionCode):
         self._series_lines()
         w.lines.extend(lead_level.lines)
         w.lines.extend(body.lines)
+        # What follows the events' lists, for engine/fused.py's function (a sweep only).
+        self.rest = lead_level.lines + body.lines if sweep else None
         if self.fresh:
             # A journey that never restarts: the scores as of an instant need no walk.
             w.line("if only_scores:")
@@ -786,7 +789,7 @@ def compile_policy(model: CheckedPolicy, params: Mapping[str, Any] | None = None
     model = bind(model, params)
     values = {name: info.value for name, info in model.params.items()}
     values.update(params or {})
-    compiler = _Compiler(model, values)
+    compiler = PolicyCompiler(model, values)
     source = compiler.compile()
     env = namespace(PolicyMeta.of(model, values), compiler.constants)
     code = compile(source, f"<mqldsl policy {model.source.name}>", "exec")

@@ -9,11 +9,12 @@ environment) are re-exported here, the evaluator's front door.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.codegen import compile_policy
+from mqldsl.engine.fused import DecodedSchema, compile_fused
 from mqldsl.engine.helpers import DISQUALIFIED
 from mqldsl.engine.interpreter import Interpreter
 from mqldsl.engine.runtime import Decision, EvalResult, Lead
@@ -35,6 +36,12 @@ class Evaluator:
         declaration order, ``contributions`` (with ``explain``) in evaluation order."""
         result: EvalResult = self._evaluate(lead, as_of, explain)
         return result
+
+    def fused(self, schema: DecodedSchema) -> Callable[..., EvalResult | None] | None:
+        """The function that decides a lead as the typed decoder with records ``schema``
+        decoded it (:mod:`mqldsl.engine.fused`: the decisions of :meth:`decide`); None for
+        a policy it does not serve."""
+        return compile_fused(self.model, self.compiled.params, schema)
 
     def decide(self, lead: Lead, as_of: float) -> Decision:
         """The lead's decision at ``as_of`` (``run(lead, as_of).decision``, without the

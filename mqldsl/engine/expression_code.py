@@ -100,6 +100,9 @@ class ExpressionCode:
         # match the account's events, and lead fields inside `where` are the fields of the
         # lead each event belongs to (``cp``).
         self.account = False
+        # The code of each event field inside `where`, when it is not the event's ``ef``
+        # dict (engine/fused.py: the decoded record's attributes, bound to locals).
+        self.event_fields: dict[str, str] | None = None
         self.field_index = {name: i for i, name in enumerate(model.fields)}
         self.account_index = {name: i for i, name in enumerate(model.account_fields)}
         self.score_index = {name: i for i, name in enumerate(model.score_order)}
@@ -384,6 +387,8 @@ class _Value(ast.Visitor[tuple[str, bool]]):
         if ref.kind == "account_field":
             return f"a{code.account_index[ref.name]}", True
         if ref.kind == "event_field":
+            if code.event_fields is not None:
+                return code.event_fields[ref.name], True
             return f"ef.get({ref.name!r})", True
         if ref.kind == "param":
             value = code.params[ref.name]

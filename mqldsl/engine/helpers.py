@@ -119,7 +119,7 @@ def _limit(meta: PolicyMeta, lead: Lead, as_of: float, times: Sequence[float]) -
         raise exc.for_lead(lead.id) from None
 
 
-def _whole(times: Sequence[float]) -> bool:
+def whole_seconds(times: Sequence[float]) -> bool:
     """Whether every event time is a whole second (window ends and decay steps are then
     exact)."""
     try:
@@ -617,7 +617,7 @@ HELPERS: Mapping[str, Any] = MappingProxyType(
         "_islice": itertools.islice,
         "_steps": _steps,
         "_limit": _limit,
-        "_whole": _whole,
+        "_whole": whole_seconds,
         "_round": _round,
         "_cap": cap,
         "_clamp": clamp,

@@ -44,7 +44,7 @@ import datetime as dt
 import operator
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, Literal, Union
 
 import msgspec
@@ -52,6 +52,8 @@ import orjson
 
 from mqldsl.analysis.model import CheckedPolicy, FieldInfo
 from mqldsl.analysis.types import Type
+from mqldsl.engine.fused import DecodedSchema
+from mqldsl.engine.helpers import whole_seconds
 from mqldsl.engine.runtime import Event, Lead
 from mqldsl.io.values import INSTANT_MAX, INSTANT_MIN, INT_MAX, INT_MIN, TRUTH_KEYS, RecordError
 
@@ -136,6 +138,12 @@ class FastDecoder:
         self._profile = profile
         self._account = account
         self._check_truth = check_truth
+        # The records as the fused function reads them (engine/fused.py).
+        kinds: dict[str, tuple[tuple[type, ...], tuple[str, ...]]] = {}
+        for record, (kind, single, several) in events.items():
+            names = several or ((single,) if single is not None else ())
+            kinds[kind] = ((*kinds.get(kind, ((), ()))[0], record), names)
+        self.schema = DecodedSchema(kinds, profile)
 
     @classmethod
     def build(cls, model: CheckedPolicy, check_truth: Callable[[Any], None]) -> FastDecoder | None:
@@ -178,6 +186,106 @@ class FastDecoder:
     def lead(self, line: bytes, seen: set[str]) -> Lead | None:
         """The lead on ``line``, or None: the validator reads it (see the module's text).
         ``seen``: the ids already read (a duplicate is left to the validator)."""
+        head = self._journey(line, seen)
+        if head is None:
+            return None
+        journey, lead_id, truth = head
+        events: list[Event] = []
+        items = journey.events
+        if items:
+            read = self._seconds([item.at for item in items])
+            if read is None:
+                return None
+            seconds, in_order = read
+            made = self._made(items, seconds, strict=True)
+            if made is None:
+                return None
+            events = made
+            if not in_order:  # (most journeys are written in time order)
+                events.sort(key=_at)
+        return self._lead(journey, lead_id, truth, _values(journey.profile, self._profile), events)
+
+    def _made(self, items: list[Any], seconds: list[float], strict: bool) -> list[Event] | None:
+        """The events of decoded records at ``seconds``, numbered in the records' order;
+        ``strict``: None for an event with two or more fields present (the validator keeps
+        them in input order, which a record forgets)."""
+        names_of = self._events
+        kinds = []
+        values: list[dict[str, Any]] = []
+        for item in items:
+            kind, single, several = names_of[type(item)]
+            kinds.append(kind)
+            fields: dict[str, Any] = _NO_FIELDS
+            if single is not None:
+                value = item.f0
+                if value is not None and value != "":
+                    fields = {single: value}
+            elif several:
+                fields = _values(item, several)
+                if strict and len(fields) > 1:
+                    return None
+            values.append(fields)
+        return list(map(Event, seconds, kinds, values, range(len(items))))
+
+    def whole(self, parts: tuple[Lead, Any, list[Any], list[float]]) -> Lead:
+        """The lead of what :meth:`parts` gave, with its profile and events, for a lead the
+        fused function leaves to ``evaluate`` (its decision only: the events are numbered in
+        time order, not in input order, and fields in declaration order)."""
+        lead, profile, items, seconds = parts
+        events = self._made(items, seconds, strict=False) or []
+        return msgspec.structs.replace(
+            lead, profile=_values(profile, self._profile), events=tuple(events)
+        )
+
+    def parts(self, line: bytes, seen: set[str]) -> tuple[Lead, Any, list[Any], list[float]] | None:
+        """What engine/fused.py's function reads of ``line``: the lead without its events and
+        profile, the decoded profile record (or None), the decoded event records in time
+        order (ties in input order) and their times; None where :meth:`lead` must read the
+        line: wherever it would give None, and for events at fractions of a second."""
+        head = self._journey(line, seen)
+        if head is None:
+            return None
+        journey, lead_id, truth = head
+        items = journey.events or []
+        seconds: list[float] = []
+        if items:
+            read = self._seconds([item.at for item in items])
+            if read is None:
+                return None
+            seconds, in_order = read
+            if not in_order:
+                order = sorted(range(len(seconds)), key=seconds.__getitem__)  # stable
+                items = [items[i] for i in order]
+                seconds = [seconds[i] for i in order]
+            if not whole_seconds(seconds):
+                return None
+        lead = self._lead(journey, lead_id, truth, _NO_FIELDS, ())
+        return None if lead is None else (lead, journey.profile, items, seconds)
+
+    def _lead(
+        self,
+        journey: Any,
+        lead_id: str,
+        truth: Any,
+        profile: dict[str, Any],
+        events: Sequence[Event],
+    ) -> Lead | None:
+        account_profile = _values(journey.account_profile, self._account)
+        account = journey.account
+        if account_profile and (account is None or account == ""):
+            return None  # the validator counts the account_profile it does not read (SPEC §9)
+        return Lead(
+            id=lead_id,
+            profile=profile,
+            events=tuple(events),
+            account=str(account) if account is not None and account != "" else None,
+            account_profile=account_profile,
+            truth=truth,
+        )
+
+    def _journey(self, line: bytes, seen: set[str]) -> tuple[Any, str, Any] | None:
+        """The decoded line, its lead's id and its truth; None where the validator reads
+        the line."""
         journey = None
         if not (
             b"\\" in line
@@ -208,45 +316,7 @@ class FastDecoder:
                     return None
                 if any(key not in TRUTH_KEYS for key in truth):
                     return None  # the validator counts the keys nothing reads
-        events: list[Event] = []
-        items = journey.events
-        if items:
-            read = self._seconds([item.at for item in items])
-            if read is None:
-                return None
-            seconds, in_order = read
-            names_of = self._events
-            kinds = []
-            values: list[dict[str, Any]] = []
-            for item in items:
-                kind, single, several = names_of[type(item)]
-                kinds.append(kind)
-                fields: dict[str, Any] = _NO_FIELDS
-                if single is not None:
-                    value = item.f0
-                    if value is not None and value != "":
-                        fields = {single: value}
-                elif several:
-                    fields = _values(item, several)
-                    if len(fields) > 1:
-                        return None  # the validator keeps their input order: not known here
-                values.append(fields)
-            events = list(map(Event, seconds, kinds, values, range(len(items))))
-            if not in_order:  # (most journeys are written in time order)
-                events.sort(key=_at)
-        profile = _values(journey.profile, self._profile)
-        account_profile = _values(journey.account_profile, self._account)
-        account = journey.account
-        if account_profile and (account is None or account == ""):
-            return None  # the validator counts the account_profile it does not read (SPEC §9)
-        return Lead(
-            id=lead_id,
-            profile=profile,
-            events=tuple(events),
-            account=str(account) if account is not None and account != "" else None,
-            account_profile=account_profile,
-            truth=truth,
-        )
+        return journey, lead_id, truth
 
     @staticmethod
     def _seconds(moments: list[Any]) -> tuple[list[float], bool] | None:

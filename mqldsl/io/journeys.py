@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -26,6 +26,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from mqldsl.analysis.model import CheckedPolicy, FieldInfo
+from mqldsl.engine.fused import DecodedSchema
 from mqldsl.engine.runtime import Event, Lead
 from mqldsl.io.csvrows import Bad, CsvTable, Row, open_input
 from mqldsl.io.errors import UsageProblem
@@ -33,6 +34,9 @@ from mqldsl.io.fastdecode import FastDecoder
 from mqldsl.io.problems import Problem
 from mqldsl.io.values import TRUTH_KEYS, RecordError, convert, id_problem, instant, show
 from mqldsl.language.suggestions import did_you_mean
+
+# A lead as engine/fused.py's function reads it: see FastDecoder.parts.
+Parts = tuple[Lead, Any, list[Any], list[float]]
 
 #: The top-level keys of a journey line (SPEC §12); any other is counted and reported.
 JOURNEY_KEYS = ("id", "account", "profile", "account_profile", "events", "truth")
@@ -362,10 +366,35 @@ class JourneyReader:
         )
         return Event(at=at, type=kind, fields=fields, index=position)
 
+    @property
+    def schema(self) -> DecodedSchema | None:
+        """How the typed decoder's records look (for engine/fused.py), or None when this
+        reader has no typed decoder."""
+        return None if self._fast is None else self._fast.schema
+
+    def whole(self, parts: Parts) -> Lead:
+        """The whole lead of what :meth:`read_parts` gave (see ``FastDecoder.whole``)."""
+        assert self._fast is not None
+        return self._fast.whole(parts)
+
     def read_jsonl(self, path: str | Path) -> Iterator[Lead]:
         """Good leads, in input order; bad lines go to the report."""
+        return self._read_jsonl(path, None)  # type: ignore[return-value]  # (no parts)
+
+    def read_parts(self, path: str | Path) -> Iterator[Lead | Parts]:
+        """:meth:`read_jsonl`, each lead the typed decoder reads for engine/fused.py given as
+        :meth:`FastDecoder.parts <mqldsl.io.fastdecode.FastDecoder.parts>` gives it (a
+        tuple), the others as leads."""
+        fast = self._fast
+        return self._read_jsonl(path, None if fast is None else fast.parts)
+
+    def _read_jsonl(
+        self, path: str | Path, parts: Callable[[bytes, set[str]], Parts | None] | None
+    ) -> Iterator[Lead | Parts]:
         name = str(path)
         decoded = self.decoded
+        seen = self._seen
+        duplicates = self.check_duplicates
         with open_input(path) as stream:
             for number, line in enumerate(stream, start=1):
                 if self.report.full:
@@ -377,6 +406,13 @@ class JourneyReader:
                     continue
                 self.report.read += 1
                 self.line = number
+                if parts is not None:
+                    read = parts(line, seen)
+                    if read is not None:
+                        if duplicates:
+                            seen.add(read[0].id)
+                        yield read
+                        continue
                 lead = decoded(line)
                 if lead is not None:
                     yield lead

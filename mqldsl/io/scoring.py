@@ -22,7 +22,7 @@ from mqldsl.engine.evaluator import Evaluator
 from mqldsl.engine.explain import explain
 from mqldsl.engine.explanation import Explanation
 from mqldsl.engine.parallel import ordered_map
-from mqldsl.engine.runtime import Decision, Lead, TimelineTooLong
+from mqldsl.engine.runtime import Decision, EvalResult, Lead, TimelineTooLong
 from mqldsl.io.accounts import grouped, index_accounts, read_accounts
 from mqldsl.io.crm import CrmWriter, score_cell
 from mqldsl.io.csvrows import open_input
@@ -30,6 +30,7 @@ from mqldsl.io.decisionlines import DecisionEncoder
 from mqldsl.io.errors import InputProblem, UsageProblem
 from mqldsl.io.journeys import (
     JourneyReader,
+    Parts,
     ReadReport,
     RecordError,
     check_events_option,
@@ -325,15 +326,51 @@ def score_sequential(
     evaluator = Evaluator(model, options.params)
     report.limit = options.max_errors
     evaluated = 0
-    for lead, line in read_numbered_leads(model, journeys, events, report, options.accounts):
+    fused, reader = _fused_reading(model, journeys, events, options, evaluator, report)
+    if fused is None or reader is None:
+        numbered: Iterator[tuple[Lead | Parts, int]] = read_numbered_leads(
+            model, journeys, events, report, options.accounts
+        )
+    else:
+        numbered = ((lead, reader.line) for lead in reader.read_parts(journeys))
+    as_of = options.as_of
+    for lead, line in numbered:
         try:
-            item = _evaluate_one(evaluator, lead, options)
+            if isinstance(lead, tuple):  # read for the fused function (engine/fused.py)
+                assert fused is not None and reader is not None
+                result = fused(*lead, as_of)
+                item: Decision | bytes = (
+                    result.decision
+                    if result is not None
+                    else evaluator.decide(reader.whole(lead), as_of)
+                )
+            else:
+                item = _evaluate_one(evaluator, lead, options)
         except TimelineTooLong as exc:
             report.reject(journeys, line, exc.message, code="E900")
             continue
         write(item)
         evaluated += 1
     return evaluated
+
+
+def _fused_reading(
+    model: CheckedPolicy,
+    journeys: str,
+    events: str | None,
+    options: ScoreOptions,
+    evaluator: Evaluator,
+    report: ReadReport,
+) -> tuple[Callable[..., EvalResult | None] | None, JourneyReader | None]:
+    """The fused function (engine/fused.py) and the reader whose leads it decides, when it
+    serves this run (JSON Lines, no explanations, no accounts); (None, None) otherwise."""
+    if options.explain or model.uses_accounts or Path(journeys).suffix.lower() == ".csv":
+        return None, None
+    check_events_option(journeys, events)
+    reader = JourneyReader(model, report)
+    schema = reader.schema
+    fused = None if schema is None else evaluator.fused(schema)
+    return (None, None) if fused is None else (fused, reader)
 
 
 def score_journeys(

@@ -1,0 +1,184 @@
+"""Reading and deciding in one pass (issue #18): for `score` without explanations, a function
+generated from the policy takes a journey line as the typed decoder decoded it
+(:mod:`mqldsl.io.fastdecode`) and lists each pattern's match times in one loop over the
+decoded events, instead of making :class:`~mqldsl.engine.runtime.Event` objects, grouping
+them by type and listing the times pattern by pattern (what ``evaluate`` does, for every
+reader). The rest of the function is ``evaluate``'s own code, line for line: the same walk,
+the same decision.
+
+It exists only for a policy whose decision ``evaluate`` makes with its written-out sweep (no
+recycle rules, no hot-event routes), without accounts (SPEC §9) or aggregates, and whose
+``where`` patterns each name an event type; for another policy :func:`compile_fused` gives
+None and every lead goes through ``evaluate``. The reader hands it only leads whose events
+are all at whole seconds (the sweep's case), in time order.
+
+The generated function ``fused(lead, pr, items, tts, as_of)``:
+
+- ``lead``: the lead with its id (and account), its events and profile left out (the
+  function reads them from ``pr`` and ``items``; only the decision's id is read from it);
+- ``pr``: the decoded profile record (attributes ``f0``, ``f1``… in the policy's declaration
+  order of profile fields), or None;
+- ``items``: the decoded event records in time order (ties in input order), ``tts`` their
+  times in seconds;
+
+and returns ``evaluate``'s result with ``explain`` None, or None for a lead whose timeline
+``evaluate`` walks at every instant (``days since``; the caller then makes the whole lead,
+:meth:`FastDecoder.whole <mqldsl.io.fastdecode.FastDecoder.whole>`). A text or enum value
+``""`` is a missing value, as the readers have it. tests/test_fused.py compares it with
+``evaluate`` on the shipped policies and on random policies and journeys.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from mqldsl.analysis.bound import bind
+from mqldsl.analysis.model import CheckedPolicy
+from mqldsl.analysis.types import Type
+from mqldsl.engine.codegen import PolicyCompiler
+from mqldsl.engine.expression_code import EventPattern
+from mqldsl.engine.helpers import PolicyMeta, namespace
+
+# What only evaluate's own prefix defines: the fused function must not read them.
+_EVALUATE_ONLY = re.compile(r"\b(?:events|tev|by|prof|ef|e|only_scores)\b")
+
+
+@dataclass(frozen=True)
+class DecodedSchema:
+    """How the typed decoder's records look: for each event type, its record classes (one
+    per decoder) and its fields in attribute order (``f0``, ``f1``…); the profile's fields
+    in attribute order."""
+
+    events: Mapping[str, tuple[tuple[type, ...], tuple[str, ...]]]
+    profile: tuple[str, ...]
+
+
+def compile_fused(
+    model: CheckedPolicy, params: Mapping[str, Any] | None, schema: DecodedSchema
+) -> Callable[..., Any] | None:
+    """The fused function of ``model`` with ``params`` (see the module's text), or None for
+    a policy it does not serve."""
+    model = bind(model, params)
+    values = {name: info.value for name, info in model.params.items()}
+    values.update(params or {})
+    if model.uses_accounts or model.reads_account_scores:
+        return None
+    compiler = PolicyCompiler(model, values)
+    compiler.compile()
+    if compiler.rest is None or compiler.series or compiler.account_patterns:
+        return None
+    classes: dict[str, type] = {}
+    head = _head(compiler, schema, classes)
+    if head is None:
+        return None
+    lines = [*head, *compiler.rest]
+    # A lead whose timeline is walked at every instant (`days since`, events at fractions
+    # of a second): the driver reads its events, which only evaluate has.
+    lines.append("    if pts is None:")
+    lines.append("        return None")
+    lines.append(
+        "    return _drive(META, lead, as_of, explain, scores, scores_explain, instant, "
+        "recycle, route, pts, None, sweep)"
+    )
+    if any(_EVALUATE_ONLY.search(line) for line in head[1:]):  # pragma: no cover - a guard
+        return None
+    env = namespace(PolicyMeta.of(model, values), compiler.constants)
+    env.update(classes)
+    code = compile("\n".join(lines) + "\n", f"<mqldsl fused {model.source.name}>", "exec")
+    exec(code, env)
+    fused: Callable[..., Any] = env["fused"]
+    return fused
+
+
+def _blank(kind: Type) -> bool:
+    """Whether a decoded value of this type can be ``""`` (a missing value for the readers)."""
+    return kind.kind in ("text", "enum")
+
+
+def _head(
+    compiler: PolicyCompiler, schema: DecodedSchema, classes: dict[str, type]
+) -> list[str] | None:
+    """The function's first lines: the profile's fields and each pattern's match times (one
+    loop over the events); the record classes it compares with go into ``classes``."""
+    model = compiler.model
+    lines = ["def fused(lead, pr, items, tts, as_of):", "    explain = None"]
+    if tuple(model.fields) != schema.profile:
+        return None
+    if compiler.field_index:
+        fields = [f"f{i}" for i in compiler.field_index.values()]
+        lines.append("    if pr is None:")
+        lines.append(f"        {' = '.join(fields)} = None")
+        lines.append("    else:")
+        for name, index in compiler.field_index.items():
+            lines.append(f"        f{index} = pr.f{index}")
+            if _blank(model.fields[name].type):
+                lines.append(f"        if f{index} == '': f{index} = None")
+    by_type: dict[str, list[EventPattern]] = {}
+    for pattern in sorted(compiler.patterns.values(), key=lambda p: p.index):
+        if pattern.event is None:
+            if pattern.where is not None:
+                return None
+            lines.append(f"    m{pattern.index} = tts")
+            continue
+        lines.append(f"    m{pattern.index} = []")
+        by_type.setdefault(pattern.event, []).append(pattern)
+    if not by_type:
+        return lines
+    lines.append("    for item, at in zip(items, tts):")
+    lines.append("        c = type(item)")
+    keyword = "if"
+    for event, patterns in by_type.items():
+        known = schema.events.get(event)
+        if known is None:
+            return None
+        record_classes, names = known
+        tests = []
+        for record_class in record_classes:
+            name = f"K{len(classes)}"
+            classes[name] = record_class
+            tests.append(f"c is {name}")
+        lines.append(f"        {keyword} {' or '.join(tests)}:")
+        keyword = "elif"
+        branch = _branch(compiler, patterns, names, model.events[event].fields)
+        if branch is None:
+            return None
+        lines += ["            " + line for line in branch]
+    return lines
+
+
+def _branch(
+    compiler: PolicyCompiler,
+    patterns: list[EventPattern],
+    names: tuple[str, ...],
+    declared: Mapping[str, Any],
+) -> list[str] | None:
+    """The code for one event type's records: its fields that a `where` reads, bound to
+    locals, then each pattern's test and append."""
+    locals_ = {name: f"ev{position}" for position, name in enumerate(names)}
+    tests: list[str] = []
+    compiler.event_fields = locals_
+    try:
+        for pattern in patterns:
+            if pattern.where is None:
+                tests.append(f"m{pattern.index}.append(at)")
+                continue
+            condition = compiler.cond(pattern.where)
+            if _EVALUATE_ONLY.search(condition):
+                return None
+            tests.append(f"if {condition}: m{pattern.index}.append(at)")
+    except KeyError:  # a field this event type's record does not have
+        return None
+    finally:
+        compiler.event_fields = None
+    text = "\n".join(tests)
+    binds: list[str] = []
+    for position, name in enumerate(names):
+        local = locals_[name]
+        if re.search(rf"\b{local}\b", text):
+            binds.append(f"{local} = item.f{position}")
+            if _blank(declared[name].type):
+                binds.append(f"if {local} == '': {local} = None")
+    return binds + tests
