@@ -422,3 +422,38 @@ def test_score_writes_the_same_bytes_with_and_without_the_fast_path(
     assert all(out == outputs[0][0] for out, _ in outputs[2:half])  # --jobs 2: the same
     assert outputs[0][0].count(b"\n") == 301  # 300 generated leads and X-1; the rest rejected
     assert "303 read, 301 used, 2 rejected" in outputs[0][1]
+
+
+ONE_EVENT_TYPE = """policy "one"
+lead { size: int }
+event pv
+stages {
+  visitor
+  lead when pv ever
+}
+"""
+
+
+def test_an_event_without_a_type_is_rejected_when_the_policy_has_one_event_type(
+    tmp_path: Path,
+) -> None:
+    # msgspec does not require the tag of a struct outside a union: with one event type, the
+    # typed decoder took an event without "type" for a `pv` (found by an audit).
+    policy = tmp_path / "one.mql"
+    policy.write_text(ONE_EVENT_TYPE)
+    model = check_file(policy).model
+    assert model is not None
+    path = tmp_path / "j.jsonl"
+    path.write_text(
+        '{"id": "untyped", "events": [{"at": "2026-11-30T00:00:00Z"}]}\n'
+        '{"id": "typed", "events": [{"type": "pv", "at": "2026-11-30T00:00:00Z"}]}\n'
+        '{"id": "other", "events": [{"type": "demo", "at": "2026-11-30T00:00:00Z"}]}\n'
+    )
+    for fast in (True, False):
+        report = ReadReport()
+        leads = list(JourneyReader(model, report, fast=fast).read_jsonl(path))
+        assert [lead.id for lead in leads] == ["typed", "other"]
+        assert [lead.events[0].type for lead in leads[:1]] == ["pv"]
+        assert [(r.line, r.code) for r in report.rejected] == [(1, "E706")]
+        assert 'has no "type"' in report.rejected[0].message
+        assert report.unknown_event_types == {"demo": 1}

@@ -95,19 +95,31 @@ def _scalar(kind: Type) -> Any:
 
 
 def _record_struct(
-    name: str, fields: Mapping[str, FieldInfo], at: Any = str, **options: Any
+    name: str,
+    fields: Mapping[str, FieldInfo],
+    at: Any = str,
+    kind: str | None = None,
+    alone: bool = False,
 ) -> tuple[type[msgspec.Struct], tuple[str, ...]] | None:
     """A struct of optional fields (attributes ``f0``, ``f1``… renamed to the fields' names)
-    and the names in attribute order; None when a field's type is not modelled."""
-    event = "tag" in options  # an event's `type` and `at` are never its fields
+    and the names in attribute order; None when a field's type is not modelled. For the
+    events of type ``kind``: their `at` first, and their `type` as the tag of a union of
+    event types or, for the one event type of a policy (``alone``: msgspec does not require
+    the tag of a struct outside a union), as a field that must be there."""
+    event = kind is not None  # an event's `type` and `at` are never its fields
     names = tuple(n for n in fields if not (event and n in ("type", "at")))
     attributes: list[tuple[str, Any, Any]] = []
     for position, field_name in enumerate(names):
-        kind = _scalar(fields[field_name].type)
-        if kind is None:
+        scalar = _scalar(fields[field_name].type)
+        if scalar is None:
             return None
-        attributes.append((f"f{position}", kind | None, None))
+        attributes.append((f"f{position}", scalar | None, None))
     extra: list[tuple[str, Any]] = [("at", at)] if event else []
+    options: dict[str, Any] = {}
+    if alone:
+        extra.append(("type", Literal[kind]))
+    elif event:
+        options = {"tag_field": "type", "tag": kind}
     struct = msgspec.defstruct(
         name,
         [*extra, *attributes],
@@ -159,7 +171,9 @@ class FastDecoder:
         for at in (_AWARE, str):
             structs = []
             for number, (name, info) in enumerate(model.events.items()):
-                made = _record_struct(f"Event{number}", info.fields, at, tag_field="type", tag=name)
+                made = _record_struct(
+                    f"Event{number}", info.fields, at, name, alone=len(model.events) == 1
+                )
                 if made is None:
                     return None
                 structs.append(made[0])
