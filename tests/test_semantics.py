@@ -246,6 +246,43 @@ def test_locked_stages_never_fall_back_and_recycle_starts_a_fresh_journey(engine
     assert flexible.stage == "engaged"
 
 
+def test_a_recycle_that_advances_back_at_once_is_a_new_stay(engine: Engine) -> None:
+    # SPEC §7: the recycle applies first, then the lead advances on the fresh journey; §8: a
+    # new stay is an entry and fires the entry routes again. A profile-only mql re-enters at
+    # once: at the window's end after the view (-20 + 10 days), and again at T (the fresh
+    # journey has no event within 10 days either). An audit found this left out.
+    stages = "stages locked {\n  visitor\n  mql when size > 100\n}\n"
+    body = (
+        "recycle mql to visitor when no event within 10 days\n"
+        "route mql to sdr, sla 1 hour\n"
+        "score s {\n  +1 per view\n}\n"
+    )
+    decision = engine(policy(body, stages), lead({"size": 500}, ("view", -20 * DAY)), T)
+    assert decision.stage == "mql"
+    assert decision.scores["s"] == 0  # the view is before the last recycle
+    assert decision.entered == {"mql": T}
+    assert decision.route is not None
+    assert (decision.route.queue, decision.route.entered, decision.route.due) == (
+        "sdr",
+        T,
+        T + HOUR,
+    )
+    model = check_text(policy(body, stages)).model
+    assert model is not None
+    subject = lead({"size": 500}, ("view", -20 * DAY))
+    result = Evaluator(model).run(subject, T, explain=True)
+    assert [(s.at, s.stage, s.recycled_by) for s in result.steps] == [
+        (T - 20 * DAY, "mql", -1),
+        (T - 10 * DAY, "mql", 0),
+        (T, "mql", 0),
+    ]
+    assert [(h.at, h.stage) for h in result.handoffs] == [
+        (T - 20 * DAY, "mql"),
+        (T - 10 * DAY, "mql"),
+        (T, "mql"),
+    ]
+
+
 def test_route_is_the_first_matching_route_at_the_entry_instant(engine: Engine) -> None:
     routes = (
         "route mql to inbound_desk when channel == inbound, sla 5 minutes\n"

@@ -525,7 +525,9 @@ def drive(
             new = names[reached]
         else:
             new = names[holding]
-        if new != label:
+        # A recycle is a new stay even where the lead advances at once to the stage it left
+        # (SPEC §7, §8: the timeline shows each recycle, the entry routes fire again).
+        if new != label or cycled >= 0:
             step = None
             if explain:
                 why = timeline.why(new, why)

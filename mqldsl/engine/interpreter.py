@@ -359,7 +359,7 @@ class Interpreter(ast.ContextVisitor[Context, Any]):
                 new = names[reached]
             else:
                 new = names[self.holding_stage(lead, t, start)]
-            if new != label:
+            if new != label or cycled >= 0:  # (a recycle is a new stay: see helpers.drive)
                 if not why:
                     why = "start" if label is None else _movement(names, label, new)
                 entered[new] = t
