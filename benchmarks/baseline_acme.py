@@ -19,13 +19,16 @@ How it is fast:
   is the demo window, so the sweep visits only the "ever" events; the sweep stops at the first unsubscribe (disqualified from
   then on) and, after a sales acceptance, only looks for one;
 - the decision written as bytes: constant parts encoded once, instants from
-  cached day prefixes and tables of the minutes of a day and seconds of a minute.
+  cached day prefixes and tables of the minutes of a day and seconds of a minute;
+- lines read through a 64 KB buffer (Python's 8 KB makes a 2 KB line cost twice as
+  much), and no last garbage collection at exit (gc.freeze), as `mqldsl` does.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gc
 import hashlib
 import sys
 from pathlib import Path
@@ -345,7 +348,7 @@ def main() -> None:
     out = sys.stdout.buffer
     count = 0
     batch: list[bytes] = []
-    with open(args.journeys, "rb") as stream:
+    with open(args.journeys, "rb", buffering=1 << 16) as stream:  # (8 KB: slower lines)
         for line in stream:
             batch.append(decide(decode(line), as_of))
             count += 1
@@ -354,6 +357,7 @@ def main() -> None:
                 batch.clear()
     out.write(b"".join(batch))
     print(f"{count} leads evaluated", file=sys.stderr)
+    gc.freeze()  # no last collection at exit (as `mqldsl` does)
 
 
 if __name__ == "__main__":

@@ -1,3 +1,3 @@
-from mqldsl.cli import main
+from mqldsl.cli import run
 
-main()
+run()

@@ -20,6 +20,7 @@ from mqldsl.analysis.checker import check_file, check_text
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.evaluator import Evaluator
 from mqldsl.engine.runtime import Lead, format_instant, parse_instant
+from mqldsl.io.decisionlines import DecisionEncoder
 from mqldsl.io.journeys import JourneyReader, ReadReport
 from mqldsl.io.scoring import decision_line
 from mqldsl.simulation.sources import generate_journeys
@@ -62,20 +63,19 @@ def _both(
     where it serves), and how many it decided."""
     reader = JourneyReader(model, ReadReport())
     assert reader.schema is not None
-    fused = evaluator.fused(reader.schema)
+    fused = evaluator.fused(reader.schema, DecisionEncoder().walked_line)
     if fused is None:
         return _plain(model, path, evaluator, as_of), 0
     lines = []
     served = 0
     for item in reader.read_parts(path):
         if isinstance(item, tuple):
-            result = fused(*item, as_of)
-            if result is None:  # left to evaluate (`days since`)
-                decision = evaluator.decide(reader.whole(item), as_of)
+            line = fused(*item, as_of)
+            if line is None:  # left to evaluate (`days since`)
+                line = decision_line(evaluator.decide(reader.whole(item), as_of))
             else:
-                decision = result.decision
                 served += 1
-            lines.append(decision_line(decision))
+            lines.append(line)
         else:
             lines.append(decision_line(evaluator.decide(item, as_of)))
     return lines, served

@@ -37,11 +37,13 @@ class Evaluator:
         result: EvalResult = self._evaluate(lead, as_of, explain)
         return result
 
-    def fused(self, schema: DecodedSchema) -> Callable[..., EvalResult | None] | None:
+    def fused(
+        self, schema: DecodedSchema, emit: Callable[..., bytes]
+    ) -> Callable[..., bytes | None] | None:
         """The function that decides a lead as the typed decoder with records ``schema``
-        decoded it (:mod:`mqldsl.engine.fused`: the decisions of :meth:`decide`); None for
-        a policy it does not serve."""
-        return compile_fused(self.model, self.compiled.params, schema)
+        decoded it and writes its line with ``emit`` (:mod:`mqldsl.engine.fused`: the
+        decisions of :meth:`decide`); None for a policy it does not serve."""
+        return compile_fused(self.model, self.compiled.params, schema, emit)
 
     def decide(self, lead: Lead, as_of: float) -> Decision:
         """The lead's decision at ``as_of`` (``run(lead, as_of).decision``, without the

@@ -21,7 +21,9 @@ The generated function ``fused(lead, pr, items, tts, as_of)``:
 - ``items``: the decoded event records in time order (ties in input order), ``tts`` their
   times in seconds;
 
-and returns ``evaluate``'s result with ``explain`` None, or None for a lead whose timeline
+and returns the line of the decision ``evaluate`` makes (written by the ``emit`` it is
+compiled with: the decision's parts as ``Entries.finish`` would take them), or None for a
+lead whose timeline
 ``evaluate`` walks at every instant (``days since``; the caller then makes the whole lead,
 :meth:`FastDecoder.whole <mqldsl.io.fastdecode.FastDecoder.whole>`). A text or enum value
 ``""`` is a missing value, as the readers have it. tests/test_fused.py compares it with
@@ -40,7 +42,7 @@ from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.analysis.types import Type
 from mqldsl.engine.codegen import PolicyCompiler
 from mqldsl.engine.expression_code import EventPattern
-from mqldsl.engine.helpers import PolicyMeta, namespace
+from mqldsl.engine.helpers import Entries, PolicyMeta, namespace
 
 # What only evaluate's own prefix defines: the fused function must not read them.
 _EVALUATE_ONLY = re.compile(r"\b(?:events|tev|by|prof|ef|e|only_scores)\b")
@@ -57,10 +59,14 @@ class DecodedSchema:
 
 
 def compile_fused(
-    model: CheckedPolicy, params: Mapping[str, Any] | None, schema: DecodedSchema
-) -> Callable[..., Any] | None:
+    model: CheckedPolicy,
+    params: Mapping[str, Any] | None,
+    schema: DecodedSchema,
+    emit: Callable[..., bytes],
+) -> Callable[..., bytes | None] | None:
     """The fused function of ``model`` with ``params`` (see the module's text), or None for
-    a policy it does not serve."""
+    a policy it does not serve; ``emit(meta, lead, as_of, entries, reasons, values, route)``
+    writes the decision's line (``DecisionEncoder.walked_line``)."""
     model = bind(model, params)
     values = {name: info.value for name, info in model.params.items()}
     values.update(params or {})
@@ -74,22 +80,24 @@ def compile_fused(
     head = _head(compiler, schema, classes)
     if head is None:
         return None
-    lines = [*head, *compiler.rest]
+    # The reader gives it whole seconds only (FastDecoder.parts): no need to check again.
+    lines = [*head, *(line.replace("(not _whole(tts))", "False") for line in compiler.rest)]
     # A lead whose timeline is walked at every instant (`days since`, events at fractions
     # of a second): the driver reads its events, which only evaluate has.
     lines.append("    if pts is None:")
     lines.append("        return None")
-    lines.append(
-        "    return _drive(META, lead, as_of, explain, scores, scores_explain, instant, "
-        "recycle, route, pts, None, sweep)"
-    )
+    # What helpers.drive does for a lead walked by the sweep, the decision written by ``emit``.
+    lines.append("    tl = _Entries(META.stages)")
+    lines.append("    return _emit(META, lead, as_of, tl, sweep(tl), scores(as_of, NEG), route)")
     if any(_EVALUATE_ONLY.search(line) for line in head[1:]):  # pragma: no cover - a guard
         return None
     env = namespace(PolicyMeta.of(model, values), compiler.constants)
     env.update(classes)
+    env["_Entries"] = Entries
+    env["_emit"] = emit
     code = compile("\n".join(lines) + "\n", f"<mqldsl fused {model.source.name}>", "exec")
     exec(code, env)
-    fused: Callable[..., Any] = env["fused"]
+    fused: Callable[..., bytes | None] = env["fused"]
     return fused
 
 
@@ -129,23 +137,28 @@ def _head(
         return lines
     lines.append("    for item, at in zip(items, tts):")
     lines.append("        c = type(item)")
-    keyword = "if"
+    # One test a type for the records of one decoder (the typed one's first: most lines),
+    # then the other decoder's: a record compared with one class a type it is not.
+    branches: list[tuple[tuple[type, ...], list[str]]] = []
     for event, patterns in by_type.items():
         known = schema.events.get(event)
         if known is None:
             return None
         record_classes, names = known
-        tests = []
-        for record_class in record_classes:
-            name = f"K{len(classes)}"
-            classes[name] = record_class
-            tests.append(f"c is {name}")
-        lines.append(f"        {keyword} {' or '.join(tests)}:")
-        keyword = "elif"
         branch = _branch(compiler, patterns, names, model.events[event].fields)
         if branch is None:
             return None
-        lines += ["            " + line for line in branch]
+        branches.append((record_classes, branch))
+    keyword = "if"
+    for decoder in range(max(len(record_classes) for record_classes, _ in branches)):
+        for record_classes, branch in branches:
+            if decoder >= len(record_classes):
+                continue
+            name = f"K{len(classes)}"
+            classes[name] = record_classes[decoder]
+            lines.append(f"        {keyword} c is {name}:")
+            keyword = "elif"
+            lines += ["            " + line for line in branch]
     return lines
 
 

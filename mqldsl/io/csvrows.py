@@ -99,13 +99,18 @@ class _Lines:
         return count + (0 if last == b"\n" else 1)
 
 
+# Reading buffer: with Python's 8 KB, reading a journey line (2 KB) costs 1.3-2 µs, with
+# 64 KB 0.6-0.8 µs (benchmarks; the hand-written baseline reads with the same buffer).
+_BUFFER = 1 << 16
+
+
 def open_input(path: str | Path) -> BinaryIO:
     """``path`` opened for reading bytes; :class:`InputProblem` (``E960``, as every input
     that cannot be read) naming it when it cannot be (missing, a folder, no permission)."""
     try:
         if Path(path).is_dir():
             raise IsADirectoryError(21, "Is a directory")
-        return open(path, "rb")
+        return open(path, "rb", buffering=_BUFFER)
     except OSError as exc:
         raise InputProblem([cannot_read(str(path), exc).render()]) from None
 

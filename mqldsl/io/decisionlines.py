@@ -14,12 +14,15 @@ tests/test_decision_lines.py compares both paths byte for byte.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
 
-from mqldsl.engine.runtime import Decision, format_instant
+from mqldsl.analysis.stamp import PolicyStamp
+from mqldsl.engine.helpers import DISQUALIFIED, NEG, Entries, PolicyMeta
+from mqldsl.engine.runtime import Decision, Lead, format_instant
 
 _CACHE_LIMIT = 65536  # entries per cache; past it a cache starts afresh (memory stays flat)
 
@@ -77,12 +80,12 @@ class DecisionEncoder:
             self._routes[key] = encoded
         return encoded
 
-    def _policy_tail(self, decision: Decision) -> bytes:
+    def _policy_tail(self, policy: PolicyStamp) -> bytes:
         stamp, tail = self._stamp
-        if decision.policy is not stamp:  # one stamp a run: encoded once
+        if policy is not stamp:  # one stamp a run: encoded once
             options = orjson.OPT_NON_STR_KEYS
-            tail = b',"policy":' + orjson.dumps(decision.policy.to_json(), option=options) + b"}\n"
-            self._stamp = (decision.policy, tail)
+            tail = b',"policy":' + orjson.dumps(policy.to_json(), option=options) + b"}\n"
+            self._stamp = (policy, tail)
         return tail
 
     def _scores(self, scores: Mapping[str, float | int | None]) -> bytes:
@@ -92,29 +95,34 @@ class DecisionEncoder:
 
     # ------------------------------------------------------------ lines
 
-    def line(self, decision: Decision) -> bytes:
-        """The decision's JSON line (with its newline)."""
-        as_of = decision.as_of
+    def _as_of_bytes(self, as_of: float) -> bytes:
         last, as_of_bytes = self._as_of
         if as_of != last:
             as_of_bytes = b',"as_of":' + self._quoted_instant(as_of) + b',"stage":'
             self._as_of = (as_of, as_of_bytes)
-        route = decision.route
-        if route is None:
-            route_bytes = b"null"
-        else:
-            due = route.due
-            route_bytes = (
-                self._route_head(route.queue, route.sla)
-                + (b"null" if due is None else self._quoted_instant(due))
-                + b',"entered":'
-                + self._quoted_instant(route.entered)
-                + b"}"
-            )
+        return as_of_bytes
+
+    def _route_bytes(self, queue: str, sla: str | None, due: float | None, at: float) -> bytes:
+        return (
+            self._route_head(queue, sla)
+            + (b"null" if due is None else self._quoted_instant(due))
+            + b',"entered":'
+            + self._quoted_instant(at)
+            + b"}"
+        )
+
+    def _entered(self, entered: Iterable[tuple[str, float]]) -> bytes:
         instant = self.instant
         name = self._name
-        entered = b",".join(
-            name(stage) + f':"{instant(at)}"'.encode() for stage, at in decision.entered.items()
+        return b",".join(name(stage) + f':"{instant(at)}"'.encode() for stage, at in entered)
+
+    def line(self, decision: Decision) -> bytes:
+        """The decision's JSON line (with its newline)."""
+        route = decision.route
+        route_bytes = (
+            b"null"
+            if route is None
+            else self._route_bytes(route.queue, route.sla, route.due, route.entered)
         )
         account_scores = decision.account_scores
         return b"".join(
@@ -122,8 +130,8 @@ class DecisionEncoder:
                 b'{"id":',
                 orjson.dumps(decision.id),
                 b"" if account_scores is None else b',"account":' + orjson.dumps(decision.account),
-                as_of_bytes,
-                name(decision.stage),
+                self._as_of_bytes(decision.as_of),
+                self._name(decision.stage),
                 b',"scores":',
                 self._scores(decision.scores),
                 b""
@@ -134,9 +142,55 @@ class DecisionEncoder:
                 b',"route":',
                 route_bytes,
                 b',"entered":{',
-                entered,
+                self._entered(decision.entered.items()),
                 b"}",
-                self._policy_tail(decision),
+                self._policy_tail(decision.policy),
+            )
+        )
+
+    def walked_line(
+        self,
+        meta: PolicyMeta,
+        lead: Lead,
+        as_of: float,
+        entries: Entries,
+        reasons: Sequence[str],
+        values: tuple[Any, ...],
+        route: Callable[[int, float, float], int],
+    ) -> bytes:
+        """The line of the decision that a generated walk reached (engine/fused.py: a policy
+        without accounts): :meth:`Entries.finish <mqldsl.engine.helpers.Entries.finish>`
+        and :meth:`line` in one, without the objects in between."""
+        label = entries.label
+        assert label is not None
+        route_bytes = b"null"
+        if label != DISQUALIFIED:
+            at = entries.entered[label]
+            number = route(meta.stages.index(label), at, NEG)
+            if number >= 0:
+                queue, deadline = meta.routes[number]
+                route_bytes = (
+                    self._route_bytes(queue, None, None, at)
+                    if deadline is None
+                    else self._route_bytes(queue, deadline.text, deadline.due(at), at)
+                )
+        value = values.__getitem__
+        return b"".join(
+            (
+                b'{"id":',
+                orjson.dumps(lead.id),
+                self._as_of_bytes(as_of),
+                self._name(label),
+                b',"scores":',
+                self._scores(dict(zip(meta.declared, map(value, meta.places[0]), strict=True))),
+                b',"disqualified":',
+                self._list(tuple(reasons)),
+                b',"route":',
+                route_bytes,
+                b',"entered":{',
+                self._entered(sorted(entries.entered.items(), key=_SECOND)),
+                b"}",
+                self._policy_tail(meta.policy),
             )
         )
 
@@ -146,5 +200,7 @@ class DecisionEncoder:
         data.update(extra)
         return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS) + b"\n"
 
+
+_SECOND = operator.itemgetter(1)
 
 __all__ = ["DecisionEncoder"]

@@ -203,7 +203,7 @@ class FastDecoder:
         head = self._journey(line, seen)
         if head is None:
             return None
-        journey, lead_id, truth = head
+        journey, lead_id, truth, _ = head
         events: list[Event] = []
         items = journey.events
         if items:
@@ -259,7 +259,7 @@ class FastDecoder:
         head = self._journey(line, seen)
         if head is None:
             return None
-        journey, lead_id, truth = head
+        journey, lead_id, truth, whole = head
         items = journey.events or []
         seconds: list[float] = []
         if items:
@@ -271,7 +271,7 @@ class FastDecoder:
                 order = sorted(range(len(seconds)), key=seconds.__getitem__)  # stable
                 items = [items[i] for i in order]
                 seconds = [seconds[i] for i in order]
-            if not whole_seconds(seconds):
+            if not (whole or whole_seconds(seconds)):
                 return None
         lead = self._lead(journey, lead_id, truth, _NO_FIELDS, ())
         return None if lead is None else (lead, journey.profile, items, seconds)
@@ -297,18 +297,21 @@ class FastDecoder:
             truth=truth,
         )
 
-    def _journey(self, line: bytes, seen: set[str]) -> tuple[Any, str, Any] | None:
-        """The decoded line, its lead's id and its truth; None where the validator reads
-        the line."""
+    def _journey(self, line: bytes, seen: set[str]) -> tuple[Any, str, Any, bool] | None:
+        """The decoded line, its lead's id, its truth, and whether its instants are all whole
+        seconds for certain (read by msgspec, whose reader takes a fraction only after a
+        ``.``, from a line without one); None where the validator reads the line."""
         journey = None
+        dotted = b"." in line
         if not (
             b"\\" in line
             or _LOWER_Z(line) is not None
-            or (b"." in line and _SEVEN_DIGITS(line) is not None)
+            or (dotted and _SEVEN_DIGITS(line) is not None)
         ):
             # A refusal may be an instant only parse_instant reads: the text reader decides.
             with contextlib.suppress(*_REFUSED):
                 journey = self._typed.decode(line)
+        whole = journey is not None and not dotted
         if journey is None:
             try:
                 journey = self._text.decode(line)
@@ -330,7 +333,7 @@ class FastDecoder:
                     return None
                 if any(key not in TRUTH_KEYS for key in truth):
                     return None  # the validator counts the keys nothing reads
-        return journey, lead_id, truth
+        return journey, lead_id, truth, whole
 
     @staticmethod
     def _seconds(moments: list[Any]) -> tuple[list[float], bool] | None:

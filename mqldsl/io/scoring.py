@@ -12,17 +12,14 @@ import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
 from mqldsl.analysis.checker import check_file
 from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.engine.evaluator import Evaluator
-from mqldsl.engine.explain import explain
-from mqldsl.engine.explanation import Explanation
-from mqldsl.engine.parallel import ordered_map
-from mqldsl.engine.runtime import Decision, EvalResult, Lead, TimelineTooLong
+from mqldsl.engine.runtime import Decision, Lead, TimelineTooLong
 from mqldsl.io.accounts import grouped, index_accounts, read_accounts
 from mqldsl.io.crm import CrmWriter, score_cell
 from mqldsl.io.csvrows import open_input
@@ -39,6 +36,9 @@ from mqldsl.io.journeys import (
     record_id,
     remaining_lines,
 )
+
+if TYPE_CHECKING:
+    from mqldsl.engine.explanation import Explanation
 
 CHUNK = 2000
 
@@ -115,6 +115,8 @@ def write_table(
 
 def _evaluate_one(evaluator: Evaluator, lead: Lead, options: ScoreOptions) -> Decision | bytes:
     if options.explain:
+        from mqldsl.engine.explain import explain  # (only here: `score` starts faster)
+
         result = evaluator.run(lead, options.as_of, explain=True)
         why = explain(evaluator.model, lead, result, interpreter=evaluator.reference)
         return decision_line(result.decision, {"explanation": why.to_json()})
@@ -214,6 +216,8 @@ def score_parallel(
     evaluated = 0
     full_at = 0  # the line whose rejection reached --max-errors
     counted = [0]  # the lines of the input read (_chunks)
+    from mqldsl.engine.parallel import ordered_map  # (only with --jobs: `score` starts faster)
+
     results = ordered_map(
         _work, _chunks(journeys, counted), options.jobs, _worker, (policy, options.params, options)
     )
@@ -320,13 +324,21 @@ def score_sequential(
     options: ScoreOptions,
     write: Callable[[Any], None],
     report: ReadReport,
+    *,
+    lines: bool = False,
 ) -> int:
     """Decide the leads one after the other, passing each decision (or, with
-    ``options.explain``, its JSON line) to ``write``; the count decided."""
+    ``options.explain``, its JSON line) to ``write``; the count decided. With ``lines``
+    (``write`` takes JSON lines too), a lead the fused function (engine/fused.py) decides is
+    passed as its line."""
     evaluator = Evaluator(model, options.params)
     report.limit = options.max_errors
     evaluated = 0
-    fused, reader = _fused_reading(model, journeys, events, options, evaluator, report)
+    fused, reader = (
+        _fused_reading(model, journeys, events, options, evaluator, report)
+        if lines
+        else (None, None)
+    )
     if fused is None or reader is None:
         numbered: Iterator[tuple[Lead | Parts, int]] = read_numbered_leads(
             model, journeys, events, report, options.accounts
@@ -338,10 +350,10 @@ def score_sequential(
         try:
             if isinstance(lead, tuple):  # read for the fused function (engine/fused.py)
                 assert fused is not None and reader is not None
-                result = fused(*lead, as_of)
+                line_bytes = fused(*lead, as_of)
                 item: Decision | bytes = (
-                    result.decision
-                    if result is not None
+                    line_bytes
+                    if line_bytes is not None
                     else evaluator.decide(reader.whole(lead), as_of)
                 )
             else:
@@ -361,7 +373,7 @@ def _fused_reading(
     options: ScoreOptions,
     evaluator: Evaluator,
     report: ReadReport,
-) -> tuple[Callable[..., EvalResult | None] | None, JourneyReader | None]:
+) -> tuple[Callable[..., bytes | None] | None, JourneyReader | None]:
     """The fused function (engine/fused.py) and the reader whose leads it decides, when it
     serves this run (JSON Lines, no explanations, no accounts); (None, None) otherwise."""
     if options.explain or model.uses_accounts or Path(journeys).suffix.lower() == ".csv":
@@ -369,7 +381,7 @@ def _fused_reading(
     check_events_option(journeys, events)
     reader = JourneyReader(model, report)
     schema = reader.schema
-    fused = None if schema is None else evaluator.fused(schema)
+    fused = None if schema is None else evaluator.fused(schema, _ENCODER.walked_line)
     return (None, None) if fused is None else (fused, reader)
 
 
@@ -403,7 +415,7 @@ def score_journeys(
     def write(item: Decision | bytes) -> None:
         sink.write(item if isinstance(item, bytes) else decision_line(item))
 
-    return score_sequential(model, journeys, events, options, write, report)
+    return score_sequential(model, journeys, events, options, write, report, lines=True)
 
 
 def find_lead(
@@ -448,6 +460,8 @@ def explain_lead(
     model: CheckedPolicy, params: dict[str, Any], lead: Lead, as_of: float
 ) -> tuple[dict[str, Any], Explanation]:
     """A lead's decision (as JSON) and its explanation (`mqldsl explain`, `timeline`)."""
+    from mqldsl.engine.explain import explain
+
     evaluator = Evaluator(model, params)
     try:
         result = evaluator.run(lead, as_of, explain=True)
