@@ -372,6 +372,16 @@ class JourneyReader:
         reader has no typed decoder."""
         return None if self._fast is None else self._fast.schema
 
+    def parts(self, line: bytes) -> Parts | None:
+        """What engine/fused.py's function reads of a JSON Lines ``line`` (see
+        ``FastDecoder.parts``), or None: :meth:`decoded` reads the line."""
+        if self._fast is None:
+            return None
+        parts = self._fast.parts(line, self._seen)
+        if parts is not None and self.check_duplicates:
+            self._seen.add(parts[0].id)
+        return parts
+
     def whole(self, parts: Parts) -> Lead:
         """The whole lead of what :meth:`read_parts` gave (see ``FastDecoder.whole``)."""
         assert self._fast is not None

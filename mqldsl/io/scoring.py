@@ -131,13 +131,21 @@ class _Worker:
     model: CheckedPolicy
     evaluator: Evaluator
     options: ScoreOptions
+    reader: JourneyReader  # one per worker: the parent checks duplicates across chunks
+    fused: Callable[..., bytes | None] | None  # engine/fused.py's, for this reader's records
 
 
 def _worker(policy: str, params: dict[str, Any], options: ScoreOptions) -> _Worker:
     # Checked again in each worker: a spawned worker gets the path, not the model.
     result = check_file(policy)
     assert result.model is not None
-    return _Worker(result.model, Evaluator(result.model, params), options)
+    evaluator = Evaluator(result.model, params)
+    reader = JourneyReader(result.model, check_duplicates=False)
+    schema = reader.schema
+    fused = None
+    if schema is not None and not options.explain and not result.model.uses_accounts:
+        fused = evaluator.fused(schema, _ENCODER.walked_line)
+    return _Worker(result.model, evaluator, options, reader, fused)
 
 
 # One line's outcome, from a worker: (its number, its id when it has one a lead can take, the
@@ -149,9 +157,23 @@ _Outcome = tuple[int, str | None, bytes | str, list[dict[str, int]] | None]
 def _work(worker: _Worker, chunk: list[tuple[int, bytes]]) -> list[_Outcome]:
     """Each line of ``chunk`` read and decided. What the validator ignores is kept per line:
     the parent drops it with a line it rejects as a duplicate, as one reader would have."""
-    reader = JourneyReader(worker.model, check_duplicates=False)  # the parent checks across chunks
+    reader = worker.reader
+    fused = worker.fused
+    as_of = worker.options.as_of
     out: list[_Outcome] = []
     for number, line in chunk:
+        parts = None if fused is None else reader.parts(line)
+        if parts is not None:
+            assert fused is not None
+            try:
+                fused_line = fused(*parts, as_of)
+            except TimelineTooLong as exc:
+                out.append((number, parts[0].id, _TIMELINE + exc.message, None))
+                continue
+            if fused_line is None:  # left to evaluate (engine/fused.py)
+                fused_line = decision_line(worker.evaluator.decide(reader.whole(parts), as_of))
+            out.append((number, parts[0].id, fused_line, None))
+            continue
         lead = reader.decoded(line)  # typed decoding; the validator reads what it refuses
         lead_id = None if lead is None else lead.id
         notes = None
