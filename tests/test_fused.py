@@ -25,6 +25,7 @@ from mqldsl.io.journeys import JourneyReader, ReadReport
 from mqldsl.io.scoring import decision_line
 from mqldsl.simulation.sources import generate_journeys
 
+from .helpers import run
 from .policy_gen import AS_OF, leads, policies
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -247,3 +248,43 @@ def test_a_lead_walked_at_every_instant_is_left_to_evaluate(tmp_path: Path) -> N
     assert served == 0
     assert fused == _plain(model, path, evaluator)
     assert [orjson.loads(line)["stage"] for line in fused] == ["mql", "lead"]
+
+
+DAYS_SINCE_DECAY = """policy "since"
+lead { size: int }
+event view
+score s decay 10% every 1 minute {
+  +5 per view
+}
+score r = days since view
+stages {
+  visitor
+  hot when r < 3
+}
+"""
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_lead_left_to_evaluate_past_the_limit_of_instants_is_rejected_alone(
+    tmp_path: Path, jobs: str
+) -> None:
+    """A lead the fused function gives back (`days since`) whose timeline is past the limit
+    of instants (minute decay steps since July) is rejected at its line (E900), in one
+    process and in a worker alike, and the other leads are decided (found by a review: a
+    worker let the error stop the run)."""
+    policy = tmp_path / "since.mql"
+    policy.write_text(DAYS_SINCE_DECAY)
+    path = tmp_path / "j.jsonl"
+    path.write_text(
+        '{"id": "old", "events": [{"type": "view", "at": "2026-07-01T00:00:00Z"}]}\n'
+        '{"id": "new", "events": [{"type": "view", "at": "2026-10-31T00:00:00Z"}]}\n'
+        '{"id": "none"}\n'
+    )
+    code, out, err = run(
+        "score", str(policy), str(path), "--as-of", "2026-11-01T00:00:00Z", "--jobs", jobs
+    )
+    assert code == 1, err
+    assert [orjson.loads(line)["id"] for line in out.splitlines()] == ["new", "none"]
+    assert [orjson.loads(line)["stage"] for line in out.splitlines()] == ["hot", "visitor"]
+    assert f"{path}:1: error[E900]: lead `old`" in err
+    assert err.splitlines()[-1] == "3 read, 2 used, 1 rejected"

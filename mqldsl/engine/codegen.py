@@ -75,6 +75,7 @@ class CompiledPolicy:
     # as_of, in evaluation order, for a policy without recycle rules
     evaluate: Any
     constants: list[Any] = field(default_factory=list)
+    meta: PolicyMeta | None = None  # what `evaluate` reads (engine/fused.py shares it)
 
 
 class PolicyCompiler(ExpressionCode):
@@ -791,7 +792,8 @@ def compile_policy(model: CheckedPolicy, params: Mapping[str, Any] | None = None
     values.update(params or {})
     compiler = PolicyCompiler(model, values)
     source = compiler.compile()
-    env = namespace(PolicyMeta.of(model, values), compiler.constants)
+    meta = PolicyMeta.of(model, values)
+    env = namespace(meta, compiler.constants)
     code = compile(source, f"<mqldsl policy {model.source.name}>", "exec")
     exec(code, env)
-    return CompiledPolicy(model, values, source, env["evaluate"], compiler.constants)
+    return CompiledPolicy(model, values, source, env["evaluate"], compiler.constants, meta)

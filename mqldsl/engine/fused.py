@@ -63,10 +63,13 @@ def compile_fused(
     params: Mapping[str, Any] | None,
     schema: DecodedSchema,
     emit: Callable[..., bytes],
+    meta: PolicyMeta | None = None,
 ) -> Callable[..., bytes | None] | None:
     """The fused function of ``model`` with ``params`` (see the module's text), or None for
     a policy it does not serve; ``emit(meta, lead, as_of, entries, reasons, values, route)``
-    writes the decision's line (``DecisionEncoder.walked_line``)."""
+    writes the decision's line (``DecisionEncoder.walked_line``); ``meta``: the one
+    ``evaluate`` reads, if there is one (the same policy stamp on both paths: the line
+    writer encodes a run's stamp once)."""
     model = bind(model, params)
     values = {name: info.value for name, info in model.params.items()}
     values.update(params or {})
@@ -91,7 +94,7 @@ def compile_fused(
     lines.append("    return _emit(META, lead, as_of, tl, sweep(tl), scores(as_of, NEG), route)")
     if any(_EVALUATE_ONLY.search(line) for line in head[1:]):  # pragma: no cover - a guard
         return None
-    env = namespace(PolicyMeta.of(model, values), compiler.constants)
+    env = namespace(meta or PolicyMeta.of(model, values), compiler.constants)
     env.update(classes)
     env["_Entries"] = Entries
     env["_emit"] = emit

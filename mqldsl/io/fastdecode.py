@@ -246,7 +246,8 @@ class FastDecoder:
         fused function leaves to ``evaluate`` (its decision only: the events are numbered in
         time order, not in input order, and fields in declaration order)."""
         lead, profile, items, seconds = parts
-        events = self._made(items, seconds, strict=False) or []
+        events = self._made(items, seconds, strict=False)
+        assert events is not None  # (not strict: never None)
         return msgspec.structs.replace(
             lead, profile=_values(profile, self._profile), events=tuple(events)
         )
@@ -259,7 +260,7 @@ class FastDecoder:
         head = self._journey(line, seen)
         if head is None:
             return None
-        journey, lead_id, truth, whole = head
+        journey, lead_id, truth, all_whole = head
         items = journey.events or []
         seconds: list[float] = []
         if items:
@@ -271,7 +272,7 @@ class FastDecoder:
                 order = sorted(range(len(seconds)), key=seconds.__getitem__)  # stable
                 items = [items[i] for i in order]
                 seconds = [seconds[i] for i in order]
-            if not (whole or whole_seconds(seconds)):
+            if not (all_whole or whole_seconds(seconds)):
                 return None
         lead = self._lead(journey, lead_id, truth, _NO_FIELDS, ())
         return None if lead is None else (lead, journey.profile, items, seconds)
@@ -311,7 +312,7 @@ class FastDecoder:
             # A refusal may be an instant only parse_instant reads: the text reader decides.
             with contextlib.suppress(*_REFUSED):
                 journey = self._typed.decode(line)
-        whole = journey is not None and not dotted
+        all_whole = journey is not None and not dotted
         if journey is None:
             try:
                 journey = self._text.decode(line)
@@ -333,7 +334,7 @@ class FastDecoder:
                     return None
                 if any(key not in TRUTH_KEYS for key in truth):
                     return None  # the validator counts the keys nothing reads
-        return journey, lead_id, truth, whole
+        return journey, lead_id, truth, all_whole
 
     @staticmethod
     def _seconds(moments: list[Any]) -> tuple[list[float], bool] | None:

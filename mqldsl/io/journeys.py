@@ -383,7 +383,8 @@ class JourneyReader:
         return parts
 
     def whole(self, parts: Parts) -> Lead:
-        """The whole lead of what :meth:`read_parts` gave (see ``FastDecoder.whole``)."""
+        """The whole lead of what :meth:`read_parts` or :meth:`parts` gave (see
+        ``FastDecoder.whole``)."""
         assert self._fast is not None
         return self._fast.whole(parts)
 

@@ -167,11 +167,12 @@ def _work(worker: _Worker, chunk: list[tuple[int, bytes]]) -> list[_Outcome]:
             assert fused is not None
             try:
                 fused_line = fused(*parts, as_of)
+                if fused_line is None:  # left to evaluate (engine/fused.py)
+                    whole = worker.evaluator.decide(reader.whole(parts), as_of)
+                    fused_line = decision_line(whole)
             except TimelineTooLong as exc:
                 out.append((number, parts[0].id, _TIMELINE + exc.message, None))
                 continue
-            if fused_line is None:  # left to evaluate (engine/fused.py)
-                fused_line = decision_line(worker.evaluator.decide(reader.whole(parts), as_of))
             out.append((number, parts[0].id, fused_line, None))
             continue
         lead = reader.decoded(line)  # typed decoding; the validator reads what it refuses
@@ -347,18 +348,18 @@ def score_sequential(
     write: Callable[[Any], None],
     report: ReadReport,
     *,
-    lines: bool = False,
+    write_takes_lines: bool = False,
 ) -> int:
     """Decide the leads one after the other, passing each decision (or, with
-    ``options.explain``, its JSON line) to ``write``; the count decided. With ``lines``
-    (``write`` takes JSON lines too), a lead the fused function (engine/fused.py) decides is
-    passed as its line."""
+    ``options.explain``, its JSON line) to ``write``; the count decided. With
+    ``write_takes_lines`` (``write`` takes JSON lines too), a lead the fused function
+    (engine/fused.py) decides is passed as its line."""
     evaluator = Evaluator(model, options.params)
     report.limit = options.max_errors
     evaluated = 0
     fused, reader = (
         _fused_reading(model, journeys, events, options, evaluator, report)
-        if lines
+        if write_takes_lines
         else (None, None)
     )
     if fused is None or reader is None:
@@ -437,7 +438,7 @@ def score_journeys(
     def write(item: Decision | bytes) -> None:
         sink.write(item if isinstance(item, bytes) else decision_line(item))
 
-    return score_sequential(model, journeys, events, options, write, report, lines=True)
+    return score_sequential(model, journeys, events, options, write, report, write_takes_lines=True)
 
 
 def find_lead(
