@@ -30,7 +30,7 @@ from typing import Any
 from lark import Lark
 from lark.exceptions import UnexpectedInput
 
-from mqldsl.language import ast
+from mqldsl.language import ast, parsecache
 from mqldsl.language.builder import AstBuilder
 from mqldsl.language.continuation import PostLexer
 from mqldsl.language.diagnostics import Diagnostic, error
@@ -211,6 +211,14 @@ def parse_file(path: str | Path, included: bool = False) -> ParseResult:
 
 
 def parse_bytes(data: bytes, name: str, included: bool = False) -> ParseResult:
+    """The parse of the file ``name`` whose bytes are ``data``, from the cache of parsed
+    files when it has it (:mod:`mqldsl.language.parsecache`)."""
+    return parsecache.cached(
+        data, name, included, grammar_text(), lambda: _parse_bytes(data, name, included)
+    )
+
+
+def _parse_bytes(data: bytes, name: str, included: bool) -> ParseResult:
     if b"\x00" in data:
         return ParseResult(
             Source(name, ""),
