@@ -130,6 +130,7 @@ score intent {
 score other {
   +1 when role != "cto"
   +1 per page_view where path != "/blog"
+  +1 per page_view where path == "e"
 }
 stages {
   visitor
@@ -144,7 +145,8 @@ route mql to nurture, sla 1 day
 
 def test_where_patterns_read_the_decoded_records(tmp_path: Path) -> None:
     """Blank and missing fields, a type with two fields, events out of order: the fused
-    function serves every lead and decides as the plain path does."""
+    function serves every lead and decides as the plain path does (a string "e" in a
+    `where` is no name of evaluate's)."""
     policy = tmp_path / "fused.mql"
     policy.write_text(WHERE)
     model = check_file(policy).model

@@ -32,7 +32,9 @@ lead whose timeline
 
 from __future__ import annotations
 
+import io
 import re
+import tokenize
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -45,7 +47,18 @@ from mqldsl.engine.expression_code import EventPattern
 from mqldsl.engine.helpers import Entries, PolicyMeta, namespace
 
 # What only evaluate's own prefix defines: the fused function must not read them.
-_EVALUATE_ONLY = re.compile(r"\b(?:events|tev|by|prof|ef|e|only_scores)\b")
+_EVALUATE_ONLY = frozenset(["events", "tev", "by", "prof", "ef", "e", "only_scores"])
+
+
+def _reads_evaluate_only(code: str) -> bool:
+    """Whether Python ``code`` names what only ``evaluate`` defines (names, not the words
+    of its strings: a `where path == "e"` is no reason to leave the fused function out)."""
+    lines = io.StringIO(code).readline
+    try:
+        tokens = list(tokenize.generate_tokens(lines))
+    except (tokenize.TokenError, IndentationError):  # pragma: no cover - generated code
+        return True
+    return any(t.type == tokenize.NAME and t.string in _EVALUATE_ONLY for t in tokens)
 
 
 @dataclass(frozen=True)
@@ -92,7 +105,7 @@ def compile_fused(
     # What helpers.drive does for a lead walked by the sweep, the decision written by ``emit``.
     lines.append("    tl = _Entries(META.stages)")
     lines.append("    return _emit(META, lead, as_of, tl, sweep(tl), scores(as_of, NEG), route)")
-    if any(_EVALUATE_ONLY.search(line) for line in head[1:]):  # pragma: no cover - a guard
+    if _reads_evaluate_only("\n".join(line.strip() for line in head[1:])):  # pragma: no cover
         return None
     env = namespace(meta or PolicyMeta.of(model, values), compiler.constants)
     env.update(classes)
@@ -182,7 +195,7 @@ def _branch(
                 tests.append(f"m{pattern.index}.append(at)")
                 continue
             condition = compiler.cond(pattern.where)
-            if _EVALUATE_ONLY.search(condition):
+            if _reads_evaluate_only(condition):
                 return None
             tests.append(f"if {condition}: m{pattern.index}.append(at)")
     except KeyError:  # a field this event type's record does not have
