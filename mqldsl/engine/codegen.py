@@ -76,6 +76,7 @@ class CompiledPolicy:
     evaluate: Any
     constants: list[Any] = field(default_factory=list)
     meta: PolicyMeta | None = None  # what `evaluate` reads (engine/fused.py shares it)
+    compiler: PolicyCompiler | None = None  # what wrote it (engine/fused.py writes on)
 
 
 class PolicyCompiler(ExpressionCode):
@@ -792,8 +793,7 @@ def compile_policy(model: CheckedPolicy, params: Mapping[str, Any] | None = None
     values.update(params or {})
     compiler = PolicyCompiler(model, values)
     source = compiler.compile()
-    meta = PolicyMeta.of(model, values)
-    env = namespace(meta, compiler.constants)
-    code = compile(source, f"<mqldsl policy {model.source.name}>", "exec")
-    exec(code, env)
-    return CompiledPolicy(model, values, source, env["evaluate"], compiler.constants, meta)
+    env = namespace(meta := PolicyMeta.of(model, values), compiler.constants)
+    exec(compile(source, f"<mqldsl policy {model.source.name}>", "exec"), env)
+    constants, evaluate = compiler.constants, env["evaluate"]
+    return CompiledPolicy(model, values, source, evaluate, constants, meta, compiler)

@@ -43,8 +43,7 @@ class Evaluator:
         """The function that decides a lead as the typed decoder with records ``schema``
         decoded it and writes its line with ``emit`` (:mod:`mqldsl.engine.fused`: the
         decisions of :meth:`decide`); None for a policy it does not serve."""
-        compiled = self.compiled
-        return compile_fused(self.model, compiled.params, schema, emit, compiled.meta)
+        return compile_fused(self.compiled, schema, emit)
 
     def decide(self, lead: Lead, as_of: float) -> Decision:
         """The lead's decision at ``as_of`` (``run(lead, as_of).decision``, without the

@@ -39,12 +39,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mqldsl.analysis.bound import bind
-from mqldsl.analysis.model import CheckedPolicy
 from mqldsl.analysis.types import Type
-from mqldsl.engine.codegen import PolicyCompiler
+from mqldsl.engine.codegen import CompiledPolicy, PolicyCompiler
 from mqldsl.engine.expression_code import EventPattern
-from mqldsl.engine.helpers import Entries, PolicyMeta, namespace
+from mqldsl.engine.helpers import Entries, namespace
 
 # What only evaluate's own prefix defines: the fused function must not read them.
 _EVALUATE_ONLY = frozenset(["events", "tev", "by", "prof", "ef", "e", "only_scores"])
@@ -72,24 +70,19 @@ class DecodedSchema:
 
 
 def compile_fused(
-    model: CheckedPolicy,
-    params: Mapping[str, Any] | None,
-    schema: DecodedSchema,
-    emit: Callable[..., bytes],
-    meta: PolicyMeta | None = None,
+    compiled: CompiledPolicy, schema: DecodedSchema, emit: Callable[..., bytes]
 ) -> Callable[..., bytes | None] | None:
-    """The fused function of ``model`` with ``params`` (see the module's text), or None for
-    a policy it does not serve; ``emit(meta, lead, as_of, entries, reasons, values, route)``
-    writes the decision's line (``DecisionEncoder.walked_line``); ``meta``: the one
-    ``evaluate`` reads, if there is one (the same policy stamp on both paths: the line
-    writer encodes a run's stamp once)."""
-    model = bind(model, params)
-    values = {name: info.value for name, info in model.params.items()}
-    values.update(params or {})
+    """The fused function of a compiled policy (see the module's text), written on by the
+    compiler that wrote its ``evaluate`` (the same code after the events' lists, the same
+    constants and policy stamp), or None for a policy it does not serve;
+    ``emit(meta, lead, as_of, entries, reasons, values, route)`` writes the decision's line
+    (``DecisionEncoder.walked_line``)."""
+    model = compiled.model
+    compiler = compiled.compiler
+    if compiler is None or compiled.meta is None:  # pragma: no cover - compile_policy sets them
+        return None
     if model.uses_accounts or model.reads_account_scores:
         return None
-    compiler = PolicyCompiler(model, values)
-    compiler.compile()
     if compiler.rest is None or compiler.series or compiler.account_patterns:
         return None
     classes: dict[str, type] = {}
@@ -107,7 +100,7 @@ def compile_fused(
     lines.append("    return _emit(META, lead, as_of, tl, sweep(tl), scores(as_of, NEG), route)")
     if _reads_evaluate_only("\n".join(line.strip() for line in head[1:])):  # pragma: no cover
         return None
-    env = namespace(meta or PolicyMeta.of(model, values), compiler.constants)
+    env = namespace(compiled.meta, compiler.constants)
     env.update(classes)
     env["_Entries"] = Entries
     env["_emit"] = emit

@@ -347,20 +347,16 @@ class Timeline:
         label = self.label
         assert label is not None
         events = lead.events
-        route_decision = None
+        chosen = None
         if label != DISQUALIFIED:
             latest = self.latest
             if latest is not None:  # the latest handoff of the stay: a hot event's
-                route_decision = _route_decision(
-                    meta, latest.route, latest.at, events[latest.event]
-                )
+                chosen = route_decision(meta, latest.route, latest.at, events[latest.event])
             else:
                 at = self.entered[label]
                 number = self.route(meta.stages.index(label), at, self.starts[label])
-                route_decision = _route_decision(meta, number, at)
-        decision = _decision(
-            meta, lead, as_of, label, self.entered, reasons, values, route_decision
-        )
+                chosen = route_decision(meta, number, at)
+        decision = _decision(meta, lead, as_of, label, self.entered, reasons, values, chosen)
         return EvalResult(
             decision, tuple(self.steps), contributions, start, self.first, tuple(self.handoffs)
         )
@@ -399,13 +395,11 @@ class Entries:
         result holds the decision only."""
         label = self.label
         assert label is not None
-        route_decision = None
+        chosen = None
         if label != DISQUALIFIED:
             at = self.entered[label]
-            route_decision = _route_decision(meta, route(self.stages.index(label), at, NEG), at)
-        decision = _decision(
-            meta, lead, as_of, label, self.entered, reasons, values, route_decision
-        )
+            chosen = route_decision(meta, route(self.stages.index(label), at, NEG), at)
+        decision = _decision(meta, lead, as_of, label, self.entered, reasons, values, chosen)
         return EvalResult(decision, (), None, NEG, {}, ())
 
 
@@ -562,7 +556,7 @@ def drive(
     return timeline.finish(as_of, reasons, values, contributions, start)
 
 
-def _route_decision(
+def route_decision(
     meta: PolicyMeta, index: int, at: float, trigger: Event | None = None
 ) -> RouteDecision | None:
     """The handoff made at ``at`` by route number ``index`` (-1: none), on ``trigger`` for a
@@ -591,7 +585,7 @@ def _explained_step(
     by_name = dict(zip(meta.scores, scores(t, start), strict=True))
     handoff = None
     if stage != DISQUALIFIED:
-        handoff = _route_decision(meta, route(meta.stages.index(stage), t, start), t)
+        handoff = route_decision(meta, route(meta.stages.index(stage), t, start), t)
     shown = {name: by_name[name] for name in meta.shown}
     return TimelineStep(t, stage, why, scores=shown, route=handoff, recycled_by=cycled)
 

@@ -21,8 +21,8 @@ from typing import Any
 import orjson
 
 from mqldsl.analysis.stamp import PolicyStamp
-from mqldsl.engine.helpers import DISQUALIFIED, NEG, Entries, PolicyMeta
-from mqldsl.engine.runtime import Decision, Lead, format_instant
+from mqldsl.engine.helpers import DISQUALIFIED, NEG, Entries, PolicyMeta, route_decision
+from mqldsl.engine.runtime import Decision, Lead, RouteDecision, format_instant
 
 _CACHE_LIMIT = 65536  # entries per cache; past it a cache starts afresh (memory stays flat)
 
@@ -102,12 +102,15 @@ class DecisionEncoder:
             self._as_of = (as_of, as_of_bytes)
         return as_of_bytes
 
-    def _route_bytes(self, queue: str, sla: str | None, due: float | None, at: float) -> bytes:
+    def _route(self, route: RouteDecision | None) -> bytes:
+        if route is None:
+            return b"null"
+        due = route.due
         return (
-            self._route_head(queue, sla)
+            self._route_head(route.queue, route.sla)
             + (b"null" if due is None else self._quoted_instant(due))
             + b',"entered":'
-            + self._quoted_instant(at)
+            + self._quoted_instant(route.entered)
             + b"}"
         )
 
@@ -118,12 +121,6 @@ class DecisionEncoder:
 
     def line(self, decision: Decision) -> bytes:
         """The decision's JSON line (with its newline)."""
-        route = decision.route
-        route_bytes = (
-            b"null"
-            if route is None
-            else self._route_bytes(route.queue, route.sla, route.due, route.entered)
-        )
         account_scores = decision.account_scores
         return b"".join(
             (
@@ -140,7 +137,7 @@ class DecisionEncoder:
                 b',"disqualified":',
                 self._list(decision.disqualified),
                 b',"route":',
-                route_bytes,
+                self._route(decision.route),
                 b',"entered":{',
                 self._entered(decision.entered.items()),
                 b"}",
@@ -163,17 +160,10 @@ class DecisionEncoder:
         and :meth:`line` in one, without the objects in between."""
         label = entries.label
         assert label is not None
-        route_bytes = b"null"
+        handoff = None
         if label != DISQUALIFIED:
             at = entries.entered[label]
-            number = route(meta.stages.index(label), at, NEG)
-            if number >= 0:
-                queue, deadline = meta.routes[number]
-                route_bytes = (
-                    self._route_bytes(queue, None, None, at)
-                    if deadline is None
-                    else self._route_bytes(queue, deadline.text, deadline.due(at), at)
-                )
+            handoff = route_decision(meta, route(meta.stages.index(label), at, NEG), at)
         value = values.__getitem__
         return b"".join(
             (
@@ -186,7 +176,7 @@ class DecisionEncoder:
                 b',"disqualified":',
                 self._list(tuple(reasons)),
                 b',"route":',
-                route_bytes,
+                self._route(handoff),
                 b',"entered":{',
                 self._entered(sorted(entries.entered.items(), key=_SECOND)),
                 b"}",
